@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth builds and tests with, only those missing.
+# Safe to run repeatedly; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libcpprest-dev libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
+  libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  curl
+)
+# kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
