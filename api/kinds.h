@@ -42,6 +42,9 @@ struct KindInfo {
   // OpenAPI v3 schema of the whole object (apiVersion, kind, metadata, body, status).
   nlohmann::json schema;
   std::vector<PrinterColumn> columns;
+  // Semantic validation beyond the schema (immutable fields, cross-field rules), run on
+  // create (old == nullptr) and update. Optional.
+  std::function<Status(const nlohmann::json& object, const nlohmann::json* old)> validate;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }

@@ -1,0 +1,52 @@
+// berth-hub's HTTPS API server: Kubernetes paths and semantics over ObjectApi.
+// cpprestsdk stays inside api_server.cc. Handlers never block the listener's threads:
+// reads are served from the store's memory, writes complete in store callbacks, watches
+// stream through per-client buffers.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "api/clock.h"
+#include "api/kinds.h"
+#include "api/status.h"
+#include "hub/auth.h"
+#include "hub/object_api.h"
+
+namespace berth::hub {
+
+struct ApiServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 6443;
+  std::string cert_file;   // PEM serving certificate chain
+  std::string key_file;    // PEM private key
+  std::chrono::seconds keepalive_interval{5};  // bookmark / keep-alive cadence on watches
+  std::chrono::seconds max_watch{1800};        // server-side cap on one watch's length
+  size_t max_watch_backlog_bytes = 16 << 20;   // a watcher this far behind is disconnected
+};
+
+class ApiServer {
+ public:
+  ApiServer(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
+            TokenAuthenticator& auth, Clock& clock);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Opens the listener. Unavailable with the reason if the port cannot be bound or the
+  // certificate cannot be loaded.
+  Status Start();
+  // Closes watches and the listener; waits for in-flight handlers to finish.
+  void Stop();
+
+  // Prometheus text exposition of the server's metrics.
+  std::string MetricsText() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::hub

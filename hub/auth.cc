@@ -1,0 +1,46 @@
+#include "hub/auth.h"
+
+#include <openssl/evp.h>
+
+namespace berth::hub {
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+void TokenAuthenticator::AddTokenHash(const std::string& sha256_hex, Identity identity) {
+  std::unique_lock lock(mu_);
+  by_hash_[sha256_hex] = std::move(identity);
+}
+
+void TokenAuthenticator::RemoveTokenHash(const std::string& sha256_hex) {
+  std::unique_lock lock(mu_);
+  by_hash_.erase(sha256_hex);
+}
+
+StatusOr<Identity> TokenAuthenticator::Authenticate(const std::string& header) const {
+  static const std::string kPrefix = "Bearer ";
+  if (header.empty()) {
+    return Status::Unauthenticated("Unauthorized: no credentials; use the token from admin.kubeconfig");
+  }
+  if (header.compare(0, kPrefix.size(), kPrefix) != 0 || header.size() == kPrefix.size()) {
+    return Status::Unauthenticated("Unauthorized: expected an 'Authorization: Bearer <token>' header");
+  }
+  // Comparing hashes in a map leaks nothing useful about the token itself.
+  const std::string hash = Sha256Hex(header.substr(kPrefix.size()));
+  std::shared_lock lock(mu_);
+  auto it = by_hash_.find(hash);
+  if (it == by_hash_.end()) return Status::Unauthenticated("Unauthorized: unknown or revoked token");
+  return it->second;
+}
+
+}  // namespace berth::hub
