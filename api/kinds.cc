@@ -243,4 +243,53 @@ KindInfo WorkKind() {
   return k;
 }
 
+KindInfo EventKind() {
+  KindInfo k;
+  k.group = "";
+  k.version = "v1";
+  k.kind = "Event";
+  k.plural = "events";
+  k.singular = "event";
+  k.short_names = {"ev"};
+  k.categories = {};
+  k.has_status = false;
+  k.description = "Something that happened to an object: placed, rescheduled, failed over, rolled back.";
+  json ref = json::parse(R"({"type": "object", "properties": {
+      "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
+      "namespace": {"type": "string"}, "uid": {"type": "string"},
+      "resourceVersion": {"type": "string"}, "fieldPath": {"type": "string"}}})");
+  json body = {
+      {"involvedObject", ref},
+      {"related", ref},
+      {"reason", {{"type", "string"}, {"description", "CamelCase reason, e.g. FailedOver."}}},
+      {"message", {{"type", "string"}}},
+      {"type", {{"type", "string"}, {"description", "Normal or Warning."}}},
+      {"source", {{"type", "object"}, {"properties", {{"component", {{"type", "string"}}}, {"host", {{"type", "string"}}}}}}},
+      {"firstTimestamp", {{"type", "string"}, {"nullable", true}}},
+      {"lastTimestamp", {{"type", "string"}, {"nullable", true}}},
+      {"eventTime", {{"type", "string"}, {"nullable", true}}},
+      {"count", {{"type", "integer"}}},
+      {"action", {{"type", "string"}}},
+      {"reportingComponent", {{"type", "string"}}},
+      {"reportingInstance", {{"type", "string"}}},
+      {"series", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}},
+  };
+  k.schema = MakeObjectSchema(k.description, body, nullptr, {"involvedObject"});
+  k.columns = {
+      Col("Type", "string", "type"),
+      Col("Reason", "string", "reason"),
+      {"Object", "string", "The object this event is about", 0,
+       [](const json& o) -> json {
+         auto str = [&](const char* path) {
+           json v = JsonPathGet(o, path);
+           return v.is_string() ? v.get<std::string>() : std::string();
+         };
+         return str("involvedObject.kind") + "/" + str("involvedObject.name");
+       }},
+      Col("Message", "string", "message"),
+      Col("Count", "integer", "count", 1),
+  };
+  return k;
+}
+
 }  // namespace berth::api

@@ -81,6 +81,8 @@ nlohmann::json MakeObjectSchema(const std::string& description, nlohmann::json b
 // PlacementPolicy and RolloutStrategy are registered by the hub from their libraries.
 KindInfo MemberClusterKind();
 KindInfo WorkKind();
+// core/v1 Event, so `kubectl get events` and `kubectl describe` show what controllers did.
+KindInfo EventKind();
 
 // Reads a dotted path with optional [i] indices ("status.conditions[0].type"); null if absent.
 nlohmann::json JsonPathGet(const nlohmann::json& object, const std::string& path);

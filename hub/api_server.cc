@@ -17,6 +17,7 @@
 #include "api/object.h"
 #include "hub/discovery.h"
 #include "hub/http_errors.h"
+#include "hub/tls_listener.h"
 
 namespace berth::hub {
 
@@ -46,11 +47,18 @@ std::vector<std::string> SplitPath(const std::string& path) {
 }
 
 std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p) {
-  if (p.size() < 4 || p[0] != "apis") return std::nullopt;
   ResourcePath r;
-  r.group = p[1];
-  r.version = p[2];
-  size_t i = 3;
+  size_t i;
+  if (p.size() >= 4 && p[0] == "apis") {
+    r.group = p[1];
+    r.version = p[2];
+    i = 3;
+  } else if (p.size() >= 3 && p[0] == "api") {
+    r.version = p[1];  // the core group has no name
+    i = 2;
+  } else {
+    return std::nullopt;
+  }
   if (p[i] == "namespaces" && p.size() >= 6) {
     r.ns = p[4];
     i = 5;
@@ -200,15 +208,9 @@ class ApiServer::Impl {
   Status Start() {
     web::http::experimental::listener::http_listener_config config;
     config.set_timeout(std::chrono::seconds(30));
-    const std::string cert = options_.cert_file, key = options_.key_file;
-    config.set_ssl_context_callback([cert, key](boost::asio::ssl::context& ctx) {
-      ctx.set_options(boost::asio::ssl::context::default_workarounds |
-                      boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
-                      boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1 |
-                      boost::asio::ssl::context::single_dh_use);
-      ctx.use_certificate_chain_file(cert);
-      ctx.use_private_key_file(key, boost::asio::ssl::context::pem);
-    });
+    auto tls = MakeServerSslContextCallback(options_.cert_pem, options_.key_pem);
+    if (!tls.ok()) return tls.status().WithContext("serving certificate");
+    config.set_ssl_context_callback(*tls);
     const std::string url = "https://" + options_.host + ":" + std::to_string(options_.port);
     try {
       listener_ = std::make_unique<web::http::experimental::listener::http_listener>(web::uri(url), config);
@@ -329,9 +331,15 @@ class ApiServer::Impl {
         return Record("metrics", 200, start);
       }
       if (path == "/api") return Reply(req, 200, ApiVersions(), "discovery", start);
-      if (path == "/api/v1") {
-        return Reply(req, 200, {{"kind", "APIResourceList"}, {"groupVersion", "v1"},
-                                {"resources", json::array()}}, "discovery", start);
+      if (parts.size() == 2 && parts[0] == "api") {
+        json l = ApiResourceList(registry_, "", parts[1]);
+        if (l.is_null()) return ReplyError(req, Status::NotFound("no API " + parts[1]), "discovery", start);
+        return Reply(req, 200, l, "discovery", start);
+      }
+      if (parts.size() == 4 && parts[0] == "openapi" && parts[1] == "v3" && parts[2] == "api") {
+        json doc = OpenApiV3Group(registry_, "", parts[3]);
+        if (doc.is_null()) return ReplyError(req, Status::NotFound("no OpenAPI document for " + parts[3]), "openapi", start);
+        return Reply(req, 200, doc, "openapi", start);
       }
       if (path == "/apis") return Reply(req, 200, ApiGroupList(registry_), "discovery", start);
       if (parts.size() == 2 && parts[0] == "apis") {
@@ -478,7 +486,14 @@ class ApiServer::Impl {
       }
       auto decoded = api::DecodeBody(body, content_type);
       if (!decoded.ok()) return ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
-      if (verb == "create") return objects_.Create(kind, rp.ns, std::move(*decoded), opts, done(201));
+      if (verb == "create") {
+        const std::string name = api::NameOf(*decoded);
+        return objects_.Create(kind, rp.ns, std::move(*decoded), opts,
+                               [this, req, &kind, start, name](StatusOr<json> r) {
+                                 if (!r.ok()) return ReplyError(req, r.status(), "create", start, &kind, name);
+                                 Reply(req, 201, *r, "create", start);
+                               });
+      }
       objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
     });
   }

@@ -19,8 +19,8 @@ namespace berth::hub {
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
   int port = 6443;
-  std::string cert_file;   // PEM serving certificate chain
-  std::string key_file;    // PEM private key
+  std::string cert_pem;    // serving certificate (PEM)
+  std::string key_pem;     // its private key (PEM)
   std::chrono::seconds keepalive_interval{5};  // bookmark / keep-alive cadence on watches
   std::chrono::seconds max_watch{1800};        // server-side cap on one watch's length
   size_t max_watch_backlog_bytes = 16 << 20;   // a watcher this far behind is disconnected

@@ -1,21 +1,8 @@
 #include "hub/auth.h"
 
-#include <openssl/evp.h>
+#include "hub/pki.h"
 
 namespace berth::hub {
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
 
 void TokenAuthenticator::AddTokenHash(const std::string& sha256_hex, Identity identity) {
   std::unique_lock lock(mu_);

@@ -31,6 +31,4 @@ class TokenAuthenticator {
   std::map<std::string, Identity> by_hash_;  // guarded by mu_
 };
 
-std::string Sha256Hex(const std::string& data);
-
 }  // namespace berth::hub

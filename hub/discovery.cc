@@ -18,7 +18,7 @@ json VersionInfo() {
 }
 
 json ApiVersions() {
-  // The hub serves no core/v1 kinds beyond what kubectl needs for discovery.
+  // The core group carries only Events (for kubectl describe / get events).
   return {{"kind", "APIVersions"}, {"versions", json::array({"v1"})},
           {"serverAddressByClientCIDRs", json::array()}};
 }
@@ -26,9 +26,7 @@ json ApiVersions() {
 namespace {
 std::set<std::pair<std::string, std::string>> GroupVersions(const api::KindRegistry& r) {
   std::set<std::pair<std::string, std::string>> out;
-  for (const auto* k : r.All()) {
-    if (!k->group.empty()) out.insert({k->group, k->version});
-  }
+  for (const auto* k : r.All()) out.insert({k->group, k->version});
   return out;
 }
 
@@ -41,7 +39,9 @@ json GroupJson(const std::string& group, const std::vector<std::string>& version
 
 json ApiGroupList(const api::KindRegistry& registry) {
   std::map<std::string, std::vector<std::string>> groups;
-  for (const auto& [g, v] : GroupVersions(registry)) groups[g].push_back(v);
+  for (const auto& [g, v] : GroupVersions(registry)) {
+    if (!g.empty()) groups[g].push_back(v);
+  }
   json list = json::array();
   for (const auto& [g, vs] : groups) list.push_back(GroupJson(g, vs));
   return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", list}};
@@ -85,13 +85,14 @@ json ApiResourceList(const api::KindRegistry& registry, const std::string& group
   }
   if (!any) return nullptr;
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"},
-          {"groupVersion", group + "/" + version}, {"resources", resources}};
+          {"groupVersion", group.empty() ? version : group + "/" + version},
+          {"resources", resources}};
 }
 
 json OpenApiV3Root(const api::KindRegistry& registry) {
   json paths = json::object();
   for (const auto& [g, v] : GroupVersions(registry)) {
-    std::string key = "apis/" + g + "/" + v;
+    std::string key = g.empty() ? "api/" + v : "apis/" + g + "/" + v;
     paths[key] = {{"serverRelativeURL", "/openapi/v3/" + key + "?hash=berth"}};
   }
   return {{"paths", paths}};
@@ -103,6 +104,7 @@ json OpenApiV3Group(const api::KindRegistry& registry, const std::string& group,
   json paths = json::object();
   bool any = false;
   auto schema_name = [&](const api::KindInfo& k) {
+    if (k.group.empty()) return "io.k8s.api.core." + k.version + "." + k.kind;
     // Reverse-DNS like Kubernetes CRDs: dev.berth.v1alpha1.Workspace.
     std::string rev;
     std::string g = k.group;
@@ -133,25 +135,31 @@ json OpenApiV3Group(const api::KindRegistry& registry, const std::string& group,
                  {"x-kubernetes-group-version-kind",
                   json::array({{{"group", k->group}, {"version", k->version}, {"kind", k->list_kind()}}})}};
     schemas[name + "List"] = list;
-    const std::string base = "/apis/" + k->group + "/" + k->version +
+    const std::string base = (k->group.empty() ? "/api/" : "/apis/" + k->group + "/") + k->version +
                              (k->namespaced ? "/namespaces/{namespace}/" : "/") + k->plural;
     json ok = {{"200", {{"description", "OK"},
                         {"content", {{"application/json",
                                       {{"schema", {{"$ref", "#/components/schemas/" + name}}}}}}}}}};
     json gvk = {{"group", k->group}, {"version", k->version}, {"kind", k->kind}};
+    // kubectl checks these PATCH parameters to decide that the server validates fields
+    // itself (fieldValidation=Strict), instead of validating client-side against OpenAPI v2.
+    json params = json::array();
+    for (const char* p : {"fieldValidation", "dryRun", "fieldManager"}) {
+      params.push_back({{"name", p}, {"in", "query"}, {"schema", {{"type", "string"}}}});
+    }
     paths[base + "/{name}"] = {
         {"get", {{"operationId", "read" + k->kind}, {"responses", ok},
                  {"x-kubernetes-action", "get"}, {"x-kubernetes-group-version-kind", gvk}}},
-        {"put", {{"operationId", "replace" + k->kind}, {"responses", ok},
+        {"put", {{"operationId", "replace" + k->kind}, {"responses", ok}, {"parameters", params},
                  {"x-kubernetes-action", "put"}, {"x-kubernetes-group-version-kind", gvk}}},
-        {"patch", {{"operationId", "patch" + k->kind}, {"responses", ok},
+        {"patch", {{"operationId", "patch" + k->kind}, {"responses", ok}, {"parameters", params},
                    {"x-kubernetes-action", "patch"}, {"x-kubernetes-group-version-kind", gvk}}},
         {"delete", {{"operationId", "delete" + k->kind}, {"responses", ok},
                     {"x-kubernetes-action", "delete"}, {"x-kubernetes-group-version-kind", gvk}}}};
     paths[base] = {
         {"get", {{"operationId", "list" + k->kind}, {"responses", ok},
                  {"x-kubernetes-action", "list"}, {"x-kubernetes-group-version-kind", gvk}}},
-        {"post", {{"operationId", "create" + k->kind}, {"responses", ok},
+        {"post", {{"operationId", "create" + k->kind}, {"responses", ok}, {"parameters", params},
                   {"x-kubernetes-action", "post"}, {"x-kubernetes-group-version-kind", gvk}}}};
   }
   if (!any) return nullptr;

@@ -29,7 +29,7 @@ std::pair<int, json> StatusToHttp(const Status& s, const api::KindInfo* kind, co
   if (!name.empty()) details["name"] = name;
   if (kind) {
     details["group"] = kind->group;
-    details["kind"] = kind->plural;
+    details["kind"] = kind->kind;
   }
   if (!s.causes().empty()) {
     json causes = json::array();
