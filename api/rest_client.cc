@@ -14,6 +14,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 namespace berth {
 namespace {
@@ -56,6 +57,39 @@ std::string Trimmed(std::string s) {
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// cpprestsdk reports every failed handshake as "Error in SSL handshake". To tell an
+// untrusted CA from a host-name mismatch, the certificate check is wrapped and its last
+// failure kept per client (diagnostic only: with concurrent failures the text may belong
+// to a sibling request, the code is right either way).
+struct TlsDiagnosis {
+  std::mutex mu;
+  std::string last_failure;  // Guarded by mu.
+
+  void Set(std::string why) {
+    std::lock_guard<std::mutex> lock(mu);
+    last_failure = std::move(why);
+  }
+  std::string Take() {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::exchange(last_failure, "");
+  }
+};
+
+int VerifyAndRecord(X509_STORE_CTX* store_ctx, void* arg) {
+  const int ok = X509_verify_cert(store_ctx);
+  if (ok != 1) {
+    const int err = X509_STORE_CTX_get_error(store_ctx);
+    // The host-name check (asio's rfc2818 verify callback) fails without an error code
+    // of its own, which OpenSSL 3 reports as "unspecified".
+    static_cast<TlsDiagnosis*>(arg)->Set(
+        err == X509_V_OK || err == X509_V_ERR_UNSPECIFIED
+            ? "server certificate does not name this host (check the URL against its SANs)"
+            : std::string("server certificate rejected: ") + X509_verify_cert_error_string(err) +
+                  " (check ca_pem / certificate-authority)");
+  }
+  return ok;
 }
 
 // Transport errors carry the asio/OpenSSL reason in what(); keep it, it is the cause.
@@ -170,6 +204,16 @@ struct RestClient::Impl {
   ClientConfig config;
   std::unique_ptr<client::http_client> unary;  // timeout = config.timeout
   std::unique_ptr<client::http_client> watch;  // timeout = config.watch_idle_timeout
+  std::shared_ptr<TlsDiagnosis> tls_diagnosis = std::make_shared<TlsDiagnosis>();
+
+  Status Transport(std::string_view context, const std::exception& e) const {
+    Status s = TransportError(context, e);
+    const std::string why = tls_diagnosis->Take();
+    if (!why.empty() && std::string_view(e.what()).find("SSL") != std::string_view::npos) {
+      s = Status::Unavailable(s.message() + ": " + why);
+    }
+    return s;
+  }
 
   std::string Token() const {
     if (!config.bearer_token_file.empty()) {
@@ -227,7 +271,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     }
   }
 
-  auto make = [&config](std::chrono::milliseconds timeout) {
+  auto impl = std::make_unique<Impl>();
+  auto make = [&config, diagnosis = impl->tls_diagnosis](std::chrono::milliseconds timeout) {
     client::http_client_config http_config;
     http_config.set_timeout(timeout);
     // No proxy: the hub and agents talk directly; honouring a stray http_proxy would send
@@ -239,8 +284,9 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     const std::string key = config.client_key_pem;
     // Runs per new connection on a cpprestsdk thread: must not throw. Inputs were
     // validated above, so the error_code overloads only guard against the impossible.
-    http_config.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
+    http_config.set_ssl_context_callback([ca, cert, key, diagnosis](boost::asio::ssl::context& ctx) {
       SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+      SSL_CTX_set_cert_verify_callback(ctx.native_handle(), &VerifyAndRecord, diagnosis.get());
       if (!ca.empty()) TrustOnly(ctx.native_handle(), ca);
       if (!cert.empty()) {
         boost::system::error_code ec;
@@ -251,7 +297,6 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     return std::make_unique<client::http_client>(web::uri(config.server), http_config);
   };
 
-  auto impl = std::make_unique<Impl>();
   try {
     impl->unary = make(config.timeout);
     impl->watch = make(config.watch_idle_timeout);
@@ -288,7 +333,7 @@ StatusOr<HttpResponse> RestClient::Do(std::string_view method, std::string_view 
     out.body.assign(bytes.begin(), bytes.end());
     return out;
   } catch (const std::exception& e) {
-    return TransportError(context, e);
+    return impl_->Transport(context, e);
   }
 }
 
@@ -353,12 +398,15 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
   // buffer, which PumpBody drains as bytes land. Every continuation is task-based so no
   // exception goes unobserved.
   impl_->watch->request(req, cancel.get_token())
-      .then([state, context](pplx::task<http::http_response> task) {
+      .then([state, context, diagnosis = impl_->tls_diagnosis](pplx::task<http::http_response> task) {
         http::http_response resp;
         try {
           resp = task.get();
         } catch (const std::exception& e) {
-          state->Fail(TransportError(context, e));
+          Status s = TransportError(context, e);
+          const std::string why = diagnosis->Take();
+          if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
+          state->Fail(s);
           return;
         }
         const int code = resp.status_code();
