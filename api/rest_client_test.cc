@@ -511,6 +511,31 @@ TEST_F(RestClientTest, ShouldStopEndsAWatchOnASilentStream) {
   EXPECT_EQ(events.load(), 0);
 }
 
+// watch_idle_timeout measures silence, not the stream's age: steady events keep a watch
+// alive past it, and only a silent stretch longer than it fails the watch (Unavailable, so
+// the caller re-watches).
+TEST_F(RestClientTest, WatchIdleTimeoutCountsSilenceNotStreamAge) {
+  server_->Stream("/slow");
+  ClientConfig config = Config();
+  config.watch_idle_timeout = 2s;
+  auto client = Client(config);
+  ASSERT_TRUE(client);
+  std::atomic<int> events{0};
+  auto watch = std::async(std::launch::async, [&] {
+    return client->Watch("/slow?watch=true", [&](const json&) { ++events; }, [] { return false; });
+  });
+  ASSERT_TRUE(server_->WaitForRequests(1));
+  for (int i = 0; i < 8; ++i) {  // 2.4 s of traffic, one event per 300 ms.
+    server_->Send("/slow", R"({"type":"BOOKMARK","object":{}})" "\n");
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_EQ(watch.wait_for(0ms), std::future_status::timeout) << "watch ended during traffic";
+  ASSERT_EQ(watch.wait_for(kWait), std::future_status::ready);  // Silence from here on.
+  const Status result = watch.get();
+  EXPECT_EQ(result.code(), StatusCode::kUnavailable) << result.ToString();
+  EXPECT_EQ(events.load(), 8);
+}
+
 TEST_F(RestClientTest, WatchReportsGoneAndBadLines) {
   server_->Reply("/expired", 410,
                  R"({"kind":"Status","reason":"Expired","code":410,"message":"too old resource version"})");
