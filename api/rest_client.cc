@@ -1,5 +1,7 @@
 #include "api/rest_client.h"
 
+#include <cpprest/http_client.h>
+#include <cpprest/producerconsumerstream.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -9,8 +11,6 @@
 #include <boost/asio/ssl.hpp>
 #include <cctype>
 #include <condition_variable>
-#include <cpprest/http_client.h>
-#include <cpprest/producerconsumerstream.h>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -103,10 +103,10 @@ struct WatchState {
   std::mutex mu;
   std::condition_variable cv;
   // Guarded by mu:
-  std::string data;            // Bytes received and not yet taken by the watcher.
-  bool headers_ok = false;     // 2xx received; body streaming.
-  bool finished = false;       // Server closed the stream cleanly.
-  std::optional<Status> error; // Non-2xx reply or transport failure.
+  std::string data;             // Bytes received and not yet taken by the watcher.
+  bool headers_ok = false;      // 2xx received; body streaming.
+  bool finished = false;        // Server closed the stream cleanly.
+  std::optional<Status> error;  // Non-2xx reply or transport failure.
 
   void Append(const uint8_t* p, size_t n) {
     std::lock_guard<std::mutex> lock(mu);
@@ -175,25 +175,37 @@ Status StatusFromHttpError(int status_code, std::string_view body, std::string_v
   }
   if (message.empty()) {
     std::string snippet(body.substr(0, 200));
-    message = "HTTP " + std::to_string(status_code) + (snippet.empty() ? "" : ": " + Trimmed(snippet));
+    message =
+        "HTTP " + std::to_string(status_code) + (snippet.empty() ? "" : ": " + Trimmed(snippet));
   }
   if (!context.empty()) message = std::string(context) + ": " + message;
   switch (status_code) {
-    case 400: return Status::BadRequest(message);
-    case 401: return Status::Unauthenticated(message);
-    case 403: return Status::Forbidden(message);
-    case 404: return Status::NotFound(message);
-    case 405: return Status(StatusCode::kMethodNotAllowed, message);
+    case 400:
+      return Status::BadRequest(message);
+    case 401:
+      return Status::Unauthenticated(message);
+    case 403:
+      return Status::Forbidden(message);
+    case 404:
+      return Status::NotFound(message);
+    case 405:
+      return Status(StatusCode::kMethodNotAllowed, message);
     case 409:
       return reason == "AlreadyExists" ? Status::AlreadyExists(message) : Status::Conflict(message);
-    case 410: return Status::Gone(message);
-    case 413: return Status::TooLarge(message);
-    case 415: return Status(StatusCode::kUnsupportedMedia, message);
-    case 422: return Status::Invalid(message, std::move(causes));
+    case 410:
+      return Status::Gone(message);
+    case 413:
+      return Status::TooLarge(message);
+    case 415:
+      return Status(StatusCode::kUnsupportedMedia, message);
+    case 422:
+      return Status::Invalid(message, std::move(causes));
     case 429:
     case 502:
-    case 503: return Status::Unavailable(message);
-    case 504: return Status(StatusCode::kTimeout, message);
+    case 503:
+      return Status::Unavailable(message);
+    case 504:
+      return Status(StatusCode::kTimeout, message);
     default:
       if (status_code >= 500) return Status::Internal(message);
       return Status::BadRequest(message);
@@ -249,7 +261,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
                            {{"server", "must start with https:// or http://"}});
   }
   if (!config.ca_pem.empty() && ParseCerts(config.ca_pem).empty()) {
-    return Status::Invalid("ca_pem: holds no PEM certificate", {{"ca_pem", "not a PEM certificate"}});
+    return Status::Invalid("ca_pem: holds no PEM certificate",
+                           {{"ca_pem", "not a PEM certificate"}});
   }
   if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
     return Status::Invalid("client_cert_pem and client_key_pem: set both or neither",
@@ -258,7 +271,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
   if (!config.client_cert_pem.empty()) {
     auto certs = ParseCerts(config.client_cert_pem);
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(config.client_key_pem.data(), static_cast<int>(config.client_key_pem.size())),
+        BIO_new_mem_buf(config.client_key_pem.data(),
+                        static_cast<int>(config.client_key_pem.size())),
         &BIO_free);
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
         PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
@@ -282,18 +296,23 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     const std::string ca = config.ca_pem;
     const std::string cert = config.client_cert_pem;
     const std::string key = config.client_key_pem;
+    const bool verify = !config.insecure_skip_tls_verify;
     // Runs per new connection on a cpprestsdk thread: must not throw. Inputs were
     // validated above, so the error_code overloads only guard against the impossible.
-    http_config.set_ssl_context_callback([ca, cert, key, diagnosis](boost::asio::ssl::context& ctx) {
-      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-      SSL_CTX_set_cert_verify_callback(ctx.native_handle(), &VerifyAndRecord, diagnosis.get());
-      if (!ca.empty()) TrustOnly(ctx.native_handle(), ca);
-      if (!cert.empty()) {
-        boost::system::error_code ec;
-        ctx.use_certificate_chain(boost::asio::buffer(cert), ec);
-        ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
-      }
-    });
+    http_config.set_ssl_context_callback(
+        [ca, cert, key, verify, diagnosis](boost::asio::ssl::context& ctx) {
+          SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+          if (verify) {
+            SSL_CTX_set_cert_verify_callback(ctx.native_handle(), &VerifyAndRecord,
+                                             diagnosis.get());
+          }
+          if (!ca.empty()) TrustOnly(ctx.native_handle(), ca);
+          if (!cert.empty()) {
+            boost::system::error_code ec;
+            ctx.use_certificate_chain(boost::asio::buffer(cert), ec);
+            ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
+          }
+        });
     return std::make_unique<client::http_client>(web::uri(config.server), http_config);
   };
 
@@ -321,8 +340,8 @@ StatusOr<HttpResponse> RestClient::Do(std::string_view method, std::string_view 
   try {
     req = impl_->Build(method, path, body, content_type, accept);
   } catch (const std::exception& e) {
-    return Status::BadRequest(context + ": not a valid request path (percent-encode the query): " +
-                              e.what());
+    return Status::BadRequest(context +
+                              ": not a valid request path (percent-encode the query): " + e.what());
   }
   try {
     http::http_response resp = impl_->unary->request(req).get();
@@ -398,37 +417,39 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
   // buffer, which PumpBody drains as bytes land. Every continuation is task-based so no
   // exception goes unobserved.
   impl_->watch->request(req, cancel.get_token())
-      .then([state, context, diagnosis = impl_->tls_diagnosis](pplx::task<http::http_response> task) {
-        http::http_response resp;
-        try {
-          resp = task.get();
-        } catch (const std::exception& e) {
-          Status s = TransportError(context, e);
-          const std::string why = diagnosis->Take();
-          if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
-          state->Fail(s);
-          return;
-        }
-        const int code = resp.status_code();
-        if (code >= 200 && code < 300) {
-          {
-            std::lock_guard<std::mutex> lock(state->mu);
-            state->headers_ok = true;
-          }
-          PumpBody(state, resp.body().streambuf());
-          return;
-        }
-        resp.extract_vector().then([state, context, code](pplx::task<std::vector<unsigned char>> t) {
-          std::string body;
-          try {
-            const auto bytes = t.get();
-            body.assign(bytes.begin(), bytes.end());
-          } catch (const std::exception&) {
-            // The status code alone still classifies the error.
-          }
-          state->Fail(StatusFromHttpError(code, body, context));
-        });
-      });
+      .then(
+          [state, context, diagnosis = impl_->tls_diagnosis](pplx::task<http::http_response> task) {
+            http::http_response resp;
+            try {
+              resp = task.get();
+            } catch (const std::exception& e) {
+              Status s = TransportError(context, e);
+              const std::string why = diagnosis->Take();
+              if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
+              state->Fail(s);
+              return;
+            }
+            const int code = resp.status_code();
+            if (code >= 200 && code < 300) {
+              {
+                std::lock_guard<std::mutex> lock(state->mu);
+                state->headers_ok = true;
+              }
+              PumpBody(state, resp.body().streambuf());
+              return;
+            }
+            resp.extract_vector().then(
+                [state, context, code](pplx::task<std::vector<unsigned char>> t) {
+                  std::string body;
+                  try {
+                    const auto bytes = t.get();
+                    body.assign(bytes.begin(), bytes.end());
+                  } catch (const std::exception&) {
+                    // The status code alone still classifies the error.
+                  }
+                  state->Fail(StatusFromHttpError(code, body, context));
+                });
+          });
 
   std::string pending;
   auto deliver_lines = [&](bool flush_tail) -> Status {

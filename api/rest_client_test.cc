@@ -3,6 +3,8 @@
 #include "api/rest_client.h"
 
 #include <arpa/inet.h>
+#include <cpprest/http_listener.h>
+#include <cpprest/producerconsumerstream.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,8 +13,6 @@
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <condition_variable>
-#include <cpprest/http_listener.h>
-#include <cpprest/producerconsumerstream.h>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -136,42 +136,43 @@ class TestServer {
     rec.authorization = header("Authorization");
     rec.content_type = header("Content-Type");
     // Continuation, not .get(): a blocked handler would starve the listener pool.
-    req.extract_vector().then([this, req, rec](pplx::task<std::vector<unsigned char>> body) mutable {
-      try {
-        const auto bytes = body.get();
-        rec.body.assign(bytes.begin(), bytes.end());
-      } catch (const std::exception&) {
-      }
-      http_response resp(404);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(rec);
-        cv_.notify_all();
-        if (auto s = streams_.find(rec.path); s != streams_.end()) {
-          resp.set_status_code(200);
-          resp.set_body(concurrency::streams::istream(s->second), "application/json");
-        } else if (auto c = canned_.find(rec.path); c != canned_.end()) {
-          resp.set_status_code(c->second.status);
-          if (!c->second.body.empty()) resp.set_body(c->second.body, "application/json");
-        } else if (rec.path == "/echo") {
-          resp.set_status_code(201);
-          resp.set_body(json{{"method", rec.method},
-                             {"query", rec.query},
-                             {"authorization", rec.authorization},
-                             {"contentType", rec.content_type},
-                             {"body", rec.body}}
-                            .dump(),
-                        "application/json");
-        }
-      }
-      req.reply(resp).then([](pplx::task<void> t) {
-        try {
-          t.get();
-        } catch (const std::exception&) {
-          // Client went away; nothing to do.
-        }
-      });
-    });
+    req.extract_vector().then(
+        [this, req, rec](pplx::task<std::vector<unsigned char>> body) mutable {
+          try {
+            const auto bytes = body.get();
+            rec.body.assign(bytes.begin(), bytes.end());
+          } catch (const std::exception&) {
+          }
+          http_response resp(404);
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            requests_.push_back(rec);
+            cv_.notify_all();
+            if (auto s = streams_.find(rec.path); s != streams_.end()) {
+              resp.set_status_code(200);
+              resp.set_body(concurrency::streams::istream(s->second), "application/json");
+            } else if (auto c = canned_.find(rec.path); c != canned_.end()) {
+              resp.set_status_code(c->second.status);
+              if (!c->second.body.empty()) resp.set_body(c->second.body, "application/json");
+            } else if (rec.path == "/echo") {
+              resp.set_status_code(201);
+              resp.set_body(json{{"method", rec.method},
+                                 {"query", rec.query},
+                                 {"authorization", rec.authorization},
+                                 {"contentType", rec.content_type},
+                                 {"body", rec.body}}
+                                .dump(),
+                            "application/json");
+            }
+          }
+          req.reply(resp).then([](pplx::task<void> t) {
+            try {
+              t.get();
+            } catch (const std::exception&) {
+              // Client went away; nothing to do.
+            }
+          });
+        });
   }
 
   std::string url_;
@@ -310,13 +311,16 @@ TEST_F(RestClientTest, KubernetesStatusBodiesMapToCodesAndCauses) {
   server_->Reply("/missing", 404,
                  R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound",)"
                  R"("code":404,"message":"workspaces \"llama\" not found"})");
-  server_->Reply("/invalid", 422,
-                 R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Invalid","code":422,)"
-                 R"("message":"Workspace \"x\" is invalid","details":{"causes":[)"
-                 R"({"reason":"FieldValueRequired","message":"Required value","field":"spec.model"},)"
-                 R"({"reason":"FieldValueInvalid","message":"must be > 0","field":"spec.replicas"}]}})");
-  server_->Reply("/exists", 409, R"({"kind":"Status","reason":"AlreadyExists","code":409,"message":"exists"})");
-  server_->Reply("/stale", 409, R"({"kind":"Status","reason":"Conflict","code":409,"message":"stale"})");
+  server_->Reply(
+      "/invalid", 422,
+      R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Invalid","code":422,)"
+      R"("message":"Workspace \"x\" is invalid","details":{"causes":[)"
+      R"({"reason":"FieldValueRequired","message":"Required value","field":"spec.model"},)"
+      R"({"reason":"FieldValueInvalid","message":"must be > 0","field":"spec.replicas"}]}})");
+  server_->Reply("/exists", 409,
+                 R"({"kind":"Status","reason":"AlreadyExists","code":409,"message":"exists"})");
+  server_->Reply("/stale", 409,
+                 R"({"kind":"Status","reason":"Conflict","code":409,"message":"stale"})");
 
   auto missing = client->Get("/missing");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
@@ -334,17 +338,25 @@ TEST_F(RestClientTest, KubernetesStatusBodiesMapToCodesAndCauses) {
 
 TEST(StatusFromHttpError, MapsEveryKubernetesCode) {
   const std::vector<std::pair<int, StatusCode>> cases = {
-      {400, StatusCode::kBadRequest},     {401, StatusCode::kUnauthenticated},
-      {403, StatusCode::kForbidden},      {404, StatusCode::kNotFound},
-      {405, StatusCode::kMethodNotAllowed}, {409, StatusCode::kConflict},
-      {410, StatusCode::kGone},           {413, StatusCode::kTooLarge},
-      {415, StatusCode::kUnsupportedMedia}, {422, StatusCode::kInvalid},
-      {429, StatusCode::kUnavailable},    {500, StatusCode::kInternal},
-      {502, StatusCode::kUnavailable},    {503, StatusCode::kUnavailable},
+      {400, StatusCode::kBadRequest},
+      {401, StatusCode::kUnauthenticated},
+      {403, StatusCode::kForbidden},
+      {404, StatusCode::kNotFound},
+      {405, StatusCode::kMethodNotAllowed},
+      {409, StatusCode::kConflict},
+      {410, StatusCode::kGone},
+      {413, StatusCode::kTooLarge},
+      {415, StatusCode::kUnsupportedMedia},
+      {422, StatusCode::kInvalid},
+      {429, StatusCode::kUnavailable},
+      {500, StatusCode::kInternal},
+      {502, StatusCode::kUnavailable},
+      {503, StatusCode::kUnavailable},
       {504, StatusCode::kTimeout},
   };
   for (const auto& [http, code] : cases) {
-    const std::string body = R"({"kind":"Status","code":)" + std::to_string(http) + R"(,"message":"m"})";
+    const std::string body =
+        R"({"kind":"Status","code":)" + std::to_string(http) + R"(,"message":"m"})";
     EXPECT_EQ(StatusFromHttpError(http, body).code(), code) << http;
   }
   EXPECT_EQ(StatusFromHttpError(409, R"({"kind":"Status","reason":"AlreadyExists"})").code(),
@@ -367,7 +379,8 @@ TEST_F(RestClientTest, WrongCaFailsTheHandshake) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(server_->requests().empty());  // Nothing got past TLS.
-  EXPECT_NE(got.status().message().find("unable to get local issuer certificate"), std::string::npos)
+  EXPECT_NE(got.status().message().find("unable to get local issuer certificate"),
+            std::string::npos)
       << got.status().ToString();
 
   // Insecure mode skips verification entirely (dev clusters only).
@@ -412,7 +425,8 @@ TEST_F(RestClientTest, ClientCertificateIsPresentedForMutualTls) {
   // A server that insists on a client certificate chaining to the CA.
   SslContextCallback strict = [cert, key, ca](boost::asio::ssl::context& ctx) {
     (void)ConfigureServerTls(ctx, cert, key, ca);
-    ctx.set_verify_mode(boost::asio::ssl::verify_peer | boost::asio::ssl::verify_fail_if_no_peer_cert);
+    ctx.set_verify_mode(boost::asio::ssl::verify_peer |
+                        boost::asio::ssl::verify_fail_if_no_peer_cert);
   };
   TestServer mtls(strict);
   ASSERT_TRUE(mtls.ok());
@@ -474,11 +488,15 @@ TEST_F(RestClientTest, WatchDeliversEachEventBeforeTheStreamEnds) {
     return cv.wait_for(lock, kWait, [&] { return events.size() >= n; });
   };
   ASSERT_TRUE(server_->WaitForRequests(1));
-  server_->Send("/watch", R"({"type":"ADDED","object":{"n":1}})" "\n");
+  server_->Send("/watch", R"({"type":"ADDED","object":{"n":1}})"
+                          "\n");
   ASSERT_TRUE(wait_events(1));
   // An event split across chunks is assembled, not parsed half-way.
   server_->Send("/watch", R"({"type":"MODIFIED",)");
-  server_->Send("/watch", R"("object":{"n":2}})" "\n" R"({"type":"BOOKMARK","object":{}})" "\n");
+  server_->Send("/watch", R"("object":{"n":2}})"
+                          "\n"
+                          R"({"type":"BOOKMARK","object":{}})"
+                          "\n");
   ASSERT_TRUE(wait_events(3));
   server_->EndStream("/watch");
   ASSERT_EQ(watch.wait_for(kWait), std::future_status::ready);
@@ -499,8 +517,8 @@ TEST_F(RestClientTest, ShouldStopEndsAWatchOnASilentStream) {
   std::atomic<bool> stop{false};
   std::atomic<int> events{0};
   auto watch = std::async(std::launch::async, [&] {
-    return client->Watch("/silent?watch=true", [&](const json&) { ++events; },
-                         [&] { return stop.load(); });
+    return client->Watch(
+        "/silent?watch=true", [&](const json&) { ++events; }, [&] { return stop.load(); });
   });
   ASSERT_TRUE(server_->WaitForRequests(1));
   // The stream stays open and silent; the watch must still be running.
@@ -522,11 +540,13 @@ TEST_F(RestClientTest, WatchIdleTimeoutCountsSilenceNotStreamAge) {
   ASSERT_TRUE(client);
   std::atomic<int> events{0};
   auto watch = std::async(std::launch::async, [&] {
-    return client->Watch("/slow?watch=true", [&](const json&) { ++events; }, [] { return false; });
+    return client->Watch(
+        "/slow?watch=true", [&](const json&) { ++events; }, [] { return false; });
   });
   ASSERT_TRUE(server_->WaitForRequests(1));
   for (int i = 0; i < 8; ++i) {  // 2.4 s of traffic, one event per 300 ms.
-    server_->Send("/slow", R"({"type":"BOOKMARK","object":{}})" "\n");
+    server_->Send("/slow", R"({"type":"BOOKMARK","object":{}})"
+                           "\n");
     std::this_thread::sleep_for(300ms);
   }
   EXPECT_EQ(watch.wait_for(0ms), std::future_status::timeout) << "watch ended during traffic";
@@ -537,18 +557,20 @@ TEST_F(RestClientTest, WatchIdleTimeoutCountsSilenceNotStreamAge) {
 }
 
 TEST_F(RestClientTest, WatchReportsGoneAndBadLines) {
-  server_->Reply("/expired", 410,
-                 R"({"kind":"Status","reason":"Expired","code":410,"message":"too old resource version"})");
+  server_->Reply(
+      "/expired", 410,
+      R"({"kind":"Status","reason":"Expired","code":410,"message":"too old resource version"})");
   server_->Stream("/garbage");
   auto client = Client(Config());
   ASSERT_TRUE(client);
-  Status gone = client->Watch("/expired?watch=true&resourceVersion=1", [](const json&) {},
-                              [] { return false; });
+  Status gone = client->Watch(
+      "/expired?watch=true&resourceVersion=1", [](const json&) {}, [] { return false; });
   EXPECT_EQ(gone.code(), StatusCode::kGone);
   EXPECT_NE(gone.message().find("too old resource version"), std::string::npos);
 
   auto watch = std::async(std::launch::async, [&] {
-    return client->Watch("/garbage?watch=true", [](const json&) {}, [] { return false; });
+    return client->Watch(
+        "/garbage?watch=true", [](const json&) {}, [] { return false; });
   });
   ASSERT_TRUE(server_->WaitForRequests(2));
   server_->Send("/garbage", "this is not json\n");
