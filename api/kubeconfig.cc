@@ -88,7 +88,8 @@ StatusOr<ClientConfig> ParseKubeconfigNode(const YAML::Node& root, const std::st
   const std::string user_name = Str(*context, "user");
   const std::string ctx_prefix = "contexts[" + context_name + "].context";
   if (cluster_name.empty()) {
-    return Status::Invalid(ctx_prefix + ".cluster: required", {{ctx_prefix + ".cluster", "required"}});
+    return Status::Invalid(ctx_prefix + ".cluster: required",
+                           {{ctx_prefix + ".cluster", "required"}});
   }
 
   ClientConfig config;
@@ -137,7 +138,8 @@ StatusOr<ClientConfig> ParseKubeconfigNode(const YAML::Node& root, const std::st
     auto token = ReadWholeFile(config.bearer_token_file, u_prefix + ".tokenFile");
     if (!token.ok()) return token.status();
     config.bearer_token = *token;
-    while (!config.bearer_token.empty() && std::isspace(static_cast<unsigned char>(config.bearer_token.back()))) {
+    while (!config.bearer_token.empty() &&
+           std::isspace(static_cast<unsigned char>(config.bearer_token.back()))) {
       config.bearer_token.pop_back();
     }
   }
@@ -148,10 +150,11 @@ StatusOr<ClientConfig> ParseKubeconfigNode(const YAML::Node& root, const std::st
   config.client_cert_pem = std::move(cert).value();
   config.client_key_pem = std::move(key).value();
   if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
-    const std::string missing = config.client_cert_pem.empty() ? "client-certificate" : "client-key";
-    return Status::Invalid(u_prefix + "." + missing +
-                               ": required when the other half of the client key pair is set",
-                           {{u_prefix + "." + missing, "required"}});
+    const std::string missing =
+        config.client_cert_pem.empty() ? "client-certificate" : "client-key";
+    return Status::Invalid(
+        u_prefix + "." + missing + ": required when the other half of the client key pair is set",
+        {{u_prefix + "." + missing, "required"}});
   }
   return config;
 }
@@ -163,7 +166,8 @@ std::string Base64Encode(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    const uint32_t n =
+        (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
     out += kBase64Alphabet[(n >> 18) & 63];
     out += kBase64Alphabet[(n >> 12) & 63];
     out += kBase64Alphabet[(n >> 6) & 63];
@@ -246,13 +250,14 @@ StatusOr<ClientConfig> LoadInClusterConfig(const InClusterOptions& options) {
   const std::string dir = options.root_dir + "/var/run/secrets/kubernetes.io/serviceaccount";
   ClientConfig config;
   // An IPv6 service address needs brackets in a URL.
-  config.server = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                  ":" + port;
+  config.server =
+      "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
   config.bearer_token_file = dir + "/token";
   auto token = ReadWholeFile(config.bearer_token_file, "in-cluster token");
   if (!token.ok()) return token.status();
   config.bearer_token = *token;
-  while (!config.bearer_token.empty() && std::isspace(static_cast<unsigned char>(config.bearer_token.back()))) {
+  while (!config.bearer_token.empty() &&
+         std::isspace(static_cast<unsigned char>(config.bearer_token.back()))) {
     config.bearer_token.pop_back();
   }
   auto ca = ReadWholeFile(dir + "/ca.crt", "in-cluster CA");
@@ -261,7 +266,8 @@ StatusOr<ClientConfig> LoadInClusterConfig(const InClusterOptions& options) {
   auto ns = ReadWholeFile(dir + "/namespace", "in-cluster namespace");
   if (ns.ok()) {
     config.default_namespace = *ns;
-    while (!config.default_namespace.empty() && std::isspace(static_cast<unsigned char>(config.default_namespace.back()))) {
+    while (!config.default_namespace.empty() &&
+           std::isspace(static_cast<unsigned char>(config.default_namespace.back()))) {
       config.default_namespace.pop_back();
     }
   }

@@ -50,8 +50,7 @@ StatusOr<ClientConfig> ParseKubeconfig(std::string_view yaml, const std::string&
                                        const std::string& context = "");
 
 // Reads `path` and calls ParseKubeconfig with its directory as base_dir.
-StatusOr<ClientConfig> LoadKubeconfigFile(const std::string& path,
-                                          const std::string& context = "");
+StatusOr<ClientConfig> LoadKubeconfigFile(const std::string& path, const std::string& context = "");
 
 // In-cluster configuration, as client-go's rest.InClusterConfig: server from
 // KUBERNETES_SERVICE_HOST/PORT, token file, CA and namespace from the service-account mount.

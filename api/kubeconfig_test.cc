@@ -97,19 +97,25 @@ TEST(Kubeconfig, ErrorsNameTheField) {
     std::string yaml;
     std::string field;
   };
-  const std::string head = "current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n";
+  const std::string head =
+      "current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n";
   const std::vector<Case> cases = {
       {"contexts: []\n", "current-context"},
       {"current-context: missing\ncontexts: []\n", "contexts"},
       {head + "clusters: [{name: k, cluster: {}}]\n", "clusters[k].cluster.server"},
-      {head + "clusters: [{name: k, cluster: {server: 'ftp://x'}}]\n", "clusters[k].cluster.server"},
-      {head + "clusters: [{name: k, cluster: {server: 'https://x', certificate-authority-data: '!!'}}]\n",
+      {head + "clusters: [{name: k, cluster: {server: 'ftp://x'}}]\n",
+       "clusters[k].cluster.server"},
+      {head + "clusters: [{name: k, cluster: {server: 'https://x', certificate-authority-data: "
+              "'!!'}}]\n",
        "clusters[k].cluster.certificate-authority-data"},
-      {head + "clusters: [{name: k, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {}}}]\n",
+      {head + "clusters: [{name: k, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: "
+              "{exec: {}}}]\n",
        "users[u].user.exec"},
-      {head + "clusters: [{name: k, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {client-certificate-data: 'QQ=='}}]\n",
+      {head + "clusters: [{name: k, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: "
+              "{client-certificate-data: 'QQ=='}}]\n",
        "users[u].user.client-key"},
-      {head + "clusters: [{name: k, cluster: {server: 'https://x', certificate-authority: /nonexistent/ca}}]\n",
+      {head + "clusters: [{name: k, cluster: {server: 'https://x', certificate-authority: "
+              "/nonexistent/ca}}]\n",
        "clusters[k].cluster.certificate-authority"},
       {"{{{", "not valid YAML"},
   };

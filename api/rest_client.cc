@@ -1,5 +1,7 @@
 #include "api/rest_client.h"
 
+#include <cpprest/http_client.h>
+#include <cpprest/producerconsumerstream.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -9,11 +11,10 @@
 #include <boost/asio/ssl.hpp>
 #include <cctype>
 #include <condition_variable>
-#include <cpprest/http_client.h>
-#include <cpprest/producerconsumerstream.h>
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 namespace berth {
 namespace {
@@ -58,6 +59,39 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// cpprestsdk reports every failed handshake as "Error in SSL handshake". To tell an
+// untrusted CA from a host-name mismatch, the certificate check is wrapped and its last
+// failure kept per client (diagnostic only: with concurrent failures the text may belong
+// to a sibling request, the code is right either way).
+struct TlsDiagnosis {
+  std::mutex mu;
+  std::string last_failure;  // Guarded by mu.
+
+  void Set(std::string why) {
+    std::lock_guard<std::mutex> lock(mu);
+    last_failure = std::move(why);
+  }
+  std::string Take() {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::exchange(last_failure, "");
+  }
+};
+
+int VerifyAndRecord(X509_STORE_CTX* store_ctx, void* arg) {
+  const int ok = X509_verify_cert(store_ctx);
+  if (ok != 1) {
+    const int err = X509_STORE_CTX_get_error(store_ctx);
+    // The host-name check (asio's rfc2818 verify callback) fails without an error code
+    // of its own, which OpenSSL 3 reports as "unspecified".
+    static_cast<TlsDiagnosis*>(arg)->Set(
+        err == X509_V_OK || err == X509_V_ERR_UNSPECIFIED
+            ? "server certificate does not name this host (check the URL against its SANs)"
+            : std::string("server certificate rejected: ") + X509_verify_cert_error_string(err) +
+                  " (check ca_pem / certificate-authority)");
+  }
+  return ok;
+}
+
 // Transport errors carry the asio/OpenSSL reason in what(); keep it, it is the cause.
 Status TransportError(std::string_view context, const std::exception& e) {
   return Status::Unavailable(std::string(context) + ": " + e.what());
@@ -69,10 +103,10 @@ struct WatchState {
   std::mutex mu;
   std::condition_variable cv;
   // Guarded by mu:
-  std::string data;            // Bytes received and not yet taken by the watcher.
-  bool headers_ok = false;     // 2xx received; body streaming.
-  bool finished = false;       // Server closed the stream cleanly.
-  std::optional<Status> error; // Non-2xx reply or transport failure.
+  std::string data;             // Bytes received and not yet taken by the watcher.
+  bool headers_ok = false;      // 2xx received; body streaming.
+  bool finished = false;        // Server closed the stream cleanly.
+  std::optional<Status> error;  // Non-2xx reply or transport failure.
 
   void Append(const uint8_t* p, size_t n) {
     std::lock_guard<std::mutex> lock(mu);
@@ -141,25 +175,37 @@ Status StatusFromHttpError(int status_code, std::string_view body, std::string_v
   }
   if (message.empty()) {
     std::string snippet(body.substr(0, 200));
-    message = "HTTP " + std::to_string(status_code) + (snippet.empty() ? "" : ": " + Trimmed(snippet));
+    message =
+        "HTTP " + std::to_string(status_code) + (snippet.empty() ? "" : ": " + Trimmed(snippet));
   }
   if (!context.empty()) message = std::string(context) + ": " + message;
   switch (status_code) {
-    case 400: return Status::BadRequest(message);
-    case 401: return Status::Unauthenticated(message);
-    case 403: return Status::Forbidden(message);
-    case 404: return Status::NotFound(message);
-    case 405: return Status(StatusCode::kMethodNotAllowed, message);
+    case 400:
+      return Status::BadRequest(message);
+    case 401:
+      return Status::Unauthenticated(message);
+    case 403:
+      return Status::Forbidden(message);
+    case 404:
+      return Status::NotFound(message);
+    case 405:
+      return Status(StatusCode::kMethodNotAllowed, message);
     case 409:
       return reason == "AlreadyExists" ? Status::AlreadyExists(message) : Status::Conflict(message);
-    case 410: return Status::Gone(message);
-    case 413: return Status::TooLarge(message);
-    case 415: return Status(StatusCode::kUnsupportedMedia, message);
-    case 422: return Status::Invalid(message, std::move(causes));
+    case 410:
+      return Status::Gone(message);
+    case 413:
+      return Status::TooLarge(message);
+    case 415:
+      return Status(StatusCode::kUnsupportedMedia, message);
+    case 422:
+      return Status::Invalid(message, std::move(causes));
     case 429:
     case 502:
-    case 503: return Status::Unavailable(message);
-    case 504: return Status(StatusCode::kTimeout, message);
+    case 503:
+      return Status::Unavailable(message);
+    case 504:
+      return Status(StatusCode::kTimeout, message);
     default:
       if (status_code >= 500) return Status::Internal(message);
       return Status::BadRequest(message);
@@ -170,6 +216,16 @@ struct RestClient::Impl {
   ClientConfig config;
   std::unique_ptr<client::http_client> unary;  // timeout = config.timeout
   std::unique_ptr<client::http_client> watch;  // timeout = config.watch_idle_timeout
+  std::shared_ptr<TlsDiagnosis> tls_diagnosis = std::make_shared<TlsDiagnosis>();
+
+  Status Transport(std::string_view context, const std::exception& e) const {
+    Status s = TransportError(context, e);
+    const std::string why = tls_diagnosis->Take();
+    if (!why.empty() && std::string_view(e.what()).find("SSL") != std::string_view::npos) {
+      s = Status::Unavailable(s.message() + ": " + why);
+    }
+    return s;
+  }
 
   std::string Token() const {
     if (!config.bearer_token_file.empty()) {
@@ -205,7 +261,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
                            {{"server", "must start with https:// or http://"}});
   }
   if (!config.ca_pem.empty() && ParseCerts(config.ca_pem).empty()) {
-    return Status::Invalid("ca_pem: holds no PEM certificate", {{"ca_pem", "not a PEM certificate"}});
+    return Status::Invalid("ca_pem: holds no PEM certificate",
+                           {{"ca_pem", "not a PEM certificate"}});
   }
   if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
     return Status::Invalid("client_cert_pem and client_key_pem: set both or neither",
@@ -214,7 +271,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
   if (!config.client_cert_pem.empty()) {
     auto certs = ParseCerts(config.client_cert_pem);
     std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(config.client_key_pem.data(), static_cast<int>(config.client_key_pem.size())),
+        BIO_new_mem_buf(config.client_key_pem.data(),
+                        static_cast<int>(config.client_key_pem.size())),
         &BIO_free);
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
         PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
@@ -227,7 +285,8 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     }
   }
 
-  auto make = [&config](std::chrono::milliseconds timeout) {
+  auto impl = std::make_unique<Impl>();
+  auto make = [&config, diagnosis = impl->tls_diagnosis](std::chrono::milliseconds timeout) {
     client::http_client_config http_config;
     http_config.set_timeout(timeout);
     // No proxy: the hub and agents talk directly; honouring a stray http_proxy would send
@@ -237,21 +296,26 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
     const std::string ca = config.ca_pem;
     const std::string cert = config.client_cert_pem;
     const std::string key = config.client_key_pem;
+    const bool verify = !config.insecure_skip_tls_verify;
     // Runs per new connection on a cpprestsdk thread: must not throw. Inputs were
     // validated above, so the error_code overloads only guard against the impossible.
-    http_config.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
-      SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-      if (!ca.empty()) TrustOnly(ctx.native_handle(), ca);
-      if (!cert.empty()) {
-        boost::system::error_code ec;
-        ctx.use_certificate_chain(boost::asio::buffer(cert), ec);
-        ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
-      }
-    });
+    http_config.set_ssl_context_callback(
+        [ca, cert, key, verify, diagnosis](boost::asio::ssl::context& ctx) {
+          SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+          if (verify) {
+            SSL_CTX_set_cert_verify_callback(ctx.native_handle(), &VerifyAndRecord,
+                                             diagnosis.get());
+          }
+          if (!ca.empty()) TrustOnly(ctx.native_handle(), ca);
+          if (!cert.empty()) {
+            boost::system::error_code ec;
+            ctx.use_certificate_chain(boost::asio::buffer(cert), ec);
+            ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
+          }
+        });
     return std::make_unique<client::http_client>(web::uri(config.server), http_config);
   };
 
-  auto impl = std::make_unique<Impl>();
   try {
     impl->unary = make(config.timeout);
     impl->watch = make(config.watch_idle_timeout);
@@ -276,8 +340,8 @@ StatusOr<HttpResponse> RestClient::Do(std::string_view method, std::string_view 
   try {
     req = impl_->Build(method, path, body, content_type, accept);
   } catch (const std::exception& e) {
-    return Status::BadRequest(context + ": not a valid request path (percent-encode the query): " +
-                              e.what());
+    return Status::BadRequest(context +
+                              ": not a valid request path (percent-encode the query): " + e.what());
   }
   try {
     http::http_response resp = impl_->unary->request(req).get();
@@ -288,7 +352,7 @@ StatusOr<HttpResponse> RestClient::Do(std::string_view method, std::string_view 
     out.body.assign(bytes.begin(), bytes.end());
     return out;
   } catch (const std::exception& e) {
-    return TransportError(context, e);
+    return impl_->Transport(context, e);
   }
 }
 
@@ -353,34 +417,39 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
   // buffer, which PumpBody drains as bytes land. Every continuation is task-based so no
   // exception goes unobserved.
   impl_->watch->request(req, cancel.get_token())
-      .then([state, context](pplx::task<http::http_response> task) {
-        http::http_response resp;
-        try {
-          resp = task.get();
-        } catch (const std::exception& e) {
-          state->Fail(TransportError(context, e));
-          return;
-        }
-        const int code = resp.status_code();
-        if (code >= 200 && code < 300) {
-          {
-            std::lock_guard<std::mutex> lock(state->mu);
-            state->headers_ok = true;
-          }
-          PumpBody(state, resp.body().streambuf());
-          return;
-        }
-        resp.extract_vector().then([state, context, code](pplx::task<std::vector<unsigned char>> t) {
-          std::string body;
-          try {
-            const auto bytes = t.get();
-            body.assign(bytes.begin(), bytes.end());
-          } catch (const std::exception&) {
-            // The status code alone still classifies the error.
-          }
-          state->Fail(StatusFromHttpError(code, body, context));
-        });
-      });
+      .then(
+          [state, context, diagnosis = impl_->tls_diagnosis](pplx::task<http::http_response> task) {
+            http::http_response resp;
+            try {
+              resp = task.get();
+            } catch (const std::exception& e) {
+              Status s = TransportError(context, e);
+              const std::string why = diagnosis->Take();
+              if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
+              state->Fail(s);
+              return;
+            }
+            const int code = resp.status_code();
+            if (code >= 200 && code < 300) {
+              {
+                std::lock_guard<std::mutex> lock(state->mu);
+                state->headers_ok = true;
+              }
+              PumpBody(state, resp.body().streambuf());
+              return;
+            }
+            resp.extract_vector().then(
+                [state, context, code](pplx::task<std::vector<unsigned char>> t) {
+                  std::string body;
+                  try {
+                    const auto bytes = t.get();
+                    body.assign(bytes.begin(), bytes.end());
+                  } catch (const std::exception&) {
+                    // The status code alone still classifies the error.
+                  }
+                  state->Fail(StatusFromHttpError(code, body, context));
+                });
+          });
 
   std::string pending;
   auto deliver_lines = [&](bool flush_tail) -> Status {

@@ -113,7 +113,8 @@ struct San {
 };
 
 StatusOr<San> ParseSan(std::string raw) {
-  if (raw.size() >= 2 && raw.front() == '[' && raw.back() == ']') raw = raw.substr(1, raw.size() - 2);
+  if (raw.size() >= 2 && raw.front() == '[' && raw.back() == ']')
+    raw = raw.substr(1, raw.size() - 2);
   San san;
   unsigned char buf[16];
   char text[INET6_ADDRSTRLEN];
@@ -135,8 +136,9 @@ StatusOr<San> ParseSan(std::string raw) {
             (c == '*' && i == 0 && lower.size() > 2 && lower[1] == '.');
   }
   if (!valid) {
-    return Status::Invalid("tls SAN \"" + raw + "\" is neither an IP address nor a DNS name",
-                           {{"extra_sans", "\"" + raw + "\": use an IPv4/IPv6 literal or a DNS name"}});
+    return Status::Invalid(
+        "tls SAN \"" + raw + "\" is neither an IP address nor a DNS name",
+        {{"extra_sans", "\"" + raw + "\": use an IPv4/IPv6 literal or a DNS name"}});
   }
   san.text = "DNS:" + lower;
   return san;
@@ -154,8 +156,8 @@ StatusOr<std::vector<San>> CanonicalSans(const std::vector<std::string>& raw) {
 
 std::vector<std::string> SansOfCert(X509* cert) {
   std::vector<std::string> out;
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -235,13 +237,15 @@ struct KeyPair {
   PkeyPtr key;
 };
 
-StatusOr<KeyPair> MakeCa(const std::string& cn, Clock::time_point now, std::chrono::hours validity) {
+StatusOr<KeyPair> MakeCa(const std::string& cn, Clock::time_point now,
+                         std::chrono::hours validity) {
   auto key = GenerateKey();
   if (!key.ok()) return key.status();
   X509Ptr cert(X509_new());
   BERTH_RETURN_IF_ERROR(SetCommon(cert.get(), key->get(), cn, now, validity));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE"));
+  BERTH_RETURN_IF_ERROR(
+      AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE"));
   BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_key_usage,
                                      "critical,digitalSignature,keyCertSign,cRLSign"));
   BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
@@ -263,7 +267,8 @@ StatusOr<KeyPair> MakeLeaf(X509* ca, EVP_PKEY* ca_key, const std::string& cn,
   std::string eku;
   if (server_auth) eku = "serverAuth";
   if (client_auth) eku += eku.empty() ? "clientAuth" : ",clientAuth";
-  if (!eku.empty()) BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), ca, NID_ext_key_usage, eku.c_str()));
+  if (!eku.empty())
+    BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), ca, NID_ext_key_usage, eku.c_str()));
   BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), ca, NID_subject_key_identifier, "hash"));
   BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), ca, NID_authority_key_identifier, "keyid:always"));
   if (!sans.empty()) BERTH_RETURN_IF_ERROR(AddSans(cert.get(), sans));
@@ -298,7 +303,8 @@ Status EnsureDir(const std::string& dir, bool force_private) {
 // A key file that became group/world readable is tightened back; the hub owns it.
 Status TightenMode(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0600) != 0) {
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0 &&
+      ::chmod(path.c_str(), 0600) != 0) {
     return Status::Internal("chmod 0600 " + path + ": " + ErrnoText(errno) +
                             "; fix the file's ownership so the hub can protect it");
   }
@@ -360,7 +366,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, unsign
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return fail("create");
   // open() honours the umask; the mode must be exact for secrets and readable certs alike.
-  if (::fchmod(fd, mode) != 0) { ::close(fd); return fail("chmod"); }
+  if (::fchmod(fd, mode) != 0) {
+    ::close(fd);
+    return fail("chmod");
+  }
   size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -371,7 +380,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, unsign
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) { ::close(fd); return fail("fsync"); }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    return fail("fsync");
+  }
   if (::close(fd) != 0) return fail("close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
   // The rename is only durable once the directory entry is.
@@ -387,7 +399,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, unsign
 Status WriteKubeconfig(const std::string& path, const std::string& cluster_name,
                        const std::string& server_url, const std::string& ca_pem,
                        const std::string& user_name, const std::string& token) {
-  return WriteFileAtomic(path, RenderKubeconfig(cluster_name, server_url, ca_pem, user_name, token), 0600);
+  return WriteFileAtomic(path, RenderKubeconfig(cluster_name, server_url, ca_pem, user_name, token),
+                         0600);
 }
 
 StatusOr<IssuedCert> CreateCa(const std::string& common_name, Clock::time_point now,
@@ -398,13 +411,13 @@ StatusOr<IssuedCert> CreateCa(const std::string& common_name, Clock::time_point 
 }
 
 StatusOr<IssuedCert> IssueCert(const std::string& ca_cert_pem, const std::string& ca_key_pem,
-                               const std::string& common_name,
-                               const std::vector<std::string>& sans, bool server_auth,
-                               bool client_auth, Clock::time_point now,
+                               const std::string& common_name, const std::vector<std::string>& sans,
+                               bool server_auth, bool client_auth, Clock::time_point now,
                                std::chrono::hours validity) {
   X509Ptr ca = CertFromPem(ca_cert_pem);
   PkeyPtr ca_key = KeyFromPem(ca_key_pem);
-  if (!ca || !ca_key) return Status::Invalid("issue certificate: CA certificate or key is not valid PEM");
+  if (!ca || !ca_key)
+    return Status::Invalid("issue certificate: CA certificate or key is not valid PEM");
   auto canonical = CanonicalSans(sans);
   if (!canonical.ok()) return canonical.status();
   auto leaf = MakeLeaf(ca.get(), ca_key.get(), common_name, *canonical, server_auth, client_auth,
@@ -447,7 +460,8 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     const std::string& missing = have_ca_cert ? pki.ca_key_path : pki.ca_cert_path;
     return Status::FailedPrecondition(
         missing + " is missing while its partner exists: restore it from backup, or remove " +
-        pki.pki_dir + " to create a new CA (admin.kubeconfig and every member must then be "
+        pki.pki_dir +
+        " to create a new CA (admin.kubeconfig and every member must then be "
         "re-issued)");
   }
   if (have_ca_cert && have_ca_key) {
@@ -457,8 +471,12 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     if (!key_pem.ok()) return key_pem.status();
     ca = CertFromPem(*cert_pem);
     ca_key = KeyFromPem(*key_pem);
-    if (!ca) return Status::FailedPrecondition(pki.ca_cert_path + " is not a PEM certificate: restore it from backup");
-    if (!ca_key) return Status::FailedPrecondition(pki.ca_key_path + " is not a PEM private key: restore it from backup");
+    if (!ca)
+      return Status::FailedPrecondition(pki.ca_cert_path +
+                                        " is not a PEM certificate: restore it from backup");
+    if (!ca_key)
+      return Status::FailedPrecondition(pki.ca_key_path +
+                                        " is not a PEM private key: restore it from backup");
     if (X509_check_private_key(ca.get(), ca_key.get()) != 1) {
       ERR_clear_error();
       return Status::FailedPrecondition(pki.ca_key_path + " does not match " + pki.ca_cert_path +
@@ -539,10 +557,9 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     existing.reset();
   }
   pki.admin_token_sha256 = hash;
-  const std::string server_url =
-      !options.admin_server_url.empty() ? options.admin_server_url
-      : existing                        ? existing->server
-                                        : "https://127.0.0.1:6443";
+  const std::string server_url = !options.admin_server_url.empty() ? options.admin_server_url
+                                 : existing                        ? existing->server
+                                                                   : "https://127.0.0.1:6443";
   if (!existing || existing->server != server_url || existing->ca_pem != pki.ca_pem) {
     BERTH_RETURN_IF_ERROR(WriteKubeconfig(pki.admin_kubeconfig_path, options.cluster_name,
                                           server_url, pki.ca_pem, "admin", token));

@@ -48,10 +48,10 @@ struct HubPki {
   std::string server_cert_path, server_key_path;
   std::string admin_token_hash_path;
   std::string admin_kubeconfig_path;
-  std::string ca_pem;           // CA certificate (what clients must trust).
-  std::string server_cert_pem;  // Serving cert (leaf only; the CA is not a chain element).
-  std::string server_key_pem;   // PKCS#8 PEM.
-  std::string admin_token_sha256;  // Lower-case hex; compare with TokenMatchesHash.
+  std::string ca_pem;                    // CA certificate (what clients must trust).
+  std::string server_cert_pem;           // Serving cert (leaf only; the CA is not a chain element).
+  std::string server_key_pem;            // PKCS#8 PEM.
+  std::string admin_token_sha256;        // Lower-case hex; compare with TokenMatchesHash.
   std::vector<std::string> server_sans;  // Normalised: "DNS:localhost", "IP:127.0.0.1", ...
   std::chrono::system_clock::time_point server_not_after;
   std::chrono::system_clock::time_point ca_not_after;
@@ -97,9 +97,9 @@ struct IssuedCert {
   std::string key_pem;
 };
 StatusOr<IssuedCert> IssueCert(const std::string& ca_cert_pem, const std::string& ca_key_pem,
-                               const std::string& common_name,
-                               const std::vector<std::string>& sans, bool server_auth,
-                               bool client_auth, std::chrono::system_clock::time_point now,
+                               const std::string& common_name, const std::vector<std::string>& sans,
+                               bool server_auth, bool client_auth,
+                               std::chrono::system_clock::time_point now,
                                std::chrono::hours validity);
 // A fresh self-signed CA (tests use it for "wrong CA" cases).
 StatusOr<IssuedCert> CreateCa(const std::string& common_name,

@@ -320,7 +320,8 @@ TEST(PkiHelpers, ConstantTimeEquals) {
 TEST(PkiHelpers, IssueCertForClientAuthChainsToCa) {
   auto ca = CreateCa("test-ca", kNow, hours(24 * 10));
   ASSERT_TRUE(ca.ok());
-  auto member = IssueCert(ca->cert_pem, ca->key_pem, "member-east", {}, false, true, kNow, hours(24));
+  auto member =
+      IssueCert(ca->cert_pem, ca->key_pem, "member-east", {}, false, true, kNow, hours(24));
   ASSERT_TRUE(member.ok()) << member.status().ToString();
   X509Ptr leaf = ParseCert(member->cert_pem);
   ASSERT_TRUE(leaf);

@@ -5,8 +5,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <boost/asio/ssl.hpp>
 #include <array>
+#include <boost/asio/ssl.hpp>
 #include <memory>
 
 namespace berth {
@@ -14,8 +14,8 @@ namespace {
 
 // Adds every certificate of a PEM bundle to the context's verify store; returns how many.
 int AddCertsToStore(SSL_CTX* ctx, const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   int added = 0;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
@@ -54,8 +54,7 @@ Status ConfigureServerTls(boost::asio::ssl::context& ctx, const std::string& cer
   return Status::Ok();
 }
 
-StatusOr<SslContextCallback> MakeServerSslContextCallback(std::string cert_pem,
-                                                          std::string key_pem,
+StatusOr<SslContextCallback> MakeServerSslContextCallback(std::string cert_pem, std::string key_pem,
                                                           std::string client_ca_pem) {
   try {
     boost::asio::ssl::context scratch(boost::asio::ssl::context::tls_server);
@@ -63,8 +62,8 @@ StatusOr<SslContextCallback> MakeServerSslContextCallback(std::string cert_pem,
   } catch (const std::exception& e) {
     return Status::Internal(std::string("tls: cannot create an SSL context: ") + e.what());
   }
-  auto shared = std::make_shared<const std::array<std::string, 3>>(
-      std::array<std::string, 3>{std::move(cert_pem), std::move(key_pem), std::move(client_ca_pem)});
+  auto shared = std::make_shared<const std::array<std::string, 3>>(std::array<std::string, 3>{
+      std::move(cert_pem), std::move(key_pem), std::move(client_ca_pem)});
   return SslContextCallback([shared](boost::asio::ssl::context& ctx) {
     // Already validated above; a failure here could only be resource exhaustion, and the
     // handshake then fails for that one connection rather than crashing the listener.

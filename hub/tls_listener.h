@@ -35,8 +35,7 @@ Status ConfigureServerTls(boost::asio::ssl::context& ctx, const std::string& cer
 // Checks the PEMs once (on a scratch context) and returns a callback for
 // http_listener_config::set_ssl_context_callback that applies ConfigureServerTls to each
 // connection's context. The callback never throws; it is safe on any thread.
-StatusOr<SslContextCallback> MakeServerSslContextCallback(std::string cert_pem,
-                                                          std::string key_pem,
+StatusOr<SslContextCallback> MakeServerSslContextCallback(std::string cert_pem, std::string key_pem,
                                                           std::string client_ca_pem = "");
 
 }  // namespace berth
