@@ -45,31 +45,4 @@ std::pair<int, json> StatusToHttp(const Status& s, const api::KindInfo* kind, co
   return {code, body};
 }
 
-Status StatusFromHttp(int code, const json& body) {
-  std::string message = body.is_object() ? body.value("message", "") : "";
-  std::string reason = body.is_object() ? body.value("reason", "") : "";
-  if (message.empty()) message = "HTTP " + std::to_string(code);
-  std::vector<FieldCause> causes;
-  if (body.is_object() && body.contains("details") && body["details"].contains("causes")) {
-    for (const auto& c : body["details"]["causes"]) {
-      causes.push_back({c.value("field", ""), c.value("message", ""), c.value("reason", "")});
-    }
-  }
-  switch (code) {
-    case 400: return Status::BadRequest(message);
-    case 401: return Status::Unauthenticated(message);
-    case 403: return Status::Forbidden(message);
-    case 404: return Status::NotFound(message);
-    case 409: return reason == "AlreadyExists" ? Status::AlreadyExists(message) : Status::Conflict(message);
-    case 410: return Status::Gone(message);
-    case 413: return Status::TooLarge(message);
-    case 415: return Status(StatusCode::kUnsupportedMedia, message);
-    case 422: return Status::Invalid(message, causes);
-    case 503: return Status::Unavailable(message);
-    default: break;
-  }
-  if (code >= 200 && code < 300) return Status::Ok();
-  return code >= 500 ? Status::Internal(message) : Status::BadRequest(message);
-}
-
 }  // namespace berth::hub

@@ -15,7 +15,4 @@ namespace berth::hub {
 std::pair<int, nlohmann::json> StatusToHttp(const Status& status, const api::KindInfo* kind,
                                             const std::string& name);
 
-// Reads a Kubernetes Status body back into a Status (used by clients and tests).
-Status StatusFromHttp(int code, const nlohmann::json& body);
-
 }  // namespace berth::hub
