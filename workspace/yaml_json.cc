@@ -103,6 +103,39 @@ std::string Scalar(const json& v) {
   return v.dump();
 }
 
+// Multi-line strings (scripts, embedded config files) read better as literal blocks.
+// Only used when the text survives a literal block unchanged.
+bool UseLiteralBlock(const json& v) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos || s.front() == ' ' || s.front() == '\n') return false;
+  for (char c : s) {
+    if (c == '\r' || c == '\t' || (static_cast<unsigned char>(c) < 0x20 && c != '\n')) return false;
+  }
+  for (size_t pos = s.find('\n'); pos != std::string::npos; pos = s.find('\n', pos + 1)) {
+    if (pos > 0 && s[pos - 1] == ' ') return false;  // trailing spaces are easy to lose
+  }
+  return true;
+}
+
+// "|" keeps one final newline, "|-" none, "|+" several.
+void EmitLiteralBlock(const std::string& s, int indent, std::string* out) {
+  size_t trailing = 0;
+  while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
+  *out += trailing == 0 ? "|-\n" : trailing == 1 ? "|\n" : "|+\n";
+  std::string body = s.substr(0, s.size() - trailing);
+  size_t start = 0;
+  while (true) {
+    size_t nl = body.find('\n', start);
+    std::string line = body.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) out->append(indent, ' ');
+    *out += line + "\n";
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  for (size_t i = 1; i < trailing; ++i) *out += "\n";
+}
+
 bool IsEmptyContainer(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
 
 void Emit(const json& v, int indent, std::string* out);
@@ -123,6 +156,9 @@ void EmitMap(const json& obj, int indent, std::string* out, bool first_inline) {
       Emit(val, indent, out);  // sequences under a key stay at the key's indent
     } else if (IsEmptyContainer(val)) {
       *out += key + (val.is_object() ? ": {}\n" : ": []\n");
+    } else if (UseLiteralBlock(val)) {
+      *out += key + ": ";
+      EmitLiteralBlock(val.get<std::string>(), indent + 2, out);
     } else {
       *out += key + ": " + Scalar(val) + "\n";
     }
@@ -148,6 +184,8 @@ void Emit(const json& v, int indent, std::string* out) {
         Emit(item, indent + 2, out);
       } else if (IsEmptyContainer(item)) {
         *out += item.is_object() ? "{}\n" : "[]\n";
+      } else if (UseLiteralBlock(item)) {
+        EmitLiteralBlock(item.get<std::string>(), indent + 2, out);
       } else {
         *out += Scalar(item) + "\n";
       }

@@ -50,6 +50,21 @@ TEST(YamlJsonTest, RoundTripKeepsTypesAndQuotesAmbiguousStrings) {
   EXPECT_EQ(*back, v) << yaml;
 }
 
+TEST(YamlJsonTest, MultiLineStringsBecomeLiteralBlocksAndReadBack) {
+  json v = {{"script", "set -e\nif x; then\n  run\nfi\n"},
+            {"no_final_newline", "a\nb"},
+            {"blank_lines", "a\n\nb\n\n"},
+            {"trailing_space", "a \nb"},
+            {"list", {"one\ntwo\n"}}};
+  std::string yaml = JsonToYaml(v);
+  EXPECT_NE(yaml.find("script: |\n  set -e\n  if x; then\n    run\n  fi\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("no_final_newline: |-\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("trailing_space: \"a \\nb\"\n"), std::string::npos) << yaml;
+  auto back = YamlToJson(yaml);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, v) << yaml;
+}
+
 TEST(YamlJsonTest, MultiDocumentStreams) {
   auto docs = YamlDocumentsToJson("---\na: 1\n---\n---\nb: 2\n");
   ASSERT_TRUE(docs.ok());
