@@ -133,7 +133,7 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
   // The smallest reserve (widest tensor parallel) still leaves nothing: no split helps.
   const int widest = mig ? 1 : node_gpus;
   if (s.AvailablePerGpu(widest) <= 0) {
-    return Status::Invalid("GPU memory too small: a " + ShapeName(shape) + " has " + Gib(s.usable_gib) +
+    return Status::Invalid("GPU memory too small: one " + ShapeName(shape) + " has " + Gib(s.usable_gib) +
                            " usable (" + Gib(shape.memory_gib) + " × " + Fixed(est.gpu_memory_utilization) +
                            ") but the runtime reserve for maxModelLen " + std::to_string(options.max_model_len) +
                            " is " + Gib(s.ReserveGib(widest)) + "; lower maxModelLen or use a larger GPU");
@@ -145,7 +145,7 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
   std::string fit_error;
   if (mig) {
     if (s.GpusNeeded(1) > 1) {
-      fit_error = what + " needs " + Gib(s.sized_gib) + " for weights but a " + ShapeName(shape) + " holds " +
+      fit_error = what + " needs " + Gib(s.sized_gib) + " for weights but one " + ShapeName(shape) + " holds " +
                   Gib(s.AvailablePerGpu(1)) + " after the runtime reserve (" +
                   std::to_string(s.GpusNeeded(1)) +
                   " slices' worth); a MIG slice cannot span nodes or be tensor-parallel across slices: "
@@ -168,7 +168,7 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
       int need = s.GpusNeeded(node_gpus);
       int n = (need + node_gpus - 1) / node_gpus;
       if (options.max_nodes_per_replica > 0 && n > options.max_nodes_per_replica) {
-        fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" + std::to_string(need) + " GPUs); a " +
+        fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" + std::to_string(need) + " GPUs); one " +
                     ShapeName(shape) + " node has " + std::to_string(node_gpus) + "×" + Gib(shape.memory_gib) +
                     " (" + Gib(s.AvailablePerGpu(node_gpus) * node_gpus) + " for weights), so a replica would span " +
                     std::to_string(n) + " nodes, above the limit of " + std::to_string(options.max_nodes_per_replica);

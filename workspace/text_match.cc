@@ -49,8 +49,12 @@ std::vector<std::string> ClosestNames(std::string_view wanted,
     if (d <= threshold) scored.emplace_back(d, i);
   }
   std::stable_sort(scored.begin(), scored.end());
+  // Only names about as close as the best one: a clear winner is not diluted by noise.
   std::vector<std::string> out;
-  for (size_t k = 0; k < scored.size() && out.size() < limit; ++k) out.push_back(candidates[scored[k].second]);
+  for (size_t k = 0; k < scored.size() && out.size() < limit; ++k) {
+    if (scored[k].first > scored.front().first + 2) break;
+    out.push_back(candidates[scored[k].second]);
+  }
   return out;
 }
 
