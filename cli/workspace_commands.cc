@@ -1,7 +1,6 @@
 // `berthctl render` and `berthctl estimate`: offline views of what a Workspace becomes
 // on a GPU shape, using the same catalog, estimator and renderer as the member agent.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -105,19 +104,21 @@ void RunEstimate(const std::string& model_name, const EstimateOptions& options) 
   auto model = catalog.FindModel(model_name);
   if (!model.ok()) Fail(model.status().message());
   std::cout << model->preset << " (" << model->hf_id << "): " << Fmt("%.2f", model->weights_gib)
-            << " GiB weights, quantization " << model->quantization << ", context limit " << model->context_limit
-            << ", maxModelLen " << options.max_model_len << "\n\n";
+            << " GiB weights, quantization " << model->quantization << ", context limit "
+            << model->context_limit << ", maxModelLen " << options.max_model_len << "\n\n";
   auto row = [](const std::string& shape, const std::string& gpus, const std::string& nodes,
                 const std::string& layout, const std::string& per_node, const std::string& headroom,
                 const std::string& note) {
-    std::cout << Pad(shape, 44) << Pad(gpus, 9) << Pad(nodes, 6) << Pad(layout, 18) << Pad(per_node, 10)
-              << Pad(headroom, 10) << note << "\n";
+    std::cout << Pad(shape, 44) << Pad(gpus, 9) << Pad(nodes, 6) << Pad(layout, 18)
+              << Pad(per_node, 10) << Pad(headroom, 10) << note << "\n";
   };
   row("SHAPE", "GPUS/REP", "NODES", "LAYOUT", "REPS/NODE", "HEADROOM", "NOTE");
   for (const auto& s : CatalogShapes(catalog)) {
     auto est = EstimateReplica(*model, s.shape, options);
-    std::string label = s.instance_type.empty() ? s.label : s.label + " (" + std::to_string(s.shape.gpus_per_node) +
-                                                                "×" + s.shape.product + ")";
+    std::string label =
+        s.instance_type.empty()
+            ? s.label
+            : s.label + " (" + std::to_string(s.shape.gpus_per_node) + "×" + s.shape.product + ")";
     if (!est.ok()) {
       row(label, "-", "-", "does not fit", "-", "-", est.status().message());
       continue;
@@ -131,31 +132,45 @@ void RunEstimate(const std::string& model_name, const EstimateOptions& options) 
 
 berth::cli::CommandRegistrar kRegister([](CLI::App& root) {
   auto flags = std::make_shared<RenderFlags>();
-  auto* render = root.add_subcommand(
-      "render", "Render a Workspace (Berth or KAITO YAML) into the Kubernetes manifests one member cluster applies");
-  render->add_option("-f,--filename", flags->file, "Workspace YAML file ('-' for stdin)")->required();
-  render->add_option("--gpu", flags->gpu, "GPU of the node pool: catalog name (A100-80GB) or GFD product label");
-  render->add_option("--gpus-per-node", flags->gpus_per_node, "GPUs per node (or MIG slices per node with --mig)")
+  auto* render = root.add_subcommand("render",
+                                     "Render a Workspace (Berth or KAITO YAML) into the Kubernetes "
+                                     "manifests one member cluster applies");
+  render->add_option("-f,--filename", flags->file, "Workspace YAML file ('-' for stdin)")
+      ->required();
+  render->add_option("--gpu", flags->gpu,
+                     "GPU of the node pool: catalog name (A100-80GB) or GFD product label");
+  render
+      ->add_option("--gpus-per-node", flags->gpus_per_node,
+                   "GPUs per node (or MIG slices per node with --mig)")
       ->check(CLI::PositiveNumber);
-  render->add_option("--instance-type", flags->instance_type, "Cloud instance type from the catalog, instead of --gpu");
-  render->add_option("--replicas", flags->replicas, "Replicas in this cluster (default: placement.replicas)")
+  render->add_option("--instance-type", flags->instance_type,
+                     "Cloud instance type from the catalog, instead of --gpu");
+  render
+      ->add_option("--replicas", flags->replicas,
+                   "Replicas in this cluster (default: placement.replicas)")
       ->check(CLI::NonNegativeNumber);
   render->add_option("--mig", flags->mig, "MIG profile of the slices, e.g. 3g.40gb");
   render->add_option("--revision", flags->revision, "Workspace revision to stamp (default 1)");
-  render->add_option("-n,--namespace", flags->ns, "Namespace (default: the Workspace's, else default)");
+  render->add_option("-n,--namespace", flags->ns,
+                     "Namespace (default: the Workspace's, else default)");
   render->callback([flags] { RunRender(*flags); });
 
   auto options = std::make_shared<EstimateOptions>();
   auto model = std::make_shared<std::string>();
   auto* estimate = root.add_subcommand(
-      "estimate", "Show how many GPUs and nodes one replica of a catalog model needs on each GPU shape");
+      "estimate",
+      "Show how many GPUs and nodes one replica of a catalog model needs on each GPU shape");
   estimate->add_option("model", *model, "Preset name or Hugging Face id")->required();
-  estimate->add_option("--max-model-len", options->max_model_len, "Tokens per sequence (default 2048)")
+  estimate
+      ->add_option("--max-model-len", options->max_model_len, "Tokens per sequence (default 2048)")
       ->check(CLI::PositiveNumber);
-  estimate->add_option("--gpus-per-replica", options->gpu_count_override, "Explicit GPU count override");
-  estimate->add_option("--headroom", options->headroom_fraction, "Extra memory fraction kept free (default 0.05)");
+  estimate->add_option("--gpus-per-replica", options->gpu_count_override,
+                       "Explicit GPU count override");
+  estimate->add_option("--headroom", options->headroom_fraction,
+                       "Extra memory fraction kept free (default 0.05)");
   estimate->add_option("--dtype", options->dtype, "auto, bfloat16, float16 or float32");
-  estimate->add_option("--quantization", options->quantization, "Quantization (fp8 applies to unquantized models)");
+  estimate->add_option("--quantization", options->quantization,
+                       "Quantization (fp8 applies to unquantized models)");
   estimate->callback([model, options] { RunEstimate(*model, *options); });
 });
 

@@ -53,13 +53,15 @@ json Metadata(const std::string& name, const std::string& ns, const json& labels
 std::string DtypeFor(const Workspace& ws, double compute_capability) {
   const std::string& dtype = ws.inference.parameters.dtype;
   if (!dtype.empty()) return dtype;
-  const bool quantized = !(ws.model.quantization.empty() || EqualsIgnoreCase(ws.model.quantization, "none")) ||
-                         !ws.inference.parameters.quantization.empty();
+  const bool quantized =
+      !(ws.model.quantization.empty() || EqualsIgnoreCase(ws.model.quantization, "none")) ||
+      !ws.inference.parameters.quantization.empty();
   if (quantized) return "auto";
   return compute_capability > 0 && compute_capability < 8.0 ? "float16" : "bfloat16";
 }
 
-std::vector<std::string> VllmArgs(const Workspace& ws, const ReplicaEstimate& est, const std::string& dtype) {
+std::vector<std::string> VllmArgs(const Workspace& ws, const ReplicaEstimate& est,
+                                  const std::string& dtype) {
   const InferenceParameters& p = ws.inference.parameters;
   std::vector<std::string> args = {"--model=" + ws.model.hf_id};
   if (!ws.inference.revision.empty()) args.push_back("--revision=" + ws.inference.revision);
@@ -86,11 +88,13 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-json NodeAffinityTerm(const Workspace& ws, const std::string& product, const std::string& mig_profile) {
+json NodeAffinityTerm(const Workspace& ws, const std::string& product,
+                      const std::string& mig_profile) {
   std::vector<std::string> products = {product};
   // GFD's MIG "single" strategy renames the product, e.g. ...-80GB-MIG-1g.10gb.
   if (!mig_profile.empty()) products.push_back(product + "-MIG-" + mig_profile);
-  json exprs = json::array({{{"key", "nvidia.com/gpu.product"}, {"operator", "In"}, {"values", products}}});
+  json exprs =
+      json::array({{{"key", "nvidia.com/gpu.product"}, {"operator", "In"}, {"values", products}}});
   for (const auto& [key, value] : ws.resource.label_selector.match_labels) {
     exprs.push_back({{"key", key}, {"operator", "In"}, {"values", {value}}});
   }
@@ -114,10 +118,12 @@ json HttpProbe(int period, int failures, int initial_delay = 0) {
 // Multi-node pods: the head serves /health; workers are healthy while the head's Ray
 // cluster answers.
 json RoleProbe(const std::string& leader, int period, int failures, int initial_delay = 0) {
-  std::string script = "if [ \"${HOSTNAME##*-}\" = 0 ]; then python3 -c \"import urllib.request,sys; "
-                       "sys.exit(urllib.request.urlopen('http://127.0.0.1:" +
-                       std::to_string(kServingPort) + "/health', timeout=4).status != 200)\"; else ray health-check --address=" +
-                       leader + ":" + std::to_string(kRayPort) + "; fi";
+  std::string script =
+      "if [ \"${HOSTNAME##*-}\" = 0 ]; then python3 -c \"import urllib.request,sys; "
+      "sys.exit(urllib.request.urlopen('http://127.0.0.1:" +
+      std::to_string(kServingPort) +
+      "/health', timeout=4).status != 200)\"; else ray health-check --address=" + leader + ":" +
+      std::to_string(kRayPort) + "; fi";
   json p = {{"exec", {{"command", {"/bin/sh", "-c", script}}}},
             {"periodSeconds", period},
             {"failureThreshold", failures},
@@ -132,35 +138,37 @@ struct PodPlan {
   std::string replica_label;  // "" for single-node replicas
 };
 
-json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaEstimate& est, const PodPlan& plan,
-                 const std::string& ns, const std::string& product, const std::string& dtype,
-                 double weights_gib) {
+json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaEstimate& est,
+                 const PodPlan& plan, const std::string& ns, const std::string& product,
+                 const std::string& dtype, double weights_gib) {
   json labels = Labels(ws, a.revision);
   json selector = {{kWorkspaceLabel, ws.name}};
   if (!plan.replica_label.empty()) {
     labels[kReplicaLabel] = plan.replica_label;
     selector[kReplicaLabel] = plan.replica_label;
   }
-  const std::string gpu_resource =
-      a.shape.mig_profile.empty() ? "nvidia.com/gpu" : "nvidia.com/mig-" + ToLower(a.shape.mig_profile);
+  const std::string gpu_resource = a.shape.mig_profile.empty()
+                                       ? "nvidia.com/gpu"
+                                       : "nvidia.com/mig-" + ToLower(a.shape.mig_profile);
   json gpu_quantity = {{gpu_resource, std::to_string(est.gpus_per_node)}};
   const std::vector<std::string> args = VllmArgs(ws, est, dtype);
   const int64_t budget = StartupBudgetSeconds(weights_gib);
   const int startup_failures = static_cast<int>((budget + 9) / 10);
 
-  json container = {{"name", "inference"},
-                    {"image", ws.inference.image.empty() ? kDefaultVllmImage : ws.inference.image},
-                    {"imagePullPolicy", "IfNotPresent"},
-                    {"ports", {{{"name", "http"}, {"containerPort", kServingPort}, {"protocol", "TCP"}}}},
-                    {"env",
-                     {{{"name", "HF_HOME"}, {"value", kWeightsDir}},
-                      {{"name", "BERTH_WORKSPACE"}, {"value", ws.name}},
-                      {{"name", "BERTH_REVISION"}, {"value", std::to_string(a.revision)}}}},
-                    {"resources", {{"requests", gpu_quantity}, {"limits", gpu_quantity}}},
-                    {"volumeMounts",
-                     {{{"name", "dshm"}, {"mountPath", "/dev/shm"}},
-                      {{"name", "weights"}, {"mountPath", kWeightsDir}},
-                      {{"name", "config"}, {"mountPath", kConfigDir}, {"readOnly", true}}}}};
+  json container = {
+      {"name", "inference"},
+      {"image", ws.inference.image.empty() ? kDefaultVllmImage : ws.inference.image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"ports", {{{"name", "http"}, {"containerPort", kServingPort}, {"protocol", "TCP"}}}},
+      {"env",
+       {{{"name", "HF_HOME"}, {"value", kWeightsDir}},
+        {{"name", "BERTH_WORKSPACE"}, {"value", ws.name}},
+        {{"name", "BERTH_REVISION"}, {"value", std::to_string(a.revision)}}}},
+      {"resources", {{"requests", gpu_quantity}, {"limits", gpu_quantity}}},
+      {"volumeMounts",
+       {{{"name", "dshm"}, {"mountPath", "/dev/shm"}},
+        {{"name", "weights"}, {"mountPath", kWeightsDir}},
+        {{"name", "config"}, {"mountPath", kConfigDir}, {"readOnly", true}}}}};
   if (plan.replica_label.empty()) {
     container["command"] = {"python3", "-m", "vllm.entrypoints.openai.api_server"};
     container["args"] = args;
@@ -168,37 +176,44 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
     container["livenessProbe"] = HttpProbe(10, 3);
     container["readinessProbe"] = HttpProbe(10, 3, 30);
   } else {
-    const std::string leader = plan.statefulset_name + "-0." + ws.name + "-headless." + ns + ".svc.cluster.local";
+    const std::string leader =
+        plan.statefulset_name + "-0." + ws.name + "-headless." + ns + ".svc.cluster.local";
     std::string serve = "python3 -m vllm.entrypoints.openai.api_server";
     for (const auto& arg : args) serve += " " + ShellQuote(arg);
-    std::string script = "set -e\nif [ \"${HOSTNAME##*-}\" = 0 ]; then\n  ray start --head --port=" +
-                         std::to_string(kRayPort) + "\n  exec " + serve + "\nelse\n  exec ray start --address=" + leader +
-                         ":" + std::to_string(kRayPort) + " --block\nfi\n";
+    std::string script =
+        "set -e\nif [ \"${HOSTNAME##*-}\" = 0 ]; then\n  ray start --head --port=" +
+        std::to_string(kRayPort) + "\n  exec " + serve +
+        "\nelse\n  exec ray start --address=" + leader + ":" + std::to_string(kRayPort) +
+        " --block\nfi\n";
     container["command"] = {"/bin/sh", "-c", script};
-    container["ports"].push_back({{"name", "ray"}, {"containerPort", kRayPort}, {"protocol", "TCP"}});
+    container["ports"].push_back(
+        {{"name", "ray"}, {"containerPort", kRayPort}, {"protocol", "TCP"}});
     container["startupProbe"] = RoleProbe(leader, 10, startup_failures);
     container["livenessProbe"] = RoleProbe(leader, 10, 3);
     container["readinessProbe"] = RoleProbe(leader, 10, 3, 30);
   }
 
-  json affinity = {{"nodeAffinity",
-                    {{"requiredDuringSchedulingIgnoredDuringExecution",
-                      {{"nodeSelectorTerms", {NodeAffinityTerm(ws, product, a.shape.mig_profile)}}}}}}};
+  json affinity = {
+      {"nodeAffinity",
+       {{"requiredDuringSchedulingIgnoredDuringExecution",
+         {{"nodeSelectorTerms", {NodeAffinityTerm(ws, product, a.shape.mig_profile)}}}}}}};
   if (!plan.replica_label.empty()) {
     // One pod per node: the replica's pipeline stages must sit on distinct nodes.
-    affinity["podAntiAffinity"] = {
-        {"requiredDuringSchedulingIgnoredDuringExecution",
-         {{{"topologyKey", "kubernetes.io/hostname"}, {"labelSelector", {{"matchLabels", selector}}}}}}};
+    affinity["podAntiAffinity"] = {{"requiredDuringSchedulingIgnoredDuringExecution",
+                                    {{{"topologyKey", "kubernetes.io/hostname"},
+                                      {"labelSelector", {{"matchLabels", selector}}}}}}};
   }
 
-  json pod_spec = {{"containers", {container}},
-                   {"affinity", affinity},
-                   {"tolerations", {{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}},
-                   {"terminationGracePeriodSeconds", 60},
-                   {"volumes",
-                    {{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}},
-                     {{"name", "weights"}, {"emptyDir", json::object()}},
-                     {{"name", "config"}, {"configMap", {{"name", ws.name + "-inference-params"}}}}}}};
+  json pod_spec = {
+      {"containers", {container}},
+      {"affinity", affinity},
+      {"tolerations",
+       {{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}},
+      {"terminationGracePeriodSeconds", 60},
+      {"volumes",
+       {{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}},
+        {{"name", "weights"}, {"emptyDir", json::object()}},
+        {{"name", "config"}, {"configMap", {{"name", ws.name + "-inference-params"}}}}}}};
 
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},
@@ -246,17 +261,21 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
   if (dtype_param == "bfloat16" && compute_capability > 0 && compute_capability < 8.0) {
     char cc[16];
     std::snprintf(cc, sizeof cc, "%.1f", compute_capability);
-    return Status::Invalid("inference.parameters.dtype bfloat16 needs compute capability 8.0 or newer; " +
-                           shape.product + " has " + cc + ": use float16 or auto");
+    return Status::Invalid(
+        "inference.parameters.dtype bfloat16 needs compute capability 8.0 or newer; " +
+        shape.product + " has " + cc + ": use float16 or auto");
   }
 
   auto est = EstimateReplica(ws.model, shape, ws.EstimateOptionsFor());
   if (!est.ok()) {
-    return est.status().WithContext("workspace " + ws.name + " on " + std::to_string(shape.gpus_per_node) + "×" +
-                                    shape.product + (shape.mig_profile.empty() ? "" : " MIG " + shape.mig_profile));
+    return est.status().WithContext("workspace " + ws.name + " on " +
+                                    std::to_string(shape.gpus_per_node) + "×" + shape.product +
+                                    (shape.mig_profile.empty() ? "" : " MIG " + shape.mig_profile));
   }
 
-  const std::string ns = !a.namespace_.empty() ? a.namespace_ : !ws.namespace_.empty() ? ws.namespace_ : "default";
+  const std::string ns = !a.namespace_.empty()    ? a.namespace_
+                         : !ws.namespace_.empty() ? ws.namespace_
+                                                  : "default";
   const json labels = Labels(ws, a.revision);
   const std::string dtype = DtypeFor(ws, compute_capability);
   const bool multi_node = est->nodes > 1;
@@ -284,17 +303,25 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
 
   json service_selector = {{kWorkspaceLabel, ws.name}};
   if (multi_node) service_selector[kPodIndexLabel] = "0";
-  out.objects.push_back(
-      {{"apiVersion", "v1"},
-       {"kind", "Service"},
-       {"metadata", Metadata(ws.name, ns, labels)},
-       {"spec",
-        {{"type", "ClusterIP"},
-         {"selector", service_selector},
-         {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", kServingPort}, {"protocol", "TCP"}}}}}}});
+  out.objects.push_back({{"apiVersion", "v1"},
+                         {"kind", "Service"},
+                         {"metadata", Metadata(ws.name, ns, labels)},
+                         {"spec",
+                          {{"type", "ClusterIP"},
+                           {"selector", service_selector},
+                           {"ports",
+                            {{{"name", "http"},
+                              {"port", 80},
+                              {"targetPort", kServingPort},
+                              {"protocol", "TCP"}}}}}}});
 
-  json headless_ports = {{{"name", "http"}, {"port", kServingPort}, {"targetPort", kServingPort}, {"protocol", "TCP"}}};
-  if (multi_node) headless_ports.push_back({{"name", "ray"}, {"port", kRayPort}, {"targetPort", kRayPort}, {"protocol", "TCP"}});
+  json headless_ports = {{{"name", "http"},
+                          {"port", kServingPort},
+                          {"targetPort", kServingPort},
+                          {"protocol", "TCP"}}};
+  if (multi_node)
+    headless_ports.push_back(
+        {{"name", "ray"}, {"port", kRayPort}, {"targetPort", kRayPort}, {"protocol", "TCP"}});
   out.objects.push_back({{"apiVersion", "v1"},
                          {"kind", "Service"},
                          {"metadata", Metadata(ws.name + "-headless", ns, labels)},
@@ -306,12 +333,13 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
                            {"ports", headless_ports}}}});
 
   if (!multi_node) {
-    out.objects.push_back(StatefulSet(ws, a, *est, PodPlan{ws.name, a.replicas, ""}, ns, product, dtype,
-                                      ws.model.weights_gib));
+    out.objects.push_back(StatefulSet(ws, a, *est, PodPlan{ws.name, a.replicas, ""}, ns, product,
+                                      dtype, ws.model.weights_gib));
   } else {
     for (int r = 0; r < a.replicas; ++r) {
       const std::string replica = "r" + std::to_string(r);
-      out.objects.push_back(StatefulSet(ws, a, *est, PodPlan{ws.name + "-" + replica, est->nodes, replica}, ns,
+      out.objects.push_back(StatefulSet(ws, a, *est,
+                                        PodPlan{ws.name + "-" + replica, est->nodes, replica}, ns,
                                         product, dtype, ws.model.weights_gib));
     }
   }

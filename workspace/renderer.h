@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/status.h"
 #include "workspace/estimator.h"
@@ -38,7 +37,8 @@ struct RenderedWorkspace {
 
 // Renders `ws` for `assignment`. Invalid when the model does not fit the shape (the
 // estimator's reason, prefixed with the cluster shape) or the shape is unknown.
-StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAssignment& assignment,
+StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws,
+                                            const ClusterAssignment& assignment,
                                             const Catalog& catalog = Catalog::BuiltIn());
 
 // Startup probe budget: 15 min + 18 s per GiB of weights, clamped to [30, 180] min.

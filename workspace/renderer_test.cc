@@ -14,8 +14,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 Workspace Ws(const std::string& preset, const std::string& extra = "") {
-  auto obj = YamlToJson("apiVersion: berth.dev/v1alpha1\nkind: Workspace\nmetadata: {name: ws, namespace: ns}\n"
-                        "inference:\n  preset: {name: " + preset + ", revision: r1}\n" + extra);
+  auto obj = YamlToJson(
+      "apiVersion: berth.dev/v1alpha1\nkind: Workspace\nmetadata: {name: ws, namespace: ns}\n"
+      "inference:\n  preset: {name: " +
+      preset + ", revision: r1}\n" + extra);
   EXPECT_TRUE(obj.ok());
   auto ws = ParseWorkspace(*obj);
   EXPECT_TRUE(ws.ok()) << ws.status().ToString();
@@ -34,7 +36,8 @@ std::vector<std::string> Args(const json& sts) {
 }
 
 TEST(RendererTest, SingleNodeReplicasShareOneStatefulSet) {
-  auto r = RenderWorkspace(Ws("llama-3.3-70b-instruct"), {3, GpuShape{"A100-80GB", 0, 8, ""}, "", 5, ""});
+  auto r = RenderWorkspace(Ws("llama-3.3-70b-instruct"),
+                           {3, GpuShape{"A100-80GB", 0, 8, ""}, "", 5, ""});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->objects.size(), 4u);
   const json* sts = Find(r->objects, "StatefulSet", "ws");
@@ -60,8 +63,9 @@ TEST(RendererTest, SingleNodeReplicasShareOneStatefulSet) {
   EXPECT_EQ(c["startupProbe"]["failureThreshold"], 327);
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/health");
   EXPECT_EQ(c["readinessProbe"]["initialDelaySeconds"], 30);
-  const json& term = (*sts)["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
-                         ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0];
+  const json& term =
+      (*sts)["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0];
   EXPECT_EQ(term["matchExpressions"][0]["values"][0], "NVIDIA-A100-SXM4-80GB");
   const json* svc = Find(r->objects, "Service", "ws");
   ASSERT_NE(svc, nullptr);
@@ -86,19 +90,25 @@ TEST(RendererTest, MultiNodeReplicasGetOneStatefulSetEach) {
     EXPECT_THAT(script, HasSubstr(std::string(name) + "-0.ws-headless.ns.svc.cluster.local:6379"));
     EXPECT_TRUE((*sts)["spec"]["template"]["spec"]["affinity"].contains("podAntiAffinity"));
   }
-  EXPECT_EQ(Find(r->objects, "Service", "ws")->at("spec")["selector"]["apps.kubernetes.io/pod-index"], "0");
+  EXPECT_EQ(
+      Find(r->objects, "Service", "ws")->at("spec")["selector"]["apps.kubernetes.io/pod-index"],
+      "0");
 }
 
 TEST(RendererTest, MigSliceRequestsTheMigResource) {
-  auto r = RenderWorkspace(Ws("phi-4-mini-instruct"), {1, GpuShape{"A100-80GB", 0, 2, "3g.40gb"}, "", 1, ""});
+  auto r = RenderWorkspace(Ws("phi-4-mini-instruct"),
+                           {1, GpuShape{"A100-80GB", 0, 2, "3g.40gb"}, "", 1, ""});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  const json& c = Find(r->objects, "StatefulSet", "ws")->at("spec")["template"]["spec"]["containers"][0];
+  const json& c =
+      Find(r->objects, "StatefulSet", "ws")->at("spec")["template"]["spec"]["containers"][0];
   EXPECT_EQ(c["resources"]["limits"]["nvidia.com/mig-3g.40gb"], "1");
   EXPECT_FALSE(c["resources"]["limits"].contains("nvidia.com/gpu"));
-  auto small = RenderWorkspace(Ws("mistral-7b-instruct"), {1, GpuShape{"A100-80GB", 0, 7, "1g.10gb"}, "", 1, ""});
+  auto small = RenderWorkspace(Ws("mistral-7b-instruct"),
+                               {1, GpuShape{"A100-80GB", 0, 7, "1g.10gb"}, "", 1, ""});
   ASSERT_FALSE(small.ok());
   EXPECT_THAT(small.status().message(), HasSubstr("MIG slice cannot span nodes"));
-  auto no_mig = RenderWorkspace(Ws("phi-4-mini-instruct"), {1, GpuShape{"L4", 0, 1, "1g.10gb"}, "", 1, ""});
+  auto no_mig =
+      RenderWorkspace(Ws("phi-4-mini-instruct"), {1, GpuShape{"L4", 0, 1, "1g.10gb"}, "", 1, ""});
   ASSERT_FALSE(no_mig.ok());
   EXPECT_THAT(no_mig.status().message(), HasSubstr("does not support MIG"));
 }
@@ -122,7 +132,8 @@ TEST(RendererTest, LabelSelectorAndExtraArgsCarryOver) {
   const json* sts = Find(r->objects, "StatefulSet", "ws");
   EXPECT_EQ(Args(*sts).back(), "--enable-prefix-caching");
   const json& exprs = (*sts)["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
-                          ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"];
+                            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+                            [0]["matchExpressions"];
   EXPECT_EQ(exprs[1], (json{{"key", "pool"}, {"operator", "In"}, {"values", {"inference"}}}));
 }
 

@@ -56,7 +56,8 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
       for (const auto& kv : node) {
         std::string key = kv.first.Scalar();
         if (obj.contains(key)) {
-          return Status::Invalid("duplicate key \"" + key + "\" at line " + std::to_string(kv.first.Mark().line + 1));
+          return Status::Invalid("duplicate key \"" + key + "\" at line " +
+                                 std::to_string(kv.first.Mark().line + 1));
         }
         auto v = NodeToJson(kv.second);
         if (!v.ok()) return v.status();
@@ -70,16 +71,18 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const std::set<std::string> kReserved = {"~", "null", "Null", "NULL", "true", "True", "TRUE",
-                                                  "false", "False", "FALSE", "yes", "no", "on", "off",
-                                                  "Yes", "No", "On", "Off", "y", "n"};
+  static const std::set<std::string> kReserved = {
+      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+      "yes", "no",   "on",   "off",  "Yes",  "No",   "On",   "Off",   "y",     "n"};
   if (kReserved.count(s)) return true;
-  static const std::regex number_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
+  static const std::regex number_re(
+      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
   if (std::regex_match(s, number_re)) return true;
   if (s.front() == ' ' || s.back() == ' ') return true;
   static const std::string kSpecialFirst = "-?:,[]{}#&*!|>'\"%@`";
   if (kSpecialFirst.find(s.front()) != std::string::npos) return true;
-  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':') return true;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':')
+    return true;
   for (char c : s) {
     if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return true;
   }

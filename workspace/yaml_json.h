@@ -2,11 +2,10 @@
 // api/ grows a strict codec; then it moves there.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/status.h"
 

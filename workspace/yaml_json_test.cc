@@ -10,7 +10,8 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 TEST(YamlJsonTest, PlainScalarsFollowTheCoreSchemaQuotedStayStrings) {
-  auto v = YamlToJson("a: 1\nb: 2.5\nc: true\nd: null\ne: hello\nf: \"80\"\ng: 'true'\nh: [1, x]\n");
+  auto v =
+      YamlToJson("a: 1\nb: 2.5\nc: true\nd: null\ne: hello\nf: \"80\"\ng: 'true'\nh: [1, x]\n");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ((*v)["a"], 1);
   EXPECT_TRUE((*v)["a"].is_number_integer());
@@ -33,14 +34,15 @@ TEST(YamlJsonTest, BadYamlAndDuplicateKeysAreInvalid) {
 }
 
 TEST(YamlJsonTest, RoundTripKeepsTypesAndQuotesAmbiguousStrings) {
-  json v = {{"port", 80},
-            {"name", "80"},
-            {"flag", "true"},
-            {"empty", ""},
-            {"ratio", 0.84},
-            {"whole", 2.0},
-            {"cmd", {"--model=x", "- dash", "a: b"}},
-            {"nested", {{"list", {{{"k", "v"}, {"n", 1}}, json::array()}}, {"obj", json::object()}}}};
+  json v = {
+      {"port", 80},
+      {"name", "80"},
+      {"flag", "true"},
+      {"empty", ""},
+      {"ratio", 0.84},
+      {"whole", 2.0},
+      {"cmd", {"--model=x", "- dash", "a: b"}},
+      {"nested", {{"list", {{{"k", "v"}, {"n", 1}}, json::array()}}, {"obj", json::object()}}}};
   std::string yaml = JsonToYaml(v);
   EXPECT_THAT(yaml, HasSubstr("name: \"80\"\n"));
   EXPECT_THAT(yaml, HasSubstr("flag: \"true\"\n"));
@@ -57,7 +59,8 @@ TEST(YamlJsonTest, MultiLineStringsBecomeLiteralBlocksAndReadBack) {
             {"trailing_space", "a \nb"},
             {"list", {"one\ntwo\n"}}};
   std::string yaml = JsonToYaml(v);
-  EXPECT_NE(yaml.find("script: |\n  set -e\n  if x; then\n    run\n  fi\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("script: |\n  set -e\n  if x; then\n    run\n  fi\n"), std::string::npos)
+      << yaml;
   EXPECT_NE(yaml.find("no_final_newline: |-\n"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("trailing_space: \"a \\nb\"\n"), std::string::npos) << yaml;
   auto back = YamlToJson(yaml);
