@@ -1,9 +1,13 @@
+// yaml-cpp throws on malformed input; every call is wrapped so callers only see Status.
+// The emitter is hand-written rather than yaml-cpp's: its output must be stable
+// byte-for-byte for golden tests, and quoting rules must match what we parse back.
 #include "api/yaml_json.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <regex>
+#include <set>
 #include <sstream>
 
 namespace berth::api {
@@ -11,71 +15,53 @@ namespace {
 
 using nlohmann::json;
 
-// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
-json ResolvePlainScalar(const std::string& s) {
-  static const std::regex kNull("^(~|null|Null|NULL|)$");
-  static const std::regex kTrue("^(true|True|TRUE)$");
-  static const std::regex kFalse("^(false|False|FALSE)$");
-  static const std::regex kInt("^[-+]?[0-9]+$");
-  static const std::regex kOct("^0o[0-7]+$");
-  static const std::regex kHex("^0x[0-9a-fA-F]+$");
-  static const std::regex kFloat("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
-  static const std::regex kInf("^[-+]?\\.(inf|Inf|INF)$");
-  static const std::regex kNan("^\\.(nan|NaN|NAN)$");
-  if (std::regex_match(s, kNull)) return nullptr;
-  if (std::regex_match(s, kTrue)) return true;
-  if (std::regex_match(s, kFalse)) return false;
-  try {
-    if (std::regex_match(s, kInt)) {
-      if (s[0] == '-') return std::stoll(s);
-      unsigned long long v = std::stoull(s[0] == '+' ? s.substr(1) : s);
-      if (v <= static_cast<unsigned long long>(INT64_MAX)) return static_cast<int64_t>(v);
-      return v;
+StatusOr<json> ScalarToJson(const YAML::Node& node) {
+  const std::string& s = node.Scalar();
+  // Quoted scalars (tag "!") are strings; plain ones follow the YAML 1.2 core schema.
+  if (node.Tag() == "!") return json(s);
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return json(nullptr);
+  if (s == "true" || s == "True" || s == "TRUE") return json(true);
+  if (s == "false" || s == "False" || s == "FALSE") return json(false);
+  static const std::regex int_re("[-+]?[0-9]+");
+  static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(s, int_re)) {
+    try {
+      return json(std::stoll(s));
+    } catch (const std::exception&) {
+      return json(s);  // out of range: keep the text
     }
-    if (std::regex_match(s, kOct)) return static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 8));
-    if (std::regex_match(s, kHex)) return static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 16));
-    if (std::regex_match(s, kFloat)) return std::stod(s);
-  } catch (const std::exception&) {
-    return s;  // out of range: keep the text rather than lose it
   }
-  // JSON has no infinities or NaN; keep them as text so nothing is silently changed.
-  if (std::regex_match(s, kInf) || std::regex_match(s, kNan)) return s;
-  return s;
+  if (std::regex_match(s, float_re)) return json(std::stod(s));
+  return json(s);
 }
 
-StatusOr<json> NodeToJson(const YAML::Node& node, const std::string& path) {
+StatusOr<json> NodeToJson(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
       return json(nullptr);
-    case YAML::NodeType::Scalar: {
-      // Tag "!" marks a quoted (non-plain) scalar: always a string.
-      if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return json(node.Scalar());
-      return ResolvePlainScalar(node.Scalar());
-    }
+    case YAML::NodeType::Scalar:
+      return ScalarToJson(node);
     case YAML::NodeType::Sequence: {
       json arr = json::array();
-      size_t i = 0;
       for (const auto& item : node) {
-        auto v = NodeToJson(item, path + "[" + std::to_string(i++) + "]");
+        auto v = NodeToJson(item);
         if (!v.ok()) return v.status();
-        arr.push_back(std::move(*v));
+        arr.push_back(std::move(v).value());
       }
       return arr;
     }
     case YAML::NodeType::Map: {
       json obj = json::object();
       for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) {
-          return Status::BadRequest("YAML: map keys must be scalars at " +
-                                    (path.empty() ? std::string("<root>") : path));
+        std::string key = kv.first.Scalar();
+        if (obj.contains(key)) {
+          return Status::BadRequest("duplicate key \"" + key + "\" at line " +
+                                 std::to_string(kv.first.Mark().line + 1));
         }
-        const std::string key = kv.first.Scalar();
-        const std::string child = path.empty() ? key : path + "." + key;
-        if (obj.contains(key)) return Status::BadRequest("YAML: duplicate key " + child);
-        auto v = NodeToJson(kv.second, child);
+        auto v = NodeToJson(kv.second);
         if (!v.ok()) return v.status();
-        obj[key] = std::move(*v);
+        obj[key] = std::move(v).value();
       }
       return obj;
     }
@@ -83,114 +69,177 @@ StatusOr<json> NodeToJson(const YAML::Node& node, const std::string& path) {
   return json(nullptr);
 }
 
-Status ParseError(const YAML::Exception& e) {
-  std::ostringstream os;
-  os << "YAML parse error at line " << (e.mark.line + 1) << ", column " << (e.mark.column + 1)
-     << ": " << e.msg;
-  return Status::BadRequest(os.str());
-}
-
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  json resolved = ResolvePlainScalar(s);
-  if (!resolved.is_string()) return true;
-  // Indicators and whitespace that change meaning in plain scalars.
-  static const std::string kLeading = "-?:,[]{}#&*!|>'\"%@`~ ";
-  if (kLeading.find(s.front()) != std::string::npos) return true;
-  if (s.back() == ' ' || s.back() == ':') return true;
-  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return true;
+  static const std::set<std::string> kReserved = {
+      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+      "yes", "no",   "on",   "off",  "Yes",  "No",   "On",   "Off",   "y",     "n"};
+  if (kReserved.count(s)) return true;
+  static const std::regex number_re(
+      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
+  if (std::regex_match(s, number_re)) return true;
+  if (s.front() == ' ' || s.back() == ' ') return true;
+  static const std::string kSpecialFirst = "-?:,[]{}#&*!|>'\"%@`";
+  if (kSpecialFirst.find(s.front()) != std::string::npos) return true;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':')
+    return true;
   for (char c : s) {
-    if (c == '\n' || c == '\t' || c == '\r' || static_cast<unsigned char>(c) < 0x20) return true;
+    if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return true;
   }
   return false;
 }
 
-std::string Quote(const std::string& s) { return json(s).dump(); }  // JSON strings are YAML
-
-void Emit(const json& v, int indent, std::ostringstream& os);
-
-std::string ScalarText(const json& v) {
+std::string Scalar(const json& v) {
   if (v.is_null()) return "null";
   if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    return NeedsQuotes(s) ? Quote(s) : s;
+    const std::string& s = v.get_ref<const std::string&>();
+    return NeedsQuotes(s) ? json(s).dump() : s;  // JSON strings are valid YAML double-quoted
+  }
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+      std::ostringstream out;
+      out << static_cast<long long>(d) << ".0";
+      return out.str();
+    }
   }
   return v.dump();
 }
 
-bool IsInline(const json& v) {
-  return !v.is_structured() || v.empty();
+// Multi-line strings (scripts, embedded config files) read better as literal blocks.
+// Only used when the text survives a literal block unchanged.
+bool UseLiteralBlock(const json& v) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos || s.front() == ' ' || s.front() == '\n') return false;
+  for (char c : s) {
+    if (c == '\r' || c == '\t' || (static_cast<unsigned char>(c) < 0x20 && c != '\n')) return false;
+  }
+  for (size_t pos = s.find('\n'); pos != std::string::npos; pos = s.find('\n', pos + 1)) {
+    if (pos > 0 && s[pos - 1] == ' ') return false;  // trailing spaces are easy to lose
+  }
+  return true;
 }
 
-std::string InlineText(const json& v) {
-  if (v.is_object() && v.empty()) return "{}";
-  if (v.is_array() && v.empty()) return "[]";
-  return ScalarText(v);
+// "|" keeps one final newline, "|-" none, "|+" several.
+void EmitLiteralBlock(const std::string& s, int indent, std::string* out) {
+  size_t trailing = 0;
+  while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
+  *out += trailing == 0 ? "|-\n" : trailing == 1 ? "|\n" : "|+\n";
+  std::string body = s.substr(0, s.size() - trailing);
+  size_t start = 0;
+  while (true) {
+    size_t nl = body.find('\n', start);
+    std::string line = body.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) out->append(indent, ' ');
+    *out += line + "\n";
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  for (size_t i = 1; i < trailing; ++i) *out += "\n";
 }
 
-void Emit(const json& v, int indent, std::ostringstream& os) {
-  const std::string pad(indent, ' ');
-  if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      const std::string key = NeedsQuotes(it.key()) ? Quote(it.key()) : it.key();
-      if (IsInline(*it)) {
-        os << pad << key << ": " << InlineText(*it) << "\n";
-      } else if (it->is_array()) {
-        os << pad << key << ":\n";
-        Emit(*it, indent, os);  // sequences under a key stay at the key's indent
-      } else {
-        os << pad << key << ":\n";
-        Emit(*it, indent + 2, os);
-      }
+bool IsEmptyContainer(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+
+void Emit(const json& v, int indent, std::string* out);
+
+// Emits the entries of a mapping, each line starting at `indent`.
+void EmitMap(const json& obj, int indent, std::string* out, bool first_inline) {
+  bool first = true;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (!(first && first_inline)) out->append(indent, ' ');
+    first = false;
+    std::string key = NeedsQuotes(it.key()) ? json(it.key()).dump() : it.key();
+    const json& val = it.value();
+    if (val.is_object() && !val.empty()) {
+      *out += key + ":\n";
+      EmitMap(val, indent + 2, out, false);
+    } else if (val.is_array() && !val.empty()) {
+      *out += key + ":\n";
+      Emit(val, indent, out);  // sequences under a key stay at the key's indent
+    } else if (IsEmptyContainer(val)) {
+      *out += key + (val.is_object() ? ": {}\n" : ": []\n");
+    } else if (UseLiteralBlock(val)) {
+      *out += key + ": ";
+      EmitLiteralBlock(val.get<std::string>(), indent + 2, out);
+    } else {
+      *out += key + ": " + Scalar(val) + "\n";
     }
+  }
+}
+
+void Emit(const json& v, int indent, std::string* out) {
+  if (v.is_object()) {
+    if (v.empty()) {
+      out->append(indent, ' ');
+      *out += "{}\n";
+      return;
+    }
+    EmitMap(v, indent, out, false);
   } else if (v.is_array()) {
     for (const auto& item : v) {
-      if (IsInline(item)) {
-        os << pad << "- " << InlineText(item) << "\n";
+      out->append(indent, ' ');
+      *out += "- ";
+      if (item.is_object() && !item.empty()) {
+        EmitMap(item, indent + 2, out, true);
+      } else if (item.is_array() && !item.empty()) {
+        *out += "\n";
+        Emit(item, indent + 2, out);
+      } else if (IsEmptyContainer(item)) {
+        *out += item.is_object() ? "{}\n" : "[]\n";
+      } else if (UseLiteralBlock(item)) {
+        EmitLiteralBlock(item.get<std::string>(), indent + 2, out);
       } else {
-        std::ostringstream inner;
-        Emit(item, indent + 2, inner);
-        std::string text = inner.str();
-        // Replace the first line's indent with "- ".
-        os << pad << "- " << text.substr(indent + 2);
+        *out += Scalar(item) + "\n";
       }
     }
   } else {
-    os << pad << ScalarText(v) << "\n";
+    out->append(indent, ' ');
+    *out += Scalar(v) + "\n";
   }
 }
 
 }  // namespace
 
-StatusOr<nlohmann::json> YamlToJson(std::string_view text) {
+StatusOr<json> YamlToJson(std::string_view yaml) {
   try {
-    YAML::Node root = YAML::Load(std::string(text));
-    return NodeToJson(root, "");
+    YAML::Node node = YAML::Load(std::string(yaml));
+    auto v = NodeToJson(node);
+    if (!v.ok()) return v.status();
+    return v;
   } catch (const YAML::Exception& e) {
-    return ParseError(e);
+    return Status::BadRequest("YAML: " + std::string(e.what()));
   }
 }
 
-StatusOr<std::vector<nlohmann::json>> YamlDocumentsToJson(std::string_view text) {
+StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view yaml) {
   try {
-    std::vector<nlohmann::json> out;
-    for (const auto& doc : YAML::LoadAll(std::string(text))) {
-      if (doc.IsNull() || !doc.IsDefined()) continue;
-      auto v = NodeToJson(doc, "");
+    std::vector<json> out;
+    for (const auto& node : YAML::LoadAll(std::string(yaml))) {
+      if (node.IsNull()) continue;
+      auto v = NodeToJson(node);
       if (!v.ok()) return v.status();
-      out.push_back(std::move(*v));
+      out.push_back(std::move(v).value());
     }
     return out;
   } catch (const YAML::Exception& e) {
-    return ParseError(e);
+    return Status::BadRequest("YAML: " + std::string(e.what()));
   }
 }
 
-std::string JsonToYaml(const nlohmann::json& value) {
-  if (IsInline(value)) return InlineText(value) + "\n";
-  std::ostringstream os;
-  Emit(value, 0, os);
-  return os.str();
+std::string JsonToYaml(const json& value) {
+  std::string out;
+  Emit(value, 0, &out);
+  return out;
+}
+
+std::string JsonToYamlDocuments(const std::vector<json>& docs) {
+  std::string out;
+  for (const auto& d : docs) {
+    out += "---\n";
+    out += JsonToYaml(d);
+  }
+  return out;
 }
 
 }  // namespace berth::api

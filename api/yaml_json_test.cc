@@ -44,7 +44,7 @@ TEST(YamlJsonTest, RoundTripsThroughYaml) {
 TEST(YamlJsonTest, RejectsDuplicateKeysAndBadSyntax) {
   auto dup = YamlToJson("a: 1\na: 2\n");
   ASSERT_FALSE(dup.ok());
-  EXPECT_NE(dup.status().message().find("duplicate key a"), std::string::npos);
+  EXPECT_NE(dup.status().message().find("duplicate key \"a\""), std::string::npos);
   auto bad = YamlToJson("a: [1, 2\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kBadRequest);

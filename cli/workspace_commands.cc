@@ -8,7 +8,7 @@
 
 #include "cli/command_registry.h"
 #include "workspace/renderer.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace {
 
@@ -48,7 +48,7 @@ struct RenderFlags {
 };
 
 void RunRender(const RenderFlags& f) {
-  auto obj = berth::workspace::YamlToJson(ReadFileOrStdin(f.file));
+  auto obj = berth::api::YamlToJson(ReadFileOrStdin(f.file));
   if (!obj.ok()) Fail(f.file + ": " + obj.status().message());
   nlohmann::json object = *obj;
   if (object.is_object() && object.value("apiVersion", "").rfind("kaito.sh/", 0) == 0) {
@@ -83,7 +83,7 @@ void RunRender(const RenderFlags& f) {
   auto rendered = berth::workspace::RenderWorkspace(*ws, a);
   if (!rendered.ok()) Fail(rendered.status().message());
   for (const auto& w : rendered->estimate.warnings) std::cerr << "warning: " << w << "\n";
-  std::cout << berth::workspace::JsonToYamlDocuments(rendered->objects);
+  std::cout << berth::api::JsonToYamlDocuments(rendered->objects);
 }
 
 std::string Fmt(const char* fmt, double v) {

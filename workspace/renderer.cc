@@ -15,9 +15,13 @@
 #include <cstdio>
 
 #include "workspace/text_match.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::workspace {
+using api::JsonToYaml;
+using api::JsonToYamlDocuments;
+using api::YamlDocumentsToJson;
+using api::YamlToJson;
 namespace {
 
 using nlohmann::json;

@@ -3,9 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::workspace {
+using api::JsonToYaml;
+using api::JsonToYamlDocuments;
+using api::YamlDocumentsToJson;
+using api::YamlToJson;
 namespace {
 
 using nlohmann::json;

@@ -6,9 +6,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::workspace {
+using api::JsonToYaml;
+using api::JsonToYamlDocuments;
+using api::YamlDocumentsToJson;
+using api::YamlToJson;
 namespace {
 
 using nlohmann::json;

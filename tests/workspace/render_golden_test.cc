@@ -8,9 +8,13 @@
 #include <sstream>
 
 #include "tests/workspace/golden_cases.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::workspace {
+using api::JsonToYaml;
+using api::JsonToYamlDocuments;
+using api::YamlDocumentsToJson;
+using api::YamlToJson;
 namespace {
 
 std::string ReadFile(const std::string& path) {

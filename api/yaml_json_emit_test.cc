@@ -1,9 +1,9 @@
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace berth::workspace {
+namespace berth::api {
 namespace {
 
 using nlohmann::json;
@@ -24,10 +24,10 @@ TEST(YamlJsonTest, PlainScalarsFollowTheCoreSchemaQuotedStayStrings) {
   EXPECT_EQ((*v)["h"], json::array({1, "x"}));
 }
 
-TEST(YamlJsonTest, BadYamlAndDuplicateKeysAreInvalid) {
+TEST(YamlJsonTest, BadYamlAndDuplicateKeysAreBadRequests) {
   auto bad = YamlToJson("a: [1, 2\n");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(bad.status().code(), StatusCode::kBadRequest);
   auto dup = YamlToJson("a: 1\na: 2\n");
   ASSERT_FALSE(dup.ok());
   EXPECT_THAT(dup.status().message(), HasSubstr("duplicate key \"a\""));
@@ -78,4 +78,4 @@ TEST(YamlJsonTest, MultiDocumentStreams) {
 }
 
 }  // namespace
-}  // namespace berth::workspace
+}  // namespace berth::api
