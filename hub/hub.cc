@@ -11,6 +11,7 @@
 #include "hub/auth.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
+#include "workspace/workspace_types.h"
 
 namespace berth::hub {
 
@@ -34,22 +35,104 @@ api::KindInfo PlaceholderKind(std::string kind, std::string plural, std::vector<
   return k;
 }
 
+json ConditionReason(const json& o, const std::string& type) {
+  json conds = api::JsonPathGet(o, "status.conditions");
+  if (!conds.is_array()) return nullptr;
+  for (const auto& c : conds) {
+    if (c.value("type", "") == type) return c.value("reason", "");
+  }
+  return nullptr;
+}
+
+api::KindInfo WorkspaceKind() {
+  api::KindInfo k;
+  k.kind = "Workspace";
+  k.plural = "workspaces";
+  k.singular = "workspace";
+  k.short_names = {"ws"};
+  k.description = "A model to serve across the fleet (KAITO-style resource and inference, plus "
+                  "Berth's placement and rollout).";
+  k.schema = workspace::WorkspaceSchema();
+  // The hub's metadata schema checks names and labels; keep the Workspace's stricter name rule.
+  json meta = api::ObjectMetaSchema();
+  if (auto name = api::JsonPathGet(k.schema, "properties.metadata.properties.name"); name.is_object()) {
+    for (auto it = name.begin(); it != name.end(); ++it) meta["properties"]["name"][it.key()] = *it;
+  }
+  k.schema["properties"]["metadata"] = meta;
+  k.validate = [](const json& object, const json* old) -> Status {
+    auto ws = workspace::ParseWorkspace(object);
+    if (!ws.ok()) return ws.status();
+    if (old) {
+      auto before = workspace::ParseWorkspace(*old);
+      // An object stored by an older hub that no longer parses may still be fixed by the update.
+      if (before.ok()) BERTH_RETURN_IF_ERROR(workspace::ValidateWorkspaceUpdate(*before, *ws));
+    }
+    return Status::Ok();
+  };
+  auto str = [](const json& o, const char* path) -> json {
+    json v = api::JsonPathGet(o, path);
+    return v.is_null() ? json(nullptr) : v;
+  };
+  k.columns = {
+      {"Model", "string", "Preset name or Hugging Face id", 0,
+       [str](const json& o) -> json {
+         json preset = str(o, "inference.preset.name");
+         return preset.is_null() ? str(o, "inference.model.huggingFaceId") : preset;
+       }},
+      {"Ready", "string", "Ready replicas / desired replicas", 0,
+       [](const json& o) -> json {
+         int64_t ready = 0;
+         json placements = api::JsonPathGet(o, "status.placements");
+         if (placements.is_array()) {
+           for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
+         }
+         json desired = api::JsonPathGet(o, "placement.replicas");
+         return std::to_string(ready) + "/" +
+                std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
+       }},
+      {"Clusters", "string", "Member clusters serving it", 0,
+       [](const json& o) -> json {
+         json placements = api::JsonPathGet(o, "status.placements");
+         std::string out;
+         if (placements.is_array()) {
+           for (const auto& p : placements) {
+             out += (out.empty() ? "" : ",") + p.value("cluster", "?") + "(" +
+                    std::to_string(p.value("replicas", int64_t{0})) + ")";
+           }
+         }
+         return out.empty() ? json(nullptr) : json(out);
+       }},
+      {"Status", "string", "Available condition, or why not", 0,
+       [](const json& o) -> json {
+         std::string avail = api::ConditionStatus(o, "Available");
+         if (avail == "True") return "Available";
+         json reason = ConditionReason(o, "Available");
+         if (reason.is_string() && !reason.get<std::string>().empty()) return reason;
+         reason = ConditionReason(o, "Scheduled");
+         if (api::ConditionStatus(o, "Scheduled") == "False" && reason.is_string()) return reason;
+         return avail.empty() ? json("Pending") : json(avail);
+       }},
+      {"Revision", "integer", "Current revision", 1,
+       [str](const json& o) -> json { return str(o, "status.revision"); }},
+      {"GPU", "string", "Requested GPU products", 1,
+       [](const json& o) -> json {
+         json g = api::JsonPathGet(o, "resource.gpuProducts");
+         if (!g.is_array() || g.empty()) return api::JsonPathGet(o, "resource.instanceType");
+         std::string out;
+         for (const auto& x : g) out += (out.empty() ? "" : ",") + x.get<std::string>();
+         return out;
+       }},
+  };
+  return k;
+}
+
 }  // namespace
 
 Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(api::MemberClusterKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::WorkKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
-  api::KindInfo ws = PlaceholderKind("Workspace", "workspaces", {"ws"},
-                                     "A model to serve across the fleet (KAITO-style).");
-  ws.schema = api::MakeObjectSchema(
-      ws.description,
-      {{"resource", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}},
-       {"inference", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}},
-       {"placement", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}},
-       {"rollout", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}},
-      {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}});
-  BERTH_RETURN_IF_ERROR(registry.Register(std::move(ws)));
+  BERTH_RETURN_IF_ERROR(registry.Register(WorkspaceKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(PlaceholderKind(
       "PlacementPolicy", "placementpolicies", {"pp"}, "Where and how workspaces are placed.")));
   api::KindInfo rs = PlaceholderKind("RolloutStrategy", "rolloutstrategies", {"rs"},
