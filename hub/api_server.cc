@@ -59,9 +59,9 @@ std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p)
   } else {
     return std::nullopt;
   }
-  if (p[i] == "namespaces" && p.size() >= 6) {
-    r.ns = p[4];
-    i = 5;
+  if (p[i] == "namespaces" && p.size() >= i + 3) {
+    r.ns = p[i + 1];
+    i += 2;
   }
   r.plural = p[i++];
   if (i < p.size()) r.name = p[i++];

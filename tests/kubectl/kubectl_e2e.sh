@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# kubectl end-to-end suite: starts a real berth-hub on loopback and drives it with the
+# kubectl binary, asserting on what kubectl prints. Run by ctest (tests/kubectl).
+set -u
+BIN_DIR=${BERTH_BIN_DIR:?BERTH_BIN_DIR must point at build/bin}
+command -v kubectl >/dev/null || { echo "kubectl not installed (make deps installs kubernetes-client)"; exit 1; }
+
+WORK=$(mktemp -d /tmp/berth-kubectl-e2e.XXXXXX)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" >"$WORK/hub.log" 2>&1 &
+HUB=$!
+cleanup() { kill "$HUB" 2>/dev/null; wait "$HUB" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+export KUBECONFIG="$WORK/hub/admin.kubeconfig"
+for _ in $(seq 1 100); do
+  [ -f "$KUBECONFIG" ] && curl -sk "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok && break
+  sleep 0.1
+done
+
+passed=0; failed=0
+ok()   { passed=$((passed+1)); echo "ok   - $1"; }
+fail() { failed=$((failed+1)); echo "FAIL - $1"; echo "$2" | sed 's/^/       | /'; }
+# expect NAME PATTERN COMMAND...: the command's combined output must match the regex.
+expect() {
+  local name=$1 pattern=$2; shift 2
+  local out; out=$("$@" 2>&1)
+  if echo "$out" | grep -Eq -- "$pattern"; then ok "$name"; else fail "$name" "$out"; fi
+}
+# expect_not NAME PATTERN COMMAND...: the output must not match.
+expect_not() {
+  local name=$1 pattern=$2; shift 2
+  local out; out=$("$@" 2>&1)
+  if echo "$out" | grep -Eq -- "$pattern"; then fail "$name" "$out"; else ok "$name"; fi
+}
+
+cat >"$WORK/ws.yaml" <<'YAML'
+apiVersion: berth.dev/v1alpha1
+kind: Workspace
+metadata:
+  name: phi-mini
+  namespace: default
+  labels: {team: search}
+resource:
+  gpuProducts: [L4, A10]
+inference:
+  preset: {name: phi-4-mini-instruct}
+placement:
+  replicas: 2
+YAML
+sed 's/replicas: 2/replicas: 3/' "$WORK/ws.yaml" >"$WORK/ws3.yaml"
+sed 's/gpuProducts/gpuuProducts/' "$WORK/ws.yaml" | sed 's/phi-mini/phi-bad/' >"$WORK/bad.yaml"
+cat >"$WORK/mc.yaml" <<'YAML'
+apiVersion: berth.dev/v1alpha1
+kind: MemberCluster
+metadata: {name: gpu-eu-1, labels: {region: westeurope}}
+spec: {region: westeurope, provider: azure}
+YAML
+
+# Discovery, version, OpenAPI.
+expect "version reports the hub"            'Server Version: v1\.32\.0-berth' kubectl version
+expect "api-resources lists short names"    'workspaces +ws +berth\.dev/v1alpha1 +true +Workspace' kubectl api-resources --api-group=berth.dev
+expect "api-resources: memberclusters"      'memberclusters +mc .*false +MemberCluster' kubectl api-resources
+expect "explain workspace.inference"        'preset' kubectl explain workspace.inference
+expect "explain a nested field"             'FIELD: +name <string>' kubectl explain workspace.inference.preset.name
+
+# apply: create, unchanged, configured; strict validation.
+expect "apply creates"                      'workspace.berth.dev/phi-mini created' kubectl apply -f "$WORK/ws.yaml"
+expect "second apply is unchanged"          'workspace.berth.dev/phi-mini unchanged' kubectl apply -f "$WORK/ws.yaml"
+expect "changed apply configures"           'workspace.berth.dev/phi-mini configured' kubectl apply -f "$WORK/ws3.yaml"
+expect "generation bumped by spec change"   '^2$' kubectl get ws phi-mini -o jsonpath='{.metadata.generation}'
+expect "unknown field names its path"       'unknown field.*gpuuProducts|gpuuProducts.*unknown field' kubectl apply -f "$WORK/bad.yaml"
+expect "server-side apply"                  'membercluster.berth.dev/gpu-eu-1 serverside-applied' kubectl apply --server-side -f "$WORK/mc.yaml"
+expect "server-side apply again"            'serverside-applied' kubectl apply --server-side -f "$WORK/mc.yaml"
+
+# get: tables, formats, selectors.
+expect "get ws has Berth columns"           'NAME +MODEL +READY +CLUSTERS +STATUS +AGE' kubectl get ws
+expect "get ws row"                         'phi-mini +phi-4-mini-instruct +0/3 +Pending' kubectl get ws
+expect "get -o wide adds columns"           'REVISION +GPU' kubectl get ws -o wide
+expect "get mc columns"                     'NAME +REGION +GPUS +HEALTHY +AGE' kubectl get mc
+expect "get -o yaml"                        'kind: Workspace' kubectl get ws phi-mini -o yaml
+expect "get -o json"                        '"apiVersion": "berth.dev/v1alpha1"' kubectl get ws phi-mini -o json
+expect "get -o jsonpath"                    '^phi-4-mini-instruct$' kubectl get ws phi-mini -o jsonpath='{.inference.preset.name}'
+expect "get -o name"                        '^workspace.berth.dev/phi-mini$' kubectl get ws -o name
+expect "get -l selects"                     'phi-mini' kubectl get ws -l team=search
+expect "get -l filters out"                 'No resources found' kubectl get ws -l team=other
+expect "get -A shows namespace"             'NAMESPACE +NAME' kubectl get ws -A
+expect "get by category"                    'workspace.berth.dev/phi-mini' kubectl get berth -o name
+expect "get missing object"                 'NotFound|not found' kubectl get ws nope
+
+# label, annotate, patch.
+expect "label"                              'workspace.berth.dev/phi-mini labeled' kubectl label ws phi-mini tier=gold
+expect "annotate"                           'workspace.berth.dev/phi-mini annotated' kubectl annotate ws phi-mini owner=alice
+expect "patch --type=merge"                 'patched' kubectl patch ws phi-mini --type=merge -p '{"placement":{"replicas":4}}'
+expect "patch --type=json"                  'patched' kubectl patch ws phi-mini --type=json -p '[{"op":"replace","path":"/placement/replicas","value":5}]'
+expect "patch result visible"               '^5$' kubectl get ws phi-mini -o jsonpath='{.placement.replicas}'
+expect "strategic patch is refused clearly" 'strategic merge patch is not supported' kubectl patch ws phi-mini -p '{"placement":{"replicas":6}}'
+
+# Optimistic concurrency: replace with a stale resourceVersion (what kubectl edit hits).
+kubectl get ws phi-mini -o json >"$WORK/stale.json"
+kubectl patch ws phi-mini --type=merge -p '{"placement":{"replicas":2}}' >/dev/null
+expect "stale replace conflicts"            'the object has been modified' kubectl replace -f "$WORK/stale.json"
+
+# watch: kubectl get -w sees a change made while it watches.
+(timeout 6 kubectl get ws -w >"$WORK/watch.out" 2>&1 &)
+sleep 1.5
+kubectl label ws phi-mini watched=yes >/dev/null
+for _ in $(seq 1 40); do [ "$(grep -c phi-mini "$WORK/watch.out")" -ge 2 ] && break; sleep 0.1; done
+if [ "$(grep -c phi-mini "$WORK/watch.out")" -ge 2 ]; then ok "get -w streams changes"; else fail "get -w streams changes" "$(cat "$WORK/watch.out")"; fi
+
+# status subresource + wait for a condition.
+(kubectl wait --for=condition=Available ws/phi-mini --timeout=8s >"$WORK/wait.out" 2>&1; echo "rc=$?" >>"$WORK/wait.out") &
+WAITER=$!
+sleep 1
+kubectl patch ws phi-mini --subresource=status --type=merge \
+  -p '{"status":{"conditions":[{"type":"Available","status":"True","reason":"MinAvailable","message":"ok"}]}}' >/dev/null
+wait $WAITER
+if grep -q "condition met" "$WORK/wait.out" && grep -q "rc=0" "$WORK/wait.out"; then ok "wait --for=condition"; else fail "wait --for=condition" "$(cat "$WORK/wait.out")"; fi
+expect "status column follows condition"    'phi-mini .*Available' kubectl get ws phi-mini
+expect "spec write cannot change status"    '^True$' bash -c "kubectl patch ws phi-mini --type=merge -p '{\"status\":{\"conditions\":[]}}' >/dev/null; kubectl get ws phi-mini -o jsonpath='{.status.conditions[0].status}'"
+
+# describe with events.
+UID_WS=$(kubectl get ws phi-mini -o jsonpath='{.metadata.uid}')
+cat >"$WORK/event.yaml" <<YAML
+apiVersion: v1
+kind: Event
+metadata: {name: phi-mini.placed, namespace: default}
+involvedObject: {apiVersion: berth.dev/v1alpha1, kind: Workspace, name: phi-mini, namespace: default, uid: "$UID_WS"}
+reason: Placed
+message: 2 replicas on gpu-eu-1
+type: Normal
+source: {component: berth-hub}
+count: 1
+YAML
+expect "events can be recorded"             'event/phi-mini.placed created' kubectl create -f "$WORK/event.yaml"
+expect "get events"                         'Placed' kubectl get events
+expect "describe shows events"              'Placed.*2 replicas on gpu-eu-1' kubectl describe ws phi-mini
+
+# delete with finalizers, wait --for=delete, delete --wait.
+kubectl patch ws phi-mini --type=merge -p '{"metadata":{"finalizers":["berth.dev/test"]}}' >/dev/null
+expect "delete with a finalizer returns"    'deleted' kubectl delete ws phi-mini --wait=false
+expect "object is terminating"              '[0-9]{4}-' kubectl get ws phi-mini -o jsonpath='{.metadata.deletionTimestamp}'
+(kubectl wait --for=delete ws/phi-mini --timeout=8s >"$WORK/del.out" 2>&1; echo "rc=$?" >>"$WORK/del.out") &
+WAITER=$!
+sleep 1
+kubectl patch ws phi-mini --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+wait $WAITER
+if grep -q "rc=0" "$WORK/del.out"; then ok "wait --for=delete after finalizer removal"; else fail "wait --for=delete after finalizer removal" "$(cat "$WORK/del.out")"; fi
+expect "gone after finalizers"              'NotFound|not found' kubectl get ws phi-mini
+expect "delete --wait"                      'membercluster.berth.dev "gpu-eu-1" deleted' kubectl delete mc gpu-eu-1 --wait=true --timeout=10s
+
+# Authentication: a wrong token is refused.
+expect "wrong token is 401"                 'Unauthorized|provide credentials' kubectl --token=not-a-token get ws
+expect_not "no panic in hub log"            'terminate|Segmentation|std::' cat "$WORK/hub.log"
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
