@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,18 @@ struct KindInfo {
   // Semantic validation beyond the schema (immutable fields, cross-field rules), run on
   // create (old == nullptr) and update. Optional.
   std::function<Status(const nlohmann::json& object, const nlohmann::json* old)> validate;
+
+  // A view kind is served from another kind's storage (KAITO's kaito.sh Workspace is stored
+  // as a Berth Workspace). Empty storage_resource: the kind is stored as itself.
+  std::string storage_resource;
+  // View object → storage object (metadata carried over by the caller's rules).
+  std::function<StatusOr<nlohmann::json>(const nlohmann::json& view)> to_storage;
+  // Storage object → view object; nullopt hides objects that were not created through
+  // this view.
+  std::function<std::optional<nlohmann::json>(const nlohmann::json& stored)> to_view;
+  bool is_view() const { return !storage_resource.empty(); }
+  // Storage key of the objects this kind reads and writes.
+  std::string storage_key() const { return is_view() ? storage_resource : resource(); }
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }

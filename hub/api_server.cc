@@ -399,7 +399,15 @@ class ApiServer::Impl {
 
     if (method == methods::GET) {
       if (rp->name.empty()) return ListOrWatch(req, *kind, *rp, query, start);
-      auto got = objects_.store().Get({kind->resource(), rp->ns, rp->name});
+      auto got = objects_.store().Get({kind->storage_key(), rp->ns, rp->name});
+      if (got.ok() && kind->is_view()) {
+        auto view = kind->to_view(*got);
+        if (view) {
+          got = std::move(*view);
+        } else {
+          got = Status::NotFound(kind->kind + " \"" + rp->name + "\" not found");
+        }
+      }
       if (!got.ok()) return ReplyError(req, got.status(), "get", start, kind, rp->name);
       if (WantsTable(Header(req, "Accept"))) {
         return Reply(req, 200, ToTable(*kind, {*got}, clock_.Now(), query.count("includeObject") ? query.at("includeObject") : "", got->at("metadata").value("resourceVersion", ""), ""), "get", start);
@@ -559,8 +567,15 @@ class ApiServer::Impl {
       }
     }
     lo.continue_token = q("continue");
-    auto list = objects_.store().List(kind.resource(), lo);
+    auto list = objects_.store().List(kind.storage_key(), lo);
     if (!list.ok()) return ReplyError(req, list.status(), "list", start, &kind);
+    if (kind.is_view()) {
+      std::vector<json> visible;
+      for (auto& item : list->items) {
+        if (auto v = kind.to_view(item)) visible.push_back(std::move(*v));
+      }
+      list->items = std::move(visible);
+    }
     const std::string rv = std::to_string(list->resource_version);
     if (WantsTable(Header(req, "Accept"))) {
       return Reply(req, 200, ToTable(kind, list->items, clock_.Now(), q("includeObject"), rv, list->continue_token), "list", start);
@@ -579,7 +594,7 @@ class ApiServer::Impl {
              const std::map<std::string, std::string>& query, Clk::time_point start) {
     auto q = [&](const char* k) { return query.count(k) ? query.at(k) : std::string(); };
     WatchOptions wo;
-    wo.resource = kind.resource();
+    wo.resource = kind.storage_key();
     wo.ns = lo.ns;
     wo.labels = lo.labels;
     wo.fields = lo.fields;
@@ -607,9 +622,15 @@ class ApiServer::Impl {
     stream->next_keepalive = now + std::chrono::duration_cast<Clock::Duration>(options_.keepalive_interval);
     std::weak_ptr<WatchStream> weak = stream;
     Clock* clock = &clock_;
-    auto id = objects_.store().Watch(wo, [weak, clock](const WatchEvent& e) {
+    const api::KindInfo* view = kind.is_view() ? &kind : nullptr;
+    auto id = objects_.store().Watch(wo, [weak, clock, view](const WatchEvent& e) {
       auto s = weak.lock();
       if (!s) return false;
+      if (view) {
+        auto v = view->to_view(e.object);
+        if (!v) return true;  // not an object of this view
+        return s->Send(EventTypeName(e.type), *v, clock->Now());
+      }
       return s->Send(EventTypeName(e.type), e.object, clock->Now());
     });
     if (!id.ok()) {

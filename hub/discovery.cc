@@ -1,5 +1,7 @@
 #include "hub/discovery.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "api/object.h"
@@ -30,7 +32,31 @@ std::set<std::pair<std::string, std::string>> GroupVersions(const api::KindRegis
   return out;
 }
 
-json GroupJson(const std::string& group, const std::vector<std::string>& versions) {
+// Kubernetes version priority: v1 > v1beta2 > v1beta1 > v1alpha1 (GA, then beta, then alpha,
+// higher numbers first). The first version is the group's preferred one.
+int VersionRank(const std::string& v, int* major, int* minor) {
+  *major = 0;
+  *minor = 0;
+  int stage = 3;  // GA
+  std::sscanf(v.c_str(), "v%d", major);
+  if (auto p = v.find("beta"); p != std::string::npos) {
+    stage = 2;
+    std::sscanf(v.c_str() + p + 4, "%d", minor);
+  } else if (auto a = v.find("alpha"); a != std::string::npos) {
+    stage = 1;
+    std::sscanf(v.c_str() + a + 5, "%d", minor);
+  }
+  return stage;
+}
+
+json GroupJson(const std::string& group, std::vector<std::string> versions) {
+  std::sort(versions.begin(), versions.end(), [](const std::string& a, const std::string& b) {
+    int amaj, amin, bmaj, bmin;
+    int as = VersionRank(a, &amaj, &amin), bs = VersionRank(b, &bmaj, &bmin);
+    if (as != bs) return as > bs;
+    if (amaj != bmaj) return amaj > bmaj;
+    return amin > bmin;
+  });
   json vs = json::array();
   for (const auto& v : versions) vs.push_back({{"groupVersion", group + "/" + v}, {"version", v}});
   return {{"name", group}, {"versions", vs}, {"preferredVersion", vs.empty() ? json(nullptr) : vs[0]}};

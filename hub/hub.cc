@@ -126,6 +126,71 @@ api::KindInfo WorkspaceKind() {
   return k;
 }
 
+// KAITO's kaito.sh Workspace, served as a view of Berth Workspaces: `kubectl apply -f` of an
+// unchanged KAITO manifest stores a Berth Workspace (converted by ConvertKaitoWorkspace,
+// default placement) that keeps the original KAITO body in an annotation, so reads through
+// kaito.sh give back what the user wrote and client-side apply diffs stay clean.
+constexpr const char* kKaitoSourceAnnotation = "berth.dev/kaito-source";
+
+api::KindInfo KaitoWorkspaceKind(const std::string& version, const api::KindInfo& berth_ws) {
+  api::KindInfo k;
+  k.group = "kaito.sh";
+  k.version = version;
+  k.kind = "Workspace";
+  k.plural = "workspaces";
+  k.singular = "workspace";
+  k.short_names = {};
+  k.categories = {"berth"};
+  k.description = "A KAITO Workspace (kaito.sh/" + version + "), accepted unchanged and run as a "
+                  "Berth Workspace with the default placement policy. See docs/WORKSPACE.md.";
+  json any = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  k.schema = api::MakeObjectSchema(
+      k.description,
+      {{"resource", any}, {"inference", any}, {"tuning", any}},
+      {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true},
+       {"description", "Berth's status of the workspace."}});
+  k.columns = berth_ws.columns;
+  k.storage_resource = berth_ws.resource();
+  const std::string api_version = k.api_version();
+  k.to_storage = [api_version](const json& view) -> StatusOr<json> {
+    if (view.value("apiVersion", "") != api_version || view.value("kind", "") != "Workspace") {
+      return Status::BadRequest("the body is a " + view.value("apiVersion", "?") + " " +
+                                view.value("kind", "?") + ", but this URL serves " + api_version +
+                                " Workspace");
+    }
+    auto converted = workspace::ConvertKaitoWorkspace(view);
+    if (!converted.ok()) return converted.status();
+    json out = std::move(*converted);
+    // Carry all metadata (resourceVersion, finalizers, ...) so updates keep their semantics.
+    out["metadata"] = view.contains("metadata") ? view["metadata"] : json::object();
+    json body = json::object();
+    for (auto it = view.begin(); it != view.end(); ++it) {
+      if (it.key() != "metadata" && it.key() != "status") body[it.key()] = *it;
+    }
+    out["metadata"]["annotations"][kKaitoSourceAnnotation] = body.dump();
+    return out;
+  };
+  k.to_view = [api_version](const json& stored) -> std::optional<json> {
+    json ann = api::JsonPathGet(stored, "metadata.annotations");
+    if (!ann.is_object() || !ann.contains(kKaitoSourceAnnotation)) return std::nullopt;
+    json body;
+    try {
+      body = json::parse(ann[kKaitoSourceAnnotation].get<std::string>());
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    // KAITO's v1alpha1 and v1beta1 inference workspaces share these fields.
+    json view = body;
+    view["apiVersion"] = api_version;
+    view["metadata"] = stored["metadata"];
+    view["metadata"]["annotations"].erase(kKaitoSourceAnnotation);
+    if (view["metadata"]["annotations"].empty()) view["metadata"].erase("annotations");
+    if (stored.contains("status")) view["status"] = stored["status"];
+    return view;
+  };
+  return k;
+}
+
 }  // namespace
 
 Status RegisterBerthKinds(api::KindRegistry& registry) {
@@ -134,7 +199,10 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::LeaseKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::BootstrapTokenKind()));
-  BERTH_RETURN_IF_ERROR(registry.Register(WorkspaceKind()));
+  api::KindInfo ws = WorkspaceKind();
+  BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));
+  BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1alpha1", ws)));
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(PlaceholderKind(
       "PlacementPolicy", "placementpolicies", {"pp"}, "Where and how workspaces are placed.")));
   api::KindInfo rs = PlaceholderKind("RolloutStrategy", "rolloutstrategies", {"rs"},
@@ -199,7 +267,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
-  impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock);
+  impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
 

@@ -86,6 +86,21 @@ std::string ObjectApi::RandomSuffix() {
   return s;
 }
 
+StatusOr<const api::KindInfo*> ObjectApi::StorageKind(const api::KindInfo& kind) const {
+  const api::KindInfo* storage = registry_ ? registry_->ByStorageKey(kind.storage_resource) : nullptr;
+  if (!storage) return Status::Internal("no storage kind " + kind.storage_resource + " for " + kind.kind);
+  return storage;
+}
+
+ObjectCallback ObjectApi::ToView(const api::KindInfo& view, ObjectCallback done) {
+  return [&view, done = std::move(done)](StatusOr<json> r) {
+    if (!r.ok()) return done(r.status());
+    auto v = view.to_view(*r);
+    if (!v) return done(Status::Internal("stored object is not visible as " + view.api_version()));
+    done(std::move(*v));
+  };
+}
+
 void ObjectApi::InitializeNew(json& object) {
   object["metadata"]["uid"] = NewUid();
   object["metadata"]["generation"] = 1;
@@ -94,6 +109,13 @@ void ObjectApi::InitializeNew(json& object) {
 
 void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json object,
                        const WriteOptions& options, ObjectCallback done) {
+  if (kind.is_view()) {
+    auto storage = StorageKind(kind);
+    if (!storage.ok()) return done(storage.status());
+    auto converted = kind.to_storage(object);
+    if (!converted.ok()) return done(converted.status());
+    return Create(**storage, ns, std::move(*converted), options, ToView(kind, std::move(done)));
+  }
   if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();
   json& meta = object["metadata"];
   if (kind.namespaced) {
@@ -202,6 +224,13 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
 
 void ObjectApi::Update(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                        json object, const WriteOptions& options, ObjectCallback done) {
+  if (kind.is_view()) {
+    auto storage = StorageKind(kind);
+    if (!storage.ok()) return done(storage.status());
+    auto converted = kind.to_storage(object);
+    if (!converted.ok()) return done(converted.status());
+    return Update(**storage, ns, name, std::move(*converted), options, ToView(kind, std::move(done)));
+  }
   ObjectRef ref = RefFor(kind, ns, name);
   if (options.dry_run) {
     auto cur = store_.Get(ref);
@@ -245,17 +274,39 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
       return done(Status::BadRequest("a merge patch must be a JSON object"));
     }
   }
-  ObjectRef ref = RefFor(kind, ns, name);
-  auto transform = [this, &kind, type, patch_doc, options, ns, name](const json* current)
-      -> StatusOr<std::optional<json>> {
+  const api::KindInfo* target = &kind;  // the kind objects are stored as
+  if (kind.is_view()) {
+    auto storage = StorageKind(kind);
+    if (!storage.ok()) return done(storage.status());
+    target = *storage;
+    done = ToView(kind, std::move(done));
+  }
+  ObjectRef ref = RefFor(*target, ns, name);
+  auto transform = [this, &view = kind, &kind = *target, type, patch_doc, options, ns, name](
+                       const json* stored) -> StatusOr<std::optional<json>> {
+    // For a view kind the patch applies to the view's shape, then converts back.
+    std::optional<json> view_current;
+    const json* current = stored;
+    if (view.is_view() && stored) {
+      view_current = view.to_view(*stored);
+      if (!view_current) return Status::NotFound(view.kind + " \"" + name + "\" not found");
+      current = &*view_current;
+    }
+    auto to_store = [&](json obj) -> StatusOr<json> {
+      if (!view.is_view()) return obj;
+      return view.to_storage(obj);
+    };
     if (!current) {
       if (type != PatchType::kApply) {
         return Status::NotFound(kind.kind + " \"" + name + "\" not found");
       }
       // Server-side apply creates the object when it is missing.
-      json obj = patch_doc;
-      obj["metadata"]["name"] = name;
-      if (kind.namespaced) obj["metadata"]["namespace"] = ns;
+      json view_obj = patch_doc;
+      view_obj["metadata"]["name"] = name;
+      if (kind.namespaced) view_obj["metadata"]["namespace"] = ns;
+      auto converted = to_store(std::move(view_obj));
+      if (!converted.ok()) return converted.status();
+      json obj = std::move(*converted);
       BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
       if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
       if (kind.has_status) obj.erase("status");
@@ -303,7 +354,9 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
                       {"fieldsType", "FieldsV1"}, {"fieldsV1", json::object()}});
       }
     }
-    return PrepareUpdate(kind, *current, std::move(next), options);
+    auto converted = to_store(std::move(next));
+    if (!converted.ok()) return converted.status();
+    return PrepareUpdate(kind, *stored, std::move(*converted), options);
   };
   if (options.dry_run) {
     auto cur = store_.Get(ref);
@@ -317,11 +370,20 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
 void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                        std::optional<int64_t> precondition_rv,
                        std::optional<std::string> precondition_uid, ObjectCallback done) {
-  ObjectRef ref = RefFor(kind, ns, name);
+  const api::KindInfo* target = &kind;
+  if (kind.is_view()) {
+    auto storage = StorageKind(kind);
+    if (!storage.ok()) return done(storage.status());
+    target = *storage;
+    done = ToView(kind, std::move(done));
+  }
+  ObjectRef ref = RefFor(*target, ns, name);
   store_.Submit(
       {ref, [this, &kind, name, precondition_rv, precondition_uid](const json* current)
                 -> StatusOr<std::optional<json>> {
-         if (!current) return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+         if (!current || (kind.is_view() && !kind.to_view(*current))) {
+           return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+         }
          if (precondition_rv && *precondition_rv != api::ResourceVersionOf(*current)) {
            return Status::Conflict("Precondition failed: resourceVersion " +
                                    std::to_string(*precondition_rv) + " does not match " +

@@ -35,7 +35,10 @@ struct WriteOptions {
 
 class ObjectApi {
  public:
-  ObjectApi(Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  // `registry` resolves the storage kind of view kinds (KindInfo::is_view); it may be
+  // null when no view kinds are served.
+  ObjectApi(Store& store, Clock& clock, const api::KindRegistry* registry = nullptr)
+      : store_(store), clock_(clock), registry_(registry) {}
 
   // `object` is the decoded body; its namespace defaults to `ns`.
   void Create(const api::KindInfo& kind, const std::string& ns, nlohmann::json object,
@@ -64,8 +67,14 @@ class ObjectApi {
   std::string NewUid();
   std::string RandomSuffix();
 
+  // For a view kind: its storage kind, or an error if the registry cannot resolve it.
+  StatusOr<const api::KindInfo*> StorageKind(const api::KindInfo& kind) const;
+  // Converts a stored result to the view's shape.
+  static ObjectCallback ToView(const api::KindInfo& view, ObjectCallback done);
+
   Store& store_;
   Clock& clock_;
+  const api::KindRegistry* registry_;
 };
 
 }  // namespace berth::hub

@@ -148,6 +148,16 @@ if grep -q "rc=0" "$WORK/del.out"; then ok "wait --for=delete after finalizer re
 expect "gone after finalizers"              'NotFound|not found' kubectl get ws phi-mini
 expect "delete --wait"                      'membercluster.berth.dev "gpu-eu-1" deleted' kubectl delete mc gpu-eu-1 --wait=true --timeout=10s
 
+# KAITO manifests, unchanged, become Berth Workspaces with default placement.
+expect "KAITO workspace applies"            'workspace.kaito.sh/workspace-phi-4-mini created' kubectl apply -f examples/workspaces/kaito-phi-4-mini.yaml
+expect "KAITO re-apply is unchanged"        'workspace.kaito.sh/workspace-phi-4-mini unchanged' kubectl apply -f examples/workspaces/kaito-phi-4-mini.yaml
+expect "KAITO view returns what was applied" '^Standard_NC24ads_A100_v4$' kubectl get workspaces.kaito.sh workspace-phi-4-mini -o jsonpath='{.resource.instanceType}'
+expect "KAITO workspace is a Berth workspace" '^phi-4-mini-instruct 1$' kubectl get workspaces.berth.dev workspace-phi-4-mini -o jsonpath='{.inference.preset.name} {.placement.replicas}'
+kubectl apply -f "$WORK/ws.yaml" >/dev/null
+expect "native and KAITO workspaces both listed" 'phi-mini .*' kubectl get workspaces.berth.dev
+expect_not "Berth-native workspaces stay out of the KAITO view" '^phi-mini ' kubectl get workspaces.kaito.sh
+expect "KAITO delete"                       'deleted' kubectl delete workspaces.kaito.sh workspace-phi-4-mini
+
 # Authentication: a wrong token is refused.
 expect "wrong token is 401"                 'Unauthorized|provide credentials' kubectl --token=not-a-token get ws
 expect_not "no panic in hub log"            'terminate|Segmentation|std::' cat "$WORK/hub.log"
