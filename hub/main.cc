@@ -3,7 +3,10 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <pplx/threadpool.h>
+
 #include <csignal>
+#include <thread>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -79,6 +82,11 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  // cpprestsdk's default pool is 40 threads on one io_context: on a small machine every
+  // request hops between them (~37 context switches per create, measured). Handlers never
+  // block, so one thread per core serves them best (docs/PERFORMANCE.md).
+  crossplat::threadpool::initialize_with_threads(std::max(2u, std::thread::hardware_concurrency()));
 
   auto hub = berth::hub::Hub::Start(options);
   if (!hub.ok()) {
