@@ -61,4 +61,8 @@ class Catalog {
   std::vector<InstanceType> instance_types_;
 };
 
+// Memory of one MIG slice from its profile name, e.g. "1g.10gb" -> 10, "3g.40gb" -> 40.
+// Invalid when the name is not of the form <N>g.<M>gb.
+StatusOr<double> MigProfileMemoryGib(std::string_view profile);
+
 }  // namespace berth::workspace
