@@ -1,0 +1,28 @@
+// The fleet file: one format (docs/FLEET.md) for `berthctl plan`, the simulated member
+// backend and the local dev fleet. Node pools expand to nodes named "<pool>-<i>".
+// Pure: callers read the file; these functions parse text or JSON.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "api/status.h"
+#include "placement/fleet.h"
+
+namespace berth::placement {
+
+// Parses a fleet document (already converted from YAML). GPU memory defaults from the
+// built-in catalog when a pool omits memoryGiB. Invalid names every bad field by path,
+// e.g. "clusters[2].nodePools[0].gpusPerNode".
+StatusOr<FleetSnapshot> ParseFleet(const nlohmann::json& doc);
+
+// Parses fleet YAML text (one document).
+StatusOr<FleetSnapshot> ParseFleetYaml(std::string_view yaml_text);
+
+// Converts YAML text to JSON: plain scalars become numbers/booleans/null where they look
+// like one, quoted scalars stay strings. Multi-document text gives an array of documents
+// when `all_documents` is true, else only the first. BadRequest on a YAML syntax error.
+StatusOr<nlohmann::json> YamlToJson(std::string_view yaml_text, bool all_documents = false);
+
+}  // namespace berth::placement
