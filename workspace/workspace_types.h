@@ -1,0 +1,168 @@
+// The Workspace kind (berth.dev/v1alpha1): one model served from a fleet of GPU clusters.
+// KAITO-shaped (`resource` and `inference` at the top level, no `spec`) plus Berth's
+// `placement` and `rollout`; `status` is written by the hub.
+//
+// The hub validates objects against WorkspaceSchema() (structure: unknown fields, types)
+// before ParseWorkspace() sees them; ParseWorkspace() still checks types defensively and
+// then validates semantics against the model/GPU catalog. Errors are Invalid with one
+// FieldCause per problem, paths like "inference.preset.name". Pure: no I/O, no clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/status.h"
+#include "workspace/catalog.h"
+#include "workspace/estimator.h"
+
+namespace berth::workspace {
+
+inline constexpr char kWorkspaceApiVersion[] = "berth.dev/v1alpha1";
+inline constexpr char kWorkspaceKind[] = "Workspace";
+inline constexpr int64_t kDefaultMaxModelLen = 2048;
+
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+  bool operator==(const LabelSelectorRequirement&) const = default;
+};
+
+// A Kubernetes LabelSelector over GPU node labels.
+struct LabelSelector {
+  std::map<std::string, std::string> match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+  bool empty() const { return match_labels.empty() && match_expressions.empty(); }
+  bool operator==(const LabelSelector&) const = default;
+};
+
+struct ResourceSpec {
+  std::string instance_type;              // KAITO's resource.instanceType (catalog name)
+  std::vector<std::string> gpu_products;  // acceptable GPUs, most preferred first
+  LabelSelector label_selector;           // GPU nodes must match (in each member cluster)
+  int gpus_per_replica = 0;               // >0: explicit override of the estimate
+};
+
+struct InferenceParameters {
+  int64_t max_model_len = kDefaultMaxModelLen;
+  std::string dtype;                   // "" = auto
+  std::string quantization;            // "" = as published
+  double gpu_memory_utilization = 0;   // 0 = default for the GPU (0.84, 0.82 on A10)
+  std::vector<std::string> extra_args; // passed to vLLM verbatim, after Berth's flags
+};
+
+// A model not in the catalog, described well enough to size it.
+struct CustomModel {
+  std::string hf_id;
+  std::string architecture;
+  std::string quantization = "none";
+  double weights_gib = 0;
+  int64_t context_limit = 0;
+  int64_t kv_bytes_per_token = 0;
+};
+
+struct InferenceSpec {
+  std::string preset_name;                 // inference.preset.name; empty for a custom model
+  std::string revision;                    // HF revision (commit or tag) to pin; "" = unpinned
+  std::optional<CustomModel> custom_model; // inference.model
+  std::string image;                       // "" = Berth's default vLLM image
+  std::string served_model_name;           // "" = the preset name / last part of the HF id
+  InferenceParameters parameters;
+};
+
+struct PlacementSpec {
+  int replicas = 1;
+  std::string policy_ref;        // name of a PlacementPolicy
+  nlohmann::json inline_policy;  // opaque (policies/ owns its type); null when absent
+};
+
+struct RolloutSpec {
+  std::string strategy_ref;  // name of a RolloutStrategy; "" = the default strategy
+};
+
+struct WorkspaceCondition {
+  std::string type, status, reason, message, last_transition_time;
+  int64_t observed_generation = 0;
+};
+
+struct ClusterPlacementStatus {
+  std::string cluster;
+  int replicas = 0;
+  int ready_replicas = 0;
+  int64_t revision = 0;
+  std::string endpoint;
+};
+
+// Written by the hub. Parsed leniently: unknown fields are kept in `raw`.
+struct WorkspaceStatus {
+  int64_t revision = 0;
+  int64_t observed_generation = 0;
+  std::vector<WorkspaceCondition> conditions;
+  std::vector<ClusterPlacementStatus> placements;
+  nlohmann::json raw;  // the whole status object as received (null when absent)
+};
+
+struct Workspace {
+  std::string name;
+  std::string namespace_;  // "" = default
+  nlohmann::json metadata = nlohmann::json::object();
+  ResourceSpec resource;
+  InferenceSpec inference;
+  PlacementSpec placement;
+  RolloutSpec rollout;
+  WorkspaceStatus status;
+
+  ModelInfo model;                    // resolved from the preset or the custom model
+  std::vector<std::string> warnings;  // non-fatal findings, e.g. an unpinned revision
+
+  // The name clients use in OpenAI requests (--served-model-name).
+  std::string ServedModelName() const;
+  // Options for EstimateReplica from inference.parameters and resource.gpusPerReplica.
+  EstimateOptions EstimateOptionsFor() const;
+};
+
+// Decodes and validates a Workspace object (JSON already converted from YAML).
+// Invalid with field causes on any problem; never throws.
+StatusOr<Workspace> ParseWorkspace(const nlohmann::json& object,
+                                   const Catalog& catalog = Catalog::BuiltIn());
+
+// The object form of `ws` (spec fields and metadata; status only when raw is set).
+// ParseWorkspace(WorkspaceToJson(ws)) gives back an equal Workspace.
+nlohmann::json WorkspaceToJson(const Workspace& ws);
+
+// Checks a change from `old_ws` to `new_ws`: metadata.name/namespace and the served
+// model name are immutable (clients address the model by that name; create a new
+// Workspace instead). Model and revision changes are allowed: they roll out.
+Status ValidateWorkspaceUpdate(const Workspace& old_ws, const Workspace& new_ws);
+
+// Converts a KAITO Workspace (kaito.sh/v1alpha1 or v1beta1, unchanged) into a Berth
+// Workspace object with default placement (1 replica, default policy and strategy).
+// Fields Berth does not carry over are listed in `notes` (if given). Pure.
+StatusOr<nlohmann::json> ConvertKaitoWorkspace(const nlohmann::json& kaito,
+                                               std::vector<std::string>* notes = nullptr);
+
+// The OpenAPI v3 structural schema of the Workspace kind (workspace/workspace.schema.json,
+// embedded), as served to kubectl.
+const nlohmann::json& WorkspaceSchema();
+
+// One GPU shape from the catalog, as listed by `berthctl estimate`.
+struct CatalogShape {
+  std::string label;          // "4×A100-80GB" or the instance type name
+  std::string instance_type;  // "" for a plain GPU × count shape
+  GpuShape shape;
+};
+
+// Each catalog GPU × {1, 2, 4, 8} GPUs per node, then every instance type.
+std::vector<CatalogShape> CatalogShapes(const Catalog& catalog);
+
+// The catalog shape with the least total GPU memory in use that fits one replica of
+// `model`, or NotFound when none does.
+StatusOr<CatalogShape> SmallestFittingShape(const ModelInfo& model, const EstimateOptions& options,
+                                            const Catalog& catalog);
+
+}  // namespace berth::workspace

@@ -1,0 +1,204 @@
+// yaml-cpp throws on malformed input; every call is wrapped so callers only see Status.
+// The emitter is hand-written rather than yaml-cpp's: its output must be stable
+// byte-for-byte for golden tests, and quoting rules must match what we parse back.
+#include "workspace/yaml_json.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace berth::workspace {
+namespace {
+
+using nlohmann::json;
+
+StatusOr<json> ScalarToJson(const YAML::Node& node) {
+  const std::string& s = node.Scalar();
+  // Quoted scalars (tag "!") are strings; plain ones follow the YAML 1.2 core schema.
+  if (node.Tag() == "!") return json(s);
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return json(nullptr);
+  if (s == "true" || s == "True" || s == "TRUE") return json(true);
+  if (s == "false" || s == "False" || s == "FALSE") return json(false);
+  static const std::regex int_re("[-+]?[0-9]+");
+  static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (std::regex_match(s, int_re)) {
+    try {
+      return json(std::stoll(s));
+    } catch (const std::exception&) {
+      return json(s);  // out of range: keep the text
+    }
+  }
+  if (std::regex_match(s, float_re)) return json(std::stod(s));
+  return json(s);
+}
+
+StatusOr<json> NodeToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return json(nullptr);
+    case YAML::NodeType::Scalar:
+      return ScalarToJson(node);
+    case YAML::NodeType::Sequence: {
+      json arr = json::array();
+      for (const auto& item : node) {
+        auto v = NodeToJson(item);
+        if (!v.ok()) return v.status();
+        arr.push_back(std::move(v).value());
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      json obj = json::object();
+      for (const auto& kv : node) {
+        std::string key = kv.first.Scalar();
+        if (obj.contains(key)) {
+          return Status::Invalid("duplicate key \"" + key + "\" at line " + std::to_string(kv.first.Mark().line + 1));
+        }
+        auto v = NodeToJson(kv.second);
+        if (!v.ok()) return v.status();
+        obj[key] = std::move(v).value();
+      }
+      return obj;
+    }
+  }
+  return json(nullptr);
+}
+
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  static const std::set<std::string> kReserved = {"~", "null", "Null", "NULL", "true", "True", "TRUE",
+                                                  "false", "False", "FALSE", "yes", "no", "on", "off",
+                                                  "Yes", "No", "On", "Off", "y", "n"};
+  if (kReserved.count(s)) return true;
+  static const std::regex number_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
+  if (std::regex_match(s, number_re)) return true;
+  if (s.front() == ' ' || s.back() == ' ') return true;
+  static const std::string kSpecialFirst = "-?:,[]{}#&*!|>'\"%@`";
+  if (kSpecialFirst.find(s.front()) != std::string::npos) return true;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':') return true;
+  for (char c : s) {
+    if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return true;
+  }
+  return false;
+}
+
+std::string Scalar(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    return NeedsQuotes(s) ? json(s).dump() : s;  // JSON strings are valid YAML double-quoted
+  }
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+      std::ostringstream out;
+      out << static_cast<long long>(d) << ".0";
+      return out.str();
+    }
+  }
+  return v.dump();
+}
+
+bool IsEmptyContainer(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+
+void Emit(const json& v, int indent, std::string* out);
+
+// Emits the entries of a mapping, each line starting at `indent`.
+void EmitMap(const json& obj, int indent, std::string* out, bool first_inline) {
+  bool first = true;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (!(first && first_inline)) out->append(indent, ' ');
+    first = false;
+    std::string key = NeedsQuotes(it.key()) ? json(it.key()).dump() : it.key();
+    const json& val = it.value();
+    if (val.is_object() && !val.empty()) {
+      *out += key + ":\n";
+      EmitMap(val, indent + 2, out, false);
+    } else if (val.is_array() && !val.empty()) {
+      *out += key + ":\n";
+      Emit(val, indent, out);  // sequences under a key stay at the key's indent
+    } else if (IsEmptyContainer(val)) {
+      *out += key + (val.is_object() ? ": {}\n" : ": []\n");
+    } else {
+      *out += key + ": " + Scalar(val) + "\n";
+    }
+  }
+}
+
+void Emit(const json& v, int indent, std::string* out) {
+  if (v.is_object()) {
+    if (v.empty()) {
+      out->append(indent, ' ');
+      *out += "{}\n";
+      return;
+    }
+    EmitMap(v, indent, out, false);
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      out->append(indent, ' ');
+      *out += "- ";
+      if (item.is_object() && !item.empty()) {
+        EmitMap(item, indent + 2, out, true);
+      } else if (item.is_array() && !item.empty()) {
+        *out += "\n";
+        Emit(item, indent + 2, out);
+      } else if (IsEmptyContainer(item)) {
+        *out += item.is_object() ? "{}\n" : "[]\n";
+      } else {
+        *out += Scalar(item) + "\n";
+      }
+    }
+  } else {
+    out->append(indent, ' ');
+    *out += Scalar(v) + "\n";
+  }
+}
+
+}  // namespace
+
+StatusOr<json> YamlToJson(std::string_view yaml) {
+  try {
+    YAML::Node node = YAML::Load(std::string(yaml));
+    auto v = NodeToJson(node);
+    if (!v.ok()) return v.status();
+    return v;
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid("YAML: " + std::string(e.what()));
+  }
+}
+
+StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view yaml) {
+  try {
+    std::vector<json> out;
+    for (const auto& node : YAML::LoadAll(std::string(yaml))) {
+      if (node.IsNull()) continue;
+      auto v = NodeToJson(node);
+      if (!v.ok()) return v.status();
+      out.push_back(std::move(v).value());
+    }
+    return out;
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid("YAML: " + std::string(e.what()));
+  }
+}
+
+std::string JsonToYaml(const json& value) {
+  std::string out;
+  Emit(value, 0, &out);
+  return out;
+}
+
+std::string JsonToYamlDocuments(const std::vector<json>& docs) {
+  std::string out;
+  for (const auto& d : docs) {
+    out += "---\n";
+    out += JsonToYaml(d);
+  }
+  return out;
+}
+
+}  // namespace berth::workspace
