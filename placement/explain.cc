@@ -62,7 +62,7 @@ json Planner::ExplainJson(const PlacementDecision& d, const ExplainLimits& limit
   int listed = 0;
   for (const auto& r : d.rejections) {
     if (listed < limits.max_rejections) {
-      rejected.push_back({{"cluster", r.cluster >= 0 ? clusters[r.cluster].name : std::string()},
+      rejected.push_back({{"cluster", r.cluster >= 0 ? clusters[r.cluster].name : r.unknown_name},
                           {"reason", RejectReasonName(r.reason)},
                           {"message", r.message}});
       ++listed;

@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
-#include <yaml-cpp/yaml.h>
 
 #include "workspace/catalog.h"
+#include "workspace/yaml_json.h"
 
 namespace berth::placement {
 
@@ -20,51 +20,6 @@ std::string_view ClusterHealthName(ClusterHealth health) {
 }
 
 namespace {
-
-json ScalarToJson(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  // Quoted scalars carry the non-specific tag "!": keep them strings ("12.4" stays "12.4").
-  if (node.Tag() == "!") return text;
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
-    return nullptr;
-  }
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  {
-    char* end = nullptr;
-    long long v = std::strtoll(text.c_str(), &end, 10);
-    if (*end == '\0' && end != text.c_str()) return v;
-  }
-  {
-    char* end = nullptr;
-    double v = std::strtod(text.c_str(), &end);
-    bool numeric_start = std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-' ||
-                         text[0] == '+' || text[0] == '.';
-    if (*end == '\0' && end != text.c_str() && numeric_start) return v;
-  }
-  return text;
-}
-
-json NodeToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(NodeToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = NodeToJson(kv.second);
-      return out;
-    }
-  }
-  return nullptr;
-}
 
 // Field-path aware reader for the fleet document; collects every problem.
 struct FleetReader {
@@ -214,20 +169,6 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
 
 }  // namespace
 
-StatusOr<json> YamlToJson(std::string_view yaml_text, bool all_documents) {
-  try {
-    auto docs = YAML::LoadAll(std::string(yaml_text));
-    if (!all_documents) return docs.empty() ? json(nullptr) : NodeToJson(docs.front());
-    json out = json::array();
-    for (const auto& d : docs) {
-      if (!d.IsNull()) out.push_back(NodeToJson(d));
-    }
-    return out;
-  } catch (const YAML::Exception& e) {
-    return Status::BadRequest(std::string("YAML syntax error: ") + e.what());
-  }
-}
-
 StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
   FleetReader r;
   FleetSnapshot fleet;
@@ -371,7 +312,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
 }
 
 StatusOr<FleetSnapshot> ParseFleetYaml(std::string_view yaml_text) {
-  auto doc = YamlToJson(yaml_text);
+  auto doc = workspace::YamlToJson(yaml_text);
   if (!doc.ok()) return doc.status();
   return ParseFleet(*doc);
 }

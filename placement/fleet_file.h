@@ -20,9 +20,4 @@ StatusOr<FleetSnapshot> ParseFleet(const nlohmann::json& doc);
 // Parses fleet YAML text (one document).
 StatusOr<FleetSnapshot> ParseFleetYaml(std::string_view yaml_text);
 
-// Converts YAML text to JSON: plain scalars become numbers/booleans/null where they look
-// like one, quoted scalars stay strings. Multi-document text gives an array of documents
-// when `all_documents` is true, else only the first. BadRequest on a YAML syntax error.
-StatusOr<nlohmann::json> YamlToJson(std::string_view yaml_text, bool all_documents = false);
-
 }  // namespace berth::placement

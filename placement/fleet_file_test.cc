@@ -82,20 +82,10 @@ clusters:
   EXPECT_THAT(fields, Contains("clusters[1].name"));
 }
 
-TEST(FleetFile, YamlSyntaxErrorIsBadRequest) {
+TEST(FleetFile, YamlSyntaxErrorNamesTheLine) {
   auto fleet = ParseFleetYaml("clusters: [a, b");
   ASSERT_FALSE(fleet.ok());
-  EXPECT_EQ(fleet.status().code(), StatusCode::kBadRequest);
-}
-
-TEST(YamlToJson, KeepsQuotedScalarsAsStrings) {
-  auto j = YamlToJson("a: \"12.4\"\nb: 12.4\nc: true\nd: ~\ne: 7\n");
-  ASSERT_TRUE(j.ok());
-  EXPECT_TRUE((*j)["a"].is_string());
-  EXPECT_TRUE((*j)["b"].is_number_float());
-  EXPECT_TRUE((*j)["c"].is_boolean());
-  EXPECT_TRUE((*j)["d"].is_null());
-  EXPECT_EQ((*j)["e"], 7);
+  EXPECT_NE(fleet.status().message().find("line"), std::string::npos);
 }
 
 }  // namespace

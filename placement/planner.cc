@@ -221,8 +221,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
         d.requested += share;
         ++d.reason_counts[static_cast<size_t>(RejectReason::kClusterNotFound)];
         if (options.explain) {
-          d.rejections.push_back({-1, RejectReason::kClusterNotFound,
-                                  policy.cluster_names[i] + ": no member cluster has this name"});
+          d.rejections.push_back({-1, policy.cluster_names[i], RejectReason::kClusterNotFound,
+                                  "PickFixed names a cluster that is not a member of the fleet"});
         }
         continue;
       }
@@ -240,7 +240,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   int pickall_targets = 0;
   auto reject = [&](int c, RejectReason r) {
     ++d.reason_counts[static_cast<size_t>(r)];
-    if (options.explain) d.rejections.push_back({c, r, RejectionMessage(index, ledger, policy, sized, c, r)});
+    if (options.explain) d.rejections.push_back({c, {}, r, RejectionMessage(index, ledger, policy, sized, c, r)});
     if (r >= RejectReason::kModelDoesNotFit) ++pickall_targets;
   };
   for (size_t ci = 0; ci < n; ++ci) {
@@ -361,7 +361,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   int placed = 0;
   for (const auto& c : candidates) placed += c.kept + c.assigned;
   const int min_available = std::min(policy.min_available, d.requested);
-  if (placed < min_available && outcome.reason.empty()) {
+  // Select already gave up on NotEnoughClusters/NotEnoughDomains (a more precise reason).
+  if (placed > 0 && placed < min_available && outcome.reason != "NotEnoughClusters" && outcome.reason != "NotEnoughDomains") {
     int kept_total = 0;
     for (auto& c : candidates) {
       kept_total += c.kept;

@@ -66,6 +66,7 @@ std::string_view RejectReasonName(RejectReason reason);
 
 struct ClusterRejection {
   int cluster = -1;       // index into the snapshot's clusters (-1: unknown name)
+  std::string unknown_name;  // the name asked for when cluster is -1
   RejectReason reason = RejectReason::kInsufficientFreeGpus;
   std::string message;    // filled only when the decision records explanations
 };

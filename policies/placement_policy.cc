@@ -409,9 +409,14 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
     }
   }
 
-  if (const json* spread = r.Array(body, "spread", path)) {
+  // One constraint may be written as an object instead of a one-element list.
+  json spread_list;
+  if (auto it = body.find("spread"); it != body.end() && it->is_object()) {
+    spread_list = json::array({*it});
+  }
+  if (const json* spread = spread_list.is_array() ? &spread_list : r.Array(body, "spread", path)) {
     for (size_t i = 0; i < spread->size(); ++i) {
-      std::string p = path + ".spread[" + std::to_string(i) + "]";
+      std::string p = path + ".spread" + (spread_list.is_array() ? "" : "[" + std::to_string(i) + "]");
       const json& e = (*spread)[i];
       if (!r.ExpectObject(e, p)) continue;
       SpreadConstraint sc;
