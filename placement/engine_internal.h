@@ -99,6 +99,7 @@ struct SizedRequest {
   const PlacementRequest* request = nullptr;
   std::vector<std::optional<workspace::ReplicaEstimate>> estimates;  // per shape
   std::vector<std::string> errors;                                    // per shape, when unfit
+  std::vector<bool> product_allowed;  // per shape: in the request's gpu_products
   double footprint_gib = 0;  // smallest GPU memory one replica takes on any shape (0: none)
 };
 

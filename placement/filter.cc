@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "placement/engine_internal.h"
+#include "workspace/catalog.h"
 
 namespace berth::placement::internal {
 
@@ -114,9 +115,19 @@ bool ProductAllowed(const PlacementPolicySpec& policy, const GpuNode& node) {
   };
   for (const auto& p : allowed) {
     if (eq(p, node.gpu_product)) return true;
+    // Accept GFD product labels too ("NVIDIA-A100-SXM4-80GB" means A100-80GB).
+    if (auto info = workspace::Catalog::BuiltIn().FindGpu(p); info.ok() && eq(info->name, node.gpu_product)) {
+      return true;
+    }
     if (!node.mig_profile.empty() && eq(p, node.gpu_product + "/" + node.mig_profile)) return true;
   }
   return false;
+}
+
+bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 std::string Num(double v) {
@@ -225,8 +236,17 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
   sized.request = &request;
   sized.estimates.resize(index.shapes.size());
   sized.errors.resize(index.shapes.size());
+  sized.product_allowed.assign(index.shapes.size(), true);
   double best = 0;
   for (size_t s = 0; s < index.shapes.size(); ++s) {
+    if (!request.gpu_products.empty()) {
+      bool ok = false;
+      for (const auto& p : request.gpu_products) {
+        ok |= EqualsIgnoreCase(p, index.shapes[s].shape.product) || EqualsIgnoreCase(p, index.shapes[s].label);
+      }
+      sized.product_allowed[s] = ok;
+      if (!ok) continue;
+    }
     if (!request.sizer) {
       sized.errors[s] = "no sizer for this workspace";
       continue;
@@ -313,7 +333,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
         const std::string& l = index.shapes[index.pools[p].shape].label;
         if (have.find(l) == std::string::npos) have += (have.empty() ? "" : ", ") + l;
       }
-      return "GPUs here (" + have + ") are not in required.gpuProducts";
+      return "GPUs here (" + have + ") are not in the policy's required.gpuProducts or the Workspace's resource.gpuProducts";
     }
     case RejectReason::kPriceAboveLimit: {
       double cheapest = -1;

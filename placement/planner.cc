@@ -278,6 +278,10 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
         furthest = std::max(furthest, pv);
         continue;
       }
+      if (!sized.product_allowed[index.pools[p].shape]) {
+        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kGpuProductNotAllowed));
+        continue;
+      }
       const auto& est = sized.estimates[index.pools[p].shape];
       if (!est) {
         furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kModelDoesNotFit));

@@ -42,6 +42,9 @@ struct PlacementRequest {
   // Shared so a batch can cache per-policy work; null means the default policy.
   std::shared_ptr<const policies::PlacementPolicySpec> policy;
   std::map<std::string, int> current;  // cluster → replicas running now (stickiness)
+  // GPU products the Workspace accepts (resource.gpuProducts); empty = any. Pools of other
+  // products are rejected with GpuProductNotAllowed.
+  std::vector<std::string> gpu_products;
   ReplicaSizer sizer;
 };
 

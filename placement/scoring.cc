@@ -31,7 +31,7 @@ void Normalise(std::vector<Candidate>& cands, bool higher_is_better, Get get, do
   const double span = hi - lo;
   for (auto& c : cands) {
     double v = get(c);
-    double t = span < 1e-9 ? 100.0 : 100.0 * (v - lo) / span;
+    double t = span < 1e-9 ? 100.0 : std::clamp(100.0 * (v - lo) / span, 0.0, 100.0);
     c.score.*out = higher_is_better ? t : (span < 1e-9 ? 100.0 : 100.0 - t);
   }
 }

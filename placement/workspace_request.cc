@@ -1,26 +1,10 @@
 #include "placement/workspace_request.h"
 
-#include <algorithm>
-#include <cctype>
 
 #include "placement/sizing.h"
 
 namespace berth::placement {
 
-namespace {
-
-bool SameGpu(const std::string& wanted, const workspace::GpuShape& shape) {
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-  };
-  std::string w = lower(wanted);
-  if (w == lower(shape.product)) return true;
-  auto info = workspace::Catalog::BuiltIn().FindGpu(wanted);
-  return info.ok() && lower(info->name) == lower(shape.product);
-}
-
-}  // namespace
 
 StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, const PolicyCatalog& policies) {
   PlacementRequest req;
@@ -55,17 +39,12 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, 
     auto it = workspace::Catalog::BuiltIn().FindInstanceType(ws.resource.instance_type);
     if (it.ok()) allowed.push_back(it->gpu);
   }
-  ReplicaSizer estimate = EstimatorSizer(ws.model, ws.EstimateOptionsFor());
-  if (allowed.empty()) {
-    req.sizer = std::move(estimate);
-  } else {
-    req.sizer = [allowed, estimate](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
-      for (const auto& a : allowed) {
-        if (SameGpu(a, shape)) return estimate(shape);
-      }
-      return Status::Invalid(shape.product + " is not in the Workspace's resource.gpuProducts");
-    };
+  // Resolve to catalog names so "NVIDIA-A100-SXM4-80GB" matches pools named "A100-80GB".
+  for (const auto& g : allowed) {
+    auto info = workspace::Catalog::BuiltIn().FindGpu(g);
+    req.gpu_products.push_back(info.ok() ? info->name : g);
   }
+  req.sizer = EstimatorSizer(ws.model, ws.EstimateOptionsFor());
   return req;
 }
 

@@ -15,6 +15,7 @@ using nlohmann::json;
 std::optional<DottedVersion> DottedVersion::Parse(std::string_view text) {
   DottedVersion v;
   if (text.empty()) return std::nullopt;
+  v.text = std::string(text);
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t dot = text.find('.', pos);
@@ -33,6 +34,7 @@ std::optional<DottedVersion> DottedVersion::Parse(std::string_view text) {
 }
 
 std::string DottedVersion::ToString() const {
+  if (!text.empty()) return text;
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (i) out += '.';

@@ -27,6 +27,7 @@ inline constexpr std::string_view kPlacementPolicyKind = "PlacementPolicy";
 // components compare as zero ("12" == "12.0").
 struct DottedVersion {
   std::vector<int> parts;
+  std::string text;  // as written, e.g. "470.82.01"
   static std::optional<DottedVersion> Parse(std::string_view text);
   std::string ToString() const;
   int Compare(const DottedVersion& other) const;  // <0, 0, >0
