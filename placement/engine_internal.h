@@ -80,13 +80,15 @@ struct PolicyView {
   bool dynamic_affinity = false;      // preferred terms use properties
 };
 
-// One cluster that can take replicas of the current request.
+// One cluster (one price tier of it: pools whose replica costs the same) that can take
+// replicas of the current request. Running replicas (kept) sit on the cluster's first tier.
 struct Candidate {
   int cluster = 0;
   int capacity = 0;            // new replicas that fit now
   int kept = 0;                // running replicas that stay
   int best_pool = -1;          // cheapest fitting pool (for kept replicas and reporting)
-  double cost_per_replica = 0; // per hour, cheapest pool with capacity (or best_pool)
+  double cost_per_replica = 0; // per hour, on this tier's pools (or best_pool when no room)
+  double tier_cost = -1;       // the price tier: pools whose replica costs this much
   double locality_ms = 0;
   double warm = 0;
   double affinity = 0;
@@ -101,6 +103,7 @@ struct SizedRequest {
   std::vector<std::string> errors;                                    // per shape, when unfit
   std::vector<bool> product_allowed;  // per shape: in the request's gpu_products
   double footprint_gib = 0;  // smallest GPU memory one replica takes on any shape (0: none)
+  double cheapest = -1;      // cheapest replica-hour anywhere in the fleet (-1: none)
 };
 
 // filter.cc

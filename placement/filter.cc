@@ -267,6 +267,14 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
     }
   }
   sized.footprint_gib = best;
+  double cheapest = -1;
+  for (const PoolIndex& pool : index.pools) {
+    const auto& est = sized.estimates[pool.shape];
+    if (!est || !sized.product_allowed[pool.shape]) continue;
+    double cost = pool.price_per_unit * est->total_gpus();
+    if (cheapest < 0 || cost < cheapest) cheapest = cost;
+  }
+  sized.cheapest = cheapest;
   return sized;
 }
 

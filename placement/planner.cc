@@ -3,6 +3,7 @@
 #include "placement/planner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 
@@ -13,6 +14,7 @@ namespace berth::placement {
 using namespace internal;  // NOLINT: the stages live in the internal namespace
 using policies::PlacementMode;
 using policies::PlacementPolicySpec;
+using Touched = std::vector<std::pair<int, int>>;
 
 struct Planner::Impl {
   FleetIndex index;
@@ -21,6 +23,10 @@ struct Planner::Impl {
   std::unordered_map<const PlacementPolicySpec*, PolicyView> views;
   std::vector<int> kept_wanted;  // per cluster, scratch for one decision
   std::vector<Candidate> candidates;
+  // (flat node, units) one decision reserved.
+  Touched* touched_out = nullptr;  // PlanBatch: where Commit records nodes (else ledger.made)
+  std::vector<std::pair<double, int>> tiers;  // scratch for one cluster
+  std::vector<int> quota;                      // per cluster, PickAll/PickFixed scratch
 
   const PolicyView& View(const std::shared_ptr<const PlacementPolicySpec>& policy) {
     auto it = views.find(policy.get());
@@ -29,6 +35,9 @@ struct Planner::Impl {
   }
 
   PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized, const DecideOptions& options);
+  void ImproveCost(const std::vector<PlacementRequest>& requests, const std::vector<SizedRequest>& sized,
+                   const std::vector<size_t>& order, std::vector<PlacementDecision>& out,
+                   std::vector<Touched>& touched, const DecideOptions& options);
   void Commit(const PlacementRequest& request, const SizedRequest& sized, const PolicyView& view,
               const Candidate& cand, PlacementDecision& decision);
 };
@@ -181,9 +190,10 @@ PlacementDecision Planner::Decide(const PlacementRequest& request, const DecideO
 
 std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementRequest>& requests,
                                                   const DecideOptions& options) {
+  Impl& im = *impl_;
   std::vector<SizedRequest> sized;
   sized.reserve(requests.size());
-  for (const auto& r : requests) sized.push_back(SizeRequest(impl_->index, r));
+  for (const auto& r : requests) sized.push_back(SizeRequest(im.index, r));
   std::vector<size_t> order(requests.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -194,8 +204,152 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
     return ra.workspace < rb.workspace;
   });
   std::vector<PlacementDecision> out(requests.size());
-  for (size_t i : order) out[i] = impl_->Decide(requests[i], sized[i], options);
+  std::vector<Touched> touched(requests.size());
+  for (size_t i : order) {
+    im.touched_out = &touched[i];
+    out[i] = im.Decide(requests[i], sized[i], options);
+  }
+  if (options.improve_cost) im.ImproveCost(requests, sized, order, out, touched, options);
+  im.touched_out = nullptr;
+  for (size_t i : order) {
+    for (const auto& [nd, units] : touched[i]) {
+      const NodeRef& ref = im.index.nodes[nd];
+      im.ledger.made.push_back({requests[i].workspace, im.index.snapshot.clusters[ref.cluster].name,
+                                im.index.snapshot.clusters[ref.cluster].nodes[ref.node].name, units});
+    }
+  }
   return out;
+}
+
+namespace {
+
+bool CostOnly(const PlacementPolicySpec& p) {
+  const auto& w = p.scoring.weights;
+  return w.cost > 0 && w.availability == 0 && w.locality == 0 && w.warm_cache == 0 && w.affinity == 0;
+}
+
+}  // namespace
+
+// Greedy order leaves cost on the table when two workspaces compete for the same cheap
+// GPUs and the one that got them had a nearly-as-cheap alternative. For each workspace
+// that pays more than its cheapest fleet option, release it together with up to three
+// workspaces holding the cheaper pools, re-decide it first and them after, and keep the
+// result only if no replica is lost and the group's total cost falls. Only workspaces
+// whose policies weigh cost alone take part: for them total cost is the objective.
+// Bounded (about one re-decision per workspace) so a batch stays fast and deterministic.
+void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests, const std::vector<SizedRequest>& sized,
+                                const std::vector<size_t>& order, std::vector<PlacementDecision>& out,
+                                std::vector<Touched>& touched, const DecideOptions& options) {
+  const size_t nreq = requests.size();
+  std::vector<char> eligible(nreq, 0);
+  std::vector<size_t> pos(nreq);
+  for (size_t k = 0; k < order.size(); ++k) pos[order[k]] = k;
+  std::vector<std::pair<double, size_t>> overpaying;
+  for (size_t i = 0; i < nreq; ++i) {
+    const auto& policy = requests[i].policy ? *requests[i].policy : *default_policy;
+    eligible[i] = CostOnly(policy) && policy.mode == PlacementMode::kPickN && policy.spread.empty();
+    if (!eligible[i] || out[i].placed == 0 || sized[i].cheapest < 0) continue;
+    double over = out[i].cost_per_hour() - out[i].placed * sized[i].cheapest;
+    if (over > 1e-6) overpaying.emplace_back(-over, i);
+  }
+  if (overpaying.empty()) return;
+  std::sort(overpaying.begin(), overpaying.end());
+  std::vector<std::vector<int>> holders(index.nodes.size());
+  auto add_holder = [&](size_t i) {
+    for (const auto& [nd, u] : touched[i]) holders[nd].push_back(static_cast<int>(i));
+  };
+  auto drop_holder = [&](size_t i) {
+    for (const auto& [nd, u] : touched[i]) {
+      auto& h = holders[nd];
+      h.erase(std::remove(h.begin(), h.end(), static_cast<int>(i)), h.end());
+    }
+  };
+  for (size_t i = 0; i < nreq; ++i) add_holder(i);
+  auto release = [&](const Touched& t) {
+    for (const auto& [nd, u] : t) {
+      ledger.free[nd] += u;
+      ledger.cluster_free[index.nodes[nd].cluster] += u;
+    }
+  };
+  auto reapply = [&](const Touched& t) {
+    for (const auto& [nd, u] : t) {
+      ledger.free[nd] -= u;
+      ledger.cluster_free[index.nodes[nd].cluster] -= u;
+    }
+  };
+
+  constexpr int kGroup = 4;   // the overpaying workspace and up to three holders
+  constexpr int kPasses = 2;  // a second pass finds groups the first pass's moves opened
+  int64_t budget = static_cast<int64_t>(nreq) + 16;
+  bool improved = true;
+  for (int pass = 0; pass < kPasses && improved; ++pass) {
+  improved = false;
+  std::vector<std::pair<double, int>> cheaper;  // (cost per replica, pool)
+  for (const auto& [neg_over, s] : overpaying) {
+    if (budget <= 0) break;
+    const auto& policy_ptr = requests[s].policy ? requests[s].policy : default_policy;
+    const PolicyView& view = View(policy_ptr);
+    double worst = 0;
+    for (const auto& a : out[s].allocations) {
+      if (a.replicas > 0) worst = std::max(worst, a.cost_per_hour / a.replicas);
+    }
+    cheaper.clear();
+    for (size_t p = 0; p < index.pools.size(); ++p) {
+      const PoolIndex& pool = index.pools[p];
+      const auto& est = sized[s].estimates[pool.shape];
+      if (!est || !sized[s].product_allowed[pool.shape] || view.pool_verdict[p] != kPass ||
+          view.new_verdict[pool.cluster] != kPass) {
+        continue;
+      }
+      double cost = pool.price_per_unit * est->total_gpus();
+      if (cost < worst - 1e-9) cheaper.emplace_back(cost, static_cast<int>(p));
+    }
+    std::sort(cheaper.begin(), cheaper.end());
+    std::vector<size_t> group = {s};
+    for (const auto& [cost, p] : cheaper) {
+      const PoolIndex& pool = index.pools[p];
+      for (int nd = pool.first_node; nd < pool.first_node + pool.node_count && static_cast<int>(group.size()) < kGroup; ++nd) {
+        for (int h : holders[nd]) {
+          if (eligible[h] && std::find(group.begin(), group.end(), static_cast<size_t>(h)) == group.end() &&
+              static_cast<int>(group.size()) < kGroup) {
+            group.push_back(h);
+          }
+        }
+      }
+      if (static_cast<int>(group.size()) >= kGroup) break;
+    }
+    if (group.size() == 1) continue;
+    std::sort(group.begin() + 1, group.end(), [&](size_t a, size_t b) { return pos[a] < pos[b]; });
+    double old_cost = 0;
+    for (size_t g : group) {
+      old_cost += out[g].cost_per_hour();
+      release(touched[g]);
+    }
+    std::vector<PlacementDecision> trial(group.size());
+    std::vector<Touched> trial_touched(group.size());
+    double new_cost = 0;
+    bool no_loss = true;
+    for (size_t k = 0; k < group.size(); ++k) {
+      touched_out = &trial_touched[k];
+      trial[k] = Decide(requests[group[k]], sized[group[k]], options);
+      new_cost += trial[k].cost_per_hour();
+      no_loss &= trial[k].placed >= out[group[k]].placed;
+    }
+    budget -= static_cast<int64_t>(group.size());
+    if (no_loss && new_cost < old_cost - 1e-6) {
+      improved = true;
+      for (size_t k = 0; k < group.size(); ++k) {
+        drop_holder(group[k]);
+        out[group[k]] = std::move(trial[k]);
+        touched[group[k]] = std::move(trial_touched[k]);
+        add_holder(group[k]);
+      }
+    } else {
+      for (const auto& t : trial_touched) release(t);
+      for (size_t g : group) reapply(touched[g]);
+    }
+  }
+  }
 }
 
 PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const SizedRequest& sized,
@@ -270,8 +424,9 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     }
     const ClusterIndex& cx = index.clusters[c];
     uint8_t furthest = static_cast<uint8_t>(RejectReason::kNoGpuNodes);
-    int capacity = 0, best_pool = -1;
-    double best_cost = 0, cost_with_room = -1;
+    int best_pool = -1;
+    double best_cost = 0;
+    tiers.clear();  // (cost per replica, capacity) of pools with room
     for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
       uint8_t pv = view.pool_verdict[p];
       if (pv != kPass) {
@@ -295,24 +450,22 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       if (verdict_new != kPass) continue;
       int cap = PoolCapacity(index, ledger, p, *est);
       if (cap > 0) {
-        capacity += cap;
-        if (cost_with_room < 0 || cost < cost_with_room) cost_with_room = cost;
+        tiers.emplace_back(cost, cap);
       } else {
         furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kInsufficientFreeGpus));
       }
     }
     int kept = (verdict_keep == kPass && best_pool >= 0) ? want_keep : 0;
-    if (capacity == 0 && kept == 0) {
+    if (tiers.empty() && kept == 0) {
       reject(c, static_cast<RejectReason>(verdict_new != kPass ? verdict_new : furthest));
       continue;
     }
     ++pickall_targets;
+    ++d.feasible_clusters;
     Candidate cand;
     cand.cluster = c;
-    cand.capacity = capacity;
     cand.kept = kept;
     cand.best_pool = best_pool;
-    cand.cost_per_replica = cost_with_room >= 0 ? cost_with_room : best_cost;
     cand.locality_ms = view.locality_ms[c];
     const ClusterInventory& inv = index.snapshot.clusters[c];
     cand.warm = (!request.image.empty() && inv.cached_images.count(request.image) ? 50 : 0) +
@@ -324,13 +477,30 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     } else {
       cand.affinity = view.affinity[c];
     }
-    candidates.push_back(cand);
+    // One candidate per price tier: a cluster whose cheap pool is full should not win the
+    // next replicas on the strength of that pool (the rest of its room costs more).
+    if (tiers.empty()) {
+      cand.cost_per_replica = best_cost;
+      candidates.push_back(cand);
+      continue;
+    }
+    std::sort(tiers.begin(), tiers.end());
+    for (size_t t = 0; t < tiers.size();) {
+      size_t u = t;
+      int cap = 0;
+      while (u < tiers.size() && tiers[u].first <= tiers[t].first + 1e-9) cap += tiers[u++].second;
+      Candidate tier = cand;
+      tier.tier_cost = tier.cost_per_replica = tiers[t].first;
+      tier.capacity = cap;
+      tier.kept = t == 0 ? kept : 0;
+      candidates.push_back(tier);
+      t = u;
+    }
   }
   for (const auto& [name, count] : request.current) {
     auto it = index.cluster_by_name.find(name);
     if (it != index.cluster_by_name.end()) kept_wanted[it->second] = 0;
   }
-  d.feasible_clusters = static_cast<int>(candidates.size());
 
   ScoreCandidates(policy.scoring.weights, candidates);
   std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
@@ -354,12 +524,19 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       break;
     }
     case PlacementMode::kPickAll:
-      d.requested = replicas * std::max(1, pickall_targets);
-      for (auto& c : candidates) c.assigned = std::min(c.capacity, std::max(0, replicas - c.kept));
+    case PlacementMode::kPickFixed: {
+      if (policy.mode == PlacementMode::kPickAll) d.requested = replicas * std::max(1, pickall_targets);
+      quota.assign(n, 0);
+      for (const auto& c : candidates) {
+        quota[c.cluster] = policy.mode == PlacementMode::kPickAll ? replicas : fixed_share[c.cluster];
+      }
+      for (const auto& c : candidates) quota[c.cluster] -= c.kept;
+      for (auto& c : candidates) {  // ranked order: a cluster's cheaper tier first
+        c.assigned = std::clamp(quota[c.cluster], 0, c.capacity);
+        quota[c.cluster] -= c.assigned;
+      }
       break;
-    case PlacementMode::kPickFixed:
-      for (auto& c : candidates) c.assigned = std::min(c.capacity, std::max(0, fixed_share[c.cluster] - c.kept));
-      break;
+    }
   }
 
   int placed = 0;
@@ -407,8 +584,15 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     }
   }
   if (options.explain) {
-    d.scores.reserve(candidates.size());
+    // One row per cluster: its best-ranked tier, with the replicas of all its tiers.
+    quota.assign(n, -1);
     for (const auto& c : candidates) {
+      if (quota[c.cluster] >= 0) {
+        d.scores[quota[c.cluster]].replicas += c.kept + c.assigned;
+        d.scores[quota[c.cluster]].capacity += c.capacity;
+        continue;
+      }
+      quota[c.cluster] = static_cast<int>(d.scores.size());
       ClusterScore s = c.score;
       s.replicas = c.kept + c.assigned;
       d.scores.push_back(s);
@@ -443,8 +627,11 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
   const ClusterIndex& cx = index.clusters[cand.cluster];
   std::vector<std::pair<double, int>> pools;  // cost per replica, pool
   for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
-    if (view.pool_verdict[p] != kPass || !sized.estimates[index.pools[p].shape]) continue;
-    pools.emplace_back(index.pools[p].price_per_unit * sized.estimates[index.pools[p].shape]->total_gpus(), p);
+    const int shape = index.pools[p].shape;
+    if (view.pool_verdict[p] != kPass || !sized.product_allowed[shape] || !sized.estimates[shape]) continue;
+    double cost = index.pools[p].price_per_unit * sized.estimates[shape]->total_gpus();
+    if (std::abs(cost - cand.tier_cost) > 1e-9) continue;
+    pools.emplace_back(cost, p);
   }
   std::sort(pools.begin(), pools.end());
   std::vector<std::pair<int, int>> touched;  // node, units
@@ -487,6 +674,10 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
     }
     if (placed_here > 0) add_row(p, placed_here, 0);
     d.placed += placed_here;
+  }
+  if (touched_out) {
+    touched_out->insert(touched_out->end(), touched.begin(), touched.end());
+    return;
   }
   for (const auto& [nd, units] : touched) {
     const NodeRef& ref = index.nodes[nd];

@@ -122,6 +122,9 @@ struct PlacementDecision {
 
 struct DecideOptions {
   bool explain = false;   // record scores and rejection messages
+  // PlanBatch only: after the greedy pass, re-decide small groups of workspaces whose
+  // policies weigh cost alone when that lowers their total cost without losing a replica.
+  bool improve_cost = true;
 };
 
 struct ExplainLimits {

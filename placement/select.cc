@@ -30,11 +30,13 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
                           std::vector<Candidate>& ranked) {
   if (ranked.empty()) return {"NoFeasibleCluster", ""};
   int remaining = replicas;
-  int used = 0;
+  int used = 0;  // distinct clusters with replicas
+  std::vector<int> load(index.clusters.size(), 0);  // replicas per cluster, over its tiers
   for (auto& c : ranked) {
     c.assigned = 0;
     remaining -= c.kept;
-    if (c.kept > 0) ++used;
+    if (c.kept > 0 && load[c.cluster] == 0) ++used;
+    load[c.cluster] += c.kept;
   }
   const int max_clusters = policy.max_clusters > 0 ? policy.max_clusters : 1 << 30;
 
@@ -83,7 +85,7 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
   auto has_room = [&](size_t i) {
     const Candidate& c = ranked[i];
     if (c.assigned >= c.capacity) return false;
-    if (c.kept + c.assigned == 0 && used >= max_clusters) {
+    if (load[c.cluster] == 0 && used >= max_clusters) {
       blocked_by_max_clusters = true;
       return false;
     }
@@ -91,7 +93,7 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
   };
   auto place = [&](size_t i) {
     Candidate& c = ranked[i];
-    if (c.kept + c.assigned == 0) ++used;
+    if (load[c.cluster]++ == 0) ++used;
     ++c.assigned;
     --remaining;
     for (auto& st : spread) {
@@ -122,7 +124,7 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
 
   // minClusters distinct clusters.
   while (used < policy.min_clusters && remaining > 0) {
-    int i = pick([&](size_t j) { return ranked[j].kept + ranked[j].assigned == 0; });
+    int i = pick([&](size_t j) { return load[ranked[j].cluster] == 0; });
     if (i < 0) break;
     place(i);
   }
@@ -161,9 +163,10 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
     for (size_t i = 0; i < ranked.size() && remaining > 0; ++i) {
       if (!has_room(i)) continue;
       Candidate& c = ranked[i];
-      if (c.kept + c.assigned == 0) ++used;
+      if (load[c.cluster] == 0) ++used;
       int take = std::min(remaining, c.capacity - c.assigned);
       c.assigned += take;
+      load[c.cluster] += take;
       remaining -= take;
     }
   } else {
