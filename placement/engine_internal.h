@@ -54,6 +54,9 @@ struct FleetIndex {
   std::vector<double> latency;           // regions × regions, ms
   std::unordered_map<std::string, int> cluster_by_name;
   std::unordered_map<std::string, int> region_by_name;
+  // Cached image or model → clusters holding it (warm-cache term without per-cluster lookups).
+  std::unordered_map<std::string, std::vector<int>> image_holders;
+  std::unordered_map<std::string, std::vector<int>> model_holders;
 
   double Latency(int a, int b) const {
     if (a < 0 || b < 0) return kUnknownLatencyMs;

@@ -27,6 +27,9 @@ struct Planner::Impl {
   Touched* touched_out = nullptr;  // PlanBatch: where Commit records nodes (else ledger.made)
   std::vector<std::pair<double, int>> tiers;  // scratch for one cluster
   std::vector<int> quota;                      // per cluster, PickAll/PickFixed scratch
+  std::vector<double> warm;                    // per cluster, warm-cache points of this request
+  std::vector<std::pair<double, int>> rank_keys;
+  std::vector<Candidate> ranked;
 
   const PolicyView& View(const std::shared_ptr<const PlacementPolicySpec>& policy) {
     auto it = views.find(policy.get());
@@ -114,6 +117,8 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
       ix.pools.push_back(pool);
     }
     ci.pool_count = static_cast<int>(ix.pools.size()) - ci.first_pool;
+    for (const auto& img : cluster.cached_images) ix.image_holders[img].push_back(static_cast<int>(c));
+    for (const auto& m : cluster.cached_models) ix.model_holders[m].push_back(static_cast<int>(c));
     ix.clusters.push_back(ci);
   }
   for (const auto& l : ix.snapshot.latencies) {
@@ -392,6 +397,16 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
 
   candidates.clear();
   int pickall_targets = 0;
+  warm.resize(n, 0);
+  auto add_warm = [&](const std::unordered_map<std::string, std::vector<int>>& holders, const std::string& key,
+                      double points) {
+    if (key.empty()) return;
+    if (auto it = holders.find(key); it != holders.end()) {
+      for (int c : it->second) warm[c] += points;
+    }
+  };
+  add_warm(index.image_holders, request.image, 50);
+  add_warm(index.model_holders, request.model, 50);
   auto reject = [&](int c, RejectReason r) {
     ++d.reason_counts[static_cast<size_t>(r)];
     if (options.explain) d.rejections.push_back({c, {}, r, RejectionMessage(index, ledger, policy, sized, c, r)});
@@ -467,9 +482,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     cand.kept = kept;
     cand.best_pool = best_pool;
     cand.locality_ms = view.locality_ms[c];
-    const ClusterInventory& inv = index.snapshot.clusters[c];
-    cand.warm = (!request.image.empty() && inv.cached_images.count(request.image) ? 50 : 0) +
-                (!request.model.empty() && inv.cached_models.count(request.model) ? 50 : 0);
+    cand.warm = warm[c];
     if (view.dynamic_affinity) {
       for (const auto& pt : policy.preferred) {
         if (MatchesTerm(index, ledger, c, pt.term)) cand.affinity += pt.weight;
@@ -502,11 +515,18 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     if (it != index.cluster_by_name.end()) kept_wanted[it->second] = 0;
   }
 
+  add_warm(index.image_holders, request.image, -50);  // reset the scratch for the next request
+  add_warm(index.model_holders, request.model, -50);
+
+  // Rank: best score first; ties by cluster name, then by tier price (candidates were
+  // built in that order). Sorting small keys and permuting once beats moving candidates.
   ScoreCandidates(policy.scoring.weights, candidates);
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    if (a.score.total != b.score.total) return a.score.total > b.score.total;
-    return a.cluster < b.cluster;
-  });
+  rank_keys.clear();
+  for (size_t i = 0; i < candidates.size(); ++i) rank_keys.emplace_back(-candidates[i].score.total, static_cast<int>(i));
+  std::sort(rank_keys.begin(), rank_keys.end());
+  ranked.clear();
+  for (const auto& [key, i] : rank_keys) ranked.push_back(candidates[i]);
+  candidates.swap(ranked);
 
   SelectOutcome outcome;
   switch (policy.mode) {
