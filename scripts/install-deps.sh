@@ -12,12 +12,26 @@ packages=(
 )
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# Node.js runs the offline Kubernetes schema check of rendered manifests.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+install_npm_packages() {
+  # Official Kubernetes schemas (kubernetes-models) for the rendered-manifest test; the
+  # lockfile pins them, the npm registry serves them.
+  local dir=tests/workspace/k8s-schema
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+    echo "install-deps: npm ci in $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_npm_packages
   exit 0
 fi
 
@@ -30,3 +44,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm_packages

@@ -96,7 +96,8 @@ StatusOr<Catalog> Catalog::Parse(std::string_view models_tsv, std::string_view g
     m.architecture = f[2];
     m.quantization = f[3];
     if (!ParseDouble(f[4], &m.weights_gib) || m.weights_gib <= 0) {
-      return RowError("models.tsv", i + 1, "weights_gib must be a positive number, got '" + f[4] + "'");
+      return RowError("models.tsv", i + 1,
+                      "weights_gib must be a positive number, got '" + f[4] + "'");
     }
     if (!ParseInt(f[5], &m.context_limit) || m.context_limit <= 0) {
       return RowError("models.tsv", i + 1, "context_limit must be a positive integer");
@@ -139,16 +140,19 @@ StatusOr<Catalog> Catalog::Parse(std::string_view models_tsv, std::string_view g
       if (!ParseDouble(f[3], &g.compute_capability)) {
         return RowError("gpus.tsv", i + 1, "cc must be a number");
       }
-      if (f[4] != "yes" && f[4] != "no") return RowError("gpus.tsv", i + 1, "mig_capable must be yes or no");
+      if (f[4] != "yes" && f[4] != "no")
+        return RowError("gpus.tsv", i + 1, "mig_capable must be yes or no");
       g.mig_capable = f[4] == "yes";
       c.gpus_.push_back(std::move(g));
     } else if (section == Section::kInstances) {
-      if (f.size() != 4) return RowError("gpus.tsv", i + 1, "expected 4 fields for an instance type");
+      if (f.size() != 4)
+        return RowError("gpus.tsv", i + 1, "expected 4 fields for an instance type");
       InstanceType t;
       t.name = f[0];
       t.cloud = f[1];
       int64_t gpus = 0;
-      if (!ParseInt(f[2], &gpus) || gpus <= 0) return RowError("gpus.tsv", i + 1, "gpus must be positive");
+      if (!ParseInt(f[2], &gpus) || gpus <= 0)
+        return RowError("gpus.tsv", i + 1, "gpus must be positive");
       t.gpus = static_cast<int>(gpus);
       t.gpu = f[3];
       c.instance_types_.push_back(std::move(t));
@@ -190,7 +194,8 @@ StatusOr<ModelInfo> Catalog::FindModel(std::string_view name_or_hf_id) const {
 StatusOr<GpuInfo> Catalog::FindGpu(std::string_view name_or_product) const {
   // GFD in MIG "single" strategy reports e.g. NVIDIA-A100-SXM4-80GB-MIG-1g.10gb.
   std::string_view wanted = name_or_product;
-  if (auto mig = ToLower(wanted).find("-mig-"); mig != std::string::npos) wanted = wanted.substr(0, mig);
+  if (auto mig = ToLower(wanted).find("-mig-"); mig != std::string::npos)
+    wanted = wanted.substr(0, mig);
   for (const auto& g : gpus_) {
     if (EqualsIgnoreCase(g.name, wanted) || EqualsIgnoreCase(g.gfd_product, wanted)) return g;
   }
@@ -206,7 +211,8 @@ StatusOr<InstanceType> Catalog::FindInstanceType(std::string_view name) const {
   }
   std::vector<std::string> names;
   for (const auto& t : instance_types_) names.push_back(t.name);
-  return Status::NotFound("unknown instance type \"" + std::string(name) + "\"" + DidYouMean(name, names));
+  return Status::NotFound("unknown instance type \"" + std::string(name) + "\"" +
+                          DidYouMean(name, names));
 }
 
 StatusOr<double> MigProfileMemoryGib(std::string_view profile) {

@@ -12,28 +12,28 @@
 namespace berth::workspace {
 
 struct ModelInfo {
-  std::string preset;          // short name, e.g. "llama-3.3-70b-instruct"
-  std::string hf_id;           // e.g. "meta-llama/Llama-3.3-70B-Instruct"
-  std::string architecture;    // e.g. "LlamaForCausalLM"
-  std::string quantization;    // "none", "fp8", "awq", ...
-  double weights_gib = 0;      // weights on disk
-  int64_t context_limit = 0;   // max context tokens
+  std::string preset;         // short name, e.g. "llama-3.3-70b-instruct"
+  std::string hf_id;          // e.g. "meta-llama/Llama-3.3-70B-Instruct"
+  std::string architecture;   // e.g. "LlamaForCausalLM"
+  std::string quantization;   // "none", "fp8", "awq", ...
+  double weights_gib = 0;     // weights on disk
+  int64_t context_limit = 0;  // max context tokens
   int64_t kv_bytes_per_token = 0;
 };
 
 struct GpuInfo {
-  std::string name;            // catalog name, e.g. "A100-80GB"
-  std::string gfd_product;     // nvidia.com/gpu.product label value
-  double memory_gib = 0;       // per GPU
+  std::string name;         // catalog name, e.g. "A100-80GB"
+  std::string gfd_product;  // nvidia.com/gpu.product label value
+  double memory_gib = 0;    // per GPU
   double compute_capability = 0;
   bool mig_capable = false;
 };
 
 struct InstanceType {
-  std::string name;            // e.g. "Standard_NC96ads_A100_v4"
+  std::string name;  // e.g. "Standard_NC96ads_A100_v4"
   std::string cloud;
-  int gpus = 0;                // GPUs per node
-  std::string gpu;             // GpuInfo::name
+  int gpus = 0;     // GPUs per node
+  std::string gpu;  // GpuInfo::name
 };
 
 class Catalog {

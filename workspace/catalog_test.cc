@@ -88,7 +88,8 @@ TEST(CatalogTest, FindsInstanceTypes) {
 
 TEST(CatalogTest, ParseRejectsBadRowsWithLineNumbers) {
   const char* gpus = "gpu\tgfd_product\tmemory_gib\tcc\tmig_capable\nT4\tTesla-T4\t16\t7.5\tno\n";
-  const char* header = "preset\thf_id\tarchitecture\tquantization\tweights_gib\tcontext_limit\tkv_bytes_per_token\n";
+  const char* header =
+      "preset\thf_id\tarchitecture\tquantization\tweights_gib\tcontext_limit\tkv_bytes_per_token\n";
   auto ok = Catalog::Parse(std::string(header) + "m\ta/m\tX\tnone\t1.5\t100\t10\n", gpus);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->models().size(), 1u);
@@ -98,12 +99,14 @@ TEST(CatalogTest, ParseRejectsBadRowsWithLineNumbers) {
   EXPECT_THAT(bad_weights.status().message(), HasSubstr("models.tsv:2"));
   EXPECT_THAT(bad_weights.status().message(), HasSubstr("weights_gib"));
 
-  auto dup = Catalog::Parse(std::string(header) + "m\ta/m\tX\tnone\t1\t1\t1\nM\ta/n\tX\tnone\t1\t1\t1\n", gpus);
+  auto dup = Catalog::Parse(
+      std::string(header) + "m\ta/m\tX\tnone\t1\t1\t1\nM\ta/n\tX\tnone\t1\t1\t1\n", gpus);
   ASSERT_FALSE(dup.ok());
   EXPECT_THAT(dup.status().message(), HasSubstr("duplicate preset"));
 
-  auto unknown_gpu = Catalog::Parse(std::string(header),
-                                    std::string(gpus) + "instance_type\tcloud\tgpus\tgpu\nx1\taws\t1\tB200\n");
+  auto unknown_gpu =
+      Catalog::Parse(std::string(header),
+                     std::string(gpus) + "instance_type\tcloud\tgpus\tgpu\nx1\taws\t1\tB200\n");
   ASSERT_FALSE(unknown_gpu.ok());
   EXPECT_THAT(unknown_gpu.status().message(), HasSubstr("unknown GPU B200"));
 }

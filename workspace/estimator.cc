@@ -12,8 +12,8 @@ namespace berth::workspace {
 namespace {
 
 constexpr double kBytesPerGib = 1024.0 * 1024.0 * 1024.0;
-constexpr double kWeightOverhead = 1.02;   // runtime copies beyond the files on disk
-constexpr double kBaseReserveGib = 2.3;    // CUDA context, activations, sampler
+constexpr double kWeightOverhead = 1.02;  // runtime copies beyond the files on disk
+constexpr double kBaseReserveGib = 2.3;   // CUDA context, activations, sampler
 constexpr double kFragmentation = 1.05;
 
 std::string Gib(double v) {
@@ -35,10 +35,10 @@ std::string ShapeName(const GpuShape& shape) {
 }
 
 struct Sizing {
-  double usable_gib;   // per GPU, memory × utilization
-  double kv_gib;       // KV cache for one max-length sequence, whole replica
-  double model_gib;    // weights × overhead (KAITO's "model")
-  double sized_gib;    // model × (1 + headroom): what the replica must hold
+  double usable_gib;  // per GPU, memory × utilization
+  double kv_gib;      // KV cache for one max-length sequence, whole replica
+  double model_gib;   // weights × overhead (KAITO's "model")
+  double sized_gib;   // model × (1 + headroom): what the replica must hold
 
   double ReserveGib(int tp) const { return kBaseReserveGib + kv_gib / tp; }
   double AvailablePerGpu(int tp) const { return (usable_gib - ReserveGib(tp)) / kFragmentation; }
@@ -51,13 +51,17 @@ struct Sizing {
 };
 
 Status CheckOptions(const ModelInfo& model, const GpuShape& shape, const EstimateOptions& o) {
-  if (model.weights_gib <= 0) return Status::Invalid("model " + model.preset + " has no weights size");
-  if (shape.memory_gib <= 0) return Status::Invalid("GPU shape " + ShapeName(shape) + " has no memory size");
-  if (shape.gpus_per_node < 1) return Status::Invalid("GPU shape must have at least 1 GPU per node");
+  if (model.weights_gib <= 0)
+    return Status::Invalid("model " + model.preset + " has no weights size");
+  if (shape.memory_gib <= 0)
+    return Status::Invalid("GPU shape " + ShapeName(shape) + " has no memory size");
+  if (shape.gpus_per_node < 1)
+    return Status::Invalid("GPU shape must have at least 1 GPU per node");
   if (o.max_model_len < 1) return Status::Invalid("maxModelLen must be at least 1");
   if (model.context_limit > 0 && o.max_model_len > model.context_limit) {
-    return Status::Invalid("maxModelLen " + std::to_string(o.max_model_len) + " is above " + model.preset +
-                           "'s context limit of " + std::to_string(model.context_limit) + " tokens");
+    return Status::Invalid("maxModelLen " + std::to_string(o.max_model_len) + " is above " +
+                           model.preset + "'s context limit of " +
+                           std::to_string(model.context_limit) + " tokens");
   }
   if (o.gpu_memory_utilization < 0 || o.gpu_memory_utilization > 1) {
     return Status::Invalid("gpuMemoryUtilization must be in (0, 1]");
@@ -73,14 +77,16 @@ Status CheckOptions(const ModelInfo& model, const GpuShape& shape, const Estimat
 Status Multipliers(const ModelInfo& model, const EstimateOptions& o, double* weights, double* kv) {
   *weights = 1.0;
   *kv = 1.0;
-  const bool unquantized = model.quantization.empty() || EqualsIgnoreCase(model.quantization, "none");
+  const bool unquantized =
+      model.quantization.empty() || EqualsIgnoreCase(model.quantization, "none");
   std::string dtype = ToLower(o.dtype);
   if (dtype == "float32" || dtype == "float") {
     if (unquantized) *weights = 2.0;  // catalog sizes are 16-bit checkpoints
     *kv = 2.0;
   } else if (!(dtype.empty() || dtype == "auto" || dtype == "bfloat16" || dtype == "float16" ||
                dtype == "half")) {
-    return Status::Invalid("dtype \"" + o.dtype + "\" is not one of auto, bfloat16, float16, float32");
+    return Status::Invalid("dtype \"" + o.dtype +
+                           "\" is not one of auto, bfloat16, float16, float32");
   }
   std::string q = ToLower(o.quantization);
   if (q.empty() || EqualsIgnoreCase(q, model.quantization)) return Status::Ok();
@@ -88,8 +94,9 @@ Status Multipliers(const ModelInfo& model, const EstimateOptions& o, double* wei
     *weights *= 0.5;  // vLLM quantizes weights to 8 bits while loading
     return Status::Ok();
   }
-  return Status::Invalid("quantization \"" + o.quantization + "\" needs a checkpoint quantized that way; " +
-                         model.preset + " is published as " + model.quantization +
+  return Status::Invalid("quantization \"" + o.quantization +
+                         "\" needs a checkpoint quantized that way; " + model.preset +
+                         " is published as " + model.quantization +
                          (unquantized ? " (only fp8 can be applied at load time)" : ""));
 }
 
@@ -97,9 +104,12 @@ Status Multipliers(const ModelInfo& model, const EstimateOptions& o, double* wei
 
 const char* ParallelLayoutName(ParallelLayout layout) {
   switch (layout) {
-    case ParallelLayout::kSingleGpu: return "single-gpu";
-    case ParallelLayout::kTensorParallel: return "tensor-parallel";
-    case ParallelLayout::kPipelineParallel: return "pipeline-parallel";
+    case ParallelLayout::kSingleGpu:
+      return "single-gpu";
+    case ParallelLayout::kTensorParallel:
+      return "tensor-parallel";
+    case ParallelLayout::kPipelineParallel:
+      return "pipeline-parallel";
   }
   return "unknown";
 }
@@ -123,8 +133,8 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
                                    : DefaultGpuMemoryUtilization(shape.product);
   Sizing s;
   s.usable_gib = shape.memory_gib * est.gpu_memory_utilization;
-  s.kv_gib = static_cast<double>(options.max_model_len) * static_cast<double>(model.kv_bytes_per_token) *
-             kv_mult / kBytesPerGib;
+  s.kv_gib = static_cast<double>(options.max_model_len) *
+             static_cast<double>(model.kv_bytes_per_token) * kv_mult / kBytesPerGib;
   s.model_gib = model.weights_gib * weight_mult * kWeightOverhead;
   s.sized_gib = s.model_gib * (1 + options.headroom_fraction);
   est.model_gib = s.model_gib;
@@ -133,10 +143,11 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
   // The smallest reserve (widest tensor parallel) still leaves nothing: no split helps.
   const int widest = mig ? 1 : node_gpus;
   if (s.AvailablePerGpu(widest) <= 0) {
-    return Status::Invalid("GPU memory too small: a " + ShapeName(shape) + " has " + Gib(s.usable_gib) +
-                           " usable (" + Gib(shape.memory_gib) + " × " + Fixed(est.gpu_memory_utilization) +
-                           ") but the runtime reserve for maxModelLen " + std::to_string(options.max_model_len) +
-                           " is " + Gib(s.ReserveGib(widest)) + "; lower maxModelLen or use a larger GPU");
+    return Status::Invalid(
+        "GPU memory too small: one " + ShapeName(shape) + " has " + Gib(s.usable_gib) +
+        " usable (" + Gib(shape.memory_gib) + " × " + Fixed(est.gpu_memory_utilization) +
+        ") but the runtime reserve for maxModelLen " + std::to_string(options.max_model_len) +
+        " is " + Gib(s.ReserveGib(widest)) + "; lower maxModelLen or use a larger GPU");
   }
 
   // The estimate without an override: fewest GPUs (a divisor of the node's count), else
@@ -145,11 +156,12 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
   std::string fit_error;
   if (mig) {
     if (s.GpusNeeded(1) > 1) {
-      fit_error = what + " needs " + Gib(s.sized_gib) + " for weights but a " + ShapeName(shape) + " holds " +
-                  Gib(s.AvailablePerGpu(1)) + " after the runtime reserve (" +
-                  std::to_string(s.GpusNeeded(1)) +
-                  " slices' worth); a MIG slice cannot span nodes or be tensor-parallel across slices: "
-                  "use a larger MIG profile or whole GPUs";
+      fit_error =
+          what + " needs " + Gib(s.sized_gib) + " for weights but one " + ShapeName(shape) +
+          " holds " + Gib(s.AvailablePerGpu(1)) + " after the runtime reserve (" +
+          std::to_string(s.GpusNeeded(1)) +
+          " slices' worth); a MIG slice cannot span nodes or be tensor-parallel across slices: "
+          "use a larger MIG profile or whole GPUs";
     } else {
       tp = 1;
       per_node = 1;
@@ -168,10 +180,12 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
       int need = s.GpusNeeded(node_gpus);
       int n = (need + node_gpus - 1) / node_gpus;
       if (options.max_nodes_per_replica > 0 && n > options.max_nodes_per_replica) {
-        fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" + std::to_string(need) + " GPUs); a " +
-                    ShapeName(shape) + " node has " + std::to_string(node_gpus) + "×" + Gib(shape.memory_gib) +
-                    " (" + Gib(s.AvailablePerGpu(node_gpus) * node_gpus) + " for weights), so a replica would span " +
-                    std::to_string(n) + " nodes, above the limit of " + std::to_string(options.max_nodes_per_replica);
+        fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" + std::to_string(need) +
+                    " GPUs); one " + ShapeName(shape) + " node has " + std::to_string(node_gpus) +
+                    "×" + Gib(shape.memory_gib) + " (" +
+                    Gib(s.AvailablePerGpu(node_gpus) * node_gpus) +
+                    " for weights), so a replica would span " + std::to_string(n) +
+                    " nodes, above the limit of " + std::to_string(options.max_nodes_per_replica);
       } else {
         tp = node_gpus;
         per_node = node_gpus;
@@ -184,7 +198,8 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
     const int want = options.gpu_count_override;
     if (mig && want > 1) {
       return Status::Invalid("GPU count override " + std::to_string(want) +
-                             " is not possible on MIG: a replica uses exactly one " + ShapeName(shape) +
+                             " is not possible on MIG: a replica uses exactly one " +
+                             ShapeName(shape) +
                              " (slices cannot be tensor-parallel or span nodes)");
     }
     int o_tp, o_nodes;
@@ -192,23 +207,26 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
       o_tp = want;
       o_nodes = 1;
       if (node_gpus % want != 0) {
-        est.warnings.push_back("GPU count override " + std::to_string(want) + " does not divide the node's " +
-                               std::to_string(node_gpus) + " GPUs; some GPUs will stay idle");
+        est.warnings.push_back("GPU count override " + std::to_string(want) +
+                               " does not divide the node's " + std::to_string(node_gpus) +
+                               " GPUs; some GPUs will stay idle");
       }
     } else {
       if (want % node_gpus != 0) {
-        return Status::Invalid("GPU count override " + std::to_string(want) + " spans nodes but is not a multiple of the " +
+        return Status::Invalid("GPU count override " + std::to_string(want) +
+                               " spans nodes but is not a multiple of the " +
                                std::to_string(node_gpus) + " GPUs per node of " + ShapeName(shape));
       }
       o_tp = node_gpus;
       o_nodes = want / node_gpus;
     }
     if (tp == 0) {
-      est.warnings.push_back("GPU count override " + std::to_string(want) + " is used although the estimate says: " +
-                             fit_error);
+      est.warnings.push_back("GPU count override " + std::to_string(want) +
+                             " is used although the estimate says: " + fit_error);
     } else if (want < tp * nodes) {
-      est.warnings.push_back("GPU count override " + std::to_string(want) + " is below the estimated " +
-                             std::to_string(tp * nodes) + " GPUs: " + what + " needs " + Gib(s.sized_gib) +
+      est.warnings.push_back("GPU count override " + std::to_string(want) +
+                             " is below the estimated " + std::to_string(tp * nodes) +
+                             " GPUs: " + what + " needs " + Gib(s.sized_gib) +
                              ", the override leaves " + Gib(s.AvailablePerGpu(o_tp) * want) +
                              " for weights; expect out-of-memory at load");
     }
@@ -223,7 +241,7 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
   est.nodes = nodes;
   est.tensor_parallel = tp;
   est.pipeline_parallel = nodes;
-  est.layout = nodes > 1 ? ParallelLayout::kPipelineParallel
+  est.layout = nodes > 1      ? ParallelLayout::kPipelineParallel
                : per_node > 1 ? ParallelLayout::kTensorParallel
                               : ParallelLayout::kSingleGpu;
   est.available_gib = s.AvailablePerGpu(tp) * tp * nodes;

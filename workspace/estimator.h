@@ -21,10 +21,10 @@ struct GpuShape {
 };
 
 struct EstimateOptions {
-  int64_t max_model_len = 2048;        // tokens of KV cache reserved per sequence
-  double gpu_memory_utilization = 0;   // 0 = default (0.84; 0.82 on A10)
-  double headroom_fraction = 0.05;     // extra memory kept free beyond KAITO's estimate
-  int gpu_count_override = 0;          // >0: use exactly this many GPUs per replica
+  int64_t max_model_len = 2048;       // tokens of KV cache reserved per sequence
+  double gpu_memory_utilization = 0;  // 0 = default (0.84; 0.82 on A10)
+  double headroom_fraction = 0.05;    // extra memory kept free beyond KAITO's estimate
+  int gpu_count_override = 0;         // >0: use exactly this many GPUs per replica
   // vLLM --dtype: "" or "auto" (the checkpoint's dtype), "bfloat16", "float16", "float32".
   // float32 doubles the weights of an unquantized model and the KV cache.
   std::string dtype;
@@ -39,17 +39,17 @@ struct EstimateOptions {
 enum class ParallelLayout { kSingleGpu, kTensorParallel, kPipelineParallel };
 
 struct ReplicaEstimate {
-  int gpus_per_node = 1;     // GPUs (or slices) one replica takes on each of its nodes
-  int nodes = 1;             // nodes per replica (>1 means pipeline parallel over Ray)
-  int tensor_parallel = 1;   // --tensor-parallel-size
-  int pipeline_parallel = 1; // --pipeline-parallel-size
+  int gpus_per_node = 1;      // GPUs (or slices) one replica takes on each of its nodes
+  int nodes = 1;              // nodes per replica (>1 means pipeline parallel over Ray)
+  int tensor_parallel = 1;    // --tensor-parallel-size
+  int pipeline_parallel = 1;  // --pipeline-parallel-size
   ParallelLayout layout = ParallelLayout::kSingleGpu;
-  double model_gib = 0;          // weights × overhead
-  double available_gib = 0;      // usable for weights across the replica's GPUs
-  double headroom_gib = 0;       // available − model (≥ 0 unless overridden)
-  std::vector<std::string> warnings;  // e.g. override below the estimate
+  double model_gib = 0;                  // weights × overhead
+  double available_gib = 0;              // usable for weights across the replica's GPUs
+  double headroom_gib = 0;               // available − model (≥ 0 unless overridden)
+  std::vector<std::string> warnings;     // e.g. override below the estimate
   double gpu_memory_utilization = 0.84;  // the value used (pass to vLLM)
-  int replicas_per_node = 1;     // replicas of this size that fit one node of the shape
+  int replicas_per_node = 1;             // replicas of this size that fit one node of the shape
 
   int total_gpus() const { return gpus_per_node * nodes; }
 };

@@ -2,8 +2,9 @@
 #include "workspace/estimator.h"
 
 #include <gmock/gmock.h>
-#include <cctype>
 #include <gtest/gtest.h>
+
+#include <cctype>
 
 namespace berth::workspace {
 namespace {
@@ -70,7 +71,8 @@ INSTANTIATE_TEST_SUITE_P(
         FitCase{"gpt-oss-120b", "H100-80GB", 8, 4, 1, ParallelLayout::kTensorParallel},
         FitCase{"gpt-oss-120b", "H200", 8, 2, 1, ParallelLayout::kTensorParallel}),
     [](const ::testing::TestParamInfo<FitCase>& info) {
-      std::string name = info.param.model + "_" + info.param.gpu + "_x" + std::to_string(info.param.gpus_per_node);
+      std::string name =
+          info.param.model + "_" + info.param.gpu + "_x" + std::to_string(info.param.gpus_per_node);
       for (auto& c : name) {
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       }
@@ -113,7 +115,8 @@ TEST(EstimatorTest, MigSliceTooSmallForA7bModelSaysWhy) {
   auto est = EstimateReplica(Model("mistral-7b-instruct"), Shape("A100-80GB", 7, "1g.10gb"));
   ASSERT_FALSE(est.ok());
   EXPECT_EQ(est.status().code(), StatusCode::kInvalid);
-  EXPECT_THAT(est.status().message(), HasSubstr("MIG slice cannot span nodes or be tensor-parallel"));
+  EXPECT_THAT(est.status().message(),
+              HasSubstr("MIG slice cannot span nodes or be tensor-parallel"));
   EXPECT_THAT(est.status().message(), HasSubstr("1g.10gb"));
   EXPECT_THAT(est.status().message(), HasSubstr("needs 14.5 GiB"));
 }

@@ -14,7 +14,8 @@ std::string ToLower(std::string_view s) {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -45,12 +46,17 @@ std::vector<std::string> ClosestNames(std::string_view wanted,
     size_t d = EditDistance(w, candidates[i]);
     // A prefix/substring typed by the user ("llama-3.3") is a strong hint even when far
     // away by edits; rank it just after exact-ish matches.
-    if (!w.empty() && ToLower(candidates[i]).find(w) != std::string::npos) d = std::min(d, threshold);
+    if (!w.empty() && ToLower(candidates[i]).find(w) != std::string::npos)
+      d = std::min(d, threshold);
     if (d <= threshold) scored.emplace_back(d, i);
   }
   std::stable_sort(scored.begin(), scored.end());
+  // Only names about as close as the best one: a clear winner is not diluted by noise.
   std::vector<std::string> out;
-  for (size_t k = 0; k < scored.size() && out.size() < limit; ++k) out.push_back(candidates[scored[k].second]);
+  for (size_t k = 0; k < scored.size() && out.size() < limit; ++k) {
+    if (scored[k].first > scored.front().first + 2) break;
+    out.push_back(candidates[scored[k].second]);
+  }
   return out;
 }
 

@@ -15,7 +15,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 size_t EditDistance(std::string_view a, std::string_view b);
 
 // Up to `limit` candidates closest to `wanted` (ties in candidate order), keeping only
-// those plausibly meant: distance at most max(3, |wanted|/2), or containing `wanted`.
+// those plausibly meant: distance at most max(3, |wanted|/2), or containing `wanted`,
+// and at most 2 edits further than the closest.
 std::vector<std::string> ClosestNames(std::string_view wanted,
                                       const std::vector<std::string>& candidates, size_t limit);
 

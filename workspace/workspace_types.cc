@@ -53,7 +53,8 @@ class FieldReader {
     }
     return v;
   }
-  void String(const json& parent, const std::string& key, const std::string& path, std::string* out) {
+  void String(const json& parent, const std::string& key, const std::string& path,
+              std::string* out) {
     const json* v = Find(parent, key);
     if (!v || v->is_null()) return;
     if (!v->is_string()) {
@@ -67,7 +68,8 @@ class FieldReader {
     const json* v = Find(parent, key);
     if (!v || v->is_null()) return;
     if (!v->is_number_integer()) {
-      Error(path, "must be an integer, got " + std::string(v->type_name()), "FieldValueTypeInvalid");
+      Error(path, "must be an integer, got " + std::string(v->type_name()),
+            "FieldValueTypeInvalid");
       return;
     }
     *out = static_cast<Int>(v->get<int64_t>());
@@ -109,7 +111,8 @@ bool IsDns1035Label(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-void ReadLabelSelector(FieldReader& r, const json& obj, const std::string& path, LabelSelector* out) {
+void ReadLabelSelector(FieldReader& r, const json& obj, const std::string& path,
+                       LabelSelector* out) {
   if (const json* labels = r.Object(obj, "matchLabels", path + ".matchLabels")) {
     for (auto it = labels->begin(); it != labels->end(); ++it) {
       if (!it.value().is_string()) {
@@ -151,7 +154,8 @@ void ReadStatus(FieldReader& r, const json& obj, WorkspaceStatus* out) {
   FieldReader lenient(&ignored);
   out->raw = obj;
   lenient.Integer(obj, "revision", "status.revision", &out->revision);
-  lenient.Integer(obj, "observedGeneration", "status.observedGeneration", &out->observed_generation);
+  lenient.Integer(obj, "observedGeneration", "status.observedGeneration",
+                  &out->observed_generation);
   if (const json* conds = lenient.Array(obj, "conditions", "status.conditions")) {
     for (const auto& c : *conds) {
       if (!c.is_object()) continue;
@@ -186,13 +190,16 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
   r.String(obj, "apiVersion", "apiVersion", &api_version);
   r.String(obj, "kind", "kind", &kind);
   if (api_version != kWorkspaceApiVersion) {
-    std::string hint = api_version.rfind("kaito.sh/", 0) == 0
-                           ? " (a KAITO Workspace: convert it with ConvertKaitoWorkspace / berthctl)"
-                           : "";
-    r.Error("apiVersion", "must be " + std::string(kWorkspaceApiVersion) + ", got \"" + api_version + "\"" + hint,
+    std::string hint =
+        api_version.rfind("kaito.sh/", 0) == 0
+            ? " (a KAITO Workspace: convert it with ConvertKaitoWorkspace / berthctl)"
+            : "";
+    r.Error("apiVersion",
+            "must be " + std::string(kWorkspaceApiVersion) + ", got \"" + api_version + "\"" + hint,
             "FieldValueNotSupported");
   }
-  if (kind != kWorkspaceKind) r.Error("kind", "must be Workspace, got \"" + kind + "\"", "FieldValueNotSupported");
+  if (kind != kWorkspaceKind)
+    r.Error("kind", "must be Workspace, got \"" + kind + "\"", "FieldValueNotSupported");
 
   if (const json* md = r.Object(obj, "metadata", "metadata")) {
     ws->metadata = *md;
@@ -211,13 +218,15 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
 
   const json* inf = r.Object(obj, "inference", "inference");
   if (!inf) {
-    r.Error("inference", "is required: set inference.preset.name or inference.model", "FieldValueRequired");
+    r.Error("inference", "is required: set inference.preset.name or inference.model",
+            "FieldValueRequired");
   } else {
     InferenceSpec& in = ws->inference;
     if (const json* preset = r.Object(*inf, "preset", "inference.preset")) {
       r.String(*preset, "name", "inference.preset.name", &in.preset_name);
       r.String(*preset, "revision", "inference.preset.revision", &in.revision);
-      if (in.preset_name.empty()) r.Error("inference.preset.name", "is required", "FieldValueRequired");
+      if (in.preset_name.empty())
+        r.Error("inference.preset.name", "is required", "FieldValueRequired");
     }
     if (const json* m = r.Object(*inf, "model", "inference.model")) {
       CustomModel cm;
@@ -239,7 +248,8 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
       r.Integer(*p, "maxModelLen", "inference.parameters.maxModelLen", &ip.max_model_len);
       r.String(*p, "dtype", "inference.parameters.dtype", &ip.dtype);
       r.String(*p, "quantization", "inference.parameters.quantization", &ip.quantization);
-      r.Number(*p, "gpuMemoryUtilization", "inference.parameters.gpuMemoryUtilization", &ip.gpu_memory_utilization);
+      r.Number(*p, "gpuMemoryUtilization", "inference.parameters.gpuMemoryUtilization",
+               &ip.gpu_memory_utilization);
       r.Strings(*p, "extraArgs", "inference.parameters.extraArgs", &ip.extra_args);
     }
   }
@@ -248,14 +258,17 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
     r.Integer(*pl, "replicas", "placement.replicas", &ws->placement.replicas);
     if (const json* ref = r.Object(*pl, "policyRef", "placement.policyRef")) {
       r.String(*ref, "name", "placement.policyRef.name", &ws->placement.policy_ref);
-      if (ws->placement.policy_ref.empty()) r.Error("placement.policyRef.name", "is required", "FieldValueRequired");
+      if (ws->placement.policy_ref.empty())
+        r.Error("placement.policyRef.name", "is required", "FieldValueRequired");
     }
-    if (const json* policy = r.Object(*pl, "policy", "placement.policy")) ws->placement.inline_policy = *policy;
+    if (const json* policy = r.Object(*pl, "policy", "placement.policy"))
+      ws->placement.inline_policy = *policy;
   }
   if (const json* ro = r.Object(obj, "rollout", "rollout")) {
     if (const json* ref = r.Object(*ro, "strategyRef", "rollout.strategyRef")) {
       r.String(*ref, "name", "rollout.strategyRef.name", &ws->rollout.strategy_ref);
-      if (ws->rollout.strategy_ref.empty()) r.Error("rollout.strategyRef.name", "is required", "FieldValueRequired");
+      if (ws->rollout.strategy_ref.empty())
+        r.Error("rollout.strategyRef.name", "is required", "FieldValueRequired");
     }
   }
   if (const json* st = r.Object(obj, "status", "status")) ReadStatus(r, *st, &ws->status);
@@ -266,9 +279,11 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
   if (ws->name.empty()) {
     r.Error("metadata.name", "is required", "FieldValueRequired");
   } else if (!IsDns1035Label(ws->name) || ws->name.size() > kMaxNameLength) {
-    r.Error("metadata.name", "\"" + ws->name + "\" must be a DNS-1035 label (lower-case letters, digits, '-', "
-            "starting with a letter) of at most " + std::to_string(kMaxNameLength) +
-            " characters: it names the Service and pods");
+    r.Error("metadata.name", "\"" + ws->name +
+                                 "\" must be a DNS-1035 label (lower-case letters, digits, '-', "
+                                 "starting with a letter) of at most " +
+                                 std::to_string(kMaxNameLength) +
+                                 " characters: it names the Service and pods");
   }
 
   InferenceSpec& in = ws->inference;
@@ -288,7 +303,8 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
     const CustomModel& cm = *in.custom_model;
     bool ok = true;
     if (cm.hf_id.empty() || cm.hf_id.find('/') == std::string::npos) {
-      r.Error("inference.model.huggingFaceId", "must be an \"org/name\" Hugging Face id", "FieldValueRequired");
+      r.Error("inference.model.huggingFaceId", "must be an \"org/name\" Hugging Face id",
+              "FieldValueRequired");
       ok = false;
     }
     if (!(cm.weights_gib > 0)) {
@@ -306,13 +322,18 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
     }
     if (ok) {
       std::string id = cm.hf_id;
-      ws->model = ModelInfo{ToLower(id.substr(id.find('/') + 1)), cm.hf_id, cm.architecture,
-                            cm.quantization.empty() ? "none" : cm.quantization, cm.weights_gib,
-                            cm.context_limit, cm.kv_bytes_per_token};
+      ws->model = ModelInfo{ToLower(id.substr(id.find('/') + 1)),
+                            cm.hf_id,
+                            cm.architecture,
+                            cm.quantization.empty() ? "none" : cm.quantization,
+                            cm.weights_gib,
+                            cm.context_limit,
+                            cm.kv_bytes_per_token};
       model_ok = true;
     }
   } else {
-    r.Error("inference.preset.name", "is required: name a catalog preset (or describe a custom model in inference.model)",
+    r.Error("inference.preset.name",
+            "is required: name a catalog preset (or describe a custom model in inference.model)",
             "FieldValueRequired");
   }
 
@@ -322,18 +343,21 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
     r.Error("inference.parameters.maxModelLen", "must be >= 1");
     params_ok = false;
   } else if (model_ok && p.max_model_len > ws->model.context_limit) {
-    r.Error("inference.parameters.maxModelLen", std::to_string(p.max_model_len) + " is above " + ws->model.preset +
-            "'s context limit of " + std::to_string(ws->model.context_limit) + " tokens");
+    r.Error("inference.parameters.maxModelLen",
+            std::to_string(p.max_model_len) + " is above " + ws->model.preset +
+                "'s context limit of " + std::to_string(ws->model.context_limit) + " tokens");
     params_ok = false;
   }
   if (p.gpu_memory_utilization < 0 || p.gpu_memory_utilization > 1 ||
       (p.gpu_memory_utilization != 0 && p.gpu_memory_utilization < 0.1)) {
-    r.Error("inference.parameters.gpuMemoryUtilization", "must be in [0.1, 1] (0 or unset = 0.84; 0.82 on A10)");
+    r.Error("inference.parameters.gpuMemoryUtilization",
+            "must be in [0.1, 1] (0 or unset = 0.84; 0.82 on A10)");
     params_ok = false;
   }
   static const std::vector<std::string> kDtypes = {"auto", "bfloat16", "float16", "float32"};
   if (!p.dtype.empty() && std::find(kDtypes.begin(), kDtypes.end(), p.dtype) == kDtypes.end()) {
-    r.Error("inference.parameters.dtype", "\"" + p.dtype + "\" is not one of " + Join(kDtypes), "FieldValueNotSupported");
+    r.Error("inference.parameters.dtype", "\"" + p.dtype + "\" is not one of " + Join(kDtypes),
+            "FieldValueNotSupported");
     params_ok = false;
   }
   if (ws->resource.gpus_per_replica < 0) {
@@ -352,7 +376,8 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
   for (size_t i = 0; i < ws->resource.gpu_products.size(); ++i) {
     auto g = catalog.FindGpu(ws->resource.gpu_products[i]);
     if (!g.ok()) {
-      r.Error("resource.gpuProducts[" + std::to_string(i) + "]", g.status().message(), "FieldValueNotFound");
+      r.Error("resource.gpuProducts[" + std::to_string(i) + "]", g.status().message(),
+              "FieldValueNotFound");
     } else {
       preferred.push_back(GpuShape{g->name, g->memory_gib, 8, ""});
     }
@@ -360,7 +385,8 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
   if (!ws->resource.instance_type.empty()) {
     auto t = catalog.FindInstanceType(ws->resource.instance_type);
     if (!t.ok()) {
-      r.Error("resource.instanceType", t.status().message() + "; or list GPUs in resource.gpuProducts instead",
+      r.Error("resource.instanceType",
+              t.status().message() + "; or list GPUs in resource.gpuProducts instead",
               "FieldValueNotFound");
     } else if (auto g = catalog.FindGpu(t->gpu); g.ok()) {
       preferred.push_back(GpuShape{t->name + " (" + g->name + ")", g->memory_gib, t->gpus, ""});
@@ -378,9 +404,11 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
       reasons.push_back(est.status().message());
     }
     auto smallest = SmallestFittingShape(ws->model, options, catalog);
-    std::string hint = smallest.ok() ? "; the smallest catalog shape that fits is " + smallest->label : "";
-    r.Error(ws->resource.instance_type.empty() || !ws->resource.gpu_products.empty() ? "resource.gpuProducts"
-                                                                                     : "resource.instanceType",
+    std::string hint =
+        smallest.ok() ? "; the smallest catalog shape that fits is " + smallest->label : "";
+    r.Error(ws->resource.instance_type.empty() || !ws->resource.gpu_products.empty()
+                ? "resource.gpuProducts"
+                : "resource.instanceType",
             "no listed GPU can hold one replica: " + reasons.front() + hint);
     return;
   }
@@ -443,12 +471,14 @@ StatusOr<Workspace> ParseWorkspace(const json& object, const Catalog& catalog) {
   ValidateSemantics(reader, catalog, &ws);
   if (!causes.empty()) {
     std::string msg = "Workspace \"" + ws.name + "\" is invalid: ";
-    for (size_t i = 0; i < causes.size(); ++i) msg += (i ? "; " : "") + causes[i].field + ": " + causes[i].message;
+    for (size_t i = 0; i < causes.size(); ++i)
+      msg += (i ? "; " : "") + causes[i].field + ": " + causes[i].message;
     return Status::Invalid(msg, std::move(causes));
   }
   if (ws.inference.revision.empty()) {
-    ws.warnings.push_back("inference.preset.revision is not set: clusters may load different weights over time; "
-                          "pin a Hugging Face commit");
+    ws.warnings.push_back(
+        "inference.preset.revision is not set: clusters may load different weights over time; "
+        "pin a Hugging Face commit");
   }
   return ws;
 }
@@ -463,7 +493,8 @@ json WorkspaceToJson(const Workspace& ws) {
   json res = json::object();
   if (!ws.resource.instance_type.empty()) res["instanceType"] = ws.resource.instance_type;
   if (!ws.resource.gpu_products.empty()) res["gpuProducts"] = ws.resource.gpu_products;
-  if (!ws.resource.label_selector.empty()) res["labelSelector"] = LabelSelectorToJson(ws.resource.label_selector);
+  if (!ws.resource.label_selector.empty())
+    res["labelSelector"] = LabelSelectorToJson(ws.resource.label_selector);
   if (ws.resource.gpus_per_replica > 0) res["gpusPerReplica"] = ws.resource.gpus_per_replica;
   if (!res.empty()) out["resource"] = std::move(res);
 
@@ -500,28 +531,32 @@ json WorkspaceToJson(const Workspace& ws) {
   if (!ws.placement.policy_ref.empty()) pl["policyRef"] = {{"name", ws.placement.policy_ref}};
   if (!ws.placement.inline_policy.is_null()) pl["policy"] = ws.placement.inline_policy;
   out["placement"] = std::move(pl);
-  if (!ws.rollout.strategy_ref.empty()) out["rollout"] = {{"strategyRef", {{"name", ws.rollout.strategy_ref}}}};
+  if (!ws.rollout.strategy_ref.empty())
+    out["rollout"] = {{"strategyRef", {{"name", ws.rollout.strategy_ref}}}};
   if (!ws.status.raw.is_null()) out["status"] = ws.status.raw;
   return out;
 }
 
 Status ValidateWorkspaceUpdate(const Workspace& old_ws, const Workspace& new_ws) {
   std::vector<FieldCause> causes;
-  auto immutable = [&](const std::string& field, const std::string& before, const std::string& after,
-                       const std::string& why) {
+  auto immutable = [&](const std::string& field, const std::string& before,
+                       const std::string& after, const std::string& why) {
     if (before != after) {
-      causes.push_back({field, "is immutable (was \"" + before + "\", now \"" + after + "\"): " + why,
+      causes.push_back({field,
+                        "is immutable (was \"" + before + "\", now \"" + after + "\"): " + why,
                         "FieldValueForbidden"});
     }
   };
   immutable("metadata.name", old_ws.name, new_ws.name, "create a new Workspace");
   immutable("metadata.namespace", old_ws.namespace_, new_ws.namespace_, "create a new Workspace");
-  immutable("inference.servedModelName", old_ws.ServedModelName(), new_ws.ServedModelName(),
-            "clients call the model by this name; set inference.servedModelName to keep it when changing "
-            "the model, or create a new Workspace");
+  immutable(
+      "inference.servedModelName", old_ws.ServedModelName(), new_ws.ServedModelName(),
+      "clients call the model by this name; set inference.servedModelName to keep it when changing "
+      "the model, or create a new Workspace");
   if (causes.empty()) return Status::Ok();
   std::string msg = "Workspace \"" + old_ws.name + "\" update is forbidden: ";
-  for (size_t i = 0; i < causes.size(); ++i) msg += (i ? "; " : "") + causes[i].field + " " + causes[i].message;
+  for (size_t i = 0; i < causes.size(); ++i)
+    msg += (i ? "; " : "") + causes[i].field + " " + causes[i].message;
   return Status::Invalid(msg, std::move(causes));
 }
 
@@ -531,11 +566,13 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
   if (!kaito.is_object()) return Status::Invalid("a KAITO Workspace must be an object");
   const std::string api_version = kaito.value("apiVersion", "");
   if (api_version != "kaito.sh/v1alpha1" && api_version != "kaito.sh/v1beta1") {
-    return Status::Invalid("apiVersion must be kaito.sh/v1alpha1 or kaito.sh/v1beta1, got \"" + api_version + "\"",
-                           {{"apiVersion", "not a KAITO Workspace", "FieldValueNotSupported"}});
+    return Status::Invalid(
+        "apiVersion must be kaito.sh/v1alpha1 or kaito.sh/v1beta1, got \"" + api_version + "\"",
+        {{"apiVersion", "not a KAITO Workspace", "FieldValueNotSupported"}});
   }
   if (kaito.value("kind", "") != "Workspace") {
-    return Status::Invalid("kind must be Workspace", {{"kind", "not a Workspace", "FieldValueNotSupported"}});
+    return Status::Invalid("kind must be Workspace",
+                           {{"kind", "not a Workspace", "FieldValueNotSupported"}});
   }
   json out = {{"apiVersion", kWorkspaceApiVersion}, {"kind", kWorkspaceKind}};
   json md = json::object();
@@ -554,9 +591,12 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
       if (it.key() == "instanceType" || it.key() == "labelSelector") {
         res[it.key()] = it.value();
       } else if (it.key() == "count") {
-        notes->push_back("resource.count (node count) dropped: Berth sizes nodes per replica from the model");
+        notes->push_back(
+            "resource.count (node count) dropped: Berth sizes nodes per replica from the model");
       } else if (it.key() == "preferredNodes") {
-        notes->push_back("resource.preferredNodes dropped: node names are cluster-specific; use resource.labelSelector");
+        notes->push_back(
+            "resource.preferredNodes dropped: node names are cluster-specific; use "
+            "resource.labelSelector");
       } else {
         notes->push_back("resource." + it.key() + " dropped: no Berth equivalent");
       }
@@ -588,8 +628,10 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
       } else if (key == "adapters") {
         notes->push_back("inference.adapters dropped: LoRA adapters are not supported yet");
       } else if (key == "template") {
-        notes->push_back("inference.template dropped: custom pod templates are not supported; describe the model "
-                         "in inference.model");
+        notes->push_back(
+            "inference.template dropped: custom pod templates are not supported; describe the "
+            "model "
+            "in inference.model");
       } else {
         notes->push_back("inference." + key + " dropped: no Berth equivalent");
       }
@@ -597,7 +639,8 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
   }
   out["inference"] = std::move(inf);
   for (const char* key : {"tuning", "status"}) {
-    if (kaito.contains(key)) notes->push_back(std::string(key) + " dropped: not part of a Berth Workspace");
+    if (kaito.contains(key))
+      notes->push_back(std::string(key) + " dropped: not part of a Berth Workspace");
   }
   out["placement"] = {{"replicas", 1}};
   return out;

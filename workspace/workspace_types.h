@@ -10,11 +10,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/status.h"
 #include "workspace/catalog.h"
@@ -50,10 +49,10 @@ struct ResourceSpec {
 
 struct InferenceParameters {
   int64_t max_model_len = kDefaultMaxModelLen;
-  std::string dtype;                   // "" = auto
-  std::string quantization;            // "" = as published
-  double gpu_memory_utilization = 0;   // 0 = default for the GPU (0.84, 0.82 on A10)
-  std::vector<std::string> extra_args; // passed to vLLM verbatim, after Berth's flags
+  std::string dtype;                    // "" = auto
+  std::string quantization;             // "" = as published
+  double gpu_memory_utilization = 0;    // 0 = default for the GPU (0.84, 0.82 on A10)
+  std::vector<std::string> extra_args;  // passed to vLLM verbatim, after Berth's flags
 };
 
 // A model not in the catalog, described well enough to size it.
@@ -67,11 +66,11 @@ struct CustomModel {
 };
 
 struct InferenceSpec {
-  std::string preset_name;                 // inference.preset.name; empty for a custom model
-  std::string revision;                    // HF revision (commit or tag) to pin; "" = unpinned
-  std::optional<CustomModel> custom_model; // inference.model
-  std::string image;                       // "" = Berth's default vLLM image
-  std::string served_model_name;           // "" = the preset name / last part of the HF id
+  std::string preset_name;                  // inference.preset.name; empty for a custom model
+  std::string revision;                     // HF revision (commit or tag) to pin; "" = unpinned
+  std::optional<CustomModel> custom_model;  // inference.model
+  std::string image;                        // "" = Berth's default vLLM image
+  std::string served_model_name;            // "" = the preset name / last part of the HF id
   InferenceParameters parameters;
 };
 

@@ -6,9 +6,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::workspace {
+using api::JsonToYaml;
+using api::JsonToYamlDocuments;
+using api::YamlDocumentsToJson;
+using api::YamlToJson;
 namespace {
 
 using nlohmann::json;
@@ -70,7 +74,8 @@ TEST(WorkspaceParseTest, GoodWorkspace) {
   EXPECT_EQ(ws->inference.parameters.max_model_len, 8192);
   EXPECT_EQ(ws->resource.label_selector.match_labels.at("pool"), "gpu");
   ASSERT_EQ(ws->resource.label_selector.match_expressions.size(), 1u);
-  EXPECT_EQ(ws->resource.label_selector.match_expressions[0].values, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ws->resource.label_selector.match_expressions[0].values,
+            (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(ws->placement.replicas, 2);
   EXPECT_EQ(ws->placement.inline_policy["spread"]["maxSkew"], 1);
   EXPECT_EQ(ws->rollout.strategy_ref, "staged");
@@ -89,7 +94,8 @@ TEST(WorkspaceParseTest, RoundTripThroughJson) {
 }
 
 TEST(WorkspaceParseTest, ExamplesParse) {
-  for (const char* f : {"llama-3.3-70b.yaml", "phi-4-mini.yaml", "deepseek-r1.yaml", "custom-model.yaml"}) {
+  for (const char* f :
+       {"llama-3.3-70b.yaml", "phi-4-mini.yaml", "deepseek-r1.yaml", "custom-model.yaml"}) {
     auto ws = ParseWorkspace(File(std::string("examples/workspaces/") + f));
     EXPECT_TRUE(ws.ok()) << f << ": " << ws.status().ToString();
   }
@@ -98,7 +104,8 @@ TEST(WorkspaceParseTest, ExamplesParse) {
 TEST(WorkspaceParseTest, UnknownPresetSuggestsClosest) {
   json obj = Yaml(kGood);
   obj["inference"]["preset"]["name"] = "llama-3.3-70b-instrct";
-  EXPECT_THAT(Causes(obj), Contains(CauseAt("inference.preset.name", "did you mean llama-3.3-70b-instruct")));
+  EXPECT_THAT(Causes(obj),
+              Contains(CauseAt("inference.preset.name", "did you mean llama-3.3-70b-instruct")));
 }
 
 TEST(WorkspaceParseTest, TypeErrorsNameTheField) {
@@ -121,10 +128,12 @@ TEST(WorkspaceParseTest, SemanticErrorsNameTheField) {
   obj["resource"]["labelSelector"]["matchExpressions"][0]["operator"] = "Maybe";
   auto causes = Causes(obj);
   EXPECT_THAT(causes, Contains(CauseAt("placement.replicas", "must be >= 0, got -1")));
-  EXPECT_THAT(causes, Contains(CauseAt("inference.parameters.maxModelLen", "context limit of 131072")));
+  EXPECT_THAT(causes,
+              Contains(CauseAt("inference.parameters.maxModelLen", "context limit of 131072")));
   EXPECT_THAT(causes, Contains(CauseAt("metadata.name", "DNS-1035")));
   EXPECT_THAT(causes, Contains(CauseAt("placement", "not both")));
-  EXPECT_THAT(causes, Contains(CauseAt("resource.labelSelector.matchExpressions[0].operator", "Maybe")));
+  EXPECT_THAT(causes,
+              Contains(CauseAt("resource.labelSelector.matchExpressions[0].operator", "Maybe")));
 }
 
 TEST(WorkspaceParseTest, ModelThatFitsNoListedGpuSaysTheSmallestShapeThatWould) {
@@ -133,8 +142,10 @@ TEST(WorkspaceParseTest, ModelThatFitsNoListedGpuSaysTheSmallestShapeThatWould) 
   obj["inference"]["preset"]["name"] = "deepseek-r1-0528";  // 9 nodes of 8×T4: over the limit
   obj["inference"].erase("parameters");
   auto causes = Causes(obj);
-  EXPECT_THAT(causes, Contains(CauseAt("resource.gpuProducts", "no listed GPU can hold one replica")));
-  EXPECT_THAT(causes, Contains(CauseAt("resource.gpuProducts", "smallest catalog shape that fits is")));
+  EXPECT_THAT(causes,
+              Contains(CauseAt("resource.gpuProducts", "no listed GPU can hold one replica")));
+  EXPECT_THAT(causes,
+              Contains(CauseAt("resource.gpuProducts", "smallest catalog shape that fits is")));
 }
 
 TEST(WorkspaceParseTest, ModelThatFitsNoCatalogGpu) {
@@ -145,7 +156,8 @@ metadata: {name: huge}
 inference:
   model: {huggingFaceId: x/huge, weightsGiB: 9000, contextLimit: 4096, kvBytesPerToken: 100000}
 )");
-  EXPECT_THAT(Causes(obj), Contains(CauseAt("inference.model", "fits no GPU shape in the catalog")));
+  EXPECT_THAT(Causes(obj),
+              Contains(CauseAt("inference.model", "fits no GPU shape in the catalog")));
 }
 
 TEST(WorkspaceParseTest, CustomModelNeedsSizingFacts) {
@@ -163,7 +175,8 @@ inference:
 }
 
 TEST(WorkspaceParseTest, MissingInferenceAndWrongKind) {
-  auto causes = Causes(json{{"apiVersion", "kaito.sh/v1beta1"}, {"kind", "Workspace"}, {"metadata", {{"name", "x"}}}});
+  auto causes = Causes(json{
+      {"apiVersion", "kaito.sh/v1beta1"}, {"kind", "Workspace"}, {"metadata", {{"name", "x"}}}});
   EXPECT_THAT(causes, Contains(CauseAt("apiVersion", "ConvertKaitoWorkspace")));
   EXPECT_THAT(causes, Contains(CauseAt("inference", "is required")));
 }
@@ -178,10 +191,11 @@ TEST(WorkspaceParseTest, UnpinnedRevisionWarns) {
 
 TEST(WorkspaceParseTest, StatusIsLenient) {
   json obj = Yaml(kGood);
-  obj["status"] = {{"revision", 3},
-                   {"conditions", {{{"type", "Available"}, {"status", "True"}, {"extra", 1}}, "junk"}},
-                   {"placements", {{{"cluster", "east"}, {"replicas", 2}, {"readyReplicas", "x"}}}},
-                   {"futureField", true}};
+  obj["status"] = {
+      {"revision", 3},
+      {"conditions", {{{"type", "Available"}, {"status", "True"}, {"extra", 1}}, "junk"}},
+      {"placements", {{{"cluster", "east"}, {"replicas", 2}, {"readyReplicas", "x"}}}},
+      {"futureField", true}};
   auto ws = ParseWorkspace(obj);
   ASSERT_TRUE(ws.ok()) << ws.status().ToString();
   EXPECT_EQ(ws->status.revision, 3);
@@ -263,11 +277,14 @@ TEST(WorkspaceSchemaTest, SchemaIsStructuralAndDescribed) {
   const json& s = WorkspaceSchema();
   EXPECT_EQ(s["type"], "object");
   EXPECT_EQ(s["properties"]["apiVersion"]["enum"][0], kWorkspaceApiVersion);
-  EXPECT_EQ(s["properties"]["placement"]["properties"]["policy"]["x-kubernetes-preserve-unknown-fields"], true);
+  EXPECT_EQ(
+      s["properties"]["placement"]["properties"]["policy"]["x-kubernetes-preserve-unknown-fields"],
+      true);
   EXPECT_EQ(s["properties"]["status"]["x-kubernetes-preserve-unknown-fields"], true);
   EXPECT_EQ(s["properties"]["placement"]["properties"]["replicas"]["minimum"], 0);
   // Every property has a type and (except status item details) a description.
-  std::function<void(const json&, const std::string&)> walk = [&](const json& node, const std::string& path) {
+  std::function<void(const json&, const std::string&)> walk = [&](const json& node,
+                                                                  const std::string& path) {
     EXPECT_TRUE(node.contains("type")) << path;
     const bool is_item = path.size() > 2 && path.compare(path.size() - 2, 2, "[]") == 0;
     if (!is_item && path.find("status.") == std::string::npos) {
@@ -287,7 +304,8 @@ TEST(WorkspaceSchemaTest, SchemaIsStructuralAndDescribed) {
     EXPECT_TRUE(s["properties"].contains(it.key())) << it.key();
     if (it.value().is_object() && s["properties"][it.key()].contains("additionalProperties")) {
       for (auto f = it.value().begin(); f != it.value().end(); ++f) {
-        EXPECT_TRUE(s["properties"][it.key()]["properties"].contains(f.key())) << it.key() << "." << f.key();
+        EXPECT_TRUE(s["properties"][it.key()]["properties"].contains(f.key()))
+            << it.key() << "." << f.key();
       }
     }
   }

@@ -1,16 +1,15 @@
-// YAML <-> JSON conversion for Workspace files and rendered manifests. Lives here until
-// api/ grows a strict codec; then it moves there.
+// YAML <-> JSON conversion for Kubernetes-style documents: request bodies, Workspace
+// files and rendered manifests.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "api/status.h"
 
-namespace berth::workspace {
+namespace berth::api {
 
 // Parses one YAML document into JSON. Plain scalars become numbers/booleans/null
 // following YAML 1.2's core schema; quoted scalars stay strings. Invalid on bad YAML
@@ -27,4 +26,4 @@ std::string JsonToYaml(const nlohmann::json& value);
 // Emits a multi-document stream, each document preceded by "---".
 std::string JsonToYamlDocuments(const std::vector<nlohmann::json>& docs);
 
-}  // namespace berth::workspace
+}  // namespace berth::api

@@ -1,7 +1,7 @@
 // yaml-cpp throws on malformed input; every call is wrapped so callers only see Status.
 // The emitter is hand-written rather than yaml-cpp's: its output must be stable
 // byte-for-byte for golden tests, and quoting rules must match what we parse back.
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-namespace berth::workspace {
+namespace berth::api {
 namespace {
 
 using nlohmann::json;
@@ -56,7 +56,8 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
       for (const auto& kv : node) {
         std::string key = kv.first.Scalar();
         if (obj.contains(key)) {
-          return Status::Invalid("duplicate key \"" + key + "\" at line " + std::to_string(kv.first.Mark().line + 1));
+          return Status::BadRequest("duplicate key \"" + key + "\" at line " +
+                                 std::to_string(kv.first.Mark().line + 1));
         }
         auto v = NodeToJson(kv.second);
         if (!v.ok()) return v.status();
@@ -70,16 +71,18 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const std::set<std::string> kReserved = {"~", "null", "Null", "NULL", "true", "True", "TRUE",
-                                                  "false", "False", "FALSE", "yes", "no", "on", "off",
-                                                  "Yes", "No", "On", "Off", "y", "n"};
+  static const std::set<std::string> kReserved = {
+      "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+      "yes", "no",   "on",   "off",  "Yes",  "No",   "On",   "Off",   "y",     "n"};
   if (kReserved.count(s)) return true;
-  static const std::regex number_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
+  static const std::regex number_re(
+      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
   if (std::regex_match(s, number_re)) return true;
   if (s.front() == ' ' || s.back() == ' ') return true;
   static const std::string kSpecialFirst = "-?:,[]{}#&*!|>'\"%@`";
   if (kSpecialFirst.find(s.front()) != std::string::npos) return true;
-  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':') return true;
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':')
+    return true;
   for (char c : s) {
     if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) return true;
   }
@@ -103,6 +106,39 @@ std::string Scalar(const json& v) {
   return v.dump();
 }
 
+// Multi-line strings (scripts, embedded config files) read better as literal blocks.
+// Only used when the text survives a literal block unchanged.
+bool UseLiteralBlock(const json& v) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos || s.front() == ' ' || s.front() == '\n') return false;
+  for (char c : s) {
+    if (c == '\r' || c == '\t' || (static_cast<unsigned char>(c) < 0x20 && c != '\n')) return false;
+  }
+  for (size_t pos = s.find('\n'); pos != std::string::npos; pos = s.find('\n', pos + 1)) {
+    if (pos > 0 && s[pos - 1] == ' ') return false;  // trailing spaces are easy to lose
+  }
+  return true;
+}
+
+// "|" keeps one final newline, "|-" none, "|+" several.
+void EmitLiteralBlock(const std::string& s, int indent, std::string* out) {
+  size_t trailing = 0;
+  while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
+  *out += trailing == 0 ? "|-\n" : trailing == 1 ? "|\n" : "|+\n";
+  std::string body = s.substr(0, s.size() - trailing);
+  size_t start = 0;
+  while (true) {
+    size_t nl = body.find('\n', start);
+    std::string line = body.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) out->append(indent, ' ');
+    *out += line + "\n";
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  for (size_t i = 1; i < trailing; ++i) *out += "\n";
+}
+
 bool IsEmptyContainer(const json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
 
 void Emit(const json& v, int indent, std::string* out);
@@ -123,6 +159,9 @@ void EmitMap(const json& obj, int indent, std::string* out, bool first_inline) {
       Emit(val, indent, out);  // sequences under a key stay at the key's indent
     } else if (IsEmptyContainer(val)) {
       *out += key + (val.is_object() ? ": {}\n" : ": []\n");
+    } else if (UseLiteralBlock(val)) {
+      *out += key + ": ";
+      EmitLiteralBlock(val.get<std::string>(), indent + 2, out);
     } else {
       *out += key + ": " + Scalar(val) + "\n";
     }
@@ -148,6 +187,8 @@ void Emit(const json& v, int indent, std::string* out) {
         Emit(item, indent + 2, out);
       } else if (IsEmptyContainer(item)) {
         *out += item.is_object() ? "{}\n" : "[]\n";
+      } else if (UseLiteralBlock(item)) {
+        EmitLiteralBlock(item.get<std::string>(), indent + 2, out);
       } else {
         *out += Scalar(item) + "\n";
       }
@@ -167,7 +208,7 @@ StatusOr<json> YamlToJson(std::string_view yaml) {
     if (!v.ok()) return v.status();
     return v;
   } catch (const YAML::Exception& e) {
-    return Status::Invalid("YAML: " + std::string(e.what()));
+    return Status::BadRequest("YAML: " + std::string(e.what()));
   }
 }
 
@@ -182,7 +223,7 @@ StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view yaml) {
     }
     return out;
   } catch (const YAML::Exception& e) {
-    return Status::Invalid("YAML: " + std::string(e.what()));
+    return Status::BadRequest("YAML: " + std::string(e.what()));
   }
 }
 
@@ -201,4 +242,4 @@ std::string JsonToYamlDocuments(const std::vector<json>& docs) {
   return out;
 }
 
-}  // namespace berth::workspace
+}  // namespace berth::api

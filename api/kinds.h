@@ -1,0 +1,96 @@
+// The registry of kinds the hub serves: names, scope, schema and table columns.
+// Built once at start-up, then read-only (safe to share between threads).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/status.h"
+
+namespace berth::api {
+
+inline constexpr const char* kGroup = "berth.dev";
+inline constexpr const char* kVersion = "v1alpha1";
+inline constexpr const char* kApiVersion = "berth.dev/v1alpha1";
+
+// One column of `kubectl get` output (a meta.k8s.io Table column).
+struct PrinterColumn {
+  std::string name;         // header, e.g. "Model"
+  std::string type;         // "string" | "integer" | "number" | "boolean" | "date"
+  std::string description;
+  int priority = 0;         // 0: always shown; 1: only with -o wide
+  // Computes the cell from the object; returns null for an empty cell.
+  std::function<nlohmann::json(const nlohmann::json& object)> cell;
+};
+
+struct KindInfo {
+  std::string group = kGroup;
+  std::string version = kVersion;
+  std::string kind;        // "Workspace"
+  std::string plural;      // "workspaces"
+  std::string singular;    // "workspace"
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories = {"berth"};
+  bool namespaced = true;
+  bool has_status = true;  // serves the /status subresource
+  std::string description;
+  // OpenAPI v3 schema of the whole object (apiVersion, kind, metadata, body, status).
+  nlohmann::json schema;
+  std::vector<PrinterColumn> columns;
+  // Semantic validation beyond the schema (immutable fields, cross-field rules), run on
+  // create (old == nullptr) and update. Optional.
+  std::function<Status(const nlohmann::json& object, const nlohmann::json* old)> validate;
+
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  std::string list_kind() const { return kind + "List"; }
+  // Storage key, "workspaces.berth.dev".
+  std::string resource() const { return group.empty() ? plural : plural + "." + group; }
+};
+
+class KindRegistry {
+ public:
+  // Registers a kind. Fails if its plural or kind is already registered in its group.
+  Status Register(KindInfo info);
+
+  const KindInfo* ByResource(const std::string& group, const std::string& version,
+                             const std::string& plural) const;
+  const KindInfo* ByKind(const std::string& api_version, const std::string& kind) const;
+  const KindInfo* ByStorageKey(const std::string& resource) const;
+  std::vector<const KindInfo*> All() const;
+
+ private:
+  std::vector<std::unique_ptr<KindInfo>> kinds_;
+};
+
+// Schema of ObjectMeta as the hub accepts it (names checked per DNS-1123).
+const nlohmann::json& ObjectMetaSchema();
+
+// Wraps the body properties of a kind (top-level fields besides apiVersion/kind/metadata)
+// into a whole-object schema with the standard fields. `status` may be null for kinds
+// without status.
+nlohmann::json MakeObjectSchema(const std::string& description, nlohmann::json body_properties,
+                                nlohmann::json status_schema,
+                                std::vector<std::string> required_body = {});
+
+// The built-in kinds whose schemas live in api/: MemberCluster and Work. Workspace,
+// PlacementPolicy and RolloutStrategy are registered by the hub from their libraries.
+KindInfo MemberClusterKind();
+KindInfo WorkKind();
+// Member heartbeats (cluster-scoped, one per member).
+KindInfo LeaseKind();
+// Single-use join tokens (cluster-scoped; admin only).
+KindInfo BootstrapTokenKind();
+// core/v1 Event, so `kubectl get events` and `kubectl describe` show what controllers did.
+KindInfo EventKind();
+
+// Reads a dotted path with optional [i] indices ("status.conditions[0].type"); null if absent.
+nlohmann::json JsonPathGet(const nlohmann::json& object, const std::string& path);
+// The status of condition `type` ("True"/"False"/"Unknown"), or "" if absent.
+std::string ConditionStatus(const nlohmann::json& object, const std::string& type);
+
+}  // namespace berth::api

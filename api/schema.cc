@@ -1,0 +1,231 @@
+#include "api/schema.h"
+
+#include <regex>
+
+namespace berth::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxCauses = 50;
+
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+std::string TypeName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    case json::value_t::string: return "string";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "object";
+    default: return "unknown";
+  }
+}
+
+bool MatchesType(const std::string& type, const json& v) {
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  if (type == "string") return v.is_string();
+  if (type == "boolean") return v.is_boolean();
+  if (type == "integer") {
+    if (v.is_number_integer()) return true;
+    // 2.0 is an integer in JSON Schema terms.
+    return v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()));
+  }
+  if (type == "number") return v.is_number();
+  return true;
+}
+
+void Add(std::vector<FieldCause>* causes, const std::string& path, std::string msg,
+         const char* reason = "FieldValueInvalid") {
+  causes->push_back({path.empty() ? "<root>" : path, std::move(msg), reason});
+}
+
+void Walk(const json& schema, const json& v, const std::string& path,
+          std::vector<FieldCause>* causes) {
+  if (causes->size() > kMaxCauses || !schema.is_object()) return;
+  if (v.is_null()) {
+    if (schema.value("nullable", false) || !schema.contains("type")) return;
+    // A null for an optional field is treated as absent, as the API server does.
+    return;
+  }
+  if (schema.value("x-kubernetes-int-or-string", false)) {
+    if (!v.is_number_integer() && !v.is_string()) {
+      Add(causes, path, "must be an integer or a string, got " + TypeName(v), "FieldValueTypeInvalid");
+    }
+    return;
+  }
+  if (auto t = schema.find("type"); t != schema.end() && t->is_string()) {
+    if (!MatchesType(*t, v)) {
+      Add(causes, path, "must be " + t->get<std::string>() + ", got " + TypeName(v),
+          "FieldValueTypeInvalid");
+      return;
+    }
+  }
+  if (auto e = schema.find("enum"); e != schema.end() && e->is_array()) {
+    bool found = false;
+    for (const auto& option : *e) found = found || option == v;
+    if (!found) {
+      std::string options;
+      for (const auto& option : *e) options += (options.empty() ? "" : ", ") + option.dump();
+      Add(causes, path, "unsupported value " + v.dump() + ": must be one of " + options,
+          "FieldValueNotSupported");
+    }
+  }
+  if (v.is_number()) {
+    double d = v.get<double>();
+    if (auto m = schema.find("minimum"); m != schema.end() && d < m->get<double>()) {
+      Add(causes, path, "must be at least " + m->dump() + ", got " + v.dump());
+    }
+    if (auto m = schema.find("maximum"); m != schema.end() && d > m->get<double>()) {
+      Add(causes, path, "must be at most " + m->dump() + ", got " + v.dump());
+    }
+  }
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    if (auto m = schema.find("minLength"); m != schema.end() && s.size() < m->get<size_t>()) {
+      Add(causes, path, "must be at least " + m->dump() + " characters");
+    }
+    if (auto m = schema.find("maxLength"); m != schema.end() && s.size() > m->get<size_t>()) {
+      Add(causes, path, "must be at most " + m->dump() + " characters", "FieldValueTooLong");
+    }
+    if (auto p = schema.find("pattern"); p != schema.end() && p->is_string()) {
+      try {
+        if (!std::regex_search(s, std::regex(p->get<std::string>(), std::regex::ECMAScript))) {
+          Add(causes, path, "\"" + s + "\" does not match the pattern " + p->get<std::string>());
+        }
+      } catch (const std::regex_error&) {
+        Add(causes, path, "schema pattern is not a valid regular expression", "InternalError");
+      }
+    }
+    if (auto f = schema.find("x-berth-name-format"); f != schema.end()) {
+      std::string why = *f == "dns1123-label" ? CheckDns1123Label(s) : CheckDns1123Subdomain(s);
+      if (!why.empty()) Add(causes, path, why);
+    }
+  }
+  if (v.is_array()) {
+    if (auto m = schema.find("minItems"); m != schema.end() && v.size() < m->get<size_t>()) {
+      Add(causes, path, "must have at least " + m->dump() + " items");
+    }
+    if (auto m = schema.find("maxItems"); m != schema.end() && v.size() > m->get<size_t>()) {
+      Add(causes, path, "must have at most " + m->dump() + " items", "FieldValueTooMany");
+    }
+    if (auto items = schema.find("items"); items != schema.end()) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        Walk(*items, v[i], path + "[" + std::to_string(i) + "]", causes);
+      }
+    }
+  }
+  if (v.is_object()) {
+    if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {
+      for (const auto& name : *req) {
+        if (!v.contains(name.get<std::string>()) || v[name.get<std::string>()].is_null()) {
+          Add(causes, Join(path, name), "required value", "FieldValueRequired");
+        }
+      }
+    }
+    const bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
+    auto props = schema.find("properties");
+    auto additional = schema.find("additionalProperties");
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string child = Join(path, it.key());
+      if (props != schema.end() && props->contains(it.key())) {
+        Walk((*props)[it.key()], *it, child, causes);
+      } else if (additional != schema.end() && additional->is_object()) {
+        Walk(*additional, *it, child, causes);
+      } else if (additional != schema.end() && additional->is_boolean() && additional->get<bool>()) {
+        continue;
+      } else if (!preserve) {
+        Add(causes, child, "unknown field", "FieldValueNotSupported");
+      }
+    }
+  }
+}
+
+const std::regex& Dns1123LabelRegex() {
+  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  return re;
+}
+
+}  // namespace
+
+void CollectSchemaViolations(const nlohmann::json& schema, const nlohmann::json& value,
+                             const std::string& path, std::vector<FieldCause>* causes) {
+  try {
+    Walk(schema, value, path, causes);
+  } catch (const std::exception& e) {
+    // A malformed schema is our bug, not the user's; report it rather than crash the hub.
+    causes->push_back({path, std::string("schema error: ") + e.what(), "InternalError"});
+  }
+}
+
+Status ValidateAgainstSchema(const nlohmann::json& schema, const nlohmann::json& value,
+                             const std::string& what) {
+  std::vector<FieldCause> causes;
+  CollectSchemaViolations(schema, value, "", &causes);
+  if (causes.empty()) return Status::Ok();
+  if (causes.size() > kMaxCauses) {
+    causes.resize(kMaxCauses);
+    causes.push_back({"<root>", "too many errors; fix the ones above first", "FieldValueInvalid"});
+  }
+  std::string msg = what + " is invalid: ";
+  for (size_t i = 0; i < causes.size() && i < 3; ++i) {
+    msg += (i ? ", " : "") + causes[i].field + ": " + causes[i].message;
+  }
+  if (causes.size() > 3) msg += " (and " + std::to_string(causes.size() - 3) + " more)";
+  return Status::Invalid(msg, std::move(causes));
+}
+
+std::string CheckDns1123Label(const std::string& s) {
+  if (s.empty()) return "must not be empty";
+  if (s.size() > 63) return "must be no more than 63 characters";
+  if (!std::regex_match(s, Dns1123LabelRegex())) {
+    return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+           "'-', and must start and end with an alphanumeric character (e.g. 'my-name')";
+  }
+  return "";
+}
+
+std::string CheckDns1123Subdomain(const std::string& s) {
+  if (s.empty()) return "must not be empty";
+  if (s.size() > 253) return "must be no more than 253 characters";
+  static const std::regex re(
+      "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  if (!std::regex_match(s, re)) {
+    return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+           "'-' or '.', and must start and end with an alphanumeric character (e.g. "
+           "'llama-70b' or 'example.com')";
+  }
+  return "";
+}
+
+std::string CheckLabelKey(const std::string& key) {
+  std::string name = key;
+  if (auto slash = key.find('/'); slash != std::string::npos) {
+    std::string prefix = key.substr(0, slash);
+    name = key.substr(slash + 1);
+    if (std::string why = CheckDns1123Subdomain(prefix); !why.empty()) return "prefix " + why;
+  }
+  static const std::regex re("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
+  if (name.empty() || name.size() > 63 || !std::regex_match(name, re)) {
+    return "name part must be 63 characters or less, alphanumeric, '-', '_' or '.', starting "
+           "and ending with an alphanumeric character";
+  }
+  return "";
+}
+
+std::string CheckLabelValue(const std::string& value) {
+  if (value.empty()) return "";
+  static const std::regex re("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
+  if (value.size() > 63 || !std::regex_match(value, re)) {
+    return "must be 63 characters or less, empty or alphanumeric with '-', '_' or '.' inside";
+  }
+  return "";
+}
+
+}  // namespace berth::api

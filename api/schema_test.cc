@@ -1,0 +1,71 @@
+#include "api/schema.h"
+
+#include <gtest/gtest.h>
+
+namespace berth::api {
+namespace {
+
+using nlohmann::json;
+
+const json kSchema = json::parse(R"({
+  "type": "object",
+  "properties": {
+    "spec": {"type": "object", "required": ["model"], "properties": {
+      "model": {"type": "string", "minLength": 1},
+      "replicas": {"type": "integer", "minimum": 0},
+      "mode": {"type": "string", "enum": ["PickN", "PickAll"]},
+      "resource": {"type": "object", "properties": {"gpu": {"type": "string"}}},
+      "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+      "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+      "map": {"type": "object", "additionalProperties": {"type": "integer"}}
+    }}
+  }
+})");
+
+std::vector<FieldCause> Violations(const json& v) {
+  std::vector<FieldCause> causes;
+  CollectSchemaViolations(kSchema, v, "", &causes);
+  return causes;
+}
+
+TEST(SchemaTest, AcceptsValid) {
+  auto c = Violations(json::parse(
+      R"({"spec": {"model": "m", "replicas": 2, "mode": "PickN", "free": {"x": 1}, "map": {"a": 1}}})"));
+  EXPECT_TRUE(c.empty()) << c[0].field << ": " << c[0].message;
+}
+
+TEST(SchemaTest, UnknownFieldNamesItsPath) {
+  auto c = Violations(json::parse(R"({"spec": {"model": "m", "resource": {"gpuu": "A100"}}})"));
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].field, "spec.resource.gpuu");
+  EXPECT_EQ(c[0].message, "unknown field");
+}
+
+TEST(SchemaTest, ReportsEveryViolation) {
+  auto c = Violations(json::parse(
+      R"({"spec": {"replicas": -1, "mode": "Pick", "tags": ["a", 2, "c"], "map": {"a": "x"}}})"));
+  std::vector<std::string> fields;
+  for (const auto& f : c) fields.push_back(f.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"spec.model", "spec.map.a", "spec.mode",
+                                              "spec.replicas", "spec.tags", "spec.tags[1]"}));
+}
+
+TEST(SchemaTest, TypeMismatch) {
+  auto c = Violations(json::parse(R"({"spec": {"model": 5}})"));
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].message, "must be string, got integer");
+}
+
+TEST(SchemaTest, Dns1123) {
+  EXPECT_EQ(CheckDns1123Subdomain("llama-70b.prod"), "");
+  EXPECT_NE(CheckDns1123Subdomain("Llama"), "");
+  EXPECT_NE(CheckDns1123Subdomain("-a"), "");
+  EXPECT_NE(CheckDns1123Label("a.b"), "");
+  EXPECT_NE(CheckDns1123Label(std::string(64, 'a')), "");
+  EXPECT_EQ(CheckLabelKey("berth.dev/workspace"), "");
+  EXPECT_NE(CheckLabelKey("bad key"), "");
+  EXPECT_NE(CheckLabelValue("-x"), "");
+}
+
+}  // namespace
+}  // namespace berth::api

@@ -1,0 +1,710 @@
+#include "hub/api_server.h"
+
+#include <cpprest/http_listener.h>
+#include <cpprest/producerconsumerstream.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <set>
+#include <thread>
+
+#include "api/object.h"
+#include "hub/discovery.h"
+#include "hub/http_errors.h"
+#include "hub/tls_listener.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+using web::http::http_request;
+using web::http::http_response;
+using web::http::methods;
+using web::http::status_code;
+
+namespace {
+
+// /apis/<g>/<v>[/namespaces/<ns>]/<plural>[/<name>[/<sub>]]
+struct ResourcePath {
+  std::string group, version, ns, plural, name, subresource;
+};
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) parts.push_back(web::uri::decode(path.substr(i, j - i)));
+    i = j + 1;
+  }
+  return parts;
+}
+
+std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p) {
+  ResourcePath r;
+  size_t i;
+  if (p.size() >= 4 && p[0] == "apis") {
+    r.group = p[1];
+    r.version = p[2];
+    i = 3;
+  } else if (p.size() >= 3 && p[0] == "api") {
+    r.version = p[1];  // the core group has no name
+    i = 2;
+  } else {
+    return std::nullopt;
+  }
+  if (p[i] == "namespaces" && p.size() >= 6) {
+    r.ns = p[4];
+    i = 5;
+  }
+  r.plural = p[i++];
+  if (i < p.size()) r.name = p[i++];
+  if (i < p.size()) r.subresource = p[i++];
+  if (i < p.size()) return std::nullopt;
+  return r;
+}
+
+std::map<std::string, std::string> ParseQuery(const std::string& raw) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i <= raw.size() && !raw.empty()) {
+    size_t amp = raw.find('&', i);
+    std::string kv = raw.substr(i, amp == std::string::npos ? std::string::npos : amp - i);
+    if (!kv.empty()) {
+      size_t eq = kv.find('=');
+      std::string k = kv.substr(0, eq);
+      std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      for (auto& c : v) {
+        if (c == '+') c = ' ';
+      }
+      try {
+        out[web::uri::decode(k)] = web::uri::decode(v);
+      } catch (const std::exception&) {
+        out[k] = v;
+      }
+    }
+    if (amp == std::string::npos) break;
+    i = amp + 1;
+  }
+  return out;
+}
+
+std::string Header(const http_request& req, const std::string& name) {
+  auto it = req.headers().find(name);
+  return it == req.headers().end() ? "" : it->second;
+}
+
+bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
+
+// One client's watch stream.
+class WatchStream {
+ public:
+  WatchStream(const api::KindInfo* kind, bool table, std::string include_object, bool bookmarks,
+              size_t max_backlog)
+      : kind_(kind), table_(table), include_object_(std::move(include_object)),
+        bookmarks_(bookmarks), max_backlog_(max_backlog) {}
+
+  concurrency::streams::producer_consumer_buffer<uint8_t>& buffer() { return buf_; }
+
+  // Non-blocking: copies into the in-memory buffer the HTTP layer drains.
+  bool Send(const std::string& type, const json& object, Clock::TimePoint now) {
+    json wire = object;
+    if (table_ && type != "BOOKMARK" && type != "ERROR") {
+      wire = ToTable(*kind_, {object}, now, include_object_.empty() ? "Object" : include_object_,
+                     "", "");
+      wire.erase("metadata");
+      wire["metadata"] = {{"resourceVersion", object["metadata"].value("resourceVersion", "")}};
+    }
+    return Write(json{{"type", type}, {"object", wire}}.dump() + "\n");
+  }
+
+  bool KeepAlive(int64_t revision) {
+    if (bookmarks_) {
+      json bm = {{"kind", kind_->kind}, {"apiVersion", kind_->api_version()},
+                 {"metadata", {{"resourceVersion", std::to_string(revision)}}}};
+      return Write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n");
+    }
+    return Write("\n");  // whitespace between JSON objects: lets us notice a dead client
+  }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    buf_.close(std::ios_base::out).then([](pplx::task<void> t) {
+      try { t.get(); } catch (...) {}
+    });
+  }
+
+  bool closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+
+  uint64_t watch_id = 0;
+  Clock::TimePoint deadline;
+  Clock::TimePoint next_keepalive;
+
+ private:
+  bool Write(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    if (buf_.in_avail() > max_backlog_) {
+      spdlog::warn("watch on {} dropped: client is {} bytes behind", kind_->plural, buf_.in_avail());
+      closed_ = true;
+      buf_.close(std::ios_base::out).then([](pplx::task<void> t) { try { t.get(); } catch (...) {} });
+      return false;
+    }
+    auto data = std::make_shared<std::string>(line);
+    buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(data->data()), data->size())
+        .then([data](pplx::task<size_t> t) { try { t.get(); } catch (...) {} });
+    buf_.sync().then([](pplx::task<void> t) { try { t.get(); } catch (...) {} });
+    return true;
+  }
+
+  std::mutex mu_;
+  bool closed_ = false;  // guarded by mu_
+  concurrency::streams::producer_consumer_buffer<uint8_t> buf_;
+  const api::KindInfo* kind_;
+  bool table_;
+  std::string include_object_;
+  bool bookmarks_;
+  size_t max_backlog_;
+};
+
+}  // namespace
+
+class ApiServer::Impl {
+ public:
+  Impl(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
+       TokenAuthenticator& auth, Clock& clock, Membership* membership)
+      : options_(std::move(options)), registry_(registry), objects_(objects), auth_(auth),
+        clock_(clock), membership_(membership), metrics_(std::make_shared<prometheus::Registry>()),
+        requests_(prometheus::BuildCounter()
+                      .Name("berth_api_requests_total")
+                      .Help("API requests by verb and HTTP code")
+                      .Register(*metrics_)),
+        latency_(prometheus::BuildHistogram()
+                     .Name("berth_api_request_duration_seconds")
+                     .Help("API request latency until the response is handed to the network")
+                     .Register(*metrics_)),
+        watches_(prometheus::BuildGauge()
+                     .Name("berth_api_watches")
+                     .Help("Open watch streams")
+                     .Register(*metrics_)
+                     .Add({})),
+        revision_(prometheus::BuildGauge()
+                      .Name("berth_store_revision")
+                      .Help("Latest committed store revision")
+                      .Register(*metrics_)
+                      .Add({})) {}
+
+  Status Start() {
+    web::http::experimental::listener::http_listener_config config;
+    config.set_timeout(std::chrono::seconds(30));
+    auto tls = MakeServerSslContextCallback(options_.cert_pem, options_.key_pem);
+    if (!tls.ok()) return tls.status().WithContext("serving certificate");
+    config.set_ssl_context_callback(*tls);
+    const std::string url = "https://" + options_.host + ":" + std::to_string(options_.port);
+    try {
+      listener_ = std::make_unique<web::http::experimental::listener::http_listener>(web::uri(url), config);
+      listener_->support([this](http_request req) { Dispatch(std::move(req)); });
+      listener_->open().wait();
+    } catch (const std::exception& e) {
+      return Status::Unavailable("listen on " + url + ": " + e.what() +
+                                 ": is the port in use, or the address not local?");
+    }
+    running_ = true;
+    ticker_ = std::thread([this] { TickerLoop(); });
+    spdlog::info("API server listening on {}", url);
+    return Status::Ok();
+  }
+
+  void Stop() {
+    if (!running_.exchange(false)) return;
+    {
+      std::lock_guard<std::mutex> lock(ticker_mu_);
+      ticker_cv_.notify_all();
+    }
+    if (ticker_.joinable()) ticker_.join();
+    std::set<std::shared_ptr<WatchStream>> streams;
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      streams.swap(streams_);
+    }
+    for (auto& s : streams) {
+      objects_.store().Unwatch(s->watch_id);
+      s->Close();
+    }
+    try {
+      listener_->close().wait();
+    } catch (const std::exception& e) {
+      spdlog::warn("closing listener: {}", e.what());
+    }
+  }
+
+  std::string MetricsText() const {
+    revision_.Set(static_cast<double>(objects_.store().CurrentRevision()));
+    prometheus::TextSerializer serializer;
+    return serializer.Serialize(metrics_->Collect());
+  }
+
+ private:
+  using Clk = std::chrono::steady_clock;
+
+  void Record(const std::string& verb, int code, Clk::time_point start) {
+    requests_.Add({{"verb", verb}, {"code", std::to_string(code)}}).Increment();
+    latency_
+        .Add({{"verb", verb}},
+             prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05, 0.1, 0.25, 0.5, 1, 2.5})
+        .Observe(std::chrono::duration<double>(Clk::now() - start).count());
+  }
+
+  void Reply(const http_request& req, int code, const json& body, const std::string& verb,
+             Clk::time_point start) {
+    http_response resp(static_cast<status_code>(code));
+    resp.set_body(body.dump(), "application/json");
+    Send(req, std::move(resp));
+    Record(verb, code, start);
+  }
+
+  void ReplyText(const http_request& req, int code, const std::string& body,
+                 const std::string& content_type) {
+    http_response resp(static_cast<status_code>(code));
+    resp.set_body(body, content_type);
+    Send(req, std::move(resp));
+  }
+
+  static void Send(const http_request& req, http_response resp) {
+    req.reply(std::move(resp)).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception& e) {
+        spdlog::debug("reply failed: {}", e.what());
+      }
+    });
+  }
+
+  void ReplyError(const http_request& req, const Status& s, const std::string& verb,
+                  Clk::time_point start, const api::KindInfo* kind = nullptr,
+                  const std::string& name = "") {
+    auto [code, body] = StatusToHttp(s, kind, name);
+    Reply(req, code, body, verb, start);
+  }
+
+  void Dispatch(http_request req) {
+    const auto start = Clk::now();
+    try {
+      Route(req, start);
+    } catch (const std::exception& e) {
+      spdlog::error("handler error: {}", e.what());
+      ReplyError(req, Status::Internal(std::string("internal error: ") + e.what()), "unknown", start);
+    }
+  }
+
+  void Route(const http_request& req, Clk::time_point start) {
+    const std::string path = req.relative_uri().path();
+    const auto parts = SplitPath(path);
+    const auto query = ParseQuery(req.relative_uri().query());
+    const std::string method = req.method();
+
+    if (path == "/healthz" || path == "/livez") return ReplyText(req, 200, "ok", "text/plain");
+    if (path == "/readyz") {
+      return ReplyText(req, running_ ? 200 : 503, running_ ? "ok" : "starting", "text/plain");
+    }
+
+    if (path == "/apis/berth.dev/v1alpha1/join" && membership_) {
+      if (method != methods::POST) {
+        return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "join takes POST"), "join", start);
+      }
+      // Authenticated by the bootstrap token itself, not by a hub credential.
+      req.extract_vector().then([this, req, start](pplx::task<std::vector<unsigned char>> t) {
+        json body;
+        try {
+          auto bytes = t.get();
+          body = json::parse(bytes.begin(), bytes.end());
+        } catch (const std::exception& e) {
+          return ReplyError(req, Status::BadRequest(std::string("invalid join request: ") + e.what()), "join", start);
+        }
+        membership_->Join(Header(req, "Authorization"), body, [this, req, start](StatusOr<json> r) {
+          if (!r.ok()) return ReplyError(req, r.status(), "join", start);
+          Reply(req, 200, *r, "join", start);
+        });
+      });
+      return;
+    }
+
+    auto who = auth_.Authenticate(Header(req, "Authorization"));
+    if (!who.ok()) return ReplyError(req, who.status(), "auth", start);
+    const Identity& id = *who;
+
+    if (method == methods::GET) {
+      if (path == "/version") return Reply(req, 200, VersionInfo(), "discovery", start);
+      if (path == "/metrics") {
+        ReplyText(req, 200, MetricsText(), "text/plain; version=0.0.4");
+        return Record("metrics", 200, start);
+      }
+      if (path == "/api") return Reply(req, 200, ApiVersions(), "discovery", start);
+      if (parts.size() == 2 && parts[0] == "api") {
+        json l = ApiResourceList(registry_, "", parts[1]);
+        if (l.is_null()) return ReplyError(req, Status::NotFound("no API " + parts[1]), "discovery", start);
+        return Reply(req, 200, l, "discovery", start);
+      }
+      if (parts.size() == 4 && parts[0] == "openapi" && parts[1] == "v3" && parts[2] == "api") {
+        json doc = OpenApiV3Group(registry_, "", parts[3]);
+        if (doc.is_null()) return ReplyError(req, Status::NotFound("no OpenAPI document for " + parts[3]), "openapi", start);
+        return Reply(req, 200, doc, "openapi", start);
+      }
+      if (path == "/apis") return Reply(req, 200, ApiGroupList(registry_), "discovery", start);
+      if (parts.size() == 2 && parts[0] == "apis") {
+        json g = ApiGroup(registry_, parts[1]);
+        if (g.is_null()) return ReplyError(req, Status::NotFound("no API group " + parts[1]), "discovery", start);
+        return Reply(req, 200, g, "discovery", start);
+      }
+      if (parts.size() == 3 && parts[0] == "apis") {
+        json l = ApiResourceList(registry_, parts[1], parts[2]);
+        if (l.is_null()) return ReplyError(req, Status::NotFound("no API " + parts[1] + "/" + parts[2]), "discovery", start);
+        return Reply(req, 200, l, "discovery", start);
+      }
+      if (path == "/openapi/v3") return Reply(req, 200, OpenApiV3Root(registry_), "openapi", start);
+      if (parts.size() == 5 && parts[0] == "openapi" && parts[1] == "v3" && parts[2] == "apis") {
+        json doc = OpenApiV3Group(registry_, parts[3], parts[4]);
+        if (doc.is_null()) return ReplyError(req, Status::NotFound("no OpenAPI document for " + parts[3] + "/" + parts[4]), "openapi", start);
+        return Reply(req, 200, doc, "openapi", start);
+      }
+    }
+
+    auto rp = ParseResourcePath(parts);
+    if (!rp) return ReplyError(req, Status::NotFound("the server could not find the requested resource " + path), "unknown", start);
+    const api::KindInfo* kind = registry_.ByResource(rp->group, rp->version, rp->plural);
+    if (!kind) {
+      return ReplyError(req, Status::NotFound("the server could not find the requested resource (" +
+                                              rp->plural + "." + rp->group + "/" + rp->version + ")"),
+                        "unknown", start);
+    }
+    if (!rp->subresource.empty() && (rp->subresource != "status" || !kind->has_status)) {
+      return ReplyError(req, Status::NotFound(kind->kind + " has no subresource " + rp->subresource), "unknown", start);
+    }
+    if (!kind->namespaced && !rp->ns.empty()) {
+      return ReplyError(req, Status::NotFound(kind->kind + " is cluster-scoped; drop the namespace from the path"), "unknown", start);
+    }
+    if (Status s = Authorize(id, *kind, *rp, method, query); !s.ok()) return ReplyError(req, s, "auth", start, kind, rp->name);
+
+    if (method == methods::GET) {
+      if (rp->name.empty()) return ListOrWatch(req, *kind, *rp, query, start);
+      auto got = objects_.store().Get({kind->resource(), rp->ns, rp->name});
+      if (!got.ok()) return ReplyError(req, got.status(), "get", start, kind, rp->name);
+      if (WantsTable(Header(req, "Accept"))) {
+        return Reply(req, 200, ToTable(*kind, {*got}, clock_.Now(), query.count("includeObject") ? query.at("includeObject") : "", got->at("metadata").value("resourceVersion", ""), ""), "get", start);
+      }
+      return Reply(req, 200, *got, "get", start);
+    }
+    if (method == methods::POST || method == methods::PUT || method == methods::PATCH) {
+      return WithBody(req, *kind, *rp, query, start);
+    }
+    if (method == methods::DEL) {
+      if (rp->name.empty()) return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "deleting a collection is not supported; delete objects by name or with kubectl delete -l"), "delete", start);
+      // Preconditions may come in a DeleteOptions body; read it without blocking.
+      req.extract_vector().then([this, req, kind, rp = *rp, start](pplx::task<std::vector<unsigned char>> t) {
+        std::optional<int64_t> rv;
+        std::optional<std::string> uid;
+        try {
+          auto bytes = t.get();
+          if (!bytes.empty()) {
+            json opts = json::parse(bytes.begin(), bytes.end());
+            json pre = opts.value("preconditions", json::object());
+            if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
+              rv = std::stoll(pre["resourceVersion"].get<std::string>());
+            }
+            if (pre.contains("uid") && pre["uid"].is_string()) uid = pre["uid"].get<std::string>();
+          }
+        } catch (const std::exception& e) {
+          return ReplyError(req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start, kind, rp.name);
+        }
+        objects_.Delete(*kind, rp.ns, rp.name, rv, uid, [this, req, kind, name = rp.name, start](StatusOr<json> r) {
+          if (!r.ok()) return ReplyError(req, r.status(), "delete", start, kind, name);
+          Reply(req, 200, *r, "delete", start);
+        });
+      });
+      return;
+    }
+    ReplyError(req, Status(StatusCode::kMethodNotAllowed, "method " + method + " is not allowed here"), "unknown", start);
+  }
+
+  // Admin: everything. A member credential (see docs/API.md) reaches only its own
+  // MemberCluster (read, write status), Lease (read, write) and Work (read, watch with a
+  // metadata.name field selector, write status).
+  Status Authorize(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
+                   const std::string& method, const std::map<std::string, std::string>& query) {
+    if (id.admin) return Status::Ok();
+    const bool read = method == methods::GET;
+    const bool write = method == methods::PUT || method == methods::PATCH;
+    const bool own = !id.member_cluster.empty() && rp.name == id.member_cluster;
+    const bool status = rp.subresource == "status";
+    bool allowed = false;
+    if (kind.kind == "Work") {
+      if (read && rp.name.empty()) {
+        auto fs = query.find("fieldSelector");
+        if (fs != query.end()) {
+          auto sel = api::FieldSelector::Parse(fs->second);
+          allowed = sel.ok() && sel->ExactName() == id.member_cluster;
+        }
+      } else {
+        allowed = own && (read || (write && status));
+      }
+    } else if (kind.kind == "MemberCluster") {
+      allowed = own && (read || (write && status));
+    } else if (kind.kind == "Lease") {
+      allowed = own && (read || write);
+    }
+    if (allowed) return Status::Ok();
+    return Status::Forbidden(kind.plural + (rp.name.empty() ? "" : " \"" + rp.name + "\"") +
+                             " is forbidden: user \"" + id.user + "\" cannot " + method +
+                             (status ? " its status" : " it") +
+                             "; member credentials reach only their own cluster's MemberCluster, "
+                             "Lease and Work");
+  }
+
+  void WithBody(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
+                const std::map<std::string, std::string>& query, Clk::time_point start) {
+    const std::string method = req.method();
+    const std::string verb = method == methods::POST ? "create" : method == methods::PUT ? "update" : "patch";
+    const std::string content_type = Header(req, "Content-Type");
+    const std::string length = Header(req, "Content-Length");
+    if (!length.empty()) {
+      try {
+        if (std::stoull(length) > api::kMaxObjectBytes) {
+          return ReplyError(req, Status::TooLarge("request body of " + length + " bytes exceeds the limit of " + std::to_string(api::kMaxObjectBytes) + " bytes"), verb, start, &kind, rp.name);
+        }
+      } catch (const std::exception&) {
+        return ReplyError(req, Status::BadRequest("invalid Content-Length"), verb, start, &kind, rp.name);
+      }
+    }
+    WriteOptions opts;
+    opts.status = rp.subresource == "status";
+    opts.dry_run = query.count("dryRun") && query.at("dryRun") == "All";
+    opts.field_manager = query.count("fieldManager") ? query.at("fieldManager") : "";
+    opts.force = query.count("force") && Truthy(query.at("force"));
+    if (method == methods::POST && !rp.name.empty()) {
+      return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "POST goes to the collection, not to a named object"), verb, start, &kind, rp.name);
+    }
+    if (method != methods::POST && rp.name.empty()) {
+      return ReplyError(req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"), verb, start, &kind);
+    }
+    req.extract_vector().then([this, req, &kind, rp, opts, verb, content_type, start](
+                                  pplx::task<std::vector<unsigned char>> t) {
+      std::string body;
+      try {
+        auto bytes = t.get();
+        body.assign(bytes.begin(), bytes.end());
+      } catch (const std::exception& e) {
+        return ReplyError(req, Status::BadRequest(std::string("reading the request body: ") + e.what()), verb, start, &kind, rp.name);
+      }
+      auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
+        return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
+          if (!r.ok()) return ReplyError(req, r.status(), verb, start, &kind, name);
+          Reply(req, ok_code, *r, verb, start);
+        };
+      };
+      if (verb == "patch") {
+        auto type = PatchTypeFromContentType(content_type);
+        if (!type.ok()) return ReplyError(req, type.status(), verb, start, &kind, rp.name);
+        if (body.size() > api::kMaxObjectBytes) {
+          return ReplyError(req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"), verb, start, &kind, rp.name);
+        }
+        return objects_.Patch(kind, rp.ns, rp.name, *type, std::move(body), opts, done(200));
+      }
+      auto decoded = api::DecodeBody(body, content_type);
+      if (!decoded.ok()) return ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
+      if (verb == "create") {
+        const std::string name = api::NameOf(*decoded);
+        return objects_.Create(kind, rp.ns, std::move(*decoded), opts,
+                               [this, req, &kind, start, name](StatusOr<json> r) {
+                                 if (!r.ok()) return ReplyError(req, r.status(), "create", start, &kind, name);
+                                 Reply(req, 201, *r, "create", start);
+                               });
+      }
+      objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
+    });
+  }
+
+  void ListOrWatch(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
+                   const std::map<std::string, std::string>& query, Clk::time_point start) {
+    auto q = [&](const char* k) { return query.count(k) ? query.at(k) : std::string(); };
+    ListOptions lo;
+    lo.ns = rp.ns;
+    if (!q("labelSelector").empty()) {
+      auto sel = api::LabelSelector::Parse(q("labelSelector"));
+      if (!sel.ok()) return ReplyError(req, sel.status(), "list", start, &kind);
+      lo.labels = std::move(*sel);
+    }
+    if (!q("fieldSelector").empty()) {
+      auto sel = api::FieldSelector::Parse(q("fieldSelector"));
+      if (!sel.ok()) return ReplyError(req, sel.status(), "list", start, &kind);
+      lo.fields = std::move(*sel);
+    }
+    if (Truthy(q("watch"))) return Watch(req, kind, lo, query, start);
+    if (!q("limit").empty()) {
+      try {
+        lo.limit = std::stoll(q("limit"));
+      } catch (const std::exception&) {
+        return ReplyError(req, Status::BadRequest("limit must be a number"), "list", start, &kind);
+      }
+    }
+    lo.continue_token = q("continue");
+    auto list = objects_.store().List(kind.resource(), lo);
+    if (!list.ok()) return ReplyError(req, list.status(), "list", start, &kind);
+    const std::string rv = std::to_string(list->resource_version);
+    if (WantsTable(Header(req, "Accept"))) {
+      return Reply(req, 200, ToTable(kind, list->items, clock_.Now(), q("includeObject"), rv, list->continue_token), "list", start);
+    }
+    json meta = {{"resourceVersion", rv}};
+    if (!list->continue_token.empty()) {
+      meta["continue"] = list->continue_token;
+      meta["remainingItemCount"] = list->remaining;
+    }
+    json out = {{"apiVersion", kind.api_version()}, {"kind", kind.list_kind()}, {"metadata", meta},
+                {"items", std::move(list->items)}};
+    Reply(req, 200, out, "list", start);
+  }
+
+  void Watch(const http_request& req, const api::KindInfo& kind, const ListOptions& lo,
+             const std::map<std::string, std::string>& query, Clk::time_point start) {
+    auto q = [&](const char* k) { return query.count(k) ? query.at(k) : std::string(); };
+    WatchOptions wo;
+    wo.resource = kind.resource();
+    wo.ns = lo.ns;
+    wo.labels = lo.labels;
+    wo.fields = lo.fields;
+    const std::string rv = q("resourceVersion");
+    if (!rv.empty() && rv != "0") {
+      try {
+        wo.from_revision = std::stoll(rv);
+      } catch (const std::exception&) {
+        return ReplyError(req, Status::BadRequest("resourceVersion must be a number"), "watch", start, &kind);
+      }
+    }
+    auto timeout = options_.max_watch;
+    if (!q("timeoutSeconds").empty()) {
+      try {
+        timeout = std::min(timeout, std::chrono::seconds(std::stoll(q("timeoutSeconds"))));
+      } catch (const std::exception&) {
+        return ReplyError(req, Status::BadRequest("timeoutSeconds must be a number"), "watch", start, &kind);
+      }
+    }
+    auto stream = std::make_shared<WatchStream>(&kind, WantsTable(Header(req, "Accept")),
+                                                q("includeObject"), Truthy(q("allowWatchBookmarks")),
+                                                options_.max_watch_backlog_bytes);
+    const auto now = clock_.Now();
+    stream->deadline = now + std::chrono::duration_cast<Clock::Duration>(timeout);
+    stream->next_keepalive = now + std::chrono::duration_cast<Clock::Duration>(options_.keepalive_interval);
+    std::weak_ptr<WatchStream> weak = stream;
+    Clock* clock = &clock_;
+    auto id = objects_.store().Watch(wo, [weak, clock](const WatchEvent& e) {
+      auto s = weak.lock();
+      if (!s) return false;
+      return s->Send(EventTypeName(e.type), e.object, clock->Now());
+    });
+    if (!id.ok()) {
+      // Kubernetes reports an expired version inside a 200 stream as an ERROR event; kubectl
+      // and client-go understand both that and a plain 410, so answer plainly.
+      return ReplyError(req, id.status(), "watch", start, &kind);
+    }
+    stream->watch_id = *id;
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      streams_.insert(stream);
+    }
+    watches_.Increment();
+    http_response resp(status_code(200));
+    resp.headers().set_content_type("application/json");
+    resp.headers().add("Cache-Control", "no-cache, private");
+    resp.set_body(concurrency::streams::istream(stream->buffer()));
+    Record("watch", 200, start);
+    req.reply(resp).then([this, stream](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception& e) {
+        spdlog::debug("watch stream ended: {}", e.what());
+      }
+      EndWatch(stream);
+    });
+  }
+
+  void EndWatch(const std::shared_ptr<WatchStream>& stream) {
+    size_t erased;
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      erased = streams_.erase(stream);
+    }
+    objects_.store().Unwatch(stream->watch_id);
+    stream->Close();
+    if (erased) watches_.Decrement();
+  }
+
+  void TickerLoop() {
+    while (running_) {
+      {
+        std::unique_lock<std::mutex> lock(ticker_mu_);
+        ticker_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return !running_; });
+      }
+      if (!running_) return;
+      std::vector<std::shared_ptr<WatchStream>> streams;
+      {
+        std::lock_guard<std::mutex> lock(streams_mu_);
+        streams.assign(streams_.begin(), streams_.end());
+      }
+      const auto now = clock_.Now();
+      const int64_t revision = objects_.store().CurrentRevision();
+      for (auto& s : streams) {
+        if (s->closed() || now >= s->deadline) {
+          EndWatch(s);
+          continue;
+        }
+        if (now >= s->next_keepalive) {
+          s->next_keepalive = now + std::chrono::duration_cast<Clock::Duration>(options_.keepalive_interval);
+          if (!s->KeepAlive(revision)) EndWatch(s);
+        }
+      }
+    }
+  }
+
+  ApiServerOptions options_;
+  const api::KindRegistry& registry_;
+  ObjectApi& objects_;
+  TokenAuthenticator& auth_;
+  Clock& clock_;
+  Membership* membership_;
+  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+  std::atomic<bool> running_{false};
+
+  std::mutex streams_mu_;
+  std::set<std::shared_ptr<WatchStream>> streams_;  // guarded by streams_mu_
+
+  std::mutex ticker_mu_;
+  std::condition_variable ticker_cv_;
+  std::thread ticker_;
+
+  std::shared_ptr<prometheus::Registry> metrics_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Gauge& watches_;
+  prometheus::Gauge& revision_;
+};
+
+ApiServer::ApiServer(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
+                     TokenAuthenticator& auth, Clock& clock, Membership* membership)
+    : impl_(std::make_unique<Impl>(std::move(options), registry, objects, auth, clock, membership)) {}
+ApiServer::~ApiServer() { impl_->Stop(); }
+Status ApiServer::Start() { return impl_->Start(); }
+void ApiServer::Stop() { impl_->Stop(); }
+std::string ApiServer::MetricsText() const { return impl_->MetricsText(); }
+
+}  // namespace berth::hub

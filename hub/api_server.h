@@ -1,0 +1,54 @@
+// berth-hub's HTTPS API server: Kubernetes paths and semantics over ObjectApi.
+// cpprestsdk stays inside api_server.cc. Handlers never block the listener's threads:
+// reads are served from the store's memory, writes complete in store callbacks, watches
+// stream through per-client buffers.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "api/clock.h"
+#include "api/kinds.h"
+#include "api/status.h"
+#include "hub/auth.h"
+#include "hub/membership.h"
+#include "hub/object_api.h"
+
+namespace berth::hub {
+
+struct ApiServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 6443;
+  std::string cert_pem;    // serving certificate (PEM)
+  std::string key_pem;     // its private key (PEM)
+  std::chrono::seconds keepalive_interval{5};  // bookmark / keep-alive cadence on watches
+  std::chrono::seconds max_watch{1800};        // server-side cap on one watch's length
+  size_t max_watch_backlog_bytes = 16 << 20;   // a watcher this far behind is disconnected
+};
+
+class ApiServer {
+ public:
+  // `membership` serves the join endpoint (may be null in tests that need no joins).
+  ApiServer(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
+            TokenAuthenticator& auth, Clock& clock, Membership* membership = nullptr);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Opens the listener. Unavailable with the reason if the port cannot be bound or the
+  // certificate cannot be loaded.
+  Status Start();
+  // Closes watches and the listener; waits for in-flight handlers to finish.
+  void Stop();
+
+  // Prometheus text exposition of the server's metrics.
+  std::string MetricsText() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::hub

@@ -1,0 +1,217 @@
+#include "hub/hub.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "api/object.h"
+#include "hub/api_server.h"
+#include "hub/auth.h"
+#include "hub/object_api.h"
+#include "hub/sqlite_store.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+namespace {
+
+api::KindInfo PlaceholderKind(std::string kind, std::string plural, std::vector<std::string> short_names,
+                              std::string description) {
+  api::KindInfo k;
+  k.kind = std::move(kind);
+  k.plural = std::move(plural);
+  k.singular = k.plural.substr(0, k.plural.size() - 1);
+  std::transform(k.singular.begin(), k.singular.end(), k.singular.begin(), ::tolower);
+  k.short_names = std::move(short_names);
+  k.description = std::move(description);
+  json body = {{"spec", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true},
+                         {"description", "Desired state."}}}};
+  json status = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  k.schema = api::MakeObjectSchema(k.description, body, status);
+  return k;
+}
+
+json ConditionReason(const json& o, const std::string& type) {
+  json conds = api::JsonPathGet(o, "status.conditions");
+  if (!conds.is_array()) return nullptr;
+  for (const auto& c : conds) {
+    if (c.value("type", "") == type) return c.value("reason", "");
+  }
+  return nullptr;
+}
+
+api::KindInfo WorkspaceKind() {
+  api::KindInfo k;
+  k.kind = "Workspace";
+  k.plural = "workspaces";
+  k.singular = "workspace";
+  k.short_names = {"ws"};
+  k.description = "A model to serve across the fleet (KAITO-style resource and inference, plus "
+                  "Berth's placement and rollout).";
+  k.schema = workspace::WorkspaceSchema();
+  // The hub's metadata schema checks names and labels; keep the Workspace's stricter name rule.
+  json meta = api::ObjectMetaSchema();
+  if (auto name = api::JsonPathGet(k.schema, "properties.metadata.properties.name"); name.is_object()) {
+    for (auto it = name.begin(); it != name.end(); ++it) meta["properties"]["name"][it.key()] = *it;
+  }
+  k.schema["properties"]["metadata"] = meta;
+  k.validate = [](const json& object, const json* old) -> Status {
+    auto ws = workspace::ParseWorkspace(object);
+    if (!ws.ok()) return ws.status();
+    if (old) {
+      auto before = workspace::ParseWorkspace(*old);
+      // An object stored by an older hub that no longer parses may still be fixed by the update.
+      if (before.ok()) BERTH_RETURN_IF_ERROR(workspace::ValidateWorkspaceUpdate(*before, *ws));
+    }
+    return Status::Ok();
+  };
+  auto str = [](const json& o, const char* path) -> json {
+    json v = api::JsonPathGet(o, path);
+    return v.is_null() ? json(nullptr) : v;
+  };
+  k.columns = {
+      {"Model", "string", "Preset name or Hugging Face id", 0,
+       [str](const json& o) -> json {
+         json preset = str(o, "inference.preset.name");
+         return preset.is_null() ? str(o, "inference.model.huggingFaceId") : preset;
+       }},
+      {"Ready", "string", "Ready replicas / desired replicas", 0,
+       [](const json& o) -> json {
+         int64_t ready = 0;
+         json placements = api::JsonPathGet(o, "status.placements");
+         if (placements.is_array()) {
+           for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
+         }
+         json desired = api::JsonPathGet(o, "placement.replicas");
+         return std::to_string(ready) + "/" +
+                std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
+       }},
+      {"Clusters", "string", "Member clusters serving it", 0,
+       [](const json& o) -> json {
+         json placements = api::JsonPathGet(o, "status.placements");
+         std::string out;
+         if (placements.is_array()) {
+           for (const auto& p : placements) {
+             out += (out.empty() ? "" : ",") + p.value("cluster", "?") + "(" +
+                    std::to_string(p.value("replicas", int64_t{0})) + ")";
+           }
+         }
+         return out.empty() ? json(nullptr) : json(out);
+       }},
+      {"Status", "string", "Available condition, or why not", 0,
+       [](const json& o) -> json {
+         std::string avail = api::ConditionStatus(o, "Available");
+         if (avail == "True") return "Available";
+         json reason = ConditionReason(o, "Available");
+         if (reason.is_string() && !reason.get<std::string>().empty()) return reason;
+         reason = ConditionReason(o, "Scheduled");
+         if (api::ConditionStatus(o, "Scheduled") == "False" && reason.is_string()) return reason;
+         return avail.empty() ? json("Pending") : json(avail);
+       }},
+      {"Revision", "integer", "Current revision", 1,
+       [str](const json& o) -> json { return str(o, "status.revision"); }},
+      {"GPU", "string", "Requested GPU products", 1,
+       [](const json& o) -> json {
+         json g = api::JsonPathGet(o, "resource.gpuProducts");
+         if (!g.is_array() || g.empty()) return api::JsonPathGet(o, "resource.instanceType");
+         std::string out;
+         for (const auto& x : g) out += (out.empty() ? "" : ",") + x.get<std::string>();
+         return out;
+       }},
+  };
+  return k;
+}
+
+}  // namespace
+
+Status RegisterBerthKinds(api::KindRegistry& registry) {
+  BERTH_RETURN_IF_ERROR(registry.Register(api::MemberClusterKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::WorkKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::LeaseKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::BootstrapTokenKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(WorkspaceKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(PlaceholderKind(
+      "PlacementPolicy", "placementpolicies", {"pp"}, "Where and how workspaces are placed.")));
+  api::KindInfo rs = PlaceholderKind("RolloutStrategy", "rolloutstrategies", {"rs"},
+                                     "How new model revisions roll out across the fleet.");
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(rs)));
+  return Status::Ok();
+}
+
+class Hub::Impl {
+ public:
+  HubPki pki;
+  std::string url;
+  api::KindRegistry registry;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ObjectApi> objects;
+  TokenAuthenticator auth;
+  std::unique_ptr<Membership> membership;
+  std::unique_ptr<ApiServer> server;
+};
+
+Hub::Hub(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Hub::~Hub() { Stop(); }
+
+void Hub::Stop() {
+  if (impl_->server) impl_->server->Stop();
+}
+
+const HubPki& Hub::pki() const { return impl_->pki; }
+const std::string& Hub::server_url() const { return impl_->url; }
+
+StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
+  Clock* clock = options.clock ? options.clock : &RealClock::Instance();
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return Status::Unavailable("create data dir " + options.data_dir + ": " + ec.message());
+  }
+  ::chmod(options.data_dir.c_str(), 0700);
+  auto impl = std::make_unique<Impl>();
+  const std::string host_for_url =
+      options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host;
+  impl->url = "https://" + host_for_url + ":" + std::to_string(options.port);
+
+  HubPkiOptions pki_options;
+  pki_options.data_dir = options.data_dir;
+  pki_options.extra_sans = options.extra_sans;
+  if (options.host != "0.0.0.0" && options.host != "::" && options.host != "127.0.0.1" &&
+      options.host != "localhost") {
+    pki_options.extra_sans.push_back(options.host);
+  }
+  pki_options.admin_server_url = impl->url;
+  pki_options.now = std::chrono::system_clock::time_point(clock->Now().time_since_epoch());
+  auto pki = EnsureHubPki(pki_options);
+  if (!pki.ok()) return pki.status().WithContext("PKI in " + options.data_dir);
+  impl->pki = std::move(*pki);
+  if (impl->pki.created_ca) spdlog::info("created a new CA in {}", impl->pki.pki_dir);
+  impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, ""});
+
+  BERTH_RETURN_IF_ERROR(RegisterBerthKinds(impl->registry));
+  SqliteStoreOptions store_options;
+  store_options.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
+  auto store = OpenSqliteStore(store_options);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock);
+  impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
+  BERTH_RETURN_IF_ERROR(impl->membership->Start());
+
+  ApiServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.cert_pem = impl->pki.server_cert_pem;
+  server_options.key_pem = impl->pki.server_key_pem;
+  impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
+                                             impl->auth, *clock, impl->membership.get());
+  BERTH_RETURN_IF_ERROR(impl->server->Start());
+  return std::unique_ptr<Hub>(new Hub(std::move(impl)));
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,43 @@
+// berth-hub assembled: PKI, durable store, kinds, authentication and the API server.
+// main.cc only parses flags and calls Hub::Start; tests start a Hub in-process the same way.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/clock.h"
+#include "api/kinds.h"
+#include "api/status.h"
+#include "hub/pki.h"
+
+namespace berth::hub {
+
+struct HubOptions {
+  std::string data_dir;                 // created if missing (0700)
+  std::string host = "127.0.0.1";
+  int port = 6443;
+  std::vector<std::string> extra_sans;  // extra names/IPs for the serving certificate
+  Clock* clock = nullptr;               // nullptr: the real clock
+};
+
+// Registers every kind the hub serves (Workspace, PlacementPolicy, RolloutStrategy,
+// MemberCluster, Work) with schemas, columns and semantic validation.
+Status RegisterBerthKinds(api::KindRegistry& registry);
+
+class Hub {
+ public:
+  static StatusOr<std::unique_ptr<Hub>> Start(const HubOptions& options);
+  ~Hub();
+  void Stop();
+
+  const HubPki& pki() const;
+  const std::string& server_url() const;
+  class Impl;
+
+ private:
+  explicit Hub(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::hub

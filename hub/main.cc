@@ -1,0 +1,97 @@
+// berth-hub: parses flags, starts the hub, waits for SIGTERM/SIGINT.
+#include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "hub/hub.h"
+
+namespace {
+
+// Writes the log message JSON-escaped, for --log-format=json.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string text = nlohmann::json(std::string(msg.payload.data(), msg.payload.size())).dump();
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+void ConfigureLogging(const std::string& format, const std::string& level) {
+  if (format == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","component":"hub","msg":%*})");
+    spdlog::set_formatter(std::move(formatter));
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ hub: %v");
+  }
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth-hub: the Berth control plane (Kubernetes-style API over HTTPS, durable store)"};
+  berth::hub::HubOptions options;
+  std::string listen = "127.0.0.1:6443";
+  std::string log_format = "text", log_level = "info";
+  app.add_option("--data-dir", options.data_dir,
+                 "Directory for the store (berth.db), PKI (pki/) and admin.kubeconfig; created on first start")
+      ->required();
+  app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on")->capture_default_str();
+  app.add_option("--tls-san", options.extra_sans,
+                 "Extra DNS name or IP for the serving certificate (repeatable)");
+  app.add_option("--log-format", log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "berth-hub: --listen must be HOST:PORT, got \"" << listen << "\"\n";
+    return 2;
+  }
+  options.host = listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[') options.host = options.host.substr(1, options.host.size() - 2);
+  try {
+    options.port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    std::cerr << "berth-hub: --listen port must be a number, got \"" << listen << "\"\n";
+    return 2;
+  }
+  ConfigureLogging(log_format, log_level);
+
+  // Block the stop signals before any thread starts so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto hub = berth::hub::Hub::Start(options);
+  if (!hub.ok()) {
+    spdlog::error("cannot start: {}", hub.status().ToString());
+    return 1;
+  }
+  spdlog::info("berth-hub ready at {}; admin kubeconfig: {}", (*hub)->server_url(),
+               (*hub)->pki().admin_kubeconfig_path);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received signal {}, shutting down", sig);
+  (*hub)->Stop();
+  hub->reset();
+  spdlog::info("stopped");
+  return 0;
+}

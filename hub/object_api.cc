@@ -1,0 +1,344 @@
+#include "hub/object_api.h"
+
+#include <random>
+
+#include "api/object.h"
+#include "api/yaml_json.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+namespace {
+
+// Fields the server owns; clients cannot change them through a spec update.
+void CarryServerMetadata(const json& current, json& next) {
+  json& meta = next["metadata"];
+  const json& cur = current["metadata"];
+  for (const char* f : {"uid", "creationTimestamp", "generation", "deletionTimestamp",
+                        "deletionGracePeriodSeconds", "namespace", "name"}) {
+    if (cur.contains(f)) {
+      meta[f] = cur[f];
+    } else {
+      meta.erase(f);
+    }
+  }
+  meta.erase("selfLink");
+}
+
+ObjectRef RefFor(const api::KindInfo& kind, const std::string& ns, const std::string& name) {
+  return ObjectRef{kind.resource(), kind.namespaced ? ns : "", name};
+}
+
+Status CheckPreconditionRv(const json& body, const json& current, const api::KindInfo& kind) {
+  int64_t want = api::ResourceVersionOf(body);
+  std::string raw = api::JsonPathGet(body, "metadata.resourceVersion").is_string()
+                        ? body["metadata"]["resourceVersion"].get<std::string>()
+                        : "";
+  if (!raw.empty() && want == 0) {
+    return Status::BadRequest("metadata.resourceVersion \"" + raw + "\" is not a valid version");
+  }
+  if (want != 0 && want != api::ResourceVersionOf(current)) {
+    return Status::Conflict("Operation cannot be fulfilled on " + kind.resource() + " \"" +
+                            api::NameOf(current) +
+                            "\": the object has been modified; please apply your changes to "
+                            "the latest version and try again");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<PatchType> PatchTypeFromContentType(const std::string& content_type) {
+  if (content_type.find("application/merge-patch+json") == 0) return PatchType::kMerge;
+  if (content_type.find("application/json-patch+json") == 0) return PatchType::kJson;
+  if (content_type.find("application/apply-patch+yaml") == 0) return PatchType::kApply;
+  if (content_type.find("application/strategic-merge-patch+json") == 0) {
+    return Status(StatusCode::kUnsupportedMedia,
+                  "strategic merge patch is not supported for Berth kinds: use "
+                  "--type=merge or --type=json");
+  }
+  return Status(StatusCode::kUnsupportedMedia,
+                "unsupported patch content type \"" + content_type +
+                    "\": use application/merge-patch+json, application/json-patch+json or "
+                    "application/apply-patch+yaml");
+}
+
+std::string ObjectApi::NewUid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<uint64_t> dist;
+  uint64_t a = dist(rng), b = dist(rng);
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string ObjectApi::RandomSuffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kChars = "bcdfghjklmnpqrstvwxz2456789";
+  std::string s;
+  for (int i = 0; i < 5; ++i) s += kChars[rng() % 27];
+  return s;
+}
+
+void ObjectApi::InitializeNew(json& object) {
+  object["metadata"]["uid"] = NewUid();
+  object["metadata"]["generation"] = 1;
+  object["metadata"]["creationTimestamp"] = FormatRfc3339(clock_.Now());
+}
+
+void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json object,
+                       const WriteOptions& options, ObjectCallback done) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();
+  json& meta = object["metadata"];
+  if (kind.namespaced) {
+    std::string body_ns = meta.value("namespace", "");
+    if (!body_ns.empty() && !ns.empty() && body_ns != ns) {
+      return done(Status::BadRequest("the namespace of the object (" + body_ns +
+                                     ") does not match the namespace of the request (" + ns + ")"));
+    }
+    meta["namespace"] = ns.empty() ? (body_ns.empty() ? "default" : body_ns) : ns;
+  }
+  if (meta.value("name", "").empty() && !meta.value("generateName", "").empty()) {
+    meta["name"] = meta["generateName"].get<std::string>() + RandomSuffix();
+  }
+  if (options.status) return done(Status(StatusCode::kMethodNotAllowed, "create through /status is not allowed"));
+  if (!meta.value("resourceVersion", "").empty()) {
+    return done(Status::BadRequest("metadata.resourceVersion must not be set on create"));
+  }
+  if (Status s = api::ValidateObject(kind, object); !s.ok()) return done(s);
+  if (kind.validate) {
+    if (Status s = kind.validate(object, nullptr); !s.ok()) return done(s);
+  }
+  // Status is written by controllers through /status, never by create.
+  if (kind.has_status) object.erase("status");
+  meta["uid"] = NewUid();
+  meta["generation"] = 1;
+  meta["creationTimestamp"] = FormatRfc3339(clock_.Now());
+  meta.erase("deletionTimestamp");
+  meta.erase("selfLink");
+  if (options.dry_run) {
+    meta["resourceVersion"] = "";
+    return done(object);
+  }
+  ObjectRef ref = RefFor(kind, meta.value("namespace", ""), meta["name"]);
+  std::string resource = kind.resource();
+  store_.Submit({ref, [object = std::move(object), kind_name = kind.kind](const json* current)
+                          -> StatusOr<std::optional<json>> {
+                   if (current) {
+                     return Status::AlreadyExists(kind_name + " \"" + api::NameOf(object) +
+                                                  "\" already exists");
+                   }
+                   return std::optional<json>(object);
+                 }},
+                std::move(done));
+}
+
+StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind, const json& current,
+                                                       json next, const WriteOptions& options) {
+  if (!next.is_object()) return Status::BadRequest("the object must be a JSON object");
+  if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
+  std::string body_name = next["metadata"].value("name", "");
+  if (!body_name.empty() && body_name != api::NameOf(current)) {
+    return Status::BadRequest("the name of the object (" + body_name +
+                              ") does not match the name on the URL (" + api::NameOf(current) + ")");
+  }
+  BERTH_RETURN_IF_ERROR(CheckPreconditionRv(next, current, kind));
+  if (options.status) {
+    // Only status changes through /status; everything else stays as stored.
+    json merged = current;
+    if (next.contains("status")) {
+      merged["status"] = next["status"];
+    } else {
+      merged.erase("status");
+    }
+    next = std::move(merged);
+  } else {
+    CarryServerMetadata(current, next);
+    if (kind.has_status) {
+      if (current.contains("status")) {
+        next["status"] = current["status"];
+      } else {
+        next.erase("status");
+      }
+    }
+    if (api::IsBeingDeleted(current)) {
+      // Kubernetes allows removing finalizers during deletion but not adding new ones.
+      json cur_f = api::JsonPathGet(current, "metadata.finalizers");
+      json new_f = api::JsonPathGet(next, "metadata.finalizers");
+      if (new_f.is_array()) {
+        for (const auto& f : new_f) {
+          bool known = cur_f.is_array() && std::find(cur_f.begin(), cur_f.end(), f) != cur_f.end();
+          if (!known) {
+            return Status::Forbidden("no new finalizers can be added if the object is being deleted, found new finalizer " + f.dump());
+          }
+        }
+      }
+    }
+  }
+  next["apiVersion"] = next.value("apiVersion", kind.api_version());
+  next["kind"] = next.value("kind", kind.kind);
+  BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, next));
+  if (kind.validate && !options.status) BERTH_RETURN_IF_ERROR(kind.validate(next, &current));
+  if (api::DesiredStateOf(next) != api::DesiredStateOf(current)) {
+    next["metadata"]["generation"] = api::GenerationOf(current) + 1;
+  }
+  if (api::IsBeingDeleted(next) && !api::HasFinalizers(next)) return std::optional<json>();  // delete now
+  json cmp_next = next, cmp_cur = current;
+  cmp_next["metadata"].erase("resourceVersion");
+  cmp_cur["metadata"].erase("resourceVersion");
+  if (cmp_next == cmp_cur) {
+    // A no-op write keeps the resourceVersion, as Kubernetes does; the store re-stamps it,
+    // so signal "unchanged" by returning the current object itself.
+    return std::optional<json>(current);
+  }
+  return std::optional<json>(std::move(next));
+}
+
+void ObjectApi::Update(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+                       json object, const WriteOptions& options, ObjectCallback done) {
+  ObjectRef ref = RefFor(kind, ns, name);
+  if (options.dry_run) {
+    auto cur = store_.Get(ref);
+    if (!cur.ok()) return done(cur.status());
+    auto next = PrepareUpdate(kind, *cur, std::move(object), options);
+    if (!next.ok()) return done(next.status());
+    return done(next->value_or(*cur));
+  }
+  store_.Submit({ref, [this, &kind, object = std::move(object), options](const json* current)
+                          -> StatusOr<std::optional<json>> {
+                   if (!current) {
+                     return Status::NotFound(kind.kind + " \"" + api::NameOf(object) + "\" not found");
+                   }
+                   return PrepareUpdate(kind, *current, object, options);
+                 }},
+                std::move(done));
+}
+
+void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+                      PatchType type, std::string patch, const WriteOptions& options,
+                      ObjectCallback done) {
+  json patch_doc;
+  if (type == PatchType::kApply) {
+    auto parsed = api::YamlToJson(patch);
+    if (!parsed.ok()) return done(parsed.status());
+    patch_doc = std::move(*parsed);
+    if (!patch_doc.is_object()) return done(Status::BadRequest("apply patch must be an object"));
+    if (options.field_manager.empty()) {
+      return done(Status::BadRequest("fieldManager is required for apply patch"));
+    }
+  } else {
+    try {
+      patch_doc = json::parse(patch);
+    } catch (const json::parse_error& e) {
+      return done(Status::BadRequest(std::string("invalid patch: ") + e.what()));
+    }
+    if (type == PatchType::kJson && !patch_doc.is_array()) {
+      return done(Status::BadRequest("a JSON patch must be an array of operations"));
+    }
+    if (type == PatchType::kMerge && !patch_doc.is_object()) {
+      return done(Status::BadRequest("a merge patch must be a JSON object"));
+    }
+  }
+  ObjectRef ref = RefFor(kind, ns, name);
+  auto transform = [this, &kind, type, patch_doc, options, ns, name](const json* current)
+      -> StatusOr<std::optional<json>> {
+    if (!current) {
+      if (type != PatchType::kApply) {
+        return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+      }
+      // Server-side apply creates the object when it is missing.
+      json obj = patch_doc;
+      obj["metadata"]["name"] = name;
+      if (kind.namespaced) obj["metadata"]["namespace"] = ns;
+      BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
+      if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
+      if (kind.has_status) obj.erase("status");
+      obj["metadata"]["uid"] = NewUid();
+      obj["metadata"]["generation"] = 1;
+      obj["metadata"]["creationTimestamp"] = FormatRfc3339(clock_.Now());
+      obj["metadata"]["managedFields"] = json::array(
+          {{{"manager", options.field_manager}, {"operation", "Apply"},
+            {"apiVersion", kind.api_version()}, {"time", FormatRfc3339(clock_.Now())},
+            {"fieldsType", "FieldsV1"}, {"fieldsV1", json::object()}}});
+      return std::optional<json>(std::move(obj));
+    }
+    json next;
+    try {
+      if (type == PatchType::kJson) {
+        next = current->patch(patch_doc);
+      } else {
+        next = *current;
+        json p = patch_doc;
+        if (type == PatchType::kApply) {
+          // Applied configuration owns the fields it names; server fields stay.
+          p.erase("status");
+          if (p.contains("metadata")) p["metadata"].erase("resourceVersion");
+        }
+        next.merge_patch(p);
+      }
+    } catch (const json::exception& e) {
+      return Status::Invalid(std::string("the patch cannot be applied: ") + e.what());
+    }
+    // A patch that names no resourceVersion is unconditional: `next` started from the
+    // current object, so it already carries the current version.
+    if (type == PatchType::kApply) {
+      json& mf = next["metadata"]["managedFields"];
+      if (!mf.is_array()) mf = json::array();
+      bool found = false;
+      for (auto& e : mf) {
+        if (e.value("manager", "") == options.field_manager) {
+          e["time"] = FormatRfc3339(clock_.Now());
+          found = true;
+        }
+      }
+      if (!found) {
+        mf.push_back({{"manager", options.field_manager}, {"operation", "Apply"},
+                      {"apiVersion", kind.api_version()}, {"time", FormatRfc3339(clock_.Now())},
+                      {"fieldsType", "FieldsV1"}, {"fieldsV1", json::object()}});
+      }
+    }
+    return PrepareUpdate(kind, *current, std::move(next), options);
+  };
+  if (options.dry_run) {
+    auto cur = store_.Get(ref);
+    auto next = transform(cur.ok() ? &*cur : nullptr);
+    if (!next.ok()) return done(next.status());
+    return done(next->value_or(cur.ok() ? *cur : json::object()));
+  }
+  store_.Submit({ref, std::move(transform)}, std::move(done));
+}
+
+void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+                       std::optional<int64_t> precondition_rv,
+                       std::optional<std::string> precondition_uid, ObjectCallback done) {
+  ObjectRef ref = RefFor(kind, ns, name);
+  store_.Submit(
+      {ref, [this, &kind, name, precondition_rv, precondition_uid](const json* current)
+                -> StatusOr<std::optional<json>> {
+         if (!current) return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+         if (precondition_rv && *precondition_rv != api::ResourceVersionOf(*current)) {
+           return Status::Conflict("Precondition failed: resourceVersion " +
+                                   std::to_string(*precondition_rv) + " does not match " +
+                                   std::to_string(api::ResourceVersionOf(*current)));
+         }
+         if (precondition_uid && *precondition_uid != api::UidOf(*current)) {
+           return Status::Conflict("Precondition failed: UID " + *precondition_uid +
+                                   " does not match " + api::UidOf(*current));
+         }
+         if (!api::HasFinalizers(*current)) return std::optional<json>();
+         if (api::IsBeingDeleted(*current)) return std::optional<json>(*current);
+         json next = *current;
+         next["metadata"]["deletionTimestamp"] = FormatRfc3339(clock_.Now());
+         next["metadata"]["deletionGracePeriodSeconds"] = 0;
+         return std::optional<json>(std::move(next));
+       }},
+      std::move(done));
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,71 @@
+// Kubernetes object semantics over a Store: create (uid, generation, timestamps,
+// generateName), update with optimistic concurrency, the status subresource, merge / JSON /
+// apply patches, and deletion that honours finalizers. Shared by the HTTP server and the
+// hub's in-process controllers so both follow the same rules.
+//
+// All calls are asynchronous: `done` runs on the store's writer thread once the result is
+// durable, and must not block. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/clock.h"
+#include "api/kinds.h"
+#include "hub/store.h"
+
+namespace berth::hub {
+
+enum class PatchType { kMerge, kJson, kApply };
+
+// Maps a PATCH Content-Type to a PatchType; UnsupportedMedia for anything else.
+StatusOr<PatchType> PatchTypeFromContentType(const std::string& content_type);
+
+using ObjectCallback = std::function<void(StatusOr<nlohmann::json>)>;
+
+struct WriteOptions {
+  bool status = false;          // write through the /status subresource
+  bool dry_run = false;         // validate and return the result without storing it
+  std::string field_manager;    // for server-side apply; recorded in managedFields
+  bool force = false;           // server-side apply: take ownership of conflicting fields
+};
+
+class ObjectApi {
+ public:
+  ObjectApi(Store& store, Clock& clock) : store_(store), clock_(clock) {}
+
+  // `object` is the decoded body; its namespace defaults to `ns`.
+  void Create(const api::KindInfo& kind, const std::string& ns, nlohmann::json object,
+              const WriteOptions& options, ObjectCallback done);
+  // Full replacement (PUT). A non-empty metadata.resourceVersion must match (Conflict).
+  void Update(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+              nlohmann::json object, const WriteOptions& options, ObjectCallback done);
+  void Patch(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+             PatchType type, std::string patch, const WriteOptions& options, ObjectCallback done);
+  // Sets deletionTimestamp while finalizers remain; removes the object otherwise.
+  // `precondition_rv`/`precondition_uid` (if set) must match.
+  void Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+              std::optional<int64_t> precondition_rv, std::optional<std::string> precondition_uid,
+              ObjectCallback done);
+
+  Store& store() { return store_; }
+
+  // Stamps uid, generation 1 and creationTimestamp on an object built by the hub itself.
+  void InitializeNew(nlohmann::json& object);
+
+ private:
+  StatusOr<std::optional<nlohmann::json>> PrepareUpdate(const api::KindInfo& kind,
+                                                        const nlohmann::json& current,
+                                                        nlohmann::json next,
+                                                        const WriteOptions& options);
+  std::string NewUid();
+  std::string RandomSuffix();
+
+  Store& store_;
+  Clock& clock_;
+};
+
+}  // namespace berth::hub

@@ -1,0 +1,488 @@
+#include "hub/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "api/object.h"
+
+namespace berth::hub {
+namespace {
+
+using nlohmann::json;
+using Key = std::pair<std::string, std::string>;  // (namespace, name)
+
+std::string HexEncode(const std::string& s) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+bool HexDecode(const std::string& s, std::string* out) {
+  if (s.size() % 2) return false;
+  out->clear();
+  for (size_t i = 0; i < s.size(); i += 2) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nib(s[i]), lo = nib(s[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    *out += static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+// RAII prepared statement.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  void Bind(int i, const std::string& s) { sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+struct Pending {
+  Mutation mutation;
+  MutationCallback done;
+};
+
+struct Watcher {
+  WatchOptions options;
+  WatchSink sink;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteStoreOptions options) : options_(std::move(options)) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    if (db_) sqlite3_close(db_);
+  }
+
+  Status Open() {
+    if (sqlite3_open_v2(options_.path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      return Status::Unavailable("open store " + options_.path + ": " +
+                                 (db_ ? sqlite3_errmsg(db_) : "out of memory") +
+                                 ": check the --data-dir path and its permissions");
+    }
+    const char* setup = R"(
+      PRAGMA journal_mode=WAL;
+      PRAGMA synchronous=FULL;
+      PRAGMA foreign_keys=ON;
+      PRAGMA busy_timeout=5000;
+      CREATE TABLE IF NOT EXISTS objects (
+        resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        rv INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (resource, namespace, name));
+      CREATE TABLE IF NOT EXISTS events (
+        rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    )";
+    char* err = nullptr;
+    if (sqlite3_exec(db_, setup, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return Status::Unavailable("initialise store " + options_.path + ": " + msg);
+    }
+    BERTH_RETURN_IF_ERROR(Load());
+    writer_ = std::thread([this] { WriterLoop(); });
+    return Status::Ok();
+  }
+
+  void Submit(Mutation mutation, MutationCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back({std::move(mutation), std::move(done)});
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    done(Status::Unavailable("the store is shutting down"));
+  }
+
+  StatusOr<json> Get(const ObjectRef& ref) const override {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    auto r = objects_.find(ref.resource);
+    if (r != objects_.end()) {
+      auto it = r->second.find({ref.ns, ref.name});
+      if (it != r->second.end()) return it->second;
+    }
+    return Status::NotFound(NotFoundMessage(ref));
+  }
+
+  StatusOr<ListResult> List(const std::string& resource, const ListOptions& options) const override {
+    std::string start_ns, start_name;
+    if (!options.continue_token.empty()) {
+      std::string decoded;
+      size_t sep;
+      if (!HexDecode(options.continue_token, &decoded) ||
+          (sep = decoded.find('\x1f')) == std::string::npos) {
+        return Status::BadRequest("invalid continue token: pass the value from the previous list");
+      }
+      start_ns = decoded.substr(0, sep);
+      start_name = decoded.substr(sep + 1);
+    }
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    ListResult result;
+    result.resource_version = current_rv_;
+    auto r = objects_.find(resource);
+    if (r == objects_.end()) return result;
+    auto it = r->second.begin();
+    if (!options.continue_token.empty()) {
+      it = r->second.upper_bound({start_ns, start_name});
+    } else if (!options.ns.empty()) {
+      it = r->second.lower_bound({options.ns, ""});
+    }
+    const std::string exact_name = options.fields.ExactName();
+    for (; it != r->second.end(); ++it) {
+      if (!options.ns.empty() && it->first.first != options.ns) {
+        if (it->first.first > options.ns) break;
+        continue;
+      }
+      if (!exact_name.empty() && it->first.second != exact_name) continue;
+      if (!options.labels.empty() && !options.labels.Matches(api::LabelsOf(it->second))) continue;
+      if (!options.fields.empty() && !options.fields.Matches(it->second)) continue;
+      if (options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit) {
+        // Count what is left so clients can show progress; cheap at hub scale.
+        const auto& last = result.items.back();
+        result.continue_token = HexEncode(api::NamespaceOf(last) + '\x1f' + api::NameOf(last));
+        for (; it != r->second.end(); ++it) {
+          if (!options.ns.empty() && it->first.first != options.ns) continue;
+          result.remaining++;
+        }
+        break;
+      }
+      result.items.push_back(it->second);
+    }
+    return result;
+  }
+
+  StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) override {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    if (options.from_revision > 0 && options.from_revision < compacted_rv_) {
+      return Status::Gone("too old resource version: " + std::to_string(options.from_revision) +
+                          " (oldest available: " + std::to_string(compacted_rv_) +
+                          "); list again and watch from the list's resourceVersion");
+    }
+    if (options.from_revision > current_rv_) {
+      // A client ahead of us (e.g. after restoring an older backup) would miss events.
+      return Status::Gone("resource version " + std::to_string(options.from_revision) +
+                          " is newer than the store's " + std::to_string(current_rv_));
+    }
+    bool keep = true;
+    if (options.from_revision == 0) {
+      auto r = objects_.find(options.resource);
+      if (r != objects_.end()) {
+        for (const auto& [key, obj] : r->second) {
+          WatchEvent e{EventType::kAdded, api::ResourceVersionOf(obj), options.resource, obj};
+          if (Matches(options, e) && !(keep = sink(e))) break;
+        }
+      }
+    } else {
+      for (const auto& e : events_) {
+        if (e.resource_version <= options.from_revision) continue;
+        if (Matches(options, e) && !(keep = sink(e))) break;
+      }
+    }
+    if (!keep) return uint64_t{0};
+    uint64_t id = ++next_watch_id_;
+    watchers_[id] = Watcher{options, std::move(sink)};
+    return id;
+  }
+
+  void Unwatch(uint64_t id) override {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    watchers_.erase(id);
+  }
+
+  int64_t CurrentRevision() const override {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    return current_rv_;
+  }
+
+  int64_t CompactedRevision() const override {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    return compacted_rv_;
+  }
+
+ private:
+  static std::string NotFoundMessage(const ObjectRef& ref) {
+    std::string kind = ref.resource.substr(0, ref.resource.find('.'));
+    return kind + " \"" + ref.name + "\" not found" + (ref.ns.empty() ? "" : " in namespace " + ref.ns);
+  }
+
+  static bool Matches(const WatchOptions& o, const WatchEvent& e) {
+    if (e.resource != o.resource) return false;
+    if (!o.ns.empty() && api::NamespaceOf(e.object) != o.ns) return false;
+    if (!o.labels.empty() && !o.labels.Matches(api::LabelsOf(e.object))) return false;
+    if (!o.fields.empty() && !o.fields.Matches(e.object)) return false;
+    return true;
+  }
+
+  Status Load() {
+    Stmt objs(db_, "SELECT resource, namespace, name, data FROM objects");
+    if (!objs.ok()) return Status::Internal(std::string("load objects: ") + sqlite3_errmsg(db_));
+    int64_t max_rv = 0;
+    while (objs.Step() == SQLITE_ROW) {
+      json obj;
+      try {
+        obj = json::parse(objs.Text(3));
+      } catch (const json::exception& e) {
+        return Status::Internal("store " + options_.path + " holds a corrupt object " + objs.Text(0) +
+                                " " + objs.Text(1) + "/" + objs.Text(2) + ": " + e.what());
+      }
+      max_rv = std::max(max_rv, api::ResourceVersionOf(obj));
+      objects_[objs.Text(0)][{objs.Text(1), objs.Text(2)}] = std::move(obj);
+    }
+    Stmt evs(db_, "SELECT rv, resource, type, data FROM events ORDER BY rv");
+    while (evs.Step() == SQLITE_ROW) {
+      WatchEvent e{static_cast<EventType>(evs.Int(2)), evs.Int(0), evs.Text(1), json::parse(evs.Text(3))};
+      max_rv = std::max(max_rv, e.resource_version);
+      events_.push_back(std::move(e));
+    }
+    Stmt meta(db_, "SELECT value FROM meta WHERE key = 'rv'");
+    if (meta.Step() == SQLITE_ROW) max_rv = std::max(max_rv, meta.Int(0));
+    current_rv_ = max_rv;
+    compacted_rv_ = events_.empty() ? current_rv_ : events_.front().resource_version - 1;
+    size_t count = 0;
+    for (const auto& [res, m] : objects_) count += m.size();
+    spdlog::info("store {}: loaded {} objects, revision {}, {} events", options_.path, count,
+                 current_rv_, events_.size());
+    return Status::Ok();
+  }
+
+  void WriterLoop() {
+    Stmt upsert(db_, "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, data) VALUES (?,?,?,?,?)");
+    Stmt remove(db_, "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?");
+    Stmt event(db_, "INSERT INTO events (rv, resource, type, data) VALUES (?,?,?,?)");
+    Stmt meta(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('rv', ?)");
+    Stmt prune(db_, "DELETE FROM events WHERE rv <= ?");
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        while (!queue_.empty() && batch.size() < options_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      CommitBatch(batch, upsert, remove, event, meta, prune);
+    }
+  }
+
+  struct Outcome {
+    StatusOr<json> result = Status::Internal("not applied");
+    std::optional<WatchEvent> event;
+    ObjectRef ref;
+    bool erase = false;
+  };
+
+  void CommitBatch(std::vector<Pending>& batch, Stmt& upsert, Stmt& remove, Stmt& event, Stmt& meta,
+                   Stmt& prune) {
+    // Apply transforms against the current state plus this batch's earlier writes.
+    std::map<std::tuple<std::string, std::string, std::string>, std::optional<json>> staged;
+    std::vector<Outcome> outcomes(batch.size());
+    int64_t rv;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      rv = current_rv_;
+    }
+    const int64_t first_rv = rv + 1;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const ObjectRef& ref = batch[i].mutation.ref;
+      outcomes[i].ref = ref;
+      auto skey = std::make_tuple(ref.resource, ref.ns, ref.name);
+      const json* current = nullptr;
+      std::optional<json> from_memory;
+      if (auto s = staged.find(skey); s != staged.end()) {
+        current = s->second ? &*s->second : nullptr;
+      } else {
+        auto got = Get(ref);
+        if (got.ok()) from_memory = std::move(*got);
+        current = from_memory ? &*from_memory : nullptr;
+      }
+      StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
+      try {
+        next = batch[i].mutation.transform(current);
+      } catch (const std::exception& e) {
+        next = Status::Internal(std::string("transform failed: ") + e.what());
+      }
+      if (!next.ok()) {
+        outcomes[i].result = next.status();
+        continue;
+      }
+      if (next->has_value() && current != nullptr && **next == *current) {
+        outcomes[i].result = *current;  // no change: no write, no event, same version
+        continue;
+      }
+      if (!next->has_value() && current == nullptr) {
+        outcomes[i].result = Status::NotFound(NotFoundMessage(ref));
+        continue;
+      }
+      ++rv;
+      if (next->has_value()) {
+        json obj = std::move(**next);
+        obj["metadata"]["resourceVersion"] = std::to_string(rv);
+        EventType type = current ? EventType::kModified : EventType::kAdded;
+        outcomes[i].event = WatchEvent{type, rv, ref.resource, obj};
+        outcomes[i].result = obj;
+        staged[skey] = std::move(obj);
+      } else {
+        json last = *current;
+        last["metadata"]["resourceVersion"] = std::to_string(rv);
+        outcomes[i].event = WatchEvent{EventType::kDeleted, rv, ref.resource, last};
+        outcomes[i].result = last;
+        outcomes[i].erase = true;
+        staged[skey] = std::nullopt;
+      }
+    }
+
+    Status commit = rv >= first_rv ? Persist(outcomes, rv, upsert, remove, event, meta, prune) : Status::Ok();
+    if (!commit.ok()) {
+      spdlog::error("store commit failed: {}", commit.ToString());
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(commit);
+      return;
+    }
+    {
+      std::unique_lock<std::shared_mutex> lock(state_mu_);
+      for (auto& o : outcomes) {
+        if (!o.event) continue;
+        auto& bucket = objects_[o.ref.resource];
+        if (o.erase) {
+          bucket.erase({o.ref.ns, o.ref.name});
+        } else {
+          bucket[{o.ref.ns, o.ref.name}] = o.event->object;
+        }
+        events_.push_back(*o.event);
+        for (auto it = watchers_.begin(); it != watchers_.end();) {
+          if (Matches(it->second.options, *o.event) && !it->second.sink(*o.event)) {
+            it = watchers_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      current_rv_ = rv;
+      while (events_.size() > options_.event_window) events_.pop_front();
+      if (!events_.empty()) compacted_rv_ = events_.front().resource_version - 1;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i].result));
+  }
+
+  Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, Stmt& upsert, Stmt& remove,
+                 Stmt& event, Stmt& meta, Stmt& prune) {
+    auto exec = [&](const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); };
+    if (exec("BEGIN IMMEDIATE") != SQLITE_OK) {
+      return Status::Unavailable(std::string("store: begin: ") + sqlite3_errmsg(db_));
+    }
+    auto fail = [&](const char* what) {
+      Status s = Status::Unavailable(std::string("store: ") + what + ": " + sqlite3_errmsg(db_));
+      exec("ROLLBACK");
+      return s;
+    };
+    for (const auto& o : outcomes) {
+      if (!o.event) continue;
+      const std::string data = o.event->object.dump();
+      if (o.erase) {
+        remove.Reset();
+        remove.Bind(1, o.ref.resource);
+        remove.Bind(2, o.ref.ns);
+        remove.Bind(3, o.ref.name);
+        if (remove.Step() != SQLITE_DONE) return fail("delete");
+      } else {
+        upsert.Reset();
+        upsert.Bind(1, o.ref.resource);
+        upsert.Bind(2, o.ref.ns);
+        upsert.Bind(3, o.ref.name);
+        upsert.Bind(4, o.event->resource_version);
+        upsert.Bind(5, data);
+        if (upsert.Step() != SQLITE_DONE) return fail("write object");
+      }
+      event.Reset();
+      event.Bind(1, o.event->resource_version);
+      event.Bind(2, o.ref.resource);
+      event.Bind(3, static_cast<int64_t>(o.event->type));
+      event.Bind(4, data);
+      if (event.Step() != SQLITE_DONE) return fail("write event");
+    }
+    meta.Reset();
+    meta.Bind(1, rv);
+    if (meta.Step() != SQLITE_DONE) return fail("write revision");
+    prune.Reset();
+    prune.Bind(1, rv - static_cast<int64_t>(options_.event_window));
+    if (prune.Step() != SQLITE_DONE) return fail("prune events");
+    if (exec("COMMIT") != SQLITE_OK) return fail("commit");
+    return Status::Ok();
+  }
+
+  SqliteStoreOptions options_;
+  sqlite3* db_ = nullptr;  // used by the writer thread only (after Open)
+  std::thread writer_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+
+  // State below is guarded by state_mu_.
+  mutable std::shared_mutex state_mu_;
+  std::map<std::string, std::map<Key, json>> objects_;
+  std::deque<WatchEvent> events_;
+  std::map<uint64_t, Watcher> watchers_;
+  uint64_t next_watch_id_ = 0;
+  int64_t current_rv_ = 0;
+  int64_t compacted_rv_ = 0;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {
+  auto store = std::make_unique<SqliteStore>(options);
+  BERTH_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace berth::hub

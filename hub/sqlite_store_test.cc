@@ -1,0 +1,205 @@
+#include "hub/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "api/object.h"
+
+namespace berth::hub {
+namespace {
+
+using nlohmann::json;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen(size_t window = 100) {
+    store_.reset();
+    SqliteStoreOptions o;
+    o.path = (dir_ / "berth.db").string();
+    o.event_window = window;
+    auto s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  static json Obj(const std::string& name, const std::string& ns = "default") {
+    return {{"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", name}}}}},
+            {"spec", {{"v", 1}}}};
+  }
+  StatusOr<json> Put(const std::string& name, json obj, const std::string& ns = "default") {
+    return store_->Apply({{"things", ns, name}, [obj](const json*) -> StatusOr<std::optional<json>> {
+                            return std::optional<json>(obj);
+                          }});
+  }
+  StatusOr<json> Remove(const std::string& name) {
+    return store_->Apply({{"things", "default", name},
+                          [](const json*) -> StatusOr<std::optional<json>> { return std::optional<json>(); }});
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, WritesGetMonotonicVersionsAndSurviveReopen) {
+  auto a = Put("a", Obj("a"));
+  auto b = Put("b", Obj("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(api::ResourceVersionOf(*a), 1);
+  EXPECT_EQ(api::ResourceVersionOf(*b), 2);
+  Reopen();
+  auto got = store_->Get({"things", "default", "b"});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, *b);
+  EXPECT_EQ(store_->CurrentRevision(), 2);
+  auto c = Put("c", Obj("c"));
+  EXPECT_EQ(api::ResourceVersionOf(*c), 3) << "revisions continue after a restart";
+}
+
+TEST_F(StoreTest, UnchangedWriteKeepsVersionAndEmitsNothing) {
+  auto a = Put("a", Obj("a"));
+  ASSERT_TRUE(a.ok());
+  auto again = store_->Apply({{"things", "default", "a"}, [](const json* cur) -> StatusOr<std::optional<json>> {
+                                return std::optional<json>(*cur);
+                              }});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(api::ResourceVersionOf(*again), 1);
+  EXPECT_EQ(store_->CurrentRevision(), 1);
+}
+
+TEST_F(StoreTest, TransformErrorsAbortOnlyThatMutation) {
+  auto bad = store_->Apply({{"things", "default", "x"}, [](const json*) -> StatusOr<std::optional<json>> {
+                              return Status::Conflict("stale");
+                            }});
+  EXPECT_EQ(bad.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(Remove("missing").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Put("a", Obj("a")).ok());
+  EXPECT_EQ(store_->CurrentRevision(), 1);
+}
+
+TEST_F(StoreTest, ListFiltersPagesAndSorts) {
+  for (const char* n : {"c", "a", "b", "d"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
+  ASSERT_TRUE(Put("z", Obj("z", "other"), "other").ok());
+  ListOptions all;
+  auto l = store_->List("things", all);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->items.size(), 5u);
+  EXPECT_EQ(api::NameOf(l->items[0]), "a");
+  ListOptions ns;
+  ns.ns = "default";
+  ns.limit = 3;
+  auto p1 = store_->List("things", ns);
+  ASSERT_TRUE(p1.ok());
+  ASSERT_EQ(p1->items.size(), 3u);
+  EXPECT_EQ(p1->remaining, 1);
+  ASSERT_FALSE(p1->continue_token.empty());
+  ns.continue_token = p1->continue_token;
+  auto p2 = store_->List("things", ns);
+  ASSERT_TRUE(p2.ok());
+  ASSERT_EQ(p2->items.size(), 1u);
+  EXPECT_EQ(api::NameOf(p2->items[0]), "d");
+  EXPECT_TRUE(p2->continue_token.empty());
+  ListOptions sel;
+  sel.labels = *api::LabelSelector::Parse("app in (b,z)");
+  auto l2 = store_->List("things", sel);
+  ASSERT_EQ(l2->items.size(), 2u);
+  ListOptions bad;
+  bad.continue_token = "zz";
+  EXPECT_EQ(store_->List("things", bad).status().code(), StatusCode::kBadRequest);
+}
+
+TEST_F(StoreTest, WatchResumesFromRevisionAcrossRestart) {
+  ASSERT_TRUE(Put("a", Obj("a")).ok());
+  ASSERT_TRUE(Put("b", Obj("b")).ok());
+  ASSERT_TRUE(Remove("a").ok());
+  Reopen();
+  std::vector<std::pair<std::string, int64_t>> seen;
+  WatchOptions wo;
+  wo.resource = "things";
+  wo.from_revision = 1;
+  auto id = store_->Watch(wo, [&](const WatchEvent& e) {
+    seen.push_back({EventTypeName(e.type), e.resource_version});
+    return true;
+  });
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(Put("c", Obj("c")).ok());
+  store_->Unwatch(*id);
+  ASSERT_TRUE(Put("d", Obj("d")).ok());
+  std::vector<std::pair<std::string, int64_t>> want = {{"ADDED", 2}, {"DELETED", 3}, {"ADDED", 4}};
+  EXPECT_EQ(seen, want);
+}
+
+TEST_F(StoreTest, WatchFromZeroListsCurrentObjectsFirst) {
+  ASSERT_TRUE(Put("a", Obj("a")).ok());
+  ASSERT_TRUE(Put("a", Obj("a2")).ok());
+  std::vector<std::string> seen;
+  WatchOptions wo;
+  wo.resource = "things";
+  auto id = store_->Watch(wo, [&](const WatchEvent& e) {
+    seen.push_back(std::string(EventTypeName(e.type)) + ":" + std::to_string(e.resource_version));
+    return true;
+  });
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(seen, std::vector<std::string>{"ADDED:2"});
+}
+
+TEST_F(StoreTest, CompactedRevisionIsGone) {
+  Reopen(/*window=*/3);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Put("o" + std::to_string(i), Obj("o")).ok());
+  EXPECT_EQ(store_->CompactedRevision(), 7);
+  WatchOptions wo;
+  wo.resource = "things";
+  wo.from_revision = 5;
+  auto gone = store_->Watch(wo, [](const WatchEvent&) { return true; });
+  EXPECT_EQ(gone.status().code(), StatusCode::kGone);
+  wo.from_revision = 7;
+  int n = 0;
+  auto ok = store_->Watch(wo, [&](const WatchEvent&) { return ++n, true; });
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(n, 3);
+  Reopen(3);
+  EXPECT_EQ(store_->CompactedRevision(), 7) << "the window survives a restart";
+  wo.from_revision = 99;
+  EXPECT_EQ(store_->Watch(wo, [](const WatchEvent&) { return true; }).status().code(), StatusCode::kGone);
+}
+
+TEST_F(StoreTest, ConcurrentSubmitsAllCommitInOrder) {
+  constexpr int kWriters = 8, kEach = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kEach; ++i) {
+        if (Put("w" + std::to_string(w) + "-" + std::to_string(i), Obj("x")).ok()) ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kWriters * kEach);
+  EXPECT_EQ(store_->CurrentRevision(), kWriters * kEach);
+  Reopen();
+  auto l = store_->List("things", {});
+  EXPECT_EQ(static_cast<int>(l->items.size()), kWriters * kEach);
+}
+
+TEST(SqliteStoreOpenTest, UnwritablePathNamesTheFile) {
+  SqliteStoreOptions o;
+  o.path = "/proc/definitely/not/here/berth.db";
+  auto s = OpenSqliteStore(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("/proc/definitely/not/here/berth.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::hub

@@ -1,0 +1,109 @@
+// The hub's object store: durable current state of every object, a global monotonic
+// resourceVersion, and an event log for watches. Storage-agnostic interface; SqliteStore
+// is the embedded implementation, etcd can follow behind the same interface.
+//
+// Threading: Get/List/Watch may be called from any thread and never block on I/O (reads
+// are served from memory). Mutations are queued to one writer thread that applies them in
+// order, commits them durably in batches (group commit) and only then publishes them to
+// readers and watchers and runs the caller's callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/selector.h"
+#include "api/status.h"
+
+namespace berth::hub {
+
+// Identifies an object: resource is the storage key of its kind ("workspaces.berth.dev").
+struct ObjectRef {
+  std::string resource;
+  std::string ns;    // empty for cluster-scoped kinds
+  std::string name;
+};
+
+// Computes the next state of one object from its current state (nullptr if absent).
+// Returns the new object to store, std::nullopt to delete it, or an error that aborts
+// only this mutation. Runs on the writer thread: it must be fast and must not block.
+using Transform =
+    std::function<StatusOr<std::optional<nlohmann::json>>(const nlohmann::json* current)>;
+
+struct Mutation {
+  ObjectRef ref;
+  Transform transform;
+};
+
+// Receives the stored object (with its new resourceVersion; for a delete, the last state
+// stamped with the deletion's resourceVersion) or the error. Called on the writer thread
+// after the commit is durable: it must not block.
+using MutationCallback = std::function<void(StatusOr<nlohmann::json>)>;
+
+enum class EventType { kAdded, kModified, kDeleted, kBookmark };
+const char* EventTypeName(EventType t);
+
+struct WatchEvent {
+  EventType type;
+  int64_t resource_version;
+  std::string resource;
+  nlohmann::json object;
+};
+
+struct ListOptions {
+  std::string ns;  // empty: all namespaces
+  api::LabelSelector labels;
+  api::FieldSelector fields;
+  int64_t limit = 0;          // 0: no limit
+  std::string continue_token; // from a previous ListResult
+};
+
+struct ListResult {
+  std::vector<nlohmann::json> items;  // sorted by namespace, then name
+  int64_t resource_version = 0;       // store revision the list reflects
+  std::string continue_token;         // empty when complete
+  int64_t remaining = 0;              // items left after this page
+};
+
+struct WatchOptions {
+  std::string resource;
+  std::string ns;  // empty: all namespaces
+  api::LabelSelector labels;
+  api::FieldSelector fields;
+  // 0: first an ADDED event for every existing object, then changes. N > 0: every change
+  // after revision N; Gone if the event log no longer reaches back to N.
+  int64_t from_revision = 0;
+};
+
+// Receives events in revision order. Called on the writer thread (or the caller's thread
+// during replay): must not block. Return false to end the subscription.
+using WatchSink = std::function<bool(const WatchEvent&)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Queues a mutation; `done` runs once it is durable (or failed).
+  virtual void Submit(Mutation mutation, MutationCallback done) = 0;
+  // Blocking convenience for controllers, tools and tests. Never call it from an HTTP
+  // handler or any other thread pool that the writer's callbacks might need.
+  StatusOr<nlohmann::json> Apply(Mutation mutation);
+
+  virtual StatusOr<nlohmann::json> Get(const ObjectRef& ref) const = 0;
+  virtual StatusOr<ListResult> List(const std::string& resource, const ListOptions& options) const = 0;
+
+  // Subscribes; returns an id for Unwatch. Gone when from_revision is compacted away.
+  virtual StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) = 0;
+  virtual void Unwatch(uint64_t id) = 0;
+
+  // The latest committed revision.
+  virtual int64_t CurrentRevision() const = 0;
+  // The oldest revision a watch can resume from.
+  virtual int64_t CompactedRevision() const = 0;
+};
+
+}  // namespace berth::hub
