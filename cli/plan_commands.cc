@@ -14,7 +14,7 @@
 #include "placement/workspace_request.h"
 #include "policies/placement_policy.h"
 #include "workspace/workspace_types.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::cli {
 namespace {
@@ -86,7 +86,7 @@ int RunPlan(const PlanOptions& opt) {
   for (const auto& path : opt.workspace_paths) {
     auto text = ReadFile(path);
     if (!text.ok()) return PrintStatus(text.status()), 1;
-    auto docs = workspace::YamlDocumentsToJson(*text);
+    auto docs = api::YamlDocumentsToJson(*text);
     if (!docs.ok()) return PrintStatus(docs.status().WithContext(path)), 1;
     for (const auto& d : *docs) Collect(d, objects);
   }
