@@ -1,5 +1,7 @@
 #include "policies/placement_policy.h"
 
+#include "api/schema.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -147,6 +149,39 @@ TEST(PlacementPolicySchema, CoversCanonicalSpecFields) {
   }
   EXPECT_TRUE(spec_props["scoring"]["properties"]["weights"]["properties"].contains("warmCache"));
   EXPECT_EQ(schema["x-kubernetes-group-version-kind"][0]["kind"], "PlacementPolicy");
+}
+
+// The hub runs the generic structural validator with this schema before the parser:
+// a complete policy must pass it and a misspelt field must be named.
+TEST(PlacementPolicySchema, GenericValidatorAcceptsFullPolicyAndNamesUnknownFields) {
+  json object = {{"apiVersion", "berth.dev/v1alpha1"},
+                 {"kind", "PlacementPolicy"},
+                 {"metadata", {{"name", "p"}, {"namespace", "ml"}, {"labels", {{"team", "a"}}}}}};
+  PlacementPolicySpec spec;
+  spec.replicas = 2;
+  spec.required.max_price_per_gpu_hour = 4;
+  spec.required.min_driver_version = *DottedVersion::Parse("535");
+  spec.scoring.demand_regions.push_back({"eastus", 1});
+  spec.spread.push_back({});
+  spec.tolerations.push_back({"k", TolerationOperator::kExists, "", TaintEffect::kNoExecute, 30});
+  ClusterTerm term;
+  term.label_selector.match_labels["env"] = "prod";
+  term.property_selector.push_back({ClusterProperty::kFreeGpus, PropertyOperator::kGe, 4});
+  spec.required.cluster_selector_terms.push_back(term);
+  spec.preferred.push_back({10, term});
+  object["spec"] = PlacementPolicySpecToJson(spec);
+  // Property selector values travel as strings in Kubernetes style.
+  object["spec"]["required"]["clusterSelectorTerms"][0]["propertySelector"]["matchExpressions"][0]["values"] = {"4"};
+  object["spec"]["preferred"][0]["term"]["propertySelector"]["matchExpressions"][0]["values"] = {"4"};
+  Status ok = api::ValidateAgainstSchema(PlacementPolicySchema(), object, "PlacementPolicy");
+  EXPECT_TRUE(ok.ok()) << ok.ToString();
+
+  object["spec"]["spraed"] = json::array();
+  object["spec"]["scoring"]["weights"]["costt"] = 1;
+  Status bad = api::ValidateAgainstSchema(PlacementPolicySchema(), object, "PlacementPolicy");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(FieldsOf(bad), Contains("spec.spraed"));
+  EXPECT_THAT(FieldsOf(bad), Contains("spec.scoring.weights.costt"));
 }
 
 }  // namespace
