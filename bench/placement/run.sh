@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Placement benchmarks: speed (Google Benchmark) and quality (gap to the exact optimum of
+# the integer program, solved by CBC). Needs Debian's coinor-cbc for the quality part.
+#   bash bench/placement/run.sh [speed|quality|all]   (default all)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+what=${1:-all}
+BUILD_DIR=${BUILD_DIR:-build-bench}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DBERTH_BUILD_BENCH=ON -DBERTH_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target placement_bench placement_optimality
+if [[ $what == speed || $what == all ]]; then
+  "$BUILD_DIR"/bin/placement_bench
+fi
+if [[ $what == quality || $what == all ]]; then
+  if ! command -v cbc >/dev/null; then
+    echo "cbc not found: apt-get install coinor-cbc" >&2
+    exit 1
+  fi
+  "$BUILD_DIR"/bin/placement_optimality --instances 10 --clusters 30 --nodes 4 --workspaces 60
+fi
