@@ -7,11 +7,16 @@
 // http layer the hub's own server-side latency (from /metrics) is printed beside the
 // client-side one. Prints a table; asserts nothing.
 #include <CLI/CLI.hpp>
+#include <pplx/threadpool.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <sstream>
@@ -132,6 +137,25 @@ std::pair<double, double> ServerCreateLatency(berth::RestClient& client) {
   return {sum, count};
 }
 
+// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 StatusOr<std::unique_ptr<berth::hub::Store>> FreshStore(const std::string& dir) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -149,12 +173,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> layers = {"store", "objects", "http"};
   std::string kind_name = "memberclusters";
   app.add_option("--seconds", seconds, "Measured seconds per level")->capture_default_str();
-  app.add_option("--clients", levels, "Concurrency levels")->capture_default_str();
-  app.add_option("--layers", layers, "Layers to measure: store, objects, http")->capture_default_str();
+  app.add_option("--clients", levels, "Concurrency levels, comma-separated")->delimiter(',')->capture_default_str();
+  app.add_option("--layers", layers, "Layers to measure, comma-separated: store, objects, http")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--kind", kind_name, "memberclusters or workspaces")
       ->check(CLI::IsMember({"memberclusters", "workspaces"}))
       ->capture_default_str();
+  int client_io_threads = 4;
+  app.add_option("--client-io-threads", client_io_threads,
+                 "cpprestsdk I/O threads in this (client) process; 0 keeps the library default (40)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // The clients share the machine with the hub: a small I/O pool keeps their overhead (thread
+  // wake-ups) from eating the hub's CPU. It must be set before cpprestsdk is first used.
+  if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
+  spdlog::set_level(spdlog::level::warn);
   const bool workspaces = kind_name == "workspaces";
   auto body = [&](const std::string& name) { return workspaces ? WorkspaceBody(name) : MemberBody(name); };
 
@@ -190,6 +224,7 @@ int main(int argc, char** argv) {
         }
         berth::hub::ObjectApi objects(**store, berth::RealClock::Instance());
         LevelResult r;
+        const double cpu_before = SelfCpuSeconds();
         if (layer == "store") {
           r = RunLevel(clients, seconds, [&](int c, int64_t i) {
             json obj = body(name(c, i));
@@ -209,6 +244,10 @@ int main(int argc, char** argv) {
             return done.get_future().get();
           });
         }
+        char note[96];
+        std::snprintf(note, sizeof(note), "CPU per create %.3f ms",
+                      r.creates ? 1000 * (SelfCpuSeconds() - cpu_before) / r.creates : 0.0);
+        r.note = note;
         Print(layer, kind_name, r);
         continue;
       }
@@ -229,19 +268,32 @@ int main(int argc, char** argv) {
                                (ns.empty() ? "" : "namespaces/" + ns + "/") + kind_name;
       auto metrics_client = (*hub)->NewClient();
       auto before = ServerCreateLatency(**metrics_client);
+      double hub_cpu_before = 0, self_cpu_before = 0;
       LevelResult r = RunLevel(
           clients, seconds,
           [&](int c, int64_t i) { return rest[c]->Post(path, body(name(c, i))).ok(); },
           [&](int c) {
             // Each client connects (TLS handshake) before the clock starts.
-            rest[c] = std::move(*(*hub)->NewClient());
+            auto client = (*hub)->NewClient();
+            if (!client.ok()) {
+              std::fprintf(stderr, "%s\n", client.status().ToString().c_str());
+              std::exit(1);
+            }
+            rest[c] = std::move(*client);
             (void)rest[c]->Get(path + "?limit=1");
+            hub_cpu_before = ProcessCpuSeconds((*hub)->pid());
+            self_cpu_before = SelfCpuSeconds();
           });
+      const double hub_cpu = ProcessCpuSeconds((*hub)->pid()) - hub_cpu_before;
+      const double self_cpu = SelfCpuSeconds() - self_cpu_before;
       auto after = ServerCreateLatency(**metrics_client);
       if (after.second > before.second) {
-        char note[96];
-        std::snprintf(note, sizeof(note), "server-side mean %.2f ms",
-                      1000 * (after.first - before.first) / (after.second - before.second));
+        char note[160];
+        std::snprintf(note, sizeof(note),
+                      "server-side mean %.2f ms; CPU per create: hub %.2f ms, clients %.2f ms",
+                      1000 * (after.first - before.first) / (after.second - before.second),
+                      r.creates ? 1000 * hub_cpu / r.creates : 0.0,
+                      r.creates ? 1000 * self_cpu / r.creates : 0.0);
         r.note = note;
       }
       Print(layer, kind_name, r);
