@@ -16,12 +16,15 @@ if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
 elif ! grep -q '^BERTH_BUILD_BENCH:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
   cmake -S . -B "$BUILD_DIR" -DBERTH_BUILD_BENCH=ON
 fi
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# Every executable whose name ends in -bench or _bench, plus the hub the whole-process ones start.
+mapfile -t targets < <(ninja -C "$BUILD_DIR" -t targets all |
+                       sed -n 's|^bin/\([A-Za-z0-9_.-]*[-_]bench\): CXX_EXECUTABLE_LINKER.*|\1|p')
+cmake --build "$BUILD_DIR" -j "$JOBS" --target berth-hub "${targets[@]}"
 
 echo "== machine: $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
-shopt -s nullglob
-for bench in "$BUILD_DIR"/bin/*-bench "$BUILD_DIR"/bin/*_bench; do
+for target in "${targets[@]}"; do
+  bench="$BUILD_DIR/bin/$target"
   [[ -x "$bench" ]] || continue
   echo
   echo "== $(basename "$bench")"
