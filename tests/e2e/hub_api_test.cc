@@ -306,11 +306,17 @@ TEST_F(HubApiTest, OversizedBodyGets413) {
 }
 
 TEST_F(HubApiTest, WatchDeliversChangesInOrderWithTheRightTypes) {
+  // resourceVersion "0" would mean "from now" (a snapshot at whatever moment the watch
+  // registers), so make sure the list's version is a real one, even on a fresh hub.
+  ASSERT_TRUE(client().Post(kMembers, Member("watch-seed")).ok());
   auto list = client().Get(std::string(kWorkspaces) + "?labelSelector=suite%3Dwatch");
   ASSERT_TRUE(list.ok());
   const std::string from = (*list)["metadata"]["resourceVersion"];
   WatchRecorder watch(client(), std::string(kWorkspaces) +
                                     "?watch=true&labelSelector=suite%3Dwatch&resourceVersion=" + from);
+  WatchRecorder by_name(client(), std::string(kWorkspaces) +
+                                      "?watch=true&fieldSelector=metadata.name%3Dwatch-b&resourceVersion=" +
+                                      from);
   const json labels = {{"suite", "watch"}};
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("watch-a", labels)).ok());
   ASSERT_TRUE(client().Patch(std::string(kWorkspaces) + "/watch-a", R"({"placement":{"replicas":1}})",
@@ -333,7 +339,35 @@ TEST_F(HubApiTest, WatchDeliversChangesInOrderWithTheRightTypes) {
   }
   EXPECT_EQ(events[1]["object"]["placement"]["replicas"], 1);
   ASSERT_TRUE(client().Delete(std::string(kWorkspaces) + "/watch-b").ok());
+
+  // The field-selected watch saw only watch-b: its creation, then its deletion.
+  ASSERT_TRUE(by_name.WaitForCount(2, 10s)) << by_name.Describe();
+  auto named = by_name.changes();
+  ASSERT_EQ(named.size(), 2u) << by_name.Describe();
+  EXPECT_EQ(named[0]["type"], "ADDED");
+  EXPECT_EQ(named[1]["type"], "DELETED");
+  for (const auto& e : named) EXPECT_EQ(e["object"]["metadata"]["name"], "watch-b");
   ASSERT_TRUE(client().Delete(std::string(kWorkspaces) + "/unwatched").ok());
+}
+
+TEST_F(HubApiTest, ServerSideApplyCreatesThenUpdates) {
+  const std::string path = std::string(kMembers) + "/applied-mc";
+  const std::string manifest =
+      "apiVersion: berth.dev/v1alpha1\nkind: MemberCluster\nmetadata:\n  name: applied-mc\n"
+      "spec:\n  region: eu-west\n";
+  auto created = client().Apply(path, manifest, "e2e", true);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((*created)["spec"]["region"], "eu-west");
+  EXPECT_EQ(Generation(*created), 1);
+  auto again = client().Apply(path, manifest, "e2e", true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(Rv(*again), Rv(*created)) << "re-applying the same manifest must be a no-op";
+  auto changed = client().Apply(path, manifest + "  zone: b\n", "e2e", true);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ((*changed)["spec"]["zone"], "b");
+  EXPECT_EQ(Generation(*changed), 2);
+  auto bad = client().Apply(path, manifest + "  zoen: b\n", "e2e", true);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalid) << bad.status().ToString();
 }
 
 TEST_F(HubApiTest, WatchWithoutVersionStartsWithExistingObjectsThenBookmarks) {
