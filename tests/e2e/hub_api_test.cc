@@ -39,7 +39,9 @@ json Member(const std::string& name, const json& labels = json::object(),
           {"spec", {{"region", region}, {"provider", "onprem"}}}};
 }
 
-int64_t Rv(const json& o) { return std::stoll(o["metadata"]["resourceVersion"].get<std::string>()); }
+int64_t Rv(const json& o) {
+  return std::stoll(o["metadata"]["resourceVersion"].get<std::string>());
+}
 int64_t Generation(const json& o) { return o["metadata"]["generation"].get<int64_t>(); }
 
 std::vector<std::string> Names(const json& list) {
@@ -232,9 +234,10 @@ TEST_F(HubApiTest, StaleResourceVersionGets409) {
   EXPECT_EQ(client().Put(path, stale).status().code(), StatusCode::kConflict);
 
   // A merge patch that names the stale version is conditional too.
-  auto patch = client().Patch(
-      path, R"({"metadata":{"resourceVersion":")" + std::to_string(Rv(*created)) + R"("},"spec":{"zone":"c"}})",
-      kMergePatch);
+  auto patch = client().Patch(path,
+                              R"({"metadata":{"resourceVersion":")" + std::to_string(Rv(*created)) +
+                                  R"("},"spec":{"zone":"c"}})",
+                              kMergePatch);
   EXPECT_EQ(patch.status().code(), StatusCode::kConflict);
   auto now = client().Get(path);
   ASSERT_TRUE(now.ok());
@@ -262,7 +265,8 @@ TEST_F(HubApiTest, UnknownOrBadFieldGets422NamingTheField) {
   r = Raw("POST", kWorkspaces, ws.dump());
   EXPECT_EQ(r.status_code, 422) << r.body;
   fields = CauseFields(json::parse(r.body));
-  EXPECT_NE(std::find(fields.begin(), fields.end(), "inference.temprature"), fields.end()) << r.body;
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "inference.temprature"), fields.end())
+      << r.body;
 
   // The client surfaces the same causes.
   auto via_client = client().Post(kWorkspaces, ws);
@@ -281,7 +285,8 @@ TEST_F(HubApiTest, UnknownOrBadFieldGets422NamingTheField) {
       << r.body;
   EXPECT_FALSE((*client().Get(std::string(kMembers) + "/typo-mc"))["spec"].contains(
       "heartbeatPeriodSeconds"));
-  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/typo-ws").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/typo-ws").status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST_F(HubApiTest, MissingObjectsAndResourcesGet404) {
@@ -312,15 +317,18 @@ TEST_F(HubApiTest, WatchDeliversChangesInOrderWithTheRightTypes) {
   auto list = client().Get(std::string(kWorkspaces) + "?labelSelector=suite%3Dwatch");
   ASSERT_TRUE(list.ok());
   const std::string from = (*list)["metadata"]["resourceVersion"];
-  WatchRecorder watch(client(), std::string(kWorkspaces) +
-                                    "?watch=true&labelSelector=suite%3Dwatch&resourceVersion=" + from);
-  WatchRecorder by_name(client(), std::string(kWorkspaces) +
-                                      "?watch=true&fieldSelector=metadata.name%3Dwatch-b&resourceVersion=" +
-                                      from);
+  WatchRecorder watch(
+      client(),
+      std::string(kWorkspaces) + "?watch=true&labelSelector=suite%3Dwatch&resourceVersion=" + from);
+  WatchRecorder by_name(
+      client(), std::string(kWorkspaces) +
+                    "?watch=true&fieldSelector=metadata.name%3Dwatch-b&resourceVersion=" + from);
   const json labels = {{"suite", "watch"}};
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("watch-a", labels)).ok());
-  ASSERT_TRUE(client().Patch(std::string(kWorkspaces) + "/watch-a", R"({"placement":{"replicas":1}})",
-                             kMergePatch).ok());
+  ASSERT_TRUE(client()
+                  .Patch(std::string(kWorkspaces) + "/watch-a", R"({"placement":{"replicas":1}})",
+                         kMergePatch)
+                  .ok());
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("watch-b", labels)).ok());
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("unwatched")).ok());  // filtered out
   ASSERT_TRUE(client().Delete(std::string(kWorkspaces) + "/watch-a").ok());
@@ -372,15 +380,17 @@ TEST_F(HubApiTest, ServerSideApplyCreatesThenUpdates) {
 
 TEST_F(HubApiTest, WatchWithoutVersionStartsWithExistingObjectsThenBookmarks) {
   ASSERT_TRUE(client().Post(kMembers, Member("bm-one", {{"suite", "bookmark"}})).ok());
-  WatchRecorder watch(client(), std::string(kMembers) +
-                                    "?watch=true&allowWatchBookmarks=true&labelSelector=suite%3Dbookmark");
+  WatchRecorder watch(client(),
+                      std::string(kMembers) +
+                          "?watch=true&allowWatchBookmarks=true&labelSelector=suite%3Dbookmark");
   ASSERT_TRUE(watch.WaitForCount(1, 10s)) << watch.Describe();
   EXPECT_EQ(watch.events()[0]["type"], "ADDED");
   EXPECT_EQ(watch.events()[0]["object"]["metadata"]["name"], "bm-one");
   // The hub sends a BOOKMARK on an idle stream every keep-alive interval (5 s).
   ASSERT_TRUE(watch.WaitFor(
       [](const std::vector<json>& e) {
-        return std::any_of(e.begin(), e.end(), [](const json& x) { return x["type"] == "BOOKMARK"; });
+        return std::any_of(e.begin(), e.end(),
+                           [](const json& x) { return x["type"] == "BOOKMARK"; });
       },
       15s))
       << watch.Describe();
@@ -392,9 +402,12 @@ TEST_F(HubApiTest, WatchWithoutVersionStartsWithExistingObjectsThenBookmarks) {
 }
 
 TEST_F(HubApiTest, LabelAndFieldSelectorsFilterLists) {
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-gold-1", {{"tier", "gold"}, {"suite", "sel"}})).ok());
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-gold-2", {{"tier", "gold"}, {"suite", "sel"}})).ok());
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-silver", {{"tier", "silver"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-gold-1", {{"tier", "gold"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-gold-2", {{"tier", "gold"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-silver", {{"tier", "silver"}, {"suite", "sel"}})).ok());
   ASSERT_TRUE(client().Post(kMembers, Member("sel-bare", {{"suite", "sel"}})).ok());
 
   auto names = [&](const std::string& query) {
@@ -465,7 +478,8 @@ TEST_F(HubApiTest, LimitAndContinuePageThroughEveryObjectOnce) {
 
 TEST_F(HubApiTest, TableOutputHasColumnsAndRows) {
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("table-ws", {{"suite", "table"}})).ok());
-  auto r = Raw("GET", std::string(kWorkspaces) + "?labelSelector=suite%3Dtable", "", "", kTableAccept);
+  auto r =
+      Raw("GET", std::string(kWorkspaces) + "?labelSelector=suite%3Dtable", "", "", kTableAccept);
   ASSERT_EQ(r.status_code, 200) << r.body;
   json table = json::parse(r.body);
   EXPECT_EQ(table["kind"], "Table");
@@ -567,8 +581,9 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
   }
 
   // Missed: one write before a crash, three after the restart.
-  ASSERT_TRUE((*client)->Patch(std::string(kMembers) + "/r-a", R"({"spec":{"zone":"z1"}})",
-                               kMergePatch).ok());
+  ASSERT_TRUE((*client)
+                  ->Patch(std::string(kMembers) + "/r-a", R"({"spec":{"zone":"z1"}})", kMergePatch)
+                  .ok());
   ASSERT_TRUE((*client)->Post(kMembers, Member("unrelated")).ok());
   hub.Kill();
   ASSERT_TRUE(hub.Restart().ok()) << hub.log_tail();
@@ -576,8 +591,10 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE((*client)->Post(kMembers, Member("r-c", labels)).ok());
   ASSERT_TRUE((*client)->Delete(std::string(kMembers) + "/r-b").ok());
-  ASSERT_TRUE((*client)->Patch(std::string(kMembers) + "/r-c", R"({"metadata":{"labels":{"x":"1"}}})",
-                               kMergePatch).ok());
+  ASSERT_TRUE((*client)
+                  ->Patch(std::string(kMembers) + "/r-c", R"({"metadata":{"labels":{"x":"1"}}})",
+                          kMergePatch)
+                  .ok());
 
   WatchRecorder resumed(**client, std::string(kMembers) + "?watch=true&" + sel +
                                       "&resourceVersion=" + std::to_string(seen));
@@ -661,8 +678,8 @@ TEST(HubCompactionTest, WatchFromACompactedRevisionGets410) {
   EXPECT_EQ(json::parse(r->body).value("reason", ""), "Expired");
 
   // A watch from a retained revision replays what followed it.
-  WatchRecorder recent(**client, std::string(kMembers) + "?watch=true&resourceVersion=" +
-                                     std::to_string(latest - 2));
+  WatchRecorder recent(**client, std::string(kMembers) +
+                                     "?watch=true&resourceVersion=" + std::to_string(latest - 2));
   ASSERT_TRUE(recent.WaitForCount(2, 10s)) << recent.Describe();
   EXPECT_EQ(Rv(recent.changes().back()["object"]), latest);
   started->reset();
