@@ -624,6 +624,33 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
   EXPECT_EQ(events[0]["object"]["spec"]["zone"], "z1");
 }
 
+TEST(HubRestartTest, SigtermStopsCleanlyAndABusyPortIsReported) {
+  auto started = HubProcess::Start();
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  HubProcess& hub = **started;
+  auto client = hub.NewClient();
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Post(kMembers, Member("kept")).ok());
+
+  // A second hub on the same port fails fast and says why.
+  HubProcessOptions same_port;
+  same_port.port = hub.port();
+  auto clash = HubProcess::Start(same_port);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("exited before it was ready"), std::string::npos)
+      << clash.status().ToString();
+  EXPECT_NE(clash.status().message().find("port"), std::string::npos) << clash.status().ToString();
+
+  auto code = hub.Terminate(10s);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << "SIGTERM must shut the hub down cleanly; log:\n" << hub.log_tail();
+  EXPECT_NE(hub.log_tail().find("stopped"), std::string::npos) << hub.log_tail();
+  ASSERT_TRUE(hub.Restart().ok()) << hub.log_tail();
+  client = hub.NewClient();
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->Get(std::string(kMembers) + "/kept").ok());
+}
+
 TEST(HubCompactionTest, WatchFromACompactedRevisionGets410) {
   // Writing 20,000+ events over HTTPS would take long on 2 shared cores, so the store is
   // filled in-process first (the same SQLite file the hub opens), then served by a real hub.
