@@ -197,6 +197,31 @@ TEST_F(HubApiTest, MemberClusterCreateGetPatchStatusDelete) {
   EXPECT_EQ(client().Get(path).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(HubApiTest, NamespacesScopeWorkspaces) {
+  const std::string team_a = "/apis/berth.dev/v1alpha1/namespaces/team-a/workspaces";
+  auto created = client().Post(team_a, Workspace("scoped-ws"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((*created)["metadata"]["namespace"], "team-a");
+  EXPECT_TRUE(client().Get(team_a + "/scoped-ws").ok());
+  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/scoped-ws").status().code(),
+            StatusCode::kNotFound);
+
+  auto all =
+      client().Get("/apis/berth.dev/v1alpha1/workspaces?fieldSelector=metadata.name%3Dscoped-ws");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ((*all)["items"].size(), 1u);
+  EXPECT_EQ((*all)["items"][0]["metadata"]["namespace"], "team-a");
+
+  json elsewhere = Workspace("scoped-ws-2");
+  elsewhere["metadata"]["namespace"] = "team-b";
+  auto r = Raw("POST", team_a, elsewhere.dump());
+  EXPECT_EQ(r.status_code, 400) << r.body;
+
+  // MemberCluster is cluster-scoped: a namespaced path does not exist.
+  r = Raw("GET", "/apis/berth.dev/v1alpha1/namespaces/team-a/memberclusters");
+  EXPECT_EQ(r.status_code, 404) << r.body;
+}
+
 TEST_F(HubApiTest, MissingCredentialOrWrongTokenGets401) {
   auto config = hub_->AdminConfig();
   ASSERT_TRUE(config.ok());
@@ -585,7 +610,14 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
                   ->Patch(std::string(kMembers) + "/r-a", R"({"spec":{"zone":"z1"}})", kMergePatch)
                   .ok());
   ASSERT_TRUE((*client)->Post(kMembers, Member("unrelated")).ok());
+  // A watch open at the crash must end with an error promptly, so agents re-watch.
+  WatchRecorder doomed(**client, std::string(kMembers) + "?watch=true&" + sel +
+                                     "&resourceVersion=" + std::to_string(seen));
+  ASSERT_TRUE(doomed.WaitForCount(1, 10s)) << doomed.Describe();
   hub.Kill();
+  auto ended = doomed.WaitForEnd(10s);
+  ASSERT_TRUE(ended.has_value()) << "the watch outlived the hub: " << doomed.Describe();
+  EXPECT_FALSE(ended->ok()) << "a watch cut by a crash must not look like a clean end";
   ASSERT_TRUE(hub.Restart().ok()) << hub.log_tail();
   client = hub.NewClient();
   ASSERT_TRUE(client.ok());

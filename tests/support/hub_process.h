@@ -15,7 +15,8 @@
 // messages.
 //
 // Thread safety: none; drive one HubProcess from one thread. The RestClients it hands out
-// are independent and thread-safe.
+// are independent and thread-safe. Call Start/Restart from a thread that outlives the hub:
+// PR_SET_PDEATHSIG fires when the thread that forked the child exits, not only the process.
 #pragma once
 
 #include <sys/types.h>
