@@ -6,9 +6,6 @@
 // The differences between the layers are the cost of validation and of HTTP/TLS. For the
 // http layer the hub's own server-side latency (from /metrics) is printed beside the
 // client-side one. Prints a table; asserts nothing.
-#include <CLI/CLI.hpp>
-#include <pplx/threadpool.h>
-#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -21,6 +18,13 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <utility>
+
+// After the standard headers: pplx's Boost.Asio headers use std::exchange without <utility>.
+#include <pplx/threadpool.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 
 #include "api/clock.h"
 #include "api/kinds.h"
@@ -63,8 +67,7 @@ json WorkspaceBody(const std::string& name) {
 
 // Runs `clients` threads, each calling create(thread, seq) back to back for `seconds`;
 // create returns false on error. Latency is measured around each call.
-LevelResult RunLevel(int clients, double seconds,
-                     const std::function<bool(int, int64_t)>& create,
+LevelResult RunLevel(int clients, double seconds, const std::function<bool(int, int64_t)>& create,
                      const std::function<void(int)>& prepare = nullptr) {
   if (prepare) {
     for (int c = 0; c < clients; ++c) prepare(c);
@@ -72,7 +75,8 @@ LevelResult RunLevel(int clients, double seconds,
   std::vector<std::vector<double>> latencies(clients);
   std::vector<int64_t> errors(clients, 0);
   std::atomic<bool> go{false};
-  const auto duration = std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
+  const auto duration =
+      std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(seconds));
   Steady::time_point start, end;
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
@@ -131,8 +135,10 @@ std::pair<double, double> ServerCreateLatency(berth::RestClient& client) {
   std::string line;
   while (std::getline(in, line)) {
     auto value = [&] { return std::stod(line.substr(line.rfind(' ') + 1)); };
-    if (line.rfind("berth_api_request_duration_seconds_sum{verb=\"create\"}", 0) == 0) sum = value();
-    if (line.rfind("berth_api_request_duration_seconds_count{verb=\"create\"}", 0) == 0) count = value();
+    if (line.rfind("berth_api_request_duration_seconds_sum{verb=\"create\"}", 0) == 0)
+      sum = value();
+    if (line.rfind("berth_api_request_duration_seconds_count{verb=\"create\"}", 0) == 0)
+      count = value();
   }
   return {sum, count};
 }
@@ -173,7 +179,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> layers = {"store", "objects", "http"};
   std::string kind_name = "memberclusters";
   app.add_option("--seconds", seconds, "Measured seconds per level")->capture_default_str();
-  app.add_option("--clients", levels, "Concurrency levels, comma-separated")->delimiter(',')->capture_default_str();
+  app.add_option("--clients", levels, "Concurrency levels, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--layers", layers, "Layers to measure, comma-separated: store, objects, http")
       ->delimiter(',')
       ->capture_default_str();
@@ -181,8 +189,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"memberclusters", "workspaces"}))
       ->capture_default_str();
   int client_io_threads = 4;
-  app.add_option("--client-io-threads", client_io_threads,
-                 "cpprestsdk I/O threads in this (client) process; 0 keeps the library default (40)")
+  app.add_option(
+         "--client-io-threads", client_io_threads,
+         "cpprestsdk I/O threads in this (client) process; 0 keeps the library default (40)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // The clients share the machine with the hub: a small I/O pool keeps their overhead (thread
@@ -190,7 +199,9 @@ int main(int argc, char** argv) {
   if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
   const bool workspaces = kind_name == "workspaces";
-  auto body = [&](const std::string& name) { return workspaces ? WorkspaceBody(name) : MemberBody(name); };
+  auto body = [&](const std::string& name) {
+    return workspaces ? WorkspaceBody(name) : MemberBody(name);
+  };
 
   auto tmp = berth::testing::MakeTempDir("berth-api-bench");
   if (!tmp.ok()) {
@@ -206,15 +217,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }
-  const berth::api::KindInfo* kind =
-      registry.ByResource("berth.dev", "v1alpha1", kind_name);
+  const berth::api::KindInfo* kind = registry.ByResource("berth.dev", "v1alpha1", kind_name);
   const std::string ns = kind->namespaced ? "default" : "";
   int run = 0;
 
   for (const auto& layer : layers) {
     for (int clients : levels) {
       const std::string prefix = "b" + std::to_string(run++) + "-";
-      auto name = [&](int c, int64_t i) { return prefix + std::to_string(c) + "-" + std::to_string(i); };
+      auto name = [&](int c, int64_t i) {
+        return prefix + std::to_string(c) + "-" + std::to_string(i);
+      };
       if (layer == "store" || layer == "objects") {
         // A fresh database per level so every level starts from the same size.
         auto store = FreshStore(*tmp + "/store-" + std::to_string(run));
@@ -229,11 +241,11 @@ int main(int argc, char** argv) {
           r = RunLevel(clients, seconds, [&](int c, int64_t i) {
             json obj = body(name(c, i));
             berth::hub::ObjectRef ref{kind->resource(), ns, name(c, i)};
-            auto out = (*store)->Apply({ref, [&obj](const json* current)
-                                                 -> StatusOr<std::optional<json>> {
-                                          if (current) return Status::AlreadyExists("exists");
-                                          return std::optional<json>(std::move(obj));
-                                        }});
+            auto out =
+                (*store)->Apply({ref, [&obj](const json* current) -> StatusOr<std::optional<json>> {
+                                   if (current) return Status::AlreadyExists("exists");
+                                   return std::optional<json>(std::move(obj));
+                                 }});
             return out.ok();
           });
         } else {

@@ -30,7 +30,9 @@ constexpr char kMembers[] = "/apis/berth.dev/v1alpha1/memberclusters";
 constexpr int kRounds = 5;
 constexpr int kWriters = 4;
 
-int64_t Rv(const json& o) { return std::stoll(o["metadata"]["resourceVersion"].get<std::string>()); }
+int64_t Rv(const json& o) {
+  return std::stoll(o["metadata"]["resourceVersion"].get<std::string>());
+}
 
 // The last acknowledged state of one object.
 struct Acked {
@@ -99,8 +101,8 @@ class CrashDurabilityTest : public ::testing::Test {
       } else {
         workspace = i % 2 == 1;
         seq = 0;
-        const std::string name = "r" + std::to_string(round) + "-w" + std::to_string(id) + "-" +
-                                 std::to_string(i);
+        const std::string name =
+            "r" + std::to_string(round) + "-w" + std::to_string(id) + "-" + std::to_string(i);
         key = (workspace ? std::string(kWorkspaces) : std::string(kMembers)) + "/" + name;
         reply = (*client)->Post(workspace ? kWorkspaces : kMembers, Body(workspace, name, seq));
       }
@@ -137,9 +139,8 @@ TEST_F(CrashDurabilityTest, AcknowledgedWritesSurviveSigkillAndTheDataDirIsReuse
     std::vector<std::string> errors(kWriters);
     std::vector<std::thread> writers;
     for (int w = 0; w < kWriters; ++w) {
-      writers.emplace_back([&, w] {
-        errors[w] = Writer(*config, round, w, killed, stop, mu, acked, acks);
-      });
+      writers.emplace_back(
+          [&, w] { errors[w] = Writer(*config, round, w, killed, stop, mu, acked, acks); });
     }
     // Kill at a varying point: after 40-200 acknowledged writes, or 3 s at most.
     const int kill_after = 40 + static_cast<int>(rng() % 160);
@@ -176,9 +177,10 @@ TEST_F(CrashDurabilityTest, AcknowledgedWritesSurviveSigkillAndTheDataDirIsReuse
       ++checked;
     }
     EXPECT_EQ(checked, static_cast<int>(acked.size()));
-    std::printf("round %d: %d writes acknowledged before SIGKILL; %d objects intact after restart"
-                " (%d carry an update whose reply was lost)\n",
-                round, acks.load(), checked, advanced);
+    std::printf(
+        "round %d: %d writes acknowledged before SIGKILL; %d objects intact after restart"
+        " (%d carry an update whose reply was lost)\n",
+        round, acks.load(), checked, advanced);
   }
 
   // The data dir was reused: same CA, and the first admin token still authenticates.

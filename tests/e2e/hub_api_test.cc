@@ -39,7 +39,9 @@ json Member(const std::string& name, const json& labels = json::object(),
           {"spec", {{"region", region}, {"provider", "onprem"}}}};
 }
 
-int64_t Rv(const json& o) { return std::stoll(o["metadata"]["resourceVersion"].get<std::string>()); }
+int64_t Rv(const json& o) {
+  return std::stoll(o["metadata"]["resourceVersion"].get<std::string>());
+}
 int64_t Generation(const json& o) { return o["metadata"]["generation"].get<int64_t>(); }
 
 std::vector<std::string> Names(const json& list) {
@@ -195,6 +197,31 @@ TEST_F(HubApiTest, MemberClusterCreateGetPatchStatusDelete) {
   EXPECT_EQ(client().Get(path).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(HubApiTest, NamespacesScopeWorkspaces) {
+  const std::string team_a = "/apis/berth.dev/v1alpha1/namespaces/team-a/workspaces";
+  auto created = client().Post(team_a, Workspace("scoped-ws"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ((*created)["metadata"]["namespace"], "team-a");
+  EXPECT_TRUE(client().Get(team_a + "/scoped-ws").ok());
+  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/scoped-ws").status().code(),
+            StatusCode::kNotFound);
+
+  auto all =
+      client().Get("/apis/berth.dev/v1alpha1/workspaces?fieldSelector=metadata.name%3Dscoped-ws");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ((*all)["items"].size(), 1u);
+  EXPECT_EQ((*all)["items"][0]["metadata"]["namespace"], "team-a");
+
+  json elsewhere = Workspace("scoped-ws-2");
+  elsewhere["metadata"]["namespace"] = "team-b";
+  auto r = Raw("POST", team_a, elsewhere.dump());
+  EXPECT_EQ(r.status_code, 400) << r.body;
+
+  // MemberCluster is cluster-scoped: a namespaced path does not exist.
+  r = Raw("GET", "/apis/berth.dev/v1alpha1/namespaces/team-a/memberclusters");
+  EXPECT_EQ(r.status_code, 404) << r.body;
+}
+
 TEST_F(HubApiTest, MissingCredentialOrWrongTokenGets401) {
   auto config = hub_->AdminConfig();
   ASSERT_TRUE(config.ok());
@@ -232,9 +259,10 @@ TEST_F(HubApiTest, StaleResourceVersionGets409) {
   EXPECT_EQ(client().Put(path, stale).status().code(), StatusCode::kConflict);
 
   // A merge patch that names the stale version is conditional too.
-  auto patch = client().Patch(
-      path, R"({"metadata":{"resourceVersion":")" + std::to_string(Rv(*created)) + R"("},"spec":{"zone":"c"}})",
-      kMergePatch);
+  auto patch = client().Patch(path,
+                              R"({"metadata":{"resourceVersion":")" + std::to_string(Rv(*created)) +
+                                  R"("},"spec":{"zone":"c"}})",
+                              kMergePatch);
   EXPECT_EQ(patch.status().code(), StatusCode::kConflict);
   auto now = client().Get(path);
   ASSERT_TRUE(now.ok());
@@ -262,7 +290,8 @@ TEST_F(HubApiTest, UnknownOrBadFieldGets422NamingTheField) {
   r = Raw("POST", kWorkspaces, ws.dump());
   EXPECT_EQ(r.status_code, 422) << r.body;
   fields = CauseFields(json::parse(r.body));
-  EXPECT_NE(std::find(fields.begin(), fields.end(), "inference.temprature"), fields.end()) << r.body;
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "inference.temprature"), fields.end())
+      << r.body;
 
   // The client surfaces the same causes.
   auto via_client = client().Post(kWorkspaces, ws);
@@ -281,7 +310,8 @@ TEST_F(HubApiTest, UnknownOrBadFieldGets422NamingTheField) {
       << r.body;
   EXPECT_FALSE((*client().Get(std::string(kMembers) + "/typo-mc"))["spec"].contains(
       "heartbeatPeriodSeconds"));
-  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/typo-ws").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client().Get(std::string(kWorkspaces) + "/typo-ws").status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST_F(HubApiTest, MissingObjectsAndResourcesGet404) {
@@ -312,15 +342,18 @@ TEST_F(HubApiTest, WatchDeliversChangesInOrderWithTheRightTypes) {
   auto list = client().Get(std::string(kWorkspaces) + "?labelSelector=suite%3Dwatch");
   ASSERT_TRUE(list.ok());
   const std::string from = (*list)["metadata"]["resourceVersion"];
-  WatchRecorder watch(client(), std::string(kWorkspaces) +
-                                    "?watch=true&labelSelector=suite%3Dwatch&resourceVersion=" + from);
-  WatchRecorder by_name(client(), std::string(kWorkspaces) +
-                                      "?watch=true&fieldSelector=metadata.name%3Dwatch-b&resourceVersion=" +
-                                      from);
+  WatchRecorder watch(
+      client(),
+      std::string(kWorkspaces) + "?watch=true&labelSelector=suite%3Dwatch&resourceVersion=" + from);
+  WatchRecorder by_name(
+      client(), std::string(kWorkspaces) +
+                    "?watch=true&fieldSelector=metadata.name%3Dwatch-b&resourceVersion=" + from);
   const json labels = {{"suite", "watch"}};
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("watch-a", labels)).ok());
-  ASSERT_TRUE(client().Patch(std::string(kWorkspaces) + "/watch-a", R"({"placement":{"replicas":1}})",
-                             kMergePatch).ok());
+  ASSERT_TRUE(client()
+                  .Patch(std::string(kWorkspaces) + "/watch-a", R"({"placement":{"replicas":1}})",
+                         kMergePatch)
+                  .ok());
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("watch-b", labels)).ok());
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("unwatched")).ok());  // filtered out
   ASSERT_TRUE(client().Delete(std::string(kWorkspaces) + "/watch-a").ok());
@@ -372,15 +405,17 @@ TEST_F(HubApiTest, ServerSideApplyCreatesThenUpdates) {
 
 TEST_F(HubApiTest, WatchWithoutVersionStartsWithExistingObjectsThenBookmarks) {
   ASSERT_TRUE(client().Post(kMembers, Member("bm-one", {{"suite", "bookmark"}})).ok());
-  WatchRecorder watch(client(), std::string(kMembers) +
-                                    "?watch=true&allowWatchBookmarks=true&labelSelector=suite%3Dbookmark");
+  WatchRecorder watch(client(),
+                      std::string(kMembers) +
+                          "?watch=true&allowWatchBookmarks=true&labelSelector=suite%3Dbookmark");
   ASSERT_TRUE(watch.WaitForCount(1, 10s)) << watch.Describe();
   EXPECT_EQ(watch.events()[0]["type"], "ADDED");
   EXPECT_EQ(watch.events()[0]["object"]["metadata"]["name"], "bm-one");
   // The hub sends a BOOKMARK on an idle stream every keep-alive interval (5 s).
   ASSERT_TRUE(watch.WaitFor(
       [](const std::vector<json>& e) {
-        return std::any_of(e.begin(), e.end(), [](const json& x) { return x["type"] == "BOOKMARK"; });
+        return std::any_of(e.begin(), e.end(),
+                           [](const json& x) { return x["type"] == "BOOKMARK"; });
       },
       15s))
       << watch.Describe();
@@ -392,9 +427,12 @@ TEST_F(HubApiTest, WatchWithoutVersionStartsWithExistingObjectsThenBookmarks) {
 }
 
 TEST_F(HubApiTest, LabelAndFieldSelectorsFilterLists) {
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-gold-1", {{"tier", "gold"}, {"suite", "sel"}})).ok());
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-gold-2", {{"tier", "gold"}, {"suite", "sel"}})).ok());
-  ASSERT_TRUE(client().Post(kMembers, Member("sel-silver", {{"tier", "silver"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-gold-1", {{"tier", "gold"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-gold-2", {{"tier", "gold"}, {"suite", "sel"}})).ok());
+  ASSERT_TRUE(
+      client().Post(kMembers, Member("sel-silver", {{"tier", "silver"}, {"suite", "sel"}})).ok());
   ASSERT_TRUE(client().Post(kMembers, Member("sel-bare", {{"suite", "sel"}})).ok());
 
   auto names = [&](const std::string& query) {
@@ -465,7 +503,8 @@ TEST_F(HubApiTest, LimitAndContinuePageThroughEveryObjectOnce) {
 
 TEST_F(HubApiTest, TableOutputHasColumnsAndRows) {
   ASSERT_TRUE(client().Post(kWorkspaces, Workspace("table-ws", {{"suite", "table"}})).ok());
-  auto r = Raw("GET", std::string(kWorkspaces) + "?labelSelector=suite%3Dtable", "", "", kTableAccept);
+  auto r =
+      Raw("GET", std::string(kWorkspaces) + "?labelSelector=suite%3Dtable", "", "", kTableAccept);
   ASSERT_EQ(r.status_code, 200) << r.body;
   json table = json::parse(r.body);
   EXPECT_EQ(table["kind"], "Table");
@@ -567,17 +606,27 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
   }
 
   // Missed: one write before a crash, three after the restart.
-  ASSERT_TRUE((*client)->Patch(std::string(kMembers) + "/r-a", R"({"spec":{"zone":"z1"}})",
-                               kMergePatch).ok());
+  ASSERT_TRUE((*client)
+                  ->Patch(std::string(kMembers) + "/r-a", R"({"spec":{"zone":"z1"}})", kMergePatch)
+                  .ok());
   ASSERT_TRUE((*client)->Post(kMembers, Member("unrelated")).ok());
+  // A watch open at the crash must end with an error promptly, so agents re-watch.
+  WatchRecorder doomed(**client, std::string(kMembers) + "?watch=true&" + sel +
+                                     "&resourceVersion=" + std::to_string(seen));
+  ASSERT_TRUE(doomed.WaitForCount(1, 10s)) << doomed.Describe();
   hub.Kill();
+  auto ended = doomed.WaitForEnd(10s);
+  ASSERT_TRUE(ended.has_value()) << "the watch outlived the hub: " << doomed.Describe();
+  EXPECT_FALSE(ended->ok()) << "a watch cut by a crash must not look like a clean end";
   ASSERT_TRUE(hub.Restart().ok()) << hub.log_tail();
   client = hub.NewClient();
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE((*client)->Post(kMembers, Member("r-c", labels)).ok());
   ASSERT_TRUE((*client)->Delete(std::string(kMembers) + "/r-b").ok());
-  ASSERT_TRUE((*client)->Patch(std::string(kMembers) + "/r-c", R"({"metadata":{"labels":{"x":"1"}}})",
-                               kMergePatch).ok());
+  ASSERT_TRUE((*client)
+                  ->Patch(std::string(kMembers) + "/r-c", R"({"metadata":{"labels":{"x":"1"}}})",
+                          kMergePatch)
+                  .ok());
 
   WatchRecorder resumed(**client, std::string(kMembers) + "?watch=true&" + sel +
                                       "&resourceVersion=" + std::to_string(seen));
@@ -605,6 +654,33 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
     last = Rv(events[i]["object"]);
   }
   EXPECT_EQ(events[0]["object"]["spec"]["zone"], "z1");
+}
+
+TEST(HubRestartTest, SigtermStopsCleanlyAndABusyPortIsReported) {
+  auto started = HubProcess::Start();
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  HubProcess& hub = **started;
+  auto client = hub.NewClient();
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->Post(kMembers, Member("kept")).ok());
+
+  // A second hub on the same port fails fast and says why.
+  HubProcessOptions same_port;
+  same_port.port = hub.port();
+  auto clash = HubProcess::Start(same_port);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("exited before it was ready"), std::string::npos)
+      << clash.status().ToString();
+  EXPECT_NE(clash.status().message().find("port"), std::string::npos) << clash.status().ToString();
+
+  auto code = hub.Terminate(10s);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << "SIGTERM must shut the hub down cleanly; log:\n" << hub.log_tail();
+  EXPECT_NE(hub.log_tail().find("stopped"), std::string::npos) << hub.log_tail();
+  ASSERT_TRUE(hub.Restart().ok()) << hub.log_tail();
+  client = hub.NewClient();
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->Get(std::string(kMembers) + "/kept").ok());
 }
 
 TEST(HubCompactionTest, WatchFromACompactedRevisionGets410) {
@@ -661,8 +737,8 @@ TEST(HubCompactionTest, WatchFromACompactedRevisionGets410) {
   EXPECT_EQ(json::parse(r->body).value("reason", ""), "Expired");
 
   // A watch from a retained revision replays what followed it.
-  WatchRecorder recent(**client, std::string(kMembers) + "?watch=true&resourceVersion=" +
-                                     std::to_string(latest - 2));
+  WatchRecorder recent(**client, std::string(kMembers) +
+                                     "?watch=true&resourceVersion=" + std::to_string(latest - 2));
   ASSERT_TRUE(recent.WaitForCount(2, 10s)) << recent.Describe();
   EXPECT_EQ(Rv(recent.changes().back()["object"]), latest);
   started->reset();

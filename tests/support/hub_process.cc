@@ -48,7 +48,8 @@ int TryBindLoopback(int port) {
   int bound = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
     socklen_t len = sizeof(addr);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) bound = ntohs(addr.sin_port);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      bound = ntohs(addr.sin_port);
   }
   ::close(fd);
   return bound;
@@ -82,8 +83,8 @@ StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(HubProcessOptions option
   auto work = MakeTempDir("berth-e2e");
   if (!work.ok()) return work.status();
   hub->work_dir_ = *work;
-  hub->data_dir_ = hub->options_.data_dir.empty() ? (fs::path(*work) / "data").string()
-                                                  : hub->options_.data_dir;
+  hub->data_dir_ =
+      hub->options_.data_dir.empty() ? (fs::path(*work) / "data").string() : hub->options_.data_dir;
   hub->log_path_ = (fs::path(*work) / "hub.log").string();
   hub->port_ = hub->options_.port ? hub->options_.port : PickFreeLoopbackPort();
   if (hub->port_ == 0) return Status::Unavailable("no free loopback port");
@@ -161,8 +162,10 @@ Status HubProcess::WaitReady() {
         if (config.ok()) {
           config->timeout = std::chrono::milliseconds(2000);
           auto made = RestClient::Create(*config);
-          if (made.ok()) client = std::move(*made);
-          else last_error = made.status().ToString();
+          if (made.ok())
+            client = std::move(*made);
+          else
+            last_error = made.status().ToString();
         } else {
           last_error = config.status().ToString();
         }
@@ -177,8 +180,8 @@ Status HubProcess::WaitReady() {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return Status::Unavailable("berth-hub not ready within " +
-                             std::to_string(options_.ready_timeout.count()) + " ms (" +
-                             last_error + "); log:\n" + log_tail());
+                             std::to_string(options_.ready_timeout.count()) + " ms (" + last_error +
+                             "); log:\n" + log_tail());
 }
 
 bool HubProcess::running() {
@@ -198,8 +201,9 @@ bool HubProcess::WaitExit(std::chrono::milliseconds timeout, int* code) {
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      *code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+      *code = WIFEXITED(status)     ? WEXITSTATUS(status)
+              : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                    : -1;
       pid_ = -1;
       return true;
     }

@@ -9,12 +9,14 @@
 //   (*hub)->Restart();                       // same data dir, same port when it is free
 //
 // The binary is $BERTH_BIN_DIR/berth-hub (berth_test sets BERTH_BIN_DIR), else the one
-// beside the running executable, unless the options name another. The child gets PR_SET_PDEATHSIG=SIGKILL, so a crashed test never leaves a
-// hub behind. Its stdout/stderr go to <work dir>/hub.log (kept across restarts, appended);
-// log_tail() returns the end of it for failure messages.
+// beside the running executable, unless the options name another. The child gets
+// PR_SET_PDEATHSIG=SIGKILL, so a crashed test never leaves a hub behind. Its stdout/stderr go to
+// <work dir>/hub.log (kept across restarts, appended); log_tail() returns the end of it for failure
+// messages.
 //
 // Thread safety: none; drive one HubProcess from one thread. The RestClients it hands out
-// are independent and thread-safe.
+// are independent and thread-safe. Call Start/Restart from a thread that outlives the hub:
+// PR_SET_PDEATHSIG fires when the thread that forked the child exits, not only the process.
 #pragma once
 
 #include <sys/types.h>
