@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/kinds.h"
+#include "api/schema.h"
 
 namespace berth::api {
 namespace {
@@ -81,6 +82,12 @@ StatusOr<LabelSelector> LabelSelector::Parse(const std::string& text) {
       r.op = Op::kExists;
     }
     if (r.key.empty()) return BadTerm(term, "empty key");
+    if (std::string why = CheckLabelKey(r.key); !why.empty()) return BadTerm(term, "key " + why);
+    for (const auto& v : r.values) {
+      if (std::string why = CheckLabelValue(v); !why.empty()) {
+        return BadTerm(term, "value \"" + v + "\" " + why);
+      }
+    }
     sel.requirements_.push_back(std::move(r));
   }
   return sel;

@@ -21,6 +21,8 @@ TEST(LabelSelectorTest, RejectsMalformedTerms) {
   EXPECT_FALSE(LabelSelector::Parse("gpu within (a)").ok());
   EXPECT_FALSE(LabelSelector::Parse("a=b,,c=d").ok());
   EXPECT_FALSE(LabelSelector::Parse("gpu in ()").ok());
+  EXPECT_FALSE(LabelSelector::Parse("tier===").ok()) << "'=' is not a valid label value";
+  EXPECT_FALSE(LabelSelector::Parse("ti er=gold").ok()) << "keys cannot contain spaces";
 }
 
 TEST(LabelSelectorTest, FromStructuredForm) {
