@@ -9,8 +9,10 @@
 #include "api/object.h"
 #include "hub/api_server.h"
 #include "hub/auth.h"
+#include "hub/controllers/fleet_controller.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
+#include "policies/placement_policy.h"
 #include "workspace/workspace_types.h"
 
 namespace berth::hub {
@@ -104,13 +106,13 @@ api::KindInfo WorkspaceKind() {
        }},
       {"Status", "string", "Available condition, or why not", 0,
        [](const json& o) -> json {
+         if (api::ConditionStatus(o, "Scheduled") == "False") return ConditionReason(o, "Scheduled");
          std::string avail = api::ConditionStatus(o, "Available");
-         if (avail == "True") return "Available";
-         json reason = ConditionReason(o, "Available");
-         if (reason.is_string() && !reason.get<std::string>().empty()) return reason;
-         reason = ConditionReason(o, "Scheduled");
-         if (api::ConditionStatus(o, "Scheduled") == "False" && reason.is_string()) return reason;
-         return avail.empty() ? json("Pending") : json(avail);
+         if (avail.empty()) return "Pending";
+         if (avail == "True") {
+           return api::ConditionStatus(o, "Degraded") == "True" ? ConditionReason(o, "Degraded") : json("Available");
+         }
+         return ConditionReason(o, "Available");
        }},
       {"Revision", "integer", "Current revision", 1,
        [str](const json& o) -> json { return str(o, "status.revision"); }},
@@ -203,8 +205,21 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1alpha1", ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(std::move(ws)));
-  BERTH_RETURN_IF_ERROR(registry.Register(PlaceholderKind(
-      "PlacementPolicy", "placementpolicies", {"pp"}, "Where and how workspaces are placed.")));
+  api::KindInfo pp = PlaceholderKind("PlacementPolicy", "placementpolicies", {"pp"},
+                                     "Where and how workspaces are placed.");
+  pp.schema = policies::PlacementPolicySchema();
+  pp.schema["properties"]["metadata"] = api::ObjectMetaSchema();
+  pp.validate = [](const json& object, const json*) -> Status {
+    auto p = policies::ParsePlacementPolicy(object);
+    return p.ok() ? Status::Ok() : p.status();
+  };
+  pp.columns = {
+      {"Mode", "string", "PickN, PickAll or PickFixed", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.mode"); }},
+      {"Replicas", "integer", "Default replicas", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.replicas"); }},
+  };
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(pp)));
   api::KindInfo rs = PlaceholderKind("RolloutStrategy", "rolloutstrategies", {"rs"},
                                      "How new model revisions roll out across the fleet.");
   BERTH_RETURN_IF_ERROR(registry.Register(std::move(rs)));
@@ -220,6 +235,7 @@ class Hub::Impl {
   std::unique_ptr<ObjectApi> objects;
   TokenAuthenticator auth;
   std::unique_ptr<Membership> membership;
+  std::unique_ptr<FleetController> controllers;
   std::unique_ptr<ApiServer> server;
 };
 
@@ -228,6 +244,7 @@ Hub::~Hub() { Stop(); }
 
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
+  if (impl_->controllers) impl_->controllers->Stop();
 }
 
 const HubPki& Hub::pki() const { return impl_->pki; }
@@ -270,6 +287,9 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
+  impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
+                                                        options.controllers);
+  BERTH_RETURN_IF_ERROR(impl->controllers->Start());
 
   ApiServerOptions server_options;
   server_options.host = options.host;

@@ -9,6 +9,7 @@
 #include "api/clock.h"
 #include "api/kinds.h"
 #include "api/status.h"
+#include "hub/controllers/fleet_controller.h"
 #include "hub/pki.h"
 
 namespace berth::hub {
@@ -19,6 +20,7 @@ struct HubOptions {
   int port = 6443;
   std::vector<std::string> extra_sans;  // extra names/IPs for the serving certificate
   Clock* clock = nullptr;               // nullptr: the real clock
+  FleetControllerOptions controllers;   // health, failover and failback timing
 };
 
 // Registers every kind the hub serves (Workspace, PlacementPolicy, RolloutStrategy,

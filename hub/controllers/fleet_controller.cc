@@ -1,0 +1,592 @@
+#include "hub/controllers/fleet_controller.h"
+
+#include <future>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "api/object.h"
+#include "hub/controllers/snapshot.h"
+#include "placement/planner.h"
+#include "placement/workspace_request.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+namespace {
+
+const api::KindInfo& KindOf(const api::KindRegistry& r, const char* api_version, const char* kind) {
+  const api::KindInfo* k = r.ByKind(api_version, kind);
+  if (!k) {
+    spdlog::critical("kind {} is not registered", kind);
+    std::abort();
+  }
+  return *k;
+}
+
+json FindCondition(const json& object, const std::string& type) {
+  json conds = api::JsonPathGet(object, "status.conditions");
+  if (conds.is_array()) {
+    for (const auto& c : conds) {
+      if (c.value("type", "") == type) return c;
+    }
+  }
+  return nullptr;
+}
+
+// Sets a condition in `conditions`, keeping lastTransitionTime when the status is unchanged.
+void SetCondition(json& conditions, const std::string& type, bool status, const std::string& reason,
+                  const std::string& message, Clock::TimePoint now, int64_t generation = 0) {
+  if (!conditions.is_array()) conditions = json::array();
+  json c = {{"type", type}, {"status", status ? "True" : "False"}, {"reason", reason},
+            {"message", message}, {"lastTransitionTime", FormatRfc3339(now)}};
+  if (generation > 0) c["observedGeneration"] = generation;
+  for (auto& old : conditions) {
+    if (old.value("type", "") != type) continue;
+    if (old.value("status", "") == c["status"]) c["lastTransitionTime"] = old.value("lastTransitionTime", FormatRfc3339(now));
+    old = c;
+    return;
+  }
+  conditions.push_back(c);
+}
+
+Clock::TimePoint TimeOf(const json& v, Clock::TimePoint fallback) {
+  Clock::TimePoint t;
+  if (v.is_string() && ParseRfc3339(v.get<std::string>(), &t)) return t;
+  return fallback;
+}
+
+std::string WsKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+enum class MemberPhase { kHealthy, kRecovering, kSuspect, kFailed, kNew };
+
+struct MemberView {
+  json object;
+  MemberPhase phase = MemberPhase::kNew;
+  Clock::TimePoint since;  // of the current Healthy condition
+  bool frozen() const { return phase == MemberPhase::kSuspect || phase == MemberPhase::kFailed; }
+  // Recovering members take new replicas; replicas failed over from them come back only
+  // after the hysteresis (see failedOverFrom below), so a flapping member does not pull
+  // workloads back and forth.
+  bool takes_new() const { return phase != MemberPhase::kFailed && phase != MemberPhase::kNew; }
+};
+
+// What an agent reported for one workspace in its Work status.
+struct Reported {
+  int replicas = 0;
+  int ready = 0;
+  int64_t revision = 0;
+  bool applied = false;
+  std::string phase, reason, message, endpoint;
+};
+
+// Only a report about the Work as it stands now counts: one the agent wrote for an older
+// placement generation may describe replicas that are no longer asked for.
+std::map<std::string, Reported> ReportedByWorkspace(const json& work) {
+  std::map<std::string, Reported> out;
+  json observed = api::JsonPathGet(work, "status.observedPlacementGeneration");
+  json wanted = api::JsonPathGet(work, "spec.placementGeneration");
+  if (!observed.is_number_integer() || !wanted.is_number_integer() ||
+      observed.get<int64_t>() < wanted.get<int64_t>()) {
+    return out;
+  }
+  json list = api::JsonPathGet(work, "status.workspaces");
+  if (!list.is_array()) return out;
+  for (const auto& w : list) {
+    Reported r;
+    r.replicas = w.value("replicas", 0);
+    r.ready = w.value("readyReplicas", 0);
+    r.revision = w.value("revision", int64_t{0});
+    r.applied = w.value("applied", false);
+    r.phase = w.value("phase", "");
+    r.reason = w.value("reason", "");
+    r.message = w.value("message", "");
+    r.endpoint = w.value("endpoint", "");
+    out[WsKey(w.value("namespace", "default"), w.value("name", ""))] = r;
+  }
+  return out;
+}
+
+std::string EntryKey(const json& entry) {
+  const json& md = entry["workspace"]["metadata"];
+  return WsKey(md.value("namespace", "default"), md.value("name", ""));
+}
+
+}  // namespace
+
+FleetController::FleetController(ObjectApi& objects, const api::KindRegistry& registry, Clock& clock,
+                                 FleetControllerOptions options)
+    : objects_(objects), registry_(registry), clock_(clock), options_(options), loop_(clock) {
+  loop_.Register("health", [this](const std::string& key) { return ReconcileHealth(key.substr(7)); });
+  loop_.Register("placement", [this](const std::string&) { return ReconcilePlacement(); });
+}
+
+FleetController::~FleetController() { Stop(); }
+
+Status FleetController::Start(bool run_worker) {
+  auto watch = [this](const api::KindInfo& kind, std::function<void(const WatchEvent&)> on) -> Status {
+    WatchOptions wo;
+    wo.resource = kind.resource();
+    auto id = objects_.store().Watch(wo, [on](const WatchEvent& e) {
+      on(e);
+      return true;
+    });
+    if (!id.ok()) return id.status();
+    watches_.push_back(*id);
+    return Status::Ok();
+  };
+  const auto& members = KindOf(registry_, api::kApiVersion, "MemberCluster");
+  BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, "Lease"), [this](const WatchEvent& e) {
+    loop_.Enqueue("health/" + api::NameOf(e.object));
+  }));
+  BERTH_RETURN_IF_ERROR(watch(members, [this](const WatchEvent& e) {
+    loop_.Enqueue("health/" + api::NameOf(e.object));
+    loop_.Enqueue("placement/fleet");
+  }));
+  for (const char* kind : {"Workspace", "PlacementPolicy", "Work"}) {
+    BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, kind),
+                                [this](const WatchEvent&) { loop_.Enqueue("placement/fleet"); }));
+  }
+  loop_.Enqueue("placement/fleet");
+  if (run_worker) loop_.Start();
+  return Status::Ok();
+}
+
+void FleetController::Stop() {
+  for (uint64_t id : watches_) objects_.store().Unwatch(id);
+  watches_.clear();
+  loop_.Stop();
+}
+
+StatusOr<json> FleetController::Write(const std::function<void(ObjectCallback)>& call) {
+  auto p = std::make_shared<std::promise<StatusOr<json>>>();
+  auto f = p->get_future();
+  call([p](StatusOr<json> r) { p->set_value(std::move(r)); });
+  return f.get();
+}
+
+void FleetController::RecordEvent(const json& object, const std::string& type, const std::string& reason,
+                                  const std::string& message) {
+  const auto& events = KindOf(registry_, "v1", "Event");
+  const std::string ns = api::NamespaceOf(object).empty() ? "default" : api::NamespaceOf(object);
+  const std::string now = FormatRfc3339(clock_.Now());
+  json ev = {{"apiVersion", "v1"}, {"kind", "Event"},
+             {"metadata", {{"generateName", api::NameOf(object) + "."}, {"namespace", ns}}},
+             {"involvedObject", {{"apiVersion", object.value("apiVersion", "")}, {"kind", object.value("kind", "")},
+                                 {"name", api::NameOf(object)}, {"uid", api::UidOf(object)}}},
+             {"reason", reason}, {"message", message}, {"type", type},
+             {"source", {{"component", "berth-hub"}}}, {"firstTimestamp", now}, {"lastTimestamp", now},
+             {"count", 1}, {"reportingComponent", "berth-hub"}};
+  if (!api::NamespaceOf(object).empty()) ev["involvedObject"]["namespace"] = ns;
+  // Events are best effort: a failure to record one never blocks a reconcile.
+  objects_.Create(events, ns, ev, {}, [reason](StatusOr<json> r) {
+    if (!r.ok()) spdlog::warn("recording event {} failed: {}", reason, r.status().ToString());
+  });
+  spdlog::info("event {} {}/{}: {}", reason, object.value("kind", ""), api::NameOf(object), message);
+}
+
+ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
+  const auto& members = KindOf(registry_, api::kApiVersion, "MemberCluster");
+  const auto& leases = KindOf(registry_, api::kApiVersion, "Lease");
+  auto member = objects_.store().Get({members.resource(), "", name});
+  if (!member.ok()) return {};
+  auto lease = objects_.store().Get({leases.resource(), "", name});
+  const auto now = clock_.Now();
+  const int64_t period = api::JsonPathGet(*member, "spec.heartbeatPeriodSeconds").is_number_integer()
+                             ? (*member)["spec"]["heartbeatPeriodSeconds"].get<int64_t>()
+                             : options_.default_heartbeat_seconds;
+  const int64_t missed = api::JsonPathGet(*member, "spec.unhealthyAfterMissedHeartbeats").is_number_integer()
+                             ? (*member)["spec"]["unhealthyAfterMissedHeartbeats"].get<int64_t>()
+                             : options_.default_missed_heartbeats;
+  const Clock::Duration grace = std::chrono::seconds(period * missed);
+  Clock::TimePoint renew;
+  const bool has_renew = lease.ok() && ParseRfc3339(api::JsonPathGet(*lease, "spec.renewTime").is_string()
+                                                        ? (*lease)["spec"]["renewTime"].get<std::string>()
+                                                        : "",
+                                                    &renew);
+  const bool healthy = has_renew && now - renew < grace;
+
+  json conditions = api::JsonPathGet(*member, "status.conditions");
+  if (!conditions.is_array()) conditions = json::array();
+  const json before = conditions;
+  json old_healthy = FindCondition(*member, "Healthy");
+  SetCondition(conditions, "Joined", lease.ok(), lease.ok() ? "AgentJoined" : "NotJoined",
+               lease.ok() ? "the member agent joined with a bootstrap token"
+                          : "no agent has joined as this member: run berth-agent with a join token",
+               now);
+  std::string reason, message;
+  if (healthy) {
+    // Coming back after its replicas were failed over: say so, the failback hysteresis
+    // starts from this transition.
+    const bool was_failed = old_healthy.is_object() && old_healthy.value("status", "") == "False" &&
+                            now - TimeOf(old_healthy["lastTransitionTime"], now) >=
+                                std::chrono::seconds(options_.toleration_seconds);
+    const bool recovering = was_failed || (old_healthy.is_object() && old_healthy.value("reason", "") == "Recovered" &&
+                                           old_healthy.value("status", "") == "True");
+    reason = recovering ? "Recovered" : "HeartbeatsReceived";
+    message = "the agent renews its lease every " + std::to_string(period) + "s";
+  } else {
+    reason = has_renew ? "LeaseExpired" : "NoHeartbeat";
+    message = has_renew ? "no lease renewal for " + std::to_string(period * missed) + "s (" +
+                              std::to_string(missed) + " missed heartbeats): replicas move elsewhere after the "
+                              "failover toleration"
+                        : "the agent has not renewed its lease yet";
+  }
+  SetCondition(conditions, "Healthy", healthy, reason, message, now);
+  if (conditions != before) {
+    json obj = *member;
+    obj["status"]["conditions"] = conditions;
+    WriteOptions wo;
+    wo.status = true;
+    auto r = Write([&](ObjectCallback cb) { objects_.Update(members, "", name, obj, wo, cb); });
+    if (!r.ok()) return {r.status(), std::nullopt};
+    const bool transitioned = !old_healthy.is_object() || old_healthy.value("status", "") != (healthy ? "True" : "False");
+    if (transitioned && old_healthy.is_object()) {
+      RecordEvent(*r, healthy ? "Normal" : "Warning", healthy ? "MemberHealthy" : "MemberUnhealthy", message);
+    }
+    loop_.Enqueue("placement/fleet");
+  }
+  if (healthy) {
+    return {Status::Ok(), std::chrono::duration_cast<Clock::Duration>(renew + grace - now) + std::chrono::milliseconds(10)};
+  }
+  return {};
+}
+
+ReconcileResult FleetController::ReconcilePlacement() {
+  const auto& members_kind = KindOf(registry_, api::kApiVersion, "MemberCluster");
+  const auto& ws_kind = KindOf(registry_, api::kApiVersion, "Workspace");
+  const auto& works_kind = KindOf(registry_, api::kApiVersion, "Work");
+  const auto& policy_kind = KindOf(registry_, api::kApiVersion, "PlacementPolicy");
+  Store& store = objects_.store();
+  const auto now = clock_.Now();
+  std::optional<Clock::Duration> requeue = options_.resync;
+  auto requeue_at = [&](Clock::TimePoint t) {
+    auto d = std::chrono::duration_cast<Clock::Duration>(t - now) + std::chrono::milliseconds(10);
+    if (!requeue || d < *requeue) requeue = d;
+  };
+
+  auto members_list = store.List(members_kind.resource(), {});
+  auto ws_list = store.List(ws_kind.resource(), {});
+  auto works_list = store.List(works_kind.resource(), {});
+  auto policy_list = store.List(policy_kind.resource(), {});
+  if (!members_list.ok() || !ws_list.ok() || !works_list.ok() || !policy_list.ok()) {
+    return {Status::Unavailable("listing fleet state failed"), std::nullopt};
+  }
+
+  // Members and their health phase.
+  const auto toleration = std::chrono::seconds(options_.toleration_seconds);
+  const auto hysteresis = std::chrono::seconds(options_.failback_hysteresis_seconds);
+  std::map<std::string, MemberView> members;
+  placement::FleetSnapshot snapshot;
+  for (auto& m : members_list->items) {
+    MemberView v;
+    v.object = m;
+    json h = FindCondition(m, "Healthy");
+    if (h.is_object()) {
+      v.since = TimeOf(h["lastTransitionTime"], now);
+      if (h.value("status", "") == "True") {
+        const bool recovering = h.value("reason", "") == "Recovered" && now - v.since < hysteresis;
+        v.phase = recovering ? MemberPhase::kRecovering : MemberPhase::kHealthy;
+        if (recovering) requeue_at(v.since + hysteresis);
+      } else {
+        const bool failed = now - v.since >= toleration;
+        v.phase = failed ? MemberPhase::kFailed : MemberPhase::kSuspect;
+        if (!failed) requeue_at(v.since + toleration);
+      }
+    }
+    snapshot.clusters.push_back(InventoryFromMember(m, v.takes_new()));
+    members[api::NameOf(m)] = std::move(v);
+  }
+
+  std::map<std::string, json> works;
+  std::map<std::string, std::map<std::string, Reported>> reported;  // member → ws → report
+  for (auto& w : works_list->items) {
+    reported[api::NameOf(w)] = ReportedByWorkspace(w);
+    works[api::NameOf(w)] = w;
+  }
+
+  // GPUs promised to replicas that agents have not started yet: reserve them so the
+  // planner does not hand them out twice.
+  for (auto& cluster : snapshot.clusters) {
+    auto w = works.find(cluster.name);
+    if (w == works.end()) continue;
+    json entries = api::JsonPathGet(w->second, "spec.workspaces");
+    if (!entries.is_array()) continue;
+    std::map<std::string, int> used;  // node → reserved units
+    for (const auto& e : entries) {
+      const Reported& r = reported[cluster.name][EntryKey(e)];
+      int pending_units = std::max(0, e.value("replicas", 0) - r.replicas) * e["gpu"].value("gpusPerReplica", 0);
+      const std::string product = e["gpu"].value("product", "");
+      const std::string profile = e["gpu"].value("migProfile", "");
+      for (const auto& node : cluster.nodes) {
+        if (pending_units <= 0) break;
+        if (node.gpu_product != product || node.mig_profile != profile) continue;
+        int take = std::min(pending_units, node.free_units - used[node.name]);
+        if (take <= 0) continue;
+        used[node.name] += take;
+        pending_units -= take;
+        snapshot.reservations.push_back({EntryKey(e), cluster.name, node.name, take});
+      }
+    }
+  }
+
+  placement::PolicyCatalog policies;
+  for (const auto& p : policy_list->items) {
+    auto parsed = policies::ParsePlacementPolicy(p);
+    if (parsed.ok()) {
+      policies[WsKey(api::NamespaceOf(p), api::NameOf(p))] =
+          std::make_shared<policies::PlacementPolicySpec>(parsed->spec);
+    }
+  }
+
+  // One placement request per valid Workspace; replicas on failed members are not "current".
+  std::vector<placement::PlacementRequest> requests;
+  std::vector<const json*> request_objects;
+  std::map<std::string, std::string> invalid;  // ws key → why
+  std::map<std::string, const json*> ws_by_key;
+  std::set<std::string> failing_back;  // workspaces decided without stickiness this pass
+  for (const auto& obj : ws_list->items) {
+    const std::string key = WsKey(api::NamespaceOf(obj), api::NameOf(obj));
+    ws_by_key[key] = &obj;
+    if (api::IsBeingDeleted(obj)) continue;
+    auto ws = workspace::ParseWorkspace(obj);
+    if (!ws.ok()) {
+      invalid[key] = ws.status().message();
+      continue;
+    }
+    std::erase_if(ws->status.placements, [&](const workspace::ClusterPlacementStatus& p) {
+      auto m = members.find(p.cluster);
+      return m == members.end() || m->second.phase == MemberPhase::kFailed;
+    });
+    // Failback: once a member this workspace failed over from is healthy past the
+    // hysteresis, decide afresh (no stickiness) so replicas can return to the preferred
+    // clusters; make-before-break below keeps the old ones until the new are Ready.
+    json from = ws->status.raw.is_object() ? ws->status.raw.value("failedOverFrom", json::array()) : json::array();
+    for (const auto& c : from) {
+      auto m = members.find(c.get<std::string>());
+      if (m != members.end() && m->second.phase == MemberPhase::kHealthy) {
+        ws->status.placements.clear();
+        failing_back.insert(key);
+      }
+    }
+    auto req = placement::RequestFromWorkspace(*ws, policies);
+    if (!req.ok()) {
+      invalid[key] = req.status().message();
+      continue;
+    }
+    requests.push_back(std::move(*req));
+    request_objects.push_back(&obj);
+  }
+  auto planner = placement::Planner::Create(snapshot);
+  if (!planner.ok()) return {planner.status().WithContext("placement snapshot"), std::nullopt};
+  placement::DecideOptions decide;
+  decide.explain = true;
+  auto decisions = planner->PlanBatch(requests, decide);
+
+  // Desired Work entries per member.
+  std::map<std::string, std::map<std::string, json>> desired;
+  std::map<std::string, std::vector<placement::Allocation>> allocations;  // ws key → kept allocs
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const json& obj = *request_objects[i];
+    const std::string key = decisions[i].workspace;
+    std::map<std::string, placement::Allocation> best;  // one GPU shape per cluster
+    for (const auto& a : decisions[i].allocations) {
+      auto it = best.find(a.cluster);
+      if (it == best.end() || a.replicas > it->second.replicas) best[a.cluster] = a;
+    }
+    json trimmed = {{"apiVersion", obj["apiVersion"]}, {"kind", obj["kind"]},
+                    {"metadata", {{"name", api::NameOf(obj)}, {"namespace", api::NamespaceOf(obj)},
+                                  {"uid", api::UidOf(obj)}, {"generation", api::GenerationOf(obj)}}}};
+    for (const char* f : {"resource", "inference", "placement"}) {
+      if (obj.contains(f)) trimmed[f] = obj[f];
+    }
+    for (const auto& [cluster, a] : best) {
+      allocations[key].push_back(a);
+      const std::string product = a.gpu.substr(0, a.gpu.find('/'));
+      const std::string profile = a.gpu.find('/') == std::string::npos ? "" : a.gpu.substr(a.gpu.find('/') + 1);
+      json gpu = {{"product", product}, {"migProfile", profile}, {"gpusPerReplica", a.gpus_per_replica},
+                  {"nodesPerReplica", a.nodes_per_replica}};
+      for (const auto& n : members[cluster].object.value("status", json::object()).value("nodes", json::array())) {
+        if (n.value("gpuProduct", "") == product && n.value("migProfile", "") == profile) {
+          gpu["gfdProduct"] = n.value("gfdProduct", "");
+          gpu["memoryGiB"] = n.value("memoryGiB", 0.0);
+          gpu["gpusPerNode"] = n.value("gpus", 0);
+          break;
+        }
+      }
+      desired[cluster][key] = {{"workspace", trimmed}, {"replicas", a.replicas},
+                               {"revision", api::GenerationOf(obj)}, {"gpu", gpu}};
+    }
+  }
+
+  // Make-before-break: an entry leaving a member stays until its replacements are Ready.
+  std::map<std::string, std::vector<json>> superseded;  // ws key → {cluster, replicas, ready}
+  for (auto& [name, view] : members) {
+    if (view.frozen()) continue;
+    auto w = works.find(name);
+    if (w == works.end()) continue;
+    json prev = api::JsonPathGet(w->second, "spec.workspaces");
+    if (!prev.is_array()) continue;
+    for (const auto& e : prev) {
+      const std::string key = EntryKey(e);
+      if (desired[name].count(key) || !ws_by_key.count(key) || api::IsBeingDeleted(*ws_by_key[key])) continue;
+      int want = 0, ready = 0;
+      for (const auto& a : allocations[key]) {
+        want += a.replicas;
+        ready += std::min(a.replicas, reported[a.cluster][key].ready);
+      }
+      if (want > 0 && ready >= want) continue;  // replacements are serving: drop it here
+      desired[name][key] = e;
+      superseded[key].push_back({{"cluster", name}, {"replicas", e.value("replicas", 0)},
+                                 {"readyReplicas", reported[name][key].ready},
+                                 {"reason", want == 0 ? "NoReplacement" : "ReplacementsNotReady"}});
+    }
+  }
+
+  // Write Work objects that changed; frozen members keep theirs untouched.
+  for (auto& [name, view] : members) {
+    if (view.frozen()) continue;
+    json entries = json::array();
+    for (auto& [key, e] : desired[name]) entries.push_back(e);
+    auto w = works.find(name);
+    json prev_entries = w == works.end() ? json(nullptr) : api::JsonPathGet(w->second, "spec.workspaces");
+    if (w != works.end() && prev_entries == entries) continue;
+    const int64_t generation = w == works.end() ? 1 : api::JsonPathGet(w->second, "spec.placementGeneration").get<int64_t>() + 1;
+    json work = w == works.end() ? json{{"apiVersion", api::kApiVersion}, {"kind", "Work"}, {"metadata", {{"name", name}}}}
+                                 : w->second;
+    work["spec"] = {{"cluster", name}, {"placementGeneration", generation}, {"workspaces", entries}};
+    auto r = Write([&](ObjectCallback cb) {
+      if (w == works.end()) {
+        objects_.Create(works_kind, "", work, {}, cb);
+      } else {
+        objects_.Update(works_kind, "", name, work, {}, cb);
+      }
+    });
+    if (!r.ok()) return {r.status().WithContext("writing Work " + name), std::nullopt};
+  }
+  for (auto& [name, w] : works) {
+    if (members.count(name)) continue;
+    Write([&](ObjectCallback cb) { objects_.Delete(works_kind, "", name, std::nullopt, std::nullopt, cb); });
+  }
+
+  // Workspace status.
+  auto write_status = [&](const json& obj, json status) -> Status {
+    json current = obj.value("status", json::object());
+    if (status == current) return Status::Ok();
+    json next = obj;
+    next["status"] = std::move(status);
+    WriteOptions wo;
+    wo.status = true;
+    auto r = Write([&](ObjectCallback cb) {
+      objects_.Update(ws_kind, api::NamespaceOf(obj), api::NameOf(obj), next, wo, cb);
+    });
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  for (const auto& [key, why] : invalid) {
+    const json& obj = *ws_by_key[key];
+    json status = obj.value("status", json::object());
+    json conds = status.value("conditions", json::array());
+    SetCondition(conds, "Scheduled", false, "InvalidSpec", why, now, api::GenerationOf(obj));
+    status["conditions"] = conds;
+    BERTH_RETURN_IF_ERROR(write_status(obj, status).WithContext("status of " + key));
+  }
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const auto& d = decisions[i];
+    const json& obj = *request_objects[i];
+    const int64_t gen = api::GenerationOf(obj);
+    json status = obj.value("status", json::object());
+    json old_placements = status.value("placements", json::array());
+    json placements = json::array();
+    int ready_total = 0, desired_total = 0;
+    bool applied = true;
+    for (const auto& a : allocations[d.workspace]) {
+      const Reported& r = reported[a.cluster][d.workspace];
+      const bool current_rev = r.revision == gen;
+      json p = {{"cluster", a.cluster}, {"replicas", a.replicas}, {"readyReplicas", current_rev ? r.ready : 0},
+                {"revision", gen}, {"gpu", a.gpu}, {"gpusPerReplica", a.gpus_per_replica},
+                {"costPerHour", a.cost_per_hour}};
+      if (!r.endpoint.empty()) p["endpoint"] = r.endpoint;
+      if (!r.phase.empty()) p["phase"] = r.phase;
+      if (!r.reason.empty()) p["reason"] = r.reason;
+      placements.push_back(p);
+      desired_total += a.replicas;
+      ready_total += current_rev ? std::min(r.ready, a.replicas) : 0;
+      applied = applied && r.applied && current_rev;
+    }
+    int superseded_ready = 0;
+    for (const auto& s : superseded[d.workspace]) superseded_ready += s.value("readyReplicas", 0);
+    status["placements"] = placements;
+    if (superseded.count(d.workspace)) {
+      status["superseded"] = superseded[d.workspace];
+    } else {
+      status.erase("superseded");
+    }
+    // Remember where replicas failed over from, until failback has decided again.
+    json failed_from = failing_back.count(d.workspace) ? json::array() : status.value("failedOverFrom", json::array());
+    for (const auto& p : old_placements) {
+      const std::string c = p.value("cluster", "");
+      bool still = false;
+      for (const auto& a : allocations[d.workspace]) still = still || a.cluster == c;
+      if (!still && members.count(c) && members[c].phase == MemberPhase::kFailed &&
+          std::find(failed_from.begin(), failed_from.end(), c) == failed_from.end()) {
+        failed_from.push_back(c);
+      }
+    }
+    if (failed_from.empty()) {
+      status.erase("failedOverFrom");
+    } else {
+      status["failedOverFrom"] = failed_from;
+    }
+    status["revision"] = gen;
+    status["observedGeneration"] = gen;
+    status["placementDecision"] = planner->ExplainJson(d);
+    json conds = status.value("conditions", json::array());
+    const bool scheduled = d.unplaced() == 0;
+    SetCondition(conds, "Scheduled", scheduled, scheduled ? "Placed" : d.unplaced_reason,
+                 scheduled ? std::to_string(d.placed) + " of " + std::to_string(d.requested) + " replicas placed"
+                           : d.unplaced_message,
+                 now, gen);
+    applied = applied && desired_total > 0;
+    SetCondition(conds, "Applied", applied, applied ? "Applied" : "Applying",
+                 applied ? "every member applied its Work" : "waiting for member agents to apply their Work", now, gen);
+    const int min_available = requests[i].policy ? requests[i].policy->min_available : 1;
+    const int want_available = std::max(1, std::min(d.requested, std::max(min_available, d.requested)));
+    const int serving = ready_total + superseded_ready;
+    SetCondition(conds, "Available", serving >= want_available && serving > 0,
+                 serving >= want_available ? "ReplicasReady" : "ReplicasNotReady",
+                 std::to_string(serving) + " of " + std::to_string(d.requested) + " replicas ready", now, gen);
+    const bool degraded = ready_total < d.requested;
+    SetCondition(conds, "Degraded", degraded, degraded ? (superseded.count(d.workspace) ? "FailingOver" : "ReplicasNotReady") : "AllReplicasReady",
+                 std::to_string(ready_total) + " of " + std::to_string(d.requested) + " replicas ready on their placed clusters",
+                 now, gen);
+    status["conditions"] = conds;
+
+    // Events when the set of clusters changes.
+    std::set<std::string> before, after;
+    for (const auto& p : old_placements) before.insert(p.value("cluster", ""));
+    for (const auto& p : placements) after.insert(p.value("cluster", ""));
+    if (before != after && !after.empty()) {
+      std::string where;
+      for (const auto& p : placements) {
+        where += (where.empty() ? "" : ", ") + std::to_string(p.value("replicas", 0)) + " on " + p.value("cluster", "");
+      }
+      bool failed_over = false;
+      for (const auto& c : before) {
+        if (!after.count(c) && members.count(c) && members[c].phase == MemberPhase::kFailed) failed_over = true;
+      }
+      RecordEvent(obj, "Normal",
+                  before.empty() ? "Placed" : failed_over ? "FailedOver" : failing_back.count(d.workspace) ? "FailedBack" : "Rescheduled",
+                  where);
+    }
+    json old_sched = FindCondition(obj, "Scheduled");
+    if (!scheduled && (!old_sched.is_object() || old_sched.value("status", "") != "False")) {
+      RecordEvent(obj, "Warning", "Unschedulable", d.unplaced_message);
+    }
+    BERTH_RETURN_IF_ERROR(write_status(obj, status).WithContext("status of " + d.workspace));
+  }
+  return {Status::Ok(), requeue};
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,60 @@
+#include "hub/controllers/snapshot.h"
+
+#include "api/object.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+placement::ClusterInventory InventoryFromMember(const json& member, bool healthy) {
+  placement::ClusterInventory c;
+  c.name = api::NameOf(member);
+  c.labels = api::LabelsOf(member);
+  for (const char* f : {"region", "zone", "provider"}) {
+    json v = api::JsonPathGet(member, std::string("spec.") + f);
+    if (v.is_string() && !v.get<std::string>().empty()) c.labels[f] = v.get<std::string>();
+  }
+  c.health = healthy ? placement::ClusterHealth::kHealthy : placement::ClusterHealth::kUnhealthy;
+  if (api::JsonPathGet(member, "spec.cordoned") == json(true)) {
+    // A cordoned member keeps what it runs but takes nothing new: modelled as a taint.
+    c.taints.push_back({"berth.dev/cordoned", "", policies::TaintEffect::kNoSchedule});
+  }
+  json taints = api::JsonPathGet(member, "spec.taints");
+  if (taints.is_array()) {
+    for (const auto& t : taints) {
+      auto effect = policies::ParseTaintEffect(t.value("effect", "NoSchedule"));
+      c.taints.push_back({t.value("key", ""), t.value("value", ""),
+                          effect.value_or(policies::TaintEffect::kNoSchedule)});
+    }
+  }
+  const json status = member.value("status", json::object());
+  json nodes = status.value("nodes", json::array());
+  for (const auto& n : nodes) {
+    if (!n.is_object() || !n.value("ready", true)) continue;
+    placement::GpuNode node;
+    node.name = n.value("name", "");
+    node.pool = n.value("pool", "");
+    node.gpu_product = n.value("gpuProduct", "");
+    node.mig_profile = n.value("migProfile", "");
+    node.memory_gib = n.value("memoryGiB", 0.0);
+    node.units = n.value("gpus", 0);
+    node.free_units = n.value("freeGpus", 0);
+    node.units_per_gpu = std::max(1, n.value("slicesPerGpu", 1));
+    if (auto v = policies::DottedVersion::Parse(n.value("driverVersion", ""))) node.driver_version = *v;
+    if (auto v = policies::DottedVersion::Parse(n.value("cudaVersion", ""))) node.cuda_version = *v;
+    if (node.units > 0) c.nodes.push_back(std::move(node));
+  }
+  json prices = status.value("pricesPerGpuHour", json::object());
+  for (auto it = prices.begin(); it != prices.end(); ++it) {
+    if (it->is_number()) c.price_per_gpu_hour[it.key()] = it->get<double>();
+  }
+  for (const auto& i : status.value("cachedImages", json::array())) {
+    if (i.is_string()) c.cached_images.insert(i.get<std::string>());
+  }
+  for (const auto& m : status.value("cachedModels", json::array())) {
+    if (m.is_string()) c.cached_models.insert(m.get<std::string>());
+  }
+  return c;
+}
+
+}  // namespace berth::hub
