@@ -307,14 +307,9 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
                              RejectReason reason) {
   const ClusterInventory& c = index.snapshot.clusters[cluster];
   const ClusterIndex& ci = index.clusters[cluster];
-  auto pools_with = [&](RejectReason r) {
-    std::vector<int> out;
-    for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) {
-      out.push_back(p);
-    }
-    (void)r;
-    return out;
-  };
+  // The cluster's pools; messages describe them all (a reason is the furthest any got).
+  std::vector<int> pools;
+  for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) pools.push_back(p);
   switch (reason) {
     case RejectReason::kClusterNotFound:
       return "no member cluster has this name";
@@ -337,7 +332,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
       return "cluster reports no GPU nodes";
     case RejectReason::kGpuProductNotAllowed: {
       std::string have;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         const std::string& l = index.shapes[index.pools[p].shape].label;
         if (have.find(l) == std::string::npos) have += (have.empty() ? "" : ", ") + l;
       }
@@ -345,7 +340,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     }
     case RejectReason::kPriceAboveLimit: {
       double cheapest = -1;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         double price = index.pools[p].price_per_unit * index.pools[p].sample->units_per_gpu;
         if (cheapest < 0 || price < cheapest) cheapest = price;
       }
@@ -354,18 +349,18 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     }
     case RejectReason::kDriverTooOld: {
       std::string best;
-      for (int p : pools_with(reason)) best = index.pools[p].sample->driver_version.ToString();
+      for (int p : pools) best = index.pools[p].sample->driver_version.ToString();
       return "NVIDIA driver " + (best.empty() ? std::string("unknown") : best) + " is older than required " +
              policy.required.min_driver_version.ToString();
     }
     case RejectReason::kCudaTooOld: {
       std::string best;
-      for (int p : pools_with(reason)) best = index.pools[p].sample->cuda_version.ToString();
+      for (int p : pools) best = index.pools[p].sample->cuda_version.ToString();
       return "CUDA " + (best.empty() ? std::string("unknown") : best) + " is older than required " +
              policy.required.min_cuda_version.ToString();
     }
     case RejectReason::kModelDoesNotFit: {
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         int s = index.pools[p].shape;
         if (!sized.errors[s].empty()) return index.shapes[s].label + ": " + sized.errors[s];
       }
@@ -373,7 +368,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     }
     case RejectReason::kInsufficientFreeGpus: {
       std::string out;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         const PoolIndex& pool = index.pools[p];
         const auto& est = sized.estimates[pool.shape];
         if (!est || index.pools[p].sample == nullptr) continue;

@@ -42,7 +42,8 @@ PlacementRequest Request(std::string name, int replicas, int gpus) {
 TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
   auto planner = Planner::Create(TwoClusters());
   ASSERT_TRUE(planner.ok());
-  // cheap has 3 + 8 = 11 free GPUs but no node with... 4 free on node 0 (3) → only node 1 (two 4-GPU replicas).
+  // cheap has 3 + 8 = 11 free GPUs, but node a-0 has only 3: just node a-1 takes 4-GPU
+  // replicas (two of them); the third goes to the dearer cluster.
   auto d = planner->Decide(Request("ns/a", 3, 4));
   EXPECT_EQ(d.placed, 3);
   ASSERT_EQ(d.allocations.size(), 2u);
