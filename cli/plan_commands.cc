@@ -8,13 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/yaml_json.h"
 #include "cli/command_registry.h"
 #include "placement/fleet_file.h"
 #include "placement/planner.h"
 #include "placement/workspace_request.h"
 #include "policies/placement_policy.h"
 #include "workspace/workspace_types.h"
-#include "api/yaml_json.h"
 
 namespace berth::cli {
 namespace {
@@ -43,7 +43,8 @@ void PrintStatus(const Status& s) {
 
 // Flattens documents and `kind: List` items into objects.
 void Collect(const json& doc, std::vector<json>& out) {
-  if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items") && doc["items"].is_array()) {
+  if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items") &&
+      doc["items"].is_array()) {
     for (const auto& item : doc["items"]) Collect(item, out);
   } else if (doc.is_array()) {
     for (const auto& item : doc) Collect(item, out);
@@ -114,7 +115,8 @@ int RunPlan(const PlanOptions& opt) {
       }
       workspaces.push_back(std::move(ws).value());
     } else {
-      std::cerr << "warning: skipping an object of kind \"" << kind << "\" (plan reads Workspace and PlacementPolicy)\n";
+      std::cerr << "warning: skipping an object of kind \"" << kind
+                << "\" (plan reads Workspace and PlacementPolicy)\n";
     }
   }
   std::vector<placement::PlacementRequest> requests;
@@ -145,13 +147,15 @@ int RunPlan(const PlanOptions& opt) {
     return 0;
   }
 
-  std::vector<std::vector<std::string>> rows = {{"WORKSPACE", "CLUSTER", "REPLICAS", "GPU", "GPUS/REPLICA", "COST/H"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"WORKSPACE", "CLUSTER", "REPLICAS", "GPU", "GPUS/REPLICA", "COST/H"}};
   double total = 0;
   for (const auto& d : decisions) {
     for (const auto& a : d.allocations) {
       std::string gpus = std::to_string(a.gpus_per_replica);
       if (a.nodes_per_replica > 1) gpus += " (" + std::to_string(a.nodes_per_replica) + " nodes)";
-      rows.push_back({d.workspace, a.cluster, std::to_string(a.replicas), a.gpu, gpus, Money(a.cost_per_hour)});
+      rows.push_back({d.workspace, a.cluster, std::to_string(a.replicas), a.gpu, gpus,
+                      Money(a.cost_per_hour)});
       total += a.cost_per_hour;
     }
   }
@@ -168,20 +172,23 @@ int RunPlan(const PlanOptions& opt) {
   if (opt.explain) {
     for (const auto& d : decisions) {
       json ex = planner->ExplainJson(d);
-      std::cout << "\n" << d.workspace << ": " << d.placed << "/" << d.requested << " placed, "
+      std::cout << "\n"
+                << d.workspace << ": " << d.placed << "/" << d.requested << " placed, "
                 << d.feasible_clusters << " feasible cluster(s)\n";
       std::vector<std::vector<std::string>> srows = {
           {"  CLUSTER", "SCORE", "REPLICAS", "AVAIL", "COST", "LOCALITY", "WARM", "AFFINITY"}};
       for (const auto& s : ex["scores"]) {
         auto f = [](const json& v) { return Money(v.get<double>()); };
-        srows.push_back({"  " + s["cluster"].get<std::string>(), f(s["score"]), std::to_string(s["replicas"].get<int>()),
-                         f(s["terms"]["availability"]), f(s["terms"]["cost"]), f(s["terms"]["locality"]),
+        srows.push_back({"  " + s["cluster"].get<std::string>(), f(s["score"]),
+                         std::to_string(s["replicas"].get<int>()), f(s["terms"]["availability"]),
+                         f(s["terms"]["cost"]), f(s["terms"]["locality"]),
                          f(s["terms"]["warmCache"]), f(s["terms"]["affinity"])});
       }
       if (srows.size() > 1) PrintTable(srows);
       for (const auto& r : ex["rejected"]) {
-        std::cout << "  rejected " << r["cluster"].get<std::string>() << ": " << r["reason"].get<std::string>()
-                  << ": " << r["message"].get<std::string>() << "\n";
+        std::cout << "  rejected " << r["cluster"].get<std::string>() << ": "
+                  << r["reason"].get<std::string>() << ": " << r["message"].get<std::string>()
+                  << "\n";
       }
       if (ex.contains("rejectedOmitted")) {
         for (const auto& [reason, n] : ex["rejectedOmitted"].items()) {
@@ -195,12 +202,17 @@ int RunPlan(const PlanOptions& opt) {
 
 CommandRegistrar kRegister([](CLI::App& root) {
   auto opt = std::make_shared<PlanOptions>();
-  auto* cmd = root.add_subcommand("plan", "Offline what-if: where would these workspaces be placed on this fleet?");
-  cmd->add_option("--fleet", opt->fleet_path, "Fleet file (docs/FLEET.md)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-f,--filename", opt->workspace_paths, "YAML with Workspace and PlacementPolicy objects (repeatable)")
+  auto* cmd = root.add_subcommand(
+      "plan", "Offline what-if: where would these workspaces be placed on this fleet?");
+  cmd->add_option("--fleet", opt->fleet_path, "Fleet file (docs/FLEET.md)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--explain", opt->explain, "Show each workspace's cluster scores and rejection reasons");
+  cmd->add_option("-f,--filename", opt->workspace_paths,
+                  "YAML with Workspace and PlacementPolicy objects (repeatable)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--explain", opt->explain,
+                "Show each workspace's cluster scores and rejection reasons");
   cmd->add_option("-o,--output", opt->output, "Output format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   cmd->callback([opt] {

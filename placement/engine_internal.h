@@ -26,7 +26,7 @@ struct PoolIndex {
   int shape = 0;
   int first_node = 0;  // into FleetIndex::nodes
   int node_count = 0;
-  double price_per_unit = 0;  // per GPU-hour, divided by slices per GPU for MIG
+  double price_per_unit = 0;        // per GPU-hour, divided by slices per GPU for MIG
   const GpuNode* sample = nullptr;  // first node: product, versions
 };
 
@@ -49,9 +49,9 @@ struct FleetIndex {
   std::vector<ShapeEntry> shapes;
   std::vector<PoolIndex> pools;
   std::vector<ClusterIndex> clusters;
-  std::vector<NodeRef> nodes;            // grouped by pool
+  std::vector<NodeRef> nodes;  // grouped by pool
   std::vector<std::string> regions;
-  std::vector<double> latency;           // regions × regions, ms
+  std::vector<double> latency;  // regions × regions, ms
   std::unordered_map<std::string, int> cluster_by_name;
   std::unordered_map<std::string, int> region_by_name;
   // Cached image or model → clusters holding it (warm-cache term without per-cluster lookups).
@@ -87,23 +87,23 @@ struct PolicyView {
 // replicas of the current request. Running replicas (kept) sit on the cluster's first tier.
 struct Candidate {
   int cluster = 0;
-  int capacity = 0;            // new replicas that fit now
-  int kept = 0;                // running replicas that stay
-  int best_pool = -1;          // cheapest fitting pool (for kept replicas and reporting)
-  double cost_per_replica = 0; // per hour, on this tier's pools (or best_pool when no room)
-  double tier_cost = -1;       // the price tier: pools whose replica costs this much
+  int capacity = 0;             // new replicas that fit now
+  int kept = 0;                 // running replicas that stay
+  int best_pool = -1;           // cheapest fitting pool (for kept replicas and reporting)
+  double cost_per_replica = 0;  // per hour, on this tier's pools (or best_pool when no room)
+  double tier_cost = -1;        // the price tier: pools whose replica costs this much
   double locality_ms = 0;
   double warm = 0;
   double affinity = 0;
   ClusterScore score;
-  int assigned = 0;            // new replicas chosen by select
+  int assigned = 0;  // new replicas chosen by select
 };
 
 // Replica size per shape for one request.
 struct SizedRequest {
   const PlacementRequest* request = nullptr;
   std::vector<std::optional<workspace::ReplicaEstimate>> estimates;  // per shape
-  std::vector<std::string> errors;                                    // per shape, when unfit
+  std::vector<std::string> errors;                                   // per shape, when unfit
   std::vector<bool> product_allowed;  // per shape: in the request's gpu_products
   double footprint_gib = 0;  // smallest GPU memory one replica takes on any shape (0: none)
   double cheapest = -1;      // cheapest replica-hour anywhere in the fleet (-1: none)
@@ -127,7 +127,7 @@ void ScoreCandidates(const policies::ScoringWeights& weights, std::vector<Candid
 
 // select.cc
 struct SelectOutcome {
-  std::string reason;   // empty when every requested replica found a cluster
+  std::string reason;  // empty when every requested replica found a cluster
   std::string message;
 };
 SelectOutcome SelectPickN(const FleetIndex& index, const policies::PlacementPolicySpec& policy,

@@ -12,19 +12,32 @@ using nlohmann::json;
 
 std::string_view RejectReasonName(RejectReason reason) {
   switch (reason) {
-    case RejectReason::kClusterNotFound: return "ClusterNotFound";
-    case RejectReason::kClusterUnhealthy: return "ClusterUnhealthy";
-    case RejectReason::kTaintNotTolerated: return "TaintNotTolerated";
-    case RejectReason::kRegionNotAllowed: return "RegionNotAllowed";
-    case RejectReason::kClusterSelectorMismatch: return "ClusterSelectorMismatch";
-    case RejectReason::kNoGpuNodes: return "NoGpuNodes";
-    case RejectReason::kGpuProductNotAllowed: return "GpuProductNotAllowed";
-    case RejectReason::kPriceAboveLimit: return "PriceAboveLimit";
-    case RejectReason::kDriverTooOld: return "DriverTooOld";
-    case RejectReason::kCudaTooOld: return "CudaTooOld";
-    case RejectReason::kModelDoesNotFit: return "ModelDoesNotFit";
-    case RejectReason::kInsufficientFreeGpus: return "InsufficientFreeGpus";
-    case RejectReason::kCount: break;
+    case RejectReason::kClusterNotFound:
+      return "ClusterNotFound";
+    case RejectReason::kClusterUnhealthy:
+      return "ClusterUnhealthy";
+    case RejectReason::kTaintNotTolerated:
+      return "TaintNotTolerated";
+    case RejectReason::kRegionNotAllowed:
+      return "RegionNotAllowed";
+    case RejectReason::kClusterSelectorMismatch:
+      return "ClusterSelectorMismatch";
+    case RejectReason::kNoGpuNodes:
+      return "NoGpuNodes";
+    case RejectReason::kGpuProductNotAllowed:
+      return "GpuProductNotAllowed";
+    case RejectReason::kPriceAboveLimit:
+      return "PriceAboveLimit";
+    case RejectReason::kDriverTooOld:
+      return "DriverTooOld";
+    case RejectReason::kCudaTooOld:
+      return "CudaTooOld";
+    case RejectReason::kModelDoesNotFit:
+      return "ModelDoesNotFit";
+    case RejectReason::kInsufficientFreeGpus:
+      return "InsufficientFreeGpus";
+    case RejectReason::kCount:
+      break;
   }
   return "Unknown";
 }
@@ -42,7 +55,8 @@ json Planner::ExplainJson(const PlacementDecision& d, const ExplainLimits& limit
   out["requested"] = d.requested;
   out["placed"] = d.placed;
   out["feasibleClusters"] = d.feasible_clusters;
-  if (!d.unplaced_reason.empty()) out["unplaced"] = {{"reason", d.unplaced_reason}, {"message", d.unplaced_message}};
+  if (!d.unplaced_reason.empty())
+    out["unplaced"] = {{"reason", d.unplaced_reason}, {"message", d.unplaced_message}};
   json scores = json::array();
   for (size_t i = 0; i < d.scores.size() && static_cast<int>(i) < limits.max_scores; ++i) {
     const ClusterScore& s = d.scores[i];
@@ -74,7 +88,8 @@ json Planner::ExplainJson(const PlacementDecision& d, const ExplainLimits& limit
   if (d.rejections.empty()) {
     // Explanations were not recorded: the counts are all there is.
     for (size_t r = 0; r < d.reason_counts.size(); ++r) {
-      if (d.reason_counts[r] > 0) omitted[std::string(RejectReasonName(static_cast<RejectReason>(r)))] = d.reason_counts[r];
+      if (d.reason_counts[r] > 0)
+        omitted[std::string(RejectReasonName(static_cast<RejectReason>(r)))] = d.reason_counts[r];
     }
   }
   out["rejected"] = std::move(rejected);
@@ -88,9 +103,12 @@ json PlanToJson(const std::vector<PlacementDecision>& decisions) {
   double total = 0;
   for (const auto& d : decisions) {
     for (const auto& a : d.allocations) {
-      json row = {{"workspace", d.workspace},         {"cluster", a.cluster},
-                  {"replicas", a.replicas},           {"gpu", a.gpu},
-                  {"gpusPerReplica", a.gpus_per_replica}, {"costPerHour", Round2(a.cost_per_hour)}};
+      json row = {{"workspace", d.workspace},
+                  {"cluster", a.cluster},
+                  {"replicas", a.replicas},
+                  {"gpu", a.gpu},
+                  {"gpusPerReplica", a.gpus_per_replica},
+                  {"costPerHour", Round2(a.cost_per_hour)}};
       if (a.nodes_per_replica > 1) row["nodesPerReplica"] = a.nodes_per_replica;
       if (a.kept > 0) row["kept"] = a.kept;
       placements.push_back(std::move(row));
@@ -103,7 +121,9 @@ json PlanToJson(const std::vector<PlacementDecision>& decisions) {
                           {"message", d.unplaced_message}});
     }
   }
-  return {{"placements", std::move(placements)}, {"unplaced", std::move(unplaced)}, {"totalCostPerHour", Round2(total)}};
+  return {{"placements", std::move(placements)},
+          {"unplaced", std::move(unplaced)},
+          {"totalCostPerHour", Round2(total)}};
 }
 
 }  // namespace berth::placement

@@ -37,23 +37,30 @@ bool MatchesLabels(const ClusterInventory& c, const policies::LabelSelector& sel
         if (has) return false;
         break;
       case SelectorOperator::kIn:
-        if (!has || std::find(e.values.begin(), e.values.end(), it->second) == e.values.end()) return false;
+        if (!has || std::find(e.values.begin(), e.values.end(), it->second) == e.values.end())
+          return false;
         break;
       case SelectorOperator::kNotIn:
-        if (has && std::find(e.values.begin(), e.values.end(), it->second) != e.values.end()) return false;
+        if (has && std::find(e.values.begin(), e.values.end(), it->second) != e.values.end())
+          return false;
         break;
     }
   }
   return true;
 }
 
-double PropertyValue(const FleetIndex& index, const Ledger& ledger, int cluster, ClusterProperty p) {
+double PropertyValue(const FleetIndex& index, const Ledger& ledger, int cluster,
+                     ClusterProperty p) {
   const ClusterIndex& ci = index.clusters[cluster];
   switch (p) {
-    case ClusterProperty::kFreeGpus: return ledger.cluster_free[cluster];
-    case ClusterProperty::kTotalGpus: return ci.total_units;
-    case ClusterProperty::kNodes: return ci.node_count;
-    case ClusterProperty::kMinPricePerGpuHour: return ci.min_price;
+    case ClusterProperty::kFreeGpus:
+      return ledger.cluster_free[cluster];
+    case ClusterProperty::kTotalGpus:
+      return ci.total_units;
+    case ClusterProperty::kNodes:
+      return ci.node_count;
+    case ClusterProperty::kMinPricePerGpuHour:
+      return ci.min_price;
     case ClusterProperty::kMaxFreeGpusPerNode: {
       int best = 0;
       for (int p2 = ci.first_pool; p2 < ci.first_pool + ci.pool_count; ++p2) {
@@ -70,12 +77,18 @@ double PropertyValue(const FleetIndex& index, const Ledger& ledger, int cluster,
 
 bool Compare(double lhs, PropertyOperator op, double rhs) {
   switch (op) {
-    case PropertyOperator::kGt: return lhs > rhs;
-    case PropertyOperator::kGe: return lhs >= rhs;
-    case PropertyOperator::kEq: return lhs == rhs;
-    case PropertyOperator::kNe: return lhs != rhs;
-    case PropertyOperator::kLt: return lhs < rhs;
-    case PropertyOperator::kLe: return lhs <= rhs;
+    case PropertyOperator::kGt:
+      return lhs > rhs;
+    case PropertyOperator::kGe:
+      return lhs >= rhs;
+    case PropertyOperator::kEq:
+      return lhs == rhs;
+    case PropertyOperator::kNe:
+      return lhs != rhs;
+    case PropertyOperator::kLt:
+      return lhs < rhs;
+    case PropertyOperator::kLe:
+      return lhs <= rhs;
   }
   return false;
 }
@@ -110,13 +123,15 @@ bool ProductAllowed(const PlacementPolicySpec& policy, const GpuNode& node) {
   if (allowed.empty()) return true;
   auto eq = [](const std::string& a, const std::string& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
            });
   };
   for (const auto& p : allowed) {
     if (eq(p, node.gpu_product)) return true;
     // Accept GFD product labels too ("NVIDIA-A100-SXM4-80GB" means A100-80GB).
-    if (auto info = workspace::Catalog::BuiltIn().FindGpu(p); info.ok() && eq(info->name, node.gpu_product)) {
+    if (auto info = workspace::Catalog::BuiltIn().FindGpu(p);
+        info.ok() && eq(info->name, node.gpu_product)) {
       return true;
     }
     if (!node.mig_profile.empty() && eq(p, node.gpu_product + "/" + node.mig_profile)) return true;
@@ -126,7 +141,8 @@ bool ProductAllowed(const PlacementPolicySpec& policy, const GpuNode& node) {
 
 bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -142,7 +158,8 @@ bool MatchesTerm(const FleetIndex& index, const Ledger& ledger, int cluster,
                  const policies::ClusterTerm& term) {
   if (!MatchesLabels(index.snapshot.clusters[cluster], term.label_selector)) return false;
   for (const auto& req : term.property_selector) {
-    if (!Compare(PropertyValue(index, ledger, cluster, req.property), req.op, req.value)) return false;
+    if (!Compare(PropertyValue(index, ledger, cluster, req.property), req.op, req.value))
+      return false;
   }
   return true;
 }
@@ -181,7 +198,8 @@ PolicyView BuildPolicyView(const FleetIndex& index,
     } else {
       if (!allow_new) view.new_verdict[c] = static_cast<uint8_t>(RejectReason::kTaintNotTolerated);
       const auto& regions = policy.required.allowed_regions;
-      if (!regions.empty() && std::find(regions.begin(), regions.end(), cluster.region()) == regions.end()) {
+      if (!regions.empty() &&
+          std::find(regions.begin(), regions.end(), cluster.region()) == regions.end()) {
         set(RejectReason::kRegionNotAllowed);
       } else if (!view.dynamic_selector && !policy.required.cluster_selector_terms.empty()) {
         bool any = false;
@@ -202,7 +220,8 @@ PolicyView BuildPolicyView(const FleetIndex& index,
     }
     double latency = 0;
     for (const auto& [region, share] : demand) {
-      latency += share * (region < 0 ? kUnknownLatencyMs : index.Latency(index.clusters[c].region, region));
+      latency += share *
+                 (region < 0 ? kUnknownLatencyMs : index.Latency(index.clusters[c].region, region));
     }
     view.locality_ms[c] = latency;
     if (!view.dynamic_affinity) {
@@ -216,15 +235,19 @@ PolicyView BuildPolicyView(const FleetIndex& index,
     const PoolIndex& pool = index.pools[p];
     const GpuNode& node = *pool.sample;
     RejectReason r = RejectReason::kCount;
-    if (!ProductAllowed(policy, node)) r = RejectReason::kGpuProductNotAllowed;
+    if (!ProductAllowed(policy, node))
+      r = RejectReason::kGpuProductNotAllowed;
     else if (policy.required.max_price_per_gpu_hour > 0 &&
-             pool.price_per_unit * node.units_per_gpu > policy.required.max_price_per_gpu_hour + 1e-9)
+             pool.price_per_unit * node.units_per_gpu >
+                 policy.required.max_price_per_gpu_hour + 1e-9)
       r = RejectReason::kPriceAboveLimit;
     else if (!policy.required.min_driver_version.empty() &&
-             (node.driver_version.empty() || node.driver_version.Compare(policy.required.min_driver_version) < 0))
+             (node.driver_version.empty() ||
+              node.driver_version.Compare(policy.required.min_driver_version) < 0))
       r = RejectReason::kDriverTooOld;
     else if (!policy.required.min_cuda_version.empty() &&
-             (node.cuda_version.empty() || node.cuda_version.Compare(policy.required.min_cuda_version) < 0))
+             (node.cuda_version.empty() ||
+              node.cuda_version.Compare(policy.required.min_cuda_version) < 0))
       r = RejectReason::kCudaTooOld;
     if (r != RejectReason::kCount) view.pool_verdict[p] = static_cast<uint8_t>(r);
   }
@@ -242,7 +265,8 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
     if (!request.gpu_products.empty()) {
       bool ok = false;
       for (const auto& p : request.gpu_products) {
-        ok |= EqualsIgnoreCase(p, index.shapes[s].shape.product) || EqualsIgnoreCase(p, index.shapes[s].label);
+        ok |= EqualsIgnoreCase(p, index.shapes[s].shape.product) ||
+              EqualsIgnoreCase(p, index.shapes[s].label);
       }
       sized.product_allowed[s] = ok;
       if (!ok) continue;
@@ -255,7 +279,8 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
     if (est.ok()) {
       if (est->gpus_per_node > index.shapes[s].shape.gpus_per_node || est->gpus_per_node < 1 ||
           est->nodes < 1) {
-        sized.errors[s] = "replica needs " + std::to_string(est->gpus_per_node) + " per node, pool nodes have " +
+        sized.errors[s] = "replica needs " + std::to_string(est->gpus_per_node) +
+                          " per node, pool nodes have " +
                           std::to_string(index.shapes[s].shape.gpus_per_node);
         continue;
       }
@@ -296,30 +321,28 @@ int PoolCapacity(const FleetIndex& index, const Ledger& ledger, int pool_id,
     int mid = (lo + hi + 1) / 2;
     int64_t sum = 0;
     for (int i = 0; i < pool.node_count; ++i) sum += std::min(free[i] / k, mid);
-    if (sum >= static_cast<int64_t>(mid) * est.nodes) lo = mid;
-    else hi = mid - 1;
+    if (sum >= static_cast<int64_t>(mid) * est.nodes)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
 
 std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
-                             const PlacementPolicySpec& policy, const SizedRequest& sized, int cluster,
-                             RejectReason reason) {
+                             const PlacementPolicySpec& policy, const SizedRequest& sized,
+                             int cluster, RejectReason reason) {
   const ClusterInventory& c = index.snapshot.clusters[cluster];
   const ClusterIndex& ci = index.clusters[cluster];
-  auto pools_with = [&](RejectReason r) {
-    std::vector<int> out;
-    for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) {
-      out.push_back(p);
-    }
-    (void)r;
-    return out;
-  };
+  // The cluster's pools; messages describe them all (a reason is the furthest any got).
+  std::vector<int> pools;
+  for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) pools.push_back(p);
   switch (reason) {
     case RejectReason::kClusterNotFound:
       return "no member cluster has this name";
     case RejectReason::kClusterUnhealthy:
-      return "cluster is " + std::string(ClusterHealthName(c.health)) + "; it takes no new replicas until it reports Healthy";
+      return "cluster is " + std::string(ClusterHealthName(c.health)) +
+             "; it takes no new replicas until it reports Healthy";
     case RejectReason::kTaintNotTolerated: {
       for (const auto& t : c.taints) {
         if (t.effect == TaintEffect::kPreferNoSchedule) continue;
@@ -337,35 +360,38 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
       return "cluster reports no GPU nodes";
     case RejectReason::kGpuProductNotAllowed: {
       std::string have;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         const std::string& l = index.shapes[index.pools[p].shape].label;
         if (have.find(l) == std::string::npos) have += (have.empty() ? "" : ", ") + l;
       }
-      return "GPUs here (" + have + ") are not in the policy's required.gpuProducts or the Workspace's resource.gpuProducts";
+      return "GPUs here (" + have +
+             ") are not in the policy's required.gpuProducts or the Workspace's "
+             "resource.gpuProducts";
     }
     case RejectReason::kPriceAboveLimit: {
       double cheapest = -1;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         double price = index.pools[p].price_per_unit * index.pools[p].sample->units_per_gpu;
         if (cheapest < 0 || price < cheapest) cheapest = price;
       }
-      return "cheapest GPU costs " + Num(cheapest) + "/GPU-hour, above required.maxPricePerGpuHour " +
+      return "cheapest GPU costs " + Num(cheapest) +
+             "/GPU-hour, above required.maxPricePerGpuHour " +
              Num(policy.required.max_price_per_gpu_hour);
     }
     case RejectReason::kDriverTooOld: {
       std::string best;
-      for (int p : pools_with(reason)) best = index.pools[p].sample->driver_version.ToString();
-      return "NVIDIA driver " + (best.empty() ? std::string("unknown") : best) + " is older than required " +
-             policy.required.min_driver_version.ToString();
+      for (int p : pools) best = index.pools[p].sample->driver_version.ToString();
+      return "NVIDIA driver " + (best.empty() ? std::string("unknown") : best) +
+             " is older than required " + policy.required.min_driver_version.ToString();
     }
     case RejectReason::kCudaTooOld: {
       std::string best;
-      for (int p : pools_with(reason)) best = index.pools[p].sample->cuda_version.ToString();
+      for (int p : pools) best = index.pools[p].sample->cuda_version.ToString();
       return "CUDA " + (best.empty() ? std::string("unknown") : best) + " is older than required " +
              policy.required.min_cuda_version.ToString();
     }
     case RejectReason::kModelDoesNotFit: {
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         int s = index.pools[p].shape;
         if (!sized.errors[s].empty()) return index.shapes[s].label + ": " + sized.errors[s];
       }
@@ -373,7 +399,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     }
     case RejectReason::kInsufficientFreeGpus: {
       std::string out;
-      for (int p : pools_with(reason)) {
+      for (int p : pools) {
         const PoolIndex& pool = index.pools[p];
         const auto& est = sized.estimates[pool.shape];
         if (!est || index.pools[p].sample == nullptr) continue;
@@ -382,9 +408,9 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
           best_free = std::max(best_free, ledger.free[n]);
         }
         if (!out.empty()) out += "; ";
-        out += "needs " + std::to_string(est->nodes) + " node(s) with " + std::to_string(est->gpus_per_node) +
-               " free " + index.shapes[pool.shape].label + ", most free on one node is " +
-               std::to_string(best_free);
+        out += "needs " + std::to_string(est->nodes) + " node(s) with " +
+               std::to_string(est->gpus_per_node) + " free " + index.shapes[pool.shape].label +
+               ", most free on one node is " + std::to_string(best_free);
         if (out.size() > 200) break;
       }
       return out.empty() ? "not enough free GPUs on any single node" : out;

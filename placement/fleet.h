@@ -30,13 +30,13 @@ struct Taint {
 // (a MIG slice is its own shape; mixed-profile nodes are modelled as one node per profile).
 struct GpuNode {
   std::string name;
-  std::string pool;          // node pool it came from
-  std::string gpu_product;   // catalog name, e.g. "A100-80GB"
-  std::string mig_profile;   // e.g. "3g.40gb"; empty for whole GPUs
-  double memory_gib = 0;     // per GPU, or per slice for MIG
-  int units = 0;             // GPUs (or slices) on the node
-  int free_units = 0;        // not requested by running pods (before reservations)
-  int units_per_gpu = 1;     // MIG slices per physical GPU; 1 for whole GPUs
+  std::string pool;         // node pool it came from
+  std::string gpu_product;  // catalog name, e.g. "A100-80GB"
+  std::string mig_profile;  // e.g. "3g.40gb"; empty for whole GPUs
+  double memory_gib = 0;    // per GPU, or per slice for MIG
+  int units = 0;            // GPUs (or slices) on the node
+  int free_units = 0;       // not requested by running pods (before reservations)
+  int units_per_gpu = 1;    // MIG slices per physical GPU; 1 for whole GPUs
   DottedVersion driver_version;
   DottedVersion cuda_version;
 };

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "workspace/catalog.h"
 #include "api/yaml_json.h"
+#include "workspace/catalog.h"
 
 namespace berth::placement {
 
@@ -12,9 +12,12 @@ using nlohmann::json;
 
 std::string_view ClusterHealthName(ClusterHealth health) {
   switch (health) {
-    case ClusterHealth::kHealthy: return "Healthy";
-    case ClusterHealth::kUnhealthy: return "Unhealthy";
-    case ClusterHealth::kUnknown: return "Unknown";
+    case ClusterHealth::kHealthy:
+      return "Healthy";
+    case ClusterHealth::kUnhealthy:
+      return "Unhealthy";
+    case ClusterHealth::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
@@ -24,7 +27,9 @@ namespace {
 // Field-path aware reader for the fleet document; collects every problem.
 struct FleetReader {
   std::vector<FieldCause> causes;
-  void Fail(std::string field, std::string msg) { causes.push_back({std::move(field), std::move(msg)}); }
+  void Fail(std::string field, std::string msg) {
+    causes.push_back({std::move(field), std::move(msg)});
+  }
 
   std::string Str(const json& o, const char* key, const std::string& path, bool required = false) {
     auto it = o.find(key);
@@ -74,8 +79,10 @@ struct FleetReader {
       return out;
     }
     for (const auto& v : *it) {
-      if (v.is_string()) out.push_back(v.get<std::string>());
-      else Fail(path + "." + key, "must be a list of strings");
+      if (v.is_string())
+        out.push_back(v.get<std::string>());
+      else
+        Fail(path + "." + key, "must be a list of strings");
     }
     return out;
   }
@@ -96,7 +103,8 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
       product = info->name;
       if (memory == 0) memory = info->memory_gib;
     } else if (memory == 0) {
-      r.Fail(path + ".memoryGiB", "is required for GPU \"" + gpu + "\", which the catalog does not know");
+      r.Fail(path + ".memoryGiB",
+             "is required for GPU \"" + gpu + "\", which the catalog does not know");
     }
   }
   int gpus_per_node = r.Int(p, "gpusPerNode", path, 1, 1);
@@ -122,7 +130,8 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
           slice_mem = std::strtod(mig_profile.substr(dot + 1, gb - dot - 1).c_str(), nullptr);
         }
       }
-      if (slice_mem <= 0) r.Fail(mp + ".memoryGiB", "is required when the profile name does not state it");
+      if (slice_mem <= 0)
+        r.Fail(mp + ".memoryGiB", "is required when the profile name does not state it");
       memory = slice_mem;
     }
   }
@@ -134,19 +143,22 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
       for (auto& x : used) x = u->get<int>();
     } else if (u->is_array()) {
       if (static_cast<int>(u->size()) > count) {
-        r.Fail(path + ".usedPerNode", "lists more nodes than count (" + std::to_string(count) + ")");
+        r.Fail(path + ".usedPerNode",
+               "lists more nodes than count (" + std::to_string(count) + ")");
       }
       for (size_t i = 0; i < u->size() && static_cast<int>(i) < count; ++i) {
-        if (!(*u)[i].is_number_integer()) r.Fail(path + ".usedPerNode[" + std::to_string(i) + "]", "must be an integer");
-        else used[i] = (*u)[i].get<int>();
+        if (!(*u)[i].is_number_integer())
+          r.Fail(path + ".usedPerNode[" + std::to_string(i) + "]", "must be an integer");
+        else
+          used[i] = (*u)[i].get<int>();
       }
     } else {
       r.Fail(path + ".usedPerNode", "must be an integer or a list of integers (one per node)");
     }
     for (int x : used) {
       if (x < 0 || x > units) {
-        r.Fail(path + ".usedPerNode", "must be between 0 and " + std::to_string(units) +
-                                          " (GPUs or MIG slices per node)");
+        r.Fail(path + ".usedPerNode",
+               "must be between 0 and " + std::to_string(units) + " (GPUs or MIG slices per node)");
         break;
       }
     }
@@ -172,7 +184,8 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
 StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
   FleetReader r;
   FleetSnapshot fleet;
-  if (!doc.is_object()) return Status::Invalid("fleet must be a YAML/JSON object", {{"", "must be an object"}});
+  if (!doc.is_object())
+    return Status::Invalid("fleet must be a YAML/JSON object", {{"", "must be an object"}});
   if (auto kind = doc.find("kind"); kind != doc.end() && *kind != "Fleet") {
     r.Fail("kind", "must be Fleet");
   }
@@ -194,12 +207,16 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
         r.Fail(path + ".name", "duplicate cluster name \"" + cluster.name + "\"");
       }
       if (auto labels = c.find("labels"); labels != c.end() && !labels->is_null()) {
-        if (!labels->is_object()) r.Fail(path + ".labels", "must be a map of strings");
+        if (!labels->is_object())
+          r.Fail(path + ".labels", "must be a map of strings");
         else
           for (const auto& [k, v] : labels->items()) {
-            if (v.is_string()) cluster.labels[k] = v.get<std::string>();
-            else if (v.is_number() || v.is_boolean()) cluster.labels[k] = v.dump();
-            else r.Fail(path + ".labels." + k, "must be a string");
+            if (v.is_string())
+              cluster.labels[k] = v.get<std::string>();
+            else if (v.is_number() || v.is_boolean())
+              cluster.labels[k] = v.dump();
+            else
+              r.Fail(path + ".labels." + k, "must be a string");
           }
       }
       for (const char* key : {"region", "zone", "provider"}) {
@@ -207,12 +224,17 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
         if (!v.empty()) cluster.labels[key] = v;
       }
       std::string health = r.Str(c, "health", path);
-      if (health.empty() || health == "Healthy") cluster.health = ClusterHealth::kHealthy;
-      else if (health == "Unhealthy") cluster.health = ClusterHealth::kUnhealthy;
-      else if (health == "Unknown") cluster.health = ClusterHealth::kUnknown;
-      else r.Fail(path + ".health", "must be Healthy, Unhealthy or Unknown");
+      if (health.empty() || health == "Healthy")
+        cluster.health = ClusterHealth::kHealthy;
+      else if (health == "Unhealthy")
+        cluster.health = ClusterHealth::kUnhealthy;
+      else if (health == "Unknown")
+        cluster.health = ClusterHealth::kUnknown;
+      else
+        r.Fail(path + ".health", "must be Healthy, Unhealthy or Unknown");
       if (auto taints = c.find("taints"); taints != c.end() && !taints->is_null()) {
-        if (!taints->is_array()) r.Fail(path + ".taints", "must be a list");
+        if (!taints->is_array())
+          r.Fail(path + ".taints", "must be a list");
         else
           for (size_t ti = 0; ti < taints->size(); ++ti) {
             std::string tp = path + ".taints[" + std::to_string(ti) + "]";
@@ -226,13 +248,16 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
             taint.value = r.Str(t, "value", tp);
             std::string effect = r.Str(t, "effect", tp);
             auto e = policies::ParseTaintEffect(effect.empty() ? "NoSchedule" : effect);
-            if (!e) r.Fail(tp + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute");
-            else taint.effect = *e;
+            if (!e)
+              r.Fail(tp + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute");
+            else
+              taint.effect = *e;
             cluster.taints.push_back(std::move(taint));
           }
       }
       if (auto prices = c.find("prices"); prices != c.end() && !prices->is_null()) {
-        if (!prices->is_object()) r.Fail(path + ".prices", "must map GPU product to price per GPU-hour");
+        if (!prices->is_object())
+          r.Fail(path + ".prices", "must map GPU product to price per GPU-hour");
         else
           for (const auto& [k, v] : prices->items()) {
             if (!v.is_number() || v.get<double>() < 0) {
@@ -244,21 +269,26 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
           }
       }
       if (auto cached = c.find("cached"); cached != c.end() && !cached->is_null()) {
-        if (!cached->is_object()) r.Fail(path + ".cached", "must be an object {images, models}");
+        if (!cached->is_object())
+          r.Fail(path + ".cached", "must be an object {images, models}");
         else {
-          for (auto& s : r.Strings(*cached, "images", path + ".cached")) cluster.cached_images.insert(s);
-          for (auto& s : r.Strings(*cached, "models", path + ".cached")) cluster.cached_models.insert(s);
+          for (auto& s : r.Strings(*cached, "images", path + ".cached"))
+            cluster.cached_images.insert(s);
+          for (auto& s : r.Strings(*cached, "models", path + ".cached"))
+            cluster.cached_models.insert(s);
         }
       }
       if (auto pools = c.find("nodePools"); pools != c.end() && !pools->is_null()) {
-        if (!pools->is_array()) r.Fail(path + ".nodePools", "must be a list");
+        if (!pools->is_array())
+          r.Fail(path + ".nodePools", "must be a list");
         else {
           std::set<std::string> pool_names;
           for (size_t pi = 0; pi < pools->size(); ++pi) {
             std::string pp = path + ".nodePools[" + std::to_string(pi) + "]";
             if ((*pools)[pi].is_object()) {
               std::string pn = (*pools)[pi].value("name", std::string());
-              if (!pn.empty() && !pool_names.insert(pn).second) r.Fail(pp + ".name", "duplicate pool name");
+              if (!pn.empty() && !pool_names.insert(pn).second)
+                r.Fail(pp + ".name", "duplicate pool name");
             }
             ParsePool(r, (*pools)[pi], pp, cluster);
           }
@@ -275,7 +305,8 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
     }
   }
   if (auto lat = doc.find("regionLatencies"); lat != doc.end() && !lat->is_null()) {
-    if (!lat->is_array()) r.Fail("regionLatencies", "must be a list of {from, to, ms}");
+    if (!lat->is_array())
+      r.Fail("regionLatencies", "must be a list of {from, to, ms}");
     else
       for (size_t i = 0; i < lat->size(); ++i) {
         std::string lp = "regionLatencies[" + std::to_string(i) + "]";
@@ -284,12 +315,14 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
           r.Fail(lp, "must be an object {from, to, ms}");
           continue;
         }
-        RegionLatency rl{r.Str(l, "from", lp, true), r.Str(l, "to", lp, true), r.Num(l, "ms", lp, 0)};
+        RegionLatency rl{r.Str(l, "from", lp, true), r.Str(l, "to", lp, true),
+                         r.Num(l, "ms", lp, 0)};
         fleet.latencies.push_back(std::move(rl));
       }
   }
   if (auto res = doc.find("reservations"); res != doc.end() && !res->is_null()) {
-    if (!res->is_array()) r.Fail("reservations", "must be a list");
+    if (!res->is_array())
+      r.Fail("reservations", "must be a list");
     else
       for (size_t i = 0; i < res->size(); ++i) {
         std::string rp = "reservations[" + std::to_string(i) + "]";

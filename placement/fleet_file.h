@@ -3,9 +3,8 @@
 // Pure: callers read the file; these functions parse text or JSON.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 
 #include "api/status.h"
 #include "placement/fleet.h"

@@ -19,15 +19,16 @@ using Touched = std::vector<std::pair<int, int>>;
 struct Planner::Impl {
   FleetIndex index;
   Ledger ledger;
-  std::shared_ptr<const PlacementPolicySpec> default_policy = std::make_shared<PlacementPolicySpec>();
+  std::shared_ptr<const PlacementPolicySpec> default_policy =
+      std::make_shared<PlacementPolicySpec>();
   std::unordered_map<const PlacementPolicySpec*, PolicyView> views;
   std::vector<int> kept_wanted;  // per cluster, scratch for one decision
   std::vector<Candidate> candidates;
   // (flat node, units) one decision reserved.
   Touched* touched_out = nullptr;  // PlanBatch: where Commit records nodes (else ledger.made)
   std::vector<std::pair<double, int>> tiers;  // scratch for one cluster
-  std::vector<int> quota;                      // per cluster, PickAll/PickFixed scratch
-  std::vector<double> warm;                    // per cluster, warm-cache points of this request
+  std::vector<int> quota;                     // per cluster, PickAll/PickFixed scratch
+  std::vector<double> warm;                   // per cluster, warm-cache points of this request
   std::vector<std::pair<double, int>> rank_keys;
   std::vector<Candidate> ranked;
 
@@ -37,10 +38,12 @@ struct Planner::Impl {
     return views.emplace(policy.get(), BuildPolicyView(index, policy)).first->second;
   }
 
-  PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized, const DecideOptions& options);
-  void ImproveCost(const std::vector<PlacementRequest>& requests, const std::vector<SizedRequest>& sized,
-                   const std::vector<size_t>& order, std::vector<PlacementDecision>& out,
-                   std::vector<Touched>& touched, const DecideOptions& options);
+  PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized,
+                           const DecideOptions& options);
+  void ImproveCost(const std::vector<PlacementRequest>& requests,
+                   const std::vector<SizedRequest>& sized, const std::vector<size_t>& order,
+                   std::vector<PlacementDecision>& out, std::vector<Touched>& touched,
+                   const DecideOptions& options);
   void Commit(const PlacementRequest& request, const SizedRequest& sized, const PolicyView& view,
               const Candidate& cand, PlacementDecision& decision);
 };
@@ -48,7 +51,8 @@ struct Planner::Impl {
 namespace {
 
 std::string ShapeKey(const GpuNode& n) {
-  return n.gpu_product + "|" + n.mig_profile + "|" + std::to_string(n.memory_gib) + "|" + std::to_string(n.units);
+  return n.gpu_product + "|" + n.mig_profile + "|" + std::to_string(n.memory_gib) + "|" +
+         std::to_string(n.units);
 }
 
 }  // namespace
@@ -80,8 +84,8 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
     for (size_t n = 0; n < cluster.nodes.size(); ++n) {
       const GpuNode& node = cluster.nodes[n];
       if (node.units <= 0) continue;
-      std::string key = node.pool + "|" + ShapeKey(node) + "|" + node.driver_version.ToString() + "|" +
-                        node.cuda_version.ToString();
+      std::string key = node.pool + "|" + ShapeKey(node) + "|" + node.driver_version.ToString() +
+                        "|" + node.cuda_version.ToString();
       auto [it, added] = groups.try_emplace(key);
       if (added) order.push_back(key);
       it->second.push_back(static_cast<int>(n));
@@ -94,14 +98,16 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
       const GpuNode& sample = cluster.nodes[members.front()];
       PoolIndex pool;
       pool.cluster = static_cast<int>(c);
-      auto [sit, sadded] = shape_ids.try_emplace(ShapeKey(sample), static_cast<int>(ix.shapes.size()));
+      auto [sit, sadded] =
+          shape_ids.try_emplace(ShapeKey(sample), static_cast<int>(ix.shapes.size()));
       if (sadded) {
         ShapeEntry e;
         e.shape.product = sample.gpu_product;
         e.shape.memory_gib = sample.memory_gib;
         e.shape.gpus_per_node = sample.units;
         e.shape.mig_profile = sample.mig_profile;
-        e.label = sample.mig_profile.empty() ? sample.gpu_product : sample.gpu_product + "/" + sample.mig_profile;
+        e.label = sample.mig_profile.empty() ? sample.gpu_product
+                                             : sample.gpu_product + "/" + sample.mig_profile;
         ix.shapes.push_back(std::move(e));
       }
       pool.shape = sit->second;
@@ -117,7 +123,8 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
       ix.pools.push_back(pool);
     }
     ci.pool_count = static_cast<int>(ix.pools.size()) - ci.first_pool;
-    for (const auto& img : cluster.cached_images) ix.image_holders[img].push_back(static_cast<int>(c));
+    for (const auto& img : cluster.cached_images)
+      ix.image_holders[img].push_back(static_cast<int>(c));
     for (const auto& m : cluster.cached_models) ix.model_holders[m].push_back(static_cast<int>(c));
     ix.clusters.push_back(ci);
   }
@@ -153,15 +160,17 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
       continue;
     }
     if (res.units > ledger.free[it->second]) {
-      causes.push_back({field + ".gpus", "reserves " + std::to_string(res.units) + " but node " + res.node +
-                                             " has only " + std::to_string(ledger.free[it->second]) + " free"});
+      causes.push_back({field + ".gpus", "reserves " + std::to_string(res.units) + " but node " +
+                                             res.node + " has only " +
+                                             std::to_string(ledger.free[it->second]) + " free"});
       continue;
     }
     ledger.free[it->second] -= res.units;
     ledger.cluster_free[ix.nodes[it->second].cluster] -= res.units;
   }
   if (!causes.empty()) {
-    std::string msg = "invalid fleet snapshot: " + causes.front().field + ": " + causes.front().message;
+    std::string msg =
+        "invalid fleet snapshot: " + causes.front().field + ": " + causes.front().message;
     return Status::Invalid(std::move(msg), std::move(causes));
   }
   impl->kept_wanted.assign(ix.clusters.size(), 0);
@@ -181,7 +190,8 @@ int Planner::FreeUnits(const std::string& cluster, const std::string& node) cons
   auto it = ix.cluster_by_name.find(cluster);
   if (it == ix.cluster_by_name.end()) return -1;
   for (size_t i = 0; i < ix.nodes.size(); ++i) {
-    if (ix.nodes[i].cluster == it->second && ix.snapshot.clusters[it->second].nodes[ix.nodes[i].node].name == node) {
+    if (ix.nodes[i].cluster == it->second &&
+        ix.snapshot.clusters[it->second].nodes[ix.nodes[i].node].name == node) {
       return impl_->ledger.free[i];
     }
   }
@@ -204,7 +214,8 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const auto &ra = requests[a], &rb = requests[b];
     if (ra.priority != rb.priority) return ra.priority > rb.priority;
-    if (sized[a].footprint_gib != sized[b].footprint_gib) return sized[a].footprint_gib > sized[b].footprint_gib;
+    if (sized[a].footprint_gib != sized[b].footprint_gib)
+      return sized[a].footprint_gib > sized[b].footprint_gib;
     if (ra.replicas != rb.replicas) return ra.replicas > rb.replicas;
     return ra.workspace < rb.workspace;
   });
@@ -220,7 +231,8 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
     for (const auto& [nd, units] : touched[i]) {
       const NodeRef& ref = im.index.nodes[nd];
       im.ledger.made.push_back({requests[i].workspace, im.index.snapshot.clusters[ref.cluster].name,
-                                im.index.snapshot.clusters[ref.cluster].nodes[ref.node].name, units});
+                                im.index.snapshot.clusters[ref.cluster].nodes[ref.node].name,
+                                units});
     }
   }
   return out;
@@ -230,7 +242,8 @@ namespace {
 
 bool CostOnly(const PlacementPolicySpec& p) {
   const auto& w = p.scoring.weights;
-  return w.cost > 0 && w.availability == 0 && w.locality == 0 && w.warm_cache == 0 && w.affinity == 0;
+  return w.cost > 0 && w.availability == 0 && w.locality == 0 && w.warm_cache == 0 &&
+         w.affinity == 0;
 }
 
 }  // namespace
@@ -242,9 +255,11 @@ bool CostOnly(const PlacementPolicySpec& p) {
 // result only if no replica is lost and the group's total cost falls. Only workspaces
 // whose policies weigh cost alone take part: for them total cost is the objective.
 // Bounded (about one re-decision per workspace) so a batch stays fast and deterministic.
-void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests, const std::vector<SizedRequest>& sized,
-                                const std::vector<size_t>& order, std::vector<PlacementDecision>& out,
-                                std::vector<Touched>& touched, const DecideOptions& options) {
+void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests,
+                                const std::vector<SizedRequest>& sized,
+                                const std::vector<size_t>& order,
+                                std::vector<PlacementDecision>& out, std::vector<Touched>& touched,
+                                const DecideOptions& options) {
   const size_t nreq = requests.size();
   std::vector<char> eligible(nreq, 0);
   std::vector<size_t> pos(nreq);
@@ -288,72 +303,76 @@ void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests, c
   int64_t budget = static_cast<int64_t>(nreq) + 16;
   bool improved = true;
   for (int pass = 0; pass < kPasses && improved; ++pass) {
-  improved = false;
-  std::vector<std::pair<double, int>> cheaper;  // (cost per replica, pool)
-  for (const auto& [neg_over, s] : overpaying) {
-    if (budget <= 0) break;
-    const auto& policy_ptr = requests[s].policy ? requests[s].policy : default_policy;
-    const PolicyView& view = View(policy_ptr);
-    double worst = 0;
-    for (const auto& a : out[s].allocations) {
-      if (a.replicas > 0) worst = std::max(worst, a.cost_per_hour / a.replicas);
-    }
-    cheaper.clear();
-    for (size_t p = 0; p < index.pools.size(); ++p) {
-      const PoolIndex& pool = index.pools[p];
-      const auto& est = sized[s].estimates[pool.shape];
-      if (!est || !sized[s].product_allowed[pool.shape] || view.pool_verdict[p] != kPass ||
-          view.new_verdict[pool.cluster] != kPass) {
-        continue;
+    improved = false;
+    std::vector<std::pair<double, int>> cheaper;  // (cost per replica, pool)
+    for (const auto& [neg_over, s] : overpaying) {
+      if (budget <= 0) break;
+      const auto& policy_ptr = requests[s].policy ? requests[s].policy : default_policy;
+      const PolicyView& view = View(policy_ptr);
+      double worst = 0;
+      for (const auto& a : out[s].allocations) {
+        if (a.replicas > 0) worst = std::max(worst, a.cost_per_hour / a.replicas);
       }
-      double cost = pool.price_per_unit * est->total_gpus();
-      if (cost < worst - 1e-9) cheaper.emplace_back(cost, static_cast<int>(p));
-    }
-    std::sort(cheaper.begin(), cheaper.end());
-    std::vector<size_t> group = {s};
-    for (const auto& [cost, p] : cheaper) {
-      const PoolIndex& pool = index.pools[p];
-      for (int nd = pool.first_node; nd < pool.first_node + pool.node_count && static_cast<int>(group.size()) < kGroup; ++nd) {
-        for (int h : holders[nd]) {
-          if (eligible[h] && std::find(group.begin(), group.end(), static_cast<size_t>(h)) == group.end() &&
-              static_cast<int>(group.size()) < kGroup) {
-            group.push_back(h);
+      cheaper.clear();
+      for (size_t p = 0; p < index.pools.size(); ++p) {
+        const PoolIndex& pool = index.pools[p];
+        const auto& est = sized[s].estimates[pool.shape];
+        if (!est || !sized[s].product_allowed[pool.shape] || view.pool_verdict[p] != kPass ||
+            view.new_verdict[pool.cluster] != kPass) {
+          continue;
+        }
+        double cost = pool.price_per_unit * est->total_gpus();
+        if (cost < worst - 1e-9) cheaper.emplace_back(cost, static_cast<int>(p));
+      }
+      std::sort(cheaper.begin(), cheaper.end());
+      std::vector<size_t> group = {s};
+      for (const auto& [cost, p] : cheaper) {
+        const PoolIndex& pool = index.pools[p];
+        for (int nd = pool.first_node;
+             nd < pool.first_node + pool.node_count && static_cast<int>(group.size()) < kGroup;
+             ++nd) {
+          for (int h : holders[nd]) {
+            if (eligible[h] &&
+                std::find(group.begin(), group.end(), static_cast<size_t>(h)) == group.end() &&
+                static_cast<int>(group.size()) < kGroup) {
+              group.push_back(h);
+            }
           }
         }
+        if (static_cast<int>(group.size()) >= kGroup) break;
       }
-      if (static_cast<int>(group.size()) >= kGroup) break;
-    }
-    if (group.size() == 1) continue;
-    std::sort(group.begin() + 1, group.end(), [&](size_t a, size_t b) { return pos[a] < pos[b]; });
-    double old_cost = 0;
-    for (size_t g : group) {
-      old_cost += out[g].cost_per_hour();
-      release(touched[g]);
-    }
-    std::vector<PlacementDecision> trial(group.size());
-    std::vector<Touched> trial_touched(group.size());
-    double new_cost = 0;
-    bool no_loss = true;
-    for (size_t k = 0; k < group.size(); ++k) {
-      touched_out = &trial_touched[k];
-      trial[k] = Decide(requests[group[k]], sized[group[k]], options);
-      new_cost += trial[k].cost_per_hour();
-      no_loss &= trial[k].placed >= out[group[k]].placed;
-    }
-    budget -= static_cast<int64_t>(group.size());
-    if (no_loss && new_cost < old_cost - 1e-6) {
-      improved = true;
+      if (group.size() == 1) continue;
+      std::sort(group.begin() + 1, group.end(),
+                [&](size_t a, size_t b) { return pos[a] < pos[b]; });
+      double old_cost = 0;
+      for (size_t g : group) {
+        old_cost += out[g].cost_per_hour();
+        release(touched[g]);
+      }
+      std::vector<PlacementDecision> trial(group.size());
+      std::vector<Touched> trial_touched(group.size());
+      double new_cost = 0;
+      bool no_loss = true;
       for (size_t k = 0; k < group.size(); ++k) {
-        drop_holder(group[k]);
-        out[group[k]] = std::move(trial[k]);
-        touched[group[k]] = std::move(trial_touched[k]);
-        add_holder(group[k]);
+        touched_out = &trial_touched[k];
+        trial[k] = Decide(requests[group[k]], sized[group[k]], options);
+        new_cost += trial[k].cost_per_hour();
+        no_loss &= trial[k].placed >= out[group[k]].placed;
       }
-    } else {
-      for (const auto& t : trial_touched) release(t);
-      for (size_t g : group) reapply(touched[g]);
+      budget -= static_cast<int64_t>(group.size());
+      if (no_loss && new_cost < old_cost - 1e-6) {
+        improved = true;
+        for (size_t k = 0; k < group.size(); ++k) {
+          drop_holder(group[k]);
+          out[group[k]] = std::move(trial[k]);
+          touched[group[k]] = std::move(trial_touched[k]);
+          add_holder(group[k]);
+        }
+      } else {
+        for (const auto& t : trial_touched) release(t);
+        for (size_t g : group) reapply(touched[g]);
+      }
     }
-  }
   }
 }
 
@@ -398,8 +417,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   candidates.clear();
   int pickall_targets = 0;
   warm.resize(n, 0);
-  auto add_warm = [&](const std::unordered_map<std::string, std::vector<int>>& holders, const std::string& key,
-                      double points) {
+  auto add_warm = [&](const std::unordered_map<std::string, std::vector<int>>& holders,
+                      const std::string& key, double points) {
     if (key.empty()) return;
     if (auto it = holders.find(key); it != holders.end()) {
       for (int c : it->second) warm[c] += points;
@@ -409,7 +428,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   add_warm(index.model_holders, request.model, 50);
   auto reject = [&](int c, RejectReason r) {
     ++d.reason_counts[static_cast<size_t>(r)];
-    if (options.explain) d.rejections.push_back({c, {}, r, RejectionMessage(index, ledger, policy, sized, c, r)});
+    if (options.explain)
+      d.rejections.push_back({c, {}, r, RejectionMessage(index, ledger, policy, sized, c, r)});
     if (r >= RejectReason::kModelDoesNotFit) ++pickall_targets;
   };
   for (size_t ci = 0; ci < n; ++ci) {
@@ -431,7 +451,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
           break;
         }
       }
-      if (!any) verdict_new = verdict_keep = static_cast<uint8_t>(RejectReason::kClusterSelectorMismatch);
+      if (!any)
+        verdict_new = verdict_keep = static_cast<uint8_t>(RejectReason::kClusterSelectorMismatch);
     }
     if (verdict_new != kPass && (want_keep == 0 || verdict_keep != kPass)) {
       reject(c, static_cast<RejectReason>(verdict_new));
@@ -522,7 +543,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   // built in that order). Sorting small keys and permuting once beats moving candidates.
   ScoreCandidates(policy.scoring.weights, candidates);
   rank_keys.clear();
-  for (size_t i = 0; i < candidates.size(); ++i) rank_keys.emplace_back(-candidates[i].score.total, static_cast<int>(i));
+  for (size_t i = 0; i < candidates.size(); ++i)
+    rank_keys.emplace_back(-candidates[i].score.total, static_cast<int>(i));
   std::sort(rank_keys.begin(), rank_keys.end());
   ranked.clear();
   for (const auto& [key, i] : rank_keys) ranked.push_back(candidates[i]);
@@ -545,10 +567,12 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     }
     case PlacementMode::kPickAll:
     case PlacementMode::kPickFixed: {
-      if (policy.mode == PlacementMode::kPickAll) d.requested = replicas * std::max(1, pickall_targets);
+      if (policy.mode == PlacementMode::kPickAll)
+        d.requested = replicas * std::max(1, pickall_targets);
       quota.assign(n, 0);
       for (const auto& c : candidates) {
-        quota[c.cluster] = policy.mode == PlacementMode::kPickAll ? replicas : fixed_share[c.cluster];
+        quota[c.cluster] =
+            policy.mode == PlacementMode::kPickAll ? replicas : fixed_share[c.cluster];
       }
       for (const auto& c : candidates) quota[c.cluster] -= c.kept;
       for (auto& c : candidates) {  // ranked order: a cluster's cheaper tier first
@@ -563,14 +587,16 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   for (const auto& c : candidates) placed += c.kept + c.assigned;
   const int min_available = std::min(policy.min_available, d.requested);
   // Select already gave up on NotEnoughClusters/NotEnoughDomains (a more precise reason).
-  if (placed > 0 && placed < min_available && outcome.reason != "NotEnoughClusters" && outcome.reason != "NotEnoughDomains") {
+  if (placed > 0 && placed < min_available && outcome.reason != "NotEnoughClusters" &&
+      outcome.reason != "NotEnoughDomains") {
     int kept_total = 0;
     for (auto& c : candidates) {
       kept_total += c.kept;
       c.assigned = 0;
     }
-    outcome = {"MinAvailableNotMet", "only " + std::to_string(placed) + " replica(s) fit but minAvailable is " +
-                                         std::to_string(min_available) + "; nothing new was placed"};
+    outcome = {"MinAvailableNotMet",
+               "only " + std::to_string(placed) + " replica(s) fit but minAvailable is " +
+                   std::to_string(min_available) + "; nothing new was placed"};
     placed = kept_total;
   }
   d.placed = 0;
@@ -584,14 +610,17 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       d.unplaced_reason = "NoFeasibleCluster";
     } else {
       d.unplaced_reason = "InsufficientCapacity";
-      d.unplaced_message = std::to_string(d.requested - d.placed) + " replica(s) found no room on their clusters";
+      d.unplaced_message =
+          std::to_string(d.requested - d.placed) + " replica(s) found no room on their clusters";
     }
     // Say which rejections dominate: that is what the user must change.
     std::vector<std::pair<int, int>> counts;
     for (size_t r = 0; r < d.reason_counts.size(); ++r) {
       if (d.reason_counts[r] > 0) counts.emplace_back(d.reason_counts[r], static_cast<int>(r));
     }
-    std::sort(counts.begin(), counts.end(), [](auto a, auto b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::sort(counts.begin(), counts.end(), [](auto a, auto b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     if (!counts.empty()) {
       std::string summary;
       for (size_t i = 0; i < counts.size() && i < 4; ++i) {
@@ -621,8 +650,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   return d;
 }
 
-void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& sized, const PolicyView& view,
-                           const Candidate& cand, PlacementDecision& d) {
+void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& sized,
+                           const PolicyView& view, const Candidate& cand, PlacementDecision& d) {
   const std::string& cluster_name = index.snapshot.clusters[cand.cluster].name;
   auto add_row = [&](int pool, int count, int kept) {
     const auto& est = *sized.estimates[index.pools[pool].shape];
@@ -648,7 +677,8 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
   std::vector<std::pair<double, int>> pools;  // cost per replica, pool
   for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
     const int shape = index.pools[p].shape;
-    if (view.pool_verdict[p] != kPass || !sized.product_allowed[shape] || !sized.estimates[shape]) continue;
+    if (view.pool_verdict[p] != kPass || !sized.product_allowed[shape] || !sized.estimates[shape])
+      continue;
     double cost = index.pools[p].price_per_unit * sized.estimates[shape]->total_gpus();
     if (std::abs(cost - cand.tier_cost) > 1e-9) continue;
     pools.emplace_back(cost, p);
@@ -677,7 +707,8 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
           if (ledger.free[nd] >= k) fits.push_back(nd);
         }
         if (static_cast<int>(fits.size()) >= est.nodes) {
-          std::stable_sort(fits.begin(), fits.end(), [&](int a, int b) { return ledger.free[a] > ledger.free[b]; });
+          std::stable_sort(fits.begin(), fits.end(),
+                           [&](int a, int b) { return ledger.free[a] > ledger.free[b]; });
           chosen.assign(fits.begin(), fits.begin() + est.nodes);
         }
       }
@@ -685,9 +716,12 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
       for (int nd : chosen) {
         ledger.free[nd] -= k;
         ledger.cluster_free[cand.cluster] -= k;
-        auto it = std::find_if(touched.begin(), touched.end(), [nd](auto& t) { return t.first == nd; });
-        if (it == touched.end()) touched.emplace_back(nd, k);
-        else it->second += k;
+        auto it =
+            std::find_if(touched.begin(), touched.end(), [nd](auto& t) { return t.first == nd; });
+        if (it == touched.end())
+          touched.emplace_back(nd, k);
+        else
+          it->second += k;
       }
       --left;
       ++placed_here;

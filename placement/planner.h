@@ -14,11 +14,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "api/status.h"
 #include "placement/fleet.h"
@@ -68,10 +67,10 @@ enum class RejectReason : uint8_t {
 std::string_view RejectReasonName(RejectReason reason);
 
 struct ClusterRejection {
-  int cluster = -1;       // index into the snapshot's clusters (-1: unknown name)
+  int cluster = -1;          // index into the snapshot's clusters (-1: unknown name)
   std::string unknown_name;  // the name asked for when cluster is -1
   RejectReason reason = RejectReason::kInsufficientFreeGpus;
-  std::string message;    // filled only when the decision records explanations
+  std::string message;  // filled only when the decision records explanations
 };
 
 // Score terms, each 0..100 over the feasible clusters, and their weighted total.
@@ -83,24 +82,24 @@ struct ClusterScore {
   double locality = 0;
   double warm_cache = 0;
   double affinity = 0;
-  int capacity = 0;       // new replicas that still fit
-  int replicas = 0;       // replicas this decision put here (kept + new)
+  int capacity = 0;  // new replicas that still fit
+  int replicas = 0;  // replicas this decision put here (kept + new)
 };
 
 // Replicas of one workspace on one cluster and GPU shape.
 struct Allocation {
   std::string cluster;
-  std::string gpu;              // product, with "/<profile>" for MIG slices, e.g. "A100-80GB/3g.40gb"
-  int gpus_per_replica = 0;     // GPUs (or slices) per replica, all nodes
+  std::string gpu;           // product, with "/<profile>" for MIG slices, e.g. "A100-80GB/3g.40gb"
+  int gpus_per_replica = 0;  // GPUs (or slices) per replica, all nodes
   int nodes_per_replica = 1;
   int replicas = 0;
-  int kept = 0;                 // of replicas, how many were already running here
-  double cost_per_hour = 0;     // all replicas of this allocation
+  int kept = 0;              // of replicas, how many were already running here
+  double cost_per_hour = 0;  // all replicas of this allocation
 };
 
 struct PlacementDecision {
   std::string workspace;
-  int requested = 0;            // replicas wanted (PickAll: per cluster × clusters)
+  int requested = 0;  // replicas wanted (PickAll: per cluster × clusters)
   int placed = 0;
   std::vector<Allocation> allocations;
   // Why replicas are missing: a CamelCase reason and a message saying what to do.
@@ -121,7 +120,7 @@ struct PlacementDecision {
 };
 
 struct DecideOptions {
-  bool explain = false;   // record scores and rejection messages
+  bool explain = false;  // record scores and rejection messages
   // PlanBatch only: after the greedy pass, re-decide small groups of workspaces whose
   // policies weigh cost alone when that lowers their total cost without losing a replica.
   bool improve_cost = true;
@@ -157,7 +156,8 @@ class Planner {
   int FreeUnits(const std::string& cluster, const std::string& node) const;
 
   // Compact explanation for Workspace status (see ExplainLimits).
-  nlohmann::json ExplainJson(const PlacementDecision& decision, const ExplainLimits& limits = {}) const;
+  nlohmann::json ExplainJson(const PlacementDecision& decision,
+                             const ExplainLimits& limits = {}) const;
 
   const FleetSnapshot& snapshot() const;
 

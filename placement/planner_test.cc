@@ -42,7 +42,8 @@ PlacementRequest Request(std::string name, int replicas, int gpus) {
 TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
   auto planner = Planner::Create(TwoClusters());
   ASSERT_TRUE(planner.ok());
-  // cheap has 3 + 8 = 11 free GPUs but no node with... 4 free on node 0 (3) → only node 1 (two 4-GPU replicas).
+  // cheap has 3 + 8 = 11 free GPUs, but node a-0 has only 3: just node a-1 takes 4-GPU
+  // replicas (two of them); the third goes to the dearer cluster.
   auto d = planner->Decide(Request("ns/a", 3, 4));
   EXPECT_EQ(d.placed, 3);
   ASSERT_EQ(d.allocations.size(), 2u);
@@ -57,7 +58,8 @@ TEST(Planner, LedgerPreventsOvercommitAcrossDecisions) {
   auto planner = Planner::Create(TwoClusters());
   ASSERT_TRUE(planner.ok());
   int placed = 0;
-  for (int i = 0; i < 10; ++i) placed += planner->Decide(Request("ns/w" + std::to_string(i), 1, 2)).placed;
+  for (int i = 0; i < 10; ++i)
+    placed += planner->Decide(Request("ns/w" + std::to_string(i), 1, 2)).placed;
   // Node capacities in 2-GPU slots: 3/2=1, 8/2=4, 8/2=4.
   EXPECT_EQ(placed, 9);
   EXPECT_EQ(planner->FreeUnits("cheap", "a-0"), 1);
@@ -83,7 +85,8 @@ TEST(Planner, BatchPlacesBiggestReplicasFirst) {
 TEST(Planner, ExplainCapsListedRejectionsAndCountsTheRest) {
   std::string yaml = "clusters:\n";
   for (int i = 0; i < 30; ++i) {
-    yaml += "  - {name: c" + std::to_string(100 + i) + ", region: r, health: Unhealthy, prices: {T4: 1}, "
+    yaml += "  - {name: c" + std::to_string(100 + i) +
+            ", region: r, health: Unhealthy, prices: {T4: 1}, "
             "nodePools: [{name: t, gpu: T4, gpusPerNode: 1, count: 1}]}\n";
   }
   auto fleet = ParseFleetYaml(yaml);

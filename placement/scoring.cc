@@ -1,6 +1,7 @@
 // Score: how good a feasible cluster is for one workspace (docs/PLACEMENT.md "Score").
 //
-//   score = Σ_t w_t · term_t / Σ_t w_t        t ∈ {availability, cost, locality, warmCache, affinity}
+//   score = Σ_t w_t · term_t / Σ_t w_t        t ∈ {availability, cost, locality, warmCache,
+//   affinity}
 //
 // Each term is normalised linearly to 0..100 over the feasible clusters of this decision
 // (min → 0 and max → 100, reversed for cost and latency), so the weights compare like with
@@ -21,7 +22,8 @@ namespace berth::placement::internal {
 namespace {
 
 template <typename Get>
-void Normalise(std::vector<Candidate>& cands, bool higher_is_better, Get get, double ClusterScore::*out) {
+void Normalise(std::vector<Candidate>& cands, bool higher_is_better, Get get,
+               double ClusterScore::*out) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& c : cands) {
     double v = get(c);
@@ -40,21 +42,27 @@ void Normalise(std::vector<Candidate>& cands, bool higher_is_better, Get get, do
 
 void ScoreCandidates(const policies::ScoringWeights& w, std::vector<Candidate>& cands) {
   if (cands.empty()) return;
-  Normalise(cands, true, [](const Candidate& c) { return double(c.capacity + c.kept); },
-            &ClusterScore::availability);
-  Normalise(cands, false, [](const Candidate& c) { return c.cost_per_replica; }, &ClusterScore::cost);
-  Normalise(cands, false, [](const Candidate& c) { return c.locality_ms; }, &ClusterScore::locality);
-  Normalise(cands, true, [](const Candidate& c) { return c.warm; }, &ClusterScore::warm_cache);
-  Normalise(cands, true, [](const Candidate& c) { return c.affinity; }, &ClusterScore::affinity);
+  Normalise(
+      cands, true, [](const Candidate& c) { return double(c.capacity + c.kept); },
+      &ClusterScore::availability);
+  Normalise(
+      cands, false, [](const Candidate& c) { return c.cost_per_replica; }, &ClusterScore::cost);
+  Normalise(
+      cands, false, [](const Candidate& c) { return c.locality_ms; }, &ClusterScore::locality);
+  Normalise(
+      cands, true, [](const Candidate& c) { return c.warm; }, &ClusterScore::warm_cache);
+  Normalise(
+      cands, true, [](const Candidate& c) { return c.affinity; }, &ClusterScore::affinity);
   const double sum = w.availability + w.cost + w.locality + w.warm_cache + w.affinity;
   for (auto& c : cands) {
     ClusterScore& s = c.score;
     s.cluster = c.cluster;
     s.capacity = c.capacity;
-    s.total = sum <= 0 ? 0
-                       : (w.availability * s.availability + w.cost * s.cost + w.locality * s.locality +
-                          w.warm_cache * s.warm_cache + w.affinity * s.affinity) /
-                             sum;
+    s.total = sum <= 0
+                  ? 0
+                  : (w.availability * s.availability + w.cost * s.cost + w.locality * s.locality +
+                     w.warm_cache * s.warm_cache + w.affinity * s.affinity) /
+                        sum;
   }
 }
 

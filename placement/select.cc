@@ -30,7 +30,7 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
                           std::vector<Candidate>& ranked) {
   if (ranked.empty()) return {"NoFeasibleCluster", ""};
   int remaining = replicas;
-  int used = 0;  // distinct clusters with replicas
+  int used = 0;                                     // distinct clusters with replicas
   std::vector<int> load(index.clusters.size(), 0);  // replicas per cluster, over its tiers
   for (auto& c : ranked) {
     c.assigned = 0;
@@ -131,8 +131,8 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
   if (used < policy.min_clusters) {
     undo_all();
     return {"NotEnoughClusters",
-            "policy needs at least " + std::to_string(policy.min_clusters) + " clusters (minClusters) but only " +
-                std::to_string(used) + " can take a replica" +
+            "policy needs at least " + std::to_string(policy.min_clusters) +
+                " clusters (minClusters) but only " + std::to_string(used) + " can take a replica" +
                 (replicas < policy.min_clusters ? " (replicas is lower than minClusters)" : "")};
   }
   // minDomains of every spread constraint.
@@ -154,8 +154,8 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
       undo_all();
       return {"NotEnoughDomains", "spread on " + spread[k].constraint->topology_key + " needs " +
                                       std::to_string(spread[k].constraint->min_domains) +
-                                      " domains (minDomains) but only " + std::to_string(covered()) +
-                                      " can take a replica"};
+                                      " domains (minDomains) but only " +
+                                      std::to_string(covered()) + " can take a replica"};
     }
   }
   // The rest.
@@ -180,7 +180,8 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
   std::string n = std::to_string(remaining);
   if (blocked_by_spread) {
     return {"SpreadConstraintUnsatisfiable",
-            n + " replica(s) would break maxSkew of a DoNotSchedule spread constraint; add capacity in the "
+            n + " replica(s) would break maxSkew of a DoNotSchedule spread constraint; add "
+                "capacity in the "
                 "emptier domains or use whenUnsatisfiable: ScheduleAnyway"};
   }
   if (blocked_by_max_clusters) {
@@ -188,8 +189,9 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
             n + " replica(s) do not fit on the " + std::to_string(max_clusters) +
                 " cluster(s) allowed by maxClusters; raise maxClusters or free GPUs there"};
   }
-  return {"InsufficientCapacity", n + " replica(s) found no cluster with enough free GPUs on one node; "
-                                      "free GPUs, add nodes, or relax required terms"};
+  return {"InsufficientCapacity",
+          n + " replica(s) found no cluster with enough free GPUs on one node; "
+              "free GPUs, add nodes, or relax required terms"};
 }
 
 }  // namespace berth::placement::internal

@@ -20,6 +20,7 @@ struct FixedSize {
   int gpus_per_node = 1;
   int nodes = 1;
 };
-ReplicaSizer FixedSizer(std::map<std::string, FixedSize> by_shape, std::optional<FixedSize> fallback = {});
+ReplicaSizer FixedSizer(std::map<std::string, FixedSize> by_shape,
+                        std::optional<FixedSize> fallback = {});
 
 }  // namespace berth::placement

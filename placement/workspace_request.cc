@@ -1,12 +1,11 @@
 #include "placement/workspace_request.h"
 
-
 #include "placement/sizing.h"
 
 namespace berth::placement {
 
-
-StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, const PolicyCatalog& policies) {
+StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
+                                                const PolicyCatalog& policies) {
   PlacementRequest req;
   const std::string ns = ws.namespace_.empty() ? "default" : ws.namespace_;
   req.workspace = ns + "/" + ws.name;
@@ -25,7 +24,8 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, 
   } else if (!ws.placement.policy_ref.empty()) {
     auto it = policies.find(ns + "/" + ws.placement.policy_ref);
     if (it == policies.end()) {
-      return Status::NotFound("workspace " + req.workspace + ": placement.policyRef \"" + ws.placement.policy_ref +
+      return Status::NotFound("workspace " + req.workspace + ": placement.policyRef \"" +
+                              ws.placement.policy_ref +
                               "\" names no PlacementPolicy in namespace " + ns);
     }
     req.policy = it->second;

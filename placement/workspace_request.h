@@ -20,6 +20,7 @@ using PolicyCatalog = std::map<std::string, std::shared_ptr<const policies::Plac
 
 // NotFound when policyRef names no known policy; Invalid (field paths under
 // "placement.policy") when the inline policy is bad.
-StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, const PolicyCatalog& policies);
+StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
+                                                const PolicyCatalog& policies);
 
 }  // namespace berth::placement

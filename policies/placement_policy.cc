@@ -55,18 +55,24 @@ int DottedVersion::Compare(const DottedVersion& other) const {
 
 std::string_view PlacementModeName(PlacementMode mode) {
   switch (mode) {
-    case PlacementMode::kPickN: return "PickN";
-    case PlacementMode::kPickAll: return "PickAll";
-    case PlacementMode::kPickFixed: return "PickFixed";
+    case PlacementMode::kPickN:
+      return "PickN";
+    case PlacementMode::kPickAll:
+      return "PickAll";
+    case PlacementMode::kPickFixed:
+      return "PickFixed";
   }
   return "PickN";
 }
 
 std::string_view TaintEffectName(TaintEffect effect) {
   switch (effect) {
-    case TaintEffect::kNoSchedule: return "NoSchedule";
-    case TaintEffect::kPreferNoSchedule: return "PreferNoSchedule";
-    case TaintEffect::kNoExecute: return "NoExecute";
+    case TaintEffect::kNoSchedule:
+      return "NoSchedule";
+    case TaintEffect::kPreferNoSchedule:
+      return "PreferNoSchedule";
+    case TaintEffect::kNoExecute:
+      return "NoExecute";
   }
   return "NoSchedule";
 }
@@ -86,7 +92,8 @@ class Reader {
  public:
   std::vector<FieldCause> causes;
 
-  void Fail(const std::string& path, std::string message, std::string reason = "FieldValueInvalid") {
+  void Fail(const std::string& path, std::string message,
+            std::string reason = "FieldValueInvalid") {
     causes.push_back({path, std::move(message), std::move(reason)});
   }
 
@@ -193,16 +200,23 @@ class Reader {
         req.key = String(e, "key", p).value_or("");
         if (req.key.empty()) Fail(p + ".key", "is required", "FieldValueRequired");
         std::string op = String(e, "operator", p).value_or("");
-        if (op == "In") req.op = SelectorOperator::kIn;
-        else if (op == "NotIn") req.op = SelectorOperator::kNotIn;
-        else if (op == "Exists") req.op = SelectorOperator::kExists;
-        else if (op == "DoesNotExist") req.op = SelectorOperator::kDoesNotExist;
-        else Fail(p + ".operator", "must be one of In, NotIn, Exists, DoesNotExist (got \"" + op + "\")",
-                  "FieldValueNotSupported");
+        if (op == "In")
+          req.op = SelectorOperator::kIn;
+        else if (op == "NotIn")
+          req.op = SelectorOperator::kNotIn;
+        else if (op == "Exists")
+          req.op = SelectorOperator::kExists;
+        else if (op == "DoesNotExist")
+          req.op = SelectorOperator::kDoesNotExist;
+        else
+          Fail(p + ".operator",
+               "must be one of In, NotIn, Exists, DoesNotExist (got \"" + op + "\")",
+               "FieldValueNotSupported");
         req.values = StringList(e, "values", p);
         bool needs_values = req.op == SelectorOperator::kIn || req.op == SelectorOperator::kNotIn;
         if (needs_values && req.values.empty()) {
-          Fail(p + ".values", "must list at least one value for In and NotIn", "FieldValueRequired");
+          Fail(p + ".values", "must list at least one value for In and NotIn",
+               "FieldValueRequired");
         }
         if (!needs_values && !req.values.empty()) {
           Fail(p + ".values", "must be empty for Exists and DoesNotExist");
@@ -224,29 +238,44 @@ class Reader {
       if (!ExpectObject(e, p)) continue;
       PropertyRequirement req;
       std::string name = String(e, "name", p).value_or("");
-      if (name == "freeGpus") req.property = ClusterProperty::kFreeGpus;
-      else if (name == "totalGpus") req.property = ClusterProperty::kTotalGpus;
-      else if (name == "nodes") req.property = ClusterProperty::kNodes;
-      else if (name == "maxFreeGpusPerNode") req.property = ClusterProperty::kMaxFreeGpusPerNode;
-      else if (name == "minPricePerGpuHour") req.property = ClusterProperty::kMinPricePerGpuHour;
-      else Fail(p + ".name",
-                "must be one of freeGpus, totalGpus, nodes, maxFreeGpusPerNode, minPricePerGpuHour "
-                "(got \"" + name + "\")", "FieldValueNotSupported");
+      if (name == "freeGpus")
+        req.property = ClusterProperty::kFreeGpus;
+      else if (name == "totalGpus")
+        req.property = ClusterProperty::kTotalGpus;
+      else if (name == "nodes")
+        req.property = ClusterProperty::kNodes;
+      else if (name == "maxFreeGpusPerNode")
+        req.property = ClusterProperty::kMaxFreeGpusPerNode;
+      else if (name == "minPricePerGpuHour")
+        req.property = ClusterProperty::kMinPricePerGpuHour;
+      else
+        Fail(p + ".name",
+             "must be one of freeGpus, totalGpus, nodes, maxFreeGpusPerNode, minPricePerGpuHour "
+             "(got \"" +
+                 name + "\")",
+             "FieldValueNotSupported");
       std::string op = String(e, "operator", p).value_or("");
       static const std::pair<const char*, PropertyOperator> kOps[] = {
-          {"Gt", PropertyOperator::kGt}, {"Ge", PropertyOperator::kGe}, {"Eq", PropertyOperator::kEq},
-          {"Ne", PropertyOperator::kNe}, {"Lt", PropertyOperator::kLt}, {"Le", PropertyOperator::kLe}};
+          {"Gt", PropertyOperator::kGt}, {"Ge", PropertyOperator::kGe},
+          {"Eq", PropertyOperator::kEq}, {"Ne", PropertyOperator::kNe},
+          {"Lt", PropertyOperator::kLt}, {"Le", PropertyOperator::kLe}};
       bool found = false;
       for (const auto& [n, o] : kOps) {
-        if (op == n) { req.op = o; found = true; }
+        if (op == n) {
+          req.op = o;
+          found = true;
+        }
       }
-      if (!found) Fail(p + ".operator", "must be one of Gt, Ge, Eq, Ne, Lt, Le (got \"" + op + "\")",
-                       "FieldValueNotSupported");
+      if (!found)
+        Fail(p + ".operator", "must be one of Gt, Ge, Eq, Ne, Lt, Le (got \"" + op + "\")",
+             "FieldValueNotSupported");
       // Kubernetes property selectors carry values as strings; accept numbers too.
       auto vit = e.find("values");
       const json* value = nullptr;
-      if (vit != e.end() && vit->is_array() && vit->size() == 1) value = &(*vit)[0];
-      else if (auto it = e.find("value"); it != e.end()) value = &*it;
+      if (vit != e.end() && vit->is_array() && vit->size() == 1)
+        value = &(*vit)[0];
+      else if (auto it = e.find("value"); it != e.end())
+        value = &*it;
       if (!value) {
         Fail(p + ".values", "must hold exactly one number", "FieldValueRequired");
       } else if (value->is_number()) {
@@ -279,7 +308,8 @@ class Reader {
 
 }  // namespace
 
-StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::string_view path_view) {
+StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body,
+                                                       std::string_view path_view) {
   const std::string path(path_view);
   Reader r;
   PlacementPolicySpec spec;
@@ -289,41 +319,56 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
   }
 
   if (auto mode = r.String(body, "mode", path)) {
-    if (*mode == "PickN") spec.mode = PlacementMode::kPickN;
-    else if (*mode == "PickAll") spec.mode = PlacementMode::kPickAll;
-    else if (*mode == "PickFixed") spec.mode = PlacementMode::kPickFixed;
-    else r.Fail(path + ".mode", "must be one of PickN, PickAll, PickFixed (got \"" + *mode + "\")",
-                "FieldValueNotSupported");
+    if (*mode == "PickN")
+      spec.mode = PlacementMode::kPickN;
+    else if (*mode == "PickAll")
+      spec.mode = PlacementMode::kPickAll;
+    else if (*mode == "PickFixed")
+      spec.mode = PlacementMode::kPickFixed;
+    else
+      r.Fail(path + ".mode", "must be one of PickN, PickAll, PickFixed (got \"" + *mode + "\")",
+             "FieldValueNotSupported");
   }
   if (auto n = r.Int(body, "replicas", path)) {
-    if (*n < 0 || *n > 100000) r.Fail(path + ".replicas", "must be between 0 and 100000");
-    else spec.replicas = static_cast<int>(*n);
+    if (*n < 0 || *n > 100000)
+      r.Fail(path + ".replicas", "must be between 0 and 100000");
+    else
+      spec.replicas = static_cast<int>(*n);
   }
   spec.cluster_names = r.StringList(body, "clusterNames", path);
   if (spec.mode == PlacementMode::kPickFixed && spec.cluster_names.empty()) {
-    r.Fail(path + ".clusterNames", "PickFixed needs at least one cluster name", "FieldValueRequired");
+    r.Fail(path + ".clusterNames", "PickFixed needs at least one cluster name",
+           "FieldValueRequired");
   }
   if (spec.mode != PlacementMode::kPickFixed && !spec.cluster_names.empty()) {
     r.Fail(path + ".clusterNames", "is only allowed with mode PickFixed");
   }
   if (auto n = r.Int(body, "minClusters", path)) {
-    if (*n < 0) r.Fail(path + ".minClusters", "must be ≥ 0");
-    else spec.min_clusters = static_cast<int>(*n);
+    if (*n < 0)
+      r.Fail(path + ".minClusters", "must be ≥ 0");
+    else
+      spec.min_clusters = static_cast<int>(*n);
   }
   if (auto n = r.Int(body, "maxClusters", path)) {
-    if (*n < 0) r.Fail(path + ".maxClusters", "must be ≥ 0 (0 means unlimited)");
-    else spec.max_clusters = static_cast<int>(*n);
+    if (*n < 0)
+      r.Fail(path + ".maxClusters", "must be ≥ 0 (0 means unlimited)");
+    else
+      spec.max_clusters = static_cast<int>(*n);
   }
   if (spec.max_clusters > 0 && spec.min_clusters > spec.max_clusters) {
-    r.Fail(path + ".minClusters", "must not exceed maxClusters (" + std::to_string(spec.max_clusters) + ")");
+    r.Fail(path + ".minClusters",
+           "must not exceed maxClusters (" + std::to_string(spec.max_clusters) + ")");
   }
   if (auto n = r.Int(body, "minAvailable", path)) {
-    if (*n < 0) r.Fail(path + ".minAvailable", "must be ≥ 0");
-    else spec.min_available = static_cast<int>(*n);
+    if (*n < 0)
+      r.Fail(path + ".minAvailable", "must be ≥ 0");
+    else
+      spec.min_available = static_cast<int>(*n);
   }
   if (spec.replicas && spec.mode == PlacementMode::kPickN && spec.min_available > *spec.replicas &&
       body.contains("minAvailable")) {
-    r.Fail(path + ".minAvailable", "must not exceed replicas (" + std::to_string(*spec.replicas) + ")");
+    r.Fail(path + ".minAvailable",
+           "must not exceed replicas (" + std::to_string(*spec.replicas) + ")");
   }
 
   if (const json* req = r.Object(body, "required", path)) {
@@ -349,8 +394,10 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
       }
     }
     if (auto price = r.Number(*req, "maxPricePerGpuHour", p)) {
-      if (*price <= 0) r.Fail(p + ".maxPricePerGpuHour", "must be > 0 (omit it for no limit)");
-      else spec.required.max_price_per_gpu_hour = *price;
+      if (*price <= 0)
+        r.Fail(p + ".maxPricePerGpuHour", "must be > 0 (omit it for no limit)");
+      else
+        spec.required.max_price_per_gpu_hour = *price;
     }
   }
 
@@ -361,11 +408,16 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
       if (!r.ExpectObject(e, p)) continue;
       PreferredTerm pt;
       auto w = r.Int(e, "weight", p);
-      if (!w) r.Fail(p + ".weight", "is required (1..100)", "FieldValueRequired");
-      else if (*w < 1 || *w > 100) r.Fail(p + ".weight", "must be between 1 and 100");
-      else pt.weight = static_cast<int>(*w);
-      if (const json* t = r.Object(e, "term", p)) pt.term = r.ParseTerm(*t, p + ".term");
-      else r.Fail(p + ".term", "is required", "FieldValueRequired");
+      if (!w)
+        r.Fail(p + ".weight", "is required (1..100)", "FieldValueRequired");
+      else if (*w < 1 || *w > 100)
+        r.Fail(p + ".weight", "must be between 1 and 100");
+      else
+        pt.weight = static_cast<int>(*w);
+      if (const json* t = r.Object(e, "term", p))
+        pt.term = r.ParseTerm(*t, p + ".term");
+      else
+        r.Fail(p + ".term", "is required", "FieldValueRequired");
       spec.preferred.push_back(std::move(pt));
     }
   }
@@ -382,12 +434,15 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
                                                   {"affinity", &weights.affinity}};
       for (auto& [key, dst] : fields) {
         if (auto v = r.Number(*w, key, wp)) {
-          if (*v < 0 || *v > 100) r.Fail(wp + "." + key, "must be between 0 and 100");
-          else *dst = *v;
+          if (*v < 0 || *v > 100)
+            r.Fail(wp + "." + key, "must be between 0 and 100");
+          else
+            *dst = *v;
         }
       }
       if (weights.availability + weights.cost + weights.locality + weights.warm_cache +
-              weights.affinity <= 0) {
+              weights.affinity <=
+          0) {
         r.Fail(wp, "at least one weight must be > 0");
       }
     }
@@ -418,25 +473,34 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
   }
   if (const json* spread = spread_list.is_array() ? &spread_list : r.Array(body, "spread", path)) {
     for (size_t i = 0; i < spread->size(); ++i) {
-      std::string p = path + ".spread" + (spread_list.is_array() ? "" : "[" + std::to_string(i) + "]");
+      std::string p =
+          path + ".spread" + (spread_list.is_array() ? "" : "[" + std::to_string(i) + "]");
       const json& e = (*spread)[i];
       if (!r.ExpectObject(e, p)) continue;
       SpreadConstraint sc;
       if (auto k = r.String(e, "topologyKey", p)) sc.topology_key = *k;
-      if (sc.topology_key.empty()) r.Fail(p + ".topologyKey", "must not be empty", "FieldValueRequired");
+      if (sc.topology_key.empty())
+        r.Fail(p + ".topologyKey", "must not be empty", "FieldValueRequired");
       if (auto v = r.Int(e, "maxSkew", p)) {
-        if (*v < 1) r.Fail(p + ".maxSkew", "must be ≥ 1");
-        else sc.max_skew = static_cast<int>(*v);
+        if (*v < 1)
+          r.Fail(p + ".maxSkew", "must be ≥ 1");
+        else
+          sc.max_skew = static_cast<int>(*v);
       }
       if (auto v = r.Int(e, "minDomains", p)) {
-        if (*v < 1) r.Fail(p + ".minDomains", "must be ≥ 1");
-        else sc.min_domains = static_cast<int>(*v);
+        if (*v < 1)
+          r.Fail(p + ".minDomains", "must be ≥ 1");
+        else
+          sc.min_domains = static_cast<int>(*v);
       }
       if (auto w = r.String(e, "whenUnsatisfiable", p)) {
-        if (*w == "DoNotSchedule") sc.when_unsatisfiable = WhenUnsatisfiable::kDoNotSchedule;
-        else if (*w == "ScheduleAnyway") sc.when_unsatisfiable = WhenUnsatisfiable::kScheduleAnyway;
-        else r.Fail(p + ".whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway",
-                    "FieldValueNotSupported");
+        if (*w == "DoNotSchedule")
+          sc.when_unsatisfiable = WhenUnsatisfiable::kDoNotSchedule;
+        else if (*w == "ScheduleAnyway")
+          sc.when_unsatisfiable = WhenUnsatisfiable::kScheduleAnyway;
+        else
+          r.Fail(p + ".whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway",
+                 "FieldValueNotSupported");
       }
       spec.spread.push_back(sc);
     }
@@ -450,9 +514,12 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
       Toleration t;
       t.key = r.String(e, "key", p).value_or("");
       std::string op = r.String(e, "operator", p).value_or("Equal");
-      if (op == "Equal") t.op = TolerationOperator::kEqual;
-      else if (op == "Exists") t.op = TolerationOperator::kExists;
-      else r.Fail(p + ".operator", "must be Equal or Exists", "FieldValueNotSupported");
+      if (op == "Equal")
+        t.op = TolerationOperator::kEqual;
+      else if (op == "Exists")
+        t.op = TolerationOperator::kExists;
+      else
+        r.Fail(p + ".operator", "must be Equal or Exists", "FieldValueNotSupported");
       t.value = r.String(e, "value", p).value_or("");
       if (t.op == TolerationOperator::kExists && !t.value.empty()) {
         r.Fail(p + ".value", "must be empty when operator is Exists");
@@ -463,12 +530,14 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
       if (auto eff = r.String(e, "effect", p)) {
         if (!eff->empty()) {
           t.effect = ParseTaintEffect(*eff);
-          if (!t.effect) r.Fail(p + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute",
-                                "FieldValueNotSupported");
+          if (!t.effect)
+            r.Fail(p + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute",
+                   "FieldValueNotSupported");
         }
       }
       if (auto s = r.Int(e, "tolerationSeconds", p)) {
-        if (*s < 0) r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
+        if (*s < 0)
+          r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
         else if (t.effect != TaintEffect::kNoExecute) {
           r.Fail(p + ".tolerationSeconds", "is only meaningful with effect NoExecute");
         } else {
@@ -484,19 +553,23 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body, std::st
   if (const json* fo = r.Object(body, "failover", path)) {
     std::string p = path + ".failover";
     if (auto s = r.Int(*fo, "tolerationSeconds", p)) {
-      if (*s < 0) r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
-      else spec.failover.toleration_seconds = *s;
+      if (*s < 0)
+        r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
+      else
+        spec.failover.toleration_seconds = *s;
     }
     if (auto b = r.Bool(*fo, "failback", p)) spec.failover.failback = *b;
     if (auto s = r.Int(*fo, "failbackHysteresisSeconds", p)) {
-      if (*s < 0) r.Fail(p + ".failbackHysteresisSeconds", "must be ≥ 0");
-      else spec.failover.failback_hysteresis_seconds = *s;
+      if (*s < 0)
+        r.Fail(p + ".failbackHysteresisSeconds", "must be ≥ 0");
+      else
+        spec.failover.failback_hysteresis_seconds = *s;
     }
   }
 
   if (!r.causes.empty()) {
-    std::string msg = "invalid placement policy: " + r.causes.front().field + ": " +
-                      r.causes.front().message;
+    std::string msg =
+        "invalid placement policy: " + r.causes.front().field + ": " + r.causes.front().message;
     if (r.causes.size() > 1) msg += " (and " + std::to_string(r.causes.size() - 1) + " more)";
     return Status::Invalid(std::move(msg), std::move(r.causes));
   }
@@ -510,7 +583,8 @@ StatusOr<PlacementPolicy> ParsePlacementPolicy(const json& object) {
   }
   auto api = object.value("apiVersion", std::string());
   if (api != kPlacementApiVersion) {
-    causes.push_back({"apiVersion", "must be " + std::string(kPlacementApiVersion), "FieldValueInvalid"});
+    causes.push_back(
+        {"apiVersion", "must be " + std::string(kPlacementApiVersion), "FieldValueInvalid"});
   }
   auto kind = object.value("kind", std::string());
   if (kind != kPlacementPolicyKind) {
@@ -544,7 +618,8 @@ StatusOr<PlacementPolicy> ParsePlacementPolicy(const json& object) {
     }
   }
   if (!causes.empty()) {
-    std::string msg = "invalid PlacementPolicy: " + causes.front().field + ": " + causes.front().message;
+    std::string msg =
+        "invalid PlacementPolicy: " + causes.front().field + ": " + causes.front().message;
     if (causes.size() > 1) msg += " (and " + std::to_string(causes.size() - 1) + " more)";
     return Status::Invalid(std::move(msg), std::move(causes));
   }
@@ -614,23 +689,28 @@ json PlacementPolicySpecToJson(const PlacementPolicySpec& spec) {
   }
   out["required"] = std::move(req);
   json prefs = json::array();
-  for (const auto& p : spec.preferred) prefs.push_back({{"weight", p.weight}, {"term", TermToJson(p.term)}});
+  for (const auto& p : spec.preferred)
+    prefs.push_back({{"weight", p.weight}, {"term", TermToJson(p.term)}});
   out["preferred"] = std::move(prefs);
   const auto& w = spec.scoring.weights;
-  out["scoring"]["weights"] = {{"availability", w.availability}, {"cost", w.cost},
-                               {"locality", w.locality}, {"warmCache", w.warm_cache},
+  out["scoring"]["weights"] = {{"availability", w.availability},
+                               {"cost", w.cost},
+                               {"locality", w.locality},
+                               {"warmCache", w.warm_cache},
                                {"affinity", w.affinity}};
   json demand = json::array();
-  for (const auto& d : spec.scoring.demand_regions) demand.push_back({{"region", d.region}, {"share", d.share}});
+  for (const auto& d : spec.scoring.demand_regions)
+    demand.push_back({{"region", d.region}, {"share", d.share}});
   out["scoring"]["demandRegions"] = std::move(demand);
   json spread = json::array();
   for (const auto& s : spec.spread) {
-    spread.push_back({{"topologyKey", s.topology_key},
-                      {"maxSkew", s.max_skew},
-                      {"minDomains", s.min_domains},
-                      {"whenUnsatisfiable", s.when_unsatisfiable == WhenUnsatisfiable::kDoNotSchedule
-                                                ? "DoNotSchedule"
-                                                : "ScheduleAnyway"}});
+    spread.push_back(
+        {{"topologyKey", s.topology_key},
+         {"maxSkew", s.max_skew},
+         {"minDomains", s.min_domains},
+         {"whenUnsatisfiable", s.when_unsatisfiable == WhenUnsatisfiable::kDoNotSchedule
+                                   ? "DoNotSchedule"
+                                   : "ScheduleAnyway"}});
   }
   out["spread"] = std::move(spread);
   json tols = json::array();

@@ -9,12 +9,11 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "api/status.h"
 
@@ -54,7 +53,13 @@ struct LabelSelector {
 enum class PropertyOperator { kGt, kGe, kEq, kNe, kLt, kLe };
 // Cluster properties a selector can compare (names as written in YAML):
 //   freeGpus, totalGpus, nodes, maxFreeGpusPerNode, minPricePerGpuHour
-enum class ClusterProperty { kFreeGpus, kTotalGpus, kNodes, kMaxFreeGpusPerNode, kMinPricePerGpuHour };
+enum class ClusterProperty {
+  kFreeGpus,
+  kTotalGpus,
+  kNodes,
+  kMaxFreeGpusPerNode,
+  kMinPricePerGpuHour
+};
 struct PropertyRequirement {
   ClusterProperty property = ClusterProperty::kFreeGpus;
   PropertyOperator op = PropertyOperator::kGe;
@@ -117,30 +122,30 @@ struct Toleration {
   std::string key;  // empty with Exists tolerates every taint
   TolerationOperator op = TolerationOperator::kEqual;
   std::string value;
-  std::optional<TaintEffect> effect;           // unset tolerates every effect
-  std::optional<int64_t> toleration_seconds;   // NoExecute only: how long replicas may stay
+  std::optional<TaintEffect> effect;          // unset tolerates every effect
+  std::optional<int64_t> toleration_seconds;  // NoExecute only: how long replicas may stay
 };
 
 // Used by the hub's failover controller; placement only carries them.
 struct FailoverSettings {
-  int64_t toleration_seconds = 30;          // unhealthy this long → re-place replicas
-  bool failback = true;                     // move replicas home when the cluster recovers
+  int64_t toleration_seconds = 30;            // unhealthy this long → re-place replicas
+  bool failback = true;                       // move replicas home when the cluster recovers
   int64_t failback_hysteresis_seconds = 300;  // home must be healthy this long first
 };
 
 struct PlacementPolicySpec {
   PlacementMode mode = PlacementMode::kPickN;
-  std::optional<int> replicas;     // default when the Workspace sets none (then 1)
+  std::optional<int> replicas;             // default when the Workspace sets none (then 1)
   std::vector<std::string> cluster_names;  // PickFixed only
   int min_clusters = 1;
-  int max_clusters = 0;            // 0 = unlimited
-  int min_available = 1;           // fewer placeable replicas → place none
+  int max_clusters = 0;   // 0 = unlimited
+  int min_available = 1;  // fewer placeable replicas → place none
   RequiredTerms required;
   std::vector<PreferredTerm> preferred;
   Scoring scoring;
   std::vector<SpreadConstraint> spread;
   std::vector<Toleration> tolerations;
-  bool rebalance = false;          // false = existing replicas stay while their cluster fits
+  bool rebalance = false;  // false = existing replicas stay while their cluster fits
   FailoverSettings failover;
 };
 

@@ -1,11 +1,11 @@
 #include "policies/placement_policy.h"
 
-#include "api/schema.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include "api/schema.h"
 
 namespace berth::policies {
 namespace {
@@ -86,7 +86,8 @@ TEST(PlacementPolicySpec, ReportsEveryProblemWithItsFieldPath) {
   EXPECT_THAT(fields, Contains("placement.policy.minClusters"));
   EXPECT_THAT(fields, Contains("placement.policy.required.minDriverVersion"));
   EXPECT_THAT(fields, Contains("placement.policy.required.maxPricePerGpuHour"));
-  EXPECT_THAT(fields, Contains("placement.policy.required.clusterSelectorTerms[0].labelSelector.matchExpressions[0].values"));
+  EXPECT_THAT(fields, Contains("placement.policy.required.clusterSelectorTerms[0].labelSelector."
+                               "matchExpressions[0].values"));
   EXPECT_THAT(fields, Contains("placement.policy.spread[0].maxSkew"));
   EXPECT_THAT(fields, Contains("placement.policy.tolerations[0].tolerationSeconds"));
   EXPECT_THAT(fields, Contains("placement.policy.preferred[0].weight"));
@@ -171,8 +172,10 @@ TEST(PlacementPolicySchema, GenericValidatorAcceptsFullPolicyAndNamesUnknownFiel
   spec.preferred.push_back({10, term});
   object["spec"] = PlacementPolicySpecToJson(spec);
   // Property selector values travel as strings in Kubernetes style.
-  object["spec"]["required"]["clusterSelectorTerms"][0]["propertySelector"]["matchExpressions"][0]["values"] = {"4"};
-  object["spec"]["preferred"][0]["term"]["propertySelector"]["matchExpressions"][0]["values"] = {"4"};
+  object["spec"]["required"]["clusterSelectorTerms"][0]["propertySelector"]["matchExpressions"][0]
+        ["values"] = {"4"};
+  object["spec"]["preferred"][0]["term"]["propertySelector"]["matchExpressions"][0]["values"] = {
+      "4"};
   Status ok = api::ValidateAgainstSchema(PlacementPolicySchema(), object, "PlacementPolicy");
   EXPECT_TRUE(ok.ok()) << ok.ToString();
 

@@ -19,15 +19,16 @@ struct PoolKind {
 };
 
 const PoolKind kKinds[] = {
-    {"H100-80GB", 8, 6.0, 8.5, nullptr, 1},  {"A100-80GB", 8, 3.0, 4.5, nullptr, 1},
-    {"A100-80GB", 4, 3.2, 4.6, nullptr, 1},  {"A100-40GB", 8, 2.4, 3.3, nullptr, 1},
-    {"L4", 4, 0.6, 1.0, nullptr, 1},         {"L4", 8, 0.6, 1.0, nullptr, 1},
-    {"T4", 4, 0.25, 0.55, nullptr, 1},       {"A100-80GB", 8, 3.0, 4.5, "3g.40gb", 2},
+    {"H100-80GB", 8, 6.0, 8.5, nullptr, 1}, {"A100-80GB", 8, 3.0, 4.5, nullptr, 1},
+    {"A100-80GB", 4, 3.2, 4.6, nullptr, 1}, {"A100-40GB", 8, 2.4, 3.3, nullptr, 1},
+    {"L4", 4, 0.6, 1.0, nullptr, 1},        {"L4", 8, 0.6, 1.0, nullptr, 1},
+    {"T4", 4, 0.25, 0.55, nullptr, 1},      {"A100-80GB", 8, 3.0, 4.5, "3g.40gb", 2},
 };
 
-const char* kRegions[] = {"eastus", "westus2", "westeurope", "northeurope", "southeastasia", "japaneast"};
-const double kLatency[6][6] = {{2, 62, 82, 88, 220, 160},  {62, 2, 142, 148, 170, 110},
-                               {82, 142, 2, 18, 160, 230}, {88, 148, 18, 2, 170, 240},
+const char* kRegions[] = {"eastus",      "westus2",       "westeurope",
+                          "northeurope", "southeastasia", "japaneast"};
+const double kLatency[6][6] = {{2, 62, 82, 88, 220, 160},   {62, 2, 142, 148, 170, 110},
+                               {82, 142, 2, 18, 160, 230},  {88, 148, 18, 2, 170, 240},
                                {220, 170, 160, 170, 2, 70}, {160, 110, 230, 240, 70, 2}};
 const char* kProviders[] = {"azure", "aws", "gcp", "onprem"};
 
@@ -35,11 +36,14 @@ const char* kProviders[] = {"azure", "aws", "gcp", "onprem"};
 
 FleetSnapshot GenerateFleet(const FleetParams& params) {
   std::mt19937 rng(params.seed);
-  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
   FleetSnapshot fleet;
   for (int a = 0; a < 6; ++a) {
-    for (int b = a + 1; b < 6; ++b) fleet.latencies.push_back({kRegions[a], kRegions[b], kLatency[a][b]});
+    for (int b = a + 1; b < 6; ++b)
+      fleet.latencies.push_back({kRegions[a], kRegions[b], kLatency[a][b]});
   }
   const auto& models = workspace::Catalog::BuiltIn().models();
   for (int c = 0; c < params.clusters; ++c) {
@@ -53,10 +57,12 @@ FleetSnapshot GenerateFleet(const FleetParams& params) {
     cluster.labels["provider"] = provider;
     cluster.labels["env"] = pick(5) == 0 ? "dev" : "prod";
     if (pick(50) == 0) cluster.health = ClusterHealth::kUnhealthy;
-    if (pick(40) == 0) cluster.taints.push_back({"dedicated", "research", policies::TaintEffect::kNoSchedule});
+    if (pick(40) == 0)
+      cluster.taints.push_back({"dedicated", "research", policies::TaintEffect::kNoSchedule});
     int pools = 1 + pick(2);
     int nodes_left = params.gpu_nodes_per_cluster;
-    auto driver = *policies::DottedVersion::Parse(provider == "onprem" && pick(2) == 0 ? "470.82.01" : "550.54.15");
+    auto driver = *policies::DottedVersion::Parse(
+        provider == "onprem" && pick(2) == 0 ? "470.82.01" : "550.54.15");
     auto cuda = *policies::DottedVersion::Parse(driver.parts[0] < 500 ? "11.4" : "12.4");
     for (int p = 0; p < pools && nodes_left > 0; ++p) {
       const PoolKind& kind = kKinds[pick(static_cast<int>(std::size(kKinds)))];
@@ -64,7 +70,8 @@ FleetSnapshot GenerateFleet(const FleetParams& params) {
       nodes_left -= count;
       std::string product = kind.product;
       if (!cluster.price_per_gpu_hour.count(product)) {
-        cluster.price_per_gpu_hour[product] = std::round(uniform(kind.price_lo, kind.price_hi) * 100) / 100;
+        cluster.price_per_gpu_hour[product] =
+            std::round(uniform(kind.price_lo, kind.price_hi) * 100) / 100;
       }
       double memory = workspace::Catalog::BuiltIn().FindGpu(product)->memory_gib;
       for (int n = 0; n < count; ++n) {
@@ -88,7 +95,8 @@ FleetSnapshot GenerateFleet(const FleetParams& params) {
         cluster.nodes.push_back(std::move(node));
       }
     }
-    for (int m = 0; m < 3; ++m) cluster.cached_models.insert(models[pick(static_cast<int>(models.size()))].preset);
+    for (int m = 0; m < 3; ++m)
+      cluster.cached_models.insert(models[pick(static_cast<int>(models.size()))].preset);
     fleet.clusters.push_back(std::move(cluster));
   }
   return fleet;
@@ -123,7 +131,8 @@ std::vector<PlacementRequest> GenerateWorkload(const WorkloadParams& params) {
       term.label_selector.match_labels["env"] = "prod";
       prod->required.cluster_selector_terms.push_back(term);
       prod->required.min_driver_version = *policies::DottedVersion::Parse("535");
-      prod->tolerations.push_back({"dedicated", policies::TolerationOperator::kExists, "", std::nullopt, std::nullopt});
+      prod->tolerations.push_back(
+          {"dedicated", policies::TolerationOperator::kExists, "", std::nullopt, std::nullopt});
       policies.push_back(prod);
     }
   }
@@ -140,9 +149,11 @@ std::vector<PlacementRequest> GenerateWorkload(const WorkloadParams& params) {
     r.policy = policies[pick(static_cast<int>(policies.size()))];
     ReplicaSizer estimate = EstimatorSizer(model);
     if (params.single_node_only) {
-      r.sizer = [estimate](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
+      r.sizer =
+          [estimate](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
         auto est = estimate(shape);
-        if (est.ok() && est->nodes > 1) return Status::Invalid("multi-node replicas are left out of the ILP");
+        if (est.ok() && est->nodes > 1)
+          return Status::Invalid("multi-node replicas are left out of the ILP");
         return est;
       };
     } else {

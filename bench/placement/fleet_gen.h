@@ -23,7 +23,7 @@ FleetSnapshot GenerateFleet(const FleetParams& params);
 struct WorkloadParams {
   int workspaces = 10000;
   int max_replicas = 4;
-  bool cost_only = false;      // every workspace uses cost-only weights, PickN, no spread
+  bool cost_only = false;         // every workspace uses cost-only weights, PickN, no spread
   bool single_node_only = false;  // shapes needing more than one node count as unfit
   uint32_t seed = 2;
 };

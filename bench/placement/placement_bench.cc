@@ -62,7 +62,12 @@ void BM_Decide(benchmark::State& state) {
   state.counters["p99_wall_us"] = pct(wall_micros, 0.99);
   state.counters["replicas_placed"] = static_cast<double>(placed);
 }
-BENCHMARK(BM_Decide)->Arg(100)->Arg(1000)->UseManualTime()->Unit(benchmark::kMicrosecond)->Iterations(4000);
+BENCHMARK(BM_Decide)
+    ->Arg(100)
+    ->Arg(1000)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->Iterations(4000);
 
 void BM_Batch(benchmark::State& state) {
   FleetParams fp;
@@ -80,7 +85,8 @@ void BM_Batch(benchmark::State& state) {
     auto decisions = planner->PlanBatch(requests);
     const auto wall_end = std::chrono::steady_clock::now();
     state.SetIterationTime(ThreadCpuSeconds() - start);
-    state.counters["wall_ms"] = std::chrono::duration<double, std::milli>(wall_end - wall_start).count();
+    state.counters["wall_ms"] =
+        std::chrono::duration<double, std::milli>(wall_end - wall_start).count();
     placed = unplaced = 0;
     cost = 0;
     for (const auto& d : decisions) {
@@ -93,7 +99,11 @@ void BM_Batch(benchmark::State& state) {
   state.counters["replicas_unplaced"] = static_cast<double>(unplaced);
   state.counters["cost_per_hour"] = cost;
 }
-BENCHMARK(BM_Batch)->Args({1000, 10000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Batch)
+    ->Args({1000, 10000})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 void BM_PlannerCreate(benchmark::State& state) {
   FleetParams fp;

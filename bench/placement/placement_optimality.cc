@@ -51,8 +51,8 @@ int Run(const Args& args) {
   std::system(("mkdir -p " + args.dir).c_str());
   double worst_gap = 0, sum_gap = 0;
   int solved = 0, overcommits = 0, greedy_short = 0;
-  std::printf("%-8s %8s %8s %10s %10s %8s %8s %8s\n", "instance", "replicas", "vars", "greedy$/h", "optimum$/h",
-              "gap%", "unplG", "unplILP");
+  std::printf("%-8s %8s %8s %10s %10s %8s %8s %8s\n", "instance", "replicas", "vars", "greedy$/h",
+              "optimum$/h", "gap%", "unplG", "unplILP");
   for (int inst = 0; inst < args.instances; ++inst) {
     FleetParams fp;
     fp.clusters = args.clusters;
@@ -106,8 +106,10 @@ int Run(const Args& args) {
         const auto& cl = fleet.clusters[c];
         for (size_t n = 0; n < cl.nodes.size(); ++n) {
           const GpuNode& node = cl.nodes[n];
-          workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units, node.mig_profile};
-          std::string key = node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
+          workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units,
+                                    node.mig_profile};
+          std::string key =
+              node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
           if (!by_shape.count(key)) {
             auto est = requests[w].sizer(shape);
             by_shape[key] = est.ok() ? std::optional(*est) : std::nullopt;
@@ -116,7 +118,8 @@ int Run(const Args& args) {
           if (!est || est->nodes != 1 || est->gpus_per_node > node.free_units) continue;
           double price = cl.price_per_gpu_hour.at(node.gpu_product) / node.units_per_gpu;
           double cost = price * est->gpus_per_node;
-          std::string y = "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
+          std::string y =
+              "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
           vars[y] = {static_cast<int>(w), cost};
           ws_vars[w].push_back(y);
           node_terms["n" + std::to_string(c) + "_" + std::to_string(n)].push_back(
@@ -136,11 +139,13 @@ int Run(const Args& args) {
         std::snprintf(buf, sizeof buf, " + %.6f %s", v.cost, name.c_str());
         out << buf << (++k % 6 == 0 ? "\n" : "");
       }
-      for (size_t w = 0; w < requests.size(); ++w) out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
+      for (size_t w = 0; w < requests.size(); ++w)
+        out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
       out << "\nSubject To\n";
       for (const auto& [node_row, terms] : node_terms) {
         out << " " << node_row << ":";
-        for (size_t i = 0; i < terms.size(); ++i) out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
+        for (size_t i = 0; i < terms.size(); ++i)
+          out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
         // Free units of that node: parse c and n back from the row name.
         int c = 0, n = 0;
         std::sscanf(node_row.c_str(), "n%d_%d", &c, &n);
@@ -148,7 +153,8 @@ int Run(const Args& args) {
       }
       for (size_t w = 0; w < requests.size(); ++w) {
         out << " w" << w << ":";
-        for (size_t i = 0; i < ws_vars[w].size(); ++i) out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
+        for (size_t i = 0; i < ws_vars[w].size(); ++i)
+          out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
         out << " + u" << w << " = " << requests[w].replicas << "\n";
       }
       out << "General\n";
@@ -157,8 +163,8 @@ int Run(const Args& args) {
       for (size_t w = 0; w < requests.size(); ++w) out << " u" << w << (w % 10 == 9 ? "\n" : "");
       out << "\nEnd\n";
     }
-    std::string cmd = args.cbc + " " + lp + " sec " + std::to_string(args.seconds) + " solve solu " + sol +
-                      " > " + sol + ".log 2>&1";
+    std::string cmd = args.cbc + " " + lp + " sec " + std::to_string(args.seconds) +
+                      " solve solu " + sol + " > " + sol + ".log 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       std::cerr << "cbc failed (is coinor-cbc installed?): see " << sol << ".log\n";
       return 1;
@@ -183,16 +189,19 @@ int Run(const Args& args) {
       if (it != vars.end()) {
         ilp_cost += it->second.cost * std::lround(value);
         ilp_by_ws[it->second.workspace] += it->second.cost * std::lround(value);
-        if (args.verbose) ilp_where[it->second.workspace] += " " + name + "x" + std::to_string(std::lround(value));
+        if (args.verbose)
+          ilp_where[it->second.workspace] += " " + name + "x" + std::to_string(std::lround(value));
       }
     }
     if (args.verbose) {
       for (size_t w = 0; w < decisions.size(); ++w) {
         double g = decisions[w].cost_per_hour();
         if (std::abs(g - ilp_by_ws[w]) < 1e-6) continue;
-        std::printf("  ws %zu (%s, %d replicas): greedy %.2f [", w, requests[w].model.c_str(), requests[w].replicas, g);
+        std::printf("  ws %zu (%s, %d replicas): greedy %.2f [", w, requests[w].model.c_str(),
+                    requests[w].replicas, g);
         for (const auto& a : decisions[w].allocations) {
-          std::printf(" %s:%s×%d(%dgpu)", a.cluster.c_str(), a.gpu.c_str(), a.replicas, a.gpus_per_replica);
+          std::printf(" %s:%s×%d(%dgpu)", a.cluster.c_str(), a.gpu.c_str(), a.replicas,
+                      a.gpus_per_replica);
         }
         std::printf(" ] ilp %.2f [%s ]\n", ilp_by_ws[w], ilp_where[w].c_str());
       }
@@ -200,8 +209,9 @@ int Run(const Args& args) {
     bool optimal = status_line.find("Optimal") != std::string::npos;
     double gap = ilp_cost > 0 ? 100.0 * (greedy_cost - ilp_cost) / ilp_cost : 0;
     if (greedy_unplaced > ilp_unplaced) ++greedy_short;
-    std::printf("%-8d %8d %8zu %10.2f %10.2f %8.2f %8d %8d%s\n", inst, total_replicas, vars.size(), greedy_cost,
-                ilp_cost, gap, greedy_unplaced, ilp_unplaced, optimal ? "" : "  (cbc: not proven optimal)");
+    std::printf("%-8d %8d %8zu %10.2f %10.2f %8.2f %8d %8d%s\n", inst, total_replicas, vars.size(),
+                greedy_cost, ilp_cost, gap, greedy_unplaced, ilp_unplaced,
+                optimal ? "" : "  (cbc: not proven optimal)");
     if (greedy_unplaced == ilp_unplaced) {
       worst_gap = std::max(worst_gap, gap);
       sum_gap += gap;
@@ -210,7 +220,8 @@ int Run(const Args& args) {
   }
   std::printf("\ninstances compared: %d; mean gap %.2f%%, worst gap %.2f%% (goal ≤ 3%%)\n", solved,
               solved ? sum_gap / solved : 0, worst_gap);
-  std::printf("instances where the planner left a replica unplaced that the optimum placed: %d\n", greedy_short);
+  std::printf("instances where the planner left a replica unplaced that the optimum placed: %d\n",
+              greedy_short);
   std::printf("nodes over-committed by the planner: %d\n", overcommits);
   return overcommits == 0 ? 0 : 2;
 }
@@ -222,15 +233,24 @@ int main(int argc, char** argv) {
   berth::placement::bench::Args args;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--instances") args.instances = std::atoi(v.c_str());
-    else if (k == "--clusters") args.clusters = std::atoi(v.c_str());
-    else if (k == "--nodes") args.nodes = std::atoi(v.c_str());
-    else if (k == "--workspaces") args.workspaces = std::atoi(v.c_str());
-    else if (k == "--used") args.used = std::atof(v.c_str());
-    else if (k == "--cbc") args.cbc = v;
-    else if (k == "--dir") args.dir = v;
-    else if (k == "--seconds") args.seconds = std::atoi(v.c_str());
-    else if (k == "--verbose") args.verbose = v == "1";
+    if (k == "--instances")
+      args.instances = std::atoi(v.c_str());
+    else if (k == "--clusters")
+      args.clusters = std::atoi(v.c_str());
+    else if (k == "--nodes")
+      args.nodes = std::atoi(v.c_str());
+    else if (k == "--workspaces")
+      args.workspaces = std::atoi(v.c_str());
+    else if (k == "--used")
+      args.used = std::atof(v.c_str());
+    else if (k == "--cbc")
+      args.cbc = v;
+    else if (k == "--dir")
+      args.dir = v;
+    else if (k == "--seconds")
+      args.seconds = std::atoi(v.c_str());
+    else if (k == "--verbose")
+      args.verbose = v == "1";
     else {
       std::cerr << "unknown flag " << k << "\n";
       return 64;

@@ -27,7 +27,8 @@ Run Berthctl(const std::string& args) {
 }
 
 TEST(PlanCli, JsonOnExampleFleetPlacesEveryReplicaWithinPolicy) {
-  auto r = Berthctl("plan --fleet examples/fleet.yaml -f examples/placement/workspaces.yaml -o json --explain");
+  auto r = Berthctl(
+      "plan --fleet examples/fleet.yaml -f examples/placement/workspaces.yaml -o json --explain");
   ASSERT_EQ(r.rc, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["unplaced"].empty()) << j["unplaced"].dump();
@@ -63,7 +64,8 @@ TEST(PlanCli, TableIsTheDefault) {
 }
 
 TEST(PlanCli, BadFleetNamesTheFieldAndFails) {
-  auto r = Berthctl("plan --fleet tests/placement/testdata/bad-fleet.yaml -f examples/placement/workspaces.yaml");
+  auto r = Berthctl(
+      "plan --fleet tests/placement/testdata/bad-fleet.yaml -f examples/placement/workspaces.yaml");
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("clusters[0].nodePools[0].gpusPerNode"), std::string::npos) << r.out;
 }

@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/yaml_json.h"
 #include "placement/fleet_file.h"
 #include "placement/planner.h"
 #include "placement/sizing.h"
 #include "placement/workspace_request.h"
 #include "workspace/workspace_types.h"
-#include "api/yaml_json.h"
 
 namespace berth::placement {
 namespace {
@@ -120,7 +120,8 @@ TEST_P(Scenario, DecidesAsExpected) {
       if (w.contains("defaultSize")) fallback = ParseSize(w["defaultSize"]);
       req.sizer = FixedSizer(sizes, fallback);
       if (w.contains("policy")) {
-        auto spec = policies::ParsePlacementPolicySpec(w["policy"], "workspaces[" + std::to_string(i) + "].policy");
+        auto spec = policies::ParsePlacementPolicySpec(
+            w["policy"], "workspaces[" + std::to_string(i) + "].policy");
         if (!spec.ok()) {
           for (auto& f : CauseFields(spec.status())) invalid_fields.push_back(f);
           ASSERT_FALSE(want_invalid.empty()) << spec.status().ToString();
@@ -183,7 +184,8 @@ TEST_P(Scenario, DecidesAsExpected) {
     if (e.contains("rejections")) {
       std::map<std::string, std::string> got;
       for (const auto& r : d.rejections) {
-        got[r.cluster >= 0 ? planner->snapshot().clusters[r.cluster].name : r.unknown_name] = RejectReasonName(r.reason);
+        got[r.cluster >= 0 ? planner->snapshot().clusters[r.cluster].name : r.unknown_name] =
+            RejectReasonName(r.reason);
         EXPECT_FALSE(r.message.empty()) << "every rejection says why";
       }
       for (const auto& [c, reason] : e["rejections"].items()) {
@@ -196,7 +198,8 @@ TEST_P(Scenario, DecidesAsExpected) {
     if (e.contains("gpu")) {
       for (const auto& [c, label] : e["gpu"].items()) {
         bool found = false;
-        for (const auto& a : d.allocations) found |= a.cluster == c && a.gpu == label.get<std::string>();
+        for (const auto& a : d.allocations)
+          found |= a.cluster == c && a.gpu == label.get<std::string>();
         EXPECT_TRUE(found) << c << " should run on " << label;
       }
     }
@@ -218,8 +221,8 @@ TEST_P(Scenario, DecidesAsExpected) {
     }
   }
   if (expect.contains("totalCostPerHour")) {
-    EXPECT_NEAR(PlanToJson(decisions)["totalCostPerHour"].get<double>(), expect["totalCostPerHour"].get<double>(),
-                0.01);
+    EXPECT_NEAR(PlanToJson(decisions)["totalCostPerHour"].get<double>(),
+                expect["totalCostPerHour"].get<double>(), 0.01);
   }
 }
 
