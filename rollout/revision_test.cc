@@ -1,0 +1,2 @@
+#include "rollout/revision.h"
+#include <gtest/gtest.h>

@@ -1,0 +1,2 @@
+#include "rollout/rollout.h"
+#include <gtest/gtest.h>
