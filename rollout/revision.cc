@@ -74,8 +74,8 @@ StatusOr<Revision> RevisionOf(const json& ws, Clock::TimePoint now) {
     }
   }
   if (!causes.empty()) {
-    return Status::Invalid("invalid revision: " + causes.front().field + ": " + causes.front().message,
-                           std::move(causes));
+    std::string msg = "invalid revision: " + causes.front().field + ": " + causes.front().message;
+    return Status::Invalid(std::move(msg), std::move(causes));
   }
   return rev;
 }

@@ -212,11 +212,9 @@ void Stepper::SyncClusters() {
     ++members[c.stage];
     // A cluster that joins after its stage passed waits in the current stage instead.
     c.stage = std::max(c.stage, s().stage);
-    c.from_revision = (o->revision != 0 && o->revision != s().target_revision) ? o->revision
-                                                                                : s().rollback_revision;
-    if (o->revision == s().target_revision && o->revision != 0 && FirstDeployment()) {
-      c.from_revision = 0;
-    }
+    // The way back is the last good revision, even for a cluster still running a revision
+    // this rollout superseded: that one never proved itself.
+    c.from_revision = s().rollback_revision;
     s().clusters[name] = c;
   }
 }
@@ -243,7 +241,7 @@ void Stepper::ObserveInFlight() {
       continue;
     }
     if (on_target && o.failure_reports > gate.max_failure_reports) {
-      FailCluster(name, c, "FailureBudgetExceeded",
+      FailCluster(name, c, "TooManyFailureReports",
                   std::to_string(o.failure_reports) + " failure reports for revision " +
                       std::to_string(s().target_revision) + " (health gate allows " +
                       std::to_string(gate.max_failure_reports) + ")" +
@@ -325,6 +323,8 @@ bool Stepper::StartUpdate(const std::string& name, ClusterRollout& c, const Clus
   c.surge = surge;
   c.max_surge = surge ? std::min(o.surge_capacity, std::max(1, Desired(o))) : 0;
   c.reason.clear();
+  Requeue(now_ + std::chrono::seconds(StageSpec(std::min(c.stage, StageCount() - 1))
+                                          .health_gate.progress_deadline_seconds));
   Event("ClusterUpdating",
         name + ": updating to revision " + std::to_string(s().target_revision) +
             (surge ? " (surge " + std::to_string(c.max_surge) + ")" : " (in place)"),
@@ -553,7 +553,9 @@ void Stepper::WriteDirectives() {
     if (from == 0) on_target = true;  // first deployment: nothing else to run
     d.revision = on_target ? s().target_revision : from;
     d.max_unavailable = MaxUnavailable(o);
-    if (on_target && c.surge && from != 0) {
+    // Old replicas are kept only while the new ones start; once Ready the agent drains them.
+    if (on_target && c.surge && from != 0 && c.progress == ClusterProgress::kUpdating &&
+        phase != RolloutPhase::kCompleted) {
       d.mode = UpdateMode::kSurge;
       d.previous_revision = from;
       d.max_surge = c.max_surge;
