@@ -6,6 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "api/schema.h"
+#include "api/yaml_json.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace berth::policies {
 namespace {
@@ -162,6 +167,27 @@ TEST(RolloutStrategySchema, GenericValidatorAcceptsExampleAndNamesUnknownFields)
   Status bad = api::ValidateAgainstSchema(RolloutStrategySchema(), object, "RolloutStrategy");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(FieldsOf(bad), Contains("spec.stages[0].soakSecs"));
+}
+
+TEST(RolloutStrategyExamples, EveryExampleIsValidAndSchemaClean) {
+  namespace fs = std::filesystem;
+  const char* src = std::getenv("BERTH_SOURCE_DIR");
+  fs::path dir = fs::path(src ? src : ".") / "examples" / "rollouts";
+  int seen = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".yaml") continue;
+    ++seen;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto doc = api::YamlToJson(text.str());
+    ASSERT_TRUE(doc.ok()) << e.path() << ": " << doc.status().ToString();
+    Status schema = api::ValidateAgainstSchema(RolloutStrategySchema(), *doc, "RolloutStrategy");
+    EXPECT_TRUE(schema.ok()) << e.path() << ": " << schema.ToString();
+    auto parsed = ParseRolloutStrategy(*doc);
+    EXPECT_TRUE(parsed.ok()) << e.path() << ": " << parsed.status().ToString();
+  }
+  EXPECT_GE(seen, 3);
 }
 
 }  // namespace
