@@ -287,9 +287,11 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
-  impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
-                                                        options.controllers);
-  BERTH_RETURN_IF_ERROR(impl->controllers->Start());
+  if (options.run_controllers) {
+    impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
+                                                          options.controllers);
+    BERTH_RETURN_IF_ERROR(impl->controllers->Start());
+  }
 
   ApiServerOptions server_options;
   server_options.host = options.host;

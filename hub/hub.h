@@ -21,6 +21,7 @@ struct HubOptions {
   std::vector<std::string> extra_sans;  // extra names/IPs for the serving certificate
   Clock* clock = nullptr;               // nullptr: the real clock
   FleetControllerOptions controllers;   // health, failover and failback timing
+  bool run_controllers = true;          // false: API server and store only
 };
 
 // Registers every kind the hub serves (Workspace, PlacementPolicy, RolloutStrategy,

@@ -58,7 +58,24 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  bool no_controllers = false;
+  app.add_flag("--no-controllers", no_controllers,
+               "Serve the API and store only: no health, placement, Work or failover controllers "
+               "(for API tests and debugging)");
+  app.add_option("--failover-toleration", options.controllers.toleration_seconds,
+                 "Seconds a member may be Unhealthy before its replicas are placed elsewhere")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--failback-hysteresis", options.controllers.failback_hysteresis_seconds,
+                 "Seconds a recovered member must stay healthy before replicas move back to it")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--heartbeat-period", options.controllers.default_heartbeat_seconds,
+                 "Default lease renewal period of members, in seconds (MemberCluster spec may override)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--missed-heartbeats", options.controllers.default_missed_heartbeats,
+                 "Missed renewals before a member is Unhealthy (MemberCluster spec may override)")
+      ->capture_default_str()->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
+  options.run_controllers = !no_controllers;
 
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {

@@ -120,7 +120,7 @@ class CrashDurabilityTest : public ::testing::Test {
 };
 
 TEST_F(CrashDurabilityTest, AcknowledgedWritesSurviveSigkillAndTheDataDirIsReused) {
-  auto started = HubProcess::Start();
+  auto started = HubProcess::Start(ApiOnly());
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   HubProcess& hub = **started;
   auto first_config = hub.AdminConfig();

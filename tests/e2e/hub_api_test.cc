@@ -64,7 +64,7 @@ std::vector<std::string> CauseFields(const json& status) {
 class HubApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto hub = HubProcess::Start();
+    auto hub = HubProcess::Start(ApiOnly());
     if (!hub.ok()) {
       start_error_ = new std::string(hub.status().ToString());
       return;
@@ -585,7 +585,7 @@ TEST_F(HubApiTest, TlsIsVerifiedAgainstTheHubCa) {
 // --- Suites that need a hub of their own (restarts, a pre-filled store).
 
 TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
-  auto started = HubProcess::Start();
+  auto started = HubProcess::Start(ApiOnly());
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   HubProcess& hub = **started;
   auto client = hub.NewClient();
@@ -655,7 +655,7 @@ TEST(HubRestartTest, WatchResumedAfterRestartGetsExactlyTheMissedEvents) {
 }
 
 TEST(HubRestartTest, SigtermStopsCleanlyAndABusyPortIsReported) {
-  auto started = HubProcess::Start();
+  auto started = HubProcess::Start(ApiOnly());
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   HubProcess& hub = **started;
   auto client = hub.NewClient();
@@ -663,7 +663,7 @@ TEST(HubRestartTest, SigtermStopsCleanlyAndABusyPortIsReported) {
   ASSERT_TRUE((*client)->Post(kMembers, Member("kept")).ok());
 
   // A second hub on the same port fails fast and says why.
-  HubProcessOptions same_port;
+  HubProcessOptions same_port = ApiOnly();
   same_port.port = hub.port();
   auto clash = HubProcess::Start(same_port);
   ASSERT_FALSE(clash.ok());
@@ -719,7 +719,7 @@ TEST(HubCompactionTest, WatchFromACompactedRevisionGets410) {
     ASSERT_GT((*store)->CompactedRevision(), 100);
   }
 
-  HubProcessOptions options;
+  HubProcessOptions options = ApiOnly();
   options.data_dir = data_dir;
   auto started = HubProcess::Start(options);
   ASSERT_TRUE(started.ok()) << started.status().ToString();

@@ -74,7 +74,7 @@ expect "server-side apply again"            'serverside-applied' kubectl apply -
 
 # get: tables, formats, selectors.
 expect "get ws has Berth columns"           'NAME +MODEL +READY +CLUSTERS +STATUS +AGE' kubectl get ws
-expect "get ws row"                         'phi-mini +phi-4-mini-instruct +0/3 +Pending' kubectl get ws
+expect "get ws row says why it is not placed" 'phi-mini +phi-4-mini-instruct +0/3 +NoFeasibleCluster' kubectl get ws
 expect "get -o wide adds columns"           'REVISION +GPU' kubectl get ws -o wide
 expect "get mc columns"                     'NAME +REGION +GPUS +HEALTHY +AGE' kubectl get mc
 expect "get -o yaml"                        'kind: Workspace' kubectl get ws phi-mini -o yaml
@@ -107,16 +107,18 @@ kubectl label ws phi-mini watched=yes >/dev/null
 for _ in $(seq 1 40); do [ "$(grep -c phi-mini "$WORK/watch.out")" -ge 2 ] && break; sleep 0.1; done
 if [ "$(grep -c phi-mini "$WORK/watch.out")" -ge 2 ]; then ok "get -w streams changes"; else fail "get -w streams changes" "$(cat "$WORK/watch.out")"; fi
 
-# status subresource + wait for a condition.
-(kubectl wait --for=condition=Available ws/phi-mini --timeout=8s >"$WORK/wait.out" 2>&1; echo "rc=$?" >>"$WORK/wait.out") &
+# The hub's controllers explain placement in status: no member clusters, so Scheduled=False.
+expect "wait for a condition the hub sets"  'condition met' kubectl wait --for=condition=Scheduled=False ws/phi-mini --timeout=10s
+expect "scheduling reason in status"        'NoFeasibleCluster' kubectl get ws phi-mini -o jsonpath='{.status.conditions[?(@.type=="Scheduled")].reason}'
+# status subresource + wait for a condition written by someone else.
+(kubectl wait --for=condition=Reviewed ws/phi-mini --timeout=8s >"$WORK/wait.out" 2>&1; echo "rc=$?" >>"$WORK/wait.out") &
 WAITER=$!
 sleep 1
-kubectl patch ws phi-mini --subresource=status --type=merge \
-  -p '{"status":{"conditions":[{"type":"Available","status":"True","reason":"MinAvailable","message":"ok"}]}}' >/dev/null
+kubectl patch ws phi-mini --subresource=status --type=json \
+  -p '[{"op":"add","path":"/status/conditions/-","value":{"type":"Reviewed","status":"True","reason":"Approved","message":"ok"}}]' >/dev/null
 wait $WAITER
 if grep -q "condition met" "$WORK/wait.out" && grep -q "rc=0" "$WORK/wait.out"; then ok "wait --for=condition"; else fail "wait --for=condition" "$(cat "$WORK/wait.out")"; fi
-expect "status column follows condition"    'phi-mini .*Available' kubectl get ws phi-mini
-expect "spec write cannot change status"    '^True$' bash -c "kubectl patch ws phi-mini --type=merge -p '{\"status\":{\"conditions\":[]}}' >/dev/null; kubectl get ws phi-mini -o jsonpath='{.status.conditions[0].status}'"
+expect "spec write cannot change status"    '^True$' bash -c "kubectl patch ws phi-mini --type=merge -p '{\"status\":{\"conditions\":[]}}' >/dev/null; kubectl get ws phi-mini -o jsonpath='{.status.conditions[?(@.type==\"Reviewed\")].status}'"
 
 # describe with events.
 UID_WS=$(kubectl get ws phi-mini -o jsonpath='{.metadata.uid}')

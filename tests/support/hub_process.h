@@ -46,6 +46,14 @@ struct HubProcessOptions {
   std::chrono::milliseconds ready_timeout{20000};
 };
 
+// A hub serving only the API and store (berth-hub --no-controllers): for tests of API
+// semantics that must see no writes but their own.
+inline HubProcessOptions ApiOnly() {
+  HubProcessOptions o;
+  o.extra_args = {"--no-controllers"};
+  return o;
+}
+
 class HubProcess {
  public:
   // Spawns the hub and waits until it is ready. Errors: NotFound when the binary is
