@@ -1,0 +1,92 @@
+#include "placement/fleet_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::placement {
+namespace {
+
+using ::testing::Contains;
+
+constexpr const char* kFleet = R"(
+kind: Fleet
+regionLatencies:
+  - {from: eastus, to: westeurope, ms: 85}
+clusters:
+  - name: onprem
+    region: eastus
+    provider: onprem
+    labels: {env: prod}
+    taints: [{key: maintenance, value: "true", effect: NoExecute}]
+    prices: {A100-80GB: 0}
+    cached: {images: [vllm:0.6], models: [phi-4]}
+    nodePools:
+      - name: a100
+        gpu: NVIDIA-A100-SXM4-80GB
+        gpusPerNode: 8
+        count: 3
+        usedPerNode: [8, 2]
+        driverVersion: "470.82.01"
+        cudaVersion: 11.4
+      - name: mig
+        gpu: A100-80GB
+        gpusPerNode: 2
+        count: 1
+        mig: {profile: 3g.40gb, slicesPerGpu: 2}
+)";
+
+TEST(FleetFile, ExpandsPoolsIntoNodesWithCatalogDefaults) {
+  auto fleet = ParseFleetYaml(kFleet);
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  ASSERT_EQ(fleet->clusters.size(), 1u);
+  const auto& c = fleet->clusters[0];
+  EXPECT_EQ(c.region(), "eastus");
+  EXPECT_EQ(c.Label("provider"), "onprem");
+  EXPECT_EQ(c.Label("env"), "prod");
+  ASSERT_EQ(c.nodes.size(), 4u);
+  EXPECT_EQ(c.nodes[0].name, "a100-0");
+  EXPECT_EQ(c.nodes[0].gpu_product, "A100-80GB");  // GFD label resolved to the catalog name
+  EXPECT_DOUBLE_EQ(c.nodes[0].memory_gib, 80);
+  EXPECT_EQ(c.nodes[0].free_units, 0);
+  EXPECT_EQ(c.nodes[1].free_units, 6);
+  EXPECT_EQ(c.nodes[2].free_units, 8);
+  EXPECT_EQ(c.nodes[0].cuda_version.ToString(), "11.4");
+  EXPECT_EQ(c.nodes[3].mig_profile, "3g.40gb");
+  EXPECT_EQ(c.nodes[3].units, 4);
+  EXPECT_DOUBLE_EQ(c.nodes[3].memory_gib, 40);
+  EXPECT_EQ(c.taints[0].effect, policies::TaintEffect::kNoExecute);
+  EXPECT_TRUE(c.cached_models.count("phi-4"));
+  ASSERT_EQ(fleet->latencies.size(), 1u);
+  EXPECT_DOUBLE_EQ(fleet->latencies[0].ms, 85);
+}
+
+TEST(FleetFile, NamesEveryBadField) {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: a
+    prices: {A100-80GB: -1}
+    nodePools:
+      - {name: p, gpu: Mystery-GPU, gpusPerNode: 0, usedPerNode: 9}
+  - name: a
+    region: x
+)");
+  ASSERT_FALSE(fleet.ok());
+  std::vector<std::string> fields;
+  for (const auto& c : fleet.status().causes()) fields.push_back(c.field);
+  EXPECT_THAT(fields, Contains("clusters[0].region"));
+  EXPECT_THAT(fields, Contains("clusters[0].prices.A100-80GB"));
+  EXPECT_THAT(fields, Contains("clusters[0].nodePools[0].memoryGiB"));
+  EXPECT_THAT(fields, Contains("clusters[0].nodePools[0].gpusPerNode"));
+  EXPECT_THAT(fields, Contains("clusters[1].name"));
+}
+
+TEST(FleetFile, YamlSyntaxErrorNamesTheLine) {
+  auto fleet = ParseFleetYaml("clusters: [a, b");
+  ASSERT_FALSE(fleet.ok());
+  EXPECT_NE(fleet.status().message().find("line"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::placement

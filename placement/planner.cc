@@ -1,0 +1,498 @@
+// Planner: indexes the fleet, keeps the reservation ledger, runs filter → score → select
+// for each request and commits the chosen replicas to nodes.
+#include "placement/planner.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+#include "placement/engine_internal.h"
+
+namespace berth::placement {
+
+using namespace internal;  // NOLINT: the stages live in the internal namespace
+using policies::PlacementMode;
+using policies::PlacementPolicySpec;
+
+struct Planner::Impl {
+  FleetIndex index;
+  Ledger ledger;
+  std::shared_ptr<const PlacementPolicySpec> default_policy = std::make_shared<PlacementPolicySpec>();
+  std::unordered_map<const PlacementPolicySpec*, PolicyView> views;
+  std::vector<int> kept_wanted;  // per cluster, scratch for one decision
+  std::vector<Candidate> candidates;
+
+  const PolicyView& View(const std::shared_ptr<const PlacementPolicySpec>& policy) {
+    auto it = views.find(policy.get());
+    if (it != views.end()) return it->second;
+    return views.emplace(policy.get(), BuildPolicyView(index, policy)).first->second;
+  }
+
+  PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized, const DecideOptions& options);
+  void Commit(const PlacementRequest& request, const SizedRequest& sized, const PolicyView& view,
+              const Candidate& cand, PlacementDecision& decision);
+};
+
+namespace {
+
+std::string ShapeKey(const GpuNode& n) {
+  return n.gpu_product + "|" + n.mig_profile + "|" + std::to_string(n.memory_gib) + "|" + std::to_string(n.units);
+}
+
+}  // namespace
+
+StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
+  auto impl = std::make_unique<Impl>();
+  FleetIndex& ix = impl->index;
+  std::sort(snapshot.clusters.begin(), snapshot.clusters.end(),
+            [](const ClusterInventory& a, const ClusterInventory& b) { return a.name < b.name; });
+  ix.snapshot = std::move(snapshot);
+  auto region_id = [&ix](const std::string& r) {
+    auto [it, added] = ix.region_by_name.emplace(r, static_cast<int>(ix.regions.size()));
+    if (added) ix.regions.push_back(r);
+    return it->second;
+  };
+  std::unordered_map<std::string, int> shape_ids;
+  std::vector<FieldCause> causes;
+  for (size_t c = 0; c < ix.snapshot.clusters.size(); ++c) {
+    const ClusterInventory& cluster = ix.snapshot.clusters[c];
+    if (!ix.cluster_by_name.emplace(cluster.name, static_cast<int>(c)).second) {
+      causes.push_back({"clusters", "duplicate cluster name \"" + cluster.name + "\""});
+    }
+    ClusterIndex ci;
+    ci.region = cluster.region().empty() ? -1 : region_id(cluster.region());
+    ci.first_pool = static_cast<int>(ix.pools.size());
+    // Group nodes into pools of one shape and driver; nodes of a pool are contiguous.
+    std::map<std::string, std::vector<int>> groups;
+    std::vector<std::string> order;
+    for (size_t n = 0; n < cluster.nodes.size(); ++n) {
+      const GpuNode& node = cluster.nodes[n];
+      if (node.units <= 0) continue;
+      std::string key = node.pool + "|" + ShapeKey(node) + "|" + node.driver_version.ToString() + "|" +
+                        node.cuda_version.ToString();
+      auto [it, added] = groups.try_emplace(key);
+      if (added) order.push_back(key);
+      it->second.push_back(static_cast<int>(n));
+      ci.total_units += node.units;
+      ++ci.node_count;
+    }
+    bool have_price = false;
+    for (const auto& key : order) {
+      const auto& members = groups[key];
+      const GpuNode& sample = cluster.nodes[members.front()];
+      PoolIndex pool;
+      pool.cluster = static_cast<int>(c);
+      auto [sit, sadded] = shape_ids.try_emplace(ShapeKey(sample), static_cast<int>(ix.shapes.size()));
+      if (sadded) {
+        ShapeEntry e;
+        e.shape.product = sample.gpu_product;
+        e.shape.memory_gib = sample.memory_gib;
+        e.shape.gpus_per_node = sample.units;
+        e.shape.mig_profile = sample.mig_profile;
+        e.label = sample.mig_profile.empty() ? sample.gpu_product : sample.gpu_product + "/" + sample.mig_profile;
+        ix.shapes.push_back(std::move(e));
+      }
+      pool.shape = sit->second;
+      pool.first_node = static_cast<int>(ix.nodes.size());
+      pool.node_count = static_cast<int>(members.size());
+      pool.sample = &sample;
+      auto price = cluster.price_per_gpu_hour.find(sample.gpu_product);
+      double per_gpu = price == cluster.price_per_gpu_hour.end() ? 0 : price->second;
+      pool.price_per_unit = per_gpu / std::max(1, sample.units_per_gpu);
+      if (!have_price || per_gpu < ci.min_price) ci.min_price = per_gpu;
+      have_price = true;
+      for (int n : members) ix.nodes.push_back({static_cast<int>(c), n});
+      ix.pools.push_back(pool);
+    }
+    ci.pool_count = static_cast<int>(ix.pools.size()) - ci.first_pool;
+    ix.clusters.push_back(ci);
+  }
+  for (const auto& l : ix.snapshot.latencies) {
+    region_id(l.from);
+    region_id(l.to);
+  }
+  const size_t nr = ix.regions.size();
+  ix.latency.assign(nr * nr, kUnknownLatencyMs);
+  for (size_t r = 0; r < nr; ++r) ix.latency[r * nr + r] = kSameRegionLatencyMs;
+  for (const auto& l : ix.snapshot.latencies) {
+    int a = ix.region_by_name[l.from], b = ix.region_by_name[l.to];
+    ix.latency[a * nr + b] = ix.latency[b * nr + a] = l.ms;
+  }
+
+  Ledger& ledger = impl->ledger;
+  ledger.free.resize(ix.nodes.size());
+  ledger.cluster_free.assign(ix.clusters.size(), 0);
+  std::unordered_map<std::string, int> node_by_name;  // "cluster/node" → flat index
+  for (size_t i = 0; i < ix.nodes.size(); ++i) {
+    const NodeRef& ref = ix.nodes[i];
+    const GpuNode& node = ix.snapshot.clusters[ref.cluster].nodes[ref.node];
+    ledger.free[i] = std::clamp(node.free_units, 0, node.units);
+    ledger.cluster_free[ref.cluster] += ledger.free[i];
+    node_by_name[ix.snapshot.clusters[ref.cluster].name + "/" + node.name] = static_cast<int>(i);
+  }
+  for (size_t r = 0; r < ix.snapshot.reservations.size(); ++r) {
+    const Reservation& res = ix.snapshot.reservations[r];
+    std::string field = "reservations[" + std::to_string(r) + "]";
+    auto it = node_by_name.find(res.cluster + "/" + res.node);
+    if (it == node_by_name.end()) {
+      causes.push_back({field + ".node", "no GPU node " + res.node + " in cluster " + res.cluster});
+      continue;
+    }
+    if (res.units > ledger.free[it->second]) {
+      causes.push_back({field + ".gpus", "reserves " + std::to_string(res.units) + " but node " + res.node +
+                                             " has only " + std::to_string(ledger.free[it->second]) + " free"});
+      continue;
+    }
+    ledger.free[it->second] -= res.units;
+    ledger.cluster_free[ix.nodes[it->second].cluster] -= res.units;
+  }
+  if (!causes.empty()) {
+    std::string msg = "invalid fleet snapshot: " + causes.front().field + ": " + causes.front().message;
+    return Status::Invalid(std::move(msg), std::move(causes));
+  }
+  impl->kept_wanted.assign(ix.clusters.size(), 0);
+  return Planner(std::move(impl));
+}
+
+Planner::Planner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Planner::Planner(Planner&&) noexcept = default;
+Planner& Planner::operator=(Planner&&) noexcept = default;
+Planner::~Planner() = default;
+
+const FleetSnapshot& Planner::snapshot() const { return impl_->index.snapshot; }
+const std::vector<Reservation>& Planner::new_reservations() const { return impl_->ledger.made; }
+
+int Planner::FreeUnits(const std::string& cluster, const std::string& node) const {
+  const FleetIndex& ix = impl_->index;
+  auto it = ix.cluster_by_name.find(cluster);
+  if (it == ix.cluster_by_name.end()) return -1;
+  for (size_t i = 0; i < ix.nodes.size(); ++i) {
+    if (ix.nodes[i].cluster == it->second && ix.snapshot.clusters[it->second].nodes[ix.nodes[i].node].name == node) {
+      return impl_->ledger.free[i];
+    }
+  }
+  return -1;
+}
+
+PlacementDecision Planner::Decide(const PlacementRequest& request, const DecideOptions& options) {
+  SizedRequest sized = SizeRequest(impl_->index, request);
+  return impl_->Decide(request, sized, options);
+}
+
+std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementRequest>& requests,
+                                                  const DecideOptions& options) {
+  std::vector<SizedRequest> sized;
+  sized.reserve(requests.size());
+  for (const auto& r : requests) sized.push_back(SizeRequest(impl_->index, r));
+  std::vector<size_t> order(requests.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const auto &ra = requests[a], &rb = requests[b];
+    if (ra.priority != rb.priority) return ra.priority > rb.priority;
+    if (sized[a].footprint_gib != sized[b].footprint_gib) return sized[a].footprint_gib > sized[b].footprint_gib;
+    if (ra.replicas != rb.replicas) return ra.replicas > rb.replicas;
+    return ra.workspace < rb.workspace;
+  });
+  std::vector<PlacementDecision> out(requests.size());
+  for (size_t i : order) out[i] = impl_->Decide(requests[i], sized[i], options);
+  return out;
+}
+
+PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const SizedRequest& sized,
+                                        const DecideOptions& options) {
+  const auto& policy_ptr = request.policy ? request.policy : default_policy;
+  const PlacementPolicySpec& policy = *policy_ptr;
+  const PolicyView& view = View(policy_ptr);
+  const size_t n = index.clusters.size();
+
+  PlacementDecision d;
+  d.workspace = request.workspace;
+  const int replicas = std::max(0, request.replicas);
+
+  // PickFixed: the named clusters and each one's share of the replicas.
+  std::vector<int> fixed_share;
+  if (policy.mode == PlacementMode::kPickFixed) {
+    fixed_share.assign(n, -1);
+    const int names = static_cast<int>(policy.cluster_names.size());
+    for (int i = 0; i < names; ++i) {
+      int share = replicas / names + (i < replicas % names ? 1 : 0);
+      auto it = index.cluster_by_name.find(policy.cluster_names[i]);
+      if (it == index.cluster_by_name.end()) {
+        d.requested += share;
+        ++d.reason_counts[static_cast<size_t>(RejectReason::kClusterNotFound)];
+        if (options.explain) {
+          d.rejections.push_back({-1, policy.cluster_names[i], RejectReason::kClusterNotFound,
+                                  "PickFixed names a cluster that is not a member of the fleet"});
+        }
+        continue;
+      }
+      fixed_share[it->second] = std::max(0, fixed_share[it->second]) + share;
+    }
+  }
+  if (!policy.rebalance) {
+    for (const auto& [name, count] : request.current) {
+      auto it = index.cluster_by_name.find(name);
+      if (it != index.cluster_by_name.end()) kept_wanted[it->second] = std::max(0, count);
+    }
+  }
+
+  candidates.clear();
+  int pickall_targets = 0;
+  auto reject = [&](int c, RejectReason r) {
+    ++d.reason_counts[static_cast<size_t>(r)];
+    if (options.explain) d.rejections.push_back({c, {}, r, RejectionMessage(index, ledger, policy, sized, c, r)});
+    if (r >= RejectReason::kModelDoesNotFit) ++pickall_targets;
+  };
+  for (size_t ci = 0; ci < n; ++ci) {
+    const int c = static_cast<int>(ci);
+    if (!fixed_share.empty()) {
+      if (fixed_share[c] < 0) continue;
+      d.requested += fixed_share[c];
+    }
+    int want_keep = kept_wanted[c];
+    if (policy.mode == PlacementMode::kPickFixed) want_keep = std::min(want_keep, fixed_share[c]);
+    if (policy.mode == PlacementMode::kPickAll) want_keep = std::min(want_keep, replicas);
+    uint8_t verdict_new = view.new_verdict[c];
+    uint8_t verdict_keep = view.keep_verdict[c];
+    if (view.dynamic_selector && verdict_keep == kPass) {
+      bool any = false;
+      for (const auto& t : policy.required.cluster_selector_terms) {
+        if (MatchesTerm(index, ledger, c, t)) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) verdict_new = verdict_keep = static_cast<uint8_t>(RejectReason::kClusterSelectorMismatch);
+    }
+    if (verdict_new != kPass && (want_keep == 0 || verdict_keep != kPass)) {
+      reject(c, static_cast<RejectReason>(verdict_new));
+      continue;
+    }
+    const ClusterIndex& cx = index.clusters[c];
+    uint8_t furthest = static_cast<uint8_t>(RejectReason::kNoGpuNodes);
+    int capacity = 0, best_pool = -1;
+    double best_cost = 0, cost_with_room = -1;
+    for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
+      uint8_t pv = view.pool_verdict[p];
+      if (pv != kPass) {
+        furthest = std::max(furthest, pv);
+        continue;
+      }
+      if (!sized.product_allowed[index.pools[p].shape]) {
+        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kGpuProductNotAllowed));
+        continue;
+      }
+      const auto& est = sized.estimates[index.pools[p].shape];
+      if (!est) {
+        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kModelDoesNotFit));
+        continue;
+      }
+      double cost = index.pools[p].price_per_unit * est->total_gpus();
+      if (best_pool < 0 || cost < best_cost) {
+        best_pool = p;
+        best_cost = cost;
+      }
+      if (verdict_new != kPass) continue;
+      int cap = PoolCapacity(index, ledger, p, *est);
+      if (cap > 0) {
+        capacity += cap;
+        if (cost_with_room < 0 || cost < cost_with_room) cost_with_room = cost;
+      } else {
+        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kInsufficientFreeGpus));
+      }
+    }
+    int kept = (verdict_keep == kPass && best_pool >= 0) ? want_keep : 0;
+    if (capacity == 0 && kept == 0) {
+      reject(c, static_cast<RejectReason>(verdict_new != kPass ? verdict_new : furthest));
+      continue;
+    }
+    ++pickall_targets;
+    Candidate cand;
+    cand.cluster = c;
+    cand.capacity = capacity;
+    cand.kept = kept;
+    cand.best_pool = best_pool;
+    cand.cost_per_replica = cost_with_room >= 0 ? cost_with_room : best_cost;
+    cand.locality_ms = view.locality_ms[c];
+    const ClusterInventory& inv = index.snapshot.clusters[c];
+    cand.warm = (!request.image.empty() && inv.cached_images.count(request.image) ? 50 : 0) +
+                (!request.model.empty() && inv.cached_models.count(request.model) ? 50 : 0);
+    if (view.dynamic_affinity) {
+      for (const auto& pt : policy.preferred) {
+        if (MatchesTerm(index, ledger, c, pt.term)) cand.affinity += pt.weight;
+      }
+    } else {
+      cand.affinity = view.affinity[c];
+    }
+    candidates.push_back(cand);
+  }
+  for (const auto& [name, count] : request.current) {
+    auto it = index.cluster_by_name.find(name);
+    if (it != index.cluster_by_name.end()) kept_wanted[it->second] = 0;
+  }
+  d.feasible_clusters = static_cast<int>(candidates.size());
+
+  ScoreCandidates(policy.scoring.weights, candidates);
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.score.total != b.score.total) return a.score.total > b.score.total;
+    return a.cluster < b.cluster;
+  });
+
+  SelectOutcome outcome;
+  switch (policy.mode) {
+    case PlacementMode::kPickN: {
+      d.requested = replicas;
+      // More replicas running than wanted: the lowest-ranked clusters give theirs up first.
+      int excess = -replicas;
+      for (const auto& c : candidates) excess += c.kept;
+      for (auto it = candidates.rbegin(); it != candidates.rend() && excess > 0; ++it) {
+        int drop = std::min(excess, it->kept);
+        it->kept -= drop;
+        excess -= drop;
+      }
+      outcome = SelectPickN(index, policy, replicas, candidates);
+      break;
+    }
+    case PlacementMode::kPickAll:
+      d.requested = replicas * std::max(1, pickall_targets);
+      for (auto& c : candidates) c.assigned = std::min(c.capacity, std::max(0, replicas - c.kept));
+      break;
+    case PlacementMode::kPickFixed:
+      for (auto& c : candidates) c.assigned = std::min(c.capacity, std::max(0, fixed_share[c.cluster] - c.kept));
+      break;
+  }
+
+  int placed = 0;
+  for (const auto& c : candidates) placed += c.kept + c.assigned;
+  const int min_available = std::min(policy.min_available, d.requested);
+  // Select already gave up on NotEnoughClusters/NotEnoughDomains (a more precise reason).
+  if (placed > 0 && placed < min_available && outcome.reason != "NotEnoughClusters" && outcome.reason != "NotEnoughDomains") {
+    int kept_total = 0;
+    for (auto& c : candidates) {
+      kept_total += c.kept;
+      c.assigned = 0;
+    }
+    outcome = {"MinAvailableNotMet", "only " + std::to_string(placed) + " replica(s) fit but minAvailable is " +
+                                         std::to_string(min_available) + "; nothing new was placed"};
+    placed = kept_total;
+  }
+  d.placed = 0;
+  for (const auto& c : candidates) Commit(request, sized, view, c, d);
+
+  if (d.placed < d.requested && d.unplaced_reason.empty()) {
+    if (!outcome.reason.empty()) {
+      d.unplaced_reason = outcome.reason;
+      d.unplaced_message = outcome.message;
+    } else if (candidates.empty()) {
+      d.unplaced_reason = "NoFeasibleCluster";
+    } else {
+      d.unplaced_reason = "InsufficientCapacity";
+      d.unplaced_message = std::to_string(d.requested - d.placed) + " replica(s) found no room on their clusters";
+    }
+    // Say which rejections dominate: that is what the user must change.
+    std::vector<std::pair<int, int>> counts;
+    for (size_t r = 0; r < d.reason_counts.size(); ++r) {
+      if (d.reason_counts[r] > 0) counts.emplace_back(d.reason_counts[r], static_cast<int>(r));
+    }
+    std::sort(counts.begin(), counts.end(), [](auto a, auto b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    if (!counts.empty()) {
+      std::string summary;
+      for (size_t i = 0; i < counts.size() && i < 4; ++i) {
+        summary += (i ? ", " : "") + std::to_string(counts[i].first) + " " +
+                   std::string(RejectReasonName(static_cast<RejectReason>(counts[i].second)));
+      }
+      std::string prefix = d.unplaced_message.empty() ? "" : d.unplaced_message + "; ";
+      d.unplaced_message = prefix + std::to_string(d.feasible_clusters) + " of " +
+                           std::to_string(n) + " clusters fit; rejected: " + summary;
+    }
+  }
+  if (options.explain) {
+    d.scores.reserve(candidates.size());
+    for (const auto& c : candidates) {
+      ClusterScore s = c.score;
+      s.replicas = c.kept + c.assigned;
+      d.scores.push_back(s);
+    }
+  }
+  return d;
+}
+
+void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& sized, const PolicyView& view,
+                           const Candidate& cand, PlacementDecision& d) {
+  const std::string& cluster_name = index.snapshot.clusters[cand.cluster].name;
+  auto add_row = [&](int pool, int count, int kept) {
+    const auto& est = *sized.estimates[index.pools[pool].shape];
+    const std::string& label = index.shapes[index.pools[pool].shape].label;
+    double cost = index.pools[pool].price_per_unit * est.total_gpus() * count;
+    for (auto& a : d.allocations) {
+      if (a.cluster == cluster_name && a.gpu == label && a.gpus_per_replica == est.total_gpus()) {
+        a.replicas += count;
+        a.kept += kept;
+        a.cost_per_hour += cost;
+        return;
+      }
+    }
+    d.allocations.push_back({cluster_name, label, est.total_gpus(), est.nodes, count, kept, cost});
+  };
+  if (cand.kept > 0) {
+    add_row(cand.best_pool, cand.kept, cand.kept);
+    d.placed += cand.kept;
+  }
+  int left = cand.assigned;
+  if (left == 0) return;
+  const ClusterIndex& cx = index.clusters[cand.cluster];
+  std::vector<std::pair<double, int>> pools;  // cost per replica, pool
+  for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
+    if (view.pool_verdict[p] != kPass || !sized.estimates[index.pools[p].shape]) continue;
+    pools.emplace_back(index.pools[p].price_per_unit * sized.estimates[index.pools[p].shape]->total_gpus(), p);
+  }
+  std::sort(pools.begin(), pools.end());
+  std::vector<std::pair<int, int>> touched;  // node, units
+  for (const auto& [cost, p] : pools) {
+    if (left == 0) break;
+    const PoolIndex& pool = index.pools[p];
+    const auto& est = *sized.estimates[pool.shape];
+    const int k = est.gpus_per_node;
+    int placed_here = 0;
+    while (left > 0) {
+      // Best fit for one-node replicas (least free node that fits keeps big holes whole);
+      // most free first for multi-node ones (that is what makes the capacity bound reachable).
+      std::vector<int> chosen;
+      if (est.nodes == 1) {
+        int best = -1;
+        for (int nd = pool.first_node; nd < pool.first_node + pool.node_count; ++nd) {
+          if (ledger.free[nd] >= k && (best < 0 || ledger.free[nd] < ledger.free[best])) best = nd;
+        }
+        if (best >= 0) chosen.push_back(best);
+      } else {
+        std::vector<int> fits;
+        for (int nd = pool.first_node; nd < pool.first_node + pool.node_count; ++nd) {
+          if (ledger.free[nd] >= k) fits.push_back(nd);
+        }
+        if (static_cast<int>(fits.size()) >= est.nodes) {
+          std::stable_sort(fits.begin(), fits.end(), [&](int a, int b) { return ledger.free[a] > ledger.free[b]; });
+          chosen.assign(fits.begin(), fits.begin() + est.nodes);
+        }
+      }
+      if (chosen.empty()) break;
+      for (int nd : chosen) {
+        ledger.free[nd] -= k;
+        ledger.cluster_free[cand.cluster] -= k;
+        auto it = std::find_if(touched.begin(), touched.end(), [nd](auto& t) { return t.first == nd; });
+        if (it == touched.end()) touched.emplace_back(nd, k);
+        else it->second += k;
+      }
+      --left;
+      ++placed_here;
+    }
+    if (placed_here > 0) add_row(p, placed_here, 0);
+    d.placed += placed_here;
+  }
+  for (const auto& [nd, units] : touched) {
+    const NodeRef& ref = index.nodes[nd];
+    ledger.made.push_back({request.workspace, cluster_name,
+                           index.snapshot.clusters[ref.cluster].nodes[ref.node].name, units});
+  }
+}
+
+}  // namespace berth::placement

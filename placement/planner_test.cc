@@ -1,0 +1,127 @@
+// Unit tests of the planner's invariants; behaviour per rule is covered by the scenario
+// files under tests/placement/scenarios/.
+#include "placement/planner.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "placement/fleet_file.h"
+#include "placement/sizing.h"
+
+namespace berth::placement {
+namespace {
+
+FleetSnapshot TwoClusters() {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: cheap
+    region: eastus
+    prices: {A100-80GB: 2}
+    nodePools: [{name: a, gpu: A100-80GB, gpusPerNode: 8, count: 2, usedPerNode: [5, 0]}]
+  - name: dear
+    region: westus
+    prices: {A100-80GB: 4}
+    nodePools: [{name: a, gpu: A100-80GB, gpusPerNode: 8, count: 1}]
+)");
+  EXPECT_TRUE(fleet.ok()) << fleet.status().ToString();
+  return *fleet;
+}
+
+PlacementRequest Request(std::string name, int replicas, int gpus) {
+  PlacementRequest r;
+  r.workspace = std::move(name);
+  r.replicas = replicas;
+  r.sizer = FixedSizer({{"A100-80GB", {gpus, 1}}});
+  auto policy = std::make_shared<policies::PlacementPolicySpec>();
+  policy->scoring.weights = {0, 1, 0, 0, 0};
+  r.policy = policy;
+  return r;
+}
+
+TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
+  auto planner = Planner::Create(TwoClusters());
+  ASSERT_TRUE(planner.ok());
+  // cheap has 3 + 8 = 11 free GPUs but no node with... 4 free on node 0 (3) → only node 1 (two 4-GPU replicas).
+  auto d = planner->Decide(Request("ns/a", 3, 4));
+  EXPECT_EQ(d.placed, 3);
+  ASSERT_EQ(d.allocations.size(), 2u);
+  EXPECT_EQ(d.allocations[0].cluster, "cheap");
+  EXPECT_EQ(d.allocations[0].replicas, 2);
+  EXPECT_EQ(d.allocations[1].cluster, "dear");
+  EXPECT_EQ(d.allocations[1].replicas, 1);
+  EXPECT_DOUBLE_EQ(d.cost_per_hour(), 2 * 4 * 2 + 4 * 4);
+}
+
+TEST(Planner, LedgerPreventsOvercommitAcrossDecisions) {
+  auto planner = Planner::Create(TwoClusters());
+  ASSERT_TRUE(planner.ok());
+  int placed = 0;
+  for (int i = 0; i < 10; ++i) placed += planner->Decide(Request("ns/w" + std::to_string(i), 1, 2)).placed;
+  // Node capacities in 2-GPU slots: 3/2=1, 8/2=4, 8/2=4.
+  EXPECT_EQ(placed, 9);
+  EXPECT_EQ(planner->FreeUnits("cheap", "a-0"), 1);
+  EXPECT_EQ(planner->FreeUnits("dear", "a-0"), 0);
+  int reserved = 0;
+  for (const auto& r : planner->new_reservations()) reserved += r.units;
+  EXPECT_EQ(reserved, 18);
+}
+
+TEST(Planner, BatchPlacesBiggestReplicasFirst) {
+  auto planner = Planner::Create(TwoClusters());
+  ASSERT_TRUE(planner.ok());
+  // In request order the small ones would take the 8-GPU nodes' space first and leave the
+  // 8-GPU replica nowhere; the batch orders big first.
+  std::vector<PlacementRequest> reqs = {Request("ns/small1", 1, 4), Request("ns/small2", 1, 4),
+                                        Request("ns/big", 1, 8)};
+  auto ds = planner->PlanBatch(reqs);
+  EXPECT_EQ(ds[2].placed, 1);
+  EXPECT_EQ(ds[0].placed + ds[1].placed, 2);
+  EXPECT_EQ(ds[2].allocations[0].cluster, "cheap");
+}
+
+TEST(Planner, ExplainCapsListedRejectionsAndCountsTheRest) {
+  std::string yaml = "clusters:\n";
+  for (int i = 0; i < 30; ++i) {
+    yaml += "  - {name: c" + std::to_string(100 + i) + ", region: r, health: Unhealthy, prices: {T4: 1}, "
+            "nodePools: [{name: t, gpu: T4, gpusPerNode: 1, count: 1}]}\n";
+  }
+  auto fleet = ParseFleetYaml(yaml);
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto planner = Planner::Create(*fleet);
+  ASSERT_TRUE(planner.ok());
+  auto d = planner->Decide(Request("ns/a", 1, 1), {.explain = true});
+  EXPECT_EQ(d.placed, 0);
+  EXPECT_EQ(d.unplaced_reason, "NoFeasibleCluster");
+  auto j = planner->ExplainJson(d, {.max_scores = 5, .max_rejections = 4});
+  EXPECT_EQ(j["rejected"].size(), 4u);
+  EXPECT_EQ(j["rejected"][0]["cluster"], "c100");
+  EXPECT_EQ(j["rejectedOmitted"]["ClusterUnhealthy"], 26);
+  EXPECT_LT(j.dump().size(), 2000u);
+}
+
+TEST(Planner, ReservationThatOvercommitsIsInvalid) {
+  auto fleet = TwoClusters();
+  fleet.reservations.push_back({"ns/x", "cheap", "a-0", 4});
+  auto planner = Planner::Create(fleet);
+  ASSERT_FALSE(planner.ok());
+  EXPECT_EQ(planner.status().causes()[0].field, "reservations[0].gpus");
+}
+
+TEST(Planner, PlanJsonHasTheDocumentedShape) {
+  auto planner = Planner::Create(TwoClusters());
+  ASSERT_TRUE(planner.ok());
+  auto ds = planner->PlanBatch({Request("ns/a", 1, 2), Request("ns/b", 1, 16)});
+  auto j = PlanToJson(ds);
+  ASSERT_EQ(j["placements"].size(), 1u);
+  EXPECT_EQ(j["placements"][0]["workspace"], "ns/a");
+  EXPECT_EQ(j["placements"][0]["gpu"], "A100-80GB");
+  EXPECT_EQ(j["placements"][0]["gpusPerReplica"], 2);
+  EXPECT_DOUBLE_EQ(j["placements"][0]["costPerHour"].get<double>(), 4.0);
+  ASSERT_EQ(j["unplaced"].size(), 1u);
+  EXPECT_EQ(j["unplaced"][0]["reason"], "NoFeasibleCluster");
+  EXPECT_DOUBLE_EQ(j["totalCostPerHour"].get<double>(), 4.0);
+}
+
+}  // namespace
+}  // namespace berth::placement

@@ -1,0 +1,51 @@
+#include "placement/workspace_request.h"
+
+
+#include "placement/sizing.h"
+
+namespace berth::placement {
+
+
+StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws, const PolicyCatalog& policies) {
+  PlacementRequest req;
+  const std::string ns = ws.namespace_.empty() ? "default" : ws.namespace_;
+  req.workspace = ns + "/" + ws.name;
+  req.replicas = ws.placement.replicas;
+  req.model = ws.inference.preset_name.empty() ? ws.model.hf_id : ws.inference.preset_name;
+  req.image = ws.inference.image;
+  if (auto ann = ws.metadata.find("annotations"); ann != ws.metadata.end() && ann->is_object()) {
+    if (auto p = ann->find("berth.dev/priority"); p != ann->end() && p->is_string()) {
+      req.priority = std::atoi(p->get<std::string>().c_str());
+    }
+  }
+  if (!ws.placement.inline_policy.is_null()) {
+    auto spec = policies::ParsePlacementPolicySpec(ws.placement.inline_policy, "placement.policy");
+    if (!spec.ok()) return spec.status().WithContext("workspace " + req.workspace);
+    req.policy = std::make_shared<policies::PlacementPolicySpec>(std::move(spec).value());
+  } else if (!ws.placement.policy_ref.empty()) {
+    auto it = policies.find(ns + "/" + ws.placement.policy_ref);
+    if (it == policies.end()) {
+      return Status::NotFound("workspace " + req.workspace + ": placement.policyRef \"" + ws.placement.policy_ref +
+                              "\" names no PlacementPolicy in namespace " + ns);
+    }
+    req.policy = it->second;
+  }
+  for (const auto& p : ws.status.placements) {
+    if (p.replicas > 0) req.current[p.cluster] += p.replicas;
+  }
+
+  std::vector<std::string> allowed = ws.resource.gpu_products;
+  if (allowed.empty() && !ws.resource.instance_type.empty()) {
+    auto it = workspace::Catalog::BuiltIn().FindInstanceType(ws.resource.instance_type);
+    if (it.ok()) allowed.push_back(it->gpu);
+  }
+  // Resolve to catalog names so "NVIDIA-A100-SXM4-80GB" matches pools named "A100-80GB".
+  for (const auto& g : allowed) {
+    auto info = workspace::Catalog::BuiltIn().FindGpu(g);
+    req.gpu_products.push_back(info.ok() ? info->name : g);
+  }
+  req.sizer = EstimatorSizer(ws.model, ws.EstimateOptionsFor());
+  return req;
+}
+
+}  // namespace berth::placement
