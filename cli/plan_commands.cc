@@ -14,7 +14,7 @@
 #include "placement/workspace_request.h"
 #include "policies/placement_policy.h"
 #include "workspace/workspace_types.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "workspace/catalog.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::placement {
 
@@ -312,7 +312,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
 }
 
 StatusOr<FleetSnapshot> ParseFleetYaml(std::string_view yaml_text) {
-  auto doc = workspace::YamlToJson(yaml_text);
+  auto doc = api::YamlToJson(yaml_text);
   if (!doc.ok()) return doc.status();
   return ParseFleet(*doc);
 }

@@ -16,7 +16,7 @@
 #include "placement/sizing.h"
 #include "placement/workspace_request.h"
 #include "workspace/workspace_types.h"
-#include "workspace/yaml_json.h"
+#include "api/yaml_json.h"
 
 namespace berth::placement {
 namespace {
@@ -65,7 +65,7 @@ std::vector<std::string> CauseFields(const Status& s) {
 class Scenario : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Scenario, DecidesAsExpected) {
-  auto doc = workspace::YamlToJson(ReadFile(ScenarioDir() / GetParam()));
+  auto doc = api::YamlToJson(ReadFile(ScenarioDir() / GetParam()));
   ASSERT_TRUE(doc.ok()) << doc.status().ToString();
   const json& sc = *doc;
   ASSERT_TRUE(sc.contains("description")) << "every scenario says what it checks";
