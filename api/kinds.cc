@@ -216,6 +216,7 @@ KindInfo WorkKind() {
   k.plural = "works";
   k.singular = "work";
   k.short_names = {"wk"};
+  k.namespaced = false;  // one Work per member, named after it
   k.description = "The workspaces one member cluster should run, written by the hub for that member's agent.";
   json spec = json::parse(R"({
     "type": "object",
@@ -289,6 +290,48 @@ KindInfo EventKind() {
       Col("Message", "string", "message"),
       Col("Count", "integer", "count", 1),
   };
+  return k;
+}
+
+KindInfo LeaseKind() {
+  KindInfo k;
+  k.kind = "Lease";
+  k.plural = "leases";
+  k.singular = "lease";
+  k.short_names = {"ls"};
+  k.namespaced = false;
+  k.has_status = false;
+  k.description = "A member agent's heartbeat: renewed every few seconds, read by the hub's health controller.";
+  json spec = json::parse(R"({"type": "object", "properties": {
+      "holderIdentity": {"type": "string", "description": "The agent instance holding the lease."},
+      "leaseDurationSeconds": {"type": "integer", "minimum": 1},
+      "renewTime": {"type": "string", "description": "When the agent last renewed (RFC 3339)."},
+      "acquireTime": {"type": "string"}}})");
+  k.schema = MakeObjectSchema(k.description, {{"spec", spec}}, nullptr);
+  k.columns = {Col("Holder", "string", "spec.holderIdentity"), Col("Renewed", "string", "spec.renewTime")};
+  return k;
+}
+
+KindInfo BootstrapTokenKind() {
+  KindInfo k;
+  k.kind = "BootstrapToken";
+  k.plural = "bootstraptokens";
+  k.singular = "bootstraptoken";
+  k.short_names = {"bt"};
+  k.namespaced = false;
+  k.description = "A single-use token a member agent exchanges for its own credential when it joins. "
+                  "Create with `berthctl token create`; only the secret's hash is stored.";
+  json spec = json::parse(R"({"type": "object", "required": ["secretHash", "expiration"], "properties": {
+      "secretHash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                     "description": "SHA-256 (hex) of the token's secret part."},
+      "expiration": {"type": "string", "description": "After this time (RFC 3339) the token is refused."},
+      "description": {"type": "string"}}})");
+  json status = json::parse(R"({"type": "object", "properties": {
+      "usedBy": {"type": "string", "description": "Cluster that joined with this token."},
+      "usedAt": {"type": "string"}}})");
+  k.schema = MakeObjectSchema(k.description, {{"spec", spec}}, status, {"spec"});
+  k.columns = {Col("Expires", "string", "spec.expiration"), Col("Used By", "string", "status.usedBy"),
+               Col("Description", "string", "spec.description", 1)};
   return k;
 }
 

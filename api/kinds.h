@@ -81,6 +81,10 @@ nlohmann::json MakeObjectSchema(const std::string& description, nlohmann::json b
 // PlacementPolicy and RolloutStrategy are registered by the hub from their libraries.
 KindInfo MemberClusterKind();
 KindInfo WorkKind();
+// Member heartbeats (cluster-scoped, one per member).
+KindInfo LeaseKind();
+// Single-use join tokens (cluster-scoped; admin only).
+KindInfo BootstrapTokenKind();
 // core/v1 Event, so `kubectl get events` and `kubectl describe` show what controllers did.
 KindInfo EventKind();
 

@@ -183,9 +183,9 @@ class WatchStream {
 class ApiServer::Impl {
  public:
   Impl(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
-       TokenAuthenticator& auth, Clock& clock)
+       TokenAuthenticator& auth, Clock& clock, Membership* membership)
       : options_(std::move(options)), registry_(registry), objects_(objects), auth_(auth),
-        clock_(clock), metrics_(std::make_shared<prometheus::Registry>()),
+        clock_(clock), membership_(membership), metrics_(std::make_shared<prometheus::Registry>()),
         requests_(prometheus::BuildCounter()
                       .Name("berth_api_requests_total")
                       .Help("API requests by verb and HTTP code")
@@ -320,6 +320,27 @@ class ApiServer::Impl {
       return ReplyText(req, running_ ? 200 : 503, running_ ? "ok" : "starting", "text/plain");
     }
 
+    if (path == "/apis/berth.dev/v1alpha1/join" && membership_) {
+      if (method != methods::POST) {
+        return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "join takes POST"), "join", start);
+      }
+      // Authenticated by the bootstrap token itself, not by a hub credential.
+      req.extract_vector().then([this, req, start](pplx::task<std::vector<unsigned char>> t) {
+        json body;
+        try {
+          auto bytes = t.get();
+          body = json::parse(bytes.begin(), bytes.end());
+        } catch (const std::exception& e) {
+          return ReplyError(req, Status::BadRequest(std::string("invalid join request: ") + e.what()), "join", start);
+        }
+        membership_->Join(Header(req, "Authorization"), body, [this, req, start](StatusOr<json> r) {
+          if (!r.ok()) return ReplyError(req, r.status(), "join", start);
+          Reply(req, 200, *r, "join", start);
+        });
+      });
+      return;
+    }
+
     auto who = auth_.Authenticate(Header(req, "Authorization"));
     if (!who.ok()) return ReplyError(req, who.status(), "auth", start);
     const Identity& id = *who;
@@ -374,7 +395,7 @@ class ApiServer::Impl {
     if (!kind->namespaced && !rp->ns.empty()) {
       return ReplyError(req, Status::NotFound(kind->kind + " is cluster-scoped; drop the namespace from the path"), "unknown", start);
     }
-    if (Status s = Authorize(id, *kind, *rp, method); !s.ok()) return ReplyError(req, s, "auth", start, kind, rp->name);
+    if (Status s = Authorize(id, *kind, *rp, method, query); !s.ok()) return ReplyError(req, s, "auth", start, kind, rp->name);
 
     if (method == methods::GET) {
       if (rp->name.empty()) return ListOrWatch(req, *kind, *rp, query, start);
@@ -417,22 +438,38 @@ class ApiServer::Impl {
     ReplyError(req, Status(StatusCode::kMethodNotAllowed, "method " + method + " is not allowed here"), "unknown", start);
   }
 
+  // Admin: everything. A member credential (see docs/API.md) reaches only its own
+  // MemberCluster (read, write status), Lease (read, write) and Work (read, watch with a
+  // metadata.name field selector, write status).
   Status Authorize(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
-                   const std::string& method) {
+                   const std::string& method, const std::map<std::string, std::string>& query) {
     if (id.admin) return Status::Ok();
-    // Member agents: read their own Work, write their own MemberCluster and Work status.
     const bool read = method == methods::GET;
+    const bool write = method == methods::PUT || method == methods::PATCH;
+    const bool own = !id.member_cluster.empty() && rp.name == id.member_cluster;
+    const bool status = rp.subresource == "status";
+    bool allowed = false;
     if (kind.kind == "Work") {
-      if (read && (rp.name.empty() || rp.name == id.member_cluster)) return Status::Ok();
-      if (rp.name == id.member_cluster && rp.subresource == "status") return Status::Ok();
+      if (read && rp.name.empty()) {
+        auto fs = query.find("fieldSelector");
+        if (fs != query.end()) {
+          auto sel = api::FieldSelector::Parse(fs->second);
+          allowed = sel.ok() && sel->ExactName() == id.member_cluster;
+        }
+      } else {
+        allowed = own && (read || (write && status));
+      }
+    } else if (kind.kind == "MemberCluster") {
+      allowed = own && (read || (write && status));
+    } else if (kind.kind == "Lease") {
+      allowed = own && (read || write);
     }
-    if (kind.kind == "MemberCluster" && rp.name == id.member_cluster &&
-        (read || rp.subresource == "status")) {
-      return Status::Ok();
-    }
+    if (allowed) return Status::Ok();
     return Status::Forbidden(kind.plural + (rp.name.empty() ? "" : " \"" + rp.name + "\"") +
                              " is forbidden: user \"" + id.user + "\" cannot " + method +
-                             " it; member credentials reach only their own cluster's objects");
+                             (status ? " its status" : " it") +
+                             "; member credentials reach only their own cluster's MemberCluster, "
+                             "Lease and Work");
   }
 
   void WithBody(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
@@ -644,6 +681,7 @@ class ApiServer::Impl {
   ObjectApi& objects_;
   TokenAuthenticator& auth_;
   Clock& clock_;
+  Membership* membership_;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
   std::atomic<bool> running_{false};
 
@@ -662,8 +700,8 @@ class ApiServer::Impl {
 };
 
 ApiServer::ApiServer(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
-                     TokenAuthenticator& auth, Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), registry, objects, auth, clock)) {}
+                     TokenAuthenticator& auth, Clock& clock, Membership* membership)
+    : impl_(std::make_unique<Impl>(std::move(options), registry, objects, auth, clock, membership)) {}
 ApiServer::~ApiServer() { impl_->Stop(); }
 Status ApiServer::Start() { return impl_->Start(); }
 void ApiServer::Stop() { impl_->Stop(); }

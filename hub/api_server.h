@@ -12,6 +12,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/auth.h"
+#include "hub/membership.h"
 #include "hub/object_api.h"
 
 namespace berth::hub {
@@ -28,8 +29,9 @@ struct ApiServerOptions {
 
 class ApiServer {
  public:
+  // `membership` serves the join endpoint (may be null in tests that need no joins).
   ApiServer(ApiServerOptions options, const api::KindRegistry& registry, ObjectApi& objects,
-            TokenAuthenticator& auth, Clock& clock);
+            TokenAuthenticator& auth, Clock& clock, Membership* membership = nullptr);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -132,6 +132,8 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(api::MemberClusterKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::WorkKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::LeaseKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::BootstrapTokenKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(WorkspaceKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(PlaceholderKind(
       "PlacementPolicy", "placementpolicies", {"pp"}, "Where and how workspaces are placed.")));
@@ -149,6 +151,7 @@ class Hub::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<ObjectApi> objects;
   TokenAuthenticator auth;
+  std::unique_ptr<Membership> membership;
   std::unique_ptr<ApiServer> server;
 };
 
@@ -197,6 +200,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock);
+  impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
+  BERTH_RETURN_IF_ERROR(impl->membership->Start());
 
   ApiServerOptions server_options;
   server_options.host = options.host;
@@ -204,7 +209,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.cert_pem = impl->pki.server_cert_pem;
   server_options.key_pem = impl->pki.server_key_pem;
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
-                                             impl->auth, *clock);
+                                             impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());
   return std::unique_ptr<Hub>(new Hub(std::move(impl)));
 }

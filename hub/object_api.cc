@@ -86,6 +86,12 @@ std::string ObjectApi::RandomSuffix() {
   return s;
 }
 
+void ObjectApi::InitializeNew(json& object) {
+  object["metadata"]["uid"] = NewUid();
+  object["metadata"]["generation"] = 1;
+  object["metadata"]["creationTimestamp"] = FormatRfc3339(clock_.Now());
+}
+
 void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json object,
                        const WriteOptions& options, ObjectCallback done) {
   if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();

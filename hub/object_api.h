@@ -53,6 +53,9 @@ class ObjectApi {
 
   Store& store() { return store_; }
 
+  // Stamps uid, generation 1 and creationTimestamp on an object built by the hub itself.
+  void InitializeNew(nlohmann::json& object);
+
  private:
   StatusOr<std::optional<nlohmann::json>> PrepareUpdate(const api::KindInfo& kind,
                                                         const nlohmann::json& current,

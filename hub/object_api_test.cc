@@ -26,7 +26,8 @@ class ObjectApiTest : public ::testing::Test {
     store_ = OpenSqliteStore(o).value();
     objects_ = std::make_unique<ObjectApi>(*store_, clock_);
     kind_ = api::MemberClusterKind();
-    work_ = api::WorkKind();
+    namespaced_ = api::MemberClusterKind();
+    namespaced_.namespaced = true;  // any namespaced kind will do
   }
   void TearDown() override {
     objects_.reset();
@@ -66,7 +67,7 @@ class ObjectApiTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ObjectApi> objects_;
-  api::KindInfo kind_, work_;
+  api::KindInfo kind_, namespaced_;
 };
 
 TEST_F(ObjectApiTest, CreateSetsServerFieldsAndRejectsDuplicates) {
@@ -84,12 +85,12 @@ TEST_F(ObjectApiTest, CreateSetsServerFieldsAndRejectsDuplicates) {
 }
 
 TEST_F(ObjectApiTest, NamespacedCreateDefaultsAndChecksNamespace) {
-  json w = {{"apiVersion", "berth.dev/v1alpha1"}, {"kind", "Work"}, {"metadata", {{"name", "w"}}}};
-  auto r = Create(w, &work_, "team-a");
+  json w = {{"apiVersion", "berth.dev/v1alpha1"}, {"kind", "MemberCluster"}, {"metadata", {{"name", "w"}}}};
+  auto r = Create(w, &namespaced_, "team-a");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(api::NamespaceOf(*r), "team-a");
   w["metadata"]["namespace"] = "team-b";
-  EXPECT_EQ(Create(w, &work_, "team-a").status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(Create(w, &namespaced_, "team-a").status().code(), StatusCode::kBadRequest);
 }
 
 TEST_F(ObjectApiTest, GenerationBumpsOnSpecChangeOnly) {

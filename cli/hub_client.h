@@ -1,0 +1,24 @@
+// How berthctl reaches the hub: a kubeconfig from --kubeconfig, else $KUBECONFIG.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/rest_client.h"
+
+namespace CLI {
+class App;
+}
+
+namespace berth::cli {
+
+// Adds --kubeconfig to `cmd`, storing into `*path`.
+void AddKubeconfigFlag(CLI::App* cmd, std::string* path);
+
+// Opens a client for the hub. FailedPrecondition says where a kubeconfig was looked for.
+StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig_flag);
+
+// Parses "90s", "30m", "1h", "2h30m", "7d" into seconds. Invalid on anything else.
+StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
+
+}  // namespace berth::cli
