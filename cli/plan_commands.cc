@@ -86,7 +86,7 @@ int RunPlan(const PlanOptions& opt) {
   for (const auto& path : opt.workspace_paths) {
     auto text = ReadFile(path);
     if (!text.ok()) return PrintStatus(text.status()), 1;
-    auto docs = workspace::YamlDocumentsToJson(*text);
+    auto docs = api::YamlDocumentsToJson(*text);
     if (!docs.ok()) return PrintStatus(docs.status().WithContext(path)), 1;
     for (const auto& d : *docs) Collect(d, objects);
   }
