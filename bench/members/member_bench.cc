@@ -6,7 +6,6 @@
 // only. Members join for real (--credentials join: bootstrap token → member credential,
 // one HTTPS connection each) or use the admin token with MemberCluster + Lease objects
 // created as admin (--credentials admin; fewer connections).
-#include <pplx/threadpool.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -27,6 +26,9 @@
 #include "member-agent/hub_api.h"
 #include "member-agent/inventory.h"
 #include "tests/support/hub_process.h"
+
+// After the standard headers: Boost.Asio (inside) needs <utility> already included.
+#include <pplx/threadpool.h>
 
 namespace {
 
