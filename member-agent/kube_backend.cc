@@ -108,6 +108,8 @@ const std::vector<KubeApiCall>& KubeBackend::ApiCalls() {
     c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods", "", "pods", "list"});
     c.push_back({"GET", "/api/v1/pods", "", "pods", "list"});
     c.push_back({"GET", "/api/v1/nodes", "", "nodes", "list"});
+    c.push_back({"GET", "/api/v1/nodes", "", "nodes", "watch"});  // ?watch=true
+    c.push_back({"GET", "/api/v1/pods", "", "pods", "watch"});
     c.push_back({"PATCH", "/api/v1/namespaces/{name}", "", "namespaces", "patch"});
     return c;
   }();
@@ -134,7 +136,130 @@ StatusOr<std::unique_ptr<KubeBackend>> KubeBackend::Create(ClientConfig config) 
 }
 
 KubeBackend::KubeBackend(std::unique_ptr<RestClient> client) : client_(std::move(client)) {}
-KubeBackend::~KubeBackend() = default;
+
+KubeBackend::~KubeBackend() {
+  stopping_ = true;
+  stop_cv_.notify_all();
+  if (nodes_thread_.joinable()) nodes_thread_.join();
+  if (pods_thread_.joinable()) pods_thread_.join();
+}
+
+namespace {
+
+constexpr char kLivePods[] = "status.phase!=Succeeded,status.phase!=Failed";
+
+std::string CacheKey(const json& obj) {
+  return obj.value("/metadata/namespace"_json_pointer, std::string()) + "/" +
+         obj.value("/metadata/name"_json_pointer, std::string());
+}
+
+// Only what the inventory needs: bound node, GPU resources, phase (keeps 10k pods small).
+json TrimPod(const json& pod) {
+  json out = {{"metadata",
+               {{"name", pod.value("/metadata/name"_json_pointer, std::string())},
+                {"namespace", pod.value("/metadata/namespace"_json_pointer, std::string())}}},
+              {"spec", {{"nodeName", pod.value("/spec/nodeName"_json_pointer, std::string())}}},
+              {"status", {{"phase", pod.value("/status/phase"_json_pointer, std::string())}}}};
+  for (const char* list : {"containers", "initContainers"}) {
+    json trimmed = json::array();
+    for (const auto& c :
+         pod.value("/spec"_json_pointer, json::object()).value(list, json::array())) {
+      trimmed.push_back({{"resources", c.value("resources", json::object())}});
+    }
+    out["spec"][list] = trimmed;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool KubeBackend::SleepFor(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  stop_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+  return !stopping_;
+}
+
+void KubeBackend::StartInventoryWatch() {
+  if (nodes_thread_.joinable()) return;
+  nodes_thread_ = std::thread([this] { WatchLoop("/api/v1/nodes", "", &nodes_, false); });
+  pods_thread_ = std::thread([this] {
+    WatchLoop("/api/v1/pods", "fieldSelector=" + QueryEscape(kLivePods), &pods_, true);
+  });
+}
+
+bool KubeBackend::inventory_synced() const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return nodes_.synced && pods_.synced;
+}
+
+void KubeBackend::WatchLoop(const std::string& path, const std::string& query, Cache* cache,
+                            bool trim_pods) {
+  std::string rv;
+  bool need_list = true;
+  std::chrono::milliseconds backoff(1000);
+  auto keep = [&](const json& obj) { return trim_pods ? TrimPod(obj) : obj; };
+  while (!stopping_) {
+    if (need_list) {
+      auto list = client_->Get(path + (query.empty() ? "" : "?" + query));
+      if (!list.ok()) {
+        spdlog::warn("list {}: {} (retry in {} ms)", path, list.status().ToString(),
+                     backoff.count());
+        if (!SleepFor(backoff)) return;
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+        continue;
+      }
+      std::map<std::string, json> fresh;
+      for (const auto& item : list->value("items", json::array()))
+        fresh[CacheKey(item)] = keep(item);
+      rv = list->value("/metadata/resourceVersion"_json_pointer, std::string());
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      cache->objects = std::move(fresh);
+      cache->synced = true;
+      need_list = false;
+    }
+    bool gone = false, any_event = false;
+    std::string watch_path = path + "?watch=true&allowWatchBookmarks=true" +
+                             (query.empty() ? "" : "&" + query) +
+                             (rv.empty() ? "" : "&resourceVersion=" + rv);
+    Status s = client_->Watch(
+        watch_path,
+        [&](const json& event) {
+          any_event = true;
+          std::string type = event.value("type", "");
+          const json obj = event.value("object", json::object());
+          if (type == "ERROR") {
+            gone = obj.value("code", 0) == 410;
+            return;
+          }
+          if (std::string v = obj.value("/metadata/resourceVersion"_json_pointer, std::string());
+              !v.empty())
+            rv = v;
+          std::lock_guard<std::mutex> lock(cache_mu_);
+          if (type == "ADDED" || type == "MODIFIED") {
+            cache->objects[CacheKey(obj)] = keep(obj);
+          } else if (type == "DELETED") {
+            cache->objects.erase(CacheKey(obj));
+          }
+        },
+        [&] { return stopping_.load() || gone; });
+    if (stopping_) return;
+    if (gone || s.code() == StatusCode::kGone) {
+      need_list = true;
+      continue;
+    }
+    if (!s.ok()) {
+      spdlog::warn("watch {}: {} (resuming from resourceVersion {} in {} ms)", path, s.ToString(),
+                   rv, backoff.count());
+      if (!SleepFor(backoff)) return;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+    } else {
+      backoff = std::chrono::milliseconds(1000);
+      // The server ended the stream (its timeout); an immediately empty one is not a reason to
+      // spin.
+      if (!any_event && !SleepFor(std::chrono::milliseconds(1000))) return;
+    }
+  }
+}
 
 Status KubeBackend::Apply(const json& object) {
   ObjectKey key = KeyOf(object);
@@ -206,10 +331,18 @@ StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
 }
 
 StatusOr<GpuInventory> KubeBackend::ReadInventory() {
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (nodes_.synced && pods_.synced) {
+      json nodes = json::array(), pods = json::array();
+      for (const auto& [k, v] : nodes_.objects) nodes.push_back(v);
+      for (const auto& [k, v] : pods_.objects) pods.push_back(v);
+      return ComputeInventory(nodes, pods);
+    }
+  }
   auto nodes = client_->Get("/api/v1/nodes");
   if (!nodes.ok()) return nodes.status();
-  auto pods = client_->Get("/api/v1/pods?fieldSelector=" +
-                           QueryEscape("status.phase!=Succeeded,status.phase!=Failed"));
+  auto pods = client_->Get("/api/v1/pods?fieldSelector=" + QueryEscape(kLivePods));
   if (!pods.ok()) return pods.status();
   return ComputeInventory(nodes->value("items", json::array()),
                           pods->value("items", json::array()));

@@ -11,8 +11,13 @@
 // Thread safety: safe for concurrent use (RestClient is).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/kubeconfig.h"
@@ -53,11 +58,32 @@ class KubeBackend final : public MemberBackend {
   Status Delete(const ObjectKey& key) override;
   StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                        const std::string& workspace) override;
+  // From the Node/Pod watch cache once StartInventoryWatch() has synced both; until then
+  // (or without it) by listing Nodes and Pods.
   StatusOr<GpuInventory> ReadInventory() override;
 
+  // Starts list+watch of Nodes and Pods (two threads; resume from the last resourceVersion,
+  // re-list on 410) so ReadInventory reads memory instead of listing every period.
+  void StartInventoryWatch();
+  // True once both caches hold a complete list.
+  bool inventory_synced() const;
+
  private:
+  struct Cache {
+    std::map<std::string, nlohmann::json> objects;  // "<ns>/<name>" → trimmed object
+    bool synced = false;
+  };
   explicit KubeBackend(std::unique_ptr<RestClient> client);
+  void WatchLoop(const std::string& path, const std::string& query, Cache* cache, bool trim_pods);
+  bool SleepFor(std::chrono::milliseconds d);
+
   std::unique_ptr<RestClient> client_;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  mutable std::mutex cache_mu_;
+  Cache nodes_, pods_;  // guarded by cache_mu_
+  std::thread nodes_thread_, pods_thread_;
 };
 
 // The REST path of a namespaced object of a kind the agent applies; Invalid for others.

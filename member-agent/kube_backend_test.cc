@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <optional>
 #include <regex>
+#include <thread>
 
 #include "member-agent/reconciler.h"
 #include "member-agent/test_fleet.h"
@@ -72,6 +74,20 @@ class FakeKubeApi {
     std::lock_guard<std::mutex> lock(mu_);
     pods_ = std::move(pods);
   }
+  // Events the next watch of `path` returns (then the stream ends, as a server timeout would).
+  void PushWatchEvent(const std::string& path, json event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_events_[path].push_back(std::move(event));
+  }
+  int CountGets(const std::string& path, bool watch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& r : requests_) {
+      bool is_watch = r.query.find("watch=true") != std::string::npos;
+      n += r.method == "GET" && r.path == path && is_watch == watch;
+    }
+    return n;
+  }
   void set_status(const std::string& path, json status) {
     std::lock_guard<std::mutex> lock(mu_);
     objects_[path]["status"] = std::move(status);
@@ -93,6 +109,15 @@ class FakeKubeApi {
     }
     return true;
   }
+  // Returns the raw body for a watch request, or nullopt.
+  std::optional<std::string> ServeWatch(const Request& r) {
+    if (r.query.find("watch=true") == std::string::npos) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string body;
+    for (const auto& e : watch_events_[r.path]) body += e.dump() + "\n";
+    watch_events_[r.path].clear();
+    return body;
+  }
   static json Status(int code, const std::string& reason) {
     return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
             {"reason", reason}, {"code", code},       {"message", reason}};
@@ -106,11 +131,15 @@ class FakeKubeApi {
     r.content_type = req.headers().content_type();
     std::string body = req.extract_string(/*ignore_content_type=*/true).get();  // test-only
     if (!body.empty()) r.body = json::parse(body, nullptr, false);
-    auto [code, reply] = Serve(r);
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_.push_back(r);
     }
+    if (auto events = ServeWatch(r)) {
+      req.reply(http::status_codes::OK, *events, "application/json");
+      return;
+    }
+    auto [code, reply] = Serve(r);
     req.reply(static_cast<http::status_code>(code), reply.dump(), "application/json");
   }
 
@@ -144,7 +173,11 @@ class FakeKubeApi {
     }
     if (r.method == "GET") {
       json items = json::array();
-      if (r.path == "/api/v1/nodes") return {200, {{"kind", "NodeList"}, {"items", nodes_}}};
+      if (r.path == "/api/v1/nodes") {
+        return {
+            200,
+            {{"kind", "NodeList"}, {"metadata", {{"resourceVersion", "5"}}}, {"items", nodes_}}};
+      }
       if (r.path == "/api/v1/pods" || (std::regex_match(r.path, m, ns_coll) && m[3] == "pods")) {
         for (const auto& p : pods_)
           if (Matches(p, selector)) items.push_back(p);
@@ -174,6 +207,7 @@ class FakeKubeApi {
   std::mutex mu_;
   std::vector<Request> requests_;
   std::map<std::string, json> objects_;
+  std::map<std::string, std::vector<json>> watch_events_;
   std::set<std::string> namespaces_;
   json nodes_ = json::array();
   json pods_ = json::array();
@@ -303,6 +337,45 @@ TEST_F(KubeBackendTest, InventoryFromNodesAndPodsIncludingMig) {
   EXPECT_EQ(inv->free_gpus(), 2 + 7);
   auto reqs = api_.requests();
   EXPECT_NE(reqs.back().query.find("status.phase!=Succeeded"), std::string::npos);
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, InventoryFromAWatchCacheAfterOneList) {
+  auto node = [](const std::string& name, int gpus) {
+    return json{{"metadata",
+                 {{"name", name},
+                  {"resourceVersion", "6"},
+                  {"labels", {{"nvidia.com/gpu.product", "NVIDIA-L4"}}}}},
+                {"status",
+                 {{"allocatable", {{"nvidia.com/gpu", std::to_string(gpus)}}},
+                  {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  };
+  api_.set_nodes({node("l4-0", 4)});
+  backend_->StartInventoryWatch();
+  for (int i = 0; i < 100 && !backend_->inventory_synced(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(backend_->inventory_synced());
+  auto inv = backend_->ReadInventory();
+  ASSERT_TRUE(inv.ok());
+  ASSERT_EQ(inv->nodes.size(), 1u);
+  // A node added and a pod bound arrive as watch events; no new list is needed.
+  api_.PushWatchEvent("/api/v1/nodes", {{"type", "ADDED"}, {"object", node("l4-1", 2)}});
+  json pod = {{"metadata", {{"name", "p"}, {"namespace", "x"}, {"resourceVersion", "7"}}},
+              {"spec",
+               {{"nodeName", "l4-1"},
+                {"containers", {{{"resources", {{"limits", {{"nvidia.com/gpu", "2"}}}}}}}}}},
+              {"status", {{"phase", "Running"}}}};
+  api_.PushWatchEvent("/api/v1/pods", {{"type", "ADDED"}, {"object", pod}});
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto now = backend_->ReadInventory();
+    seen = now.ok() && now->nodes.size() == 2 && now->free_gpus() == 4;
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(api_.CountGets("/api/v1/nodes", /*watch=*/false), 1);
+  EXPECT_GE(api_.CountGets("/api/v1/nodes", /*watch=*/true), 1);
   ExpectOnlyDeclaredCalls();
 }
 

@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
   options.join.backend = backend;
   for (const auto& label : labels) {
     auto eq = label.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail("--label \"" + label + "\": expected KEY=VALUE");
+    if (eq == std::string::npos || eq == 0)
+      return Fail("--label \"" + label + "\": expected KEY=VALUE");
     options.join.labels[label.substr(0, eq)] = label.substr(eq + 1);
   }
   options.heartbeat_period =
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
     }
     auto kube = berth::agent::KubeBackend::Create(*config);
     if (!kube.ok()) return Fail(kube.status().ToString());
+    (*kube)->StartInventoryWatch();  // Nodes and Pods from a watch cache, not a list per period
     member_backend = std::move(*kube);
   }
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <pplx/threadpool.h>
 #include <algorithm>
 #include <atomic>
 #include <fstream>
@@ -27,6 +26,9 @@
 #include "member-agent/hub_api.h"
 #include "member-agent/inventory.h"
 #include "tests/support/hub_process.h"
+
+// After the standard headers: Boost.Asio (inside) needs <utility> already included.
+#include <pplx/threadpool.h>
 
 namespace {
 
@@ -235,7 +237,9 @@ int main(int argc, char** argv) {
         bool in_window = measuring.load() && Steady::now() < end;
         if (next->next_lease <= due) {
           auto t0 = Steady::now();
-          if (in_window) my_late.push_back(std::chrono::duration<double, std::milli>(t0 - next->next_lease).count());
+          if (in_window)
+            my_late.push_back(
+                std::chrono::duration<double, std::milli>(t0 - next->next_lease).count());
           berth::Status s = api->RenewLease(
               next->name, next->name + "/bench",
               berth::agent::FormatRfc3339Millis(berth::RealClock::Instance().Now()), 15);
@@ -282,8 +286,10 @@ int main(int argc, char** argv) {
   std::printf("inventory patches: %lld  p50=%.2f ms  p99=%.2f ms\n",
               static_cast<long long>(inventory_count.load()), Percentile(inventory_ms, 0.5),
               Percentile(inventory_ms, 0.99));
-  std::printf("schedule: renewals sent late by p50=%.1f ms p99=%.1f ms (large = the emulator could not keep up)\n",
-              Percentile(lateness_ms, 0.5), Percentile(lateness_ms, 0.99));
+  std::printf(
+      "schedule: renewals sent late by p50=%.1f ms p99=%.1f ms (large = the emulator could not "
+      "keep up)\n",
+      Percentile(lateness_ms, 0.5), Percentile(lateness_ms, 0.99));
   std::printf("errors: %lld\n", static_cast<long long>(errors.load()));
   std::printf("hub CPU: %.1f%% of one core  hub RSS: %.0f MiB (max in window)\n",
               100.0 * cpu / window, rss_max);
