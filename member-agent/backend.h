@@ -1,0 +1,110 @@
+// The seam between the member agent and the cluster it runs workloads on. Two
+// implementations: KubeBackend (a real Kubernetes API over HTTPS, kube_backend.h) and
+// SimCluster (an in-process simulated GPU cluster, sim_backend.h). The reconciler and the
+// heartbeat only see this interface, so they are tested against either or a fake.
+//
+// Ownership: the agent owns one backend for its lifetime. Thread safety: implementations
+// must be safe to call from several threads at once (the reconcile loop, the heartbeat
+// loop and the admin endpoint run on different threads).
+//
+// Errors: any call may fail with Unavailable (cluster API unreachable) or another Status;
+// the caller retries with backoff. A failed call never leaves a half-applied object
+// behind that a later successful Apply would not fix (Apply is idempotent).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/status.h"
+#include "member-agent/inventory.h"
+
+namespace berth::agent {
+
+// Labels and annotations Berth puts on every object it manages. Pruning finds objects
+// only through these labels, never by name patterns.
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kManagedByValue[] = "berth";
+inline constexpr char kWorkspaceLabel[] = "berth.dev/workspace";
+inline constexpr char kRevisionLabel[] = "berth.dev/revision";
+// Hash of the desired object as the agent rendered it (annotation). Lets a reconcile pass
+// decide "nothing to write" from the cluster's own state, also after an agent restart.
+inline constexpr char kAppliedHashAnnotation[] = "berth.dev/applied-hash";
+// Weights size and model of the workspace (annotations on StatefulSets; informational for
+// kube, the startup-time model for sim).
+inline constexpr char kWeightsGibAnnotation[] = "berth.dev/weights-gib";
+inline constexpr char kModelAnnotation[] = "berth.dev/model";
+
+struct ObjectKey {
+  std::string api_version;  // "apps/v1" or "v1"
+  std::string kind;         // StatefulSet, Service, ConfigMap
+  std::string namespace_;
+  std::string name;
+  bool operator==(const ObjectKey&) const = default;
+  auto operator<=>(const ObjectKey&) const = default;
+  std::string ToString() const { return kind + " " + namespace_ + "/" + name; }
+};
+
+// The key of a Kubernetes object (apiVersion, kind, metadata.namespace/name).
+ObjectKey KeyOf(const nlohmann::json& object);
+
+// An object carrying the managed-by=berth label, as the cluster has it.
+struct ManagedObject {
+  ObjectKey key;
+  std::string workspace;     // value of berth.dev/workspace
+  std::string applied_hash;  // value of berth.dev/applied-hash ("" when absent)
+};
+
+// One pod of a workspace as the cluster reports it.
+struct PodState {
+  std::string name;
+  std::string statefulset;  // owner
+  std::string node;         // "" when not scheduled
+  bool ready = false;
+  bool terminating = false;
+  // Why it is not ready, CamelCase (ImagePulling, LoadingWeights, ImagePullBackOff,
+  // InsufficientGPU, CrashLoopBackOff, NodeLost, ContainerCreating); "" when ready.
+  std::string reason;
+  std::string message;
+};
+
+struct StatefulSetState {
+  std::string name;
+  int replicas = 0;        // spec.replicas
+  int ready_replicas = 0;  // status.readyReplicas
+};
+
+// What the cluster runs for one workspace in one namespace.
+struct WorkloadState {
+  std::vector<StatefulSetState> statefulsets;
+  std::vector<PodState> pods;
+};
+
+class MemberBackend {
+ public:
+  virtual ~MemberBackend() = default;
+
+  virtual std::string name() const = 0;   // "kube" or "sim"
+  virtual bool simulated() const = 0;     // true only for sim; reported to the hub
+
+  // Creates or updates `object` (a fully rendered Kubernetes object with apiVersion, kind,
+  // metadata.name and metadata.namespace) so that the cluster holds exactly its fields.
+  virtual Status Apply(const nlohmann::json& object) = 0;
+
+  // Objects labelled managed-by=berth, optionally restricted to one namespace and one
+  // workspace (empty strings: all). Only kinds the agent applies are listed.
+  virtual StatusOr<std::vector<ManagedObject>> ListManaged(const std::string& namespace_,
+                                                           const std::string& workspace) = 0;
+
+  // Deletes an object. NotFound counts as success (Ok).
+  virtual Status Delete(const ObjectKey& key) = 0;
+
+  // StatefulSets and pods labelled berth.dev/workspace=<workspace> in `namespace_`.
+  virtual StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
+                                               const std::string& workspace) = 0;
+
+  // GPU nodes with total and free GPUs (or MIG slices), cached artifacts, prices.
+  virtual StatusOr<GpuInventory> ReadInventory() = 0;
+};
+
+}  // namespace berth::agent

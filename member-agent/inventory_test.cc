@@ -1,0 +1,116 @@
+#include "member-agent/inventory.h"
+
+#include <gtest/gtest.h>
+
+namespace berth::agent {
+namespace {
+
+using nlohmann::json;
+
+json GpuNode(const std::string& name, json allocatable, json extra_labels = json::object(), bool ready = true) {
+  json labels = {{"nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB"},
+                 {"nvidia.com/gpu.memory", "81920"},
+                 {"nvidia.com/gpu.count", "4"},
+                 {"nvidia.com/cuda.driver.major", "550"},
+                 {"nvidia.com/cuda.driver.minor", "54"},
+                 {"nvidia.com/cuda.driver.rev", "15"},
+                 {"nvidia.com/cuda.runtime.major", "12"},
+                 {"nvidia.com/cuda.runtime.minor", "4"},
+                 {"agentpool", "gpu"}};
+  labels.update(extra_labels);
+  return {{"metadata", {{"name", name}, {"labels", labels}}},
+          {"status", {{"allocatable", allocatable},
+                      {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
+}
+
+json Pod(const std::string& node, json requests, const std::string& phase = "Running", json init = nullptr) {
+  json pod = {{"spec", {{"nodeName", node},
+                        {"containers", {{{"name", "c"}, {"resources", {{"requests", requests}, {"limits", requests}}}}}}}},
+              {"status", {{"phase", phase}}}};
+  if (!init.is_null()) {
+    pod["spec"]["initContainers"] = {{{"name", "i"}, {"resources", {{"limits", init}}}}};
+  }
+  return pod;
+}
+
+TEST(InventoryTest, FreeGpusAreAllocatableMinusRequestsOfLivePods) {
+  json nodes = json::array({GpuNode("n1", {{"cpu", "96"}, {"nvidia.com/gpu", "4"}})});
+  json pods = json::array({
+      Pod("n1", {{"nvidia.com/gpu", "2"}}),
+      Pod("n1", {{"nvidia.com/gpu", "1"}}, "Succeeded"),  // terminated: holds nothing
+      Pod("n1", {{"nvidia.com/gpu", "1"}}, "Pending"),    // bound, not started: holds
+      Pod("other", {{"nvidia.com/gpu", "4"}}),
+      Pod("", {{"nvidia.com/gpu", "4"}}),                 // unscheduled
+  });
+  GpuInventory inv = ComputeInventory(nodes, pods);
+  ASSERT_EQ(inv.nodes.size(), 1u);
+  const auto& n = inv.nodes[0];
+  EXPECT_EQ(n.gpus, 4);
+  EXPECT_EQ(n.free_gpus, 1);
+  EXPECT_EQ(n.gpu_product, "A100-80GB");
+  EXPECT_EQ(n.gfd_product, "NVIDIA-A100-SXM4-80GB");
+  EXPECT_DOUBLE_EQ(n.memory_gib, 80);
+  EXPECT_EQ(n.driver_version, "550.54.15");
+  EXPECT_EQ(n.cuda_version, "12.4");
+  EXPECT_EQ(n.pool, "gpu");
+  EXPECT_EQ(inv.total_gpus(), 4);
+  EXPECT_EQ(inv.free_gpus(), 1);
+}
+
+TEST(InventoryTest, MigSlicesCountPerProfile) {
+  json node = GpuNode("mig", {{"nvidia.com/mig-3g.40gb", "8"}, {"nvidia.com/mig-1g.10gb", "0"}},
+                      {{"nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB-MIG-3g.40gb"},
+                       {"nvidia.com/mig.config", "all-3g.40gb"}});
+  json pods = json::array({Pod("mig", {{"nvidia.com/mig-3g.40gb", "1"}}),
+                           Pod("mig", {{"nvidia.com/mig-3g.40gb", "2"}})});
+  GpuInventory inv = ComputeInventory(json::array({node}), pods);
+  ASSERT_EQ(inv.nodes.size(), 1u);  // a profile with 0 allocatable is not listed
+  const auto& n = inv.nodes[0];
+  EXPECT_EQ(n.mig_profile, "3g.40gb");
+  EXPECT_EQ(n.gfd_product, "NVIDIA-A100-SXM4-80GB");
+  EXPECT_EQ(n.gpu_product, "A100-80GB");
+  EXPECT_EQ(n.gpus, 8);
+  EXPECT_EQ(n.slices_per_gpu, 2);
+  EXPECT_EQ(n.free_gpus, 5);
+  EXPECT_DOUBLE_EQ(n.memory_gib, 40);
+  EXPECT_EQ(inv.total_gpus(), 4);
+  EXPECT_EQ(inv.free_gpus(), 2);  // 5 free slices = 2 whole GPUs' worth
+}
+
+TEST(InventoryTest, InitContainersAndLimitsOnlyCount) {
+  json pod = Pod("n1", json::object(), "Running", {{"nvidia.com/gpu", "3"}});
+  pod["spec"]["containers"][0]["resources"] = {{"limits", {{"nvidia.com/gpu", 1}}}};
+  auto req = PodGpuRequests(pod);
+  EXPECT_EQ(req["nvidia.com/gpu"], 3);  // max(sum of containers 1, init 3)
+  GpuInventory inv = ComputeInventory(json::array({GpuNode("n1", {{"nvidia.com/gpu", "4"}})}), json::array({pod}));
+  EXPECT_EQ(inv.nodes[0].free_gpus, 1);
+}
+
+TEST(InventoryTest, NotReadyOrCordonedNodesOfferNothing) {
+  json down = GpuNode("down", {{"nvidia.com/gpu", "8"}}, json::object(), /*ready=*/false);
+  json cordoned = GpuNode("cordoned", {{"nvidia.com/gpu", "8"}});
+  cordoned["spec"]["unschedulable"] = true;
+  json cpu_only = {{"metadata", {{"name", "cpu"}}}, {"status", {{"allocatable", {{"cpu", "8"}}}}}};
+  GpuInventory inv = ComputeInventory(json::array({down, cordoned, cpu_only}), json::array());
+  ASSERT_EQ(inv.nodes.size(), 2u);
+  for (const auto& n : inv.nodes) {
+    EXPECT_FALSE(n.ready);
+    EXPECT_EQ(n.free_gpus, 0);
+    EXPECT_EQ(n.gpus, 8);
+  }
+}
+
+TEST(InventoryTest, StatusJsonHasTheContractShape) {
+  GpuInventory inv;
+  inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, "", 1,
+                       "550.54.15", "12.4"});
+  inv.prices_per_gpu_hour["H100-80GB"] = 6.98;
+  json s = InventoryStatusJson(inv, "0.1.0", "kube", false);
+  EXPECT_EQ(s["gpus"], (json{{"total", 8}, {"free", 6}}));
+  EXPECT_EQ(s["nodes"][0]["freeGpus"], 6);
+  EXPECT_EQ(s["simulated"], false);
+  EXPECT_FALSE(s.contains("conditions"));  // the hub owns conditions
+}
+
+}  // namespace
+}  // namespace berth::agent

@@ -1,0 +1,342 @@
+// The kube backend against a fake Kubernetes API server on loopback (a cpprestsdk
+// listener serving hand-built responses): no API server can run in this environment.
+// Checks the REST paths, server-side apply parameters, label-selector lists, deletes,
+// readiness and inventory parsing, that every request is in KubeBackend::ApiCalls(), and
+// that a second reconcile pass sends no write.
+#include "member-agent/kube_backend.h"
+
+#include <cpprest/http_listener.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <regex>
+
+#include "member-agent/reconciler.h"
+#include "member-agent/test_fleet.h"
+#include "member-agent/testing_fakes.h"
+
+namespace berth::agent {
+namespace {
+
+using nlohmann::json;
+namespace http = web::http;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+struct Request {
+  std::string method, path, query, content_type;
+  json body;
+};
+
+// A tiny Kubernetes API: objects by path, label-selector lists, canned nodes and pods.
+class FakeKubeApi {
+ public:
+  FakeKubeApi() : port_(FreePort()) {
+    listener_ = std::make_unique<http::experimental::listener::http_listener>(
+        web::uri("http://127.0.0.1:" + std::to_string(port_)));
+    listener_->support([this](http::http_request req) { Handle(req); });
+    listener_->open().wait();
+  }
+  ~FakeKubeApi() { listener_->close().wait(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::vector<Request> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  int writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& r : requests_) n += r.method != "GET";
+    return n;
+  }
+  void set_nodes(json nodes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes_ = std::move(nodes);
+  }
+  void set_pods(json pods) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pods_ = std::move(pods);
+  }
+  void set_status(const std::string& path, json status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_[path]["status"] = std::move(status);
+  }
+  bool has(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return objects_.count(path) > 0;
+  }
+
+ private:
+  static bool Matches(const json& obj, const std::string& selector) {
+    std::stringstream ss(selector);
+    std::string term;
+    while (std::getline(ss, term, ',')) {
+      auto eq = term.find('=');
+      std::string k = term.substr(0, eq), v = term.substr(eq + 1);
+      if (obj.value("/metadata/labels"_json_pointer, json::object()).value(k, "") != v) return false;
+    }
+    return true;
+  }
+  static json Status(int code, const std::string& reason) {
+    return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+            {"reason", reason}, {"code", code}, {"message", reason}};
+  }
+
+  void Handle(http::http_request req) {
+    Request r;
+    r.method = req.method();
+    r.path = web::uri::decode(req.relative_uri().path());
+    r.query = web::uri::decode(req.relative_uri().query());
+    r.content_type = req.headers().content_type();
+    std::string body = req.extract_string(/*ignore_content_type=*/true).get();  // test-only
+    if (!body.empty()) r.body = json::parse(body, nullptr, false);
+    auto [code, reply] = Serve(r);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(r);
+    }
+    req.reply(static_cast<http::status_code>(code), reply.dump(), "application/json");
+  }
+
+  std::pair<int, json> Serve(const Request& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto q = web::uri::split_query(r.query);
+    std::string selector = q.count("labelSelector") ? q["labelSelector"] : "";
+    static const std::regex ns_obj(R"(^/(api/v1|apis/apps/v1)/namespaces/([^/]+)/([^/]+)/([^/]+)$)");
+    static const std::regex ns_coll(R"(^/(api/v1|apis/apps/v1)/namespaces/([^/]+)/([^/]+)$)");
+    static const std::regex all_coll(R"(^/(api/v1|apis/apps/v1)/([^/]+)$)");
+    std::smatch m;
+    if (r.method == "PATCH" && std::regex_match(r.path, m, std::regex(R"(^/api/v1/namespaces/([^/]+)$)"))) {
+      namespaces_.insert(m[1]);
+      return {200, r.body};
+    }
+    if (std::regex_match(r.path, m, ns_obj)) {
+      if (r.method == "PATCH") {
+        if (!namespaces_.count(m[2])) return {404, Status(404, "NotFound")};
+        json obj = r.body;
+        if (objects_.count(r.path) && objects_[r.path].contains("status")) obj["status"] = objects_[r.path]["status"];
+        objects_[r.path] = obj;
+        return {200, obj};
+      }
+      if (r.method == "DELETE") {
+        if (!objects_.erase(r.path)) return {404, Status(404, "NotFound")};
+        return {200, Status(200, "Success")};
+      }
+    }
+    if (r.method == "GET") {
+      json items = json::array();
+      if (r.path == "/api/v1/nodes") return {200, {{"kind", "NodeList"}, {"items", nodes_}}};
+      if (r.path == "/api/v1/pods" || (std::regex_match(r.path, m, ns_coll) && m[3] == "pods")) {
+        for (const auto& p : pods_) if (Matches(p, selector)) items.push_back(p);
+        return {200, {{"kind", "PodList"}, {"items", items}}};
+      }
+      std::string prefix;
+      if (std::regex_match(r.path, m, ns_coll)) prefix = r.path + "/";
+      else if (std::regex_match(r.path, m, all_coll)) prefix = "/" + std::string(m[1]) + "/namespaces/";
+      if (!prefix.empty()) {
+        std::string plural = "/" + r.path.substr(r.path.rfind('/') + 1) + "/";
+        for (const auto& [path, obj] : objects_) {
+          if (path.rfind(prefix, 0) == 0 && path.find(plural) != std::string::npos && Matches(obj, selector)) {
+            items.push_back(obj);
+          }
+        }
+        return {200, {{"kind", "List"}, {"items", items}}};
+      }
+    }
+    return {404, Status(404, "NotFound")};
+  }
+
+  int port_;
+  std::unique_ptr<http::experimental::listener::http_listener> listener_;
+  std::mutex mu_;
+  std::vector<Request> requests_;
+  std::map<std::string, json> objects_;
+  std::set<std::string> namespaces_;
+  json nodes_ = json::array();
+  json pods_ = json::array();
+};
+
+class KubeBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ClientConfig c;
+    c.server = api_.url();
+    auto b = KubeBackend::Create(c);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    backend_ = std::move(*b);
+  }
+  // Every request the backend sent must be declared in ApiCalls() (the RBAC list).
+  void ExpectOnlyDeclaredCalls() {
+    for (const auto& r : api_.requests()) {
+      bool declared = false;
+      for (const auto& call : KubeBackend::ApiCalls()) {
+        std::string re = std::regex_replace(call.path, std::regex(R"(\{[a-z]+\})"), "[^/]+");
+        if (call.method == r.method && std::regex_match(r.path, std::regex(re))) declared = true;
+      }
+      EXPECT_TRUE(declared) << r.method << " " << r.path << " is not in KubeBackend::ApiCalls()";
+    }
+  }
+  FakeKubeApi api_;
+  std::unique_ptr<KubeBackend> backend_;
+};
+
+json ConfigMap(const std::string& ns, const std::string& name, const std::string& ws) {
+  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"namespace", ns},
+                        {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, ws}}},
+                        {"annotations", {{kAppliedHashAnnotation, "abc"}}}}},
+          {"data", {{"k", "v"}}}};
+}
+
+TEST_F(KubeBackendTest, ServerSideApplyToTheRightPathCreatingTheNamespaceOnce) {
+  Status applied = backend_->Apply(ConfigMap("models", "phi-inference-params", "phi"));
+  ASSERT_TRUE(applied.ok()) << applied.ToString();
+  auto reqs = api_.requests();
+  ASSERT_EQ(reqs.size(), 3u);  // 404 (no namespace), namespace apply, object apply
+  EXPECT_EQ(reqs[0].path, "/api/v1/namespaces/models/configmaps/phi-inference-params");
+  EXPECT_EQ(reqs[0].content_type, "application/apply-patch+yaml");
+  EXPECT_NE(reqs[0].query.find("fieldManager=berth-agent"), std::string::npos);
+  EXPECT_NE(reqs[0].query.find("force=true"), std::string::npos);
+  EXPECT_EQ(reqs[1].path, "/api/v1/namespaces/models");
+  EXPECT_EQ(reqs[1].body["kind"], "Namespace");
+  ASSERT_TRUE(backend_->Apply(ConfigMap("models", "other", "phi")).ok());
+  EXPECT_EQ(api_.requests().size(), 4u);
+
+  json sts = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+              {"metadata", {{"name", "phi"}, {"namespace", "models"}}}};
+  ASSERT_TRUE(backend_->Apply(sts).ok());
+  EXPECT_EQ(api_.requests().back().path, "/apis/apps/v1/namespaces/models/statefulsets/phi");
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "p"}, {"namespace", "models"}}}};
+  EXPECT_EQ(backend_->Apply(pod).code(), StatusCode::kInvalid);
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, ListsByLabelAndDeletes) {
+  ASSERT_TRUE(backend_->Apply(ConfigMap("models", "a-params", "a")).ok());
+  ASSERT_TRUE(backend_->Apply(ConfigMap("models", "b-params", "b")).ok());
+  auto all = backend_->ListManaged("", "");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->size(), 2u);
+  auto only_a = backend_->ListManaged("models", "a");
+  ASSERT_TRUE(only_a.ok());
+  ASSERT_EQ(only_a->size(), 1u);
+  EXPECT_EQ((*only_a)[0].key.name, "a-params");
+  EXPECT_EQ((*only_a)[0].applied_hash, "abc");
+  bool selector_sent = false;
+  for (const auto& r : api_.requests()) {
+    if (r.query.find("labelSelector=app.kubernetes.io/managed-by=berth,berth.dev/workspace=a") != std::string::npos) {
+      selector_sent = true;
+    }
+  }
+  EXPECT_TRUE(selector_sent);
+  ASSERT_TRUE(backend_->Delete((*only_a)[0].key).ok());
+  EXPECT_FALSE(api_.has("/api/v1/namespaces/models/configmaps/a-params"));
+  EXPECT_TRUE(backend_->Delete((*only_a)[0].key).ok());  // already gone: fine
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, InventoryFromNodesAndPodsIncludingMig) {
+  json labels = {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"}, {"nvidia.com/gpu.memory", "81559"},
+                 {"nvidia.com/gpu.count", "8"}, {"nvidia.com/cuda.driver.major", "550"},
+                 {"nvidia.com/cuda.driver.minor", "54"}, {"nvidia.com/cuda.driver.rev", "15"},
+                 {"nvidia.com/cuda.runtime.major", "12"}, {"nvidia.com/cuda.runtime.minor", "4"}};
+  json mig_labels = labels;
+  mig_labels["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3-MIG-1g.10gb";
+  mig_labels["nvidia.com/mig.config"] = "all-1g.10gb";
+  auto node = [](const std::string& name, json l, json alloc) {
+    return json{{"metadata", {{"name", name}, {"labels", l}}},
+                {"status", {{"allocatable", alloc}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+  };
+  api_.set_nodes({node("h100-0", labels, {{"nvidia.com/gpu", "8"}}),
+                  node("h100-mig", mig_labels, {{"nvidia.com/mig-1g.10gb", "56"}})});
+  auto pod = [](const std::string& node, json req) {
+    return json{{"spec", {{"nodeName", node}, {"containers", {{{"resources", {{"requests", req}}}}}}}},
+                {"status", {{"phase", "Running"}}}};
+  };
+  api_.set_pods({pod("h100-0", {{"nvidia.com/gpu", "6"}}), pod("h100-mig", {{"nvidia.com/mig-1g.10gb", "7"}})});
+  auto inv = backend_->ReadInventory();
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  ASSERT_EQ(inv->nodes.size(), 2u);
+  EXPECT_EQ(inv->nodes[0].free_gpus, 2);
+  EXPECT_EQ(inv->nodes[0].gpu_product, "H100-80GB");
+  EXPECT_EQ(inv->nodes[1].free_gpus, 49);
+  EXPECT_EQ(inv->nodes[1].slices_per_gpu, 7);
+  EXPECT_EQ(inv->total_gpus(), 16);
+  EXPECT_EQ(inv->free_gpus(), 2 + 7);
+  auto reqs = api_.requests();
+  EXPECT_NE(reqs.back().query.find("status.phase!=Succeeded"), std::string::npos);
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, ReadinessFromStatefulSetAndPodStatus) {
+  json sts = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+              {"metadata", {{"name", "phi"}, {"namespace", "models"},
+                            {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, "phi"}}}}},
+              {"spec", {{"replicas", 3}}}};
+  ASSERT_TRUE(backend_->Apply(sts).ok());
+  api_.set_status("/apis/apps/v1/namespaces/models/statefulsets/phi", {{"readyReplicas", 1}});
+  auto pod = [](const std::string& name, json status) {
+    return json{{"metadata", {{"name", name}, {"labels", {{kWorkspaceLabel, "phi"}}},
+                              {"ownerReferences", {{{"kind", "StatefulSet"}, {"name", "phi"}}}}}},
+                {"status", status}};
+  };
+  api_.set_pods({
+      pod("phi-0", {{"phase", "Running"}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}),
+      pod("phi-1", {{"phase", "Pending"},
+                    {"conditions", {{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
+                                     {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}}}),
+      pod("phi-2", {{"phase", "Pending"},
+                    {"containerStatuses", {{{"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "429"}}}}}}}}}),
+  });
+  auto w = backend_->ReadWorkload("models", "phi");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_EQ(w->statefulsets.size(), 1u);
+  EXPECT_EQ(w->statefulsets[0].ready_replicas, 1);
+  ASSERT_EQ(w->pods.size(), 3u);
+  EXPECT_TRUE(w->pods[0].ready);
+  EXPECT_EQ(w->pods[1].reason, "InsufficientGPU");
+  EXPECT_EQ(w->pods[2].reason, "ImagePullBackOff");
+  EXPECT_EQ(w->pods[2].statefulset, "phi");
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, ReconcileTwiceSendsNoSecondWrite) {
+  FakeClock clock;
+  testing::FakeHubApi hub;
+  hub.set_work(testing::Work("k", 1, {testing::WorkEntry(testing::WorkspaceObject("phi"), 2)}));
+  ReconcilerOptions o;
+  o.cluster = "k";
+  Reconciler r(backend_.get(), &hub, nullptr, &clock, o);
+  r.ObserveWork(hub.work());
+  ASSERT_TRUE(r.Resync().ok());
+  r.ProcessReady();
+  ASSERT_TRUE(r.FlushStatus().ok());
+  int writes = api_.writes();
+  EXPECT_EQ(writes, 4 + 2);  // 4 objects, plus the first one's 404 and the namespace
+  clock.Advance(std::chrono::seconds(5));
+  r.ObserveWork(hub.work());
+  ASSERT_TRUE(r.Resync().ok());
+  r.ProcessReady();
+  ASSERT_TRUE(r.FlushStatus().ok());
+  EXPECT_EQ(api_.writes(), writes);
+  EXPECT_EQ(hub.Calls("PatchWorkStatus").size(), 1u);
+  ExpectOnlyDeclaredCalls();
+}
+
+}  // namespace
+}  // namespace berth::agent

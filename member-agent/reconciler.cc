@@ -1,0 +1,399 @@
+#include "member-agent/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <set>
+
+#include "workspace/renderer.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::agent {
+
+using nlohmann::json;
+
+std::string ObjectHash(const json& object) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : object.dump()) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+std::pair<std::string, std::string> SplitKey(const std::string& key) {
+  auto slash = key.find('/');
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+// Our fields of Work.status (the hub may add others; we compare and write only these).
+json OurStatusFields(const json& status) {
+  json out = json::object();
+  if (!status.is_object()) return out;
+  for (const char* k : {"observedPlacementGeneration", "workspaces", "conditions"}) {
+    if (auto it = status.find(k); it != status.end()) out[k] = *it;
+  }
+  return out;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(MemberBackend* backend, HubApi* hub, const AgentStateDir* state,
+                       const Clock* clock, ReconcilerOptions options)
+    : backend_(backend),
+      hub_(hub),
+      state_(state),
+      clock_(clock),
+      options_(std::move(options)),
+      queue_(clock, options_.backoff_base, options_.backoff_cap) {}
+
+void Reconciler::LoadPersisted() {
+  if (!state_) return;
+  auto work = state_->LoadAppliedWork();
+  if (!work) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  AcceptWorkLocked(*work, /*from_hub=*/false);
+  spdlog::info("loaded the last applied Work (placementGeneration {}, {} workspaces) from {}",
+               generation_, desired_.size(), state_->dir());
+}
+
+bool Reconciler::ObserveWork(const json& work) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t gen = work.value("/spec/placementGeneration"_json_pointer, int64_t{0});
+  if (gen < generation_) {
+    ++stats_.fenced_works;
+    spdlog::warn("ignoring Work with placementGeneration {}: generation {} was already applied",
+                 gen, generation_);
+    // The Work exists, and its status is still ours to keep right.
+    work_exists_at_hub_ = true;
+    hub_status_ = OurStatusFields(work.value("status", json::object()));
+    return false;
+  }
+  return AcceptWorkLocked(work, /*from_hub=*/true);
+}
+
+bool Reconciler::AcceptWorkLocked(const json& work, bool from_hub) {
+  const json spec = work.value("spec", json::object());
+  int64_t gen = spec.value("placementGeneration", int64_t{0});
+  std::map<std::string, DesiredWorkspace> next;
+  for (const auto& item : spec.value("workspaces", json::array())) {
+    DesiredWorkspace d;
+    d.workspace = item.value("workspace", json::object());
+    d.replicas = item.value("replicas", 1);
+    d.revision = item.value("revision", int64_t{1});
+    d.gpu = item.value("gpu", json::object());
+    std::string name = d.workspace.value("/metadata/name"_json_pointer, std::string());
+    std::string ns = d.workspace.value("/metadata/namespace"_json_pointer, std::string());
+    if (ns.empty()) ns = "default";
+    if (name.empty()) {
+      spdlog::warn("Work entry without workspace.metadata.name skipped");
+      continue;
+    }
+    next[Key(ns, name)] = std::move(d);
+  }
+  // Queue what changed (new, changed, removed); unchanged keys wait for the resync.
+  for (const auto& [key, d] : next) {
+    auto old = desired_.find(key);
+    if (old == desired_.end() || old->second.workspace != d.workspace ||
+        old->second.replicas != d.replicas || old->second.revision != d.revision ||
+        old->second.gpu != d.gpu) {
+      queue_.Add(key, /*urgent=*/true);
+    }
+  }
+  for (const auto& [key, d] : desired_) {
+    if (!next.count(key)) queue_.Add(key, /*urgent=*/true);
+  }
+  desired_ = std::move(next);
+  generation_ = gen;
+  authoritative_ = true;
+  if (from_hub) {
+    work_exists_at_hub_ = true;
+    hub_status_ = OurStatusFields(work.value("status", json::object()));
+    for (const auto& e : hub_status_.value("workspaces", json::array())) {
+      std::string key = Key(e.value("namespace", "default"), e.value("name", ""));
+      auto& t = transitions_[key];
+      if (t.phase.empty()) t = {e.value("phase", ""), e.value("lastTransitionTime", "")};
+    }
+    for (const auto& c : hub_status_.value("conditions", json::array())) {
+      auto& t = transitions_["#" + c.value("type", "")];
+      if (t.phase.empty()) t = {c.value("status", ""), c.value("lastTransitionTime", "")};
+    }
+  }
+  if (state_ && spec != applied_spec_) {
+    json persisted = {{"metadata", {{"name", options_.cluster}}}, {"spec", spec}};
+    if (Status s = state_->StoreAppliedWork(persisted); !s.ok()) {
+      spdlog::error("cannot persist the applied Work: {}", s.ToString());
+    }
+  }
+  applied_spec_ = spec;
+  return true;
+}
+
+void Reconciler::ObserveNoWork() {
+  std::lock_guard<std::mutex> lock(mu_);
+  json spec = {{"placementGeneration", std::max<int64_t>(generation_, 0)},
+               {"workspaces", json::array()}};
+  AcceptWorkLocked({{"spec", spec}}, /*from_hub=*/false);
+  work_exists_at_hub_ = false;
+  hub_status_ = json::object();
+}
+
+Status Reconciler::Resync() {
+  bool authoritative;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, d] : desired_) queue_.Add(key);
+    authoritative = authoritative_;
+  }
+  if (!authoritative) return Status::Ok();  // nothing may be pruned yet
+  auto managed = backend_->ListManaged("", "");
+  if (!managed.ok()) return managed.status();
+  for (const auto& m : *managed) {
+    if (!m.workspace.empty()) queue_.Add(Key(m.key.namespace_, m.workspace));
+  }
+  return Status::Ok();
+}
+
+int Reconciler::ProcessReady() {
+  int processed = 0;
+  while (auto key = queue_.PopReady()) {
+    ++processed;
+    auto [ns, name] = SplitKey(*key);
+    std::optional<DesiredWorkspace> desired;
+    bool authoritative;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = desired_.find(*key); it != desired_.end()) desired = it->second;
+      authoritative = authoritative_;
+    }
+    if (!desired && !authoritative) continue;
+    Outcome out = desired ? ReconcileDesired(ns, name, *desired) : ReconcileUndesired(ns, name);
+
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.reconciles;
+    // The desired state may have changed while we worked; the change queued the key again.
+    bool still_desired = desired_.count(*key) > 0;
+    if (out.entry.is_null() || !still_desired) {
+      entries_.erase(*key);
+    } else {
+      auto& t = transitions_[*key];
+      std::string phase = out.entry.value("phase", "");
+      if (t.phase != phase) t = {phase, FormatRfc3339(clock_->Now())};
+      entries_[*key] = out.entry;
+    }
+    if (out.retry) {
+      ++stats_.reconcile_errors;
+      queue_.AddAfterFailure(*key);
+    } else {
+      queue_.Forget(*key);
+      if (out.recheck) queue_.AddAfter(*key, options_.not_ready_recheck);
+    }
+  }
+  return processed;
+}
+
+Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const std::string& name,
+                                                 const DesiredWorkspace& desired) {
+  Outcome out;
+  json entry = {{"name", name},
+                {"namespace", ns},
+                {"revision", desired.revision},
+                {"applied", false},
+                {"replicas", desired.replicas},
+                {"readyReplicas", 0},
+                {"endpoint", "http://" + name + "." + ns + ".svc:80"}};
+  auto fail = [&](const std::string& reason, const std::string& message, bool retry) {
+    entry["phase"] = "Failed";
+    entry["reason"] = reason;
+    entry["message"] = message;
+    out.entry = entry;
+    out.retry = retry;
+    return out;
+  };
+
+  auto ws = workspace::ParseWorkspace(desired.workspace);
+  if (!ws.ok()) return fail("InvalidWorkspace", ws.status().ToString(), false);
+  workspace::ClusterAssignment assignment;
+  assignment.replicas = desired.replicas;
+  assignment.revision = desired.revision;
+  assignment.namespace_ = ns;
+  assignment.shape.product = desired.gpu.value("product", std::string());
+  assignment.shape.memory_gib = desired.gpu.value("memoryGiB", 0.0);
+  assignment.shape.gpus_per_node = desired.gpu.value("gpusPerNode", 1);
+  assignment.shape.mig_profile = desired.gpu.value("migProfile", std::string());
+  assignment.gfd_product = desired.gpu.value("gfdProduct", std::string());
+  auto rendered = workspace::RenderWorkspace(*ws, assignment);
+  if (!rendered.ok()) return fail("RenderFailed", rendered.status().ToString(), false);
+
+  std::vector<json> objects;
+  for (json obj : rendered->objects) {
+    json& meta = obj["metadata"];
+    meta["labels"][kManagedByLabel] = kManagedByValue;
+    meta["labels"][kWorkspaceLabel] = name;
+    if (obj.value("kind", "") == "StatefulSet") {
+      meta["annotations"][kWeightsGibAnnotation] = std::to_string(ws->model.weights_gib);
+      meta["annotations"][kModelAnnotation] =
+          ws->model.preset.empty() ? ws->model.hf_id : ws->model.preset;
+    }
+    meta["annotations"][kAppliedHashAnnotation] = ObjectHash(obj);
+    objects.push_back(std::move(obj));
+  }
+  if (Status s = SyncObjects(ns, name, objects); !s.ok()) {
+    return fail("ApplyFailed", s.ToString(), true);
+  }
+  entry["applied"] = true;
+
+  auto workload = backend_->ReadWorkload(ns, name);
+  if (!workload.ok()) {
+    entry["phase"] = "Pending";
+    entry["reason"] = "StatusUnavailable";
+    entry["message"] = "cannot read workload status: " + workload.status().ToString();
+    out.entry = entry;
+    out.retry = true;
+    return out;
+  }
+  WorkspaceReadiness r = SummarizeWorkload(name, *workload, desired.replicas);
+  entry["readyReplicas"] = r.ready_replicas;
+  entry["phase"] = r.phase;
+  entry["reason"] = r.reason;
+  entry["message"] = r.message;
+  out.entry = entry;
+  out.recheck = r.phase != "Ready";
+  return out;
+}
+
+Status Reconciler::SyncObjects(const std::string& ns, const std::string& name,
+                               const std::vector<json>& objects) {
+  auto existing = backend_->ListManaged(ns, name);
+  if (!existing.ok()) return existing.status();
+  std::map<ObjectKey, std::string> live;
+  for (const auto& m : *existing) live[m.key] = m.applied_hash;
+  std::set<ObjectKey> wanted;
+  for (const auto& obj : objects) {
+    ObjectKey key = KeyOf(obj);
+    wanted.insert(key);
+    std::string hash = obj["metadata"]["annotations"][kAppliedHashAnnotation];
+    auto it = live.find(key);
+    if (it != live.end() && it->second == hash) continue;  // already as desired
+    BERTH_RETURN_IF_ERROR(backend_->Apply(obj).WithContext("apply " + key.ToString()));
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.backend_applies;
+  }
+  for (const auto& [key, hash] : live) {
+    if (wanted.count(key)) continue;
+    BERTH_RETURN_IF_ERROR(backend_->Delete(key).WithContext("delete " + key.ToString()));
+    spdlog::info("deleted {} (no longer rendered for workspace {}/{})", key.ToString(), ns, name);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.backend_deletes;
+  }
+  return Status::Ok();
+}
+
+Reconciler::Outcome Reconciler::ReconcileUndesired(const std::string& ns, const std::string& name) {
+  Outcome out;  // entry stays null: the workspace leaves the status
+  auto existing = backend_->ListManaged(ns, name);
+  if (!existing.ok()) {
+    out.retry = true;
+    return out;
+  }
+  for (const auto& m : *existing) {
+    if (Status s = backend_->Delete(m.key); !s.ok()) {
+      spdlog::warn("prune {}: {}", m.key.ToString(), s.ToString());
+      out.retry = true;
+      continue;
+    }
+    spdlog::info("pruned {} (workspace {}/{} is no longer in this member's Work)",
+                 m.key.ToString(), ns, name);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.backend_deletes;
+  }
+  return out;
+}
+
+json Reconciler::BuildStatusLocked() const {
+  json workspaces = json::array();
+  std::vector<std::string> not_applied;
+  int applied = 0;
+  for (const auto& [key, d] : desired_) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      not_applied.push_back(key);
+      continue;
+    }
+    json e = it->second;
+    if (auto t = transitions_.find(key); t != transitions_.end()) e["lastTransitionTime"] = t->second.time;
+    if (e.value("applied", false)) {
+      ++applied;
+    } else {
+      not_applied.push_back(key);
+    }
+    workspaces.push_back(std::move(e));
+  }
+  json cond = {{"type", "Applied"}};
+  if (not_applied.empty()) {
+    cond["status"] = "True";
+    cond["reason"] = "AllApplied";
+    cond["message"] = std::to_string(applied) + " of " + std::to_string(desired_.size()) +
+                      " workspaces applied";
+  } else {
+    std::string names;
+    for (const auto& k : not_applied) names += (names.empty() ? "" : ", ") + k;
+    cond["status"] = "False";
+    cond["reason"] = "ApplyFailed";
+    cond["message"] = "not applied: " + names + " (see the workspace entries)";
+  }
+  auto t = transitions_.find("#Applied");
+  cond["lastTransitionTime"] = (t != transitions_.end() && t->second.phase == cond["status"])
+                                   ? t->second.time
+                                   : FormatRfc3339(clock_->Now());
+  return {{"observedPlacementGeneration", std::max<int64_t>(generation_, 0)},
+          {"workspaces", workspaces},
+          {"conditions", json::array({cond})}};
+}
+
+json Reconciler::CurrentStatus() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return BuildStatusLocked();
+}
+
+Status Reconciler::FlushStatus() {
+  json status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!work_exists_at_hub_) return Status::Ok();
+    status = BuildStatusLocked();
+    const json& cond = status["conditions"][0];
+    auto& t = transitions_["#Applied"];
+    if (t.phase != cond["status"]) t = {cond["status"], cond["lastTransitionTime"]};
+    if (status == hub_status_) return Status::Ok();
+  }
+  Status s = hub_->PatchWorkStatus(options_.cluster, status);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  hub_status_ = status;
+  ++stats_.hub_status_writes;
+  return Status::Ok();
+}
+
+ReconcilerStats Reconciler::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+int64_t Reconciler::applied_generation() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
+}
+
+size_t Reconciler::desired_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return desired_.size();
+}
+
+}  // namespace berth::agent

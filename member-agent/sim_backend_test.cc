@@ -1,0 +1,230 @@
+#include "member-agent/sim_backend.h"
+
+#include <gtest/gtest.h>
+
+#include "member-agent/hub_api.h"
+#include "member-agent/readiness.h"
+#include "member-agent/test_fleet.h"
+#include "member-agent/testing_fakes.h"
+#include "workspace/renderer.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::agent {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class SimTest : public ::testing::Test {
+ protected:
+  void Make(SimSettings settings = {}) {
+    auto sim = SimCluster::FromFleetYaml(testing::kTestFleet, "sim-a", settings, &clock_);
+    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+    sim_ = std::move(*sim);
+  }
+  // Renders and applies a workspace as the reconciler would (with its annotations).
+  void Deploy(const std::string& name, int replicas, const std::string& preset = "phi-4-mini-instruct",
+              json gpu = testing::L4Gpu()) {
+    auto ws = workspace::ParseWorkspace(testing::WorkspaceObject(name, preset));
+    ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+    workspace::ClusterAssignment a;
+    a.replicas = replicas;
+    a.shape.product = gpu["product"];
+    a.shape.gpus_per_node = gpu["gpusPerNode"];
+    a.shape.mig_profile = gpu["migProfile"];
+    a.gfd_product = gpu["gfdProduct"];
+    auto rendered = workspace::RenderWorkspace(*ws, a);
+    ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
+    for (json obj : rendered->objects) {
+      if (obj["kind"] == "StatefulSet") {
+        obj["metadata"]["annotations"][kWeightsGibAnnotation] = std::to_string(ws->model.weights_gib);
+        obj["metadata"]["annotations"][kModelAnnotation] = ws->model.preset;
+      }
+      ASSERT_TRUE(sim_->Apply(obj).ok());
+    }
+  }
+  WorkspaceReadiness Readiness(const std::string& name, int replicas) {
+    auto w = sim_->ReadWorkload("models", name);
+    EXPECT_TRUE(w.ok());
+    return SummarizeWorkload(name, *w, replicas);
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<SimCluster> sim_;
+};
+
+TEST_F(SimTest, StartupIsImagePullThenWeightLoad) {
+  Make();
+  Deploy("phi", 1);
+  // 10 GiB at 100 MiB/s = 102.4 s; then 7.15 GiB at 1 GiB/s = 7.15 s.
+  EXPECT_EQ(Readiness("phi", 1).reason, "ImagePulling");
+  clock_.Advance(102s);
+  EXPECT_EQ(Readiness("phi", 1).reason, "ImagePulling");
+  clock_.Advance(1s);
+  EXPECT_EQ(Readiness("phi", 1).reason, "LoadingWeights");
+  clock_.Advance(6s);
+  EXPECT_EQ(Readiness("phi", 1).phase, "Starting");
+  clock_.Advance(1s);
+  EXPECT_EQ(Readiness("phi", 1).phase, "Ready");
+  // The node now caches the image: a second workspace scheduled there skips the pull.
+  auto inv = sim_->ReadInventory();
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->cached_images, std::vector<std::string>{workspace::kDefaultVllmImage});
+  EXPECT_EQ(inv->cached_models, (std::vector<std::string>{"mistral-7b-instruct", "phi-4-mini-instruct"}));
+}
+
+TEST_F(SimTest, TimeScaleShrinksStartup) {
+  SimSettings s;
+  s.time_scale = 0.01;
+  Make(s);
+  Deploy("phi", 1);
+  clock_.Advance(1100ms);  // 109.55 s × 0.01 ≈ 1.1 s
+  EXPECT_EQ(Readiness("phi", 1).phase, "Ready");
+}
+
+TEST_F(SimTest, SchedulerHonoursGpuCountsPerNode) {
+  Make();
+  Deploy("phi", 5);  // 4 L4 in the cluster, one GPU per replica
+  auto r = Readiness("phi", 5);
+  EXPECT_EQ(r.phase, "Pending");
+  EXPECT_EQ(r.reason, "InsufficientGPU");
+  auto inv = sim_->ReadInventory();
+  ASSERT_TRUE(inv.ok());
+  int free_l4 = 0;
+  for (const auto& n : inv->nodes) {
+    if (n.gpu_product == "L4") free_l4 += n.free_gpus;
+  }
+  EXPECT_EQ(free_l4, 0);
+  clock_.Advance(200s);
+  r = Readiness("phi", 5);
+  EXPECT_EQ(r.ready_replicas, 4);
+  EXPECT_EQ(r.reason, "InsufficientGPU");
+}
+
+TEST_F(SimTest, MigSlicesAreScheduledOnMigNodesOnly) {
+  Make();
+  json mig = {{"product", "A100-80GB"}, {"gfdProduct", "NVIDIA-A100-SXM4-80GB"}, {"memoryGiB", 40},
+              {"gpusPerNode", 2}, {"migProfile", "3g.40gb"}};
+  Deploy("phi", 3, "phi-4-mini-instruct", mig);
+  auto w = sim_->ReadWorkload("models", "phi");
+  ASSERT_TRUE(w.ok());
+  int scheduled = 0;
+  for (const auto& p : w->pods) {
+    if (!p.node.empty()) {
+      EXPECT_EQ(p.node, "mig-0");
+      ++scheduled;
+    }
+  }
+  EXPECT_EQ(scheduled, 2);  // one GPU × 2 slices
+  auto inv = sim_->ReadInventory();
+  for (const auto& n : inv->nodes) {
+    if (n.name == "mig-0") {
+      EXPECT_EQ(n.gpus, 2);
+      EXPECT_EQ(n.free_gpus, 0);
+      EXPECT_EQ(n.mig_profile, "3g.40gb");
+    }
+  }
+}
+
+TEST_F(SimTest, NodeDownMovesPodsOrLeavesThemPendingWithNodeLost) {
+  Make();
+  Deploy("phi", 4);
+  clock_.Advance(200s);
+  ASSERT_EQ(Readiness("phi", 4).phase, "Ready");
+  ASSERT_TRUE(sim_->SetNodeDown("l4-0", true).ok());
+  auto r = Readiness("phi", 4);
+  EXPECT_EQ(r.ready_replicas, 2);
+  EXPECT_EQ(r.phase, "Pending");
+  EXPECT_EQ(r.reason, "NodeLost");
+  auto inv = sim_->ReadInventory();
+  for (const auto& n : inv->nodes) {
+    if (n.name == "l4-0") {
+      EXPECT_FALSE(n.ready);
+      EXPECT_EQ(n.free_gpus, 0);
+    }
+  }
+  ASSERT_TRUE(sim_->SetNodeDown("l4-0", false).ok());
+  r = Readiness("phi", 4);
+  EXPECT_EQ(r.reason, "LoadingWeights");  // image cached on the node: straight to loading
+  clock_.Advance(10s);
+  EXPECT_EQ(Readiness("phi", 4).phase, "Ready");
+  EXPECT_EQ(sim_->SetNodeDown("nope", true).code(), StatusCode::kNotFound);
+}
+
+TEST_F(SimTest, LostGpusEvictPodsOverCapacity) {
+  Make();
+  Deploy("phi", 2);
+  clock_.Advance(200s);
+  ASSERT_EQ(Readiness("phi", 2).phase, "Ready");
+  auto w = sim_->ReadWorkload("models", "phi");
+  std::string node = w->pods[0].node;
+  ASSERT_TRUE(sim_->LoseGpus(node, 2).ok());
+  auto r = Readiness("phi", 2);
+  EXPECT_LT(r.ready_replicas, 2);  // evicted pods restart elsewhere (pull again there)
+  auto inv = sim_->ReadInventory();
+  for (const auto& n : inv->nodes) {
+    if (n.name == node) EXPECT_EQ(n.gpus, 0);
+  }
+  clock_.Advance(200s);
+  EXPECT_EQ(Readiness("phi", 2).phase, "Ready");  // the other node has 2 L4
+  ASSERT_TRUE(sim_->LoseGpus(node, 0).ok());
+}
+
+TEST_F(SimTest, ImagePullFailureIsImagePullBackOffUntilCleared) {
+  Make();
+  sim_->SetImagePullFailure(workspace::kDefaultVllmImage, true);
+  Deploy("phi", 1);
+  clock_.Advance(300s);
+  auto r = Readiness("phi", 1);
+  EXPECT_EQ(r.phase, "Failed");
+  EXPECT_EQ(r.reason, "ImagePullBackOff");
+  sim_->SetImagePullFailure(workspace::kDefaultVllmImage, false);
+  EXPECT_EQ(Readiness("phi", 1).reason, "ImagePulling");
+  clock_.Advance(110s);
+  EXPECT_EQ(Readiness("phi", 1).phase, "Ready");
+}
+
+TEST_F(SimTest, UnreachableCutsTheAgentOffFromTheHub) {
+  Make();
+  testing::FakeHubApi hub;
+  PartitionableHubApi cut(&hub, sim_->unreachable_flag());
+  EXPECT_TRUE(cut.RenewLease("sim-a", "me", "t", 15).ok());
+  sim_->SetUnreachable(true);
+  EXPECT_EQ(cut.RenewLease("sim-a", "me", "t", 15).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(cut.PatchWorkStatus("sim-a", json::object()).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(hub.Calls("RenewLease").size(), 1u);
+  sim_->ClearFaults();
+  EXPECT_TRUE(cut.RenewLease("sim-a", "me", "t", 15).ok());
+}
+
+TEST_F(SimTest, InventoryComesFromTheFleetAndSaysSimulated) {
+  Make();
+  auto inv = sim_->ReadInventory();
+  ASSERT_TRUE(inv.ok());
+  ASSERT_EQ(inv->nodes.size(), 3u);
+  EXPECT_EQ(inv->total_gpus(), 5);  // 4 L4 + 1 A100 (2 slices)
+  json status = InventoryStatusJson(*inv, kAgentVersion, sim_->name(), sim_->simulated());
+  EXPECT_EQ(status["simulated"], true);
+  EXPECT_EQ(status["backend"], "sim");
+  EXPECT_EQ(status["nodes"][0]["gfdProduct"], "NVIDIA-L4");
+  EXPECT_EQ(status["nodes"][0]["driverVersion"], "550.54.15");
+  EXPECT_EQ(status["pricesPerGpuHour"]["L4"], 0.8);
+  EXPECT_EQ(sim_->Describe()["simulated"], true);
+}
+
+TEST(SimSettingsTest, BadSimBlockNamesTheField) {
+  auto s = ParseSimSettings(json{{"imagePullMiBps", -1}, {"bogus", 1}}, "clusters[a].sim", {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("clusters[a].sim.imagePullMiBps"), std::string::npos);
+  EXPECT_EQ(s.status().causes().size(), 2u);
+}
+
+TEST(SimFleetTest, UnknownClusterListsTheKnownOnes) {
+  FakeClock clock;
+  auto sim = SimCluster::FromFleetYaml(testing::kTestFleet, "nope", {}, &clock);
+  ASSERT_FALSE(sim.ok());
+  EXPECT_NE(sim.status().message().find("sim-a"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::agent
