@@ -13,16 +13,17 @@ struct AdminServer::Impl {
 };
 
 StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
-                                                         AdminHandler handler) {
+                                                          AdminHandler handler) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return Status::Invalid("--admin-listen \"" + listen + "\": expected HOST:PORT, e.g. 127.0.0.1:9464");
+    return Status::Invalid("--admin-listen \"" + listen +
+                           "\": expected HOST:PORT, e.g. 127.0.0.1:9464");
   }
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
   try {
-    impl->listener = std::make_unique<http::experimental::listener::http_listener>(
-        web::uri("http://" + listen));
+    impl->listener =
+        std::make_unique<http::experimental::listener::http_listener>(web::uri("http://" + listen));
     Impl* raw = impl.get();
     impl->listener->support([raw](http::http_request request) {
       AdminRequest req;

@@ -33,7 +33,8 @@ class AdminServer {
  public:
   // Listens on `listen` ("127.0.0.1:PORT"). Invalid for a malformed address; Unavailable
   // when the port cannot be bound.
-  static StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& listen, AdminHandler handler);
+  static StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& listen,
+                                                      AdminHandler handler);
   ~AdminServer();  // stops listening
 
  private:

@@ -31,7 +31,8 @@ StatusOr<std::string> ObtainCredential(const AgentOptions& options, const AgentS
     }
     if (token.status().code() != StatusCode::kUnavailable) return token.status();
     spdlog::warn("hub unreachable, will retry the join: {}", token.status().ToString());
-    for (auto waited = std::chrono::milliseconds(0); waited < delay; waited += std::chrono::milliseconds(100)) {
+    for (auto waited = std::chrono::milliseconds(0); waited < delay;
+         waited += std::chrono::milliseconds(100)) {
       if (should_stop()) return Status::Unavailable("stopped before the join succeeded");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -50,8 +51,9 @@ Status Agent::Start() {
   if (!state.ok()) return state.status();
   state_ = std::make_unique<AgentStateDir>(*state);
   if (backend_->simulated()) {
-    spdlog::warn("backend sim: this member is a SIMULATED cluster (no real GPUs or pods); "
-                 "its status says \"simulated\": true");
+    spdlog::warn(
+        "backend sim: this member is a SIMULATED cluster (no real GPUs or pods); "
+        "its status says \"simulated\": true");
   }
   auto credential = ObtainCredential(options_, *state_, [this] { return stopping_.load(); });
   if (!credential.ok()) return credential.status();
@@ -64,12 +66,13 @@ Status Agent::Start() {
   auto rest = RestHubApi::Create(config);
   if (!rest.ok()) return rest.status();
   rest_hub_ = std::move(*rest);
-  hub_ = std::make_unique<PartitionableHubApi>(
-      rest_hub_.get(), sim_ ? sim_->unreachable_flag() : &never_cut_off_);
+  hub_ = std::make_unique<PartitionableHubApi>(rest_hub_.get(),
+                                               sim_ ? sim_->unreachable_flag() : &never_cut_off_);
 
   ReconcilerOptions ropts;
   ropts.cluster = options_.join.cluster_name;
-  reconciler_ = std::make_unique<Reconciler>(backend_.get(), hub_.get(), state_.get(), clock_, ropts);
+  reconciler_ =
+      std::make_unique<Reconciler>(backend_.get(), hub_.get(), state_.get(), clock_, ropts);
   reconciler_->LoadPersisted();
   HeartbeatOptions hopts;
   hopts.cluster = options_.join.cluster_name;
@@ -82,8 +85,8 @@ Status Agent::Start() {
                                     [this](const AdminRequest& r) { return HandleAdmin(r); });
     if (!admin.ok()) return admin.status();
     admin_ = std::move(*admin);
-    spdlog::info("admin endpoint on http://{} (/healthz, /metrics, /state{})", options_.admin_listen,
-                 sim_ ? ", POST /faults/..." : "");
+    spdlog::info("admin endpoint on http://{} (/healthz, /metrics, /state{})",
+                 options_.admin_listen, sim_ ? ", POST /faults/..." : "");
   }
   heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
   watch_thread_ = std::thread([this] { WatchLoop(); });
@@ -209,7 +212,8 @@ void Agent::ReconcileLoop() {
       } else {
         flush_backoff = std::min(std::max(flush_backoff * 2, std::chrono::milliseconds(500)),
                                  std::chrono::milliseconds(30000));
-        spdlog::warn("cannot write Work status (retry in {} ms): {}", flush_backoff.count(), s.ToString());
+        spdlog::warn("cannot write Work status (retry in {} ms): {}", flush_backoff.count(),
+                     s.ToString());
         next_flush = clock_->Now() + flush_backoff;
       }
     }
@@ -250,8 +254,8 @@ std::string Agent::Metrics() const {
          static_cast<double>(rs.reconciles));
   metric("berth_agent_reconcile_errors_total", "counter", "Workspace reconciles that failed",
          static_cast<double>(rs.reconcile_errors));
-  metric("berth_agent_fenced_works_total", "counter", "Works ignored for an old placementGeneration",
-         static_cast<double>(rs.fenced_works));
+  metric("berth_agent_fenced_works_total", "counter",
+         "Works ignored for an old placementGeneration", static_cast<double>(rs.fenced_works));
   metric("berth_agent_work_watch_restarts_total", "counter", "Work watch streams that ended",
          static_cast<double>(watch_restarts_.load()));
   metric("berth_agent_applied_placement_generation", "gauge", "Highest applied placementGeneration",
@@ -262,7 +266,9 @@ std::string Agent::Metrics() const {
 }
 
 AdminResponse Agent::HandleAdmin(const AdminRequest& req) {
-  auto json_reply = [](int code, const json& body) { return AdminResponse{code, "application/json", body.dump()}; };
+  auto json_reply = [](int code, const json& body) {
+    return AdminResponse{code, "application/json", body.dump()};
+  };
   auto error = [&](int code, const std::string& message) {
     return json_reply(code, {{"error", message}});
   };
@@ -295,13 +301,15 @@ AdminResponse Agent::HandleAdmin(const AdminRequest& req) {
       s = sim_->SetNodeDown(param("node"), fault == "node-down");
     } else if (fault == "gpus-lost") {
       if (param("node").empty()) return error(400, "?node=NAME is required");
-      s = sim_->LoseGpus(param("node"), std::atoi(param("count").empty() ? "1" : param("count").c_str()));
+      s = sim_->LoseGpus(param("node"),
+                         std::atoi(param("count").empty() ? "1" : param("count").c_str()));
     } else if (fault == "image-pull-failure" || fault == "image-pull-ok") {
       if (param("image").empty()) return error(400, "?image=IMAGE is required");
       sim_->SetImagePullFailure(param("image"), fault == "image-pull-failure");
     } else if (fault == "unreachable" || fault == "reachable") {
       sim_->SetUnreachable(fault == "unreachable");
-      spdlog::warn("simulated fault: cluster {} the hub", fault == "unreachable" ? "cut off from" : "reconnected to");
+      spdlog::warn("simulated fault: cluster {} the hub",
+                   fault == "unreachable" ? "cut off from" : "reconnected to");
     } else if (fault == "clear") {
       sim_->ClearFaults();
     } else {

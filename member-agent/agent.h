@@ -30,9 +30,9 @@
 namespace berth::agent {
 
 struct AgentOptions {
-  ClientConfig hub;         // server + CA; the bearer token is the member credential
-  std::string join_token;   // bootstrap token; needed only without a stored credential
-  JoinRequest join;         // cluster name, backend, labels, region/zone/provider
+  ClientConfig hub;        // server + CA; the bearer token is the member credential
+  std::string join_token;  // bootstrap token; needed only without a stored credential
+  JoinRequest join;        // cluster name, backend, labels, region/zone/provider
   std::string state_dir;
   std::string holder_identity;
   Clock::Duration heartbeat_period{std::chrono::seconds(5)};

@@ -84,8 +84,8 @@ class MemberBackend {
  public:
   virtual ~MemberBackend() = default;
 
-  virtual std::string name() const = 0;   // "kube" or "sim"
-  virtual bool simulated() const = 0;     // true only for sim; reported to the hub
+  virtual std::string name() const = 0;  // "kube" or "sim"
+  virtual bool simulated() const = 0;    // true only for sim; reported to the hub
 
   // Creates or updates `object` (a fully rendered Kubernetes object with apiVersion, kind,
   // metadata.name and metadata.namespace) so that the cluster holds exactly its fields.

@@ -62,7 +62,7 @@ class Heartbeat {
   Clock::TimePoint next_lease_{};
   Clock::TimePoint next_inventory_{};
   int inventory_failures_in_row_ = 0;
-  nlohmann::json last_sent_inventory_;   // without inventoryTime; null = never sent
+  nlohmann::json last_sent_inventory_;  // without inventoryTime; null = never sent
   Clock::TimePoint last_sent_time_{};
   std::atomic<bool> reachable_{false};
   mutable std::mutex stats_mu_;

@@ -112,7 +112,8 @@ StatusOr<std::string> JoinHub(const ClientConfig& hub, const std::string& bootst
                {"zone", request.zone},
                {"provider", request.provider}};
   auto reply = (*client)->Post(HubPath("join"), body);
-  if (!reply.ok()) return reply.status().WithContext("join the hub as \"" + request.cluster_name + "\"");
+  if (!reply.ok())
+    return reply.status().WithContext("join the hub as \"" + request.cluster_name + "\"");
   std::string token = reply->value("token", std::string());
   if (token.empty()) return Status::Internal("join: the hub's reply has no \"token\"");
   return token;

@@ -93,9 +93,9 @@ std::string Label(const json& obj, const std::string& key) {
 }
 
 std::string NodePool(const json& node) {
-  for (const char* key : {"berth.dev/pool", "agentpool", "kubernetes.azure.com/agentpool",
-                          "cloud.google.com/gke-nodepool", "eks.amazonaws.com/nodegroup",
-                          "karpenter.sh/nodepool"}) {
+  for (const char* key :
+       {"berth.dev/pool", "agentpool", "kubernetes.azure.com/agentpool",
+        "cloud.google.com/gke-nodepool", "eks.amazonaws.com/nodegroup", "karpenter.sh/nodepool"}) {
     std::string v = Label(node, key);
     if (!v.empty()) return v;
   }
@@ -164,7 +164,8 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
     std::string driver;
     if (std::string major = Label(node, "nvidia.com/cuda.driver.major"); !major.empty()) {
       driver = major + "." + Label(node, "nvidia.com/cuda.driver.minor");
-      if (std::string rev = Label(node, "nvidia.com/cuda.driver.rev"); !rev.empty()) driver += "." + rev;
+      if (std::string rev = Label(node, "nvidia.com/cuda.driver.rev"); !rev.empty())
+        driver += "." + rev;
     }
     std::string cuda;
     if (std::string major = Label(node, "nvidia.com/cuda.runtime.major"); !major.empty()) {
@@ -190,7 +191,8 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
       } else {
         n.mig_profile = resource.substr(kMigPrefix.size());
         n.memory_gib = MigSliceMemoryGib(n.mig_profile);
-        if (physical_gpus > 0 && n.gpus % physical_gpus == 0) n.slices_per_gpu = n.gpus / physical_gpus;
+        if (physical_gpus > 0 && n.gpus % physical_gpus == 0)
+          n.slices_per_gpu = n.gpus / physical_gpus;
       }
       int requested = 0;
       if (auto u = used.find(name); u != used.end()) {

@@ -7,7 +7,8 @@ namespace {
 
 using nlohmann::json;
 
-json GpuNode(const std::string& name, json allocatable, json extra_labels = json::object(), bool ready = true) {
+json GpuNode(const std::string& name, json allocatable, json extra_labels = json::object(),
+             bool ready = true) {
   json labels = {{"nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB"},
                  {"nvidia.com/gpu.memory", "81920"},
                  {"nvidia.com/gpu.count", "4"},
@@ -19,14 +20,19 @@ json GpuNode(const std::string& name, json allocatable, json extra_labels = json
                  {"agentpool", "gpu"}};
   labels.update(extra_labels);
   return {{"metadata", {{"name", name}, {"labels", labels}}},
-          {"status", {{"allocatable", allocatable},
-                      {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
+          {"status",
+           {{"allocatable", allocatable},
+            {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}}}};
 }
 
-json Pod(const std::string& node, json requests, const std::string& phase = "Running", json init = nullptr) {
-  json pod = {{"spec", {{"nodeName", node},
-                        {"containers", {{{"name", "c"}, {"resources", {{"requests", requests}, {"limits", requests}}}}}}}},
-              {"status", {{"phase", phase}}}};
+json Pod(const std::string& node, json requests, const std::string& phase = "Running",
+         json init = nullptr) {
+  json pod = {
+      {"spec",
+       {{"nodeName", node},
+        {"containers",
+         {{{"name", "c"}, {"resources", {{"requests", requests}, {"limits", requests}}}}}}}},
+      {"status", {{"phase", phase}}}};
   if (!init.is_null()) {
     pod["spec"]["initContainers"] = {{{"name", "i"}, {"resources", {{"limits", init}}}}};
   }
@@ -39,8 +45,7 @@ TEST(InventoryTest, FreeGpusAreAllocatableMinusRequestsOfLivePods) {
       Pod("n1", {{"nvidia.com/gpu", "2"}}),
       Pod("n1", {{"nvidia.com/gpu", "1"}}, "Succeeded"),  // terminated: holds nothing
       Pod("n1", {{"nvidia.com/gpu", "1"}}, "Pending"),    // bound, not started: holds
-      Pod("other", {{"nvidia.com/gpu", "4"}}),
-      Pod("", {{"nvidia.com/gpu", "4"}}),                 // unscheduled
+      Pod("other", {{"nvidia.com/gpu", "4"}}), Pod("", {{"nvidia.com/gpu", "4"}}),  // unscheduled
   });
   GpuInventory inv = ComputeInventory(nodes, pods);
   ASSERT_EQ(inv.nodes.size(), 1u);
@@ -82,7 +87,8 @@ TEST(InventoryTest, InitContainersAndLimitsOnlyCount) {
   pod["spec"]["containers"][0]["resources"] = {{"limits", {{"nvidia.com/gpu", 1}}}};
   auto req = PodGpuRequests(pod);
   EXPECT_EQ(req["nvidia.com/gpu"], 3);  // max(sum of containers 1, init 3)
-  GpuInventory inv = ComputeInventory(json::array({GpuNode("n1", {{"nvidia.com/gpu", "4"}})}), json::array({pod}));
+  GpuInventory inv =
+      ComputeInventory(json::array({GpuNode("n1", {{"nvidia.com/gpu", "4"}})}), json::array({pod}));
   EXPECT_EQ(inv.nodes[0].free_gpus, 1);
 }
 
@@ -102,8 +108,8 @@ TEST(InventoryTest, NotReadyOrCordonedNodesOfferNothing) {
 
 TEST(InventoryTest, StatusJsonHasTheContractShape) {
   GpuInventory inv;
-  inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, "", 1,
-                       "550.54.15", "12.4"});
+  inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, "",
+                       1, "550.54.15", "12.4"});
   inv.prices_per_gpu_hour["H100-80GB"] = 6.98;
   json s = InventoryStatusJson(inv, "0.1.0", "kube", false);
   EXPECT_EQ(s["gpus"], (json{{"total", 8}, {"free", 6}}));

@@ -68,8 +68,9 @@ PodState PodStateFromJson(const json& pod) {
     if (type == "Ready" && c.value("status", "") == "True") s.ready = true;
     if (type == "PodScheduled" && c.value("status", "") == "False") {
       s.message = c.value("message", "");
-      s.reason = s.message.find("nvidia.com/") != std::string::npos ? "InsufficientGPU"
-                                                                     : c.value("reason", "Unschedulable");
+      s.reason = s.message.find("nvidia.com/") != std::string::npos
+                     ? "InsufficientGPU"
+                     : c.value("reason", "Unschedulable");
     }
   }
   if (s.ready || !s.reason.empty()) return s;
@@ -117,7 +118,8 @@ StatusOr<std::string> KubeObjectPath(const ObjectKey& key) {
   for (const auto& k : kKinds) {
     if (key.kind == k.kind && key.api_version == k.api_version) {
       if (key.namespace_.empty() || key.name.empty()) {
-        return Status::Invalid(key.ToString() + ": metadata.namespace and metadata.name are required");
+        return Status::Invalid(key.ToString() +
+                               ": metadata.namespace and metadata.name are required");
       }
       return CollectionPath(k, key.namespace_) + "/" + key.name;
     }
@@ -144,7 +146,8 @@ Status KubeBackend::Apply(const json& object) {
   if (applied.status().code() != StatusCode::kNotFound) return applied.status();
   // Most likely the namespace is missing: create it, then apply again.
   json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", key.namespace_}}}};
-  auto created = client_->Apply("/api/v1/namespaces/" + key.namespace_, ns.dump(), kFieldManager, true);
+  auto created =
+      client_->Apply("/api/v1/namespaces/" + key.namespace_, ns.dump(), kFieldManager, true);
   if (!created.ok()) return created.status().WithContext("create namespace " + key.namespace_);
   spdlog::info("created namespace {}", key.namespace_);
   return client_->Apply(*path, body, kFieldManager, true).status();
@@ -173,13 +176,15 @@ StatusOr<std::vector<ManagedObject>> KubeBackend::ListManaged(const std::string&
 Status KubeBackend::Delete(const ObjectKey& key) {
   auto path = KubeObjectPath(key);
   if (!path.ok()) return path.status();
-  json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}};
+  json options = {
+      {"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}};
   auto deleted = client_->Delete(*path, options);
   if (!deleted.ok() && deleted.status().code() != StatusCode::kNotFound) return deleted.status();
   return Status::Ok();
 }
 
-StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns, const std::string& workspace) {
+StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
+                                                  const std::string& workspace) {
   WorkloadState out;
   auto sets = client_->Get(CollectionPath(kKinds[0], ns) + "?" + ManagedSelector(workspace));
   if (!sets.ok()) return sets.status();
@@ -195,7 +200,8 @@ StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns, const s
   std::string sel = QueryEscape(std::string(kWorkspaceLabel) + "=" + workspace);
   auto pods = client_->Get("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + sel);
   if (!pods.ok()) return pods.status();
-  for (const auto& pod : pods->value("items", json::array())) out.pods.push_back(PodStateFromJson(pod));
+  for (const auto& pod : pods->value("items", json::array()))
+    out.pods.push_back(PodStateFromJson(pod));
   return out;
 }
 
@@ -205,7 +211,8 @@ StatusOr<GpuInventory> KubeBackend::ReadInventory() {
   auto pods = client_->Get("/api/v1/pods?fieldSelector=" +
                            QueryEscape("status.phase!=Succeeded,status.phase!=Failed"));
   if (!pods.ok()) return pods.status();
-  return ComputeInventory(nodes->value("items", json::array()), pods->value("items", json::array()));
+  return ComputeInventory(nodes->value("items", json::array()),
+                          pods->value("items", json::array()));
 }
 
 }  // namespace berth::agent

@@ -88,13 +88,14 @@ class FakeKubeApi {
     while (std::getline(ss, term, ',')) {
       auto eq = term.find('=');
       std::string k = term.substr(0, eq), v = term.substr(eq + 1);
-      if (obj.value("/metadata/labels"_json_pointer, json::object()).value(k, "") != v) return false;
+      if (obj.value("/metadata/labels"_json_pointer, json::object()).value(k, "") != v)
+        return false;
     }
     return true;
   }
   static json Status(int code, const std::string& reason) {
     return {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-            {"reason", reason}, {"code", code}, {"message", reason}};
+            {"reason", reason}, {"code", code},       {"message", reason}};
   }
 
   void Handle(http::http_request req) {
@@ -117,11 +118,13 @@ class FakeKubeApi {
     std::lock_guard<std::mutex> lock(mu_);
     auto q = web::uri::split_query(r.query);
     std::string selector = q.count("labelSelector") ? q["labelSelector"] : "";
-    static const std::regex ns_obj(R"(^/(api/v1|apis/apps/v1)/namespaces/([^/]+)/([^/]+)/([^/]+)$)");
+    static const std::regex ns_obj(
+        R"(^/(api/v1|apis/apps/v1)/namespaces/([^/]+)/([^/]+)/([^/]+)$)");
     static const std::regex ns_coll(R"(^/(api/v1|apis/apps/v1)/namespaces/([^/]+)/([^/]+)$)");
     static const std::regex all_coll(R"(^/(api/v1|apis/apps/v1)/([^/]+)$)");
     std::smatch m;
-    if (r.method == "PATCH" && std::regex_match(r.path, m, std::regex(R"(^/api/v1/namespaces/([^/]+)$)"))) {
+    if (r.method == "PATCH" &&
+        std::regex_match(r.path, m, std::regex(R"(^/api/v1/namespaces/([^/]+)$)"))) {
       namespaces_.insert(m[1]);
       return {200, r.body};
     }
@@ -129,7 +132,8 @@ class FakeKubeApi {
       if (r.method == "PATCH") {
         if (!namespaces_.count(m[2])) return {404, Status(404, "NotFound")};
         json obj = r.body;
-        if (objects_.count(r.path) && objects_[r.path].contains("status")) obj["status"] = objects_[r.path]["status"];
+        if (objects_.count(r.path) && objects_[r.path].contains("status"))
+          obj["status"] = objects_[r.path]["status"];
         objects_[r.path] = obj;
         return {200, obj};
       }
@@ -142,16 +146,20 @@ class FakeKubeApi {
       json items = json::array();
       if (r.path == "/api/v1/nodes") return {200, {{"kind", "NodeList"}, {"items", nodes_}}};
       if (r.path == "/api/v1/pods" || (std::regex_match(r.path, m, ns_coll) && m[3] == "pods")) {
-        for (const auto& p : pods_) if (Matches(p, selector)) items.push_back(p);
+        for (const auto& p : pods_)
+          if (Matches(p, selector)) items.push_back(p);
         return {200, {{"kind", "PodList"}, {"items", items}}};
       }
       std::string prefix;
-      if (std::regex_match(r.path, m, ns_coll)) prefix = r.path + "/";
-      else if (std::regex_match(r.path, m, all_coll)) prefix = "/" + std::string(m[1]) + "/namespaces/";
+      if (std::regex_match(r.path, m, ns_coll))
+        prefix = r.path + "/";
+      else if (std::regex_match(r.path, m, all_coll))
+        prefix = "/" + std::string(m[1]) + "/namespaces/";
       if (!prefix.empty()) {
         std::string plural = "/" + r.path.substr(r.path.rfind('/') + 1) + "/";
         for (const auto& [path, obj] : objects_) {
-          if (path.rfind(prefix, 0) == 0 && path.find(plural) != std::string::npos && Matches(obj, selector)) {
+          if (path.rfind(prefix, 0) == 0 && path.find(plural) != std::string::npos &&
+              Matches(obj, selector)) {
             items.push_back(obj);
           }
         }
@@ -196,10 +204,13 @@ class KubeBackendTest : public ::testing::Test {
 };
 
 json ConfigMap(const std::string& ns, const std::string& name, const std::string& ws) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"namespace", ns},
-                        {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, ws}}},
-                        {"annotations", {{kAppliedHashAnnotation, "abc"}}}}},
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", ns},
+            {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, ws}}},
+            {"annotations", {{kAppliedHashAnnotation, "abc"}}}}},
           {"data", {{"k", "v"}}}};
 }
 
@@ -217,11 +228,14 @@ TEST_F(KubeBackendTest, ServerSideApplyToTheRightPathCreatingTheNamespaceOnce) {
   ASSERT_TRUE(backend_->Apply(ConfigMap("models", "other", "phi")).ok());
   EXPECT_EQ(api_.requests().size(), 4u);
 
-  json sts = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+  json sts = {{"apiVersion", "apps/v1"},
+              {"kind", "StatefulSet"},
               {"metadata", {{"name", "phi"}, {"namespace", "models"}}}};
   ASSERT_TRUE(backend_->Apply(sts).ok());
   EXPECT_EQ(api_.requests().back().path, "/apis/apps/v1/namespaces/models/statefulsets/phi");
-  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "p"}, {"namespace", "models"}}}};
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "p"}, {"namespace", "models"}}}};
   EXPECT_EQ(backend_->Apply(pod).code(), StatusCode::kInvalid);
   ExpectOnlyDeclaredCalls();
 }
@@ -239,7 +253,8 @@ TEST_F(KubeBackendTest, ListsByLabelAndDeletes) {
   EXPECT_EQ((*only_a)[0].applied_hash, "abc");
   bool selector_sent = false;
   for (const auto& r : api_.requests()) {
-    if (r.query.find("labelSelector=app.kubernetes.io/managed-by=berth,berth.dev/workspace=a") != std::string::npos) {
+    if (r.query.find("labelSelector=app.kubernetes.io/managed-by=berth,berth.dev/workspace=a") !=
+        std::string::npos) {
       selector_sent = true;
     }
   }
@@ -251,24 +266,32 @@ TEST_F(KubeBackendTest, ListsByLabelAndDeletes) {
 }
 
 TEST_F(KubeBackendTest, InventoryFromNodesAndPodsIncludingMig) {
-  json labels = {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"}, {"nvidia.com/gpu.memory", "81559"},
-                 {"nvidia.com/gpu.count", "8"}, {"nvidia.com/cuda.driver.major", "550"},
-                 {"nvidia.com/cuda.driver.minor", "54"}, {"nvidia.com/cuda.driver.rev", "15"},
-                 {"nvidia.com/cuda.runtime.major", "12"}, {"nvidia.com/cuda.runtime.minor", "4"}};
+  json labels = {{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"},
+                 {"nvidia.com/gpu.memory", "81559"},
+                 {"nvidia.com/gpu.count", "8"},
+                 {"nvidia.com/cuda.driver.major", "550"},
+                 {"nvidia.com/cuda.driver.minor", "54"},
+                 {"nvidia.com/cuda.driver.rev", "15"},
+                 {"nvidia.com/cuda.runtime.major", "12"},
+                 {"nvidia.com/cuda.runtime.minor", "4"}};
   json mig_labels = labels;
   mig_labels["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3-MIG-1g.10gb";
   mig_labels["nvidia.com/mig.config"] = "all-1g.10gb";
   auto node = [](const std::string& name, json l, json alloc) {
-    return json{{"metadata", {{"name", name}, {"labels", l}}},
-                {"status", {{"allocatable", alloc}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
+    return json{
+        {"metadata", {{"name", name}, {"labels", l}}},
+        {"status",
+         {{"allocatable", alloc}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
   };
   api_.set_nodes({node("h100-0", labels, {{"nvidia.com/gpu", "8"}}),
                   node("h100-mig", mig_labels, {{"nvidia.com/mig-1g.10gb", "56"}})});
   auto pod = [](const std::string& node, json req) {
-    return json{{"spec", {{"nodeName", node}, {"containers", {{{"resources", {{"requests", req}}}}}}}},
-                {"status", {{"phase", "Running"}}}};
+    return json{
+        {"spec", {{"nodeName", node}, {"containers", {{{"resources", {{"requests", req}}}}}}}},
+        {"status", {{"phase", "Running"}}}};
   };
-  api_.set_pods({pod("h100-0", {{"nvidia.com/gpu", "6"}}), pod("h100-mig", {{"nvidia.com/mig-1g.10gb", "7"}})});
+  api_.set_pods({pod("h100-0", {{"nvidia.com/gpu", "6"}}),
+                 pod("h100-mig", {{"nvidia.com/mig-1g.10gb", "7"}})});
   auto inv = backend_->ReadInventory();
   ASSERT_TRUE(inv.ok()) << inv.status().ToString();
   ASSERT_EQ(inv->nodes.size(), 2u);
@@ -284,24 +307,35 @@ TEST_F(KubeBackendTest, InventoryFromNodesAndPodsIncludingMig) {
 }
 
 TEST_F(KubeBackendTest, ReadinessFromStatefulSetAndPodStatus) {
-  json sts = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
-              {"metadata", {{"name", "phi"}, {"namespace", "models"},
-                            {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, "phi"}}}}},
+  json sts = {{"apiVersion", "apps/v1"},
+              {"kind", "StatefulSet"},
+              {"metadata",
+               {{"name", "phi"},
+                {"namespace", "models"},
+                {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, "phi"}}}}},
               {"spec", {{"replicas", 3}}}};
   ASSERT_TRUE(backend_->Apply(sts).ok());
   api_.set_status("/apis/apps/v1/namespaces/models/statefulsets/phi", {{"readyReplicas", 1}});
   auto pod = [](const std::string& name, json status) {
-    return json{{"metadata", {{"name", name}, {"labels", {{kWorkspaceLabel, "phi"}}},
-                              {"ownerReferences", {{{"kind", "StatefulSet"}, {"name", "phi"}}}}}},
+    return json{{"metadata",
+                 {{"name", name},
+                  {"labels", {{kWorkspaceLabel, "phi"}}},
+                  {"ownerReferences", {{{"kind", "StatefulSet"}, {"name", "phi"}}}}}},
                 {"status", status}};
   };
   api_.set_pods({
-      pod("phi-0", {{"phase", "Running"}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}),
+      pod("phi-0",
+          {{"phase", "Running"}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}),
       pod("phi-1", {{"phase", "Pending"},
-                    {"conditions", {{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"},
-                                     {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}}}),
-      pod("phi-2", {{"phase", "Pending"},
-                    {"containerStatuses", {{{"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "429"}}}}}}}}}),
+                    {"conditions",
+                     {{{"type", "PodScheduled"},
+                       {"status", "False"},
+                       {"reason", "Unschedulable"},
+                       {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}}}),
+      pod("phi-2",
+          {{"phase", "Pending"},
+           {"containerStatuses",
+            {{{"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "429"}}}}}}}}}),
   });
   auto w = backend_->ReadWorkload("models", "phi");
   ASSERT_TRUE(w.ok()) << w.status().ToString();

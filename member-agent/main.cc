@@ -1,10 +1,10 @@
 // berth-agent: parses flags, builds the backend, runs the Agent until SIGTERM/SIGINT.
 // Everything else lives in the berth_agent library (agent.h).
-#include <CLI/CLI.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -20,7 +20,8 @@ namespace {
 
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     std::string text = nlohmann::json(std::string(msg.payload.data(), msg.payload.size())).dump();
     dest.append(text.data(), text.data() + text.size());
   }
@@ -29,12 +30,13 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
-void ConfigureLogging(const std::string& format, const std::string& level, const std::string& cluster) {
+void ConfigureLogging(const std::string& format, const std::string& level,
+                      const std::string& cluster) {
   if (format == "json") {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","component":"agent","cluster":")" + cluster +
-        R"(","msg":%*})");
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","component":"agent","cluster":")" +
+        cluster + R"(","msg":%*})");
     spdlog::set_formatter(std::move(formatter));
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ agent[" + cluster + "]: %v");
@@ -59,14 +61,15 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"berth-agent: the Berth member agent. Joins a hub, renews its lease, reports GPU "
-               "inventory, and runs this member's Work on a Kubernetes cluster (--backend kube) "
-               "or a simulated one (--backend sim)."};
+  CLI::App app{
+      "berth-agent: the Berth member agent. Joins a hub, renews its lease, reports GPU "
+      "inventory, and runs this member's Work on a Kubernetes cluster (--backend kube) "
+      "or a simulated one (--backend sim)."};
   berth::agent::AgentOptions options;
   std::string hub_url, hub_ca_file, backend = "sim", fleet_file, fleet_cluster, kubeconfig;
   std::string kube_context, log_format = "text", log_level = "info";
   double heartbeat_seconds = 5, resync_seconds = 2, time_scale = 1.0;
-  std::map<std::string, std::string> labels;
+  std::vector<std::string> labels;
   app.add_option("--hub", hub_url, "Hub URL, e.g. https://hub.example:6443")->required();
   app.add_option("--hub-ca", hub_ca_file,
                  "PEM file with the hub's CA: the only certificate the hub may chain to")
@@ -82,21 +85,26 @@ int main(int argc, char** argv) {
                  "Directory for the member credential (0600) and the last applied Work")
       ->required();
   app.add_option("--heartbeat-period", heartbeat_seconds,
-                 "Seconds between lease renewals (inventory is sent when it changes and at least every 60 s)")
+                 "Seconds between lease renewals (inventory is sent when it changes and at least "
+                 "every 60 s)")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
   app.add_option("--resync-period", resync_seconds,
                  "Seconds between full reconcile passes (level-triggered resync)")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
-  app.add_option("--backend", backend, "Where workloads run: kube (a Kubernetes API) or sim (simulated)")
+  app.add_option("--backend", backend,
+                 "Where workloads run: kube (a Kubernetes API) or sim (simulated)")
       ->capture_default_str()
       ->check(CLI::IsMember({"sim", "kube"}));
-  app.add_option("--fleet", fleet_file, "sim: fleet file (docs/FLEET.md) describing the simulated cluster")
+  app.add_option("--fleet", fleet_file,
+                 "sim: fleet file (docs/FLEET.md) describing the simulated cluster")
       ->check(CLI::ExistingFile);
-  app.add_option("--fleet-cluster", fleet_cluster, "sim: which cluster of --fleet to simulate (default: --cluster-name)");
-  app.add_option("--time-scale", time_scale,
-                 "sim: multiply simulated durations (image pull, weight load) by this; 0.01 = 100x faster")
+  app.add_option("--fleet-cluster", fleet_cluster,
+                 "sim: which cluster of --fleet to simulate (default: --cluster-name)");
+  app.add_option(
+         "--time-scale", time_scale,
+         "sim: multiply simulated durations (image pull, weight load) by this; 0.01 = 100x faster")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1000.0));
   app.add_option("--kubeconfig", kubeconfig,
@@ -104,15 +112,18 @@ int main(int argc, char** argv) {
   app.add_option("--context", kube_context, "kube: kubeconfig context (default: current-context)");
   app.add_option("--label", labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
       ->delimiter(',');
-  app.add_option("--region", options.join.region, "Region sent at join (sim: defaults to the fleet's)");
+  app.add_option("--region", options.join.region,
+                 "Region sent at join (sim: defaults to the fleet's)");
   app.add_option("--zone", options.join.zone, "Zone sent at join");
   app.add_option("--provider", options.join.provider, "Provider sent at join");
   app.add_option("--admin-listen", options.admin_listen,
-                 "HOST:PORT for plain-HTTP /healthz, /metrics, /state and (sim) POST /faults/...; keep it on loopback");
+                 "HOST:PORT for plain-HTTP /healthz, /metrics, /state and (sim) POST /faults/...; "
+                 "keep it on loopback");
   app.add_option("--log-format", log_format, "Log format: text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
+      ->capture_default_str();
   app.footer(
       "Faults (sim, POST to --admin-listen): /faults/node-down?node=N, /faults/node-up?node=N,\n"
       "/faults/gpus-lost?node=N&count=K (0 restores), /faults/image-pull-failure?image=I,\n"
@@ -122,20 +133,28 @@ int main(int argc, char** argv) {
   ConfigureLogging(log_format, log_level, options.join.cluster_name);
 
   options.hub.server = hub_url;
-  if (!ReadFile(hub_ca_file, &options.hub.ca_pem)) return Fail("--hub-ca " + hub_ca_file + ": cannot read");
+  if (!ReadFile(hub_ca_file, &options.hub.ca_pem))
+    return Fail("--hub-ca " + hub_ca_file + ": cannot read");
   options.join.backend = backend;
-  options.join.labels = labels;
-  options.heartbeat_period = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_seconds * 1000));
+  for (const auto& label : labels) {
+    auto eq = label.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail("--label \"" + label + "\": expected KEY=VALUE");
+    options.join.labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  options.heartbeat_period =
+      std::chrono::milliseconds(static_cast<int64_t>(heartbeat_seconds * 1000));
   options.resync_period = std::chrono::milliseconds(static_cast<int64_t>(resync_seconds * 1000));
   char host[256] = {0};
   ::gethostname(host, sizeof(host) - 1);
-  options.holder_identity = options.join.cluster_name + "/" + host + "/" + std::to_string(::getpid());
+  options.holder_identity =
+      options.join.cluster_name + "/" + host + "/" + std::to_string(::getpid());
 
   const berth::Clock& clock = berth::RealClock::Instance();
   std::unique_ptr<berth::agent::MemberBackend> member_backend;
   berth::agent::SimCluster* sim = nullptr;
   if (backend == "sim") {
-    if (fleet_file.empty()) return Fail("--backend sim needs --fleet FILE (and --fleet-cluster NAME)");
+    if (fleet_file.empty())
+      return Fail("--backend sim needs --fleet FILE (and --fleet-cluster NAME)");
     std::string yaml;
     if (!ReadFile(fleet_file, &yaml)) return Fail("--fleet " + fleet_file + ": cannot read");
     berth::agent::SimSettings settings;

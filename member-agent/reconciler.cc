@@ -308,8 +308,8 @@ Reconciler::Outcome Reconciler::ReconcileUndesired(const std::string& ns, const 
       out.retry = true;
       continue;
     }
-    spdlog::info("pruned {} (workspace {}/{} is no longer in this member's Work)",
-                 m.key.ToString(), ns, name);
+    spdlog::info("pruned {} (workspace {}/{} is no longer in this member's Work)", m.key.ToString(),
+                 ns, name);
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.backend_deletes;
   }
@@ -327,7 +327,8 @@ json Reconciler::BuildStatusLocked() const {
       continue;
     }
     json e = it->second;
-    if (auto t = transitions_.find(key); t != transitions_.end()) e["lastTransitionTime"] = t->second.time;
+    if (auto t = transitions_.find(key); t != transitions_.end())
+      e["lastTransitionTime"] = t->second.time;
     if (e.value("applied", false)) {
       ++applied;
     } else {
@@ -339,8 +340,8 @@ json Reconciler::BuildStatusLocked() const {
   if (not_applied.empty()) {
     cond["status"] = "True";
     cond["reason"] = "AllApplied";
-    cond["message"] = std::to_string(applied) + " of " + std::to_string(desired_.size()) +
-                      " workspaces applied";
+    cond["message"] =
+        std::to_string(applied) + " of " + std::to_string(desired_.size()) + " workspaces applied";
   } else {
     std::string names;
     for (const auto& k : not_applied) names += (names.empty() ? "" : ", ") + k;

@@ -119,17 +119,17 @@ class Reconciler {
   mutable std::mutex mu_;
   // --- guarded by mu_ ---
   std::map<std::string, DesiredWorkspace> desired_;
-  bool authoritative_ = false;     // desired_ came from the hub or the state dir
+  bool authoritative_ = false;       // desired_ came from the hub or the state dir
   bool work_exists_at_hub_ = false;  // a Work object exists, so its status can be patched
-  int64_t generation_ = -1;        // placementGeneration of desired_
-  nlohmann::json applied_spec_;    // spec of the accepted Work (persisted)
+  int64_t generation_ = -1;          // placementGeneration of desired_
+  nlohmann::json applied_spec_;      // spec of the accepted Work (persisted)
   std::map<std::string, nlohmann::json> entries_;  // per-workspace status entries
   struct Transition {
     std::string phase;  // phase (workspace) or condition status ("#Applied")
     std::string time;   // lastTransitionTime
   };
   std::map<std::string, Transition> transitions_;
-  nlohmann::json hub_status_;      // our fields of Work.status as the hub holds them
+  nlohmann::json hub_status_;  // our fields of Work.status as the hub holds them
   ReconcilerStats stats_;
 };
 

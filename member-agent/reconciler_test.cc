@@ -113,16 +113,24 @@ TEST_F(ReconcilerTest, BecomesReadyAfterPullAndLoadAndReportsOnce) {
 }
 
 TEST_F(ReconcilerTest, PrunesWorkspacesLeavingTheWorkAndOrphansByLabelOnly) {
-  hub_.set_work(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 1), WorkEntry(WorkspaceObject("other"), 1)}));
+  hub_.set_work(Work(
+      "sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 1), WorkEntry(WorkspaceObject("other"), 1)}));
   reconciler_->ObserveWork(hub_.work());
   Pass();
   ASSERT_EQ(backend_->applies(), 8);
   // Objects the agent did not make: one labelled for Berth (an orphan of a lost Work), one not.
-  json orphan = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                 {"metadata", {{"name", "old-inference-params"}, {"namespace", "models"},
-                               {"labels", {{"app.kubernetes.io/managed-by", "berth"}, {"berth.dev/workspace", "old"}}}}}};
-  json foreign = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                  {"metadata", {{"name", "phi-like-name"}, {"namespace", "models"}, {"labels", {{"app", "x"}}}}}};
+  json orphan = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", "old-inference-params"},
+        {"namespace", "models"},
+        {"labels", {{"app.kubernetes.io/managed-by", "berth"}, {"berth.dev/workspace", "old"}}}}}};
+  json foreign = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", "phi-like-name"}, {"namespace", "models"}, {"labels", {{"app", "x"}}}}}};
   ASSERT_TRUE(sim_->Apply(orphan).ok());
   ASSERT_TRUE(sim_->Apply(foreign).ok());
 
@@ -214,9 +222,13 @@ TEST_F(ReconcilerTest, FailStaticHubDownForTenMinutesDeletesNothing) {
 TEST_F(ReconcilerTest, AgentWithoutAnyWorkNeverPrunes) {
   // Managed objects exist (e.g. from a previous install) but the agent has no Work yet
   // (empty state dir, hub unreachable): they must stay.
-  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-             {"metadata", {{"name", "x-inference-params"}, {"namespace", "models"},
-                           {"labels", {{"app.kubernetes.io/managed-by", "berth"}, {"berth.dev/workspace", "x"}}}}}};
+  json cm = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", "x-inference-params"},
+        {"namespace", "models"},
+        {"labels", {{"app.kubernetes.io/managed-by", "berth"}, {"berth.dev/workspace", "x"}}}}}};
   ASSERT_TRUE(sim_->Apply(cm).ok());
   Pass();
   Pass();

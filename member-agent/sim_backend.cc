@@ -15,10 +15,10 @@ namespace berth::agent {
 
 using nlohmann::json;
 
-StatusOr<SimSettings> ParseSimSettings(const json& sim, const std::string& path,
-                                       SimSettings s) {
+StatusOr<SimSettings> ParseSimSettings(const json& sim, const std::string& path, SimSettings s) {
   if (sim.is_null()) return s;
-  if (!sim.is_object()) return Status::Invalid(path + ": must be an object", {{path, "must be an object"}});
+  if (!sim.is_object())
+    return Status::Invalid(path + ": must be an object", {{path, "must be an object"}});
   std::vector<FieldCause> causes;
   auto positive = [&](const char* key, double* out) {
     auto it = sim.find(key);
@@ -47,8 +47,9 @@ StatusOr<SimSettings> ParseSimSettings(const json& sim, const std::string& path,
     }
   }
   for (const auto& [key, v] : sim.items()) {
-    static const std::set<std::string> known = {"imagePullMiBps", "defaultImageGiB", "imageSizesGiB",
-                                                "weightLoadGiBps", "cachedWeightLoadGiBps"};
+    static const std::set<std::string> known = {"imagePullMiBps", "defaultImageGiB",
+                                                "imageSizesGiB", "weightLoadGiBps",
+                                                "cachedWeightLoadGiBps"};
     if (!known.count(key)) causes.push_back({path + "." + key, "unknown field"});
   }
   if (!causes.empty()) {
@@ -84,7 +85,8 @@ StatusOr<std::unique_ptr<SimCluster>> SimCluster::FromFleetYaml(std::string_view
                           "\": no such cluster in the fleet file (it has: " + names + ")");
 }
 
-SimCluster::SimCluster(placement::ClusterInventory cluster, SimSettings settings, const Clock* clock)
+SimCluster::SimCluster(placement::ClusterInventory cluster, SimSettings settings,
+                       const Clock* clock)
     : cluster_(std::move(cluster)), settings_(std::move(settings)), clock_(clock) {
   const auto& catalog = workspace::Catalog::BuiltIn();
   for (const auto& n : cluster_.nodes) {
@@ -108,7 +110,8 @@ SimCluster::SimCluster(placement::ClusterInventory cluster, SimSettings settings
 }
 
 Clock::Duration SimCluster::Scaled(double seconds) const {
-  return Clock::Duration(static_cast<int64_t>(std::llround(seconds * 1000.0 * settings_.time_scale)));
+  return Clock::Duration(
+      static_cast<int64_t>(std::llround(seconds * 1000.0 * settings_.time_scale)));
 }
 
 namespace {
@@ -128,7 +131,8 @@ bool MatchesExpression(const std::map<std::string, std::string>& labels, const j
   std::string op = expr.value("operator", "");
   auto it = labels.find(key);
   std::vector<std::string> values = expr.value("values", std::vector<std::string>());
-  bool in = it != labels.end() && std::find(values.begin(), values.end(), it->second) != values.end();
+  bool in =
+      it != labels.end() && std::find(values.begin(), values.end(), it->second) != values.end();
   if (op == "In") return in;
   if (op == "NotIn") return !in;
   if (op == "Exists") return it != labels.end();
@@ -324,7 +328,8 @@ void SimCluster::StepLocked() {
       pod.pull_failed = true;
     }
     if (!pod.pull_failed && now >= pod.pull_done) node->images.insert(pod.image);
-    if (!pod.pull_failed && now >= pod.ready_at && !pod.model.empty()) loaded_models_.insert(pod.model);
+    if (!pod.pull_failed && now >= pod.ready_at && !pod.model.empty())
+      loaded_models_.insert(pod.model);
   }
 }
 
@@ -359,12 +364,14 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
   return s;
 }
 
-StatusOr<WorkloadState> SimCluster::ReadWorkload(const std::string& ns, const std::string& workspace) {
+StatusOr<WorkloadState> SimCluster::ReadWorkload(const std::string& ns,
+                                                 const std::string& workspace) {
   std::lock_guard<std::mutex> lock(mu_);
   StepLocked();
   WorkloadState out;
   for (const auto& [key, obj] : objects_) {
-    if (key.kind != "StatefulSet" || key.namespace_ != ns || LabelOf(obj, kWorkspaceLabel) != workspace) {
+    if (key.kind != "StatefulSet" || key.namespace_ != ns ||
+        LabelOf(obj, kWorkspaceLabel) != workspace) {
       continue;
     }
     StatefulSetState sts;

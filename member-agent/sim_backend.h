@@ -36,11 +36,11 @@
 namespace berth::agent {
 
 struct SimSettings {
-  double time_scale = 1.0;               // modelled durations × this (0.01 = 100× faster)
-  double image_pull_mib_per_s = 250;     // registry → node
-  double default_image_gib = 10;         // size of an image not listed below
+  double time_scale = 1.0;            // modelled durations × this (0.01 = 100× faster)
+  double image_pull_mib_per_s = 250;  // registry → node
+  double default_image_gib = 10;      // size of an image not listed below
   std::map<std::string, double> image_sizes_gib;
-  double weight_load_gib_per_s = 1.0;    // weights into GPU memory (download + load)
+  double weight_load_gib_per_s = 1.0;         // weights into GPU memory (download + load)
   double cached_weight_load_gib_per_s = 4.0;  // when the cluster caches the model
 };
 
@@ -93,8 +93,8 @@ class SimCluster final : public MemberBackend {
     std::string gfd_product;    // without the MIG suffix
     std::string resource;       // nvidia.com/gpu or nvidia.com/mig-<profile>
     std::map<std::string, std::string> labels;
-    int other_used = 0;         // held by workloads Berth does not manage (fleet usedPerNode)
-    int lost = 0;               // failed units
+    int other_used = 0;  // held by workloads Berth does not manage (fleet usedPerNode)
+    int lost = 0;        // failed units
     bool down = false;
     std::set<std::string> images;  // cached on the node
   };
@@ -107,7 +107,7 @@ class SimCluster final : public MemberBackend {
     bool anti_affinity = false;          // required pod anti-affinity on the hostname
     std::string image, model;
     double weights_gib = 0;
-    std::string node;  // "" = not scheduled
+    std::string node;       // "" = not scheduled
     std::string displaced;  // NodeLost | GPUsLost while waiting to be scheduled again
     bool pull_failed = false;
     Clock::TimePoint pull_done{}, ready_at{};

@@ -23,8 +23,8 @@ class SimTest : public ::testing::Test {
     sim_ = std::move(*sim);
   }
   // Renders and applies a workspace as the reconciler would (with its annotations).
-  void Deploy(const std::string& name, int replicas, const std::string& preset = "phi-4-mini-instruct",
-              json gpu = testing::L4Gpu()) {
+  void Deploy(const std::string& name, int replicas,
+              const std::string& preset = "phi-4-mini-instruct", json gpu = testing::L4Gpu()) {
     auto ws = workspace::ParseWorkspace(testing::WorkspaceObject(name, preset));
     ASSERT_TRUE(ws.ok()) << ws.status().ToString();
     workspace::ClusterAssignment a;
@@ -37,7 +37,8 @@ class SimTest : public ::testing::Test {
     ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
     for (json obj : rendered->objects) {
       if (obj["kind"] == "StatefulSet") {
-        obj["metadata"]["annotations"][kWeightsGibAnnotation] = std::to_string(ws->model.weights_gib);
+        obj["metadata"]["annotations"][kWeightsGibAnnotation] =
+            std::to_string(ws->model.weights_gib);
         obj["metadata"]["annotations"][kModelAnnotation] = ws->model.preset;
       }
       ASSERT_TRUE(sim_->Apply(obj).ok());
@@ -70,7 +71,8 @@ TEST_F(SimTest, StartupIsImagePullThenWeightLoad) {
   auto inv = sim_->ReadInventory();
   ASSERT_TRUE(inv.ok());
   EXPECT_EQ(inv->cached_images, std::vector<std::string>{workspace::kDefaultVllmImage});
-  EXPECT_EQ(inv->cached_models, (std::vector<std::string>{"mistral-7b-instruct", "phi-4-mini-instruct"}));
+  EXPECT_EQ(inv->cached_models,
+            (std::vector<std::string>{"mistral-7b-instruct", "phi-4-mini-instruct"}));
 }
 
 TEST_F(SimTest, TimeScaleShrinksStartup) {
@@ -103,8 +105,11 @@ TEST_F(SimTest, SchedulerHonoursGpuCountsPerNode) {
 
 TEST_F(SimTest, MigSlicesAreScheduledOnMigNodesOnly) {
   Make();
-  json mig = {{"product", "A100-80GB"}, {"gfdProduct", "NVIDIA-A100-SXM4-80GB"}, {"memoryGiB", 40},
-              {"gpusPerNode", 2}, {"migProfile", "3g.40gb"}};
+  json mig = {{"product", "A100-80GB"},
+              {"gfdProduct", "NVIDIA-A100-SXM4-80GB"},
+              {"memoryGiB", 40},
+              {"gpusPerNode", 2},
+              {"migProfile", "3g.40gb"}};
   Deploy("phi", 3, "phi-4-mini-instruct", mig);
   auto w = sim_->ReadWorkload("models", "phi");
   ASSERT_TRUE(w.ok());

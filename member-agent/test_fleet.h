@@ -31,19 +31,24 @@ clusters:
     sim: {imagePullMiBps: 100, defaultImageGiB: 10, weightLoadGiBps: 1, cachedWeightLoadGiBps: 4}
 )";
 
-inline nlohmann::json WorkspaceObject(const std::string& name, const std::string& preset = "phi-4-mini-instruct",
+inline nlohmann::json WorkspaceObject(const std::string& name,
+                                      const std::string& preset = "phi-4-mini-instruct",
                                       const std::string& ns = "models") {
-  return {{"apiVersion", "berth.dev/v1alpha1"},
-          {"kind", "Workspace"},
-          {"metadata", {{"name", name}, {"namespace", ns}, {"uid", "uid-" + name}, {"generation", 1}}},
-          {"resource", {{"gpuProducts", {"L4"}}}},
-          {"inference", {{"preset", {{"name", preset}, {"revision", "main"}}}}},
-          {"placement", {{"replicas", 1}}}};
+  return {
+      {"apiVersion", "berth.dev/v1alpha1"},
+      {"kind", "Workspace"},
+      {"metadata", {{"name", name}, {"namespace", ns}, {"uid", "uid-" + name}, {"generation", 1}}},
+      {"resource", {{"gpuProducts", {"L4"}}}},
+      {"inference", {{"preset", {{"name", preset}, {"revision", "main"}}}}},
+      {"placement", {{"replicas", 1}}}};
 }
 
 inline nlohmann::json L4Gpu(int gpus_per_node = 2) {
-  return {{"product", "L4"}, {"gfdProduct", "NVIDIA-L4"}, {"memoryGiB", 24},
-          {"gpusPerNode", gpus_per_node}, {"migProfile", ""}};
+  return {{"product", "L4"},
+          {"gfdProduct", "NVIDIA-L4"},
+          {"memoryGiB", 24},
+          {"gpusPerNode", gpus_per_node},
+          {"migProfile", ""}};
 }
 
 inline nlohmann::json WorkEntry(const nlohmann::json& ws, int replicas, int revision = 1,
@@ -55,7 +60,8 @@ inline nlohmann::json Work(const std::string& cluster, int64_t generation, nlohm
   return {{"apiVersion", "berth.dev/v1alpha1"},
           {"kind", "Work"},
           {"metadata", {{"name", cluster}, {"resourceVersion", "10"}}},
-          {"spec", {{"cluster", cluster}, {"placementGeneration", generation}, {"workspaces", entries}}}};
+          {"spec",
+           {{"cluster", cluster}, {"placementGeneration", generation}, {"workspaces", entries}}}};
 }
 
 }  // namespace berth::agent::testing

@@ -22,7 +22,8 @@ class FakeHubApi : public HubApi {
 
   Status RenewLease(const std::string& cluster, const std::string& holder,
                     const std::string& renew_time, int seconds) override {
-    return Record("RenewLease", {{"cluster", cluster}, {"renewTime", renew_time}, {"seconds", seconds}});
+    return Record("RenewLease",
+                  {{"cluster", cluster}, {"renewTime", renew_time}, {"seconds", seconds}});
   }
   Status PatchMemberStatus(const std::string& cluster, const nlohmann::json& status) override {
     return Record("PatchMemberStatus", status);
@@ -98,7 +99,8 @@ class CountingBackend : public MemberBackend {
     ++applies_;
     return inner_->Apply(object);
   }
-  StatusOr<std::vector<ManagedObject>> ListManaged(const std::string& ns, const std::string& ws) override {
+  StatusOr<std::vector<ManagedObject>> ListManaged(const std::string& ns,
+                                                   const std::string& ws) override {
     return inner_->ListManaged(ns, ws);
   }
   Status Delete(const ObjectKey& key) override {

@@ -42,7 +42,8 @@ TEST(WorkQueueTest, PlainAddKeepsBackoffButUrgentCutsIt) {
 }
 
 TEST(ReadinessTest, SingleAndMultiNodeReplicas) {
-  WorkloadState single{{{"ws", 3, 2}}, {{"ws-2", "ws", "n1", false, false, "LoadingWeights", "loading"}}};
+  WorkloadState single{{{"ws", 3, 2}},
+                       {{"ws-2", "ws", "n1", false, false, "LoadingWeights", "loading"}}};
   auto r = SummarizeWorkload("ws", single, 3);
   EXPECT_EQ(r.ready_replicas, 2);
   EXPECT_EQ(r.phase, "Starting");

@@ -1,0 +1,281 @@
+// berth-member-bench: emulates many member agents in one process against a real berth-hub
+// (started here on loopback): each member renews its Lease every --period seconds (merge
+// patch, as berth-agent does), sends a full inventory at start, every 60 s, and when its
+// inventory "changes" (--change-rate per period). Prints hub CPU (% of one core), hub RSS
+// and p50/p99 lease-renewal latency over the measurement window. Bounded in time; loopback
+// only. Members join for real (--credentials join: bootstrap token → member credential,
+// one HTTPS connection each) or use the admin token with MemberCluster + Lease objects
+// created as admin (--credentials admin; fewer connections).
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "api/clock.h"
+#include "api/rest_client.h"
+#include "hub/pki.h"
+#include "member-agent/heartbeat.h"
+#include "member-agent/hub_api.h"
+#include "member-agent/inventory.h"
+#include "tests/support/hub_process.h"
+
+namespace {
+
+using nlohmann::json;
+using Steady = std::chrono::steady_clock;
+using berth::agent::HubPath;
+
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double ProcessRssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+// A plausible member inventory: one pool of 8-GPU nodes, `free` varying.
+json Inventory(int member, int free_gpus) {
+  berth::agent::GpuInventory inv;
+  for (int n = 0; n < 4; ++n) {
+    inv.nodes.push_back({"node-" + std::to_string(n), "h100", true, "H100-80GB",
+                         "NVIDIA-H100-80GB-HBM3", 80, 8, n == 0 ? free_gpus : 8, "", 1, "550.54.15",
+                         "12.4"});
+  }
+  inv.prices_per_gpu_hour["H100-80GB"] = 6.98;
+  inv.cached_images = {"vllm/vllm-openai:v0.10.1.1"};
+  json s = berth::agent::InventoryStatusJson(inv, berth::agent::kAgentVersion, "sim", true);
+  s["inventoryTime"] = berth::FormatRfc3339(berth::RealClock::Instance().Now());
+  (void)member;
+  return s;
+}
+
+struct Member {
+  std::string name;
+  std::unique_ptr<berth::agent::RestHubApi> api;  // own credential, or shared admin (null)
+  int free_gpus = 8;
+  Steady::time_point next_lease, next_inventory;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth-member-bench: N emulated members heartbeating a real hub"};
+  int members = 1000, threads = 8;
+  double period_s = 5, warmup_s = 15, measure_s = 60, change_rate = 0.02;
+  std::string credentials = "join";
+  app.add_option("--members", members, "Emulated members")->capture_default_str();
+  app.add_option("--period", period_s, "Lease renewal period, seconds")->capture_default_str();
+  app.add_option("--warmup", warmup_s, "Seconds of heartbeats before measuring")
+      ->capture_default_str();
+  app.add_option("--measure", measure_s, "Measurement window, seconds")->capture_default_str();
+  app.add_option("--change-rate", change_rate,
+                 "Fraction of members whose inventory changes each period")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "Sender threads")->capture_default_str();
+  app.add_option("--credentials", credentials, "join (per-member credentials) or admin")
+      ->check(CLI::IsMember({"join", "admin"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+
+  berth::testing::HubProcessOptions hub_options;
+  hub_options.extra_args = {"--log-level", "warn"};
+  auto hub = berth::testing::HubProcess::Start(hub_options);
+  if (!hub.ok()) {
+    std::cerr << "cannot start berth-hub: " << hub.status().ToString() << "\n";
+    return 1;
+  }
+  auto admin_config = (*hub)->AdminConfig();
+  auto admin = (*hub)->NewClient();
+  if (!admin_config.ok() || !admin.ok()) return 1;
+  auto shared_admin = berth::agent::RestHubApi::Create(*admin_config);
+  if (!shared_admin.ok()) return 1;
+
+  std::vector<Member> fleet(members);
+  auto setup_start = Steady::now();
+  std::atomic<int> setup_errors{0};
+  {
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int i = t; i < members; i += threads) {
+          Member& m = fleet[i];
+          m.name = "member-" + std::to_string(i);
+          if (credentials == "join") {
+            std::string id = "b" + std::to_string(100000 + i);
+            std::string secret = berth::Sha256Hex(m.name).substr(0, 16);
+            json token = {{"apiVersion", "berth.dev/v1alpha1"},
+                          {"kind", "BootstrapToken"},
+                          {"metadata", {{"name", id}}},
+                          {"spec",
+                           {{"secretHash", berth::Sha256Hex(secret)},
+                            {"expiration", berth::FormatRfc3339(berth::RealClock::Instance().Now() +
+                                                                std::chrono::hours(1))}}}};
+            if (!(*admin)->Post(HubPath("bootstraptokens"), token).ok()) {
+              ++setup_errors;
+              continue;
+            }
+            berth::ClientConfig hub_config = *admin_config;
+            hub_config.bearer_token.clear();
+            auto credential = berth::agent::JoinHub(hub_config, id + "." + secret,
+                                                    {m.name, "sim", {}, "bench", "", ""});
+            if (!credential.ok()) {
+              ++setup_errors;
+              continue;
+            }
+            hub_config.bearer_token = *credential;
+            auto api = berth::agent::RestHubApi::Create(hub_config);
+            if (api.ok()) m.api = std::move(*api);
+          } else {
+            json mc = {{"apiVersion", "berth.dev/v1alpha1"},
+                       {"kind", "MemberCluster"},
+                       {"metadata", {{"name", m.name}}},
+                       {"spec", {{"region", "bench"}}}};
+            json lease = {{"apiVersion", "berth.dev/v1alpha1"},
+                          {"kind", "Lease"},
+                          {"metadata", {{"name", m.name}}},
+                          {"spec", {{"holderIdentity", m.name}}}};
+            if (!(*admin)->Post(HubPath("memberclusters"), mc).ok() ||
+                !(*admin)->Post(HubPath("leases"), lease).ok()) {
+              ++setup_errors;
+            }
+          }
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+  }
+  double setup_s = std::chrono::duration<double>(Steady::now() - setup_start).count();
+  std::cout << "setup: " << members << " members (" << credentials << ") in " << setup_s
+            << " s, errors " << setup_errors << "\n";
+
+  const auto period =
+      std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(period_s));
+  const auto start = Steady::now();
+  for (int i = 0; i < members; ++i) {  // spread members evenly over one period
+    fleet[i].next_lease = start + period * i / members;
+    fleet[i].next_inventory = fleet[i].next_lease;
+  }
+  const auto measure_from =
+      start + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(warmup_s));
+  const auto end = measure_from + std::chrono::duration_cast<Steady::duration>(
+                                      std::chrono::duration<double>(measure_s));
+
+  std::mutex results_mu;
+  std::vector<double> lease_ms, inventory_ms;
+  std::atomic<int64_t> errors{0}, lease_count{0}, inventory_count{0};
+  double cpu_start = 0;
+  double rss_max = 0;
+  std::atomic<bool> measuring{false};
+  std::thread sampler([&] {
+    std::this_thread::sleep_until(measure_from);
+    cpu_start = ProcessCpuSeconds((*hub)->pid());
+    measuring = true;
+    while (Steady::now() < end) {
+      rss_max = std::max(rss_max, ProcessRssMiB((*hub)->pid()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t) * 7919u + 1u);
+      std::uniform_real_distribution<double> coin(0, 1);
+      std::vector<double> my_lease, my_inventory;
+      while (true) {
+        // The next due member of this thread's share.
+        Member* next = nullptr;
+        for (int i = t; i < members; i += threads) {
+          Member& m = fleet[i];
+          if (!next || std::min(m.next_lease, m.next_inventory) <
+                           std::min(next->next_lease, next->next_inventory)) {
+            next = &m;
+          }
+        }
+        auto due = std::min(next->next_lease, next->next_inventory);
+        if (due >= end) break;
+        std::this_thread::sleep_until(due);
+        berth::agent::HubApi* api =
+            next->api ? static_cast<berth::agent::HubApi*>(next->api.get()) : shared_admin->get();
+        bool in_window = measuring.load() && Steady::now() < end;
+        if (next->next_lease <= due) {
+          auto t0 = Steady::now();
+          berth::Status s = api->RenewLease(
+              next->name, next->name + "/bench",
+              berth::agent::FormatRfc3339Millis(berth::RealClock::Instance().Now()), 15);
+          double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+          if (!s.ok()) ++errors;
+          if (in_window) {
+            my_lease.push_back(ms);
+            ++lease_count;
+          }
+          next->next_lease += period;
+          if (coin(rng) < change_rate) {
+            next->free_gpus = (next->free_gpus + 3) % 9;
+            next->next_inventory = std::min(next->next_inventory, Steady::now());
+          }
+        }
+        if (next->next_inventory <= Steady::now()) {
+          auto t0 = Steady::now();
+          berth::Status s = api->PatchMemberStatus(next->name, Inventory(0, next->free_gpus));
+          double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+          if (!s.ok()) ++errors;
+          if (in_window) {
+            my_inventory.push_back(ms);
+            ++inventory_count;
+          }
+          next->next_inventory = Steady::now() + std::chrono::seconds(60);
+        }
+      }
+      std::lock_guard<std::mutex> lock(results_mu);
+      lease_ms.insert(lease_ms.end(), my_lease.begin(), my_lease.end());
+      inventory_ms.insert(inventory_ms.end(), my_inventory.begin(), my_inventory.end());
+    });
+  }
+  for (auto& w : workers) w.join();
+  sampler.join();
+  double cpu = ProcessCpuSeconds((*hub)->pid()) - cpu_start;
+  double window = measure_s;
+  std::printf("members=%d period=%.1fs window=%.0fs credentials=%s threads=%d\n", members, period_s,
+              window, credentials.c_str(), threads);
+  std::printf("lease renewals: %lld (%.1f/s)  p50=%.2f ms  p99=%.2f ms  max=%.2f ms\n",
+              static_cast<long long>(lease_count.load()),
+              static_cast<double>(lease_count.load()) / window, Percentile(lease_ms, 0.5),
+              Percentile(lease_ms, 0.99), Percentile(lease_ms, 1.0));
+  std::printf("inventory patches: %lld  p50=%.2f ms  p99=%.2f ms\n",
+              static_cast<long long>(inventory_count.load()), Percentile(inventory_ms, 0.5),
+              Percentile(inventory_ms, 0.99));
+  std::printf("errors: %lld\n", static_cast<long long>(errors.load()));
+  std::printf("hub CPU: %.1f%% of one core  hub RSS: %.0f MiB (max in window)\n",
+              100.0 * cpu / window, rss_max);
+  return 0;
+}
