@@ -27,6 +27,11 @@ DEPLOY = ROOT / "deploy"
 HUB_KUSTOMIZE = DEPLOY / "kubernetes" / "hub"
 AGENT_KUSTOMIZE = DEPLOY / "kubernetes" / "agent"
 AGENT_SECRET_TEMPLATE = AGENT_KUSTOMIZE / "secret.template.yaml"
+# Example overlays: an externally reachable hub and a member agent that joins it.
+HUB_EXAMPLE = DEPLOY / "kubernetes" / "examples" / "hub-loadbalancer"
+AGENT_EXAMPLE = DEPLOY / "kubernetes" / "examples" / "agent-member"
+HUB_DIRS = (HUB_KUSTOMIZE, HUB_EXAMPLE)
+AGENT_DIRS = (AGENT_KUSTOMIZE, AGENT_EXAMPLE)
 DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 OPERATIONS_MD = ROOT / "docs" / "OPERATIONS.md"
@@ -176,7 +181,7 @@ def doc_command_lines(path):
 def invocations():
     """[(where, binary, argv)] for every place deploy/ or the operations guide runs a binary."""
     found = []
-    for source, obj in rendered_objects(HUB_KUSTOMIZE, AGENT_KUSTOMIZE):
+    for source, obj in rendered_objects(*HUB_DIRS, *AGENT_DIRS):
         for c in containers_of(obj):
             binary = binary_of_image(c.get("image", ""))
             if binary:
@@ -373,7 +378,7 @@ def check_rbac(findings, calls_binary):
 
 def run_schema_validation(findings):
     cmd = ["node", str(Path(__file__).parent / "manifests.mjs"), "validate",
-           str(HUB_KUSTOMIZE), str(AGENT_KUSTOMIZE), str(AGENT_SECRET_TEMPLATE)]
+           *map(rel, HUB_DIRS + AGENT_DIRS), rel(AGENT_SECRET_TEMPLATE)]
     run = subprocess.run(cmd, capture_output=True, text=True)
     print(run.stdout, end="")
     findings.check(run.returncode == 0, "manifests validate against the Kubernetes schemas",
@@ -472,6 +477,7 @@ def check_hub_manifests(findings, objects):
     sa = dep["spec"]["template"]["spec"].get("serviceAccountName")
     findings.check(sa in {o["metadata"]["name"] for o in by_kind.get("ServiceAccount", [])},
                    f"hub ServiceAccount {sa} exists", "add serviceaccount.yaml")
+    return sans
 
 
 def check_agent_manifests(findings, objects):
@@ -518,8 +524,18 @@ def check_agent_manifests(findings, objects):
 
 def check_manifests(findings):
     run_schema_validation(findings)
-    check_hub_manifests(findings, rendered_objects(HUB_KUSTOMIZE))
-    check_agent_manifests(findings, rendered_objects(AGENT_KUSTOMIZE))
+    sans = {}
+    for d in HUB_DIRS:
+        print(f"# {rel(d)}")
+        sans[d] = check_hub_manifests(findings, rendered_objects(d))
+    for d in AGENT_DIRS:
+        print(f"# {rel(d)}")
+        check_agent_manifests(findings, rendered_objects(d))
+    # The example member dials a name the example hub's serving certificate holds.
+    [cm] = [o for _, o in rendered_objects(AGENT_EXAMPLE) if o["kind"] == "ConfigMap"]
+    host = re.sub(r"^https://", "", cm["data"]["hub-url"]).split("/")[0].rsplit(":", 1)[0]
+    findings.check(host in sans[HUB_EXAMPLE], f"example agent dials {host}, a SAN of the example hub",
+                   f"the hub's --tls-san values are {sorted(sans[HUB_EXAMPLE])}")
 
 
 # ---------------------------------------------------------------- (4) Dockerfiles
