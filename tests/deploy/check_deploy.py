@@ -562,11 +562,23 @@ def apt_installed(run_args):
     return pkgs
 
 
-def apt_exists(pkg, cache={}):
-    if pkg not in cache:
-        run = subprocess.run(["apt-cache", "show", "--no-all-versions", pkg], capture_output=True, text=True)
-        cache[pkg] = run.returncode == 0 and "Package:" in run.stdout
-    return cache[pkg]
+_APT_KNOWN = {}
+
+
+def apt_prefetch(pkgs):
+    """Asks apt-cache about many packages in one run (each run costs a second or more)."""
+    todo = sorted(set(pkgs) - set(_APT_KNOWN))
+    if not todo:
+        return
+    run = subprocess.run(["apt-cache", "show", "--no-all-versions", *todo], capture_output=True, text=True)
+    found = set(re.findall(r"^Package:\s*(\S+)", run.stdout, re.M))
+    for p in todo:
+        _APT_KNOWN[p] = p in found
+
+
+def apt_exists(pkg):
+    apt_prefetch([pkg])
+    return _APT_KNOWN[pkg]
 
 
 def apt_closure(pkgs):
@@ -589,24 +601,29 @@ def packages_of_binary(binary_path):
     run = subprocess.run(["ldd", str(binary_path)], capture_output=True, text=True)
     if run.returncode != 0:
         die(f"ldd {binary_path}: {run.stderr.strip()}")
-    pkgs, unowned = set(), []
+    libs = {}
     for line in run.stdout.splitlines():
         m = re.search(r"=>\s+(/\S+)", line)
         if not m:
             continue
-        lib = Path(m.group(1))
-        candidates = {str(lib), os.path.realpath(lib)}
+        lib = m.group(1)
+        # dpkg knows a library under one of its paths (merged /usr: /lib → /usr/lib).
+        candidates = {lib, os.path.realpath(lib)}
         candidates |= {c[4:] if c.startswith("/usr/") else "/usr" + c for c in list(candidates)}
-        owner = None
-        for cand in candidates:
-            q = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True)
-            if q.returncode == 0:
-                owner = q.stdout.split(":", 1)[0].split(",")[0].strip()
-                break
-        if owner:
-            pkgs.add(owner)
+        libs[lib] = candidates
+    all_paths = sorted({c for cs in libs.values() for c in cs})
+    query = subprocess.run(["dpkg", "-S", *all_paths], capture_output=True, text=True)
+    owner_of = {}
+    for line in query.stdout.splitlines():
+        owners, _, path = line.partition(": ")
+        owner_of[path.strip()] = owners.split(",")[0].split(":")[0].strip()
+    pkgs, unowned = set(), []
+    for lib, candidates in libs.items():
+        owners = [owner_of[c] for c in candidates if c in owner_of]
+        if owners:
+            pkgs.add(owners[0])
         else:
-            unowned.append(str(lib))
+            unowned.append(lib)
     return pkgs, unowned
 
 
@@ -720,6 +737,8 @@ def check_dockerfiles(findings):
     if apt_exists("libnot-a-real-package-berth0"):
         die("self-check: apt-cache claims a made-up package exists")
     base = install_deps_packages()
+    apt_prefetch(base + [p for path in DOCKERFILES for i, a in dockerfile_instructions(path)
+                         if i == "RUN" for p in apt_installed(a)])
     components = root_components() + ["cmake"]
     for path in DOCKERFILES:
         check_dockerfile(findings, path, base, components)
