@@ -3,7 +3,6 @@
 // berth-agent, so the list cannot drift from what the binary sends. Stands in until
 // berth-agent prints the list itself (e.g. `berth-agent --print-kube-requests`).
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "member-agent/kube_backend.h"
