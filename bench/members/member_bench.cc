@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <pplx/threadpool.h>
 #include <algorithm>
 #include <atomic>
 #include <fstream>
@@ -89,7 +90,7 @@ struct Member {
 
 int main(int argc, char** argv) {
   CLI::App app{"berth-member-bench: N emulated members heartbeating a real hub"};
-  int members = 1000, threads = 8;
+  int members = 1000, threads = 8, client_io_threads = 4;
   double period_s = 5, warmup_s = 15, measure_s = 60, change_rate = 0.02;
   std::string credentials = "join";
   app.add_option("--members", members, "Emulated members")->capture_default_str();
@@ -104,7 +105,11 @@ int main(int argc, char** argv) {
   app.add_option("--credentials", credentials, "join (per-member credentials) or admin")
       ->check(CLI::IsMember({"join", "admin"}))
       ->capture_default_str();
+  app.add_option("--client-io-threads", client_io_threads,
+                 "cpprestsdk I/O threads in this (client) process; 0 = library default (40)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 
   berth::testing::HubProcessOptions hub_options;
@@ -183,7 +188,7 @@ int main(int argc, char** argv) {
   const auto start = Steady::now();
   for (int i = 0; i < members; ++i) {  // spread members evenly over one period
     fleet[i].next_lease = start + period * i / members;
-    fleet[i].next_inventory = fleet[i].next_lease;
+    fleet[i].next_inventory = start + std::chrono::seconds(60) * i / members;
   }
   const auto measure_from =
       start + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(warmup_s));
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
   std::mutex results_mu;
   std::vector<double> lease_ms, inventory_ms;
   std::atomic<int64_t> errors{0}, lease_count{0}, inventory_count{0};
+  std::vector<double> lateness_ms;  // how far behind schedule each in-window renewal was sent
   double cpu_start = 0;
   double rss_max = 0;
   std::atomic<bool> measuring{false};
@@ -210,7 +216,7 @@ int main(int argc, char** argv) {
     workers.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t) * 7919u + 1u);
       std::uniform_real_distribution<double> coin(0, 1);
-      std::vector<double> my_lease, my_inventory;
+      std::vector<double> my_lease, my_inventory, my_late;
       while (true) {
         // The next due member of this thread's share.
         Member* next = nullptr;
@@ -229,6 +235,7 @@ int main(int argc, char** argv) {
         bool in_window = measuring.load() && Steady::now() < end;
         if (next->next_lease <= due) {
           auto t0 = Steady::now();
+          if (in_window) my_late.push_back(std::chrono::duration<double, std::milli>(t0 - next->next_lease).count());
           berth::Status s = api->RenewLease(
               next->name, next->name + "/bench",
               berth::agent::FormatRfc3339Millis(berth::RealClock::Instance().Now()), 15);
@@ -259,6 +266,7 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(results_mu);
       lease_ms.insert(lease_ms.end(), my_lease.begin(), my_lease.end());
       inventory_ms.insert(inventory_ms.end(), my_inventory.begin(), my_inventory.end());
+      lateness_ms.insert(lateness_ms.end(), my_late.begin(), my_late.end());
     });
   }
   for (auto& w : workers) w.join();
@@ -274,6 +282,8 @@ int main(int argc, char** argv) {
   std::printf("inventory patches: %lld  p50=%.2f ms  p99=%.2f ms\n",
               static_cast<long long>(inventory_count.load()), Percentile(inventory_ms, 0.5),
               Percentile(inventory_ms, 0.99));
+  std::printf("schedule: renewals sent late by p50=%.1f ms p99=%.1f ms (large = the emulator could not keep up)\n",
+              Percentile(lateness_ms, 0.5), Percentile(lateness_ms, 0.99));
   std::printf("errors: %lld\n", static_cast<long long>(errors.load()));
   std::printf("hub CPU: %.1f%% of one core  hub RSS: %.0f MiB (max in window)\n",
               100.0 * cpu / window, rss_max);
