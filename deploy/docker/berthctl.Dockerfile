@@ -16,15 +16,9 @@ RUN apt-get update \
       curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
-COPY cmake/ cmake/
-COPY api/ api/
-COPY policies/ policies/
-COPY workspace/ workspace/
-COPY placement/ placement/
-COPY hub/ hub/
-COPY member-agent/ member-agent/
-COPY cli/ cli/
+# The whole tree (minus <this file>.dockerignore: build output, .git, node_modules), so a new
+# component folder needs no change here.
+COPY . .
 RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DBERTH_BUILD_TESTS=OFF -DBERTH_BUILD_BENCH=OFF \
  && cmake --build /build --target berthctl \

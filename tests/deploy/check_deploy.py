@@ -13,6 +13,7 @@ Exit 0 = every check passed; 1 = a finding (each printed as FAIL with the file a
 Each check first proves it can fail on a deliberately wrong input (self-check).
 """
 
+import fnmatch
 import json
 import os
 import re
@@ -680,9 +681,21 @@ def check_dockerfile(findings, path, base_packages, components):
                 findings.check((ROOT / src).exists(), f"{where} COPY source {src} exists",
                                "the build context is the repository root; fix the path")
                 copied.add(src.rstrip("/"))
+    # Every component the root CMakeLists.txt adds reaches the build context.
+    ignore_file = path.with_name(path.name + ".dockerignore")
+    ignored = []
+    if ignore_file.exists():
+        ignored = [l.strip() for l in ignore_file.read_text().splitlines()
+                   if l.strip() and not l.startswith("#")]
+    findings.check(ignore_file.exists(), f"{where} has {ignore_file.name}",
+                   "without it build/ and node_modules/ are sent as build context")
     for comp in components:
-        findings.check(comp in copied, f"{where} copies component {comp}/",
-                       "CMakeLists.txt adds it; the image build would fail without it")
+        excluded = [p for p in ignored
+                    if fnmatch.fnmatch(comp, p.rstrip("/")) or fnmatch.fnmatch(comp + "/", p)]
+        findings.check(("." in copied or comp in copied) and not excluded,
+                       f"{where} copies component {comp}/",
+                       f"CMakeLists.txt adds it; the image build would fail without it "
+                       f"(copied: {sorted(copied)}, excluded by {excluded})")
 
     build_runs = " ".join(a for i, a in build["instrs"] if i == "RUN")
     findings.check(f"--target {name}" in build_runs, f"{where} builds target {name}",
