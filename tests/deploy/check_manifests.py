@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from deploy_files import (
-    AGENT_DIRS, AGENT_EXAMPLE, AGENT_SECRET_TEMPLATE, HUB_DIRS, HUB_EXAMPLE, HUB_KUSTOMIZE,
+    DEPLOY, AGENT_DIRS, AGENT_EXAMPLE, AGENT_SECRET_TEMPLATE, HUB_DIRS, HUB_EXAMPLE, HUB_KUSTOMIZE,
     arg_values, binary_of_image, containers_of, die, rel, rendered_objects)
 
 
@@ -146,7 +146,24 @@ def check_agent_manifests(findings, objects):
                    "a Secret in the base would overwrite the operator's real join token and CA")
 
 
+def check_every_file_is_used(findings):
+    """Every YAML under deploy/kubernetes is a kustomization, one of its resources, or the
+    Secret template: a stray copy would be applied by nobody and mislead readers."""
+    kube = DEPLOY / "kubernetes"
+    used = {AGENT_SECRET_TEMPLATE.resolve()}
+    for k in kube.rglob("kustomization.yaml"):
+        used.add(k.resolve())
+        # resources: is a plain YAML list in these files; no YAML module needed for it.
+        block = re.search(r"^resources:\n((?:\s+- .*\n)+)", k.read_text(), re.M)
+        for line in (block.group(1).splitlines() if block else []):
+            used.add((k.parent / line.split("- ", 1)[1].split("#")[0].strip()).resolve())
+    for f in sorted(kube.rglob("*.yaml")):
+        findings.check(f.resolve() in used, f"{rel(f)} is used by a kustomization",
+                       "list it under resources: or delete it")
+
+
 def check_manifests(findings):
+    check_every_file_is_used(findings)
     run_schema_validation(findings)
     sans = {}
     for d in HUB_DIRS:
