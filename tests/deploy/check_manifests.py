@@ -1,0 +1,179 @@
+"""(3) The manifests render, validate against the Kubernetes schemas, and keep the deployment
+invariants (one hub replica, Recreate, non-root, HTTPS probes, Service names in the cert)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+from deploy_files import (
+    DEPLOY, AGENT_DIRS, AGENT_EXAMPLE, AGENT_SECRET_TEMPLATE, HUB_DIRS, HUB_EXAMPLE, HUB_KUSTOMIZE,
+    arg_values, binary_of_image, containers_of, die, rel, rendered_objects)
+
+
+def run_schema_validation(findings):
+    cmd = ["node", str(Path(__file__).parent / "manifests.mjs"), "validate",
+           *map(rel, HUB_DIRS + AGENT_DIRS), rel(AGENT_SECRET_TEMPLATE)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    print(run.stdout, end="")
+    findings.check(run.returncode == 0, "manifests validate against the Kubernetes schemas",
+                   run.stderr.strip() or "manifests.mjs failed")
+
+
+def check_pod_hardening(findings, where, dep):
+    pod = dep["spec"]["template"]["spec"]
+    psc = pod.get("securityContext", {})
+    findings.check(psc.get("runAsNonRoot") is True and psc.get("runAsUser", 0) != 0,
+                   f"{where} runs as non-root", "set securityContext.runAsNonRoot and a non-zero runAsUser")
+    for c in containers_of(dep):
+        csc = c.get("securityContext", {})
+        findings.check(csc.get("readOnlyRootFilesystem") is True, f"{where}/{c['name']} readOnlyRootFilesystem",
+                       "set securityContext.readOnlyRootFilesystem: true")
+        findings.check(csc.get("allowPrivilegeEscalation") is False,
+                       f"{where}/{c['name']} allowPrivilegeEscalation false", "set it to false")
+        findings.check("ALL" in csc.get("capabilities", {}).get("drop", []),
+                       f"{where}/{c['name']} drops ALL capabilities", "add capabilities.drop: [ALL]")
+        findings.check(bool(c.get("resources", {}).get("requests")), f"{where}/{c['name']} has resource requests",
+                       "set resources.requests")
+        findings.check("livenessProbe" in c, f"{where}/{c['name']} has a livenessProbe", "add one")
+    findings.check(dep["spec"].get("strategy", {}).get("type") == "Recreate", f"{where} strategy Recreate",
+                   "two pods must never run at once (one SQLite writer / one member credential)")
+    findings.check(dep["spec"].get("replicas") == 1, f"{where} has 1 replica", "set spec.replicas: 1")
+
+
+def check_hub_manifests(findings, objects):
+    by_kind = {}
+    for _, o in objects:
+        by_kind.setdefault(o["kind"], []).append(o)
+    deps = by_kind.get("Deployment", [])
+    if len(deps) != 1:
+        die(f"expected one Deployment in {rel(HUB_KUSTOMIZE)}, found {len(deps)}")
+    dep = deps[0]
+    ns = dep["metadata"]["namespace"]
+    findings.check(ns == "berth-system", "hub namespace is berth-system", f"it is {ns}")
+    check_pod_hardening(findings, "hub Deployment", dep)
+    [c] = [c for c in containers_of(dep) if binary_of_image(c["image"]) == "berth-hub"]
+    argv = c.get("args", [])
+    listen = arg_values(argv, "--listen")
+    findings.check(len(listen) == 1, "hub passes --listen", "pass --listen=0.0.0.0:PORT")
+    port = int(listen[0].rsplit(":", 1)[1]) if listen else None
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    findings.check(port in ports.values(), f"hub containerPort matches --listen port {port}",
+                   f"containerPorts are {ports}")
+
+    data_dir = arg_values(argv, "--data-dir")
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"].get("volumes", [])}
+    pvc_mount = [p for p, n in mounts.items() if "persistentVolumeClaim" in volumes.get(n, {})]
+    findings.check(bool(data_dir) and any(data_dir[0] == p or data_dir[0].startswith(p + "/")
+                                          for p in pvc_mount),
+                   f"hub --data-dir {data_dir} is on the PVC", f"PVC mounts: {pvc_mount}")
+    claims = {o["metadata"]["name"] for o in by_kind.get("PersistentVolumeClaim", [])}
+    for v in volumes.values():
+        if "persistentVolumeClaim" in v:
+            findings.check(v["persistentVolumeClaim"]["claimName"] in claims,
+                           f"hub PVC {v['persistentVolumeClaim']['claimName']} is in the kustomization",
+                           "add pvc.yaml to resources")
+
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = c.get(probe, {}).get("httpGet", {})
+        target = get.get("port")
+        target = ports.get(target, target)
+        findings.check(get.get("path") == path and get.get("scheme") == "HTTPS" and target == port,
+                       f"hub {probe} is HTTPS {path} on port {port}", f"it is {get}")
+
+    sans = set(arg_values(argv, "--tls-san"))
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    services = [s for s in by_kind.get("Service", [])
+                if s["spec"].get("selector") and
+                all(pod_labels.get(k) == v for k, v in s["spec"]["selector"].items())]
+    findings.check(bool(services), "a Service selects the hub pods", "add service.yaml")
+    for s in services:
+        name, sns = s["metadata"]["name"], s["metadata"]["namespace"]
+        for dns in (name, f"{name}.{sns}", f"{name}.{sns}.svc", f"{name}.{sns}.svc.cluster.local"):
+            findings.check(dns in sans, f"hub serving cert names {dns}",
+                           f"add --tls-san={dns} so clients of Service/{name} can verify the hub")
+        for p in s["spec"]["ports"]:
+            target = ports.get(p.get("targetPort"), p.get("targetPort"))
+            findings.check(target == port, f"Service/{name} port {p['port']} reaches the hub port {port}",
+                           f"targetPort is {p.get('targetPort')}")
+        findings.check(any(p["port"] == 443 for p in s["spec"]["ports"]), f"Service/{name} serves 443",
+                       "expose port 443")
+    sa = dep["spec"]["template"]["spec"].get("serviceAccountName")
+    findings.check(sa in {o["metadata"]["name"] for o in by_kind.get("ServiceAccount", [])},
+                   f"hub ServiceAccount {sa} exists", "add serviceaccount.yaml")
+    return sans
+
+
+def check_agent_manifests(findings, objects):
+    by_kind = {}
+    for _, o in objects:
+        by_kind.setdefault(o["kind"], []).append(o)
+    [dep] = by_kind["Deployment"]
+    check_pod_hardening(findings, "agent Deployment", dep)
+    [c] = [c for c in containers_of(dep) if binary_of_image(c["image"]) == "berth-agent"]
+    argv = c.get("args", [])
+    findings.check(arg_values(argv, "--backend") == ["kube"], "agent runs --backend=kube",
+                   "members run the kube backend")
+    mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"].get("volumes", [])}
+    state = arg_values(argv, "--state-dir")
+    findings.check(bool(state) and state[0] in mounts and
+                   any(k in volumes[mounts[state[0]]] for k in ("persistentVolumeClaim", "emptyDir")),
+                   f"agent --state-dir {state} is a volume", "mount a PVC (or emptyDir) there")
+    ca = arg_values(argv, "--hub-ca")
+    ca_dir = str(Path(ca[0]).parent) if ca else None
+    findings.check(ca_dir in mounts and "secret" in volumes[mounts[ca_dir]],
+                   f"agent --hub-ca {ca} comes from a Secret", "mount the Secret berth-agent-hub there")
+    # $(VAR) references must resolve, or the kubelet passes them through literally.
+    env = {e["name"] for e in c.get("env", [])}
+    for a in argv:
+        for var in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
+            findings.check(var in env, f"agent arg {a} has env {var}", "define it in env")
+    # The Secret the Deployment reads is the one the template documents.
+    template = rendered_objects(AGENT_SECRET_TEMPLATE)
+    [(_, secret)] = template
+    keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+    used = {(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+            for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+    used |= {(v["secret"]["secretName"], i["key"]) for v in volumes.values() if "secret" in v
+             for i in v["secret"].get("items", [])}
+    for name, key in sorted(used):
+        findings.check(name == secret["metadata"]["name"] and key in keys,
+                       f"agent reads Secret {name} key {key} documented in {rel(AGENT_SECRET_TEMPLATE)}",
+                       "keep the template and the Deployment in step")
+    findings.check(not any(o["kind"] == "Secret" for _, o in objects),
+                   "the agent kustomization applies no Secret",
+                   "a Secret in the base would overwrite the operator's real join token and CA")
+
+
+def check_every_file_is_used(findings):
+    """Every YAML under deploy/kubernetes is a kustomization, one of its resources, or the
+    Secret template: a stray copy would be applied by nobody and mislead readers."""
+    kube = DEPLOY / "kubernetes"
+    used = {AGENT_SECRET_TEMPLATE.resolve()}
+    for k in kube.rglob("kustomization.yaml"):
+        used.add(k.resolve())
+        # resources: is a plain YAML list in these files; no YAML module needed for it.
+        block = re.search(r"^resources:\n((?:\s+- .*\n)+)", k.read_text(), re.M)
+        for line in (block.group(1).splitlines() if block else []):
+            used.add((k.parent / line.split("- ", 1)[1].split("#")[0].strip()).resolve())
+    for f in sorted(kube.rglob("*.yaml")):
+        findings.check(f.resolve() in used, f"{rel(f)} is used by a kustomization",
+                       "list it under resources: or delete it")
+
+
+def check_manifests(findings):
+    check_every_file_is_used(findings)
+    run_schema_validation(findings)
+    sans = {}
+    for d in HUB_DIRS:
+        print(f"# {rel(d)}")
+        sans[d] = check_hub_manifests(findings, rendered_objects(d))
+    for d in AGENT_DIRS:
+        print(f"# {rel(d)}")
+        check_agent_manifests(findings, rendered_objects(d))
+    # The example member dials a name the example hub's serving certificate holds.
+    [cm] = [o for _, o in rendered_objects(AGENT_EXAMPLE) if o["kind"] == "ConfigMap"]
+    host = re.sub(r"^https://", "", cm["data"]["hub-url"]).split("/")[0].rsplit(":", 1)[0]
+    findings.check(host in sans[HUB_EXAMPLE], f"example agent dials {host}, a SAN of the example hub",
+                   f"the hub's --tls-san values are {sorted(sans[HUB_EXAMPLE])}")

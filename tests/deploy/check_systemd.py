@@ -1,0 +1,61 @@
+"""systemd units: hardening, state directories, systemd-analyze verify."""
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from deploy_files import (
+    UNITS, arg_values, die, rel, unit_exec_starts)
+
+
+HARDENING = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
+             "PrivateTmp": "yes", "DynamicUser": "yes"}
+
+
+def unit_settings(path):
+    settings = {}
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";", "[")):
+            k, v = line.split("=", 1)
+            settings.setdefault(k.strip(), []).append(v.strip())
+    return settings
+
+
+def check_systemd(findings):
+    findings.check({p.name for p in UNITS} >= {"berth-hub.service", "berth-agent.service"},
+                   "units for the hub and the agent exist", f"found {[p.name for p in UNITS]}")
+    for path in UNITS:
+        where = rel(path)
+        s = unit_settings(path)
+        for key, value in HARDENING.items():
+            findings.check(s.get(key, [None])[-1] == value, f"{where} {key}={value}", f"it is {s.get(key)}")
+        findings.check(bool(s.get("Restart")), f"{where} sets Restart=", "add Restart=on-failure")
+        findings.check(s.get("CapabilityBoundingSet", ["x"])[-1] == "", f"{where} drops all capabilities",
+                       "set CapabilityBoundingSet= (empty)")
+        state_dirs = {f"/var/lib/{d}" for v in s.get("StateDirectory", []) for d in v.split()}
+        [exec_start] = unit_exec_starts(path)
+        argv = shlex.split(exec_start)
+        for flag in ("--data-dir", "--state-dir"):
+            for value in arg_values(argv, flag):
+                findings.check(value in state_dirs, f"{where} {flag} {value} is its StateDirectory",
+                               f"with ProtectSystem=strict only StateDirectory= is writable ({state_dirs})")
+        if shutil.which("systemd-analyze"):
+            problems = systemd_verify(path)
+            findings.check(not problems, f"{where} passes systemd-analyze verify", "; ".join(problems))
+    if shutil.which("systemd-analyze"):
+        # Self-check: verify reports an unknown key and a bad value.
+        with tempfile.TemporaryDirectory() as tmp:
+            bogus = Path(tmp) / "bogus.service"
+            bogus.write_text("[Service]\nExecStart=/bin/true\nBogusKey=1\nProtectSystem=wrong\n")
+            if len(systemd_verify(bogus)) < 2:
+                die("self-check: systemd-analyze verify accepted an unknown key and a bad value")
+
+
+def systemd_verify(path):
+    """systemd-analyze verify findings, minus the binary not being installed on this host."""
+    run = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)],
+                         capture_output=True, text=True)
+    return [l for l in (run.stderr + run.stdout).splitlines()
+            if l.strip() and "is not executable" not in l]
