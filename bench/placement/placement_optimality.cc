@@ -16,6 +16,8 @@
 //
 // Usage: placement_optimality [--instances N] [--clusters C] [--nodes K] [--workspaces W]
 //                             [--used F] [--cbc PATH] [--dir DIR] [--seconds S]
+//                             [--reuse 1]   (reuse DIR's CBC solutions: the instances are
+//                                            seeded, so only the planner's side changes)
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +42,7 @@ struct Args {
   std::string dir = "/tmp/berth-optimality";
   int seconds = 120;
   bool verbose = false;
+  bool reuse = false;  // keep an existing .sol of the same instance (planner-only changes)
 };
 
 struct Variable {
@@ -165,7 +168,8 @@ int Run(const Args& args) {
     }
     std::string cmd = args.cbc + " " + lp + " sec " + std::to_string(args.seconds) +
                       " solve solu " + sol + " > " + sol + ".log 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
+    const bool have_sol = args.reuse && std::ifstream(sol).good();
+    if (!have_sol && std::system(cmd.c_str()) != 0) {
       std::cerr << "cbc failed (is coinor-cbc installed?): see " << sol << ".log\n";
       return 1;
     }
@@ -249,6 +253,8 @@ int main(int argc, char** argv) {
       args.dir = v;
     else if (k == "--seconds")
       args.seconds = std::atoi(v.c_str());
+    else if (k == "--reuse")
+      args.reuse = v == "1";
     else if (k == "--verbose")
       args.verbose = v == "1";
     else {
