@@ -38,7 +38,9 @@ class Relocation {
 
  private:
   // Units one replica of ws takes on a node of this pool (0: cannot move there).
-  int Units(int ws, int pool) const { return units_[static_cast<size_t>(ws) * nshapes_ + ix_.pools[pool].shape]; }
+  int Units(int ws, int pool) const {
+    return units_[static_cast<size_t>(ws) * nshapes_ + ix_.pools[pool].shape];
+  }
   double Cost(int ws, int pool) const { return ix_.pools[pool].price_per_unit * Units(ws, pool); }
   bool Allowed(int ws, int pool) const {
     const PolicyView& v = *in_[ws].view;
@@ -62,11 +64,11 @@ class Relocation {
   std::vector<PlacementDecision>& out_;
   std::vector<Touched>& touched_;
   size_t nshapes_ = 0;
-  std::vector<int> units_;                           // ws × shape
-  std::vector<int> pool_of_node_;                    // flat node → pool
-  std::vector<std::vector<int>> shape_pools_;        // shape → pools by price
+  std::vector<int> units_;                     // ws × shape
+  std::vector<int> pool_of_node_;              // flat node → pool
+  std::vector<std::vector<int>> shape_pools_;  // shape → pools by price
   std::vector<Replica> reps_;
-  std::vector<std::vector<int>> node_reps_;          // flat node → movable replicas
+  std::vector<std::vector<int>> node_reps_;                 // flat node → movable replicas
   std::vector<std::vector<std::pair<int, int>>> clusters_;  // ws → (cluster, replicas)
   std::vector<char> changed_;
   mutable int64_t work_ = 0;  // pools and nodes looked at, against the budget
@@ -112,8 +114,8 @@ bool Relocation::ClustersOk(int ws, int from, int to) const {
   for (const auto& [c, n] : counts) {
     if (c == from && n == 1) --after;
   }
-  bool to_present = std::any_of(counts.begin(), counts.end(),
-                                [to](const auto& e) { return e.first == to; });
+  bool to_present =
+      std::any_of(counts.begin(), counts.end(), [to](const auto& e) { return e.first == to; });
   if (!to_present) ++after;
   const auto& policy = *in_[ws].policy;
   if (policy.max_clusters > 0 && after > policy.max_clusters) return false;
@@ -261,7 +263,8 @@ void Relocation::Run(int64_t budget, bool explain) {
     const SizedRequest& sz = *in_[w].sized;
     for (size_t s = 0; s < nshapes_; ++s) {
       const auto& est = sz.estimates[s];
-      if (est && est->nodes == 1 && sz.product_allowed[s]) units_[w * nshapes_ + s] = est->gpus_per_node;
+      if (est && est->nodes == 1 && sz.product_allowed[s])
+        units_[w * nshapes_ + s] = est->gpus_per_node;
     }
     for (const auto& a : out_[w].allocations) {
       int c = ix_.cluster_by_name.at(a.cluster);

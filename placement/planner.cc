@@ -250,7 +250,10 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
       in.movable = CostOnly(*policy_ptr) && policy_ptr->mode == PlacementMode::kPickN &&
                    policy_ptr->spread.empty() && !in.view->dynamic_selector && out[i].placed > 0;
     }
-    RelocateForCost(im.index, im.ledger, inputs, out, touched, kRelocationBudgetPerRequest * static_cast<int64_t>(requests.size()) + kRelocationBudgetBase, options.explain);
+    RelocateForCost(
+        im.index, im.ledger, inputs, out, touched,
+        kRelocationBudgetPerRequest * static_cast<int64_t>(requests.size()) + kRelocationBudgetBase,
+        options.explain);
   }
   im.touched_out = nullptr;
   for (size_t i : order) {
@@ -263,7 +266,6 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
   }
   return out;
 }
-
 
 // Greedy order leaves cost on the table when two workspaces compete for the same cheap
 // GPUs and the one that got them had a nearly-as-cheap alternative. For each workspace
