@@ -133,4 +133,25 @@ struct SelectOutcome {
 SelectOutcome SelectPickN(const FleetIndex& index, const policies::PlacementPolicySpec& policy,
                           int replicas, std::vector<Candidate>& ranked);
 
+// planner.cc / cost_relocation.cc: (flat node, units) a decision reserved.
+using Touched = std::vector<std::pair<int, int>>;
+
+// cost_relocation.cc: one batch request as the relocation search sees it.
+struct RelocationInput {
+  const SizedRequest* sized = nullptr;
+  const PolicyView* view = nullptr;
+  const policies::PlacementPolicySpec* policy = nullptr;
+  bool movable = false;  // cost-only PickN without spread: its new replicas may move
+};
+// After a batch: moves new single-node replicas of movable requests to cheaper nodes
+// (directly, or by moving one replica of another movable request out of the way) while
+// that lowers total cost. Keeps `out`, `touched` and the ledger consistent, never
+// over-commits a node, never changes a request's replica count, and respects
+// minClusters/maxClusters. Stops after about `work_budget` pool and node visits. With
+// `explain`, fixes the changed decisions' score rows and rejections.
+void RelocateForCost(const FleetIndex& index, Ledger& ledger,
+                     const std::vector<RelocationInput>& inputs,
+                     std::vector<PlacementDecision>& out, std::vector<Touched>& touched,
+                     int64_t work_budget, bool explain);
+
 }  // namespace berth::placement::internal

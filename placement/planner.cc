@@ -14,7 +14,6 @@ namespace berth::placement {
 using namespace internal;  // NOLINT: the stages live in the internal namespace
 using policies::PlacementMode;
 using policies::PlacementPolicySpec;
-using Touched = std::vector<std::pair<int, int>>;
 
 struct Planner::Impl {
   FleetIndex index;
@@ -203,6 +202,23 @@ PlacementDecision Planner::Decide(const PlacementRequest& request, const DecideO
   return impl_->Decide(request, sized, options);
 }
 
+namespace {
+
+// Relocation work (pool and node visits) per batch request, a floor for small batches and
+// a ceiling for big ones: 60M visits cost about 0.3 s, which keeps a 10,000-workspace batch
+// well inside its 2 s goal (docs/PERFORMANCE.md, Placement).
+constexpr int64_t kRelocationBudgetPerRequest = 50000;
+constexpr int64_t kRelocationBudgetBase = 100000;
+constexpr int64_t kRelocationBudgetCap = 60000000;
+
+bool CostOnly(const PlacementPolicySpec& p) {
+  const auto& w = p.scoring.weights;
+  return w.cost > 0 && w.availability == 0 && w.locality == 0 && w.warm_cache == 0 &&
+         w.affinity == 0;
+}
+
+}  // namespace
+
 std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementRequest>& requests,
                                                   const DecideOptions& options) {
   Impl& im = *impl_;
@@ -225,7 +241,24 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
     im.touched_out = &touched[i];
     out[i] = im.Decide(requests[i], sized[i], options);
   }
-  if (options.improve_cost) im.ImproveCost(requests, sized, order, out, touched, options);
+  if (options.improve_cost) {
+    im.ImproveCost(requests, sized, order, out, touched, options);
+    std::vector<RelocationInput> inputs(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const auto& policy_ptr = requests[i].policy ? requests[i].policy : im.default_policy;
+      RelocationInput& in = inputs[i];
+      in.sized = &sized[i];
+      in.view = &im.View(policy_ptr);
+      in.policy = policy_ptr.get();
+      in.movable = CostOnly(*policy_ptr) && policy_ptr->mode == PlacementMode::kPickN &&
+                   policy_ptr->spread.empty() && !in.view->dynamic_selector && out[i].placed > 0;
+    }
+    RelocateForCost(im.index, im.ledger, inputs, out, touched,
+                    std::min(kRelocationBudgetCap,
+                             kRelocationBudgetPerRequest * static_cast<int64_t>(requests.size()) +
+                                 kRelocationBudgetBase),
+                    options.explain);
+  }
   im.touched_out = nullptr;
   for (size_t i : order) {
     for (const auto& [nd, units] : touched[i]) {
@@ -237,16 +270,6 @@ std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementReq
   }
   return out;
 }
-
-namespace {
-
-bool CostOnly(const PlacementPolicySpec& p) {
-  const auto& w = p.scoring.weights;
-  return w.cost > 0 && w.availability == 0 && w.locality == 0 && w.warm_cache == 0 &&
-         w.affinity == 0;
-}
-
-}  // namespace
 
 // Greedy order leaves cost on the table when two workspaces compete for the same cheap
 // GPUs and the one that got them had a nearly-as-cheap alternative. For each workspace

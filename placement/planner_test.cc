@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "placement/fleet_file.h"
@@ -124,6 +125,94 @@ TEST(Planner, PlanJsonHasTheDocumentedShape) {
   ASSERT_EQ(j["unplaced"].size(), 1u);
   EXPECT_EQ(j["unplaced"][0]["reason"], "NoFeasibleCluster");
   EXPECT_DOUBLE_EQ(j["totalCostPerHour"].get<double>(), 4.0);
+}
+
+// The relocation chain of scenario 43: four 1-GPU L4 nodes (1.0/h), one A100 (1.2/h), one
+// H100 (5.0/h); x1..x3 and m take the L4s, b is decided last.
+FleetSnapshot ChainFleet() {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - {name: l4, region: eastus, prices: {L4: 1.0}, nodePools: [{name: l, gpu: L4, gpusPerNode: 1, count: 4}]}
+  - {name: a100, region: eastus, prices: {A100-80GB: 1.2}, nodePools: [{name: a, gpu: A100-80GB, gpusPerNode: 1, count: 1}]}
+  - {name: h100, region: eastus, prices: {H100-80GB: 5.0}, nodePools: [{name: h, gpu: H100-80GB, gpusPerNode: 1, count: 1}]}
+)");
+  EXPECT_TRUE(fleet.ok()) << fleet.status().ToString();
+  return *fleet;
+}
+
+std::vector<PlacementRequest> ChainRequests() {
+  auto cost_only = std::make_shared<policies::PlacementPolicySpec>();
+  cost_only->scoring.weights = {0, 1, 0, 0, 0};
+  auto req = [&](std::string name, std::string second) {
+    PlacementRequest r;
+    r.workspace = std::move(name);
+    r.sizer = FixedSizer({{"L4", {1, 1}}, {second, {1, 1}}});
+    r.policy = cost_only;
+    return r;
+  };
+  return {req("ns/x1", "H100-80GB"), req("ns/x2", "H100-80GB"), req("ns/x3", "H100-80GB"),
+          req("ns/y-m", "A100-80GB"), req("ns/z-b", "H100-80GB")};
+}
+
+double Total(const std::vector<PlacementDecision>& ds) {
+  double t = 0;
+  for (const auto& d : ds) t += d.cost_per_hour();
+  return t;
+}
+
+TEST(Planner, CostRelocationBeatsGreedyAndKeepsLedgerAndExplanationConsistent) {
+  auto greedy = Planner::Create(ChainFleet());
+  ASSERT_TRUE(greedy.ok());
+  auto plain = greedy->PlanBatch(ChainRequests(), {.explain = true, .improve_cost = false});
+  EXPECT_NEAR(Total(plain), 9.0, 1e-9);  // b on the H100
+
+  auto planner = Planner::Create(ChainFleet());
+  ASSERT_TRUE(planner.ok());
+  auto ds = planner->PlanBatch(ChainRequests(), {.explain = true});
+  EXPECT_NEAR(Total(ds), 5.2, 1e-9);
+  for (const auto& d : ds) EXPECT_EQ(d.placed, 1) << d.workspace;
+  ASSERT_EQ(ds[4].allocations.size(), 1u);
+  EXPECT_EQ(ds[4].allocations[0].cluster, "l4");
+  EXPECT_EQ(ds[3].allocations[0].cluster, "a100");
+
+  // The ledger and the reservations agree with the final allocations.
+  EXPECT_EQ(planner->FreeUnits("h100", "h-0"), 1);
+  EXPECT_EQ(planner->FreeUnits("a100", "a-0"), 0);
+  std::map<std::string, int> reserved;
+  for (const auto& r : planner->new_reservations())
+    reserved[r.workspace + "@" + r.cluster] += r.units;
+  EXPECT_EQ(reserved["ns/z-b@l4"], 1);
+  EXPECT_EQ(reserved["ns/y-m@a100"], 1);
+  EXPECT_EQ(reserved.count("ns/z-b@h100"), 0u);
+  EXPECT_EQ(reserved.count("ns/y-m@l4"), 0u);
+
+  // b's explanation: l4 was full when b was decided; now it holds b's replica, so it is
+  // listed with that replica and no longer rejected.
+  auto j = planner->ExplainJson(ds[4], {.max_scores = 5, .max_rejections = 10});
+  int listed = 0;
+  for (const auto& s : j["scores"]) {
+    listed += s["replicas"].get<int>();
+    if (s["cluster"] == "l4") {
+      EXPECT_EQ(s["replicas"], 1);
+    }
+    if (s["cluster"] == "h100") {
+      EXPECT_EQ(s["replicas"], 0);
+    }
+  }
+  EXPECT_EQ(listed, 1);
+  for (const auto& r : j["rejected"]) EXPECT_NE(r["cluster"], "l4");
+}
+
+TEST(Planner, CostRelocationLeavesRunningReplicasWhereTheyAre) {
+  auto planner = Planner::Create(ChainFleet());
+  ASSERT_TRUE(planner.ok());
+  auto reqs = ChainRequests();
+  reqs[4].current = {{"h100", 1}};  // b already runs on the H100: sticky, not new
+  auto ds = planner->PlanBatch(reqs);
+  ASSERT_EQ(ds[4].allocations.size(), 1u);
+  EXPECT_EQ(ds[4].allocations[0].cluster, "h100");
+  EXPECT_EQ(ds[4].allocations[0].kept, 1);
+  EXPECT_EQ(ds[3].allocations[0].cluster, "l4");  // nothing to gain by moving m
 }
 
 }  // namespace

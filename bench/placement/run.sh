@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Placement benchmarks: speed (Google Benchmark) and quality (gap to the exact optimum of
 # the integer program, solved by CBC). Needs Debian's coinor-cbc for the quality part.
-#   bash bench/placement/run.sh [speed|quality|all]   (default all)
+#   bash bench/placement/run.sh [speed|quality|quality-large|all]   (default all)
+# quality-large (not part of all): 100 clusters, 200 workspaces, CBC capped at 60 s each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:-all}
@@ -11,10 +12,15 @@ cmake --build "$BUILD_DIR" -j2 --target placement_bench placement_optimality
 if [[ $what == speed || $what == all ]]; then
   "$BUILD_DIR"/bin/placement_bench
 fi
-if [[ $what == quality || $what == all ]]; then
+if [[ $what == quality* || $what == all ]]; then
   if ! command -v cbc >/dev/null; then
     echo "cbc not found: apt-get install coinor-cbc" >&2
     exit 1
   fi
-  "$BUILD_DIR"/bin/placement_optimality --instances 10 --clusters 30 --nodes 4 --workspaces 60
+  if [[ $what == quality-large ]]; then
+    "$BUILD_DIR"/bin/placement_optimality --instances 10 --clusters 100 --nodes 4 \
+      --workspaces 200 --seconds 60 --dir /tmp/berth-optimality-large
+  else
+    "$BUILD_DIR"/bin/placement_optimality --instances 10 --clusters 30 --nodes 4 --workspaces 60
+  fi
 fi
