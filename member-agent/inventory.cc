@@ -34,6 +34,7 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
                      {"memoryGiB", n.memory_gib},
                      {"gpus", n.gpus},
                      {"freeGpus", n.free_gpus},
+                     {"berthGpus", n.berth_gpus},
                      {"migProfile", n.mig_profile},
                      {"slicesPerGpu", n.slices_per_gpu},
                      {"driverVersion", n.driver_version},
@@ -141,11 +142,16 @@ std::map<std::string, int> PodGpuRequests(const json& pod) {
 GpuInventory ComputeInventory(const json& nodes, const json& pods) {
   // Requests per node and resource from pods bound to a node and still holding resources.
   std::map<std::string, std::map<std::string, int>> used;
+  std::map<std::string, std::map<std::string, int>> used_by_berth;
   if (pods.is_array()) {
     for (const auto& pod : pods) {
       std::string node = pod.value("/spec/nodeName"_json_pointer, std::string());
       if (node.empty() || !PodHoldsResources(pod)) continue;
-      for (const auto& [name, n] : PodGpuRequests(pod)) used[node][name] += n;
+      const bool berth = Label(pod, "app.kubernetes.io/managed-by") == "berth";
+      for (const auto& [name, n] : PodGpuRequests(pod)) {
+        used[node][name] += n;
+        if (berth) used_by_berth[node][name] += n;
+      }
     }
   }
 
@@ -199,6 +205,9 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
         if (auto r = u->second.find(resource); r != u->second.end()) requested = r->second;
       }
       n.free_gpus = ready ? std::max(0, n.gpus - requested) : 0;
+      if (auto u = used_by_berth.find(name); u != used_by_berth.end()) {
+        if (auto r = u->second.find(resource); r != u->second.end()) n.berth_gpus = r->second;
+      }
       inv.nodes.push_back(std::move(n));
     }
   }

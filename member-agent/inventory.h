@@ -22,6 +22,10 @@ struct NodeInventory {
   double memory_gib = 0;    // per GPU, or per slice for MIG
   int gpus = 0;             // GPUs, or slices for MIG
   int free_gpus = 0;        // not requested by non-terminated pods (0 when not ready)
+  // Of the requested ones, those held by pods Berth manages (app.kubernetes.io/managed-by=
+  // berth). Reported with free_gpus from one snapshot, so the hub can tell its own
+  // replicas' GPUs from everyone else's without racing the Work status.
+  int berth_gpus = 0;
   std::string mig_profile;  // "" for whole GPUs
   int slices_per_gpu = 1;
   std::string driver_version;  // "550.54.15"

@@ -108,12 +108,13 @@ TEST(InventoryTest, NotReadyOrCordonedNodesOfferNothing) {
 
 TEST(InventoryTest, StatusJsonHasTheContractShape) {
   GpuInventory inv;
-  inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, "",
+  inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, 2, "",
                        1, "550.54.15", "12.4"});
   inv.prices_per_gpu_hour["H100-80GB"] = 6.98;
   json s = InventoryStatusJson(inv, "0.1.0", "kube", false);
   EXPECT_EQ(s["gpus"], (json{{"total", 8}, {"free", 6}}));
   EXPECT_EQ(s["nodes"][0]["freeGpus"], 6);
+  EXPECT_EQ(s["nodes"][0]["berthGpus"], 2);
   EXPECT_EQ(s["simulated"], false);
   EXPECT_FALSE(s.contains("conditions"));  // the hub owns conditions
 }

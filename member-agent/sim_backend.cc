@@ -403,6 +403,7 @@ StatusOr<GpuInventory> SimCluster::ReadInventory() {
     n.memory_gib = node.spec.memory_gib;
     n.gpus = node.spec.units - node.lost;
     n.free_gpus = node.down ? 0 : std::max(0, n.gpus - node.other_used - UsedLocked(node));
+    n.berth_gpus = UsedLocked(node);  // the simulated cluster runs only Berth's pods besides other_used
     n.mig_profile = node.spec.mig_profile;
     n.slices_per_gpu = node.spec.units_per_gpu;
     n.driver_version = node.spec.driver_version.text;

@@ -168,7 +168,9 @@ TEST_F(SimTest, LostGpusEvictPodsOverCapacity) {
   EXPECT_LT(r.ready_replicas, 2);  // evicted pods restart elsewhere (pull again there)
   auto inv = sim_->ReadInventory();
   for (const auto& n : inv->nodes) {
-    if (n.name == node) EXPECT_EQ(n.gpus, 0);
+    if (n.name == node) {
+      EXPECT_EQ(n.gpus, 0);
+    }
   }
   clock_.Advance(200s);
   EXPECT_EQ(Readiness("phi", 2).phase, "Ready");  // the other node has 2 L4

@@ -23,6 +23,11 @@ wait_for() {
   local limit=$1 what=$2; shift 2
   local start; start=$(date +%s)
   until "$@" >/dev/null 2>&1; do
+    if [ -f "$DATA/pids/hub.pid" ] && ! kill -0 "$(cat "$DATA/pids/hub.pid")" 2>/dev/null; then
+      echo "demo: berth-hub exited; its log says:" >&2
+      tail -5 "$DATA/logs/hub.log" >&2
+      exit 1
+    fi
     if [ "$(elapsed "$start")" -ge "$limit" ]; then
       echo "demo: timed out after ${limit}s waiting for: $what (logs in $DATA/logs)" >&2
       exit 1
@@ -108,6 +113,7 @@ i=0; for c in $CLUSTERS; do [ "$c" = "$victim" ] && break; i=$((i + 1)); done
 echo $! >"$DATA/pids/$victim.pid"
 start=$(date +%s)
 back() { kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}' | grep -qw "$victim" &&
+         [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Degraded")].status}')" = False ] &&
          [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] &&
          [ -z "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.superseded}')" ]; }
 wait_for 150 "llama-70b to fail back to $victim" back

@@ -70,7 +70,7 @@ json Inventory(int member, int free_gpus) {
   berth::agent::GpuInventory inv;
   for (int n = 0; n < 4; ++n) {
     inv.nodes.push_back({"node-" + std::to_string(n), "h100", true, "H100-80GB",
-                         "NVIDIA-H100-80GB-HBM3", 80, 8, n == 0 ? free_gpus : 8, "", 1, "550.54.15",
+                         "NVIDIA-H100-80GB-HBM3", 80, 8, n == 0 ? free_gpus : 8, 0, "", 1, "550.54.15",
                          "12.4"});
   }
   inv.prices_per_gpu_hour["H100-80GB"] = 6.98;

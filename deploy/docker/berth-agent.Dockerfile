@@ -13,7 +13,7 @@ RUN apt-get update \
       libcpprest-dev libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev \
       libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev \
       googletest libgtest-dev libgmock-dev libbenchmark-dev \
-      curl \
+      curl python3 sqlite3 systemd \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole tree (minus <this file>.dockerignore: build output, .git, node_modules), so a new

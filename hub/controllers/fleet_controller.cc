@@ -307,31 +307,6 @@ ReconcileResult FleetController::ReconcilePlacement() {
     works[api::NameOf(w)] = w;
   }
 
-  // GPUs promised to replicas that agents have not started yet: reserve them so the
-  // planner does not hand them out twice.
-  for (auto& cluster : snapshot.clusters) {
-    auto w = works.find(cluster.name);
-    if (w == works.end()) continue;
-    json entries = api::JsonPathGet(w->second, "spec.workspaces");
-    if (!entries.is_array()) continue;
-    std::map<std::string, int> used;  // node → reserved units
-    for (const auto& e : entries) {
-      const Reported& r = reported[cluster.name][EntryKey(e)];
-      int pending_units = std::max(0, e.value("replicas", 0) - r.replicas) * e["gpu"].value("gpusPerReplica", 0);
-      const std::string product = e["gpu"].value("product", "");
-      const std::string profile = e["gpu"].value("migProfile", "");
-      for (const auto& node : cluster.nodes) {
-        if (pending_units <= 0) break;
-        if (node.gpu_product != product || node.mig_profile != profile) continue;
-        int take = std::min(pending_units, node.free_units - used[node.name]);
-        if (take <= 0) continue;
-        used[node.name] += take;
-        pending_units -= take;
-        snapshot.reservations.push_back({EntryKey(e), cluster.name, node.name, take});
-      }
-    }
-  }
-
   placement::PolicyCatalog policies;
   for (const auto& p : policy_list->items) {
     auto parsed = policies::ParsePlacementPolicy(p);
@@ -379,6 +354,34 @@ ReconcileResult FleetController::ReconcilePlacement() {
     requests.push_back(std::move(*req));
     request_objects.push_back(&obj);
   }
+  // Every replica Berth has asked a member for holds its GPUs in the ledger: running ones
+  // (the agent reports them as berthGpus, added back to free in the snapshot) and ones the
+  // agent has not started yet alike, so the planner never hands the same GPUs out twice
+  // and nothing depends on the order agent reports arrive in.
+  for (auto& cluster : snapshot.clusters) {
+    auto w = works.find(cluster.name);
+    if (w == works.end()) continue;
+    json entries = api::JsonPathGet(w->second, "spec.workspaces");
+    if (!entries.is_array()) continue;
+    std::map<std::string, int> used;  // node → reserved units
+    for (const auto& e : entries) {
+      // A workspace failing back is decided afresh: its own replicas do not block it.
+      if (failing_back.count(EntryKey(e))) continue;
+      int pending_units = e.value("replicas", 0) * e["gpu"].value("gpusPerReplica", 0);
+      const std::string product = e["gpu"].value("product", "");
+      const std::string profile = e["gpu"].value("migProfile", "");
+      for (const auto& node : cluster.nodes) {
+        if (pending_units <= 0) break;
+        if (node.gpu_product != product || node.mig_profile != profile) continue;
+        int take = std::min(pending_units, node.free_units - used[node.name]);
+        if (take <= 0) continue;
+        used[node.name] += take;
+        pending_units -= take;
+        snapshot.reservations.push_back({EntryKey(e), cluster.name, node.name, take});
+      }
+    }
+  }
+
   auto planner = placement::Planner::Create(snapshot);
   if (!planner.ok()) return {planner.status().WithContext("placement snapshot"), std::nullopt};
   placement::DecideOptions decide;
@@ -388,13 +391,22 @@ ReconcileResult FleetController::ReconcilePlacement() {
   // Desired Work entries per member.
   std::map<std::string, std::map<std::string, json>> desired;
   std::map<std::string, std::vector<placement::Allocation>> allocations;  // ws key → kept allocs
+  std::map<std::string, int> requested_by_key;
+  std::map<std::string, int> split_dropped;  // ws key → replicas lost to a second GPU shape
   for (size_t i = 0; i < decisions.size(); ++i) {
     const json& obj = *request_objects[i];
     const std::string key = decisions[i].workspace;
     std::map<std::string, placement::Allocation> best;  // one GPU shape per cluster
+    requested_by_key[key] = decisions[i].requested;
     for (const auto& a : decisions[i].allocations) {
       auto it = best.find(a.cluster);
-      if (it == best.end() || a.replicas > it->second.replicas) best[a.cluster] = a;
+      if (it == best.end()) {
+        best[a.cluster] = a;
+      } else {
+        // One Work entry runs one GPU shape per member: keep the larger allocation.
+        split_dropped[key] += std::min(a.replicas, it->second.replicas);
+        if (a.replicas > it->second.replicas) it->second = a;
+      }
     }
     json trimmed = {{"apiVersion", obj["apiVersion"]}, {"kind", obj["kind"]},
                     {"metadata", {{"name", api::NameOf(obj)}, {"namespace", api::NamespaceOf(obj)},
@@ -432,11 +444,14 @@ ReconcileResult FleetController::ReconcilePlacement() {
     for (const auto& e : prev) {
       const std::string key = EntryKey(e);
       if (desired[name].count(key) || !ws_by_key.count(key) || api::IsBeingDeleted(*ws_by_key[key])) continue;
+      // Keep it until the new placement serves as many replicas as the workspace asks for
+      // (or as it placed, if more): never trade serving replicas for unready ones.
       int want = 0, ready = 0;
       for (const auto& a : allocations[key]) {
         want += a.replicas;
         ready += std::min(a.replicas, reported[a.cluster][key].ready);
       }
+      want = std::max(want, requested_by_key[key]);
       if (want > 0 && ready >= want) continue;  // replacements are serving: drop it here
       desired[name][key] = e;
       superseded[key].push_back({{"cluster", name}, {"replicas", e.value("replicas", 0)},
@@ -543,11 +558,16 @@ ReconcileResult FleetController::ReconcilePlacement() {
     status["observedGeneration"] = gen;
     status["placementDecision"] = planner->ExplainJson(d);
     json conds = status.value("conditions", json::array());
-    const bool scheduled = d.unplaced() == 0;
-    SetCondition(conds, "Scheduled", scheduled, scheduled ? "Placed" : d.unplaced_reason,
-                 scheduled ? std::to_string(d.placed) + " of " + std::to_string(d.requested) + " replicas placed"
-                           : d.unplaced_message,
-                 now, gen);
+    const int split = split_dropped.count(d.workspace) ? split_dropped[d.workspace] : 0;
+    const bool scheduled = d.unplaced() == 0 && split == 0;
+    std::string sched_reason = scheduled ? "Placed" : d.unplaced() > 0 ? d.unplaced_reason : "GpuShapesSplit";
+    std::string sched_message =
+        scheduled ? std::to_string(d.placed) + " of " + std::to_string(d.requested) + " replicas placed"
+        : d.unplaced() > 0 ? d.unplaced_message
+                           : std::to_string(split) + " replicas fit only on a second GPU shape of a member "
+                             "that already runs this workspace on another; one shape per member is supported "
+                             "today: narrow resource.gpuProducts or add capacity";
+    SetCondition(conds, "Scheduled", scheduled, sched_reason, sched_message, now, gen);
     applied = applied && desired_total > 0;
     SetCondition(conds, "Applied", applied, applied ? "Applied" : "Applying",
                  applied ? "every member applied its Work" : "waiting for member agents to apply their Work", now, gen);
@@ -582,7 +602,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     }
     json old_sched = FindCondition(obj, "Scheduled");
     if (!scheduled && (!old_sched.is_object() || old_sched.value("status", "") != "False")) {
-      RecordEvent(obj, "Warning", "Unschedulable", d.unplaced_message);
+      RecordEvent(obj, "Warning", "Unschedulable", sched_message);
     }
     BERTH_RETURN_IF_ERROR(write_status(obj, status).WithContext("status of " + d.workspace));
   }

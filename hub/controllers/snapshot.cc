@@ -38,7 +38,9 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
     node.mig_profile = n.value("migProfile", "");
     node.memory_gib = n.value("memoryGiB", 0.0);
     node.units = n.value("gpus", 0);
-    node.free_units = n.value("freeGpus", 0);
+    // GPUs held by Berth's own pods count as free here: the controller reserves every
+    // replica it has asked for (docs/FAILOVER.md), so they are not counted twice.
+    node.free_units = n.value("freeGpus", 0) + n.value("berthGpus", 0);
     node.units_per_gpu = std::max(1, n.value("slicesPerGpu", 1));
     if (auto v = policies::DottedVersion::Parse(n.value("driverVersion", ""))) node.driver_version = *v;
     if (auto v = policies::DottedVersion::Parse(n.value("cudaVersion", ""))) node.cuda_version = *v;

@@ -127,7 +127,7 @@ std::string ReadAll(const std::string& path) {
 class AgentE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto hub = HubProcess::Start();
+    auto hub = HubProcess::Start(berth::testing::ApiOnly());
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
     hub_ = std::move(*hub);
     auto admin = hub_->NewClient();
@@ -298,7 +298,8 @@ TEST_F(AgentE2E, ThreeSimAgentsRunAWorkAndSurviveAHubOutage) {
   ASSERT_TRUE(lease.ok());
   EXPECT_FALSE(lease->value("/spec/renewTime"_json_pointer, std::string()).empty());
 
-  // The admin writes a Work for e2e-a (the placement controller will do this later).
+  // The admin writes a Work for e2e-a itself: this hub runs without controllers
+  // (--no-controllers), so the test alone decides what each member runs.
   json ws = {
       {"apiVersion", "berth.dev/v1alpha1"},
       {"kind", "Workspace"},
