@@ -97,8 +97,9 @@ start=$(date +%s)
 member_unhealthy() { [ "$(kubectl get mc "$victim" -o jsonpath='{.status.conditions[?(@.type=="Healthy")].status}')" = False ]; }
 wait_for 60 "$victim to be marked Unhealthy" member_unhealthy
 note "$victim Unhealthy after $(elapsed "$start")s (3 missed heartbeats of 5s)"
+placed_on() { local where; where=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}'); [[ " $where " == *" $1 "* ]]; }
 moved() {
-  ! kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}' | grep -qw "$victim" &&
+  ! placed_on "$victim" &&
     [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
 }
 wait_for 120 "llama-70b to be Available elsewhere" moved
@@ -112,7 +113,7 @@ i=0; for c in $CLUSTERS; do [ "$c" = "$victim" ] && break; i=$((i + 1)); done
   --admin-listen "127.0.0.1:$((17100 + i))" >>"$DATA/logs/$victim.log" 2>&1 &
 echo $! >"$DATA/pids/$victim.pid"
 start=$(date +%s)
-back() { kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}' | grep -qw "$victim" &&
+back() { placed_on "$victim" &&
          [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Degraded")].status}')" = False ] &&
          [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] &&
          [ -z "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.superseded}')" ]; }
