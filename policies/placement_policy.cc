@@ -576,36 +576,38 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body,
   return spec;
 }
 
+void ParsePolicyEnvelope(const json& object, std::string_view kind, ObjectMeta* meta,
+                         std::vector<FieldCause>* causes) {
+  if (object.value("apiVersion", std::string()) != kPlacementApiVersion) {
+    causes->push_back({"apiVersion", "must be " + std::string(kPlacementApiVersion), "FieldValueInvalid"});
+  }
+  if (object.value("kind", std::string()) != kind) {
+    causes->push_back({"kind", "must be " + std::string(kind), "FieldValueInvalid"});
+  }
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object() || !m->contains("name") || !(*m)["name"].is_string() ||
+      (*m)["name"].get<std::string>().empty()) {
+    causes->push_back({"metadata.name", "is required", "FieldValueRequired"});
+    return;
+  }
+  meta->name = (*m)["name"].get<std::string>();
+  if (m->contains("namespace") && (*m)["namespace"].is_string()) {
+    meta->namespace_ = (*m)["namespace"].get<std::string>();
+  }
+  if (auto l = m->find("labels"); l != m->end() && l->is_object()) {
+    for (const auto& [k, v] : l->items()) {
+      if (v.is_string()) meta->labels[k] = v.get<std::string>();
+    }
+  }
+}
+
 StatusOr<PlacementPolicy> ParsePlacementPolicy(const json& object) {
   std::vector<FieldCause> causes;
   if (!object.is_object()) {
     return Status::Invalid("PlacementPolicy must be an object", {{"", "must be an object"}});
   }
-  auto api = object.value("apiVersion", std::string());
-  if (api != kPlacementApiVersion) {
-    causes.push_back(
-        {"apiVersion", "must be " + std::string(kPlacementApiVersion), "FieldValueInvalid"});
-  }
-  auto kind = object.value("kind", std::string());
-  if (kind != kPlacementPolicyKind) {
-    causes.push_back({"kind", "must be PlacementPolicy", "FieldValueInvalid"});
-  }
   PlacementPolicy policy;
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object() || !meta->contains("name") ||
-      !(*meta)["name"].is_string() || (*meta)["name"].get<std::string>().empty()) {
-    causes.push_back({"metadata.name", "is required", "FieldValueRequired"});
-  } else {
-    policy.metadata.name = (*meta)["name"].get<std::string>();
-    if (meta->contains("namespace") && (*meta)["namespace"].is_string()) {
-      policy.metadata.namespace_ = (*meta)["namespace"].get<std::string>();
-    }
-    if (auto l = meta->find("labels"); l != meta->end() && l->is_object()) {
-      for (const auto& [k, v] : l->items()) {
-        if (v.is_string()) policy.metadata.labels[k] = v.get<std::string>();
-      }
-    }
-  }
+  ParsePolicyEnvelope(object, kPlacementPolicyKind, &policy.metadata, &causes);
   auto spec_it = object.find("spec");
   if (spec_it == object.end()) {
     causes.push_back({"spec", "is required", "FieldValueRequired"});

@@ -155,6 +155,11 @@ struct ObjectMeta {
   std::map<std::string, std::string> labels;
 };
 
+// Checks the envelope every policy kind shares — apiVersion berth.dev/v1alpha1, `kind`,
+// metadata.name — and reads metadata into `meta`. Problems are appended to `causes`.
+void ParsePolicyEnvelope(const nlohmann::json& object, std::string_view kind, ObjectMeta* meta,
+                         std::vector<FieldCause>* causes);
+
 struct PlacementPolicy {
   ObjectMeta metadata;
   PlacementPolicySpec spec;

@@ -329,28 +329,8 @@ StatusOr<RolloutStrategy> ParseRolloutStrategy(const json& object) {
   if (!object.is_object()) {
     return Status::Invalid("RolloutStrategy must be an object", {{"", "must be an object"}});
   }
-  if (object.value("apiVersion", std::string()) != kPlacementApiVersion) {
-    causes.push_back({"apiVersion", "must be " + std::string(kPlacementApiVersion), "FieldValueInvalid"});
-  }
-  if (object.value("kind", std::string()) != kRolloutStrategyKind) {
-    causes.push_back({"kind", "must be RolloutStrategy", "FieldValueInvalid"});
-  }
   RolloutStrategy strategy;
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object() || !meta->contains("name") ||
-      !(*meta)["name"].is_string() || (*meta)["name"].get<std::string>().empty()) {
-    causes.push_back({"metadata.name", "is required", "FieldValueRequired"});
-  } else {
-    strategy.metadata.name = (*meta)["name"].get<std::string>();
-    if (meta->contains("namespace") && (*meta)["namespace"].is_string()) {
-      strategy.metadata.namespace_ = (*meta)["namespace"].get<std::string>();
-    }
-    if (auto l = meta->find("labels"); l != meta->end() && l->is_object()) {
-      for (const auto& [k, v] : l->items()) {
-        if (v.is_string()) strategy.metadata.labels[k] = v.get<std::string>();
-      }
-    }
-  }
+  ParsePolicyEnvelope(object, kRolloutStrategyKind, &strategy.metadata, &causes);
   auto spec_it = object.find("spec");
   if (spec_it == object.end()) {
     // An empty spec is meaningful (the default strategy), but the field must be written so a
