@@ -13,6 +13,7 @@
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
 #include "policies/placement_policy.h"
+#include "policies/rollout_strategy.h"
 #include "workspace/workspace_types.h"
 
 namespace berth::hub {
@@ -21,7 +22,8 @@ using nlohmann::json;
 
 namespace {
 
-api::KindInfo PlaceholderKind(std::string kind, std::string plural, std::vector<std::string> short_names,
+// A namespaced kind whose body is under `spec` (schema and rules are set by the caller).
+api::KindInfo SpecKind(std::string kind, std::string plural, std::vector<std::string> short_names,
                               std::string description) {
   api::KindInfo k;
   k.kind = std::move(kind);
@@ -205,7 +207,7 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1alpha1", ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(std::move(ws)));
-  api::KindInfo pp = PlaceholderKind("PlacementPolicy", "placementpolicies", {"pp"},
+  api::KindInfo pp = SpecKind("PlacementPolicy", "placementpolicies", {"pp"},
                                      "Where and how workspaces are placed.");
   pp.schema = policies::PlacementPolicySchema();
   pp.schema["properties"]["metadata"] = api::ObjectMetaSchema();
@@ -220,8 +222,23 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
        [](const json& o) -> json { return api::JsonPathGet(o, "spec.replicas"); }},
   };
   BERTH_RETURN_IF_ERROR(registry.Register(std::move(pp)));
-  api::KindInfo rs = PlaceholderKind("RolloutStrategy", "rolloutstrategies", {"rs"},
+  api::KindInfo rs = SpecKind("RolloutStrategy", "rolloutstrategies", {"rs"},
                                      "How new model revisions roll out across the fleet.");
+  rs.schema = policies::RolloutStrategySchema();
+  rs.schema["properties"]["metadata"] = api::ObjectMetaSchema();
+  rs.validate = [](const json& object, const json*) -> Status {
+    auto r = policies::ParseRolloutStrategy(object);
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  rs.columns = {
+      {"Stages", "integer", "Number of stages", 0,
+       [](const json& o) -> json {
+         json st = api::JsonPathGet(o, "spec.stages");
+         return st.is_array() ? json(st.size()) : json(nullptr);
+       }},
+      {"Rollback", "string", "rollbackOnFailure", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.rollbackOnFailure"); }},
+  };
   BERTH_RETURN_IF_ERROR(registry.Register(std::move(rs)));
   return Status::Ok();
 }

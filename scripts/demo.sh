@@ -90,7 +90,10 @@ bold "Staged rollouts"
 note "the rollout state machine (rollout/, docs/ROLLOUTS.md) is built and tested, but the hub's"
 note "rollout controller is not wired in this build: a model upgrade is not demonstrated yet."
 
-victim=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[0].cluster}')
+# Kill a US cluster that holds llama-70b: the EU cluster must stay up for the EU-only model.
+placed_now=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}')
+victim=${placed_now%% *}
+for c in $placed_now; do [ "$c" != aks-westeurope ] && victim=$c && break; done
 bold "Killing the agent of $victim (SIGKILL): it holds llama-70b"
 kill -9 "$(cat "$DATA/pids/$victim.pid")"
 start=$(date +%s)

@@ -531,10 +531,13 @@ ReconcileResult FleetController::ReconcilePlacement() {
       applied = applied && r.applied && current_rev;
     }
     int superseded_ready = 0;
-    for (const auto& s : superseded[d.workspace]) superseded_ready += s.value("readyReplicas", 0);
+    auto sup = superseded.find(d.workspace);
+    if (sup != superseded.end()) {
+      for (const auto& s : sup->second) superseded_ready += s.value("readyReplicas", 0);
+    }
     status["placements"] = placements;
-    if (superseded.count(d.workspace)) {
-      status["superseded"] = superseded[d.workspace];
+    if (sup != superseded.end() && !sup->second.empty()) {
+      status["superseded"] = sup->second;
     } else {
       status.erase("superseded");
     }
@@ -578,7 +581,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
                  serving >= want_available ? "ReplicasReady" : "ReplicasNotReady",
                  std::to_string(serving) + " of " + std::to_string(d.requested) + " replicas ready", now, gen);
     const bool degraded = ready_total < d.requested;
-    SetCondition(conds, "Degraded", degraded, degraded ? (superseded.count(d.workspace) ? "FailingOver" : "ReplicasNotReady") : "AllReplicasReady",
+    SetCondition(conds, "Degraded", degraded, degraded ? (sup != superseded.end() ? "FailingOver" : "ReplicasNotReady") : "AllReplicasReady",
                  std::to_string(ready_total) + " of " + std::to_string(d.requested) + " replicas ready on their placed clusters",
                  now, gen);
     status["conditions"] = conds;
