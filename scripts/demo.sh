@@ -12,7 +12,7 @@ BIN=${BERTH_BIN_DIR:-build/bin}
 DATA=${BERTH_DEMO_DIR:-.berth/demo}
 PORT=${BERTH_DEMO_PORT:-16443}
 SCALE=${BERTH_DEMO_TIME_SCALE:-0.01}
-FLEET=examples/fleet.yaml
+FLEET=examples/demo/fleet.yaml
 HUB=https://127.0.0.1:$PORT
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -90,7 +90,7 @@ bold "Staged rollouts"
 note "the rollout state machine (rollout/, docs/ROLLOUTS.md) is built and tested, but the hub's"
 note "rollout controller is not wired in this build: a model upgrade is not demonstrated yet."
 
-# Kill a US cluster that holds llama-70b: the EU cluster must stay up for the EU-only model.
+# Kill a US cluster that holds llama-70b if there is one: the EU-only model needs the EU cluster.
 placed_now=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}')
 victim=${placed_now%% *}
 for c in $placed_now; do [ "$c" != aks-westeurope ] && victim=$c && break; done
