@@ -1,5 +1,7 @@
 #include "policies/rollout_strategy.h"
 
+#include "policies/field_reader.h"
+
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -41,84 +43,15 @@ RolloutStrategySpec DefaultRolloutStrategy() {
 
 namespace {
 
-// Collects every problem instead of stopping at the first, so a user fixes a strategy in one
-// round trip (same approach as the PlacementPolicy parser).
-class Reader {
+// RolloutStrategy-specific readers on top of FieldReader (policies/field_reader.h).
+class Reader : public FieldReader {
  public:
-  std::vector<FieldCause> causes;
-
-  void Fail(const std::string& path, std::string message, std::string reason = "FieldValueInvalid") {
-    causes.push_back({path, std::move(message), std::move(reason)});
-  }
-
-  bool ExpectObject(const json& j, const std::string& path) {
-    if (j.is_object()) return true;
-    Fail(path, "must be an object", "FieldValueTypeInvalid");
-    return false;
-  }
-
-  const json* Find(const json& obj, const char* key) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-
-  std::optional<std::string> String(const json& obj, const char* key, const std::string& path) {
-    const json* v = Find(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->is_string()) {
-      Fail(path + "." + key, "must be a string", "FieldValueTypeInvalid");
-      return std::nullopt;
-    }
-    return v->get<std::string>();
-  }
-
-  std::optional<int64_t> Int(const json& obj, const char* key, const std::string& path) {
-    const json* v = Find(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->is_number_integer() && !v->is_number_unsigned()) {
-      Fail(path + "." + key, "must be an integer", "FieldValueTypeInvalid");
-      return std::nullopt;
-    }
-    return v->get<int64_t>();
-  }
-
   // Non-negative integer seconds/counts.
   void NonNegative(const json& obj, const char* key, const std::string& path, int64_t* dst) {
     if (auto v = Int(obj, key, path)) {
       if (*v < 0) Fail(path + "." + key, "must be ≥ 0");
       else *dst = *v;
     }
-  }
-
-  std::optional<bool> Bool(const json& obj, const char* key, const std::string& path) {
-    const json* v = Find(obj, key);
-    if (!v) return std::nullopt;
-    if (!v->is_boolean()) {
-      Fail(path + "." + key, "must be true or false", "FieldValueTypeInvalid");
-      return std::nullopt;
-    }
-    return v->get<bool>();
-  }
-
-  const json* Object(const json& obj, const char* key, const std::string& path) {
-    const json* v = Find(obj, key);
-    if (!v) return nullptr;
-    if (!v->is_object()) {
-      Fail(path + "." + key, "must be an object", "FieldValueTypeInvalid");
-      return nullptr;
-    }
-    return v;
-  }
-
-  const json* Array(const json& obj, const char* key, const std::string& path) {
-    const json* v = Find(obj, key);
-    if (!v) return nullptr;
-    if (!v->is_array()) {
-      Fail(path + "." + key, "must be a list", "FieldValueTypeInvalid");
-      return nullptr;
-    }
-    return v;
   }
 
   // An integer, or a string "N" / "N%". `max_percent` bounds percentages (100 for shares).
@@ -160,53 +93,6 @@ class Reader {
     }
     q.value = n;
     return q;
-  }
-
-  LabelSelector ParseLabelSelector(const json& j, const std::string& path) {
-    LabelSelector sel;
-    if (!ExpectObject(j, path)) return sel;
-    if (const json* labels = Object(j, "matchLabels", path)) {
-      for (const auto& [k, v] : labels->items()) {
-        if (!v.is_string()) {
-          Fail(path + ".matchLabels." + k, "must be a string", "FieldValueTypeInvalid");
-          continue;
-        }
-        sel.match_labels[k] = v.get<std::string>();
-      }
-    }
-    if (const json* exprs = Array(j, "matchExpressions", path)) {
-      for (size_t i = 0; i < exprs->size(); ++i) {
-        std::string p = path + ".matchExpressions[" + std::to_string(i) + "]";
-        const json& e = (*exprs)[i];
-        if (!ExpectObject(e, p)) continue;
-        LabelSelectorRequirement req;
-        req.key = String(e, "key", p).value_or("");
-        if (req.key.empty()) Fail(p + ".key", "is required", "FieldValueRequired");
-        std::string op = String(e, "operator", p).value_or("");
-        if (op == "In") req.op = SelectorOperator::kIn;
-        else if (op == "NotIn") req.op = SelectorOperator::kNotIn;
-        else if (op == "Exists") req.op = SelectorOperator::kExists;
-        else if (op == "DoesNotExist") req.op = SelectorOperator::kDoesNotExist;
-        else Fail(p + ".operator", "must be one of In, NotIn, Exists, DoesNotExist (got \"" + op + "\")",
-                  "FieldValueNotSupported");
-        if (const json* values = Array(e, "values", p)) {
-          for (size_t k = 0; k < values->size(); ++k) {
-            if ((*values)[k].is_string()) req.values.push_back((*values)[k].get<std::string>());
-            else Fail(p + ".values[" + std::to_string(k) + "]", "must be a string",
-                      "FieldValueTypeInvalid");
-          }
-        }
-        bool needs_values = req.op == SelectorOperator::kIn || req.op == SelectorOperator::kNotIn;
-        if (needs_values && req.values.empty()) {
-          Fail(p + ".values", "must list at least one value for In and NotIn", "FieldValueRequired");
-        }
-        if (!needs_values && !req.values.empty()) {
-          Fail(p + ".values", "must be empty for Exists and DoesNotExist");
-        }
-        sel.match_expressions.push_back(std::move(req));
-      }
-    }
-    return sel;
   }
 
   // Fields shared by declared stages and restOfFleet; `stage` holds the defaults on entry.
