@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
+#include "api/schema.h"
 #include "hub/api_server.h"
 #include "hub/auth.h"
 #include "hub/controllers/fleet_controller.h"
@@ -14,6 +15,7 @@
 #include "hub/sqlite_store.h"
 #include "policies/placement_policy.h"
 #include "policies/rollout_strategy.h"
+#include "rollout/revision.h"
 #include "workspace/workspace_types.h"
 
 namespace berth::hub {
@@ -66,6 +68,33 @@ api::KindInfo WorkspaceKind() {
   k.validate = [](const json& object, const json* old) -> Status {
     auto ws = workspace::ParseWorkspace(object);
     if (!ws.ok()) return ws.status();
+    // Inline policy and strategy bodies are checked here, with their field paths, so a
+    // mistake is refused at apply time instead of surfacing later as a condition.
+    // The driver/CUDA floor annotations are part of the revision: refuse a bad one now.
+    BERTH_RETURN_IF_ERROR(rollout::RevisionOf(object, Clock::TimePoint{}).status());
+    auto check_inline = [](const json& body, const json& kind_schema, const char* path,
+                           const std::function<Status()>& parse) -> Status {
+      std::vector<FieldCause> causes;
+      api::CollectSchemaViolations(api::JsonPathGet(kind_schema, "properties.spec"), body, path, &causes);
+      if (!causes.empty()) {
+        std::string msg = "invalid " + std::string(path) + ": " + causes.front().field + ": " +
+                          causes.front().message;
+        return Status::Invalid(std::move(msg), std::move(causes));
+      }
+      return parse();
+    };
+    if (!ws->placement.inline_policy.is_null()) {
+      const json& body = ws->placement.inline_policy;
+      BERTH_RETURN_IF_ERROR(check_inline(body, policies::PlacementPolicySchema(), "placement.policy", [&] {
+        return policies::ParsePlacementPolicySpec(body, "placement.policy").status();
+      }));
+    }
+    if (!ws->rollout.inline_strategy.is_null()) {
+      const json& body = ws->rollout.inline_strategy;
+      BERTH_RETURN_IF_ERROR(check_inline(body, policies::RolloutStrategySchema(), "rollout.strategy", [&] {
+        return policies::ParseRolloutStrategySpec(body, "rollout.strategy").status();
+      }));
+    }
     if (old) {
       auto before = workspace::ParseWorkspace(*old);
       // An object stored by an older hub that no longer parses may still be fixed by the update.

@@ -47,6 +47,7 @@ StatusOr<Revision> RevisionOf(const json& ws, Clock::TimePoint now) {
   rev.hash = ComputeRevisionHash(ws);
   rev.created = now;
   json fields = ModelAffectingFields(ws);
+  rev.template_fields = fields;
   if (auto inf = fields.find("inference"); inf != fields.end() && inf->is_object()) {
     rev.image = inf->value("image", std::string());
     if (auto preset = inf->find("preset"); preset != inf->end() && preset->is_object()) {
@@ -191,6 +192,7 @@ json RevisionHistory::ToJson() const {
     if (!r.min_driver_version.empty()) e["minDriverVersion"] = r.min_driver_version.ToString();
     if (!r.min_cuda_version.empty()) e["minCudaVersion"] = r.min_cuda_version.ToString();
     if (!r.failure_reason.empty()) e["failureReason"] = r.failure_reason;
+    if (!r.template_fields.empty()) e["template"] = r.template_fields;
     list.push_back(std::move(e));
   }
   json out = {{"limit", limit_}, {"revisions", std::move(list)}};
@@ -222,6 +224,10 @@ StatusOr<RevisionHistory> RevisionHistory::FromJson(const json& j) {
       r.image = e.value("image", std::string());
       r.model = e.value("model", std::string());
       r.failure_reason = e.value("failureReason", std::string());
+      if (auto t = e.find("template"); t != e.end()) {
+        if (!t->is_object()) return bad(p + ".template", "must be an object");
+        r.template_fields = *t;
+      }
       if (e.contains("minDriverVersion")) {
         auto v = DottedVersion::Parse(e["minDriverVersion"].get<std::string>());
         if (!v) return bad(p + ".minDriverVersion", "must be a dotted version");

@@ -39,6 +39,9 @@ struct Revision {
   std::string hash;
   std::string image;  // what a pre-pull fetches ("" = Berth's default vLLM image)
   std::string model;  // preset name or HF id
+  // ModelAffectingFields of the Workspace at this revision: what a member renders when the
+  // rollout asks it to run (or go back to) this revision. Persisted with the history.
+  nlohmann::json template_fields = nlohmann::json::object();
   DottedVersion min_driver_version;  // from the annotation; empty = none
   DottedVersion min_cuda_version;
   Clock::TimePoint created{};
@@ -46,6 +49,7 @@ struct Revision {
   std::string failure_reason;  // non-empty: it failed; not retried until the Workspace changes
   bool operator==(const Revision& o) const {
     return number == o.number && hash == o.hash && image == o.image && model == o.model &&
+           template_fields == o.template_fields &&
            min_driver_version.Compare(o.min_driver_version) == 0 &&
            min_cuda_version.Compare(o.min_cuda_version) == 0 && created == o.created &&
            good == o.good && failure_reason == o.failure_reason;

@@ -426,6 +426,12 @@ void Stepper::AdvanceStages() {
         c.progress = ClusterProgress::kPrePulling;
         c.pre_pull_started = now_;
       }
+      if (c.progress == ClusterProgress::kPrePulling && o.pre_pull_failed) {
+        const std::string why = o.pre_pull_reason.empty() ? "PrePullFailed" : o.pre_pull_reason;
+        FailCluster(m, c, why, "pre-pull of revision " + std::to_string(s().target_revision) + " (" +
+                                   plan_.target.image + ") failed: " + why);
+        continue;
+      }
       if (c.progress == ClusterProgress::kPrePulling) {
         auto timeout = *c.pre_pull_started + std::chrono::seconds(spec.pre_pull_timeout_seconds);
         if (o.artifacts_cached || now_ >= timeout) {

@@ -51,6 +51,10 @@ struct ClusterObservation {
   int failure_reports = 0;     // failures reported for `revision` (restarts, pull errors, …)
   int surge_capacity = 0;      // extra replicas that fit on spare GPUs right now
   bool artifacts_cached = false;  // the target's image and weights are on the cluster
+  // The agent reports that pre-pulling the target failed (the image cannot be pulled):
+  // the cluster fails at once instead of waiting out the pre-pull timeout.
+  bool pre_pull_failed = false;
+  std::string pre_pull_reason;  // ImagePullBackOff, ErrImagePull, …
 };
 
 struct FleetView {

@@ -270,6 +270,8 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
       if (ws->rollout.strategy_ref.empty())
         r.Error("rollout.strategyRef.name", "is required", "FieldValueRequired");
     }
+    if (const json* strategy = r.Object(*ro, "strategy", "rollout.strategy"))
+      ws->rollout.inline_strategy = *strategy;
   }
   if (const json* st = r.Object(obj, "status", "status")) ReadStatus(r, *st, &ws->status);
 }
@@ -369,6 +371,9 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
   }
   if (!ws->placement.policy_ref.empty() && !ws->placement.inline_policy.is_null()) {
     r.Error("placement", "set either placement.policyRef or placement.policy, not both");
+  }
+  if (!ws->rollout.strategy_ref.empty() && !ws->rollout.inline_strategy.is_null()) {
+    r.Error("rollout", "set either rollout.strategyRef or rollout.strategy, not both");
   }
 
   // GPU preferences must name catalog GPUs; the instance type too (Berth sizes from it).
@@ -532,7 +537,8 @@ json WorkspaceToJson(const Workspace& ws) {
   if (!ws.placement.inline_policy.is_null()) pl["policy"] = ws.placement.inline_policy;
   out["placement"] = std::move(pl);
   if (!ws.rollout.strategy_ref.empty())
-    out["rollout"] = {{"strategyRef", {{"name", ws.rollout.strategy_ref}}}};
+    out["rollout"]["strategyRef"] = {{"name", ws.rollout.strategy_ref}};
+  if (!ws.rollout.inline_strategy.is_null()) out["rollout"]["strategy"] = ws.rollout.inline_strategy;
   if (!ws.status.raw.is_null()) out["status"] = ws.status.raw;
   return out;
 }

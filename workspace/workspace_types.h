@@ -82,6 +82,7 @@ struct PlacementSpec {
 
 struct RolloutSpec {
   std::string strategy_ref;  // name of a RolloutStrategy; "" = the default strategy
+  nlohmann::json inline_strategy;  // opaque (policies/ owns its type); null when absent
 };
 
 struct WorkspaceCondition {

@@ -7,8 +7,10 @@
 
 #include "api/object.h"
 #include "hub/controllers/snapshot.h"
+#include "hub/controllers/workspace_rollout.h"
 #include "placement/planner.h"
 #include "placement/workspace_request.h"
+#include "policies/rollout_strategy.h"
 #include "workspace/workspace_types.h"
 
 namespace berth::hub {
@@ -73,40 +75,67 @@ struct MemberView {
   bool takes_new() const { return phase != MemberPhase::kFailed && phase != MemberPhase::kNew; }
 };
 
-// What an agent reported for one workspace in its Work status.
-struct Reported {
-  int replicas = 0;
-  int ready = 0;
-  int64_t revision = 0;
-  bool applied = false;
-  std::string phase, reason, message, endpoint;
-};
+using Reported = MemberReport;
 
-// Only a report about the Work as it stands now counts: one the agent wrote for an older
-// placement generation may describe replicas that are no longer asked for.
+// Only a report about the Work entry as it stands now counts: one the agent wrote for an
+// older version of the entry may describe replicas that are no longer asked for. Each entry
+// carries entryGeneration (the placementGeneration at which it last changed) and the agent
+// echoes it per workspace as observedEntryGeneration, so a change to another workspace on the
+// same member does not make this one look unready. A report without the echo counts only
+// when the agent has seen the whole Work (observedPlacementGeneration).
 std::map<std::string, Reported> ReportedByWorkspace(const json& work) {
   std::map<std::string, Reported> out;
   json observed = api::JsonPathGet(work, "status.observedPlacementGeneration");
   json wanted = api::JsonPathGet(work, "spec.placementGeneration");
-  if (!observed.is_number_integer() || !wanted.is_number_integer() ||
-      observed.get<int64_t>() < wanted.get<int64_t>()) {
-    return out;
+  const bool whole_work_seen = observed.is_number_integer() && wanted.is_number_integer() &&
+                               observed.get<int64_t>() >= wanted.get<int64_t>();
+  std::map<std::string, int64_t> entry_generation;  // ws key → entryGeneration
+  json entries = api::JsonPathGet(work, "spec.workspaces");
+  for (const auto& e : entries.is_array() ? entries : json::array()) {
+    const json& md = e["workspace"]["metadata"];
+    entry_generation[WsKey(md.value("namespace", "default"), md.value("name", ""))] =
+        e.value("entryGeneration", int64_t{-1});
   }
   json list = api::JsonPathGet(work, "status.workspaces");
   if (!list.is_array()) return out;
   for (const auto& w : list) {
+    const std::string key = WsKey(w.value("namespace", "default"), w.value("name", ""));
+    if (auto echo = w.find("observedEntryGeneration"); echo != w.end() && echo->is_number_integer()) {
+      auto g = entry_generation.find(key);
+      if (g == entry_generation.end() || g->second != echo->get<int64_t>()) continue;
+    } else if (!whole_work_seen) {
+      continue;
+    }
     Reported r;
     r.replicas = w.value("replicas", 0);
     r.ready = w.value("readyReplicas", 0);
+    r.updated = w.value("updatedReplicas", r.ready);
+    r.available = w.value("availableReplicas", r.ready);
+    r.failures = w.value("failures", 0);
     r.revision = w.value("revision", int64_t{0});
     r.applied = w.value("applied", false);
     r.phase = w.value("phase", "");
     r.reason = w.value("reason", "");
     r.message = w.value("message", "");
     r.endpoint = w.value("endpoint", "");
-    out[WsKey(w.value("namespace", "default"), w.value("name", ""))] = r;
+    if (auto pp = w.find("prePull"); pp != w.end() && pp->is_object()) {
+      r.pre_pull_revision = pp->value("revision", int64_t{0});
+      r.pre_pull_phase = pp->value("phase", "");
+      r.pre_pull_reason = pp->value("reason", "");
+    }
+    out[key] = r;
   }
   return out;
+}
+
+// The part of a Work entry that decides what runs on the member: a change to anything else
+// (pre-pull request, update mode, the Workspace's generation or placement policy) leaves the
+// running replicas as they are, so it keeps the entry's fencing token.
+json WhatRuns(const json& entry) {
+  const json& ws = entry.value("workspace", json::object());
+  return {{"inference", ws.value("inference", json())}, {"resource", ws.value("resource", json())},
+          {"replicas", entry.value("replicas", 0)}, {"revision", entry.value("revision", int64_t{0})},
+          {"gpu", entry.value("gpu", json())}};
 }
 
 std::string EntryKey(const json& entry) {
@@ -145,7 +174,7 @@ Status FleetController::Start(bool run_worker) {
     loop_.Enqueue("health/" + api::NameOf(e.object));
     loop_.Enqueue("placement/fleet");
   }));
-  for (const char* kind : {"Workspace", "PlacementPolicy", "Work"}) {
+  for (const char* kind : {"Workspace", "PlacementPolicy", "RolloutStrategy", "Work"}) {
     BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, kind),
                                 [this](const WatchEvent&) { loop_.Enqueue("placement/fleet"); }));
   }
@@ -259,6 +288,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   const auto& ws_kind = KindOf(registry_, api::kApiVersion, "Workspace");
   const auto& works_kind = KindOf(registry_, api::kApiVersion, "Work");
   const auto& policy_kind = KindOf(registry_, api::kApiVersion, "PlacementPolicy");
+  const auto& strategy_kind = KindOf(registry_, api::kApiVersion, "RolloutStrategy");
   Store& store = objects_.store();
   const auto now = clock_.Now();
   std::optional<Clock::Duration> requeue = options_.resync;
@@ -271,7 +301,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
   auto ws_list = store.List(ws_kind.resource(), {});
   auto works_list = store.List(works_kind.resource(), {});
   auto policy_list = store.List(policy_kind.resource(), {});
-  if (!members_list.ok() || !ws_list.ok() || !works_list.ok() || !policy_list.ok()) {
+  auto strategy_list = store.List(strategy_kind.resource(), {});
+  if (!members_list.ok() || !ws_list.ok() || !works_list.ok() || !policy_list.ok() || !strategy_list.ok()) {
     return {Status::Unavailable("listing fleet state failed"), std::nullopt};
   }
 
@@ -316,6 +347,12 @@ ReconcileResult FleetController::ReconcilePlacement() {
     }
   }
 
+  std::map<std::string, policies::RolloutStrategySpec> strategies;
+  for (const auto& st : strategy_list->items) {
+    auto parsed = policies::ParseRolloutStrategy(st);
+    if (parsed.ok()) strategies[WsKey(api::NamespaceOf(st), api::NameOf(st))] = parsed->spec;
+  }
+
   // One placement request per valid Workspace; replicas on failed members are not "current".
   std::vector<placement::PlacementRequest> requests;
   std::vector<const json*> request_objects;
@@ -329,6 +366,10 @@ ReconcileResult FleetController::ReconcilePlacement() {
     auto ws = workspace::ParseWorkspace(obj);
     if (!ws.ok()) {
       invalid[key] = ws.status().message();
+      continue;
+    }
+    if (auto rev = rollout::RevisionOf(obj, now); !rev.ok()) {
+      invalid[key] = rev.status().message();
       continue;
     }
     std::erase_if(ws->status.placements, [&](const workspace::ClusterPlacementStatus& p) {
@@ -358,16 +399,19 @@ ReconcileResult FleetController::ReconcilePlacement() {
   // (the agent reports them as berthGpus, added back to free in the snapshot) and ones the
   // agent has not started yet alike, so the planner never hands the same GPUs out twice
   // and nothing depends on the order agent reports arrive in.
+  // A surge in progress holds its extra GPUs too (update.maxSurge), so they are not handed
+  // to another workspace while the new replicas start beside the old.
+  std::map<std::string, std::map<std::string, int>> reserved_by;  // ws key → member → units
+  std::map<std::string, std::map<std::string, int>> spare;        // member → gpu → units
   for (auto& cluster : snapshot.clusters) {
-    auto w = works.find(cluster.name);
-    if (w == works.end()) continue;
-    json entries = api::JsonPathGet(w->second, "spec.workspaces");
-    if (!entries.is_array()) continue;
     std::map<std::string, int> used;  // node → reserved units
-    for (const auto& e : entries) {
+    auto w = works.find(cluster.name);
+    json entries = w == works.end() ? json() : api::JsonPathGet(w->second, "spec.workspaces");
+    for (const auto& e : entries.is_array() ? entries : json::array()) {
       // A workspace failing back is decided afresh: its own replicas do not block it.
       if (failing_back.count(EntryKey(e))) continue;
-      int pending_units = e.value("replicas", 0) * e["gpu"].value("gpusPerReplica", 0);
+      const int surge = e.value("update", json::object()).value("maxSurge", 0);
+      int pending_units = (e.value("replicas", 0) + surge) * e["gpu"].value("gpusPerReplica", 0);
       const std::string product = e["gpu"].value("product", "");
       const std::string profile = e["gpu"].value("migProfile", "");
       for (const auto& node : cluster.nodes) {
@@ -377,8 +421,13 @@ ReconcileResult FleetController::ReconcilePlacement() {
         if (take <= 0) continue;
         used[node.name] += take;
         pending_units -= take;
+        reserved_by[EntryKey(e)][cluster.name] += take;
         snapshot.reservations.push_back({EntryKey(e), cluster.name, node.name, take});
       }
+    }
+    for (const auto& node : cluster.nodes) {
+      const std::string gpu = node.mig_profile.empty() ? node.gpu_product : node.gpu_product + "/" + node.mig_profile;
+      spare[cluster.name][gpu] += std::max(0, node.free_units - used[node.name]);
     }
   }
 
@@ -387,6 +436,14 @@ ReconcileResult FleetController::ReconcilePlacement() {
   placement::DecideOptions decide;
   decide.explain = true;
   auto decisions = planner->PlanBatch(requests, decide);
+  // Spare GPUs after this pass: what new allocations take beyond their reservations is gone.
+  for (const auto& d : decisions) {
+    for (const auto& a : d.allocations) {
+      const int units = a.replicas * a.gpus_per_replica;
+      spare[a.cluster][a.gpu] -= std::max(0, units - reserved_by[d.workspace][a.cluster]);
+    }
+  }
+  std::map<std::string, WorkspaceRolloutResult> rollouts;  // ws key → this pass's rollout
 
   // Desired Work entries per member.
   std::map<std::string, std::map<std::string, json>> desired;
@@ -408,12 +465,54 @@ ReconcileResult FleetController::ReconcilePlacement() {
         if (a.replicas > it->second.replicas) it->second = a;
       }
     }
+    // The rollout decides which revision each placed member runs.
+    WorkspaceRolloutInput rin;
+    rin.workspace = &obj;
+    rin.now = now;
+    rin.min_available = requests[i].policy ? requests[i].policy->min_available : 1;
+    json inline_strategy = api::JsonPathGet(obj, "rollout.strategy");
+    json strategy_ref = api::JsonPathGet(obj, "rollout.strategyRef.name");
+    rin.strategy = policies::DefaultRolloutStrategy();
+    rin.strategy_source = "default";
+    if (inline_strategy.is_object()) {
+      if (auto st = policies::ParseRolloutStrategySpec(inline_strategy, "rollout.strategy"); st.ok()) {
+        rin.strategy = *st;
+        rin.strategy_source = "inline";
+      }
+    } else if (strategy_ref.is_string()) {
+      auto st = strategies.find(WsKey(api::NamespaceOf(obj), strategy_ref.get<std::string>()));
+      if (st != strategies.end()) {
+        rin.strategy = st->second;
+        rin.strategy_source = strategy_ref.get<std::string>();
+      } else {
+        rin.strategy_source = strategy_ref.get<std::string>() + " (not found: the default strategy applies)";
+      }
+    }
+    for (const auto& [cluster, a] : best) {
+      PlacedMember pm;
+      for (const auto& c : snapshot.clusters) {
+        if (c.name == cluster) pm.cluster = &c;
+      }
+      pm.replicas = a.replicas;
+      pm.gpu = a.gpu;
+      pm.gpus_per_replica = a.gpus_per_replica;
+      pm.nodes_per_replica = a.nodes_per_replica;
+      pm.spare_units = std::max(0, spare[cluster][a.gpu]);
+      auto rep = reported[cluster].find(key);
+      if (rep != reported[cluster].end()) pm.report = &rep->second;
+      if (pm.cluster) rin.placed[cluster] = pm;
+    }
+    auto ro = ReconcileWorkspaceRollout(rin);
+    if (!ro.ok()) {
+      invalid[key] = ro.status().message();
+      continue;
+    }
+    for (const auto& [cluster, dir] : ro->directives) spare[cluster][best[cluster].gpu] -= dir.surge_units;
+    const WorkspaceRolloutResult& rollout = rollouts[key] = std::move(*ro);
     json trimmed = {{"apiVersion", obj["apiVersion"]}, {"kind", obj["kind"]},
                     {"metadata", {{"name", api::NameOf(obj)}, {"namespace", api::NamespaceOf(obj)},
                                   {"uid", api::UidOf(obj)}, {"generation", api::GenerationOf(obj)}}}};
-    for (const char* f : {"resource", "inference", "placement"}) {
-      if (obj.contains(f)) trimmed[f] = obj[f];
-    }
+    if (obj.contains("placement")) trimmed["placement"] = obj["placement"];
     for (const auto& [cluster, a] : best) {
       allocations[key].push_back(a);
       const std::string product = a.gpu.substr(0, a.gpu.find('/'));
@@ -428,8 +527,17 @@ ReconcileResult FleetController::ReconcilePlacement() {
           break;
         }
       }
-      desired[cluster][key] = {{"workspace", trimmed}, {"replicas", a.replicas},
-                               {"revision", api::GenerationOf(obj)}, {"gpu", gpu}};
+      // The workspace as of the revision this member runs: a member still on the old
+      // revision renders the old model/image while the rollout has not reached it.
+      const MemberDirective& dir = rollout.directives.at(cluster);
+      json ws_at_revision = trimmed;
+      for (const char* f : {"resource", "inference"}) {
+        if (dir.template_fields.contains(f)) ws_at_revision[f] = dir.template_fields[f];
+      }
+      json entry = {{"workspace", ws_at_revision}, {"replicas", a.replicas},
+                    {"revision", dir.revision}, {"gpu", gpu}, {"update", dir.update}};
+      if (!dir.pre_pull.is_null()) entry["prePull"] = dir.pre_pull;
+      desired[cluster][key] = std::move(entry);
     }
   }
 
@@ -455,7 +563,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       if (want > 0 && ready >= want) continue;  // replacements are serving: drop it here
       desired[name][key] = e;
       superseded[key].push_back({{"cluster", name}, {"replicas", e.value("replicas", 0)},
-                                 {"readyReplicas", reported[name][key].ready},
+                                 {"readyReplicas", reported[name][key].available},
                                  {"reason", want == 0 ? "NoReplacement" : "ReplacementsNotReady"}});
     }
   }
@@ -463,12 +571,23 @@ ReconcileResult FleetController::ReconcilePlacement() {
   // Write Work objects that changed; frozen members keep theirs untouched.
   for (auto& [name, view] : members) {
     if (view.frozen()) continue;
-    json entries = json::array();
-    for (auto& [key, e] : desired[name]) entries.push_back(e);
     auto w = works.find(name);
     json prev_entries = w == works.end() ? json(nullptr) : api::JsonPathGet(w->second, "spec.workspaces");
-    if (w != works.end() && prev_entries == entries) continue;
     const int64_t generation = w == works.end() ? 1 : api::JsonPathGet(w->second, "spec.placementGeneration").get<int64_t>() + 1;
+    // An entry keeps its entryGeneration while its content is unchanged; a new or changed
+    // entry gets the generation this write will carry.
+    std::map<std::string, json> prev_by_key;
+    for (const auto& e : prev_entries.is_array() ? prev_entries : json::array()) prev_by_key[EntryKey(e)] = e;
+    json entries = json::array();
+    for (auto& [key, e] : desired[name]) {
+      json entry = e;
+      auto prev = prev_by_key.find(key);
+      const bool same = prev != prev_by_key.end() && prev->second.contains("entryGeneration") &&
+                        WhatRuns(prev->second) == WhatRuns(entry);
+      entry["entryGeneration"] = same ? prev->second["entryGeneration"] : json(generation);
+      entries.push_back(std::move(entry));
+    }
+    if (w != works.end() && prev_entries == entries) continue;
     json work = w == works.end() ? json{{"apiVersion", api::kApiVersion}, {"kind", "Work"}, {"metadata", {{"name", name}}}}
                                  : w->second;
     work["spec"] = {{"cluster", name}, {"placementGeneration", generation}, {"workspaces", entries}};
@@ -511,23 +630,38 @@ ReconcileResult FleetController::ReconcilePlacement() {
     const auto& d = decisions[i];
     const json& obj = *request_objects[i];
     const int64_t gen = api::GenerationOf(obj);
+    auto ro = rollouts.find(d.workspace);
+    if (ro == rollouts.end()) continue;  // invalid: handled above
+    const WorkspaceRolloutResult& rollout = ro->second;
     json status = obj.value("status", json::object());
     json old_placements = status.value("placements", json::array());
     json placements = json::array();
     int ready_total = 0, desired_total = 0;
+    int available_total = 0;  // serving now, any revision (an update under way included)
     bool applied = true;
     for (const auto& a : allocations[d.workspace]) {
+      const bool has_report = reported[a.cluster].count(d.workspace) > 0;
       const Reported& r = reported[a.cluster][d.workspace];
-      const bool current_rev = r.revision == gen;
+      // Until the agent has answered a changed entry, what it last served still serves (its
+      // pods are untouched until it acts); a member new to this workspace serves nothing yet.
+      int available = std::min(r.available, a.replicas);
+      if (!has_report) {
+        for (const auto& p : old_placements) {
+          if (p.value("cluster", "") == a.cluster) available = std::min(p.value("availableReplicas", 0), a.replicas);
+        }
+      }
+      const int64_t revision = rollout.directives.at(a.cluster).revision;
+      const bool current_rev = r.revision == revision;
       json p = {{"cluster", a.cluster}, {"replicas", a.replicas}, {"readyReplicas", current_rev ? r.ready : 0},
-                {"revision", gen}, {"gpu", a.gpu}, {"gpusPerReplica", a.gpus_per_replica},
-                {"costPerHour", a.cost_per_hour}};
+                {"revision", revision}, {"gpu", a.gpu}, {"gpusPerReplica", a.gpus_per_replica},
+                {"costPerHour", a.cost_per_hour}, {"availableReplicas", available}};
       if (!r.endpoint.empty()) p["endpoint"] = r.endpoint;
       if (!r.phase.empty()) p["phase"] = r.phase;
       if (!r.reason.empty()) p["reason"] = r.reason;
       placements.push_back(p);
       desired_total += a.replicas;
       ready_total += current_rev ? std::min(r.ready, a.replicas) : 0;
+      available_total += available;
       applied = applied && r.applied && current_rev;
     }
     int superseded_ready = 0;
@@ -557,7 +691,9 @@ ReconcileResult FleetController::ReconcilePlacement() {
     } else {
       status["failedOverFrom"] = failed_from;
     }
-    status["revision"] = gen;
+    status["revision"] = rollout.target_revision;
+    status["revisions"] = rollout.revisions;
+    status["rollout"] = rollout.rollout;
     status["observedGeneration"] = gen;
     status["placementDecision"] = planner->ExplainJson(d);
     json conds = status.value("conditions", json::array());
@@ -576,15 +712,22 @@ ReconcileResult FleetController::ReconcilePlacement() {
                  applied ? "every member applied its Work" : "waiting for member agents to apply their Work", now, gen);
     const int min_available = requests[i].policy ? requests[i].policy->min_available : 1;
     const int want_available = std::max(1, std::min(d.requested, std::max(min_available, d.requested)));
-    const int serving = ready_total + superseded_ready;
+    const int serving = available_total + superseded_ready;
     SetCondition(conds, "Available", serving >= want_available && serving > 0,
                  serving >= want_available ? "ReplicasReady" : "ReplicasNotReady",
                  std::to_string(serving) + " of " + std::to_string(d.requested) + " replicas ready", now, gen);
-    const bool degraded = ready_total < d.requested;
+    const bool degraded = available_total < d.requested;
     SetCondition(conds, "Degraded", degraded, degraded ? (sup != superseded.end() ? "FailingOver" : "ReplicasNotReady") : "AllReplicasReady",
-                 std::to_string(ready_total) + " of " + std::to_string(d.requested) + " replicas ready on their placed clusters",
+                 std::to_string(available_total) + " of " + std::to_string(d.requested) +
+                     " replicas serving on their placed clusters (" + std::to_string(ready_total) +
+                     " Ready on the revision each member runs)",
                  now, gen);
+    SetCondition(conds, "RolloutProgressing", rollout.progressing, rollout.reason, rollout.message, now, gen);
     status["conditions"] = conds;
+    for (const auto& ev : rollout.events) {
+      RecordEvent(obj, ev.type, ev.reason, ev.cluster.empty() ? ev.message : ev.cluster + ": " + ev.message);
+    }
+    if (rollout.requeue_at) requeue_at(*rollout.requeue_at);
 
     // Events when the set of clusters changes.
     std::set<std::string> before, after;

@@ -1,0 +1,165 @@
+// Test fixture for the hub's controllers: an in-process store, the FleetController driven
+// by a FakeClock (nothing sleeps), and helpers that play the members' agents (leases,
+// inventory, Work status reports). Shared by fleet_controller_test and rollout_controller_test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "api/object.h"
+#include "hub/controllers/fleet_controller.h"
+#include "hub/hub.h"
+#include "hub/sqlite_store.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+class ControllerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-fleet-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(RegisterBerthKinds(registry_).ok());
+    SqliteStoreOptions o;
+    o.path = (dir_ / "berth.db").string();
+    store_ = OpenSqliteStore(o).value();
+    objects_ = std::make_unique<ObjectApi>(*store_, clock_, &registry_);
+    FleetControllerOptions fo;
+    fo.toleration_seconds = 30;
+    fo.failback_hysteresis_seconds = 120;
+    ctl_ = std::make_unique<FleetController>(*objects_, registry_, clock_, fo);
+    ASSERT_TRUE(ctl_->Start(/*run_worker=*/false).ok());
+  }
+  void TearDown() override {
+    ctl_.reset();
+    objects_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  const api::KindInfo& Kind(const char* k) { return *registry_.ByKind(api::kApiVersion, k); }
+  StatusOr<json> Wait(const std::function<void(ObjectCallback)>& call) {
+    std::promise<StatusOr<json>> p;
+    call([&](StatusOr<json> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  void Create(const char* kind, json obj, const std::string& ns = "") {
+    auto r = Wait([&](ObjectCallback cb) { objects_->Create(Kind(kind), ns, obj, {}, cb); });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  void PatchStatus(const char* kind, const std::string& ns, const std::string& name, const json& patch) {
+    WriteOptions o;
+    o.status = true;
+    auto r = Wait([&](ObjectCallback cb) {
+      objects_->Patch(Kind(kind), ns, name, PatchType::kMerge, patch.dump(), o, cb);
+    });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // A member with one node of `gpus` A100s (price 3 $/GPU-h unless `price` says otherwise).
+  void AddMember(const std::string& name, int gpus, json labels = json::object(),
+                 const std::string& driver = "550.54", double price = 3.0) {
+    Create("MemberCluster", {{"apiVersion", api::kApiVersion}, {"kind", "MemberCluster"},
+                             {"metadata", {{"name", name}, {"labels", labels}}}, {"spec", {{"region", "eu"}}}});
+    Create("Lease", {{"apiVersion", api::kApiVersion}, {"kind", "Lease"}, {"metadata", {{"name", name}}},
+                     {"spec", {{"leaseDurationSeconds", 15}}}});
+    PatchStatus("MemberCluster", "", name,
+                {{"status", {{"nodes", {{{"name", "n0"}, {"ready", true}, {"gpuProduct", "A100-80GB"},
+                                         {"gfdProduct", "NVIDIA-A100-SXM4-80GB"}, {"memoryGiB", 80},
+                                         {"gpus", gpus}, {"freeGpus", gpus}, {"driverVersion", driver},
+                                         {"cudaVersion", "12.4"}}}},
+                             {"pricesPerGpuHour", {{"A100-80GB", price}}}}}});
+    Renew(name);
+  }
+  void Renew(const std::string& name) {
+    auto r = Wait([&](ObjectCallback cb) {
+      objects_->Patch(Kind("Lease"), "", name, PatchType::kMerge,
+                      json{{"spec", {{"renewTime", FormatRfc3339(clock_.Now())}}}}.dump(), {}, cb);
+    });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // Reports every Work entry of `member` as running and Ready (what its agent would say).
+  void ReportReady(const std::string& member) {
+    json work = Get("Work", "", member);
+    json list = json::array();
+    for (const auto& e : work["spec"]["workspaces"]) {
+      list.push_back({{"name", e["workspace"]["metadata"]["name"]},
+                      {"namespace", e["workspace"]["metadata"]["namespace"]},
+                      {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
+                      {"readyReplicas", e["replicas"]}, {"phase", "Ready"}});
+    }
+    PatchStatus("Work", "", member, {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
+                                                 {"workspaces", list}}}});
+  }
+  json Get(const char* kind, const std::string& ns, const std::string& name) {
+    auto r = store_->Get({Kind(kind).resource(), ns, name});
+    return r.ok() ? *r : json(nullptr);
+  }
+  void Settle() {
+    for (int i = 0; i < 20 && ctl_->RunDue() > 0; ++i) {
+    }
+  }
+  // Advances time in steps, renewing the given members' leases as their agents would.
+  void Advance(seconds total, std::vector<std::string> alive) {
+    for (seconds t(0); t < total; t += seconds(1)) {
+      clock_.Advance(seconds(1));
+      for (const auto& m : alive) Renew(m);
+      Settle();
+    }
+  }
+  std::map<std::string, int> WorkReplicas(const std::string& member, const std::string& ws) {
+    std::map<std::string, int> out;
+    json work = Get("Work", "", member);
+    if (work.is_null()) return out;
+    for (const auto& e : work["spec"]["workspaces"]) {
+      if (e["workspace"]["metadata"]["name"] == ws) out[member] = e["replicas"];
+    }
+    return out;
+  }
+  std::map<std::string, int> Placements(const std::string& ws) {
+    std::map<std::string, int> out;
+    json obj = Get("Workspace", "default", ws);
+    for (const auto& p : api::JsonPathGet(obj, "status.placements")) out[p["cluster"]] = p["replicas"];
+    return out;
+  }
+  std::string Condition(const char* kind, const std::string& ns, const std::string& name, const std::string& type,
+                        std::string* reason = nullptr) {
+    json obj = Get(kind, ns, name);
+    for (const auto& c : api::JsonPathGet(obj, "status.conditions")) {
+      if (c["type"] == type) {
+        if (reason) *reason = c.value("reason", "");
+        return c["status"];
+      }
+    }
+    return "";
+  }
+  std::vector<std::string> EventReasons() {
+    std::vector<std::string> out;
+    auto list = store_->List(registry_.ByKind("v1", "Event")->resource(), {});
+    for (const auto& e : list->items) out.push_back(e["reason"]);
+    return out;
+  }
+  void AddWorkspace(const std::string& name, int replicas) {
+    Create("Workspace", {{"apiVersion", api::kApiVersion}, {"kind", "Workspace"},
+                         {"metadata", {{"name", name}}},
+                         {"inference", {{"preset", {{"name", "llama-3.1-8b-instruct"}}}}},
+                         {"placement", {{"replicas", replicas}}}},
+           "default");
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  api::KindRegistry registry_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ObjectApi> objects_;
+  std::unique_ptr<FleetController> ctl_;
+};
+
+}  // namespace berth::hub
