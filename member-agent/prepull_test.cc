@@ -13,7 +13,8 @@ TEST(PrePullTest, ParsesTheEntryAndRequiresAnImage) {
   auto none = ParsePrePull(json());
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  auto spec = ParsePrePull({{"revision", 5}, {"image", "img:1"}, {"model", "llama-3.1-8b-instruct"}});
+  auto spec =
+      ParsePrePull({{"revision", 5}, {"image", "img:1"}, {"model", "llama-3.1-8b-instruct"}});
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(**spec, (PrePullSpec{5, "img:1", "llama-3.1-8b-instruct"}));
   auto bad = ParsePrePull({{"revision", 5}});
@@ -48,12 +49,12 @@ TEST(PrePullTest, MigShapesMatchBothGfdNamingsAndTheProductComesFromTheCatalog) 
   json gpu = {{"product", "A100-80GB"}, {"migProfile", "3g.40gb"}};
   auto ds = RenderPrePullDaemonSet("phi", "models", {5, "img:1", ""}, gpu);
   ASSERT_TRUE(ds.ok()) << ds.status().ToString();
-  const json values =
-      (*ds)["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
-           ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
-           ["matchExpressions"][0]["values"];
+  const json values = (*ds)["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+                           ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+                           [0]["matchExpressions"][0]["values"];
   EXPECT_EQ(values, (json{"NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-SXM4-80GB-MIG-3g.40gb"}));
-  EXPECT_FALSE(RenderPrePullDaemonSet("phi", "models", {5, "img:1", ""}, {{"product", "Nope"}}).ok());
+  EXPECT_FALSE(
+      RenderPrePullDaemonSet("phi", "models", {5, "img:1", ""}, {{"product", "Nope"}}).ok());
 }
 
 }  // namespace

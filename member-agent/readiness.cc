@@ -71,8 +71,8 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
     out.phase = "Ready";
     out.message = ready_part;
     if (out.updated_replicas < desired_replicas || out.surge_replicas > 0) {
-      out.message += "; updating: " + Fraction(out.updated_replicas, desired_replicas) +
-                     " replicas updated";
+      out.message +=
+          "; updating: " + Fraction(out.updated_replicas, desired_replicas) + " replicas updated";
       if (out.surge_replicas > 0)
         out.message += ", " + std::to_string(out.surge_replicas) + " surge pod(s)";
     }
@@ -99,8 +99,8 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
   };
   std::string serving;
   if (out.other_revision_ready > 0) {
-    serving = "; " + std::to_string(out.other_revision_ready) +
-              " pod(s) of another revision still serve";
+    serving =
+        "; " + std::to_string(out.other_revision_ready) + " pod(s) of another revision still serve";
   }
   if (failed) {
     out.phase = "Failed";

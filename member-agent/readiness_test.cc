@@ -20,9 +20,9 @@ PodState Pod(const std::string& name, const std::string& sts, const std::string&
 }
 
 TEST(ReadinessTest, SingleAndMultiNodeReplicas) {
-  WorkloadState single{{{"ws", 3, 2}},
-                       {Pod("ws-0", "ws", "1"), Pod("ws-1", "ws", "1"),
-                        Pod("ws-2", "ws", "1", "LoadingWeights")}};
+  WorkloadState single{
+      {{"ws", 3, 2}},
+      {Pod("ws-0", "ws", "1"), Pod("ws-1", "ws", "1"), Pod("ws-2", "ws", "1", "LoadingWeights")}};
   auto r = SummarizeWorkload("ws", single, 3, 1);
   EXPECT_EQ(r.ready_replicas, 2);
   EXPECT_EQ(r.updated_replicas, 3);
@@ -40,9 +40,10 @@ TEST(ReadinessTest, SingleAndMultiNodeReplicas) {
 }
 
 TEST(ReadinessTest, FailureBeatsPendingBeatsStarting) {
-  WorkloadState s{{{"ws", 3, 0}},
-                  {Pod("ws-0", "ws", "1", "ImagePulling"), Pod("ws-1", "ws", "1", "InsufficientGPU"),
-                   Pod("ws-2", "ws", "1", "CrashLoopBackOff")}};
+  WorkloadState s{
+      {{"ws", 3, 0}},
+      {Pod("ws-0", "ws", "1", "ImagePulling"), Pod("ws-1", "ws", "1", "InsufficientGPU"),
+       Pod("ws-2", "ws", "1", "CrashLoopBackOff")}};
   EXPECT_EQ(SummarizeWorkload("ws", s, 3, 1).phase, "Failed");
   EXPECT_EQ(SummarizeWorkload("ws", s, 3, 1).reason, "CrashLoopBackOff");
   s.pods.pop_back();
@@ -71,28 +72,28 @@ TEST(ReadinessTest, ReadyReplicasCountOnlyPodsOfTheAskedForRevision) {
 }
 
 TEST(ReadinessTest, SurgePodsServeButAreNotReplicasAndReadyIsCapped) {
-  WorkloadState s{{{"ws", 2, 2}, {"ws-surge", 1, 1}},
-                  {Pod("ws-0", "ws", "5"), Pod("ws-1", "ws", "5"),
-                   Pod("ws-surge-0", "ws-surge", "5")}};
+  WorkloadState s{
+      {{"ws", 2, 2}, {"ws-surge", 1, 1}},
+      {Pod("ws-0", "ws", "5"), Pod("ws-1", "ws", "5"), Pod("ws-surge-0", "ws-surge", "5")}};
   auto r = SummarizeWorkload("ws", s, 2, 5);
   EXPECT_EQ(r.ready_replicas, 2);  // 3 Ready pods at revision 5, capped at 2
   EXPECT_EQ(r.updated_replicas, 2);
   EXPECT_EQ(r.surge_replicas, 1);
   EXPECT_EQ(r.phase, "Ready");
   // Mid-surge: the surge pod is Ready, the main pods are old.
-  WorkloadState mid{{{"ws", 2, 2}, {"ws-surge", 1, 1}},
-                    {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"),
-                     Pod("ws-surge-0", "ws-surge", "5")}};
+  WorkloadState mid{
+      {{"ws", 2, 2}, {"ws-surge", 1, 1}},
+      {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"), Pod("ws-surge-0", "ws-surge", "5")}};
   r = SummarizeWorkload("ws", mid, 2, 5);
   EXPECT_EQ(r.ready_replicas, 1);
   EXPECT_EQ(r.updated_replicas, 0);
 }
 
 TEST(ReadinessTest, FailuresCountFailingPodsAndRestartsOfTheRevisionOnly) {
-  WorkloadState s{{{"ws", 3, 0}},
-                  {Pod("ws-0", "ws", "4", "CrashLoopBackOff", 7),  // old revision: ignored
-                   Pod("ws-1", "ws", "5", "ImagePullBackOff"),
-                   Pod("ws-2", "ws", "5", "CrashLoopBackOff", 3)}};
+  WorkloadState s{
+      {{"ws", 3, 0}},
+      {Pod("ws-0", "ws", "4", "CrashLoopBackOff", 7),  // old revision: ignored
+       Pod("ws-1", "ws", "5", "ImagePullBackOff"), Pod("ws-2", "ws", "5", "CrashLoopBackOff", 3)}};
   auto r = SummarizeWorkload("ws", s, 3, 5);
   EXPECT_EQ(r.failures, 1 + 1 + 3);
   EXPECT_EQ(r.phase, "Failed");

@@ -134,21 +134,19 @@ UpdatePlan PlanUpdate(const std::string& workspace, int64_t revision, int replic
       update.mode == UpdateSpec::Mode::kSurge && update.previous_revision != 0 && surge > 0;
 
   if (main) {
-    (*main)["spec"]["updateStrategy"] =
-        RollingUpdate(surge_mode ? surge : update.max_unavailable);
+    (*main)["spec"]["updateStrategy"] = RollingUpdate(surge_mode ? surge : update.max_unavailable);
     const ObjectKey main_key = KeyOf(*main);
     const ObjectKey surge_key{main_key.api_version, main_key.kind, main_key.namespace_,
                               SurgeStatefulSetName(workspace)};
     auto main_live = live_by_key.find(main_key);
     const PodCounts main_pods = pods_of(workspace);
-    const bool main_switched =
-        main_live != live_by_key.end() && main_live->second->revision == rev;
+    const bool main_switched = main_live != live_by_key.end() && main_live->second->revision == rev;
     const bool main_done = main_pods.ready_at_revision >= replicas;
     const bool surge_live = live_by_key.count(surge_key) > 0;
     // A surge only makes sense beside a main StatefulSet whose pods serve another revision.
-    const bool need_surge = surge_mode && main_live != live_by_key.end() &&
-                            (!main_switched || main_pods.live > main_pods.at_revision ||
-                             (surge_live && !main_done));
+    const bool need_surge =
+        surge_mode && main_live != live_by_key.end() &&
+        (!main_switched || main_pods.live > main_pods.at_revision || (surge_live && !main_done));
     if (need_surge) {
       json surge_sts = *main;
       surge_sts["metadata"]["name"] = surge_key.name;

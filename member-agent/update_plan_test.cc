@@ -74,7 +74,8 @@ TEST(PlanUpdateTest, InPlaceSetsTheBudgetAndHoldsNothing) {
   UpdateSpec in_place;
   in_place.max_unavailable = 2;
   WorkloadState observed{{}, {Pod("ws", 0, "1", true), Pod("ws", 1, "1", true)}};
-  auto plan = PlanUpdate("ws", 2, 2, in_place, Rendered("ws", 2, 2), {LiveSts("ws", "1")}, observed);
+  auto plan =
+      PlanUpdate("ws", 2, 2, in_place, Rendered("ws", 2, 2), {LiveSts("ws", "1")}, observed);
   ASSERT_NE(Find(plan, "ws"), nullptr);
   EXPECT_EQ((*Find(plan, "ws"))["spec"]["updateStrategy"],
             (json{{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 2}}}}));
@@ -133,8 +134,8 @@ TEST(PlanUpdateTest, NoSurgeWithoutAMainStatefulSetOrPreviousRevision) {
   UpdateSpec no_previous = kSurge;
   no_previous.previous_revision = 0;
   WorkloadState observed{{}, {Pod("ws", 0, "1", true)}};
-  auto plan = PlanUpdate("ws", 2, 1, no_previous, Rendered("ws", 1, 2), {LiveSts("ws", "1")},
-                         observed);
+  auto plan =
+      PlanUpdate("ws", 2, 1, no_previous, Rendered("ws", 1, 2), {LiveSts("ws", "1")}, observed);
   EXPECT_EQ(Find(plan, "ws-surge"), nullptr);
   EXPECT_TRUE(plan.held.empty());
 }
