@@ -34,10 +34,22 @@ inline constexpr char kAppliedHashAnnotation[] = "berth.dev/applied-hash";
 // kube, the startup-time model for sim).
 inline constexpr char kWeightsGibAnnotation[] = "berth.dev/weights-gib";
 inline constexpr char kModelAnnotation[] = "berth.dev/model";
+// On a surge StatefulSet (<workspace>-surge), its selector and its pods: "true". The
+// Services select only berth.dev/workspace, so surge pods serve beside the main ones.
+inline constexpr char kSurgeLabel[] = "berth.dev/surge";
+// On a pre-pull DaemonSet and its pods: the workspace it warms nodes for. Its pods never
+// carry berth.dev/workspace (the workspace's Services would route requests to them).
+inline constexpr char kPrePullLabel[] = "berth.dev/prepull";
+
+// The StatefulSet that carries extra replicas of the new revision during a surge update
+// (member-agent/update_plan.h).
+inline std::string SurgeStatefulSetName(const std::string& workspace) {
+  return workspace + "-surge";
+}
 
 struct ObjectKey {
   std::string api_version;  // "apps/v1" or "v1"
-  std::string kind;         // StatefulSet, Service, ConfigMap
+  std::string kind;         // StatefulSet, Service, ConfigMap, DaemonSet
   std::string namespace_;
   std::string name;
   bool operator==(const ObjectKey&) const = default;
@@ -53,6 +65,7 @@ struct ManagedObject {
   ObjectKey key;
   std::string workspace;     // value of berth.dev/workspace
   std::string applied_hash;  // value of berth.dev/applied-hash ("" when absent)
+  std::string revision;      // value of berth.dev/revision ("" when absent)
 };
 
 // One pod of a workspace as the cluster reports it.
@@ -66,12 +79,14 @@ struct PodState {
   // InsufficientGPU, CrashLoopBackOff, NodeLost, ContainerCreating); "" when ready.
   std::string reason;
   std::string message;
+  std::string revision;  // the pod's berth.dev/revision label ("" when absent)
+  int restarts = 0;      // container restarts (0 when the backend does not know)
 };
 
 struct StatefulSetState {
   std::string name;
   int replicas = 0;        // spec.replicas
-  int ready_replicas = 0;  // status.readyReplicas
+  int ready_replicas = 0;  // status.readyReplicas (pods of any revision)
 };
 
 // What the cluster runs for one workspace in one namespace.

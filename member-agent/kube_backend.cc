@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "api/rest_client.h"
 
 namespace berth::agent {
@@ -20,7 +22,10 @@ constexpr KindPath kKinds[] = {
     {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets"},
     {"Service", "v1", "/api/v1", "services"},
     {"ConfigMap", "v1", "/api/v1", "configmaps"},
+    {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets"},  // pre-pulls (prepull.h)
 };
+constexpr const KindPath& kStatefulSets = kKinds[0];
+constexpr const KindPath& kDaemonSets = kKinds[3];
 
 std::string QueryEscape(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
@@ -58,6 +63,11 @@ std::string Label(const json& obj, const char* key) {
 PodState PodStateFromJson(const json& pod) {
   PodState s;
   s.name = pod.value("/metadata/name"_json_pointer, std::string());
+  s.revision = Label(pod, kRevisionLabel);
+  for (const char* list : {"/status/initContainerStatuses", "/status/containerStatuses"}) {
+    for (const auto& cs : pod.value(json::json_pointer(list), json::array()))
+      s.restarts += cs.value("restartCount", 0);
+  }
   s.node = pod.value("/spec/nodeName"_json_pointer, std::string());
   s.terminating = pod.contains("/metadata/deletionTimestamp"_json_pointer);
   for (const auto& ref : pod.value("/metadata/ownerReferences"_json_pointer, json::array())) {
@@ -292,6 +302,7 @@ StatusOr<std::vector<ManagedObject>> KubeBackend::ListManaged(const std::string&
       m.workspace = Label(item, kWorkspaceLabel);
       m.applied_hash = item.value("/metadata/annotations"_json_pointer, json::object())
                            .value(kAppliedHashAnnotation, std::string());
+      m.revision = Label(item, kRevisionLabel);
       out.push_back(std::move(m));
     }
   }
@@ -311,15 +322,13 @@ Status KubeBackend::Delete(const ObjectKey& key) {
 StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
                                                   const std::string& workspace) {
   WorkloadState out;
-  auto sets = client_->Get(CollectionPath(kKinds[0], ns) + "?" + ManagedSelector(workspace));
+  auto sets = client_->Get(CollectionPath(kStatefulSets, ns) + "?" + ManagedSelector(workspace));
   if (!sets.ok()) return sets.status();
   for (const auto& item : sets->value("items", json::array())) {
     StatefulSetState s;
     s.name = item.value("/metadata/name"_json_pointer, std::string());
     s.replicas = item.value("/spec/replicas"_json_pointer, 1);
     s.ready_replicas = item.value("/status/readyReplicas"_json_pointer, 0);
-    // Pods of an older revision still count as ready while they roll; the hub compares
-    // revisions itself, so report what serves now.
     out.statefulsets.push_back(s);
   }
   std::string sel = QueryEscape(std::string(kWorkspaceLabel) + "=" + workspace);
@@ -330,22 +339,66 @@ StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
   return out;
 }
 
-StatusOr<GpuInventory> KubeBackend::ReadInventory() {
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    if (nodes_.synced && pods_.synced) {
-      json nodes = json::array(), pods = json::array();
-      for (const auto& [k, v] : nodes_.objects) nodes.push_back(v);
-      for (const auto& [k, v] : pods_.objects) pods.push_back(v);
-      return ComputeInventory(nodes, pods);
-    }
+StatusOr<std::vector<std::string>> KubeBackend::PrePulledImages() {
+  std::string sel =
+      QueryEscape(std::string(kManagedByLabel) + "=" + kManagedByValue + "," + kPrePullLabel);
+  auto list = client_->Get(CollectionPath(kDaemonSets, "") + "?labelSelector=" + sel);
+  if (!list.ok()) return list.status();
+  std::vector<std::string> images;
+  for (const auto& ds : list->value("items", json::array())) {
+    const json status = ds.value("status", json::object());
+    const int desired = status.value("desiredNumberScheduled", 0);
+    // Done: the controller saw this spec, and every node it schedules to runs a Ready pod
+    // of it (the init container, i.e. the pull, finished there).
+    const bool done =
+        desired > 0 && status.value("numberReady", 0) >= desired &&
+        status.value("updatedNumberScheduled", 0) >= desired &&
+        status.value("observedGeneration", int64_t{0}) >=
+            ds.value("/metadata/generation"_json_pointer, int64_t{0});
+    if (!done) continue;
+    const json inits =
+        ds.value("/spec/template/spec/initContainers"_json_pointer, json::array());
+    if (!inits.empty()) images.push_back(inits[0].value("image", ""));
   }
-  auto nodes = client_->Get("/api/v1/nodes");
-  if (!nodes.ok()) return nodes.status();
-  auto pods = client_->Get("/api/v1/pods?fieldSelector=" + QueryEscape(kLivePods));
-  if (!pods.ok()) return pods.status();
-  return ComputeInventory(nodes->value("items", json::array()),
-                          pods->value("items", json::array()));
+  return images;
+}
+
+StatusOr<GpuInventory> KubeBackend::ReadInventory() {
+  StatusOr<GpuInventory> inv = [&]() -> StatusOr<GpuInventory> {
+    {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      if (nodes_.synced && pods_.synced) {
+        json nodes = json::array(), pods = json::array();
+        for (const auto& [k, v] : nodes_.objects) nodes.push_back(v);
+        for (const auto& [k, v] : pods_.objects) pods.push_back(v);
+        return ComputeInventory(nodes, pods);
+      }
+    }
+    auto nodes = client_->Get("/api/v1/nodes");
+    if (!nodes.ok()) return nodes.status();
+    auto pods = client_->Get("/api/v1/pods?fieldSelector=" + QueryEscape(kLivePods));
+    if (!pods.ok()) return pods.status();
+    return ComputeInventory(nodes->value("items", json::array()),
+                            pods->value("items", json::array()));
+  }();
+  if (!inv.ok()) return inv;
+  // Pre-pull results are best effort: without them the hub waits for its pre-pull timeout,
+  // which is better than reporting no inventory at all (e.g. RBAC lacking daemonsets).
+  auto images = PrePulledImages();
+  std::lock_guard<std::mutex> lock(prepull_mu_);
+  if (!images.ok()) {
+    if (images.status().ToString() != prepull_error_) {
+      prepull_error_ = images.status().ToString();
+      spdlog::warn("cannot read pre-pull DaemonSets (cachedImages will not show pre-pulls): {}",
+                   prepull_error_);
+    }
+    return inv;
+  }
+  prepull_error_.clear();
+  std::set<std::string> all(inv->cached_images.begin(), inv->cached_images.end());
+  all.insert(images->begin(), images->end());
+  inv->cached_images.assign(all.begin(), all.end());
+  return inv;
 }
 
 }  // namespace berth::agent

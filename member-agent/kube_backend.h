@@ -1,9 +1,10 @@
 // The `kube` backend: a real Kubernetes API server over HTTPS (RestClient; in-cluster
 // service account or a kubeconfig). Server-side apply (PATCH application/apply-patch+yaml,
-// fieldManager=berth-agent, force=true) for StatefulSet (apps/v1), Service and ConfigMap
-// (v1); lists by the managed-by=berth label; readiness from StatefulSet and Pod status;
-// GPU inventory from Nodes (GPU Feature Discovery labels, allocatable) and Pods
-// (inventory.h). A namespace that does not exist is created (server-side apply) the first
+// fieldManager=berth-agent, force=true) for StatefulSet and DaemonSet (apps/v1), Service
+// and ConfigMap (v1); lists by the managed-by=berth label; readiness from Pod status
+// (revision label, conditions, waiting reasons, restarts); GPU inventory from Nodes (GPU
+// Feature Discovery labels, allocatable) and Pods (inventory.h), cached images from
+// finished pre-pull DaemonSets. A namespace that does not exist is created (server-side apply) the first
 // time an object in it fails with NotFound.
 //
 // Tested against a fake API server on loopback (no Kubernetes can run here): see
@@ -37,7 +38,7 @@ struct KubeApiCall {
   std::string method;     // GET, PATCH, DELETE
   std::string path;       // e.g. /apis/apps/v1/namespaces/{namespace}/statefulsets/{name}
   std::string api_group;  // "" (core) or "apps"
-  std::string resource;   // statefulsets, services, configmaps, pods, nodes, namespaces
+  std::string resource;   // statefulsets, daemonsets, services, configmaps, pods, nodes, namespaces
   std::string verb;       // RBAC verb: get, list, patch, delete
 };
 
@@ -59,7 +60,8 @@ class KubeBackend final : public MemberBackend {
   StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                        const std::string& workspace) override;
   // From the Node/Pod watch cache once StartInventoryWatch() has synced both; until then
-  // (or without it) by listing Nodes and Pods.
+  // (or without it) by listing Nodes and Pods. Plus one list of pre-pull DaemonSets
+  // (best effort: a failure is logged once and leaves their images out).
   StatusOr<GpuInventory> ReadInventory() override;
 
   // Starts list+watch of Nodes and Pods (two threads; resume from the last resourceVersion,
@@ -74,6 +76,9 @@ class KubeBackend final : public MemberBackend {
     bool synced = false;
   };
   explicit KubeBackend(std::unique_ptr<RestClient> client);
+  // Images of pre-pull DaemonSets (managed-by=berth, berth.dev/prepull) whose pods are Ready
+  // on every node they are scheduled to (numberReady == desiredNumberScheduled > 0).
+  StatusOr<std::vector<std::string>> PrePulledImages();
   void WatchLoop(const std::string& path, const std::string& query, Cache* cache, bool trim_pods);
   bool SleepFor(std::chrono::milliseconds d);
 
@@ -84,6 +89,8 @@ class KubeBackend final : public MemberBackend {
   mutable std::mutex cache_mu_;
   Cache nodes_, pods_;  // guarded by cache_mu_
   std::thread nodes_thread_, pods_thread_;
+  std::mutex prepull_mu_;
+  std::string prepull_error_;  // last pre-pull read error, logged once; guarded by prepull_mu_
 };
 
 // The REST path of a namespaced object of a kind the agent applies; Invalid for others.

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -101,11 +102,15 @@ class FakeKubeApi {
   static bool Matches(const json& obj, const std::string& selector) {
     std::stringstream ss(selector);
     std::string term;
+    const json labels = obj.value("/metadata/labels"_json_pointer, json::object());
     while (std::getline(ss, term, ',')) {
       auto eq = term.find('=');
+      if (eq == std::string::npos) {  // "key": the label exists
+        if (!labels.contains(term)) return false;
+        continue;
+      }
       std::string k = term.substr(0, eq), v = term.substr(eq + 1);
-      if (obj.value("/metadata/labels"_json_pointer, json::object()).value(k, "") != v)
-        return false;
+      if (labels.value(k, "") != v) return false;
     }
     return true;
   }
@@ -335,8 +340,12 @@ TEST_F(KubeBackendTest, InventoryFromNodesAndPodsIncludingMig) {
   EXPECT_EQ(inv->nodes[1].slices_per_gpu, 7);
   EXPECT_EQ(inv->total_gpus(), 16);
   EXPECT_EQ(inv->free_gpus(), 2 + 7);
-  auto reqs = api_.requests();
-  EXPECT_NE(reqs.back().query.find("status.phase!=Succeeded"), std::string::npos);
+  bool live_pods_only = false;
+  for (const auto& r : api_.requests()) {
+    if (r.path == "/api/v1/pods")
+      live_pods_only = r.query.find("status.phase!=Succeeded") != std::string::npos;
+  }
+  EXPECT_TRUE(live_pods_only);
   ExpectOnlyDeclaredCalls();
 }
 
@@ -392,7 +401,7 @@ TEST_F(KubeBackendTest, ReadinessFromStatefulSetAndPodStatus) {
   auto pod = [](const std::string& name, json status) {
     return json{{"metadata",
                  {{"name", name},
-                  {"labels", {{kWorkspaceLabel, "phi"}}},
+                  {"labels", {{kWorkspaceLabel, "phi"}, {kRevisionLabel, "3"}}},
                   {"ownerReferences", {{{"kind", "StatefulSet"}, {"name", "phi"}}}}}},
                 {"status", status}};
   };
@@ -408,7 +417,8 @@ TEST_F(KubeBackendTest, ReadinessFromStatefulSetAndPodStatus) {
       pod("phi-2",
           {{"phase", "Pending"},
            {"containerStatuses",
-            {{{"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "429"}}}}}}}}}),
+            {{{"restartCount", 2},
+              {"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "429"}}}}}}}}}),
   });
   auto w = backend_->ReadWorkload("models", "phi");
   ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -419,6 +429,9 @@ TEST_F(KubeBackendTest, ReadinessFromStatefulSetAndPodStatus) {
   EXPECT_EQ(w->pods[1].reason, "InsufficientGPU");
   EXPECT_EQ(w->pods[2].reason, "ImagePullBackOff");
   EXPECT_EQ(w->pods[2].statefulset, "phi");
+  EXPECT_EQ(w->pods[2].revision, "3");
+  EXPECT_EQ(w->pods[2].restarts, 2);
+  EXPECT_EQ(w->pods[0].restarts, 0);
   ExpectOnlyDeclaredCalls();
 }
 
@@ -442,6 +455,76 @@ TEST_F(KubeBackendTest, ReconcileTwiceSendsNoSecondWrite) {
   ASSERT_TRUE(r.FlushStatus().ok());
   EXPECT_EQ(api_.writes(), writes);
   EXPECT_EQ(hub.Calls("PatchWorkStatus").size(), 1u);
+  ExpectOnlyDeclaredCalls();
+}
+
+TEST_F(KubeBackendTest, RolloutEntrySendsUpdateStrategyAndAPrePullDaemonSetReportedOnceReady) {
+  FakeClock clock;
+  testing::FakeHubApi hub;
+  const std::string image = "vllm/vllm-openai:v0.11.0";
+  json entry = testing::UpdateEntry(testing::WorkspaceObject("phi"), 2, 1,
+                                    {{"mode", "InPlace"}, {"maxUnavailable", 2}});
+  entry["prePull"] = {{"revision", 2}, {"image", image}, {"model", "llama-3.1-8b-instruct"}};
+  hub.set_work(testing::Work("k", 1, {entry}));
+  ReconcilerOptions o;
+  o.cluster = "k";
+  Reconciler r(backend_.get(), &hub, nullptr, &clock, o);
+  auto pass = [&] {
+    r.ObserveWork(hub.work());
+    ASSERT_TRUE(r.Resync().ok());
+    r.ProcessReady();
+    ASSERT_TRUE(r.FlushStatus().ok());
+  };
+  pass();
+  const std::string ds_path = "/apis/apps/v1/namespaces/models/daemonsets/berth-prepull-phi";
+  json ds, sts;
+  for (const auto& req : api_.requests()) {
+    if (req.method != "PATCH") continue;
+    if (req.path == ds_path) ds = req.body;
+    if (req.path == "/apis/apps/v1/namespaces/models/statefulsets/phi") sts = req.body;
+  }
+  ASSERT_TRUE(ds.is_object()) << "no server-side apply of the pre-pull DaemonSet";
+  EXPECT_EQ(ds["metadata"]["labels"][kManagedByLabel], "berth");
+  const json& pod = ds["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/gpu.product"], "NVIDIA-L4");
+  EXPECT_EQ(pod["initContainers"][0]["image"], image);
+  EXPECT_EQ(pod["initContainers"][0]["command"], (json{"/bin/sh", "-c", "true"}));
+  EXPECT_EQ(pod["containers"][0]["image"], "registry.k8s.io/pause:3.10");
+  ASSERT_TRUE(sts.is_object());
+  EXPECT_EQ(sts["spec"]["updateStrategy"],
+            (json{{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 2}}}}));
+
+  auto has_image = [&] {
+    auto inv = backend_->ReadInventory();
+    EXPECT_TRUE(inv.ok()) << inv.status().ToString();
+    return inv.ok() && std::find(inv->cached_images.begin(), inv->cached_images.end(), image) !=
+                           inv->cached_images.end();
+  };
+  EXPECT_FALSE(has_image());
+  api_.set_status(ds_path, {{"desiredNumberScheduled", 2},
+                            {"numberReady", 1},
+                            {"updatedNumberScheduled", 2},
+                            {"observedGeneration", 1}});
+  EXPECT_FALSE(has_image());  // one node still pulling
+  api_.set_status(ds_path, {{"desiredNumberScheduled", 2},
+                            {"numberReady", 2},
+                            {"updatedNumberScheduled", 2},
+                            {"observedGeneration", 1}});
+  EXPECT_TRUE(has_image());
+  api_.set_status(ds_path, {{"desiredNumberScheduled", 0}, {"numberReady", 0}});
+  EXPECT_FALSE(has_image());  // no node of the shape: nothing was pulled
+
+  // A second pass writes nothing; an entry without prePull deletes the DaemonSet.
+  const int writes = api_.writes();
+  pass();
+  EXPECT_EQ(api_.writes(), writes);
+  entry.erase("prePull");
+  hub.set_work(testing::Work("k", 2, {entry}));
+  pass();
+  EXPECT_FALSE(api_.has(ds_path));
+  bool deleted = false;
+  for (const auto& req : api_.requests()) deleted |= req.method == "DELETE" && req.path == ds_path;
+  EXPECT_TRUE(deleted);
   ExpectOnlyDeclaredCalls();
 }
 

@@ -1,6 +1,7 @@
 #include "member-agent/readiness.h"
 
 #include <algorithm>
+#include <map>
 
 namespace berth::agent {
 
@@ -11,27 +12,70 @@ bool IsFailureReason(const std::string& r) {
          r == "InvalidImageName" || r == "CreateContainerConfigError";
 }
 bool IsPendingReason(const std::string& r) {
-  return r == "InsufficientGPU" || r == "Unschedulable" || r == "NodeLost";
+  return r == "InsufficientGPU" || r == "Unschedulable" || r == "NodeLost" || r == "GPUsLost";
 }
+
+std::string Fraction(int a, int b) { return std::to_string(a) + "/" + std::to_string(b); }
 
 }  // namespace
 
 WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const WorkloadState& state,
-                                     int desired_replicas) {
+                                     int desired_replicas, int64_t revision) {
   WorkspaceReadiness out;
   out.replicas = desired_replicas;
+  const std::string rev = std::to_string(revision);
+  const std::string surge = SurgeStatefulSetName(workspace);
+
+  // Per multi-node replica StatefulSet: pods at the revision, and how many are Ready.
+  struct Counts {
+    int at_revision = 0;
+    int ready_at_revision = 0;
+  };
+  std::map<std::string, Counts> replica_sets;
   for (const auto& sts : state.statefulsets) {
-    if (sts.name == workspace) {
-      out.ready_replicas += std::min(sts.ready_replicas, sts.replicas);
-    } else if (sts.replicas > 0 && sts.ready_replicas >= sts.replicas) {
-      out.ready_replicas += 1;  // <ws>-r<i>: one replica spanning several nodes
+    if (sts.name != workspace && sts.name != surge) replica_sets[sts.name];
+  }
+  int pods_at_revision = 0;
+  for (const auto& pod : state.pods) {
+    if (pod.terminating) continue;
+    const bool at_revision = pod.revision == rev;
+    if (!at_revision) {
+      if (pod.ready) ++out.other_revision_ready;
+      continue;
+    }
+    ++pods_at_revision;
+    out.failures += pod.restarts + (IsFailureReason(pod.reason) ? 1 : 0);
+    if (pod.statefulset == workspace || pod.statefulset == surge) {
+      if (pod.ready) ++out.ready_replicas;
+      if (pod.statefulset == workspace) ++out.updated_replicas;
+    } else if (auto it = replica_sets.find(pod.statefulset); it != replica_sets.end()) {
+      ++it->second.at_revision;
+      if (pod.ready) ++it->second.ready_at_revision;
     }
   }
+  for (const auto& pod : state.pods) {
+    if (!pod.terminating && pod.statefulset == surge) ++out.surge_replicas;
+  }
+  for (const auto& sts : state.statefulsets) {
+    auto it = replica_sets.find(sts.name);
+    if (it == replica_sets.end() || sts.replicas <= 0) continue;
+    if (it->second.ready_at_revision >= sts.replicas) ++out.ready_replicas;
+    if (it->second.at_revision >= sts.replicas) ++out.updated_replicas;
+  }
   out.ready_replicas = std::min(out.ready_replicas, desired_replicas);
+  out.updated_replicas = std::min(out.updated_replicas, desired_replicas);
+
+  const std::string ready_part =
+      Fraction(out.ready_replicas, desired_replicas) + " replicas ready at revision " + rev;
   if (out.ready_replicas >= desired_replicas) {
     out.phase = "Ready";
-    out.message = std::to_string(out.ready_replicas) + "/" + std::to_string(desired_replicas) +
-                  " replicas ready";
+    out.message = ready_part;
+    if (out.updated_replicas < desired_replicas || out.surge_replicas > 0) {
+      out.message +=
+          "; updating: " + Fraction(out.updated_replicas, desired_replicas) + " replicas updated";
+      if (out.surge_replicas > 0)
+        out.message += ", " + std::to_string(out.surge_replicas) + " surge pod(s)";
+    }
     return out;
   }
 
@@ -39,7 +83,7 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
   const PodState* pending = nullptr;
   const PodState* starting = nullptr;
   for (const auto& pod : state.pods) {
-    if (pod.ready || pod.terminating) continue;
+    if (pod.ready || pod.terminating || pod.revision != rev) continue;
     if (IsFailureReason(pod.reason)) {
       if (!failed) failed = &pod;
     } else if (IsPendingReason(pod.reason) || pod.node.empty()) {
@@ -53,24 +97,31 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
     if (!p.message.empty()) m += ": " + p.message;
     return m;
   };
-  std::string ready_part = std::to_string(out.ready_replicas) + "/" +
-                           std::to_string(desired_replicas) + " replicas ready; ";
+  std::string serving;
+  if (out.other_revision_ready > 0) {
+    serving =
+        "; " + std::to_string(out.other_revision_ready) + " pod(s) of another revision still serve";
+  }
   if (failed) {
     out.phase = "Failed";
     out.reason = failed->reason;
-    out.message = ready_part + describe(*failed);
+    out.message = ready_part + "; " + describe(*failed) + serving;
   } else if (pending) {
     out.phase = "Pending";
     out.reason = pending->reason.empty() ? "Unschedulable" : pending->reason;
-    out.message = ready_part + describe(*pending);
+    out.message = ready_part + "; " + describe(*pending) + serving;
   } else if (starting) {
     out.phase = "Starting";
     out.reason = starting->reason.empty() ? "ContainerCreating" : starting->reason;
-    out.message = ready_part + describe(*starting);
+    out.message = ready_part + "; " + describe(*starting) + serving;
+  } else if (pods_at_revision == 0 && !state.pods.empty()) {
+    out.phase = "Starting";
+    out.reason = "RolloutPending";
+    out.message = ready_part + "; no pod runs revision " + rev + " yet" + serving;
   } else {
     out.phase = "Pending";
     out.reason = "PodsNotCreated";
-    out.message = ready_part + "no pod exists yet for the workspace's StatefulSet(s)";
+    out.message = ready_part + "; no pod exists yet for the workspace's StatefulSet(s)";
   }
   return out;
 }

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "member-agent/prepull.h"
+#include "member-agent/update_plan.h"
 #include "workspace/renderer.h"
 #include "workspace/workspace_types.h"
 
@@ -88,6 +90,8 @@ bool Reconciler::AcceptWorkLocked(const json& work, bool from_hub) {
     d.replicas = item.value("replicas", 1);
     d.revision = item.value("revision", int64_t{1});
     d.gpu = item.value("gpu", json::object());
+    d.update = item.value("update", json());
+    d.pre_pull = item.value("prePull", json());
     std::string name = d.workspace.value("/metadata/name"_json_pointer, std::string());
     std::string ns = d.workspace.value("/metadata/namespace"_json_pointer, std::string());
     if (ns.empty()) ns = "default";
@@ -100,9 +104,7 @@ bool Reconciler::AcceptWorkLocked(const json& work, bool from_hub) {
   // Queue what changed (new, changed, removed); unchanged keys wait for the resync.
   for (const auto& [key, d] : next) {
     auto old = desired_.find(key);
-    if (old == desired_.end() || old->second.workspace != d.workspace ||
-        old->second.replicas != d.replicas || old->second.revision != d.revision ||
-        old->second.gpu != d.gpu) {
+    if (old == desired_.end() || !(old->second == d)) {
       queue_.Add(key, /*urgent=*/true);
     }
   }
@@ -207,6 +209,9 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                 {"applied", false},
                 {"replicas", desired.replicas},
                 {"readyReplicas", 0},
+                {"updatedReplicas", 0},
+                {"surgeReplicas", 0},
+                {"failures", 0},
                 {"endpoint", "http://" + name + "." + ns + ".svc:80"}};
   auto fail = [&](const std::string& reason, const std::string& message, bool retry) {
     entry["phase"] = "Failed";
@@ -219,6 +224,10 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
 
   auto ws = workspace::ParseWorkspace(desired.workspace);
   if (!ws.ok()) return fail("InvalidWorkspace", ws.status().ToString(), false);
+  auto update = ParseUpdateSpec(desired.update, desired.replicas);
+  if (!update.ok()) return fail("InvalidWorkEntry", update.status().ToString(), false);
+  auto pre_pull = ParsePrePull(desired.pre_pull);
+  if (!pre_pull.ok()) return fail("InvalidWorkEntry", pre_pull.status().ToString(), false);
   workspace::ClusterAssignment assignment;
   assignment.replicas = desired.replicas;
   assignment.revision = desired.revision;
@@ -241,40 +250,73 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
       meta["annotations"][kModelAnnotation] =
           ws->model.preset.empty() ? ws->model.hf_id : ws->model.preset;
     }
-    meta["annotations"][kAppliedHashAnnotation] = ObjectHash(obj);
     objects.push_back(std::move(obj));
   }
-  if (Status s = SyncObjects(ns, name, objects); !s.ok()) {
-    return fail("ApplyFailed", s.ToString(), true);
+  std::string pre_pull_note;
+  if (*pre_pull) {
+    auto ds = RenderPrePullDaemonSet(name, ns, **pre_pull, desired.gpu);
+    if (ds.ok()) {
+      objects.push_back(std::move(*ds));
+    } else {
+      pre_pull_note = "prePull skipped: " + ds.status().ToString();
+    }
   }
-  entry["applied"] = true;
 
-  auto workload = backend_->ReadWorkload(ns, name);
-  if (!workload.ok()) {
+  auto live = backend_->ListManaged(ns, name);
+  if (!live.ok()) return fail("ApplyFailed", live.status().ToString(), true);
+  auto unavailable = [&](const Status& s) {
     entry["phase"] = "Pending";
     entry["reason"] = "StatusUnavailable";
-    entry["message"] = "cannot read workload status: " + workload.status().ToString();
+    entry["message"] = "cannot read workload status: " + s.ToString();
     out.entry = entry;
     out.retry = true;
     return out;
+  };
+  // The update plan decides from what runs now, so read it before writing anything.
+  auto observed = backend_->ReadWorkload(ns, name);
+  if (!observed.ok()) return unavailable(observed.status());
+  UpdatePlan plan = PlanUpdate(name, desired.revision, desired.replicas, *update,
+                               std::move(objects), *live, *observed);
+  for (json& obj : plan.objects) {
+    obj["metadata"]["annotations"][kAppliedHashAnnotation] = ObjectHash(obj);
   }
-  WorkspaceReadiness r = SummarizeWorkload(name, *workload, desired.replicas);
+  auto writes = SyncObjects(*live, plan.objects, plan.held, ns, name);
+  if (!writes.ok()) return fail("ApplyFailed", writes.status().ToString(), true);
+  entry["applied"] = true;
+
+  if (*writes > 0) {
+    observed = backend_->ReadWorkload(ns, name);
+    if (!observed.ok()) return unavailable(observed.status());
+  }
+  WorkspaceReadiness r =
+      SummarizeWorkload(name, *observed, desired.replicas, desired.revision);
+  std::string message = r.message;
+  for (const std::string* note : {&plan.note, &pre_pull_note}) {
+    if (!note->empty()) message += "; " + *note;
+  }
   entry["readyReplicas"] = r.ready_replicas;
+  entry["updatedReplicas"] = r.updated_replicas;
+  entry["surgeReplicas"] = r.surge_replicas;
+  entry["failures"] = r.failures;
   entry["phase"] = r.phase;
   entry["reason"] = r.reason;
-  entry["message"] = r.message;
+  entry["message"] = message;
   out.entry = entry;
-  out.recheck = r.phase != "Ready";
+  // Look again soon while anything is still moving: not Ready, or Ready but with pods of
+  // another revision or a surge StatefulSet left to clean up.
+  out.recheck = r.phase != "Ready" || r.updated_replicas < desired.replicas ||
+                r.surge_replicas > 0 || plan.surge_replicas > 0 || !plan.held.empty();
   return out;
 }
 
-Status Reconciler::SyncObjects(const std::string& ns, const std::string& name,
-                               const std::vector<json>& objects) {
-  auto existing = backend_->ListManaged(ns, name);
-  if (!existing.ok()) return existing.status();
+StatusOr<int> Reconciler::SyncObjects(const std::vector<ManagedObject>& live_objects,
+                                      const std::vector<json>& objects,
+                                      const std::set<ObjectKey>& held, const std::string& ns,
+                                      const std::string& name) {
   std::map<ObjectKey, std::string> live;
-  for (const auto& m : *existing) live[m.key] = m.applied_hash;
-  std::set<ObjectKey> wanted;
+  for (const auto& m : live_objects) live[m.key] = m.applied_hash;
+  std::set<ObjectKey> wanted = held;
+  int writes = 0;
   for (const auto& obj : objects) {
     ObjectKey key = KeyOf(obj);
     wanted.insert(key);
@@ -282,17 +324,19 @@ Status Reconciler::SyncObjects(const std::string& ns, const std::string& name,
     auto it = live.find(key);
     if (it != live.end() && it->second == hash) continue;  // already as desired
     BERTH_RETURN_IF_ERROR(backend_->Apply(obj).WithContext("apply " + key.ToString()));
+    ++writes;
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.backend_applies;
   }
   for (const auto& [key, hash] : live) {
     if (wanted.count(key)) continue;
     BERTH_RETURN_IF_ERROR(backend_->Delete(key).WithContext("delete " + key.ToString()));
+    ++writes;
     spdlog::info("deleted {} (no longer rendered for workspace {}/{})", key.ToString(), ns, name);
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.backend_deletes;
   }
-  return Status::Ok();
+  return writes;
 }
 
 Reconciler::Outcome Reconciler::ReconcileUndesired(const std::string& ns, const std::string& name) {

@@ -4,9 +4,11 @@
 // Level-triggered: every pass reads the desired state (the last accepted Work) and the
 // observed state (objects labelled managed-by=berth in the backend) and converges; it
 // never depends on which event woke it. Keys are "<namespace>/<workspace>".
-//   - desired key: render with workspace/, apply objects whose berth.dev/applied-hash
-//     differs from the cluster's, delete this workspace's managed objects that are no
-//     longer rendered, read readiness;
+//   - desired key: render with workspace/ (plus the pre-pull DaemonSet when the entry asks
+//     for one), plan the update (update_plan.h: update strategy, surge StatefulSet, objects
+//     held at their revision this pass), apply objects whose berth.dev/applied-hash
+//     differs from the cluster's, delete this workspace's managed objects that are neither
+//     planned nor held, read readiness at the entry's revision (readiness.h);
 //   - key not desired: delete its managed objects (prune) — only once the agent holds an
 //     authoritative desired state (a Work from the hub or from the state dir), never
 //     because the hub is silent or failing (fail static).
@@ -26,6 +28,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "api/clock.h"
@@ -94,6 +97,9 @@ class Reconciler {
     int replicas = 1;
     int64_t revision = 1;
     nlohmann::json gpu;  // {product, gfdProduct, memoryGiB, gpusPerNode, migProfile}
+    nlohmann::json update;    // {mode, maxUnavailable, maxSurge, previousRevision}; null = none
+    nlohmann::json pre_pull;  // {revision, image, model}; null = none
+    bool operator==(const DesiredWorkspace&) const = default;
   };
   struct Outcome {
     nlohmann::json entry;  // status entry (without lastTransitionTime), null = remove
@@ -105,8 +111,12 @@ class Reconciler {
   Outcome ReconcileDesired(const std::string& ns, const std::string& name,
                            const DesiredWorkspace& desired);
   Outcome ReconcileUndesired(const std::string& ns, const std::string& name);
-  Status SyncObjects(const std::string& ns, const std::string& name,
-                     const std::vector<nlohmann::json>& objects);
+  // Applies `objects` whose applied-hash differs from the live one and deletes live objects
+  // in neither `objects` nor `held`. Returns how many writes it made.
+  StatusOr<int> SyncObjects(const std::vector<ManagedObject>& live,
+                            const std::vector<nlohmann::json>& objects,
+                            const std::set<ObjectKey>& held, const std::string& ns,
+                            const std::string& name);
   nlohmann::json BuildStatusLocked() const;
 
   MemberBackend* backend_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "member-agent/heartbeat.h"
 #include "member-agent/sim_backend.h"
@@ -17,6 +18,8 @@ using nlohmann::json;
 using testing::CountingBackend;
 using testing::FakeHubApi;
 using testing::kTestFleet;
+using testing::UpdateEntry;
+using testing::WithImage;
 using testing::Work;
 using testing::WorkEntry;
 using testing::WorkspaceObject;
@@ -52,6 +55,53 @@ class ReconcilerTest : public ::testing::Test {
   json LastStatus() {
     auto calls = hub_.Calls("PatchWorkStatus");
     return calls.empty() ? json() : calls.back().body;
+  }
+  void Observe(json work) {
+    hub_.set_work(std::move(work));
+    ASSERT_TRUE(reconciler_->ObserveWork(hub_.work()));
+  }
+  // Pods of `ws` as the sim runs them.
+  std::vector<PodState> Pods(const std::string& ws = "phi") {
+    auto w = sim_->ReadWorkload("models", ws);
+    EXPECT_TRUE(w.ok());
+    return w.ok() ? w->pods : std::vector<PodState>{};
+  }
+  // Ready pods of `statefulset` (any when empty) at `revision` (any when empty).
+  int ReadyPods(const std::string& statefulset = "", const std::string& revision = "") {
+    int n = 0;
+    for (const auto& p : Pods()) {
+      n += p.ready && (statefulset.empty() || p.statefulset == statefulset) &&
+           (revision.empty() || p.revision == revision);
+    }
+    return n;
+  }
+  std::set<std::string> StatefulSets(const std::string& ws = "phi") {
+    std::set<std::string> out;
+    auto managed = sim_->ListManaged("models", ws);
+    EXPECT_TRUE(managed.ok());
+    for (const auto& m : *managed) {
+      if (m.key.kind == "StatefulSet") out.insert(m.key.name);
+    }
+    return out;
+  }
+  // Runs passes one fake second apart until `done` (at most `seconds`); `check` runs after
+  // every pass.
+  void RunUntil(const std::function<bool()>& done, int seconds,
+                const std::function<void(int)>& check = nullptr) {
+    for (int s = 0; s < seconds && !done(); ++s) {
+      clock_.Advance(std::chrono::seconds(1));
+      Pass();
+      if (check) check(s);
+    }
+    ASSERT_TRUE(done()) << "not done after " << seconds << " s of fake time";
+  }
+  bool StatusReady() {
+    json status = LastStatus();
+    if (!status.is_object() || status["workspaces"].empty()) return false;
+    const json& e = status["workspaces"][0];
+    return e.value("phase", "") == "Ready" && e.value("updatedReplicas", 0) ==
+                                                  e.value("replicas", -1) &&
+           e.value("surgeReplicas", -1) == 0;
   }
 
   FakeClock clock_;
@@ -249,6 +299,276 @@ TEST_F(ReconcilerTest, RenderFailureIsReportedNotRetriedBlindly) {
   EXPECT_EQ(entry["applied"], false);
   EXPECT_EQ(LastStatus()["conditions"][0]["status"], "False");
   EXPECT_EQ(backend_->applies(), 0);
+}
+
+constexpr char kNewImage[] = "vllm/vllm-openai:v0.11.0";
+const json kSurge1 = {{"mode", "Surge"}, {"maxSurge", 1}, {"previousRevision", 1}};
+
+TEST_F(ReconcilerTest, StatefulSetsCarryTheEntrysRollingUpdateBudget) {
+  const ObjectKey sts{"apps/v1", "StatefulSet", "models", "phi"};
+  auto budget = [&] {
+    return backend_->last_applied(sts).value("/spec/updateStrategy"_json_pointer, json());
+  };
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  EXPECT_EQ(budget(), (json{{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 1}}}}));
+  Observe(Work("sim-a", 2,
+               {UpdateEntry(WorkspaceObject("phi"), 2, 1,
+                            {{"mode", "InPlace"}, {"maxUnavailable", 2}})}));
+  Pass();
+  EXPECT_EQ(budget()["rollingUpdate"]["maxUnavailable"], 2);
+  Observe(Work("sim-a", 3,
+               {UpdateEntry(WorkspaceObject("phi"), 4, 1, {{"maxUnavailable", "50%"}})}));
+  Pass();
+  EXPECT_EQ(budget()["rollingUpdate"]["maxUnavailable"], 2);
+  // A bad update block is reported, not guessed at.
+  Observe(Work("sim-a", 4, {UpdateEntry(WorkspaceObject("phi"), 2, 1, {{"mode", "Sideways"}})}));
+  Pass();
+  EXPECT_EQ(LastStatus()["workspaces"][0]["reason"], "InvalidWorkEntry");
+  EXPECT_NE(LastStatus()["workspaces"][0]["message"].get<std::string>().find("update.mode"),
+            std::string::npos);
+}
+
+TEST_F(ReconcilerTest, ReadyReplicasCountOnlyTheAskedForRevisionDuringAnInPlaceUpdate) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  Observe(Work("sim-a", 2, {WorkEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2)}));
+  Pass();
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["revision"], 2);
+  EXPECT_EQ(ReadyPods("", "1"), 1);  // one old pod still serves...
+  EXPECT_EQ(e["readyReplicas"], 0);  // ...but does not count for revision 2
+  EXPECT_EQ(e["updatedReplicas"], 1);
+  EXPECT_EQ(e["failures"], 0);
+  EXPECT_EQ(e["phase"], "Starting");
+  RunUntil([&] { return StatusReady(); }, 600);
+  EXPECT_EQ(ReadyPods("phi", "2"), 2);
+}
+
+TEST_F(ReconcilerTest, FailuresCountImagePullFailuresOfTheNewRevision) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  sim_->SetImagePullFailure(kNewImage, true);
+  Observe(Work("sim-a", 2, {WorkEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2)}));
+  for (int i = 0; i < 60; ++i) {
+    clock_.Advance(std::chrono::seconds(5));
+    Pass();
+  }
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["phase"], "Failed");
+  EXPECT_EQ(e["reason"], "ImagePullBackOff");
+  EXPECT_EQ(e["failures"], 1);
+  EXPECT_EQ(e["readyReplicas"], 0);
+  EXPECT_EQ(e["updatedReplicas"], 1);
+  EXPECT_EQ(ReadyPods("phi", "1"), 1);  // the roll stopped: one old pod still serves
+}
+
+TEST_F(ReconcilerTest, SurgeKeepsOldPodsServingUntilNewOnesAreReadyThenRemovesTheSurge) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  ASSERT_EQ(ReadyPods("phi", "1"), 2);
+
+  Observe(Work("sim-a", 2,
+               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2, kSurge1)}));
+  Pass();
+  EXPECT_EQ(StatefulSets(), (std::set<std::string>{"phi", "phi-surge"}));
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["surgeReplicas"], 1);
+  EXPECT_EQ(e["readyReplicas"], 0);
+  EXPECT_EQ(e["updatedReplicas"], 0);
+  const ObjectKey surge_key{"apps/v1", "StatefulSet", "models", "phi-surge"};
+  json surge = backend_->last_applied(surge_key);
+  EXPECT_EQ(surge["spec"]["replicas"], 1);
+  EXPECT_EQ(surge["metadata"]["labels"]["berth.dev/workspace"], "phi");
+  EXPECT_EQ(surge["spec"]["template"]["metadata"]["labels"]["berth.dev/revision"], "2");
+  EXPECT_EQ(surge["spec"]["template"]["metadata"]["labels"]["berth.dev/workspace"], "phi");
+
+  bool surge_was_ready = false;
+  RunUntil([&] { return StatusReady() && StatefulSets().size() == 1; }, 900, [&](int s) {
+    // Capacity never drops below the desired replicas: GPUs allow the surge here.
+    EXPECT_GE(ReadyPods(), 2) << "at " << s << " s";
+    surge_was_ready = surge_was_ready || ReadyPods("phi-surge", "2") == 1;
+    // The main StatefulSet's pods keep revision 1 until the surge pod is Ready.
+    if (!surge_was_ready) {
+      EXPECT_EQ(ReadyPods("phi", "1"), 2) << "at " << s << " s";
+    }
+  });
+  EXPECT_TRUE(surge_was_ready);
+  EXPECT_EQ(StatefulSets(), std::set<std::string>{"phi"});
+  for (const auto& p : Pods()) EXPECT_EQ(p.revision, "2") << p.name;
+  EXPECT_EQ(ReadyPods("phi", "2"), 2);
+  e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["readyReplicas"], 2);
+  EXPECT_EQ(e["updatedReplicas"], 2);
+  EXPECT_EQ(e["failures"], 0);
+  // The main StatefulSet was updated k at a time.
+  EXPECT_EQ(backend_->last_applied({"apps/v1", "StatefulSet", "models", "phi"})
+                ["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"],
+            1);
+  // Done is done: the next pass writes nothing.
+  int writes = backend_->writes();
+  size_t hub_writes = hub_.Calls("PatchWorkStatus").size();
+  reconciler_->ObserveWork(hub_.work());
+  clock_.Advance(std::chrono::seconds(10));
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), hub_writes);
+}
+
+TEST_F(ReconcilerTest, SurgeInProgressSecondPassWritesNothing) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  Observe(Work("sim-a", 2,
+               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2, kSurge1)}));
+  Pass();
+  ASSERT_EQ(StatefulSets().count("phi-surge"), 1u);
+  const int writes = backend_->writes();
+  const size_t hub_writes = hub_.Calls("PatchWorkStatus").size();
+  reconciler_->ObserveWork(hub_.work());  // the hub echoes our status
+  clock_.Advance(std::chrono::seconds(1));
+  Pass();
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), hub_writes);
+  // A restarted agent decides the same from what the cluster runs: still nothing to write.
+  reconciler_ = NewReconciler();
+  reconciler_->LoadPersisted();
+  reconciler_->ObserveWork(hub_.work());
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), hub_writes);
+  EXPECT_EQ(ReadyPods("phi", "1"), 2);  // held: the main StatefulSet was not touched
+}
+
+TEST_F(ReconcilerTest, SurgeWithoutSpareGpusWaitsAndOldPodsKeepServing) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 4)}));  // all 4 L4
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  Observe(Work("sim-a", 2,
+               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 4, 2, kSurge1)}));
+  for (int i = 0; i < 60; ++i) {
+    clock_.Advance(std::chrono::seconds(10));
+    Pass();
+  }
+  EXPECT_EQ(ReadyPods("phi", "1"), 4);
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["phase"], "Pending");
+  EXPECT_EQ(e["reason"], "InsufficientGPU");
+  EXPECT_EQ(e["readyReplicas"], 0);
+  EXPECT_EQ(e["surgeReplicas"], 1);
+  EXPECT_NE(e["message"].get<std::string>().find("surge"), std::string::npos);
+  // The hub falls back to an in-place update: the surge goes, the main StatefulSet rolls.
+  Observe(Work("sim-a", 3,
+               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 4, 2,
+                            {{"mode", "InPlace"}, {"maxUnavailable", 1}})}));
+  Pass();
+  EXPECT_EQ(StatefulSets(), std::set<std::string>{"phi"});
+  RunUntil([&] { return StatusReady(); }, 1200,
+           [&](int s) { EXPECT_GE(ReadyPods(), 3) << "at " << s << " s"; });
+}
+
+TEST_F(ReconcilerTest, NoSurgeForAFirstDeployment) {
+  Observe(Work("sim-a", 1, {UpdateEntry(WorkspaceObject("phi"), 2, 2, kSurge1)}));
+  Pass();
+  EXPECT_EQ(StatefulSets(), std::set<std::string>{"phi"});
+  RunUntil([&] { return StatusReady(); }, 300);
+}
+
+TEST_F(ReconcilerTest, PrePullShowsInTheInventoryAfterTheModelledTimeAndIsRemovedAfter) {
+  json entry = WorkEntry(WorkspaceObject("phi"), 1);
+  entry["prePull"] = {{"revision", 2}, {"image", kNewImage}, {"model", "llama-3.1-8b-instruct"}};
+  Observe(Work("sim-a", 1, {entry}));
+  Pass();
+  const ObjectKey ds_key{"apps/v1", "DaemonSet", "models", "berth-prepull-phi"};
+  json ds = backend_->last_applied(ds_key);
+  ASSERT_FALSE(ds.is_null());
+  EXPECT_EQ(ds["spec"]["template"]["spec"]["nodeSelector"]["nvidia.com/gpu.product"], "NVIDIA-L4");
+  EXPECT_FALSE(ds["spec"]["template"]["metadata"]["labels"].contains("berth.dev/workspace"));
+
+  HeartbeatOptions hopts;
+  hopts.cluster = "sim-a";
+  Heartbeat heartbeat(&hub_, backend_.get(), &clock_, hopts);
+  auto cached = [&](const char* list, const std::string& what) {
+    heartbeat.Tick();
+    auto calls = hub_.Calls("PatchMemberStatus");
+    if (calls.empty()) return false;
+    const json items = calls.back().body.value(list, json::array());
+    return std::find(items.begin(), items.end(), what) != items.end();
+  };
+  // 10 GiB image at 100 MiB/s = 102.4 s, then 14.96 GiB of weights at 1 GiB/s (117.4 s);
+  // the heartbeat reads the inventory every 5 s.
+  clock_.Advance(std::chrono::seconds(100));
+  Pass();
+  EXPECT_FALSE(cached("cachedImages", kNewImage));
+  clock_.Advance(std::chrono::seconds(10));
+  Pass();
+  EXPECT_TRUE(cached("cachedImages", kNewImage));
+  EXPECT_FALSE(cached("cachedModels", "llama-3.1-8b-instruct"));
+  clock_.Advance(std::chrono::seconds(10));
+  Pass();
+  EXPECT_TRUE(cached("cachedModels", "llama-3.1-8b-instruct"));
+
+  const int writes = backend_->writes();
+  reconciler_->ObserveWork(hub_.work());
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);  // nothing changed, nothing written
+
+  Observe(Work("sim-a", 2, {WorkEntry(WorkspaceObject("phi"), 1)}));  // pre-pull no longer asked
+  Pass();
+  auto deleted = backend_->deleted();
+  EXPECT_NE(std::find(deleted.begin(), deleted.end(), ds_key), deleted.end());
+}
+
+// Two replicas of a model that needs two nodes (2 × L4 each): one StatefulSet per replica.
+constexpr char kMultiNodeFleet[] = R"(
+apiVersion: berth.dev/v1alpha1
+kind: Fleet
+clusters:
+  - name: sim-m
+    region: westeurope
+    prices: {L4: 0.8}
+    nodePools:
+      - {name: l4, gpu: L4, gpusPerNode: 2, count: 4, driverVersion: "550.54.15", cudaVersion: "12.4"}
+    sim: {imagePullMiBps: 100, defaultImageGiB: 10, weightLoadGiBps: 1, cachedWeightLoadGiBps: 4}
+)";
+
+TEST_F(ReconcilerTest, MultiNodeReplicasUpdateInPlaceOneReplicaAtATimeEvenWhenSurgeIsAsked) {
+  auto sim = SimCluster::FromFleetYaml(kMultiNodeFleet, "sim-m", {}, &clock_);
+  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+  sim_ = std::move(*sim);
+  backend_ = std::make_unique<CountingBackend>(sim_.get());
+  reconciler_ = NewReconciler();
+  const json ws = WorkspaceObject("gemma", "gemma-3-27b-instruct");
+  Observe(Work("sim-a", 1, {WorkEntry(ws, 2)}));
+  Pass();
+  ASSERT_EQ(StatefulSets("gemma"), (std::set<std::string>{"gemma-r0", "gemma-r1"}))
+      << LastStatus().dump();
+  RunUntil([&] { return StatusReady(); }, 600);
+
+  Observe(Work("sim-a", 2, {UpdateEntry(WithImage(ws, kNewImage), 2, 2, kSurge1)}));
+  Pass();
+  EXPECT_EQ(StatefulSets("gemma"), (std::set<std::string>{"gemma-r0", "gemma-r1"}));
+  auto replica_ready = [&](const std::string& sts) {
+    int ready = 0;
+    for (const auto& p : Pods("gemma")) ready += p.statefulset == sts && p.ready;
+    return ready == 2;
+  };
+  auto revisions = [&](const std::string& sts) {
+    std::set<std::string> out;
+    for (const auto& p : Pods("gemma"))
+      if (p.statefulset == sts) out.insert(p.revision);
+    return out;
+  };
+  EXPECT_EQ(revisions("gemma-r1"), std::set<std::string>{"2"});  // highest index first
+  EXPECT_EQ(revisions("gemma-r0"), std::set<std::string>{"1"});  // held
+  RunUntil([&] { return StatusReady(); }, 1200, [&](int s) {
+    EXPECT_TRUE(replica_ready("gemma-r0") || replica_ready("gemma-r1")) << "at " << s << " s";
+  });
+  EXPECT_EQ(revisions("gemma-r0"), std::set<std::string>{"2"});
 }
 
 TEST(StateDirTest, CredentialIsStoredOwnerOnlyAndReloaded) {

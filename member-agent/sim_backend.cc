@@ -140,11 +140,42 @@ bool MatchesExpression(const std::map<std::string, std::string>& labels, const j
   return false;
 }
 
+// Required node affinity terms: ORed, the expressions of one term ANDed. Empty = any node.
+bool MatchesNodeSelectorTerms(const std::map<std::string, std::string>& labels,
+                              const json& terms) {
+  if (!terms.is_array() || terms.empty()) return true;
+  for (const auto& term : terms) {
+    bool all = true;
+    for (const auto& expr : term.value("matchExpressions", json::array())) {
+      all = all && MatchesExpression(labels, expr);
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+// spec.updateStrategy.rollingUpdate.maxUnavailable of a StatefulSet: an integer or a
+// percentage of the replicas (rounded up, as Kubernetes does), at least 1; default 1.
+int MaxUnavailable(const json& sts_spec, int replicas) {
+  const json v =
+      sts_spec.value("/updateStrategy/rollingUpdate/maxUnavailable"_json_pointer, json(1));
+  int n = 1;
+  if (v.is_number_integer()) {
+    n = v.get<int>();
+  } else if (v.is_string()) {
+    const std::string text = v.get<std::string>();
+    n = std::atoi(text.c_str());
+    if (!text.empty() && text.back() == '%') n = (n * replicas + 99) / 100;
+  }
+  return std::max(1, n);
+}
+
 }  // namespace
 
 Status SimCluster::Apply(const json& object) {
   ObjectKey key = KeyOf(object);
-  if (key.kind != "StatefulSet" && key.kind != "Service" && key.kind != "ConfigMap") {
+  if (key.kind != "StatefulSet" && key.kind != "Service" && key.kind != "ConfigMap" &&
+      key.kind != "DaemonSet") {
     return Status::Invalid("sim cluster: cannot apply kind " + key.kind);
   }
   if (key.name.empty() || key.namespace_.empty()) {
@@ -174,9 +205,46 @@ StatusOr<std::vector<ManagedObject>> SimCluster::ListManaged(const std::string& 
     if (!workspace.empty() && ws != workspace) continue;
     std::string hash = obj.value("/metadata/annotations"_json_pointer, json::object())
                            .value(kAppliedHashAnnotation, std::string());
-    out.push_back({key, ws, hash});
+    out.push_back({key, ws, hash, LabelOf(obj, kRevisionLabel)});
   }
   return out;
+}
+
+SimCluster::SimPod SimCluster::NewPodLocked(const ObjectKey& sts_key, const json& sts,
+                                            int ordinal) const {
+  const json spec = sts.value("spec", json::object());
+  const json tmpl = spec.value("template", json::object());
+  const json pod_spec = tmpl.value("spec", json::object());
+  const json containers = pod_spec.value("containers", json::array());
+  const json container = containers.empty() ? json::object() : containers[0];
+  SimPod pod;
+  pod.ns = sts_key.namespace_;
+  pod.name = sts_key.name + "-" + std::to_string(ordinal);
+  pod.statefulset = sts_key.name;
+  pod.workspace = LabelOf(sts, kWorkspaceLabel);
+  pod.template_hash = ObjectHash(tmpl);
+  pod.revision = LabelOf(tmpl, kRevisionLabel);
+  pod.ordinal = ordinal;
+  pod.image = container.value("image", "");
+  const json limits = container.value("/resources/limits"_json_pointer, json::object());
+  for (const auto& [res, q] : limits.items()) {
+    if (res == "nvidia.com/gpu" || res.starts_with("nvidia.com/mig-")) {
+      pod.resource = res;
+      pod.units = q.is_string() ? std::atoi(q.get<std::string>().c_str()) : q.get<int>();
+    }
+  }
+  pod.node_affinity_terms = pod_spec.value(
+      "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms"_json_pointer,
+      json::array());
+  pod.anti_affinity = pod_spec.contains("/affinity/podAntiAffinity"_json_pointer);
+  const json ann = sts.value("/metadata/annotations"_json_pointer, json::object());
+  pod.weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
+  pod.model = ann.value(kModelAnnotation, "");
+  return pod;
+}
+
+bool SimCluster::PodReadyLocked(const SimPod& pod) const {
+  return !pod.node.empty() && !pod.pull_failed && clock_->Now() >= pod.ready_at;
 }
 
 void SimCluster::SyncPodsLocked() {
@@ -184,45 +252,94 @@ void SimCluster::SyncPodsLocked() {
   for (const auto& [key, sts] : objects_) {
     if (key.kind != "StatefulSet") continue;
     const json spec = sts.value("spec", json::object());
-    const json tmpl = spec.value("template", json::object());
-    const std::string template_hash = ObjectHash(tmpl);
+    const std::string template_hash = ObjectHash(spec.value("template", json::object()));
     const int replicas = spec.value("replicas", 1);
-    const json pod_spec = tmpl.value("spec", json::object());
-    const json containers = pod_spec.value("containers", json::array());
-    const json container = containers.empty() ? json::object() : containers[0];
+    std::vector<SimPod*> old;  // pods of another template, by ordinal
+    int unavailable = 0;
     for (int i = 0; i < replicas; ++i) {
-      std::string pod_name = key.name + "-" + std::to_string(i);
-      std::string pod_key = key.namespace_ + "/" + pod_name;
+      std::string pod_key = key.namespace_ + "/" + key.name + "-" + std::to_string(i);
       wanted.insert(pod_key);
       auto it = pods_.find(pod_key);
-      if (it != pods_.end() && it->second.template_hash == template_hash) continue;
-      SimPod pod;
-      pod.ns = key.namespace_;
-      pod.name = pod_name;
-      pod.statefulset = key.name;
-      pod.workspace = LabelOf(sts, kWorkspaceLabel);
-      pod.template_hash = template_hash;
-      pod.ordinal = i;
-      pod.image = container.value("image", "");
-      const json limits = container.value("/resources/limits"_json_pointer, json::object());
-      for (const auto& [res, q] : limits.items()) {
-        if (res == "nvidia.com/gpu" || res.starts_with("nvidia.com/mig-")) {
-          pod.resource = res;
-          pod.units = q.is_string() ? std::atoi(q.get<std::string>().c_str()) : q.get<int>();
-        }
+      if (it == pods_.end()) {  // missing pods are created from the current template
+        it = pods_.emplace(pod_key, NewPodLocked(key, sts, i)).first;
       }
-      pod.node_affinity_terms = pod_spec.value(
-          "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms"_json_pointer,
-          json::array());
-      pod.anti_affinity = pod_spec.contains("/affinity/podAntiAffinity"_json_pointer);
-      const json ann = sts.value("/metadata/annotations"_json_pointer, json::object());
-      pod.weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
-      pod.model = ann.value(kModelAnnotation, "");
-      pods_[pod_key] = std::move(pod);  // a changed template replaces the pod
+      if (!PodReadyLocked(it->second)) ++unavailable;
+      if (it->second.template_hash != template_hash) old.push_back(&it->second);
+    }
+    if (spec.value("/updateStrategy/type"_json_pointer, std::string()) == "OnDelete") continue;
+    // Rolling update, highest ordinal first. A pod of another template that does not serve
+    // is replaced at once (that costs no availability, and a pod stuck on a bad revision
+    // must not block the way back); Ready ones only while fewer than maxUnavailable pods
+    // are unavailable, so a new pod that never becomes Ready (ImagePullBackOff) stops it.
+    const int max_unavailable = MaxUnavailable(spec, replicas);
+    std::reverse(old.begin(), old.end());
+    for (SimPod* pod : old) {
+      if (!PodReadyLocked(*pod)) *pod = NewPodLocked(key, sts, pod->ordinal);
+    }
+    for (SimPod* pod : old) {
+      if (pod->template_hash == template_hash || unavailable >= max_unavailable) continue;
+      *pod = NewPodLocked(key, sts, pod->ordinal);
+      ++unavailable;
     }
   }
   for (auto it = pods_.begin(); it != pods_.end();) {
     it = wanted.count(it->first) ? std::next(it) : pods_.erase(it);
+  }
+}
+
+void SimCluster::SyncPrePullsLocked() {
+  const auto now = clock_->Now();
+  std::set<std::string> seen;
+  for (const auto& [key, ds] : objects_) {
+    if (key.kind != "DaemonSet") continue;
+    const json pod_spec = ds.value("/spec/template/spec"_json_pointer, json::object());
+    json containers = pod_spec.value("initContainers", json::array());
+    if (containers.empty()) containers = pod_spec.value("containers", json::array());
+    if (containers.empty()) continue;
+    const std::string image = containers[0].value("image", "");
+    const json ann = ds.value("/metadata/annotations"_json_pointer, json::object());
+    const std::string model = ann.value(kModelAnnotation, "");
+    const double weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
+    const json selector = pod_spec.value("nodeSelector", json::object());
+    const json terms = pod_spec.value(
+        "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms"_json_pointer,
+        json::array());
+    for (auto& node : nodes_) {
+      if (node.down) continue;  // a DaemonSet pod on a lost node starts over when it returns
+      bool match = MatchesNodeSelectorTerms(node.labels, terms);
+      for (const auto& [k, v] : selector.items()) {
+        auto l = node.labels.find(k);
+        match = match && l != node.labels.end() && v.is_string() && l->second == v;
+      }
+      if (!match) continue;
+      const std::string id = key.ToString() + " on " + node.spec.name + " image " + image;
+      seen.insert(id);
+      auto [it, fresh] = prepulls_.try_emplace(id);
+      SimPrePull& p = it->second;
+      const bool failing = failing_images_.count(image) > 0;
+      if (fresh || (p.pull_failed && !failing)) {
+        p = SimPrePull{key.ToString(), node.spec.name, image, model};
+        double pull_s = 0;
+        if (!node.images.count(image)) {
+          auto size = settings_.image_sizes_gib.find(image);
+          double gib = size != settings_.image_sizes_gib.end() ? size->second
+                                                               : settings_.default_image_gib;
+          pull_s = gib * 1024.0 / settings_.image_pull_mib_per_s;
+        }
+        bool cached = model.empty() || cluster_.cached_models.count(model) ||
+                      loaded_models_.count(model);
+        double weights_s = cached ? 0 : weights_gib / settings_.weight_load_gib_per_s;
+        p.image_done = now + Scaled(pull_s);
+        p.weights_done = p.image_done + Scaled(weights_s);
+      }
+      if (!p.pull_failed && failing && now < p.image_done) p.pull_failed = true;
+      if (p.pull_failed) continue;
+      if (now >= p.image_done) node.images.insert(image);
+      if (now >= p.weights_done && !model.empty()) loaded_models_.insert(model);
+    }
+  }
+  for (auto it = prepulls_.begin(); it != prepulls_.end();) {
+    it = seen.count(it->first) ? std::next(it) : prepulls_.erase(it);
   }
 }
 
@@ -236,17 +353,7 @@ int SimCluster::UsedLocked(const SimNode& node) const {
 
 bool SimCluster::NodeMatchesLocked(const SimNode& node, const SimPod& pod) const {
   if (node.down || pod.resource != node.resource) return false;
-  if (pod.node_affinity_terms.is_array() && !pod.node_affinity_terms.empty()) {
-    bool any = false;  // terms are ORed, expressions within a term ANDed
-    for (const auto& term : pod.node_affinity_terms) {
-      bool all = true;
-      for (const auto& expr : term.value("matchExpressions", json::array())) {
-        all = all && MatchesExpression(node.labels, expr);
-      }
-      any = any || all;
-    }
-    if (!any) return false;
-  }
+  if (!MatchesNodeSelectorTerms(node.labels, pod.node_affinity_terms)) return false;
   if (pod.anti_affinity) {
     for (const auto& [k, other] : pods_) {
       if (other.node == node.spec.name && other.statefulset == pod.statefulset &&
@@ -294,6 +401,7 @@ void SimCluster::ScheduleLocked(SimPod& pod) {
 
 void SimCluster::StepLocked() {
   SyncPodsLocked();
+  SyncPrePullsLocked();
   auto now = clock_->Now();
   // Pods on nodes that went down lose their node; pods over a node's capacity are evicted.
   for (auto& node : nodes_) {
@@ -338,6 +446,7 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
   s.name = pod.name;
   s.statefulset = pod.statefulset;
   s.node = pod.node;
+  s.revision = pod.revision;
   auto now = clock_->Now();
   std::string need = std::to_string(pod.units) + " " + pod.resource;
   if (pod.node.empty()) {
@@ -486,13 +595,28 @@ json SimCluster::Describe() {
     PodState s = PodStateLocked(pod);
     pods.push_back({{"namespace", pod.ns},
                     {"name", pod.name},
+                    {"revision", pod.revision},
                     {"node", pod.node},
                     {"ready", s.ready},
                     {"reason", s.reason},
                     {"message", s.message}});
   }
+  json pre_pulls = json::array();
+  const auto now = clock_->Now();
+  for (const auto& [id, p] : prepulls_) {
+    std::string state = p.pull_failed           ? "ImagePullBackOff"
+                        : now < p.image_done    ? "ImagePulling"
+                        : now < p.weights_done  ? "DownloadingWeights"
+                                                : "Done";
+    pre_pulls.push_back({{"daemonSet", p.daemonset},
+                         {"node", p.node},
+                         {"image", p.image},
+                         {"model", p.model},
+                         {"state", state}});
+  }
   return {{"simulated", true},
           {"cluster", cluster_.name},
+          {"prePulls", pre_pulls},
           {"timeScale", settings_.time_scale},
           {"unreachable", unreachable_.load()},
           {"failingImages", failing_images_},

@@ -11,7 +11,15 @@
 //     honouring required pod anti-affinity on the hostname (multi-node replicas);
 //   - startup = image pull (size / pull bandwidth, instant when the node has the image)
 //     + weight load (weights GiB / load bandwidth), each multiplied by time_scale;
-//   - a changed pod template replaces the StatefulSet's pods (all at once);
+//   - a changed pod template rolls the StatefulSet's pods like Kubernetes' RollingUpdate:
+//     highest ordinal first, at most spec.updateStrategy.rollingUpdate.maxUnavailable
+//     (default 1) unavailable at once, so a new pod that never becomes Ready (image pull
+//     failure) stops the roll; OnDelete never replaces; pods carry the template's
+//     berth.dev/revision label;
+//   - DaemonSets are pre-pulls (member-agent/prepull.h): every Ready node matching the pod
+//     template's nodeSelector / node affinity pulls the init container's image, then the
+//     weights of its berth.dev/model annotation; the node then has the image cached and
+//     the cluster the model (inventory cachedImages / cachedModels);
 //   - faults: node down / up, GPUs lost on a node (pods over capacity are evicted),
 //     image pull failure for an image, and "unreachable" (the agent stops talking to the
 //     hub: a flag the agent's hub client honours).
@@ -100,6 +108,7 @@ class SimCluster final : public MemberBackend {
   };
   struct SimPod {
     std::string ns, name, statefulset, workspace, template_hash;
+    std::string revision;  // berth.dev/revision of the pod template
     int ordinal = 0;
     std::string resource;
     int units = 0;
@@ -113,8 +122,19 @@ class SimCluster final : public MemberBackend {
     Clock::TimePoint pull_done{}, ready_at{};
   };
 
+  // One node pulling for a pre-pull DaemonSet (its init container's image, then the
+  // weights of its berth.dev/model annotation).
+  struct SimPrePull {
+    std::string daemonset, node, image, model;
+    bool pull_failed = false;
+    Clock::TimePoint image_done{}, weights_done{};
+  };
+
   void StepLocked();
   void SyncPodsLocked();
+  void SyncPrePullsLocked();
+  SimPod NewPodLocked(const ObjectKey& sts_key, const nlohmann::json& sts, int ordinal) const;
+  bool PodReadyLocked(const SimPod& pod) const;
   void ScheduleLocked(SimPod& pod);
   void StartPullLocked(SimPod& pod, SimNode& node);
   int UsedLocked(const SimNode& node) const;
@@ -133,7 +153,8 @@ class SimCluster final : public MemberBackend {
   std::map<ObjectKey, nlohmann::json> objects_;
   std::map<std::string, SimPod> pods_;  // "<ns>/<pod name>"
   std::set<std::string> failing_images_;
-  std::set<std::string> loaded_models_;
+  std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
+  std::map<std::string, SimPrePull> prepulls_;  // "<DaemonSet> on <node> image <image>"
 };
 
 }  // namespace berth::agent

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "member-agent/hub_api.h"
 #include "member-agent/readiness.h"
 #include "member-agent/test_fleet.h"
@@ -22,12 +26,18 @@ class SimTest : public ::testing::Test {
     ASSERT_TRUE(sim.ok()) << sim.status().ToString();
     sim_ = std::move(*sim);
   }
-  // Renders and applies a workspace as the reconciler would (with its annotations).
+  // Renders and applies a workspace as the reconciler would (with its annotations), at
+  // `revision`, with `image` ("" = the default) and, when `max_unavailable` > 0, that
+  // rolling-update budget on its StatefulSet.
   void Deploy(const std::string& name, int replicas,
-              const std::string& preset = "phi-4-mini-instruct", json gpu = testing::L4Gpu()) {
-    auto ws = workspace::ParseWorkspace(testing::WorkspaceObject(name, preset));
+              const std::string& preset = "phi-4-mini-instruct", json gpu = testing::L4Gpu(),
+              int64_t revision = 1, const std::string& image = "", int max_unavailable = 0) {
+    json object = testing::WorkspaceObject(name, preset);
+    if (!image.empty()) object = testing::WithImage(object, image);
+    auto ws = workspace::ParseWorkspace(object);
     ASSERT_TRUE(ws.ok()) << ws.status().ToString();
     workspace::ClusterAssignment a;
+    a.revision = revision;
     a.replicas = replicas;
     a.shape.product = gpu["product"];
     a.shape.gpus_per_node = gpu["gpusPerNode"];
@@ -40,14 +50,30 @@ class SimTest : public ::testing::Test {
         obj["metadata"]["annotations"][kWeightsGibAnnotation] =
             std::to_string(ws->model.weights_gib);
         obj["metadata"]["annotations"][kModelAnnotation] = ws->model.preset;
+        if (max_unavailable > 0)
+          obj["spec"]["updateStrategy"] = {
+              {"type", "RollingUpdate"},
+              {"rollingUpdate", {{"maxUnavailable", max_unavailable}}}};
       }
       ASSERT_TRUE(sim_->Apply(obj).ok());
     }
   }
-  WorkspaceReadiness Readiness(const std::string& name, int replicas) {
+  WorkspaceReadiness Readiness(const std::string& name, int replicas, int64_t revision = 1) {
     auto w = sim_->ReadWorkload("models", name);
     EXPECT_TRUE(w.ok());
-    return SummarizeWorkload(name, *w, replicas);
+    return SummarizeWorkload(name, *w, replicas, revision);
+  }
+  // Pod name → revision label, and how many pods are not Ready.
+  std::map<std::string, std::string> Revisions(const std::string& name, int* not_ready) {
+    auto w = sim_->ReadWorkload("models", name);
+    EXPECT_TRUE(w.ok());
+    std::map<std::string, std::string> out;
+    *not_ready = 0;
+    for (const auto& p : w->pods) {
+      out[p.name] = p.revision;
+      *not_ready += !p.ready;
+    }
+    return out;
   }
 
   FakeClock clock_;
@@ -189,6 +215,154 @@ TEST_F(SimTest, ImagePullFailureIsImagePullBackOffUntilCleared) {
   EXPECT_EQ(Readiness("phi", 1).reason, "ImagePulling");
   clock_.Advance(110s);
   EXPECT_EQ(Readiness("phi", 1).phase, "Ready");
+}
+
+TEST_F(SimTest, RollingUpdateReplacesAtMostMaxUnavailableHighestOrdinalFirst) {
+  Make();
+  Deploy("phi", 4, "phi-4-mini-instruct", testing::L4Gpu(), 1, "", 2);
+  clock_.Advance(200s);
+  ASSERT_EQ(Readiness("phi", 4).phase, "Ready");
+  Deploy("phi", 4, "phi-4-mini-instruct", testing::L4Gpu(), 2, "", 2);
+  int not_ready = 0;
+  auto revs = Revisions("phi", &not_ready);
+  // The two highest ordinals go first; the others keep serving revision 1.
+  EXPECT_EQ(revs, (std::map<std::string, std::string>{
+                      {"phi-0", "1"}, {"phi-1", "1"}, {"phi-2", "2"}, {"phi-3", "2"}}));
+  EXPECT_EQ(not_ready, 2);
+  for (int s = 0; s < 120 && Readiness("phi", 4, 2).phase != "Ready"; ++s) {
+    clock_.Advance(1s);
+    revs = Revisions("phi", &not_ready);
+    EXPECT_LE(not_ready, 2) << "at " << s << " s";
+  }
+  EXPECT_EQ(Readiness("phi", 4, 2).phase, "Ready");
+}
+
+TEST_F(SimTest, RollingUpdateDefaultsToOnePodAtATime) {
+  Make();
+  Deploy("phi", 3);
+  clock_.Advance(200s);
+  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2);  // no updateStrategy
+  int not_ready = 0;
+  std::vector<std::string> order;  // pods in the order they reached revision 2
+  std::set<std::string> seen;
+  for (int s = 0; s < 60; ++s) {
+    auto revs = Revisions("phi", &not_ready);
+    EXPECT_LE(not_ready, 1) << "at " << s << " s";
+    for (const auto& [pod, rev] : revs) {
+      if (rev == "2" && seen.insert(pod).second) order.push_back(pod);
+    }
+    clock_.Advance(1s);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"phi-2", "phi-1", "phi-0"}));
+  EXPECT_EQ(Readiness("phi", 3, 2).phase, "Ready");
+}
+
+TEST_F(SimTest, ImagePullFailureOfTheNewRevisionStopsTheRollingUpdate) {
+  Make();
+  const std::string bad = "vllm/vllm-openai:v0.11.0";
+  Deploy("phi", 3);
+  clock_.Advance(200s);
+  sim_->SetImagePullFailure(bad, true);
+  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  clock_.Advance(600s);
+  int not_ready = 0;
+  auto revs = Revisions("phi", &not_ready);
+  EXPECT_EQ(revs, (std::map<std::string, std::string>{
+                      {"phi-0", "1"}, {"phi-1", "1"}, {"phi-2", "2"}}));
+  EXPECT_EQ(not_ready, 1);
+  auto r = Readiness("phi", 3, 2);
+  EXPECT_EQ(r.phase, "Failed");
+  EXPECT_EQ(r.reason, "ImagePullBackOff");
+  EXPECT_EQ(r.failures, 1);
+  EXPECT_EQ(Readiness("phi", 3, 1).ready_replicas, 2);  // the old pods still serve
+  // The registry recovers: the roll goes on to the end.
+  sim_->SetImagePullFailure(bad, false);
+  for (int s = 0; s < 20; ++s) {
+    clock_.Advance(30s);
+    Readiness("phi", 3, 2);
+  }
+  EXPECT_EQ(Readiness("phi", 3, 2).phase, "Ready");
+}
+
+TEST_F(SimTest, RollingBackReplacesAPodStuckOnTheBadRevisionAtOnce) {
+  Make();
+  const std::string bad = "vllm/vllm-openai:v0.11.0";
+  Deploy("phi", 3);
+  clock_.Advance(200s);
+  sim_->SetImagePullFailure(bad, true);
+  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  clock_.Advance(300s);
+  ASSERT_EQ(Readiness("phi", 3, 2).reason, "ImagePullBackOff");
+  Deploy("phi", 3);  // back to revision 1: the stuck pod does not serve, so it goes first
+  int not_ready = 0;
+  auto revs = Revisions("phi", &not_ready);
+  EXPECT_EQ(revs["phi-2"], "1");
+  clock_.Advance(30s);
+  EXPECT_EQ(Readiness("phi", 3, 1).phase, "Ready");
+}
+
+// A pre-pull DaemonSet for L4 nodes, reduced to what the sim reads.
+json PrePullDaemonSet(const std::string& image, const std::string& model,
+                      const std::string& weights_gib) {
+  json ds = {{"apiVersion", "apps/v1"}, {"kind", "DaemonSet"}};
+  ds["metadata"]["name"] = "berth-prepull-phi";
+  ds["metadata"]["namespace"] = "models";
+  ds["metadata"]["annotations"][kModelAnnotation] = model;
+  ds["metadata"]["annotations"][kWeightsGibAnnotation] = weights_gib;
+  json& pod = ds["spec"]["template"]["spec"];
+  pod["nodeSelector"]["nvidia.com/gpu.product"] = "NVIDIA-L4";
+  pod["initContainers"] = json::array({{{"name", "pull"}, {"image", image}}});
+  pod["containers"] = json::array({{{"name", "pause"}, {"image", "registry.k8s.io/pause:3.10"}}});
+  return ds;
+}
+
+TEST_F(SimTest, PrePullDaemonSetWarmsNodesOfItsGpuShapeOnly) {
+  Make();
+  const std::string image = "vllm/vllm-openai:v0.11.0";
+  json ds = PrePullDaemonSet(image, "llama-3.1-8b-instruct", "14.96");
+  ASSERT_TRUE(sim_->Apply(ds).ok());
+  auto cached = [&](const std::vector<std::string>& list, const std::string& what) {
+    return std::find(list.begin(), list.end(), what) != list.end();
+  };
+  // 10 GiB at 100 MiB/s = 102.4 s, then 14.96 GiB of weights at 1 GiB/s.
+  clock_.Advance(102s);
+  auto inv = sim_->ReadInventory();
+  EXPECT_FALSE(cached(inv->cached_images, image));
+  clock_.Advance(1s);
+  inv = sim_->ReadInventory();
+  EXPECT_TRUE(cached(inv->cached_images, image));
+  EXPECT_FALSE(cached(inv->cached_models, "llama-3.1-8b-instruct"));
+  clock_.Advance(15s);
+  inv = sim_->ReadInventory();
+  EXPECT_TRUE(cached(inv->cached_models, "llama-3.1-8b-instruct"));
+  std::set<std::string> nodes;
+  const json state = sim_->Describe();
+  for (const auto& p : state["prePulls"]) {
+    nodes.insert(p["node"].get<std::string>());
+    EXPECT_EQ(p["state"], "Done");
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"l4-0", "l4-1"}));  // not the MIG node
+  // A pod of that image on those nodes now skips the pull.
+  Deploy("phi", 1, "phi-4-mini-instruct", testing::L4Gpu(), 1, image);
+  EXPECT_EQ(Readiness("phi", 1).reason, "LoadingWeights");
+}
+
+TEST_F(SimTest, PrePullWaitsOutAnImagePullFailure) {
+  Make();
+  const std::string image = "vllm/vllm-openai:v0.11.0";
+  sim_->SetImagePullFailure(image, true);
+  json ds = PrePullDaemonSet(image, "", "0");
+  ASSERT_TRUE(sim_->Apply(ds).ok());
+  clock_.Advance(600s);
+  auto inv = sim_->ReadInventory();
+  EXPECT_EQ(std::count(inv->cached_images.begin(), inv->cached_images.end(), image), 0);
+  const json state = sim_->Describe();
+  EXPECT_EQ(state["prePulls"].size(), 2u);
+  EXPECT_EQ(state["prePulls"][0]["state"], "ImagePullBackOff");
+  sim_->SetImagePullFailure(image, false);
+  clock_.Advance(103s);
+  inv = sim_->ReadInventory();
+  EXPECT_EQ(std::count(inv->cached_images.begin(), inv->cached_images.end(), image), 1);
 }
 
 TEST_F(SimTest, UnreachableCutsTheAgentOffFromTheHub) {

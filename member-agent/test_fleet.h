@@ -56,6 +56,21 @@ inline nlohmann::json WorkEntry(const nlohmann::json& ws, int replicas, int revi
   return {{"workspace", ws}, {"replicas", replicas}, {"revision", revision}, {"gpu", gpu}};
 }
 
+// A Work entry that rolls `ws` out as revision `revision` over `previous` with `update`
+// (the contract's `update` block).
+inline nlohmann::json UpdateEntry(const nlohmann::json& ws, int replicas, int revision,
+                                  nlohmann::json update, nlohmann::json gpu = L4Gpu()) {
+  nlohmann::json e = WorkEntry(ws, replicas, revision, std::move(gpu));
+  e["update"] = std::move(update);
+  return e;
+}
+
+// The workspace of a new revision: another image (any template change is a new revision).
+inline nlohmann::json WithImage(nlohmann::json ws, const std::string& image) {
+  ws["inference"]["image"] = image;
+  return ws;
+}
+
 inline nlohmann::json Work(const std::string& cluster, int64_t generation, nlohmann::json entries) {
   return {{"apiVersion", "berth.dev/v1alpha1"},
           {"kind", "Work"},

@@ -3,6 +3,7 @@
 // tests/agent.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -97,6 +98,7 @@ class CountingBackend : public MemberBackend {
   Status Apply(const nlohmann::json& object) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++applies_;
+    last_applied_[KeyOf(object)] = object;
     return inner_->Apply(object);
   }
   StatusOr<std::vector<ManagedObject>> ListManaged(const std::string& ns,
@@ -121,6 +123,12 @@ class CountingBackend : public MemberBackend {
     std::lock_guard<std::mutex> lock(mu_);
     return deleted_;
   }
+  // The last object applied under `key` (null when none was).
+  nlohmann::json last_applied(const ObjectKey& key) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = last_applied_.find(key);
+    return it == last_applied_.end() ? nlohmann::json() : it->second;
+  }
   int writes() const {
     std::lock_guard<std::mutex> lock(mu_);
     return applies_ + static_cast<int>(deleted_.size());
@@ -131,6 +139,7 @@ class CountingBackend : public MemberBackend {
   mutable std::mutex mu_;
   int applies_ = 0;
   std::vector<ObjectKey> deleted_;
+  std::map<ObjectKey, nlohmann::json> last_applied_;
 };
 
 }  // namespace berth::agent::testing

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "member-agent/readiness.h"
-
 namespace berth::agent {
 namespace {
 
@@ -39,33 +37,6 @@ TEST(WorkQueueTest, PlainAddKeepsBackoffButUrgentCutsIt) {
   EXPECT_FALSE(q.PopReady());
   q.Add("a", /*urgent=*/true);  // the desired state changed
   EXPECT_EQ(q.PopReady(), "a");
-}
-
-TEST(ReadinessTest, SingleAndMultiNodeReplicas) {
-  WorkloadState single{{{"ws", 3, 2}},
-                       {{"ws-2", "ws", "n1", false, false, "LoadingWeights", "loading"}}};
-  auto r = SummarizeWorkload("ws", single, 3);
-  EXPECT_EQ(r.ready_replicas, 2);
-  EXPECT_EQ(r.phase, "Starting");
-  EXPECT_EQ(r.reason, "LoadingWeights");
-
-  WorkloadState multi{{{"ws-r0", 2, 2}, {"ws-r1", 2, 1}}, {}};
-  EXPECT_EQ(SummarizeWorkload("ws", multi, 2).ready_replicas, 1);
-  multi.statefulsets[1].ready_replicas = 2;
-  EXPECT_EQ(SummarizeWorkload("ws", multi, 2).phase, "Ready");
-}
-
-TEST(ReadinessTest, FailureBeatsPendingBeatsStarting) {
-  WorkloadState s{{{"ws", 3, 0}},
-                  {{"ws-0", "ws", "n1", false, false, "ImagePulling", ""},
-                   {"ws-1", "ws", "", false, false, "InsufficientGPU", ""},
-                   {"ws-2", "ws", "n2", false, false, "CrashLoopBackOff", "exit 1"}}};
-  EXPECT_EQ(SummarizeWorkload("ws", s, 3).phase, "Failed");
-  EXPECT_EQ(SummarizeWorkload("ws", s, 3).reason, "CrashLoopBackOff");
-  s.pods.pop_back();
-  EXPECT_EQ(SummarizeWorkload("ws", s, 3).phase, "Pending");
-  EXPECT_EQ(SummarizeWorkload("ws", s, 3).reason, "InsufficientGPU");
-  EXPECT_EQ(SummarizeWorkload("ws", WorkloadState{}, 1).reason, "PodsNotCreated");
 }
 
 }  // namespace
