@@ -10,6 +10,16 @@
 #include "placement/engine_internal.h"
 #include "workspace/catalog.h"
 
+namespace berth::placement {
+
+bool Tolerates(const policies::Toleration& t, const Taint& taint) {
+  if (t.effect && *t.effect != taint.effect) return false;
+  if (t.op == policies::TolerationOperator::kExists) return t.key.empty() || t.key == taint.key;
+  return t.key == taint.key && t.value == taint.value;
+}
+
+}  // namespace berth::placement
+
 namespace berth::placement::internal {
 
 using policies::ClusterProperty;
@@ -91,12 +101,6 @@ bool Compare(double lhs, PropertyOperator op, double rhs) {
       return lhs <= rhs;
   }
   return false;
-}
-
-bool Tolerates(const policies::Toleration& t, const Taint& taint) {
-  if (t.effect && *t.effect != taint.effect) return false;
-  if (t.op == TolerationOperator::kExists) return t.key.empty() || t.key == taint.key;
-  return t.key == taint.key && t.value == taint.value;
 }
 
 // Returns {for new replicas, for running replicas}. A NoExecute taint tolerated only for

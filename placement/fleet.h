@@ -26,6 +26,10 @@ struct Taint {
   TaintEffect effect = TaintEffect::kNoSchedule;
 };
 
+// Kubernetes toleration matching: effect (when set) equal; Exists matches the key (an empty
+// key matches every taint); Equal matches key and value.
+bool Tolerates(const policies::Toleration& t, const Taint& taint);
+
 // One GPU node. A node carries one GPU shape: whole GPUs, or MIG slices of one profile
 // (a MIG slice is its own shape; mixed-profile nodes are modelled as one node per profile).
 struct GpuNode {

@@ -290,7 +290,10 @@ void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests,
   std::vector<std::pair<double, size_t>> overpaying;
   for (size_t i = 0; i < nreq; ++i) {
     const auto& policy = requests[i].policy ? *requests[i].policy : *default_policy;
-    eligible[i] = CostOnly(policy) && policy.mode == PlacementMode::kPickN && policy.spread.empty();
+    // Running replicas stay where they are unless the policy asks to rebalance: the
+    // relocation pass only moves replicas that are being placed now.
+    eligible[i] = CostOnly(policy) && policy.mode == PlacementMode::kPickN && policy.spread.empty() &&
+                  (policy.rebalance || requests[i].current.empty());
     if (!eligible[i] || out[i].placed == 0 || sized[i].cheapest < 0) continue;
     double over = out[i].cost_per_hour() - out[i].placed * sized[i].cheapest;
     if (over > 1e-6) overpaying.emplace_back(-over, i);

@@ -590,9 +590,11 @@ json PlacementPolicySpecToJson(const PlacementPolicySpec& spec) {
   }
   out["tolerations"] = std::move(tols);
   out["rebalance"] = spec.rebalance;
-  out["failover"] = {{"tolerationSeconds", spec.failover.toleration_seconds},
-                     {"failback", spec.failover.failback},
-                     {"failbackHysteresisSeconds", spec.failover.failback_hysteresis_seconds}};
+  out["failover"] = {{"failback", spec.failover.failback}};
+  if (spec.failover.toleration_seconds) out["failover"]["tolerationSeconds"] = *spec.failover.toleration_seconds;
+  if (spec.failover.failback_hysteresis_seconds) {
+    out["failover"]["failbackHysteresisSeconds"] = *spec.failover.failback_hysteresis_seconds;
+  }
   return out;
 }
 

@@ -128,9 +128,11 @@ struct Toleration {
 
 // Used by the hub's failover controller; placement only carries them.
 struct FailoverSettings {
-  int64_t toleration_seconds = 30;            // unhealthy this long → re-place replicas
-  bool failback = true;                       // move replicas home when the cluster recovers
-  int64_t failback_hysteresis_seconds = 300;  // home must be healthy this long first
+  // Unhealthy this long → re-place replicas. Unset: the hub's --failover-toleration (30 s).
+  std::optional<int64_t> toleration_seconds;
+  bool failback = true;  // move replicas home when the cluster recovers
+  // Home must be healthy this long first. Unset: the hub's --failback-hysteresis (300 s).
+  std::optional<int64_t> failback_hysteresis_seconds;
 };
 
 struct PlacementPolicySpec {

@@ -28,8 +28,8 @@ TEST(PlacementPolicySpec, EmptyBodyGetsDocumentedDefaults) {
   EXPECT_EQ(spec->min_clusters, 1);
   EXPECT_EQ(spec->max_clusters, 0);
   EXPECT_EQ(spec->min_available, 1);
-  EXPECT_EQ(spec->failover.toleration_seconds, 30);
-  EXPECT_EQ(spec->failover.failback_hysteresis_seconds, 300);
+  EXPECT_FALSE(spec->failover.toleration_seconds) << "unset: the hub's --failover-toleration applies";
+  EXPECT_FALSE(spec->failover.failback_hysteresis_seconds);
   EXPECT_TRUE(spec->failover.failback);
   EXPECT_FALSE(spec->rebalance);
   EXPECT_DOUBLE_EQ(spec->scoring.weights.cost, 1);

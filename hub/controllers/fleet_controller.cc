@@ -77,6 +77,26 @@ struct MemberView {
 
 using Reported = MemberReport;
 
+// The NoExecute taint an unreachable member carries in the placement snapshot (like
+// Kubernetes' node.kubernetes.io/unreachable). Workspaces tolerate it for their policy's
+// failover toleration unless they say otherwise.
+constexpr char kUnreachableTaint[] = "berth.dev/unreachable";
+
+// NoExecute taints of a member with the time each was added: those in spec.taints
+// (timeAdded, written by ReconcileHealth) and the unreachable one while it is unhealthy.
+std::vector<std::pair<placement::Taint, Clock::TimePoint>> NoExecuteTaints(const MemberView& m,
+                                                                          Clock::TimePoint now) {
+  std::vector<std::pair<placement::Taint, Clock::TimePoint>> out;
+  json taints = api::JsonPathGet(m.object, "spec.taints");
+  for (const auto& t : taints.is_array() ? taints : json::array()) {
+    if (t.value("effect", "") != "NoExecute") continue;
+    out.push_back({{t.value("key", ""), t.value("value", ""), policies::TaintEffect::kNoExecute},
+                   TimeOf(t.value("timeAdded", json()), now)});
+  }
+  if (m.frozen()) out.push_back({{kUnreachableTaint, "", policies::TaintEffect::kNoExecute}, m.since});
+  return out;
+}
+
 // Only a report about the Work entry as it stands now counts: one the agent wrote for an
 // older version of the entry may describe replicas that are no longer asked for. Each entry
 // carries entryGeneration (the placementGeneration at which it last changed) and the agent
@@ -223,6 +243,25 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
   if (!member.ok()) return {};
   auto lease = objects_.store().Get({leases.resource(), "", name});
   const auto now = clock_.Now();
+  // A NoExecute taint's toleration counts from when it was added: stamp the ones without a
+  // time (as the Kubernetes API server does for nodes) so eviction deadlines survive restarts.
+  json taints = api::JsonPathGet(*member, "spec.taints");
+  if (taints.is_array()) {
+    bool stamped = false;
+    for (auto& t : taints) {
+      if (t.value("effect", "") == "NoExecute" && !t.contains("timeAdded")) {
+        t["timeAdded"] = FormatRfc3339(now);
+        stamped = true;
+      }
+    }
+    if (stamped) {
+      json obj = *member;
+      obj["spec"]["taints"] = taints;
+      auto r = Write([&](ObjectCallback cb) { objects_.Update(members, "", name, obj, {}, cb); });
+      if (!r.ok()) return {r.status(), std::nullopt};
+      member = r;
+    }
+  }
   const int64_t period = api::JsonPathGet(*member, "spec.heartbeatPeriodSeconds").is_number_integer()
                              ? (*member)["spec"]["heartbeatPeriodSeconds"].get<int64_t>()
                              : options_.default_heartbeat_seconds;
@@ -327,7 +366,13 @@ ReconcileResult FleetController::ReconcilePlacement() {
         if (!failed) requeue_at(v.since + toleration);
       }
     }
-    snapshot.clusters.push_back(InventoryFromMember(m, v.takes_new()));
+    // An unreachable member is modelled like Kubernetes models an unreachable node: a
+    // NoExecute taint. Each workspace tolerates it for its policy's failover toleration
+    // (implicitly, see EffectivePolicy), so its replicas stay that long and no new ones
+    // land there; afterwards the eviction below moves them.
+    placement::ClusterInventory inv = InventoryFromMember(m, v.phase != MemberPhase::kNew);
+    if (v.frozen()) inv.taints.push_back({kUnreachableTaint, "", policies::TaintEffect::kNoExecute});
+    snapshot.clusters.push_back(std::move(inv));
     members[api::NameOf(m)] = std::move(v);
   }
 
@@ -359,6 +404,36 @@ ReconcileResult FleetController::ReconcilePlacement() {
   std::map<std::string, std::string> invalid;  // ws key → why
   std::map<std::string, const json*> ws_by_key;
   std::set<std::string> failing_back;  // workspaces decided without stickiness this pass
+  std::map<std::string, std::set<std::string>> evicted_unreachable;  // ws key → members
+  // Each policy once with the implicit toleration of the unreachable taint for its failover
+  // toleration (unless it tolerates that taint itself).
+  // Keyed by address; the original is held too, so an address is never reused while cached.
+  std::map<const policies::PlacementPolicySpec*,
+           std::pair<std::shared_ptr<const policies::PlacementPolicySpec>,
+                     std::shared_ptr<const policies::PlacementPolicySpec>>>
+      effective;
+  const auto default_policy = std::make_shared<const policies::PlacementPolicySpec>();
+  auto effective_policy = [&](std::shared_ptr<const policies::PlacementPolicySpec> p) {
+    if (!p) p = default_policy;
+    auto& [original, e] = effective[p.get()];
+    if (!e) {
+      original = p;
+      auto copy = std::make_shared<policies::PlacementPolicySpec>(*p);
+      const placement::Taint unreachable{kUnreachableTaint, "", policies::TaintEffect::kNoExecute};
+      bool own = false;
+      for (const auto& t : copy->tolerations) own = own || placement::Tolerates(t, unreachable);
+      if (!own) {
+        policies::Toleration t;
+        t.key = kUnreachableTaint;
+        t.op = policies::TolerationOperator::kExists;
+        t.effect = policies::TaintEffect::kNoExecute;
+        t.toleration_seconds = copy->failover.toleration_seconds.value_or(options_.toleration_seconds);
+        copy->tolerations.push_back(t);
+      }
+      e = copy;
+    }
+    return e;
+  };
   for (const auto& obj : ws_list->items) {
     const std::string key = WsKey(api::NamespaceOf(obj), api::NameOf(obj));
     ws_by_key[key] = &obj;
@@ -372,25 +447,68 @@ ReconcileResult FleetController::ReconcilePlacement() {
       invalid[key] = rev.status().message();
       continue;
     }
-    std::erase_if(ws->status.placements, [&](const workspace::ClusterPlacementStatus& p) {
-      auto m = members.find(p.cluster);
-      return m == members.end() || m->second.phase == MemberPhase::kFailed;
-    });
-    // Failback: once a member this workspace failed over from is healthy past the
-    // hysteresis, decide afresh (no stickiness) so replicas can return to the preferred
-    // clusters; make-before-break below keeps the old ones until the new are Ready.
-    json from = ws->status.raw.is_object() ? ws->status.raw.value("failedOverFrom", json::array()) : json::array();
-    for (const auto& c : from) {
-      auto m = members.find(c.get<std::string>());
-      if (m != members.end() && m->second.phase == MemberPhase::kHealthy) {
-        ws->status.placements.clear();
-        failing_back.insert(key);
-      }
-    }
     auto req = placement::RequestFromWorkspace(*ws, policies);
     if (!req.ok()) {
       invalid[key] = req.status().message();
       continue;
+    }
+    req->policy = effective_policy(req->policy);
+    const policies::PlacementPolicySpec& policy = *req->policy;
+    // NoExecute eviction: replicas leave a member whose NoExecute taint (the unreachable one
+    // included) this workspace tolerates for less time than the taint has been there.
+    for (auto it = req->current.begin(); it != req->current.end();) {
+      auto m = members.find(it->first);
+      std::string why;
+      if (m == members.end()) {
+        why = "MemberDeleted";
+      } else {
+        for (const auto& [taint, since] : NoExecuteTaints(m->second, now)) {
+          std::optional<int64_t> tolerated;  // seconds; nullopt = forever
+          bool matched = false;
+          for (const auto& t : policy.tolerations) {
+            if (!placement::Tolerates(t, taint)) continue;
+            if (!t.toleration_seconds) {
+              tolerated.reset();
+              matched = true;
+              break;
+            }
+            tolerated = matched && tolerated ? std::max(*tolerated, *t.toleration_seconds) : *t.toleration_seconds;
+            matched = true;
+          }
+          if (matched && !tolerated) continue;
+          const auto deadline = since + std::chrono::seconds(matched ? *tolerated : 0);
+          if (now >= deadline) {
+            why = taint.key == kUnreachableTaint ? "Unreachable" : "NoExecuteTaint";
+            break;
+          }
+          requeue_at(deadline);
+        }
+      }
+      if (why.empty()) {
+        ++it;
+        continue;
+      }
+      if (why == "Unreachable") evicted_unreachable[key].insert(it->first);
+      it = req->current.erase(it);
+    }
+    // Failback: once a member this workspace failed over from has been healthy for the
+    // policy's hysteresis, decide afresh (no stickiness) so replicas can return to the
+    // preferred clusters; make-before-break below keeps the old ones until the new are Ready.
+    const auto hysteresis_ws = std::chrono::seconds(
+        policy.failover.failback_hysteresis_seconds.value_or(options_.failback_hysteresis_seconds));
+    json from = ws->status.raw.is_object() ? ws->status.raw.value("failedOverFrom", json::array()) : json::array();
+    for (const auto& c : from) {
+      auto m = members.find(c.get<std::string>());
+      if (!policy.failover.failback || m == members.end() || m->second.frozen() ||
+          m->second.phase == MemberPhase::kNew) {
+        continue;
+      }
+      if (now - m->second.since >= hysteresis_ws) {
+        req->current.clear();
+        failing_back.insert(key);
+      } else {
+        requeue_at(m->second.since + hysteresis_ws);
+      }
     }
     requests.push_back(std::move(*req));
     request_objects.push_back(&obj);
@@ -681,7 +799,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       const std::string c = p.value("cluster", "");
       bool still = false;
       for (const auto& a : allocations[d.workspace]) still = still || a.cluster == c;
-      if (!still && members.count(c) && members[c].phase == MemberPhase::kFailed &&
+      if (!still && evicted_unreachable[d.workspace].count(c) && requests[i].policy->failover.failback &&
           std::find(failed_from.begin(), failed_from.end(), c) == failed_from.end()) {
         failed_from.push_back(c);
       }
@@ -740,7 +858,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       }
       bool failed_over = false;
       for (const auto& c : before) {
-        if (!after.count(c) && members.count(c) && members[c].phase == MemberPhase::kFailed) failed_over = true;
+        if (!after.count(c) && evicted_unreachable[d.workspace].count(c)) failed_over = true;
       }
       RecordEvent(obj, "Normal",
                   before.empty() ? "Placed" : failed_over ? "FailedOver" : failing_back.count(d.workspace) ? "FailedBack" : "Rescheduled",

@@ -161,5 +161,90 @@ TEST_F(FleetControllerTest, PendingReplicasReserveTheirGpus) {
   EXPECT_EQ(Condition("Workspace", "default", "second", "Scheduled"), "False");
 }
 
+
+
+class FailoverPolicyTest : public ControllerFixture {
+ protected:
+  void AddWs(const std::string& name, const json& policy) {
+    json ws = {{"apiVersion", api::kApiVersion}, {"kind", "Workspace"}, {"metadata", {{"name", name}}},
+               {"inference", {{"preset", {{"name", "llama-3.1-8b-instruct"}}}}},
+               {"placement", {{"replicas", 1}}}};
+    if (!policy.is_null()) ws["placement"]["policy"] = policy;
+    Create("Workspace", ws, "default");
+  }
+  // gpu-a is cheaper, so everything starts there and failback returns there.
+  void TwoMembers() {
+    AddMember("gpu-a", 8, json::object(), "550.54", 2.0);
+    AddMember("gpu-b", 8, json::object(), "550.54", 3.0);
+    Settle();
+  }
+};
+
+TEST_F(FailoverPolicyTest, EachWorkspaceFailsOverAfterItsOwnToleration) {
+  TwoMembers();
+  AddWs("fast", {{"failover", {{"tolerationSeconds", 5}}}});
+  AddWs("default-toleration", nullptr);
+  Settle();
+  ASSERT_EQ(Placements("fast"), (std::map<std::string, int>{{"gpu-a", 1}}));
+  ASSERT_EQ(Placements("default-toleration"), (std::map<std::string, int>{{"gpu-a", 1}}));
+  ReportReady("gpu-a");
+  Advance(seconds(16), {"gpu-b"});  // unhealthy after 15 s
+  ASSERT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "False");
+  Advance(seconds(3), {"gpu-b"});
+  EXPECT_EQ(Placements("fast"), (std::map<std::string, int>{{"gpu-a", 1}})) << "within its 5 s";
+  Advance(seconds(3), {"gpu-b"});
+  EXPECT_EQ(Placements("fast"), (std::map<std::string, int>{{"gpu-b", 1}})) << "moved after its 5 s";
+  EXPECT_EQ(Placements("default-toleration"), (std::map<std::string, int>{{"gpu-a", 1}}))
+      << "the hub's 30 s still holds for the other";
+  Advance(seconds(25), {"gpu-b"});
+  EXPECT_EQ(Placements("default-toleration"), (std::map<std::string, int>{{"gpu-b", 1}}));
+}
+
+TEST_F(FailoverPolicyTest, FailbackHonoursPerPolicyHysteresisOrNotAtAll) {
+  TwoMembers();
+  AddWs("quick-home", {{"failover", {{"tolerationSeconds", 1}, {"failbackHysteresisSeconds", 10}}}});
+  AddWs("stays", {{"failover", {{"tolerationSeconds", 1}, {"failback", false}}}});
+  Settle();
+  ReportReady("gpu-a");
+  Advance(seconds(18), {"gpu-b"});
+  ASSERT_EQ(Placements("quick-home"), (std::map<std::string, int>{{"gpu-b", 1}}));
+  ASSERT_EQ(Placements("stays"), (std::map<std::string, int>{{"gpu-b", 1}}));
+  ReportReady("gpu-b");
+  Settle();
+  Advance(seconds(8), {"gpu-a", "gpu-b"});
+  EXPECT_EQ(Placements("quick-home"), (std::map<std::string, int>{{"gpu-b", 1}})) << "hysteresis not over";
+  Advance(seconds(4), {"gpu-a", "gpu-b"});
+  EXPECT_EQ(Placements("quick-home"), (std::map<std::string, int>{{"gpu-a", 1}})) << "home after 10 s";
+  EXPECT_EQ(Placements("stays"), (std::map<std::string, int>{{"gpu-b", 1}})) << "failback: false";
+  EXPECT_FALSE(Get("Workspace", "default", "stays")["status"].contains("failedOverFrom"));
+}
+
+TEST_F(FailoverPolicyTest, NoExecuteTaintEvictsAfterTolerationSeconds) {
+  TwoMembers();
+  AddWs("tolerates-20s", {{"tolerations", {{{"key", "maintenance"}, {"operator", "Exists"},
+                                            {"effect", "NoExecute"}, {"tolerationSeconds", 20}}}}});
+  AddWs("intolerant", nullptr);
+  Settle();
+  ReportReady("gpu-a");
+  auto r = Wait([&](ObjectCallback cb) {
+    objects_->Patch(Kind("MemberCluster"), "", "gpu-a", PatchType::kMerge,
+                    R"({"spec":{"taints":[{"key":"maintenance","effect":"NoExecute"}]}})", {}, cb);
+  });
+  ASSERT_TRUE(r.ok());
+  Settle();
+  EXPECT_TRUE(api::JsonPathGet(Get("MemberCluster", "", "gpu-a"), "spec.taints")[0].contains("timeAdded"))
+      << "the hub stamps when the taint was added";
+  EXPECT_EQ(Placements("intolerant"), (std::map<std::string, int>{{"gpu-b", 1}})) << "evicted at once";
+  EXPECT_EQ(WorkReplicas("gpu-a", "intolerant")["gpu-a"], 1) << "kept until the replacement is Ready";
+  Advance(seconds(19), {"gpu-a", "gpu-b"});
+  EXPECT_EQ(Placements("tolerates-20s"), (std::map<std::string, int>{{"gpu-a", 1}}));
+  Advance(seconds(2), {"gpu-a", "gpu-b"});
+  EXPECT_EQ(Placements("tolerates-20s"), (std::map<std::string, int>{{"gpu-b", 1}}));
+  ReportReady("gpu-b");
+  Settle();
+  EXPECT_TRUE(WorkReplicas("gpu-a", "intolerant").empty());
+  EXPECT_TRUE(WorkReplicas("gpu-a", "tolerates-20s").empty());
+}
+
 }  // namespace
 }  // namespace berth::hub
