@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
                  "URL members and operators use to reach the hub, e.g. its Service or "
                  "LoadBalancer: https://HOST[:PORT]. Written into admin.kubeconfig. Default: "
                  "https://<--listen host>:<port> (127.0.0.1 for 0.0.0.0). HOST must be in the "
-                 "serving certificate (--tls-san); the hub warns when it is not");
+                 "serving certificate (--tls-san); the hub warns when it is not. Given twice, the "
+                 "last wins (an overlay can append one)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--log-format", log_format, "Log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
