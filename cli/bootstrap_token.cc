@@ -28,12 +28,11 @@ StatusOr<BootstrapToken> CreateBootstrapToken(RestClient& hub, int64_t ttl_secon
   const std::string id = RandomLowerAlnum(6);
   const std::string secret = RandomLowerAlnum(16);
   const auto expires = RealClock::Instance().Now() + std::chrono::seconds(ttl_seconds);
-  nlohmann::json token = {{"apiVersion", "berth.dev/v1alpha1"},
-                          {"kind", "BootstrapToken"},
-                          {"metadata", {{"name", id}}},
-                          {"spec",
-                           {{"secretHash", Sha256Hex(secret)},
-                            {"expiration", FormatRfc3339(expires)}}}};
+  nlohmann::json token = {
+      {"apiVersion", "berth.dev/v1alpha1"},
+      {"kind", "BootstrapToken"},
+      {"metadata", {{"name", id}}},
+      {"spec", {{"secretHash", Sha256Hex(secret)}, {"expiration", FormatRfc3339(expires)}}}};
   if (!description.empty()) token["spec"]["description"] = description;
   auto r = hub.Post("/apis/berth.dev/v1alpha1/bootstraptokens", token);
   if (!r.ok()) return r.status();

@@ -21,8 +21,8 @@
 #include <sstream>
 
 #include "api/clock.h"
-#include "api/kubeconfig.h"
 #include "api/kinds.h"
+#include "api/kubeconfig.h"
 #include "api/rest_client.h"
 #include "api/schema.h"
 #include "cli/bootstrap_token.h"
@@ -105,7 +105,9 @@ std::string Number(double v) {
   return out.str();
 }
 
-std::string BinaryOf(const std::string& name) { return name == "hub" ? "berth-hub" : "berth-agent"; }
+std::string BinaryOf(const std::string& name) {
+  return name == "hub" ? "berth-hub" : "berth-agent";
+}
 
 // "exited with status 1" / "was killed by signal 9 (Killed)".
 std::string DescribeExit(int status) {
@@ -183,14 +185,13 @@ StatusOr<std::string> ResolveBinDir(const std::string& flag) {
 // ---------------------------------------------------------------- the hub and its members
 
 // Waits for GET /readyz = 200 over TLS verified with the hub's CA.
-Status WaitHubReady(const LocalFleet& fleet, const std::string& url, pid_t pid,
-                    bool* interrupted) {
+Status WaitHubReady(const LocalFleet& fleet, const std::string& url, pid_t pid, bool* interrupted) {
   const auto deadline = SteadyClock::now() + kHubReadyTimeout;
   std::unique_ptr<RestClient> client;
   while (true) {
     if (auto exit = ChildExit(pid)) {
-      return Status::Unavailable("berth-hub " + *exit + " while starting; " +
-                                 fleet.LogPath("hub") + " ends with:\n" + fleet.LogTail("hub"));
+      return Status::Unavailable("berth-hub " + *exit + " while starting; " + fleet.LogPath("hub") +
+                                 " ends with:\n" + fleet.LogTail("hub"));
     }
     if (!client && fs::exists(fleet.CaPath())) {
       ClientConfig config;
@@ -205,8 +206,8 @@ Status WaitHubReady(const LocalFleet& fleet, const std::string& url, pid_t pid,
     }
     if (SteadyClock::now() >= deadline) {
       return Status::Unavailable("berth-hub did not answer " + url + "/readyz within " +
-                             std::to_string(kHubReadyTimeout.count()) + "s; " +
-                             fleet.LogPath("hub") + " ends with:\n" + fleet.LogTail("hub"));
+                                 std::to_string(kHubReadyTimeout.count()) + "s; " +
+                                 fleet.LogPath("hub") + " ends with:\n" + fleet.LogTail("hub"));
     }
     if (SleepOrSignal(milliseconds(200)) != 0) {
       *interrupted = true;
@@ -218,12 +219,14 @@ Status WaitHubReady(const LocalFleet& fleet, const std::string& url, pid_t pid,
 // status of condition `type` in a MemberCluster: {status, "Reason: message"}.
 std::pair<std::string, std::string> ConditionOf(const json& member, const std::string& type) {
   const json status = member.value("status", json::object());
-  const json conditions = status.is_object() ? status.value("conditions", json::array()) : json::array();
+  const json conditions =
+      status.is_object() ? status.value("conditions", json::array()) : json::array();
   for (const auto& c : conditions) {
     if (!c.is_object()) continue;
     if (c.value("type", "") == type) {
       std::string why = c.value("reason", "");
-      if (!c.value("message", "").empty()) why += (why.empty() ? "" : ": ") + c.value("message", "");
+      if (!c.value("message", "").empty())
+        why += (why.empty() ? "" : ": ") + c.value("message", "");
       return {c.value("status", "Unknown"), why};
     }
   }
@@ -274,11 +277,12 @@ StatusOr<std::vector<std::string>> MembersNotHealthy(RestClient& hub,
   return not_ready;
 }
 
+// Waits until every cluster is Joined and Healthy with a fresh lease. Fails at once when a
+// process of `pids` (the hub or an agent, our children) exits.
 Status WaitMembersHealthy(const LocalFleet& fleet, RestClient& hub,
-                          const std::map<std::string, pid_t>& agents, milliseconds timeout,
+                          const std::map<std::string, pid_t>& pids,
+                          const std::vector<std::string>& clusters, milliseconds timeout,
                           bool* interrupted) {
-  std::vector<std::string> clusters;
-  for (const auto& [name, pid] : agents) clusters.push_back(name);
   const auto deadline = SteadyClock::now() + timeout;
   // RFC 3339 in the lease has millisecond precision: compare from the start of this second.
   const Clock::TimePoint since =
@@ -286,11 +290,11 @@ Status WaitMembersHealthy(const LocalFleet& fleet, RestClient& hub,
   std::vector<std::string> not_ready;
   std::string last_error;
   while (true) {
-    for (const auto& [name, pid] : agents) {
+    for (const auto& [name, pid] : pids) {
       if (auto exit = ChildExit(pid)) {
-        return Status::Unavailable("berth-agent of " + name + " " + *exit +
-                                   " before it was Healthy; " + fleet.LogPath(name) +
-                                   " ends with:\n" + fleet.LogTail(name));
+        return Status::Unavailable((name == "hub" ? "berth-hub" : "berth-agent of " + name) + " " +
+                                   *exit + " before every member was Healthy; " +
+                                   fleet.LogPath(name) + " ends with:\n" + fleet.LogTail(name));
       }
     }
     auto pending = MembersNotHealthy(hub, clusters, since);
@@ -382,7 +386,8 @@ void StopAndReport(const LocalFleet& fleet, const std::vector<std::string>& name
     (n == "hub" ? hub : agents).push_back(n);
   }
   for (const auto* group : {&agents, &hub}) {
-    if (!group->empty()) PrintStopResults(fleet, fleet.StopAll(*group, timeout), pids, timeout, out);
+    if (!group->empty())
+      PrintStopResults(fleet, fleet.StopAll(*group, timeout), pids, timeout, out);
   }
 }
 
@@ -391,8 +396,8 @@ void StopAndReport(const LocalFleet& fleet, const std::vector<std::string>& name
 void PrintSummary(const LocalFleet& fleet, const FleetRecord& record,
                   const std::map<std::string, pid_t>& pids, bool foreground) {
   const size_t members = record.processes.size() - 1;
-  std::cout << "\nFleet up: berth-hub and " << members
-            << " SIMULATED member cluster" << (members == 1 ? "" : "s")
+  std::cout << "\nFleet up: berth-hub and " << members << " SIMULATED member cluster"
+            << (members == 1 ? "" : "s")
             << " (berth-agent --backend sim, no real GPUs), every member Joined and Healthy.\n\n";
   std::vector<std::vector<std::string>> rows = {{"PROCESS", "PID", "ENDPOINT", "LOG"}};
   for (const auto& p : record.processes) {
@@ -405,16 +410,17 @@ void PrintSummary(const LocalFleet& fleet, const FleetRecord& record,
     first_cluster = record.processes[1].name;
     first_admin = record.processes[1].endpoint;
   }
-  std::cout << "\n  kubeconfig   " << fleet.KubeconfigPath() << "   (admin; verifies the hub with "
-            << fleet.CaPath() << ")\n"
-            << "  pid files    " << fleet.PidsDir() << "/\n"
-            << "  agent state  " << fleet.dir() << "/agents/<cluster>/ (member credentials: a "
-            << "rerun of fleet up rejoins without tokens)\n\n"
-            << "Next:\n"
-            << "  export KUBECONFIG=" << fleet.KubeconfigPath() << "\n"
-            << "  kubectl get memberclusters                 # mc: region, GPUs free/total, health\n"
-            << "  kubectl apply -f examples/workspaces/phi-4-mini.yaml\n"
-            << "  kubectl get workspaces -A -o wide          # ws: where replicas run, ready/desired\n";
+  std::cout
+      << "\n  kubeconfig   " << fleet.KubeconfigPath() << "   (admin; verifies the hub with "
+      << fleet.CaPath() << ")\n"
+      << "  pid files    " << fleet.PidsDir() << "/\n"
+      << "  agent state  " << fleet.dir() << "/agents/<cluster>/ (member credentials: a "
+      << "rerun of fleet up rejoins without tokens)\n\n"
+      << "Next:\n"
+      << "  export KUBECONFIG=" << fleet.KubeconfigPath() << "\n"
+      << "  kubectl get memberclusters                 # mc: region, GPUs free/total, health\n"
+      << "  kubectl apply -f examples/workspaces/phi-4-mini.yaml\n"
+      << "  kubectl get workspaces -A -o wide          # ws: where replicas run, ready/desired\n";
   if (!first_admin.empty()) {
     std::cout << "  curl -X POST " << first_admin << "/faults/unreachable   # " << first_cluster
               << " stops heartbeating: watch failover\n"
@@ -424,7 +430,8 @@ void PrintSummary(const LocalFleet& fleet, const FleetRecord& record,
   }
   std::cout << "  berthctl fleet status --data-dir " << fleet.dir() << "\n";
   if (foreground) {
-    std::cout << "\nRunning in the foreground: Ctrl-C (or SIGTERM) stops every process of the fleet.\n";
+    std::cout
+        << "\nRunning in the foreground: Ctrl-C (or SIGTERM) stops every process of the fleet.\n";
   } else {
     std::cout << "  berthctl fleet down --data-dir " << fleet.dir() << "\n";
   }
@@ -460,13 +467,136 @@ int RunForeground(LocalFleet& fleet, const std::map<std::string, pid_t>& pids,
   }
 }
 
+// Exit code for a Status from a step of `fleet up`: 2 for bad input (a flag), 1 otherwise.
+int ExitCodeOf(const Status& s) { return s.code() == StatusCode::kInvalid ? 2 : 1; }
+
+// The cluster names of a fleet file, in file order, checked to be usable member names.
+StatusOr<std::vector<std::string>> ReadFleetClusters(const std::string& flag_value,
+                                                     const std::string& path) {
+  const std::string text = ReadText(path);
+  if (text.empty())
+    return Status::NotFound("--fleet " + flag_value + ": cannot read it (or it is empty)");
+  auto snapshot = placement::ParseFleetYaml(text);
+  if (!snapshot.ok()) {
+    std::string message = "--fleet " + flag_value + ": " + snapshot.status().message();
+    for (const auto& c : snapshot.status().causes()) {
+      const std::string cause = c.field + ": " + c.message;
+      if (message.find(cause) == std::string::npos) message += "\n  " + cause;
+    }
+    return Status::Invalid(message);
+  }
+  std::vector<std::string> clusters;
+  for (const auto& c : snapshot->clusters) {
+    if (std::string why = api::CheckDns1123Label(c.name); !why.empty()) {
+      return Status::Invalid("--fleet " + flag_value + ": cluster \"" + c.name +
+                             "\" cannot be a member name: " + why);
+    }
+    if (c.name == "hub") {
+      return Status::Invalid("--fleet " + flag_value +
+                             ": a cluster named \"hub\" would share the hub's log and pid files; "
+                             "rename it");
+    }
+    clusters.push_back(c.name);
+  }
+  if (clusters.empty()) return Status::Invalid("--fleet " + flag_value + ": no clusters");
+  return clusters;
+}
+
+// One fleet per data dir: two hubs on one store would corrupt it, two agents with one
+// credential would fight over the same Work. Stale pid files (process gone) are removed.
+Status RefuseRunningFleet(const LocalFleet& fleet) {
+  std::string running;
+  std::vector<std::string> stale;
+  for (const auto& name : fleet.PidFileNames()) {
+    if (auto pid = fleet.RunningPid(name)) {
+      running += (running.empty() ? "" : ", ") + BinaryOf(name) +
+                 (name == "hub" ? "" : " " + name) + " (pid " + std::to_string(*pid) + ")";
+    } else {
+      stale.push_back(name);
+    }
+  }
+  if (!running.empty()) {
+    return Status::FailedPrecondition(fleet.dir() + " already runs a fleet: " + running +
+                                      ". Stop it first with `berthctl fleet down --data-dir " +
+                                      fleet.dir() + "`, or use another --data-dir");
+  }
+  for (const auto& name : stale) {
+    std::error_code ec;
+    fs::remove(fleet.PidPath(name), ec);
+    std::cout << "removed stale pid file " << fleet.PidPath(name) << " (its process is gone)\n";
+  }
+  return Status::Ok();
+}
+
+// Admin ports for the agents: base, base+1, ... (each checked free), or free ones for base 0.
+// Checked before anything starts, rather than leave an agent that cannot listen.
+StatusOr<std::vector<int>> AgentAdminPorts(int base, const std::vector<std::string>& clusters,
+                                           int hub_port) {
+  std::vector<int> ports;
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    if (base == 0) {
+      auto p = PickFreePort();
+      if (!p.ok()) return p.status();
+      ports.push_back(*p);
+      continue;
+    }
+    const int p = base + static_cast<int>(i);
+    if (p == hub_port) {
+      return Status::Invalid("--agent-port-base " + std::to_string(base) + ": port " +
+                             std::to_string(p) + " is the hub's --listen port");
+    }
+    if (auto s = CheckPortFree("127.0.0.1", p); !s.ok()) {
+      return Status::Unavailable(
+          "--agent-port-base " + std::to_string(base) + ": the admin endpoint of " + clusters[i] +
+          " would be " + s.message() + "; pass another --agent-port-base, or 0 to pick free ports");
+    }
+    ports.push_back(p);
+  }
+  return ports;
+}
+
+// The command line of every process (what fleet.json records): the hub first, then one
+// agent per cluster. Agents get --join-token-file only when started (StartAgent).
+FleetRecord PlanFleet(const UpFlags& f, const LocalFleet& fleet, const std::string& bin_dir,
+                      const std::string& fleet_file, const std::vector<std::string>& clusters,
+                      const std::vector<int>& admin_ports, const std::string& hub_host,
+                      int hub_port) {
+  FleetRecord record;
+  record.fleet_file = fleet_file;
+  record.hub_url = "https://" + (hub_host == "0.0.0.0" ? std::string("127.0.0.1") : hub_host) +
+                   ":" + std::to_string(hub_port);
+  FleetProcess hub{"hub",
+                   {bin_dir + "/berth-hub", "--data-dir", fleet.HubDir(), "--listen", f.listen},
+                   record.hub_url};
+  if (f.failover_toleration >= 0) {
+    hub.argv.insert(hub.argv.end(), {"--failover-toleration", Number(f.failover_toleration)});
+  }
+  if (f.failback_hysteresis >= 0) {
+    hub.argv.insert(hub.argv.end(), {"--failback-hysteresis", Number(f.failback_hysteresis)});
+  }
+  record.processes.push_back(hub);
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    const std::string admin = "127.0.0.1:" + std::to_string(admin_ports[i]);
+    record.processes.push_back(
+        {clusters[i],
+         {bin_dir + "/berth-agent", "--hub", record.hub_url, "--hub-ca", fleet.CaPath(),
+          "--cluster-name", clusters[i], "--state-dir", fleet.AgentStateDir(clusters[i]),
+          "--backend", "sim", "--fleet", fleet_file, "--time-scale", Number(f.time_scale),
+          "--admin-listen", admin},
+         "http://" + admin});
+  }
+  return record;
+}
+
 int RunUp(const UpFlags& f) {
   // Block the stop signals before anything starts a thread (RestClient does).
   sigset_t stop = StopSignals();
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+  // Everything that can be checked is checked before a process starts.
   auto listen = ParseListen(f.listen);
   if (!listen.ok()) return PrintError(listen.status().message()), 2;
+  const auto [host, port] = *listen;
   auto wait_seconds = ParseDurationSeconds(f.wait);
   if (!wait_seconds.ok()) return PrintError("--wait: " + wait_seconds.status().message()), 2;
   if (f.agent_port_base != 0 && (f.agent_port_base < 1024 || f.agent_port_base > 65000)) {
@@ -476,159 +606,73 @@ int RunUp(const UpFlags& f) {
   }
   auto bin_dir = ResolveBinDir(f.bin_dir);
   if (!bin_dir.ok()) return PrintError(bin_dir.status().message()), 1;
-
   const std::string fleet_file = fs::absolute(f.fleet_file).lexically_normal().string();
-  const std::string fleet_text = ReadText(fleet_file);
-  if (fleet_text.empty()) return PrintError("--fleet " + f.fleet_file + ": cannot read it (or it is empty)"), 1;
-  auto snapshot = placement::ParseFleetYaml(fleet_text);
-  if (!snapshot.ok()) {
-    PrintError("--fleet " + f.fleet_file + ": " + snapshot.status().message());
-    for (const auto& c : snapshot.status().causes()) std::cerr << "  " << c.field << ": " << c.message << "\n";
-    return 1;
-  }
-  std::vector<std::string> clusters;
-  for (const auto& c : snapshot->clusters) {
-    if (std::string why = api::CheckDns1123Label(c.name); !why.empty()) {
-      return PrintError("--fleet " + f.fleet_file + ": cluster \"" + c.name +
-                        "\" cannot be a member name: " + why),
-             1;
-    }
-    if (c.name == "hub") {
-      return PrintError("--fleet " + f.fleet_file +
-                        ": a cluster named \"hub\" would share the hub's log and pid files; rename it"),
-             1;
-    }
-    clusters.push_back(c.name);
-  }
-  if (clusters.empty()) return PrintError("--fleet " + f.fleet_file + ": no clusters"), 1;
+  auto clusters = ReadFleetClusters(f.fleet_file, fleet_file);
+  if (!clusters.ok()) return PrintError(clusters.status().message()), 1;
 
   LocalFleet fleet(f.data_dir);
   if (auto s = fleet.CreateLayout(); !s.ok()) return PrintError(s.message()), 1;
   if (auto s = fleet.Lock(); !s.ok()) return PrintError(s.message()), 1;
-
-  // One fleet per data dir: two hubs on one store would corrupt it, two agents with one
-  // credential would fight over the same Work.
-  std::vector<std::string> running, stale;
-  for (const auto& name : fleet.PidFileNames()) {
-    if (auto pid = fleet.RunningPid(name)) {
-      running.push_back(BinaryOf(name) + (name == "hub" ? "" : " " + name) + " (pid " +
-                        std::to_string(*pid) + ")");
-    } else {
-      stale.push_back(name);
-    }
-  }
-  if (!running.empty()) {
-    std::string list;
-    for (const auto& r : running) list += (list.empty() ? "" : ", ") + r;
-    PrintError(fleet.dir() + " already runs a fleet: " + list + ". Stop it first with `berthctl fleet down --data-dir " +
-               fleet.dir() + "`, or use another --data-dir");
-    return 1;
-  }
-  for (const auto& name : stale) {
-    std::error_code ec;
-    fs::remove(fleet.PidPath(name), ec);
-    std::cout << "removed stale pid file " << fleet.PidPath(name) << " (its process is gone)\n";
-  }
-
-  // Ports: fail before starting anything rather than leave an agent that cannot listen.
-  const auto [host, port] = *listen;
+  if (auto s = RefuseRunningFleet(fleet); !s.ok()) return PrintError(s.message()), 1;
   if (auto s = CheckPortFree(host, port); !s.ok()) {
-    return PrintError("--listen: " + s.message() + ": another hub or fleet may be running there; pass --listen " +
-                      host + ":PORT"),
+    return PrintError("--listen: " + s.message() +
+                      ": another hub or fleet may be running there; pass --listen " + host +
+                      ":PORT"),
            1;
   }
-  std::vector<int> agent_ports;
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    if (f.agent_port_base == 0) {
-      auto p = PickFreePort();
-      if (!p.ok()) return PrintError(p.status().message()), 1;
-      agent_ports.push_back(*p);
-      continue;
-    }
-    const int p = f.agent_port_base + static_cast<int>(i);
-    if (p == port) return PrintError("--agent-port-base: port " + std::to_string(p) + " is the hub's --listen port"), 2;
-    if (auto s = CheckPortFree("127.0.0.1", p); !s.ok()) {
-      return PrintError("--agent-port-base " + std::to_string(f.agent_port_base) + ": the admin endpoint of " +
-                        clusters[i] + " would be " + s.message() +
-                        "; pass another --agent-port-base, or 0 to pick free ports"),
-             1;
-    }
-    agent_ports.push_back(p);
-  }
-
-  FleetRecord record;
-  record.fleet_file = fleet_file;
-  record.hub_url = "https://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
-                   std::to_string(port);
-  FleetProcess hub_process{"hub",
-                           {*bin_dir + "/berth-hub", "--data-dir", fleet.HubDir(), "--listen", f.listen},
-                           record.hub_url};
-  if (f.failover_toleration >= 0) {
-    hub_process.argv.insert(hub_process.argv.end(),
-                            {"--failover-toleration", Number(f.failover_toleration)});
-  }
-  if (f.failback_hysteresis >= 0) {
-    hub_process.argv.insert(hub_process.argv.end(),
-                            {"--failback-hysteresis", Number(f.failback_hysteresis)});
-  }
-  record.processes.push_back(hub_process);
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    const std::string admin = "127.0.0.1:" + std::to_string(agent_ports[i]);
-    record.processes.push_back(
-        {clusters[i],
-         {*bin_dir + "/berth-agent", "--hub", record.hub_url, "--hub-ca", fleet.CaPath(),
-          "--cluster-name", clusters[i], "--state-dir", fleet.AgentStateDir(clusters[i]),
-          "--backend", "sim", "--fleet", fleet_file, "--time-scale", Number(f.time_scale),
-          "--admin-listen", admin},
-         "http://" + admin});
-  }
+  auto admin_ports = AgentAdminPorts(f.agent_port_base, *clusters, port);
+  if (!admin_ports.ok())
+    return PrintError(admin_ports.status().message()), ExitCodeOf(admin_ports.status());
+  const FleetRecord record =
+      PlanFleet(f, fleet, *bin_dir, fleet_file, *clusters, *admin_ports, host, port);
   if (auto s = fleet.WriteRecord(record); !s.ok()) return PrintError(s.message()), 1;
 
   // From here on a failure stops what this command started.
   std::vector<std::string> started;
   std::map<std::string, pid_t> pids;
-  auto fail = [&](const std::string& message, bool interrupted) {
+  bool interrupted = false;
+  auto fail = [&](const std::string& message) {
     std::cout.flush();
     PrintError(message);
     if (!started.empty()) {
-      std::cerr << (interrupted ? "interrupted: " : "") << "stopping the processes this command started:\n";
+      std::cerr << (interrupted ? "interrupted: " : "")
+                << "stopping the processes this command started:\n";
       StopAndReport(fleet, started, seconds(10), std::cerr);
     }
-    RemoveJoinTokenFiles(fleet, clusters);
+    RemoveJoinTokenFiles(fleet, *clusters);
     std::cerr << "logs: " << fleet.LogsDir() << "/\n";
     return interrupted ? 130 : 1;
   };
-  bool interrupted = false;
 
+  const FleetProcess& hub_process = record.processes.front();
   std::cout << "Starting berth-hub on " << record.hub_url << " (store and PKI in " << fleet.HubDir()
             << ", log " << fleet.LogPath("hub") << ")\n";
   std::cout.flush();
   auto hub_pid = fleet.Start(hub_process, f.foreground);
-  if (!hub_pid.ok()) return fail(hub_pid.status().message(), false);
+  if (!hub_pid.ok()) return fail(hub_pid.status().message());
   started.push_back("hub");
   pids["hub"] = *hub_pid;
   if (auto s = WaitHubReady(fleet, record.hub_url, *hub_pid, &interrupted); !s.ok()) {
-    return fail(s.message(), interrupted);
+    return fail(s.message());
   }
   // DIR/admin.kubeconfig points at the hub's own (the hub rewrites it when the URL changes or
   // the admin token is rotated), so it is never stale.
   std::error_code ec;
   fs::remove(fleet.KubeconfigPath(), ec);
   fs::create_symlink("hub/admin.kubeconfig", fleet.KubeconfigPath(), ec);
-  if (ec) return fail("link " + fleet.KubeconfigPath() + ": " + ec.message(), false);
+  if (ec) return fail("link " + fleet.KubeconfigPath() + ": " + ec.message());
   auto hub = AdminClient(fleet, seconds(10));
-  if (!hub.ok()) return fail(hub.status().message(), false);
+  if (!hub.ok()) return fail(hub.status().message());
 
-  std::cout << "Starting " << clusters.size() << " SIMULATED member clusters from " << f.fleet_file
+  std::cout << "Starting " << clusters->size() << " SIMULATED member clusters from " << f.fleet_file
             << " (berth-agent --backend sim, time scale " << Number(f.time_scale) << ")\n";
-  std::map<std::string, pid_t> agent_pids;
   for (size_t i = 1; i < record.processes.size(); ++i) {
     const FleetProcess& p = record.processes[i];
     bool used_token = false;
     auto pid = StartAgent(fleet, p, **hub, f.foreground, &used_token);
-    if (!pid.ok()) return fail(pid.status().message(), false);
+    if (!pid.ok()) return fail(pid.status().message());
     started.push_back(p.name);
-    pids[p.name] = agent_pids[p.name] = *pid;
+    pids[p.name] = *pid;
     std::cout << "  " << p.name << ": pid " << *pid << ", admin " << p.endpoint << ", "
               << (used_token ? "joins with a single-use token (--join-token-file)"
                              : "rejoins with its stored credential")
@@ -636,11 +680,12 @@ int RunUp(const UpFlags& f) {
   }
   std::cout << "Waiting up to " << *wait_seconds << "s for every member to be Joined and Healthy\n";
   std::cout.flush();
-  if (auto s = WaitMembersHealthy(fleet, **hub, agent_pids, seconds(*wait_seconds), &interrupted);
+  if (auto s =
+          WaitMembersHealthy(fleet, **hub, pids, *clusters, seconds(*wait_seconds), &interrupted);
       !s.ok()) {
-    return fail(s.message(), interrupted);
+    return fail(s.message());
   }
-  RemoveJoinTokenFiles(fleet, clusters);  // spent: each agent holds its credential now
+  RemoveJoinTokenFiles(fleet, *clusters);  // spent: each agent holds its credential now
   fleet.Unlock();
   PrintSummary(fleet, record, pids, f.foreground);
   if (!f.foreground) return 0;
@@ -673,7 +718,9 @@ int RunDown(const DownFlags& f) {
 int RunStatus(const std::string& data_dir) {
   LocalFleet fleet(data_dir);
   if (!fs::is_directory(fleet.dir())) {
-    return PrintError("--data-dir " + fleet.dir() + " does not exist (start a fleet with `berthctl fleet up`)"), 1;
+    return PrintError("--data-dir " + fleet.dir() +
+                      " does not exist (start a fleet with `berthctl fleet up`)"),
+           1;
   }
   auto record = fleet.ReadRecord();
   std::vector<FleetProcess> processes;
@@ -692,12 +739,14 @@ int RunStatus(const std::string& data_dir) {
         hub_answers = true;
         for (const auto& item : list->value("items", json::array())) {
           auto [status, why] = ConditionOf(item, "Healthy");
-          health[item.value("metadata", json::object()).value("name", "")] = status == "True" ? "Healthy" : "Healthy=" + status;
+          health[item.value("metadata", json::object()).value("name", "")] =
+              status == "True" ? "Healthy" : "Healthy=" + status;
         }
       }
     }
   }
-  std::vector<std::vector<std::string>> rows = {{"PROCESS", "PID", "STATE", "MEMBER", "ENDPOINT", "LOG"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"PROCESS", "PID", "STATE", "MEMBER", "ENDPOINT", "LOG"}};
   int not_running = 0;
   for (const auto& p : processes) {
     auto pid = fleet.RunningPid(p.name);
@@ -710,12 +759,11 @@ int RunStatus(const std::string& data_dir) {
     } else {
       member = hub_answers ? "(API answers)" : pid ? "(API not answering)" : "-";
     }
-    rows.push_back({p.is_hub() ? "berth-hub" : p.name,
-                    recorded ? std::to_string(*recorded) : "-", state, member, p.endpoint,
-                    fleet.LogPath(p.name)});
+    rows.push_back({p.is_hub() ? "berth-hub" : p.name, recorded ? std::to_string(*recorded) : "-",
+                    state, member, p.endpoint, fleet.LogPath(p.name)});
   }
-  std::cout << "fleet in " << fleet.dir() << (record.ok() ? " (from " + record->fleet_file + ")" : "")
-            << "\n";
+  std::cout << "fleet in " << fleet.dir()
+            << (record.ok() ? " (from " + record->fleet_file + ")" : "") << "\n";
   PrintTable(rows, "");
   std::cout << "kubeconfig: " << fleet.KubeconfigPath() << "\n";
   if (not_running > 0) {
@@ -741,7 +789,9 @@ int RunRestart(const RestartFlags& f) {
   }
   for (const auto& n : f.names) {
     if (!by_name.count(n)) {
-      return PrintError("no process \"" + n + "\" in the fleet of " + fleet.dir() + " (it has " + known + ")"), 2;
+      return PrintError("no process \"" + n + "\" in the fleet of " + fleet.dir() + " (it has " +
+                        known + ")"),
+             2;
     }
   }
   if (auto s = fleet.Lock(); !s.ok()) return PrintError(s.message()), 1;
@@ -765,37 +815,42 @@ int RunRestart(const RestartFlags& f) {
       pid = StartAgent(fleet, p, **hub, false, &used_token);
     }
     if (!pid.ok()) return PrintError("restart " + n + ": " + pid.status().message()), 1;
-    std::cout << "started " << (p.is_hub() ? "berth-hub" : "berth-agent of " + n) << " (pid " << *pid
-              << "), log " << fleet.LogPath(n) << "\n";
+    std::cout << "started " << (p.is_hub() ? "berth-hub" : "berth-agent of " + n) << " (pid "
+              << *pid << "), log " << fleet.LogPath(n) << "\n";
   }
   return 0;
 }
 
 CommandRegistrar kRegister([](CLI::App& root) {
   auto* fleet = root.add_subcommand(
-      "fleet", "Run a local development fleet: berth-hub plus one SIMULATED member cluster per "
-               "cluster of a fleet file (docs/FLEET.md)");
+      "fleet",
+      "Run a local development fleet: berth-hub plus one SIMULATED member cluster per "
+      "cluster of a fleet file (docs/FLEET.md)");
   fleet->require_subcommand(1);
 
   auto up_flags = std::make_shared<UpFlags>();
   auto* up = fleet->add_subcommand(
-      "up", "Start berth-hub and one berth-agent --backend sim per cluster of --fleet, join them, "
-            "wait until every member is Joined and Healthy, and print where everything is");
-  up->add_option("--fleet", up_flags->fleet_file, "Fleet file (docs/FLEET.md), e.g. examples/fleet.yaml")
+      "up",
+      "Start berth-hub and one berth-agent --backend sim per cluster of --fleet, join them, "
+      "wait until every member is Joined and Healthy, and print where everything is");
+  up->add_option("--fleet", up_flags->fleet_file,
+                 "Fleet file (docs/FLEET.md), e.g. examples/fleet.yaml")
       ->required()
       ->check(CLI::ExistingFile);
   up->add_option("--data-dir", up_flags->data_dir,
                  "Directory for everything: hub/ (store, PKI), agents/<cluster>/, logs/, pids/, "
                  "admin.kubeconfig. Reused by a later `fleet up` (same store, no new tokens)")
       ->required();
-  up->add_option("--listen", up_flags->listen, "IPV4:PORT the hub serves HTTPS on")->capture_default_str();
+  up->add_option("--listen", up_flags->listen, "IPV4:PORT the hub serves HTTPS on")
+      ->capture_default_str();
   up->add_option("--time-scale", up_flags->time_scale,
                  "Simulated image pulls and weight loads take this fraction of real time "
                  "(0.01 = 100x faster; 1 = as long as on a real cluster)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1000.0));
-  up->add_option("--failover-toleration", up_flags->failover_toleration,
-                 "Hub: seconds a member may be Unhealthy before its replicas move (default: the hub's, 30)")
+  up->add_option(
+        "--failover-toleration", up_flags->failover_toleration,
+        "Hub: seconds a member may be Unhealthy before its replicas move (default: the hub's, 30)")
       ->check(CLI::Range(0.0, 86400.0));
   up->add_option("--failback-hysteresis", up_flags->failback_hysteresis,
                  "Hub: seconds a recovered member must stay healthy before replicas move back "
@@ -823,9 +878,11 @@ CommandRegistrar kRegister([](CLI::App& root) {
 
   auto down_flags = std::make_shared<DownFlags>();
   auto* down = fleet->add_subcommand(
-      "down", "Stop the fleet of --data-dir (agents, then the hub): SIGTERM, then SIGKILL after "
-              "--timeout. State and logs are kept");
-  down->add_option("--data-dir", down_flags->data_dir, "The --data-dir given to `fleet up`")->required();
+      "down",
+      "Stop the fleet of --data-dir (agents, then the hub): SIGTERM, then SIGKILL after "
+      "--timeout. State and logs are kept");
+  down->add_option("--data-dir", down_flags->data_dir, "The --data-dir given to `fleet up`")
+      ->required();
   down->add_option("--timeout", down_flags->timeout, "Wait this long after SIGTERM before SIGKILL")
       ->capture_default_str();
   down->callback([down_flags] {
@@ -834,8 +891,9 @@ CommandRegistrar kRegister([](CLI::App& root) {
 
   auto status_dir = std::make_shared<std::string>();
   auto* status = fleet->add_subcommand(
-      "status", "Show each process of the fleet (running/dead), its pid, endpoint, log, and the "
-                "member's health at the hub. Exit 0 when all run, 3 when some do not");
+      "status",
+      "Show each process of the fleet (running/dead), its pid, endpoint, log, and the "
+      "member's health at the hub. Exit 0 when all run, 3 when some do not");
   status->add_option("--data-dir", *status_dir, "The --data-dir given to `fleet up`")->required();
   status->callback([status_dir] {
     if (int rc = RunStatus(*status_dir); rc != 0) throw CLI::RuntimeError(rc);
@@ -843,12 +901,15 @@ CommandRegistrar kRegister([](CLI::App& root) {
 
   auto restart_flags = std::make_shared<RestartFlags>();
   auto* restart = fleet->add_subcommand(
-      "restart", "Stop (if running) and start again processes of the fleet with the arguments "
-                 "`fleet up` gave them, e.g. an agent you killed to watch failover");
+      "restart",
+      "Stop (if running) and start again processes of the fleet with the arguments "
+      "`fleet up` gave them, e.g. an agent you killed to watch failover");
   restart->add_option("--data-dir", restart_flags->data_dir, "The --data-dir given to `fleet up`")
       ->required();
   restart->add_option("names", restart_flags->names, "\"hub\" and/or cluster names")->required();
-  restart->add_option("--timeout", restart_flags->timeout, "Wait this long after SIGTERM before SIGKILL")
+  restart
+      ->add_option("--timeout", restart_flags->timeout,
+                   "Wait this long after SIGTERM before SIGKILL")
       ->capture_default_str();
   restart->callback([restart_flags] {
     if (int rc = RunRestart(*restart_flags); rc != 0) throw CLI::RuntimeError(rc);

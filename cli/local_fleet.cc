@@ -99,7 +99,9 @@ std::string LocalFleet::HubDir() const { return dir_ + "/hub"; }
 std::string LocalFleet::KubeconfigPath() const { return dir_ + "/admin.kubeconfig"; }
 std::string LocalFleet::CaPath() const { return HubDir() + "/pki/ca.crt"; }
 std::string LocalFleet::AgentStateDir(const std::string& c) const { return dir_ + "/agents/" + c; }
-std::string LocalFleet::AdminFile(const std::string& c) const { return AgentStateDir(c) + ".admin"; }
+std::string LocalFleet::AdminFile(const std::string& c) const {
+  return AgentStateDir(c) + ".admin";
+}
 std::string LocalFleet::JoinTokenFile(const std::string& c) const {
   return AgentStateDir(c) + ".join-token";
 }
@@ -299,9 +301,8 @@ Status LocalFleet::WriteRecord(const FleetRecord& record) const {
   for (const auto& p : record.processes) {
     processes.push_back({{"name", p.name}, {"argv", p.argv}, {"endpoint", p.endpoint}});
   }
-  json doc = {{"fleetFile", record.fleet_file},
-              {"hubUrl", record.hub_url},
-              {"processes", processes}};
+  json doc = {
+      {"fleetFile", record.fleet_file}, {"hubUrl", record.hub_url}, {"processes", processes}};
   return WriteFileAtomic(RecordPath(), doc.dump(2) + "\n", 0644);
 }
 

@@ -1,6 +1,5 @@
 // `berthctl token create|list`: single-use bootstrap tokens for joining member agents.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/bootstrap_token.h"
@@ -37,7 +36,8 @@ int CreateToken(const TokenCreateFlags& f) {
 }
 
 berth::cli::CommandRegistrar kRegister([](CLI::App& root) {
-  auto* token = root.add_subcommand("token", "Manage bootstrap tokens that member agents join with");
+  auto* token =
+      root.add_subcommand("token", "Manage bootstrap tokens that member agents join with");
   token->require_subcommand(1);
   auto* create = token->add_subcommand(
       "create",

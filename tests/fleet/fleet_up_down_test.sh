@@ -178,7 +178,7 @@ printf '#!/bin/sh\necho "cannot start: simulated failure"\nexit 3\n' >"$WORK/bad
 chmod +x "$WORK/badbin/berth-agent"
 out=$("${UP[@]}" --bin-dir "$WORK/badbin" 2>&1); rc=$?
 remember_pids
-if [ $rc -ne 0 ] && grep -q "exited with status 3 before it was Healthy" <<<"$out" &&
+if [ $rc -ne 0 ] && grep -q "exited with status 3 before every member was Healthy" <<<"$out" &&
    grep -q "$DIR/logs/test-.*log ends with" <<<"$out" && grep -q "simulated failure" <<<"$out"; then
   ok "a failing agent fails fleet up with its name, log and log tail"
 else fail "a failing agent fails fleet up with its name and log (rc $rc)" "$out"; fi
