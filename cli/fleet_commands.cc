@@ -43,6 +43,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr char kMemberClusters[] = "/apis/berth.dev/v1alpha1/memberclusters";
 constexpr char kLeases[] = "/apis/berth.dev/v1alpha1/leases";
+constexpr char kWorks[] = "/apis/berth.dev/v1alpha1/works";
 constexpr auto kHubReadyTimeout = seconds(30);
 constexpr int64_t kJoinTokenTtlSeconds = 600;
 
@@ -243,8 +244,11 @@ StatusOr<std::map<std::string, json>> ListByName(RestClient& hub, const std::str
   return by_name;
 }
 
-// Members of `clusters` that are not Joined=True and Healthy=True with a lease renewed at or
-// after `since` (a restarted hub still shows the health its store held before), each with why.
+// Members of `clusters` that are not ready, each with why. Ready: Joined=True and Healthy=True,
+// a lease renewed at or after `since` (a restarted hub still shows the health its store held
+// before), and the member's Work acknowledged by its agent (status.observedPlacementGeneration
+// caught up): after that the agent writes its Work only when something changes, so workspaces
+// applied next are placed on a settled fleet.
 StatusOr<std::vector<std::string>> MembersNotHealthy(RestClient& hub,
                                                      const std::vector<std::string>& clusters,
                                                      Clock::TimePoint since) {
@@ -252,6 +256,8 @@ StatusOr<std::vector<std::string>> MembersNotHealthy(RestClient& hub,
   if (!members.ok()) return members.status();
   auto leases = ListByName(hub, kLeases);
   if (!leases.ok()) return leases.status();
+  auto works = ListByName(hub, kWorks);
+  if (!works.ok()) return works.status();
   std::vector<std::string> not_ready;
   for (const auto& c : clusters) {
     auto it = members->find(c);
@@ -272,6 +278,13 @@ StatusOr<std::vector<std::string>> MembersNotHealthy(RestClient& hub,
       not_ready.push_back(c + " (no lease renewal since its agent started)");
     } else if (healthy != "True") {
       not_ready.push_back(c + " (Healthy=" + healthy + ", " + healthy_why + ")");
+    } else {
+      const json work = works->count(c) ? (*works)[c] : json::object();
+      const json wanted = api::JsonPathGet(work, "spec.placementGeneration");
+      const json seen = api::JsonPathGet(work, "status.observedPlacementGeneration");
+      if (!wanted.is_number() || !seen.is_number() || seen.get<int64_t>() < wanted.get<int64_t>()) {
+        not_ready.push_back(c + " (its agent has not acknowledged its Work yet)");
+      }
     }
   }
   return not_ready;
