@@ -307,7 +307,9 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   auto impl = std::make_unique<Impl>();
   const std::string host_for_url =
       options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host;
-  impl->url = "https://" + host_for_url + ":" + std::to_string(options.port);
+  impl->url = !options.advertise_url.empty()
+                  ? options.advertise_url
+                  : "https://" + host_for_url + ":" + std::to_string(options.port);
 
   HubPkiOptions pki_options;
   pki_options.data_dir = options.data_dir;

@@ -19,6 +19,10 @@ struct HubOptions {
   std::string host = "127.0.0.1";
   int port = 6443;
   std::vector<std::string> extra_sans;  // extra names/IPs for the serving certificate
+  // The URL clients use to reach the hub (written into admin.kubeconfig), e.g. a Service or
+  // LoadBalancer in front of it: "https://HOST[:PORT]". Empty: https://<host>:<port>, with
+  // 127.0.0.1 for a wildcard host. Not validated here (berth-hub's --advertise-url is).
+  std::string advertise_url;
   Clock* clock = nullptr;               // nullptr: the real clock
   FleetControllerOptions controllers;   // health, failover and failback timing
   bool run_controllers = true;          // false: API server and store only

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hub/hub.h"
+#include "hub/pki.h"
 
 namespace {
 
@@ -39,6 +40,52 @@ void ConfigureLogging(const std::string& format, const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// Checks --advertise-url: https://HOST[:PORT], nothing after the authority (agents pin the
+// hub's CA, so a path-routing proxy cannot sit in front of it). Sets *host to HOST without
+// brackets. Returns an error message naming the flag, or "" when the URL is usable.
+std::string CheckAdvertiseUrl(std::string* url, std::string* host) {
+  const std::string given = *url;
+  static const std::string kScheme = "https://";
+  if (url->compare(0, kScheme.size(), kScheme) != 0) {
+    return "--advertise-url \"" + given +
+           "\": must start with https:// (the hub serves only HTTPS), e.g. "
+           "https://hub.example.com:443";
+  }
+  while (url->size() > kScheme.size() && url->back() == '/') url->pop_back();
+  const std::string authority = url->substr(kScheme.size());
+  if (authority.find_first_of("/?#@ ") != std::string::npos) {
+    return "--advertise-url \"" + given +
+           "\": give only https://HOST[:PORT], without path, query or user info";
+  }
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return "--advertise-url \"" + given + "\": unclosed [";
+    *host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return "--advertise-url \"" + given + "\": junk after ]";
+      port = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    *host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+    if (host->find(':') != std::string::npos) {
+      return "--advertise-url \"" + given + "\": write an IPv6 host in brackets, https://[::1]:6443";
+    }
+  }
+  if (host->empty()) return "--advertise-url \"" + given + "\": no host";
+  if (!port.empty() || authority.back() == ':') {
+    int n = 0;
+    bool digits = !port.empty() && port.find_first_not_of("0123456789") == std::string::npos;
+    if (digits && port.size() <= 5) n = std::stoi(port);
+    if (n < 1 || n > 65535) {
+      return "--advertise-url \"" + given + "\": port must be a number from 1 to 65535";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,6 +99,13 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on")->capture_default_str();
   app.add_option("--tls-san", options.extra_sans,
                  "Extra DNS name or IP for the serving certificate (repeatable)");
+  app.add_option("--advertise-url", options.advertise_url,
+                 "URL members and operators use to reach the hub, e.g. its Service or "
+                 "LoadBalancer: https://HOST[:PORT]. Written into admin.kubeconfig. Default: "
+                 "https://<--listen host>:<port> (127.0.0.1 for 0.0.0.0). HOST must be in the "
+                 "serving certificate (--tls-san); the hub warns when it is not. Given twice, the "
+                 "last wins (an overlay can append one)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--log-format", log_format, "Log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
@@ -90,6 +144,13 @@ int main(int argc, char** argv) {
     std::cerr << "berth-hub: --listen port must be a number, got \"" << listen << "\"\n";
     return 2;
   }
+  std::string advertise_host;
+  if (!options.advertise_url.empty()) {
+    if (std::string why = CheckAdvertiseUrl(&options.advertise_url, &advertise_host); !why.empty()) {
+      std::cerr << "berth-hub: " << why << "\n";
+      return 2;
+    }
+  }
   ConfigureLogging(log_format, log_level);
 
   // Block the stop signals before any thread starts so only sigwait sees them.
@@ -109,6 +170,14 @@ int main(int argc, char** argv) {
   if (!hub.ok()) {
     spdlog::error("cannot start: {}", hub.status().ToString());
     return 1;
+  }
+  if (!advertise_host.empty() && !berth::SansCoverHost((*hub)->pki().server_sans, advertise_host)) {
+    std::string sans;
+    for (const auto& san : (*hub)->pki().server_sans) sans += (sans.empty() ? "" : ", ") + san;
+    spdlog::warn(
+        "--advertise-url host \"{}\" is not in the serving certificate ({}): clients dialing "
+        "{} will fail TLS verification; add --tls-san={}",
+        advertise_host, sans, options.advertise_url, advertise_host);
   }
   spdlog::info("berth-hub ready at {}; admin kubeconfig: {}", (*hub)->server_url(),
                (*hub)->pki().admin_kubeconfig_path);

@@ -426,6 +426,22 @@ StatusOr<IssuedCert> IssueCert(const std::string& ca_cert_pem, const std::string
   return IssuedCert{CertToPem(leaf->cert.get()), KeyToPem(leaf->key.get())};
 }
 
+bool SansCoverHost(const std::vector<std::string>& sans, const std::string& host) {
+  auto want = ParseSan(host);
+  if (!want.ok()) return false;
+  const std::string name = want->text.substr(4);  // after "DNS:"
+  for (const std::string& san : sans) {
+    if (san == want->text) return true;
+    // A wildcard covers exactly one leftmost label, never an IP (RFC 6125 6.4.3).
+    if (!want->is_ip && san.rfind("DNS:*.", 0) == 0) {
+      const std::string suffix = san.substr(5);  // ".example.com"
+      const size_t dot = name.find('.');
+      if (dot != std::string::npos && dot > 0 && name.substr(dot) == suffix) return true;
+    }
+  }
+  return false;
+}
+
 StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
   if (options.data_dir.empty()) {
     return Status::Invalid("data_dir: required", {{"data_dir", "set --data-dir"}});

@@ -69,6 +69,11 @@ struct HubPki {
 // (names the file and the errno text).
 StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options);
 
+// True when a certificate with these SANs (HubPki::server_sans form: "DNS:name", "IP:addr")
+// verifies as `host`: an IP literal (brackets allowed) equal to an IP SAN, or a DNS name
+// equal to a DNS SAN or matched by a wildcard SAN ("*.example.com" covers one label).
+bool SansCoverHost(const std::vector<std::string>& sans, const std::string& host);
+
 // `bytes` from the OS CSPRNG (RAND_bytes), encoded base64url without padding.
 std::string RandomToken(size_t bytes = 32);
 // Lower-case hex SHA-256.

@@ -203,6 +203,23 @@ TEST_F(PkiTest, ServingCertNearExpiryIsReissued) {
             X509_V_OK);
 }
 
+// berth-hub --advertise-url warns when its host is not in the serving certificate.
+TEST(SansCoverHostTest, ExactWildcardAndIpMatches) {
+  const std::vector<std::string> sans = {"DNS:localhost", "DNS:hub.example.com",
+                                         "DNS:*.lb.example.com", "IP:127.0.0.1", "IP:::1"};
+  EXPECT_TRUE(SansCoverHost(sans, "hub.example.com"));
+  EXPECT_TRUE(SansCoverHost(sans, "HUB.Example.com")) << "DNS names compare case-insensitively";
+  EXPECT_TRUE(SansCoverHost(sans, "eu.lb.example.com"));
+  EXPECT_FALSE(SansCoverHost(sans, "a.eu.lb.example.com")) << "a wildcard covers one label";
+  EXPECT_FALSE(SansCoverHost(sans, "lb.example.com"));
+  EXPECT_TRUE(SansCoverHost(sans, "127.0.0.1"));
+  EXPECT_TRUE(SansCoverHost(sans, "[::1]"));
+  EXPECT_TRUE(SansCoverHost(sans, "0:0:0:0:0:0:0:1")) << "IPv6 compares in canonical form";
+  EXPECT_FALSE(SansCoverHost(sans, "10.0.0.5"));
+  EXPECT_FALSE(SansCoverHost(sans, "other.example.com"));
+  EXPECT_FALSE(SansCoverHost(sans, "bad host"));
+}
+
 TEST_F(PkiTest, ServerUrlChangeRewritesKubeconfigWithSameToken) {
   auto first = EnsureHubPki(Options());
   ASSERT_TRUE(first.ok());

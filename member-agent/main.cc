@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 
 #include "api/kubeconfig.h"
 #include "member-agent/agent.h"
+#include "member-agent/agent_state.h"
 #include "member-agent/kube_backend.h"
 #include "member-agent/sim_backend.h"
 
@@ -58,6 +61,49 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// KubeBackend::ApiCalls() as a JSON array: what the agent's ClusterRole must grant
+// (deploy/kubernetes/agent/rbac.yaml is written, and tested, from this list).
+void PrintKubeRequests() {
+  nlohmann::json calls = nlohmann::json::array();
+  for (const auto& call : berth::agent::KubeBackend::ApiCalls()) {
+    calls.push_back({{"method", call.method},
+                     {"path", call.path},
+                     {"apiGroup", call.api_group},
+                     {"resource", call.resource},
+                     {"verb", call.verb}});
+  }
+  std::cout << calls.dump(2) << "\n";
+}
+
+// The bootstrap token of --join-token-file: the file's content without surrounding
+// whitespace (a Secret key mounted as a file, or `echo TOKEN > file`). Empty is allowed only
+// when the state dir already holds a member credential, since the token is then unused.
+berth::StatusOr<std::string> ReadJoinTokenFile(const std::string& path,
+                                               const std::string& state_dir) {
+  std::string text;
+  if (!ReadFile(path, &text)) {
+    return berth::Status::Invalid("--join-token-file " + path + ": cannot read it (" +
+                                  std::strerror(errno) +
+                                  "); write the token from `berthctl token create` into it");
+  }
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  std::string token = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+  if (token.find_first_of(" \t\r\n") != std::string::npos) {
+    return berth::Status::Invalid("--join-token-file " + path +
+                                  ": expected one token <id>.<secret>, found several words");
+  }
+  if (token.empty()) {
+    auto state = berth::agent::AgentStateDir::Open(state_dir);
+    if (!state.ok() || !state->LoadCredential().ok()) {
+      return berth::Status::Invalid(
+          "--join-token-file " + path + " is empty and " + state_dir +
+          " holds no member credential: write the token from `berthctl token create` into it");
+    }
+  }
+  return token;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,7 +113,7 @@ int main(int argc, char** argv) {
       "or a simulated one (--backend sim)."};
   berth::agent::AgentOptions options;
   std::string hub_url, hub_ca_file, backend = "sim", fleet_file, fleet_cluster, kubeconfig;
-  std::string kube_context, log_format = "text", log_level = "info";
+  std::string kube_context, log_format = "text", log_level = "info", join_token_file;
   double heartbeat_seconds = 5, resync_seconds = 2, time_scale = 1.0;
   std::vector<std::string> labels;
   app.add_option("--hub", hub_url, "Hub URL, e.g. https://hub.example:6443")->required();
@@ -75,9 +121,24 @@ int main(int argc, char** argv) {
                  "PEM file with the hub's CA: the only certificate the hub may chain to")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--join-token", options.join_token,
-                 "Bootstrap token <id>.<secret> from `berthctl token create`; needed only for the "
-                 "first start (the member credential is then kept in --state-dir)");
+  app.add_flag_callback(
+      "--print-kube-requests",
+      [] {
+        PrintKubeRequests();
+        throw CLI::Success();
+      },
+      "Print every Kubernetes API request the kube backend can send (method, path pattern, "
+      "apiGroup, resource, RBAC verb) as JSON and exit: the agent's ClusterRole grants exactly "
+      "these (deploy/kubernetes/agent/rbac.yaml)");
+  auto* join_token_flag = app.add_option(
+      "--join-token", options.join_token,
+      "Bootstrap token <id>.<secret> from `berthctl token create`; needed only for the "
+      "first start (the member credential is then kept in --state-dir). Visible in `ps`: "
+      "prefer --join-token-file");
+  auto* join_token_file_flag = app.add_option(
+      "--join-token-file", join_token_file,
+      "File holding the bootstrap token (e.g. a Secret key mounted as a file), so it never "
+      "appears in `ps`; surrounding whitespace is ignored. Not with --join-token");
   app.add_option("--cluster-name", options.join.cluster_name,
                  "Name of this member cluster (DNS-1123 label)")
       ->required();
@@ -131,6 +192,17 @@ int main(int argc, char** argv) {
       "See docs/AGENT.md.");
   CLI11_PARSE(app, argc, argv);
   ConfigureLogging(log_format, log_level, options.join.cluster_name);
+
+  if (join_token_flag->count() > 0 && join_token_file_flag->count() > 0) {
+    return Fail(
+        "--join-token and --join-token-file are mutually exclusive: pass the token in a file "
+        "(--join-token-file, keeps it out of `ps`) or on the command line, not both");
+  }
+  if (join_token_file_flag->count() > 0) {
+    auto token = ReadJoinTokenFile(join_token_file, options.state_dir);
+    if (!token.ok()) return Fail(std::string(token.status().message()));
+    options.join_token = *token;
+  }
 
   options.hub.server = hub_url;
   if (!ReadFile(hub_ca_file, &options.hub.ca_pem))

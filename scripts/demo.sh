@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Berth's main job, end to end on this machine: a hub, one simulated member cluster per
-# entry of examples/fleet.yaml (berth-agent --backend sim: SIMULATED clusters, no real
+# entry of examples/demo/fleet.yaml (berth-agent --backend sim: SIMULATED clusters, no real
 # GPUs), workspaces placed by GPU fit/cost/locality, then a cluster dies and its replicas
 # fail over, and come back when it returns. The fleet is left running at the end.
 #
+# Processes are started and stopped by `berthctl fleet up` / `fleet down` / `fleet restart`.
+#
 # Environment: BERTH_DEMO_DIR (default .berth/demo), BERTH_DEMO_PORT (16443),
+# BERTH_DEMO_ADMIN_PORT_BASE (0: free ports, listed in $DATA/agents/<cluster>.admin),
 # BERTH_DEMO_TIME_SCALE (0.01: image pulls and weight loads 100x faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BERTH_BIN_DIR:-build/bin}
 DATA=${BERTH_DEMO_DIR:-.berth/demo}
 PORT=${BERTH_DEMO_PORT:-16443}
+ADMIN_PORT_BASE=${BERTH_DEMO_ADMIN_PORT_BASE:-0}
 SCALE=${BERTH_DEMO_TIME_SCALE:-0.01}
 FLEET=examples/demo/fleet.yaml
 HUB=https://127.0.0.1:$PORT
@@ -36,40 +40,17 @@ wait_for() {
   done
 }
 
-# Stop a previous demo fleet.
-if [ -d "$DATA/pids" ]; then
-  for f in "$DATA"/pids/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
-  sleep 1
-fi
+# Stop a previous demo fleet (its pid files say what runs), then start from scratch.
+if [ -d "$DATA" ]; then "$BIN/berthctl" fleet down --data-dir "$DATA" >/dev/null 2>&1 || true; fi
 rm -rf "$DATA"
-mkdir -p "$DATA/pids" "$DATA/logs" "$DATA/agents"
-export KUBECONFIG="$DATA/hub/admin.kubeconfig"
+export KUBECONFIG="$DATA/admin.kubeconfig"
 
-bold "Starting berth-hub on $HUB (store and PKI in $DATA/hub)"
-"$BIN/berth-hub" --data-dir "$DATA/hub" --listen "127.0.0.1:$PORT" \
-  --failover-toleration 10 --failback-hysteresis 30 >"$DATA/logs/hub.log" 2>&1 &
-echo $! >"$DATA/pids/hub.pid"
-wait_for 20 "the hub to answer /readyz" curl -sf --cacert "$DATA/hub/pki/ca.crt" "$HUB/readyz"
+bold "Starting berth-hub on $HUB and one SIMULATED member cluster per entry of $FLEET"
+note "berthctl fleet up: the hub, a single-use join token per cluster, one berth-agent --backend sim each"
+"$BIN/berthctl" fleet up --fleet "$FLEET" --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
+  --time-scale "$SCALE" --agent-port-base "$ADMIN_PORT_BASE" \
+  --failover-toleration 10 --failback-hysteresis 30 | sed '/^Next:/,$d'
 note "failover toleration 10s, failback hysteresis 30s (production defaults: 30s, 300s)"
-
-CLUSTERS=$(grep -E '^  - name:' "$FLEET" | awk '{print $3}')
-bold "Joining $(echo "$CLUSTERS" | wc -l) SIMULATED member clusters from $FLEET"
-i=0
-for c in $CLUSTERS; do
-  token=$("$BIN/berthctl" token create --ttl 10m --description "demo join of $c" 2>/dev/null)
-  "$BIN/berth-agent" --hub "$HUB" --hub-ca "$DATA/hub/pki/ca.crt" --join-token "$token" \
-    --cluster-name "$c" --state-dir "$DATA/agents/$c" --backend sim --fleet "$FLEET" \
-    --time-scale "$SCALE" --admin-listen "127.0.0.1:$((17100 + i))" \
-    >"$DATA/logs/$c.log" 2>&1 &
-  echo $! >"$DATA/pids/$c.pid"
-  echo "127.0.0.1:$((17100 + i))" >"$DATA/agents/$c.admin"
-  note "$c: joined with single-use token ${token%%.*}.****, agent admin on 127.0.0.1:$((17100 + i))"
-  i=$((i + 1))
-done
-all_healthy() {
-  [ "$(kubectl get mc -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Healthy")].status}{"\n"}{end}' | grep -c True)" -eq "$(echo "$CLUSTERS" | wc -l)" ]
-}
-wait_for 60 "every member to report Healthy" all_healthy
 kubectl get memberclusters -o wide
 
 bold "Applying workspaces: an 8B chat model spread over regions, a 70B model needing multi-GPU nodes, a Mistral restricted to the EU"
@@ -86,9 +67,15 @@ for ws in $(kubectl get workspaces -n ml -o jsonpath='{.items[*].metadata.name}'
   kubectl get workspace "$ws" -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}{range .status.placementDecision.rejected[*]}   rejected {.cluster}: {.reason}: {.message}{"\n"}{end}'
 done
 
+# ==== STAGED ROLLOUT STEP: reserved ====================================================
+# A model upgrade rolled out in stages goes here, after placement and before the failover:
+# apply a RolloutStrategy (examples/rollouts/), change a workspace's model, and follow the
+# canary cluster, the stages and the health gates with `berthctl rollout ...`. Keep it within
+# ~30 s of demo time and leave every workspace Available for the failover step below.
 bold "Staged rollouts"
 note "the rollout state machine (rollout/, docs/ROLLOUTS.md) is built and tested, but the hub's"
 note "rollout controller is not wired in this build: a model upgrade is not demonstrated yet."
+# ==== END STAGED ROLLOUT STEP ============================================================
 
 # Kill a US cluster that holds llama-70b if there is one: the EU-only model needs the EU cluster.
 placed_now=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}')
@@ -110,11 +97,7 @@ note "llama-70b Available again on $(kubectl get workspace llama-70b -n ml -o js
 kubectl get events -n ml --field-selector involvedObject.name=llama-70b
 
 bold "Restarting the agent of $victim (its credential is in its state dir: no new token)"
-i=0; for c in $CLUSTERS; do [ "$c" = "$victim" ] && break; i=$((i + 1)); done
-"$BIN/berth-agent" --hub "$HUB" --hub-ca "$DATA/hub/pki/ca.crt" --cluster-name "$victim" \
-  --state-dir "$DATA/agents/$victim" --backend sim --fleet "$FLEET" --time-scale "$SCALE" \
-  --admin-listen "127.0.0.1:$((17100 + i))" >>"$DATA/logs/$victim.log" 2>&1 &
-echo $! >"$DATA/pids/$victim.pid"
+"$BIN/berthctl" fleet restart --data-dir "$DATA" "$victim"
 start=$(date +%s)
 back() { placed_on "$victim" &&
          [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Degraded")].status}')" = False ] &&
@@ -126,11 +109,12 @@ kubectl get workspaces -n ml
 
 bold "The fleet is still running"
 cat <<TXT
-   export KUBECONFIG=$DATA/hub/admin.kubeconfig
+   export KUBECONFIG=$DATA/admin.kubeconfig
    kubectl get workspaces,memberclusters -A        # ws, mc for short
    kubectl describe workspace llama-70b -n ml
    kubectl get events -A
    $BIN/berthctl plan --fleet $FLEET -f examples/demo/workspaces.yaml --explain
    curl -X POST http://\$(cat $DATA/agents/<cluster>.admin)/faults/unreachable   # inject a fault
-   logs: $DATA/logs/    stop: kill \$(cat $DATA/pids/*.pid)
+   $BIN/berthctl fleet status --data-dir $DATA     # processes, pids, member health
+   logs: $DATA/logs/    stop: $BIN/berthctl fleet down --data-dir $DATA
 TXT

@@ -2,7 +2,8 @@
 """Checks of deploy/: the files operators run agree with the binaries they start.
 
     check_deploy.py flags          every --flag used exists in the binary's --help
-    check_deploy.py rbac --calls-binary B   the agent's ClusterRole covers exactly B's requests
+    check_deploy.py rbac           the agent's ClusterRole covers exactly the requests of
+                                   `berth-agent --print-kube-requests`
     check_deploy.py manifests      kustomize renders, schemas validate, deployment invariants
     check_deploy.py dockerfiles    packages exist and cover ldd, COPY sources, non-root USER
     check_deploy.py systemd        units carry the hardening and state directories
@@ -39,9 +40,7 @@ def main(argv):
     if argv[0] == "flags":
         check_flags(findings)
     elif argv[0] == "rbac":
-        if len(argv) != 3 or argv[1] != "--calls-binary":
-            die("usage: check_deploy.py rbac --calls-binary PATH")
-        check_rbac(findings, argv[2])
+        check_rbac(findings)
     elif argv[0] == "manifests":
         check_manifests(findings)
     elif argv[0] == "dockerfiles":

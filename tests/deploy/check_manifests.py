@@ -101,7 +101,30 @@ def check_hub_manifests(findings, objects):
     sa = dep["spec"]["template"]["spec"].get("serviceAccountName")
     findings.check(sa in {o["metadata"]["name"] for o in by_kind.get("ServiceAccount", [])},
                    f"hub ServiceAccount {sa} exists", "add serviceaccount.yaml")
-    return sans
+
+    # The URL written into admin.kubeconfig: https, a name in the certificate, a Service port.
+    advertise = arg_values(argv, "--advertise-url")
+    findings.check(bool(advertise), "hub passes --advertise-url",
+                   "pass --advertise-url=https://<the Service's name>:443 so admin.kubeconfig names it")
+    url = advertise[-1] if advertise else ""  # the hub takes the last one
+    host, port = split_https_url(url)
+    findings.check(url.startswith("https://"), f"hub --advertise-url {url} is https", "the hub serves only HTTPS")
+    findings.check(host in sans, f"hub --advertise-url host {host} is in --tls-san",
+                   f"add --tls-san={host}, or clients of {url} fail TLS verification")
+    service_ports = {p["port"] for s in services for p in s["spec"]["ports"]}
+    findings.check(port in service_ports, f"hub --advertise-url port {port} is a Service port",
+                   f"the Service serves {sorted(service_ports)}")
+    return sans, url
+
+
+def split_https_url(url):
+    """(host, port) of https://HOST[:PORT][/]; port 443 when absent."""
+    authority = re.sub(r"^https://", "", url).split("/")[0]
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else 443
+    host, _, port = authority.partition(":")
+    return host, int(port) if port.isdigit() else 443
 
 
 def check_agent_manifests(findings, objects):
@@ -124,6 +147,23 @@ def check_agent_manifests(findings, objects):
     ca_dir = str(Path(ca[0]).parent) if ca else None
     findings.check(ca_dir in mounts and "secret" in volumes[mounts[ca_dir]],
                    f"agent --hub-ca {ca} comes from a Secret", "mount the Secret berth-agent-hub there")
+    # The join token comes from the Secret mounted as a file: never on the command line (it
+    # would show in `ps` and the pod spec) or in the environment.
+    findings.check(not arg_values(argv, "--join-token") and "--join-token" not in argv,
+                   "agent passes no --join-token on its command line",
+                   "use --join-token-file with the Secret's join-token key mounted as a file")
+    token_file = arg_values(argv, "--join-token-file")
+    token_dir = str(Path(token_file[0]).parent) if token_file else None
+    token_volume = volumes.get(mounts.get(token_dir, ""), {})
+    projected = {i["path"]: i["key"] for i in token_volume.get("secret", {}).get("items", [])}
+    token_name = Path(token_file[0]).name if token_file else None
+    token_key = projected.get(token_name) if projected else token_name
+    findings.check(bool(token_file) and "secret" in token_volume and token_key == "join-token",
+                   f"agent --join-token-file {token_file} is the Secret's join-token key",
+                   "mount the Secret berth-agent-hub with item join-token there")
+    findings.check(not any(e.get("valueFrom", {}).get("secretKeyRef", {}).get("key") == "join-token"
+                           for e in c.get("env", [])),
+                   "the join token is not in the agent's environment", "read it from the mounted file")
     # $(VAR) references must resolve, or the kubelet passes them through literally.
     env = {e["name"] for e in c.get("env", [])}
     for a in argv:
@@ -165,10 +205,10 @@ def check_every_file_is_used(findings):
 def check_manifests(findings):
     check_every_file_is_used(findings)
     run_schema_validation(findings)
-    sans = {}
+    sans, advertised = {}, {}
     for d in HUB_DIRS:
         print(f"# {rel(d)}")
-        sans[d] = check_hub_manifests(findings, rendered_objects(d))
+        sans[d], advertised[d] = check_hub_manifests(findings, rendered_objects(d))
     for d in AGENT_DIRS:
         print(f"# {rel(d)}")
         check_agent_manifests(findings, rendered_objects(d))
@@ -177,3 +217,6 @@ def check_manifests(findings):
     host = re.sub(r"^https://", "", cm["data"]["hub-url"]).split("/")[0].rsplit(":", 1)[0]
     findings.check(host in sans[HUB_EXAMPLE], f"example agent dials {host}, a SAN of the example hub",
                    f"the hub's --tls-san values are {sorted(sans[HUB_EXAMPLE])}")
+    findings.check(cm["data"]["hub-url"].rstrip("/") == advertised[HUB_EXAMPLE].rstrip("/"),
+                   "example agent dials the example hub's --advertise-url",
+                   f"hub-url {cm['data']['hub-url']} vs --advertise-url {advertised[HUB_EXAMPLE]}")

@@ -88,14 +88,31 @@ def admin_token(data_dir):
     return m.group(1)
 
 
-def create_join_token(data_dir):
-    """`berthctl token create --kubeconfig <data-dir>/admin.kubeconfig` (the guide's join step);
-    returns the token id (the BootstrapToken's name)."""
+def kubeconfig_server(data_dir):
+    m = re.search(r"^\s*server:\s*(\S+)", (Path(data_dir) / "admin.kubeconfig").read_text(), re.M)
+    return m.group(1) if m else None
+
+
+def loopback_kubeconfig(hub):
+    """admin.kubeconfig with its server moved to the hub's loopback port: the guide's
+    `kubectl port-forward` + `config set-cluster --server=https://127.0.0.1:6443` step
+    (127.0.0.1 is always in the serving certificate)."""
+    text = (Path(hub.data_dir) / "admin.kubeconfig").read_text()
+    moved = re.sub(r"^(\s*server:\s*)\S+", rf"\g<1>https://127.0.0.1:{hub.port}", text, flags=re.M)
+    path = Path(hub.data_dir).parent / "loopback.kubeconfig"
+    path.write_text(moved)
+    path.chmod(0o600)
+    return path
+
+
+def create_join_token(hub):
+    """`berthctl token create --kubeconfig admin.kubeconfig` (the guide's join step), through
+    the port-forwarded address; returns the token id (the BootstrapToken's name)."""
     berthctl = Path(os.environ.get("BERTH_BIN_DIR", "")) / "berthctl"
     if not berthctl.exists():
         die(f"{berthctl} does not exist: build berthctl")
     run = subprocess.run([str(berthctl), "token", "create", "--kubeconfig",
-                          str(Path(data_dir) / "admin.kubeconfig"), "--ttl", "1h"],
+                          str(loopback_kubeconfig(hub)), "--ttl", "1h"],
                          capture_output=True, text=True, timeout=30)
     if run.returncode != 0:
         die(f"berthctl token create: {run.stderr.strip()}")
@@ -142,6 +159,10 @@ def check_operations(findings):
         try:
             for f in ("berth.db", "admin.kubeconfig", "pki/ca.crt", "pki/ca.key", "pki/server.crt"):
                 findings.check((data / f).exists(), f"first start created {f}", f"missing; log: {log}")
+            advertised = arg_values(args, "--advertise-url")[-1:]
+            findings.check(bool(advertised) and kubeconfig_server(data) == advertised[0],
+                           f"admin.kubeconfig names the --advertise-url {advertised}",
+                           f"it names {kubeconfig_server(data)}")
             # Clients that dial the Service verify the hub with the CA from the data dir.
             for name in service_names:
                 try:
@@ -162,7 +183,7 @@ def check_operations(findings):
             findings.check(status == 200 and b"berth_api_requests_total" in body,
                            "/metrics with the admin token serves berth_api_requests_total", f"status {status}")
             # Online backup while the hub runs (WAL mode): one token before it, one after.
-            before_backup = create_join_token(data)
+            before_backup = create_join_token(hub)
             how, ok, err = online_backup(data / "berth.db", Path(tmp) / "backup.db")
             findings.check(ok, f"online backup of berth.db while running ({how})", err)
             if ok:
@@ -173,7 +194,7 @@ def check_operations(findings):
                 con.close()
                 findings.check(integrity == "ok" and tables > 0, "the backup passes integrity_check and has tables",
                                f"integrity {integrity}, {tables} tables")
-            after_backup = create_join_token(data)
+            after_backup = create_join_token(hub)
         finally:
             findings.check(hub.stop() == 0, "SIGTERM stops the hub with exit 0", f"log: {log}")
 
@@ -215,3 +236,22 @@ def check_operations(findings):
             findings.check(bool(extra), "the example overlay adds a SAN", "nothing to check")
         finally:
             hub.stop()
+        example_url = arg_values(example_args, "--advertise-url")[-1:]
+        findings.check(bool(example_url) and kubeconfig_server(data) == example_url[0],
+                       f"with the example overlay admin.kubeconfig names {example_url} (the last "
+                       "--advertise-url wins)", f"it names {kubeconfig_server(data)}")
+
+        # --advertise-url: a host outside the certificate is warned about; http is refused.
+        hub = HubProcess(args + ["--advertise-url=https://not-in-the-cert.example.com"], data, log)
+        hub.stop()
+        warnings = [l for l in log.read_text().splitlines() if "is not in the serving certificate" in l]
+        findings.check(any("not-in-the-cert.example.com" in l for l in warnings),
+                       "berth-hub warns when the --advertise-url host is not a SAN",
+                       f"no warning in {log}")
+        binary = Path(os.environ.get("BERTH_BIN_DIR", "")) / "berth-hub"
+        run = subprocess.run([str(binary), f"--data-dir={data}", "--listen=127.0.0.1:0",
+                              "--advertise-url=http://berth-hub:443"],
+                             capture_output=True, text=True, timeout=30)
+        findings.check(run.returncode == 2 and "--advertise-url" in run.stderr and "https://" in run.stderr,
+                       "berth-hub refuses an http --advertise-url, naming the flag",
+                       f"exit {run.returncode}: {run.stderr.strip()}")

@@ -5,27 +5,26 @@ import os
 import subprocess
 from pathlib import Path
 
-from deploy_files import (
-    AGENT_KUSTOMIZE, die, flag_in_help, help_text, rel, rendered_objects)
+from deploy_files import AGENT_KUSTOMIZE, die, rel, rendered_objects
 
 
-def kube_calls(calls_binary):
-    """The agent kube backend's requests. Prefers `berth-agent --print-kube-requests` when the
-    binary has it; otherwise the helper linked against the agent library."""
-    bin_dir = os.environ.get("BERTH_BIN_DIR", "")
-    agent = Path(bin_dir) / "berth-agent"
-    cmd = [calls_binary]
-    if agent.exists() and flag_in_help("--print-kube-requests", help_text("berth-agent")):
-        cmd = [str(agent), "--print-kube-requests"]
+def kube_calls():
+    """The agent kube backend's requests (KubeBackend::ApiCalls()), as the binary prints them."""
+    agent = Path(os.environ.get("BERTH_BIN_DIR", "")) / "berth-agent"
+    if not agent.exists():
+        die(f"{agent} does not exist: build it first (`cmake --build build --target berth-agent`)")
+    cmd = [str(agent), "--print-kube-requests"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     if run.returncode != 0:
         die(f"{' '.join(cmd)} exited {run.returncode}: {run.stderr.strip()}")
     calls = json.loads(run.stdout)
-    for c in calls:
-        c.setdefault("apiGroup", c.get("api_group", ""))
     if not calls:
         die(f"{' '.join(cmd)} printed no requests")
-    return calls, " ".join(cmd)
+    for c in calls:
+        missing = {"method", "path", "apiGroup", "resource", "verb"} - set(c)
+        if missing:
+            die(f"{' '.join(cmd)} printed a request without {sorted(missing)}: {c}")
+    return calls, "berth-agent --print-kube-requests"
 
 
 VERB_OF_METHOD = {"PATCH": "patch", "PUT": "update", "POST": "create"}
@@ -90,8 +89,8 @@ def uncovered(calls, rules):
     return missing
 
 
-def check_rbac(findings, calls_binary):
-    calls, source = kube_calls(calls_binary)
+def check_rbac(findings):
+    calls, source = kube_calls()
     print(f"# {len(calls)} requests from {source}")
     objects = rendered_objects(AGENT_KUSTOMIZE)
     sa, ns, rules = agent_cluster_rules(objects)

@@ -41,6 +41,19 @@ def check_systemd(findings):
             for value in arg_values(argv, flag):
                 findings.check(value in state_dirs, f"{where} {flag} {value} is its StateDirectory",
                                f"with ProtectSystem=strict only StateDirectory= is writable ({state_dirs})")
+        # Secrets reach the binaries as credential files, never on the command line.
+        credentials = {v.split(":", 1)[0] for v in s.get("LoadCredential", [])}
+        findings.check(not arg_values(argv, "--join-token") and "--join-token" not in argv,
+                       f"{where} passes no --join-token on its command line",
+                       "use --join-token-file=${CREDENTIALS_DIRECTORY}/join-token")
+        for value in arg_values(argv, "--join-token-file"):
+            name = value.rsplit("/", 1)[-1]
+            findings.check(value.startswith("${CREDENTIALS_DIRECTORY}/") and name in credentials,
+                           f"{where} --join-token-file {value} is a LoadCredential= file",
+                           f"add LoadCredential={name}:/etc/berth/{name}")
+        if path.name == "berth-agent.service":
+            findings.check(bool(arg_values(argv, "--join-token-file")), f"{where} reads its join token from a file",
+                           "pass --join-token-file")
         if shutil.which("systemd-analyze"):
             problems = systemd_verify(path)
             findings.check(not problems, f"{where} passes systemd-analyze verify", "; ".join(problems))
