@@ -65,7 +65,11 @@ struct Options {
   int restart_quiet = 5;  // seconds without a hub write that count as converged
   std::vector<std::string> restart_signals = {"term", "kill"};
   int threads = 8;
+  std::string hub_log_level = "warn";
 };
+
+// Set once from the flags, read by Bench::Start.
+std::string g_hub_log_level = "warn";
 
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -124,6 +128,12 @@ json WorkspaceBody(const std::string& ns, const std::string& name, int replicas,
   return ws;
 }
 
+// Cost alone decides (PickN packs the cheapest member first): the bench chooses where
+// replicas start, independent of how the other score terms normalise.
+json CostOnly() {
+  return {{"scoring", {{"weights", {{"cost", 1}, {"availability", 0}, {"locality", 0}, {"warmCache", 0}, {"affinity", 0}}}}}};
+}
+
 std::string WorkspacesPath(const std::string& ns, const std::string& name = "") {
   return "/apis/berth.dev/v1alpha1/namespaces/" + ns + "/workspaces" + (name.empty() ? "" : "/" + name);
 }
@@ -170,7 +180,7 @@ struct Bench {
 
   static StatusOr<Bench> Start(const std::string& scenario, std::vector<std::string> flags) {
     testing::HubProcessOptions o;
-    o.extra_args = {"--log-level", "warn"};
+    o.extra_args = {"--log-level", g_hub_log_level};
     o.extra_args.insert(o.extra_args.end(), flags.begin(), flags.end());
     o.ready_timeout = seconds(60);
     Bench b;
@@ -203,7 +213,21 @@ struct Bench {
   bool Wait(FleetInformer& informer, const std::function<bool()>& pred, Steady::duration timeout,
             const std::string& what) const {
     if (informer.WaitUntil(pred, timeout)) return true;
-    return Fail("timed out after " + std::to_string(static_cast<int>(Seconds(timeout))) + " s waiting for " + what);
+    // What the hub shows, to see why it did not converge.
+    std::string state;
+    informer.With([&] {
+      int shown = 0;
+      for (const auto& [k, ws] : informer.Objects("workspaces")) {
+        if (++shown > 3) break;
+        state += "\n  workspace " + k + " status: " + ws.value("status", json::object()).dump().substr(0, 1500);
+      }
+      for (const auto& [k, m] : informer.Objects("memberclusters")) {
+        if (++shown > 6) break;
+        state += "\n  member " + k + " conditions: " + m.value("/status/conditions"_json_pointer, json()).dump();
+      }
+    });
+    return Fail("timed out after " + std::to_string(static_cast<int>(Seconds(timeout))) + " s waiting for " + what +
+                state);
   }
 };
 
@@ -292,7 +316,7 @@ bool RunDetect(const Options& o) {
     }
     const int n = o.detect_workspaces;
     Status created = ForEachParallel(bench->admin, 4, n, [&](RestClient& c, size_t i) {
-      return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 2)).status();
+      return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 2, CostOnly())).status();
     });
     if (!created.ok()) return bench->Fail("creating workspaces: " + created.ToString());
     if (!bench->Wait(informer, [&] { return AllPlacedOn(informer, "bench", n, 2, victim); }, seconds(60),
@@ -416,7 +440,7 @@ bool RunEvacuate(const Options& o) {
   }
   const auto setup_start = Steady::now();
   Status created = ForEachParallel(bench->admin, o.threads, n, [&](RestClient& c, size_t i) {
-    return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 1)).status();
+    return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 1, CostOnly())).status();
   });
   if (!created.ok()) return bench->Fail("creating workspaces: " + created.ToString());
   const double create_s = Seconds(Steady::now() - setup_start);
@@ -634,7 +658,7 @@ std::string ConditionDiff(const json& before_in, const json& after) {
   const json before = before_in.is_object() ? before_in : json::object();
   std::string out;
   for (const auto& c : after.value("/status/conditions"_json_pointer, json::array())) {
-    json old;
+    json old = json::object();
     for (const auto& o : before.value("/status/conditions"_json_pointer, json::array())) {
       if (o.value("type", "") == c.value("type", "")) old = o;
     }
@@ -764,7 +788,8 @@ bool RunRestart(const Options& o) {
     } else {
       auto code = bench->hub->Terminate(seconds(30));
       if (!code.ok() || *code != 0) {
-        std::printf("[restart] SIGTERM: the hub exited with %d\n", code.ok() ? *code : -1);
+        std::printf("[restart] SIGTERM: the hub exited with code %d (139 = SIGSEGV: a crash on shutdown)\n",
+                    code.ok() ? *code : -1);
       }
     }
     const auto t_spawn = Steady::now();
@@ -778,15 +803,29 @@ bool RunRestart(const Options& o) {
     json policy = {{"mode", "PickFixed"},
                    {"clusterNames", {probe_member}},
                    {"tolerations", {{{"key", "berth.dev/probe"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}}};
-    auto pc = bench->client->Post(WorkspacesPath("probe"), WorkspaceBody("probe", probe_name, 1, policy));
-    if (!pc.ok()) return bench->Fail("probe: " + pc.status().ToString());
+    // The first request on a connection pooled before the restart may fail ("Failed to write
+    // request body"): RestClient does not retry on a stale connection, so retry here.
+    Status probe_created;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      probe_created = bench->client->Post(WorkspacesPath("probe"), WorkspaceBody("probe", probe_name, 1, policy)).status();
+      if (probe_created.ok() || probe_created.code() == StatusCode::kAlreadyExists) break;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (!probe_created.ok() && probe_created.code() != StatusCode::kAlreadyExists) {
+      return bench->Fail("probe: " + probe_created.ToString());
+    }
     auto probe_in_work = [&] {
       const json* w = informer.Find("works", probe_member);
       if (!w) return false;
       auto e = WorkEntries(*w);
       return std::find(e.begin(), e.end(), "probe/" + probe_name) != e.end();
     };
-    if (!bench->Wait(informer, probe_in_work, seconds(120), "the probe workspace in " + probe_member + "'s Work")) {
+    auto probe_placed = [&] {
+      const json* ws = informer.Find("workspaces", "probe/" + probe_name);
+      return probe_in_work() && ws && !Placements(*ws).empty();
+    };
+    if (!bench->Wait(informer, probe_placed, seconds(120),
+                     "the probe workspace in " + probe_member + "'s Work and its status")) {
       return false;
     }
     const auto t_probe = Steady::now();
@@ -897,6 +936,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"term", "kill"}))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "Client threads for setup and lease renewals")->capture_default_str();
+  app.add_option("--hub-log-level", o.hub_log_level, "berth-hub --log-level (its log tail is printed on failure)")
+      ->capture_default_str();
   app.add_option("--client-io-threads", client_io_threads, "cpprestsdk I/O threads in this process")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -914,6 +955,7 @@ int main(int argc, char** argv) {
     o.restart_workspaces = 50;
     o.restart_quiet = 2;
   }
+  berth::bench::g_hub_log_level = o.hub_log_level;
   if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 

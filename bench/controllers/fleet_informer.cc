@@ -105,7 +105,14 @@ void FleetInformer::Apply(const std::string& resource, const std::string& type, 
       m[c.key] = object;
     }
     c.object = object;
-    for (const auto& l : listeners_) l(c);
+    for (const auto& l : listeners_) {
+      try {
+        l(c);
+      } catch (const std::exception& e) {
+        // A bench bug, not the hub's: say where, keep the informer running.
+        spdlog::error("informer listener failed on {} {} {}: {}", c.type, resource, c.key, e.what());
+      }
+    }
   }
   if (type != "SYNC") ++changes_;
   cv_.notify_all();
