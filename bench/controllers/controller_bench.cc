@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -68,8 +69,10 @@ struct Options {
   std::string hub_log_level = "warn";
 };
 
-// Set once from the flags, read by Bench::Start.
+// Set once from the flags, read by Bench.
 std::string g_hub_log_level = "warn";
+std::string g_hub_log_copy;  // append each hub's whole log here when the scenario ends
+std::string g_restart_data_dir;  // restart: keep the hub's data dir here (for profiling its start)
 
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -183,6 +186,7 @@ struct Bench {
     o.extra_args = {"--log-level", g_hub_log_level};
     o.extra_args.insert(o.extra_args.end(), flags.begin(), flags.end());
     o.ready_timeout = seconds(60);
+    if (scenario == "restart") o.data_dir = g_restart_data_dir;
     Bench b;
     b.scenario = scenario;
     auto hub = HubProcess::Start(o);
@@ -200,6 +204,15 @@ struct Bench {
                 joined.empty() ? " (defaults)" : joined.c_str());
     std::fflush(stdout);
     return b;
+  }
+
+  Bench() = default;
+  Bench(Bench&&) = default;
+  Bench& operator=(Bench&&) = default;
+  ~Bench() {
+    if (!hub || g_hub_log_copy.empty()) return;
+    std::ofstream out(g_hub_log_copy, std::ios::app);
+    out << "=== " << scenario << " hub log\n" << hub->log_tail(size_t{1} << 30);
   }
 
   // Prints why the scenario failed and the hub's log tail; returns false.
@@ -938,6 +951,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "Client threads for setup and lease renewals")->capture_default_str();
   app.add_option("--hub-log-level", o.hub_log_level, "berth-hub --log-level (its log tail is printed on failure)")
       ->capture_default_str();
+  app.add_option("--restart-data-dir", berth::bench::g_restart_data_dir,
+                 "restart: use (and keep) this hub data dir, e.g. to profile a start on it later");
+  app.add_option("--hub-log-copy", berth::bench::g_hub_log_copy, "Append every hub's whole log to this file");
   app.add_option("--client-io-threads", client_io_threads, "cpprestsdk I/O threads in this process")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -961,9 +977,18 @@ int main(int argc, char** argv) {
 
   const auto start = berth::bench::Steady::now();
   std::map<std::string, bool> results;
+  // The machine is shared: say how busy it was, next to every scenario's figures.
+  auto loadavg = [] {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five;
+    in >> one >> five;
+    return one + " (1 min), " + five + " (5 min)";
+  };
   auto run = [&](const std::string& name, bool (*fn)(const Options&)) {
     if (scenario != "all" && scenario != name && !(scenario == "replace" && name == "detect")) return;
+    std::printf("[%s] load average at start: %s\n", name.c_str(), loadavg().c_str());
     results[name] = fn(o);
+    std::printf("[%s] load average at end: %s\n", name.c_str(), loadavg().c_str());
     std::fflush(stdout);
   };
   run("detect", berth::bench::RunDetect);
