@@ -13,6 +13,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,24 @@ struct WorkloadState {
   std::vector<PodState> pods;
 };
 
+// How far the pre-pull DaemonSet of one workspace (berth-prepull-<workspace>,
+// member-agent/prepull.h) has got, node by node, as the cluster reports it. Nodes are
+// counted only for `image` (pods of an older template are being replaced and say nothing).
+struct PrePullState {
+  bool found = false;  // the DaemonSet exists
+  std::string image;   // the image it warms (its first init container's)
+  // Nodes it runs on (the nodes of the entry's GPU shape). nullopt while not known yet
+  // (kube: the DaemonSet controller has not observed the latest spec).
+  std::optional<int> desired_nodes;
+  // Nodes where the pull has finished (kube: the pod is Ready or its init container
+  // exited 0; sim: the image and then the weights of the berth.dev/model annotation).
+  int done_nodes = 0;
+  // Nodes whose pull of `image` fails (ImagePullBackOff, ErrImagePull, InvalidImageName).
+  int failed_nodes = 0;
+  std::string reason;   // the first failing node's reason, "" when none fails
+  std::string message;  // what the cluster says about it (names the node)
+};
+
 class MemberBackend {
  public:
   virtual ~MemberBackend() = default;
@@ -117,6 +136,11 @@ class MemberBackend {
   // StatefulSets and pods labelled berth.dev/workspace=<workspace> in `namespace_`.
   virtual StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                                const std::string& workspace) = 0;
+
+  // The pre-pull DaemonSet of `workspace` in `namespace_` and its pods (labelled
+  // berth.dev/prepull=<workspace>). A missing DaemonSet is not an error: found is false.
+  virtual StatusOr<PrePullState> ReadPrePull(const std::string& namespace_,
+                                             const std::string& workspace) = 0;
 
   // GPU nodes with total and free GPUs (or MIG slices), cached artifacts, prices.
   virtual StatusOr<GpuInventory> ReadInventory() = 0;

@@ -339,6 +339,73 @@ StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
   return out;
 }
 
+namespace {
+
+bool IsPullFailure(const std::string& reason) {
+  return reason == "ImagePullBackOff" || reason == "ErrImagePull" ||
+         reason == "InvalidImageName";
+}
+
+// The image a pre-pull pod template or pod warms: its first init container's.
+std::string InitImage(const json& pod_spec) {
+  const json inits = pod_spec.value("initContainers", json::array());
+  return inits.empty() ? "" : inits[0].value("image", "");
+}
+
+}  // namespace
+
+StatusOr<PrePullState> KubeBackend::ReadPrePull(const std::string& ns,
+                                                const std::string& workspace) {
+  PrePullState out;
+  const std::string ds_sel = QueryEscape(std::string(kManagedByLabel) + "=" + kManagedByValue +
+                                         "," + kPrePullLabel + "=" + workspace);
+  auto sets = client_->Get(CollectionPath(kDaemonSets, ns) + "?labelSelector=" + ds_sel);
+  if (!sets.ok()) return sets.status();
+  const json items = sets->value("items", json::array());
+  if (items.empty()) return out;
+  const json& ds = items[0];
+  out.found = true;
+  out.image = InitImage(ds.value("/spec/template/spec"_json_pointer, json::object()));
+  // desiredNumberScheduled describes the spec only once the controller has observed it.
+  const json status = ds.value("status", json::object());
+  if (status.value("observedGeneration", int64_t{0}) >=
+          ds.value("/metadata/generation"_json_pointer, int64_t{0}) &&
+      status.contains("desiredNumberScheduled")) {
+    out.desired_nodes = status.value("desiredNumberScheduled", 0);
+  }
+  const std::string pod_sel = QueryEscape(std::string(kPrePullLabel) + "=" + workspace);
+  auto pods = client_->Get("/api/v1/namespaces/" + ns + "/pods?labelSelector=" + pod_sel);
+  if (!pods.ok()) return pods.status();
+  for (const auto& pod : pods->value("items", json::array())) {
+    if (pod.contains("/metadata/deletionTimestamp"_json_pointer)) continue;
+    // Pods of an older template are being replaced (maxUnavailable 100%): not this pull.
+    if (InitImage(pod.value("spec", json::object())) != out.image) continue;
+    const std::string node = pod.value("/spec/nodeName"_json_pointer, std::string());
+    bool done = false;
+    for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array())) {
+      done |= c.value("type", "") == "Ready" && c.value("status", "") == "True";
+    }
+    const json inits = pod.value("/status/initContainerStatuses"_json_pointer, json::array());
+    if (!inits.empty()) {
+      const json state = inits[0].value("state", json::object());
+      // The pull container ran: the image is on the node (the pause container may still start).
+      done |= state.contains("terminated") && state["terminated"].value("exitCode", -1) == 0;
+      const std::string reason = state.value("/waiting/reason"_json_pointer, std::string());
+      if (!done && IsPullFailure(reason)) {
+        if (out.failed_nodes++ == 0) {
+          out.reason = reason;
+          out.message = "pod " + pod.value("/metadata/name"_json_pointer, std::string()) +
+                        (node.empty() ? "" : " on " + node) + ": " +
+                        state.value("/waiting/message"_json_pointer, std::string(reason));
+        }
+        continue;
+      }
+    }
+    out.done_nodes += done;
+  }
+  return out;
+}
+
 StatusOr<std::vector<std::string>> KubeBackend::PrePulledImages() {
   std::string sel =
       QueryEscape(std::string(kManagedByLabel) + "=" + kManagedByValue + "," + kPrePullLabel);

@@ -59,6 +59,13 @@ class KubeBackend final : public MemberBackend {
   Status Delete(const ObjectKey& key) override;
   StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                        const std::string& workspace) override;
+  // Lists the DaemonSet (managed-by=berth, berth.dev/prepull=<workspace>) in `namespace_`
+  // and the pods labelled berth.dev/prepull=<workspace>: desired nodes from the DaemonSet's
+  // status once it observed the spec; a node is done when its pod of the current image is
+  // Ready or its init container exited 0, failed when the init container waits in
+  // ImagePullBackOff / ErrImagePull / InvalidImageName.
+  StatusOr<PrePullState> ReadPrePull(const std::string& namespace_,
+                                     const std::string& workspace) override;
   // From the Node/Pod watch cache once StartInventoryWatch() has synced both; until then
   // (or without it) by listing Nodes and Pods. Plus one list of pre-pull DaemonSets
   // (best effort: a failure is logged once and leaves their images out).

@@ -1,6 +1,7 @@
 #include "member-agent/prepull.h"
 
-#include "member-agent/backend.h"
+#include <algorithm>
+
 #include "workspace/catalog.h"
 
 namespace berth::agent {
@@ -101,6 +102,59 @@ StatusOr<json> RenderPrePullDaemonSet(const std::string& workspace, const std::s
         {"updateStrategy",
          {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", "100%"}}}}},
         {"template", {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}}}}}};
+}
+
+json PrePullReport::ToJson() const {
+  return {{"revision", revision}, {"phase", phase}, {"reason", reason}, {"message", message}};
+}
+
+PrePullReport SummarizePrePull(const std::string& workspace, const PrePullSpec& spec,
+                               const PrePullState& state) {
+  PrePullReport r{spec.revision, "Pulling", "", ""};
+  const std::string ds = "DaemonSet " + PrePullDaemonSetName(workspace);
+  if (!state.found) {
+    r.reason = "PrePullPending";
+    r.message = ds + " does not exist yet";
+    return r;
+  }
+  if (state.image != spec.image) {
+    r.reason = "PrePullPending";
+    r.message = ds + " still pulls " + state.image + ", not " + spec.image + " yet";
+    return r;
+  }
+  const std::string of_nodes =
+      state.desired_nodes ? " of " + std::to_string(*state.desired_nodes) : "";
+  if (state.failed_nodes > 0) {
+    r.phase = "Failed";
+    r.reason = state.reason.empty() ? "ImagePullBackOff" : state.reason;
+    r.message = "pulling " + spec.image + " fails on " + std::to_string(state.failed_nodes) +
+                of_nodes + " node(s)";
+    if (!state.message.empty()) r.message += ": " + state.message;
+    r.message += "; fix the image reference or the registry access (" + ds + " keeps retrying)";
+    return r;
+  }
+  if (!state.desired_nodes) {
+    r.reason = "PrePullPending";
+    r.message = ds + " has not scheduled its pods for " + spec.image + " yet";
+    return r;
+  }
+  const int desired = *state.desired_nodes;
+  if (desired <= 0) {
+    r.reason = "NoMatchingNodes";
+    r.message = "no Ready node of the entry's GPU shape runs a pod of " + ds +
+                "; the pre-pull waits for one";
+    return r;
+  }
+  // The message names the image only: the model's weights are pre-pulled on sim, not on kube.
+  const std::string progress =
+      std::to_string(std::min(state.done_nodes, desired)) + "/" + std::to_string(desired);
+  if (state.done_nodes >= desired) {
+    r.phase = "Done";
+    r.message = "pre-pull of " + spec.image + " done on " + progress + " node(s) of the GPU shape";
+    return r;
+  }
+  r.message = "pre-pulling " + spec.image + ": " + progress + " node(s) of the GPU shape done";
+  return r;
 }
 
 }  // namespace berth::agent

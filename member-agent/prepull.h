@@ -2,7 +2,8 @@
 // revision before a rollout stage updates the member (Work entry `prePull`,
 // docs/AGENT.md "Rollouts on the member"). Rendered as one DaemonSet per workspace that
 // both backends understand: kube runs it; sim models its pulls. The result shows in the
-// MemberCluster inventory (cachedImages, cachedModels), never in the Work status.
+// MemberCluster inventory (cachedImages, cachedModels) and, per workspace, in the Work
+// status entry's `prePull` (SummarizePrePull), so the hub learns of a failing pull at once.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "api/status.h"
+#include "member-agent/backend.h"
 
 namespace berth::agent {
 
@@ -43,5 +45,24 @@ std::string PrePullDaemonSetName(const std::string& workspace);
 StatusOr<nlohmann::json> RenderPrePullDaemonSet(const std::string& workspace,
                                                 const std::string& namespace_,
                                                 const PrePullSpec& spec, const nlohmann::json& gpu);
+
+// The Work status entry's `prePull`: {"revision", "phase", "reason", "message"}.
+struct PrePullReport {
+  int64_t revision = 0;  // the entry's prePull.revision
+  std::string phase;     // Pulling | Done | Failed
+  // CamelCase. Failed: the pod's reason (ImagePullBackOff, ErrImagePull, ...), or
+  // InvalidWorkEntry / RenderFailed when the agent could not even start the pre-pull.
+  // Pulling: "" while nodes pull, PrePullPending while the DaemonSet does not run the
+  // image yet, NoMatchingNodes when no Ready node has the GPU shape. Done: "".
+  std::string reason;
+  std::string message;
+  nlohmann::json ToJson() const;
+  bool operator==(const PrePullReport&) const = default;
+};
+
+// Pure. Done when every node of the shape has finished (state.done_nodes ≥ desired > 0);
+// Failed as soon as one node cannot pull `spec.image`; Pulling otherwise.
+PrePullReport SummarizePrePull(const std::string& workspace, const PrePullSpec& spec,
+                               const PrePullState& state);
 
 }  // namespace berth::agent

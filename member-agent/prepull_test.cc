@@ -57,5 +57,47 @@ TEST(PrePullTest, MigShapesMatchBothGfdNamingsAndTheProductComesFromTheCatalog) 
       RenderPrePullDaemonSet("phi", "models", {5, "img:1", ""}, {{"product", "Nope"}}).ok());
 }
 
+TEST(PrePullTest, PhaseIsDoneWhenEveryNodeOfTheShapeHasPulledFailedWhenOneCannot) {
+  const PrePullSpec spec{5, "img:2", "llama-3.1-8b-instruct"};
+  auto summarize = [&](PrePullState s) { return SummarizePrePull("phi", spec, s); };
+  PrePullState s;
+  EXPECT_EQ(summarize(s).phase, "Pulling");
+  EXPECT_EQ(summarize(s).reason, "PrePullPending");  // no DaemonSet yet
+  EXPECT_EQ(summarize(s).revision, 5);
+  s.found = true;
+  s.image = "img:1";
+  s.desired_nodes = 2;
+  s.done_nodes = 2;
+  EXPECT_EQ(summarize(s).phase, "Pulling");  // done, but for the previous image
+  EXPECT_EQ(summarize(s).reason, "PrePullPending");
+  s.image = "img:2";
+  s.done_nodes = 1;
+  PrePullReport r = summarize(s);
+  EXPECT_EQ(r.phase, "Pulling");
+  EXPECT_EQ(r.reason, "");
+  EXPECT_NE(r.message.find("1/2"), std::string::npos) << r.message;
+  s.done_nodes = 2;
+  r = summarize(s);
+  EXPECT_EQ(r.phase, "Done");
+  EXPECT_EQ(r.ToJson(), (json{{"revision", 5},
+                              {"phase", "Done"},
+                              {"reason", ""},
+                              {"message", "pre-pull of img:2 done on 2/2 node(s) of the GPU shape"}}));
+  // One node failing beats the others being done.
+  s.failed_nodes = 1;
+  s.reason = "ErrImagePull";
+  s.message = "pod berth-prepull-phi-x on n1: manifest unknown";
+  r = summarize(s);
+  EXPECT_EQ(r.phase, "Failed");
+  EXPECT_EQ(r.reason, "ErrImagePull");
+  EXPECT_NE(r.message.find("manifest unknown"), std::string::npos) << r.message;
+  // Nothing to pull on: waiting, not done.
+  s = {true, "img:2", 0, 0, 0, "", ""};
+  EXPECT_EQ(summarize(s).phase, "Pulling");
+  EXPECT_EQ(summarize(s).reason, "NoMatchingNodes");
+  s.desired_nodes.reset();  // the DaemonSet controller has not caught up
+  EXPECT_EQ(summarize(s).reason, "PrePullPending");
+}
+
 }  // namespace
 }  // namespace berth::agent

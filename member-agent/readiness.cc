@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace berth::agent {
 
@@ -30,6 +31,8 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
   struct Counts {
     int at_revision = 0;
     int ready_at_revision = 0;
+    int ready = 0;                        // any revision
+    std::set<std::string> ready_revisions;  // a replica serves on one revision only
   };
   std::map<std::string, Counts> replica_sets;
   for (const auto& sts : state.statefulsets) {
@@ -38,6 +41,14 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
   int pods_at_revision = 0;
   for (const auto& pod : state.pods) {
     if (pod.terminating) continue;
+    if (pod.ready) {
+      if (pod.statefulset == workspace || pod.statefulset == surge) {
+        ++out.available_replicas;
+      } else if (auto it = replica_sets.find(pod.statefulset); it != replica_sets.end()) {
+        ++it->second.ready;
+        it->second.ready_revisions.insert(pod.revision);
+      }
+    }
     const bool at_revision = pod.revision == rev;
     if (!at_revision) {
       if (pod.ready) ++out.other_revision_ready;
@@ -61,7 +72,10 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
     if (it == replica_sets.end() || sts.replicas <= 0) continue;
     if (it->second.ready_at_revision >= sts.replicas) ++out.ready_replicas;
     if (it->second.at_revision >= sts.replicas) ++out.updated_replicas;
+    if (it->second.ready >= sts.replicas && it->second.ready_revisions.size() == 1)
+      ++out.available_replicas;
   }
+  out.available_replicas = std::min(out.available_replicas, desired_replicas);
   out.ready_replicas = std::min(out.ready_replicas, desired_replicas);
   out.updated_replicas = std::min(out.updated_replicas, desired_replicas);
 

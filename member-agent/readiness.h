@@ -24,6 +24,10 @@ struct WorkspaceReadiness {
   // CrashLoopBackOff (or another failure reason) plus container restarts of its pods.
   int failures = 0;
   int other_revision_ready = 0;  // Ready pods of other revisions (still serving)
+  // What the workspace's Services route to now: Ready replicas of ANY revision, surge pods
+  // included, capped at `replicas` (multi-node: replicas whose every pod is Ready, all at
+  // one revision).
+  int available_replicas = 0;
   std::string phase;             // Pending | Starting | Ready | Failed
   std::string reason;            // CamelCase, "" when Ready
   std::string message;           // what is going on / what to do

@@ -89,6 +89,35 @@ TEST(ReadinessTest, SurgePodsServeButAreNotReplicasAndReadyIsCapped) {
   EXPECT_EQ(r.updated_replicas, 0);
 }
 
+TEST(ReadinessTest, AvailableReplicasCountReadyPodsOfAnyRevisionCappedAtReplicas) {
+  // In place, revision 5 over 4: two old pods serve, the new one is still loading.
+  WorkloadState in_place{{{"ws", 3, 2}},
+                         {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"),
+                          Pod("ws-2", "ws", "5", "LoadingWeights")}};
+  auto r = SummarizeWorkload("ws", in_place, 3, 5);
+  EXPECT_EQ(r.ready_replicas, 0);
+  EXPECT_EQ(r.available_replicas, 2);
+  // Surge: two old main pods and one new surge pod serve; capped at the 2 replicas.
+  WorkloadState surge{
+      {{"ws", 2, 2}, {"ws-surge", 1, 1}},
+      {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"), Pod("ws-surge-0", "ws-surge", "5")}};
+  r = SummarizeWorkload("ws", surge, 2, 5);
+  EXPECT_EQ(r.ready_replicas, 1);
+  EXPECT_EQ(r.available_replicas, 2);
+  // Terminating pods do not serve.
+  surge.pods[0].terminating = true;
+  surge.pods[1].terminating = true;
+  EXPECT_EQ(SummarizeWorkload("ws", surge, 2, 5).available_replicas, 1);
+  // Multi-node: a replica serves when all its pods are Ready at one revision.
+  WorkloadState multi{{{"ws-r0", 2, 2}, {"ws-r1", 2, 2}, {"ws-r2", 2, 1}},
+                      {Pod("ws-r0-0", "ws-r0", "4"), Pod("ws-r0-1", "ws-r0", "4"),
+                       Pod("ws-r1-0", "ws-r1", "5"), Pod("ws-r1-1", "ws-r1", "4"),
+                       Pod("ws-r2-0", "ws-r2", "5"), Pod("ws-r2-1", "ws-r2", "5", "ImagePulling")}};
+  r = SummarizeWorkload("ws", multi, 3, 5);
+  EXPECT_EQ(r.available_replicas, 1);  // r0 (old, whole); r1 mixed; r2 not all Ready
+  EXPECT_EQ(r.ready_replicas, 0);
+}
+
 TEST(ReadinessTest, FailuresCountFailingPodsAndRestartsOfTheRevisionOnly) {
   WorkloadState s{
       {{"ws", 3, 0}},

@@ -92,6 +92,8 @@ bool Reconciler::AcceptWorkLocked(const json& work, bool from_hub) {
     d.gpu = item.value("gpu", json::object());
     d.update = item.value("update", json());
     d.pre_pull = item.value("prePull", json());
+    if (auto g = item.find("entryGeneration"); g != item.end() && g->is_number_integer())
+      d.entry_generation = g->get<int64_t>();
     std::string name = d.workspace.value("/metadata/name"_json_pointer, std::string());
     std::string ns = d.workspace.value("/metadata/namespace"_json_pointer, std::string());
     if (ns.empty()) ns = "default";
@@ -210,9 +212,12 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                 {"replicas", desired.replicas},
                 {"readyReplicas", 0},
                 {"updatedReplicas", 0},
+                {"availableReplicas", 0},
                 {"surgeReplicas", 0},
                 {"failures", 0},
                 {"endpoint", "http://" + name + "." + ns + ".svc:80"}};
+  // The hub trusts this report only for the entry it was made from (per-entry fencing).
+  if (desired.entry_generation) entry["observedEntryGeneration"] = *desired.entry_generation;
   auto fail = [&](const std::string& reason, const std::string& message, bool retry) {
     entry["phase"] = "Failed";
     entry["reason"] = reason;
@@ -227,7 +232,15 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   auto update = ParseUpdateSpec(desired.update, desired.replicas);
   if (!update.ok()) return fail("InvalidWorkEntry", update.status().ToString(), false);
   auto pre_pull = ParsePrePull(desired.pre_pull);
-  if (!pre_pull.ok()) return fail("InvalidWorkEntry", pre_pull.status().ToString(), false);
+  if (!pre_pull.ok()) {
+    // The pre-pull can never start: say so in its own field too, so the hub stops waiting.
+    const json rev = desired.pre_pull.is_object() ? desired.pre_pull.value("revision", json())
+                                                  : json();
+    entry["prePull"] = PrePullReport{rev.is_number_integer() ? rev.get<int64_t>() : 0, "Failed",
+                                     "InvalidWorkEntry", pre_pull.status().ToString()}
+                           .ToJson();
+    return fail("InvalidWorkEntry", pre_pull.status().ToString(), false);
+  }
   workspace::ClusterAssignment assignment;
   assignment.replicas = desired.replicas;
   assignment.revision = desired.revision;
@@ -253,12 +266,15 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
     objects.push_back(std::move(obj));
   }
   std::string pre_pull_note;
+  std::optional<PrePullReport> pre_pull_failed;  // the DaemonSet could not be rendered
   if (*pre_pull) {
     auto ds = RenderPrePullDaemonSet(name, ns, **pre_pull, desired.gpu);
     if (ds.ok()) {
       objects.push_back(std::move(*ds));
     } else {
       pre_pull_note = "prePull skipped: " + ds.status().ToString();
+      pre_pull_failed = PrePullReport{(*pre_pull)->revision, "Failed", "RenderFailed",
+                                      ds.status().ToString()};
     }
   }
 
@@ -296,16 +312,33 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   }
   entry["readyReplicas"] = r.ready_replicas;
   entry["updatedReplicas"] = r.updated_replicas;
+  entry["availableReplicas"] = r.available_replicas;
   entry["surgeReplicas"] = r.surge_replicas;
   entry["failures"] = r.failures;
   entry["phase"] = r.phase;
   entry["reason"] = r.reason;
   entry["message"] = message;
+  bool pre_pull_done = true;
+  if (*pre_pull) {
+    PrePullReport report;
+    if (pre_pull_failed) {
+      report = *pre_pull_failed;
+    } else if (auto state = backend_->ReadPrePull(ns, name); state.ok()) {
+      report = SummarizePrePull(name, **pre_pull, *state);
+    } else {
+      report = {(*pre_pull)->revision, "Pulling", "StatusUnavailable",
+                "cannot read the pre-pull's state: " + state.status().ToString()};
+    }
+    // Failed is looked at again too: a registry that comes back turns it into Pulling.
+    pre_pull_done = report.phase == "Done";
+    entry["prePull"] = report.ToJson();
+  }
   out.entry = entry;
   // Look again soon while anything is still moving: not Ready, or Ready but with pods of
-  // another revision or a surge StatefulSet left to clean up.
+  // another revision or a surge StatefulSet left to clean up, or a pre-pull not done.
   out.recheck = r.phase != "Ready" || r.updated_replicas < desired.replicas ||
-                r.surge_replicas > 0 || plan.surge_replicas > 0 || !plan.held.empty();
+                r.surge_replicas > 0 || plan.surge_replicas > 0 || !plan.held.empty() ||
+                !pre_pull_done;
   return out;
 }
 

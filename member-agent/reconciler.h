@@ -8,7 +8,8 @@
 //     for one), plan the update (update_plan.h: update strategy, surge StatefulSet, objects
 //     held at their revision this pass), apply objects whose berth.dev/applied-hash
 //     differs from the cluster's, delete this workspace's managed objects that are neither
-//     planned nor held, read readiness at the entry's revision (readiness.h);
+//     planned nor held, read readiness at the entry's revision (readiness.h) and the
+//     pre-pull's progress (prepull.h); the status entry echoes the entry's entryGeneration;
 //   - key not desired: delete its managed objects (prune) — only once the agent holds an
 //     authoritative desired state (a Work from the hub or from the state dir), never
 //     because the hub is silent or failing (fail static).
@@ -99,6 +100,10 @@ class Reconciler {
     nlohmann::json gpu;  // {product, gfdProduct, memoryGiB, gpusPerNode, migProfile}
     nlohmann::json update;    // {mode, maxUnavailable, maxSurge, previousRevision}; null = none
     nlohmann::json pre_pull;  // {revision, image, model}; null = none
+    // The entry's entryGeneration (per-entry fencing token), echoed as
+    // observedEntryGeneration; nullopt when the hub sends none. A change of only this
+    // re-reconciles the key (to echo it) but renders the same objects: no backend write.
+    std::optional<int64_t> entry_generation;
     bool operator==(const DesiredWorkspace&) const = default;
   };
   struct Outcome {

@@ -523,6 +523,177 @@ TEST_F(ReconcilerTest, PrePullShowsInTheInventoryAfterTheModelledTimeAndIsRemove
   EXPECT_NE(std::find(deleted.begin(), deleted.end(), ds_key), deleted.end());
 }
 
+// A Work entry carrying the hub's per-entry fencing token.
+json WithEntryGeneration(json entry, int64_t generation) {
+  entry["entryGeneration"] = generation;
+  return entry;
+}
+
+TEST_F(ReconcilerTest, EchoesEntryGenerationAndAChangeOfOnlyItWritesOnlyTheStatus) {
+  Observe(Work("sim-a", 3, {WithEntryGeneration(WorkEntry(WorkspaceObject("phi"), 2), 3)}));
+  Pass();
+  EXPECT_EQ(LastStatus()["workspaces"][0]["observedEntryGeneration"], 3);
+  const int writes = backend_->writes();
+  ASSERT_EQ(writes, 4);
+  ASSERT_EQ(hub_.Calls("PatchWorkStatus").size(), 1u);
+
+  // Another workspace's change moved the placementGeneration and re-fenced this entry:
+  // the same objects, so no backend write, and one status write to echo the new token.
+  Observe(Work("sim-a", 4, {WithEntryGeneration(WorkEntry(WorkspaceObject("phi"), 2), 4)}));
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  ASSERT_EQ(hub_.Calls("PatchWorkStatus").size(), 2u);
+  EXPECT_EQ(LastStatus()["workspaces"][0]["observedEntryGeneration"], 4);
+  EXPECT_EQ(LastStatus()["observedPlacementGeneration"], 4);
+
+  // The hub echoes the Work: nothing to write anywhere, also after a restart.
+  reconciler_->ObserveWork(hub_.work());
+  clock_.Advance(std::chrono::seconds(1));
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), 2u);
+  reconciler_ = NewReconciler();
+  reconciler_->LoadPersisted();
+  reconciler_->ObserveWork(hub_.work());
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), 2u);
+
+  // An entry without the token (an older hub): no echo, the hub falls back to the Work.
+  Observe(Work("sim-a", 5, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  EXPECT_FALSE(LastStatus()["workspaces"][0].contains("observedEntryGeneration"));
+  EXPECT_EQ(backend_->writes(), writes);
+}
+
+TEST_F(ReconcilerTest, AvailableReplicasCountPodsOfAnyRevisionDuringAnInPlaceUpdate) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  EXPECT_EQ(LastStatus()["workspaces"][0]["availableReplicas"], 0);  // still pulling
+  RunUntil([&] { return StatusReady(); }, 300);
+  EXPECT_EQ(LastStatus()["workspaces"][0]["availableReplicas"], 2);
+
+  Observe(Work("sim-a", 2, {WorkEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2)}));
+  Pass();
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["readyReplicas"], 0);      // nothing Ready at revision 2 yet...
+  EXPECT_EQ(e["availableReplicas"], 1);  // ...but the old pod left still serves
+  int min_available = 2;
+  // Steps of the agent's 2 s re-check, so every pass reports what the sim runs right now.
+  for (int s = 0; s < 600 && !StatusReady(); s += 2) {
+    clock_.Advance(std::chrono::seconds(2));
+    Pass();
+    const json w = LastStatus()["workspaces"][0];
+    EXPECT_EQ(w["availableReplicas"], std::min(2, ReadyPods())) << "at " << s << " s";
+    EXPECT_GE(w["availableReplicas"].get<int>(), w["readyReplicas"].get<int>());
+    min_available = std::min(min_available, w["availableReplicas"].get<int>());
+  }
+  ASSERT_TRUE(StatusReady());
+  EXPECT_EQ(min_available, 1);  // maxUnavailable 1: never both pods down at once
+  EXPECT_EQ(LastStatus()["workspaces"][0]["availableReplicas"], 2);
+}
+
+TEST_F(ReconcilerTest, AvailableReplicasStayAtReplicasDuringASurgeAndAreCapped) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  Observe(Work("sim-a", 2,
+               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2, kSurge1)}));
+  Pass();
+  bool three_ready = false;
+  RunUntil([&] { return StatusReady() && StatefulSets().size() == 1; }, 900, [&](int s) {
+    const json w = LastStatus()["workspaces"][0];
+    // Old and surge pods together: the Services never route to fewer than 2, and a third
+    // Ready pod (old main pods plus the surge pod) is not reported beyond the replicas.
+    EXPECT_EQ(w["availableReplicas"], 2) << "at " << s << " s";
+    three_ready = three_ready || ReadyPods() == 3;
+  });
+  EXPECT_TRUE(three_ready);
+  EXPECT_EQ(LastStatus()["workspaces"][0]["availableReplicas"], 2);
+}
+
+const json kPrePull = {
+    {"revision", 2}, {"image", kNewImage}, {"model", "llama-3.1-8b-instruct"}};
+
+TEST_F(ReconcilerTest, PrePullPhaseGoesFromPullingToDoneAfterTheModelledTime) {
+  json entry = WithEntryGeneration(WorkEntry(WorkspaceObject("phi"), 1), 1);
+  entry["prePull"] = kPrePull;
+  Observe(Work("sim-a", 1, {entry}));
+  Pass();
+  auto pre_pull = [&] { return LastStatus()["workspaces"][0].value("prePull", json()); };
+  EXPECT_EQ(pre_pull()["revision"], 2);
+  EXPECT_EQ(pre_pull()["phase"], "Pulling");
+  EXPECT_NE(pre_pull()["message"].get<std::string>().find("0/2"), std::string::npos)
+      << pre_pull().dump();
+  // Image: 10 GiB at 100 MiB/s = 102.4 s; weights: 14.96 GiB at 1 GiB/s, 117.4 s in all.
+  // The agent looks again every 2 s while the pre-pull is not done.
+  for (int s = 0; s < 110; s += 2) {
+    clock_.Advance(std::chrono::seconds(2));
+    reconciler_->ProcessReady();
+    (void)reconciler_->FlushStatus();
+  }
+  EXPECT_EQ(pre_pull()["phase"], "Pulling");  // the image is there, the weights are not
+  for (int s = 110; s < 120; s += 2) {
+    clock_.Advance(std::chrono::seconds(2));
+    reconciler_->ProcessReady();
+    (void)reconciler_->FlushStatus();
+  }
+  EXPECT_EQ(pre_pull()["phase"], "Done") << pre_pull().dump();
+  EXPECT_EQ(pre_pull()["reason"], "");
+  EXPECT_EQ(LastStatus()["workspaces"][0]["observedEntryGeneration"], 1);
+
+  // Done is done: nothing to write, to the cluster or to the hub.
+  const int writes = backend_->writes();
+  const size_t hub_writes = hub_.Calls("PatchWorkStatus").size();
+  reconciler_->ObserveWork(hub_.work());
+  clock_.Advance(std::chrono::seconds(10));
+  Pass();
+  Pass();
+  EXPECT_EQ(backend_->writes(), writes);
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), hub_writes);
+
+  // No longer asked for: the field goes with the DaemonSet.
+  Observe(Work("sim-a", 2, {WithEntryGeneration(WorkEntry(WorkspaceObject("phi"), 1), 1)}));
+  Pass();
+  EXPECT_FALSE(LastStatus()["workspaces"][0].contains("prePull"));
+}
+
+TEST_F(ReconcilerTest, PrePullFailsAtOnceWhenTheImageCannotBePulledAndRecovers) {
+  sim_->SetImagePullFailure(kNewImage, true);
+  json entry = WorkEntry(WorkspaceObject("phi"), 1);
+  entry["prePull"] = kPrePull;
+  Observe(Work("sim-a", 1, {entry}));
+  Pass();
+  json pp = LastStatus()["workspaces"][0]["prePull"];
+  EXPECT_EQ(pp["revision"], 2);
+  EXPECT_EQ(pp["phase"], "Failed");
+  EXPECT_EQ(pp["reason"], "ImagePullBackOff");
+  EXPECT_NE(pp["message"].get<std::string>().find(kNewImage), std::string::npos) << pp.dump();
+  // The workspace itself (revision 1) is not affected.
+  EXPECT_NE(LastStatus()["workspaces"][0]["phase"], "Failed");
+  // Failed stays while the registry fails; it is looked at again and recovers with it.
+  clock_.Advance(std::chrono::seconds(60));
+  Pass();
+  EXPECT_EQ(LastStatus()["workspaces"][0]["prePull"]["phase"], "Failed");
+  sim_->SetImagePullFailure(kNewImage, false);
+  clock_.Advance(std::chrono::seconds(2));
+  Pass();
+  EXPECT_EQ(LastStatus()["workspaces"][0]["prePull"]["phase"], "Pulling");
+  RunUntil([&] { return LastStatus()["workspaces"][0]["prePull"]["phase"] == "Done"; }, 200);
+}
+
+TEST_F(ReconcilerTest, InvalidPrePullIsFailedInItsOwnField) {
+  json entry = WorkEntry(WorkspaceObject("phi"), 1);
+  entry["prePull"] = {{"revision", 2}};  // no image
+  Observe(Work("sim-a", 1, {entry}));
+  Pass();
+  const json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["reason"], "InvalidWorkEntry");
+  EXPECT_EQ(e["prePull"]["phase"], "Failed");
+  EXPECT_EQ(e["prePull"]["reason"], "InvalidWorkEntry");
+  EXPECT_EQ(e["prePull"]["revision"], 2);
+}
+
 // Two replicas of a model that needs two nodes (2 × L4 each): one StatefulSet per replica.
 constexpr char kMultiNodeFleet[] = R"(
 apiVersion: berth.dev/v1alpha1

@@ -170,6 +170,14 @@ int MaxUnavailable(const json& sts_spec, int replicas) {
   return std::max(1, n);
 }
 
+// The image a pre-pull DaemonSet warms: its first init container's (else first container's).
+std::string PrePullImage(const json& ds) {
+  const json pod_spec = ds.value("/spec/template/spec"_json_pointer, json::object());
+  json containers = pod_spec.value("initContainers", json::array());
+  if (containers.empty()) containers = pod_spec.value("containers", json::array());
+  return containers.empty() ? "" : containers[0].value("image", "");
+}
+
 }  // namespace
 
 Status SimCluster::Apply(const json& object) {
@@ -293,10 +301,8 @@ void SimCluster::SyncPrePullsLocked() {
   for (const auto& [key, ds] : objects_) {
     if (key.kind != "DaemonSet") continue;
     const json pod_spec = ds.value("/spec/template/spec"_json_pointer, json::object());
-    json containers = pod_spec.value("initContainers", json::array());
-    if (containers.empty()) containers = pod_spec.value("containers", json::array());
-    if (containers.empty()) continue;
-    const std::string image = containers[0].value("image", "");
+    const std::string image = PrePullImage(ds);
+    if (image.empty()) continue;
     const json ann = ds.value("/metadata/annotations"_json_pointer, json::object());
     const std::string model = ann.value(kModelAnnotation, "");
     const double weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
@@ -312,7 +318,9 @@ void SimCluster::SyncPrePullsLocked() {
         match = match && l != node.labels.end() && v.is_string() && l->second == v;
       }
       if (!match) continue;
-      const std::string id = key.ToString() + " on " + node.spec.name + " image " + image;
+      // A new image or model is a new pull on the node (the image may already be there).
+      const std::string id =
+          key.ToString() + " on " + node.spec.name + " image " + image + " model " + model;
       seen.insert(id);
       auto [it, fresh] = prepulls_.try_emplace(id);
       SimPrePull& p = it->second;
@@ -493,6 +501,39 @@ StatusOr<WorkloadState> SimCluster::ReadWorkload(const std::string& ns,
       out.pods.push_back(std::move(ps));
     }
     out.statefulsets.push_back(sts);
+  }
+  return out;
+}
+
+StatusOr<PrePullState> SimCluster::ReadPrePull(const std::string& ns,
+                                                const std::string& workspace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StepLocked();
+  PrePullState out;
+  for (const auto& [key, ds] : objects_) {
+    if (key.kind != "DaemonSet" || key.namespace_ != ns ||
+        LabelOf(ds, kPrePullLabel) != workspace) {
+      continue;
+    }
+    out.found = true;
+    out.image = PrePullImage(ds);
+    const auto now = clock_->Now();
+    int desired = 0;
+    // SyncPrePullsLocked keeps one pull per matching Ready node: those are the desired nodes.
+    for (const auto& [id, p] : prepulls_) {
+      if (p.daemonset != key.ToString() || p.image != out.image) continue;
+      ++desired;
+      if (p.pull_failed) {
+        if (out.failed_nodes++ == 0) {
+          out.reason = "ImagePullBackOff";
+          out.message = "pulling image " + p.image + " on " + p.node + " failed (simulated fault)";
+        }
+      } else if (now >= p.weights_done) {
+        ++out.done_nodes;
+      }
+    }
+    out.desired_nodes = desired;
+    break;
   }
   return out;
 }

@@ -78,6 +78,10 @@ class SimCluster final : public MemberBackend {
   Status Delete(const ObjectKey& key) override;
   StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                        const std::string& workspace) override;
+  // From the pulls SyncPrePullsLocked models: desired = the Ready nodes the DaemonSet
+  // matches, done = image and weights there, failed = image-pull fault during the pull.
+  StatusOr<PrePullState> ReadPrePull(const std::string& namespace_,
+                                     const std::string& workspace) override;
   StatusOr<GpuInventory> ReadInventory() override;
 
   // --- fault injection (NotFound for an unknown node) ---
@@ -154,7 +158,8 @@ class SimCluster final : public MemberBackend {
   std::map<std::string, SimPod> pods_;  // "<ns>/<pod name>"
   std::set<std::string> failing_images_;
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
-  std::map<std::string, SimPrePull> prepulls_;  // "<DaemonSet> on <node> image <image>"
+  // "<DaemonSet> on <node> image <image> model <model>"
+  std::map<std::string, SimPrePull> prepulls_;
 };
 
 }  // namespace berth::agent

@@ -307,6 +307,7 @@ json PrePullDaemonSet(const std::string& image, const std::string& model,
   json ds = {{"apiVersion", "apps/v1"}, {"kind", "DaemonSet"}};
   ds["metadata"]["name"] = "berth-prepull-phi";
   ds["metadata"]["namespace"] = "models";
+  ds["metadata"]["labels"][kPrePullLabel] = "phi";
   ds["metadata"]["annotations"][kModelAnnotation] = model;
   ds["metadata"]["annotations"][kWeightsGibAnnotation] = weights_gib;
   json& pod = ds["spec"]["template"]["spec"];
@@ -363,6 +364,40 @@ TEST_F(SimTest, PrePullWaitsOutAnImagePullFailure) {
   clock_.Advance(103s);
   inv = sim_->ReadInventory();
   EXPECT_EQ(std::count(inv->cached_images.begin(), inv->cached_images.end(), image), 1);
+}
+
+TEST_F(SimTest, ReadPrePullCountsNodesOfTheShapeDoneAndFailing) {
+  Make();
+  const std::string image = "vllm/vllm-openai:v0.11.0";
+  ASSERT_TRUE(sim_->Apply(PrePullDaemonSet(image, "llama-3.1-8b-instruct", "14.96")).ok());
+  auto state = sim_->ReadPrePull("models", "phi");
+  ASSERT_TRUE(state.ok());
+  EXPECT_TRUE(state->found);
+  EXPECT_EQ(state->image, image);
+  EXPECT_EQ(state->desired_nodes, 2);  // the two L4 nodes, not the MIG node
+  EXPECT_EQ(state->done_nodes, 0);
+  // Image (102.4 s) and weights (14.96 s): done only when both are there.
+  clock_.Advance(110s);
+  EXPECT_EQ(sim_->ReadPrePull("models", "phi")->done_nodes, 0);
+  clock_.Advance(8s);
+  EXPECT_EQ(sim_->ReadPrePull("models", "phi")->done_nodes, 2);
+  ASSERT_TRUE(sim_->SetNodeDown("l4-1", true).ok());
+  EXPECT_EQ(sim_->ReadPrePull("models", "phi")->desired_nodes, 1);
+  ASSERT_TRUE(sim_->SetNodeDown("l4-1", false).ok());
+
+  // A new image that cannot be pulled: every node fails.
+  const std::string bad = "vllm/vllm-openai:v9.9.9";
+  sim_->SetImagePullFailure(bad, true);
+  ASSERT_TRUE(sim_->Apply(PrePullDaemonSet(bad, "llama-3.1-8b-instruct", "14.96")).ok());
+  clock_.Advance(30s);
+  state = sim_->ReadPrePull("models", "phi");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->image, bad);
+  EXPECT_EQ(state->failed_nodes, 2);
+  EXPECT_EQ(state->done_nodes, 0);
+  EXPECT_EQ(state->reason, "ImagePullBackOff");
+  EXPECT_NE(state->message.find(bad), std::string::npos) << state->message;
+  EXPECT_FALSE(sim_->ReadPrePull("models", "other")->found);
 }
 
 TEST_F(SimTest, UnreachableCutsTheAgentOffFromTheHub) {

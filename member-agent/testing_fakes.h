@@ -113,6 +113,9 @@ class CountingBackend : public MemberBackend {
   StatusOr<WorkloadState> ReadWorkload(const std::string& ns, const std::string& ws) override {
     return inner_->ReadWorkload(ns, ws);
   }
+  StatusOr<PrePullState> ReadPrePull(const std::string& ns, const std::string& ws) override {
+    return inner_->ReadPrePull(ns, ws);
+  }
   StatusOr<GpuInventory> ReadInventory() override { return inner_->ReadInventory(); }
 
   int applies() const {
