@@ -67,14 +67,34 @@ for ws in $(kubectl get workspaces -n ml -o jsonpath='{.items[*].metadata.name}'
   kubectl get workspace "$ws" -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}{range .status.placementDecision.rejected[*]}   rejected {.cluster}: {.reason}: {.message}{"\n"}{end}'
 done
 
-# ==== STAGED ROLLOUT STEP: reserved ====================================================
-# A model upgrade rolled out in stages goes here, after placement and before the failover:
-# apply a RolloutStrategy (examples/rollouts/), change a workspace's model, and follow the
-# canary cluster, the stages and the health gates with `berthctl rollout ...`. Keep it within
-# ~30 s of demo time and leave every workspace Available for the failover step below.
-bold "Staged rollouts"
-note "the rollout state machine (rollout/, docs/ROLLOUTS.md) is built and tested, but the hub's"
-note "rollout controller is not wired in this build: a model upgrade is not demonstrated yet."
+# ==== STAGED ROLLOUT STEP ================================================================
+bold "Upgrading llama-8b-chat's serving image through a staged rollout (canary, soak, then the rest)"
+note "inline strategy: a canary stage of one cluster soaking 5s, then the rest of the fleet 50% at a time;"
+note "each stage pre-pulls the new image first; surge updates where GPUs are spare"
+kubectl patch workspace llama-8b-chat -n ml --type merge -p '{
+  "rollout": {"strategy": {"stages": [{"name": "canary", "maxClusters": 1, "soakSeconds": 5}],
+                           "restOfFleet": {"maxConcurrency": "50%"}}},
+  "inference": {"image": "ghcr.io/berth/vllm:0.6.4"}}'
+start=$(date +%s)
+"$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 120s | grep -E '^  (phase|stage|revision)' | uniq
+note "revision 2 running everywhere $(elapsed "$start")s after the change"
+"$BIN/berthctl" rollout status llama-8b-chat -n ml
+
+bold "A bad revision: every simulated cluster now fails to pull ghcr.io/berth/vllm:0.7.0-broken"
+for f in "$DATA"/agents/*.admin; do
+  curl -sf -X POST "http://$(cat "$f")/faults/image-pull-failure?image=ghcr.io/berth/vllm:0.7.0-broken" >/dev/null
+done
+kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"inference": {"image": "ghcr.io/berth/vllm:0.7.0-broken"}}'
+start=$(date +%s)
+"$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 120s | grep -E '^  (phase|message)' | uniq || true
+note "rolled back by itself $(elapsed "$start")s after the change; the canary failed, the rest never moved:"
+kubectl get events -n ml --field-selector involvedObject.name=llama-8b-chat | grep -E 'ClusterFailed|Rollback|PrePull' || true
+kubectl get workspace llama-8b-chat -n ml
+for f in "$DATA"/agents/*.admin; do curl -sf -X POST "http://$(cat "$f")/faults/clear" >/dev/null; done
+# Back to the good image: its revision is known good, so this completes at once.
+kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"inference": {"image": "ghcr.io/berth/vllm:0.6.4"}}' >/dev/null
+wait_for 60 "llama-8b-chat back on its good image" \
+  "$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 5s
 # ==== END STAGED ROLLOUT STEP ============================================================
 
 # Kill a US cluster that holds llama-70b if there is one: the EU-only model needs the EU cluster.

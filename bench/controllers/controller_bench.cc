@@ -10,6 +10,8 @@
 //             Workspace status placements updated), timed from the toleration's end.
 //   apply     100 members: create a workspace spread over all of them (PickAll), or 100
 //             workspaces at once → every Work carrying them written; p50/p99 over runs.
+//   rollout   100 members, one replica each: a new image through 3 stages (1, 10, rest) →
+//             phase Completed (agents Ready at once: the control work alone).
 //   restart   1,000 members + 1,000 workspaces at steady state; SIGTERM and SIGKILL the hub,
 //             restart it on the same data dir → time to serve, to the controllers' first
 //             full pass, and every write the restart caused that nobody asked for.
@@ -60,6 +62,9 @@ struct Options {
   // apply
   int apply_members = 100;
   int apply_runs = 20;
+  // rollout
+  int rollout_members = 100;
+  int rollout_runs = 3;
   // restart
   int restart_members = 1000;
   int restart_workspaces = 1000;
@@ -643,6 +648,71 @@ bool RunApply(const Options& o) {
 }
 
 // ---------------------------------------------------------------------------------------
+// rollout
+// ---------------------------------------------------------------------------------------
+
+// A 3-stage rollout (canary of 1, a wave of 10, then the rest) of a new image of one
+// workspace with a replica on each of 100 members, agents answering at once (zero model
+// load time): the control work alone, from the spec change to phase Completed.
+bool RunRollout(const Options& o) {
+  auto bench = Bench::Start("rollout", {});
+  if (!bench.ok()) {
+    std::printf("[rollout] cannot start berth-hub: %s\n", bench.status().ToString().c_str());
+    return false;
+  }
+  FleetInformer informer(bench->admin, {"memberclusters", "works", "workspaces"});
+  EmulatedFleetOptions fo;
+  fo.threads = 4;
+  EmulatedFleet fleet(bench->admin, fo);
+  InformerStopper stopper{informer};
+  fleet.AttachResponder(informer);
+  if (Status s = informer.Start(seconds(30)); !s.ok()) return bench->Fail(s.ToString());
+  const int m = o.rollout_members;
+  std::vector<MemberShape> members;
+  for (int i = 0; i < m; ++i) members.push_back(Shape("member-" + std::to_string(i), 1.0 + 0.01 * i, 1, 8));
+  if (Status s = fleet.Create(members); !s.ok()) return bench->Fail(s.ToString());
+  fleet.StartHeartbeats();
+  if (!bench->Wait(informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60), "every member Healthy")) {
+    return false;
+  }
+  json ws = WorkspaceBody("bench", "model", 1, {{"mode", "PickAll"}});
+  ws["inference"]["image"] = "example.com/vllm:r0";
+  ws["rollout"] = {{"strategy",
+                    {{"stages", {{{"name", "canary"}, {"maxClusters", 1}, {"prePull", false}},
+                                 {{"name", "wave"}, {"maxClusters", 10}, {"maxConcurrency", "100%"}, {"prePull", false}}}},
+                     {"restOfFleet", {{"maxConcurrency", "100%"}, {"prePull", false}}},
+                     {"updateMode", "InPlace"}}}};
+  if (auto r = bench->client->Post(WorkspacesPath("bench"), ws); !r.ok()) return bench->Fail("create: " + r.status().ToString());
+  auto completed_at = [&](int64_t revision) {
+    const json* obj = informer.Find("workspaces", "bench/model");
+    json ro = obj ? obj->value("status", json::object()).value("rollout", json::object()) : json::object();
+    return ro.value("phase", "") == "Completed" && ro.value("targetRevision", int64_t{0}) == revision;
+  };
+  if (!bench->Wait(informer, [&] { return completed_at(1); }, seconds(60), "the first deployment on all members")) {
+    return false;
+  }
+  std::vector<double> times;
+  for (int r = 1; r <= o.rollout_runs; ++r) {
+    const auto t0 = Steady::now();
+    json patch = {{"inference", {{"image", "example.com/vllm:r" + std::to_string(r)}}}};
+    if (auto p = bench->client->Patch(WorkspacesPath("bench", "model"), patch.dump(), kMergePatch); !p.ok()) {
+      return bench->Fail("patch: " + p.status().ToString());
+    }
+    if (!bench->Wait(informer, [&] { return completed_at(r + 1); }, seconds(120),
+                     "revision " + std::to_string(r + 1) + " Completed on all members")) {
+      return false;
+    }
+    times.push_back(Seconds(Steady::now() - t0));
+  }
+  std::printf("[rollout] 3 stages (1, 10, rest) over %d members, agents Ready at once, %d runs: spec change -> "
+              "Completed p50 %.3f s, max %.3f s (goal <= 10 s)\n",
+              m, o.rollout_runs, Percentile(times, 0.5), *std::max_element(times.begin(), times.end()));
+  fleet.Stop();
+  informer.Stop();
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
 // restart
 // ---------------------------------------------------------------------------------------
 
@@ -922,7 +992,7 @@ int main(int argc, char** argv) {
   Options o;
   std::string scenario = "all";
   int client_io_threads = 4;
-  app.add_option("--scenario", scenario, "detect (with replace), evacuate, apply, restart, or all")
+  app.add_option("--scenario", scenario, "detect (with replace), evacuate, apply, restart, rollout, or all")
       ->check(CLI::IsMember({"detect", "replace", "evacuate", "apply", "restart", "all"}))
       ->capture_default_str();
   app.add_flag("--quick", o.quick, "Small sizes and short heartbeats: a smoke run that checks convergence only");
@@ -970,6 +1040,8 @@ int main(int argc, char** argv) {
     o.restart_members = 50;
     o.restart_workspaces = 50;
     o.restart_quiet = 2;
+    o.rollout_members = 20;
+    o.rollout_runs = 1;
   }
   berth::bench::g_hub_log_level = o.hub_log_level;
   if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
@@ -995,6 +1067,7 @@ int main(int argc, char** argv) {
   run("evacuate", berth::bench::RunEvacuate);
   run("apply", berth::bench::RunApply);
   run("restart", berth::bench::RunRestart);
+  run("rollout", berth::bench::RunRollout);
   bool ok = true;
   for (const auto& [name, passed] : results) {
     std::printf("scenario %-9s %s\n", name.c_str(), passed ? "converged" : "FAILED");

@@ -158,6 +158,21 @@ json WhatRuns(const json& entry) {
           {"gpu", entry.value("gpu", json())}};
 }
 
+// True when the Workspace `key` lists `cluster` in status.placements or status.superseded
+// (or the workspace is unknown: then keep the reservation, to be safe).
+bool StatusKnowsCluster(const std::map<std::string, const json*>& ws_by_key, const std::string& key,
+                        const std::string& cluster) {
+  auto it = ws_by_key.find(key);
+  if (it == ws_by_key.end()) return true;
+  for (const char* list : {"status.placements", "status.superseded"}) {
+    json l = api::JsonPathGet(*it->second, list);
+    for (const auto& p : l.is_array() ? l : json::array()) {
+      if (p.value("cluster", "") == cluster) return true;
+    }
+  }
+  return false;
+}
+
 std::string EntryKey(const json& entry) {
   const json& md = entry["workspace"]["metadata"];
   return WsKey(md.value("namespace", "default"), md.value("name", ""));
@@ -528,6 +543,10 @@ ReconcileResult FleetController::ReconcilePlacement() {
     for (const auto& e : entries.is_array() ? entries : json::array()) {
       // A workspace failing back is decided afresh: its own replicas do not block it.
       if (failing_back.count(EntryKey(e))) continue;
+      // An entry its workspace's status does not know about (the pass that wrote it failed
+      // before the status write) is not running replicas the planner keeps: reserving it
+      // would make the workspace compete with itself and move to a worse cluster.
+      if (!StatusKnowsCluster(ws_by_key, EntryKey(e), cluster.name)) continue;
       const int surge = e.value("update", json::object()).value("maxSurge", 0);
       int pending_units = (e.value("replicas", 0) + surge) * e["gpu"].value("gpusPerReplica", 0);
       const std::string product = e["gpu"].value("product", "");
