@@ -76,7 +76,7 @@ struct Options {
 
 // Set once from the flags, read by Bench.
 std::string g_hub_log_level = "warn";
-std::string g_hub_log_copy;  // append each hub's whole log here when the scenario ends
+std::string g_hub_log_copy;      // append each hub's whole log here when the scenario ends
 std::string g_restart_data_dir;  // restart: keep the hub's data dir here (for profiling its start)
 
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -125,7 +125,8 @@ std::vector<std::string> WorkEntries(const json& work) {
   return out;
 }
 
-json WorkspaceBody(const std::string& ns, const std::string& name, int replicas, json policy = nullptr) {
+json WorkspaceBody(const std::string& ns, const std::string& name, int replicas,
+                   json policy = nullptr) {
   json ws = {{"apiVersion", "berth.dev/v1alpha1"},
              {"kind", "Workspace"},
              {"metadata", {{"name", name}, {"namespace", ns}}},
@@ -139,11 +140,15 @@ json WorkspaceBody(const std::string& ns, const std::string& name, int replicas,
 // Cost alone decides (PickN packs the cheapest member first): the bench chooses where
 // replicas start, independent of how the other score terms normalise.
 json CostOnly() {
-  return {{"scoring", {{"weights", {{"cost", 1}, {"availability", 0}, {"locality", 0}, {"warmCache", 0}, {"affinity", 0}}}}}};
+  return {
+      {"scoring",
+       {{"weights",
+         {{"cost", 1}, {"availability", 0}, {"locality", 0}, {"warmCache", 0}, {"affinity", 0}}}}}};
 }
 
 std::string WorkspacesPath(const std::string& ns, const std::string& name = "") {
-  return "/apis/berth.dev/v1alpha1/namespaces/" + ns + "/workspaces" + (name.empty() ? "" : "/" + name);
+  return "/apis/berth.dev/v1alpha1/namespaces/" + ns + "/workspaces" +
+         (name.empty() ? "" : "/" + name);
 }
 
 // Creates (or deletes) workspaces over `threads` connections. Returns the first error.
@@ -205,8 +210,8 @@ struct Bench {
     b.client = std::move(*client);
     std::string joined;
     for (const auto& f : flags) joined += " " + f;
-    std::printf("[%s] berth-hub pid %d on %s, flags:%s\n", scenario.c_str(), b.hub->pid(), b.hub->url().c_str(),
-                joined.empty() ? " (defaults)" : joined.c_str());
+    std::printf("[%s] berth-hub pid %d on %s, flags:%s\n", scenario.c_str(), b.hub->pid(),
+                b.hub->url().c_str(), joined.empty() ? " (defaults)" : joined.c_str());
     std::fflush(stdout);
     return b;
   }
@@ -237,15 +242,17 @@ struct Bench {
       int shown = 0;
       for (const auto& [k, ws] : informer.Objects("workspaces")) {
         if (++shown > 3) break;
-        state += "\n  workspace " + k + " status: " + ws.value("status", json::object()).dump().substr(0, 1500);
+        state += "\n  workspace " + k +
+                 " status: " + ws.value("status", json::object()).dump().substr(0, 1500);
       }
       for (const auto& [k, m] : informer.Objects("memberclusters")) {
         if (++shown > 6) break;
-        state += "\n  member " + k + " conditions: " + m.value("/status/conditions"_json_pointer, json()).dump();
+        state += "\n  member " + k +
+                 " conditions: " + m.value("/status/conditions"_json_pointer, json()).dump();
       }
     });
-    return Fail("timed out after " + std::to_string(static_cast<int>(Seconds(timeout))) + " s waiting for " + what +
-                state);
+    return Fail("timed out after " + std::to_string(static_cast<int>(Seconds(timeout))) +
+                " s waiting for " + what + state);
   }
 };
 
@@ -258,13 +265,15 @@ struct InformerStopper {
 
 bool AllHealthy(FleetInformer& inf, size_t n) {
   size_t healthy = 0;
-  for (const auto& [k, m] : inf.Objects("memberclusters")) healthy += ConditionStatus(m, "Healthy") == "True";
+  for (const auto& [k, m] : inf.Objects("memberclusters"))
+    healthy += ConditionStatus(m, "Healthy") == "True";
   return healthy >= n;
 }
 
 // Every workspace of `ns` (n of them) placed with `replicas` replicas only on `cluster` (any
 // cluster when empty) and Available.
-bool AllPlacedOn(FleetInformer& inf, const std::string& ns, size_t n, int replicas, const std::string& cluster) {
+bool AllPlacedOn(FleetInformer& inf, const std::string& ns, size_t n, int replicas,
+                 const std::string& cluster) {
   size_t ok = 0;
   for (const auto& [k, ws] : inf.Objects("workspaces")) {
     if (k.rfind(ns + "/", 0) != 0) continue;
@@ -288,9 +297,10 @@ bool RunDetect(const Options& o) {
   std::vector<double> detect, replace_work, replace_status;
   bool ok = true;
   for (int run = 0; run < o.detect_runs && ok; ++run) {
-    auto bench = Bench::Start("detect", {"--heartbeat-period", std::to_string(o.detect_heartbeat),
-                                         "--missed-heartbeats", std::to_string(o.detect_missed),
-                                         "--failover-toleration", std::to_string(o.replace_toleration)});
+    auto bench =
+        Bench::Start("detect", {"--heartbeat-period", std::to_string(o.detect_heartbeat),
+                                "--missed-heartbeats", std::to_string(o.detect_missed),
+                                "--failover-toleration", std::to_string(o.replace_toleration)});
     if (!bench.ok()) {
       std::printf("[detect] cannot start berth-hub: %s\n", bench.status().ToString().c_str());
       return false;
@@ -325,32 +335,43 @@ bool RunDetect(const Options& o) {
 
     std::vector<MemberShape> members;
     const double prices[] = {0.5, 0.9, 1.2, 1.5};
-    for (int i = 0; i < 4; ++i) members.push_back(Shape("member-" + std::to_string(i), prices[i], 4, 8));
+    for (int i = 0; i < 4; ++i)
+      members.push_back(Shape("member-" + std::to_string(i), prices[i], 4, 8));
     if (Status s = fleet.Create(members); !s.ok()) return bench->Fail(s.ToString());
     fleet.StartHeartbeats();
-    if (!bench->Wait(informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60),
-                     "every member Healthy")) {
+    if (!bench->Wait(
+            informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60),
+            "every member Healthy")) {
       return false;
     }
     const int n = o.detect_workspaces;
     Status created = ForEachParallel(bench->admin, 4, n, [&](RestClient& c, size_t i) {
-      return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 2, CostOnly())).status();
+      return c
+          .Post(WorkspacesPath("bench"),
+                WorkspaceBody("bench", "ws-" + std::to_string(i), 2, CostOnly()))
+          .status();
     });
     if (!created.ok()) return bench->Fail("creating workspaces: " + created.ToString());
-    if (!bench->Wait(informer, [&] { return AllPlacedOn(informer, "bench", n, 2, victim); }, seconds(60),
-                     std::to_string(n) + " workspaces Available on " + victim + " (the cheapest member)")) {
+    if (!bench->Wait(
+            informer, [&] { return AllPlacedOn(informer, "bench", n, 2, victim); }, seconds(60),
+            std::to_string(n) + " workspaces Available on " + victim + " (the cheapest member)")) {
       return false;
     }
 
     informer.With([&] { armed = true; });
     const Clock::TimePoint last_renewal = fleet.Kill(victim);
-    if (!bench->Wait(informer, [&] { return unhealthy.has_value(); },
-                     seconds(o.detect_heartbeat * o.detect_missed + 60), victim + " Healthy=False")) {
+    if (!bench->Wait(
+            informer, [&] { return unhealthy.has_value(); },
+            seconds(o.detect_heartbeat * o.detect_missed + 60), victim + " Healthy=False")) {
       return false;
     }
-    if (!bench->Wait(informer, [&] { return in_other_work.size() >= static_cast<size_t>(n) &&
-                                            status_moved.size() >= static_cast<size_t>(n); },
-                     seconds(o.replace_toleration + 60), "every workspace re-placed off " + victim)) {
+    if (!bench->Wait(
+            informer,
+            [&] {
+              return in_other_work.size() >= static_cast<size_t>(n) &&
+                     status_moved.size() >= static_cast<size_t>(n);
+            },
+            seconds(o.replace_toleration + 60), "every workspace re-placed off " + victim)) {
       return false;
     }
     informer.With([&] {
@@ -369,28 +390,35 @@ bool RunDetect(const Options& o) {
       detect.push_back(d);
       replace_work.push_back(Seconds(last_work - tol_end_hub));
       replace_status.push_back(Seconds(last_status - tol_end_hub));
-      std::printf("[detect] run %d: last renewal -> Healthy=False seen %.3f s (grace %d s x %d = %d s; "
-                  "beyond the grace %.3f s)\n",
-                  run + 1, d, o.detect_heartbeat, o.detect_missed, o.detect_heartbeat * o.detect_missed,
-                  d - o.detect_heartbeat * o.detect_missed);
-      std::printf("[replace] run %d: toleration %d s; from its end (hub: lastTransitionTime %s + %d s) to all %d "
-                  "workspaces in other members' Work %.3f s, to their status placements %.3f s "
-                  "(from observed Unhealthy + toleration: %.3f s / %.3f s)\n",
-                  run + 1, o.replace_toleration, ltt.c_str(), o.replace_toleration, n, replace_work.back(),
-                  replace_status.back(), Seconds(last_work - tol_end_seen), Seconds(last_status - tol_end_seen));
+      std::printf(
+          "[detect] run %d: last renewal -> Healthy=False seen %.3f s (grace %d s x %d = %d s; "
+          "beyond the grace %.3f s)\n",
+          run + 1, d, o.detect_heartbeat, o.detect_missed, o.detect_heartbeat * o.detect_missed,
+          d - o.detect_heartbeat * o.detect_missed);
+      std::printf(
+          "[replace] run %d: toleration %d s; from its end (hub: lastTransitionTime %s + %d s) to "
+          "all %d "
+          "workspaces in other members' Work %.3f s, to their status placements %.3f s "
+          "(from observed Unhealthy + toleration: %.3f s / %.3f s)\n",
+          run + 1, o.replace_toleration, ltt.c_str(), o.replace_toleration, n, replace_work.back(),
+          replace_status.back(), Seconds(last_work - tol_end_seen),
+          Seconds(last_status - tol_end_seen));
     });
     fleet.Stop();
     informer.Stop();
     std::fflush(stdout);
   }
   if (!detect.empty()) {
-    std::printf("[detect] summary over %zu runs: detection min %.3f s, max %.3f s (goal <= 15 s at 5 s x 3)\n",
-                detect.size(), *std::min_element(detect.begin(), detect.end()),
-                *std::max_element(detect.begin(), detect.end()));
-    std::printf("[replace] summary over %zu runs: toleration end -> Work max %.3f s, -> status max %.3f s "
-                "(goal <= 1 s)\n",
-                replace_work.size(), *std::max_element(replace_work.begin(), replace_work.end()),
-                *std::max_element(replace_status.begin(), replace_status.end()));
+    std::printf(
+        "[detect] summary over %zu runs: detection min %.3f s, max %.3f s (goal <= 15 s at 5 s x "
+        "3)\n",
+        detect.size(), *std::min_element(detect.begin(), detect.end()),
+        *std::max_element(detect.begin(), detect.end()));
+    std::printf(
+        "[replace] summary over %zu runs: toleration end -> Work max %.3f s, -> status max %.3f s "
+        "(goal <= 1 s)\n",
+        replace_work.size(), *std::max_element(replace_work.begin(), replace_work.end()),
+        *std::max_element(replace_status.begin(), replace_status.end()));
   }
   return ok;
 }
@@ -402,7 +430,8 @@ bool RunDetect(const Options& o) {
 bool RunEvacuate(const Options& o) {
   const int n = o.evacuate_workspaces;
   const int tol = o.evacuate_toleration;
-  auto bench = Bench::Start("evacuate", {"--heartbeat-period", "1", "--failover-toleration", std::to_string(tol)});
+  auto bench = Bench::Start(
+      "evacuate", {"--heartbeat-period", "1", "--failover-toleration", std::to_string(tol)});
   if (!bench.ok()) {
     std::printf("[evacuate] cannot start berth-hub: %s\n", bench.status().ToString().c_str());
     return false;
@@ -439,7 +468,8 @@ bool RunEvacuate(const Options& o) {
       auto p = Placements(c.object);
       if (!p.empty() && !p.count(victim)) {
         status_moved.emplace(c.key, c.received_system);
-        if (ConditionStatus(c.object, "Available") == "True") available_elsewhere.emplace(c.key, c.received_system);
+        if (ConditionStatus(c.object, "Available") == "True")
+          available_elsewhere.emplace(c.key, c.received_system);
       }
     }
   });
@@ -450,41 +480,56 @@ bool RunEvacuate(const Options& o) {
   const int others = std::max(2, o.evacuate_members - 1);
   const int other_nodes = std::max(1, (2 * n / others + 7) / 8);
   std::vector<MemberShape> members = {Shape(victim, 0.5, victim_nodes, 8)};
-  for (int i = 1; i <= others; ++i) members.push_back(Shape("member-" + std::to_string(i), 0.5 + 0.1 * i, other_nodes, 8));
+  for (int i = 1; i <= others; ++i)
+    members.push_back(Shape("member-" + std::to_string(i), 0.5 + 0.1 * i, other_nodes, 8));
   if (Status s = fleet.Create(members); !s.ok()) return bench->Fail(s.ToString());
   fleet.StartHeartbeats();
-  if (!bench->Wait(informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60), "every member Healthy")) {
+  if (!bench->Wait(
+          informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60),
+          "every member Healthy")) {
     return false;
   }
   const auto setup_start = Steady::now();
   Status created = ForEachParallel(bench->admin, o.threads, n, [&](RestClient& c, size_t i) {
-    return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 1, CostOnly())).status();
+    return c
+        .Post(WorkspacesPath("bench"),
+              WorkspaceBody("bench", "ws-" + std::to_string(i), 1, CostOnly()))
+        .status();
   });
   if (!created.ok()) return bench->Fail("creating workspaces: " + created.ToString());
   const double create_s = Seconds(Steady::now() - setup_start);
-  if (!bench->Wait(informer, [&] { return AllPlacedOn(informer, "bench", n, 1, victim); }, seconds(600),
-                   std::to_string(n) + " workspaces Available on " + victim)) {
+  if (!bench->Wait(
+          informer, [&] { return AllPlacedOn(informer, "bench", n, 1, victim); }, seconds(600),
+          std::to_string(n) + " workspaces Available on " + victim)) {
     return false;
   }
-  std::printf("[evacuate] setup: %d members (%s: %d nodes x 8 L4; %d others: %d nodes x 8 L4), %d workspaces "
-              "created in %.1f s, all Available on %s after %.1f s\n",
-              static_cast<int>(members.size()), victim.c_str(), victim_nodes, others, other_nodes, n, create_s,
-              victim.c_str(), Seconds(Steady::now() - setup_start));
+  std::printf(
+      "[evacuate] setup: %d members (%s: %d nodes x 8 L4; %d others: %d nodes x 8 L4), %d "
+      "workspaces "
+      "created in %.1f s, all Available on %s after %.1f s\n",
+      static_cast<int>(members.size()), victim.c_str(), victim_nodes, others, other_nodes, n,
+      create_s, victim.c_str(), Seconds(Steady::now() - setup_start));
   std::fflush(stdout);
 
   informer.With([&] { armed = true; });
   fleet.Kill(victim);
-  if (!bench->Wait(informer, [&] { return unhealthy.has_value(); }, seconds(60), victim + " Healthy=False")) {
+  if (!bench->Wait(
+          informer, [&] { return unhealthy.has_value(); }, seconds(60),
+          victim + " Healthy=False")) {
     return false;
   }
   const size_t want = static_cast<size_t>(n);
-  if (!bench->Wait(informer, [&] {
-        return in_other_work.size() >= want && status_moved.size() >= want && available_elsewhere.size() >= want;
-      },
-                   seconds(tol + 120), "every workspace re-placed off " + victim + " and Available")) {
+  if (!bench->Wait(
+          informer,
+          [&] {
+            return in_other_work.size() >= want && status_moved.size() >= want &&
+                   available_elsewhere.size() >= want;
+          },
+          seconds(tol + 120), "every workspace re-placed off " + victim + " and Available")) {
     informer.With([&] {
-      std::printf("[evacuate] progress: %zu in other Work, %zu status moved, %zu Available elsewhere\n",
-                  in_other_work.size(), status_moved.size(), available_elsewhere.size());
+      std::printf(
+          "[evacuate] progress: %zu in other Work, %zu status moved, %zu Available elsewhere\n",
+          in_other_work.size(), status_moved.size(), available_elsewhere.size());
     });
     return false;
   }
@@ -499,17 +544,20 @@ bool RunEvacuate(const Options& o) {
       for (const auto& [k, v] : m) t = std::max(t, v);
       return t;
     };
-    std::printf("[evacuate] %d workspaces on dead %s, toleration %d s (hub --heartbeat-period 1: Unhealthy 3 s "
-                "after the last renewal). From the toleration's end (lastTransitionTime %s + %d s):\n",
-                n, victim.c_str(), tol, ltt.c_str(), tol);
+    std::printf(
+        "[evacuate] %d workspaces on dead %s, toleration %d s (hub --heartbeat-period 1: Unhealthy "
+        "3 s "
+        "after the last renewal). From the toleration's end (lastTransitionTime %s + %d s):\n",
+        n, victim.c_str(), tol, ltt.c_str(), tol);
     std::printf("[evacuate]   first Work of another member written (decision made): %.3f s\n",
                 Seconds(*first_work - tol_end));
-    std::printf("[evacuate]   all %d in other members' Work (%zu Work objects): %.3f s  (goal <= 5 s)\n", n,
-                other_works_written.size(), Seconds(last(in_other_work) - tol_end));
+    std::printf(
+        "[evacuate]   all %d in other members' Work (%zu Work objects): %.3f s  (goal <= 5 s)\n", n,
+        other_works_written.size(), Seconds(last(in_other_work) - tol_end));
     std::printf("[evacuate]   all %d Workspace status placements updated: %.3f s\n", n,
                 Seconds(last(status_moved) - tol_end));
-    std::printf("[evacuate]   all %d Available again on the new members (instant agents): %.3f s\n", n,
-                Seconds(last(available_elsewhere) - tol_end));
+    std::printf("[evacuate]   all %d Available again on the new members (instant agents): %.3f s\n",
+                n, Seconds(last(available_elsewhere) - tol_end));
   });
   fleet.Stop();
   informer.Stop();
@@ -547,10 +595,13 @@ bool RunApply(const Options& o) {
   if (Status s = informer.Start(seconds(30)); !s.ok()) return bench->Fail(s.ToString());
   const int m = o.apply_members;
   std::vector<MemberShape> members;
-  for (int i = 0; i < m; ++i) members.push_back(Shape("member-" + std::to_string(i), 1.0 + 0.01 * i, 2, 8));
+  for (int i = 0; i < m; ++i)
+    members.push_back(Shape("member-" + std::to_string(i), 1.0 + 0.01 * i, 2, 8));
   if (Status s = fleet.Create(members); !s.ok()) return bench->Fail(s.ToString());
   fleet.StartHeartbeats();
-  if (!bench->Wait(informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60), "every member Healthy")) {
+  if (!bench->Wait(
+          informer, [&] { return AllHealthy(informer, members.size()); }, seconds(60),
+          "every member Healthy")) {
     return false;
   }
   auto none_carry = [&](const std::set<std::string>& keys) {
@@ -567,10 +618,14 @@ bool RunApply(const Options& o) {
   for (int r = 0; r < o.apply_runs; ++r) {
     const std::string name = "spread-" + std::to_string(r), key = "bench/" + name;
     const auto t0 = std::chrono::system_clock::now();
-    auto created = bench->client->Post(WorkspacesPath("bench"), WorkspaceBody("bench", name, 1, {{"mode", "PickAll"}}));
+    auto created = bench->client->Post(WorkspacesPath("bench"),
+                                       WorkspaceBody("bench", name, 1, {{"mode", "PickAll"}}));
     if (!created.ok()) return bench->Fail("create " + name + ": " + created.status().ToString());
-    if (!bench->Wait(informer, [&] { return carried[key].size() >= static_cast<size_t>(m) && available.count(key); },
-                     seconds(60), name + " in the Work of all " + std::to_string(m) + " members and Available")) {
+    if (!bench->Wait(
+            informer,
+            [&] { return carried[key].size() >= static_cast<size_t>(m) && available.count(key); },
+            seconds(60),
+            name + " in the Work of all " + std::to_string(m) + " members and Available")) {
       return false;
     }
     informer.With([&] {
@@ -583,18 +638,25 @@ bool RunApply(const Options& o) {
       spread_all.push_back(Seconds(last - t0));
       spread_avail.push_back(Seconds(available[key] - t0));
     });
-    if (!bench->client->Delete(WorkspacesPath("bench", name)).ok()) return bench->Fail("delete " + name);
-    if (!bench->Wait(informer, [&] { return none_carry({key}); }, seconds(60), name + " removed from every Work")) {
+    if (!bench->client->Delete(WorkspacesPath("bench", name)).ok())
+      return bench->Fail("delete " + name);
+    if (!bench->Wait(
+            informer, [&] { return none_carry({key}); }, seconds(60),
+            name + " removed from every Work")) {
       return false;
     }
   }
-  std::printf("[apply] spread: create 1 workspace (PickAll, 1 replica on each of %d members) -> Work written, "
-              "%d runs:\n",
-              m, o.apply_runs);
-  std::printf("[apply]   first Work p50 %.3f s p99 %.3f s; all %d Works p50 %.3f s p99 %.3f s (goal <= 2 s); "
-              "Available p50 %.3f s p99 %.3f s\n",
-              Percentile(spread_first, 0.5), Percentile(spread_first, 0.99), m, Percentile(spread_all, 0.5),
-              Percentile(spread_all, 0.99), Percentile(spread_avail, 0.5), Percentile(spread_avail, 0.99));
+  std::printf(
+      "[apply] spread: create 1 workspace (PickAll, 1 replica on each of %d members) -> Work "
+      "written, "
+      "%d runs:\n",
+      m, o.apply_runs);
+  std::printf(
+      "[apply]   first Work p50 %.3f s p99 %.3f s; all %d Works p50 %.3f s p99 %.3f s (goal <= 2 "
+      "s); "
+      "Available p50 %.3f s p99 %.3f s\n",
+      Percentile(spread_first, 0.5), Percentile(spread_first, 0.99), m, Percentile(spread_all, 0.5),
+      Percentile(spread_all, 0.99), Percentile(spread_avail, 0.5), Percentile(spread_avail, 0.99));
   std::fflush(stdout);
 
   // 100 workspaces at once (PickN, 1 replica each: packed onto the cheapest members).
@@ -602,14 +664,15 @@ bool RunApply(const Options& o) {
   std::vector<double> batch_all, batch_avail;
   for (int r = 0; r < o.apply_runs; ++r) {
     std::set<std::string> keys;
-    for (int i = 0; i < batch; ++i) keys.insert("bench/batch-" + std::to_string(r) + "-" + std::to_string(i));
+    for (int i = 0; i < batch; ++i)
+      keys.insert("bench/batch-" + std::to_string(r) + "-" + std::to_string(i));
     const auto t0 = std::chrono::system_clock::now();
     Status s = ForEachParallel(bench->admin, o.threads, batch, [&](RestClient& c, size_t i) {
-      return c.Post(WorkspacesPath("bench"),
-                    WorkspaceBody("bench", "batch-" + std::to_string(r) + "-" + std::to_string(i), 1))
+      return c
+          .Post(WorkspacesPath("bench"),
+                WorkspaceBody("bench", "batch-" + std::to_string(r) + "-" + std::to_string(i), 1))
           .status();
     });
-    const auto created = std::chrono::system_clock::now();
     if (!s.ok()) return bench->Fail("creating batch: " + s.ToString());
     auto all_done = [&] {
       for (const auto& k : keys) {
@@ -617,7 +680,8 @@ bool RunApply(const Options& o) {
       }
       return true;
     };
-    if (!bench->Wait(informer, all_done, seconds(120), std::to_string(batch) + " workspaces in Work and Available")) {
+    if (!bench->Wait(informer, all_done, seconds(120),
+                     std::to_string(batch) + " workspaces in Work and Available")) {
       return false;
     }
     informer.With([&] {
@@ -629,19 +693,24 @@ bool RunApply(const Options& o) {
       batch_all.push_back(Seconds(last - t0));
       batch_avail.push_back(Seconds(last_avail - t0));
     });
-    (void)created;
     s = ForEachParallel(bench->admin, o.threads, batch, [&](RestClient& c, size_t i) {
-      return c.Delete(WorkspacesPath("bench", "batch-" + std::to_string(r) + "-" + std::to_string(i))).status();
+      return c
+          .Delete(WorkspacesPath("bench", "batch-" + std::to_string(r) + "-" + std::to_string(i)))
+          .status();
     });
     if (!s.ok()) return bench->Fail("deleting batch: " + s.ToString());
-    if (!bench->Wait(informer, [&] { return none_carry(keys); }, seconds(120), "batch removed from every Work")) {
+    if (!bench->Wait(
+            informer, [&] { return none_carry(keys); }, seconds(120),
+            "batch removed from every Work")) {
       return false;
     }
   }
-  std::printf("[apply] batch: create %d workspaces at once (%d clients, 1 replica each) -> all in Work, %d runs: "
-              "p50 %.3f s p99 %.3f s (goal <= 2 s); all Available p50 %.3f s p99 %.3f s\n",
-              batch, o.threads, o.apply_runs, Percentile(batch_all, 0.5), Percentile(batch_all, 0.99),
-              Percentile(batch_avail, 0.5), Percentile(batch_avail, 0.99));
+  std::printf(
+      "[apply] batch: create %d workspaces at once (%d clients, 1 replica each) -> all in Work, %d "
+      "runs: "
+      "p50 %.3f s p99 %.3f s (goal <= 2 s); all Available p50 %.3f s p99 %.3f s\n",
+      batch, o.threads, o.apply_runs, Percentile(batch_all, 0.5), Percentile(batch_all, 0.99),
+      Percentile(batch_avail, 0.5), Percentile(batch_avail, 0.99));
   fleet.Stop();
   informer.Stop();
   return true;
@@ -746,8 +815,8 @@ std::string ConditionDiff(const json& before_in, const json& after) {
       if (o.value("type", "") == c.value("type", "")) old = o;
     }
     if (old != c) {
-      out += " " + c.value("type", "") + ":" + old.value("status", "-") + "/" + old.value("reason", "-") + "->" +
-             c.value("status", "") + "/" + c.value("reason", "");
+      out += " " + c.value("type", "") + ":" + old.value("status", "-") + "/" +
+             old.value("reason", "-") + "->" + c.value("status", "") + "/" + c.value("reason", "");
     }
   }
   return out;
@@ -799,8 +868,10 @@ bool RunRestart(const Options& o) {
     return false;
   }
   const std::string probe_member = "probe-member";
-  std::vector<Classified> log;  // every change after the informer's first lists; guarded by its lock
-  FleetInformer informer(bench->admin, {"memberclusters", "leases", "works", "workspaces", "events"});
+  std::vector<Classified>
+      log;  // every change after the informer's first lists; guarded by its lock
+  FleetInformer informer(bench->admin,
+                         {"memberclusters", "leases", "works", "workspaces", "events"});
   EmulatedFleetOptions fo;
   fo.threads = o.threads;
   EmulatedFleet fleet(bench->admin, fo);
@@ -813,22 +884,28 @@ bool RunRestart(const Options& o) {
 
   const int m = o.restart_members, n = o.restart_workspaces;
   std::vector<MemberShape> members;
-  for (int i = 0; i < m; ++i) members.push_back(Shape("member-" + std::to_string(i), 1.0 + 0.0001 * i, 1, 8));
+  for (int i = 0; i < m; ++i)
+    members.push_back(Shape("member-" + std::to_string(i), 1.0 + 0.0001 * i, 1, 8));
   MemberShape probe = Shape(probe_member, 9.0, 1, 8);
-  probe.taints = json::array({{{"key", "berth.dev/probe"}, {"value", "true"}, {"effect", "NoSchedule"}}});
+  probe.taints =
+      json::array({{{"key", "berth.dev/probe"}, {"value", "true"}, {"effect", "NoSchedule"}}});
   members.push_back(probe);
   const auto setup_start = Steady::now();
   if (Status s = fleet.Create(members); !s.ok()) return bench->Fail(s.ToString());
   fleet.StartHeartbeats();
-  if (!bench->Wait(informer, [&] { return AllHealthy(informer, members.size()); }, seconds(120), "every member Healthy")) {
+  if (!bench->Wait(
+          informer, [&] { return AllHealthy(informer, members.size()); }, seconds(120),
+          "every member Healthy")) {
     return false;
   }
   Status created = ForEachParallel(bench->admin, o.threads, n, [&](RestClient& c, size_t i) {
-    return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 1)).status();
+    return c.Post(WorkspacesPath("bench"), WorkspaceBody("bench", "ws-" + std::to_string(i), 1))
+        .status();
   });
   if (!created.ok()) return bench->Fail("creating workspaces: " + created.ToString());
-  if (!bench->Wait(informer, [&] { return AllPlacedOn(informer, "bench", n, 1, ""); }, seconds(900),
-                   std::to_string(n) + " workspaces Available")) {
+  if (!bench->Wait(
+          informer, [&] { return AllPlacedOn(informer, "bench", n, 1, ""); }, seconds(900),
+          std::to_string(n) + " workspaces Available")) {
     return false;
   }
   // Steady state: the hub has written nothing for restart_quiet seconds.
@@ -844,7 +921,8 @@ bool RunRestart(const Options& o) {
   auto wait_quiet = [&](Steady::duration timeout) {
     const auto deadline = Steady::now() + timeout;
     while (Steady::now() < deadline) {
-      if (std::chrono::system_clock::now() - last_hub_write() >= seconds(o.restart_quiet)) return true;
+      if (std::chrono::system_clock::now() - last_hub_write() >= seconds(o.restart_quiet))
+        return true;
       std::this_thread::sleep_for(milliseconds(200));
     }
     return false;
@@ -852,10 +930,12 @@ bool RunRestart(const Options& o) {
   if (!wait_quiet(seconds(300))) return bench->Fail("the hub never stopped writing after setup");
   std::map<std::string, std::map<std::string, int>> placements_before;
   informer.With([&] {
-    for (const auto& [k, ws] : informer.Objects("workspaces")) placements_before[k] = Placements(ws);
+    for (const auto& [k, ws] : informer.Objects("workspaces"))
+      placements_before[k] = Placements(ws);
   });
-  std::printf("[restart] setup: %d members + %d workspaces Available and the hub idle after %.1f s\n", m, n,
-              Seconds(Steady::now() - setup_start));
+  std::printf(
+      "[restart] setup: %d members + %d workspaces Available and the hub idle after %.1f s\n", m, n,
+      Seconds(Steady::now() - setup_start));
   std::fflush(stdout);
 
   bool ok = true;
@@ -871,26 +951,33 @@ bool RunRestart(const Options& o) {
     } else {
       auto code = bench->hub->Terminate(seconds(30));
       if (!code.ok() || *code != 0) {
-        std::printf("[restart] SIGTERM: the hub exited with code %d (139 = SIGSEGV: a crash on shutdown)\n",
-                    code.ok() ? *code : -1);
+        std::printf(
+            "[restart] SIGTERM: the hub exited with code %d (139 = SIGSEGV: a crash on shutdown)\n",
+            code.ok() ? *code : -1);
       }
     }
     const auto t_spawn = Steady::now();
     if (Status s = bench->hub->Restart(); !s.ok()) return bench->Fail("restart: " + s.ToString());
     const auto t_ready = Steady::now();
-    if (bench->hub->url() != url) return bench->Fail("the hub came back on another port; the emulated agents cannot follow");
+    if (bench->hub->url() != url)
+      return bench->Fail("the hub came back on another port; the emulated agents cannot follow");
     // Probe: a workspace only the probe member takes. Once it is in that member's Work, the
     // controllers have finished at least one full pass over the fleet since the restart
     // (their queue runs keys in due order, and the start-up pass was queued first).
     const std::string probe_name = "probe-" + sig;
-    json policy = {{"mode", "PickFixed"},
-                   {"clusterNames", {probe_member}},
-                   {"tolerations", {{{"key", "berth.dev/probe"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}}};
+    json policy = {
+        {"mode", "PickFixed"},
+        {"clusterNames", {probe_member}},
+        {"tolerations",
+         {{{"key", "berth.dev/probe"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}}};
     // The first request on a connection pooled before the restart may fail ("Failed to write
     // request body"): RestClient does not retry on a stale connection, so retry here.
     Status probe_created;
     for (int attempt = 0; attempt < 10; ++attempt) {
-      probe_created = bench->client->Post(WorkspacesPath("probe"), WorkspaceBody("probe", probe_name, 1, policy)).status();
+      probe_created =
+          bench->client
+              ->Post(WorkspacesPath("probe"), WorkspaceBody("probe", probe_name, 1, policy))
+              .status();
       if (probe_created.ok() || probe_created.code() == StatusCode::kAlreadyExists) break;
       std::this_thread::sleep_for(milliseconds(20));
     }
@@ -937,19 +1024,26 @@ bool RunRestart(const Options& o) {
     });
     const int64_t delta = *rv_after - *rv_before;
     const auto t_spawn_sys = std::chrono::system_clock::now() - (Steady::now() - t_spawn);
-    const double converged =
-        std::max(Seconds(t_probe - t_spawn), spurious.empty() ? 0.0 : Seconds(last_spurious - t_spawn_sys));
-    std::printf("[restart] SIG%s: stop took %.2f s; restart -> serving %.2f s; -> controllers through a full pass "
-                "(probe placed) %.2f s; converged %.2f s (goal <= 10 s)\n",
-                sig == "kill" ? "KILL" : "TERM", Seconds(t_spawn - t_stop), Seconds(t_ready - t_spawn),
-                Seconds(t_probe - t_spawn), converged);
-    std::printf("[restart] SIG%s: revisions %lld -> %lld (+%lld): agents %lld (lease renewals, Work status), probe "
-                "%lld, hub on its own %lld = SPURIOUS WRITES %zu (goal 0); not seen by the informer %lld%s\n",
-                sig == "kill" ? "KILL" : "TERM", static_cast<long long>(*rv_before),
-                static_cast<long long>(*rv_after), static_cast<long long>(delta),
-                static_cast<long long>(by_who["agents"]), static_cast<long long>(by_who["probe"]),
-                static_cast<long long>(by_who["hub"]), spurious.size(), static_cast<long long>(delta - seen),
-                informer.relists() > 0 ? " (the informer had to re-list: some changes may be missing)" : "");
+    const double converged = std::max(
+        Seconds(t_probe - t_spawn), spurious.empty() ? 0.0 : Seconds(last_spurious - t_spawn_sys));
+    std::printf(
+        "[restart] SIG%s: stop took %.2f s; restart -> serving %.2f s; -> controllers through a "
+        "full pass "
+        "(probe placed) %.2f s; converged %.2f s (goal <= 10 s)\n",
+        sig == "kill" ? "KILL" : "TERM", Seconds(t_spawn - t_stop), Seconds(t_ready - t_spawn),
+        Seconds(t_probe - t_spawn), converged);
+    std::printf(
+        "[restart] SIG%s: revisions %lld -> %lld (+%lld): agents %lld (lease renewals, Work "
+        "status), probe "
+        "%lld, hub on its own %lld = SPURIOUS WRITES %zu (goal 0); not seen by the informer "
+        "%lld%s\n",
+        sig == "kill" ? "KILL" : "TERM", static_cast<long long>(*rv_before),
+        static_cast<long long>(*rv_after), static_cast<long long>(delta),
+        static_cast<long long>(by_who["agents"]), static_cast<long long>(by_who["probe"]),
+        static_cast<long long>(by_who["hub"]), spurious.size(),
+        static_cast<long long>(delta - seen),
+        informer.relists() > 0 ? " (the informer had to re-list: some changes may be missing)"
+                               : "");
     std::map<std::string, int> kinds;
     for (const auto& c : spurious) ++kinds[c.resource + " " + c.what];
     int shown = 0;
@@ -965,18 +1059,24 @@ bool RunRestart(const Options& o) {
         if (!ws || Placements(*ws) != p) ++moved;
       }
     });
-    if (moved > 0) ok = bench->Fail(std::to_string(moved) + " workspaces changed placement across the restart");
+    if (moved > 0)
+      ok = bench->Fail(std::to_string(moved) + " workspaces changed placement across the restart");
     std::fflush(stdout);
 
     // Remove the probe before the next round, and let the hub settle again.
     (void)bench->client->Delete(WorkspacesPath("probe", probe_name));
-    if (!bench->Wait(informer, [&] { return !probe_in_work(); }, seconds(120), "the probe removed")) return false;
-    if (!wait_quiet(seconds(120))) return bench->Fail("the hub never stopped writing after the probe was removed");
+    if (!bench->Wait(
+            informer, [&] { return !probe_in_work(); }, seconds(120), "the probe removed"))
+      return false;
+    if (!wait_quiet(seconds(120)))
+      return bench->Fail("the hub never stopped writing after the probe was removed");
   }
-  std::printf("[restart] emulator: %lld lease renewals, %lld Work status writes, %lld errors (failed requests while "
-              "the hub was down)\n",
-              static_cast<long long>(fleet.lease_renewals()), static_cast<long long>(fleet.work_status_writes()),
-              static_cast<long long>(fleet.errors()));
+  std::printf(
+      "[restart] emulator: %lld lease renewals, %lld Work status writes, %lld errors (failed "
+      "requests while "
+      "the hub was down)\n",
+      static_cast<long long>(fleet.lease_renewals()),
+      static_cast<long long>(fleet.work_status_writes()), static_cast<long long>(fleet.errors()));
   fleet.Stop();
   informer.Stop();
   return ok;
@@ -987,43 +1087,59 @@ bool RunRestart(const Options& o) {
 
 int main(int argc, char** argv) {
   using berth::bench::Options;
-  CLI::App app{"berth-controller-bench: failure detection, failover, apply-to-Work and hub restart timings of the "
-               "FleetController against a real berth-hub with emulated members"};
+  CLI::App app{
+      "berth-controller-bench: failure detection, failover, apply-to-Work and hub restart timings "
+      "of the "
+      "FleetController against a real berth-hub with emulated members"};
   Options o;
   std::string scenario = "all";
   int client_io_threads = 4;
   app.add_option("--scenario", scenario, "detect (with replace), evacuate, apply, restart, rollout, or all")
       ->check(CLI::IsMember({"detect", "replace", "evacuate", "apply", "restart", "all"}))
       ->capture_default_str();
-  app.add_flag("--quick", o.quick, "Small sizes and short heartbeats: a smoke run that checks convergence only");
-  app.add_option("--detect-runs", o.detect_runs, "detect: runs, each with a fresh hub")->capture_default_str();
-  app.add_option("--detect-heartbeat", o.detect_heartbeat, "detect: hub --heartbeat-period and the members' period, s")
+  app.add_flag("--quick", o.quick,
+               "Small sizes and short heartbeats: a smoke run that checks convergence only");
+  app.add_option("--detect-runs", o.detect_runs, "detect: runs, each with a fresh hub")
       ->capture_default_str();
-  app.add_option("--detect-missed", o.detect_missed, "detect: hub --missed-heartbeats")->capture_default_str();
-  app.add_option("--replace-toleration", o.replace_toleration, "detect: hub --failover-toleration, s")
+  app.add_option("--detect-heartbeat", o.detect_heartbeat,
+                 "detect: hub --heartbeat-period and the members' period, s")
       ->capture_default_str();
-  app.add_option("--evacuate-workspaces", o.evacuate_workspaces, "evacuate: workspaces on the dead member")
+  app.add_option("--detect-missed", o.detect_missed, "detect: hub --missed-heartbeats")
       ->capture_default_str();
-  app.add_option("--evacuate-members", o.evacuate_members, "evacuate: members, the dead one included")
+  app.add_option("--replace-toleration", o.replace_toleration,
+                 "detect: hub --failover-toleration, s")
       ->capture_default_str();
-  app.add_option("--evacuate-toleration", o.evacuate_toleration, "evacuate: hub --failover-toleration, s")
+  app.add_option("--evacuate-workspaces", o.evacuate_workspaces,
+                 "evacuate: workspaces on the dead member")
+      ->capture_default_str();
+  app.add_option("--evacuate-members", o.evacuate_members,
+                 "evacuate: members, the dead one included")
+      ->capture_default_str();
+  app.add_option("--evacuate-toleration", o.evacuate_toleration,
+                 "evacuate: hub --failover-toleration, s")
       ->capture_default_str();
   app.add_option("--apply-members", o.apply_members, "apply: members")->capture_default_str();
-  app.add_option("--apply-runs", o.apply_runs, "apply: repetitions per shape")->capture_default_str();
+  app.add_option("--apply-runs", o.apply_runs, "apply: repetitions per shape")
+      ->capture_default_str();
   app.add_option("--restart-members", o.restart_members, "restart: members")->capture_default_str();
-  app.add_option("--restart-workspaces", o.restart_workspaces, "restart: workspaces")->capture_default_str();
-  app.add_option("--restart-quiet", o.restart_quiet, "restart: seconds without a hub write that count as converged")
+  app.add_option("--restart-workspaces", o.restart_workspaces, "restart: workspaces")
+      ->capture_default_str();
+  app.add_option("--restart-quiet", o.restart_quiet,
+                 "restart: seconds without a hub write that count as converged")
       ->capture_default_str();
   app.add_option("--restart-signals", o.restart_signals, "restart: term, kill or both, in order")
       ->delimiter(',')
       ->check(CLI::IsMember({"term", "kill"}))
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "Client threads for setup and lease renewals")->capture_default_str();
-  app.add_option("--hub-log-level", o.hub_log_level, "berth-hub --log-level (its log tail is printed on failure)")
+  app.add_option("--threads", o.threads, "Client threads for setup and lease renewals")
+      ->capture_default_str();
+  app.add_option("--hub-log-level", o.hub_log_level,
+                 "berth-hub --log-level (its log tail is printed on failure)")
       ->capture_default_str();
   app.add_option("--restart-data-dir", berth::bench::g_restart_data_dir,
                  "restart: use (and keep) this hub data dir, e.g. to profile a start on it later");
-  app.add_option("--hub-log-copy", berth::bench::g_hub_log_copy, "Append every hub's whole log to this file");
+  app.add_option("--hub-log-copy", berth::bench::g_hub_log_copy,
+                 "Append every hub's whole log to this file");
   app.add_option("--client-io-threads", client_io_threads, "cpprestsdk I/O threads in this process")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -1057,7 +1173,8 @@ int main(int argc, char** argv) {
     return one + " (1 min), " + five + " (5 min)";
   };
   auto run = [&](const std::string& name, bool (*fn)(const Options&)) {
-    if (scenario != "all" && scenario != name && !(scenario == "replace" && name == "detect")) return;
+    if (scenario != "all" && scenario != name && !(scenario == "replace" && name == "detect"))
+      return;
     std::printf("[%s] load average at start: %s\n", name.c_str(), loadavg().c_str());
     results[name] = fn(o);
     std::printf("[%s] load average at end: %s\n", name.c_str(), loadavg().c_str());

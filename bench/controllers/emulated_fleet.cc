@@ -9,8 +9,8 @@
 
 namespace berth::bench {
 
-using nlohmann::json;
 using agent::HubPath;
+using nlohmann::json;
 
 namespace {
 
@@ -49,14 +49,18 @@ json ReadyWorkStatus(const json& work) {
                     {"replicas", replicas},
                     {"readyReplicas", replicas},
                     {"phase", "Ready"},
-                    {"endpoint", "http://" + md.value("name", "") + "." + md.value("namespace", "") + ".svc:80"}});
+                    {"endpoint", "http://" + md.value("name", "") + "." +
+                                     md.value("namespace", "") + ".svc:80"}});
   }
   const std::string now = agent::FormatRfc3339Millis(RealClock::Instance().Now());
   return {{"observedPlacementGeneration", work.value("/spec/placementGeneration"_json_pointer, 0)},
           {"workspaces", list},
           {"conditions",
-           {{{"type", "Applied"}, {"status", "True"}, {"reason", "Applied"},
-             {"message", "every workspace applied"}, {"lastTransitionTime", now}}}}};
+           {{{"type", "Applied"},
+             {"status", "True"},
+             {"reason", "Applied"},
+             {"message", "every workspace applied"},
+             {"lastTransitionTime", now}}}}};
 }
 
 EmulatedFleet::EmulatedFleet(ClientConfig admin, EmulatedFleetOptions options)
@@ -93,10 +97,11 @@ Status EmulatedFleet::Create(const std::vector<MemberShape>& shapes) {
                    {"metadata", {{"name", m.shape.name}}},
                    {"spec", {{"region", "bench"}, {"provider", "sim"}}}};
         if (!m.shape.taints.is_null()) mc["spec"]["taints"] = m.shape.taints;
-        json lease = {{"apiVersion", "berth.dev/v1alpha1"},
-                      {"kind", "Lease"},
-                      {"metadata", {{"name", m.shape.name}}},
-                      {"spec", {{"holderIdentity", m.shape.name + "/bench"}, {"leaseDurationSeconds", 15}}}};
+        json lease = {
+            {"apiVersion", "berth.dev/v1alpha1"},
+            {"kind", "Lease"},
+            {"metadata", {{"name", m.shape.name}}},
+            {"spec", {{"holderIdentity", m.shape.name + "/bench"}, {"leaseDurationSeconds", 15}}}};
         Status s = (*client)->Post(HubPath("memberclusters"), mc).status();
         if (s.ok()) s = hub_->PatchMemberStatus(m.shape.name, InventoryStatus(m.shape));
         if (s.ok()) s = (*client)->Post(HubPath("leases"), lease).status();
@@ -119,7 +124,8 @@ Status EmulatedFleet::Renew(Member& m) {
   std::lock_guard<std::mutex> lock(m.mu);
   if (!m.alive) return Status::Ok();
   const auto now = RealClock::Instance().Now();
-  Status s = hub_->RenewLease(m.shape.name, m.shape.name + "/bench", agent::FormatRfc3339Millis(now), 15);
+  Status s =
+      hub_->RenewLease(m.shape.name, m.shape.name + "/bench", agent::FormatRfc3339Millis(now), 15);
   if (s.ok()) {
     m.last_renewal = now;
     ++lease_renewals_;
@@ -133,7 +139,8 @@ void EmulatedFleet::StartHeartbeats() {
   const auto start = Steady::now();
   const auto period = options_.heartbeat_period;
   for (size_t i = 0; i < members_.size(); ++i) {
-    members_[i]->next_renewal = start + period * static_cast<int64_t>(i) / static_cast<int64_t>(members_.size());
+    members_[i]->next_renewal =
+        start + period * static_cast<int64_t>(i) / static_cast<int64_t>(members_.size());
   }
   for (int t = 0; t < options_.threads; ++t) senders_.emplace_back([this, t] { SenderLoop(t); });
 }
@@ -149,12 +156,14 @@ void EmulatedFleet::SenderLoop(int index) {
     if (!next) return;
     // Sleep in short steps so Stop is prompt.
     while (!stop_ && Steady::now() < next->next_renewal) {
-      std::this_thread::sleep_until(std::min(next->next_renewal, Steady::now() + std::chrono::milliseconds(100)));
+      std::this_thread::sleep_until(
+          std::min(next->next_renewal, Steady::now() + std::chrono::milliseconds(100)));
     }
     if (stop_) return;
     Status s = Renew(*next);
     next->next_renewal = s.ok() ? next->next_renewal + period : Steady::now() + retry;
-    if (next->next_renewal < Steady::now()) next->next_renewal = Steady::now() + period;  // fell behind
+    if (next->next_renewal < Steady::now())
+      next->next_renewal = Steady::now() + period;  // fell behind
   }
 }
 
@@ -177,7 +186,8 @@ void EmulatedFleet::AttachResponder(FleetInformer& informer) {
     if (queued_.insert(c.key).second) queue_.push_back(c.key);
     queue_cv_.notify_one();
   });
-  for (int t = 0; t < options_.responder_threads; ++t) responders_.emplace_back([this] { ResponderLoop(); });
+  for (int t = 0; t < options_.responder_threads; ++t)
+    responders_.emplace_back([this] { ResponderLoop(); });
 }
 
 void EmulatedFleet::ResponderLoop() {

@@ -84,9 +84,9 @@ class EmulatedFleet {
  private:
   struct Member {
     MemberShape shape;
-    std::mutex mu;         // held while a renewal is in flight
-    bool alive = true;     // guarded by mu
-    Clock::TimePoint last_renewal{};  // guarded by mu
+    std::mutex mu;                      // held while a renewal is in flight
+    bool alive = true;                  // guarded by mu
+    Clock::TimePoint last_renewal{};    // guarded by mu
     Steady::time_point next_renewal{};  // owned by its sender thread
   };
   Status Renew(Member& m);

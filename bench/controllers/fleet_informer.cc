@@ -86,7 +86,8 @@ const json* FleetInformer::Find(const std::string& resource, const std::string& 
   return it == m.end() ? nullptr : &it->second;
 }
 
-void FleetInformer::Apply(const std::string& resource, const std::string& type, const json& object) {
+void FleetInformer::Apply(const std::string& resource, const std::string& type,
+                          const json& object) {
   ObjectChange c;
   c.resource = resource;
   c.type = type;
@@ -110,7 +111,8 @@ void FleetInformer::Apply(const std::string& resource, const std::string& type, 
         l(c);
       } catch (const std::exception& e) {
         // A bench bug, not the hub's: say where, keep the informer running.
-        spdlog::error("informer listener failed on {} {} {}: {}", c.type, resource, c.key, e.what());
+        spdlog::error("informer listener failed on {} {} {}: {}", c.type, resource, c.key,
+                      e.what());
       }
     }
   }

@@ -135,12 +135,14 @@ bool ReportsReady(const json& work) {
   if (spec.is_null()) return false;
   const json observed = work.value("/status/observedPlacementGeneration"_json_pointer, json());
   const json wanted = work.value("/spec/placementGeneration"_json_pointer, json());
-  if (!observed.is_number_integer() || !wanted.is_number_integer() || observed.get<int64_t>() < wanted.get<int64_t>()) {
+  if (!observed.is_number_integer() || !wanted.is_number_integer() ||
+      observed.get<int64_t>() < wanted.get<int64_t>()) {
     return false;
   }
   for (const auto& w : work.value("/status/workspaces"_json_pointer, json::array())) {
     if (w.value("namespace", "") + "/" + w.value("name", "") == kWsKey) {
-      return w.value("phase", "") == "Ready" && w.value("readyReplicas", 0) >= spec.value("replicas", 1);
+      return w.value("phase", "") == "Ready" &&
+             w.value("readyReplicas", 0) >= spec.value("replicas", 1);
     }
   }
   return false;
@@ -156,8 +158,8 @@ class FailoverE2E : public ::testing::Test {
     testing::HubProcessOptions o;
     // Unhealthy after 3 × 1 s without a renewal, failed over 3 s later, failback 6 s after
     // the member is back.
-    o.extra_args = {"--heartbeat-period", "1", "--missed-heartbeats", "3", "--failover-toleration", "3",
-                    "--failback-hysteresis", "6"};
+    o.extra_args = {"--heartbeat-period",    "1", "--missed-heartbeats",   "3",
+                    "--failover-toleration", "3", "--failback-hysteresis", "6"};
     auto hub = HubProcess::Start(o);
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
     hub_ = std::move(*hub);
@@ -181,12 +183,13 @@ class FailoverE2E : public ::testing::Test {
   // Creates a bootstrap token as admin; returns "<id>.<secret>".
   std::string CreateToken(const std::string& id) {
     const std::string secret = "failover" + id + "0123456789";
-    json token = {{"apiVersion", "berth.dev/v1alpha1"},
-                  {"kind", "BootstrapToken"},
-                  {"metadata", {{"name", id}}},
-                  {"spec",
-                   {{"secretHash", Sha256Hex(secret)},
-                    {"expiration", FormatRfc3339(RealClock::Instance().Now() + std::chrono::hours(1))}}}};
+    json token = {
+        {"apiVersion", "berth.dev/v1alpha1"},
+        {"kind", "BootstrapToken"},
+        {"metadata", {{"name", id}}},
+        {"spec",
+         {{"secretHash", Sha256Hex(secret)},
+          {"expiration", FormatRfc3339(RealClock::Instance().Now() + std::chrono::hours(1))}}}};
     auto r = admin_->Post(std::string(kApi) + "bootstraptokens", token);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return id + "." + secret;
@@ -194,10 +197,27 @@ class FailoverE2E : public ::testing::Test {
 
   // Starts (or restarts, without a token: the credential is in its state dir) a member's agent.
   void StartAgent(const std::string& member, const std::string& token) {
-    std::vector<std::string> args = {"--hub", hub_->url(), "--hub-ca", dir_ + "/ca.crt", "--cluster-name", member,
-                                     "--state-dir", dir_ + "/state-" + member, "--backend", "sim", "--fleet", fleet_,
-                                     "--time-scale", "0.01", "--heartbeat-period", "0.5", "--resync-period", "0.2",
-                                     "--admin-listen", "127.0.0.1:" + std::to_string(testing::PickFreeLoopbackPort())};
+    std::vector<std::string> args = {
+        "--hub",
+        hub_->url(),
+        "--hub-ca",
+        dir_ + "/ca.crt",
+        "--cluster-name",
+        member,
+        "--state-dir",
+        dir_ + "/state-" + member,
+        "--backend",
+        "sim",
+        "--fleet",
+        fleet_,
+        "--time-scale",
+        "0.01",
+        "--heartbeat-period",
+        "0.5",
+        "--resync-period",
+        "0.2",
+        "--admin-listen",
+        "127.0.0.1:" + std::to_string(testing::PickFreeLoopbackPort())};
     if (!token.empty()) args.insert(args.end(), {"--join-token", token});
     agents_[member] = std::make_unique<AgentProcess>(args, dir_ + "/" + member + ".log");
   }
@@ -214,9 +234,11 @@ class FailoverE2E : public ::testing::Test {
     std::string out = "\nworkspace status: " + Workspace().value("status", json::object()).dump();
     for (const auto& m : kMembers) {
       json w = Work(m);
-      out += "\nwork " + m + ": spec " + w.value("spec", json()).dump() + " status " + w.value("status", json()).dump();
+      out += "\nwork " + m + ": spec " + w.value("spec", json()).dump() + " status " +
+             w.value("status", json()).dump();
     }
-    for (const auto& m : kMembers) out += "\n--- agent " + m + " log:\n" + Tail(ReadAll(dir_ + "/" + m + ".log"), 1200);
+    for (const auto& m : kMembers)
+      out += "\n--- agent " + m + " log:\n" + Tail(ReadAll(dir_ + "/" + m + ".log"), 1200);
     out += "\n--- hub log:\n" + hub_->log_tail(3000);
     return out;
   }
@@ -242,10 +264,12 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   for (const auto& m : kMembers) StartAgent(m, CreateToken("fo" + m.substr(3) + "tok"));
   ASSERT_TRUE(WaitFor([&] {
     for (const auto& m : kMembers) {
-      if (Condition(Get(std::string(kApi) + "memberclusters/" + m), "Healthy") != "True") return false;
+      if (Condition(Get(std::string(kApi) + "memberclusters/" + m), "Healthy") != "True")
+        return false;
     }
     return true;
-  })) << "the three members never became Healthy" << Diagnostics();
+  })) << "the three members never became Healthy"
+      << Diagnostics();
 
   // A small model with two replicas. fo-a is the cheapest member with room for both, and
   // the policy prefers it: cost alone would not bring the replicas back, because the
@@ -264,13 +288,15 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   ASSERT_TRUE(WaitFor([&] {
     json w = Workspace();
     return Placements(w) == on_a && Condition(w, "Available") == "True";
-  })) << "the workspace never became Available on fo-a" << Diagnostics();
+  })) << "the workspace never became Available on fo-a"
+      << Diagnostics();
 
   // From here on, every change to any Work, in resourceVersion order.
   auto works_list = admin_->Get(std::string(kApi) + "works");
   ASSERT_TRUE(works_list.ok());
-  testing::WatchRecorder works(*admin_, std::string(kApi) + "works?watch=true&resourceVersion=" +
-                                            works_list->value("/metadata/resourceVersion"_json_pointer, std::string()));
+  testing::WatchRecorder works(
+      *admin_, std::string(kApi) + "works?watch=true&resourceVersion=" +
+                   works_list->value("/metadata/resourceVersion"_json_pointer, std::string()));
   const json a_spec_before = Work("fo-a").value("spec", json());
   ASSERT_FALSE(SpecEntry(Work("fo-a")).is_null());
 
@@ -280,7 +306,8 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   std::string reason;
   ASSERT_TRUE(WaitFor([&] {
     return Condition(Get(std::string(kApi) + "memberclusters/fo-a"), "Healthy", &reason) == "False";
-  })) << "fo-a was never marked Unhealthy" << Diagnostics();
+  })) << "fo-a was never marked Unhealthy"
+      << Diagnostics();
   const auto t_unhealthy = Steady::now();
   EXPECT_EQ(reason, "LeaseExpired");
 
@@ -288,18 +315,22 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   ASSERT_TRUE(WaitFor([&] {
     json w = Workspace();
     auto p = Placements(w);
-    if (p.size() != 1 || p.count("fo-a") || p.begin()->second != std::make_pair(kReplicas, kReplicas)) return false;
+    if (p.size() != 1 || p.count("fo-a") ||
+        p.begin()->second != std::make_pair(kReplicas, kReplicas))
+      return false;
     if (Condition(w, "Available") != "True") return false;
     elsewhere = p.begin()->first;
     return ReportsReady(Work(elsewhere));
-  })) << "the replicas never became Ready on another member" << Diagnostics();
+  })) << "the replicas never became Ready on another member"
+      << Diagnostics();
   const auto t_ready_elsewhere = Steady::now();
   EXPECT_EQ(elsewhere, "fo-b") << "the cheaper of the two survivors";
   json failed = Workspace();
   EXPECT_EQ(failed.value("/status/failedOverFrom"_json_pointer, json()), json::array({"fo-a"}));
 
   // Make-before-break / fail static: the dead member's Work was not touched at all.
-  EXPECT_EQ(Work("fo-a").value("spec", json()), a_spec_before) << "fo-a's Work changed while fo-a was down";
+  EXPECT_EQ(Work("fo-a").value("spec", json()), a_spec_before)
+      << "fo-a's Work changed while fo-a was down";
   for (const auto& e : works.changes()) {
     if (e["object"].value("/metadata/name"_json_pointer, std::string()) == "fo-a") {
       EXPECT_EQ(e["object"].value("spec", json()), a_spec_before)
@@ -310,15 +341,18 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   // --- fo-a's agent comes back with its state dir (its credential and last Work).
   const int64_t rv_return = [&] {
     auto l = admin_->Get(std::string(kApi) + "works");
-    return l.ok() ? std::stoll(l->value("/metadata/resourceVersion"_json_pointer, std::string("0"))) : 0;
+    return l.ok() ? std::stoll(l->value("/metadata/resourceVersion"_json_pointer, std::string("0")))
+                  : 0;
   }();
   const auto t_return = Steady::now();
   StartAgent("fo-a", "");
   ASSERT_TRUE(WaitFor([&] {
     json w = Workspace();
     return Placements(w) == on_a && Condition(w, "Available") == "True" &&
-           w.value("/status/superseded"_json_pointer, json()).is_null() && SpecEntry(Work(elsewhere)).is_null();
-  })) << "the replicas never failed back to fo-a (hysteresis 6 s)" << Diagnostics();
+           w.value("/status/superseded"_json_pointer, json()).is_null() &&
+           SpecEntry(Work(elsewhere)).is_null();
+  })) << "the replicas never failed back to fo-a (hysteresis 6 s)"
+      << Diagnostics();
   const auto t_failback = Steady::now();
   EXPECT_TRUE(ReportsReady(Work("fo-a"))) << Diagnostics();
   EXPECT_EQ(Condition(Workspace(), "Degraded"), "False") << Diagnostics();
@@ -351,7 +385,8 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
     if (name == "fo-a") {
       if (!carries && !rv_a_dropped) rv_a_dropped = rv;
       if (carries && !rv_a_back &&
-          (rv_a_dropped || w.value("/spec/placementGeneration"_json_pointer, int64_t{0}) > a_generation)) {
+          (rv_a_dropped ||
+           w.value("/spec/placementGeneration"_json_pointer, int64_t{0}) > a_generation)) {
         rv_a_back = rv;
       }
       if (rv_a_back && !rv_a_ready && ReportsReady(w)) rv_a_ready = rv;
@@ -359,17 +394,19 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
     if (name == elsewhere && !carries && !rv_other_removed) rv_other_removed = rv;
   }
   std::ostringstream order;
-  order << "fo-a entry dropped at rv " << rv_a_dropped << ", back at rv " << rv_a_back << ", Ready at rv "
-        << rv_a_ready << "; " << elsewhere << " entry removed at rv " << rv_other_removed << "\n"
+  order << "fo-a entry dropped at rv " << rv_a_dropped << ", back at rv " << rv_a_back
+        << ", Ready at rv " << rv_a_ready << "; " << elsewhere << " entry removed at rv "
+        << rv_other_removed << "\n"
         << works.Describe();
-  EXPECT_GT(rv_a_dropped, 0) << "the stale entry on fo-a (replacements Ready elsewhere) was never dropped\n"
-                             << order.str();
+  EXPECT_GT(rv_a_dropped, 0)
+      << "the stale entry on fo-a (replacements Ready elsewhere) was never dropped\n"
+      << order.str();
   ASSERT_GT(rv_a_back, 0) << order.str();
   ASSERT_GT(rv_a_ready, 0) << order.str();
   ASSERT_GT(rv_other_removed, 0) << order.str();
-  EXPECT_LT(rv_a_ready, rv_other_removed) << "make-before-break: " << elsewhere
-                                          << "'s entry went before fo-a's replicas were Ready\n"
-                                          << order.str();
+  EXPECT_LT(rv_a_ready, rv_other_removed)
+      << "make-before-break: " << elsewhere << "'s entry went before fo-a's replicas were Ready\n"
+      << order.str();
 
   // The events a user would search for.
   auto events = admin_->Get("/api/v1/namespaces/e2e/events");
@@ -380,17 +417,21 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   EXPECT_TRUE(reasons.count("FailedBack")) << events->dump();
 
   auto secs = [](Steady::duration d) { return std::chrono::duration<double>(d).count(); };
-  std::printf("failover e2e (hub --heartbeat-period 1 --missed-heartbeats 3 --failover-toleration 3 "
-              "--failback-hysteresis 6; agents --heartbeat-period 0.5 --time-scale 0.01):\n"
-              "  kill fo-a -> fo-a Unhealthy:                 %.2f s\n"
-              "  kill fo-a -> %d replicas Ready on %s:        %.2f s\n"
-              "  fo-a back -> failback complete (on fo-a, %s entry removed): %.2f s\n",
-              secs(t_unhealthy - t_kill), kReplicas, elsewhere.c_str(), secs(t_ready_elsewhere - t_kill),
-              elsewhere.c_str(), secs(t_failback - t_return));
-  std::printf("  order (Work resourceVersions): fo-a stale entry dropped %lld, failback entry %lld, Ready %lld; "
-              "%s entry removed %lld\n",
-              static_cast<long long>(rv_a_dropped), static_cast<long long>(rv_a_back),
-              static_cast<long long>(rv_a_ready), elsewhere.c_str(), static_cast<long long>(rv_other_removed));
+  std::printf(
+      "failover e2e (hub --heartbeat-period 1 --missed-heartbeats 3 --failover-toleration 3 "
+      "--failback-hysteresis 6; agents --heartbeat-period 0.5 --time-scale 0.01):\n"
+      "  kill fo-a -> fo-a Unhealthy:                 %.2f s\n"
+      "  kill fo-a -> %d replicas Ready on %s:        %.2f s\n"
+      "  fo-a back -> failback complete (on fo-a, %s entry removed): %.2f s\n",
+      secs(t_unhealthy - t_kill), kReplicas, elsewhere.c_str(), secs(t_ready_elsewhere - t_kill),
+      elsewhere.c_str(), secs(t_failback - t_return));
+  std::printf(
+      "  order (Work resourceVersions): fo-a stale entry dropped %lld, failback entry %lld, Ready "
+      "%lld; "
+      "%s entry removed %lld\n",
+      static_cast<long long>(rv_a_dropped), static_cast<long long>(rv_a_back),
+      static_cast<long long>(rv_a_ready), elsewhere.c_str(),
+      static_cast<long long>(rv_other_removed));
 }
 
 }  // namespace
