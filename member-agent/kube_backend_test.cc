@@ -597,13 +597,12 @@ TEST_F(KubeBackendTest, PrePullPhaseFromTheDaemonSetAndItsPods) {
   pp = pre_pull();
   EXPECT_EQ(pp["phase"], "Failed");
   EXPECT_EQ(pp["reason"], "ErrImagePull");
-  EXPECT_NE(pp["message"].get<std::string>().find("pp-b on l4-1"), std::string::npos)
-      << pp.dump();
+  EXPECT_NE(pp["message"].get<std::string>().find("pp-b on l4-1"), std::string::npos) << pp.dump();
   EXPECT_NE(pp["message"].get<std::string>().find("not found"), std::string::npos);
 
   // The pull finished (the pause container may still be starting): done on that node too.
-  api_.set_pods({PrePullPod("pp-a", "l4-0", image, done, true),
-                 PrePullPod("pp-b", "l4-1", image, done)});
+  api_.set_pods(
+      {PrePullPod("pp-a", "l4-0", image, done, true), PrePullPod("pp-b", "l4-1", image, done)});
   pp = pre_pull();
   EXPECT_EQ(pp["phase"], "Done") << pp.dump();
 
