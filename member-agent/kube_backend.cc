@@ -342,8 +342,7 @@ StatusOr<WorkloadState> KubeBackend::ReadWorkload(const std::string& ns,
 namespace {
 
 bool IsPullFailure(const std::string& reason) {
-  return reason == "ImagePullBackOff" || reason == "ErrImagePull" ||
-         reason == "InvalidImageName";
+  return reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName";
 }
 
 // The image a pre-pull pod template or pod warms: its first init container's.

@@ -17,6 +17,7 @@
 #include <regex>
 #include <thread>
 
+#include "member-agent/prepull.h"
 #include "member-agent/reconciler.h"
 #include "member-agent/test_fleet.h"
 #include "member-agent/testing_fakes.h"
@@ -525,6 +526,98 @@ TEST_F(KubeBackendTest, RolloutEntrySendsUpdateStrategyAndAPrePullDaemonSetRepor
   bool deleted = false;
   for (const auto& req : api_.requests()) deleted |= req.method == "DELETE" && req.path == ds_path;
   EXPECT_TRUE(deleted);
+  ExpectOnlyDeclaredCalls();
+}
+
+// A pod of the pre-pull DaemonSet of "phi" on `node` pulling `image`; `init_state` is the
+// init container's state ({"waiting": {...}} or {"terminated": {...}}), `ready` the pod's.
+json PrePullPod(const std::string& name, const std::string& node, const std::string& image,
+                json init_state, bool ready = false) {
+  return {{"metadata",
+           {{"name", name},
+            {"namespace", "models"},
+            {"labels", {{kManagedByLabel, kManagedByValue}, {kPrePullLabel, "phi"}}}}},
+          {"spec",
+           {{"nodeName", node},
+            {"initContainers", {{{"name", "pull"}, {"image", image}}}},
+            {"containers", {{{"name", "pause"}, {"image", kPauseImage}}}}}},
+          {"status",
+           {{"phase", ready ? "Running" : "Pending"},
+            {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}},
+            {"initContainerStatuses", {{{"name", "pull"}, {"state", init_state}}}}}}};
+}
+
+TEST_F(KubeBackendTest, PrePullPhaseFromTheDaemonSetAndItsPods) {
+  FakeClock clock;
+  testing::FakeHubApi hub;
+  const std::string image = "vllm/vllm-openai:v0.11.0";
+  json entry = testing::WorkEntry(testing::WorkspaceObject("phi"), 1);
+  entry["entryGeneration"] = 7;
+  entry["prePull"] = {{"revision", 2}, {"image", image}, {"model", "llama-3.1-8b-instruct"}};
+  hub.set_work(testing::Work("k", 7, {entry}));
+  ReconcilerOptions o;
+  o.cluster = "k";
+  Reconciler r(backend_.get(), &hub, nullptr, &clock, o);
+  auto pre_pull = [&] {
+    clock.Advance(std::chrono::seconds(5));
+    r.ObserveWork(hub.work());
+    EXPECT_TRUE(r.Resync().ok());
+    r.ProcessReady();
+    EXPECT_TRUE(r.FlushStatus().ok());
+    const json e = hub.Calls("PatchWorkStatus").back().body["workspaces"][0];
+    EXPECT_EQ(e["observedEntryGeneration"], 7);
+    EXPECT_EQ(e["prePull"]["revision"], 2);
+    return e["prePull"];
+  };
+  // The controller has not reported on the DaemonSet yet.
+  EXPECT_EQ(pre_pull()["phase"], "Pulling");
+  EXPECT_EQ(pre_pull()["reason"], "PrePullPending");
+
+  const std::string ds_path = "/apis/apps/v1/namespaces/models/daemonsets/berth-prepull-phi";
+  api_.set_status(ds_path, {{"desiredNumberScheduled", 2}, {"observedGeneration", 1}});
+  const json waiting = {{"waiting", {{"reason", "PodInitializing"}}}};
+  const json done = {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}};
+  const json pull_failed = {
+      {"waiting",
+       {{"reason", "ErrImagePull"},
+        {"message", "rpc error: manifest for vllm/vllm-openai:v0.11.0 not found"}}}};
+  // One node done; one still pulling; a pod of the previous image failing is being replaced
+  // and says nothing about this one.
+  api_.set_pods({PrePullPod("pp-a", "l4-0", image, done, true),
+                 PrePullPod("pp-b", "l4-1", image, waiting),
+                 PrePullPod("pp-old", "l4-1", "vllm/vllm-openai:v0.10.0",
+                            {{"waiting", {{"reason", "ImagePullBackOff"}}}})});
+  json pp = pre_pull();
+  EXPECT_EQ(pp["phase"], "Pulling");
+  EXPECT_EQ(pp["reason"], "");
+  EXPECT_NE(pp["message"].get<std::string>().find("1/2"), std::string::npos) << pp.dump();
+
+  api_.set_pods({PrePullPod("pp-a", "l4-0", image, done, true),
+                 PrePullPod("pp-b", "l4-1", image, pull_failed)});
+  pp = pre_pull();
+  EXPECT_EQ(pp["phase"], "Failed");
+  EXPECT_EQ(pp["reason"], "ErrImagePull");
+  EXPECT_NE(pp["message"].get<std::string>().find("pp-b on l4-1"), std::string::npos) << pp.dump();
+  EXPECT_NE(pp["message"].get<std::string>().find("not found"), std::string::npos);
+
+  // The pull finished (the pause container may still be starting): done on that node too.
+  api_.set_pods(
+      {PrePullPod("pp-a", "l4-0", image, done, true), PrePullPod("pp-b", "l4-1", image, done)});
+  pp = pre_pull();
+  EXPECT_EQ(pp["phase"], "Done") << pp.dump();
+
+  bool pods_by_label = false;
+  for (const auto& req : api_.requests()) {
+    pods_by_label |= req.path == "/api/v1/namespaces/models/pods" &&
+                     req.query.find("labelSelector=berth.dev/prepull=phi") != std::string::npos;
+  }
+  EXPECT_TRUE(pods_by_label);
+  // Reading the pre-pull never writes: one more pass sends nothing and reports nothing new.
+  const int writes = api_.writes();
+  const size_t hub_writes = hub.Calls("PatchWorkStatus").size();
+  pre_pull();
+  EXPECT_EQ(api_.writes(), writes);
+  EXPECT_EQ(hub.Calls("PatchWorkStatus").size(), hub_writes);
   ExpectOnlyDeclaredCalls();
 }
 

@@ -79,10 +79,11 @@ TEST(PrePullTest, PhaseIsDoneWhenEveryNodeOfTheShapeHasPulledFailedWhenOneCannot
   s.done_nodes = 2;
   r = summarize(s);
   EXPECT_EQ(r.phase, "Done");
-  EXPECT_EQ(r.ToJson(), (json{{"revision", 5},
-                              {"phase", "Done"},
-                              {"reason", ""},
-                              {"message", "pre-pull of img:2 done on 2/2 node(s) of the GPU shape"}}));
+  EXPECT_EQ(r.ToJson(),
+            (json{{"revision", 5},
+                  {"phase", "Done"},
+                  {"reason", ""},
+                  {"message", "pre-pull of img:2 done on 2/2 node(s) of the GPU shape"}}));
   // One node failing beats the others being done.
   s.failed_nodes = 1;
   s.reason = "ErrImagePull";

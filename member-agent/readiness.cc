@@ -31,7 +31,7 @@ WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const Workloa
   struct Counts {
     int at_revision = 0;
     int ready_at_revision = 0;
-    int ready = 0;                        // any revision
+    int ready = 0;                          // any revision
     std::set<std::string> ready_revisions;  // a replica serves on one revision only
   };
   std::map<std::string, Counts> replica_sets;

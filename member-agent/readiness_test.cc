@@ -91,9 +91,9 @@ TEST(ReadinessTest, SurgePodsServeButAreNotReplicasAndReadyIsCapped) {
 
 TEST(ReadinessTest, AvailableReplicasCountReadyPodsOfAnyRevisionCappedAtReplicas) {
   // In place, revision 5 over 4: two old pods serve, the new one is still loading.
-  WorkloadState in_place{{{"ws", 3, 2}},
-                         {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"),
-                          Pod("ws-2", "ws", "5", "LoadingWeights")}};
+  WorkloadState in_place{
+      {{"ws", 3, 2}},
+      {Pod("ws-0", "ws", "4"), Pod("ws-1", "ws", "4"), Pod("ws-2", "ws", "5", "LoadingWeights")}};
   auto r = SummarizeWorkload("ws", in_place, 3, 5);
   EXPECT_EQ(r.ready_replicas, 0);
   EXPECT_EQ(r.available_replicas, 2);

@@ -234,8 +234,8 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   auto pre_pull = ParsePrePull(desired.pre_pull);
   if (!pre_pull.ok()) {
     // The pre-pull can never start: say so in its own field too, so the hub stops waiting.
-    const json rev = desired.pre_pull.is_object() ? desired.pre_pull.value("revision", json())
-                                                  : json();
+    const json rev =
+        desired.pre_pull.is_object() ? desired.pre_pull.value("revision", json()) : json();
     entry["prePull"] = PrePullReport{rev.is_number_integer() ? rev.get<int64_t>() : 0, "Failed",
                                      "InvalidWorkEntry", pre_pull.status().ToString()}
                            .ToJson();
@@ -273,8 +273,8 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
       objects.push_back(std::move(*ds));
     } else {
       pre_pull_note = "prePull skipped: " + ds.status().ToString();
-      pre_pull_failed = PrePullReport{(*pre_pull)->revision, "Failed", "RenderFailed",
-                                      ds.status().ToString()};
+      pre_pull_failed =
+          PrePullReport{(*pre_pull)->revision, "Failed", "RenderFailed", ds.status().ToString()};
     }
   }
 

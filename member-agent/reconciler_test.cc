@@ -597,8 +597,8 @@ TEST_F(ReconcilerTest, AvailableReplicasStayAtReplicasDuringASurgeAndAreCapped) 
   Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
   Pass();
   RunUntil([&] { return StatusReady(); }, 300);
-  Observe(Work("sim-a", 2,
-               {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2, kSurge1)}));
+  Observe(
+      Work("sim-a", 2, {UpdateEntry(WithImage(WorkspaceObject("phi"), kNewImage), 2, 2, kSurge1)}));
   Pass();
   bool three_ready = false;
   RunUntil([&] { return StatusReady() && StatefulSets().size() == 1; }, 900, [&](int s) {
@@ -612,8 +612,7 @@ TEST_F(ReconcilerTest, AvailableReplicasStayAtReplicasDuringASurgeAndAreCapped) 
   EXPECT_EQ(LastStatus()["workspaces"][0]["availableReplicas"], 2);
 }
 
-const json kPrePull = {
-    {"revision", 2}, {"image", kNewImage}, {"model", "llama-3.1-8b-instruct"}};
+const json kPrePull = {{"revision", 2}, {"image", kNewImage}, {"model", "llama-3.1-8b-instruct"}};
 
 TEST_F(ReconcilerTest, PrePullPhaseGoesFromPullingToDoneAfterTheModelledTime) {
   json entry = WithEntryGeneration(WorkEntry(WorkspaceObject("phi"), 1), 1);

@@ -506,7 +506,7 @@ StatusOr<WorkloadState> SimCluster::ReadWorkload(const std::string& ns,
 }
 
 StatusOr<PrePullState> SimCluster::ReadPrePull(const std::string& ns,
-                                                const std::string& workspace) {
+                                               const std::string& workspace) {
   std::lock_guard<std::mutex> lock(mu_);
   StepLocked();
   PrePullState out;
