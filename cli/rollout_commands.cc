@@ -41,12 +41,20 @@ bool Terminal(const std::string& phase) {
 }
 
 // The progress view: one header block, then one row per member of the rollout.
+// An object member, or {} when it is absent or not an object.
+json Member(const json& obj, const char* key) {
+  if (!obj.is_object()) return json::object();
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_object() ? *it : json::object();
+}
+
 std::string Render(const json& ws) {
-  const json status = ws.value("status", json::object());
-  const json ro = status.value("rollout", json::object());
-  const json revs = status.value("revisions", json::object());
+  const json status = Member(ws, "status");
+  const json ro = Member(status, "rollout");
+  const json revs = Member(status, "revisions");
   std::ostringstream out;
-  out << "workspace " << ws["metadata"].value("namespace", "default") << "/" << ws["metadata"].value("name", "")
+  const json md = Member(ws, "metadata");
+  out << "workspace " << md.value("namespace", "default") << "/" << md.value("name", "")
       << "\n";
   if (ro.empty()) {
     out << "  no rollout yet: the hub has not reconciled this workspace (is its controller running?)\n";
@@ -69,7 +77,8 @@ std::string Render(const json& ws) {
   out << "\n  " << std::left << std::setw(24) << "CLUSTER" << std::setw(10) << "STAGE" << std::setw(12)
       << "PROGRESS" << std::setw(10) << "REVISION" << std::setw(8) << "READY"
       << "REASON\n";
-  for (const auto& [name, c] : ro.value("clusters", json::object()).items()) {
+  for (const auto& [name, c] : Member(ro, "clusters").items()) {
+    if (!c.is_object()) continue;
     const int s = c.value("stage", 0);
     const json p = placements.count(name) ? placements[name] : json::object();
     std::string ready = std::to_string(p.value("readyReplicas", 0)) + "/" + std::to_string(p.value("replicas", 0));
@@ -102,7 +111,7 @@ int ShowStatus(const RolloutFlags& f) {
   }
   std::string last = Render(*ws);
   std::cout << last << std::flush;
-  std::string phase = ws->value("status", json::object()).value("rollout", json::object()).value("phase", "");
+  std::string phase = Member(Member(*ws, "status"), "rollout").value("phase", "");
   if (!f.watch || Terminal(phase)) return phase == "RolledBack" || phase == "Failed" ? 1 : 0;
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*timeout);
@@ -115,14 +124,20 @@ int ShowStatus(const RolloutFlags& f) {
     berth::Status s = (*client)->Watch(
         path,
         [&](const json& ev) {
-          if (ev.value("type", "") == "ERROR" || !ev.contains("object")) return;
+          const std::string type = ev.value("type", "");
+          if (type != "ADDED" && type != "MODIFIED") return;  // BOOKMARK, ERROR, DELETED
           const json& obj = ev["object"];
-          std::string view = Render(obj);
+          std::string view;
+          try {
+            view = Render(obj);
+          } catch (const json::exception& e) {
+            view = "(cannot show this version of the workspace: " + std::string(e.what()) + ")\n";
+          }
           if (view != last) {
             std::cout << "\n" << view << std::flush;
             last = view;
           }
-          phase = obj.value("status", json::object()).value("rollout", json::object()).value("phase", "");
+          phase = Member(Member(obj, "status"), "rollout").value("phase", "");
           done = Terminal(phase);
         },
         [&] { return done || std::chrono::steady_clock::now() >= deadline; });
@@ -152,7 +167,7 @@ int Operate(const RolloutFlags& f, const std::string& verb, Operation op) {
       std::cerr << "error: " << ws.status().message() << "\n";
       return 1;
     }
-    json ro = ws->value("status", json::object()).value("rollout", json::object());
+    json ro = Member(Member(*ws, "status"), "rollout");
     if (ro.empty()) {
       std::cerr << "error: workspace " << f.workspace << " has no rollout yet (the hub writes status.rollout "
                 << "when it first reconciles it)\n";

@@ -247,6 +247,13 @@ class ApiServer::Impl {
     } catch (const std::exception& e) {
       spdlog::warn("closing listener: {}", e.what());
     }
+    // Closed streams end their replies promptly; bounded so a stuck client cannot hang exit.
+    for (int i = 0; i < 500 && watch_replies_in_flight_.load() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (watch_replies_in_flight_.load() > 0) {
+      spdlog::warn("{} watch replies still in flight at shutdown", watch_replies_in_flight_.load());
+    }
   }
 
   std::string MetricsText() const {
@@ -257,6 +264,7 @@ class ApiServer::Impl {
 
  private:
   using Clk = std::chrono::steady_clock;
+  std::atomic<int> watch_replies_in_flight_{0};
 
   void Record(const std::string& verb, int code, Clk::time_point start) {
     requests_.Add({{"verb", verb}, {"code", std::to_string(code)}}).Increment();
@@ -649,6 +657,9 @@ class ApiServer::Impl {
     resp.headers().add("Cache-Control", "no-cache, private");
     resp.set_body(concurrency::streams::istream(stream->buffer()));
     Record("watch", 200, start);
+    // The continuation runs on a cpprestsdk thread, possibly while Stop() runs: Stop()
+    // waits for every one in flight before the server (and the store) can go away.
+    ++watch_replies_in_flight_;
     req.reply(resp).then([this, stream](pplx::task<void> t) {
       try {
         t.get();
@@ -656,6 +667,7 @@ class ApiServer::Impl {
         spdlog::debug("watch stream ended: {}", e.what());
       }
       EndWatch(stream);
+      --watch_replies_in_flight_;
     });
   }
 

@@ -190,6 +190,7 @@ FleetController::FleetController(ObjectApi& objects, const api::KindRegistry& re
 FleetController::~FleetController() { Stop(); }
 
 Status FleetController::Start(bool run_worker) {
+  started_at_ = clock_.Now();
   auto watch = [this](const api::KindInfo& kind, std::function<void(const WatchEvent&)> on) -> Status {
     WatchOptions wo;
     wo.resource = kind.resource();
@@ -289,12 +290,19 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
                                                         ? (*lease)["spec"]["renewTime"].get<std::string>()
                                                         : "",
                                                     &renew);
+  json old_healthy = FindCondition(*member, "Healthy");
+  // After a hub restart, renewals that agents sent while the hub was down were lost, not
+  // missed: a member that was Healthy gets a full grace period from the controller's start
+  // (as the Kubernetes node lifecycle controller does), so an outage of the hub does not
+  // mark the whole fleet Unhealthy and fail workloads over.
+  if (has_renew && old_healthy.is_object() && old_healthy.value("status", "") == "True" && renew < started_at_) {
+    renew = started_at_;
+  }
   const bool healthy = has_renew && now - renew < grace;
 
   json conditions = api::JsonPathGet(*member, "status.conditions");
   if (!conditions.is_array()) conditions = json::array();
   const json before = conditions;
-  json old_healthy = FindCondition(*member, "Healthy");
   SetCondition(conditions, "Joined", lease.ok(), lease.ok() ? "AgentJoined" : "NotJoined",
                lease.ok() ? "the member agent joined with a bootstrap token"
                           : "no agent has joined as this member: run berth-agent with a join token",
@@ -319,11 +327,14 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
   }
   SetCondition(conditions, "Healthy", healthy, reason, message, now);
   if (conditions != before) {
-    json obj = *member;
-    obj["status"]["conditions"] = conditions;
+    // A merge patch of the conditions only: the agent patches the inventory in the same
+    // status concurrently, and an update with our resourceVersion would conflict with it.
     WriteOptions wo;
     wo.status = true;
-    auto r = Write([&](ObjectCallback cb) { objects_.Update(members, "", name, obj, wo, cb); });
+    const std::string patch = json{{"status", {{"conditions", conditions}}}}.dump();
+    auto r = Write([&](ObjectCallback cb) {
+      objects_.Patch(members, "", name, PatchType::kMerge, patch, wo, cb);
+    });
     if (!r.ok()) return {r.status(), std::nullopt};
     const bool transitioned = !old_healthy.is_object() || old_healthy.value("status", "") != (healthy ? "True" : "False");
     if (transitioned && old_healthy.is_object()) {

@@ -66,6 +66,7 @@ class FleetController {
   ControllerLoop loop_;
   std::vector<uint64_t> watches_;
   uint64_t event_counter_ = 0;
+  Clock::TimePoint started_at_{};  // Start(): lease grace after a hub restart counts from here
 };
 
 }  // namespace berth::hub

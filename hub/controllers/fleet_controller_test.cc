@@ -163,6 +163,24 @@ TEST_F(FleetControllerTest, PendingReplicasReserveTheirGpus) {
 
 
 
+TEST_F(FleetControllerTest, HubRestartGivesHealthyMembersAFreshGracePeriod) {
+  AddMember("gpu-a", 8);
+  Settle();
+  ASSERT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "True");
+  // The hub is down for 20 s (longer than the 15 s grace): the agent's renewals are lost.
+  ctl_.reset();
+  clock_.Advance(seconds(20));
+  FleetControllerOptions fo;
+  ctl_ = std::make_unique<FleetController>(*objects_, registry_, clock_, fo);
+  ASSERT_TRUE(ctl_->Start(/*run_worker=*/false).ok());
+  Settle();
+  EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "True") << "no flap right after the restart";
+  Advance(seconds(14), {});
+  EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "True");
+  Advance(seconds(2), {});
+  EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "False") << "a silent agent is still detected";
+}
+
 class FailoverPolicyTest : public ControllerFixture {
  protected:
   void AddWs(const std::string& name, const json& policy) {

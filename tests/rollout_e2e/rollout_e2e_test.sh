@@ -15,7 +15,12 @@ WORK=$(mktemp -d /tmp/berth-rollout-e2e.XXXXXX)
 DIR=$WORK/fleet
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export KUBECONFIG=$DIR/admin.kubeconfig
-cleanup() { "$BERTHCTL" fleet down --data-dir "$DIR" --timeout 5s >/dev/null 2>&1; rm -rf "$WORK"; }
+WATCHER=
+cleanup() {
+  [ -n "$WATCHER" ] && kill "$WATCHER" 2>/dev/null
+  "$BERTHCTL" fleet down --data-dir "$DIR" --timeout 5s >/dev/null 2>&1
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 passed=0; failed=0
@@ -40,8 +45,20 @@ s=json.load(sys.stdin).get("status",{})
 print(sum(p.get("availableReplicas",0) for p in s.get("placements",[])) + sum(x.get("readyReplicas",0) for x in s.get("superseded",[])))'; }
 dump() { echo "--- rollout"; "$BERTHCTL" rollout status chat 2>&1 | head -20; echo "--- hub log"; tail -5 "$DIR/logs/hub.log"; }
 # Samples the serving count in the background into $WORK/serving until told to stop.
-watch_serving() { ( while [ ! -f "$WORK/stop" ]; do serving >>"$WORK/serving" 2>/dev/null; sleep 0.3; done ) & WATCHER=$!; }
-stop_watch() { touch "$WORK/stop"; wait "$WATCHER" 2>/dev/null; rm -f "$WORK/stop"; sort -n "$WORK/serving" | grep -v '^$' | head -1; rm -f "$WORK/serving"; }
+# Bounded (at most 240 s) so it can never outlive the test.
+watch_serving() {
+  serving >>"$WORK/serving" 2>/dev/null
+  ( end=$(( $(date +%s) + 240 ))
+    while [ ! -f "$WORK/stop" ] && [ -d "$WORK" ] && [ "$(date +%s)" -lt "$end" ]; do
+      serving >>"$WORK/serving" 2>/dev/null; sleep 0.3
+    done ) &
+  WATCHER=$!
+}
+stop_watch() {
+  touch "$WORK/stop"; wait "$WATCHER" 2>/dev/null; WATCHER=; rm -f "$WORK/stop"
+  serving >>"$WORK/serving" 2>/dev/null  # at least one sample, however short the rollout
+  sort -n "$WORK/serving" 2>/dev/null | grep -v '^$' | head -1; rm -f "$WORK/serving"
+}
 
 out=$("$BERTHCTL" fleet up --fleet "$HERE/fleet.yaml" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
         --agent-port-base 0 --time-scale 0.002 --wait 90s 2>&1)
