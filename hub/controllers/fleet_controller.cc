@@ -131,6 +131,7 @@ std::map<std::string, Reported> ReportedByWorkspace(const json& work) {
     r.ready = w.value("readyReplicas", 0);
     r.updated = w.value("updatedReplicas", r.ready);
     r.available = w.value("availableReplicas", r.ready);
+    r.surge = w.value("surgeReplicas", 0);
     r.failures = w.value("failures", 0);
     r.revision = w.value("revision", int64_t{0});
     r.applied = w.value("applied", false);
@@ -873,7 +874,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     SetCondition(conds, "RolloutProgressing", rollout.progressing, rollout.reason, rollout.message, now, gen);
     status["conditions"] = conds;
     for (const auto& ev : rollout.events) {
-      RecordEvent(obj, ev.type, ev.reason, ev.cluster.empty() ? ev.message : ev.cluster + ": " + ev.message);
+      RecordEvent(obj, ev.type, ev.reason, ev.message);  // the message names its cluster
     }
     if (rollout.requeue_at) requeue_at(*rollout.requeue_at);
 

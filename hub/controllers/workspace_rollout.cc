@@ -102,10 +102,10 @@ StatusOr<WorkspaceRolloutResult> ReconcileWorkspaceRollout(const WorkspaceRollou
       const MemberReport& r = *p.report;
       o.revision = r.revision;
       o.replicas = r.replicas;
-      // Ready on the target only once the member's own replicas run it: during a surge the
-      // agent counts Ready surge pods as ready, but the surge must stay asked for until the
-      // main replicas are replaced (updatedReplicas reaches replicas).
-      o.ready_replicas = std::min({r.ready, r.updated, r.replicas});
+      // Ready on the target only once the member's own replicas run it and are Ready: during
+      // a surge the agent counts Ready surge pods as ready, but the surge must stay asked for
+      // until the main replicas are replaced and Ready (the agent then removes the surge).
+      o.ready_replicas = std::max(0, std::min({r.ready - r.surge, r.updated, r.replicas}));
       o.phase = PhaseOf(r);
       o.reason = r.reason;
       o.failure_reports = r.failures;

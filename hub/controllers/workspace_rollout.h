@@ -29,6 +29,7 @@ struct MemberReport {
   int ready = 0;          // Ready pods at `revision`
   int available = 0;      // Ready pods of any revision (what the Services route to)
   int updated = 0;        // pods at `revision`
+  int surge = 0;          // pods of the agent's surge StatefulSet (counted in `ready` when Ready)
   int failures = 0;       // failure observations for `revision`
   int64_t revision = 0;
   bool applied = false;
