@@ -1095,7 +1095,7 @@ int main(int argc, char** argv) {
   std::string scenario = "all";
   int client_io_threads = 4;
   app.add_option("--scenario", scenario, "detect (with replace), evacuate, apply, restart, rollout, or all")
-      ->check(CLI::IsMember({"detect", "replace", "evacuate", "apply", "restart", "all"}))
+      ->check(CLI::IsMember({"detect", "replace", "evacuate", "apply", "restart", "rollout", "all"}))
       ->capture_default_str();
   app.add_flag("--quick", o.quick,
                "Small sizes and short heartbeats: a smoke run that checks convergence only");
