@@ -593,6 +593,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
     }
   }
   std::map<std::string, WorkspaceRolloutResult> rollouts;  // ws key → this pass's rollout
+  std::map<std::string, const placement::ClusterInventory*> inventory_by_name;
+  for (const auto& c : snapshot.clusters) inventory_by_name[c.name] = &c;
 
   // Desired Work entries per member.
   std::map<std::string, std::map<std::string, json>> desired;
@@ -639,9 +641,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     }
     for (const auto& [cluster, a] : best) {
       PlacedMember pm;
-      for (const auto& c : snapshot.clusters) {
-        if (c.name == cluster) pm.cluster = &c;
-      }
+      if (auto c = inventory_by_name.find(cluster); c != inventory_by_name.end()) pm.cluster = c->second;
       pm.replicas = a.replicas;
       pm.gpu = a.gpu;
       pm.gpus_per_replica = a.gpus_per_replica;
