@@ -122,6 +122,10 @@ int main(int argc, char** argv) {
   app.add_option("--failback-hysteresis", options.controllers.failback_hysteresis_seconds,
                  "Seconds a recovered member must stay healthy before replicas move back to it")
       ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--capacity-pending-timeout", options.controllers.capacity_pending_seconds,
+                 "Seconds replicas may wait Pending for GPUs (InsufficientGPU, Unschedulable, GPUsLost, "
+                 "NodeLost) on a healthy member before they are placed on other clusters")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
   app.add_option("--heartbeat-period", options.controllers.default_heartbeat_seconds,
                  "Default lease renewal period of members, in seconds (MemberCluster spec may override)")
       ->capture_default_str()->check(CLI::Range(1, 3600));

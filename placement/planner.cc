@@ -569,8 +569,19 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   // built in that order). Sorting small keys and permuting once beats moving candidates.
   ScoreCandidates(policy.scoring.weights, candidates);
   rank_keys.clear();
-  for (size_t i = 0; i < candidates.size(); ++i)
-    rank_keys.emplace_back(-candidates[i].score.total, static_cast<int>(i));
+  // Clusters the request avoids rank after every other feasible one: they get new
+  // replicas only when nothing else has room.
+  std::vector<char> avoided;
+  if (!request.avoid.empty()) {
+    avoided.assign(n, 0);
+    for (const auto& name : request.avoid) {
+      if (auto it = index.cluster_by_name.find(name); it != index.cluster_by_name.end()) avoided[it->second] = 1;
+    }
+  }
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const bool last = !avoided.empty() && avoided[candidates[i].cluster];
+    rank_keys.emplace_back(-candidates[i].score.total + (last ? 1e12 : 0), static_cast<int>(i));
+  }
   std::sort(rank_keys.begin(), rank_keys.end());
   ranked.clear();
   for (const auto& [key, i] : rank_keys) ranked.push_back(candidates[i]);

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,10 @@ struct PlacementRequest {
   // Shared so a batch can cache per-policy work; null means the default policy.
   std::shared_ptr<const policies::PlacementPolicySpec> policy;
   std::map<std::string, int> current;  // cluster → replicas running now (stickiness)
+  // Clusters that get new replicas only when no other feasible cluster has room (kept
+  // replicas stay). The hub sets it for clusters where this workspace's replicas have been
+  // stuck Pending for lack of GPUs.
+  std::set<std::string> avoid;
   // GPU products the Workspace accepts (resource.gpuProducts); empty = any. Pools of other
   // products are rejected with GpuProductNotAllowed.
   std::vector<std::string> gpu_products;

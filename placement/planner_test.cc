@@ -55,6 +55,38 @@ TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
   EXPECT_DOUBLE_EQ(d.cost_per_hour(), 2 * 4 * 2 + 4 * 4);
 }
 
+TEST(Planner, AvoidedClusterTakesNewReplicasOnlyAsLastResort) {
+  // cheap wins on cost, but the request avoids it: new replicas go to dear first; what dear
+  // cannot hold still lands on cheap. Replicas kept on cheap stay.
+  {
+    auto planner = Planner::Create(TwoClusters());
+    ASSERT_TRUE(planner.ok());
+    auto r = Request("ns/a", 2, 4);
+    r.avoid = {"cheap"};
+    auto d = planner->Decide(r);
+    EXPECT_EQ(d.placed, 2);
+    ASSERT_EQ(d.allocations.size(), 1u);
+    EXPECT_EQ(d.allocations[0].cluster, "dear");
+  }
+  {
+    auto planner = Planner::Create(TwoClusters());
+    ASSERT_TRUE(planner.ok());
+    auto r = Request("ns/a", 4, 4);
+    r.avoid = {"cheap"};
+    r.current = {{"cheap", 1}};
+    auto d = planner->Decide(r);
+    EXPECT_EQ(d.placed, 4);
+    std::map<std::string, std::pair<int, int>> by;  // cluster → (replicas, kept)
+    for (const auto& a : d.allocations) {
+      by[a.cluster].first += a.replicas;
+      by[a.cluster].second += a.kept;
+    }
+    EXPECT_EQ(by["dear"].first, 2);   // dear's one node holds two 4-GPU replicas
+    EXPECT_EQ(by["cheap"].first, 2);  // the kept one, plus the one nothing else could hold
+    EXPECT_EQ(by["cheap"].second, 1);
+  }
+}
+
 TEST(Planner, LedgerPreventsOvercommitAcrossDecisions) {
   auto planner = Planner::Create(TwoClusters());
   ASSERT_TRUE(planner.ok());

@@ -429,6 +429,12 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body,
       else
         spec.failover.failback_hysteresis_seconds = *s;
     }
+    if (auto s = r.Int(*fo, "capacityPendingSeconds", p)) {
+      if (*s < 0)
+        r.Fail(p + ".capacityPendingSeconds", "must be ≥ 0");
+      else
+        spec.failover.capacity_pending_seconds = *s;
+    }
   }
 
   if (!r.causes.empty()) {
@@ -594,6 +600,9 @@ json PlacementPolicySpecToJson(const PlacementPolicySpec& spec) {
   if (spec.failover.toleration_seconds) out["failover"]["tolerationSeconds"] = *spec.failover.toleration_seconds;
   if (spec.failover.failback_hysteresis_seconds) {
     out["failover"]["failbackHysteresisSeconds"] = *spec.failover.failback_hysteresis_seconds;
+  }
+  if (spec.failover.capacity_pending_seconds) {
+    out["failover"]["capacityPendingSeconds"] = *spec.failover.capacity_pending_seconds;
   }
   return out;
 }

@@ -133,6 +133,10 @@ struct FailoverSettings {
   bool failback = true;  // move replicas home when the cluster recovers
   // Home must be healthy this long first. Unset: the hub's --failback-hysteresis (300 s).
   std::optional<int64_t> failback_hysteresis_seconds;
+  // Replicas Pending on a capacity reason (InsufficientGPU, Unschedulable, GPUsLost,
+  // NodeLost) this long on a healthy member are re-placed on other clusters. Unset: the
+  // hub's --capacity-pending-timeout (120 s).
+  std::optional<int64_t> capacity_pending_seconds;
 };
 
 struct PlacementPolicySpec {

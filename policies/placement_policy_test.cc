@@ -30,6 +30,7 @@ TEST(PlacementPolicySpec, EmptyBodyGetsDocumentedDefaults) {
   EXPECT_EQ(spec->min_available, 1);
   EXPECT_FALSE(spec->failover.toleration_seconds) << "unset: the hub's --failover-toleration applies";
   EXPECT_FALSE(spec->failover.failback_hysteresis_seconds);
+  EXPECT_FALSE(spec->failover.capacity_pending_seconds);
   EXPECT_TRUE(spec->failover.failback);
   EXPECT_FALSE(spec->rebalance);
   EXPECT_DOUBLE_EQ(spec->scoring.weights.cost, 1);
@@ -49,7 +50,8 @@ TEST(PlacementPolicySpec, ParsesEveryField) {
     "spread": [{"topologyKey": "zone", "maxSkew": 2, "minDomains": 2, "whenUnsatisfiable": "ScheduleAnyway"}],
     "tolerations": [{"key": "maintenance", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}],
     "rebalance": true,
-    "failover": {"tolerationSeconds": 10, "failback": false, "failbackHysteresisSeconds": 600}
+    "failover": {"tolerationSeconds": 10, "failback": false, "failbackHysteresisSeconds": 600,
+                 "capacityPendingSeconds": 45}
   })");
   auto spec = ParsePlacementPolicySpec(body);
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
@@ -63,6 +65,7 @@ TEST(PlacementPolicySpec, ParsesEveryField) {
   EXPECT_EQ(spec->spread[0].when_unsatisfiable, WhenUnsatisfiable::kScheduleAnyway);
   EXPECT_EQ(*spec->tolerations[0].toleration_seconds, 60);
   EXPECT_EQ(spec->failover.failback_hysteresis_seconds, 600);
+  EXPECT_EQ(spec->failover.capacity_pending_seconds, 45);
   // Round trip through the canonical JSON keeps the meaning.
   auto again = ParsePlacementPolicySpec(PlacementPolicySpecToJson(*spec));
   ASSERT_TRUE(again.ok()) << again.status().ToString();

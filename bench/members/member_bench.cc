@@ -93,11 +93,13 @@ struct Member {
 int main(int argc, char** argv) {
   CLI::App app{"berth-member-bench: N emulated members heartbeating a real hub"};
   int members = 1000, threads = 8, client_io_threads = 4;
-  double period_s = 5, warmup_s = 15, measure_s = 60, change_rate = 0.02;
+  double period_s = 5, warmup_s = 60, measure_s = 60, change_rate = 0.02;
   std::string credentials = "join";
   app.add_option("--members", members, "Emulated members")->capture_default_str();
   app.add_option("--period", period_s, "Lease renewal period, seconds")->capture_default_str();
-  app.add_option("--warmup", warmup_s, "Seconds of heartbeats before measuring")
+  app.add_option("--warmup", warmup_s,
+                 "Seconds of heartbeats before measuring; the first full inventories are spread "
+                 "over 60 s, so a shorter warmup measures the join burst, not steady state")
       ->capture_default_str();
   app.add_option("--measure", measure_s, "Measurement window, seconds")->capture_default_str();
   app.add_option("--change-rate", change_rate,
@@ -110,17 +112,22 @@ int main(int argc, char** argv) {
   app.add_option("--client-io-threads", client_io_threads,
                  "cpprestsdk I/O threads in this (client) process; 0 = library default (40)")
       ->capture_default_str();
+  std::vector<std::string> hub_args;
+  app.add_option("--hub-arg", hub_args,
+                 "Extra flag for the berth-hub it starts (repeatable), e.g. --hub-arg=--no-controllers");
   CLI11_PARSE(app, argc, argv);
   if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 
   berth::testing::HubProcessOptions hub_options;
   hub_options.extra_args = {"--log-level", "warn"};
+  hub_options.extra_args.insert(hub_options.extra_args.end(), hub_args.begin(), hub_args.end());
   auto hub = berth::testing::HubProcess::Start(hub_options);
   if (!hub.ok()) {
     std::cerr << "cannot start berth-hub: " << hub.status().ToString() << "\n";
     return 1;
   }
+  std::cerr << "berth-hub pid " << (*hub)->pid() << "\n";
   auto admin_config = (*hub)->AdminConfig();
   auto admin = (*hub)->NewClient();
   if (!admin_config.ok() || !admin.ok()) return 1;

@@ -98,6 +98,20 @@ class ControllerFixture : public ::testing::Test {
     PatchStatus("Work", "", member, {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
                                                  {"workspaces", list}}}});
   }
+  // Reports every Work entry of `member` as applied but Pending for `reason` (no replica runs).
+  void ReportPending(const std::string& member, const std::string& reason) {
+    json work = Get("Work", "", member);
+    json list = json::array();
+    for (const auto& e : work["spec"]["workspaces"]) {
+      list.push_back({{"name", e["workspace"]["metadata"]["name"]},
+                      {"namespace", e["workspace"]["metadata"]["namespace"]},
+                      {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
+                      {"readyReplicas", 0}, {"phase", "Pending"}, {"reason", reason},
+                      {"message", "0/" + std::to_string(e["replicas"].get<int>()) + " ready; pod waits for GPUs"}});
+    }
+    PatchStatus("Work", "", member, {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
+                                                 {"workspaces", list}}}});
+  }
   json Get(const char* kind, const std::string& ns, const std::string& name) {
     auto r = store_->Get({Kind(kind).resource(), ns, name});
     return r.ok() ? *r : json(nullptr);

@@ -12,12 +12,33 @@ void ControllerLoop::Register(const std::string& name, ReconcileFn fn) {
 
 void ControllerLoop::Enqueue(const std::string& key) { EnqueueAfter(key, Clock::Duration(0)); }
 
+void ControllerLoop::ScheduleLocked(const std::string& key, Clock::TimePoint when) {
+  auto [it, added] = due_.try_emplace(key, when);
+  if (!added) {
+    if (it->second <= when) return;  // the earlier time wins
+    by_time_.erase({it->second, key});
+    it->second = when;
+  }
+  by_time_.emplace(when, key);
+}
+
 void ControllerLoop::EnqueueAfter(const std::string& key, Clock::Duration delay) {
   const auto when = clock_.Now() + delay;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = due_.find(key);
-    if (it == due_.end() || when < it->second) due_[key] = when;  // the earlier time wins
+    ScheduleLocked(key, when);
+  }
+  cv_.notify_one();
+}
+
+void ControllerLoop::EnqueueCoalesced(const std::string& key, Clock::Duration min_gap) {
+  const auto now = clock_.Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Only coalesced keys are tracked (health keys of deleted members would pile up).
+    auto last = last_started_.try_emplace(key, Clock::TimePoint{}).first;
+    const auto when = last->second == Clock::TimePoint{} ? now : std::max(now, last->second + min_gap);
+    ScheduleLocked(key, when);
   }
   cv_.notify_one();
 }
@@ -34,13 +55,11 @@ int ControllerLoop::RunDue() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const auto now = clock_.Now();
-      auto best = due_.end();
-      for (auto it = due_.begin(); it != due_.end(); ++it) {
-        if (it->second <= now && (best == due_.end() || it->second < best->second)) best = it;
-      }
-      if (best == due_.end() || stopping_) return ran;
-      key = best->first;
-      due_.erase(best);
+      if (by_time_.empty() || by_time_.begin()->first > now || stopping_) return ran;
+      key = by_time_.begin()->second;
+      by_time_.erase(by_time_.begin());
+      due_.erase(key);
+      if (auto last = last_started_.find(key); last != last_started_.end()) last->second = now;
     }
     const std::string name = key.substr(0, key.find('/'));
     auto fn = reconcilers_.find(name);
@@ -85,9 +104,8 @@ void ControllerLoop::Start(std::chrono::milliseconds poll) {
       if (stopping_) return;
       // Sleep until the next due key (system time) or `poll`, whichever is first.
       auto wait = poll;
-      const auto now = clock_.Now();
-      for (const auto& [k, when] : due_) {
-        auto d = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
+      if (!by_time_.empty()) {
+        auto d = std::chrono::ceil<std::chrono::milliseconds>(by_time_.begin()->first - clock_.Now());
         wait = std::min(wait, std::max(d, std::chrono::milliseconds(0)));
       }
       cv_.wait_for(lock, wait);

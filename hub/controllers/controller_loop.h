@@ -40,6 +40,10 @@ class ControllerLoop {
   // Queues "<name>/<rest>" now (duplicates merge) or after a delay.
   void Enqueue(const std::string& key);
   void EnqueueAfter(const std::string& key, Clock::Duration delay);
+  // Queues `key` no sooner than `min_gap` after its last run started: a burst of triggers
+  // (e.g. inventory reports from many members) becomes at most one run per gap. An earlier
+  // time already queued wins.
+  void EnqueueCoalesced(const std::string& key, Clock::Duration min_gap);
 
   // Runs a worker thread until Stop. `poll` bounds how long it sleeps when the clock is
   // not the system clock (a FakeClock does not wake it).
@@ -57,8 +61,15 @@ class ControllerLoop {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Clock::TimePoint> due_;   // key → when; guarded by mu_
+  // Sets `key` due at `when` unless it is already due earlier. Requires mu_.
+  void ScheduleLocked(const std::string& key, Clock::TimePoint when);
+
+  // The queue: key → when, and the same pairs ordered by time, so the next due key is found
+  // without scanning (a fleet keeps one health key per member queued). Guarded by mu_.
+  std::map<std::string, Clock::TimePoint> due_;
+  std::set<std::pair<Clock::TimePoint, std::string>> by_time_;
   std::map<std::string, int> failures_;           // key → consecutive failures; guarded by mu_
+  std::map<std::string, Clock::TimePoint> last_started_;  // coalesced key → last run's start; guarded by mu_
   bool stopping_ = false;                         // guarded by mu_
   std::thread worker_;
 };

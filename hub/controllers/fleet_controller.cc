@@ -65,7 +65,7 @@ std::string WsKey(const std::string& ns, const std::string& name) { return ns + 
 enum class MemberPhase { kHealthy, kRecovering, kSuspect, kFailed, kNew };
 
 struct MemberView {
-  json object;
+  const json* object = nullptr;  // into the pass's member list
   MemberPhase phase = MemberPhase::kNew;
   Clock::TimePoint since;  // of the current Healthy condition
   bool frozen() const { return phase == MemberPhase::kSuspect || phase == MemberPhase::kFailed; }
@@ -77,6 +77,36 @@ struct MemberView {
 
 using Reported = MemberReport;
 
+// The agent says the workspace's replicas on this member wait for GPUs the member does not
+// have free (as opposed to starting, pulling or failing).
+bool IsCapacityPending(const MemberReport& r) {
+  return r.phase == "Pending" && (r.reason == "InsufficientGPU" || r.reason == "Unschedulable" ||
+                                  r.reason == "GPUsLost" || r.reason == "NodeLost");
+}
+
+// status.placements[cluster].capacityPendingSince of a Workspace status, if set.
+std::optional<Clock::TimePoint> CapacityPendingSince(const json& status, const std::string& cluster) {
+  if (!status.is_object()) return std::nullopt;
+  auto placements = status.find("placements");
+  if (placements == status.end() || !placements->is_array()) return std::nullopt;
+  for (const auto& p : *placements) {
+    if (p.value("cluster", "") != cluster) continue;
+    auto since = p.find("capacityPendingSince");
+    Clock::TimePoint t;
+    if (since != p.end() && since->is_string() && ParseRfc3339(since->get<std::string>(), &t)) return t;
+  }
+  return std::nullopt;
+}
+
+// A member's reported nodes, without copying them.
+const json& MemberNodes(const json& member) {
+  static const json kNone = json::array();
+  auto status = member.find("status");
+  if (status == member.end() || !status->is_object()) return kNone;
+  auto nodes = status->find("nodes");
+  return nodes != status->end() && nodes->is_array() ? *nodes : kNone;
+}
+
 // The NoExecute taint an unreachable member carries in the placement snapshot (like
 // Kubernetes' node.kubernetes.io/unreachable). Workspaces tolerate it for their policy's
 // failover toleration unless they say otherwise.
@@ -87,7 +117,7 @@ constexpr char kUnreachableTaint[] = "berth.dev/unreachable";
 std::vector<std::pair<placement::Taint, Clock::TimePoint>> NoExecuteTaints(const MemberView& m,
                                                                           Clock::TimePoint now) {
   std::vector<std::pair<placement::Taint, Clock::TimePoint>> out;
-  json taints = api::JsonPathGet(m.object, "spec.taints");
+  json taints = api::JsonPathGet(*m.object, "spec.taints");
   for (const auto& t : taints.is_array() ? taints : json::array()) {
     if (t.value("effect", "") != "NoExecute") continue;
     out.push_back({{t.value("key", ""), t.value("value", ""), policies::TaintEffect::kNoExecute},
@@ -207,10 +237,7 @@ Status FleetController::Start(bool run_worker) {
   BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, "Lease"), [this](const WatchEvent& e) {
     loop_.Enqueue("health/" + api::NameOf(e.object));
   }));
-  BERTH_RETURN_IF_ERROR(watch(members, [this](const WatchEvent& e) {
-    loop_.Enqueue("health/" + api::NameOf(e.object));
-    loop_.Enqueue("placement/fleet");
-  }));
+  BERTH_RETURN_IF_ERROR(watch(members, [this](const WatchEvent& e) { OnMemberEvent(e); }));
   for (const char* kind : {"Workspace", "PlacementPolicy", "RolloutStrategy", "Work"}) {
     BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, kind),
                                 [this](const WatchEvent&) { loop_.Enqueue("placement/fleet"); }));
@@ -218,6 +245,62 @@ Status FleetController::Start(bool run_worker) {
   loop_.Enqueue("placement/fleet");
   if (run_worker) loop_.Start();
   return Status::Ok();
+}
+
+void FleetController::OnMemberEvent(const WatchEvent& e) {
+  const std::string name = api::NameOf(e.object);
+  loop_.Enqueue("health/" + name);
+  if (e.type == EventType::kDeleted) {
+    {
+      std::lock_guard<std::mutex> lock(members_mu_);
+      members_.erase(name);
+    }
+    loop_.Enqueue("placement/fleet");
+    return;
+  }
+  // Spec, labels, deletion and conditions (health) decide eligibility: a change there is
+  // acted on at once. The rest of the status is the agent's inventory; its timestamp alone
+  // changes with every periodic full report and means nothing to placement.
+  CachedMemberEntry entry;
+  entry.object = std::make_shared<const json>(e.object);
+  {
+    static const json kEmpty = json::object();
+    static const json kNull;
+    auto field = [](const json& o, const char* k, const json& fallback) -> const json& {
+      auto it = o.find(k);
+      return it == o.end() ? fallback : *it;
+    };
+    const json& meta = field(e.object, "metadata", kEmpty);
+    json status = field(e.object, "status", kEmpty);
+    json conditions = status.is_object() ? status.value("conditions", json::array()) : json::array();
+    if (status.is_object()) {
+      status.erase("conditions");
+      status.erase("inventoryTime");
+    }
+    const json spec_part = json::array({field(e.object, "spec", kEmpty), field(meta, "labels", kEmpty),
+                                        field(meta, "deletionTimestamp", kNull), conditions});
+    entry.spec_print = std::hash<std::string>{}(spec_part.dump());
+    entry.inventory_print = std::hash<std::string>{}(status.dump());
+  }
+  std::optional<std::pair<size_t, size_t>> before;
+  {
+    std::lock_guard<std::mutex> lock(members_mu_);
+    auto& slot = members_[name];
+    if (slot.object) before = std::make_pair(slot.spec_print, slot.inventory_print);
+    slot = std::move(entry);
+    if (before && before->first == slot.spec_print && before->second == slot.inventory_print) return;
+    if (before && before->first == slot.spec_print) {
+      loop_.EnqueueCoalesced("placement/fleet", options_.inventory_coalesce);
+      return;
+    }
+  }
+  loop_.Enqueue("placement/fleet");
+}
+
+std::shared_ptr<const json> FleetController::CachedMember(const std::string& name) {
+  std::lock_guard<std::mutex> lock(members_mu_);
+  auto it = members_.find(name);
+  return it == members_.end() ? nullptr : it->second.object;
 }
 
 void FleetController::Stop() {
@@ -256,8 +339,8 @@ void FleetController::RecordEvent(const json& object, const std::string& type, c
 ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
   const auto& members = KindOf(registry_, api::kApiVersion, "MemberCluster");
   const auto& leases = KindOf(registry_, api::kApiVersion, "Lease");
-  auto member = objects_.store().Get({members.resource(), "", name});
-  if (!member.ok()) return {};
+  std::shared_ptr<const json> member = CachedMember(name);
+  if (!member) return {};
   auto lease = objects_.store().Get({leases.resource(), "", name});
   const auto now = clock_.Now();
   // A NoExecute taint's toleration counts from when it was added: stamp the ones without a
@@ -276,7 +359,7 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
       obj["spec"]["taints"] = taints;
       auto r = Write([&](ObjectCallback cb) { objects_.Update(members, "", name, obj, {}, cb); });
       if (!r.ok()) return {r.status(), std::nullopt};
-      member = r;
+      member = std::make_shared<const json>(std::move(*r));
     }
   }
   const int64_t period = api::JsonPathGet(*member, "spec.heartbeatPeriodSeconds").is_number_integer()
@@ -350,7 +433,6 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
 }
 
 ReconcileResult FleetController::ReconcilePlacement() {
-  const auto& members_kind = KindOf(registry_, api::kApiVersion, "MemberCluster");
   const auto& ws_kind = KindOf(registry_, api::kApiVersion, "Workspace");
   const auto& works_kind = KindOf(registry_, api::kApiVersion, "Work");
   const auto& policy_kind = KindOf(registry_, api::kApiVersion, "PlacementPolicy");
@@ -363,12 +445,17 @@ ReconcileResult FleetController::ReconcilePlacement() {
     if (!requeue || d < *requeue) requeue = d;
   };
 
-  auto members_list = store.List(members_kind.resource(), {});
+  std::vector<std::shared_ptr<const json>> members_list;  // by name, as the watch delivered them
+  {
+    std::lock_guard<std::mutex> lock(members_mu_);
+    members_list.reserve(members_.size());
+    for (const auto& [name, entry] : members_) members_list.push_back(entry.object);
+  }
   auto ws_list = store.List(ws_kind.resource(), {});
   auto works_list = store.List(works_kind.resource(), {});
   auto policy_list = store.List(policy_kind.resource(), {});
   auto strategy_list = store.List(strategy_kind.resource(), {});
-  if (!members_list.ok() || !ws_list.ok() || !works_list.ok() || !policy_list.ok() || !strategy_list.ok()) {
+  if (!ws_list.ok() || !works_list.ok() || !policy_list.ok() || !strategy_list.ok()) {
     return {Status::Unavailable("listing fleet state failed"), std::nullopt};
   }
 
@@ -377,9 +464,10 @@ ReconcileResult FleetController::ReconcilePlacement() {
   const auto hysteresis = std::chrono::seconds(options_.failback_hysteresis_seconds);
   std::map<std::string, MemberView> members;
   placement::FleetSnapshot snapshot;
-  for (auto& m : members_list->items) {
+  for (const auto& member : members_list) {
+    const json& m = *member;
     MemberView v;
-    v.object = m;
+    v.object = &m;
     json h = FindCondition(m, "Healthy");
     if (h.is_object()) {
       v.since = TimeOf(h["lastTransitionTime"], now);
@@ -397,17 +485,26 @@ ReconcileResult FleetController::ReconcilePlacement() {
     // NoExecute taint. Each workspace tolerates it for its policy's failover toleration
     // (implicitly, see EffectivePolicy), so its replicas stay that long and no new ones
     // land there; afterwards the eviction below moves them.
-    placement::ClusterInventory inv = InventoryFromMember(m, v.phase != MemberPhase::kNew);
+    const bool known = v.phase != MemberPhase::kNew;
+    CachedInventory& cached = inventories_[api::NameOf(m)];
+    if (cached.object != member || cached.healthy != known) {
+      cached = {member, known, InventoryFromMember(m, known)};
+    }
+    placement::ClusterInventory inv = cached.inventory;
     if (v.frozen()) inv.taints.push_back({kUnreachableTaint, "", policies::TaintEffect::kNoExecute});
     snapshot.clusters.push_back(std::move(inv));
     members[api::NameOf(m)] = std::move(v);
   }
+  std::erase_if(inventories_, [&](const auto& kv) { return !members.count(kv.first); });
 
   std::map<std::string, json> works;
   std::map<std::string, std::map<std::string, Reported>> reported;  // member → ws → report
   for (auto& w : works_list->items) {
-    reported[api::NameOf(w)] = ReportedByWorkspace(w);
-    works[api::NameOf(w)] = w;
+    // The name first: json's operator= takes its argument by value, and C++17 initializes it
+    // before the left side is evaluated.
+    const std::string name = api::NameOf(w);
+    reported[name] = ReportedByWorkspace(w);
+    works[name] = std::move(w);
   }
 
   placement::PolicyCatalog policies;
@@ -432,6 +529,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   std::map<std::string, const json*> ws_by_key;
   std::set<std::string> failing_back;  // workspaces decided without stickiness this pass
   std::map<std::string, std::set<std::string>> evicted_unreachable;  // ws key → members
+  std::map<std::string, std::map<std::string, int>> capacity_moved;  // ws key → member → replicas
   // Each policy once with the implicit toleration of the unreachable taint for its failover
   // toleration (unless it tolerates that taint itself).
   // Keyed by address; the original is held too, so an address is never reused while cached.
@@ -535,6 +633,37 @@ ReconcileResult FleetController::ReconcilePlacement() {
         failing_back.insert(key);
       } else {
         requeue_at(m->second.since + hysteresis_ws);
+      }
+    }
+    // Replicas stuck Pending for lack of GPUs on a healthy member (the agent's report says
+    // InsufficientGPU, Unschedulable, GPUsLost or NodeLost) for capacityPendingSeconds are
+    // re-placed: the member keeps the replicas it serves, and the rest go to other clusters
+    // first (it stays a last resort, so replicas are never dropped for having nowhere better).
+    const auto stuck_limit = std::chrono::seconds(
+        policy.failover.capacity_pending_seconds.value_or(options_.capacity_pending_seconds));
+    for (auto it = req->current.begin(); !failing_back.count(key) && it != req->current.end();) {
+      const std::string& cluster = it->first;
+      auto since = CapacityPendingSince(ws->status.raw, cluster);
+      auto m = members.find(cluster);
+      auto rep = reported[cluster].find(key);
+      if (!since || m == members.end() || m->second.frozen() || rep == reported[cluster].end() ||
+          !IsCapacityPending(rep->second)) {
+        ++it;
+        continue;
+      }
+      if (now - *since < stuck_limit) {
+        requeue_at(*since + stuck_limit);
+        ++it;
+        continue;
+      }
+      const int serving = std::min(rep->second.available, it->second);
+      capacity_moved[key][cluster] = it->second - serving;
+      req->avoid.insert(cluster);
+      if (serving > 0) {
+        it->second = serving;
+        ++it;
+      } else {
+        it = req->current.erase(it);
       }
     }
     requests.push_back(std::move(*req));
@@ -668,7 +797,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       const std::string profile = a.gpu.find('/') == std::string::npos ? "" : a.gpu.substr(a.gpu.find('/') + 1);
       json gpu = {{"product", product}, {"migProfile", profile}, {"gpusPerReplica", a.gpus_per_replica},
                   {"nodesPerReplica", a.nodes_per_replica}};
-      for (const auto& n : members[cluster].object.value("status", json::object()).value("nodes", json::array())) {
+      for (const auto& n : MemberNodes(*members[cluster].object)) {
         if (n.value("gpuProduct", "") == product && n.value("migProfile", "") == profile) {
           gpu["gfdProduct"] = n.value("gfdProduct", "");
           gpu["memoryGiB"] = n.value("memoryGiB", 0.0);
@@ -807,6 +936,14 @@ ReconcileResult FleetController::ReconcilePlacement() {
       if (!r.endpoint.empty()) p["endpoint"] = r.endpoint;
       if (!r.phase.empty()) p["phase"] = r.phase;
       if (!r.reason.empty()) p["reason"] = r.reason;
+      // When replicas here started waiting for GPUs: kept while they still wait, so the
+      // re-placement deadline survives hub restarts.
+      if (has_report && IsCapacityPending(r)) {
+        auto since = CapacityPendingSince(status, a.cluster);
+        p["capacityPendingSince"] = FormatRfc3339(since ? *since : now);
+        if (!since) requeue_at(now + std::chrono::seconds(requests[i].policy->failover.capacity_pending_seconds.value_or(
+                                         options_.capacity_pending_seconds)));
+      }
       placements.push_back(p);
       desired_total += a.replicas;
       ready_total += current_rev ? std::min(r.ready, a.replicas) : 0;
@@ -890,6 +1027,12 @@ ReconcileResult FleetController::ReconcilePlacement() {
       bool failed_over = false;
       for (const auto& c : before) {
         if (!after.count(c) && evicted_unreachable[d.workspace].count(c)) failed_over = true;
+      }
+      for (const auto& [c, n] : capacity_moved[d.workspace]) {
+        if (n > 0) where += "; " + std::to_string(n) + " replica(s) moved off " + c + " after waiting " +
+                 std::to_string(requests[i].policy->failover.capacity_pending_seconds.value_or(
+                     options_.capacity_pending_seconds)) +
+                 " s for GPUs there";
       }
       RecordEvent(obj, "Normal",
                   before.empty() ? "Placed" : failed_over ? "FailedOver" : failing_back.count(d.workspace) ? "FailedBack" : "Rescheduled",

@@ -16,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include "api/kinds.h"
 #include "hub/controllers/controller_loop.h"
 #include "hub/object_api.h"
+#include "placement/fleet.h"
 
 namespace berth::hub {
 
@@ -33,7 +35,12 @@ struct FleetControllerOptions {
   // Used when no policy says otherwise (PlacementPolicy spec.failover).
   int64_t toleration_seconds = 30;
   int64_t failback_hysteresis_seconds = 300;
+  int64_t capacity_pending_seconds = 120;  // stuck Pending for lack of GPUs → re-place
   Clock::Duration resync = std::chrono::seconds(10);  // safety net; events drive the rest
+  // A placement pass over the whole fleet runs at most this often because of member
+  // inventory reports (free GPUs, cached images); spec, label and health changes, and every
+  // Workspace, policy and Work change, still start one at once. 0 = no coalescing.
+  Clock::Duration inventory_coalesce = std::chrono::milliseconds(500);
 };
 
 class FleetController {
@@ -55,6 +62,10 @@ class FleetController {
   ReconcileResult ReconcilePlacement();
 
  private:
+  // Member watch: what of a member the placement pass reads, in two fingerprints, so that an
+  // inventory report which only refreshes its timestamp wakes no pass and one that changes
+  // free GPUs wakes a coalesced one.
+  void OnMemberEvent(const WatchEvent& e);
   StatusOr<nlohmann::json> Write(const std::function<void(ObjectCallback)>& call);
   void RecordEvent(const nlohmann::json& object, const std::string& type, const std::string& reason,
                    const std::string& message);
@@ -67,6 +78,25 @@ class FleetController {
   std::vector<uint64_t> watches_;
   uint64_t event_counter_ = 0;
   Clock::TimePoint started_at_{};  // Start(): lease grace after a hub restart counts from here
+  std::shared_ptr<const nlohmann::json> CachedMember(const std::string& name);
+
+  // Members as the watch last delivered them (an informer cache: a placement pass or a
+  // health check reads them without copying 1,000 objects out of the store), and what of
+  // each the placement pass reads, in two fingerprints. Written on the store's writer thread.
+  struct CachedMemberEntry {
+    std::shared_ptr<const nlohmann::json> object;
+    size_t spec_print = 0, inventory_print = 0;
+  };
+  std::mutex members_mu_;
+  std::map<std::string, CachedMemberEntry> members_;  // guarded by members_mu_
+  // Placement snapshot entries by member, rebuilt only when the member object changed.
+  // Controller thread only.
+  struct CachedInventory {
+    std::shared_ptr<const nlohmann::json> object;  // held so its address is not reused
+    bool healthy = false;
+    placement::ClusterInventory inventory;
+  };
+  std::map<std::string, CachedInventory> inventories_;
 };
 
 }  // namespace berth::hub

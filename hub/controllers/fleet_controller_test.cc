@@ -84,6 +84,81 @@ TEST_F(FleetControllerTest, UnschedulableWorkspaceSaysWhy) {
   EXPECT_NE(std::find(events.begin(), events.end(), "Unschedulable"), events.end());
 }
 
+TEST_F(FleetControllerTest, ReplicasStuckWithoutGpusAreReplacedAfterTheThreshold) {
+  AddMember("gpu-a", 8);
+  AddMember("gpu-b", 8);
+  AddWorkspace("llama", 1);
+  Settle();
+  auto placed = Placements("llama");
+  ASSERT_EQ(placed.size(), 1u);
+  const std::string home = placed.begin()->first;
+  const std::string other = home == "gpu-a" ? "gpu-b" : "gpu-a";
+  // The member's scheduler cannot start the pod (GPUs taken by something Berth does not see).
+  ReportPending(home, "ImagePulling");
+  Settle();
+  EXPECT_FALSE(Get("Workspace", "default", "llama")["status"]["placements"][0].contains("capacityPendingSince"))
+      << "only a capacity reason starts the clock";
+  ReportPending(home, "InsufficientGPU");
+  Settle();
+  json p0 = Get("Workspace", "default", "llama")["status"]["placements"][0];
+  ASSERT_TRUE(p0.contains("capacityPendingSince"));
+  const json since = p0["capacityPendingSince"];
+  Advance(seconds(119), {home, other});
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{home, 1}})) << "still within the threshold";
+  EXPECT_EQ(Get("Workspace", "default", "llama")["status"]["placements"][0]["capacityPendingSince"], since)
+      << "the clock is not restarted by later passes";
+  Advance(seconds(2), {home, other});
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{other, 1}})) << "re-placed after 120 s";
+  EXPECT_EQ(WorkReplicas(other, "llama")[other], 1);
+  EXPECT_EQ(WorkReplicas(home, "llama")[home], 1) << "the old entry stays until the replacement is Ready";
+  auto events = EventReasons();
+  EXPECT_NE(std::find(events.begin(), events.end(), "Rescheduled"), events.end());
+  ReportReady(other);
+  Settle();
+  EXPECT_TRUE(WorkReplicas(home, "llama").empty());
+  EXPECT_EQ(Condition("Workspace", "default", "llama", "Available"), "True");
+  // Stable afterwards: the replica does not drift back to the member it left.
+  Advance(seconds(300), {home, other});
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{other, 1}}));
+}
+
+TEST_F(FleetControllerTest, OnlyTheStuckReplicasMove) {
+  AddMember("gpu-a", 8);
+  AddMember("gpu-b", 8);
+  AddWorkspace("llama", 3);
+  Settle();
+  auto placed = Placements("llama");
+  ASSERT_EQ(placed.size(), 1u) << "packed on one member";
+  const std::string home = placed.begin()->first;
+  const std::string other = home == "gpu-a" ? "gpu-b" : "gpu-a";
+  json work = Get("Work", "", home);
+  const json& e = work["spec"]["workspaces"][0];
+  PatchStatus("Work", "", home,
+              {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
+                           {"workspaces", {{{"name", "llama"}, {"namespace", "default"}, {"revision", e["revision"]},
+                                            {"applied", true}, {"replicas", 3}, {"readyReplicas", 2},
+                                            {"availableReplicas", 2}, {"phase", "Pending"},
+                                            {"reason", "InsufficientGPU"}}}}}}});
+  Settle();
+  Advance(seconds(121), {home, other});
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{home, 2}, {other, 1}}))
+      << "the two serving replicas stay; the waiting one moves";
+  EXPECT_EQ(WorkReplicas(home, "llama")[home], 2);
+  EXPECT_EQ(WorkReplicas(other, "llama")[other], 1);
+}
+
+TEST_F(FleetControllerTest, StuckReplicasStayWhenNoOtherClusterHasRoom) {
+  AddMember("gpu-a", 8);
+  AddWorkspace("llama", 1);
+  Settle();
+  ReportPending("gpu-a", "InsufficientGPU");
+  Settle();
+  Advance(seconds(200), {"gpu-a"});
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{"gpu-a", 1}}))
+      << "nowhere better: the pending replica is not dropped";
+  EXPECT_EQ(WorkReplicas("gpu-a", "llama")["gpu-a"], 1);
+}
+
 TEST_F(FleetControllerTest, FailoverAfterTolerationKeepsDeadMembersWorkAndNeverDropsReady) {
   AddMember("gpu-a", 8);
   AddMember("gpu-b", 8);

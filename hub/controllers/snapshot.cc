@@ -27,9 +27,16 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
                           effect.value_or(policies::TaintEffect::kNoSchedule)});
     }
   }
-  const json status = member.value("status", json::object());
-  json nodes = status.value("nodes", json::array());
-  for (const auto& n : nodes) {
+  static const json kNoStatus = json::object();
+  auto found = member.find("status");
+  const json& status = found != member.end() && found->is_object() ? *found : kNoStatus;
+  auto field = [&status](const char* name) -> const json& {
+    static const json kNone;
+    auto it = status.find(name);
+    return it == status.end() ? kNone : *it;
+  };
+  const json& nodes = field("nodes");
+  for (const auto& n : nodes.is_array() ? nodes : json::array()) {
     if (!n.is_object() || !n.value("ready", true)) continue;
     placement::GpuNode node;
     node.name = n.value("name", "");
@@ -46,15 +53,18 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
     if (auto v = policies::DottedVersion::Parse(n.value("cudaVersion", ""))) node.cuda_version = *v;
     if (node.units > 0) c.nodes.push_back(std::move(node));
   }
-  json prices = status.value("pricesPerGpuHour", json::object());
-  for (auto it = prices.begin(); it != prices.end(); ++it) {
-    if (it->is_number()) c.price_per_gpu_hour[it.key()] = it->get<double>();
+  const json& prices = field("pricesPerGpuHour");
+  if (prices.is_object()) {
+    for (auto it = prices.begin(); it != prices.end(); ++it) {
+      if (it->is_number()) c.price_per_gpu_hour[it.key()] = it->get<double>();
+    }
   }
-  for (const auto& i : status.value("cachedImages", json::array())) {
-    if (i.is_string()) c.cached_images.insert(i.get<std::string>());
-  }
-  for (const auto& m : status.value("cachedModels", json::array())) {
-    if (m.is_string()) c.cached_models.insert(m.get<std::string>());
+  for (const char* list : {"cachedImages", "cachedModels"}) {
+    const json& items = field(list);
+    auto& into = std::string(list) == "cachedImages" ? c.cached_images : c.cached_models;
+    for (const auto& i : items.is_array() ? items : json::array()) {
+      if (i.is_string()) into.insert(i.get<std::string>());
+    }
   }
   return c;
 }
