@@ -329,6 +329,11 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   BERTH_RETURN_IF_ERROR(RegisterBerthKinds(impl->registry));
   SqliteStoreOptions store_options;
   store_options.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
+  // Lease renewals are heartbeats: resent every period, and after a restart every member
+  // gets a fresh grace period anyway. They skip the fsync (docs/OPERATIONS.md, durability).
+  if (const auto* lease = impl->registry.ByKind(api::kApiVersion, "Lease")) {
+    store_options.unsynced_resources = {lease->resource()};
+  }
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);

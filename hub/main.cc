@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  int io_threads = 0;
+  app.add_option("--io-threads", io_threads,
+                 "Threads serving HTTPS and request handlers; 0 = one per core (at least 2)")
+      ->capture_default_str()->check(CLI::Range(0, 256));
   bool no_controllers = false;
   app.add_flag("--no-controllers", no_controllers,
                "Serve the API and store only: no health, placement, Work or failover controllers "
@@ -168,7 +172,8 @@ int main(int argc, char** argv) {
   // cpprestsdk's default pool is 40 threads on one io_context: on a small machine every
   // request hops between them (~37 context switches per create, measured). Handlers never
   // block, so one thread per core serves them best (docs/PERFORMANCE.md).
-  crossplat::threadpool::initialize_with_threads(std::max(2u, std::thread::hardware_concurrency()));
+  crossplat::threadpool::initialize_with_threads(
+      io_threads > 0 ? static_cast<size_t>(io_threads) : std::max(2u, std::thread::hardware_concurrency()));
 
   auto hub = berth::hub::Hub::Start(options);
   if (!hub.ok()) {

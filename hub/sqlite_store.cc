@@ -61,6 +61,10 @@ class Stmt {
   }
   void Bind(int i, const std::string& s) { sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
   void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  // Binds without copying: `s` must outlive the next Step.
+  void BindStatic(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
   int Step() { return sqlite3_step(stmt_); }
   std::string Text(int col) {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
@@ -281,9 +285,12 @@ class SqliteStore final : public Store {
       max_rv = std::max(max_rv, e.resource_version);
       events_.push_back(std::move(e));
     }
+    while (events_.size() > options_.event_window) events_.pop_front();  // disk trims lazily
     Stmt meta(db_, "SELECT value FROM meta WHERE key = 'rv'");
     if (meta.Step() == SQLITE_ROW) max_rv = std::max(max_rv, meta.Int(0));
-    current_rv_ = max_rv;
+    // Revisions past the last durable one may have been acknowledged and lost (see the
+    // header): skip them.
+    current_rv_ = max_rv + (options_.unsynced_resources.empty() ? 0 : options_.max_unsynced_revisions);
     compacted_rv_ = events_.empty() ? current_rv_ : events_.front().resource_version - 1;
     size_t count = 0;
     for (const auto& [res, m] : objects_) count += m.size();
@@ -298,6 +305,10 @@ class SqliteStore final : public Store {
     Stmt event(db_, "INSERT INTO events (rv, resource, type, data) VALUES (?,?,?,?)");
     Stmt meta(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('rv', ?)");
     Stmt prune(db_, "DELETE FROM events WHERE rv <= ?");
+    // Prepared once: sqlite3_exec would compile these on every commit.
+    Stmt begin(db_, "BEGIN IMMEDIATE"), commit(db_, "COMMIT");
+    begin_ = &begin;
+    commit_ = &commit;
     while (true) {
       std::vector<Pending> batch;
       {
@@ -323,7 +334,8 @@ class SqliteStore final : public Store {
   void CommitBatch(std::vector<Pending>& batch, Stmt& upsert, Stmt& remove, Stmt& event, Stmt& meta,
                    Stmt& prune) {
     // Apply transforms against the current state plus this batch's earlier writes.
-    std::map<std::tuple<std::string, std::string, std::string>, std::optional<json>> staged;
+    // Objects this batch wrote so far (into outcomes, which does not reallocate); null: deleted.
+    std::map<std::tuple<std::string, std::string, std::string>, const json*> staged;
     std::vector<Outcome> outcomes(batch.size());
     int64_t rv;
     {
@@ -336,13 +348,13 @@ class SqliteStore final : public Store {
       outcomes[i].ref = ref;
       auto skey = std::make_tuple(ref.resource, ref.ns, ref.name);
       const json* current = nullptr;
-      std::optional<json> from_memory;
       if (auto s = staged.find(skey); s != staged.end()) {
-        current = s->second ? &*s->second : nullptr;
+        current = s->second;
       } else {
-        auto got = Get(ref);
-        if (got.ok()) from_memory = std::move(*got);
-        current = from_memory ? &*from_memory : nullptr;
+        // Only this thread changes objects_, so reading it here needs no lock and no copy.
+        if (auto r = objects_.find(ref.resource); r != objects_.end()) {
+          if (auto it = r->second.find({ref.ns, ref.name}); it != r->second.end()) current = &it->second;
+        }
       }
       StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
       try {
@@ -367,20 +379,36 @@ class SqliteStore final : public Store {
         json obj = std::move(**next);
         obj["metadata"]["resourceVersion"] = std::to_string(rv);
         EventType type = current ? EventType::kModified : EventType::kAdded;
-        outcomes[i].event = WatchEvent{type, rv, ref.resource, obj};
-        outcomes[i].result = obj;
-        staged[skey] = std::move(obj);
+        outcomes[i].event = WatchEvent{type, rv, ref.resource, std::move(obj)};
+        outcomes[i].result = outcomes[i].event->object;
+        staged[skey] = &outcomes[i].event->object;
       } else {
         json last = *current;
         last["metadata"]["resourceVersion"] = std::to_string(rv);
         outcomes[i].event = WatchEvent{EventType::kDeleted, rv, ref.resource, last};
         outcomes[i].result = last;
         outcomes[i].erase = true;
-        staged[skey] = std::nullopt;
+        staged[skey] = nullptr;
       }
     }
 
-    Status commit = rv >= first_rv ? Persist(outcomes, rv, upsert, remove, event, meta, prune) : Status::Ok();
+    // Sync unless every change modifies a heartbeat object and the unsynced run stays short.
+    bool sync = true;
+    if (!options_.unsynced_resources.empty() && rv >= first_rv &&
+        unsynced_revisions_ + (rv - first_rv + 1) <= options_.max_unsynced_revisions) {
+      sync = false;
+      for (const auto& o : outcomes) {
+        if (o.event && (o.event->type != EventType::kModified || !options_.unsynced_resources.count(o.ref.resource))) {
+          sync = true;
+          break;
+        }
+      }
+    }
+    Status commit = rv >= first_rv ? Persist(outcomes, rv, sync, upsert, remove, event, meta, prune) : Status::Ok();
+    if (commit.ok() && rv >= first_rv) {
+      unsynced_revisions_ = sync ? 0 : unsynced_revisions_ + (rv - first_rv + 1);
+      if (options_.on_commit) options_.on_commit(rv - first_rv + 1, sync);
+    }
     if (!commit.ok()) {
       spdlog::error("store commit failed: {}", commit.ToString());
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(commit);
@@ -396,9 +424,10 @@ class SqliteStore final : public Store {
         } else {
           bucket[{o.ref.ns, o.ref.name}] = o.event->object;
         }
-        events_.push_back(*o.event);
+        events_.push_back(std::move(*o.event));
+        const WatchEvent& ev = events_.back();
         for (auto it = watchers_.begin(); it != watchers_.end();) {
-          if (Matches(it->second.options, *o.event) && !it->second.sink(*o.event)) {
+          if (Matches(it->second.options, ev) && !it->second.sink(ev)) {
             it = watchers_.erase(it);
           } else {
             ++it;
@@ -412,14 +441,24 @@ class SqliteStore final : public Store {
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i].result));
   }
 
-  Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, Stmt& upsert, Stmt& remove,
+  Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, bool sync, Stmt& upsert, Stmt& remove,
                  Stmt& event, Stmt& meta, Stmt& prune) {
     auto exec = [&](const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); };
-    if (exec("BEGIN IMMEDIATE") != SQLITE_OK) {
+    // WAL with synchronous=NORMAL writes the commit without fsync; FULL syncs the WAL, and
+    // with it every commit before.
+    if (sync != synced_mode_) {
+      if (exec(sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != SQLITE_OK) {
+        return Status::Unavailable(std::string("store: set synchronous: ") + sqlite3_errmsg(db_));
+      }
+      synced_mode_ = sync;
+    }
+    begin_->Reset();
+    if (begin_->Step() != SQLITE_DONE) {
       return Status::Unavailable(std::string("store: begin: ") + sqlite3_errmsg(db_));
     }
     auto fail = [&](const char* what) {
       Status s = Status::Unavailable(std::string("store: ") + what + ": " + sqlite3_errmsg(db_));
+      for (Stmt* st : {begin_, commit_, &upsert, &remove, &event, &meta, &prune}) st->Reset();
       exec("ROLLBACK");
       return s;
     };
@@ -438,27 +477,39 @@ class SqliteStore final : public Store {
         upsert.Bind(2, o.ref.ns);
         upsert.Bind(3, o.ref.name);
         upsert.Bind(4, o.event->resource_version);
-        upsert.Bind(5, data);
+        upsert.BindStatic(5, data);
         if (upsert.Step() != SQLITE_DONE) return fail("write object");
       }
       event.Reset();
       event.Bind(1, o.event->resource_version);
       event.Bind(2, o.ref.resource);
       event.Bind(3, static_cast<int64_t>(o.event->type));
-      event.Bind(4, data);
+      event.BindStatic(4, data);
       if (event.Step() != SQLITE_DONE) return fail("write event");
     }
     meta.Reset();
     meta.Bind(1, rv);
     if (meta.Step() != SQLITE_DONE) return fail("write revision");
-    prune.Reset();
-    prune.Bind(1, rv - static_cast<int64_t>(options_.event_window));
-    if (prune.Step() != SQLITE_DONE) return fail("prune events");
-    if (exec("COMMIT") != SQLITE_OK) return fail("commit");
+    // The on-disk event log is trimmed every 64 commits, not each: deleting its oldest row
+    // every time rewrites another page per commit. A few dozen extra rows are harmless.
+    const bool trim = ++commits_since_prune_ >= 64;
+    if (trim) {
+      prune.Reset();
+      prune.Bind(1, rv - static_cast<int64_t>(options_.event_window));
+      if (prune.Step() != SQLITE_DONE) return fail("prune events");
+    }
+    commit_->Reset();
+    if (commit_->Step() != SQLITE_DONE) return fail("commit");
+    if (trim) commits_since_prune_ = 0;
     return Status::Ok();
   }
 
   SqliteStoreOptions options_;
+  bool synced_mode_ = true;          // writer thread: the connection's synchronous setting
+  int64_t unsynced_revisions_ = 0;   // writer thread: revisions since the last synced commit
+  int commits_since_prune_ = 0;      // writer thread
+  Stmt* begin_ = nullptr;            // writer thread: prepared in WriterLoop
+  Stmt* commit_ = nullptr;
   sqlite3* db_ = nullptr;  // used by the writer thread only (after Open)
   std::thread writer_;
 

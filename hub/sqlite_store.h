@@ -1,8 +1,19 @@
 // SQLite implementation of Store: WAL, synchronous=FULL, one writer thread with group
 // commit, the whole current state mirrored in memory for reads and watches.
+//
+// Heartbeat resources (`unsynced_resources`, the hub passes Leases) may skip the fsync: a
+// commit whose every change modifies such an object is written to the WAL without syncing
+// it (it survives a crash of the hub process, not of the machine); the next synced commit,
+// forced at least every `max_unsynced_revisions` revisions, makes it durable with
+// everything before it. A power loss therefore loses at most that many trailing renewals
+// and never leaves a gap. Because those revisions may have been seen by clients, a store
+// opened with unsynced resources starts its revisions `max_unsynced_revisions` past the
+// last durable one, so no revision is ever handed out twice.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "hub/store.h"
@@ -13,6 +24,10 @@ struct SqliteStoreOptions {
   std::string path;                  // database file; created if missing
   size_t event_window = 20000;       // events kept for watch resume (older: 410 Gone)
   size_t max_batch = 512;            // mutations committed in one transaction at most
+  std::set<std::string> unsynced_resources;  // e.g. {"leases"}; empty: every commit syncs
+  int64_t max_unsynced_revisions = 256;
+  // Called on the writer thread after each commit: revisions written and whether synced.
+  std::function<void(int64_t revisions, bool synced)> on_commit;
 };
 
 // Opens (or creates) the database and loads its state. Errors name the file.

@@ -193,6 +193,47 @@ TEST_F(StoreTest, ConcurrentSubmitsAllCommitInOrder) {
   EXPECT_EQ(static_cast<int>(l->items.size()), kWriters * kEach);
 }
 
+TEST_F(StoreTest, HeartbeatUpdatesSkipTheSyncButNotCreatesOrOtherKinds) {
+  std::vector<std::pair<int64_t, bool>> commits;  // (revisions, synced)
+  auto open = [&] {
+    store_.reset();
+    SqliteStoreOptions o;
+    o.path = (dir_ / "berth.db").string();
+    o.unsynced_resources = {"leases"};
+    o.max_unsynced_revisions = 3;
+    o.on_commit = [&](int64_t n, bool synced) { commits.push_back({n, synced}); };
+    auto s = OpenSqliteStore(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  };
+  open();
+  auto put = [&](const std::string& resource, const std::string& name, int v) {
+    json obj = Obj(name);
+    obj["spec"]["v"] = v;
+    return store_->Apply({{resource, "default", name}, [obj](const json*) -> StatusOr<std::optional<json>> {
+                            return std::optional<json>(obj);
+                          }});
+  };
+  ASSERT_TRUE(put("leases", "m1", 0).ok());  // a create: synced
+  for (int v = 1; v <= 4; ++v) ASSERT_TRUE(put("leases", "m1", v).ok());
+  ASSERT_TRUE(put("things", "t", 1).ok());
+  const std::vector<std::pair<int64_t, bool>> want = {
+      {1, true}, {1, false}, {1, false}, {1, false}, {1, true} /* the run is capped at 3 */, {1, true}};
+  EXPECT_EQ(commits, want);
+  const int64_t last = store_->CurrentRevision();
+  EXPECT_EQ(last, 3 + 6) << "every open skips max_unsynced_revisions, a fresh store's too";
+  // What was written survives a restart of the process; revisions skip the ones that a
+  // machine crash could have lost, so none is handed out twice.
+  open();
+  auto got = store_->Get({"leases", "default", "m1"});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)["spec"]["v"], 4);
+  EXPECT_EQ(store_->CurrentRevision(), last + 3);
+  auto next = put("things", "t", 2);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(api::ResourceVersionOf(*next), last + 4);
+}
+
 TEST(SqliteStoreOpenTest, UnwritablePathNamesTheFile) {
   SqliteStoreOptions o;
   o.path = "/proc/definitely/not/here/berth.db";

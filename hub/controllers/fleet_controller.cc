@@ -28,14 +28,18 @@ const api::KindInfo& KindOf(const api::KindRegistry& r, const char* api_version,
   return *k;
 }
 
-json FindCondition(const json& object, const std::string& type) {
-  json conds = api::JsonPathGet(object, "status.conditions");
-  if (conds.is_array()) {
-    for (const auto& c : conds) {
-      if (c.value("type", "") == type) return c;
-    }
+// The condition of `type` in status.conditions (null if absent), without copying.
+const json& FindCondition(const json& object, const std::string& type) {
+  static const json kNone;
+  auto status = object.find("status");
+  if (status == object.end() || !status->is_object()) return kNone;
+  auto conds = status->find("conditions");
+  if (conds == status->end() || !conds->is_array()) return kNone;
+  for (const auto& c : *conds) {
+    auto t = c.find("type");
+    if (t != c.end() && t->is_string() && t->get_ref<const std::string&>() == type) return c;
   }
-  return nullptr;
+  return kNone;
 }
 
 // Sets a condition in `conditions`, keeping lastTransitionTime when the status is unchanged.
@@ -235,10 +239,31 @@ Status FleetController::Start(bool run_worker) {
   };
   const auto& members = KindOf(registry_, api::kApiVersion, "MemberCluster");
   BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, "Lease"), [this](const WatchEvent& e) {
-    loop_.Enqueue("health/" + api::NameOf(e.object));
+    // A renewal of a member already Healthy changes nothing now: its health check is queued
+    // for when the lease would expire and reads the latest renewal then. Only a lease of a
+    // member not (yet, or no longer) Healthy is looked at at once, so recovery is prompt and
+    // 1,000 members renewing every 5 s do not mean 200 health checks a second.
+    const std::string name = api::NameOf(e.object);
+    if (e.type == EventType::kModified) {
+      std::lock_guard<std::mutex> lock(members_mu_);
+      auto it = members_.find(name);
+      if (it != members_.end() && it->second.healthy) return;
+    }
+    loop_.Enqueue("health/" + name);
   }));
   BERTH_RETURN_IF_ERROR(watch(members, [this](const WatchEvent& e) { OnMemberEvent(e); }));
-  for (const char* kind : {"Workspace", "PlacementPolicy", "RolloutStrategy", "Work"}) {
+  BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, "Work"), [this](const WatchEvent& e) {
+    {
+      std::lock_guard<std::mutex> lock(works_mu_);
+      if (e.type == EventType::kDeleted) {
+        works_.erase(api::NameOf(e.object));
+      } else {
+        works_[api::NameOf(e.object)] = std::make_shared<const json>(e.object);
+      }
+    }
+    loop_.Enqueue("placement/fleet");
+  }));
+  for (const char* kind : {"Workspace", "PlacementPolicy", "RolloutStrategy"}) {
     BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, kind),
                                 [this](const WatchEvent&) { loop_.Enqueue("placement/fleet"); }));
   }
@@ -263,6 +288,10 @@ void FleetController::OnMemberEvent(const WatchEvent& e) {
   // changes with every periodic full report and means nothing to placement.
   CachedMemberEntry entry;
   entry.object = std::make_shared<const json>(e.object);
+  {
+    const json& h = FindCondition(e.object, "Healthy");
+    entry.healthy = h.is_object() && h.value("status", "") == "True";
+  }
   {
     static const json kEmpty = json::object();
     static const json kNull;
@@ -452,10 +481,14 @@ ReconcileResult FleetController::ReconcilePlacement() {
     for (const auto& [name, entry] : members_) members_list.push_back(entry.object);
   }
   auto ws_list = store.List(ws_kind.resource(), {});
-  auto works_list = store.List(works_kind.resource(), {});
+  std::map<std::string, std::shared_ptr<const json>> works;  // by member, as the watch delivered them
+  {
+    std::lock_guard<std::mutex> lock(works_mu_);
+    works = works_;
+  }
   auto policy_list = store.List(policy_kind.resource(), {});
   auto strategy_list = store.List(strategy_kind.resource(), {});
-  if (!ws_list.ok() || !works_list.ok() || !policy_list.ok() || !strategy_list.ok()) {
+  if (!ws_list.ok() || !policy_list.ok() || !strategy_list.ok()) {
     return {Status::Unavailable("listing fleet state failed"), std::nullopt};
   }
 
@@ -468,9 +501,9 @@ ReconcileResult FleetController::ReconcilePlacement() {
     const json& m = *member;
     MemberView v;
     v.object = &m;
-    json h = FindCondition(m, "Healthy");
+    const json& h = FindCondition(m, "Healthy");
     if (h.is_object()) {
-      v.since = TimeOf(h["lastTransitionTime"], now);
+      v.since = TimeOf(h.value("lastTransitionTime", json()), now);
       if (h.value("status", "") == "True") {
         const bool recovering = h.value("reason", "") == "Recovered" && now - v.since < hysteresis;
         v.phase = recovering ? MemberPhase::kRecovering : MemberPhase::kHealthy;
@@ -497,15 +530,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
   }
   std::erase_if(inventories_, [&](const auto& kv) { return !members.count(kv.first); });
 
-  std::map<std::string, json> works;
   std::map<std::string, std::map<std::string, Reported>> reported;  // member → ws → report
-  for (auto& w : works_list->items) {
-    // The name first: json's operator= takes its argument by value, and C++17 initializes it
-    // before the left side is evaluated.
-    const std::string name = api::NameOf(w);
-    reported[name] = ReportedByWorkspace(w);
-    works[name] = std::move(w);
-  }
+  for (const auto& [name, w] : works) reported[name] = ReportedByWorkspace(*w);
 
   placement::PolicyCatalog policies;
   for (const auto& p : policy_list->items) {
@@ -680,7 +706,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   for (auto& cluster : snapshot.clusters) {
     std::map<std::string, int> used;  // node → reserved units
     auto w = works.find(cluster.name);
-    json entries = w == works.end() ? json() : api::JsonPathGet(w->second, "spec.workspaces");
+    json entries = w == works.end() ? json() : api::JsonPathGet(*w->second, "spec.workspaces");
     for (const auto& e : entries.is_array() ? entries : json::array()) {
       // A workspace failing back is decided afresh: its own replicas do not block it.
       if (failing_back.count(EntryKey(e))) continue;
@@ -825,7 +851,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     if (view.frozen()) continue;
     auto w = works.find(name);
     if (w == works.end()) continue;
-    json prev = api::JsonPathGet(w->second, "spec.workspaces");
+    json prev = api::JsonPathGet(*w->second, "spec.workspaces");
     if (!prev.is_array()) continue;
     for (const auto& e : prev) {
       const std::string key = EntryKey(e);
@@ -850,8 +876,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
   for (auto& [name, view] : members) {
     if (view.frozen()) continue;
     auto w = works.find(name);
-    json prev_entries = w == works.end() ? json(nullptr) : api::JsonPathGet(w->second, "spec.workspaces");
-    const int64_t generation = w == works.end() ? 1 : api::JsonPathGet(w->second, "spec.placementGeneration").get<int64_t>() + 1;
+    json prev_entries = w == works.end() ? json(nullptr) : api::JsonPathGet(*w->second, "spec.workspaces");
+    const int64_t generation = w == works.end() ? 1 : api::JsonPathGet(*w->second, "spec.placementGeneration").get<int64_t>() + 1;
     // An entry keeps its entryGeneration while its content is unchanged; a new or changed
     // entry gets the generation this write will carry.
     std::map<std::string, json> prev_by_key;
@@ -867,7 +893,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     }
     if (w != works.end() && prev_entries == entries) continue;
     json work = w == works.end() ? json{{"apiVersion", api::kApiVersion}, {"kind", "Work"}, {"metadata", {{"name", name}}}}
-                                 : w->second;
+                                 : *w->second;
     work["spec"] = {{"cluster", name}, {"placementGeneration", generation}, {"workspaces", entries}};
     auto r = Write([&](ObjectCallback cb) {
       if (w == works.end()) {

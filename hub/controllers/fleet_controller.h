@@ -40,7 +40,7 @@ struct FleetControllerOptions {
   // A placement pass over the whole fleet runs at most this often because of member
   // inventory reports (free GPUs, cached images); spec, label and health changes, and every
   // Workspace, policy and Work change, still start one at once. 0 = no coalescing.
-  Clock::Duration inventory_coalesce = std::chrono::milliseconds(500);
+  Clock::Duration inventory_coalesce = std::chrono::seconds(2);
 };
 
 class FleetController {
@@ -86,9 +86,13 @@ class FleetController {
   struct CachedMemberEntry {
     std::shared_ptr<const nlohmann::json> object;
     size_t spec_print = 0, inventory_print = 0;
+    bool healthy = false;  // Healthy=True: its lease renewals need no check until expiry
   };
   std::mutex members_mu_;
   std::map<std::string, CachedMemberEntry> members_;  // guarded by members_mu_
+  // Work objects by member, as the watch delivered them (same reasons).
+  std::mutex works_mu_;
+  std::map<std::string, std::shared_ptr<const nlohmann::json>> works_;  // guarded by works_mu_
   // Placement snapshot entries by member, rebuilt only when the member object changed.
   // Controller thread only.
   struct CachedInventory {

@@ -16,6 +16,8 @@ TEST_F(FleetControllerTest, HealthFollowsLeaseRenewals) {
   Settle();
   EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "True");
   EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Joined"), "True");
+  Renew("gpu-a");
+  EXPECT_EQ(ctl_->RunDue(), 0) << "a Healthy member's renewal is read at its expiry check, not at once";
   Advance(seconds(14), {});  // 3 missed heartbeats of 5 s = 15 s grace
   EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "True");
   Advance(seconds(2), {});
