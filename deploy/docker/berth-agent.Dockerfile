@@ -11,7 +11,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev \
-      libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev \
+      libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev libjemalloc-dev \
       googletest libgtest-dev libgmock-dev libbenchmark-dev \
       curl python3 sqlite3 systemd \
  && rm -rf /var/lib/apt/lists/*

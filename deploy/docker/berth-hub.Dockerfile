@@ -11,7 +11,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev \
-      libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev \
+      libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev libjemalloc-dev \
       googletest libgtest-dev libgmock-dev libbenchmark-dev \
       curl python3 sqlite3 systemd \
  && rm -rf /var/lib/apt/lists/*
@@ -28,7 +28,7 @@ FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libcpprest2.10 libyaml-cpp0.7 libsqlite3-0 libssl3 libspdlog1.10 libprometheus-cpp-core1.0 \
+      libcpprest2.10 libyaml-cpp0.7 libsqlite3-0 libssl3 libspdlog1.10 libprometheus-cpp-core1.0 libjemalloc2 \
       sqlite3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 berth \
