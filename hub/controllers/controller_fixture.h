@@ -86,31 +86,35 @@ class ControllerFixture : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
   // Reports every Work entry of `member` as running and Ready (what its agent would say).
-  void ReportReady(const std::string& member) {
+  void ReportReady(const std::string& member) { ReportAll(member, "Ready", ""); }
+  // Reports every Work entry of `member` as applied but Pending for `reason` (no replica runs).
+  void ReportPending(const std::string& member, const std::string& reason) {
+    ReportAll(member, "Pending", reason);
+  }
+  void ReportAll(const std::string& member, const std::string& phase, const std::string& reason) {
     json work = Get("Work", "", member);
     json list = json::array();
     for (const auto& e : work["spec"]["workspaces"]) {
-      list.push_back({{"name", e["workspace"]["metadata"]["name"]},
-                      {"namespace", e["workspace"]["metadata"]["namespace"]},
-                      {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
-                      {"readyReplicas", e["replicas"]}, {"phase", "Ready"}});
+      json r = {{"name", e["workspace"]["metadata"]["name"]},
+                {"namespace", e["workspace"]["metadata"]["namespace"]},
+                {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
+                {"readyReplicas", phase == "Ready" ? e["replicas"] : json(0)}, {"phase", phase}};
+      if (!reason.empty()) r["reason"] = reason;
+      list.push_back(std::move(r));
     }
     PatchStatus("Work", "", member, {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
                                                  {"workspaces", list}}}});
   }
-  // Reports every Work entry of `member` as applied but Pending for `reason` (no replica runs).
-  void ReportPending(const std::string& member, const std::string& reason) {
-    json work = Get("Work", "", member);
-    json list = json::array();
-    for (const auto& e : work["spec"]["workspaces"]) {
-      list.push_back({{"name", e["workspace"]["metadata"]["name"]},
-                      {"namespace", e["workspace"]["metadata"]["namespace"]},
-                      {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
-                      {"readyReplicas", 0}, {"phase", "Pending"}, {"reason", reason},
-                      {"message", "0/" + std::to_string(e["replicas"].get<int>()) + " ready; pod waits for GPUs"}});
-    }
-    PatchStatus("Work", "", member, {{"status", {{"observedPlacementGeneration", work["spec"]["placementGeneration"]},
-                                                 {"workspaces", list}}}});
+  // Two 8-GPU members and a workspace placed on one of them: returns {home, other}.
+  std::pair<std::string, std::string> PlaceOnOneOfTwo(const std::string& ws, int replicas) {
+    AddMember("gpu-a", 8);
+    AddMember("gpu-b", 8);
+    AddWorkspace(ws, replicas);
+    Settle();
+    auto placed = Placements(ws);
+    EXPECT_EQ(placed.size(), 1u);
+    const std::string home = placed.empty() ? "" : placed.begin()->first;
+    return {home, home == "gpu-a" ? "gpu-b" : "gpu-a"};
   }
   json Get(const char* kind, const std::string& ns, const std::string& name) {
     auto r = store_->Get({Kind(kind).resource(), ns, name});

@@ -556,6 +556,9 @@ ReconcileResult FleetController::ReconcilePlacement() {
   std::set<std::string> failing_back;  // workspaces decided without stickiness this pass
   std::map<std::string, std::set<std::string>> evicted_unreachable;  // ws key → members
   std::map<std::string, std::map<std::string, int>> capacity_moved;  // ws key → member → replicas
+  auto capacity_limit = [&](const policies::PlacementPolicySpec& p) {
+    return std::chrono::seconds(p.failover.capacity_pending_seconds.value_or(options_.capacity_pending_seconds));
+  };
   // Each policy once with the implicit toleration of the unreachable taint for its failover
   // toleration (unless it tolerates that taint itself).
   // Keyed by address; the original is held too, so an address is never reused while cached.
@@ -665,8 +668,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
     // InsufficientGPU, Unschedulable, GPUsLost or NodeLost) for capacityPendingSeconds are
     // re-placed: the member keeps the replicas it serves, and the rest go to other clusters
     // first (it stays a last resort, so replicas are never dropped for having nowhere better).
-    const auto stuck_limit = std::chrono::seconds(
-        policy.failover.capacity_pending_seconds.value_or(options_.capacity_pending_seconds));
+    const auto stuck_limit = capacity_limit(policy);
     for (auto it = req->current.begin(); !failing_back.count(key) && it != req->current.end();) {
       const std::string& cluster = it->first;
       auto since = CapacityPendingSince(ws->status.raw, cluster);
@@ -967,8 +969,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       if (has_report && IsCapacityPending(r)) {
         auto since = CapacityPendingSince(status, a.cluster);
         p["capacityPendingSince"] = FormatRfc3339(since ? *since : now);
-        if (!since) requeue_at(now + std::chrono::seconds(requests[i].policy->failover.capacity_pending_seconds.value_or(
-                                         options_.capacity_pending_seconds)));
+        if (!since) requeue_at(now + capacity_limit(*requests[i].policy));
       }
       placements.push_back(p);
       desired_total += a.replicas;
@@ -1056,8 +1057,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
       }
       for (const auto& [c, n] : capacity_moved[d.workspace]) {
         if (n > 0) where += "; " + std::to_string(n) + " replica(s) moved off " + c + " after waiting " +
-                 std::to_string(requests[i].policy->failover.capacity_pending_seconds.value_or(
-                     options_.capacity_pending_seconds)) +
+                 std::to_string(capacity_limit(*requests[i].policy).count()) +
                  " s for GPUs there";
       }
       RecordEvent(obj, "Normal",

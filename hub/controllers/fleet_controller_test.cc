@@ -87,14 +87,8 @@ TEST_F(FleetControllerTest, UnschedulableWorkspaceSaysWhy) {
 }
 
 TEST_F(FleetControllerTest, ReplicasStuckWithoutGpusAreReplacedAfterTheThreshold) {
-  AddMember("gpu-a", 8);
-  AddMember("gpu-b", 8);
-  AddWorkspace("llama", 1);
-  Settle();
-  auto placed = Placements("llama");
-  ASSERT_EQ(placed.size(), 1u);
-  const std::string home = placed.begin()->first;
-  const std::string other = home == "gpu-a" ? "gpu-b" : "gpu-a";
+  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  ASSERT_FALSE(home.empty());
   // The member's scheduler cannot start the pod (GPUs taken by something Berth does not see).
   ReportPending(home, "ImagePulling");
   Settle();
@@ -125,14 +119,8 @@ TEST_F(FleetControllerTest, ReplicasStuckWithoutGpusAreReplacedAfterTheThreshold
 }
 
 TEST_F(FleetControllerTest, OnlyTheStuckReplicasMove) {
-  AddMember("gpu-a", 8);
-  AddMember("gpu-b", 8);
-  AddWorkspace("llama", 3);
-  Settle();
-  auto placed = Placements("llama");
-  ASSERT_EQ(placed.size(), 1u) << "packed on one member";
-  const std::string home = placed.begin()->first;
-  const std::string other = home == "gpu-a" ? "gpu-b" : "gpu-a";
+  const auto [home, other] = PlaceOnOneOfTwo("llama", 3);  // packed on one member
+  ASSERT_FALSE(home.empty());
   json work = Get("Work", "", home);
   const json& e = work["spec"]["workspaces"][0];
   PatchStatus("Work", "", home,
@@ -162,14 +150,8 @@ TEST_F(FleetControllerTest, StuckReplicasStayWhenNoOtherClusterHasRoom) {
 }
 
 TEST_F(FleetControllerTest, FailoverAfterTolerationKeepsDeadMembersWorkAndNeverDropsReady) {
-  AddMember("gpu-a", 8);
-  AddMember("gpu-b", 8);
-  AddWorkspace("llama", 1);
-  Settle();
-  auto placed = Placements("llama");
-  ASSERT_EQ(placed.size(), 1u);
-  const std::string home = placed.begin()->first;
-  const std::string other = home == "gpu-a" ? "gpu-b" : "gpu-a";
+  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  ASSERT_FALSE(home.empty());
   ReportReady(home);
   Settle();
   ASSERT_EQ(Condition("Workspace", "default", "llama", "Available"), "True");
