@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -298,6 +299,18 @@ const std::string& Hub::server_url() const { return impl_->url; }
 
 StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   Clock* clock = options.clock ? options.clock : &RealClock::Instance();
+  // Start-up phases, logged so a slow start shows where the time went (wall time, not the
+  // injected clock: nothing decides on it).
+  using Wall = std::chrono::steady_clock;
+  auto phase_start = Wall::now();
+  std::string phases;
+  auto phase_done = [&](const char* name) {
+    const auto now = Wall::now();
+    phases += (phases.empty() ? "" : ", ") + std::string(name) + " " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - phase_start).count()) +
+              " ms";
+    phase_start = now;
+  };
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
@@ -325,6 +338,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->pki = std::move(*pki);
   if (impl->pki.created_ca) spdlog::info("created a new CA in {}", impl->pki.pki_dir);
   impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, ""});
+  phase_done("pki");
 
   BERTH_RETURN_IF_ERROR(RegisterBerthKinds(impl->registry));
   SqliteStoreOptions store_options;
@@ -337,13 +351,16 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
+  phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
+  phase_done("membership");
   if (options.run_controllers) {
     impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
                                                           options.controllers);
     BERTH_RETURN_IF_ERROR(impl->controllers->Start());
+    phase_done("controllers");
   }
 
   ApiServerOptions server_options;
@@ -354,6 +371,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
                                              impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());
+  phase_done("listener");
+  spdlog::info("hub started: {}", phases);
   return std::unique_ptr<Hub>(new Hub(std::move(impl)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -265,6 +266,8 @@ class SqliteStore final : public Store {
   }
 
   Status Load() {
+    using LoadClock = std::chrono::steady_clock;
+    const auto load_start = LoadClock::now();
     Stmt objs(db_, "SELECT resource, namespace, name, data FROM objects");
     if (!objs.ok()) return Status::Internal(std::string("load objects: ") + sqlite3_errmsg(db_));
     int64_t max_rv = 0;
@@ -279,6 +282,7 @@ class SqliteStore final : public Store {
       max_rv = std::max(max_rv, api::ResourceVersionOf(obj));
       objects_[objs.Text(0)][{objs.Text(1), objs.Text(2)}] = std::move(obj);
     }
+    const auto objects_done = LoadClock::now();
     Stmt evs(db_, "SELECT rv, resource, type, data FROM events ORDER BY rv");
     while (evs.Step() == SQLITE_ROW) {
       WatchEvent e{static_cast<EventType>(evs.Int(2)), evs.Int(0), evs.Text(1), json::parse(evs.Text(3))};
@@ -294,8 +298,12 @@ class SqliteStore final : public Store {
     compacted_rv_ = events_.empty() ? current_rv_ : events_.front().resource_version - 1;
     size_t count = 0;
     for (const auto& [res, m] : objects_) count += m.size();
-    spdlog::info("store {}: loaded {} objects, revision {}, {} events", options_.path, count,
-                 current_rv_, events_.size());
+    const auto ms = [](LoadClock::duration d) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    spdlog::info("store {}: loaded {} objects ({} ms), revision {}, {} events ({} ms)", options_.path,
+                 count, ms(objects_done - load_start), current_rv_, events_.size(),
+                 ms(LoadClock::now() - objects_done));
     return Status::Ok();
   }
 

@@ -31,6 +31,7 @@
 #include "hub/hub.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
+#include "tests/support/bench_clients.h"
 #include "tests/support/hub_process.h"
 
 namespace {
@@ -196,7 +197,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // The clients share the machine with the hub: a small I/O pool keeps their overhead (thread
   // wake-ups) from eating the hub's CPU. It must be set before cpprestsdk is first used.
-  if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
+  berth::testing::PrepareBenchClients(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
   const bool workspaces = kind_name == "workspaces";
   auto body = [&](const std::string& name) {

@@ -34,6 +34,7 @@
 #include "api/rest_client.h"
 #include "bench/controllers/emulated_fleet.h"
 #include "bench/controllers/fleet_informer.h"
+#include "tests/support/bench_clients.h"
 #include "tests/support/hub_process.h"
 
 // After the standard headers: Boost.Asio (inside) needs <utility> already included.
@@ -380,29 +381,30 @@ bool RunDetect(const Options& o) {
       Clock::TimePoint hub_unhealthy;
       ParseRfc3339(ltt, &hub_unhealthy);
       const double d = Seconds(unhealthy->received_system - last_renewal);
-      // The hub's failover fires at lastTransitionTime + toleration; lastTransitionTime has
-      // whole seconds, so that moment is up to 1 s before "observed Unhealthy + toleration".
-      const auto tol_end_hub = hub_unhealthy + seconds(o.replace_toleration);
+      // The toleration counts from the hub's Healthy=False transition, which it knows to
+      // the millisecond; this process saw it a few ms later (the watch), and the stamped
+      // lastTransitionTime drops the fraction. The figure counts from what was seen, so it
+      // is short by the watch delay at most; the stamp-based one is up to 1 s long.
+      const auto tol_end_stamp = hub_unhealthy + seconds(o.replace_toleration);
       const auto tol_end_seen = unhealthy->received_system + seconds(o.replace_toleration);
       SystemTime last_work{}, last_status{};
       for (const auto& [k, t] : in_other_work) last_work = std::max(last_work, t);
       for (const auto& [k, t] : status_moved) last_status = std::max(last_status, t);
       detect.push_back(d);
-      replace_work.push_back(Seconds(last_work - tol_end_hub));
-      replace_status.push_back(Seconds(last_status - tol_end_hub));
+      replace_work.push_back(Seconds(last_work - tol_end_seen));
+      replace_status.push_back(Seconds(last_status - tol_end_seen));
       std::printf(
           "[detect] run %d: last renewal -> Healthy=False seen %.3f s (grace %d s x %d = %d s; "
           "beyond the grace %.3f s)\n",
           run + 1, d, o.detect_heartbeat, o.detect_missed, o.detect_heartbeat * o.detect_missed,
           d - o.detect_heartbeat * o.detect_missed);
       std::printf(
-          "[replace] run %d: toleration %d s; from its end (hub: lastTransitionTime %s + %d s) to "
-          "all %d "
+          "[replace] run %d: toleration %d s; from its end (Healthy=False seen + %d s) to all %d "
           "workspaces in other members' Work %.3f s, to their status placements %.3f s "
-          "(from observed Unhealthy + toleration: %.3f s / %.3f s)\n",
-          run + 1, o.replace_toleration, ltt.c_str(), o.replace_toleration, n, replace_work.back(),
-          replace_status.back(), Seconds(last_work - tol_end_seen),
-          Seconds(last_status - tol_end_seen));
+          "(from lastTransitionTime %s + %d s, whole seconds: %.3f s / %.3f s)\n",
+          run + 1, o.replace_toleration, o.replace_toleration, n, replace_work.back(),
+          replace_status.back(), ltt.c_str(), o.replace_toleration,
+          Seconds(last_work - tol_end_stamp), Seconds(last_status - tol_end_stamp));
     });
     fleet.Stop();
     informer.Stop();
@@ -536,9 +538,9 @@ bool RunEvacuate(const Options& o) {
   informer.With([&] {
     std::string ltt;
     ConditionStatus(unhealthy->object, "Healthy", &ltt);
-    Clock::TimePoint hub_unhealthy;
-    ParseRfc3339(ltt, &hub_unhealthy);
-    const auto tol_end = hub_unhealthy + seconds(tol);
+    // From Healthy=False as seen here (see the replace scenario): the hub counts the
+    // toleration from its exact transition, which the whole-second stamp would blur by 1 s.
+    const auto tol_end = unhealthy->received_system + seconds(tol);
     auto last = [](const std::map<std::string, SystemTime>& m) {
       SystemTime t{};
       for (const auto& [k, v] : m) t = std::max(t, v);
@@ -547,8 +549,9 @@ bool RunEvacuate(const Options& o) {
     std::printf(
         "[evacuate] %d workspaces on dead %s, toleration %d s (hub --heartbeat-period 1: Unhealthy "
         "3 s "
-        "after the last renewal). From the toleration's end (lastTransitionTime %s + %d s):\n",
-        n, victim.c_str(), tol, ltt.c_str(), tol);
+        "after the last renewal). From the toleration's end (Healthy=False seen + %d s; "
+        "lastTransitionTime %s):\n",
+        n, victim.c_str(), tol, tol, ltt.c_str());
     std::printf("[evacuate]   first Work of another member written (decision made): %.3f s\n",
                 Seconds(*first_work - tol_end));
     std::printf(
@@ -1160,7 +1163,7 @@ int main(int argc, char** argv) {
     o.rollout_runs = 1;
   }
   berth::bench::g_hub_log_level = o.hub_log_level;
-  if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
+  berth::testing::PrepareBenchClients(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 
   const auto start = berth::bench::Steady::now();

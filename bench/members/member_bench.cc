@@ -25,6 +25,7 @@
 #include "member-agent/heartbeat.h"
 #include "member-agent/hub_api.h"
 #include "member-agent/inventory.h"
+#include "tests/support/bench_clients.h"
 #include "tests/support/hub_process.h"
 
 // After the standard headers: Boost.Asio (inside) needs <utility> already included.
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
   app.add_option("--hub-arg", hub_args,
                  "Extra flag for the berth-hub it starts (repeatable), e.g. --hub-arg=--no-controllers");
   CLI11_PARSE(app, argc, argv);
-  if (client_io_threads > 0) crossplat::threadpool::initialize_with_threads(client_io_threads);
+  berth::testing::PrepareBenchClients(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 
   berth::testing::HubProcessOptions hub_options;

@@ -158,6 +158,13 @@ class ControllerFixture : public ::testing::Test {
     }
     return "";
   }
+  // lastTransitionTime of a member's Healthy condition ("" without one).
+  std::string HealthyTransitionStamp(const std::string& member) {
+    for (const auto& c : api::JsonPathGet(Get("MemberCluster", "", member), "status.conditions")) {
+      if (c["type"] == "Healthy") return c.value("lastTransitionTime", "");
+    }
+    return "";
+  }
   std::vector<std::string> EventReasons() {
     std::vector<std::string> out;
     auto list = store_->List(registry_.ByKind("v1", "Event")->resource(), {});

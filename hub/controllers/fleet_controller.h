@@ -101,6 +101,13 @@ class FleetController {
     placement::ClusterInventory inventory;
   };
   std::map<std::string, CachedInventory> inventories_;
+  // When this hub moved a member's Healthy condition, to the millisecond: lastTransitionTime
+  // has whole seconds (the Kubernetes convention), which alone would end a toleration up to
+  // a second early. Keyed by member: {the lastTransitionTime written, the exact time}.
+  // Controller thread only. See HealthySince in the .cc.
+  std::map<std::string, std::pair<std::string, Clock::TimePoint>> healthy_transitions_;
+  Clock::TimePoint HealthySince(const std::string& member, const nlohmann::json& healthy,
+                                Clock::TimePoint now) const;
 };
 
 }  // namespace berth::hub

@@ -240,6 +240,75 @@ TEST_F(FleetControllerTest, HubRestartGivesHealthyMembersAFreshGracePeriod) {
   EXPECT_EQ(Condition("MemberCluster", "", "gpu-a", "Healthy"), "False") << "a silent agent is still detected";
 }
 
+// lastTransitionTime has whole seconds; the toleration must still count from the transition
+// itself, never end early (it would by up to a second), and after a hub restart, when only
+// the whole second is known, end at most a second late.
+TEST_F(FleetControllerTest, TolerationCountsFromTheExactTransitionNotItsWholeSecond) {
+  using std::chrono::milliseconds;
+  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  ASSERT_FALSE(home.empty());
+  ReportReady(home);
+  clock_.Advance(milliseconds(600));  // from here on every step lands at .6 of a second
+  Renew(home);
+  Renew(other);
+  Settle();
+  auto step = [&](milliseconds d) {
+    clock_.Advance(d);
+    Renew(other);
+    Settle();
+  };
+  Clock::TimePoint transition{};
+  for (int i = 0; i < 20 && Condition("MemberCluster", "", home, "Healthy") != "False"; ++i) {
+    step(milliseconds(1000));
+    transition = clock_.Now();
+  }
+  ASSERT_EQ(Condition("MemberCluster", "", home, "Healthy"), "False");
+  Clock::TimePoint stamped;
+  ASSERT_TRUE(ParseRfc3339(HealthyTransitionStamp(home), &stamped));
+  ASSERT_EQ(transition - stamped, milliseconds(600)) << "the stamp drops the fraction";
+
+  while (clock_.Now() < transition + milliseconds(29500)) step(milliseconds(500));
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{home, 1}}))
+      << "29.5 s after the transition (30 s after its stamp): still within the toleration";
+  step(milliseconds(600));
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{other, 1}})) << "30.1 s: failed over";
+}
+
+TEST_F(FleetControllerTest, AfterARestartTheTolerationEndsAtTheEndOfTheStampedSecond) {
+  using std::chrono::milliseconds;
+  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  ASSERT_FALSE(home.empty());
+  ReportReady(home);
+  clock_.Advance(milliseconds(600));
+  Renew(home);
+  Renew(other);
+  Settle();
+  for (int i = 0; i < 20 && Condition("MemberCluster", "", home, "Healthy") != "False"; ++i) {
+    clock_.Advance(milliseconds(1000));
+    Renew(other);
+    Settle();
+  }
+  ASSERT_EQ(Condition("MemberCluster", "", home, "Healthy"), "False");
+  Clock::TimePoint stamped;
+  ASSERT_TRUE(ParseRfc3339(HealthyTransitionStamp(home), &stamped));
+  // A new controller (the hub restarted) knows the transition only to the second.
+  ctl_.reset();
+  FleetControllerOptions fo;
+  fo.toleration_seconds = 30;
+  ctl_ = std::make_unique<FleetController>(*objects_, registry_, clock_, fo);
+  ASSERT_TRUE(ctl_->Start(/*run_worker=*/false).ok());
+  auto step_to = [&](milliseconds after_stamp) {
+    clock_.Advance(stamped + after_stamp - clock_.Now());
+    Renew(other);
+    Settle();
+  };
+  step_to(milliseconds(30900));
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{home, 1}}))
+      << "the transition may have come as late as the end of its second";
+  step_to(milliseconds(31100));
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{other, 1}}));
+}
+
 class FailoverPolicyTest : public ControllerFixture {
  protected:
   void AddWs(const std::string& name, const json& policy) {

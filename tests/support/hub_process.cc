@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/bench_clients.h"
+
 namespace berth::testing {
 namespace fs = std::filesystem;
 namespace {
@@ -114,6 +116,20 @@ Status HubProcess::Spawn() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The hub gets this process's environment minus PrepareBenchClients' trust override: it
+  // is a client-side economy of the bench, not part of the hub under test.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    if (entry == std::string("SSL_CERT_FILE=") + kNoSystemTrust ||
+        entry == std::string("SSL_CERT_DIR=") + kNoSystemTrust) {
+      continue;
+    }
+    env_strings.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return Status::Unavailable("open " + log_path_ + ": " + std::strerror(errno));
   const pid_t parent = ::getpid();
@@ -133,7 +149,7 @@ Status HubProcess::Spawn() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
