@@ -157,9 +157,10 @@ class FailoverE2E : public ::testing::Test {
   void SetUp() override {
     testing::HubProcessOptions o;
     // Unhealthy after 3 × 1 s without a renewal, failed over 3 s later, failback 6 s after
-    // the member is back.
+    // the member is back; replicas waiting for GPUs on a healthy member move after 3 s.
     o.extra_args = {"--heartbeat-period",    "1", "--missed-heartbeats",   "3",
-                    "--failover-toleration", "3", "--failback-hysteresis", "6"};
+                    "--failover-toleration", "3", "--failback-hysteresis", "6",
+                    "--capacity-pending-timeout", "3"};
     auto hub = HubProcess::Start(o);
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
     hub_ = std::move(*hub);
@@ -217,7 +218,7 @@ class FailoverE2E : public ::testing::Test {
         "--resync-period",
         "0.2",
         "--admin-listen",
-        "127.0.0.1:" + std::to_string(testing::PickFreeLoopbackPort())};
+        "127.0.0.1:" + std::to_string(admin_ports_[member] = testing::PickFreeLoopbackPort())};
     if (!token.empty()) args.insert(args.end(), {"--join-token", token});
     agents_[member] = std::make_unique<AgentProcess>(args, dir_ + "/" + member + ".log");
   }
@@ -258,38 +259,73 @@ class FailoverE2E : public ::testing::Test {
   std::unique_ptr<RestClient> admin_;
   std::string dir_, fleet_;
   std::map<std::string, std::unique_ptr<AgentProcess>> agents_;
+  std::map<std::string, int> admin_ports_;  // each agent's --admin-listen port
+
+  // GET or POST on a member agent's admin endpoint (plain HTTP on loopback).
+  StatusOr<json> AgentAdmin(const std::string& member, const std::string& method,
+                            const std::string& path) {
+    ClientConfig c;
+    c.server = "http://127.0.0.1:" + std::to_string(admin_ports_[member]);
+    auto client = RestClient::Create(c);
+    if (!client.ok()) return client.status();
+    auto r = (*client)->Do(method, path, "", "", "application/json");
+    if (!r.ok()) return r.status();
+    if (r->status_code != 200) {
+      return Status::Unavailable(method + " " + path + ": HTTP " + std::to_string(r->status_code) +
+                                 " " + r->body);
+    }
+    return json::parse(r->body);
+  }
+
+  void StartFleetAndWaitHealthy() {
+    for (const auto& m : kMembers) StartAgent(m, CreateToken("fo" + m.substr(3) + "tok"));
+    ASSERT_TRUE(WaitFor([&] {
+      for (const auto& m : kMembers) {
+        if (Condition(Get(std::string(kApi) + "memberclusters/" + m), "Healthy") != "True")
+          return false;
+      }
+      return true;
+    })) << "the three members never became Healthy"
+        << Diagnostics();
+  }
+
+  // A workspace of kReplicas phi-4-mini replicas that prefers fo-a (see the first test).
+  void CreatePreferringFoA() {
+    json ws = json::parse(R"({
+      "apiVersion": "berth.dev/v1alpha1", "kind": "Workspace",
+      "metadata": {"name": "phi", "namespace": "e2e"},
+      "resource": {"gpuProducts": ["L4"]},
+      "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+      "placement": {"replicas": 2, "policy": {"preferred": [
+        {"weight": 100, "term": {"labelSelector": {"matchLabels": {"tier": "preferred"}}}}]}}})");
+    auto created = admin_->Post("/apis/berth.dev/v1alpha1/namespaces/e2e/workspaces", ws);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    const std::map<std::string, std::pair<int, int>> on_a = {{"fo-a", {kReplicas, kReplicas}}};
+    ASSERT_TRUE(WaitFor([&] {
+      json w = Workspace();
+      return Placements(w) == on_a && Condition(w, "Available") == "True";
+    })) << "the workspace never became Available on fo-a"
+        << Diagnostics();
+  }
+
+  std::set<std::string> EventReasons() {
+    std::set<std::string> reasons;
+    auto events = admin_->Get("/api/v1/namespaces/e2e/events");
+    EXPECT_TRUE(events.ok());
+    if (!events.ok()) return reasons;
+    for (const auto& e : events->value("items", json::array())) reasons.insert(e.value("reason", ""));
+    return reasons;
+  }
 };
 
 TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingReady) {
-  for (const auto& m : kMembers) StartAgent(m, CreateToken("fo" + m.substr(3) + "tok"));
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& m : kMembers) {
-      if (Condition(Get(std::string(kApi) + "memberclusters/" + m), "Healthy") != "True")
-        return false;
-    }
-    return true;
-  })) << "the three members never became Healthy"
-      << Diagnostics();
-
+  ASSERT_NO_FATAL_FAILURE(StartFleetAndWaitHealthy());
   // A small model with two replicas. fo-a is the cheapest member with room for both, and
   // the policy prefers it: cost alone would not bring the replicas back, because the
   // failover warms fo-b's image and model cache while fo-a's simulated cluster restarts cold
   // (with default weights the warm-cache term then outweighs fo-a's lower price).
-  json ws = json::parse(R"({
-    "apiVersion": "berth.dev/v1alpha1", "kind": "Workspace",
-    "metadata": {"name": "phi", "namespace": "e2e"},
-    "resource": {"gpuProducts": ["L4"]},
-    "inference": {"preset": {"name": "phi-4-mini-instruct"}},
-    "placement": {"replicas": 2, "policy": {"preferred": [
-      {"weight": 100, "term": {"labelSelector": {"matchLabels": {"tier": "preferred"}}}}]}}})");
-  auto created = admin_->Post("/apis/berth.dev/v1alpha1/namespaces/e2e/workspaces", ws);
-  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(CreatePreferringFoA());
   const std::map<std::string, std::pair<int, int>> on_a = {{"fo-a", {kReplicas, kReplicas}}};
-  ASSERT_TRUE(WaitFor([&] {
-    json w = Workspace();
-    return Placements(w) == on_a && Condition(w, "Available") == "True";
-  })) << "the workspace never became Available on fo-a"
-      << Diagnostics();
 
   // From here on, every change to any Work, in resourceVersion order.
   auto works_list = admin_->Get(std::string(kApi) + "works");
@@ -409,12 +445,9 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
       << order.str();
 
   // The events a user would search for.
-  auto events = admin_->Get("/api/v1/namespaces/e2e/events");
-  ASSERT_TRUE(events.ok());
-  std::set<std::string> reasons;
-  for (const auto& e : events->value("items", json::array())) reasons.insert(e.value("reason", ""));
-  EXPECT_TRUE(reasons.count("FailedOver")) << events->dump();
-  EXPECT_TRUE(reasons.count("FailedBack")) << events->dump();
+  const auto reasons = EventReasons();
+  EXPECT_TRUE(reasons.count("FailedOver"));
+  EXPECT_TRUE(reasons.count("FailedBack"));
 
   auto secs = [](Steady::duration d) { return std::chrono::duration<double>(d).count(); };
   std::printf(
@@ -432,6 +465,76 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
       static_cast<long long>(rv_a_dropped), static_cast<long long>(rv_a_back),
       static_cast<long long>(rv_a_ready), elsewhere.c_str(),
       static_cast<long long>(rv_other_removed));
+}
+
+// The member stays healthy but its GPUs fail (sim fault gpus-lost): its agent reports the
+// replicas Pending (GPUsLost). After the hub's --capacity-pending-timeout they are placed on
+// another member; fo-a's entry stays until the replacements are Ready, and only then goes.
+TEST_F(FailoverE2E, ReplicasStuckWithoutGpusMoveAfterTheCapacityTimeout) {
+  ASSERT_NO_FATAL_FAILURE(StartFleetAndWaitHealthy());
+  ASSERT_NO_FATAL_FAILURE(CreatePreferringFoA());
+  auto works_list = admin_->Get(std::string(kApi) + "works");
+  ASSERT_TRUE(works_list.ok());
+  testing::WatchRecorder works(
+      *admin_, std::string(kApi) + "works?watch=true&resourceVersion=" +
+                   works_list->value("/metadata/resourceVersion"_json_pointer, std::string()));
+
+  auto state = AgentAdmin("fo-a", "GET", "/state");
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  const json nodes = state->value("/sim/nodes"_json_pointer, json::array());
+  ASSERT_EQ(nodes.size(), 1u) << state->dump();
+  const std::string node = nodes[0].value("name", "");
+  const int units = nodes[0].value("units", 0);
+  const auto t_fault = Steady::now();
+  auto lost = AgentAdmin("fo-a", "POST", "/faults/gpus-lost?node=" + node + "&count=" + std::to_string(units));
+  ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+
+  // The agent says why the replicas wait, and the hub starts the clock.
+  std::string since;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& p : Workspace().value("/status/placements"_json_pointer, json::array())) {
+      if (p.value("cluster", "") == "fo-a" && p.value("reason", "") == "GPUsLost") {
+        since = p.value("capacityPendingSince", "");
+      }
+    }
+    return !since.empty();
+  })) << "fo-a's replicas were never reported Pending for GPUsLost with capacityPendingSince"
+      << Diagnostics();
+  EXPECT_EQ(Condition(Get(std::string(kApi) + "memberclusters/fo-a"), "Healthy"), "True")
+      << "the member itself stays healthy: this is not a failover";
+
+  ASSERT_TRUE(WaitFor([&] {
+    json w = Workspace();
+    auto p = Placements(w);
+    return p == std::map<std::string, std::pair<int, int>>{{"fo-b", {kReplicas, kReplicas}}} &&
+           Condition(w, "Available") == "True" && SpecEntry(Work("fo-a")).is_null();
+  })) << "the replicas never moved to fo-b with fo-a's entry removed"
+      << Diagnostics();
+  const auto t_moved = Steady::now();
+  EXPECT_TRUE(Workspace().value("/status/failedOverFrom"_json_pointer, json()).is_null())
+      << "a capacity move is not a failover: nothing fails back";
+
+  // Order: fo-b reports Ready before fo-a loses its entry (it kept it meanwhile).
+  int64_t rv_b_ready = 0, rv_a_removed = 0;
+  for (const auto& e : works.changes()) {
+    const json& w = e["object"];
+    const std::string name = w.value("/metadata/name"_json_pointer, std::string());
+    if (name == "fo-b" && !rv_b_ready && ReportsReady(w)) rv_b_ready = Rv(w);
+    if (name == "fo-a" && !rv_a_removed && SpecEntry(w).is_null()) rv_a_removed = Rv(w);
+  }
+  ASSERT_GT(rv_b_ready, 0) << works.Describe();
+  ASSERT_GT(rv_a_removed, 0) << works.Describe();
+  EXPECT_LT(rv_b_ready, rv_a_removed)
+      << "make-before-break: fo-a's entry went before fo-b's replicas were Ready\n"
+      << works.Describe();
+  EXPECT_TRUE(EventReasons().count("Rescheduled"));
+
+  std::printf(
+      "capacity e2e (hub --capacity-pending-timeout 3): fo-a GPUs lost (since %s) -> %d replicas "
+      "Ready on fo-b and fo-a's entry removed: %.2f s; Work rvs: fo-b Ready %lld, fo-a entry "
+      "removed %lld\n",
+      since.c_str(), kReplicas, std::chrono::duration<double>(t_moved - t_fault).count(),
+      static_cast<long long>(rv_b_ready), static_cast<long long>(rv_a_removed));
 }
 
 }  // namespace
