@@ -91,14 +91,17 @@ class ControllerFixture : public ::testing::Test {
   void ReportPending(const std::string& member, const std::string& reason) {
     ReportAll(member, "Pending", reason);
   }
-  void ReportAll(const std::string& member, const std::string& phase, const std::string& reason) {
+  // ready_each: Ready replicas reported per entry; -1 = all of them when phase is Ready.
+  void ReportAll(const std::string& member, const std::string& phase, const std::string& reason,
+                 int ready_each = -1) {
     json work = Get("Work", "", member);
     json list = json::array();
     for (const auto& e : work["spec"]["workspaces"]) {
       json r = {{"name", e["workspace"]["metadata"]["name"]},
                 {"namespace", e["workspace"]["metadata"]["namespace"]},
                 {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
-                {"readyReplicas", phase == "Ready" ? e["replicas"] : json(0)}, {"phase", phase}};
+                {"readyReplicas", ready_each >= 0 ? json(ready_each) : phase == "Ready" ? e["replicas"] : json(0)},
+                {"phase", phase}};
       if (!reason.empty()) r["reason"] = reason;
       list.push_back(std::move(r));
     }

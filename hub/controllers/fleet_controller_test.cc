@@ -365,6 +365,44 @@ TEST_F(FailoverPolicyTest, FailbackHonoursPerPolicyHysteresisOrNotAtAll) {
   EXPECT_FALSE(Get("Workspace", "default", "stays")["status"].contains("failedOverFrom"));
 }
 
+// During failback the replicas that failed over keep serving until the returning ones are
+// all Ready, so the workspace never has fewer than minAvailable serving.
+TEST_F(FailoverPolicyTest, FailbackNeverDropsBelowMinAvailable) {
+  TwoMembers();
+  Create("Workspace",
+         {{"apiVersion", api::kApiVersion}, {"kind", "Workspace"}, {"metadata", {{"name", "pair"}}},
+          {"inference", {{"preset", {{"name", "llama-3.1-8b-instruct"}}}}},
+          {"placement", {{"replicas", 2},
+                         {"policy", {{"minAvailable", 2},
+                                     {"failover", {{"tolerationSeconds", 1}, {"failbackHysteresisSeconds", 10}}}}}}}},
+         "default");
+  Settle();
+  ASSERT_EQ(Placements("pair"), (std::map<std::string, int>{{"gpu-a", 2}}));
+  ReportReady("gpu-a");
+  Advance(seconds(18), {"gpu-b"});
+  ASSERT_EQ(Placements("pair"), (std::map<std::string, int>{{"gpu-b", 2}}));
+  ReportReady("gpu-b");
+  Settle();
+  Advance(seconds(12), {"gpu-a", "gpu-b"});
+  ASSERT_EQ(Placements("pair"), (std::map<std::string, int>{{"gpu-a", 2}})) << "failing back";
+
+  // One of the two returning replicas is Ready: both on gpu-b stay.
+  ReportAll("gpu-a", "Progressing", "", /*ready_each=*/1);
+  Settle();
+  EXPECT_EQ(WorkReplicas("gpu-b", "pair")["gpu-b"], 2) << "superseded replicas kept until all replacements are Ready";
+  std::string reason;
+  EXPECT_EQ(Condition("Workspace", "default", "pair", "Available", &reason), "True") << reason;
+  const json superseded = Get("Workspace", "default", "pair")["status"]["superseded"];
+  ASSERT_TRUE(superseded.is_array() && superseded.size() == 1u) << superseded.dump();
+  EXPECT_EQ(superseded[0]["cluster"], "gpu-b");
+  EXPECT_EQ(superseded[0]["readyReplicas"], 2);
+
+  ReportReady("gpu-a");
+  Settle();
+  EXPECT_TRUE(WorkReplicas("gpu-b", "pair").empty()) << "removed once gpu-a serves 2";
+  EXPECT_EQ(Condition("Workspace", "default", "pair", "Available"), "True");
+}
+
 TEST_F(FailoverPolicyTest, NoExecuteTaintEvictsAfterTolerationSeconds) {
   TwoMembers();
   AddWs("tolerates-20s", {{"tolerations", {{{"key", "maintenance"}, {"operator", "Exists"},
