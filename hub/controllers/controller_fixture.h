@@ -161,6 +161,22 @@ class ControllerFixture : public ::testing::Test {
     }
     return "";
   }
+  // `home` serves (reported Ready); both members renew at .6 of a second, then `home` falls
+  // silent while `other` renews every second, until the hub marks `home` Unhealthy (at most
+  // 20 s). Returns the time of that transition: its whole-second stamp is 0.6 s earlier.
+  Clock::TimePoint SilenceUntilUnhealthy(const std::string& home, const std::string& other) {
+    ReportReady(home);
+    clock_.Advance(std::chrono::milliseconds(600));
+    Renew(home);
+    Renew(other);
+    Settle();
+    for (int i = 0; i < 20 && Condition("MemberCluster", "", home, "Healthy") != "False"; ++i) {
+      clock_.Advance(seconds(1));
+      Renew(other);
+      Settle();
+    }
+    return clock_.Now();
+  }
   // lastTransitionTime of a member's Healthy condition ("" without one).
   std::string HealthyTransitionStamp(const std::string& member) {
     for (const auto& c : api::JsonPathGet(Get("MemberCluster", "", member), "status.conditions")) {

@@ -338,11 +338,15 @@ void FleetController::Stop() {
   loop_.Stop();
 }
 
-StatusOr<json> FleetController::Write(const std::function<void(ObjectCallback)>& call) {
+std::future<StatusOr<json>> FleetController::WriteAsync(const std::function<void(ObjectCallback)>& call) {
   auto p = std::make_shared<std::promise<StatusOr<json>>>();
   auto f = p->get_future();
   call([p](StatusOr<json> r) { p->set_value(std::move(r)); });
-  return f.get();
+  return f;
+}
+
+StatusOr<json> FleetController::Write(const std::function<void(ObjectCallback)>& call) {
+  return WriteAsync(call).get();
 }
 
 void FleetController::RecordEvent(const json& object, const std::string& type, const std::string& reason,
@@ -473,13 +477,10 @@ ReconcileResult FleetController::ReconcileHealth(const std::string& name) {
 // late.
 Clock::TimePoint FleetController::HealthySince(const std::string& member, const json& healthy,
                                                Clock::TimePoint now) const {
-  const json& stamp = healthy.is_object() ? healthy.value("lastTransitionTime", json()) : json();
-  if (!stamp.is_string()) return now;
+  const std::string text = healthy.is_object() ? healthy.value("lastTransitionTime", "") : "";
+  if (text.empty()) return now;
   auto mine = healthy_transitions_.find(member);
-  if (mine != healthy_transitions_.end() && mine->second.first == stamp.get<std::string>()) {
-    return mine->second.second;
-  }
-  const std::string& text = stamp.get_ref<const std::string&>();
+  if (mine != healthy_transitions_.end() && mine->second.first == text) return mine->second.second;
   Clock::TimePoint t;
   if (!ParseRfc3339(text, &t)) return now;
   const bool whole_seconds = text.find('.') == std::string::npos;
@@ -947,10 +948,9 @@ ReconcileResult FleetController::ReconcilePlacement() {
     next["status"] = std::move(status);
     WriteOptions wo;
     wo.status = true;
-    auto p = std::make_shared<std::promise<StatusOr<json>>>();
-    status_writes.emplace_back(key, p->get_future());
-    objects_.Update(ws_kind, api::NamespaceOf(obj), api::NameOf(obj), std::move(next), wo,
-                    [p](StatusOr<json> r) { p->set_value(std::move(r)); });
+    status_writes.emplace_back(key, WriteAsync([&](ObjectCallback cb) {
+      objects_.Update(ws_kind, api::NamespaceOf(obj), api::NameOf(obj), std::move(next), wo, cb);
+    }));
   };
   for (const auto& [key, why] : invalid) {
     const json& obj = *ws_by_key[key];

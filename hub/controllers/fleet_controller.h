@@ -16,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <future>
 #include <mutex>
 #include <string>
 
@@ -66,6 +67,9 @@ class FleetController {
   // inventory report which only refreshes its timestamp wakes no pass and one that changes
   // free GPUs wakes a coalesced one.
   void OnMemberEvent(const WatchEvent& e);
+  // Starts a store write (`call` passes the callback on) and returns its result to come;
+  // Write waits for it.
+  std::future<StatusOr<nlohmann::json>> WriteAsync(const std::function<void(ObjectCallback)>& call);
   StatusOr<nlohmann::json> Write(const std::function<void(ObjectCallback)>& call);
   void RecordEvent(const nlohmann::json& object, const std::string& type, const std::string& reason,
                    const std::string& message);
