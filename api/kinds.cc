@@ -255,6 +255,11 @@ KindInfo EventKind() {
   k.categories = {};
   k.has_status = false;
   k.description = "Something that happened to an object: placed, rescheduled, failed over, rolled back.";
+  // The fields Kubernetes lets clients select events by (kubectl describe uses involvedObject.*).
+  k.selectable_fields = {"metadata.name", "metadata.namespace", "involvedObject.kind",
+                         "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                         "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                         "involvedObject.fieldPath", "reason", "reportingComponent", "type"};
   json ref = json::parse(R"({"type": "object", "properties": {
       "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
       "namespace": {"type": "string"}, "uid": {"type": "string"},

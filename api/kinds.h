@@ -43,6 +43,8 @@ struct KindInfo {
   // OpenAPI v3 schema of the whole object (apiVersion, kind, metadata, body, status).
   nlohmann::json schema;
   std::vector<PrinterColumn> columns;
+  // Fields a fieldSelector may name; anything else is a 400 (as in Kubernetes).
+  std::vector<std::string> selectable_fields = {"metadata.name", "metadata.namespace"};
   // Semantic validation beyond the schema (immutable fields, cross-field rules), run on
   // create (old == nullptr) and update. Optional.
   std::function<Status(const nlohmann::json& object, const nlohmann::json* old)> validate;

@@ -194,6 +194,18 @@ bool FieldSelector::Matches(const nlohmann::json& object) const {
   return true;
 }
 
+Status FieldSelector::CheckSupported(const std::vector<std::string>& supported,
+                                     const std::string& resource) const {
+  for (const auto& t : terms_) {
+    if (std::find(supported.begin(), supported.end(), t.path) != supported.end()) continue;
+    std::string list;
+    for (const auto& f : supported) list += (list.empty() ? "" : ", ") + f;
+    return Status::BadRequest("fieldSelector: field label not supported for " + resource + ": \"" +
+                              t.path + "\"; supported fields: " + list);
+  }
+  return Status::Ok();
+}
+
 std::string FieldSelector::ExactName() const {
   for (const auto& t : terms_) {
     if (t.path == "metadata.name" && t.equals) return t.value;

@@ -47,6 +47,10 @@ class FieldSelector {
   bool empty() const { return terms_.empty(); }
   // The value this selector pins metadata.name to, if any (lets the store skip scans).
   std::string ExactName() const;
+  // BadRequest naming the first term whose field is not in `supported` (and listing the
+  // supported ones), as the Kubernetes API answers; Ok otherwise. `resource` names the kind
+  // in the message ("workspaces").
+  Status CheckSupported(const std::vector<std::string>& supported, const std::string& resource) const;
 
  private:
   std::vector<Term> terms_;

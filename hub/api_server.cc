@@ -9,6 +9,7 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <set>
@@ -17,6 +18,7 @@
 #include "api/object.h"
 #include "hub/discovery.h"
 #include "hub/http_errors.h"
+#include "hub/query_params.h"
 #include "hub/tls_listener.h"
 
 namespace berth::hub {
@@ -70,37 +72,10 @@ std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p)
   return r;
 }
 
-std::map<std::string, std::string> ParseQuery(const std::string& raw) {
-  std::map<std::string, std::string> out;
-  size_t i = 0;
-  while (i <= raw.size() && !raw.empty()) {
-    size_t amp = raw.find('&', i);
-    std::string kv = raw.substr(i, amp == std::string::npos ? std::string::npos : amp - i);
-    if (!kv.empty()) {
-      size_t eq = kv.find('=');
-      std::string k = kv.substr(0, eq);
-      std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      for (auto& c : v) {
-        if (c == '+') c = ' ';
-      }
-      try {
-        out[web::uri::decode(k)] = web::uri::decode(v);
-      } catch (const std::exception&) {
-        out[k] = v;
-      }
-    }
-    if (amp == std::string::npos) break;
-    i = amp + 1;
-  }
-  return out;
-}
-
 std::string Header(const http_request& req, const std::string& name) {
   auto it = req.headers().find(name);
   return it == req.headers().end() ? "" : it->second;
 }
-
-bool Truthy(const std::string& v) { return v == "true" || v == "1"; }
 
 // One client's watch stream.
 class WatchStream {
@@ -318,9 +293,11 @@ class ApiServer::Impl {
   }
 
   void Route(const http_request& req, Clk::time_point start) {
-    const std::string path = req.relative_uri().path();
+    std::string path = req.relative_uri().path();
+    // "/apis/" is "/apis", as the Kubernetes API server (and the Python client) have it.
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
     const auto parts = SplitPath(path);
-    const auto query = ParseQuery(req.relative_uri().query());
+    const auto query = QueryParams::Parse(req.relative_uri().query());
     const std::string method = req.method();
 
     if (path == "/healthz" || path == "/livez") return ReplyText(req, 200, "ok", "text/plain");
@@ -418,7 +395,7 @@ class ApiServer::Impl {
       }
       if (!got.ok()) return ReplyError(req, got.status(), "get", start, kind, rp->name);
       if (WantsTable(Header(req, "Accept"))) {
-        return Reply(req, 200, ToTable(*kind, {*got}, clock_.Now(), query.count("includeObject") ? query.at("includeObject") : "", got->at("metadata").value("resourceVersion", ""), ""), "get", start);
+        return Reply(req, 200, ToTable(*kind, {*got}, clock_.Now(), query.Get("includeObject"), got->at("metadata").value("resourceVersion", ""), ""), "get", start);
       }
       return Reply(req, 200, *got, "get", start);
     }
@@ -427,24 +404,30 @@ class ApiServer::Impl {
     }
     if (method == methods::DEL) {
       if (rp->name.empty()) return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "deleting a collection is not supported; delete objects by name or with kubectl delete -l"), "delete", start);
-      // Preconditions may come in a DeleteOptions body; read it without blocking.
-      req.extract_vector().then([this, req, kind, rp = *rp, start](pplx::task<std::vector<unsigned char>> t) {
-        std::optional<int64_t> rv;
-        std::optional<std::string> uid;
+      auto query_dry_run = query.DryRun();
+      if (!query_dry_run.ok()) return ReplyError(req, query_dry_run.status(), "delete", start, kind, rp->name);
+      // Preconditions and dryRun may come in a DeleteOptions body; read it without blocking.
+      req.extract_vector().then([this, req, kind, rp = *rp, start, query_dry_run = *query_dry_run](pplx::task<std::vector<unsigned char>> t) {
+        DeleteOptions options;
+        options.dry_run = query_dry_run;
         try {
           auto bytes = t.get();
           if (!bytes.empty()) {
             json opts = json::parse(bytes.begin(), bytes.end());
+            if (!opts.is_object()) throw std::invalid_argument("DeleteOptions must be a JSON object");
             json pre = opts.value("preconditions", json::object());
             if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
-              rv = std::stoll(pre["resourceVersion"].get<std::string>());
+              options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());
             }
-            if (pre.contains("uid") && pre["uid"].is_string()) uid = pre["uid"].get<std::string>();
+            if (pre.contains("uid") && pre["uid"].is_string()) options.precondition_uid = pre["uid"].get<std::string>();
+            auto body_dry_run = DryRunFromDeleteOptions(opts);
+            if (!body_dry_run.ok()) return ReplyError(req, body_dry_run.status(), "delete", start, kind, rp.name);
+            options.dry_run = options.dry_run || *body_dry_run;
           }
         } catch (const std::exception& e) {
           return ReplyError(req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start, kind, rp.name);
         }
-        objects_.Delete(*kind, rp.ns, rp.name, rv, uid, [this, req, kind, name = rp.name, start](StatusOr<json> r) {
+        objects_.Delete(*kind, rp.ns, rp.name, options, [this, req, kind, name = rp.name, start](StatusOr<json> r) {
           if (!r.ok()) return ReplyError(req, r.status(), "delete", start, kind, name);
           Reply(req, 200, *r, "delete", start);
         });
@@ -458,7 +441,7 @@ class ApiServer::Impl {
   // MemberCluster (read, write status), Lease (read, write) and Work (read, watch with a
   // metadata.name field selector, write status).
   Status Authorize(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
-                   const std::string& method, const std::map<std::string, std::string>& query) {
+                   const std::string& method, const QueryParams& query) {
     if (id.admin) return Status::Ok();
     const bool read = method == methods::GET;
     const bool write = method == methods::PUT || method == methods::PATCH;
@@ -467,9 +450,8 @@ class ApiServer::Impl {
     bool allowed = false;
     if (kind.kind == "Work") {
       if (read && rp.name.empty()) {
-        auto fs = query.find("fieldSelector");
-        if (fs != query.end()) {
-          auto sel = api::FieldSelector::Parse(fs->second);
+        if (query.Has("fieldSelector")) {
+          auto sel = api::FieldSelector::Parse(query.Get("fieldSelector"));
           allowed = sel.ok() && sel->ExactName() == id.member_cluster;
         }
       } else {
@@ -489,7 +471,7 @@ class ApiServer::Impl {
   }
 
   void WithBody(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
-                const std::map<std::string, std::string>& query, Clk::time_point start) {
+                const QueryParams& query, Clk::time_point start) {
     const std::string method = req.method();
     const std::string verb = method == methods::POST ? "create" : method == methods::PUT ? "update" : "patch";
     const std::string content_type = Header(req, "Content-Type");
@@ -505,9 +487,13 @@ class ApiServer::Impl {
     }
     WriteOptions opts;
     opts.status = rp.subresource == "status";
-    opts.dry_run = query.count("dryRun") && query.at("dryRun") == "All";
-    opts.field_manager = query.count("fieldManager") ? query.at("fieldManager") : "";
-    opts.force = query.count("force") && Truthy(query.at("force"));
+    auto dry_run = query.DryRun();
+    if (!dry_run.ok()) return ReplyError(req, dry_run.status(), verb, start, &kind, rp.name);
+    opts.dry_run = *dry_run;
+    opts.field_manager = query.Get("fieldManager");
+    auto force = query.Bool("force");
+    if (!force.ok()) return ReplyError(req, force.status(), verb, start, &kind, rp.name);
+    opts.force = *force;
     if (method == methods::POST && !rp.name.empty()) {
       return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "POST goes to the collection, not to a named object"), verb, start, &kind, rp.name);
     }
@@ -552,8 +538,8 @@ class ApiServer::Impl {
   }
 
   void ListOrWatch(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
-                   const std::map<std::string, std::string>& query, Clk::time_point start) {
-    auto q = [&](const char* k) { return query.count(k) ? query.at(k) : std::string(); };
+                   const QueryParams& query, Clk::time_point start) {
+    auto q = [&](const char* k) { return query.Get(k); };
     ListOptions lo;
     lo.ns = rp.ns;
     if (!q("labelSelector").empty()) {
@@ -564,16 +550,20 @@ class ApiServer::Impl {
     if (!q("fieldSelector").empty()) {
       auto sel = api::FieldSelector::Parse(q("fieldSelector"));
       if (!sel.ok()) return ReplyError(req, sel.status(), "list", start, &kind);
+      if (Status s = sel->CheckSupported(kind.selectable_fields, kind.plural); !s.ok()) {
+        return ReplyError(req, s, "list", start, &kind);
+      }
       lo.fields = std::move(*sel);
     }
-    if (Truthy(q("watch"))) return Watch(req, kind, lo, query, start);
-    if (!q("limit").empty()) {
-      try {
-        lo.limit = std::stoll(q("limit"));
-      } catch (const std::exception&) {
-        return ReplyError(req, Status::BadRequest("limit must be a number"), "list", start, &kind);
-      }
+    auto watch = query.Bool("watch");
+    if (!watch.ok()) return ReplyError(req, watch.status(), "list", start, &kind);
+    if (*watch) return Watch(req, kind, lo, query, start);
+    auto limit = query.Int("limit");
+    if (!limit.ok()) return ReplyError(req, limit.status(), "list", start, &kind);
+    if (*limit && **limit < 0) {
+      return ReplyError(req, Status::BadRequest("limit: must not be negative"), "list", start, &kind);
     }
+    lo.limit = limit->value_or(0);
     lo.continue_token = q("continue");
     auto list = objects_.store().List(kind.storage_key(), lo);
     if (!list.ok()) return ReplyError(req, list.status(), "list", start, &kind);
@@ -599,31 +589,31 @@ class ApiServer::Impl {
   }
 
   void Watch(const http_request& req, const api::KindInfo& kind, const ListOptions& lo,
-             const std::map<std::string, std::string>& query, Clk::time_point start) {
-    auto q = [&](const char* k) { return query.count(k) ? query.at(k) : std::string(); };
+             const QueryParams& query, Clk::time_point start) {
+    auto q = [&](const char* k) { return query.Get(k); };
     WatchOptions wo;
     wo.resource = kind.storage_key();
     wo.ns = lo.ns;
     wo.labels = lo.labels;
     wo.fields = lo.fields;
-    const std::string rv = q("resourceVersion");
-    if (!rv.empty() && rv != "0") {
-      try {
-        wo.from_revision = std::stoll(rv);
-      } catch (const std::exception&) {
-        return ReplyError(req, Status::BadRequest("resourceVersion must be a number"), "watch", start, &kind);
-      }
+    auto rv = query.Int("resourceVersion");
+    if (!rv.ok()) return ReplyError(req, rv.status(), "watch", start, &kind);
+    if (rv->value_or(0) < 0) {
+      return ReplyError(req, Status::BadRequest("resourceVersion: must not be negative"), "watch", start, &kind);
     }
+    wo.from_revision = rv->value_or(0);
     auto timeout = options_.max_watch;
-    if (!q("timeoutSeconds").empty()) {
-      try {
-        timeout = std::min(timeout, std::chrono::seconds(std::stoll(q("timeoutSeconds"))));
-      } catch (const std::exception&) {
-        return ReplyError(req, Status::BadRequest("timeoutSeconds must be a number"), "watch", start, &kind);
-      }
+    auto timeout_seconds = query.Int("timeoutSeconds");
+    if (!timeout_seconds.ok()) return ReplyError(req, timeout_seconds.status(), "watch", start, &kind);
+    if (*timeout_seconds) {
+      // Clamp before converting: a huge value must not overflow the duration.
+      const int64_t cap = options_.max_watch.count();
+      timeout = std::chrono::seconds(std::clamp<int64_t>(**timeout_seconds, 0, cap));
     }
+    auto bookmarks = query.Bool("allowWatchBookmarks");
+    if (!bookmarks.ok()) return ReplyError(req, bookmarks.status(), "watch", start, &kind);
     auto stream = std::make_shared<WatchStream>(&kind, WantsTable(Header(req, "Accept")),
-                                                q("includeObject"), Truthy(q("allowWatchBookmarks")),
+                                                q("includeObject"), *bookmarks,
                                                 options_.max_watch_backlog_bytes);
     const auto now = clock_.Now();
     stream->deadline = now + std::chrono::duration_cast<Clock::Duration>(timeout);

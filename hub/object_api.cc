@@ -144,21 +144,16 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
   meta["creationTimestamp"] = FormatRfc3339(clock_.Now());
   meta.erase("deletionTimestamp");
   meta.erase("selfLink");
-  if (options.dry_run) {
-    meta["resourceVersion"] = "";
-    return done(object);
-  }
   ObjectRef ref = RefFor(kind, meta.value("namespace", ""), meta["name"]);
-  std::string resource = kind.resource();
-  store_.Submit({ref, [object = std::move(object), kind_name = kind.kind](const json* current)
-                          -> StatusOr<std::optional<json>> {
-                   if (current) {
-                     return Status::AlreadyExists(kind_name + " \"" + api::NameOf(object) +
-                                                  "\" already exists");
-                   }
-                   return std::optional<json>(object);
-                 }},
-                std::move(done));
+  SubmitOrDryRun({ref, [object = std::move(object), kind_name = kind.kind](const json* current)
+                           -> StatusOr<std::optional<json>> {
+                    if (current) {
+                      return Status::AlreadyExists(kind_name + " \"" + api::NameOf(object) +
+                                                   "\" already exists");
+                    }
+                    return std::optional<json>(object);
+                  }},
+                 options.dry_run, std::move(done));
 }
 
 StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind, const json& current,
@@ -232,21 +227,14 @@ void ObjectApi::Update(const api::KindInfo& kind, const std::string& ns, const s
     return Update(**storage, ns, name, std::move(*converted), options, ToView(kind, std::move(done)));
   }
   ObjectRef ref = RefFor(kind, ns, name);
-  if (options.dry_run) {
-    auto cur = store_.Get(ref);
-    if (!cur.ok()) return done(cur.status());
-    auto next = PrepareUpdate(kind, *cur, std::move(object), options);
-    if (!next.ok()) return done(next.status());
-    return done(next->value_or(*cur));
-  }
-  store_.Submit({ref, [this, &kind, object = std::move(object), options](const json* current)
-                          -> StatusOr<std::optional<json>> {
-                   if (!current) {
-                     return Status::NotFound(kind.kind + " \"" + api::NameOf(object) + "\" not found");
-                   }
-                   return PrepareUpdate(kind, *current, object, options);
-                 }},
-                std::move(done));
+  SubmitOrDryRun({ref, [this, &kind, object = std::move(object), options](const json* current)
+                           -> StatusOr<std::optional<json>> {
+                    if (!current) {
+                      return Status::NotFound(kind.kind + " \"" + api::NameOf(object) + "\" not found");
+                    }
+                    return PrepareUpdate(kind, *current, object, options);
+                  }},
+                 options.dry_run, std::move(done));
 }
 
 void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const std::string& name,
@@ -358,18 +346,11 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     if (!converted.ok()) return converted.status();
     return PrepareUpdate(kind, *stored, std::move(*converted), options);
   };
-  if (options.dry_run) {
-    auto cur = store_.Get(ref);
-    auto next = transform(cur.ok() ? &*cur : nullptr);
-    if (!next.ok()) return done(next.status());
-    return done(next->value_or(cur.ok() ? *cur : json::object()));
-  }
-  store_.Submit({ref, std::move(transform)}, std::move(done));
+  SubmitOrDryRun({ref, std::move(transform)}, options.dry_run, std::move(done));
 }
 
 void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,
-                       std::optional<int64_t> precondition_rv,
-                       std::optional<std::string> precondition_uid, ObjectCallback done) {
+                       const DeleteOptions& options, ObjectCallback done) {
   const api::KindInfo* target = &kind;
   if (kind.is_view()) {
     auto storage = StorageKind(kind);
@@ -378,7 +359,9 @@ void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const s
     done = ToView(kind, std::move(done));
   }
   ObjectRef ref = RefFor(*target, ns, name);
-  store_.Submit(
+  const auto& precondition_rv = options.precondition_rv;
+  const auto& precondition_uid = options.precondition_uid;
+  SubmitOrDryRun(
       {ref, [this, &kind, name, precondition_rv, precondition_uid](const json* current)
                 -> StatusOr<std::optional<json>> {
          if (!current || (kind.is_view() && !kind.to_view(*current))) {
@@ -400,7 +383,19 @@ void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const s
          next["metadata"]["deletionGracePeriodSeconds"] = 0;
          return std::optional<json>(std::move(next));
        }},
-      std::move(done));
+      options.dry_run, std::move(done));
+}
+
+void ObjectApi::SubmitOrDryRun(Mutation mutation, bool dry_run, ObjectCallback done) {
+  if (!dry_run) return store_.Submit(std::move(mutation), std::move(done));
+  auto stored = store_.Get(mutation.ref);
+  if (!stored.ok() && stored.status().code() != StatusCode::kNotFound) return done(stored.status());
+  const json* current = stored.ok() ? &*stored : nullptr;
+  auto next = mutation.transform(current);
+  if (!next.ok()) return done(next.status());
+  if (next->has_value()) return done(std::move(**next));
+  if (current) return done(*current);  // a removal: the object as it was last stored
+  done(Status::Internal("dry run of " + mutation.ref.name + " produced no object"));
 }
 
 }  // namespace berth::hub

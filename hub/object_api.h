@@ -33,6 +33,12 @@ struct WriteOptions {
   bool force = false;           // server-side apply: take ownership of conflicting fields
 };
 
+struct DeleteOptions {
+  std::optional<int64_t> precondition_rv;       // metadata.resourceVersion must match
+  std::optional<std::string> precondition_uid;  // metadata.uid must match
+  bool dry_run = false;                         // decide, but store nothing
+};
+
 class ObjectApi {
  public:
   // `registry` resolves the storage kind of view kinds (KindInfo::is_view); it may be
@@ -49,10 +55,10 @@ class ObjectApi {
   void Patch(const api::KindInfo& kind, const std::string& ns, const std::string& name,
              PatchType type, std::string patch, const WriteOptions& options, ObjectCallback done);
   // Sets deletionTimestamp while finalizers remain; removes the object otherwise.
-  // `precondition_rv`/`precondition_uid` (if set) must match.
+  // Preconditions (if set) must match. A dry run returns what the object would become
+  // (for a removal: its last state) and stores nothing.
   void Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,
-              std::optional<int64_t> precondition_rv, std::optional<std::string> precondition_uid,
-              ObjectCallback done);
+              const DeleteOptions& options, ObjectCallback done);
 
   Store& store() { return store_; }
 
@@ -64,6 +70,10 @@ class ObjectApi {
                                                         const nlohmann::json& current,
                                                         nlohmann::json next,
                                                         const WriteOptions& options);
+  // Submits the mutation to the store, or for a dry run computes it against the current
+  // object and hands `done` the would-be result (a removal yields the current object)
+  // without storing anything: no revision, no event, no controller wakes up.
+  void SubmitOrDryRun(Mutation mutation, bool dry_run, ObjectCallback done);
   std::string NewUid();
   std::string RandomSuffix();
 

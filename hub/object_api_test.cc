@@ -55,8 +55,10 @@ class ObjectApiTest : public ::testing::Test {
     o.field_manager = "test";
     return Wait([&](ObjectCallback cb) { objects_->Patch(kind_, "", name, t, p, o, cb); });
   }
-  StatusOr<json> Delete(const std::string& name) {
-    return Wait([&](ObjectCallback cb) { objects_->Delete(kind_, "", name, std::nullopt, std::nullopt, cb); });
+  StatusOr<json> Delete(const std::string& name, bool dry_run = false) {
+    DeleteOptions o;
+    o.dry_run = dry_run;
+    return Wait([&](ObjectCallback cb) { objects_->Delete(kind_, "", name, o, cb); });
   }
   static json Member(const std::string& name) {
     return {{"apiVersion", "berth.dev/v1alpha1"}, {"kind", "MemberCluster"},
@@ -69,6 +71,47 @@ class ObjectApiTest : public ::testing::Test {
   std::unique_ptr<ObjectApi> objects_;
   api::KindInfo kind_, namespaced_;
 };
+
+// Was: DELETE ignored dryRun, so `kubectl delete --dry-run=server` deleted the object.
+TEST_F(ObjectApiTest, DryRunDeleteKeepsTheObjectAndStoresNothing) {
+  ASSERT_TRUE(Create(Member("a")).ok());
+  const int64_t before = store_->CurrentRevision();
+  auto r = Delete("a", /*dry_run=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(api::NameOf(*r), "a");
+  EXPECT_TRUE(store_->Get({kind_.storage_key(), "", "a"}).ok());
+  EXPECT_EQ(store_->CurrentRevision(), before);
+  EXPECT_EQ(Delete("missing", true).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(Delete("a").ok());
+  EXPECT_FALSE(store_->Get({kind_.storage_key(), "", "a"}).ok());
+}
+
+TEST_F(ObjectApiTest, DryRunOfEveryVerbStoresNothing) {
+  ASSERT_TRUE(Create(Member("a")).ok());
+  const int64_t before = store_->CurrentRevision();
+  WriteOptions dry;
+  dry.dry_run = true;
+  dry.field_manager = "test";
+  auto created = Wait([&](ObjectCallback cb) { objects_->Create(kind_, "", Member("b"), dry, cb); });
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(api::NameOf(*created), "b");
+  // A dry-run create of an existing object answers what a real one would.
+  auto dup = Wait([&](ObjectCallback cb) { objects_->Create(kind_, "", Member("a"), dry, cb); });
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  json changed = Member("a");
+  changed["spec"]["region"] = "us";
+  auto updated = Wait([&](ObjectCallback cb) { objects_->Update(kind_, "", "a", changed, dry, cb); });
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_EQ((*updated)["spec"]["region"], "us");
+  auto patched = Wait([&](ObjectCallback cb) {
+    objects_->Patch(kind_, "", "a", PatchType::kMerge, R"({"spec":{"region":"asia"}})", dry, cb);
+  });
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  EXPECT_EQ((*patched)["spec"]["region"], "asia");
+  EXPECT_EQ(store_->CurrentRevision(), before);
+  EXPECT_FALSE(store_->Get({kind_.storage_key(), "", "b"}).ok());
+  EXPECT_EQ((*store_->Get({kind_.storage_key(), "", "a"}))["spec"]["region"], "eu");
+}
 
 TEST_F(ObjectApiTest, CreateSetsServerFieldsAndRejectsDuplicates) {
   auto r = Create(Member("a"));

@@ -934,7 +934,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   }
   for (auto& [name, w] : works) {
     if (members.count(name)) continue;
-    Write([&](ObjectCallback cb) { objects_.Delete(works_kind, "", name, std::nullopt, std::nullopt, cb); });
+    Write([&](ObjectCallback cb) { objects_.Delete(works_kind, "", name, {}, cb); });
   }
 
   // Workspace status. The writes are submitted together and awaited at the end of the pass:

@@ -137,6 +137,15 @@ expect "events can be recorded"             'event/phi-mini.placed created' kube
 expect "get events"                         'Placed' kubectl get events
 expect "describe shows events"              'Placed.*2 replicas on gpu-eu-1' kubectl describe ws phi-mini
 
+# Was: DELETE ignored dryRun, so a server-side dry run deleted for real (also with --all).
+expect "delete --dry-run=server says deleted" '"phi-mini" deleted \(server dry run\)' kubectl delete ws phi-mini --dry-run=server
+expect "... and the object is still there"    '^phi-mini$' kubectl get ws phi-mini -o jsonpath='{.metadata.name}'
+expect "delete --all --dry-run=server"        '"phi-mini" deleted \(server dry run\)' kubectl delete ws --all --dry-run=server
+expect "... and it is still there"            '^phi-mini$' kubectl get ws phi-mini -o jsonpath='{.metadata.name}'
+# Was: an unknown field selector listed nothing instead of failing.
+expect "unknown field selector is refused"    'field label not supported.*spec\.color.*metadata\.name' kubectl get ws --field-selector spec.color=red
+expect "events select by involvedObject"      'Placed' kubectl get events --field-selector involvedObject.name=phi-mini
+
 # delete with finalizers, wait --for=delete, delete --wait.
 kubectl patch ws phi-mini --type=merge -p '{"metadata":{"finalizers":["berth.dev/test"]}}' >/dev/null
 expect "delete with a finalizer returns"    'deleted' kubectl delete ws phi-mini --wait=false

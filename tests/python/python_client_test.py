@@ -1,0 +1,155 @@
+"""The official Kubernetes Python client (Debian's python3-kubernetes) against a real berth-hub.
+
+A client we did not write: discovery, version, custom objects, watches, dry-run and field
+selectors as client libraries use them. Run by ctest with Debian's /usr/bin/python3.
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+BIN_DIR = os.environ["BERTH_BIN_DIR"]
+GROUP, VERSION = "berth.dev", "v1alpha1"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def workspace(name, replicas=1):
+    return {
+        "apiVersion": "berth.dev/v1alpha1",
+        "kind": "Workspace",
+        "metadata": {"name": name, "labels": {"team": "py"}},
+        "resource": {"gpuProducts": ["L4"]},
+        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+        "placement": {"replicas": replicas},
+    }
+
+
+class PythonClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="berth-pyclient-")
+        port = free_port()
+        cls.log = open(os.path.join(cls.work, "hub.log"), "w")
+        cls.hub = subprocess.Popen(
+            [os.path.join(BIN_DIR, "berth-hub"), "--data-dir", os.path.join(cls.work, "hub"),
+             "--listen", "127.0.0.1:%d" % port], stdout=cls.log, stderr=subprocess.STDOUT)
+        kubeconfig = os.path.join(cls.work, "hub", "admin.kubeconfig")
+        for _ in range(200):  # bounded: 20 s
+            if os.path.exists(kubeconfig):
+                try:
+                    config.load_kube_config(config_file=kubeconfig)
+                    client.VersionApi().get_code()
+                    break
+                except Exception:  # not serving yet
+                    pass
+            time.sleep(0.1)
+        config.load_kube_config(config_file=kubeconfig)
+        cls.custom = client.CustomObjectsApi()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hub.terminate()
+        cls.hub.wait(timeout=20)
+        cls.log.close()
+        with open(os.path.join(cls.work, "hub.log")) as f:
+            log = f.read()
+        assert "terminate called" not in log, log
+
+    def create(self, name, replicas=1):
+        return self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, "default", "workspaces", workspace(name, replicas))
+
+    def get(self, name):
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", name)
+
+    # Was: /version/ answered 404, so VersionApi failed.
+    def test_version_api(self):
+        info = client.VersionApi().get_code()
+        self.assertTrue(info.git_version.startswith("v1."), info.git_version)
+
+    # Was: /apis/ answered 404, so ApisApi failed.
+    def test_apis_api_lists_the_berth_group(self):
+        groups = client.ApisApi().get_api_versions()
+        names = [g.name for g in groups.groups]
+        self.assertIn("berth.dev", names)
+        self.assertIn("kaito.sh", names)
+
+    # Was: watch=True was read as a plain list, so the stream yielded nothing.
+    def test_watch_streams_events(self):
+        self.create("py-watch")
+        w = watch.Watch()
+        seen = []
+        for event in w.stream(self.custom.list_namespaced_custom_object, GROUP, VERSION, "default",
+                              "workspaces", field_selector="metadata.name=py-watch",
+                              timeout_seconds=5):
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            w.stop()
+        self.assertEqual(seen, [("ADDED", "py-watch")])
+
+    def test_bad_boolean_parameter_is_a_400_naming_it(self):
+        with self.assertRaises(ApiException) as e:
+            self.custom.api_client.call_api(
+                "/apis/berth.dev/v1alpha1/namespaces/default/workspaces", "GET",
+                query_params=[("watch", "maybe")], auth_settings=["BearerToken"],
+                _preload_content=False)
+        self.assertEqual(e.exception.status, 400)
+        self.assertIn("watch", e.exception.body.decode() if isinstance(e.exception.body, bytes)
+                      else e.exception.body)
+
+    # Was: DELETE ignored dryRun (query and DeleteOptions body) and really deleted.
+    def test_dry_run_delete_keeps_the_object(self):
+        created = self.create("py-dry")
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", "py-dry",
+                                                    dry_run="All")
+        self.custom.delete_namespaced_custom_object(
+            GROUP, VERSION, "default", "workspaces", "py-dry",
+            body=client.V1DeleteOptions(dry_run=["All"]))
+        still = self.get("py-dry")
+        self.assertEqual(still["metadata"]["uid"], created["metadata"]["uid"])
+        self.assertNotIn("deletionTimestamp", still["metadata"])
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", "py-dry")
+        with self.assertRaises(ApiException) as e:
+            self.get("py-dry")
+        self.assertEqual(e.exception.status, 404)
+
+    def test_dry_run_patch_and_create_store_nothing(self):
+        self.create("py-dry-patch", replicas=1)
+        out = self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, "default", "workspaces", "py-dry-patch", {"placement": {"replicas": 4}},
+            dry_run="All")
+        self.assertEqual(out["placement"]["replicas"], 4)
+        self.assertEqual(self.get("py-dry-patch")["placement"]["replicas"], 1)
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, "default", "workspaces",
+                                                    workspace("py-dry-create"), dry_run="All")
+        with self.assertRaises(ApiException) as e:
+            self.get("py-dry-create")
+        self.assertEqual(e.exception.status, 404)
+
+    # Was: an unknown field selector returned an empty list.
+    def test_unknown_field_selector_is_a_400_listing_the_supported_ones(self):
+        with self.assertRaises(ApiException) as e:
+            self.custom.list_namespaced_custom_object(GROUP, VERSION, "default", "workspaces",
+                                                      field_selector="spec.color=red")
+        self.assertEqual(e.exception.status, 400)
+        self.assertIn("spec.color", e.exception.body)
+        self.assertIn("metadata.name", e.exception.body)
+        core = client.CoreV1Api()
+        events = core.list_namespaced_event("default", field_selector="involvedObject.name=x")
+        self.assertEqual(events.items, [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
