@@ -3,7 +3,10 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build test demo bench clean format
+# What `make demo` runs: the hub, the agent and berthctl, not every test and benchmark.
+DEMO_TARGETS = berth-hub berth-agent berthctl
+
+.PHONY: all deps configure build build-demo test demo bench clean format
 
 all: build
 
@@ -21,7 +24,10 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-demo: build
+build-demo: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $(DEMO_TARGETS)
+
+demo: build-demo
 	bash scripts/demo.sh
 
 bench: build

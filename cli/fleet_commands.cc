@@ -579,7 +579,8 @@ FleetRecord PlanFleet(const UpFlags& f, const LocalFleet& fleet, const std::stri
   record.hub_url = "https://" + (hub_host == "0.0.0.0" ? std::string("127.0.0.1") : hub_host) +
                    ":" + std::to_string(hub_port);
   FleetProcess hub{"hub",
-                   {bin_dir + "/berth-hub", "--data-dir", fleet.HubDir(), "--listen", f.listen},
+                   {bin_dir + "/berth-hub", "--data-dir", fleet.HubDir(), "--listen", f.listen,
+                    "--region-latencies", fleet_file},  // plan reads them from the same file
                    record.hub_url};
   if (f.failover_toleration >= 0) {
     hub.argv.insert(hub.argv.end(), {"--failover-toleration", Number(f.failover_toleration)});

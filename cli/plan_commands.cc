@@ -10,6 +10,7 @@
 
 #include "api/yaml_json.h"
 #include "cli/command_registry.h"
+#include "kinds/berth_kinds.h"
 #include "placement/fleet_file.h"
 #include "placement/planner.h"
 #include "placement/workspace_request.h"
@@ -94,8 +95,21 @@ int RunPlan(const PlanOptions& opt) {
   placement::PolicyCatalog policies;
   std::vector<workspace::Workspace> workspaces;
   bool failed = false;
+  // The hub's own schemas and rules: a file plan accepts is one the hub accepts.
+  api::KindRegistry registry;
+  if (Status s = kinds::RegisterBerthKinds(registry); !s.ok()) return PrintStatus(s), 1;
   for (const auto& obj : objects) {
     std::string kind = obj.is_object() ? obj.value("kind", "") : "";
+    if (kind == "PlacementPolicy" || kind == "Workspace") {
+      if (Status s = kinds::ValidateForCreate(registry, obj); !s.ok()) {
+        std::string name = obj.contains("metadata") && obj["metadata"].is_object()
+                               ? obj["metadata"].value("name", "?")
+                               : "?";
+        PrintStatus(s.WithContext(kind + " " + name));
+        failed = true;
+        continue;
+      }
+    }
     if (kind == "PlacementPolicy") {
       auto p = policies::ParsePlacementPolicy(obj);
       if (!p.ok()) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "hub/hub.h"
+#include "kinds/berth_kinds.h"
 
 namespace berth::hub {
 namespace {
@@ -11,7 +12,7 @@ using nlohmann::json;
 
 TEST(DiscoveryTest, ResourceListNamesEveryKindWithShortNames) {
   api::KindRegistry r;
-  ASSERT_TRUE(RegisterBerthKinds(r).ok());
+  ASSERT_TRUE(kinds::RegisterBerthKinds(r).ok());
   json list = ApiResourceList(r, "berth.dev", "v1alpha1");
   std::map<std::string, json> by_name;
   for (const auto& res : list["resources"]) by_name[res["name"]] = res;
@@ -27,7 +28,7 @@ TEST(DiscoveryTest, ResourceListNamesEveryKindWithShortNames) {
 
 TEST(DiscoveryTest, OpenApiAdvertisesServerSideFieldValidation) {
   api::KindRegistry r;
-  ASSERT_TRUE(RegisterBerthKinds(r).ok());
+  ASSERT_TRUE(kinds::RegisterBerthKinds(r).ok());
   json doc = OpenApiV3Group(r, "berth.dev", "v1alpha1");
   const json& patch = doc["paths"]["/apis/berth.dev/v1alpha1/namespaces/{namespace}/workspaces/{name}"]["patch"];
   EXPECT_EQ(patch["x-kubernetes-group-version-kind"]["kind"], "Workspace");

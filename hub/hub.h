@@ -28,10 +28,6 @@ struct HubOptions {
   bool run_controllers = true;          // false: API server and store only
 };
 
-// Registers every kind the hub serves (Workspace, PlacementPolicy, RolloutStrategy,
-// MemberCluster, Work) with schemas, columns and semantic validation.
-Status RegisterBerthKinds(api::KindRegistry& registry);
-
 class Hub {
  public:
   static StatusOr<std::unique_ptr<Hub>> Start(const HubOptions& options);

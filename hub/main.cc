@@ -6,12 +6,16 @@
 #include <pplx/threadpool.h>
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "api/yaml_json.h"
 #include "hub/hub.h"
+#include "placement/fleet_file.h"
 #include "hub/pki.h"
 
 namespace {
@@ -88,6 +92,17 @@ std::string CheckAdvertiseUrl(std::string* url, std::string* host) {
 
 }  // namespace
 
+static berth::StatusOr<std::vector<berth::placement::RegionLatency>> ReadRegionLatencies(
+    const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return berth::Status::NotFound("cannot read the file");
+  auto doc = berth::api::YamlToJson(text.str());
+  if (!doc.ok()) return doc.status();
+  return berth::placement::ParseRegionLatencies(*doc);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"berth-hub: the Berth control plane (Kubernetes-style API over HTTPS, durable store)"};
   berth::hub::HubOptions options;
@@ -136,8 +151,23 @@ int main(int argc, char** argv) {
   app.add_option("--missed-heartbeats", options.controllers.default_missed_heartbeats,
                  "Missed renewals before a member is Unhealthy (MemberCluster spec may override)")
       ->capture_default_str()->check(CLI::Range(1, 100));
+  std::string region_latencies_file;
+  app.add_option("--region-latencies", region_latencies_file,
+                 "YAML file whose regionLatencies list ({from, to, ms}) the placement engine's "
+                 "locality score uses, e.g. a fleet file (docs/FLEET.md); without it: 2 ms within "
+                 "a region, 250 ms between regions")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   options.run_controllers = !no_controllers;
+  if (!region_latencies_file.empty()) {
+    auto latencies = ReadRegionLatencies(region_latencies_file);
+    if (!latencies.ok()) {
+      std::cerr << "berth-hub: --region-latencies " << region_latencies_file << ": "
+                << latencies.status().ToString() << "\n";
+      return 2;
+    }
+    options.controllers.region_latencies = std::move(*latencies);
+  }
 
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {

@@ -1,5 +1,7 @@
 #include "hub/membership.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
@@ -66,6 +68,29 @@ void Membership::Track(const json& member, bool deleted) {
   }
 }
 
+namespace {
+
+// A rejoin adds the taints it declares, replacing one with the same key and effect; taints
+// an admin added since stay.
+void MergeTaints(const json& declared, json& member) {
+  json& taints = member["spec"]["taints"];
+  if (!taints.is_array()) taints = json::array();
+  for (const auto& t : declared) {
+    auto same = [&t](const json& e) {
+      return e.value("key", "") == t.value("key", "") &&
+             e.value("effect", "NoSchedule") == t.value("effect", "NoSchedule");
+    };
+    auto it = std::find_if(taints.begin(), taints.end(), same);
+    if (it != taints.end()) {
+      *it = t;
+    } else {
+      taints.push_back(t);
+    }
+  }
+}
+
+}  // namespace
+
 void Membership::Join(const std::string& authorization, const json& body,
                       std::function<void(StatusOr<json>)> done) {
   static const std::string kPrefix = "Bearer ";
@@ -119,6 +144,9 @@ void Membership::Join(const std::string& authorization, const json& body,
       if (body.contains(f) && body[f].is_string() && !body[f].get<std::string>().empty()) member["spec"][f] = body[f];
     }
     if (labels.is_object() && !labels.empty()) member["metadata"]["labels"] = labels;
+    // Taints the member declares (a fleet file's, or berth-agent --taint) repel workspaces
+    // from its first placement pass on, exactly as `berthctl plan` reads them.
+    if (body.contains("taints") && !body["taints"].is_null()) member["spec"]["taints"] = body["taints"];
     if (Status s = api::ValidateObject(members_, member); !s.ok()) return done(s);
     objects_.InitializeNew(member);
     Transform upsert = [member, hash](const json* current) -> StatusOr<std::optional<json>> {
@@ -127,6 +155,7 @@ void Membership::Join(const std::string& authorization, const json& body,
       if (current && member["metadata"].contains("labels")) {
         for (auto& [k, v] : member["metadata"]["labels"].items()) next["metadata"]["labels"][k] = v;
       }
+      if (current && member["spec"].contains("taints")) MergeTaints(member["spec"]["taints"], next);
       return std::optional<json>(std::move(next));
     };
     objects_.store().Submit({{members_.resource(), "", cluster}, upsert}, [this, cluster, credential, done](StatusOr<json> m) {

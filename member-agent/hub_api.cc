@@ -111,6 +111,15 @@ StatusOr<std::string> JoinHub(const ClientConfig& hub, const std::string& bootst
                {"region", request.region},
                {"zone", request.zone},
                {"provider", request.provider}};
+  if (!request.taints.empty()) {
+    json taints = json::array();
+    for (const auto& t : request.taints) {
+      json taint = {{"key", t.key}, {"effect", t.effect}};
+      if (!t.value.empty()) taint["value"] = t.value;
+      taints.push_back(std::move(taint));
+    }
+    body["taints"] = std::move(taints);
+  }
   auto reply = (*client)->Post(HubPath("join"), body);
   if (!reply.ok())
     return reply.status().WithContext("join the hub as \"" + request.cluster_name + "\"");

@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "api/kubeconfig.h"
 #include "api/status.h"
@@ -25,11 +26,18 @@ namespace berth::agent {
 
 inline constexpr char kAgentVersion[] = "0.1.0";
 
+// A taint the member declares at join (MemberCluster spec.taints): key, value, and effect
+// NoSchedule | PreferNoSchedule | NoExecute.
+struct JoinTaint {
+  std::string key, value, effect;
+};
+
 struct JoinRequest {
   std::string cluster_name;
   std::string backend;  // "sim" | "kube"
   std::map<std::string, std::string> labels;
   std::string region, zone, provider;
+  std::vector<JoinTaint> taints;
 };
 
 struct WorkList {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "member-agent/agent_state.h"
 #include "member-agent/kube_backend.h"
 #include "member-agent/sim_backend.h"
+#include "policies/placement_policy.h"
 
 namespace {
 
@@ -54,6 +56,18 @@ bool ReadFile(const std::string& path, std::string* out) {
   ss << in.rdbuf();
   *out = ss.str();
   return true;
+}
+
+// KEY[=VALUE]:EFFECT, as `kubectl taint` writes it.
+std::optional<berth::agent::JoinTaint> ParseTaintFlag(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  const std::string effect = text.substr(colon + 1);
+  if (!berth::policies::ParseTaintEffect(effect)) return std::nullopt;
+  const std::string kv = text.substr(0, colon);
+  const auto eq = kv.find('=');
+  if (eq == 0) return std::nullopt;
+  return berth::agent::JoinTaint{kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1), effect};
 }
 
 int Fail(const std::string& message) {
@@ -173,6 +187,10 @@ int main(int argc, char** argv) {
   app.add_option("--context", kube_context, "kube: kubeconfig context (default: current-context)");
   app.add_option("--label", labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
       ->delimiter(',');
+  std::vector<std::string> taints;
+  app.add_option("--taint", taints,
+                 "Taint for the MemberCluster at join, KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
+                 "PreferNoSchedule or NoExecute (repeatable; sim: the fleet file's taints are added)");
   app.add_option("--region", options.join.region,
                  "Region sent at join (sim: defaults to the fleet's)");
   app.add_option("--zone", options.join.zone, "Zone sent at join");
@@ -214,6 +232,14 @@ int main(int argc, char** argv) {
       return Fail("--label \"" + label + "\": expected KEY=VALUE");
     options.join.labels[label.substr(0, eq)] = label.substr(eq + 1);
   }
+  for (const auto& taint : taints) {
+    auto parsed = ParseTaintFlag(taint);
+    if (!parsed) {
+      return Fail("--taint \"" + taint + "\": expected KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
+                  "PreferNoSchedule or NoExecute");
+    }
+    options.join.taints.push_back(*parsed);
+  }
   options.heartbeat_period =
       std::chrono::milliseconds(static_cast<int64_t>(heartbeat_seconds * 1000));
   options.resync_period = std::chrono::milliseconds(static_cast<int64_t>(resync_seconds * 1000));
@@ -242,6 +268,9 @@ int main(int argc, char** argv) {
     if (options.join.provider.empty()) options.join.provider = inv.Label("provider");
     for (const auto& [k, v] : inv.labels) {
       if (k != "region" && k != "zone" && k != "provider") options.join.labels.emplace(k, v);
+    }
+    for (const auto& t : inv.taints) {
+      options.join.taints.push_back({t.key, t.value, std::string(berth::policies::TaintEffectName(t.effect))});
     }
     spdlog::warn("SIMULATED cluster: {} nodes from fleet cluster \"{}\" of {} (time scale {})",
                  inv.nodes.size(), inv.name, fleet_file, time_scale);

@@ -179,7 +179,42 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
   }
 }
 
+void ParseLatencies(FleetReader& r, const json& doc, std::vector<RegionLatency>& out) {
+  if (auto lat = doc.find("regionLatencies"); lat != doc.end() && !lat->is_null()) {
+    if (!lat->is_array())
+      r.Fail("regionLatencies", "must be a list of {from, to, ms}");
+    else
+      for (size_t i = 0; i < lat->size(); ++i) {
+        std::string lp = "regionLatencies[" + std::to_string(i) + "]";
+        const json& l = (*lat)[i];
+        if (!l.is_object()) {
+          r.Fail(lp, "must be an object {from, to, ms}");
+          continue;
+        }
+        RegionLatency rl{r.Str(l, "from", lp, true), r.Str(l, "to", lp, true),
+                         r.Num(l, "ms", lp, 0)};
+        out.push_back(std::move(rl));
+      }
+  }
+}
+
+// Reports the first problem (and how many more) with every cause attached.
+Status InvalidFleet(FleetReader& r) {
+  std::string msg = "invalid fleet: " + r.causes.front().field + ": " + r.causes.front().message;
+  if (r.causes.size() > 1) msg += " (and " + std::to_string(r.causes.size() - 1) + " more)";
+  return Status::Invalid(std::move(msg), std::move(r.causes));
+}
+
 }  // namespace
+
+StatusOr<std::vector<RegionLatency>> ParseRegionLatencies(const json& doc) {
+  FleetReader r;
+  std::vector<RegionLatency> out;
+  if (!doc.is_object()) return Status::Invalid("invalid fleet: the document must be a mapping");
+  ParseLatencies(r, doc, out);
+  if (!r.causes.empty()) return InvalidFleet(r);
+  return out;
+}
 
 StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
   FleetReader r;
@@ -304,22 +339,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
       fleet.clusters.push_back(std::move(cluster));
     }
   }
-  if (auto lat = doc.find("regionLatencies"); lat != doc.end() && !lat->is_null()) {
-    if (!lat->is_array())
-      r.Fail("regionLatencies", "must be a list of {from, to, ms}");
-    else
-      for (size_t i = 0; i < lat->size(); ++i) {
-        std::string lp = "regionLatencies[" + std::to_string(i) + "]";
-        const json& l = (*lat)[i];
-        if (!l.is_object()) {
-          r.Fail(lp, "must be an object {from, to, ms}");
-          continue;
-        }
-        RegionLatency rl{r.Str(l, "from", lp, true), r.Str(l, "to", lp, true),
-                         r.Num(l, "ms", lp, 0)};
-        fleet.latencies.push_back(std::move(rl));
-      }
-  }
+  ParseLatencies(r, doc, fleet.latencies);
   if (auto res = doc.find("reservations"); res != doc.end() && !res->is_null()) {
     if (!res->is_array())
       r.Fail("reservations", "must be a list");
@@ -336,11 +356,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
         fleet.reservations.push_back(std::move(rv));
       }
   }
-  if (!r.causes.empty()) {
-    std::string msg = "invalid fleet: " + r.causes.front().field + ": " + r.causes.front().message;
-    if (r.causes.size() > 1) msg += " (and " + std::to_string(r.causes.size() - 1) + " more)";
-    return Status::Invalid(std::move(msg), std::move(r.causes));
-  }
+  if (!r.causes.empty()) return InvalidFleet(r);
   return fleet;
 }
 

@@ -16,6 +16,10 @@ namespace berth::placement {
 // e.g. "clusters[2].nodePools[0].gpusPerNode".
 StatusOr<FleetSnapshot> ParseFleet(const nlohmann::json& doc);
 
+// Only the regionLatencies of a fleet document (the rest is not read): the hub's
+// --region-latencies file. Invalid names bad entries by path, like ParseFleet.
+StatusOr<std::vector<RegionLatency>> ParseRegionLatencies(const nlohmann::json& doc);
+
 // Parses fleet YAML text (one document).
 StatusOr<FleetSnapshot> ParseFleetYaml(std::string_view yaml_text);
 

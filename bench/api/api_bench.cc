@@ -29,6 +29,7 @@
 #include "api/clock.h"
 #include "api/kinds.h"
 #include "hub/hub.h"
+#include "kinds/berth_kinds.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
 #include "tests/support/bench_clients.h"
@@ -214,7 +215,7 @@ int main(int argc, char** argv) {
   PrintHeader();
 
   berth::api::KindRegistry registry;
-  if (Status s = berth::hub::RegisterBerthKinds(registry); !s.ok()) {
+  if (Status s = berth::kinds::RegisterBerthKinds(registry); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }

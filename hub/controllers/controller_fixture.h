@@ -12,6 +12,7 @@
 #include "api/object.h"
 #include "hub/controllers/fleet_controller.h"
 #include "hub/hub.h"
+#include "kinds/berth_kinds.h"
 #include "hub/sqlite_store.h"
 
 namespace berth::hub {
@@ -27,7 +28,7 @@ class ControllerFixture : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(RegisterBerthKinds(registry_).ok());
+    ASSERT_TRUE(kinds::RegisterBerthKinds(registry_).ok());
     SqliteStoreOptions o;
     o.path = (dir_ / "berth.db").string();
     store_ = OpenSqliteStore(o).value();

@@ -523,6 +523,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   const auto hysteresis = std::chrono::seconds(options_.failback_hysteresis_seconds);
   std::map<std::string, MemberView> members;
   placement::FleetSnapshot snapshot;
+  snapshot.latencies = options_.region_latencies;
   for (const auto& member : members_list) {
     const json& m = *member;
     MemberView v;

@@ -42,6 +42,9 @@ struct FleetControllerOptions {
   // inventory reports (free GPUs, cached images); spec, label and health changes, and every
   // Workspace, policy and Work change, still start one at once. 0 = no coalescing.
   Clock::Duration inventory_coalesce = std::chrono::seconds(2);
+  // Round-trip latencies between regions for the locality score (berth-hub
+  // --region-latencies); the placement engine's defaults fill the pairs not listed.
+  std::vector<placement::RegionLatency> region_latencies;
 };
 
 class FleetController {

@@ -1,0 +1,292 @@
+#include "kinds/berth_kinds.h"
+
+#include <algorithm>
+
+#include "api/object.h"
+#include "api/schema.h"
+#include "policies/placement_policy.h"
+#include "policies/rollout_strategy.h"
+#include "rollout/revision.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::kinds {
+
+using nlohmann::json;
+
+namespace {
+
+// A namespaced kind whose body is under `spec` (schema and rules are set by the caller).
+api::KindInfo SpecKind(std::string kind, std::string plural, std::vector<std::string> short_names,
+                              std::string description) {
+  api::KindInfo k;
+  k.kind = std::move(kind);
+  k.plural = std::move(plural);
+  k.singular = k.plural.substr(0, k.plural.size() - 1);
+  std::transform(k.singular.begin(), k.singular.end(), k.singular.begin(), ::tolower);
+  k.short_names = std::move(short_names);
+  k.description = std::move(description);
+  json body = {{"spec", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true},
+                         {"description", "Desired state."}}}};
+  json status = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  k.schema = api::MakeObjectSchema(k.description, body, status);
+  return k;
+}
+
+json ConditionReason(const json& o, const std::string& type) {
+  json conds = api::JsonPathGet(o, "status.conditions");
+  if (!conds.is_array()) return nullptr;
+  for (const auto& c : conds) {
+    if (c.value("type", "") == type) return c.value("reason", "");
+  }
+  return nullptr;
+}
+
+api::KindInfo WorkspaceKind() {
+  api::KindInfo k;
+  k.kind = "Workspace";
+  k.plural = "workspaces";
+  k.singular = "workspace";
+  k.short_names = {"ws"};
+  k.description = "A model to serve across the fleet (KAITO-style resource and inference, plus "
+                  "Berth's placement and rollout).";
+  k.schema = workspace::WorkspaceSchema();
+  // The hub's metadata schema checks names and labels; keep the Workspace's stricter name rule.
+  json meta = api::ObjectMetaSchema();
+  if (auto name = api::JsonPathGet(k.schema, "properties.metadata.properties.name"); name.is_object()) {
+    for (auto it = name.begin(); it != name.end(); ++it) meta["properties"]["name"][it.key()] = *it;
+  }
+  k.schema["properties"]["metadata"] = meta;
+  k.validate = [](const json& object, const json* old) -> Status {
+    auto ws = workspace::ParseWorkspace(object);
+    if (!ws.ok()) return ws.status();
+    // Inline policy and strategy bodies are checked here, with their field paths, so a
+    // mistake is refused at apply time instead of surfacing later as a condition.
+    // The driver/CUDA floor annotations are part of the revision: refuse a bad one now.
+    BERTH_RETURN_IF_ERROR(rollout::RevisionOf(object, Clock::TimePoint{}).status());
+    auto check_inline = [](const json& body, const json& kind_schema, const char* path,
+                           const std::function<Status()>& parse) -> Status {
+      std::vector<FieldCause> causes;
+      api::CollectSchemaViolations(api::JsonPathGet(kind_schema, "properties.spec"), body, path, &causes);
+      if (!causes.empty()) {
+        std::string msg = "invalid " + std::string(path) + ": " + causes.front().field + ": " +
+                          causes.front().message;
+        return Status::Invalid(std::move(msg), std::move(causes));
+      }
+      return parse();
+    };
+    if (!ws->placement.inline_policy.is_null()) {
+      const json& body = ws->placement.inline_policy;
+      BERTH_RETURN_IF_ERROR(check_inline(body, policies::PlacementPolicySchema(), "placement.policy", [&] {
+        return policies::ParsePlacementPolicySpec(body, "placement.policy").status();
+      }));
+    }
+    if (!ws->rollout.inline_strategy.is_null()) {
+      const json& body = ws->rollout.inline_strategy;
+      BERTH_RETURN_IF_ERROR(check_inline(body, policies::RolloutStrategySchema(), "rollout.strategy", [&] {
+        return policies::ParseRolloutStrategySpec(body, "rollout.strategy").status();
+      }));
+    }
+    if (old) {
+      auto before = workspace::ParseWorkspace(*old);
+      // An object stored by an older hub that no longer parses may still be fixed by the update.
+      if (before.ok()) BERTH_RETURN_IF_ERROR(workspace::ValidateWorkspaceUpdate(*before, *ws));
+    }
+    return Status::Ok();
+  };
+  auto str = [](const json& o, const char* path) -> json {
+    json v = api::JsonPathGet(o, path);
+    return v.is_null() ? json(nullptr) : v;
+  };
+  k.columns = {
+      {"Model", "string", "Preset name or Hugging Face id", 0,
+       [str](const json& o) -> json {
+         json preset = str(o, "inference.preset.name");
+         return preset.is_null() ? str(o, "inference.model.huggingFaceId") : preset;
+       }},
+      {"Ready", "string", "Ready replicas / desired replicas", 0,
+       [](const json& o) -> json {
+         int64_t ready = 0;
+         json placements = api::JsonPathGet(o, "status.placements");
+         if (placements.is_array()) {
+           for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
+         }
+         json desired = api::JsonPathGet(o, "placement.replicas");
+         return std::to_string(ready) + "/" +
+                std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
+       }},
+      {"Clusters", "string", "Member clusters serving it", 0,
+       [](const json& o) -> json {
+         json placements = api::JsonPathGet(o, "status.placements");
+         std::string out;
+         if (placements.is_array()) {
+           for (const auto& p : placements) {
+             out += (out.empty() ? "" : ",") + p.value("cluster", "?") + "(" +
+                    std::to_string(p.value("replicas", int64_t{0})) + ")";
+           }
+         }
+         return out.empty() ? json(nullptr) : json(out);
+       }},
+      {"Status", "string", "Available condition, or why not", 0,
+       [](const json& o) -> json {
+         if (api::ConditionStatus(o, "Scheduled") == "False") return ConditionReason(o, "Scheduled");
+         std::string avail = api::ConditionStatus(o, "Available");
+         if (avail.empty()) return "Pending";
+         if (avail == "True") {
+           return api::ConditionStatus(o, "Degraded") == "True" ? ConditionReason(o, "Degraded") : json("Available");
+         }
+         return ConditionReason(o, "Available");
+       }},
+      {"Revision", "integer", "Current revision", 1,
+       [str](const json& o) -> json { return str(o, "status.revision"); }},
+      {"GPU", "string", "Requested GPU products", 1,
+       [](const json& o) -> json {
+         json g = api::JsonPathGet(o, "resource.gpuProducts");
+         if (!g.is_array() || g.empty()) return api::JsonPathGet(o, "resource.instanceType");
+         std::string out;
+         for (const auto& x : g) out += (out.empty() ? "" : ",") + x.get<std::string>();
+         return out;
+       }},
+  };
+  return k;
+}
+
+// KAITO's kaito.sh Workspace, served as a view of Berth Workspaces: `kubectl apply -f` of an
+// unchanged KAITO manifest stores a Berth Workspace (converted by ConvertKaitoWorkspace,
+// default placement) that keeps the original KAITO body in an annotation, so reads through
+// kaito.sh give back what the user wrote and client-side apply diffs stay clean.
+constexpr const char* kKaitoSourceAnnotation = "berth.dev/kaito-source";
+
+api::KindInfo KaitoWorkspaceKind(const std::string& version, const api::KindInfo& berth_ws) {
+  api::KindInfo k;
+  k.group = "kaito.sh";
+  k.version = version;
+  k.kind = "Workspace";
+  k.plural = "workspaces";
+  k.singular = "workspace";
+  k.short_names = {};
+  k.categories = {"berth"};
+  k.description = "A KAITO Workspace (kaito.sh/" + version + "), accepted unchanged and run as a "
+                  "Berth Workspace with the default placement policy. See docs/WORKSPACE.md.";
+  json any = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+  k.schema = api::MakeObjectSchema(
+      k.description,
+      {{"resource", any}, {"inference", any}, {"tuning", any}},
+      {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true},
+       {"description", "Berth's status of the workspace."}});
+  k.columns = berth_ws.columns;
+  k.storage_resource = berth_ws.resource();
+  const std::string api_version = k.api_version();
+  k.to_storage = [api_version](const json& view) -> StatusOr<json> {
+    if (view.value("apiVersion", "") != api_version || view.value("kind", "") != "Workspace") {
+      return Status::BadRequest("the body is a " + view.value("apiVersion", "?") + " " +
+                                view.value("kind", "?") + ", but this URL serves " + api_version +
+                                " Workspace");
+    }
+    auto converted = workspace::ConvertKaitoWorkspace(view);
+    if (!converted.ok()) return converted.status();
+    json out = std::move(*converted);
+    // Carry all metadata (resourceVersion, finalizers, ...) so updates keep their semantics.
+    out["metadata"] = view.contains("metadata") ? view["metadata"] : json::object();
+    json body = json::object();
+    for (auto it = view.begin(); it != view.end(); ++it) {
+      if (it.key() != "metadata" && it.key() != "status") body[it.key()] = *it;
+    }
+    out["metadata"]["annotations"][kKaitoSourceAnnotation] = body.dump();
+    return out;
+  };
+  k.to_view = [api_version](const json& stored) -> std::optional<json> {
+    json ann = api::JsonPathGet(stored, "metadata.annotations");
+    if (!ann.is_object() || !ann.contains(kKaitoSourceAnnotation)) return std::nullopt;
+    json body;
+    try {
+      body = json::parse(ann[kKaitoSourceAnnotation].get<std::string>());
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    // KAITO's v1alpha1 and v1beta1 inference workspaces share these fields.
+    json view = body;
+    view["apiVersion"] = api_version;
+    view["metadata"] = stored["metadata"];
+    view["metadata"]["annotations"].erase(kKaitoSourceAnnotation);
+    if (view["metadata"]["annotations"].empty()) view["metadata"].erase("annotations");
+    if (stored.contains("status")) view["status"] = stored["status"];
+    return view;
+  };
+  return k;
+}
+
+}  // namespace
+
+Status RegisterBerthKinds(api::KindRegistry& registry) {
+  BERTH_RETURN_IF_ERROR(registry.Register(api::MemberClusterKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::WorkKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::LeaseKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(api::BootstrapTokenKind()));
+  api::KindInfo ws = WorkspaceKind();
+  BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));
+  BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1alpha1", ws)));
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(ws)));
+  api::KindInfo pp = SpecKind("PlacementPolicy", "placementpolicies", {"pp"},
+                                     "Where and how workspaces are placed.");
+  pp.schema = policies::PlacementPolicySchema();
+  pp.schema["properties"]["metadata"] = api::ObjectMetaSchema();
+  pp.validate = [](const json& object, const json*) -> Status {
+    auto p = policies::ParsePlacementPolicy(object);
+    return p.ok() ? Status::Ok() : p.status();
+  };
+  pp.columns = {
+      {"Mode", "string", "PickN, PickAll or PickFixed", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.mode"); }},
+      {"Replicas", "integer", "Default replicas", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.replicas"); }},
+  };
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(pp)));
+  api::KindInfo rs = SpecKind("RolloutStrategy", "rolloutstrategies", {"rs"},
+                                     "How new model revisions roll out across the fleet.");
+  rs.schema = policies::RolloutStrategySchema();
+  rs.schema["properties"]["metadata"] = api::ObjectMetaSchema();
+  rs.validate = [](const json& object, const json*) -> Status {
+    auto r = policies::ParseRolloutStrategy(object);
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  rs.columns = {
+      {"Stages", "integer", "Number of stages", 0,
+       [](const json& o) -> json {
+         json st = api::JsonPathGet(o, "spec.stages");
+         return st.is_array() ? json(st.size()) : json(nullptr);
+       }},
+      {"Rollback", "string", "rollbackOnFailure", 0,
+       [](const json& o) -> json { return api::JsonPathGet(o, "spec.rollbackOnFailure"); }},
+  };
+  BERTH_RETURN_IF_ERROR(registry.Register(std::move(rs)));
+  return Status::Ok();
+}
+
+}  // namespace berth::kinds
+
+namespace berth::kinds {
+
+Status ValidateForCreate(const api::KindRegistry& registry, const json& object) {
+  if (!object.is_object()) return Status::BadRequest("an object must be a mapping");
+  const std::string api_version = object.value("apiVersion", "");
+  const std::string kind_name = object.value("kind", "");
+  const api::KindInfo* kind = registry.ByKind(api_version, kind_name);
+  if (!kind) {
+    return Status::NotFound("no kind \"" + kind_name + "\" is registered for version \"" +
+                            api_version + "\"");
+  }
+  json stored = object;
+  if (kind->is_view()) {
+    auto converted = kind->to_storage(object);
+    if (!converted.ok()) return converted.status();
+    stored = std::move(*converted);
+    kind = registry.ByStorageKey(kind->storage_resource);
+    if (!kind) return Status::Internal("view kind " + kind_name + " has no storage kind");
+  }
+  BERTH_RETURN_IF_ERROR(api::ValidateObject(*kind, stored));
+  if (kind->validate) BERTH_RETURN_IF_ERROR(kind->validate(stored, nullptr));
+  return Status::Ok();
+}
+
+}  // namespace berth::kinds
