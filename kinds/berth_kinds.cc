@@ -41,6 +41,20 @@ json ConditionReason(const json& o, const std::string& type) {
   return nullptr;
 }
 
+// "2", or "2 (1 on onprem-frankfurt: DriverTooOld)" while members run other revisions.
+json RevisionCell(const json& o) {
+  json rev = api::JsonPathGet(o, "status.revision");
+  if (!rev.is_number_integer()) return nullptr;
+  std::string out = std::to_string(rev.get<int64_t>()), others;
+  json placements = api::JsonPathGet(o, "status.placements");
+  for (const auto& p : placements.is_array() ? placements : json::array()) {
+    if (!p.is_object() || p.value("revision", rev.get<int64_t>()) == rev.get<int64_t>()) continue;
+    others += (others.empty() ? "" : ", ") + std::to_string(p.value("revision", int64_t{0})) + " on " +
+              p.value("cluster", "?") + ": " + p.value("revisionReason", "Pending");
+  }
+  return others.empty() ? out : out + " (" + others + ")";
+}
+
 api::KindInfo WorkspaceKind() {
   api::KindInfo k;
   k.kind = "Workspace";
@@ -132,12 +146,15 @@ api::KindInfo WorkspaceKind() {
          std::string avail = api::ConditionStatus(o, "Available");
          if (avail.empty()) return "Pending";
          if (avail == "True") {
-           return api::ConditionStatus(o, "Degraded") == "True" ? ConditionReason(o, "Degraded") : json("Available");
+           if (api::ConditionStatus(o, "Degraded") == "True") return ConditionReason(o, "Degraded");
+           // Serving, but not every cluster runs the current revision (skipped or still rolling).
+           if (api::ConditionStatus(o, "MixedRevisions") == "True") return "Available (mixed revisions)";
+           return "Available";
          }
          return ConditionReason(o, "Available");
        }},
-      {"Revision", "integer", "Current revision", 1,
-       [str](const json& o) -> json { return str(o, "status.revision"); }},
+      {"Revision", "string", "Current revision, and the clusters that run another one and why", 1,
+       [](const json& o) -> json { return RevisionCell(o); }},
       {"GPU", "string", "Requested GPU products", 1,
        [](const json& o) -> json {
          json g = api::JsonPathGet(o, "resource.gpuProducts");

@@ -111,6 +111,9 @@ class Stepper {
   void CheckBudget();
   void AdvanceFirstDeployment();
   void AdvanceStages();
+  // Marks the Pending or PrePulling clusters of a stage that the strategy skips (onIncompatible:
+  // Skip) as Skipped, with an event each.
+  void SkipIncompatible(const std::vector<std::string>& members);
   bool StartUpdate(const std::string& name, ClusterRollout& c, const ClusterObservation& o);
   void ObserveRollback();
   void SetPhase(RolloutPhase phase, std::string reason, std::string message);
@@ -364,6 +367,19 @@ void Stepper::AdvanceFirstDeployment() {
   }
 }
 
+void Stepper::SkipIncompatible(const std::vector<std::string>& members) {
+  if (strategy().compatibility.on_incompatible != IncompatibleAction::kSkip) return;
+  for (const auto& m : members) {
+    ClusterRollout& c = s().clusters[m];
+    if (c.progress != ClusterProgress::kPending && c.progress != ClusterProgress::kPrePulling) continue;
+    std::string incompatible = IncompatibilityReason(*observed_.at(m));
+    if (incompatible.empty()) continue;
+    c.progress = ClusterProgress::kSkipped;
+    c.reason = incompatible;
+    Event("ClusterSkipped", m + ": " + incompatible, m, "Warning");
+  }
+}
+
 void Stepper::AdvanceStages() {
   while (s().stage < StageCount()) {
     const int cur = s().stage;
@@ -378,9 +394,23 @@ void Stepper::AdvanceStages() {
       for (const auto& m : members) n += s().clusters[m].progress == p;
       return n;
     };
-    bool untouched = count(ClusterProgress::kPending) == static_cast<int>(members.size());
+    // Clusters the strategy skips are skipped before any gate: a stage whose every cluster
+    // is skipped has nothing to approve, soak or wait for.
+    SkipIncompatible(members);
+    const int eligible = static_cast<int>(members.size()) - count(ClusterProgress::kSkipped);
+    if (eligible == 0) {
+      if (!members.empty()) {
+        Event(s().stage_started ? "StageCompleted" : "StageSkipped",
+              "stage " + stage_name + ": every cluster was skipped (incompatible), nothing to update");
+      }
+      ++s().stage;
+      s().stage_started = false;
+      s().stage_soak_started.reset();
+      continue;
+    }
+    bool untouched = count(ClusterProgress::kPending) == eligible;
 
-    if (!members.empty() && untouched && !s().stage_started) {
+    if (untouched && !s().stage_started) {
       if (spec.approval_required && !s().approved_stages.count(cur)) {
         std::string msg = "stage " + stage_name + " (" + std::to_string(members.size()) +
                           " clusters) waits for approval: run `berthctl rollout approve`";
@@ -395,9 +425,9 @@ void Stepper::AdvanceStages() {
         return;
       }
     }
-    if (!s().stage_started && !members.empty()) {
+    if (!s().stage_started) {
       s().stage_started = true;
-      Event("StageStarted", "stage " + stage_name + ": " + std::to_string(members.size()) + " cluster(s)");
+      Event("StageStarted", "stage " + stage_name + ": " + std::to_string(eligible) + " cluster(s)");
     }
 
     // Compatibility and pre-pull apply to the whole stage at once, so every cluster pulls in
@@ -409,16 +439,10 @@ void Stepper::AdvanceStages() {
       const ClusterObservation& o = *observed_.at(m);
       if (c.progress != ClusterProgress::kPending && c.progress != ClusterProgress::kPrePulling) continue;
       std::string incompatible = IncompatibilityReason(o);
-      if (!incompatible.empty()) {
-        if (strategy().compatibility.on_incompatible == IncompatibleAction::kSkip) {
-          c.progress = ClusterProgress::kSkipped;
-          c.reason = incompatible;
-          Event("ClusterSkipped", m + ": " + incompatible, m, "Warning");
-        } else {
-          if (c.reason != incompatible) c.reason = incompatible;
-          blocked_by_driver = true;
-          if (block_reason.empty()) block_reason = m + ": " + incompatible;
-        }
+      if (!incompatible.empty()) {  // onIncompatible: Block (SkipIncompatible took the rest)
+        if (c.reason != incompatible) c.reason = incompatible;
+        blocked_by_driver = true;
+        if (block_reason.empty()) block_reason = m + ": " + incompatible;
         continue;
       }
       if (c.progress == ClusterProgress::kPending && spec.pre_pull && !o.artifacts_cached &&
@@ -449,8 +473,6 @@ void Stepper::AdvanceStages() {
     }
 
     // Start updates up to maxConcurrency, in name order.
-    int eligible = 0;
-    for (const auto& m : members) eligible += s().clusters[m].progress != ClusterProgress::kSkipped;
     int limit = std::max(1, spec.max_concurrency.Resolve(eligible));
     int in_flight = count(ClusterProgress::kUpdating);
     bool held_by_min_available = false;

@@ -213,6 +213,38 @@ std::string EntryKey(const json& entry) {
   return WsKey(md.value("namespace", "default"), md.value("name", ""));
 }
 
+// Placed members that run another revision than `target` get a revisionReason (why, from
+// the rollout: the cluster's reason, else its progress). Returns "" when every member runs
+// the target, else a sentence naming which members run what and why.
+std::string DescribeMixedRevisions(json& placements, const json& rollout_state, int64_t target,
+                                   bool* any_skipped) {
+  const json& clusters = rollout_state.is_object() && rollout_state.contains("clusters") &&
+                                 rollout_state["clusters"].is_object()
+                             ? rollout_state["clusters"]
+                             : json::object();
+  std::string others;
+  int on_target = 0;
+  for (auto& p : placements) {
+    const int64_t rev = p.value("revision", int64_t{0});
+    if (rev == target) {
+      ++on_target;
+      continue;
+    }
+    const std::string cluster = p.value("cluster", "");
+    std::string why = "Pending";
+    if (auto c = clusters.find(cluster); c != clusters.end() && c->is_object()) {
+      why = c->value("reason", "").empty() ? c->value("progress", "Pending") : c->value("reason", "");
+      *any_skipped = *any_skipped || c->value("progress", "") == "Skipped";
+    }
+    p["revisionReason"] = why;
+    others += (others.empty() ? "" : "; ") + std::string("revision ") + std::to_string(rev) + " on " +
+              cluster + " (" + why + ")";
+  }
+  if (others.empty()) return "";
+  return "revision " + std::to_string(target) + " on " + std::to_string(on_target) + " of " +
+         std::to_string(placements.size()) + " clusters; " + others;
+}
+
 }  // namespace
 
 FleetController::FleetController(ObjectApi& objects, const api::KindRegistry& registry, Clock& clock,
@@ -1065,6 +1097,12 @@ ReconcileResult FleetController::ReconcilePlacement() {
                      " Ready on the revision each member runs)",
                  now, gen);
     SetCondition(conds, "RolloutProgressing", rollout.progressing, rollout.reason, rollout.message, now, gen);
+    bool skipped = false;
+    const std::string mixed = DescribeMixedRevisions(status["placements"], rollout.rollout, rollout.target_revision, &skipped);
+    SetCondition(conds, "MixedRevisions", !mixed.empty(),
+                 mixed.empty() ? "SingleRevision" : skipped ? "ClustersSkipped" : "RolloutInProgress",
+                 mixed.empty() ? "every placed cluster runs revision " + std::to_string(rollout.target_revision) : mixed,
+                 now, gen);
     status["conditions"] = conds;
     for (const auto& ev : rollout.events) {
       RecordEvent(obj, ev.type, ev.reason, ev.message);  // the message names its cluster

@@ -120,6 +120,9 @@ class RolloutControllerTest : public ControllerFixture {
     return n;
   }
   json Status() { return Get("Workspace", "default", "chat")["status"]; }
+
+  // Four members, m4 with driver 470; revision 2 needs driver 535 and rolls out to completion.
+  void RollOutPastOldDriver();
   std::string Phase() {
     json ro = api::JsonPathGet(Get("Workspace", "default", "chat"), "status.rollout");
     return ro.is_object() ? ro.value("phase", "") : "";
@@ -174,6 +177,23 @@ json CanaryThenRest(int soak = 10, bool approval = false, const std::string& res
           {"restOfFleet", rest},
           {"updateMode", "InPlace"},
           {"maxUnavailable", 1}};
+}
+
+void RolloutControllerTest::RollOutPastOldDriver() {
+  AddMember("m1", 1, {{"ring", "canary"}});
+  AddMember("m2", 1, {{"ring", "main"}});
+  AddMember("m3", 1, {{"ring", "main"}});
+  AddMember("m4", 1, {{"ring", "main"}}, /*driver=*/"470.82");
+  members_ = {"m1", "m2", "m3", "m4"};
+  ASSERT_NO_FATAL_FAILURE(Deploy(CanaryThenRest(0)));
+  auto r = Wait([&](ObjectCallback cb) {
+    objects_->Patch(Kind("Workspace"), "default", "chat", PatchType::kMerge,
+                    R"({"metadata":{"annotations":{"berth.dev/min-driver-version":"535"}},"inference":{"image":"vllm/vllm-openai:v2"}})",
+                    {}, cb);
+  });
+  ASSERT_TRUE(r.ok());
+  Settle();
+  ASSERT_TRUE(RunUntil([&] { return Phase() == "Completed"; }, seconds(60))) << Status()["rollout"].dump();
 }
 
 TEST_F(RolloutControllerTest, FirstDeploymentRunsRevisionOneEverywhereAndMarksItGood) {
@@ -310,25 +330,33 @@ TEST_F(RolloutControllerTest, SurgeUsesSpareGpusAndReservesThem) {
   EXPECT_GE(min_ready_seen_, 4) << "a surge never takes a serving replica down first";
 }
 
+// Four members, m4 with driver 470; revision 2 needs driver 535 and rolls out to completion.
 TEST_F(RolloutControllerTest, DriverFloorSkipsOldClusters) {
-  AddMember("m1", 1, {{"ring", "canary"}});
-  AddMember("m2", 1, {{"ring", "main"}});
-  AddMember("m3", 1, {{"ring", "main"}});
-  AddMember("m4", 1, {{"ring", "main"}}, /*driver=*/"470.82");
-  members_ = {"m1", "m2", "m3", "m4"};
-  ASSERT_NO_FATAL_FAILURE(Deploy(CanaryThenRest(0)));
-  auto r = Wait([&](ObjectCallback cb) {
-    objects_->Patch(Kind("Workspace"), "default", "chat", PatchType::kMerge,
-                    R"({"metadata":{"annotations":{"berth.dev/min-driver-version":"535"}},"inference":{"image":"vllm/vllm-openai:v2"}})",
-                    {}, cb);
-  });
-  ASSERT_TRUE(r.ok());
-  Settle();
-  ASSERT_TRUE(RunUntil([&] { return Phase() == "Completed"; }, seconds(60))) << Status()["rollout"].dump();
+  ASSERT_NO_FATAL_FAILURE(RollOutPastOldDriver());
   EXPECT_EQ(WorkRevisions()["m4"], 1) << "the old-driver member keeps its revision";
   EXPECT_EQ(CountAt(2), 3);
   EXPECT_EQ(Status()["rollout"]["clusters"]["m4"]["progress"], "Skipped");
   EXPECT_TRUE(HasEvent("ClusterSkipped"));
+}
+
+// Was: the Workspace showed "REVISION 2 Available" while m4 still ran revision 1.
+TEST_F(RolloutControllerTest, SkippedClusterShowsAsMixedRevisions) {
+  ASSERT_NO_FATAL_FAILURE(RollOutPastOldDriver());
+  const json ws = Get("Workspace", "default", "chat");
+  EXPECT_EQ(api::ConditionStatus(ws, "MixedRevisions"), "True");
+  std::string reason, message;
+  for (const auto& c : ws["status"]["conditions"]) {
+    if (c["type"] == "MixedRevisions") reason = c["reason"], message = c["message"];
+  }
+  EXPECT_EQ(reason, "ClustersSkipped");
+  EXPECT_NE(message.find("revision 1 on m4 (DriverTooOld"), std::string::npos) << message;
+  std::map<std::string, std::string> cells;
+  for (const auto& col : Kind("Workspace").columns) {
+    json v = col.cell(ws);
+    cells[col.name] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  EXPECT_EQ(cells["Status"], "Available (mixed revisions)");
+  EXPECT_EQ(cells["Revision"].rfind("2 (1 on m4: DriverTooOld", 0), 0u) << cells["Revision"];
 }
 
 TEST_F(RolloutControllerTest, InvalidDriverAnnotationIsRefusedAtAdmission) {
