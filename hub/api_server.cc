@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <set>
 #include <thread>
@@ -288,7 +289,10 @@ class ApiServer::Impl {
       Route(req, start);
     } catch (const std::exception& e) {
       spdlog::error("handler error: {}", e.what());
-      ReplyError(req, Status::Internal(std::string("internal error: ") + e.what()), "unknown", start);
+      ReplyErrorNoThrow(req, Status::Internal(std::string("internal error: ") + e.what()), "unknown", start);
+    } catch (...) {
+      spdlog::error("handler error: non-standard exception");
+      ReplyErrorNoThrow(req, Status::Internal("internal error"), "unknown", start);
     }
   }
 
@@ -310,11 +314,10 @@ class ApiServer::Impl {
         return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "join takes POST"), "join", start);
       }
       // Authenticated by the bootstrap token itself, not by a hub credential.
-      req.extract_vector().then([this, req, start](pplx::task<std::vector<unsigned char>> t) {
+      return WithBodyText(req, "join", start, [this, req, start](std::string text) {
         json body;
         try {
-          auto bytes = t.get();
-          body = json::parse(bytes.begin(), bytes.end());
+          body = json::parse(text);
         } catch (const std::exception& e) {
           return ReplyError(req, Status::BadRequest(std::string("invalid join request: ") + e.what()), "join", start);
         }
@@ -323,7 +326,6 @@ class ApiServer::Impl {
           Reply(req, 200, *r, "join", start);
         });
       });
-      return;
     }
 
     auto who = auth_.Authenticate(Header(req, "Authorization"));
@@ -407,13 +409,12 @@ class ApiServer::Impl {
       auto query_dry_run = query.DryRun();
       if (!query_dry_run.ok()) return ReplyError(req, query_dry_run.status(), "delete", start, kind, rp->name);
       // Preconditions and dryRun may come in a DeleteOptions body; read it without blocking.
-      req.extract_vector().then([this, req, kind, rp = *rp, start, query_dry_run = *query_dry_run](pplx::task<std::vector<unsigned char>> t) {
+      return WithBodyText(req, "delete", start, [this, req, kind, rp = *rp, start, query_dry_run = *query_dry_run](std::string bytes) {
         DeleteOptions options;
         options.dry_run = query_dry_run;
         try {
-          auto bytes = t.get();
           if (!bytes.empty()) {
-            json opts = json::parse(bytes.begin(), bytes.end());
+            json opts = json::parse(bytes);
             if (!opts.is_object()) throw std::invalid_argument("DeleteOptions must be a JSON object");
             json pre = opts.value("preconditions", json::object());
             if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
@@ -475,16 +476,6 @@ class ApiServer::Impl {
     const std::string method = req.method();
     const std::string verb = method == methods::POST ? "create" : method == methods::PUT ? "update" : "patch";
     const std::string content_type = Header(req, "Content-Type");
-    const std::string length = Header(req, "Content-Length");
-    if (!length.empty()) {
-      try {
-        if (std::stoull(length) > api::kMaxObjectBytes) {
-          return ReplyError(req, Status::TooLarge("request body of " + length + " bytes exceeds the limit of " + std::to_string(api::kMaxObjectBytes) + " bytes"), verb, start, &kind, rp.name);
-        }
-      } catch (const std::exception&) {
-        return ReplyError(req, Status::BadRequest("invalid Content-Length"), verb, start, &kind, rp.name);
-      }
-    }
     WriteOptions opts;
     opts.status = rp.subresource == "status";
     auto dry_run = query.DryRun();
@@ -500,15 +491,7 @@ class ApiServer::Impl {
     if (method != methods::POST && rp.name.empty()) {
       return ReplyError(req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"), verb, start, &kind);
     }
-    req.extract_vector().then([this, req, &kind, rp, opts, verb, content_type, start](
-                                  pplx::task<std::vector<unsigned char>> t) {
-      std::string body;
-      try {
-        auto bytes = t.get();
-        body.assign(bytes.begin(), bytes.end());
-      } catch (const std::exception& e) {
-        return ReplyError(req, Status::BadRequest(std::string("reading the request body: ") + e.what()), verb, start, &kind, rp.name);
-      }
+    WithBodyText(req, verb, start, [this, req, &kind, rp, opts, verb, content_type, start](std::string body) {
       auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
         return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
           if (!r.ok()) return ReplyError(req, r.status(), verb, start, &kind, name);
@@ -535,6 +518,54 @@ class ApiServer::Impl {
       }
       objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
     });
+  }
+
+  // Reads the whole body without blocking, then runs `handle` with it on a cpprestsdk
+  // thread. Any exception, from reading or from `handle`, becomes an error reply: an
+  // exception that escaped a continuation would terminate the process.
+  void WithBodyText(const http_request& req, const std::string& verb, Clk::time_point start,
+                    std::function<void(std::string)> handle) {
+    // Refused before a byte of the body is read (join, create, update, patch and delete alike).
+    const std::string length = Header(req, "Content-Length");
+    if (!length.empty()) {
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+      if (ec != std::errc() || end != length.data() + length.size()) {
+        return ReplyError(req, Status::BadRequest("invalid Content-Length"), verb, start);
+      }
+      if (n > api::kMaxObjectBytes) {
+        return ReplyError(req, Status::TooLarge("request body of " + length + " bytes exceeds the limit of " +
+                                                std::to_string(api::kMaxObjectBytes) + " bytes"),
+                          verb, start);
+      }
+    }
+    req.extract_vector().then([this, req, verb, start, handle = std::move(handle)](
+                                  pplx::task<std::vector<unsigned char>> t) {
+      std::string body;
+      try {
+        auto bytes = t.get();
+        body.assign(bytes.begin(), bytes.end());
+      } catch (const std::exception& e) {
+        return ReplyError(req, Status::BadRequest(std::string("reading the request body: ") + e.what()), verb, start);
+      }
+      try {
+        handle(std::move(body));
+      } catch (const std::exception& e) {
+        spdlog::error("{} handler error: {}", verb, e.what());
+        ReplyErrorNoThrow(req, Status::Internal(std::string("internal error: ") + e.what()), verb, start);
+      } catch (...) {
+        spdlog::error("{} handler error: non-standard exception", verb);
+        ReplyErrorNoThrow(req, Status::Internal("internal error"), verb, start);
+      }
+    });
+  }
+
+  // For the last line of defence: the reply may already have been sent.
+  void ReplyErrorNoThrow(const http_request& req, const Status& s, const std::string& verb, Clk::time_point start) {
+    try {
+      ReplyError(req, s, verb, start);
+    } catch (...) {
+    }
   }
 
   void ListOrWatch(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,

@@ -89,6 +89,24 @@ void MergeTaints(const json& declared, json& member) {
   }
 }
 
+// The join body's shape, before anything reads it: strings where strings belong, labels a
+// map of strings (taints are checked by the MemberCluster schema).
+Status CheckJoinBody(const json& body) {
+  if (!body.is_object()) return Status::BadRequest("join body must be a JSON object");
+  for (const char* f : {"clusterName", "agentVersion", "backend", "region", "zone", "provider"}) {
+    auto it = body.find(f);
+    if (it != body.end() && !it->is_string()) {
+      return Status::Invalid(std::string(f) + ": must be a string", {{f, "must be a string", "FieldValueInvalid"}});
+    }
+  }
+  if (auto it = body.find("labels"); it != body.end() && !it->is_null()) {
+    bool ok = it->is_object();
+    for (auto l = it->begin(); ok && l != it->end(); ++l) ok = l->is_string();
+    if (!ok) return Status::Invalid("labels: must be a map of strings", {{"labels", "must be a map of strings", "FieldValueInvalid"}});
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void Membership::Join(const std::string& authorization, const json& body,
@@ -102,7 +120,7 @@ void Membership::Join(const std::string& authorization, const json& body,
         "unknown bootstrap token: send 'Authorization: Bearer <id>.<secret>' from berthctl token create"));
   }
   const std::string id = token.substr(0, dot), secret = token.substr(dot + 1);
-  if (!body.is_object()) return done(Status::BadRequest("join body must be a JSON object"));
+  if (Status s = CheckJoinBody(body); !s.ok()) return done(s);
   const std::string cluster = body.value("clusterName", "");
   if (std::string why = api::CheckDns1123Label(cluster); !why.empty()) {
     return done(Status::Invalid("clusterName \"" + cluster + "\" is invalid: " + why,

@@ -327,12 +327,15 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     // A patch that names no resourceVersion is unconditional: `next` started from the
     // current object, so it already carries the current version.
     if (type == PatchType::kApply) {
+      // Re-applying what is already there changes nothing, not even the manager's time (a
+      // new time would make every no-op apply a new resourceVersion).
+      const bool changed = next != *current;
       json& mf = next["metadata"]["managedFields"];
       if (!mf.is_array()) mf = json::array();
       bool found = false;
       for (auto& e : mf) {
         if (e.value("manager", "") == options.field_manager) {
-          e["time"] = FormatRfc3339(clock_.Now());
+          if (changed) e["time"] = FormatRfc3339(clock_.Now());
           found = true;
         }
       }

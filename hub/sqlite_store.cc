@@ -419,7 +419,7 @@ class SqliteStore final : public Store {
     }
     if (!commit.ok()) {
       spdlog::error("store commit failed: {}", commit.ToString());
-      for (size_t i = 0; i < batch.size(); ++i) batch[i].done(commit);
+      for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, commit);
       return;
     }
     {
@@ -446,7 +446,18 @@ class SqliteStore final : public Store {
       while (events_.size() > options_.event_window) events_.pop_front();
       if (!events_.empty()) compacted_rv_ = events_.front().resource_version - 1;
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i].result));
+    for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, std::move(outcomes[i].result));
+  }
+
+  // A callback that throws must not take the writer thread (and the process) with it.
+  static void Notify(const MutationCallback& done, StatusOr<json> result) {
+    try {
+      done(std::move(result));
+    } catch (const std::exception& e) {
+      spdlog::error("store: a mutation callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("store: a mutation callback threw a non-standard exception");
+    }
   }
 
   Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, bool sync, Stmt& upsert, Stmt& remove,

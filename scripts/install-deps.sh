@@ -8,8 +8,10 @@ packages=(
   libcpprest-dev libboost-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libssl-dev openssl libsqlite3-dev libcli11-dev prometheus-cpp-dev libjemalloc-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  curl python3 python3-kubernetes sqlite3 systemd
+  curl python3 sqlite3 systemd
 )
+# Test-only: the official Kubernetes Python client (Debian's) drives tests/python.
+packages+=(python3-kubernetes)
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Node.js runs the offline Kubernetes schema check of rendered manifests.
