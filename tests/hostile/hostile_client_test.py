@@ -6,46 +6,26 @@ hub's edge); every probe is bounded in size and time.
 import http.client
 import json
 import os
-import socket
 import ssl
-import subprocess
-import tempfile
+import sys
 import time
 import unittest
 
-BIN_DIR = os.environ["BERTH_BIN_DIR"]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from hub_process import HubProcess  # noqa: E402
+
 JOIN = "/apis/berth.dev/v1alpha1/join"
 WORKSPACES = "/apis/berth.dev/v1alpha1/namespaces/default/workspaces"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class HostileClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = tempfile.mkdtemp(prefix="berth-hostile-")
-        cls.port = free_port()
-        cls.log_path = os.path.join(cls.work, "hub.log")
-        cls.log = open(cls.log_path, "w")
-        cls.hub = subprocess.Popen(
-            [os.path.join(BIN_DIR, "berth-hub"), "--data-dir", os.path.join(cls.work, "hub"),
-             "--listen", "127.0.0.1:%d" % cls.port], stdout=cls.log, stderr=subprocess.STDOUT)
-        ca = os.path.join(cls.work, "hub", "pki", "ca.crt")
-        kubeconfig = os.path.join(cls.work, "hub", "admin.kubeconfig")
-        for _ in range(200):  # bounded: 20 s
-            if os.path.exists(ca) and os.path.exists(kubeconfig):
-                break
-            time.sleep(0.1)
-        cls.ctx = ssl.create_default_context(cafile=ca)
-        with open(kubeconfig) as f:
-            cls.token = [l.split("token:")[1].strip() for l in f if "token:" in l][0]
-        for _ in range(100):
+        cls.hubp = HubProcess("berth-hostile-")
+        cls.hub, cls.port = cls.hubp.proc, cls.hubp.port
+        cls.ctx = ssl.create_default_context(cafile=cls.hubp.ca)
+        cls.token = cls.hubp.admin_token()
+        for _ in range(100):  # bounded: 10 s
             try:
                 if cls.request("GET", "/readyz")[0] == 200:
                     break
@@ -55,9 +35,7 @@ class HostileClientTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.terminate()
-        cls.hub.wait(timeout=20)
-        cls.log.close()
+        cls.hubp.stop()
 
     @classmethod
     def request(cls, method, path, body=None, headers=None, auth=False):
@@ -72,7 +50,7 @@ class HostileClientTest(unittest.TestCase):
         return resp.status, data
 
     def assertHubAlive(self):
-        self.assertIsNone(self.hub.poll(), "the hub died; its log:\n" + open(self.log_path).read()[-3000:])
+        self.assertIsNone(self.hub.poll(), "the hub died; its log:\n" + self.hubp.log()[-3000:])
         self.assertEqual(self.request("GET", "/healthz")[0], 200)
 
     def assertRefused(self, status, data, low=400, high=499):

@@ -4,26 +4,17 @@ A client we did not write: discovery, version, custom objects, watches, dry-run 
 selectors as client libraries use them. Run by ctest with Debian's /usr/bin/python3.
 """
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-BIN_DIR = os.environ["BERTH_BIN_DIR"]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from hub_process import HubProcess  # noqa: E402
+
 GROUP, VERSION = "berth.dev", "v1alpha1"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def workspace(name, replicas=1):
@@ -40,33 +31,21 @@ def workspace(name, replicas=1):
 class PythonClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.work = tempfile.mkdtemp(prefix="berth-pyclient-")
-        port = free_port()
-        cls.log = open(os.path.join(cls.work, "hub.log"), "w")
-        cls.hub = subprocess.Popen(
-            [os.path.join(BIN_DIR, "berth-hub"), "--data-dir", os.path.join(cls.work, "hub"),
-             "--listen", "127.0.0.1:%d" % port], stdout=cls.log, stderr=subprocess.STDOUT)
-        kubeconfig = os.path.join(cls.work, "hub", "admin.kubeconfig")
+        cls.hub = HubProcess("berth-pyclient-")
         for _ in range(200):  # bounded: 20 s
-            if os.path.exists(kubeconfig):
-                try:
-                    config.load_kube_config(config_file=kubeconfig)
-                    client.VersionApi().get_code()
-                    break
-                except Exception:  # not serving yet
-                    pass
-            time.sleep(0.1)
-        config.load_kube_config(config_file=kubeconfig)
+            try:
+                config.load_kube_config(config_file=cls.hub.kubeconfig)
+                client.VersionApi().get_code()
+                break
+            except Exception:  # not serving yet
+                time.sleep(0.1)
+        config.load_kube_config(config_file=cls.hub.kubeconfig)
         cls.custom = client.CustomObjectsApi()
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.terminate()
-        cls.hub.wait(timeout=20)
-        cls.log.close()
-        with open(os.path.join(cls.work, "hub.log")) as f:
-            log = f.read()
-        assert "terminate called" not in log, log
+        cls.hub.stop()
+        assert "terminate called" not in cls.hub.log(), cls.hub.log()
 
     def create(self, name, replicas=1):
         return self.custom.create_namespaced_custom_object(

@@ -1,0 +1,50 @@
+"""A real berth-hub on loopback for the Python suites (tests/python, tests/hostile): started
+from $BERTH_BIN_DIR on a free port with its own data dir, stopped with SIGTERM. Standard
+library only, so it runs under any python3.
+"""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class HubProcess:
+    """Starts berth-hub; waits (bounded, 20 s) until it wrote its CA and admin kubeconfig."""
+
+    def __init__(self, prefix="berth-pytest-"):
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.port = free_port()
+        self.data_dir = os.path.join(self.work, "hub")
+        self.log_path = os.path.join(self.work, "hub.log")
+        self.kubeconfig = os.path.join(self.data_dir, "admin.kubeconfig")
+        self.ca = os.path.join(self.data_dir, "pki", "ca.crt")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [os.path.join(os.environ["BERTH_BIN_DIR"], "berth-hub"), "--data-dir", self.data_dir,
+             "--listen", "127.0.0.1:%d" % self.port], stdout=self._log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(self.ca) and os.path.exists(self.kubeconfig):
+                break
+            time.sleep(0.1)
+
+    def admin_token(self):
+        with open(self.kubeconfig) as f:
+            return [l.split("token:")[1].strip() for l in f if "token:" in l][0]
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self._log.close()
