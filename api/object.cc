@@ -1,5 +1,7 @@
 #include "api/object.h"
 
+#include <cctype>
+
 #include "api/schema.h"
 #include "api/yaml_json.h"
 
@@ -13,8 +15,17 @@ StatusOr<json> DecodeBody(std::string_view body, std::string_view content_type, 
                             " bytes; the limit is " + std::to_string(max_bytes) +
                             " bytes: store large data elsewhere and reference it");
   }
+  // The media type without parameters ("application/json; charset=utf-8").
+  std::string media(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool yaml = media == "application/yaml" || media == "application/x-yaml" || media == "text/yaml";
+  if (!yaml && !media.empty() && media != "application/json") {
+    return Status(StatusCode::kUnsupportedMedia,
+                  "Content-Type \"" + std::string(content_type.substr(0, 100)) +
+                      "\" is not supported: send application/json or application/yaml");
+  }
   json doc;
-  const bool yaml = content_type.find("yaml") != std::string_view::npos;
   if (yaml) {
     auto parsed = YamlToJson(body);
     if (!parsed.ok()) return parsed.status();

@@ -335,6 +335,10 @@ class ApiServer::Impl {
     if (method == methods::GET) {
       if (path == "/version") return Reply(req, 200, VersionInfo(), "discovery", start);
       if (path == "/metrics") {
+        // Operators' view of the hub: members have no business reading it.
+        if (!id.admin) {
+          return ReplyError(req, Status::Forbidden("/metrics is forbidden: user \"" + id.user + "\" is not an admin"), "metrics", start);
+        }
         ReplyText(req, 200, MetricsText(), "text/plain; version=0.0.4");
         return Record("metrics", 200, start);
       }

@@ -1,5 +1,9 @@
 #include "hub/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include <chrono>
@@ -103,6 +107,14 @@ class SqliteStore final : public Store {
   }
 
   Status Open() {
+    // The store holds credentials' hashes and every object: owner-only, as are the WAL and
+    // shared-memory files SQLite creates beside it (it copies the database file's mode).
+    const int fd = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::fchmod(fd, 0600);
+      ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((options_.path + suffix).c_str(), 0600);
     if (sqlite3_open_v2(options_.path.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {

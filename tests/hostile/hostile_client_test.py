@@ -6,7 +6,9 @@ hub's edge); every probe is bounded in size and time.
 import http.client
 import json
 import os
+import socket
 import ssl
+import subprocess
 import sys
 import time
 import unittest
@@ -101,6 +103,61 @@ class HostileClientTest(unittest.TestCase):
             path = WORKSPACES + ("/x" if method == "DELETE" else "") + query
             status, data = self.request(method, path, auth=True)
             self.assertRefused(status, data)
+
+
+    def join_member(self, name):
+        """A member credential, as an agent gets it: a bootstrap token from berthctl, then join."""
+        env = dict(os.environ, KUBECONFIG=self.hubp.kubeconfig)
+        out = subprocess.run([os.path.join(os.environ["BERTH_BIN_DIR"], "berthctl"), "token", "create"],
+                             env=env, capture_output=True, text=True, timeout=30, check=True).stdout
+        token = [w for w in out.split() if "." in w and len(w) > 20][0]
+        status, data = self.request("POST", JOIN, json.dumps({"clusterName": name}),
+                                    {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        self.assertEqual(status, 200, data)
+        return json.loads(data)["token"]
+
+    # Was: any credential, a member's included, could read the hub's /metrics.
+    def test_members_cannot_read_metrics(self):
+        credential = self.join_member("probe-metrics")
+        status, data = self.request("GET", "/metrics", headers={"Authorization": "Bearer " + credential})
+        self.assertRefused(status, data, 403, 403)
+        self.assertEqual(self.request("GET", "/metrics", auth=True)[0], 200)
+
+    # Was: any Content-Type was parsed as JSON (Kubernetes answers 415).
+    def test_unsupported_content_type_is_415(self):
+        ws = json.dumps({"apiVersion": "berth.dev/v1alpha1", "kind": "Workspace",
+                         "metadata": {"name": "ct"}, "inference": {"preset": {"name": "phi-4-mini-instruct"}}})
+        for ct in ("text/plain", "application/vnd.kubernetes.protobuf", "application/xml"):
+            status, data = self.request("POST", WORKSPACES, ws, {"Content-Type": ct}, auth=True)
+            self.assertRefused(status, data, 415, 415)
+        status, data = self.request("POST", WORKSPACES, ws, {"Content-Type": "application/json; charset=utf-8"}, auth=True)
+        self.assertEqual(status, 201, data)
+
+    # Was: TLS 1.2 still offered CBC-SHA1 suites.
+    def test_tls12_offers_only_aead_suites(self):
+        for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256",
+                       "ECDHE-ECDSA-AES256-SHA384"):
+            ctx = ssl.create_default_context(cafile=self.hubp.ca)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(cipher)
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+                with self.assertRaises(ssl.SSLError, msg=cipher):
+                    ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        ctx = ssl.create_default_context(cafile=self.hubp.ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                name = tls.cipher()[0]
+                self.assertTrue("GCM" in name or "CHACHA20" in name, name)
+        self.assertHubAlive()
+
+    # Was: the SQLite files were 0644.
+    def test_store_files_are_owner_only(self):
+        files = [f for f in os.listdir(self.hubp.data_dir) if ".db" in f]
+        self.assertTrue(files, os.listdir(self.hubp.data_dir))
+        for f in files:
+            mode = os.stat(os.path.join(self.hubp.data_dir, f)).st_mode & 0o777
+            self.assertEqual(mode, 0o600, "%s is %o" % (f, mode))
 
 
 if __name__ == "__main__":

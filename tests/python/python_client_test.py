@@ -44,8 +44,8 @@ class PythonClientTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.hub.stop()
-        assert "terminate called" not in cls.hub.log(), cls.hub.log()
+        log = cls.hub.stop()
+        assert "terminate called" not in log, log
 
     def create(self, name, replicas=1):
         return self.custom.create_namespaced_custom_object(

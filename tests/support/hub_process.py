@@ -3,6 +3,7 @@ from $BERTH_BIN_DIR on a free port with its own data dir, stopped with SIGTERM. 
 library only, so it runs under any python3.
 """
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -45,6 +46,10 @@ class HubProcess:
             return f.read()
 
     def stop(self):
+        """Stops the hub, removes its data dir and returns its log."""
         self.proc.terminate()
         self.proc.wait(timeout=20)
         self._log.close()
+        text = self.log()
+        shutil.rmtree(self.work, ignore_errors=True)
+        return text
