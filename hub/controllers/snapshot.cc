@@ -51,9 +51,7 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
     node.units_per_gpu = std::max(1, n.value("slicesPerGpu", 1));
     if (auto v = policies::DottedVersion::Parse(n.value("driverVersion", ""))) node.driver_version = *v;
     if (auto v = policies::DottedVersion::Parse(n.value("cudaVersion", ""))) node.cuda_version = *v;
-    // A GPU node whose GPUs are all lost (gpus 0) stays in the inventory: replicas waiting
-    // there for GPUs keep their place until capacityPendingSeconds, not until the next report.
-    if (node.units > 0 || !node.gpu_product.empty()) c.nodes.push_back(std::move(node));
+    if (node.units > 0) c.nodes.push_back(std::move(node));
   }
   const json& prices = field("pricesPerGpuHour");
   if (prices.is_object()) {
