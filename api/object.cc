@@ -31,14 +31,29 @@ StatusOr<json> DecodeBody(std::string_view body, std::string_view content_type, 
     if (!parsed.ok()) return parsed.status();
     doc = std::move(*parsed);
   } else {
-    try {
-      doc = json::parse(body);
-    } catch (const json::parse_error& e) {
-      return Status::BadRequest(std::string("invalid JSON body: ") + e.what());
-    }
+    auto parsed = ParseJson(body, "invalid JSON body");
+    if (!parsed.ok()) return parsed.status();
+    doc = std::move(*parsed);
   }
   if (!doc.is_object()) return Status::BadRequest("request body must be a JSON object");
+  BERTH_RETURN_IF_ERROR(CheckMetadataTypes(doc));
   return doc;
+}
+
+Status CheckMetadataTypes(const json& object) {
+  auto it = object.find("metadata");
+  if (it == object.end() || it->is_null()) return Status::Ok();
+  if (!it->is_object()) {
+    return Status::Invalid("metadata: must be an object", {{"metadata", "must be an object", "FieldValueTypeInvalid"}});
+  }
+  for (const char* f : {"name", "namespace", "generateName", "resourceVersion", "uid"}) {
+    auto v = it->find(f);
+    if (v != it->end() && !v->is_string() && !v->is_null()) {
+      const std::string field = std::string("metadata.") + f;
+      return Status::Invalid(field + ": must be a string", {{field, "must be a string", "FieldValueTypeInvalid"}});
+    }
+  }
+  return Status::Ok();
 }
 
 Status ValidateObject(const KindInfo& kind, const json& object, bool require_name) {

@@ -5,8 +5,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -15,6 +16,38 @@ namespace {
 
 using nlohmann::json;
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// [-+]?[0-9]+ (no std::regex on input: its recursion overflows the stack on long scalars).
+bool IsIntegerText(std::string_view s) {
+  size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (!IsDigit(s[i])) return false;
+  }
+  return true;
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsFloatText(std::string_view s) {
+  size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && IsDigit(s[i])) ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && IsDigit(s[i])) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
+}
+
 StatusOr<json> ScalarToJson(const YAML::Node& node) {
   const std::string& s = node.Scalar();
   // Quoted scalars (tag "!") are strings; plain ones follow the YAML 1.2 core schema.
@@ -22,20 +55,41 @@ StatusOr<json> ScalarToJson(const YAML::Node& node) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return json(nullptr);
   if (s == "true" || s == "True" || s == "TRUE") return json(true);
   if (s == "false" || s == "False" || s == "FALSE") return json(false);
-  static const std::regex int_re("[-+]?[0-9]+");
-  static const std::regex float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (std::regex_match(s, int_re)) {
+  if (IsIntegerText(s)) {
     try {
       return json(std::stoll(s));
     } catch (const std::exception&) {
-      return json(s);  // out of range: keep the text
+      return json(s);  // out of range: keep the text (the schema then says it is no integer)
     }
   }
-  if (std::regex_match(s, float_re)) return json(std::stod(s));
+  if (IsFloatText(s)) {
+    double d = 0;
+    try {
+      d = std::stod(s);
+    } catch (const std::exception&) {
+      d = HUGE_VAL;
+    }
+    if (!std::isfinite(d)) {
+      return Status::BadRequest("YAML: number " + s.substr(0, 40) + (s.size() > 40 ? "…" : "") +
+                                " at line " + std::to_string(node.Mark().line + 1) +
+                                " is out of range");
+    }
+    return json(d);
+  }
   return json(s);
 }
 
-StatusOr<json> NodeToJson(const YAML::Node& node) {
+// Walks a loaded document; `budget` counts the nodes still allowed (aliases are expanded, so
+// a small document can name millions of nodes).
+StatusOr<json> NodeToJson(const YAML::Node& node, int depth, size_t& budget) {
+  if (depth > kMaxNestingDepth) {
+    return Status::BadRequest("YAML: nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
+  if (budget == 0) {
+    return Status::BadRequest("YAML: more than " + std::to_string(kMaxYamlNodes) +
+                              " nodes once aliases are expanded");
+  }
+  --budget;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -45,7 +99,7 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
     case YAML::NodeType::Sequence: {
       json arr = json::array();
       for (const auto& item : node) {
-        auto v = NodeToJson(item);
+        auto v = NodeToJson(item, depth + 1, budget);
         if (!v.ok()) return v.status();
         arr.push_back(std::move(v).value());
       }
@@ -59,7 +113,7 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
           return Status::BadRequest("duplicate key \"" + key + "\" at line " +
                                  std::to_string(kv.first.Mark().line + 1));
         }
-        auto v = NodeToJson(kv.second);
+        auto v = NodeToJson(kv.second, depth + 1, budget);
         if (!v.ok()) return v.status();
         obj[key] = std::move(v).value();
       }
@@ -69,15 +123,32 @@ StatusOr<json> NodeToJson(const YAML::Node& node) {
   return json(nullptr);
 }
 
+StatusOr<json> DocumentToJson(const YAML::Node& node) {
+  size_t budget = kMaxYamlNodes;
+  return NodeToJson(node, 0, budget);
+}
+
+// 0x…, 0o…, [-+].inf, .nan: what a YAML 1.1/1.2 reader may take for a number.
+bool LooksLikeOtherNumber(std::string_view s) {
+  auto all = [&](size_t from, auto pred) {
+    if (from >= s.size()) return false;
+    for (size_t i = from; i < s.size(); ++i) {
+      if (!pred(s[i])) return false;
+    }
+    return true;
+  };
+  if (s.rfind("0x", 0) == 0) return all(2, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  if (s.rfind("0o", 0) == 0) return all(2, [](char c) { return c >= '0' && c <= '7'; });
+  return s == ".inf" || s == "-.inf" || s == "+.inf" || s == ".nan";
+}
+
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
   static const std::set<std::string> kReserved = {
       "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
       "yes", "no",   "on",   "off",  "Yes",  "No",   "On",   "Off",   "y",     "n"};
   if (kReserved.count(s)) return true;
-  static const std::regex number_re(
-      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.inf|\.nan)");
-  if (std::regex_match(s, number_re)) return true;
+  if (IsFloatText(s) || LooksLikeOtherNumber(s)) return true;
   if (s.front() == ' ' || s.back() == ' ') return true;
   static const std::string kSpecialFirst = "-?:,[]{}#&*!|>'\"%@`";
   if (kSpecialFirst.find(s.front()) != std::string::npos) return true;
@@ -204,7 +275,7 @@ void Emit(const json& v, int indent, std::string* out) {
 StatusOr<json> YamlToJson(std::string_view yaml) {
   try {
     YAML::Node node = YAML::Load(std::string(yaml));
-    auto v = NodeToJson(node);
+    auto v = DocumentToJson(node);
     if (!v.ok()) return v.status();
     return v;
   } catch (const YAML::Exception& e) {
@@ -217,13 +288,47 @@ StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view yaml) {
     std::vector<json> out;
     for (const auto& node : YAML::LoadAll(std::string(yaml))) {
       if (node.IsNull()) continue;
-      auto v = NodeToJson(node);
+      auto v = DocumentToJson(node);
       if (!v.ok()) return v.status();
       out.push_back(std::move(v).value());
     }
     return out;
   } catch (const YAML::Exception& e) {
     return Status::BadRequest("YAML: " + std::string(e.what()));
+  }
+}
+
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+StatusOr<json> ParseJson(std::string_view text, std::string_view what) {
+  if (JsonNestingDepth(text) > kMaxNestingDepth) {
+    return Status::BadRequest(std::string(what) + ": nested deeper than " +
+                              std::to_string(kMaxNestingDepth) + " levels");
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // parse errors and out-of-range numbers (1e999)
+    return Status::BadRequest(std::string(what) + ": " + e.what());
   }
 }
 

@@ -11,9 +11,25 @@
 
 namespace berth::api {
 
+// Deepest nesting of arrays and objects a request may carry (JSON and YAML alike). The hub's
+// patching, copying and comparing of JSON recurse per level; 1,000 keeps that far inside a
+// thread's stack while no Kubernetes object comes near it (Kubernetes allows 10,000).
+inline constexpr int kMaxNestingDepth = 1000;
+// Nodes a YAML document may expand to once aliases are resolved (the alias-bomb budget).
+inline constexpr size_t kMaxYamlNodes = 1'000'000;
+
+// Parses JSON text; BadRequest ("<what>: …") for malformed text, numbers out of range
+// (1e999) and nesting deeper than kMaxNestingDepth (checked by a linear scan first, so a
+// deep document costs no recursion anywhere).
+StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view what = "invalid JSON");
+// The deepest [ / { nesting of JSON text (strings skipped); linear, no recursion.
+int JsonNestingDepth(std::string_view text);
+
 // Parses one YAML document into JSON. Plain scalars become numbers/booleans/null
 // following YAML 1.2's core schema; quoted scalars stay strings. Invalid on bad YAML
-// (message has line and column). Duplicate keys are rejected.
+// (message has line and column). Duplicate keys are rejected, as are nesting deeper than
+// kMaxNestingDepth, more than kMaxYamlNodes nodes after alias expansion and numbers out of
+// the double range.
 StatusOr<nlohmann::json> YamlToJson(std::string_view yaml);
 
 // Parses a multi-document YAML stream ("---" separated); empty documents are skipped.

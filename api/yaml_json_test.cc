@@ -60,3 +60,56 @@ TEST(YamlJsonTest, SplitsDocuments) {
 
 }  // namespace
 }  // namespace berth::api
+
+namespace berth::api {
+namespace {
+
+// Was: deep documents overflowed the stack in the hub's recursive JSON handling.
+TEST(BoundedParsingTest, JsonDeeperThanTheLimitIsRefusedWithoutRecursion) {
+  const std::string ok = std::string(kMaxNestingDepth, '[') + std::string(kMaxNestingDepth, ']');
+  EXPECT_TRUE(ParseJson(ok).ok());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto r = ParseJson(deep, "patch");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kBadRequest);
+  EXPECT_NE(r.status().message().find("patch: nested deeper than"), std::string::npos);
+  EXPECT_EQ(JsonNestingDepth(R"({"a":"[[[[","b":[{}]})"), 3);
+}
+
+// Was: 1e999 threw out_of_range through every handler that parsed it.
+TEST(BoundedParsingTest, NumbersOutOfRangeAreBadRequests) {
+  EXPECT_EQ(ParseJson(R"({"n":1e999})").status().code(), StatusCode::kBadRequest);
+  auto y = YamlToJson("n: 1e999\n");
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(y.status().message().find("out of range"), std::string::npos);
+  EXPECT_EQ((*YamlToJson("n: 1.5e3\n"))["n"], 1500.0);
+  // 100,000 digits: an integer too big for int64 stays text (no regex recursion per digit).
+  auto big = YamlToJson("n: " + std::string(100000, '9') + "\n");
+  ASSERT_TRUE(big.ok());
+  EXPECT_TRUE((*big)["n"].is_string());
+}
+
+TEST(BoundedParsingTest, YamlDepthAndAliasExpansionAreBounded) {
+  auto deep = YamlToJson("a: " + std::string(5000, '[') + std::string(5000, ']') + "\n");
+  EXPECT_FALSE(deep.ok());
+  std::string bomb = "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n";
+  const std::string names = "abcdefg";
+  for (size_t i = 1; i < names.size(); ++i) {
+    bomb += std::string(1, names[i]) + ": &" + names[i] + " [";
+    for (int k = 0; k < 9; ++k) bomb += std::string(k ? "," : "") + "*" + names[i - 1];
+    bomb += "]\n";
+  }
+  auto r = YamlToJson(bomb);  // 557 bytes, 9^7 ≈ 4.8 million nodes expanded
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("aliases"), std::string::npos);
+}
+
+TEST(BoundedParsingTest, EmitterStillQuotesNumberLikeStrings) {
+  for (const char* s : {"80", "1.5", "0x1F", "0o17", ".inf", "-.inf", ".nan", "1e3"}) {
+    EXPECT_NE(JsonToYaml(nlohmann::json{{"k", s}}).find("\""), std::string::npos) << s;
+  }
+  EXPECT_EQ(JsonToYaml(nlohmann::json{{"k", "0xZZ"}}).find("\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::api

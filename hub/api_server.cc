@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api/object.h"
+#include "api/yaml_json.h"
 #include "hub/discovery.h"
 #include "hub/http_errors.h"
 #include "hub/query_params.h"
@@ -315,13 +316,9 @@ class ApiServer::Impl {
       }
       // Authenticated by the bootstrap token itself, not by a hub credential.
       return WithBodyText(req, "join", start, [this, req, start](std::string text) {
-        json body;
-        try {
-          body = json::parse(text);
-        } catch (const std::exception& e) {
-          return ReplyError(req, Status::BadRequest(std::string("invalid join request: ") + e.what()), "join", start);
-        }
-        membership_->Join(Header(req, "Authorization"), body, [this, req, start](StatusOr<json> r) {
+        auto body = api::ParseJson(text, "invalid join request");
+        if (!body.ok()) return ReplyError(req, body.status(), "join", start);
+        membership_->Join(Header(req, "Authorization"), *body, [this, req, start](StatusOr<json> r) {
           if (!r.ok()) return ReplyError(req, r.status(), "join", start);
           Reply(req, 200, *r, "join", start);
         });
@@ -418,7 +415,9 @@ class ApiServer::Impl {
         options.dry_run = query_dry_run;
         try {
           if (!bytes.empty()) {
-            json opts = json::parse(bytes);
+            auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
+            if (!parsed.ok()) return ReplyError(req, parsed.status(), "delete", start, kind, rp.name);
+            json opts = std::move(*parsed);
             if (!opts.is_object()) throw std::invalid_argument("DeleteOptions must be a JSON object");
             json pre = opts.value("preconditions", json::object());
             if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {

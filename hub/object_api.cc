@@ -159,6 +159,7 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
 StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind, const json& current,
                                                        json next, const WriteOptions& options) {
   if (!next.is_object()) return Status::BadRequest("the object must be a JSON object");
+  BERTH_RETURN_IF_ERROR(api::CheckMetadataTypes(next));
   if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
   std::string body_name = next["metadata"].value("name", "");
   if (!body_name.empty() && body_name != api::NameOf(current)) {
@@ -246,15 +247,14 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     if (!parsed.ok()) return done(parsed.status());
     patch_doc = std::move(*parsed);
     if (!patch_doc.is_object()) return done(Status::BadRequest("apply patch must be an object"));
+    if (Status st = api::CheckMetadataTypes(patch_doc); !st.ok()) return done(st);
     if (options.field_manager.empty()) {
       return done(Status::BadRequest("fieldManager is required for apply patch"));
     }
   } else {
-    try {
-      patch_doc = json::parse(patch);
-    } catch (const json::parse_error& e) {
-      return done(Status::BadRequest(std::string("invalid patch: ") + e.what()));
-    }
+    auto parsed = api::ParseJson(patch, "invalid patch");
+    if (!parsed.ok()) return done(parsed.status());
+    patch_doc = std::move(*parsed);
     if (type == PatchType::kJson && !patch_doc.is_array()) {
       return done(Status::BadRequest("a JSON patch must be an array of operations"));
     }

@@ -160,5 +160,44 @@ class HostileClientTest(unittest.TestCase):
             self.assertEqual(mode, 0o600, "%s is %o" % (f, mode))
 
 
+    # Was: each of these killed the hub (uncaught exceptions in continuations; stack overflows
+    # in recursion and std::regex). Now each is a 4xx naming what is wrong.
+    def test_bodies_that_used_to_kill_the_hub(self):
+        ws = {"apiVersion": "berth.dev/v1alpha1", "kind": "Workspace", "metadata": {"name": "victim"},
+              "inference": {"preset": {"name": "phi-4-mini-instruct"}}}
+        self.request("POST", WORKSPACES, json.dumps(ws), {"Content-Type": "application/json"}, auth=True)
+        head = '{"apiVersion":"berth.dev/v1alpha1","kind":"Workspace",'
+        merge = {"Content-Type": "application/merge-patch+json"}
+        cases = [
+            ("POST", WORKSPACES, head + '"metadata":{"name":"q"},"placement":{"replicas":1e999}}', {}),
+            ("POST", WORKSPACES, "apiVersion: berth.dev/v1alpha1\nkind: Workspace\nmetadata: {name: q}\n"
+                                 "placement: {replicas: 1e999}\n", {"Content-Type": "application/yaml"}),
+            ("PATCH", WORKSPACES + "/victim", '{"placement":{"replicas":1e999}}', merge),
+            ("POST", WORKSPACES, head + '"metadata":{"name":5}}', {}),
+            ("POST", WORKSPACES, head + '"metadata":{"name":"x","namespace":5}}', {}),
+            ("POST", WORKSPACES, head + '"metadata":{"name":"x","resourceVersion":5}}', {}),
+            ("POST", WORKSPACES, head + '"metadata":{"generateName":5}}', {}),
+            ("PATCH", WORKSPACES + "/victim", '{"metadata":{"name":5}}', merge),
+            ("PATCH", WORKSPACES + "/victim", '{"a":' * 100000 + "1" + "}" * 100000, merge),
+            ("PATCH", WORKSPACES + "/victim", '[{"op":"add","path":"/x","value":' + "[" * 100000 + "]" * 100000 + "}]",
+             {"Content-Type": "application/json-patch+json"}),
+            ("PUT", WORKSPACES + "/victim/status", '{"status":' * 70000 + "1" + "}" * 70000, {}),
+            ("POST", WORKSPACES, "a: " + "[" * 100000 + "]" * 100000 + "\n", {"Content-Type": "application/yaml"}),
+            ("POST", WORKSPACES, "".join("%s: &%s [%s]\n" % (n, n, ",".join(["*" + p] * 9 if p else ['"x"'] * 9))
+                                         for n, p in zip("abcdefg", ["", "a", "b", "c", "d", "e", "f"])),
+             {"Content-Type": "application/yaml"}),
+        ]
+        for method, path, body, headers in cases:
+            h = {"Content-Type": "application/json"}
+            h.update(headers)
+            status, data = self.request(method, path, body, h, auth=True)
+            self.assertRefused(status, data)
+        # A 100k-digit YAML scalar (std::regex recursed per character) is no integer.
+        status, data = self.request("POST", WORKSPACES, "apiVersion: berth.dev/v1alpha1\nkind: Workspace\n"
+                                    "metadata: {name: q}\nplacement: {replicas: " + "9" * 100000 + "}\n",
+                                    {"Content-Type": "application/yaml"}, auth=True)
+        self.assertRefused(status, data)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
