@@ -1,5 +1,7 @@
 #include "api/schema.h"
 
+#include <cmath>
+#include <cstdint>
 #include <regex>
 
 namespace berth::api {
@@ -17,8 +19,10 @@ std::string TypeName(const json& v) {
   switch (v.type()) {
     case json::value_t::null: return "null";
     case json::value_t::boolean: return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_integer: return "integer";
+    case json::value_t::number_unsigned:
+      return v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) ? "an integer beyond the 64-bit range"
+                                                                    : "integer";
     case json::value_t::number_float: return "number";
     case json::value_t::string: return "string";
     case json::value_t::array: return "array";
@@ -33,9 +37,13 @@ bool MatchesType(const std::string& type, const json& v) {
   if (type == "string") return v.is_string();
   if (type == "boolean") return v.is_boolean();
   if (type == "integer") {
+    // Integers are 64-bit signed: 2^63 parses as unsigned and must not wrap to a negative.
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
     if (v.is_number_integer()) return true;
-    // 2.0 is an integer in JSON Schema terms.
-    return v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()));
+    if (!v.is_number_float()) return false;
+    // 2.0 is an integer in JSON Schema terms; the range check comes before any cast.
+    const double d = v.get<double>();
+    return std::isfinite(d) && d >= -9.2e18 && d <= 9.2e18 && d == std::trunc(d);
   }
   if (type == "number") return v.is_number();
   return true;

@@ -69,3 +69,25 @@ TEST(SchemaTest, Dns1123) {
 
 }  // namespace
 }  // namespace berth::api
+
+namespace berth::api {
+namespace {
+
+// Was: replicas 2^63 was accepted (and read as 0), and a float beyond int64 was cast (UB).
+TEST(SchemaIntegerRangeTest, IntegersAreSigned64Bit) {
+  const nlohmann::json schema = nlohmann::json::parse(
+      R"({"type":"object","properties":{"replicas":{"type":"integer"}}})");
+  auto check = [&](const char* body) {
+    return ValidateAgainstSchema(schema, nlohmann::json::parse(body), "Workspace");
+  };
+  EXPECT_TRUE(check(R"({"replicas": 9223372036854775807})").ok());
+  EXPECT_TRUE(check(R"({"replicas": 2.0})").ok());
+  Status big = check(R"({"replicas": 9223372036854775808})");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.ToString().find("beyond the 64-bit range"), std::string::npos) << big.ToString();
+  EXPECT_FALSE(check(R"({"replicas": 1e300})").ok());
+  EXPECT_FALSE(check(R"({"replicas": 2.5})").ok());
+}
+
+}  // namespace
+}  // namespace berth::api

@@ -325,8 +325,29 @@ StatusOr<json> ParseJson(std::string_view text, std::string_view what) {
     return Status::BadRequest(std::string(what) + ": nested deeper than " +
                               std::to_string(kMaxNestingDepth) + " levels");
   }
+  // Strict means strict: a key written twice in one object is refused (nlohmann would keep
+  // the last silently), as Kubernetes' strict decoding does.
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  std::string duplicate;
+  auto on_event = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: keys.emplace_back(); break;
+      case json::parse_event_t::object_end: keys.pop_back(); break;
+      case json::parse_event_t::key:
+        if (!keys.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default: break;
+    }
+    return true;
+  };
   try {
-    return json::parse(text);
+    json out = json::parse(text, on_event);
+    if (!duplicate.empty()) {
+      return Status::BadRequest(std::string(what) + ": duplicate key \"" + duplicate.substr(0, 100) + "\"");
+    }
+    return out;
   } catch (const json::exception& e) {  // parse errors and out-of-range numbers (1e999)
     return Status::BadRequest(std::string(what) + ": " + e.what());
   }

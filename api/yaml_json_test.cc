@@ -76,6 +76,14 @@ TEST(BoundedParsingTest, JsonDeeperThanTheLimitIsRefusedWithoutRecursion) {
   EXPECT_EQ(JsonNestingDepth(R"({"a":"[[[[","b":[{}]})"), 3);
 }
 
+// Was: duplicate JSON keys were accepted silently (the last one won).
+TEST(BoundedParsingTest, DuplicateJsonKeysAreRefused) {
+  auto r = ParseJson(R"({"a": 1, "b": {"c": 1, "c": 2}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("duplicate key \"c\""), std::string::npos);
+  EXPECT_TRUE(ParseJson(R"({"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]})").ok());
+}
+
 // Was: 1e999 threw out_of_range through every handler that parsed it.
 TEST(BoundedParsingTest, NumbersOutOfRangeAreBadRequests) {
   EXPECT_EQ(ParseJson(R"({"n":1e999})").status().code(), StatusCode::kBadRequest);

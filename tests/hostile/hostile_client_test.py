@@ -192,6 +192,12 @@ class HostileClientTest(unittest.TestCase):
             h.update(headers)
             status, data = self.request(method, path, body, h, auth=True)
             self.assertRefused(status, data)
+        # Was: accepted. A duplicate key (strict means strict); replicas 2^63 (read as 0).
+        for body in (head + '"metadata":{"name":"dup","name":"dup2"},"inference":{"preset":{"name":"phi-4-mini-instruct"}}}',
+                     head + '"metadata":{"name":"big"},"inference":{"preset":{"name":"phi-4-mini-instruct"}},'
+                            '"placement":{"replicas":9223372036854775808}}'):
+            status, data = self.request("POST", WORKSPACES, body, {"Content-Type": "application/json"}, auth=True)
+            self.assertRefused(status, data)
         # A 100k-digit YAML scalar (std::regex recursed per character) is no integer.
         status, data = self.request("POST", WORKSPACES, "apiVersion: berth.dev/v1alpha1\nkind: Workspace\n"
                                     "metadata: {name: q}\nplacement: {replicas: " + "9" * 100000 + "}\n",
