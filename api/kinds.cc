@@ -314,6 +314,16 @@ KindInfo LeaseKind() {
       "acquireTime": {"type": "string"}}})");
   k.schema = MakeObjectSchema(k.description, {{"spec", spec}}, nullptr);
   k.columns = {Col("Holder", "string", "spec.holderIdentity"), Col("Renewed", "string", "spec.renewTime")};
+  // A Lease is a heartbeat the hub reads and deletes with its member: nothing may hold it
+  // back from deletion (a member that added a finalizer could pin its Lease forever).
+  k.validate = [](const json& object, const json*) -> Status {
+    json f = JsonPathGet(object, "metadata.finalizers");
+    if (f.is_array() && !f.empty()) {
+      return Status::Invalid("metadata.finalizers: Leases take no finalizers",
+                             {{"metadata.finalizers", "Leases take no finalizers", "FieldValueForbidden"}});
+    }
+    return Status::Ok();
+  };
   return k;
 }
 

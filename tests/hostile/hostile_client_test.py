@@ -123,6 +123,20 @@ class HostileClientTest(unittest.TestCase):
         self.assertRefused(status, data, 403, 403)
         self.assertEqual(self.request("GET", "/metrics", auth=True)[0], 200)
 
+    # Was: a member could add a finalizer to its own Lease and pin it.
+    def test_members_cannot_add_finalizers_to_their_lease(self):
+        credential = self.join_member("probe-lease")
+        status, data = self.request("PATCH", "/apis/berth.dev/v1alpha1/leases/probe-lease",
+                                    json.dumps({"metadata": {"finalizers": ["x/keep"]}}),
+                                    {"Authorization": "Bearer " + credential,
+                                     "Content-Type": "application/merge-patch+json"})
+        self.assertRefused(status, data, 422, 422)
+        status, data = self.request("PATCH", "/apis/berth.dev/v1alpha1/leases/probe-lease",
+                                    json.dumps({"spec": {"holderIdentity": "probe"}}),
+                                    {"Authorization": "Bearer " + credential,
+                                     "Content-Type": "application/merge-patch+json"})
+        self.assertEqual(status, 200, data)
+
     # Was: any Content-Type was parsed as JSON (Kubernetes answers 415).
     def test_unsupported_content_type_is_415(self):
         ws = json.dumps({"apiVersion": "berth.dev/v1alpha1", "kind": "Workspace",
