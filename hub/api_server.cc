@@ -418,7 +418,9 @@ class ApiServer::Impl {
             auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
             if (!parsed.ok()) return ReplyError(req, parsed.status(), "delete", start, kind, rp.name);
             json opts = std::move(*parsed);
-            if (!opts.is_object()) throw std::invalid_argument("DeleteOptions must be a JSON object");
+            if (!opts.is_object()) {
+              return ReplyError(req, Status::BadRequest("invalid DeleteOptions: must be a JSON object"), "delete", start, kind, rp.name);
+            }
             json pre = opts.value("preconditions", json::object());
             if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
               options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());

@@ -218,10 +218,9 @@ std::string EntryKey(const json& entry) {
 // the target, else a sentence naming which members run what and why.
 std::string DescribeMixedRevisions(json& placements, const json& rollout_state, int64_t target,
                                    bool* any_skipped) {
-  const json& clusters = rollout_state.is_object() && rollout_state.contains("clusters") &&
-                                 rollout_state["clusters"].is_object()
-                             ? rollout_state["clusters"]
-                             : json::object();
+  static const json kNoClusters = json::object();
+  const json* clusters = &kNoClusters;
+  if (auto it = rollout_state.find("clusters"); it != rollout_state.end() && it->is_object()) clusters = &*it;
   std::string others;
   int on_target = 0;
   for (auto& p : placements) {
@@ -232,7 +231,7 @@ std::string DescribeMixedRevisions(json& placements, const json& rollout_state, 
     }
     const std::string cluster = p.value("cluster", "");
     std::string why = "Pending";
-    if (auto c = clusters.find(cluster); c != clusters.end() && c->is_object()) {
+    if (auto c = clusters->find(cluster); c != clusters->end() && c->is_object()) {
       why = c->value("reason", "").empty() ? c->value("progress", "Pending") : c->value("reason", "");
       *any_skipped = *any_skipped || c->value("progress", "") == "Skipped";
     }
