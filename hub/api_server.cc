@@ -1,7 +1,5 @@
 #include "hub/api_server.h"
 
-#include <cpprest/http_listener.h>
-#include <cpprest/producerconsumerstream.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -20,16 +18,17 @@
 #include "api/yaml_json.h"
 #include "hub/discovery.h"
 #include "hub/http_errors.h"
+#include "hub/https_server.h"
 #include "hub/query_params.h"
-#include "hub/tls_listener.h"
 
 namespace berth::hub {
 
 using nlohmann::json;
-using web::http::http_request;
-using web::http::http_response;
-using web::http::methods;
-using web::http::status_code;
+using Ex = std::shared_ptr<HttpExchange>;
+
+namespace methods {
+constexpr std::string_view GET = "GET", POST = "POST", PUT = "PUT", PATCH = "PATCH", DEL = "DELETE";
+}
 
 namespace {
 
@@ -44,7 +43,7 @@ std::vector<std::string> SplitPath(const std::string& path) {
   while (i < path.size()) {
     size_t j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
-    if (j > i) parts.push_back(web::uri::decode(path.substr(i, j - i)));
+    if (j > i) parts.push_back(PercentDecode(path.substr(i, j - i), /*plus_is_space=*/false));
     i = j + 1;
   }
   return parts;
@@ -74,22 +73,27 @@ std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p)
   return r;
 }
 
-std::string Header(const http_request& req, const std::string& name) {
-  auto it = req.headers().find(name);
-  return it == req.headers().end() ? "" : it->second;
+std::string Header(const Ex& ex, std::string_view name) { return ex->request().Header(name); }
+
+// "/apis/" is "/apis", as the Kubernetes API server (and the Python client) have it.
+std::string NormalizePath(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
 }
 
-// One client's watch stream.
+// The largest join request: a cluster name, a few strings, labels and taints.
+constexpr size_t kMaxJoinBodyBytes = 64 << 10;
+// Like kube-apiserver's MaxRequestBodyBytes; the decoded object must still fit kMaxObjectBytes.
+constexpr size_t kMaxRequestBodyBytes = 3 << 20;
+
+// One client's watch stream over a streaming exchange (whose server bounds its backlog).
 class WatchStream {
  public:
-  WatchStream(const api::KindInfo* kind, bool table, std::string include_object, bool bookmarks,
-              size_t max_backlog)
-      : kind_(kind), table_(table), include_object_(std::move(include_object)),
-        bookmarks_(bookmarks), max_backlog_(max_backlog) {}
+  WatchStream(Ex ex, const api::KindInfo* kind, bool table, std::string include_object, bool bookmarks)
+      : ex_(std::move(ex)), kind_(kind), table_(table), include_object_(std::move(include_object)),
+        bookmarks_(bookmarks) {}
 
-  concurrency::streams::producer_consumer_buffer<uint8_t>& buffer() { return buf_; }
-
-  // Non-blocking: copies into the in-memory buffer the HTTP layer drains.
+  // Non-blocking: queues the event; false once the stream is cut (client gone, too far behind).
   bool Send(const std::string& type, const json& object, Clock::TimePoint now) {
     json wire = object;
     if (table_ && type != "BOOKMARK" && type != "ERROR") {
@@ -98,61 +102,31 @@ class WatchStream {
       wire.erase("metadata");
       wire["metadata"] = {{"resourceVersion", object["metadata"].value("resourceVersion", "")}};
     }
-    return Write(json{{"type", type}, {"object", wire}}.dump() + "\n");
+    return ex_->Write(json{{"type", type}, {"object", wire}}.dump() + "\n");
   }
 
   bool KeepAlive(int64_t revision) {
     if (bookmarks_) {
       json bm = {{"kind", kind_->kind}, {"apiVersion", kind_->api_version()},
                  {"metadata", {{"resourceVersion", std::to_string(revision)}}}};
-      return Write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n");
+      return ex_->Write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n");
     }
-    return Write("\n");  // whitespace between JSON objects: lets us notice a dead client
+    return ex_->Write("\n");  // whitespace between JSON objects: lets us notice a dead client
   }
 
-  void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
-    closed_ = true;
-    buf_.close(std::ios_base::out).then([](pplx::task<void> t) {
-      try { t.get(); } catch (...) {}
-    });
-  }
-
-  bool closed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return closed_;
-  }
+  void Close() { ex_->EndStream(); }
+  bool closed() const { return ex_->closed(); }
 
   uint64_t watch_id = 0;
   Clock::TimePoint deadline;
   Clock::TimePoint next_keepalive;
 
  private:
-  bool Write(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return false;
-    if (buf_.in_avail() > max_backlog_) {
-      spdlog::warn("watch on {} dropped: client is {} bytes behind", kind_->plural, buf_.in_avail());
-      closed_ = true;
-      buf_.close(std::ios_base::out).then([](pplx::task<void> t) { try { t.get(); } catch (...) {} });
-      return false;
-    }
-    auto data = std::make_shared<std::string>(line);
-    buf_.putn_nocopy(reinterpret_cast<const uint8_t*>(data->data()), data->size())
-        .then([data](pplx::task<size_t> t) { try { t.get(); } catch (...) {} });
-    buf_.sync().then([](pplx::task<void> t) { try { t.get(); } catch (...) {} });
-    return true;
-  }
-
-  std::mutex mu_;
-  bool closed_ = false;  // guarded by mu_
-  concurrency::streams::producer_consumer_buffer<uint8_t> buf_;
+  Ex ex_;
   const api::KindInfo* kind_;
   bool table_;
   std::string include_object_;
   bool bookmarks_;
-  size_t max_backlog_;
 };
 
 }  // namespace
@@ -183,23 +157,24 @@ class ApiServer::Impl {
                       .Add({})) {}
 
   Status Start() {
-    web::http::experimental::listener::http_listener_config config;
-    config.set_timeout(std::chrono::seconds(30));
-    auto tls = MakeServerSslContextCallback(options_.cert_pem, options_.key_pem);
-    if (!tls.ok()) return tls.status().WithContext("serving certificate");
-    config.set_ssl_context_callback(*tls);
-    const std::string url = "https://" + options_.host + ":" + std::to_string(options_.port);
-    try {
-      listener_ = std::make_unique<web::http::experimental::listener::http_listener>(web::uri(url), config);
-      listener_->support([this](http_request req) { Dispatch(std::move(req)); });
-      listener_->open().wait();
-    } catch (const std::exception& e) {
-      return Status::Unavailable("listen on " + url + ": " + e.what() +
-                                 ": is the port in use, or the address not local?");
+    HttpsServerOptions server_options;
+    server_options.host = options_.host;
+    server_options.port = options_.port;
+    server_options.cert_pem = options_.cert_pem;
+    server_options.key_pem = options_.key_pem;
+    server_options.io_threads = options_.io_threads;
+    server_options.limits = options_.limits;
+    server_options.limits.max_body_bytes = kMaxRequestBodyBytes;
+    server_options.limits.max_stream_backlog_bytes = options_.max_watch_backlog_bytes;
+    server_ = std::make_unique<HttpsServer>(
+        std::move(server_options), [this](const HttpRequest& r) { return OnHeader(r); }, metrics_.get());
+    if (Status s = server_->Start(); !s.ok()) {
+      server_.reset();
+      return s.code() == StatusCode::kInvalid ? s.WithContext("serving certificate") : s;
     }
     running_ = true;
     ticker_ = std::thread([this] { TickerLoop(); });
-    spdlog::info("API server listening on {}", url);
+    spdlog::info("API server listening on https://{}:{}", options_.host, server_->port());
     return Status::Ok();
   }
 
@@ -219,18 +194,7 @@ class ApiServer::Impl {
       objects_.store().Unwatch(s->watch_id);
       s->Close();
     }
-    try {
-      listener_->close().wait();
-    } catch (const std::exception& e) {
-      spdlog::warn("closing listener: {}", e.what());
-    }
-    // Closed streams end their replies promptly; bounded so a stuck client cannot hang exit.
-    for (int i = 0; i < 500 && watch_replies_in_flight_.load() > 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (watch_replies_in_flight_.load() > 0) {
-      spdlog::warn("{} watch replies still in flight at shutdown", watch_replies_in_flight_.load());
-    }
+    server_->Stop();
   }
 
   std::string MetricsText() const {
@@ -241,7 +205,6 @@ class ApiServer::Impl {
 
  private:
   using Clk = std::chrono::steady_clock;
-  std::atomic<int> watch_replies_in_flight_{0};
 
   void Record(const std::string& verb, int code, Clk::time_point start) {
     requests_.Add({{"verb", verb}, {"code", std::to_string(code)}}).Increment();
@@ -252,42 +215,56 @@ class ApiServer::Impl {
         .Observe(std::chrono::duration<double>(Clk::now() - start).count());
   }
 
-  void Reply(const http_request& req, int code, const json& body, const std::string& verb,
+  void Reply(const Ex& req, int code, const json& body, const std::string& verb,
              Clk::time_point start) {
-    http_response resp(static_cast<status_code>(code));
-    resp.set_body(body.dump(), "application/json");
-    Send(req, std::move(resp));
+    req->Reply({code, "application/json", body.dump(), {}});
     Record(verb, code, start);
   }
 
-  void ReplyText(const http_request& req, int code, const std::string& body,
-                 const std::string& content_type) {
-    http_response resp(static_cast<status_code>(code));
-    resp.set_body(body, content_type);
-    Send(req, std::move(resp));
+  void ReplyText(const Ex& req, int code, const std::string& body, const std::string& content_type) {
+    req->Reply({code, content_type, body, {}});
   }
 
-  static void Send(const http_request& req, http_response resp) {
-    req.reply(std::move(resp)).then([](pplx::task<void> t) {
-      try {
-        t.get();
-      } catch (const std::exception& e) {
-        spdlog::debug("reply failed: {}", e.what());
-      }
-    });
-  }
-
-  void ReplyError(const http_request& req, const Status& s, const std::string& verb,
+  void ReplyError(const Ex& req, const Status& s, const std::string& verb,
                   Clk::time_point start, const api::KindInfo* kind = nullptr,
                   const std::string& name = "") {
     auto [code, body] = StatusToHttp(s, kind, name);
     Reply(req, code, body, verb, start);
   }
 
-  void Dispatch(http_request req) {
+  static bool IsUnauthenticatedPath(const std::string& path) {
+    return path == "/healthz" || path == "/livez" || path == "/readyz";
+  }
+  bool IsJoinPath(const std::string& path) const {
+    return membership_ && path == "/apis/berth.dev/v1alpha1/join";
+  }
+
+  // Runs on the header alone, before any body byte is read: a request without a valid
+  // credential costs the hub one token lookup, never its body.
+  HeaderVerdict OnHeader(const HttpRequest& r) {
     const auto start = Clk::now();
+    const std::string path = NormalizePath(r.path);
+    HeaderVerdict v;
+    if (IsUnauthenticatedPath(path) || IsJoinPath(path)) {
+      // A join is authenticated by its bootstrap token, checked with the body.
+      if (IsJoinPath(path)) v.body_limit = kMaxJoinBodyBytes;
+      v.handle = [this, start](Ex ex) { Dispatch(ex, nullptr, start); };
+      return v;
+    }
+    auto who = auth_.Authenticate(r.Header("Authorization"));
+    if (!who.ok()) {
+      auto [code, body] = StatusToHttp(who.status(), nullptr, "");
+      Record("auth", code, start);
+      v.refuse = HttpReply{code, "application/json", body.dump(), {}};
+      return v;
+    }
+    v.handle = [this, start, id = std::move(*who)](Ex ex) { Dispatch(ex, &id, start); };
+    return v;
+  }
+
+  void Dispatch(const Ex& req, const Identity* id, Clk::time_point start) {
     try {
-      Route(req, start);
+      Route(req, id, start);
     } catch (const std::exception& e) {
       spdlog::error("handler error: {}", e.what());
       ReplyErrorNoThrow(req, Status::Internal(std::string("internal error: ") + e.what()), "unknown", start);
@@ -297,36 +274,29 @@ class ApiServer::Impl {
     }
   }
 
-  void Route(const http_request& req, Clk::time_point start) {
-    std::string path = req.relative_uri().path();
-    // "/apis/" is "/apis", as the Kubernetes API server (and the Python client) have it.
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
+  void Route(const Ex& req, const Identity* who, Clk::time_point start) {
+    const std::string path = NormalizePath(req->request().path);
     const auto parts = SplitPath(path);
-    const auto query = QueryParams::Parse(req.relative_uri().query());
-    const std::string method = req.method();
+    const auto query = QueryParams::Parse(req->request().query);
+    const std::string& method = req->request().method;
 
     if (path == "/healthz" || path == "/livez") return ReplyText(req, 200, "ok", "text/plain");
     if (path == "/readyz") {
       return ReplyText(req, running_ ? 200 : 503, running_ ? "ok" : "starting", "text/plain");
     }
 
-    if (path == "/apis/berth.dev/v1alpha1/join" && membership_) {
+    if (IsJoinPath(path)) {
       if (method != methods::POST) {
         return ReplyError(req, Status(StatusCode::kMethodNotAllowed, "join takes POST"), "join", start);
       }
-      // Authenticated by the bootstrap token itself, not by a hub credential.
-      return WithBodyText(req, "join", start, [this, req, start](std::string text) {
-        auto body = api::ParseJson(text, "invalid join request");
-        if (!body.ok()) return ReplyError(req, body.status(), "join", start);
-        membership_->Join(Header(req, "Authorization"), *body, [this, req, start](StatusOr<json> r) {
-          if (!r.ok()) return ReplyError(req, r.status(), "join", start);
-          Reply(req, 200, *r, "join", start);
-        });
+      auto body = api::ParseJson(req->request().body, "invalid join request");
+      if (!body.ok()) return ReplyError(req, body.status(), "join", start);
+      return membership_->Join(Header(req, "Authorization"), *body, [this, req, start](StatusOr<json> r) {
+        if (!r.ok()) return ReplyError(req, r.status(), "join", start);
+        Reply(req, 200, *r, "join", start);
       });
     }
-
-    auto who = auth_.Authenticate(Header(req, "Authorization"));
-    if (!who.ok()) return ReplyError(req, who.status(), "auth", start);
+    if (!who) return ReplyError(req, Status::Unauthenticated("no credential"), "auth", start);
     const Identity& id = *who;
 
     if (method == methods::GET) {
@@ -410,7 +380,16 @@ class ApiServer::Impl {
       auto query_dry_run = query.DryRun();
       if (!query_dry_run.ok()) return ReplyError(req, query_dry_run.status(), "delete", start, kind, rp->name);
       // Preconditions and dryRun may come in a DeleteOptions body; read it without blocking.
-      return WithBodyText(req, "delete", start, [this, req, kind, rp = *rp, start, query_dry_run = *query_dry_run](std::string bytes) {
+      return Delete(req, *kind, *rp, *query_dry_run, start);
+    }
+    ReplyError(req, Status(StatusCode::kMethodNotAllowed, "method " + method + " is not allowed here"), "unknown", start);
+  }
+
+  // Preconditions and dryRun may come in a DeleteOptions body.
+  void Delete(const Ex& req, const api::KindInfo& kind_ref, const ResourcePath& rp, bool query_dry_run,
+              Clk::time_point start) {
+        const api::KindInfo* kind = &kind_ref;
+        const std::string& bytes = req->request().body;
         DeleteOptions options;
         options.dry_run = query_dry_run;
         try {
@@ -437,10 +416,6 @@ class ApiServer::Impl {
           if (!r.ok()) return ReplyError(req, r.status(), "delete", start, kind, name);
           Reply(req, 200, *r, "delete", start);
         });
-      });
-      return;
-    }
-    ReplyError(req, Status(StatusCode::kMethodNotAllowed, "method " + method + " is not allowed here"), "unknown", start);
   }
 
   // Admin: everything. A member credential (see docs/API.md) reaches only its own
@@ -476,9 +451,9 @@ class ApiServer::Impl {
                              "Lease and Work");
   }
 
-  void WithBody(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
+  void WithBody(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
                 const QueryParams& query, Clk::time_point start) {
-    const std::string method = req.method();
+    const std::string& method = req->request().method;
     const std::string verb = method == methods::POST ? "create" : method == methods::PUT ? "update" : "patch";
     const std::string content_type = Header(req, "Content-Type");
     WriteOptions opts;
@@ -496,7 +471,8 @@ class ApiServer::Impl {
     if (method != methods::POST && rp.name.empty()) {
       return ReplyError(req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"), verb, start, &kind);
     }
-    WithBodyText(req, verb, start, [this, req, &kind, rp, opts, verb, content_type, start](std::string body) {
+    {
+      std::string body = req->request().body;
       auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
         return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
           if (!r.ok()) return ReplyError(req, r.status(), verb, start, &kind, name);
@@ -522,58 +498,18 @@ class ApiServer::Impl {
                                });
       }
       objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
-    });
-  }
-
-  // Reads the whole body without blocking, then runs `handle` with it on a cpprestsdk
-  // thread. Any exception, from reading or from `handle`, becomes an error reply: an
-  // exception that escaped a continuation would terminate the process.
-  void WithBodyText(const http_request& req, const std::string& verb, Clk::time_point start,
-                    std::function<void(std::string)> handle) {
-    // Refused before a byte of the body is read (join, create, update, patch and delete alike).
-    const std::string length = Header(req, "Content-Length");
-    if (!length.empty()) {
-      uint64_t n = 0;
-      auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
-      if (ec != std::errc() || end != length.data() + length.size()) {
-        return ReplyError(req, Status::BadRequest("invalid Content-Length"), verb, start);
-      }
-      if (n > api::kMaxObjectBytes) {
-        return ReplyError(req, Status::TooLarge("request body of " + length + " bytes exceeds the limit of " +
-                                                std::to_string(api::kMaxObjectBytes) + " bytes"),
-                          verb, start);
-      }
     }
-    req.extract_vector().then([this, req, verb, start, handle = std::move(handle)](
-                                  pplx::task<std::vector<unsigned char>> t) {
-      std::string body;
-      try {
-        auto bytes = t.get();
-        body.assign(bytes.begin(), bytes.end());
-      } catch (const std::exception& e) {
-        return ReplyError(req, Status::BadRequest(std::string("reading the request body: ") + e.what()), verb, start);
-      }
-      try {
-        handle(std::move(body));
-      } catch (const std::exception& e) {
-        spdlog::error("{} handler error: {}", verb, e.what());
-        ReplyErrorNoThrow(req, Status::Internal(std::string("internal error: ") + e.what()), verb, start);
-      } catch (...) {
-        spdlog::error("{} handler error: non-standard exception", verb);
-        ReplyErrorNoThrow(req, Status::Internal("internal error"), verb, start);
-      }
-    });
   }
 
   // For the last line of defence: the reply may already have been sent.
-  void ReplyErrorNoThrow(const http_request& req, const Status& s, const std::string& verb, Clk::time_point start) {
+  void ReplyErrorNoThrow(const Ex& req, const Status& s, const std::string& verb, Clk::time_point start) {
     try {
       ReplyError(req, s, verb, start);
     } catch (...) {
     }
   }
 
-  void ListOrWatch(const http_request& req, const api::KindInfo& kind, const ResourcePath& rp,
+  void ListOrWatch(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
                    const QueryParams& query, Clk::time_point start) {
     auto q = [&](const char* k) { return query.Get(k); };
     ListOptions lo;
@@ -624,7 +560,7 @@ class ApiServer::Impl {
     Reply(req, 200, out, "list", start);
   }
 
-  void Watch(const http_request& req, const api::KindInfo& kind, const ListOptions& lo,
+  void Watch(const Ex& req, const api::KindInfo& kind, const ListOptions& lo,
              const QueryParams& query, Clk::time_point start) {
     auto q = [&](const char* k) { return query.Get(k); };
     WatchOptions wo;
@@ -648,9 +584,8 @@ class ApiServer::Impl {
     }
     auto bookmarks = query.Bool("allowWatchBookmarks");
     if (!bookmarks.ok()) return ReplyError(req, bookmarks.status(), "watch", start, &kind);
-    auto stream = std::make_shared<WatchStream>(&kind, WantsTable(Header(req, "Accept")),
-                                                q("includeObject"), *bookmarks,
-                                                options_.max_watch_backlog_bytes);
+    auto stream = std::make_shared<WatchStream>(req, &kind, WantsTable(Header(req, "Accept")),
+                                                q("includeObject"), *bookmarks);
     const auto now = clock_.Now();
     stream->deadline = now + std::chrono::duration_cast<Clock::Duration>(timeout);
     stream->next_keepalive = now + std::chrono::duration_cast<Clock::Duration>(options_.keepalive_interval);
@@ -678,23 +613,9 @@ class ApiServer::Impl {
       streams_.insert(stream);
     }
     watches_.Increment();
-    http_response resp(status_code(200));
-    resp.headers().set_content_type("application/json");
-    resp.headers().add("Cache-Control", "no-cache, private");
-    resp.set_body(concurrency::streams::istream(stream->buffer()));
+    // Events the store replays are already queued; the server sends them after the header.
+    req->StartStream(200, "application/json", {{"Cache-Control", "no-cache, private"}});
     Record("watch", 200, start);
-    // The continuation runs on a cpprestsdk thread, possibly while Stop() runs: Stop()
-    // waits for every one in flight before the server (and the store) can go away.
-    ++watch_replies_in_flight_;
-    req.reply(resp).then([this, stream](pplx::task<void> t) {
-      try {
-        t.get();
-      } catch (const std::exception& e) {
-        spdlog::debug("watch stream ended: {}", e.what());
-      }
-      EndWatch(stream);
-      --watch_replies_in_flight_;
-    });
   }
 
   void EndWatch(const std::shared_ptr<WatchStream>& stream) {
@@ -741,7 +662,7 @@ class ApiServer::Impl {
   TokenAuthenticator& auth_;
   Clock& clock_;
   Membership* membership_;
-  std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
+  std::unique_ptr<HttpsServer> server_;
   std::atomic<bool> running_{false};
 
   std::mutex streams_mu_;

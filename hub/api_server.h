@@ -1,7 +1,8 @@
-// berth-hub's HTTPS API server: Kubernetes paths and semantics over ObjectApi.
-// cpprestsdk stays inside api_server.cc. Handlers never block the listener's threads:
-// reads are served from the store's memory, writes complete in store callbacks, watches
-// stream through per-client buffers.
+// berth-hub's HTTPS API server: Kubernetes paths and semantics over ObjectApi, served by
+// HttpsServer (hub/https_server.h: connection limits and timeouts). Credentials are checked
+// on the request header, before any body byte is read. Handlers never block the I/O
+// threads: reads are served from the store's memory, writes complete in store callbacks,
+// watches stream through per-client queues that the server bounds.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/auth.h"
+#include "hub/https_server.h"
 #include "hub/membership.h"
 #include "hub/object_api.h"
 
@@ -22,9 +24,12 @@ struct ApiServerOptions {
   int port = 6443;
   std::string cert_pem;    // serving certificate (PEM)
   std::string key_pem;     // its private key (PEM)
+  int io_threads = 0;      // 0: one per core, at least 2
+  HttpsLimits limits;      // timeouts and sizes (max_body_bytes is the API's own 3 MiB)
   std::chrono::seconds keepalive_interval{5};  // bookmark / keep-alive cadence on watches
   std::chrono::seconds max_watch{1800};        // server-side cap on one watch's length
   size_t max_watch_backlog_bytes = 16 << 20;   // a watcher this far behind is disconnected
+                                               // (all watchers: limits.max_total_stream_backlog_bytes)
 };
 
 class ApiServer {

@@ -114,6 +114,9 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.port = options.port;
   server_options.cert_pem = impl->pki.server_cert_pem;
   server_options.key_pem = impl->pki.server_key_pem;
+  server_options.io_threads = options.io_threads;
+  server_options.limits = options.limits;
+  server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
                                              impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());

@@ -10,6 +10,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/controllers/fleet_controller.h"
+#include "hub/https_server.h"
 #include "hub/pki.h"
 
 namespace berth::hub {
@@ -26,6 +27,9 @@ struct HubOptions {
   Clock* clock = nullptr;               // nullptr: the real clock
   FleetControllerOptions controllers;   // health, failover and failback timing
   bool run_controllers = true;          // false: API server and store only
+  int io_threads = 0;                   // HTTPS threads; 0: one per core, at least 2
+  HttpsLimits limits;                   // connection timeouts and sizes
+  size_t max_watch_backlog_bytes = 16 << 20;
 };
 
 class Hub {

@@ -3,7 +3,6 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
-#include <pplx/threadpool.h>
 
 #include <csignal>
 #include <fstream>
@@ -103,6 +102,37 @@ static berth::StatusOr<std::vector<berth::placement::RegionLatency>> ReadRegionL
   return berth::placement::ParseRegionLatencies(*doc);
 }
 
+// Timeouts and sizes of the HTTPS listener (docs/API.md "Connection limits").
+void AddConnectionLimitFlags(CLI::App& app, berth::hub::HubOptions& options) {
+  auto& l = options.limits;
+  auto seconds = [&app](const char* name, std::chrono::milliseconds* value, const char* what) {
+    app.add_option_function<int>(name, [value](int s) { *value = std::chrono::seconds(s); },
+                                 std::string(what) + " (seconds; default " +
+                                     std::to_string(value->count() / 1000) + ")")
+        ->check(CLI::Range(1, 86400))
+        ->group("Connection limits");
+  };
+  seconds("--tls-handshake-timeout", &l.handshake_timeout, "A TLS handshake must finish within this");
+  seconds("--request-header-timeout", &l.header_timeout,
+          "A request header must arrive within this of its first byte (slow clients are closed)");
+  seconds("--request-body-timeout", &l.body_timeout, "A request body must arrive within this of its header");
+  seconds("--idle-timeout", &l.idle_timeout, "A kept-alive connection with no request for this long is closed");
+  seconds("--write-timeout", &l.write_timeout,
+          "A reply, or one chunk of a watch, not taken by the client within this closes the connection");
+  app.add_option("--max-header-bytes", l.max_header_bytes,
+                 "Largest request line + header; larger requests get 431")
+      ->capture_default_str()->check(CLI::Range(size_t{4096}, size_t{16} << 20))->group("Connection limits");
+  app.add_option("--max-connections", l.max_connections,
+                 "Open connections beyond this are closed as they are accepted")
+      ->capture_default_str()->check(CLI::Range(size_t{16}, size_t{1} << 20))->group("Connection limits");
+  app.add_option("--max-watch-backlog-bytes", options.max_watch_backlog_bytes,
+                 "A watch whose client is this many bytes behind is closed (it resumes from its resourceVersion)")
+      ->capture_default_str()->check(CLI::Range(size_t{64} << 10, size_t{1} << 30))->group("Connection limits");
+  app.add_option("--max-total-watch-backlog-bytes", l.max_total_stream_backlog_bytes,
+                 "All watches together: the one whose write crosses this is closed")
+      ->capture_default_str()->check(CLI::Range(size_t{1} << 20, size_t{16} << 30))->group("Connection limits");
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"berth-hub: the Berth control plane (Kubernetes-style API over HTTPS, durable store)"};
   berth::hub::HubOptions options;
@@ -131,6 +161,7 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", io_threads,
                  "Threads serving HTTPS and request handlers; 0 = one per core (at least 2)")
       ->capture_default_str()->check(CLI::Range(0, 256));
+  AddConnectionLimitFlags(app, options);
   bool no_controllers = false;
   app.add_flag("--no-controllers", no_controllers,
                "Serve the API and store only: no health, placement, Work or failover controllers "
@@ -199,12 +230,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  // cpprestsdk's default pool is 40 threads on one io_context: on a small machine every
-  // request hops between them (~37 context switches per create, measured). Handlers never
-  // block, so one thread per core serves them best (docs/PERFORMANCE.md).
-  crossplat::threadpool::initialize_with_threads(
-      io_threads > 0 ? static_cast<size_t>(io_threads) : std::max(2u, std::thread::hardware_concurrency()));
-
+  options.io_threads = io_threads;
   auto hub = berth::hub::Hub::Start(options);
   if (!hub.ok()) {
     spdlog::error("cannot start: {}", hub.status().ToString());

@@ -14,12 +14,17 @@ int HexDigit(char c) {
   return -1;
 }
 
-// Percent-decoding; a malformed escape is kept as it was written.
-std::string Decode(const std::string& in) {
+Status Unsupported(const std::string& name, const std::string& value, const std::string& supported) {
+  return Status::BadRequest(name + ": Unsupported value: \"" + value + "\": supported values: " + supported);
+}
+
+}  // namespace
+
+std::string PercentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
+    if (in[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (in[i] == '%' && i + 2 < in.size() && HexDigit(in[i + 1]) >= 0 &&
                HexDigit(in[i + 2]) >= 0) {
@@ -32,12 +37,6 @@ std::string Decode(const std::string& in) {
   return out;
 }
 
-Status Unsupported(const std::string& name, const std::string& value, const std::string& supported) {
-  return Status::BadRequest(name + ": Unsupported value: \"" + value + "\": supported values: " + supported);
-}
-
-}  // namespace
-
 QueryParams QueryParams::Parse(const std::string& raw) {
   QueryParams q;
   size_t i = 0;
@@ -48,7 +47,7 @@ QueryParams QueryParams::Parse(const std::string& raw) {
     if (!kv.empty()) {
       size_t eq = kv.find('=');
       std::string value = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      q.values_[Decode(kv.substr(0, eq))] = Decode(value);
+      q.values_[PercentDecode(kv.substr(0, eq), true)] = PercentDecode(value, true);
     }
     i = amp + 1;
   }

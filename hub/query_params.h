@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -35,6 +36,10 @@ class QueryParams {
  private:
   std::map<std::string, std::string> values_;
 };
+
+// Percent-decoding ('+' as a space only in query strings); a malformed escape is kept as
+// it was written.
+std::string PercentDecode(std::string_view in, bool plus_is_space);
 
 // The dryRun member of a DeleteOptions body (["All"] or absent); BadRequest otherwise.
 StatusOr<bool> DryRunFromDeleteOptions(const nlohmann::json& options);
