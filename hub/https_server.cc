@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -367,15 +368,17 @@ bool IsParseError(error_code ec) {
 }
 
 CloseReason Session::ReadFailure(error_code ec, CloseReason on_timeout) {
+  if (reason_ != CloseReason::kClientClosed) return reason_;  // we closed it, and said why
   if (ec == beast::error::timeout) return on_timeout;
-  if (reason_ == CloseReason::kServerStopping) return reason_;
   return CloseReason::kClientClosed;
 }
 
 void Session::ReadRequest(bool first) {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(core_->limits.max_header_bytes));
-  parser_->body_limit(core_->limits.max_body_bytes);
+  // The body limit is set once the header is judged: an unauthenticated request must get
+  // its 401, not a 413, and a join its own limit.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   request_ = HttpRequest{};
   request_.peer = peer_;
   if (first || buffer_.size() > 0) {
@@ -604,13 +607,15 @@ void Session::SendStreamHeader(const std::shared_ptr<Exchange>& ex, int code, st
 }
 
 void Session::Pump() {
-  if (!exchange_ || !streaming_ || writing_) return;
+  if (!exchange_ || !streaming_) return;
   if (exchange_->closed()) {
-    // Cut (backlog, stop): the client cannot resume this response; end the connection.
+    // Cut (backlog, stop): the client cannot resume this response; end the connection,
+    // which also cancels a write the client is not taking.
     if (exchange_->cut_for_backlog()) reason_ = CloseReason::kStreamBacklog;
     beast::get_lowest_layer(stream_).close();
     return;
   }
+  if (writing_) return;
   bool end = false;
   out_ = exchange_->TakeQueued(&end);
   if (end) {

@@ -76,8 +76,6 @@ class HostileClientTest(unittest.TestCase):
             status, data = self.request("POST", JOIN, body, {"Authorization": "Bearer abc.def"})
             self.assertRefused(status, data)
 
-    @unittest.skip("cpprestsdk's listener reads the whole body before the handler runs; "
-                   "the bounded server of the hardening issue makes this pass")
     def test_join_with_a_huge_content_length_is_refused_before_reading(self):
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=10)
         conn.putrequest("POST", JOIN)

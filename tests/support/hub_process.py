@@ -21,7 +21,7 @@ def free_port():
 class HubProcess:
     """Starts berth-hub; waits (bounded, 20 s) until it wrote its CA and admin kubeconfig."""
 
-    def __init__(self, prefix="berth-pytest-"):
+    def __init__(self, prefix="berth-pytest-", extra_args=()):
         self.work = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
         self.data_dir = os.path.join(self.work, "hub")
@@ -31,7 +31,7 @@ class HubProcess:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [os.path.join(os.environ["BERTH_BIN_DIR"], "berth-hub"), "--data-dir", self.data_dir,
-             "--listen", "127.0.0.1:%d" % self.port], stdout=self._log, stderr=subprocess.STDOUT)
+             "--listen", "127.0.0.1:%d" % self.port] + list(extra_args), stdout=self._log, stderr=subprocess.STDOUT)
         for _ in range(200):
             if os.path.exists(self.ca) and os.path.exists(self.kubeconfig):
                 break
@@ -40,6 +40,16 @@ class HubProcess:
     def admin_token(self):
         with open(self.kubeconfig) as f:
             return [l.split("token:")[1].strip() for l in f if "token:" in l][0]
+
+    def open_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def rss_mib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        return 0.0
 
     def log(self):
         with open(self.log_path) as f:
