@@ -1,5 +1,7 @@
 #include "api/kinds.h"
 
+#include "api/cluster_name_pattern.h"
+
 namespace berth::api {
 
 using nlohmann::json;
@@ -327,6 +329,42 @@ KindInfo LeaseKind() {
   return k;
 }
 
+namespace {
+
+// The binding rules the schema cannot say: one of clusterName and clusterNamePattern, a
+// pattern of the glob's spelling, and allowRejoin only on a bound token.
+Status ValidateBootstrapTokenBinding(const json& object, const json*) {
+  const json spec = JsonPathGet(object, "spec");
+  if (!spec.is_object()) return Status::Ok();  // the schema requires it
+  const json name = JsonPathGet(spec, "clusterName"),
+             pattern = JsonPathGet(spec, "clusterNamePattern");
+  std::vector<FieldCause> causes;
+  if (name.is_string() && pattern.is_string()) {
+    causes.push_back({"spec.clusterNamePattern",
+                      "set either spec.clusterName (one name) or spec.clusterNamePattern, not both",
+                      "FieldValueForbidden"});
+  } else if (pattern.is_string()) {
+    if (std::string why = CheckClusterNamePattern(pattern.get<std::string>()); !why.empty()) {
+      causes.push_back(
+          {"spec.clusterNamePattern", pattern.dump() + " " + why, "FieldValueInvalid"});
+    }
+  }
+  if (JsonPathGet(spec, "allowRejoin") == true && !name.is_string() && !pattern.is_string()) {
+    causes.push_back(
+        {"spec.allowRejoin",
+         "needs spec.clusterName or spec.clusterNamePattern: a token that may take over a "
+         "healthy member must name it (berthctl token create --cluster NAME --rejoin)",
+         "FieldValueForbidden"});
+  }
+  if (causes.empty()) return Status::Ok();
+  const json id = JsonPathGet(object, "metadata.name");
+  std::string msg = "BootstrapToken " + (id.is_string() ? id.dump() + " " : std::string()) +
+                    "is invalid: " + causes[0].field + ": " + causes[0].message;
+  return Status::Invalid(std::move(msg), std::move(causes));
+}
+
+}  // namespace
+
 KindInfo BootstrapTokenKind() {
   KindInfo k;
   k.kind = "BootstrapToken";
@@ -334,19 +372,41 @@ KindInfo BootstrapTokenKind() {
   k.singular = "bootstraptoken";
   k.short_names = {"bt"};
   k.namespaced = false;
-  k.description = "A single-use token a member agent exchanges for its own credential when it joins. "
-                  "Create with `berthctl token create`; only the secret's hash is stored.";
-  json spec = json::parse(R"({"type": "object", "required": ["secretHash", "expiration"], "properties": {
+  k.description =
+      "A single-use token a member agent exchanges for its own credential when it joins. "
+      "Create with `berthctl token create --cluster NAME`; only the secret's hash is stored.";
+  json spec =
+      json::parse(R"({"type": "object", "required": ["secretHash", "expiration"], "properties": {
       "secretHash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
                      "description": "SHA-256 (hex) of the token's secret part."},
       "expiration": {"type": "string", "description": "After this time (RFC 3339) the token is refused."},
-      "description": {"type": "string"}}})");
+      "description": {"type": "string"},
+      "clusterName": {"type": "string", "x-berth-name-format": "dns1123-label",
+                      "description": "The only cluster name this token may join as. Without it (and without clusterNamePattern) the token is unbound: it may join only as a new member, never as an existing MemberCluster."},
+      "clusterNamePattern": {"type": "string", "maxLength": 63,
+                             "description": "Instead of clusterName: a glob of the names this token may join as; '*' matches any run of characters, e.g. gpu-east-*."},
+      "allowRejoin": {"type": "boolean",
+                      "description": "May join as an existing member whose agent is still healthy (lease current), replacing and revoking that agent's credential. Needs clusterName or clusterNamePattern."}}})");
   json status = json::parse(R"({"type": "object", "properties": {
       "usedBy": {"type": "string", "description": "Cluster that joined with this token."},
       "usedAt": {"type": "string"}}})");
   k.schema = MakeObjectSchema(k.description, {{"spec", spec}}, status, {"spec"});
-  k.columns = {Col("Expires", "string", "spec.expiration"), Col("Used By", "string", "status.usedBy"),
+  k.columns = {{"Bound To", "string",
+                "The cluster name (or name pattern) the token may join as; "
+                "<new member> when unbound",
+                0,
+                [](const json& o) -> json {
+                  for (const char* path : {"spec.clusterName", "spec.clusterNamePattern"}) {
+                    json v = JsonPathGet(o, path);
+                    if (v.is_string() && !v.get<std::string>().empty()) return v;
+                  }
+                  return "<new member>";
+                }},
+               Col("Rejoin", "boolean", "spec.allowRejoin"),
+               Col("Expires", "string", "spec.expiration"),
+               Col("Used By", "string", "status.usedBy"),
                Col("Description", "string", "spec.description", 1)};
+  k.validate = ValidateBootstrapTokenBinding;
   return k;
 }
 

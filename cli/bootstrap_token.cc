@@ -23,17 +23,20 @@ std::string RandomLowerAlnum(size_t n) {
 
 }  // namespace
 
-StatusOr<BootstrapToken> CreateBootstrapToken(RestClient& hub, int64_t ttl_seconds,
-                                              const std::string& description) {
+StatusOr<BootstrapToken> CreateBootstrapToken(RestClient& hub, const BootstrapTokenSpec& spec) {
   const std::string id = RandomLowerAlnum(6);
   const std::string secret = RandomLowerAlnum(16);
-  const auto expires = RealClock::Instance().Now() + std::chrono::seconds(ttl_seconds);
+  const auto expires = RealClock::Instance().Now() + std::chrono::seconds(spec.ttl_seconds);
   nlohmann::json token = {
       {"apiVersion", "berth.dev/v1alpha1"},
       {"kind", "BootstrapToken"},
       {"metadata", {{"name", id}}},
       {"spec", {{"secretHash", Sha256Hex(secret)}, {"expiration", FormatRfc3339(expires)}}}};
-  if (!description.empty()) token["spec"]["description"] = description;
+  if (!spec.description.empty()) token["spec"]["description"] = spec.description;
+  if (!spec.cluster_name.empty()) token["spec"]["clusterName"] = spec.cluster_name;
+  if (!spec.cluster_name_pattern.empty())
+    token["spec"]["clusterNamePattern"] = spec.cluster_name_pattern;
+  if (spec.allow_rejoin) token["spec"]["allowRejoin"] = true;
   auto r = hub.Post("/apis/berth.dev/v1alpha1/bootstraptokens", token);
   if (!r.ok()) return r.status();
   return BootstrapToken{id + "." + secret, FormatRfc3339(expires)};

@@ -339,8 +339,13 @@ StatusOr<pid_t> StartAgent(const LocalFleet& fleet, FleetProcess process, RestCl
                            bool die_with_parent, bool* used_token) {
   *used_token = !fs::exists(fleet.AgentStateDir(process.name) + "/credential");
   if (*used_token) {
-    auto token = CreateBootstrapToken(hub, kJoinTokenTtlSeconds,
-                                      "berthctl fleet up: join of " + process.name);
+    // Bound to this member's name, so the token can join as nothing else; no --rejoin: a
+    // member whose agent still renews its lease is not taken over.
+    BootstrapTokenSpec spec;
+    spec.ttl_seconds = kJoinTokenTtlSeconds;
+    spec.description = "berthctl fleet up: join of " + process.name;
+    spec.cluster_name = process.name;
+    auto token = CreateBootstrapToken(hub, spec);
     if (!token.ok()) return token.status().WithContext("create a join token for " + process.name);
     BERTH_RETURN_IF_ERROR(
         WriteFileAtomic(fleet.JoinTokenFile(process.name), token->token + "\n", 0600));

@@ -99,7 +99,10 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->store = std::move(*store);
   phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
-  impl->membership = std::make_unique<Membership>(*impl->objects, impl->registry, impl->auth, *clock);
+  impl->membership = std::make_unique<Membership>(
+      *impl->objects, impl->registry, impl->auth, *clock,
+      HeartbeatDefaults{options.controllers.default_heartbeat_seconds,
+                        options.controllers.default_missed_heartbeats});
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
   phase_done("membership");
   if (options.run_controllers) {

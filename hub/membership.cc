@@ -1,6 +1,7 @@
 #include "hub/membership.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <spdlog/spdlog.h>
 
@@ -13,8 +14,9 @@ namespace berth::hub {
 using nlohmann::json;
 
 namespace {
-const api::KindInfo& MustFind(const api::KindRegistry& r, const char* kind) {
-  const api::KindInfo* k = r.ByKind(api::kApiVersion, kind);
+const api::KindInfo& MustFind(const api::KindRegistry& r, const char* api_version,
+                              const char* kind) {
+  const api::KindInfo* k = r.ByKind(api_version, kind);
   if (!k) {
     spdlog::critical("kind {} is not registered", kind);
     std::abort();
@@ -24,13 +26,15 @@ const api::KindInfo& MustFind(const api::KindRegistry& r, const char* kind) {
 }  // namespace
 
 Membership::Membership(ObjectApi& objects, const api::KindRegistry& registry,
-                       TokenAuthenticator& auth, Clock& clock)
+                       TokenAuthenticator& auth, Clock& clock, HeartbeatDefaults heartbeat)
     : objects_(objects),
-      members_(MustFind(registry, "MemberCluster")),
-      leases_(MustFind(registry, "Lease")),
-      tokens_(MustFind(registry, "BootstrapToken")),
+      members_(MustFind(registry, api::kApiVersion, "MemberCluster")),
+      leases_(MustFind(registry, api::kApiVersion, "Lease")),
+      tokens_(MustFind(registry, api::kApiVersion, "BootstrapToken")),
+      events_(MustFind(registry, "v1", "Event")),
       auth_(auth),
-      clock_(clock) {}
+      clock_(clock),
+      heartbeat_(heartbeat) {}
 
 Membership::~Membership() {
   if (watch_id_) objects_.store().Unwatch(watch_id_);
@@ -107,10 +111,67 @@ Status CheckJoinBody(const json& body) {
   return Status::Ok();
 }
 
+// The MemberCluster a join creates (or merges into an existing one), validated before the
+// token is spent so a bad body never costs a token.
+StatusOr<json> MemberFromJoinBody(const json& body, const std::string& cluster,
+                                  const api::KindInfo& members) {
+  json labels = body.value("labels", json::object());
+  json member = {{"apiVersion", api::kApiVersion},
+                 {"kind", "MemberCluster"},
+                 {"metadata", {{"name", cluster}}},
+                 {"spec", json::object()}};
+  for (const char* f : {"region", "zone", "provider"}) {
+    if (body.contains(f) && body[f].is_string() && !body[f].get<std::string>().empty())
+      member["spec"][f] = body[f];
+  }
+  if (labels.is_object() && !labels.empty()) member["metadata"]["labels"] = labels;
+  // Taints the member declares (a fleet file's, or berth-agent --taint) repel workspaces
+  // from its first placement pass on, exactly as `berthctl plan` reads them.
+  if (body.contains("taints") && !body["taints"].is_null())
+    member["spec"]["taints"] = body["taints"];
+  if (Status s = api::ValidateObject(members, member); !s.ok()) return s;
+  return member;
+}
+
+std::string StringAt(const json& object, const char* path) {
+  json v = api::JsonPathGet(object, path);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// Unauthenticated unless `token` (the stored BootstrapToken, or nullptr) has this secret, has
+// not expired and was not used yet. `cluster`: the name the join asks for, for the advice.
+Status CheckTokenUsable(const json* token, const std::string& secret, const std::string& cluster,
+                        Clock::TimePoint now) {
+  if (!token || !TokenMatchesHash(secret, StringAt(*token, "spec.secretHash"))) {
+    return Status::Unauthenticated("unknown bootstrap token");
+  }
+  const std::string advice = "create a new one with berthctl token create --cluster " + cluster;
+  Clock::TimePoint expires;
+  if (!ParseRfc3339(StringAt(*token, "spec.expiration"), &expires) || now >= expires) {
+    return Status::Unauthenticated("bootstrap token expired: " + advice);
+  }
+  if (const std::string used = StringAt(*token, "status.usedBy"); !used.empty()) {
+    return Status::Unauthenticated("bootstrap token already used (by cluster " + used + "); " +
+                                   advice);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-void Membership::Join(const std::string& authorization, const json& body,
-                      std::function<void(StatusOr<json>)> done) {
+struct Membership::JoinAttempt {
+  std::string token_id, secret, cluster;
+  Clock::TimePoint now;
+  nlohmann::json member;  // what the body declares (MemberFromJoinBody)
+  TokenBinding binding;   // as the token stored it when it was spent
+  // Set on the store's writer thread, each read only by the steps after it:
+  std::string spent_version;         // the token's resourceVersion once this join spent it
+  MemberHealth before;               // the member's health when the member write ran
+  bool rejoined = false;             // the member existed
+  bool replaced_credential = false;  // ... and had an agent credential, now revoked
+};
+
+void Membership::Join(const std::string& authorization, const json& body, JoinDone done) {
   static const std::string kPrefix = "Bearer ";
   const std::string token =
       authorization.compare(0, kPrefix.size(), kPrefix) == 0 ? authorization.substr(kPrefix.size()) : "";
@@ -119,80 +180,216 @@ void Membership::Join(const std::string& authorization, const json& body,
     return done(Status::Unauthenticated(
         "unknown bootstrap token: send 'Authorization: Bearer <id>.<secret>' from berthctl token create"));
   }
-  const std::string id = token.substr(0, dot), secret = token.substr(dot + 1);
+  auto join = std::make_shared<JoinAttempt>();
+  join->token_id = token.substr(0, dot);
+  join->secret = token.substr(dot + 1);
   if (Status s = CheckJoinBody(body); !s.ok()) return done(s);
-  const std::string cluster = body.value("clusterName", "");
-  if (std::string why = api::CheckDns1123Label(cluster); !why.empty()) {
-    return done(Status::Invalid("clusterName \"" + cluster + "\" is invalid: " + why,
+  join->cluster = body.value("clusterName", "");
+  if (std::string why = api::CheckDns1123Label(join->cluster); !why.empty()) {
+    return done(Status::Invalid("clusterName \"" + join->cluster + "\" is invalid: " + why,
                                 {{"clusterName", why, "FieldValueInvalid"}}));
   }
-  if (!api::CheckDns1123Label(id).empty()) return done(Status::Unauthenticated("unknown bootstrap token"));
+  if (!api::CheckDns1123Label(join->token_id).empty())
+    return done(Status::Unauthenticated("unknown bootstrap token"));
+  join->now = clock_.Now();
 
-  const auto now = clock_.Now();
-  Transform use_token = [secret, cluster, now](const json* current) -> StatusOr<std::optional<json>> {
-    if (!current) return Status::Unauthenticated("unknown bootstrap token");
-    if (!TokenMatchesHash(secret, current->at("spec").value("secretHash", ""))) {
-      return Status::Unauthenticated("unknown bootstrap token");
+  // Decide on what is stored now, read-only, so a refused join changes nothing; the token
+  // and the member are checked again when they are written (ConsumeToken, UpsertMember).
+  auto stored_token = objects_.store().Get({tokens_.resource(), "", join->token_id});
+  Status usable = CheckTokenUsable(stored_token.ok() ? &*stored_token : nullptr, join->secret,
+                                   join->cluster, join->now);
+  if (!usable.ok()) {
+    spdlog::warn("join of {} refused: {}", join->cluster, usable.message());
+    return done(usable);
+  }
+  auto member = MemberFromJoinBody(body, join->cluster, members_);
+  if (!member.ok()) return done(member.status());  // before the token is spent
+  join->member = std::move(*member);
+  join->binding = BindingOf(*stored_token);
+  auto existing = objects_.store().Get({members_.resource(), "", join->cluster});
+  const json* existing_member = existing.ok() ? &*existing : nullptr;
+  Status allowed = CheckJoinAllowed(join->token_id, join->binding, join->cluster,
+                                    AssessStored(existing_member, join->cluster));
+  if (!allowed.ok()) {
+    spdlog::warn("join of {} refused: {}", join->cluster, allowed.message());
+    // Only a valid token gets this far, and a retry counts up the same Event: refusals
+    // cannot flood the event log. The reply waits for the Event.
+    if (existing_member) {
+      return RecordJoinEvent(*existing_member, "Warning", "JoinRefused", join->token_id,
+                             allowed.message(), [done, allowed] { done(allowed); });
     }
-    Clock::TimePoint expires;
-    if (!ParseRfc3339(current->at("spec").value("expiration", ""), &expires) || now >= expires) {
-      return Status::Unauthenticated("bootstrap token expired: create a new one with berthctl token create");
-    }
-    json used = api::JsonPathGet(*current, "status.usedBy");
-    if (used.is_string() && !used.get<std::string>().empty()) {
-      return Status::Unauthenticated("bootstrap token already used (by cluster " + used.get<std::string>() +
-                                     "); create a new one with berthctl token create");
-    }
+    return done(allowed);
+  }
+  ConsumeToken(std::move(join), std::move(done));
+}
+
+MemberHealth Membership::AssessStored(const json* member, const std::string& cluster) {
+  if (!member) return {};
+  auto lease = objects_.store().Get({leases_.resource(), "", cluster});
+  return AssessMember(member, lease.ok() ? &*lease : nullptr, clock_.Now(), heartbeat_);
+}
+
+void Membership::ConsumeToken(std::shared_ptr<JoinAttempt> join, JoinDone done) {
+  Transform use_token = [join](const json* current) -> StatusOr<std::optional<json>> {
+    BERTH_RETURN_IF_ERROR(CheckTokenUsable(current, join->secret, join->cluster, join->now));
+    // The binding as stored now decides (UpsertMember checks it against the member).
+    join->binding = BindingOf(*current);
     json next = *current;
-    next["status"] = {{"usedBy", cluster}, {"usedAt", FormatRfc3339(now)}};
+    next["status"] = {{"usedBy", join->cluster}, {"usedAt", FormatRfc3339(join->now)}};
     return std::optional<json>(std::move(next));
   };
-
-  objects_.store().Submit({{tokens_.resource(), "", id}, use_token}, [this, body, cluster, done](StatusOr<json> r) {
-    if (!r.ok()) {
-      spdlog::warn("join of {} refused: {}", cluster, r.status().message());
-      return done(r.status());
-    }
-    const std::string credential = RandomToken(32);
-    const std::string hash = Sha256Hex(credential);
-    json labels = body.value("labels", json::object());
-    json member = {{"apiVersion", api::kApiVersion}, {"kind", "MemberCluster"},
-                   {"metadata", {{"name", cluster}}}, {"spec", json::object()}};
-    for (const char* f : {"region", "zone", "provider"}) {
-      if (body.contains(f) && body[f].is_string() && !body[f].get<std::string>().empty()) member["spec"][f] = body[f];
-    }
-    if (labels.is_object() && !labels.empty()) member["metadata"]["labels"] = labels;
-    // Taints the member declares (a fleet file's, or berth-agent --taint) repel workspaces
-    // from its first placement pass on, exactly as `berthctl plan` reads them.
-    if (body.contains("taints") && !body["taints"].is_null()) member["spec"]["taints"] = body["taints"];
-    if (Status s = api::ValidateObject(members_, member); !s.ok()) return done(s);
-    objects_.InitializeNew(member);
-    Transform upsert = [member, hash](const json* current) -> StatusOr<std::optional<json>> {
-      json next = current ? *current : member;
-      next["metadata"]["annotations"][kCredentialAnnotation] = hash;
-      if (current && member["metadata"].contains("labels")) {
-        for (auto& [k, v] : member["metadata"]["labels"].items()) next["metadata"]["labels"][k] = v;
-      }
-      if (current && member["spec"].contains("taints")) MergeTaints(member["spec"]["taints"], next);
-      return std::optional<json>(std::move(next));
-    };
-    objects_.store().Submit({{members_.resource(), "", cluster}, upsert}, [this, cluster, credential, done](StatusOr<json> m) {
-      if (!m.ok()) return done(m.status());
-      Track(*m, false);
-      json lease = {{"apiVersion", api::kApiVersion}, {"kind", "Lease"},
-                    {"metadata", {{"name", cluster}}},
-                    {"spec", {{"holderIdentity", ""}, {"leaseDurationSeconds", 15}}}};
-      objects_.InitializeNew(lease);
-      Transform create_lease = [lease](const json* current) -> StatusOr<std::optional<json>> {
-        return std::optional<json>(current ? *current : lease);
-      };
-      objects_.store().Submit({{leases_.resource(), "", cluster}, create_lease}, [cluster, credential, done](StatusOr<json> l) {
-        if (!l.ok()) return done(l.status());
-        spdlog::info("member {} joined", cluster);
-        done(json{{"clusterName", cluster}, {"token", credential}});
+  objects_.store().Submit(
+      {{tokens_.resource(), "", join->token_id}, use_token}, [this, join, done](StatusOr<json> r) {
+        if (!r.ok()) {
+          spdlog::warn("join of {} refused: {}", join->cluster, r.status().message());
+          return done(r.status());
+        }
+        join->spent_version = StringAt(*r, "metadata.resourceVersion");
+        UpsertMember(join, done);
       });
-    });
-  });
+}
+
+void Membership::UpsertMember(std::shared_ptr<JoinAttempt> join, JoinDone done) {
+  const std::string credential = RandomToken(32);
+  const std::string hash = Sha256Hex(credential);
+  json member = join->member;
+  objects_.InitializeNew(member);
+  Transform upsert = [this, join, member,
+                      hash](const json* current) -> StatusOr<std::optional<json>> {
+    // Decided again on the stored member: it may have joined or recovered since Join looked.
+    join->before = AssessStored(current, join->cluster);
+    BERTH_RETURN_IF_ERROR(
+        CheckJoinAllowed(join->token_id, join->binding, join->cluster, join->before));
+    join->rejoined = current != nullptr;
+    json annotations = current ? api::JsonPathGet(*current, "metadata.annotations") : json();
+    join->replaced_credential =
+        annotations.is_object() && annotations.contains(kCredentialAnnotation);
+    json next = current ? *current : member;
+    next["metadata"]["annotations"][kCredentialAnnotation] = hash;
+    if (current && member["metadata"].contains("labels")) {
+      for (auto& [k, v] : member["metadata"]["labels"].items()) next["metadata"]["labels"][k] = v;
+    }
+    if (current && member["spec"].contains("taints")) MergeTaints(member["spec"]["taints"], next);
+    return std::optional<json>(std::move(next));
+  };
+  objects_.store().Submit(
+      {{members_.resource(), "", join->cluster}, upsert},
+      [this, join, credential, done](StatusOr<json> m) {
+        if (!m.ok()) {
+          spdlog::warn("join of {} refused: {}", join->cluster, m.status().message());
+          return ReleaseToken(join, [done, m] { done(m.status()); });
+        }
+        Track(*m, false);
+        EnsureLease(join, *m, [credential, cluster = join->cluster, done](StatusOr<json> l) {
+          if (!l.ok()) return done(l.status());
+          done(json{{"clusterName", cluster}, {"token", credential}});
+        });
+      });
+}
+
+void Membership::EnsureLease(std::shared_ptr<JoinAttempt> join, const json& member, JoinDone done) {
+  json lease = {{"apiVersion", api::kApiVersion},
+                {"kind", "Lease"},
+                {"metadata", {{"name", join->cluster}}},
+                {"spec", {{"holderIdentity", ""}, {"leaseDurationSeconds", 15}}}};
+  objects_.InitializeNew(lease);
+  Transform create_lease = [lease](const json* current) -> StatusOr<std::optional<json>> {
+    return std::optional<json>(current ? *current : lease);
+  };
+  objects_.store().Submit(
+      {{leases_.resource(), "", join->cluster}, create_lease},
+      [this, join, member, done](StatusOr<json> l) {
+        if (!l.ok()) return done(l.status());
+        const TokenBinding& b = join->binding;
+        const std::string token =
+            "bootstrap token \"" + join->token_id + "\" (" +
+            (b.bound() ? "bound to " + b.Describe() : std::string("unbound")) +
+            (b.allow_rejoin ? ", rejoin allowed" : "") + ")";
+        spdlog::info("member {} {} with bootstrap token {}", join->cluster,
+                     join->rejoined ? "rejoined" : "joined", join->token_id);
+        auto reply = [done, l] { done(l); };
+        if (!join->rejoined) {
+          return RecordJoinEvent(
+              member, "Normal", "MemberJoined", join->token_id,
+              "cluster \"" + join->cluster + "\" joined as a new member with " + token, reply);
+        }
+        RecordJoinEvent(
+            member, "Normal", "MemberRejoined", join->token_id,
+            "cluster \"" + join->cluster + "\" rejoined with " + token + "; the member was " +
+                (join->before.standing == MemberStanding::kHealthy ? "healthy ("
+                                                                   : "not healthy (") +
+                join->before.evidence + ")" +
+                (join->replaced_credential ? "; its previous agent credential is revoked" : ""),
+            reply);
+      });
+}
+
+void Membership::ReleaseToken(std::shared_ptr<JoinAttempt> join, std::function<void()> then) {
+  // Only this join's own spending is undone: the token as this join left it, same version.
+  Transform release = [join](const json* current) -> StatusOr<std::optional<json>> {
+    if (!current) return Status::NotFound("bootstrap token " + join->token_id + " is gone");
+    json next = *current;
+    if (StringAt(*current, "metadata.resourceVersion") == join->spent_version) next.erase("status");
+    return std::optional<json>(std::move(next));
+  };
+  objects_.store().Submit(
+      {{tokens_.resource(), "", join->token_id}, release}, [join, then](StatusOr<json> r) {
+        if (!r.ok()) {
+          spdlog::warn("bootstrap token {} stays spent after a refused join: {}", join->token_id,
+                       r.status().message());
+        }
+        then();
+      });
+}
+
+void Membership::RecordJoinEvent(const json& member, const std::string& type,
+                                 const std::string& reason, const std::string& token_id,
+                                 const std::string& message, std::function<void()> then) {
+  const std::string cluster = api::NameOf(member);
+  std::string lower = reason;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  const std::string now = FormatRfc3339(clock_.Now());
+  json ev = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", cluster + "." + lower + "." + token_id}, {"namespace", "default"}}},
+      {"involvedObject",
+       {{"apiVersion", api::kApiVersion},
+        {"kind", "MemberCluster"},
+        {"name", cluster},
+        {"uid", api::UidOf(member)}}},
+      {"reason", reason},
+      {"message", message},
+      {"type", type},
+      {"source", {{"component", "berth-hub"}}},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"count", 1},
+      {"reportingComponent", "berth-hub"}};
+  if (Status s = api::ValidateObject(events_, ev); !s.ok()) {
+    spdlog::error("event {} about member {} is invalid: {}", reason, cluster, s.ToString());
+    return then();
+  }
+  objects_.InitializeNew(ev);
+  Transform record = [ev, now, message](const json* current) -> StatusOr<std::optional<json>> {
+    if (!current) return std::optional<json>(ev);
+    json next = *current;
+    const json count = api::JsonPathGet(*current, "count");
+    next["count"] = (count.is_number_integer() ? count.get<int64_t>() : 1) + 1;
+    next["lastTimestamp"] = now;
+    next["message"] = message;
+    return std::optional<json>(std::move(next));
+  };
+  spdlog::info("event {} MemberCluster/{}: {}", reason, cluster, message);
+  // Events are best effort: a failure to record one never fails the join.
+  objects_.store().Submit(
+      {{events_.resource(), "default", api::NameOf(ev)}, record}, [reason, then](StatusOr<json> r) {
+        if (!r.ok()) {
+          spdlog::warn("recording event {} failed: {}", reason, r.status().ToString());
+        }
+        then();
+      });
 }
 
 }  // namespace berth::hub

@@ -18,7 +18,9 @@ StatusOr<std::string> ObtainCredential(const AgentOptions& options, const AgentS
     return Status::FailedPrecondition(
         "no member credential in " + state.dir() +
         "/credential and no --join-token: create a bootstrap token on the hub with "
-        "`berthctl token create --ttl 1h` and pass it as --join-token");
+        "`berthctl token create --cluster " +
+        options.join.cluster_name +
+        " --ttl 1h` and pass it as --join-token-file (or --join-token)");
   }
   std::chrono::milliseconds delay(500);
   while (true) {

@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
       "these (deploy/kubernetes/agent/rbac.yaml)");
   auto* join_token_flag = app.add_option(
       "--join-token", options.join_token,
-      "Bootstrap token <id>.<secret> from `berthctl token create`; needed only for the "
+      "Bootstrap token <id>.<secret> from `berthctl token create --cluster NAME` (bound to "
+      "this --cluster-name); needed only for the "
       "first start (the member credential is then kept in --state-dir). Visible in `ps`: "
       "prefer --join-token-file");
   auto* join_token_file_flag = app.add_option(

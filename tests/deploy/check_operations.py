@@ -106,13 +106,13 @@ def loopback_kubeconfig(hub):
 
 
 def create_join_token(hub):
-    """`berthctl token create --kubeconfig admin.kubeconfig` (the guide's join step), through
-    the port-forwarded address; returns the token id (the BootstrapToken's name)."""
+    """`berthctl token create --kubeconfig admin.kubeconfig --cluster NAME` (the guide's join
+    step), through the port-forwarded address; returns the token id (the BootstrapToken's name)."""
     berthctl = Path(os.environ.get("BERTH_BIN_DIR", "")) / "berthctl"
     if not berthctl.exists():
         die(f"{berthctl} does not exist: build berthctl")
     run = subprocess.run([str(berthctl), "token", "create", "--kubeconfig",
-                          str(loopback_kubeconfig(hub)), "--ttl", "1h"],
+                          str(loopback_kubeconfig(hub)), "--cluster", "gpu-eu-1", "--ttl", "1h"],
                          capture_output=True, text=True, timeout=30)
     if run.returncode != 0:
         die(f"berthctl token create: {run.stderr.strip()}")

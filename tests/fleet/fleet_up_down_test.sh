@@ -95,6 +95,15 @@ for c in $CLUSTERS; do
     fail "$c admin endpoint ($admin) answers /healthz"
   grep -q "joined the hub" "$DIR/logs/$c.log" && ok "$c joined with a token" || fail "$c joined with a token" "$(tail -5 "$DIR/logs/$c.log")"
 done
+# Each token fleet up minted is bound to the member it joined as (and allows no takeover).
+bindings=$(api_get /apis/berth.dev/v1alpha1/bootstraptokens | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["items"]:
+    s = t["spec"]
+    print("%s=%s/%s" % (s.get("clusterName"), t.get("status", {}).get("usedBy"), s.get("allowRejoin", False)))' | sort | tr '\n' ' ')
+want=$(for c in $CLUSTERS; do echo "$c=$c/False"; done | sort | tr '\n' ' ')
+[ "$bindings" = "$want" ] && ok "fleet up binds each join token to its cluster name" ||
+  fail "fleet up binds each join token to its cluster name" "got: $bindings; want: $want"
 leftover=$(ls "$DIR"/agents/*.join-token 2>/dev/null)
 [ -z "$leftover" ] && ok "spent join-token files are removed" || fail "spent join-token files are removed" "$leftover"
 if ps -eo args | grep "[b]erth-agent" | grep -- "$DIR" | grep -q -- "--join-token "; then

@@ -3,6 +3,8 @@ standard library (http.client, ssl, socket): each probe must get a 4xx (or a clo
 connection) and the hub must stay alive. The seed of the hardening suite (issue: harden the
 hub's edge); every probe is bounded in size and time.
 """
+import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -106,13 +108,110 @@ class HostileClientTest(unittest.TestCase):
     def join_member(self, name):
         """A member credential, as an agent gets it: a bootstrap token from berthctl, then join."""
         env = dict(os.environ, KUBECONFIG=self.hubp.kubeconfig)
-        out = subprocess.run([os.path.join(os.environ["BERTH_BIN_DIR"], "berthctl"), "token", "create"],
+        out = subprocess.run([os.path.join(os.environ["BERTH_BIN_DIR"], "berthctl"), "token", "create",
+                              "--cluster", name],
                              env=env, capture_output=True, text=True, timeout=30, check=True).stdout
         token = [w for w in out.split() if "." in w and len(w) > 20][0]
-        status, data = self.request("POST", JOIN, json.dumps({"clusterName": name}),
-                                    {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        status, data = self.join(token, name)
         self.assertEqual(status, 200, data)
         return json.loads(data)["token"]
+
+    def join(self, token, name, labels=None):
+        body = {"clusterName": name, "labels": labels or {}}
+        return self.request("POST", JOIN, json.dumps(body),
+                            {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+
+    def create_token(self, token_id, **binding):
+        """A BootstrapToken POSTed as admin, as `berthctl token create` does: the hub keeps only
+        the SHA-256 (hex) of the secret. Returns the bearer token "<id>.<secret>"."""
+        secret = "s3cret" + token_id + "0123456789"
+        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        spec = {"secretHash": hashlib.sha256(secret.encode()).hexdigest(),
+                "expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        spec.update(binding)
+        body = {"apiVersion": "berth.dev/v1alpha1", "kind": "BootstrapToken", "metadata": {"name": token_id},
+                "spec": spec}
+        status, data = self.request("POST", "/apis/berth.dev/v1alpha1/bootstraptokens", json.dumps(body),
+                                    {"Content-Type": "application/json"}, auth=True)
+        self.assertEqual(status, 201, data)
+        return token_id + "." + secret
+
+    def as_member(self, credential, method, path, body=None, content_type="application/merge-patch+json"):
+        return self.request(method, path, body, {"Authorization": "Bearer " + credential,
+                                                 "Content-Type": content_type})
+
+    # Was: any bootstrap token could join as an EXISTING member: its holder got the member's
+    # Work, locked the real agent out (its credential replaced) and merged labels that steer
+    # placement. Now the token's binding decides, refusals change nothing, and the event log
+    # says who tried.
+    def test_a_join_token_cannot_hijack_a_healthy_member(self):
+        victim = self.join_member("victim-a")
+        renewed = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        status, data = self.as_member(victim, "PATCH", "/apis/berth.dev/v1alpha1/leases/victim-a",
+                                      json.dumps({"spec": {"renewTime": renewed}}))
+        self.assertEqual(status, 200, data)
+        member_path = "/apis/berth.dev/v1alpha1/memberclusters/victim-a"
+        before = json.loads(self.request("GET", member_path, auth=True)[1])
+
+        attempts = [
+            ("hijack1", {}, "may only join as a new member"),                   # unbound
+            ("hijack2", {"clusterName": "other-b"}, 'bound to cluster "other-b"'),
+            ("hijack3", {"clusterNamePattern": "other-*"}, 'matching "other-*"'),
+            ("hijack4", {"clusterName": "victim-a"}, "--rejoin"),                # no rejoin
+        ]
+        for token_id, binding, why in attempts:
+            token = self.create_token(token_id, **binding)
+            status, data = self.join(token, "victim-a", labels={"tier": "attacker"})
+            body = self.assertRefused(status, data, 403, 403)
+            self.assertIn(why, body["message"])
+            token_obj = json.loads(self.request("GET", "/apis/berth.dev/v1alpha1/bootstraptokens/" + token_id,
+                                                auth=True)[1])
+            self.assertNotIn("usedBy", token_obj.get("status", {}), "a refused join spends nothing")
+
+        # Nothing changed: the member as it was, the real agent still in.
+        after = json.loads(self.request("GET", member_path, auth=True)[1])
+        self.assertEqual(after["metadata"].get("labels"), before["metadata"].get("labels"))
+        self.assertEqual(after["metadata"]["annotations"], before["metadata"]["annotations"])
+        self.assertEqual(self.as_member(victim, "GET", member_path)[0], 200)
+        self.assertEqual(self.request("GET", "/apis/berth.dev/v1alpha1/memberclusters/other-b", auth=True)[0], 404)
+
+        # The event log names every attempt's token, never a secret.
+        status, data = self.request("GET", "/api/v1/namespaces/default/events"
+                                    "?fieldSelector=involvedObject.name%3Dvictim-a", auth=True)
+        self.assertEqual(status, 200, data)
+        events = json.loads(data)["items"]
+        refused = [e for e in events if e["reason"] == "JoinRefused"]
+        self.assertEqual(sorted(t for t, _, _ in attempts),
+                         sorted(t for e in refused for t, _, _ in attempts if '"%s"' % t in e["message"]))
+        self.assertTrue(all(e["type"] == "Warning" for e in refused))
+        self.assertFalse(any("s3cret" in e["message"] for e in events), events)
+        self.assertTrue(any(e["reason"] == "MemberJoined" for e in events), events)
+
+        # The admin's explicit choice: a --rejoin token replaces the agent and revokes its credential.
+        token = self.create_token("takeover", clusterName="victim-a", allowRejoin=True)
+        status, data = self.join(token, "victim-a")
+        self.assertEqual(status, 200, data)
+        self.assertEqual(self.as_member(victim, "GET", member_path)[0], 401)
+        self.assertEqual(self.as_member(json.loads(data)["token"], "GET", member_path)[0], 200)
+        events = json.loads(self.request("GET", "/api/v1/namespaces/default/events"
+                                         "?fieldSelector=involvedObject.name%3Dvictim-a", auth=True)[1])["items"]
+        rejoined = [e for e in events if e["reason"] == "MemberRejoined"]
+        self.assertEqual(len(rejoined), 1, events)
+        self.assertIn('"takeover"', rejoined[0]["message"])
+        self.assertHubAlive()
+
+    def test_a_bootstrap_token_binding_is_validated(self):
+        for binding, field in (({"clusterName": "gpu-a", "clusterNamePattern": "gpu-*"}, "spec.clusterNamePattern"),
+                               ({"clusterNamePattern": "*"}, "spec.clusterNamePattern"),
+                               ({"clusterNamePattern": "gpu-" + "*" * 100000}, "spec.clusterNamePattern"),
+                               ({"clusterName": "Not_A_Label"}, "spec.clusterName"),
+                               ({"allowRejoin": True}, "spec.allowRejoin")):
+            body = {"apiVersion": "berth.dev/v1alpha1", "kind": "BootstrapToken", "metadata": {"name": "badbinding"},
+                    "spec": dict({"secretHash": "0" * 64, "expiration": "2099-01-01T00:00:00Z"}, **binding)}
+            status, data = self.request("POST", "/apis/berth.dev/v1alpha1/bootstraptokens", json.dumps(body),
+                                        {"Content-Type": "application/json"}, auth=True)
+            body = self.assertRefused(status, data, 422, 422)
+            self.assertIn(field, [c["field"] for c in body["details"]["causes"]], body)
 
     # Was: any credential, a member's included, could read the hub's /metrics.
     def test_members_cannot_read_metrics(self):
