@@ -1,10 +1,62 @@
 #include "api/schema.h"
 
+#include <algorithm>
+#include <map>
+#include <string_view>
+
 #include <cmath>
 #include <cstdint>
-#include <regex>
 
 namespace berth::api {
+namespace {
+
+// Hand-written matchers: no std::regex ever sees user input (libstdc++'s recurses per
+// character and overflows the stack on long strings).
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool IsDns1123LabelText(std::string_view s) {
+  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+bool IsQualifiedNameText(std::string_view s) {
+  if (s.empty() || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// [a-z]([-a-z0-9]*[a-z0-9])?
+bool IsDns1035LabelText(std::string_view s) {
+  return !s.empty() && s.front() >= 'a' && s.front() <= 'z' && IsDns1123LabelText(s);
+}
+
+// [^/]+/[^/]+ ("owner/name")
+bool IsOwnerSlashName(std::string_view s) {
+  const size_t slash = s.find('/');
+  return slash != std::string_view::npos && slash > 0 && slash + 1 < s.size() &&
+         s.find('/', slash + 1) == std::string_view::npos;
+}
+
+bool IsLowerHex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+}  // namespace
+
+const std::map<std::string, bool (*)(std::string_view)>& PatternMatchers() {
+  static const std::map<std::string, bool (*)(std::string_view)> matchers = {
+      {"^[0-9a-f]{64}$", &IsLowerHex64},
+      {"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", &IsDns1123LabelText},
+      {"^[a-z]([-a-z0-9]*[a-z0-9])?$", &IsDns1035LabelText},
+      {"^[^/]+/[^/]+$", &IsOwnerSlashName},
+  };
+  return matchers;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -103,12 +155,12 @@ void Walk(const json& schema, const json& v, const std::string& path,
       Add(causes, path, "must be at most " + m->dump() + " characters", "FieldValueTooLong");
     }
     if (auto p = schema.find("pattern"); p != schema.end() && p->is_string()) {
-      try {
-        if (!std::regex_search(s, std::regex(p->get<std::string>(), std::regex::ECMAScript))) {
-          Add(causes, path, "\"" + s + "\" does not match the pattern " + p->get<std::string>());
-        }
-      } catch (const std::regex_error&) {
-        Add(causes, path, "schema pattern is not a valid regular expression", "InternalError");
+      const auto matcher = PatternMatchers().find(p->get<std::string>());
+      if (matcher == PatternMatchers().end()) {
+        Add(causes, path, "schema pattern " + p->get<std::string>() + " has no matcher", "InternalError");
+      } else if (!matcher->second(s)) {
+        Add(causes, path, (s.size() <= 256 ? "\"" + s + "\" " : std::string("value ")) +
+                              "does not match the pattern " + p->get<std::string>());
       }
     }
     if (auto f = schema.find("x-berth-name-format"); f != schema.end()) {
@@ -155,11 +207,6 @@ void Walk(const json& schema, const json& v, const std::string& path,
   }
 }
 
-const std::regex& Dns1123LabelRegex() {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
-  return re;
-}
-
 }  // namespace
 
 void CollectSchemaViolations(const nlohmann::json& schema, const nlohmann::json& value,
@@ -192,7 +239,7 @@ Status ValidateAgainstSchema(const nlohmann::json& schema, const nlohmann::json&
 std::string CheckDns1123Label(const std::string& s) {
   if (s.empty()) return "must not be empty";
   if (s.size() > 63) return "must be no more than 63 characters";
-  if (!std::regex_match(s, Dns1123LabelRegex())) {
+  if (!IsDns1123LabelText(s)) {
     return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
            "'-', and must start and end with an alphanumeric character (e.g. 'my-name')";
   }
@@ -202,9 +249,13 @@ std::string CheckDns1123Label(const std::string& s) {
 std::string CheckDns1123Subdomain(const std::string& s) {
   if (s.empty()) return "must not be empty";
   if (s.size() > 253) return "must be no more than 253 characters";
-  static const std::regex re(
-      "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
-  if (!std::regex_match(s, re)) {
+  bool ok = true;
+  for (size_t i = 0; ok && i <= s.size();) {  // dot-separated labels
+    size_t dot = std::min(s.find('.', i), s.size());
+    ok = IsDns1123LabelText(std::string_view(s).substr(i, dot - i));
+    i = dot + 1;
+  }
+  if (!ok) {
     return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
            "'-' or '.', and must start and end with an alphanumeric character (e.g. "
            "'llama-70b' or 'example.com')";
@@ -219,8 +270,7 @@ std::string CheckLabelKey(const std::string& key) {
     name = key.substr(slash + 1);
     if (std::string why = CheckDns1123Subdomain(prefix); !why.empty()) return "prefix " + why;
   }
-  static const std::regex re("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
-  if (name.empty() || name.size() > 63 || !std::regex_match(name, re)) {
+  if (name.size() > 63 || !IsQualifiedNameText(name)) {
     return "name part must be 63 characters or less, alphanumeric, '-', '_' or '.', starting "
            "and ending with an alphanumeric character";
   }
@@ -229,8 +279,7 @@ std::string CheckLabelKey(const std::string& key) {
 
 std::string CheckLabelValue(const std::string& value) {
   if (value.empty()) return "";
-  static const std::regex re("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
-  if (value.size() > 63 || !std::regex_match(value, re)) {
+  if (value.size() > 63 || !IsQualifiedNameText(value)) {
     return "must be 63 characters or less, empty or alphanumeric with '-', '_' or '.' inside";
   }
   return "";

@@ -3,12 +3,15 @@
 // kubectl validates and what the hub enforces cannot drift apart.
 //
 // Supported keywords: type, properties, required, additionalProperties (bool or schema),
-// items, enum, minimum, maximum, minLength, maxLength, pattern, minItems, maxItems,
+// items, enum, minimum, maximum, minLength, maxLength, pattern (only the patterns in
+// PatternMatchers(), each matched by hand-written code), minItems, maxItems,
 // nullable, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string, and
 // x-berth-name-format ("dns1123-subdomain" | "dns1123-label") for names.
 #pragma once
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +31,10 @@ Status ValidateAgainstSchema(const nlohmann::json& schema, const nlohmann::json&
 
 // DNS-1123 checks used for object names and label values (empty string on success,
 // otherwise the reason).
+// The schema `pattern`s the hub can enforce, with their matchers. A schema naming another
+// pattern fails validation with an InternalError cause (kinds_test checks every kind's).
+const std::map<std::string, bool (*)(std::string_view)>& PatternMatchers();
+
 std::string CheckDns1123Subdomain(const std::string& s);
 std::string CheckDns1123Label(const std::string& s);
 // Label keys ([prefix/]name) and values, per Kubernetes rules.

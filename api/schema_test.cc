@@ -65,6 +65,35 @@ TEST(SchemaTest, Dns1123) {
   EXPECT_EQ(CheckLabelKey("berth.dev/workspace"), "");
   EXPECT_NE(CheckLabelKey("bad key"), "");
   EXPECT_NE(CheckLabelValue("-x"), "");
+  EXPECT_EQ(CheckLabelValue("A_b.c-9"), "");
+  EXPECT_NE(CheckLabelValue("a b"), "");
+  EXPECT_EQ(CheckDns1123Subdomain("a"), "");
+  EXPECT_NE(CheckDns1123Subdomain("a..b"), "");
+  EXPECT_NE(CheckDns1123Subdomain("a."), "");
+  EXPECT_NE(CheckLabelKey("/x"), "");
+}
+
+// Was: std::regex, which recursed per character: a long name overflowed the stack.
+TEST(SchemaTest, NameChecksAreLinearOnHugeInput) {
+  const std::string huge(2 << 20, 'a');
+  EXPECT_NE(CheckDns1123Subdomain(huge), "");
+  EXPECT_NE(CheckLabelValue(huge), "");
+  json schema = {{"type", "string"}, {"pattern", "^[0-9a-f]{64}$"}};
+  std::vector<FieldCause> causes;
+  CollectSchemaViolations(schema, huge, "spec.secretHash", &causes);
+  ASSERT_EQ(causes.size(), 1u);
+  EXPECT_EQ(causes[0].message, "value does not match the pattern ^[0-9a-f]{64}$");
+  causes.clear();
+  CollectSchemaViolations(schema, std::string(64, 'b'), "spec.secretHash", &causes);
+  EXPECT_TRUE(causes.empty());
+}
+
+TEST(SchemaTest, PatternWithoutAMatcherIsOurBugNotTheUsers) {
+  json schema = {{"type", "string"}, {"pattern", "^x+$"}};
+  std::vector<FieldCause> causes;
+  CollectSchemaViolations(schema, "xx", "f", &causes);
+  ASSERT_EQ(causes.size(), 1u);
+  EXPECT_EQ(causes[0].reason, "InternalError");
 }
 
 }  // namespace

@@ -187,7 +187,7 @@ StatusOr<ModelInfo> Catalog::FindModel(std::string_view name_or_hf_id) const {
   std::vector<std::string> names;
   bool looks_like_hf_id = name_or_hf_id.find('/') != std::string_view::npos;
   for (const auto& m : models_) names.push_back(looks_like_hf_id ? m.hf_id : m.preset);
-  return Status::NotFound("unknown model preset \"" + std::string(name_or_hf_id) + "\"" +
+  return Status::NotFound("unknown model preset " + QuoteShort(name_or_hf_id) +
                           DidYouMean(name_or_hf_id, names));
 }
 
@@ -201,7 +201,7 @@ StatusOr<GpuInfo> Catalog::FindGpu(std::string_view name_or_product) const {
   }
   std::vector<std::string> names;
   for (const auto& g : gpus_) names.push_back(g.name);
-  return Status::NotFound("unknown GPU \"" + std::string(name_or_product) + "\"" +
+  return Status::NotFound("unknown GPU " + QuoteShort(name_or_product) +
                           DidYouMean(name_or_product, names));
 }
 
@@ -211,7 +211,7 @@ StatusOr<InstanceType> Catalog::FindInstanceType(std::string_view name) const {
   }
   std::vector<std::string> names;
   for (const auto& t : instance_types_) names.push_back(t.name);
-  return Status::NotFound("unknown instance type \"" + std::string(name) + "\"" +
+  return Status::NotFound("unknown instance type " + QuoteShort(name) +
                           DidYouMean(name, names));
 }
 

@@ -22,6 +22,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string QuoteShort(std::string_view name) {
+  if (name.size() <= kMaxSuggestedLength) return "\"" + std::string(name) + "\"";
+  return "\"" + std::string(name.substr(0, kMaxSuggestedLength)) + "\"… (" + std::to_string(name.size()) +
+         " characters)";
+}
+
 size_t EditDistance(std::string_view a_in, std::string_view b_in) {
   std::string a = ToLower(a_in), b = ToLower(b_in);
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -39,6 +45,9 @@ size_t EditDistance(std::string_view a_in, std::string_view b_in) {
 
 std::vector<std::string> ClosestNames(std::string_view wanted,
                                       const std::vector<std::string>& candidates, size_t limit) {
+  // Suggestions are for typos of short names: a long string (a pasted file, an attack) gets
+  // none rather than an O(n·m) edit distance against every candidate.
+  if (wanted.size() > kMaxSuggestedLength) return {};
   std::string w = ToLower(wanted);
   size_t threshold = std::max<size_t>(3, w.size() / 2);
   std::vector<std::pair<size_t, size_t>> scored;  // (distance, index)

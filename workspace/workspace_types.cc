@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 
 #include "workspace/text_match.h"
 
@@ -107,8 +106,11 @@ class FieldReader {
 };
 
 bool IsDns1035Label(const std::string& s) {
-  static const std::regex re("[a-z]([-a-z0-9]*[a-z0-9])?");
-  return std::regex_match(s, re);
+  // [a-z]([-a-z0-9]*[a-z0-9])?, by hand: no std::regex on input.
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (s.empty() || !lower(s.front()) || !(lower(s.back()) || digit(s.back()))) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return lower(c) || digit(c) || c == '-'; });
 }
 
 void ReadLabelSelector(FieldReader& r, const json& obj, const std::string& path,
