@@ -41,6 +41,13 @@ StatusOr<json> DecodeBody(std::string_view body, std::string_view content_type, 
 }
 
 Status CheckMetadataTypes(const json& object) {
+  if (!object.is_object()) return Status::Ok();
+  for (const char* f : {"apiVersion", "kind"}) {
+    auto v = object.find(f);
+    if (v != object.end() && !v->is_string() && !v->is_null()) {
+      return Status::Invalid(std::string(f) + ": must be a string", {{f, "must be a string", "FieldValueTypeInvalid"}});
+    }
+  }
   auto it = object.find("metadata");
   if (it == object.end() || it->is_null()) return Status::Ok();
   if (!it->is_object()) {
@@ -57,6 +64,8 @@ Status CheckMetadataTypes(const json& object) {
 }
 
 Status ValidateObject(const KindInfo& kind, const json& object, bool require_name) {
+  if (!object.is_object()) return Status::BadRequest("the object must be a JSON object");
+  BERTH_RETURN_IF_ERROR(CheckMetadataTypes(object));
   const std::string api_version = object.value("apiVersion", "");
   const std::string k = object.value("kind", "");
   if (k.empty() || api_version.empty()) {

@@ -30,8 +30,9 @@ StatusOr<nlohmann::json> DecodeBody(std::string_view body, std::string_view cont
 // (BadRequest otherwise), every field must be known to the schema and well typed
 // (Invalid with field paths), name/namespace are DNS-1123, label keys/values valid,
 // annotations within size. `require_name` is false for generateName creates.
-// The metadata fields the hub reads as text (name, namespace, generateName, resourceVersion,
-// uid) are strings (or absent): Invalid naming the field otherwise. DecodeBody checks it.
+// The fields the hub reads as text (apiVersion, kind, metadata.name, namespace,
+// generateName, resourceVersion, uid) are strings (or absent): Invalid naming the field
+// otherwise. DecodeBody and ValidateObject check it.
 Status CheckMetadataTypes(const nlohmann::json& object);
 
 Status ValidateObject(const KindInfo& kind, const nlohmann::json& object, bool require_name = true);

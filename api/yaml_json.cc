@@ -48,8 +48,15 @@ bool IsFloatText(std::string_view s) {
   return i == s.size();
 }
 
+Status InvalidUtf8(const YAML::Node& node) {
+  return Status::BadRequest("YAML: the text at line " + std::to_string(node.Mark().line + 1) +
+                            " is not valid UTF-8");
+}
+
 StatusOr<json> ScalarToJson(const YAML::Node& node) {
   const std::string& s = node.Scalar();
+  // yaml-cpp passes any bytes through; JSON text (and every reply) must be UTF-8.
+  if (!IsValidUtf8(s)) return InvalidUtf8(node);
   // Quoted scalars (tag "!") are strings; plain ones follow the YAML 1.2 core schema.
   if (node.Tag() == "!") return json(s);
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return json(nullptr);
@@ -109,6 +116,7 @@ StatusOr<json> NodeToJson(const YAML::Node& node, int depth, size_t& budget) {
       json obj = json::object();
       for (const auto& kv : node) {
         std::string key = kv.first.Scalar();
+        if (!IsValidUtf8(key)) return InvalidUtf8(kv.first);
         if (obj.contains(key)) {
           return Status::BadRequest("duplicate key \"" + key + "\" at line " +
                                  std::to_string(kv.first.Mark().line + 1));
@@ -283,19 +291,77 @@ StatusOr<json> YamlToJson(std::string_view yaml) {
   }
 }
 
+std::vector<std::string_view> SplitYamlDocuments(std::string_view yaml) {
+  std::vector<std::string_view> docs;
+  size_t doc_start = 0, line_start = 0;
+  while (line_start < yaml.size()) {
+    size_t line_end = yaml.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = yaml.size();
+    const std::string_view line = yaml.substr(line_start, line_end - line_start);
+    const bool marker = line.substr(0, 3) == "---" &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker) {
+      if (line_start > doc_start) docs.push_back(yaml.substr(doc_start, line_start - doc_start));
+      // "--- {a: 1}" starts its document on the marker line; "---" or "--- # x" ends at it.
+      const size_t rest = line.find_first_not_of(" \t\r", 3);
+      const bool content = rest != std::string_view::npos && line[rest] != '#';
+      doc_start = content ? line_start : std::min(line_end + 1, yaml.size());
+    }
+    line_start = line_end + 1;
+  }
+  if (doc_start < yaml.size()) docs.push_back(yaml.substr(doc_start));
+  return docs;
+}
+
 StatusOr<std::vector<json>> YamlDocumentsToJson(std::string_view yaml) {
-  try {
-    std::vector<json> out;
-    for (const auto& node : YAML::LoadAll(std::string(yaml))) {
+  // Split first, then load each document alone: yaml-cpp 0.7's LoadAll loops forever on
+  // some malformed input (found by fuzz/fuzz_decode_body).
+  std::vector<json> out;
+  for (std::string_view text : SplitYamlDocuments(yaml)) {
+    try {
+      YAML::Node node = YAML::Load(std::string(text));
       if (node.IsNull()) continue;
       auto v = DocumentToJson(node);
       if (!v.ok()) return v.status();
       out.push_back(std::move(v).value());
+    } catch (const YAML::Exception& e) {
+      return Status::BadRequest("YAML document " + std::to_string(out.size() + 1) + ": " + e.what());
     }
-    return out;
-  } catch (const YAML::Exception& e) {
-    return Status::BadRequest("YAML: " + std::string(e.what()));
   }
+  return out;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
+    i += n + 1;
+  }
+  return true;
 }
 
 int JsonNestingDepth(std::string_view text) {

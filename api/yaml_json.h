@@ -25,6 +25,11 @@ StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view what 
 // The deepest [ / { nesting of JSON text (strings skipped); linear, no recursion.
 int JsonNestingDepth(std::string_view text);
 
+// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF. nlohmann's
+// parser checks JSON text; YAML scalars, paths and query values are checked with this
+// (json::dump throws on a string that is not UTF-8).
+bool IsValidUtf8(std::string_view s);
+
 // Parses one YAML document into JSON. Plain scalars become numbers/booleans/null
 // following YAML 1.2's core schema; quoted scalars stay strings. Invalid on bad YAML
 // (message has line and column). Duplicate keys are rejected, as are nesting deeper than
@@ -34,6 +39,11 @@ StatusOr<nlohmann::json> YamlToJson(std::string_view yaml);
 
 // Parses a multi-document YAML stream ("---" separated); empty documents are skipped.
 StatusOr<std::vector<nlohmann::json>> YamlDocumentsToJson(std::string_view yaml);
+
+// The documents of a YAML stream, split as kubectl splits them: at lines that start with
+// "---" followed by the end of the line, a blank or a comment. "--- {a: 1}" starts a
+// document that includes its marker line. Empty pieces are dropped.
+std::vector<std::string_view> SplitYamlDocuments(std::string_view yaml);
 
 // Emits JSON as block-style YAML with keys in the JSON's (sorted) order. Strings that
 // would read back as another type ("true", "80", "") are quoted. Deterministic.

@@ -102,7 +102,7 @@ class WatchStream {
       wire.erase("metadata");
       wire["metadata"] = {{"resourceVersion", object["metadata"].value("resourceVersion", "")}};
     }
-    return ex_->Write(json{{"type", type}, {"object", wire}}.dump() + "\n");
+    return ex_->Write(json{{"type", type}, {"object", wire}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
   }
 
   bool KeepAlive(int64_t revision) {
@@ -217,7 +217,8 @@ class ApiServer::Impl {
 
   void Reply(const Ex& req, int code, const json& body, const std::string& verb,
              Clk::time_point start) {
-    req->Reply({code, "application/json", body.dump(), {}});
+    // Inputs are checked for UTF-8; `replace` keeps a miss from turning into an exception.
+    req->Reply({code, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}});
     Record(verb, code, start);
   }
 
@@ -279,6 +280,12 @@ class ApiServer::Impl {
     const auto parts = SplitPath(path);
     const auto query = QueryParams::Parse(req->request().query);
     const std::string& method = req->request().method;
+    // Names and values end up in JSON replies, which must be UTF-8.
+    if (!std::all_of(parts.begin(), parts.end(), [](const std::string& p) { return api::IsValidUtf8(p); }) ||
+        !query.AllUtf8()) {
+      return ReplyError(req, Status::BadRequest("the request path or a query parameter is not valid UTF-8"),
+                        "unknown", start);
+    }
 
     if (path == "/healthz" || path == "/livez") return ReplyText(req, 200, "ok", "text/plain");
     if (path == "/readyz") {

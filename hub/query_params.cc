@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/yaml_json.h"
+
 namespace berth::hub {
 namespace {
 
@@ -52,6 +54,13 @@ QueryParams QueryParams::Parse(const std::string& raw) {
     i = amp + 1;
   }
   return q;
+}
+
+bool QueryParams::AllUtf8() const {
+  for (const auto& [k, v] : values_) {
+    if (!api::IsValidUtf8(k) || !api::IsValidUtf8(v)) return false;
+  }
+  return true;
 }
 
 std::string QueryParams::Get(const std::string& name) const {

@@ -22,6 +22,8 @@ class QueryParams {
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   // The value, or "" when absent.
   std::string Get(const std::string& name) const;
+  // Every name and value is valid UTF-8 (after percent-decoding).
+  bool AllUtf8() const;
 
   // A boolean as Go's strconv.ParseBool reads it: 1 t T TRUE true True / 0 f F FALSE false
   // False. Absent or empty: `fallback`. Anything else: BadRequest naming the parameter.

@@ -36,6 +36,12 @@ TEST(QueryParamsTest, DecodesAndKeepsTheLastValue) {
   EXPECT_EQ(QueryParams::Parse("x=%zz%4").Get("x"), "%zz%4");
 }
 
+TEST(QueryParamsTest, KnowsWhetherEverythingIsUtf8) {
+  EXPECT_TRUE(QueryParams::Parse("labelSelector=team%3Dsuche%C3%BC").AllUtf8());
+  EXPECT_FALSE(QueryParams::Parse("labelSelector=%FF").AllUtf8());
+  EXPECT_FALSE(QueryParams::Parse("%C3=1").AllUtf8());
+}
+
 TEST(QueryParamsTest, IntegersAreWholeAndInRange) {
   EXPECT_EQ(**QueryParams::Parse("limit=500").Int("limit"), 500);
   EXPECT_FALSE(QueryParams::Parse("").Int("limit")->has_value());

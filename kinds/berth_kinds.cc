@@ -286,6 +286,11 @@ namespace berth::kinds {
 
 Status ValidateForCreate(const api::KindRegistry& registry, const json& object) {
   if (!object.is_object()) return Status::BadRequest("an object must be a mapping");
+  for (const char* field : {"apiVersion", "kind"}) {
+    if (object.contains(field) && !object[field].is_string()) {
+      return Status::BadRequest(std::string(field) + ": must be a string");
+    }
+  }
   const std::string api_version = object.value("apiVersion", "");
   const std::string kind_name = object.value("kind", "");
   const api::KindInfo* kind = registry.ByKind(api_version, kind_name);

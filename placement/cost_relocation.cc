@@ -226,7 +226,8 @@ void Relocation::FixExplanation(int ws) {
       if (c == s.cluster) s.replicas = n;
     }
   }
-  for (const auto& [c, n] : per_cluster) {
+  for (const auto& [cluster, n] : per_cluster) {
+    const int c = cluster;  // clang 14 cannot capture a structured binding
     bool listed = std::any_of(d.scores.begin(), d.scores.end(),
                               [c](const ClusterScore& s) { return s.cluster == c; });
     if (listed) continue;

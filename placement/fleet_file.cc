@@ -321,7 +321,12 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
           for (size_t pi = 0; pi < pools->size(); ++pi) {
             std::string pp = path + ".nodePools[" + std::to_string(pi) + "]";
             if ((*pools)[pi].is_object()) {
-              std::string pn = (*pools)[pi].value("name", std::string());
+              // Read as ParsePool reads it (FleetReader::Str: a number is its text).
+              auto name = (*pools)[pi].find("name");
+              std::string pn = name == (*pools)[pi].end() ? ""
+                               : name->is_string()        ? name->get<std::string>()
+                               : name->is_number()        ? name->dump()
+                                                          : "";
               if (!pn.empty() && !pool_names.insert(pn).second)
                 r.Fail(pp + ".name", "duplicate pool name");
             }

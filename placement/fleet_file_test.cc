@@ -82,6 +82,18 @@ clusters:
   EXPECT_THAT(fields, Contains("clusters[1].name"));
 }
 
+// Found by fuzz/fuzz_fleet_file: a numeric pool name threw. It reads as its text, like
+// every other string field of the file, and duplicates are still found.
+TEST(FleetFile, NumericPoolNameReadsAsText) {
+  const std::string head = "clusters:\n  - name: a\n    region: r\n    prices: {A100-80GB: 2}\n    nodePools:\n";
+  EXPECT_TRUE(ParseFleetYaml(head + "      - {name: 7, gpu: A100-80GB}\n").ok());
+  auto dup = ParseFleetYaml(head + "      - {name: 7, gpu: A100-80GB}\n      - {name: \"7\", gpu: A100-80GB}\n");
+  ASSERT_FALSE(dup.ok());
+  std::vector<std::string> fields;
+  for (const auto& c : dup.status().causes()) fields.push_back(c.field);
+  EXPECT_THAT(fields, Contains("clusters[0].nodePools[1].name"));
+}
+
 TEST(FleetFile, YamlSyntaxErrorNamesTheLine) {
   auto fleet = ParseFleetYaml("clusters: [a, b");
   ASSERT_FALSE(fleet.ok());

@@ -12,6 +12,8 @@ packages=(
 )
 # Test-only: the official Kubernetes Python client (Debian's) drives tests/python.
 packages+=(python3-kubernetes)
+# Test-only: clang with libFuzzer and the ASan/UBSan runtimes (fuzz/, build-asan/).
+packages+=(clang libclang-rt-14-dev)
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Node.js runs the offline Kubernetes schema check of rendered manifests.

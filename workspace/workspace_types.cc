@@ -572,6 +572,11 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
   std::vector<std::string> local_notes;
   if (!notes) notes = &local_notes;
   if (!kaito.is_object()) return Status::Invalid("a KAITO Workspace must be an object");
+  for (const char* field : {"apiVersion", "kind"}) {
+    if (kaito.contains(field) && !kaito[field].is_string()) {
+      return Status::Invalid(std::string(field) + ": must be a string", {{field, "must be a string", "FieldValueTypeInvalid"}});
+    }
+  }
   const std::string api_version = kaito.value("apiVersion", "");
   if (api_version != "kaito.sh/v1alpha1" && api_version != "kaito.sh/v1beta1") {
     return Status::Invalid(

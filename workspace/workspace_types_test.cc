@@ -230,6 +230,16 @@ TEST(WorkspaceUpdateTest, ImmutableFields) {
               Contains(CauseAt("metadata.namespace", "is immutable")));
 }
 
+// Found by fuzz/fuzz_workspace: a null or numeric kind threw out of a function that promises
+// a Status.
+TEST(KaitoConversionTest, WrongTypesAreInvalidNotExceptions) {
+  for (const char* text : {"{apiVersion: kaito.sh/v1beta1, kind: null}", "{apiVersion: 1, kind: Workspace}"}) {
+    auto r = ConvertKaitoWorkspace(*api::YamlToJson(text));
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalid);
+  }
+}
+
 TEST(KaitoConversionTest, V1beta1ConvertsWithDefaultPlacement) {
   json kaito = File("examples/workspaces/kaito-phi-4-mini.yaml");
   std::vector<std::string> notes;

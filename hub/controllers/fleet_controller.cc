@@ -907,7 +907,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
 
   // Make-before-break: an entry leaving a member stays until its replacements are Ready.
   std::map<std::string, std::vector<json>> superseded;  // ws key → {cluster, replicas, ready}
-  for (auto& [name, view] : members) {
+  for (auto& [member_name, view] : members) {
+    const std::string& name = member_name;  // clang 14 cannot capture a structured binding
     if (view.frozen()) continue;
     auto w = works.find(name);
     if (w == works.end()) continue;
@@ -933,7 +934,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
   }
 
   // Write Work objects that changed; frozen members keep theirs untouched.
-  for (auto& [name, view] : members) {
+  for (auto& [member_name, view] : members) {
+    const std::string& name = member_name;  // clang 14 cannot capture a structured binding
     if (view.frozen()) continue;
     auto w = works.find(name);
     json prev_entries = w == works.end() ? json(nullptr) : api::JsonPathGet(*w->second, "spec.workspaces");
@@ -964,7 +966,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
     });
     if (!r.ok()) return {r.status().WithContext("writing Work " + name), std::nullopt};
   }
-  for (auto& [name, w] : works) {
+  for (auto& [work_name, w] : works) {
+    const std::string& name = work_name;
     if (members.count(name)) continue;
     Write([&](ObjectCallback cb) { objects_.Delete(works_kind, "", name, {}, cb); });
   }

@@ -298,6 +298,13 @@ class HostileClientTest(unittest.TestCase):
                                          for n, p in zip("abcdefg", ["", "a", "b", "c", "d", "e", "f"])),
              {"Content-Type": "application/yaml"}),
         ]
+        # Found by fuzzing: text that is not UTF-8 made every later JSON dump throw.
+        cases += [
+            ("POST", WORKSPACES, b"apiVersion: berth.dev/v1alpha1\nkind: Workspace\nmetadata: {name: q, labels: {a: \"\xa6\"}}\n",
+             {"Content-Type": "application/yaml"}),
+            ("GET", WORKSPACES + "/%FF", None, {}),
+            ("GET", WORKSPACES + "?labelSelector=%C3", None, {}),
+        ]
         for method, path, body, headers in cases:
             h = {"Content-Type": "application/json"}
             h.update(headers)
