@@ -46,8 +46,8 @@ struct HttpsLimits {
   size_t max_header_bytes = 64 << 10;                // request line and header fields
   size_t max_header_fields = 128;
   size_t max_body_bytes = 3 << 20;                   // when the verdict names none
-  size_t max_connections = 10'000;
-  size_t max_inflight_body_bytes = 256 << 20;        // all bodies being read or handled: 503 beyond
+  size_t max_connections = 5'000;                  // ~70 KiB each when open (TLS buffers)
+  size_t max_inflight_body_bytes = 128 << 20;        // all bodies being read or handled: 503 beyond
   size_t max_stream_backlog_bytes = 16 << 20;        // one stream's unsent bytes
   size_t max_total_stream_backlog_bytes = 256 << 20; // every stream's together
 };

@@ -12,6 +12,7 @@
 #include "api/object.h"
 #include "hub/pki.h"
 #include "hub/sqlite_store.h"
+#include "hub/store_fixture.h"
 #include "kinds/berth_kinds.h"
 
 namespace berth::hub {
@@ -20,39 +21,20 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-class MembershipTest : public ::testing::Test {
+class MembershipTest : public StoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-membership-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(kinds::RegisterBerthKinds(registry_).ok());
-    SqliteStoreOptions o;
-    o.path = (dir_ / "berth.db").string();
-    store_ = OpenSqliteStore(o).value();
-    objects_ = std::make_unique<ObjectApi>(*store_, clock_, &registry_);
+    StoreFixture::SetUp();
     membership_ = std::make_unique<Membership>(*objects_, registry_, auth_, clock_);
     ASSERT_TRUE(membership_->Start().ok());
   }
   void TearDown() override {
     membership_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    StoreFixture::TearDown();
   }
 
-  const api::KindInfo& Kind(const char* kind, const char* api_version = api::kApiVersion) {
-    return *registry_.ByKind(api_version, kind);
-  }
-  StatusOr<json> Wait(const std::function<void(ObjectCallback)>& call) {
-    std::promise<StatusOr<json>> p;
-    call([&](StatusOr<json> r) { p.set_value(std::move(r)); });
-    // No wait for the store here: the reply comes only after the join's writes (its Event,
-    // a given-back token) are committed, which is what the tests check.
-    return p.get_future().get();
-  }
+  // No wait for the store in Wait: the reply to a join comes only after its writes (its
+  // Event, a given-back token) are committed, which is what the tests check.
 
   // Creates a BootstrapToken as `berthctl token create` does, with `binding` merged into its
   // spec; returns the create's result.
@@ -128,12 +110,7 @@ class MembershipTest : public ::testing::Test {
     return auth_.Authenticate("Bearer " + credential).ok();
   }
 
-  std::filesystem::path dir_;
-  api::KindRegistry registry_;
-  FakeClock clock_;
   TokenAuthenticator auth_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<ObjectApi> objects_;
   std::unique_ptr<Membership> membership_;
 };
 

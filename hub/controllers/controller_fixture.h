@@ -14,25 +14,17 @@
 #include "hub/hub.h"
 #include "kinds/berth_kinds.h"
 #include "hub/sqlite_store.h"
+#include "hub/store_fixture.h"
 
 namespace berth::hub {
 
 using nlohmann::json;
 using std::chrono::seconds;
 
-class ControllerFixture : public ::testing::Test {
+class ControllerFixture : public StoreFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-fleet-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    ASSERT_TRUE(kinds::RegisterBerthKinds(registry_).ok());
-    SqliteStoreOptions o;
-    o.path = (dir_ / "berth.db").string();
-    store_ = OpenSqliteStore(o).value();
-    objects_ = std::make_unique<ObjectApi>(*store_, clock_, &registry_);
+    StoreFixture::SetUp();
     FleetControllerOptions fo;
     fo.toleration_seconds = 30;
     fo.failback_hysteresis_seconds = 120;
@@ -41,17 +33,9 @@ class ControllerFixture : public ::testing::Test {
   }
   void TearDown() override {
     ctl_.reset();
-    objects_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    StoreFixture::TearDown();
   }
 
-  const api::KindInfo& Kind(const char* k) { return *registry_.ByKind(api::kApiVersion, k); }
-  StatusOr<json> Wait(const std::function<void(ObjectCallback)>& call) {
-    std::promise<StatusOr<json>> p;
-    call([&](StatusOr<json> r) { p.set_value(std::move(r)); });
-    return p.get_future().get();
-  }
   void Create(const char* kind, json obj, const std::string& ns = "") {
     auto r = Wait([&](ObjectCallback cb) { objects_->Create(Kind(kind), ns, obj, {}, cb); });
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -199,11 +183,6 @@ class ControllerFixture : public ::testing::Test {
            "default");
   }
 
-  std::filesystem::path dir_;
-  FakeClock clock_;
-  api::KindRegistry registry_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<ObjectApi> objects_;
   std::unique_ptr<FleetController> ctl_;
 };
 

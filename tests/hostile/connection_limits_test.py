@@ -51,13 +51,7 @@ class ConnectionLimitsTest(unittest.TestCase):
         cls.port = cls.hubp.port
         cls.ctx = ssl.create_default_context(cafile=cls.hubp.ca)
         cls.token = cls.hubp.admin_token()
-        for _ in range(100):  # bounded: 10 s
-            try:
-                if cls.request("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        cls.hubp.wait_ready()
         cls.fds_at_start = cls.hubp.open_fds()
 
     @classmethod
@@ -66,15 +60,7 @@ class ConnectionLimitsTest(unittest.TestCase):
 
     @classmethod
     def request(cls, method, path, body=None, headers=None, auth=False):
-        conn = http.client.HTTPSConnection("127.0.0.1", cls.port, context=cls.ctx, timeout=10)
-        h = dict(headers or {})
-        if auth:
-            h["Authorization"] = "Bearer " + cls.token
-        conn.request(method, path, body=body, headers=h)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-        return resp.status, data
+        return cls.hubp.request(method, path, body, headers, cls.token if auth else None)
 
     def tls(self):
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)

@@ -2,8 +2,10 @@
 from $BERTH_BIN_DIR on a free port with its own data dir, stopped with SIGTERM. Standard
 library only, so it runs under any python3.
 """
+import http.client
 import os
 import shutil
+import ssl
 import socket
 import subprocess
 import tempfile
@@ -35,6 +37,29 @@ class HubProcess:
         for _ in range(200):
             if os.path.exists(self.ca) and os.path.exists(self.kubeconfig):
                 break
+            time.sleep(0.1)
+
+    def request(self, method, path, body=None, headers=None, token=None):
+        """One request on its own TLS connection (verified against the hub's CA): (status, body)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=10)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        conn.request(method, path, body=body, headers=h)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, data
+
+    def wait_ready(self):
+        """Waits (bounded, 10 s) until /readyz answers 200."""
+        for _ in range(100):
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
             time.sleep(0.1)
 
     def admin_token(self):

@@ -1,0 +1,56 @@
+// Test fixture: an in-process hub store with every Berth kind registered (a temp dir, the
+// SQLite store, ObjectApi) and a FakeClock. Shared by the controller and membership tests;
+// derived fixtures call StoreFixture::SetUp()/TearDown() around their own.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "api/object.h"
+#include "hub/object_api.h"
+#include "hub/sqlite_store.h"
+#include "kinds/berth_kinds.h"
+
+namespace berth::hub {
+
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(kinds::RegisterBerthKinds(registry_).ok());
+    SqliteStoreOptions o;
+    o.path = (dir_ / "berth.db").string();
+    store_ = OpenSqliteStore(o).value();
+    objects_ = std::make_unique<ObjectApi>(*store_, clock_, &registry_);
+  }
+  void TearDown() override {
+    objects_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  const api::KindInfo& Kind(const char* kind, const char* api_version = api::kApiVersion) {
+    return *registry_.ByKind(api_version, kind);
+  }
+  // Runs an asynchronous ObjectApi call and waits for its callback.
+  StatusOr<nlohmann::json> Wait(const std::function<void(ObjectCallback)>& call) {
+    std::promise<StatusOr<nlohmann::json>> p;
+    call([&](StatusOr<nlohmann::json> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  api::KindRegistry registry_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ObjectApi> objects_;
+};
+
+}  // namespace berth::hub
