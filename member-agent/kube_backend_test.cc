@@ -68,13 +68,15 @@ class FakeKubeApi {
     for (const auto& r : requests_) n += r.method != "GET";
     return n;
   }
-  void set_nodes(json nodes) {
+  // Vectors, not json: `set_nodes({node})` with a json parameter is an array for clang and
+  // the node itself for gcc (CWG 1467 vs 2137).
+  void set_nodes(const std::vector<json>& nodes) {
     std::lock_guard<std::mutex> lock(mu_);
-    nodes_ = std::move(nodes);
+    nodes_ = json(nodes);
   }
-  void set_pods(json pods) {
+  void set_pods(const std::vector<json>& pods) {
     std::lock_guard<std::mutex> lock(mu_);
-    pods_ = std::move(pods);
+    pods_ = json(pods);
   }
   // Events the next watch of `path` returns (then the stream ends, as a server timeout would).
   void PushWatchEvent(const std::string& path, json event) {

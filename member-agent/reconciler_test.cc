@@ -216,7 +216,7 @@ TEST_F(ReconcilerTest, IgnoresWorkFromAnOlderPlacementGeneration) {
   hub_.set_work(Work("sim-a", 7, {WorkEntry(WorkspaceObject("phi"), 1)}));
   EXPECT_TRUE(reconciler_->ObserveWork(hub_.work()));
   Pass();
-  EXPECT_FALSE(reconciler_->ObserveWork(Work("sim-a", 6, json::array())));
+  EXPECT_FALSE(reconciler_->ObserveWork(Work("sim-a", 6, {})));
   Pass();
   EXPECT_TRUE(backend_->deleted().empty());
   EXPECT_EQ(reconciler_->stats().fenced_works, 1);
@@ -224,7 +224,7 @@ TEST_F(ReconcilerTest, IgnoresWorkFromAnOlderPlacementGeneration) {
   reconciler_ = NewReconciler();
   reconciler_->LoadPersisted();
   EXPECT_EQ(reconciler_->applied_generation(), 7);
-  EXPECT_FALSE(reconciler_->ObserveWork(Work("sim-a", 5, json::array())));
+  EXPECT_FALSE(reconciler_->ObserveWork(Work("sim-a", 5, {})));
 }
 
 TEST_F(ReconcilerTest, FailStaticHubDownForTenMinutesDeletesNothing) {

@@ -435,8 +435,9 @@ void SimCluster::StepLocked() {
   }
   for (auto& [k, pod] : pods_) {
     if (pod.node.empty()) continue;
+    const std::string& pod_node = pod.node;  // clang 14 cannot capture a structured binding
     auto node = std::find_if(nodes_.begin(), nodes_.end(),
-                             [&](const SimNode& n) { return n.spec.name == pod.node; });
+                             [&](const SimNode& n) { return n.spec.name == pod_node; });
     bool failing = failing_images_.count(pod.image) > 0;
     if (pod.pull_failed && !failing) {
       StartPullLocked(pod, *node);  // the registry is back: pull again from now

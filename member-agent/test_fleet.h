@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace berth::agent::testing {
 
@@ -71,7 +72,11 @@ inline nlohmann::json WithImage(nlohmann::json ws, const std::string& image) {
   return ws;
 }
 
-inline nlohmann::json Work(const std::string& cluster, int64_t generation, nlohmann::json entries) {
+// `entries` is a vector, not a json: `Work(c, g, {entry})` with a json parameter is an array
+// for clang and the entry itself for gcc (CWG 1467 vs 2137).
+inline nlohmann::json Work(const std::string& cluster, int64_t generation,
+                           const std::vector<nlohmann::json>& entry_list) {
+  const nlohmann::json entries(entry_list);
   return {{"apiVersion", "berth.dev/v1alpha1"},
           {"kind", "Work"},
           {"metadata", {{"name", cluster}, {"resourceVersion", "10"}}},

@@ -87,7 +87,8 @@ TEST_F(FleetControllerTest, UnschedulableWorkspaceSaysWhy) {
 }
 
 TEST_F(FleetControllerTest, ReplicasStuckWithoutGpusAreReplacedAfterTheThreshold) {
-  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  const auto [home, other_member] = PlaceOnOneOfTwo("llama", 1);
+  const std::string& other = other_member;  // clang 14 cannot capture a structured binding
   ASSERT_FALSE(home.empty());
   // The member's scheduler cannot start the pod (GPUs taken by something Berth does not see).
   ReportPending(home, "ImagePulling");
@@ -119,7 +120,8 @@ TEST_F(FleetControllerTest, ReplicasStuckWithoutGpusAreReplacedAfterTheThreshold
 }
 
 TEST_F(FleetControllerTest, OnlyTheStuckReplicasMove) {
-  const auto [home, other] = PlaceOnOneOfTwo("llama", 3);  // packed on one member
+  const auto [home, other_member] = PlaceOnOneOfTwo("llama", 3);  // packed on one member
+  const std::string& other = other_member;  // clang 14 cannot capture a structured binding
   ASSERT_FALSE(home.empty());
   json work = Get("Work", "", home);
   const json& e = work["spec"]["workspaces"][0];
@@ -150,7 +152,8 @@ TEST_F(FleetControllerTest, StuckReplicasStayWhenNoOtherClusterHasRoom) {
 }
 
 TEST_F(FleetControllerTest, FailoverAfterTolerationKeepsDeadMembersWorkAndNeverDropsReady) {
-  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  const auto [home, other_member] = PlaceOnOneOfTwo("llama", 1);
+  const std::string& other = other_member;  // clang 14 cannot capture a structured binding
   ASSERT_FALSE(home.empty());
   ReportReady(home);
   Settle();
@@ -245,7 +248,8 @@ TEST_F(FleetControllerTest, HubRestartGivesHealthyMembersAFreshGracePeriod) {
 // the whole second is known, end at most a second late.
 TEST_F(FleetControllerTest, TolerationCountsFromTheExactTransitionNotItsWholeSecond) {
   using std::chrono::milliseconds;
-  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  const auto [home, other_member] = PlaceOnOneOfTwo("llama", 1);
+  const std::string& other = other_member;  // clang 14 cannot capture a structured binding
   ASSERT_FALSE(home.empty());
   const Clock::TimePoint transition = SilenceUntilUnhealthy(home, other);
   ASSERT_EQ(Condition("MemberCluster", "", home, "Healthy"), "False");
@@ -267,7 +271,8 @@ TEST_F(FleetControllerTest, TolerationCountsFromTheExactTransitionNotItsWholeSec
 
 TEST_F(FleetControllerTest, AfterARestartTheTolerationEndsAtTheEndOfTheStampedSecond) {
   using std::chrono::milliseconds;
-  const auto [home, other] = PlaceOnOneOfTwo("llama", 1);
+  const auto [home, other_member] = PlaceOnOneOfTwo("llama", 1);
+  const std::string& other = other_member;  // clang 14 cannot capture a structured binding
   ASSERT_FALSE(home.empty());
   SilenceUntilUnhealthy(home, other);
   ASSERT_EQ(Condition("MemberCluster", "", home, "Healthy"), "False");
