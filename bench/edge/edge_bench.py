@@ -41,8 +41,10 @@ def hub_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def attacker(port, ca, slowloris, idle, trickle_s, hold_s, burst, pipe):
+def attacker(port, ca, slowloris, idle, trickle_s, hold_s, burst, pin, pipe):
     """Holds the connections; reports when they are open and how long each lived."""
+    if pin is not None:
+        os.sched_setaffinity(0, {pin})
     ctx = ssl.create_default_context(cafile=ca)
     socks = []  # (sock, kind, opened_at)
     failed = 0
@@ -165,12 +167,20 @@ def main():
     ap.add_argument("--trickle", type=float, default=3.0, help="seconds between a slowloris' bytes")
     ap.add_argument("--burst", action="store_true",
                     help="every slowloris sends its byte at the same moment (default: staggered)")
+    ap.add_argument("--pin", action="store_true",
+                    help="hub and measuring client on CPU 0, attacker on CPU 1: separates the hub's "
+                         "cost of the attack from the attacker's own")
     ap.add_argument("--bin-dir", default=os.environ.get("BERTH_BIN_DIR", "build/bin"))
     args = ap.parse_args()
     os.environ["BERTH_BIN_DIR"] = args.bin_dir
 
     hub = HubProcess("berth-edge-bench-", ["--request-header-timeout", str(args.header_timeout),
                                            "--no-controllers"])
+    if args.pin:
+        os.sched_setaffinity(hub.proc.pid, {0})
+        for tid in os.listdir("/proc/%d/task" % hub.proc.pid):
+            os.sched_setaffinity(int(tid), {0})
+        os.sched_setaffinity(0, {0})
     try:
         ctx = ssl.create_default_context(cafile=hub.ca)
         token = hub.admin_token()
@@ -187,7 +197,8 @@ def main():
         parent, child = multiprocessing.Pipe()
         hold = args.header_timeout * 3 + 60
         proc = multiprocessing.Process(target=attacker, args=(hub.port, hub.ca, args.slowloris, args.idle,
-                                                              args.trickle, hold, args.burst, child))
+                                                              args.trickle, hold, args.burst,
+                                                              1 if args.pin else None, child))
         opened_at = time.monotonic()
         proc.start()
         opened = parent.recv()

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from hub_process import HubProcess  # noqa: E402
+from hub_process import HubTestCase  # noqa: E402
 
 JOIN = "/apis/berth.dev/v1alpha1/join"
 WORKSPACES = "/apis/berth.dev/v1alpha1/namespaces/default/workspaces"
@@ -40,27 +40,18 @@ def closed_within(sock, seconds):
     return False
 
 
-class ConnectionLimitsTest(unittest.TestCase):
+class ConnectionLimitsTest(HubTestCase):
+    HUB_PREFIX = "berth-limits-"
+    HUB_ARGS = (
+        "--tls-handshake-timeout", str(HANDSHAKE_S), "--request-header-timeout", str(HEADER_S),
+        "--request-body-timeout", str(BODY_S), "--idle-timeout", str(IDLE_S),
+        "--max-connections", str(MAX_CONNECTIONS), "--max-watch-backlog-bytes", str(WATCH_BACKLOG),
+        "--no-controllers")
+
     @classmethod
     def setUpClass(cls):
-        cls.hubp = HubProcess("berth-limits-", [
-            "--tls-handshake-timeout", str(HANDSHAKE_S), "--request-header-timeout", str(HEADER_S),
-            "--request-body-timeout", str(BODY_S), "--idle-timeout", str(IDLE_S),
-            "--max-connections", str(MAX_CONNECTIONS), "--max-watch-backlog-bytes", str(WATCH_BACKLOG),
-            "--no-controllers"])
-        cls.port = cls.hubp.port
-        cls.ctx = ssl.create_default_context(cafile=cls.hubp.ca)
-        cls.token = cls.hubp.admin_token()
-        cls.hubp.wait_ready()
+        super().setUpClass()
         cls.fds_at_start = cls.hubp.open_fds()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.hubp.stop()
-
-    @classmethod
-    def request(cls, method, path, body=None, headers=None, auth=False):
-        return cls.hubp.request(method, path, body, headers, cls.token if auth else None)
 
     def tls(self):
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -73,10 +64,6 @@ class ConnectionLimitsTest(unittest.TestCase):
             if line.startswith(key):
                 return float(line.split()[-1])
         return 0.0
-
-    def assertHubAlive(self):
-        self.assertIsNone(self.hubp.proc.poll(), "the hub died; its log:\n" + self.hubp.log()[-3000:])
-        self.assertEqual(self.request("GET", "/healthz")[0], 200)
 
     def read_response(self, sock):
         """Reads one HTTP response off a raw TLS socket: (status, body)."""

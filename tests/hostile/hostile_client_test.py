@@ -16,32 +16,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-from hub_process import HubProcess  # noqa: E402
+from hub_process import HubTestCase  # noqa: E402
 
 JOIN = "/apis/berth.dev/v1alpha1/join"
 WORKSPACES = "/apis/berth.dev/v1alpha1/namespaces/default/workspaces"
 
 
-class HostileClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.hubp = HubProcess("berth-hostile-")
-        cls.hub, cls.port = cls.hubp.proc, cls.hubp.port
-        cls.ctx = ssl.create_default_context(cafile=cls.hubp.ca)
-        cls.token = cls.hubp.admin_token()
-        cls.hubp.wait_ready()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.hubp.stop()
-
-    @classmethod
-    def request(cls, method, path, body=None, headers=None, auth=False):
-        return cls.hubp.request(method, path, body, headers, cls.token if auth else None)
-
-    def assertHubAlive(self):
-        self.assertIsNone(self.hub.poll(), "the hub died; its log:\n" + self.hubp.log()[-3000:])
-        self.assertEqual(self.request("GET", "/healthz")[0], 200)
+class HostileClientTest(HubTestCase):
+    HUB_PREFIX = "berth-hostile-"
 
     def assertRefused(self, status, data, low=400, high=499):
         self.assertTrue(low <= status <= high, "%d %s" % (status, data[:300]))

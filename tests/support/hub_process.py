@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 
 
 def free_port():
@@ -88,3 +89,29 @@ class HubProcess:
         text = self.log()
         shutil.rmtree(self.work, ignore_errors=True)
         return text
+
+
+class HubTestCase(unittest.TestCase):
+    """A test class with one hub of its own: HUB_ARGS are extra berth-hub flags."""
+    HUB_PREFIX = "berth-pytest-"
+    HUB_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hubp = HubProcess(cls.HUB_PREFIX, cls.HUB_ARGS)
+        cls.hub, cls.port = cls.hubp.proc, cls.hubp.port
+        cls.ctx = ssl.create_default_context(cafile=cls.hubp.ca)
+        cls.token = cls.hubp.admin_token()
+        cls.hubp.wait_ready()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hubp.stop()
+
+    @classmethod
+    def request(cls, method, path, body=None, headers=None, auth=False):
+        return cls.hubp.request(method, path, body, headers, cls.token if auth else None)
+
+    def assertHubAlive(self):
+        self.assertIsNone(self.hub.poll(), "the hub died; its log:\n" + self.hubp.log()[-3000:])
+        self.assertEqual(self.request("GET", "/healthz")[0], 200)
