@@ -361,6 +361,14 @@ Session::~Session() {
   if (core_->open_gauge) core_->open_gauge->Decrement();
 }
 
+http::response<http::string_body> ToResponse(HttpReply reply) {
+  http::response<http::string_body> res{static_cast<http::status>(reply.code), 11};
+  res.set(http::field::content_type, reply.content_type);
+  for (auto& [k, v] : reply.headers) res.set(k, v);
+  res.body() = std::move(reply.body);
+  return res;
+}
+
 // A malformed message (answered 400), as opposed to a connection that ended or timed out.
 bool IsParseError(error_code ec) {
   return ec.category() == http::make_error_code(http::error::bad_method).category() &&
@@ -439,20 +447,11 @@ void Session::OnHeader(error_code ec) {
     return Refuse(CloseReason::kBadRequest, 500, "internal error");
   }
   if (verdict.refuse) {
+    // Nothing unread: the connection can serve the next request. A body pending: it is never
+    // read, so the connection closes after the reply.
     const bool body_pending = !parser_->is_done();
-    if (!body_pending) {  // nothing unread: the connection can serve the next request
-      http::response<http::string_body> res{static_cast<http::status>(verdict.refuse->code), 11};
-      res.set(http::field::content_type, verdict.refuse->content_type);
-      for (auto& [k, v] : verdict.refuse->headers) res.set(k, v);
-      res.body() = std::move(verdict.refuse->body);
-      return Write(std::move(res), !keep_alive_);
-    }
-    reason_ = CloseReason::kRefused;
-    http::response<http::string_body> res{static_cast<http::status>(verdict.refuse->code), 11};
-    res.set(http::field::content_type, verdict.refuse->content_type);
-    for (auto& [k, v] : verdict.refuse->headers) res.set(k, v);
-    res.body() = std::move(verdict.refuse->body);
-    return Write(std::move(res), true);
+    if (body_pending) reason_ = CloseReason::kRefused;
+    return Write(ToResponse(std::move(*verdict.refuse)), body_pending || !keep_alive_);
   }
   const size_t limit = verdict.body_limit ? verdict.body_limit : core_->limits.max_body_bytes;
   handle_ = std::move(verdict.handle);
@@ -525,20 +524,12 @@ void Session::Refuse(CloseReason why, int code, std::string message, HttpHeaders
                                             : code == 500 ? "InternalError"
                                                           : "BadRequest") +
           "\",\"code\":" + std::to_string(code) + "}";
-  http::response<http::string_body> res{static_cast<http::status>(code), 11};
-  res.set(http::field::content_type, "application/json");
-  for (auto& [k, v] : extra) res.set(k, v);
-  res.body() = std::move(body);
-  Write(std::move(res), true);
+  Write(ToResponse({code, "application/json", std::move(body), std::move(extra)}), true);
 }
 
 void Session::SendReply(const std::shared_ptr<Exchange>& ex, HttpReply reply) {
   if (ex != exchange_) return;
-  http::response<http::string_body> res{static_cast<http::status>(reply.code), 11};
-  res.set(http::field::content_type, reply.content_type);
-  for (auto& [k, v] : reply.headers) res.set(k, v);
-  res.body() = std::move(reply.body);
-  Write(std::move(res), !keep_alive_);
+  Write(ToResponse(std::move(reply)), !keep_alive_);
 }
 
 void Session::Write(http::response<http::string_body> res, bool close) {
