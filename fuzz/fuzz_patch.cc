@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 
@@ -25,8 +26,9 @@ struct Fixture {
 
   Fixture() {
     if (!berth::kinds::RegisterBerthKinds(registry).ok()) __builtin_trap();
-    char dir[] = "/tmp/berth-fuzz-patch-XXXXXX";
+    static char dir[] = "/tmp/berth-fuzz-patch-XXXXXX";
     if (!mkdtemp(dir)) __builtin_trap();
+    std::atexit([] { std::filesystem::remove_all(dir); });  // libFuzzer exits through exit()
     berth::hub::SqliteStoreOptions options;
     options.path = std::string(dir) + "/berth.db";
     auto opened = berth::hub::OpenSqliteStore(options);
