@@ -395,34 +395,34 @@ class ApiServer::Impl {
   // Preconditions and dryRun may come in a DeleteOptions body.
   void Delete(const Ex& req, const api::KindInfo& kind_ref, const ResourcePath& rp, bool query_dry_run,
               Clk::time_point start) {
-        const api::KindInfo* kind = &kind_ref;
-        const std::string& bytes = req->request().body;
-        DeleteOptions options;
-        options.dry_run = query_dry_run;
-        try {
-          if (!bytes.empty()) {
-            auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
-            if (!parsed.ok()) return ReplyError(req, parsed.status(), "delete", start, kind, rp.name);
-            json opts = std::move(*parsed);
-            if (!opts.is_object()) {
-              return ReplyError(req, Status::BadRequest("invalid DeleteOptions: must be a JSON object"), "delete", start, kind, rp.name);
-            }
-            json pre = opts.value("preconditions", json::object());
-            if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
-              options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());
-            }
-            if (pre.contains("uid") && pre["uid"].is_string()) options.precondition_uid = pre["uid"].get<std::string>();
-            auto body_dry_run = DryRunFromDeleteOptions(opts);
-            if (!body_dry_run.ok()) return ReplyError(req, body_dry_run.status(), "delete", start, kind, rp.name);
-            options.dry_run = options.dry_run || *body_dry_run;
-          }
-        } catch (const std::exception& e) {
-          return ReplyError(req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start, kind, rp.name);
+    const api::KindInfo* kind = &kind_ref;
+    const std::string& bytes = req->request().body;
+    DeleteOptions options;
+    options.dry_run = query_dry_run;
+    try {
+      if (!bytes.empty()) {
+        auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
+        if (!parsed.ok()) return ReplyError(req, parsed.status(), "delete", start, kind, rp.name);
+        json opts = std::move(*parsed);
+        if (!opts.is_object()) {
+          return ReplyError(req, Status::BadRequest("invalid DeleteOptions: must be a JSON object"), "delete", start, kind, rp.name);
         }
-        objects_.Delete(*kind, rp.ns, rp.name, options, [this, req, kind, name = rp.name, start](StatusOr<json> r) {
-          if (!r.ok()) return ReplyError(req, r.status(), "delete", start, kind, name);
-          Reply(req, 200, *r, "delete", start);
-        });
+        json pre = opts.value("preconditions", json::object());
+        if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
+          options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());
+        }
+        if (pre.contains("uid") && pre["uid"].is_string()) options.precondition_uid = pre["uid"].get<std::string>();
+        auto body_dry_run = DryRunFromDeleteOptions(opts);
+        if (!body_dry_run.ok()) return ReplyError(req, body_dry_run.status(), "delete", start, kind, rp.name);
+        options.dry_run = options.dry_run || *body_dry_run;
+      }
+    } catch (const std::exception& e) {
+      return ReplyError(req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start, kind, rp.name);
+    }
+    objects_.Delete(*kind, rp.ns, rp.name, options, [this, req, kind, name = rp.name, start](StatusOr<json> r) {
+      if (!r.ok()) return ReplyError(req, r.status(), "delete", start, kind, name);
+      Reply(req, 200, *r, "delete", start);
+    });
   }
 
   // Admin: everything. A member credential (see docs/API.md) reaches only its own
@@ -478,34 +478,32 @@ class ApiServer::Impl {
     if (method != methods::POST && rp.name.empty()) {
       return ReplyError(req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"), verb, start, &kind);
     }
-    {
-      std::string body = req->request().body;
-      auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
-        return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
-          if (!r.ok()) return ReplyError(req, r.status(), verb, start, &kind, name);
-          Reply(req, ok_code, *r, verb, start);
-        };
+    const std::string& body = req->request().body;  // read and bounded by the server
+    auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
+      return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
+        if (!r.ok()) return ReplyError(req, r.status(), verb, start, &kind, name);
+        Reply(req, ok_code, *r, verb, start);
       };
-      if (verb == "patch") {
-        auto type = PatchTypeFromContentType(content_type);
-        if (!type.ok()) return ReplyError(req, type.status(), verb, start, &kind, rp.name);
-        if (body.size() > api::kMaxObjectBytes) {
-          return ReplyError(req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"), verb, start, &kind, rp.name);
-        }
-        return objects_.Patch(kind, rp.ns, rp.name, *type, std::move(body), opts, done(200));
+    };
+    if (verb == "patch") {
+      auto type = PatchTypeFromContentType(content_type);
+      if (!type.ok()) return ReplyError(req, type.status(), verb, start, &kind, rp.name);
+      if (body.size() > api::kMaxObjectBytes) {
+        return ReplyError(req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"), verb, start, &kind, rp.name);
       }
-      auto decoded = api::DecodeBody(body, content_type);
-      if (!decoded.ok()) return ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
-      if (verb == "create") {
-        const std::string name = api::NameOf(*decoded);
-        return objects_.Create(kind, rp.ns, std::move(*decoded), opts,
-                               [this, req, &kind, start, name](StatusOr<json> r) {
-                                 if (!r.ok()) return ReplyError(req, r.status(), "create", start, &kind, name);
-                                 Reply(req, 201, *r, "create", start);
-                               });
-      }
-      objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
+      return objects_.Patch(kind, rp.ns, rp.name, *type, body, opts, done(200));
     }
+    auto decoded = api::DecodeBody(body, content_type);
+    if (!decoded.ok()) return ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
+    if (verb == "create") {
+      const std::string name = api::NameOf(*decoded);
+      return objects_.Create(kind, rp.ns, std::move(*decoded), opts,
+                             [this, req, &kind, start, name](StatusOr<json> r) {
+                               if (!r.ok()) return ReplyError(req, r.status(), "create", start, &kind, name);
+                               Reply(req, 201, *r, "create", start);
+                             });
+    }
+    objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
   }
 
   // For the last line of defence: the reply may already have been sent.
