@@ -25,6 +25,7 @@ using nlohmann::json;
 
 // How often a watch re-checks should_stop while the stream is silent.
 constexpr auto kWatchPoll = std::chrono::milliseconds(200);
+constexpr auto kWatchCancelGrace = std::chrono::seconds(2);
 
 using X509List = std::vector<std::unique_ptr<X509, decltype(&X509_free)>>;
 
@@ -502,9 +503,15 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
     }
     if (finished) break;
   }
-  // Closes the connection if the stream is still open; pending continuations hold
-  // `state` and finish on their own.
+  // Closes the connection if the stream is still open, then waits (bounded) for the body
+  // pump to see it: a caller that exits right after returning (berthctl rollout status -w)
+  // would otherwise leave cpprestsdk's read and close tasks half-run.
   cancel.cancel();
+  {
+    std::unique_lock<std::mutex> lock(state->mu);
+    state->cv.wait_for(lock, kWatchCancelGrace,
+                       [&] { return state->finished || state->error.has_value(); });
+  }
   return result;
 }
 
