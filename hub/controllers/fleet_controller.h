@@ -1,15 +1,21 @@
-// The hub's controllers: member health from leases, placement of every Workspace with the
-// placement engine, one Work per member, Workspace status aggregated from what agents
-// report, and automatic failover / failback. Level-triggered: each pass reads desired and
-// observed state from the store and converges; nothing depends on which event woke it.
-// Writes go through ObjectApi, so the hub's own changes follow the API's rules.
+// The hub's controllers: member health from leases, and one placement pass over the whole
+// fleet that places every Workspace with the placement engine, writes one Work per member
+// and Workspace status, and fails over / fails back. Level-triggered: each pass reads desired
+// and observed state and converges; nothing depends on which event woke it. Writes go
+// through ObjectApi, so the hub's own changes follow the API's rules.
 //
-// Failover (docs/FAILOVER.md): a member whose lease is older than heartbeat period ×
-// missed heartbeats is Unhealthy. After the policy's tolerationSeconds its replicas are
-// placed elsewhere at once, but its Work is frozen, not emptied (make-before-break: it may
-// be alive behind a partition). A member healthy again for failbackHysteresisSeconds takes
-// new replicas again; a replica moved off any member is kept there ("superseded") until its
-// replacements are Ready, so a workspace never drops below what it had.
+// This class keeps only the store I/O, the informer caches and the order of the stages; what
+// each stage decides lives in its own file beside this one, as a pure function of plain data
+// (docs/ARCHITECTURE.md, "The placement pass", lists them):
+//   member_health       Healthy/Joined conditions from leases; each member's phase
+//   work_reports        what agents report per workspace, trusted only for the current entry
+//   placement_requests  Workspaces → placement requests (policies resolved)
+//   failover_decisions  NoExecute/unreachable eviction, failback, capacity re-placement
+//   gpu_ledger          GPUs held by replicas already asked for; spare GPUs after the pass
+//   desired_work        the Work entry each member should carry (rollout: workspace_rollout)
+//   make_before_break   old entries kept until their replacements are Ready
+//   work_diff           which Work objects to create, update or delete
+//   workspace_status    status.placements and the conditions; placement_events: events
 //
 // Threading: reconcilers run on the ControllerLoop's one worker thread (or the test's).
 #pragma once
@@ -25,6 +31,8 @@
 #include "api/clock.h"
 #include "api/kinds.h"
 #include "hub/controllers/controller_loop.h"
+#include "hub/controllers/member_health.h"
+#include "hub/controllers/stage_types.h"
 #include "hub/object_api.h"
 #include "placement/fleet.h"
 
@@ -110,11 +118,17 @@ class FleetController {
   std::map<std::string, CachedInventory> inventories_;
   // When this hub moved a member's Healthy condition, to the millisecond: lastTransitionTime
   // has whole seconds (the Kubernetes convention), which alone would end a toleration up to
-  // a second early. Keyed by member: {the lastTransitionTime written, the exact time}.
-  // Controller thread only. See HealthySince in the .cc.
-  std::map<std::string, std::pair<std::string, Clock::TimePoint>> healthy_transitions_;
-  Clock::TimePoint HealthySince(const std::string& member, const nlohmann::json& healthy,
-                                Clock::TimePoint now) const;
+  // a second early. Controller thread only. See HealthySince in member_health.h.
+  HealthTransitions healthy_transitions_;
+
+  // The steps of a placement pass that touch the store or the caches (the .cc).
+  struct FleetState;
+  StatusOr<FleetState> ReadFleetState();
+  placement::FleetSnapshot BuildSnapshot(const FleetState& state, Clock::TimePoint now,
+                                         std::map<std::string, MemberView>& members, WakeUp& wake);
+  struct PassResult;
+  Status WriteWork(const PassResult& pass);
+  Status WriteStatuses(const PassResult& pass, Clock::TimePoint now, WakeUp& wake);
 };
 
 }  // namespace berth::hub

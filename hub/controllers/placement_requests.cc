@@ -1,0 +1,97 @@
+#include "hub/controllers/placement_requests.h"
+
+#include <memory>
+#include <utility>
+
+#include "api/object.h"
+#include "rollout/revision.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+placement::PolicyCatalog PoliciesFrom(const std::vector<json>& policy_objects) {
+  placement::PolicyCatalog out;
+  for (const auto& p : policy_objects) {
+    auto parsed = policies::ParsePlacementPolicy(p);
+    if (parsed.ok()) {
+      out[WsKey(api::NamespaceOf(p), api::NameOf(p))] = std::make_shared<policies::PlacementPolicySpec>(parsed->spec);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Each policy of the pass once with the implicit unreachable toleration, so requests that
+// share a policy share its effective copy (the planner caches per-policy work by address).
+// Keyed by address; the original is held too, so an address is never reused while cached.
+class EffectivePolicies {
+ public:
+  explicit EffectivePolicies(int64_t default_toleration_seconds)
+      : default_toleration_seconds_(default_toleration_seconds),
+        default_policy_(std::make_shared<const policies::PlacementPolicySpec>()) {}
+
+  std::shared_ptr<const policies::PlacementPolicySpec> Of(std::shared_ptr<const policies::PlacementPolicySpec> p) {
+    if (!p) p = default_policy_;
+    auto& [original, effective] = cache_[p.get()];
+    if (!effective) {
+      original = p;
+      effective = WithUnreachableToleration(*p, default_toleration_seconds_);
+    }
+    return effective;
+  }
+
+ private:
+  using Policy = std::shared_ptr<const policies::PlacementPolicySpec>;
+  int64_t default_toleration_seconds_;
+  Policy default_policy_;
+  std::map<const policies::PlacementPolicySpec*, std::pair<Policy, Policy>> cache_;
+};
+
+// The request for one Workspace, or why it cannot be placed.
+StatusOr<placement::PlacementRequest> RequestFor(const json& obj, const workspace::Workspace& ws,
+                                                 const placement::PolicyCatalog& policies, Clock::TimePoint now) {
+  if (auto rev = rollout::RevisionOf(obj, now); !rev.ok()) return rev.status();
+  return placement::RequestFromWorkspace(ws, policies);
+}
+
+}  // namespace
+
+PlacementRequests BuildPlacementRequests(const PlacementRequestsInput& in) {
+  PlacementRequests out;
+  EffectivePolicies effective(in.defaults.toleration_seconds);
+  for (const auto& obj : *in.workspaces) {
+    const std::string key = WsKey(api::NamespaceOf(obj), api::NameOf(obj));
+    out.by_key[key] = &obj;
+    if (api::IsBeingDeleted(obj)) continue;
+    auto ws = workspace::ParseWorkspace(obj);
+    if (!ws.ok()) {
+      out.invalid[key] = ws.status().message();
+      continue;
+    }
+    auto req = RequestFor(obj, *ws, *in.policies, in.now);
+    if (!req.ok()) {
+      out.invalid[key] = req.status().message();
+      continue;
+    }
+    req->policy = effective.Of(req->policy);
+    FailoverContext c;
+    c.key = &key;
+    c.status = &ws->status.raw;
+    c.policy = req->policy.get();
+    c.members = in.members;
+    c.reported = in.reported;
+    c.defaults = in.defaults;
+    c.now = in.now;
+    EvictNoExecute(c, *req, out.failover, out.wake);
+    DecideFailback(c, *req, out.failover, out.wake);
+    ReplaceCapacityPending(c, *req, out.failover, out.wake);
+    out.requests.push_back(std::move(*req));
+    out.objects.push_back(&obj);
+  }
+  return out;
+}
+
+}  // namespace berth::hub
