@@ -34,6 +34,8 @@ std::string ShapeName(const GpuShape& shape) {
   return product;
 }
 
+constexpr int kMaxGpusNeeded = 1 << 20;
+
 struct Sizing {
   double usable_gib;  // per GPU, memory × utilization
   double kv_gib;      // KV cache for one max-length sequence, whole replica
@@ -43,10 +45,12 @@ struct Sizing {
   double ReserveGib(int tp) const { return kBaseReserveGib + kv_gib / tp; }
   double AvailablePerGpu(int tp) const { return (usable_gib - ReserveGib(tp)) / kFragmentation; }
   // KAITO's minGPUs = floor(model / avail) + 1, for the reserve of a tp-wide replica.
+  // Capped at kMaxGpusNeeded (more than any fleet has), so the count stays an int.
   int GpusNeeded(int tp) const {
     double avail = AvailablePerGpu(tp);
     if (avail <= 0) return -1;
-    return static_cast<int>(std::floor(sized_gib / avail)) + 1;
+    const double need = std::floor(sized_gib / avail) + 1;
+    return need < kMaxGpusNeeded ? static_cast<int>(need) : kMaxGpusNeeded;  // NaN: capped too
   }
 };
 

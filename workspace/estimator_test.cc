@@ -88,6 +88,14 @@ TEST(EstimatorTest, SmallModelsPackSeveralReplicasPerNode) {
   EXPECT_EQ(big->replicas_per_node, 2);
 }
 
+TEST(EstimatorTest, AbsurdWeightsAreRefusedNotOverflowed) {
+  // Found by fuzz_workspace: 3e63 GiB of weights made the GPU count overflow an int (UB).
+  ModelInfo huge = Model("llama-3.1-8b-instruct");
+  huge.weights_gib = 3e63;
+  auto est = EstimateReplica(huge, Shape("A100-80GB", 8));
+  EXPECT_FALSE(est.ok());
+}
+
 TEST(EstimatorTest, KaitoNumbersForLlama70bOnA100) {
   // Hand-computed from KAITO's formula: model = 131.42 × 1.02; usable = 80 × 0.84;
   // reserve on TP4 = 2.3 + 2048 × 327680 B / 4; avail = (usable − reserve) / 1.05.

@@ -16,6 +16,10 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxNameLength = 50;  // room for "-r<N>-<ordinal>" pod suffixes within 63
+// A custom model's bounds (also in workspace.schema.json): far above any published model.
+constexpr double kMaxWeightsGib = 65536;
+constexpr int64_t kMaxContextTokens = int64_t{1} << 24;
+constexpr int64_t kMaxKvBytesPerToken = int64_t{1} << 24;
 
 std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
@@ -311,17 +315,18 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
               "FieldValueRequired");
       ok = false;
     }
-    if (!(cm.weights_gib > 0)) {
-      r.Error("inference.model.weightsGiB", "must be > 0 (size of the weights on disk, GiB)");
+    // Upper bounds far above any published model keep the sizing arithmetic finite.
+    if (!(cm.weights_gib > 0) || cm.weights_gib > kMaxWeightsGib) {
+      r.Error("inference.model.weightsGiB", "must be > 0 and at most 65536 (size of the weights on disk, GiB)");
       ok = false;
     }
-    if (cm.context_limit <= 0) {
-      r.Error("inference.model.contextLimit", "must be > 0 (the model's maximum context, tokens)");
+    if (cm.context_limit <= 0 || cm.context_limit > kMaxContextTokens) {
+      r.Error("inference.model.contextLimit", "must be > 0 and at most 16777216 (the model's maximum context, tokens)");
       ok = false;
     }
-    if (cm.kv_bytes_per_token <= 0) {
+    if (cm.kv_bytes_per_token <= 0 || cm.kv_bytes_per_token > kMaxKvBytesPerToken) {
       r.Error("inference.model.kvBytesPerToken",
-              "must be > 0 (2 × layers × KV heads × head dim × 2 bytes at fp16)");
+              "must be > 0 and at most 16777216 (2 × layers × KV heads × head dim × 2 bytes at fp16)");
       ok = false;
     }
     if (ok) {

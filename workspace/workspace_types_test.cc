@@ -174,6 +174,20 @@ inference:
   EXPECT_THAT(causes, Contains(CauseAt("inference.model.kvBytesPerToken", "must be > 0")));
 }
 
+TEST(WorkspaceParseTest, CustomModelSizesAreBounded) {
+  json obj = Yaml(R"(
+apiVersion: berth.dev/v1alpha1
+kind: Workspace
+metadata: {name: custom}
+inference:
+  model: {huggingFaceId: org/m, weightsGiB: 3e63, contextLimit: 99999999, kvBytesPerToken: 99999999}
+)");
+  auto causes = Causes(obj);
+  EXPECT_THAT(causes, Contains(CauseAt("inference.model.weightsGiB", "at most 65536")));
+  EXPECT_THAT(causes, Contains(CauseAt("inference.model.contextLimit", "at most 16777216")));
+  EXPECT_THAT(causes, Contains(CauseAt("inference.model.kvBytesPerToken", "at most 16777216")));
+}
+
 TEST(WorkspaceParseTest, MissingInferenceAndWrongKind) {
   auto causes = Causes(json{
       {"apiVersion", "kaito.sh/v1beta1"}, {"kind", "Workspace"}, {"metadata", {{"name", "x"}}}});
