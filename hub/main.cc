@@ -133,6 +133,35 @@ void AddConnectionLimitFlags(CLI::App& app, berth::hub::HubOptions& options) {
       ->capture_default_str()->check(CLI::Range(size_t{1} << 20, size_t{16} << 30))->group("Connection limits");
 }
 
+// The controllers' flags: failover timing, heartbeat defaults, locality.
+void AddControllerFlags(CLI::App& app, berth::hub::HubOptions& options, bool& no_controllers,
+                        std::string& region_latencies_file) {
+  app.add_flag("--no-controllers", no_controllers,
+               "Serve the API and store only: no health, placement, Work or failover controllers "
+               "(for API tests and debugging)");
+  app.add_option("--failover-toleration", options.controllers.toleration_seconds,
+                 "Seconds a member may be Unhealthy before its replicas are placed elsewhere")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--failback-hysteresis", options.controllers.failback_hysteresis_seconds,
+                 "Seconds a recovered member must stay healthy before replicas move back to it")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--capacity-pending-timeout", options.controllers.capacity_pending_seconds,
+                 "Seconds replicas may wait Pending for GPUs (InsufficientGPU, Unschedulable, GPUsLost, "
+                 "NodeLost) on a healthy member before they are placed on other clusters")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--heartbeat-period", options.controllers.default_heartbeat_seconds,
+                 "Default lease renewal period of members, in seconds (MemberCluster spec may override)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--missed-heartbeats", options.controllers.default_missed_heartbeats,
+                 "Missed renewals before a member is Unhealthy (MemberCluster spec may override)")
+      ->capture_default_str()->check(CLI::Range(1, 100));
+  app.add_option("--region-latencies", region_latencies_file,
+                 "YAML file whose regionLatencies list ({from, to, ms}) the placement engine's "
+                 "locality score uses, e.g. a fleet file (docs/FLEET.md); without it: 2 ms within "
+                 "a region, 250 ms between regions")
+      ->check(CLI::ExistingFile);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"berth-hub: the Berth control plane (Kubernetes-style API over HTTPS, durable store)"};
   berth::hub::HubOptions options;
@@ -163,31 +192,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 256));
   AddConnectionLimitFlags(app, options);
   bool no_controllers = false;
-  app.add_flag("--no-controllers", no_controllers,
-               "Serve the API and store only: no health, placement, Work or failover controllers "
-               "(for API tests and debugging)");
-  app.add_option("--failover-toleration", options.controllers.toleration_seconds,
-                 "Seconds a member may be Unhealthy before its replicas are placed elsewhere")
-      ->capture_default_str()->check(CLI::Range(0, 86400));
-  app.add_option("--failback-hysteresis", options.controllers.failback_hysteresis_seconds,
-                 "Seconds a recovered member must stay healthy before replicas move back to it")
-      ->capture_default_str()->check(CLI::Range(0, 86400));
-  app.add_option("--capacity-pending-timeout", options.controllers.capacity_pending_seconds,
-                 "Seconds replicas may wait Pending for GPUs (InsufficientGPU, Unschedulable, GPUsLost, "
-                 "NodeLost) on a healthy member before they are placed on other clusters")
-      ->capture_default_str()->check(CLI::Range(0, 86400));
-  app.add_option("--heartbeat-period", options.controllers.default_heartbeat_seconds,
-                 "Default lease renewal period of members, in seconds (MemberCluster spec may override)")
-      ->capture_default_str()->check(CLI::Range(1, 3600));
-  app.add_option("--missed-heartbeats", options.controllers.default_missed_heartbeats,
-                 "Missed renewals before a member is Unhealthy (MemberCluster spec may override)")
-      ->capture_default_str()->check(CLI::Range(1, 100));
   std::string region_latencies_file;
-  app.add_option("--region-latencies", region_latencies_file,
-                 "YAML file whose regionLatencies list ({from, to, ms}) the placement engine's "
-                 "locality score uses, e.g. a fleet file (docs/FLEET.md); without it: 2 ms within "
-                 "a region, 250 ms between regions")
-      ->check(CLI::ExistingFile);
+  AddControllerFlags(app, options, no_controllers, region_latencies_file);
   CLI11_PARSE(app, argc, argv);
   options.run_controllers = !no_controllers;
   if (!region_latencies_file.empty()) {

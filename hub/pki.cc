@@ -442,35 +442,13 @@ bool SansCoverHost(const std::vector<std::string>& sans, const std::string& host
   return false;
 }
 
-StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
-  if (options.data_dir.empty()) {
-    return Status::Invalid("data_dir: required", {{"data_dir", "set --data-dir"}});
-  }
-  const Clock::time_point now = options.now.value_or(Clock::now());
-  std::vector<std::string> wanted_raw = {"127.0.0.1", "::1", "localhost"};
-  wanted_raw.insert(wanted_raw.end(), options.extra_sans.begin(), options.extra_sans.end());
-  auto wanted = CanonicalSans(wanted_raw);
-  if (!wanted.ok()) return wanted.status();
+namespace {
 
-  HubPki pki;
-  pki.pki_dir = (fs::path(options.data_dir) / "pki").string();
-  pki.ca_cert_path = pki.pki_dir + "/ca.crt";
-  pki.ca_key_path = pki.pki_dir + "/ca.key";
-  pki.server_cert_path = pki.pki_dir + "/server.crt";
-  pki.server_key_path = pki.pki_dir + "/server.key";
-  pki.admin_token_hash_path = pki.pki_dir + "/admin.token.sha256";
-  pki.admin_kubeconfig_path = (fs::path(options.data_dir) / "admin.kubeconfig").string();
-  for (const San& s : *wanted) pki.server_sans.push_back(s.text);
-
-  BERTH_RETURN_IF_ERROR(EnsureDir(options.data_dir, /*force_private=*/false));
-  BERTH_RETURN_IF_ERROR(EnsureDir(pki.pki_dir, /*force_private=*/true));
-
-  // --- CA: created once, never replaced behind the operator's back.
+// The CA: created once, never replaced behind the operator's back.
+Status EnsureCa(HubPki& pki, Clock::time_point now, X509Ptr& ca, PkeyPtr& ca_key) {
   const bool have_ca_cert = fs::exists(pki.ca_cert_path);
   const bool have_ca_key = fs::exists(pki.ca_key_path);
   const bool have_server_cert = fs::exists(pki.server_cert_path);
-  X509Ptr ca;
-  PkeyPtr ca_key;
   // ca.crt is written last, so a key alone with no serving cert is an interrupted first start.
   if (have_ca_cert != have_ca_key && !(have_ca_key && !have_server_cert)) {
     const std::string& missing = have_ca_cert ? pki.ca_key_path : pki.ca_cert_path;
@@ -512,7 +490,13 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
   }
   pki.ca_not_after = AsnTimeToTimePoint(X509_get0_notAfter(ca.get()));
 
-  // --- Serving certificate: reused only while it is still exactly what we would issue.
+  return Status::Ok();
+}
+
+// The serving certificate: reused only while it is still exactly what we would issue.
+Status EnsureServingCert(HubPki& pki, const HubPkiOptions& options, const std::vector<San>& wanted, X509* ca,
+                         EVP_PKEY* ca_key, Clock::time_point now) {
+  const bool have_server_cert = fs::exists(pki.server_cert_path);
   bool reissue = true;
   if (have_server_cert && fs::exists(pki.server_key_path) && !pki.created_ca) {
     auto cert_pem = ReadFile(pki.server_cert_path);
@@ -521,7 +505,7 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
       X509Ptr cert = CertFromPem(*cert_pem);
       PkeyPtr key = KeyFromPem(*key_pem);
       if (cert && key) {
-        EVP_PKEY* ca_pub = X509_get0_pubkey(ca.get());
+        EVP_PKEY* ca_pub = X509_get0_pubkey(ca);
         const auto not_after = AsnTimeToTimePoint(X509_get0_notAfter(cert.get()));
         const auto not_before = AsnTimeToTimePoint(X509_get0_notBefore(cert.get()));
         reissue = X509_verify(cert.get(), ca_pub) != 1 ||
@@ -539,7 +523,7 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     ERR_clear_error();
   }
   if (reissue) {
-    auto leaf = MakeLeaf(ca.get(), ca_key.get(), "berth-hub", *wanted, /*server_auth=*/true,
+    auto leaf = MakeLeaf(ca, ca_key, "berth-hub", wanted, /*server_auth=*/true,
                          /*client_auth=*/false, now, kServerValidity);
     if (!leaf.ok()) return leaf.status();
     pki.server_cert_pem = CertToPem(leaf->cert.get());
@@ -551,7 +535,11 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     pki.issued_server_cert = true;
   }
 
-  // --- Admin token: the kubeconfig holds it, the hub keeps only its hash.
+  return Status::Ok();
+}
+
+// The admin token: the kubeconfig holds it, the hub keeps only its hash.
+Status EnsureAdminToken(HubPki& pki, const HubPkiOptions& options) {
   std::string token;
   std::optional<ClientConfig> existing;
   if (fs::exists(pki.admin_kubeconfig_path)) {
@@ -580,6 +568,39 @@ StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
     BERTH_RETURN_IF_ERROR(WriteKubeconfig(pki.admin_kubeconfig_path, options.cluster_name,
                                           server_url, pki.ca_pem, "admin", token));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<HubPki> EnsureHubPki(const HubPkiOptions& options) {
+  if (options.data_dir.empty()) {
+    return Status::Invalid("data_dir: required", {{"data_dir", "set --data-dir"}});
+  }
+  const Clock::time_point now = options.now.value_or(Clock::now());
+  std::vector<std::string> wanted_raw = {"127.0.0.1", "::1", "localhost"};
+  wanted_raw.insert(wanted_raw.end(), options.extra_sans.begin(), options.extra_sans.end());
+  auto wanted = CanonicalSans(wanted_raw);
+  if (!wanted.ok()) return wanted.status();
+
+  HubPki pki;
+  pki.pki_dir = (fs::path(options.data_dir) / "pki").string();
+  pki.ca_cert_path = pki.pki_dir + "/ca.crt";
+  pki.ca_key_path = pki.pki_dir + "/ca.key";
+  pki.server_cert_path = pki.pki_dir + "/server.crt";
+  pki.server_key_path = pki.pki_dir + "/server.key";
+  pki.admin_token_hash_path = pki.pki_dir + "/admin.token.sha256";
+  pki.admin_kubeconfig_path = (fs::path(options.data_dir) / "admin.kubeconfig").string();
+  for (const San& s : *wanted) pki.server_sans.push_back(s.text);
+
+  BERTH_RETURN_IF_ERROR(EnsureDir(options.data_dir, /*force_private=*/false));
+  BERTH_RETURN_IF_ERROR(EnsureDir(pki.pki_dir, /*force_private=*/true));
+
+  X509Ptr ca;
+  PkeyPtr ca_key;
+  BERTH_RETURN_IF_ERROR(EnsureCa(pki, now, ca, ca_key));
+  BERTH_RETURN_IF_ERROR(EnsureServingCert(pki, options, *wanted, ca.get(), ca_key.get(), now));
+  BERTH_RETURN_IF_ERROR(EnsureAdminToken(pki, options));
   return pki;
 }
 

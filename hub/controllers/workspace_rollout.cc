@@ -46,6 +46,77 @@ const char* UpdateModeValue(policies::UpdateMode m) {
   return m == policies::UpdateMode::kSurge ? "Surge" : "InPlace";
 }
 
+// What the rollout engine sees of one placed member: its labels, lowest driver/CUDA, what its
+// agent reports, room for a surge and whether the target's image and model are cached.
+ClusterObservation Observe(const std::string& name, const PlacedMember& p, const rollout::Revision& target) {
+  ClusterObservation o;
+  o.name = name;
+  o.labels = p.cluster->labels;
+  LowestVersions(*p.cluster, p.gpu, &o);
+  o.placed = true;
+  o.desired_replicas = p.replicas;
+  if (p.report) {
+    const MemberReport& r = *p.report;
+    o.revision = r.revision;
+    o.replicas = r.replicas;
+    // Ready on the target only once the member's own replicas run it and are Ready: during
+    // a surge the agent counts Ready surge pods as ready, but the surge must stay asked for
+    // until the main replicas are replaced and Ready (the agent then removes the surge).
+    o.ready_replicas = std::max(0, std::min({r.ready - r.surge, r.updated, r.replicas}));
+    o.phase = PhaseOf(r);
+    o.reason = r.reason;
+    o.failure_reports = r.failures;
+    o.pre_pull_failed = r.pre_pull_phase == "Failed" && r.pre_pull_revision == target.number;
+    o.pre_pull_reason = r.pre_pull_reason;
+  }
+  // Surge replicas must fit beside the running ones on whole free nodes' worth of units;
+  // multi-node replicas are updated in place.
+  o.surge_capacity = p.nodes_per_replica > 1 || p.gpus_per_replica <= 0
+                         ? 0
+                         : std::max(0, p.spare_units / p.gpus_per_replica);
+  const std::string image = RevisionImage(target);
+  o.artifacts_cached = p.cluster->cached_images.count(image) > 0 &&
+                       (target.model.empty() || p.cluster->cached_models.count(target.model) > 0);
+  return o;
+}
+
+// The Work-entry additions for one member from the engine's directive (null: run the target)
+// and pre-pull request (null: none).
+MemberDirective DirectiveFor(const std::string& key, const std::string& name, const PlacedMember& p,
+                             const rollout::ClusterDirective* directive, const rollout::PrePullRequest* pre_pull,
+                             const RevisionHistory& history, const rollout::Revision& target) {
+  rollout::ClusterDirective cd;
+  if (directive) {
+    cd = *directive;
+  } else {
+    cd.revision = target.number;
+  }
+  const rollout::Revision* rev = history.Find(cd.revision);
+  if (!rev) {
+    // Evicted from the history (a very old revision): run the target rather than guess.
+    spdlog::warn("workspace {}: revision {} is no longer in the history; member {} gets {}", key, cd.revision, name,
+                 target.number);
+    rev = history.Find(target.number);
+    cd = {};
+    cd.revision = target.number;
+  }
+  MemberDirective d;
+  d.revision = cd.revision;
+  d.template_fields = rev->template_fields;
+  d.update = {{"mode", UpdateModeValue(cd.mode)}, {"maxUnavailable", std::max(1, cd.max_unavailable)}};
+  if (cd.mode == policies::UpdateMode::kSurge && cd.previous_revision > 0 && cd.max_surge > 0) {
+    d.update["maxSurge"] = cd.max_surge;
+    d.update["previousRevision"] = cd.previous_revision;
+    d.surge_units = cd.max_surge * p.gpus_per_replica;
+  }
+  if (pre_pull) {
+    d.pre_pull = {{"revision", pre_pull->revision},
+                  {"image", pre_pull->image.empty() ? std::string(workspace::kDefaultVllmImage) : pre_pull->image},
+                  {"model", pre_pull->model}};
+  }
+  return d;
+}
+
 }  // namespace
 
 std::string RevisionImage(const rollout::Revision& rev) {
@@ -89,38 +160,8 @@ StatusOr<WorkspaceRolloutResult> ReconcileWorkspaceRollout(const WorkspaceRollou
   }
   plan.min_available = in.min_available;
 
-  const std::string image = RevisionImage(target);
   rollout::FleetView fleet;
-  for (const auto& [name, p] : in.placed) {
-    ClusterObservation o;
-    o.name = name;
-    o.labels = p.cluster->labels;
-    LowestVersions(*p.cluster, p.gpu, &o);
-    o.placed = true;
-    o.desired_replicas = p.replicas;
-    if (p.report) {
-      const MemberReport& r = *p.report;
-      o.revision = r.revision;
-      o.replicas = r.replicas;
-      // Ready on the target only once the member's own replicas run it and are Ready: during
-      // a surge the agent counts Ready surge pods as ready, but the surge must stay asked for
-      // until the main replicas are replaced and Ready (the agent then removes the surge).
-      o.ready_replicas = std::max(0, std::min({r.ready - r.surge, r.updated, r.replicas}));
-      o.phase = PhaseOf(r);
-      o.reason = r.reason;
-      o.failure_reports = r.failures;
-      o.pre_pull_failed = r.pre_pull_phase == "Failed" && r.pre_pull_revision == target.number;
-      o.pre_pull_reason = r.pre_pull_reason;
-    }
-    // Surge replicas must fit beside the running ones on whole free nodes' worth of units;
-    // multi-node replicas are updated in place.
-    o.surge_capacity = p.nodes_per_replica > 1 || p.gpus_per_replica <= 0
-                           ? 0
-                           : std::max(0, p.spare_units / p.gpus_per_replica);
-    o.artifacts_cached = p.cluster->cached_images.count(image) > 0 &&
-                         (target.model.empty() || p.cluster->cached_models.count(target.model) > 0);
-    fleet.clusters.push_back(std::move(o));
-  }
+  for (const auto& [name, p] : in.placed) fleet.clusters.push_back(Observe(name, p, target));
 
   rollout::RolloutStep step = rollout::Advance(plan, state, fleet, in.now);
   if (step.completed_revision > 0) (void)history.MarkGood(step.completed_revision);
@@ -150,38 +191,10 @@ StatusOr<WorkspaceRolloutResult> ReconcileWorkspaceRollout(const WorkspaceRollou
   std::map<std::string, const rollout::PrePullRequest*> pre_pulls;
   for (const auto& p : step.pre_pulls) pre_pulls[p.cluster] = &p;
   for (const auto& [name, p] : in.placed) {
-    MemberDirective d;
     auto it = step.directives.find(name);
-    rollout::ClusterDirective cd;
-    if (it != step.directives.end()) {
-      cd = it->second;
-    } else {
-      cd.revision = target.number;
-    }
-    const rollout::Revision* rev = history.Find(cd.revision);
-    if (!rev) {
-      // Evicted from the history (a very old revision): run the target rather than guess.
-      spdlog::warn("workspace {}: revision {} is no longer in the history; member {} gets {}", key,
-                   cd.revision, name, target.number);
-      rev = history.Find(target.number);
-      cd = {};
-      cd.revision = target.number;
-    }
-    d.revision = cd.revision;
-    d.template_fields = rev->template_fields;
-    d.update = {{"mode", UpdateModeValue(cd.mode)}, {"maxUnavailable", std::max(1, cd.max_unavailable)}};
-    if (cd.mode == policies::UpdateMode::kSurge && cd.previous_revision > 0 && cd.max_surge > 0) {
-      d.update["maxSurge"] = cd.max_surge;
-      d.update["previousRevision"] = cd.previous_revision;
-      d.surge_units = cd.max_surge * p.gpus_per_replica;
-    }
-    if (auto pp = pre_pulls.find(name); pp != pre_pulls.end()) {
-      const rollout::PrePullRequest& r = *pp->second;
-      d.pre_pull = {{"revision", r.revision},
-                    {"image", r.image.empty() ? std::string(workspace::kDefaultVllmImage) : r.image},
-                    {"model", r.model}};
-    }
-    out.directives[name] = std::move(d);
+    auto pp = pre_pulls.find(name);
+    out.directives[name] = DirectiveFor(key, name, p, it == step.directives.end() ? nullptr : &it->second,
+                                        pp == pre_pulls.end() ? nullptr : pp->second, history, target);
   }
   return out;
 }
