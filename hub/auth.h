@@ -1,5 +1,5 @@
-// Who is calling: bearer-token authentication and the authorisation rules of the hub API.
-// Tokens are kept only as SHA-256 hashes. Thread-safe.
+// Who is calling: bearer-token authentication (what a caller may do on the API is
+// hub/api_authorization.h). Tokens are kept only as SHA-256 hashes. Thread-safe.
 #pragma once
 
 #include <map>

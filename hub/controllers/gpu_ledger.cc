@@ -44,9 +44,11 @@ void ReserveEntry(const json& e, const placement::ClusterInventory& cluster, std
                   GpuLedger& ledger, std::vector<placement::Reservation>& reservations) {
   const std::string key = EntryKey(e);
   const int surge = e.value("update", json::object()).value("maxSurge", 0);
-  int pending_units = (e.value("replicas", 0) + surge) * e["gpu"].value("gpusPerReplica", 0);
-  const std::string product = e["gpu"].value("product", "");
-  const std::string profile = e["gpu"].value("migProfile", "");
+  const json gpu = e.value("gpu", json::object());
+  if (!gpu.is_object()) return;
+  int pending_units = (e.value("replicas", 0) + surge) * gpu.value("gpusPerReplica", 0);
+  const std::string product = gpu.value("product", "");
+  const std::string profile = gpu.value("migProfile", "");
   for (const auto& node : cluster.nodes) {
     if (pending_units <= 0) break;
     if (node.gpu_product != product || node.mig_profile != profile) continue;

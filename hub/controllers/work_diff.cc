@@ -46,8 +46,9 @@ std::vector<WorkWrite> DiffWork(const std::map<std::string, MemberView>& members
     auto w = works.find(name);
     const bool exists = w != works.end();
     const json prev_entries = exists ? api::JsonPathGet(*w->second, "spec.workspaces") : json(nullptr);
-    const int64_t generation =
-        exists ? api::JsonPathGet(*w->second, "spec.placementGeneration").get<int64_t>() + 1 : 1;
+    // A Work without an integer placementGeneration (written by hand) starts again at 1.
+    const json stored = exists ? api::JsonPathGet(*w->second, "spec.placementGeneration") : json();
+    const int64_t generation = stored.is_number_integer() ? stored.get<int64_t>() + 1 : 1;
     auto d = desired.find(name);
     json entries = EntriesWithGenerations(d == desired.end() ? kNothing : d->second, prev_entries, generation);
     if (exists && prev_entries == entries) continue;

@@ -8,7 +8,9 @@ namespace berth::hub {
 using nlohmann::json;
 
 std::string EntryKey(const json& entry) {
-  const json& md = entry["workspace"]["metadata"];
+  // Work objects are stored as written (the schema does not pin entries), so read defensively.
+  const json md = api::JsonPathGet(entry, "workspace.metadata");
+  if (!md.is_object()) return WsKey("default", "");
   return WsKey(md.value("namespace", "default"), md.value("name", ""));
 }
 

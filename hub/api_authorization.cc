@@ -1,0 +1,74 @@
+#include "hub/api_authorization.h"
+
+#include "api/selector.h"
+#include "hub/http_errors.h"
+
+namespace berth::hub {
+
+using Ex = std::shared_ptr<HttpExchange>;
+
+bool IsUnauthenticatedPath(const std::string& path) {
+  return path == "/healthz" || path == "/livez" || path == "/readyz";
+}
+
+HeaderVerdict AuthenticateHeader(const HttpRequest& r, const TokenAuthenticator& auth,
+                                 bool serves_joins, ApiReplies& replies,
+                                 AuthenticatedHandler handle) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string path = NormalizePath(r.path);
+  const bool join = serves_joins && path == kJoinPath;
+  HeaderVerdict v;
+  if (IsUnauthenticatedPath(path) || join) {
+    if (join) v.body_limit = kMaxJoinBodyBytes;
+    v.handle = [handle = std::move(handle), start](Ex ex) { handle(ex, nullptr, start); };
+    return v;
+  }
+  auto who = auth.Authenticate(r.Header("Authorization"));
+  if (!who.ok()) {
+    auto [code, body] = StatusToHttp(who.status(), nullptr, "");
+    replies.Record("auth", code, start);
+    v.refuse = HttpReply{code, "application/json", body.dump(), {}};
+    return v;
+  }
+  v.handle = [handle = std::move(handle), start, id = std::move(*who)](Ex ex) {
+    handle(ex, &id, start);
+  };
+  return v;
+}
+
+Status AuthorizeObjectRequest(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
+                              const std::string& method, const QueryParams& query) {
+  if (id.admin) return Status::Ok();
+  const bool read = method == methods::GET;
+  const bool write = method == methods::PUT || method == methods::PATCH;
+  const bool own = !id.member_cluster.empty() && rp.name == id.member_cluster;
+  const bool status = rp.subresource == "status";
+  bool allowed = false;
+  if (kind.kind == "Work") {
+    if (read && rp.name.empty()) {
+      if (query.Has("fieldSelector")) {
+        auto sel = api::FieldSelector::Parse(query.Get("fieldSelector"));
+        allowed = sel.ok() && sel->ExactName() == id.member_cluster;
+      }
+    } else {
+      allowed = own && (read || (write && status));
+    }
+  } else if (kind.kind == "MemberCluster") {
+    allowed = own && (read || (write && status));
+  } else if (kind.kind == "Lease") {
+    allowed = own && (read || write);
+  }
+  if (allowed) return Status::Ok();
+  return Status::Forbidden(kind.plural + (rp.name.empty() ? "" : " \"" + rp.name + "\"") +
+                           " is forbidden: user \"" + id.user + "\" cannot " + method +
+                           (status ? " its status" : " it") +
+                           "; member credentials reach only their own cluster's MemberCluster, "
+                           "Lease and Work");
+}
+
+Status AuthorizeMetrics(const Identity& id) {
+  if (id.admin) return Status::Ok();
+  return Status::Forbidden("/metrics is forbidden: user \"" + id.user + "\" is not an admin");
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,56 @@
+// Who may do what on the hub API.
+//
+// On the request header alone, before any body byte is read (AuthenticateHeader): health
+// probes need no credential, nor does the join endpoint when joins are served (a join is
+// authenticated by the bootstrap token in its body, which may be at most kMaxJoinBodyBytes).
+// Every other request needs a bearer token TokenAuthenticator knows; without one it is refused
+// with 401 (counted as verb "auth") and costs the hub one token lookup, never its body.
+//
+// On what the request names: an admin may do everything. A member credential (docs/API.md)
+// reaches only its own MemberCluster (read, write status), Lease (read, write) and Work (read
+// by name, list or watch with a metadata.name field selector naming itself, write status), and
+// never /metrics. A refusal is a Forbidden Status saying who was refused what and why.
+// Pure, except that AuthenticateHeader reads the authenticator and counts refusals.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/kinds.h"
+#include "api/status.h"
+#include "hub/api_replies.h"
+#include "hub/api_routing.h"
+#include "hub/auth.h"
+#include "hub/https_server.h"
+#include "hub/query_params.h"
+
+namespace berth::hub {
+
+// The largest join request: a cluster name, a few strings, labels and taints.
+inline constexpr size_t kMaxJoinBodyBytes = 64 << 10;
+
+// Health probes: /healthz, /livez, /readyz.
+bool IsUnauthenticatedPath(const std::string& path);
+
+// Runs with the whole request once its header passed; `who` is null when the path needs no
+// credential.
+using AuthenticatedHandler = std::function<void(const std::shared_ptr<HttpExchange>& req,
+                                                const Identity* who, RequestStart start)>;
+
+// The verdict on a request header (HttpsServer's HeaderHandler). `serves_joins`: whether the
+// join path is open to callers without a bearer token.
+HeaderVerdict AuthenticateHeader(const HttpRequest& request, const TokenAuthenticator& auth,
+                                 bool serves_joins, ApiReplies& replies,
+                                 AuthenticatedHandler handle);
+
+// Whether `id` may send `method` to the object or collection `rp` of `kind`, with `query`
+// (a member's Work list needs its field selector).
+Status AuthorizeObjectRequest(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
+                              const std::string& method, const QueryParams& query);
+
+// Whether `id` may read /metrics: the operators' view of the hub, admins only.
+Status AuthorizeMetrics(const Identity& id);
+
+}  // namespace berth::hub

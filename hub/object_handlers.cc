@@ -1,0 +1,259 @@
+#include "hub/object_handlers.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "api/object.h"
+#include "api/yaml_json.h"
+#include "hub/discovery.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+using Ex = std::shared_ptr<HttpExchange>;
+
+ObjectHandlers::ObjectHandlers(ObjectApi& objects, Clock& clock, ApiReplies& replies,
+                               WatchStreams& watches, std::chrono::seconds max_watch)
+    : objects_(objects),
+      clock_(clock),
+      replies_(replies),
+      watches_(watches),
+      max_watch_(max_watch) {}
+
+void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                         const QueryParams& query, RequestStart start) {
+  auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+  if (got.ok() && kind.is_view()) {
+    auto view = kind.to_view(*got);
+    if (view) {
+      got = std::move(*view);
+    } else {
+      got = Status::NotFound(kind.kind + " \"" + rp.name + "\" not found");
+    }
+  }
+  if (!got.ok()) return replies_.ReplyError(req, got.status(), "get", start, &kind, rp.name);
+  if (WantsTable(req->request().Header("Accept"))) {
+    return replies_.Reply(req, 200,
+                          ToTable(kind, {*got}, clock_.Now(), query.Get("includeObject"),
+                                  got->at("metadata").value("resourceVersion", ""), ""),
+                          "get", start);
+  }
+  replies_.Reply(req, 200, *got, "get", start);
+}
+
+void ObjectHandlers::ListOrWatch(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                                 const QueryParams& query, RequestStart start) {
+  auto q = [&](const char* k) { return query.Get(k); };
+  ListOptions lo;
+  lo.ns = rp.ns;
+  if (!q("labelSelector").empty()) {
+    auto sel = api::LabelSelector::Parse(q("labelSelector"));
+    if (!sel.ok()) return replies_.ReplyError(req, sel.status(), "list", start, &kind);
+    lo.labels = std::move(*sel);
+  }
+  if (!q("fieldSelector").empty()) {
+    auto sel = api::FieldSelector::Parse(q("fieldSelector"));
+    if (!sel.ok()) return replies_.ReplyError(req, sel.status(), "list", start, &kind);
+    if (Status s = sel->CheckSupported(kind.selectable_fields, kind.plural); !s.ok()) {
+      return replies_.ReplyError(req, s, "list", start, &kind);
+    }
+    lo.fields = std::move(*sel);
+  }
+  auto watch = query.Bool("watch");
+  if (!watch.ok()) return replies_.ReplyError(req, watch.status(), "list", start, &kind);
+  if (*watch) return Watch(req, kind, lo, query, start);
+  auto limit = query.Int("limit");
+  if (!limit.ok()) return replies_.ReplyError(req, limit.status(), "list", start, &kind);
+  if (*limit && **limit < 0) {
+    return replies_.ReplyError(req, Status::BadRequest("limit: must not be negative"), "list",
+                               start, &kind);
+  }
+  lo.limit = limit->value_or(0);
+  lo.continue_token = q("continue");
+  auto list = objects_.store().List(kind.storage_key(), lo);
+  if (!list.ok()) return replies_.ReplyError(req, list.status(), "list", start, &kind);
+  if (kind.is_view()) {
+    std::vector<json> visible;
+    for (auto& item : list->items) {
+      if (auto v = kind.to_view(item)) visible.push_back(std::move(*v));
+    }
+    list->items = std::move(visible);
+  }
+  const std::string rv = std::to_string(list->resource_version);
+  if (WantsTable(req->request().Header("Accept"))) {
+    return replies_.Reply(
+        req, 200,
+        ToTable(kind, list->items, clock_.Now(), q("includeObject"), rv, list->continue_token),
+        "list", start);
+  }
+  json meta = {{"resourceVersion", rv}};
+  if (!list->continue_token.empty()) {
+    meta["continue"] = list->continue_token;
+    meta["remainingItemCount"] = list->remaining;
+  }
+  json out = {{"apiVersion", kind.api_version()},
+              {"kind", kind.list_kind()},
+              {"metadata", meta},
+              {"items", std::move(list->items)}};
+  replies_.Reply(req, 200, out, "list", start);
+}
+
+void ObjectHandlers::Watch(const Ex& req, const api::KindInfo& kind, const ListOptions& lo,
+                           const QueryParams& query, RequestStart start) {
+  WatchOptions wo;
+  wo.resource = kind.storage_key();
+  wo.ns = lo.ns;
+  wo.labels = lo.labels;
+  wo.fields = lo.fields;
+  auto rv = query.Int("resourceVersion");
+  if (!rv.ok()) return replies_.ReplyError(req, rv.status(), "watch", start, &kind);
+  if (rv->value_or(0) < 0) {
+    return replies_.ReplyError(req, Status::BadRequest("resourceVersion: must not be negative"),
+                               "watch", start, &kind);
+  }
+  wo.from_revision = rv->value_or(0);
+  auto timeout = max_watch_;
+  auto timeout_seconds = query.Int("timeoutSeconds");
+  if (!timeout_seconds.ok()) {
+    return replies_.ReplyError(req, timeout_seconds.status(), "watch", start, &kind);
+  }
+  if (*timeout_seconds) {
+    // Clamp before converting: a huge value must not overflow the duration.
+    const int64_t cap = max_watch_.count();
+    timeout = std::chrono::seconds(std::clamp<int64_t>(**timeout_seconds, 0, cap));
+  }
+  auto bookmarks = query.Bool("allowWatchBookmarks");
+  if (!bookmarks.ok()) return replies_.ReplyError(req, bookmarks.status(), "watch", start, &kind);
+  if (Status s = watches_.Open(req, kind, wo, WantsTable(req->request().Header("Accept")),
+                               query.Get("includeObject"), *bookmarks, timeout);
+      !s.ok()) {
+    // Kubernetes reports an expired version inside a 200 stream as an ERROR event; kubectl
+    // and client-go understand both that and a plain 410, so answer plainly.
+    return replies_.ReplyError(req, s, "watch", start, &kind);
+  }
+  // Events the store replays are already queued; the server sends them after the header.
+  req->StartStream(200, "application/json", {{"Cache-Control", "no-cache, private"}});
+  replies_.Record("watch", 200, start);
+}
+
+void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                           const QueryParams& query, RequestStart start) {
+  const std::string& method = req->request().method;
+  const std::string verb = method == methods::POST  ? "create"
+                           : method == methods::PUT ? "update"
+                                                    : "patch";
+  const std::string content_type = req->request().Header("Content-Type");
+  WriteOptions opts;
+  opts.status = rp.subresource == "status";
+  auto dry_run = query.DryRun();
+  if (!dry_run.ok()) return replies_.ReplyError(req, dry_run.status(), verb, start, &kind, rp.name);
+  opts.dry_run = *dry_run;
+  opts.field_manager = query.Get("fieldManager");
+  auto force = query.Bool("force");
+  if (!force.ok()) return replies_.ReplyError(req, force.status(), verb, start, &kind, rp.name);
+  opts.force = *force;
+  if (method == methods::POST && !rp.name.empty()) {
+    return replies_.ReplyError(
+        req,
+        Status(StatusCode::kMethodNotAllowed, "POST goes to the collection, not to a named object"),
+        verb, start, &kind, rp.name);
+  }
+  if (method != methods::POST && rp.name.empty()) {
+    return replies_.ReplyError(
+        req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"),
+        verb, start, &kind);
+  }
+  const std::string& body = req->request().body;  // read and bounded by the server
+  auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
+    return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
+      if (!r.ok()) return replies_.ReplyError(req, r.status(), verb, start, &kind, name);
+      replies_.Reply(req, ok_code, *r, verb, start);
+    };
+  };
+  if (verb == "patch") {
+    auto type = PatchTypeFromContentType(content_type);
+    if (!type.ok()) return replies_.ReplyError(req, type.status(), verb, start, &kind, rp.name);
+    if (body.size() > api::kMaxObjectBytes) {
+      return replies_.ReplyError(
+          req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"),
+          verb, start, &kind, rp.name);
+    }
+    return objects_.Patch(kind, rp.ns, rp.name, *type, body, opts, done(200));
+  }
+  auto decoded = api::DecodeBody(body, content_type);
+  if (!decoded.ok()) return replies_.ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
+  if (verb == "create") {
+    const std::string name = api::NameOf(*decoded);
+    return objects_.Create(
+        kind, rp.ns, std::move(*decoded), opts, [this, req, &kind, start, name](StatusOr<json> r) {
+          if (!r.ok()) return replies_.ReplyError(req, r.status(), "create", start, &kind, name);
+          replies_.Reply(req, 201, *r, "create", start);
+        });
+  }
+  objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
+}
+
+void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                            const QueryParams& query, RequestStart start) {
+  if (rp.name.empty()) {
+    return replies_.ReplyError(req,
+                               Status(StatusCode::kMethodNotAllowed,
+                                      "deleting a collection is not supported; delete objects by "
+                                      "name or with kubectl delete -l"),
+                               "delete", start);
+  }
+  auto query_dry_run = query.DryRun();
+  if (!query_dry_run.ok()) {
+    return replies_.ReplyError(req, query_dry_run.status(), "delete", start, &kind, rp.name);
+  }
+  DeleteWithOptions(req, kind, rp, *query_dry_run, start);
+}
+
+// Preconditions and dryRun may come in a DeleteOptions body.
+void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_ref,
+                                       const ResourcePath& rp, bool query_dry_run,
+                                       RequestStart start) {
+  const api::KindInfo* kind = &kind_ref;
+  const std::string& bytes = req->request().body;
+  DeleteOptions options;
+  options.dry_run = query_dry_run;
+  try {
+    if (!bytes.empty()) {
+      auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
+      if (!parsed.ok()) {
+        return replies_.ReplyError(req, parsed.status(), "delete", start, kind, rp.name);
+      }
+      json opts = std::move(*parsed);
+      if (!opts.is_object()) {
+        return replies_.ReplyError(
+            req, Status::BadRequest("invalid DeleteOptions: must be a JSON object"), "delete",
+            start, kind, rp.name);
+      }
+      json pre = opts.value("preconditions", json::object());
+      if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
+        options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());
+      }
+      if (pre.contains("uid") && pre["uid"].is_string()) {
+        options.precondition_uid = pre["uid"].get<std::string>();
+      }
+      auto body_dry_run = DryRunFromDeleteOptions(opts);
+      if (!body_dry_run.ok()) {
+        return replies_.ReplyError(req, body_dry_run.status(), "delete", start, kind, rp.name);
+      }
+      options.dry_run = options.dry_run || *body_dry_run;
+    }
+  } catch (const std::exception& e) {
+    return replies_.ReplyError(
+        req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start,
+        kind, rp.name);
+  }
+  objects_.Delete(*kind, rp.ns, rp.name, options,
+                  [this, req, kind, name = rp.name, start](StatusOr<json> r) {
+                    if (!r.ok()) {
+                      return replies_.ReplyError(req, r.status(), "delete", start, kind, name);
+                    }
+                    replies_.Reply(req, 200, *r, "delete", start);
+                  });
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,59 @@
+// What a request on an object or a collection does, once routing has found its kind
+// (hub/api_routing.h) and authorisation has let it through (hub/api_authorization.h):
+//   Get          GET of a named object (a Table when the Accept header asks for one)
+//   ListOrWatch  GET of a collection: label and field selectors, limit/continue paging,
+//                Tables; watch=true opens a watch (resourceVersion, timeoutSeconds capped at
+//                max_watch, allowWatchBookmarks) kept by WatchStreams
+//   Write        POST (create, 201), PUT (update), PATCH (merge, JSON, apply), also on
+//                /status; dryRun, fieldManager, force
+//   Delete       DELETE of a named object; preconditions and dryRun may come in a
+//                DeleteOptions body (a collection cannot be deleted: 405)
+// Each answers exactly once through ApiReplies (the verb it counts is the one named above, in
+// lower case, or "watch"), from the calling thread or, for writes, from the store's writer
+// thread once the result is durable. None blocks. Kind views are served through their
+// storage kind.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "api/clock.h"
+#include "api/kinds.h"
+#include "hub/api_replies.h"
+#include "hub/api_routing.h"
+#include "hub/https_server.h"
+#include "hub/object_api.h"
+#include "hub/query_params.h"
+#include "hub/watch_streams.h"
+
+namespace berth::hub {
+
+class ObjectHandlers {
+ public:
+  // The references must outlive this object.
+  ObjectHandlers(ObjectApi& objects, Clock& clock, ApiReplies& replies, WatchStreams& watches,
+                 std::chrono::seconds max_watch);
+
+  void Get(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+           const ResourcePath& rp, const QueryParams& query, RequestStart start);
+  void ListOrWatch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+                   const ResourcePath& rp, const QueryParams& query, RequestStart start);
+  void Write(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+             const ResourcePath& rp, const QueryParams& query, RequestStart start);
+  void Delete(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+              const ResourcePath& rp, const QueryParams& query, RequestStart start);
+
+ private:
+  void Watch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+             const ListOptions& lo, const QueryParams& query, RequestStart start);
+  void DeleteWithOptions(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+                         const ResourcePath& rp, bool query_dry_run, RequestStart start);
+
+  ObjectApi& objects_;
+  Clock& clock_;
+  ApiReplies& replies_;
+  WatchStreams& watches_;
+  const std::chrono::seconds max_watch_;
+};
+
+}  // namespace berth::hub
