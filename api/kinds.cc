@@ -66,9 +66,10 @@ const json& ObjectMetaSchema() {
                  "description": "Labels for selection, e.g. region=eu-west."},
       "annotations": {"type": "object", "additionalProperties": {"type": "string"},
                       "description": "Free-form key/value data."},
-      "finalizers": {"type": "array", "items": {"type": "string"},
+      "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set",
                      "description": "Deletion waits until this list is empty."},
-      "ownerReferences": {"type": "array", "items": {"type": "object",
+      "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["uid"], "items": {"type": "object",
         "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
                        "name": {"type": "string"}, "uid": {"type": "string"},
                        "controller": {"type": "boolean"}, "blockOwnerDeletion": {"type": "boolean"}},
@@ -133,6 +134,7 @@ namespace {
 json ConditionsSchema() {
   return json::parse(R"({
     "type": "array",
+    "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
     "description": "Observations of the object's state, one per type.",
     "items": {"type": "object", "required": ["type", "status"], "properties": {
       "type": {"type": "string", "description": "Condition type, e.g. Ready."},
@@ -176,6 +178,7 @@ KindInfo MemberClusterKind() {
       "zone": {"type": "string", "description": "Zone within the region."},
       "provider": {"type": "string", "description": "Cloud or on-prem provider name."},
       "taints": {"type": "array", "description": "Taints repel workspaces that do not tolerate them.",
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["key", "effect"],
         "items": {"type": "object", "required": ["key", "effect"], "properties": {
           "key": {"type": "string"}, "value": {"type": "string"},
           "effect": {"type": "string", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string_view>
 
 #include <cmath>
@@ -106,6 +107,29 @@ void Add(std::vector<FieldCause>* causes, const std::string& path, std::string m
   causes->push_back({path.empty() ? "<root>" : path, std::move(msg), reason});
 }
 
+// Sets hold each value once and map-lists each key once (server-side apply merges them by
+// value and by key, so a duplicate would be ambiguous).
+void CheckListUnique(const json& schema, const json& v, const std::string& path, std::vector<FieldCause>* causes) {
+  auto type = schema.find("x-kubernetes-list-type");
+  if (type == schema.end() || !type->is_string() || (*type != "set" && *type != "map")) return;
+  auto keys = schema.find("x-kubernetes-list-map-keys");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < v.size(); ++i) {
+    json id = v[i];
+    if (*type == "map") {
+      if (keys == schema.end() || !keys->is_array() || !v[i].is_object()) continue;
+      id = json::object();
+      for (const auto& k : *keys) {
+        if (k.is_string()) id[k.get<std::string>()] = v[i].value(k.get<std::string>(), json(nullptr));
+      }
+    }
+    std::string text = id.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!seen.insert(text).second) {
+      Add(causes, path + "[" + std::to_string(i) + "]", "Duplicate value: " + text, "FieldValueDuplicate");
+    }
+  }
+}
+
 void Walk(const json& schema, const json& v, const std::string& path,
           std::vector<FieldCause>* causes) {
   if (causes->size() > kMaxCauses || !schema.is_object()) return;
@@ -180,6 +204,7 @@ void Walk(const json& schema, const json& v, const std::string& path,
         Walk(*items, v[i], path + "[" + std::to_string(i) + "]", causes);
       }
     }
+    CheckListUnique(schema, v, path, causes);
   }
   if (v.is_object()) {
     if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {

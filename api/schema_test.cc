@@ -118,5 +118,24 @@ TEST(SchemaIntegerRangeTest, IntegersAreSigned64Bit) {
   EXPECT_FALSE(check(R"({"replicas": 2.5})").ok());
 }
 
+TEST(SchemaTest, SetsAndMapListsHoldEachValueAndKeyOnce) {
+  const json schema = json::parse(R"({"type": "object", "properties": {
+    "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+    "stages": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+               "items": {"type": "object", "properties": {"name": {"type": "string"}, "soak": {"type": "integer"}}}}}})");
+  std::vector<FieldCause> causes;
+  CollectSchemaViolations(schema, json::parse(R"({"tags": ["a", "b", "a"],
+      "stages": [{"name": "x", "soak": 1}, {"name": "y"}, {"name": "x", "soak": 2}]})"), "", &causes);
+  ASSERT_EQ(causes.size(), 2u);  // properties are walked in name order
+  EXPECT_EQ(causes[0].field, "stages[2]");
+  EXPECT_NE(causes[0].message.find("\"name\":\"x\""), std::string::npos) << causes[0].message;
+  EXPECT_EQ(causes[1].field, "tags[2]");
+  EXPECT_EQ(causes[1].reason, "FieldValueDuplicate");
+  causes.clear();
+  CollectSchemaViolations(schema, json::parse(R"({"tags": ["a", "b"], "stages": [{"name": "x"}, {"name": "y"}]})"),
+                          "", &causes);
+  EXPECT_TRUE(causes.empty());
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -54,6 +54,12 @@ class Status {
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
   static Status Conflict(std::string msg) { return {StatusCode::kConflict, std::move(msg)}; }
+  // A conflict whose causes name fields (server-side apply: reason FieldManagerConflict).
+  static Status Conflict(std::string msg, std::vector<FieldCause> causes) {
+    Status s(StatusCode::kConflict, std::move(msg));
+    s.causes_ = std::move(causes);
+    return s;
+  }
   static Status Unauthenticated(std::string msg) { return {StatusCode::kUnauthenticated, std::move(msg)}; }
   static Status Forbidden(std::string msg) { return {StatusCode::kForbidden, std::move(msg)}; }
   static Status Gone(std::string msg) { return {StatusCode::kGone, std::move(msg)}; }

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "api/field_ownership.h"
 #include "api/object.h"
 #include "api/yaml_json.h"
 
@@ -45,6 +46,28 @@ Status CheckPreconditionRv(const json& body, const json& current, const api::Kin
                             "the latest version and try again");
   }
   return Status::Ok();
+}
+
+// Who a write is recorded as in managedFields. In-process writers (the hub's controllers)
+// that name no manager are "berth-hub"; the HTTP layer always names one.
+api::FieldWriter WriterFor(const api::KindInfo& kind, const WriteOptions& options, const std::string& now) {
+  return {options.field_manager.empty() ? "berth-hub" : options.field_manager, kind.api_version(), now,
+          options.status ? "status" : "", kind.has_status};
+}
+
+// The managedFields an update starts from: the stored ones, or none when the client sends
+// `managedFields: [{}]` (Kubernetes' way to reset them). Anything else a client sends is
+// ignored: ownership is the server's record.
+void StartFromStoredManagedFields(const json& current, json& next) {
+  const json sent = api::JsonPathGet(next, "metadata.managedFields");
+  const json stored = api::JsonPathGet(current, "metadata.managedFields");
+  if (sent == json::array({json::object()})) {
+    next["metadata"]["managedFields"] = json::array();
+  } else if (stored.is_null()) {
+    next["metadata"].erase("managedFields");
+  } else {
+    next["metadata"]["managedFields"] = stored;
+  }
 }
 
 }  // namespace
@@ -144,7 +167,10 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
   meta["creationTimestamp"] = FormatRfc3339(clock_.Now());
   meta.erase("deletionTimestamp");
   meta.erase("selfLink");
+  meta["managedFields"] = json::array();
   ObjectRef ref = RefFor(kind, meta.value("namespace", ""), meta["name"]);
+  object = api::RecordUpdateOwnership(nullptr, std::move(object), kind.schema,
+                                      WriterFor(kind, options, FormatRfc3339(clock_.Now())));
   SubmitOrDryRun({ref, [object = std::move(object), kind_name = kind.kind](const json* current)
                            -> StatusOr<std::optional<json>> {
                     if (current) {
@@ -157,7 +183,8 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
 }
 
 StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind, const json& current,
-                                                       json next, const WriteOptions& options) {
+                                                       json next, const WriteOptions& options,
+                                                       bool ownership_recorded) {
   if (!next.is_object()) return Status::BadRequest("the object must be a JSON object");
   BERTH_RETURN_IF_ERROR(api::CheckMetadataTypes(next));
   if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
@@ -201,6 +228,11 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
   }
   next["apiVersion"] = next.value("apiVersion", kind.api_version());
   next["kind"] = next.value("kind", kind.kind);
+  if (!ownership_recorded) {
+    StartFromStoredManagedFields(current, next);
+    next = api::RecordUpdateOwnership(&current, std::move(next), kind.schema,
+                                      WriterFor(kind, options, FormatRfc3339(clock_.Now())));
+  }
   BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, next));
   if (kind.validate && !options.status) BERTH_RETURN_IF_ERROR(kind.validate(next, &current));
   if (api::DesiredStateOf(next) != api::DesiredStateOf(current)) {
@@ -284,72 +316,60 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
       if (!view.is_view()) return obj;
       return view.to_storage(obj);
     };
-    if (!current) {
-      if (type != PatchType::kApply) {
-        return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+    if (type == PatchType::kApply) {
+      auto applied = ApplyPatch(view, current, patch_doc, options);
+      if (!applied.ok()) return applied.status();
+      if (!current) {  // server-side apply creates the object when it is missing
+        (*applied)["metadata"]["name"] = name;
+        if (kind.namespaced) (*applied)["metadata"]["namespace"] = ns;
+        auto converted = to_store(std::move(*applied));
+        if (!converted.ok()) return converted.status();
+        return NewFromApply(kind, std::move(*converted));
       }
-      // Server-side apply creates the object when it is missing.
-      json view_obj = patch_doc;
-      view_obj["metadata"]["name"] = name;
-      if (kind.namespaced) view_obj["metadata"]["namespace"] = ns;
-      auto converted = to_store(std::move(view_obj));
+      auto converted = to_store(std::move(*applied));
       if (!converted.ok()) return converted.status();
-      json obj = std::move(*converted);
-      BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
-      if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
-      if (kind.has_status) obj.erase("status");
-      obj["metadata"]["uid"] = NewUid();
-      obj["metadata"]["generation"] = 1;
-      obj["metadata"]["creationTimestamp"] = FormatRfc3339(clock_.Now());
-      obj["metadata"]["managedFields"] = json::array(
-          {{{"manager", options.field_manager}, {"operation", "Apply"},
-            {"apiVersion", kind.api_version()}, {"time", FormatRfc3339(clock_.Now())},
-            {"fieldsType", "FieldsV1"}, {"fieldsV1", json::object()}}});
-      return std::optional<json>(std::move(obj));
+      return PrepareUpdate(kind, *stored, std::move(*converted), options, /*ownership_recorded=*/true);
     }
+    if (!current) return Status::NotFound(kind.kind + " \"" + name + "\" not found");
     json next;
     try {
       if (type == PatchType::kJson) {
         next = current->patch(patch_doc);
       } else {
         next = *current;
-        json p = patch_doc;
-        if (type == PatchType::kApply) {
-          // Applied configuration owns the fields it names; server fields stay.
-          p.erase("status");
-          if (p.contains("metadata")) p["metadata"].erase("resourceVersion");
-        }
-        next.merge_patch(p);
+        next.merge_patch(patch_doc);
       }
     } catch (const json::exception& e) {
       return Status::Invalid(std::string("the patch cannot be applied: ") + e.what());
     }
     // A patch that names no resourceVersion is unconditional: `next` started from the
     // current object, so it already carries the current version.
-    if (type == PatchType::kApply) {
-      // Re-applying what is already there changes nothing, not even the manager's time (a
-      // new time would make every no-op apply a new resourceVersion).
-      const bool changed = next != *current;
-      json& mf = next["metadata"]["managedFields"];
-      if (!mf.is_array()) mf = json::array();
-      bool found = false;
-      for (auto& e : mf) {
-        if (e.value("manager", "") == options.field_manager) {
-          if (changed) e["time"] = FormatRfc3339(clock_.Now());
-          found = true;
-        }
-      }
-      if (!found) {
-        mf.push_back({{"manager", options.field_manager}, {"operation", "Apply"},
-                      {"apiVersion", kind.api_version()}, {"time", FormatRfc3339(clock_.Now())},
-                      {"fieldsType", "FieldsV1"}, {"fieldsV1", json::object()}});
-      }
-    }
     auto converted = to_store(std::move(next));
     if (!converted.ok()) return converted.status();
     return PrepareUpdate(kind, *stored, std::move(*converted), options);
   };
   SubmitOrDryRun({ref, std::move(transform)}, options.dry_run, std::move(done));
+}
+
+StatusOr<json> ObjectApi::ApplyPatch(const api::KindInfo& view, const json* current, json applied,
+                                     const WriteOptions& options) {
+  // The applied configuration names fields; the server's own (status through its
+  // subresource, the version, the ownership record) are not the applier's to set.
+  if (view.has_status) applied.erase("status");
+  if (applied.contains("metadata") && applied["metadata"].is_object()) {
+    applied["metadata"].erase("resourceVersion");
+    applied["metadata"].erase("managedFields");
+  }
+  return api::ApplyWithOwnership(current, std::move(applied), view.schema,
+                                 WriterFor(view, options, FormatRfc3339(clock_.Now())), options.force);
+}
+
+StatusOr<std::optional<json>> ObjectApi::NewFromApply(const api::KindInfo& kind, json obj) {
+  BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
+  if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
+  if (kind.has_status) obj.erase("status");
+  InitializeNew(obj);
+  return std::optional<json>(std::move(obj));
 }
 
 void ObjectApi::Delete(const api::KindInfo& kind, const std::string& ns, const std::string& name,

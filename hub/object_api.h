@@ -29,7 +29,9 @@ using ObjectCallback = std::function<void(StatusOr<nlohmann::json>)>;
 struct WriteOptions {
   bool status = false;          // write through the /status subresource
   bool dry_run = false;         // validate and return the result without storing it
-  std::string field_manager;    // for server-side apply; recorded in managedFields
+  // Recorded in managedFields (required for server-side apply; "berth-hub" when an
+  // in-process writer leaves it empty).
+  std::string field_manager;
   bool force = false;           // server-side apply: take ownership of conflicting fields
 };
 
@@ -69,7 +71,14 @@ class ObjectApi {
   StatusOr<std::optional<nlohmann::json>> PrepareUpdate(const api::KindInfo& kind,
                                                         const nlohmann::json& current,
                                                         nlohmann::json next,
-                                                        const WriteOptions& options);
+                                                        const WriteOptions& options,
+                                                        bool ownership_recorded = false);
+  // Server-side apply onto `current` (view shape; null when the object does not exist):
+  // the merged object with its managedFields, or a Conflict naming managers and fields.
+  StatusOr<nlohmann::json> ApplyPatch(const api::KindInfo& view, const nlohmann::json* current,
+                                      nlohmann::json applied, const WriteOptions& options);
+  // An object created by server-side apply: validated, stamped like any new object.
+  StatusOr<std::optional<nlohmann::json>> NewFromApply(const api::KindInfo& kind, nlohmann::json obj);
   // Submits the mutation to the store, or for a dry run computes it against the current
   // object and hands `done` the would-be result (a removal yields the current object)
   // without storing anything: no revision, no event, no controller wakes up.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "api/field_ownership.h"
 #include "api/object.h"
 #include "api/yaml_json.h"
 #include "hub/discovery.h"
@@ -149,6 +150,16 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   if (!dry_run.ok()) return replies_.ReplyError(req, dry_run.status(), verb, start, &kind, rp.name);
   opts.dry_run = *dry_run;
   opts.field_manager = query.Get("fieldManager");
+  if (opts.field_manager.size() > 128) {
+    return replies_.ReplyError(req, Status::BadRequest("fieldManager: must have at most 128 characters"), verb,
+                               start, &kind, rp.name);
+  }
+  // Server-side apply must name its manager; other writes are recorded under the client's
+  // product, as Kubernetes derives it from the User-Agent.
+  const bool apply = verb == "patch" && content_type.rfind("application/apply-patch+yaml", 0) == 0;
+  if (opts.field_manager.empty() && !apply) {
+    opts.field_manager = api::FieldManagerFromUserAgent(req->request().Header("User-Agent"));
+  }
   auto force = query.Bool("force");
   if (!force.ok()) return replies_.ReplyError(req, force.status(), verb, start, &kind, rp.name);
   opts.force = *force;

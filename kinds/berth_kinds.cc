@@ -70,6 +70,18 @@ api::KindInfo WorkspaceKind() {
     for (auto it = name.begin(); it != name.end(); ++it) meta["properties"]["name"][it.key()] = *it;
   }
   k.schema["properties"]["metadata"] = meta;
+  // Inline policy and strategy bodies carry their kinds' spec schemas: kubectl explains them,
+  // and server-side apply merges their lists (stages by name, spread by topologyKey) as it
+  // does in a PlacementPolicy or RolloutStrategy.
+  auto embed = [&k](const char* field, const char* inline_field, const json& kind_schema) {
+    json& node = k.schema["properties"][field]["properties"][inline_field];
+    json spec = api::JsonPathGet(kind_schema, "properties.spec");
+    if (!spec.is_object() || !node.is_object()) return;
+    spec["description"] = node.value("description", "");
+    node = std::move(spec);
+  };
+  embed("placement", "policy", policies::PlacementPolicySchema());
+  embed("rollout", "strategy", policies::RolloutStrategySchema());
   k.validate = [](const json& object, const json* old) -> Status {
     auto ws = workspace::ParseWorkspace(object);
     if (!ws.ok()) return ws.status();
