@@ -2,6 +2,7 @@
 // Built once at start-up, then read-only (safe to share between threads).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -60,6 +61,16 @@ struct KindInfo {
   bool is_view() const { return !storage_resource.empty(); }
   // Storage key of the objects this kind reads and writes.
   std::string storage_key() const { return is_view() ? storage_resource : resource(); }
+
+  // The /scale subresource (an autoscaling/v1 Scale), as a CRD's subresources.scale: the
+  // desired replica count lives at `scale_spec_path` (dotted; `scale_default_replicas` when
+  // absent); the observed count and the pod selector are computed from the object. An empty
+  // path: the kind has no /scale.
+  std::string scale_spec_path;
+  int64_t scale_default_replicas = 1;
+  std::function<int64_t(const nlohmann::json& object)> scale_status_replicas;
+  std::function<std::string(const nlohmann::json& object)> scale_selector;
+  bool has_scale() const { return !scale_spec_path.empty(); }
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }

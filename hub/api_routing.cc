@@ -63,7 +63,9 @@ StatusOr<const api::KindInfo*> ResolveKind(const api::KindRegistry& registry,
     return Status::NotFound("the server could not find the requested resource (" + rp.plural + "." +
                             rp.group + "/" + rp.version + ")");
   }
-  if (!rp.subresource.empty() && (rp.subresource != "status" || !kind->has_status)) {
+  const bool served = (rp.subresource == "status" && kind->has_status) ||
+                      (rp.subresource == "scale" && kind->has_scale() && !rp.name.empty());
+  if (!rp.subresource.empty() && !served) {
     return Status::NotFound(kind->kind + " has no subresource " + rp.subresource);
   }
   if (!kind->namespaced && !rp.ns.empty()) {

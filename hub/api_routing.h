@@ -50,7 +50,7 @@ std::optional<ResourcePath> ParseResourcePath(const std::vector<std::string>& p)
 // "/apis/" is "/apis", as the Kubernetes API server (and the Python client) have it.
 std::string NormalizePath(std::string path);
 // The kind a resource path names: NotFound if the kind is not served, if it has no such
-// subresource (only "status" exists, for kinds with a status) or if a cluster-scoped kind is
+// subresource ("status" for kinds with a status, "scale" on a named object of a kind with one) or if a cluster-scoped kind is
 // named under a namespace.
 StatusOr<const api::KindInfo*> ResolveKind(const api::KindRegistry& registry,
                                            const ResourcePath& rp);

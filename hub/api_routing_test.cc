@@ -62,8 +62,13 @@ TEST(ApiRoutingTest, ResolveKindRefusesUnknownKindsSubresourcesAndScopes) {
             "the server could not find the requested resource (gadgets.berth.dev/v1alpha1)");
 
   auto scale = resolve("/apis/berth.dev/v1alpha1/namespaces/team/workspaces/llama/scale");
-  ASSERT_FALSE(scale.ok());
-  EXPECT_EQ(scale.status().message(), "Workspace has no subresource scale");
+  ASSERT_TRUE(scale.ok()) << scale.status().message();  // Workspaces have /scale
+  auto mc_scale = resolve("/apis/berth.dev/v1alpha1/memberclusters/gpu-1/scale");
+  ASSERT_FALSE(mc_scale.ok());
+  EXPECT_EQ(mc_scale.status().message(), "MemberCluster has no subresource scale");
+  auto bogus = resolve("/apis/berth.dev/v1alpha1/namespaces/team/workspaces/llama/logs");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.status().message(), "Workspace has no subresource logs");
 
   auto lease_status = resolve("/apis/berth.dev/v1alpha1/leases/gpu-1/status");
   ASSERT_FALSE(lease_status.ok());

@@ -108,6 +108,15 @@ json ApiResourceList(const api::KindRegistry& registry, const std::string& group
                            {"kind", k->kind},
                            {"verbs", {"get", "patch", "update"}}});
     }
+    if (k->has_scale()) {
+      resources.push_back({{"name", k->plural + "/scale"},
+                           {"singularName", ""},
+                           {"namespaced", k->namespaced},
+                           {"group", "autoscaling"},
+                           {"version", "v1"},
+                           {"kind", "Scale"},
+                           {"verbs", {"get", "patch", "update"}}});
+    }
   }
   if (!any) return nullptr;
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"},

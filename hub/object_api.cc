@@ -351,6 +351,19 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
   SubmitOrDryRun({ref, std::move(transform)}, options.dry_run, std::move(done));
 }
 
+void ObjectApi::Modify(const api::KindInfo& kind, const std::string& ns, const std::string& name, Change change,
+                       const WriteOptions& options, ObjectCallback done) {
+  ObjectRef ref = RefFor(kind, ns, name);
+  SubmitOrDryRun({ref, [this, &kind, name, change = std::move(change), options](const json* current)
+                           -> StatusOr<std::optional<json>> {
+                    if (!current) return Status::NotFound(kind.kind + " \"" + name + "\" not found");
+                    auto next = change(*current);
+                    if (!next.ok()) return next.status();
+                    return PrepareUpdate(kind, *current, std::move(*next), options);
+                  }},
+                 options.dry_run, std::move(done));
+}
+
 StatusOr<json> ObjectApi::ApplyPatch(const api::KindInfo& view, const json* current, json applied,
                                      const WriteOptions& options) {
   // The applied configuration names fields; the server's own (status through its

@@ -56,6 +56,12 @@ class ObjectApi {
               nlohmann::json object, const WriteOptions& options, ObjectCallback done);
   void Patch(const api::KindInfo& kind, const std::string& ns, const std::string& name,
              PatchType type, std::string patch, const WriteOptions& options, ObjectCallback done);
+  // Read-modify-write inside the store's transaction: `change` maps the stored object to the
+  // next one (an error aborts), which then goes through the same checks as an update. Used by
+  // subresources that are views of the object (/scale).
+  using Change = std::function<StatusOr<nlohmann::json>(const nlohmann::json& current)>;
+  void Modify(const api::KindInfo& kind, const std::string& ns, const std::string& name, Change change,
+              const WriteOptions& options, ObjectCallback done);
   // Sets deletionTimestamp while finalizers remain; removes the object otherwise.
   // Preconditions (if set) must match. A dry run returns what the object would become
   // (for a removal: its last state) and stores nothing.

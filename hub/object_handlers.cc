@@ -7,6 +7,7 @@
 #include "api/object.h"
 #include "api/yaml_json.h"
 #include "hub/discovery.h"
+#include "hub/scale_subresource.h"
 
 namespace berth::hub {
 
@@ -23,6 +24,11 @@ ObjectHandlers::ObjectHandlers(ObjectApi& objects, Clock& clock, ApiReplies& rep
 
 void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
                          const QueryParams& query, RequestStart start) {
+  if (rp.subresource == "scale") {
+    auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+    if (!got.ok()) return replies_.ReplyError(req, got.status(), "get", start, &kind, rp.name);
+    return replies_.Reply(req, 200, ScaleOf(kind, *got), "get", start);
+  }
   auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
   if (got.ok() && kind.is_view()) {
     auto view = kind.to_view(*got);
@@ -174,6 +180,7 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
         req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"),
         verb, start, &kind);
   }
+  if (rp.subresource == "scale") return WriteScale(req, kind, rp, opts, verb, start);
   const std::string& body = req->request().body;  // read and bounded by the server
   auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
     return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
@@ -202,6 +209,49 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
         });
   }
   objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
+}
+
+void ObjectHandlers::WriteScale(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                                const WriteOptions& opts, const std::string& verb, RequestStart start) {
+  const std::string& body = req->request().body;
+  const std::string content_type = req->request().Header("Content-Type");
+  auto fail = [&](const Status& s) { replies_.ReplyError(req, s, verb, start, &kind, rp.name); };
+  ObjectApi::Change change;
+  if (verb == "patch") {
+    auto type = PatchTypeFromContentType(content_type);
+    if (!type.ok()) return fail(type.status());
+    if (*type == PatchType::kApply) {
+      return fail(Status(StatusCode::kUnsupportedMedia,
+                         "server-side apply is not served on /scale: use a merge or JSON patch (kubectl scale "
+                         "does), or apply placement.replicas on the object"));
+    }
+    auto patch = api::ParseJson(body, "invalid patch");
+    if (!patch.ok()) return fail(patch.status());
+    change = [&kind, type = *type, patch = std::move(*patch)](const json& current) -> StatusOr<json> {
+      json scale = ScaleOf(kind, current);
+      try {
+        if (type == PatchType::kJson) {
+          scale = scale.patch(patch);
+        } else {
+          scale.merge_patch(patch);
+        }
+      } catch (const json::exception& e) {
+        return Status::Invalid(std::string("the patch cannot be applied to the Scale: ") + e.what());
+      }
+      return WithScale(kind, current, scale);
+    };
+  } else if (verb == "update") {
+    auto decoded = api::DecodeBody(body, content_type);
+    if (!decoded.ok()) return fail(decoded.status());
+    change = [&kind, scale = std::move(*decoded)](const json& current) { return WithScale(kind, current, scale); };
+  } else {
+    return fail(Status(StatusCode::kMethodNotAllowed, "/scale takes GET, PUT and PATCH"));
+  }
+  objects_.Modify(kind, rp.ns, rp.name, std::move(change), opts,
+                  [this, req, &kind, verb, start, name = rp.name](StatusOr<json> r) {
+                    if (!r.ok()) return replies_.ReplyError(req, r.status(), verb, start, &kind, name);
+                    replies_.Reply(req, 200, ScaleOf(kind, *r), verb, start);
+                  });
 }
 
 void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,

@@ -6,6 +6,7 @@
 //                max_watch, allowWatchBookmarks) kept by WatchStreams
 //   Write        POST (create, 201), PUT (update), PATCH (merge, JSON, apply), also on
 //                /status; dryRun, fieldManager, force
+//                /scale (an autoscaling/v1 Scale) for kinds that have one: GET, PUT, PATCH
 //   Delete       DELETE of a named object; preconditions and dryRun may come in a
 //                DeleteOptions body (a collection cannot be deleted: 405)
 // Each answers exactly once through ApiReplies (the verb it counts is the one named above, in
@@ -46,6 +47,11 @@ class ObjectHandlers {
  private:
   void Watch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
              const ListOptions& lo, const QueryParams& query, RequestStart start);
+  // PUT or PATCH (merge or JSON) of a kind's /scale: the Scale is computed from the stored
+  // object, changed, and its spec.replicas written back, in one store transaction.
+  void WriteScale(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+                  const ResourcePath& rp, const WriteOptions& opts, const std::string& verb,
+                  RequestStart start);
   void DeleteWithOptions(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
                          const ResourcePath& rp, bool query_dry_run, RequestStart start);
 

@@ -82,6 +82,19 @@ api::KindInfo WorkspaceKind() {
   };
   embed("placement", "policy", policies::PlacementPolicySchema());
   embed("rollout", "strategy", policies::RolloutStrategySchema());
+  // /scale: `kubectl scale ws NAME --replicas N` and autoscalers set placement.replicas; the
+  // observed count is what the status places, and replicas carry berth.dev/workspace=NAME.
+  k.scale_spec_path = "placement.replicas";
+  k.scale_default_replicas = 1;
+  k.scale_status_replicas = [](const json& o) -> int64_t {
+    int64_t total = 0;
+    json placements = api::JsonPathGet(o, "status.placements");
+    for (const auto& p : placements.is_array() ? placements : json::array()) {
+      if (p.is_object() && p.value("replicas", json()).is_number_integer()) total += p["replicas"].get<int64_t>();
+    }
+    return total;
+  };
+  k.scale_selector = [](const json& o) { return "berth.dev/workspace=" + api::NameOf(o); };
   k.validate = [](const json& object, const json* old) -> Status {
     auto ws = workspace::ParseWorkspace(object);
     if (!ws.ok()) return ws.status();

@@ -169,6 +169,21 @@ expect "native and KAITO workspaces both listed" 'phi-mini .*' kubectl get works
 expect_not "Berth-native workspaces stay out of the KAITO view" '^phi-mini ' kubectl get workspaces.kaito.sh
 expect "KAITO delete"                       'deleted' kubectl delete workspaces.kaito.sh workspace-phi-4-mini
 
+# /scale: kubectl scale and the Scale subresource (autoscaling/v1).
+expect "api-resources lists workspaces/scale" 'workspaces/scale' bash -c "kubectl get --raw /apis/berth.dev/v1alpha1"
+expect "kubectl scale"                      'workspace.berth.dev/phi-mini scaled' kubectl scale ws phi-mini --replicas 4
+expect "scale wrote placement.replicas"     '^4$' kubectl get ws phi-mini -o jsonpath='{.placement.replicas}'
+expect "get --subresource=scale"            '^autoscaling/v1 Scale 4 berth.dev/workspace=phi-mini$' \
+       kubectl get ws phi-mini --subresource=scale -o jsonpath='{.apiVersion} {.kind} {.spec.replicas} {.status.selector}'
+expect "scale with a stale --current-replicas is refused" 'Expected replicas to be 2, was 4|precondition' \
+       kubectl scale ws phi-mini --current-replicas 2 --replicas 5
+expect "scale dry run stores nothing"       'scaled' kubectl scale ws phi-mini --replicas 7 --dry-run=server
+expect "still 4 after the dry run"          '^4$' kubectl get ws phi-mini -o jsonpath='{.placement.replicas}'
+expect "a negative Scale is a 422 naming spec.replicas" 'spec.replicas' \
+       kubectl patch ws phi-mini --subresource=scale --type=merge -p '{"spec":{"replicas":-1}}'
+# kubectl scale names no fieldManager: the write is recorded under its User-Agent's product.
+expect "scale is recorded under kubectl"   'manager: kubectl$' kubectl get ws phi-mini -o yaml --show-managed-fields
+
 # Authentication: a wrong token is refused.
 expect "wrong token is 401"                 'Unauthorized|provide credentials' kubectl --token=not-a-token get ws
 expect_not "no panic in hub log"            'terminate|Segmentation|std::' cat "$WORK/hub.log"
