@@ -4,7 +4,9 @@
 
 #include <algorithm>
 
+#include "api/object.h"
 #include "api/yaml_json.h"
+#include "hub/access_reviews.h"
 #include "hub/api_authorization.h"
 #include "hub/discovery.h"
 #include "hub/membership.h"
@@ -122,7 +124,24 @@ void ApiRouter::Route(const Ex& req, const Identity* who, RequestStart start) {
     return replies_.ReplyError(req, Status::Unauthenticated("no credential"), "auth", start);
   }
   if (method == methods::GET && ServeDiscovery(req, *who, path, parts, start)) return;
+  if (method == methods::POST && ServeReview(req, *who, path, start)) return;
   RouteObject(req, *who, path, parts, query, start);
+}
+
+bool ApiRouter::ServeReview(const Ex& req, const Identity& who, const std::string& path, RequestStart start) {
+  if (const std::string version = SelfSubjectReviewVersion(path); !version.empty()) {
+    replies_.Reply(req, 201, SelfSubjectReview(who, version), "create", start);
+    return true;
+  }
+  if (!IsSelfSubjectAccessReviewPath(path)) return false;
+  auto body = api::DecodeBody(req->request().body, req->request().Header("Content-Type"));
+  StatusOr<json> review = body.ok() ? SelfSubjectAccessReview(who, *body, registry_) : StatusOr<json>(body.status());
+  if (!review.ok()) {
+    replies_.ReplyError(req, review.status(), "create", start);
+  } else {
+    replies_.Reply(req, 201, *review, "create", start);
+  }
+  return true;
 }
 
 void ApiRouter::Join(const Ex& req, RequestStart start) {

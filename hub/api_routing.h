@@ -3,6 +3,8 @@
 //   POST kJoinPath                     Membership::Join, when joins are served
 //   GET /version, /api[/<v>], /apis[/<g>[/<v>]], /openapi/v3[/…]   discovery and OpenAPI
 //   GET /metrics                       the server's metrics (admins only)
+//   POST …/selfsubjectreviews, …/selfsubjectaccessreviews   whoami and can-i
+//                                      (hub/access_reviews.h)
 //   /api/<v>/… and /apis/<g>/<v>/…     object handlers (hub/object_handlers.h) by method,
 //                                      after authorisation (hub/api_authorization.h)
 // Anything else is answered with a Kubernetes Status (404 for an unknown path, kind or
@@ -75,6 +77,9 @@ class ApiRouter {
   bool ServeDiscovery(const std::shared_ptr<HttpExchange>& req, const Identity& id,
                       const std::string& path, const std::vector<std::string>& parts,
                       RequestStart start);
+  // whoami / can-i reviews (POST); false if `path` is not one.
+  bool ServeReview(const std::shared_ptr<HttpExchange>& req, const Identity& who, const std::string& path,
+                   RequestStart start);
   void RouteObject(const std::shared_ptr<HttpExchange>& req, const Identity& id,
                    const std::string& path, const std::vector<std::string>& parts,
                    const QueryParams& query, RequestStart start);
