@@ -12,6 +12,8 @@
 #include "hub/auth.h"
 #include "kinds/berth_kinds.h"
 #include "hub/controllers/fleet_controller.h"
+#include "hub/controllers/namespace_controller.h"
+#include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
 
@@ -29,6 +31,7 @@ class Hub::Impl {
   TokenAuthenticator auth;
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
+  std::unique_ptr<NamespaceController> namespaces;
   std::unique_ptr<ApiServer> server;
 };
 
@@ -38,6 +41,7 @@ Hub::~Hub() { Stop(); }
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
   if (impl_->controllers) impl_->controllers->Stop();
+  if (impl_->namespaces) impl_->namespaces->Stop();
 }
 
 const HubPki& Hub::pki() const { return impl_->pki; }
@@ -99,6 +103,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->store = std::move(*store);
   phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
+  if (auto created = EnsureNamespaces(*impl->objects, impl->registry); !created.ok()) return created.status();
   impl->membership = std::make_unique<Membership>(
       *impl->objects, impl->registry, impl->auth, *clock,
       HeartbeatDefaults{options.controllers.default_heartbeat_seconds,
@@ -109,6 +114,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
                                                           options.controllers);
     BERTH_RETURN_IF_ERROR(impl->controllers->Start());
+    impl->namespaces = std::make_unique<NamespaceController>(*impl->objects, impl->registry, *clock);
+    BERTH_RETURN_IF_ERROR(impl->namespaces->Start());
     phase_done("controllers");
   }
 
