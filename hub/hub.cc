@@ -13,6 +13,7 @@
 #include "kinds/berth_kinds.h"
 #include "hub/controllers/fleet_controller.h"
 #include "hub/controllers/namespace_controller.h"
+#include "hub/encryption_key_file.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
@@ -97,6 +98,14 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   // gets a fresh grace period anyway. They skip the fsync (docs/OPERATIONS.md, durability).
   if (const auto* lease = impl->registry.ByKind(api::kApiVersion, "Lease")) {
     store_options.unsynced_resources = {lease->resource()};
+  }
+  // Secrets are sealed on their way to disk; the API, the watch cache and controllers see
+  // plaintext (docs/OPERATIONS.md, "Secrets at rest").
+  auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
+  if (!keys.ok()) return keys.status();
+  if (const auto* secrets = impl->registry.ByKind("v1", "Secret")) {
+    store_options.encrypted_resources = {secrets->resource()};
+    store_options.cipher = *keys;
   }
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
