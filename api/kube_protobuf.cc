@@ -147,7 +147,9 @@ bool Body(const std::string& kind, std::string_view raw, json& obj) {
 StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
   static constexpr std::string_view kMagic("k8s\0", 4);
   if (body.substr(0, 4) != kMagic) {
-    return Status::BadRequest("a protobuf body must start with the Kubernetes magic \"k8s\\0\"");
+    return Status(StatusCode::kUnsupportedMedia,
+                  "the body is not a Kubernetes protobuf object (no \"k8s\\0\" magic): send "
+                  "application/json or application/yaml");
   }
   std::string api_version, kind;
   std::string_view raw;

@@ -19,6 +19,7 @@ namespace berth::api {
 inline constexpr std::string_view kProtobufMediaType = "application/vnd.kubernetes.protobuf";
 
 // `body` is the whole request body: the "k8s\0" magic, then a runtime.Unknown envelope.
+// A body without the magic (JSON sent under the protobuf type) is a 415 as well.
 StatusOr<nlohmann::json> DecodeKubeProtobuf(std::string_view body);
 
 }  // namespace berth::api

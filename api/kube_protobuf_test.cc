@@ -64,7 +64,7 @@ TEST(KubeProtobufTest, OtherKindsAndMalformedBodiesAreRefused) {
   ASSERT_FALSE(pod.ok());
   EXPECT_EQ(pod.status().code(), StatusCode::kUnsupportedMedia);
   EXPECT_NE(pod.status().message().find("application/json"), std::string::npos);
-  EXPECT_EQ(DecodeKubeProtobuf("not protobuf").status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(DecodeKubeProtobuf("{\"kind\": \"Workspace\"}").status().code(), StatusCode::kUnsupportedMedia);
   std::string truncated = Envelope("v1", "Secret", Bytes(1, Bytes(1, "db")));
   truncated.resize(truncated.size() - 3);
   EXPECT_FALSE(DecodeKubeProtobuf(truncated).ok());
