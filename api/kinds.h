@@ -49,6 +49,20 @@ struct KindInfo {
   // Semantic validation beyond the schema (immutable fields, cross-field rules), run on
   // create (old == nullptr) and update. Optional.
   std::function<Status(const nlohmann::json& object, const nlohmann::json* old)> validate;
+  // Brings a validated write into the form it is stored in, as Kubernetes' strategies
+  // PrepareForCreate (old == nullptr) and PrepareForUpdate do: defaults, fields the server
+  // owns (Namespace spec.finalizers, status.phase), write-only fields folded away (Secret
+  // stringData into data). Runs after `validate`, before the no-op and generation checks,
+  // on every create, update and patch except /status writes. Optional; must not fail.
+  std::function<void(nlohmann::json& object, const nlohmann::json* old)> prepare_for_storage;
+  // Accepts application/strategic-merge-patch+json (api/strategic_merge_patch.h): kubectl
+  // sends it for the core kinds it has compiled-in types for (Namespace, ConfigMap, Secret).
+  bool strategic_merge_patch = false;
+  // Non-empty: a kind Berth lists in discovery but never stores (kubectl's default prune
+  // allowlist asks for Pods, Services, Deployments, ...). Get, list and watch answer as for
+  // an empty collection; any write is a 405 whose message is this text.
+  std::string unserved_reason;
+  bool served() const { return unserved_reason.empty(); }
 
   // A view kind is served from another kind's storage (KAITO's kaito.sh Workspace is stored
   // as a Berth Workspace). Empty storage_resource: the kind is stored as itself.

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/base64.h"
 #include "api/status.h"
 
 namespace berth {
@@ -70,10 +71,5 @@ StatusOr<ClientConfig> LoadInClusterConfig(const InClusterOptions& options = {})
 std::string RenderKubeconfig(const std::string& cluster_name, const std::string& server_url,
                              const std::string& ca_pem, const std::string& user_name,
                              const std::string& token);
-
-// Standard base64 (RFC 4648 with padding), as kubeconfig *-data fields use.
-std::string Base64Encode(std::string_view bytes);
-// Strict decoding; whitespace is ignored, anything else outside the alphabet is an error.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 }  // namespace berth

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "api/kube_protobuf.h"
 #include "api/schema.h"
 #include "api/yaml_json.h"
 
@@ -20,6 +21,12 @@ StatusOr<json> DecodeBody(std::string_view body, std::string_view content_type, 
   while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.pop_back();
   for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool yaml = media == "application/yaml" || media == "application/x-yaml" || media == "text/yaml";
+  if (media == kProtobufMediaType) {  // kubectl create namespace|configmap|secret
+    auto decoded = DecodeKubeProtobuf(body);
+    if (!decoded.ok()) return decoded.status();
+    BERTH_RETURN_IF_ERROR(CheckMetadataTypes(*decoded));
+    return decoded;
+  }
   if (!yaml && !media.empty() && media != "application/json") {
     return Status(StatusCode::kUnsupportedMedia,
                   "Content-Type \"" + std::string(content_type.substr(0, 100)) +
@@ -166,7 +173,10 @@ std::map<std::string, std::string> LabelsOf(const json& object) {
 
 bool HasFinalizers(const json& object) {
   json f = JsonPathGet(object, "metadata.finalizers");
-  return f.is_array() && !f.empty();
+  if (f.is_array() && !f.empty()) return true;
+  if (JsonPathGet(object, "apiVersion") != "v1" || JsonPathGet(object, "kind") != "Namespace") return false;
+  json spec = JsonPathGet(object, "spec.finalizers");
+  return spec.is_array() && !spec.empty();
 }
 
 bool IsBeingDeleted(const json& object) {

@@ -44,6 +44,9 @@ std::string UidOf(const nlohmann::json& object);
 int64_t ResourceVersionOf(const nlohmann::json& object);  // 0 if absent or unparsable
 int64_t GenerationOf(const nlohmann::json& object);
 std::map<std::string, std::string> LabelsOf(const nlohmann::json& object);
+// Whether something still holds the object's deletion: metadata.finalizers, and for a core
+// v1 Namespace also spec.finalizers (its "kubernetes" finalizer is removed by the namespace
+// controller once the namespace is empty, as in Kubernetes).
 bool HasFinalizers(const nlohmann::json& object);
 bool IsBeingDeleted(const nlohmann::json& object);
 

@@ -39,6 +39,16 @@ struct FieldCause {
   bool operator==(const FieldCause&) const = default;
 };
 
+// What an error is about when that is not the object the request named: a create in a
+// missing namespace is `namespaces "ml" not found` with details {kind: namespaces, name: ml},
+// as Kubernetes answers. `kind` is the resource (plural), as in Kubernetes' Status details.
+struct StatusSubject {
+  std::string group;
+  std::string kind;
+  std::string name;
+  bool operator==(const StatusSubject&) const = default;
+};
+
 class Status {
  public:
   Status() = default;
@@ -72,6 +82,17 @@ class Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::vector<FieldCause>& causes() const { return causes_; }
+  const std::optional<StatusSubject>& subject() const { return subject_; }
+  Status WithCauses(std::vector<FieldCause> causes) const {
+    Status s = *this;
+    s.causes_ = std::move(causes);
+    return s;
+  }
+  Status WithSubject(StatusSubject subject) const {
+    Status s = *this;
+    s.subject_ = std::move(subject);
+    return s;
+  }
 
   // Prefixes the message with context, e.g. "decode workspace.yaml: ".
   Status WithContext(const std::string& context) const {
@@ -85,6 +106,7 @@ class Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::vector<FieldCause> causes_;
+  std::optional<StatusSubject> subject_;
 };
 
 const char* StatusCodeName(StatusCode code);

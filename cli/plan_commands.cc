@@ -128,7 +128,9 @@ int RunPlan(const PlanOptions& opt) {
         continue;
       }
       workspaces.push_back(std::move(ws).value());
-    } else {
+    } else if (!(obj.value("apiVersion", "") == "v1" && (kind == "Namespace" || kind == "ConfigMap" || kind == "Secret"))) {
+      // GitOps directories hold Namespaces, ConfigMaps and Secrets beside Workspaces: plan
+      // has nothing to say about them.
       std::cerr << "warning: skipping an object of kind \"" << kind
                 << "\" (plan reads Workspace and PlacementPolicy)\n";
     }

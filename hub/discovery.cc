@@ -20,7 +20,8 @@ json VersionInfo() {
 }
 
 json ApiVersions() {
-  // The core group carries only Events (for kubectl describe / get events).
+  // The core group: Events, Namespaces, ConfigMaps, Secrets (and, never stored, the core
+  // workload kinds of kubectl's prune allowlist).
   return {{"kind", "APIVersions"}, {"versions", json::array({"v1"})},
           {"serverAddressByClientCIDRs", json::array()}};
 }
@@ -96,7 +97,8 @@ json ApiResourceList(const api::KindRegistry& registry, const std::string& group
               {"singularName", k->singular},
               {"namespaced", k->namespaced},
               {"kind", k->kind},
-              {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}},
+              {"verbs", k->served() ? json({"create", "delete", "get", "list", "patch", "update", "watch"})
+                                    : json({"get", "list", "watch"})},
               {"shortNames", k->short_names},
               {"categories", k->categories},
               {"storageVersionHash", ""}};

@@ -26,10 +26,16 @@ std::pair<int, json> StatusToHttp(const Status& s, const api::KindInfo* kind, co
     case StatusCode::kInternal: code = 500; reason = "InternalError"; break;
   }
   json details = json::object();
-  if (!name.empty()) details["name"] = name;
-  if (kind) {
-    details["group"] = kind->group;
-    details["kind"] = kind->kind;
+  if (const auto& subject = s.subject()) {
+    if (!subject->name.empty()) details["name"] = subject->name;
+    details["group"] = subject->group;
+    details["kind"] = subject->kind;
+  } else {
+    if (!name.empty()) details["name"] = name;
+    if (kind) {
+      details["group"] = kind->group;
+      details["kind"] = kind->kind;
+    }
   }
   if (!s.causes().empty()) {
     json causes = json::array();

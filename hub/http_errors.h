@@ -11,7 +11,8 @@
 
 namespace berth::hub {
 
-// Returns the HTTP code and the Status body. `kind`/`name` fill details when known.
+// Returns the HTTP code and the Status body. `kind`/`name` fill details when known; a
+// status with a subject (Status::WithSubject) names that instead.
 std::pair<int, nlohmann::json> StatusToHttp(const Status& status, const api::KindInfo* kind,
                                             const std::string& name);
 

@@ -12,6 +12,9 @@
 #include "hub/auth.h"
 #include "kinds/berth_kinds.h"
 #include "hub/controllers/fleet_controller.h"
+#include "hub/controllers/namespace_controller.h"
+#include "hub/encryption_key_file.h"
+#include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
 
@@ -29,6 +32,7 @@ class Hub::Impl {
   TokenAuthenticator auth;
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
+  std::unique_ptr<NamespaceController> namespaces;
   std::unique_ptr<ApiServer> server;
 };
 
@@ -38,6 +42,7 @@ Hub::~Hub() { Stop(); }
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
   if (impl_->controllers) impl_->controllers->Stop();
+  if (impl_->namespaces) impl_->namespaces->Stop();
 }
 
 const HubPki& Hub::pki() const { return impl_->pki; }
@@ -94,11 +99,20 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   if (const auto* lease = impl->registry.ByKind(api::kApiVersion, "Lease")) {
     store_options.unsynced_resources = {lease->resource()};
   }
+  // Secrets are sealed on their way to disk; the API, the watch cache and controllers see
+  // plaintext (docs/OPERATIONS.md, "Secrets at rest").
+  auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
+  if (!keys.ok()) return keys.status();
+  if (const auto* secrets = impl->registry.ByKind("v1", "Secret")) {
+    store_options.encrypted_resources = {secrets->resource()};
+    store_options.cipher = *keys;
+  }
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
   phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
+  if (auto created = EnsureNamespaces(*impl->objects, impl->registry); !created.ok()) return created.status();
   impl->membership = std::make_unique<Membership>(
       *impl->objects, impl->registry, impl->auth, *clock,
       HeartbeatDefaults{options.controllers.default_heartbeat_seconds,
@@ -109,6 +123,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
                                                           options.controllers);
     BERTH_RETURN_IF_ERROR(impl->controllers->Start());
+    impl->namespaces = std::make_unique<NamespaceController>(*impl->objects, impl->registry, *clock);
+    BERTH_RETURN_IF_ERROR(impl->namespaces->Start());
     phase_done("controllers");
   }
 

@@ -30,6 +30,9 @@ struct HubOptions {
   int io_threads = 0;                   // HTTPS threads; 0: one per core, at least 2
   HttpsLimits limits;                   // connection timeouts and sizes
   size_t max_watch_backlog_bytes = 16 << 20;
+  // Key file for Secrets at rest (hub/encryption_key_file.h); empty: <data_dir>/encryption.key,
+  // created on first start.
+  std::string encryption_key_file;
 };
 
 class Hub {

@@ -171,6 +171,10 @@ int main(int argc, char** argv) {
                  "Directory for the store (berth.db), PKI (pki/) and admin.kubeconfig; created on first start")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on")->capture_default_str();
+  app.add_option("--encryption-key-file", options.encryption_key_file,
+                 "File of keys that encrypt Secrets at rest (AES-256-GCM): one base64 32-byte key "
+                 "per line, the first encrypts, all decrypt (docs/OPERATIONS.md). Default: "
+                 "<data-dir>/encryption.key, created on first start");
   app.add_option("--tls-san", options.extra_sans,
                  "Extra DNS name or IP for the serving certificate (repeatable)");
   app.add_option("--advertise-url", options.advertise_url,

@@ -4,6 +4,7 @@
 
 #include "api/field_ownership.h"
 #include "api/object.h"
+#include "api/strategic_merge_patch.h"
 #include "api/yaml_json.h"
 
 namespace berth::hub {
@@ -76,11 +77,7 @@ StatusOr<PatchType> PatchTypeFromContentType(const std::string& content_type) {
   if (content_type.find("application/merge-patch+json") == 0) return PatchType::kMerge;
   if (content_type.find("application/json-patch+json") == 0) return PatchType::kJson;
   if (content_type.find("application/apply-patch+yaml") == 0) return PatchType::kApply;
-  if (content_type.find("application/strategic-merge-patch+json") == 0) {
-    return Status(StatusCode::kUnsupportedMedia,
-                  "strategic merge patch is not supported for Berth kinds: use "
-                  "--type=merge or --type=json");
-  }
+  if (content_type.find("application/strategic-merge-patch+json") == 0) return PatchType::kStrategic;
   return Status(StatusCode::kUnsupportedMedia,
                 "unsupported patch content type \"" + content_type +
                     "\": use application/merge-patch+json, application/json-patch+json or "
@@ -162,6 +159,7 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
   }
   // Status is written by controllers through /status, never by create.
   if (kind.has_status) object.erase("status");
+  if (kind.prepare_for_storage) kind.prepare_for_storage(object, nullptr);
   meta["uid"] = NewUid();
   meta["generation"] = 1;
   meta["creationTimestamp"] = FormatRfc3339(clock_.Now());
@@ -228,13 +226,14 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
   }
   next["apiVersion"] = next.value("apiVersion", kind.api_version());
   next["kind"] = next.value("kind", kind.kind);
-  if (!ownership_recorded) {
+  BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, next));
+  if (kind.validate && !options.status) BERTH_RETURN_IF_ERROR(kind.validate(next, &current));
+  if (kind.prepare_for_storage && !options.status) kind.prepare_for_storage(next, &current);
+  if (!ownership_recorded) {  // of what is stored (a Secret's stringData is data by now)
     StartFromStoredManagedFields(current, next);
     next = api::RecordUpdateOwnership(&current, std::move(next), kind.schema,
                                       WriterFor(kind, options, FormatRfc3339(clock_.Now())));
   }
-  BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, next));
-  if (kind.validate && !options.status) BERTH_RETURN_IF_ERROR(kind.validate(next, &current));
   if (api::DesiredStateOf(next) != api::DesiredStateOf(current)) {
     next["metadata"]["generation"] = api::GenerationOf(current) + 1;
   }
@@ -287,6 +286,9 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     auto parsed = api::ParseJson(patch, "invalid patch");
     if (!parsed.ok()) return done(parsed.status());
     patch_doc = std::move(*parsed);
+    if (type == PatchType::kStrategic && !patch_doc.is_object()) {
+      return done(Status::BadRequest("a strategic merge patch must be a JSON object"));
+    }
     if (type == PatchType::kJson && !patch_doc.is_array()) {
       return done(Status::BadRequest("a JSON patch must be an array of operations"));
     }
@@ -335,6 +337,10 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     try {
       if (type == PatchType::kJson) {
         next = current->patch(patch_doc);
+      } else if (type == PatchType::kStrategic) {
+        auto patched = api::ApplyStrategicMergePatch(*current, patch_doc, api::ObjectMetaMergeKeys());
+        if (!patched.ok()) return patched.status();
+        next = std::move(*patched);
       } else {
         next = *current;
         next.merge_patch(patch_doc);
@@ -381,6 +387,7 @@ StatusOr<std::optional<json>> ObjectApi::NewFromApply(const api::KindInfo& kind,
   BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
   if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
   if (kind.has_status) obj.erase("status");
+  if (kind.prepare_for_storage) kind.prepare_for_storage(obj, nullptr);
   InitializeNew(obj);
   return std::optional<json>(std::move(obj));
 }

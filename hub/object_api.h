@@ -19,7 +19,9 @@
 
 namespace berth::hub {
 
-enum class PatchType { kMerge, kJson, kApply };
+// kStrategic: only for kinds with KindInfo::strategic_merge_patch (the handler refuses it
+// for the others with a 415).
+enum class PatchType { kMerge, kJson, kApply, kStrategic };
 
 // Maps a PATCH Content-Type to a PatchType; UnsupportedMedia for anything else.
 StatusOr<PatchType> PatchTypeFromContentType(const std::string& content_type);

@@ -7,6 +7,7 @@
 #include "api/object.h"
 #include "api/yaml_json.h"
 #include "hub/discovery.h"
+#include "hub/namespace_admission.h"
 #include "hub/scale_subresource.h"
 
 namespace berth::hub {
@@ -180,6 +181,10 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
         req, Status(StatusCode::kMethodNotAllowed, method + " needs an object name in the path"),
         verb, start, &kind);
   }
+  if (!kind.served()) {
+    return replies_.ReplyError(req, Status(StatusCode::kMethodNotAllowed, kind.unserved_reason), verb,
+                               start, &kind, rp.name);
+  }
   if (rp.subresource == "scale") return WriteScale(req, kind, rp, opts, verb, start);
   const std::string& body = req->request().body;  // read and bounded by the server
   auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
@@ -191,6 +196,20 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   if (verb == "patch") {
     auto type = PatchTypeFromContentType(content_type);
     if (!type.ok()) return replies_.ReplyError(req, type.status(), verb, start, &kind, rp.name);
+    if (*type == PatchType::kStrategic && !kind.strategic_merge_patch) {
+      return replies_.ReplyError(req,
+                                 Status(StatusCode::kUnsupportedMedia,
+                                        "strategic merge patch is not supported for Berth kinds: use "
+                                        "--type=merge or --type=json"),
+                                 verb, start, &kind, rp.name);
+    }
+    // Server-side apply creates a missing object: that is a create for the namespace.
+    const bool creates = *type == PatchType::kApply &&
+                         !objects_.store().Get({kind.storage_key(), rp.ns, rp.name}).ok();
+    if (Status s = AdmitNamespaced(kind, rp.ns, rp.name, creates ? NamespacedWrite::kCreate : NamespacedWrite::kUpdate);
+        !s.ok()) {
+      return replies_.ReplyError(req, s, verb, start, &kind, rp.name);
+    }
     if (body.size() > api::kMaxObjectBytes) {
       return replies_.ReplyError(
           req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"),
@@ -202,11 +221,19 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   if (!decoded.ok()) return replies_.ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
   if (verb == "create") {
     const std::string name = api::NameOf(*decoded);
+    std::string ns = rp.ns;
+    if (ns.empty()) ns = api::NamespaceOf(*decoded).empty() ? kDefaultNamespace : api::NamespaceOf(*decoded);
+    if (Status s = AdmitNamespaced(kind, ns, name, NamespacedWrite::kCreate); !s.ok()) {
+      return replies_.ReplyError(req, s, verb, start, &kind, name);
+    }
     return objects_.Create(
         kind, rp.ns, std::move(*decoded), opts, [this, req, &kind, start, name](StatusOr<json> r) {
           if (!r.ok()) return replies_.ReplyError(req, r.status(), "create", start, &kind, name);
           replies_.Reply(req, 201, *r, "create", start);
         });
+  }
+  if (Status s = AdmitNamespaced(kind, rp.ns, rp.name, NamespacedWrite::kUpdate); !s.ok()) {
+    return replies_.ReplyError(req, s, verb, start, &kind, rp.name);
   }
   objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
 }
@@ -254,6 +281,13 @@ void ObjectHandlers::WriteScale(const Ex& req, const api::KindInfo& kind, const 
                   });
 }
 
+Status ObjectHandlers::AdmitNamespaced(const api::KindInfo& kind, const std::string& ns,
+                                       const std::string& name, NamespacedWrite op) const {
+  if (!kind.namespaced || ns.empty()) return Status::Ok();
+  auto stored = objects_.store().Get({kNamespacesResource, "", ns});
+  return AdmitNamespacedWrite(ns, stored.ok() ? &*stored : nullptr, op, kind.resource(), name);
+}
+
 void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
                             const QueryParams& query, RequestStart start) {
   if (rp.name.empty()) {
@@ -262,6 +296,15 @@ void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const Reso
                                       "deleting a collection is not supported; delete objects by "
                                       "name or with kubectl delete -l"),
                                "delete", start);
+  }
+  if (!kind.served()) {
+    return replies_.ReplyError(req, Status(StatusCode::kMethodNotAllowed, kind.unserved_reason),
+                               "delete", start, &kind, rp.name);
+  }
+  if (kind.group.empty() && kind.resource() == kNamespacesResource) {
+    if (Status s = AdmitNamespaceDelete(rp.name); !s.ok()) {
+      return replies_.ReplyError(req, s, "delete", start, &kind, rp.name);
+    }
   }
   auto query_dry_run = query.DryRun();
   if (!query_dry_run.ok()) {

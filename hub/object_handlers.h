@@ -9,6 +9,9 @@
 //                /scale (an autoscaling/v1 Scale) for kinds that have one: GET, PUT, PATCH
 //   Delete       DELETE of a named object; preconditions and dryRun may come in a
 //                DeleteOptions body (a collection cannot be deleted: 405)
+// Writes of namespaced objects pass the namespace's admission first (hub/namespace_admission.h:
+// 404 for a missing namespace, 403 for a create in a terminating one). Kinds Berth does not
+// store (KindInfo::unserved_reason) read as empty collections; writes to them are a 405.
 // Each answers exactly once through ApiReplies (the verb it counts is the one named above, in
 // lower case, or "watch"), from the calling thread or, for writes, from the store's writer
 // thread once the result is durable. None blocks. Kind views are served through their
@@ -23,6 +26,7 @@
 #include "hub/api_replies.h"
 #include "hub/api_routing.h"
 #include "hub/https_server.h"
+#include "hub/namespace_admission.h"
 #include "hub/object_api.h"
 #include "hub/query_params.h"
 #include "hub/watch_streams.h"
@@ -52,6 +56,9 @@ class ObjectHandlers {
   void WriteScale(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
                   const ResourcePath& rp, const WriteOptions& opts, const std::string& verb,
                   RequestStart start);
+  // Namespace admission of a write to `kind` in `ns` (OK for cluster-scoped kinds).
+  Status AdmitNamespaced(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+                         NamespacedWrite op) const;
   void DeleteWithOptions(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
                          const ResourcePath& rp, bool query_dry_run, RequestStart start);
 

@@ -141,6 +141,9 @@ class SqliteStore final : public Store {
       sqlite3_free(err);
       return Status::Unavailable("initialise store " + options_.path + ": " + msg);
     }
+    if (!options_.encrypted_resources.empty() && !options_.cipher) {
+      return Status::Internal("store " + options_.path + ": encrypted resources need a cipher");
+    }
     BERTH_RETURN_IF_ERROR(Load());
     writer_ = std::thread([this] { WriterLoop(); });
     return Status::Ok();
@@ -283,24 +286,30 @@ class SqliteStore final : public Store {
     Stmt objs(db_, "SELECT resource, namespace, name, data FROM objects");
     if (!objs.ok()) return Status::Internal(std::string("load objects: ") + sqlite3_errmsg(db_));
     int64_t max_rv = 0;
+    std::vector<Reseal> reseal;
     while (objs.Step() == SQLITE_ROW) {
-      json obj;
-      try {
-        obj = json::parse(objs.Text(3));
-      } catch (const json::exception& e) {
-        return Status::Internal("store " + options_.path + " holds a corrupt object " + objs.Text(0) +
-                                " " + objs.Text(1) + "/" + objs.Text(2) + ": " + e.what());
-      }
-      max_rv = std::max(max_rv, api::ResourceVersionOf(obj));
-      objects_[objs.Text(0)][{objs.Text(1), objs.Text(2)}] = std::move(obj);
+      const std::string resource = objs.Text(0), ns = objs.Text(1), name = objs.Text(2);
+      bool stale = false;
+      auto obj = DecodeRow(resource, resource + " " + (ns.empty() ? name : ns + "/" + name), objs.Text(3), &stale);
+      if (!obj.ok()) return obj.status();
+      max_rv = std::max(max_rv, api::ResourceVersionOf(*obj));
+      if (stale) reseal.push_back({false, {resource, ns, name}, 0, *obj});
+      objects_[resource][{ns, name}] = std::move(*obj);
     }
     const auto objects_done = LoadClock::now();
     Stmt evs(db_, "SELECT rv, resource, type, data FROM events ORDER BY rv");
     while (evs.Step() == SQLITE_ROW) {
-      WatchEvent e{static_cast<EventType>(evs.Int(2)), evs.Int(0), evs.Text(1), json::parse(evs.Text(3))};
-      max_rv = std::max(max_rv, e.resource_version);
-      events_.push_back(std::move(e));
+      const int64_t rv = evs.Int(0);
+      const std::string resource = evs.Text(1);
+      bool stale = false;
+      auto obj = DecodeRow(resource, "the watch log's revision " + std::to_string(rv) + " (" + resource + ")",
+                           evs.Text(3), &stale);
+      if (!obj.ok()) return obj.status();
+      if (stale) reseal.push_back({true, {resource, "", ""}, rv, *obj});
+      max_rv = std::max(max_rv, rv);
+      events_.push_back(WatchEvent{static_cast<EventType>(evs.Int(2)), rv, resource, std::move(*obj)});
     }
+    BERTH_RETURN_IF_ERROR(ResealRows(reseal));
     while (events_.size() > options_.event_window) events_.pop_front();  // disk trims lazily
     Stmt meta(db_, "SELECT value FROM meta WHERE key = 'rv'");
     if (meta.Step() == SQLITE_ROW) max_rv = std::max(max_rv, meta.Int(0));
@@ -316,6 +325,81 @@ class SqliteStore final : public Store {
     spdlog::info("store {}: loaded {} objects ({} ms), revision {}, {} events ({} ms)", options_.path,
                  count, ms(objects_done - load_start), current_rv_, events_.size(),
                  ms(LoadClock::now() - objects_done));
+    return Status::Ok();
+  }
+
+  // A row to seal again with the first key: stored in plain text or under an older key.
+  struct Reseal {
+    bool event_row;  // the watch log (keyed by rv) or the objects table (keyed by ref)
+    ObjectRef ref;
+    int64_t rv;
+    json object;
+  };
+
+  bool Encrypted(const std::string& resource) const { return options_.encrypted_resources.count(resource) > 0; }
+
+  // A stored row's object: plain JSON, or sealed (SecretCipher). `*stale` is set when the
+  // row should be sealed again with the first key. Errors name the row (`what`) and, for a
+  // sealed row, the key id, never the content.
+  StatusOr<json> DecodeRow(const std::string& resource, const std::string& what, const std::string& text, bool* stale) {
+    std::string plain;
+    const bool sealed = SecretCipher::IsSealed(text);
+    if (sealed) {
+      if (!options_.cipher) {
+        return Status::Unavailable("store " + options_.path + ": " + what +
+                                   " is encrypted, but the hub has no encryption key: pass --encryption-key-file");
+      }
+      auto opened = options_.cipher->Open(text, resource);
+      if (!opened.ok()) return opened.status().WithContext("store " + options_.path + ": " + what);
+      plain = std::move(*opened);
+      *stale = SecretCipher::KeyIdOf(text) != options_.cipher->primary_key_id();
+    } else {
+      *stale = Encrypted(resource);
+    }
+    const std::string& json_text = sealed ? plain : text;
+    try {
+      return json::parse(json_text);
+    } catch (const json::exception& e) {
+      // The parser quotes what it read: never for an encrypted resource.
+      return Status::Internal("store " + options_.path + " holds a corrupt object: " + what +
+                              (Encrypted(resource) ? std::string() : std::string(": ") + e.what()));
+    }
+  }
+
+  Status ResealRows(const std::vector<Reseal>& rows) {
+    if (rows.empty()) return Status::Ok();
+    Stmt obj(db_, "UPDATE objects SET data = ? WHERE resource = ? AND namespace = ? AND name = ?");
+    Stmt ev(db_, "UPDATE events SET data = ? WHERE rv = ?");
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Status::Unavailable(std::string("store: re-encrypt: begin: ") + sqlite3_errmsg(db_));
+    }
+    for (const auto& r : rows) {
+      auto sealed = options_.cipher->Seal(r.object.dump(), r.ref.resource);
+      if (!sealed.ok()) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return sealed.status();
+      }
+      Stmt& st = r.event_row ? ev : obj;
+      st.Reset();
+      st.Bind(1, *sealed);
+      if (r.event_row) {
+        st.Bind(2, r.rv);
+      } else {
+        st.Bind(2, r.ref.resource);
+        st.Bind(3, r.ref.ns);
+        st.Bind(4, r.ref.name);
+      }
+      if (st.Step() != SQLITE_DONE) {
+        Status s = Status::Unavailable(std::string("store: re-encrypt: ") + sqlite3_errmsg(db_));
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return s;
+      }
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Status::Unavailable(std::string("store: re-encrypt: commit: ") + sqlite3_errmsg(db_));
+    }
+    spdlog::info("store {}: encrypted {} rows with key id {}", options_.path, rows.size(),
+                 options_.cipher->primary_key_id());
     return Status::Ok();
   }
 
@@ -495,7 +579,15 @@ class SqliteStore final : public Store {
     };
     for (const auto& o : outcomes) {
       if (!o.event) continue;
-      const std::string data = o.event->object.dump();
+      std::string data = o.event->object.dump();
+      if (Encrypted(o.ref.resource)) {
+        auto sealed = options_.cipher->Seal(data, o.ref.resource);
+        if (!sealed.ok()) {
+          fail("seal");  // rolls back
+          return sealed.status();
+        }
+        data = std::move(*sealed);
+      }
       if (o.erase) {
         remove.Reset();
         remove.Bind(1, o.ref.resource);

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "hub/secret_encryption.h"
 #include "hub/store.h"
 
 namespace berth::hub {
@@ -26,6 +27,14 @@ struct SqliteStoreOptions {
   size_t max_batch = 512;            // mutations committed in one transaction at most
   std::set<std::string> unsynced_resources;  // e.g. {"leases"}; empty: every commit syncs
   int64_t max_unsynced_revisions = 256;
+  // Objects of these resources (the hub passes Secrets) are sealed with `cipher` in both the
+  // objects table and the watch log: the file never holds their JSON. Reads, lists and
+  // watches see plaintext (the memory mirror is decrypted once at open). Open fails, naming
+  // the row and the key id, if a sealed row does not open with the key file's keys; rows
+  // sealed with an older key (or stored before encryption) are re-sealed with the first key
+  // at open, so a rotated-out key can be dropped after one restart.
+  std::set<std::string> encrypted_resources;
+  std::shared_ptr<const SecretCipher> cipher;  // required when encrypted_resources is set
   // Called on the writer thread after each commit: revisions written and whether synced.
   std::function<void(int64_t revisions, bool synced)> on_commit;
 };

@@ -4,6 +4,8 @@
 
 #include "api/object.h"
 #include "api/schema.h"
+#include "kinds/core_kinds.h"
+#include "kinds/unserved_kinds.h"
 #include "policies/placement_policy.h"
 #include "policies/rollout_strategy.h"
 #include "rollout/revision.h"
@@ -265,6 +267,10 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(api::EventKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::LeaseKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(api::BootstrapTokenKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(NamespaceKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(ConfigMapKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(SecretKind()));
+  for (api::KindInfo& k : UnservedWorkloadKinds()) BERTH_RETURN_IF_ERROR(registry.Register(std::move(k)));
   api::KindInfo ws = WorkspaceKind();
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1alpha1", ws)));

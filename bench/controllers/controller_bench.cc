@@ -209,6 +209,13 @@ struct Bench {
     auto client = RestClient::Create(b.admin);
     if (!client.ok()) return client.status();
     b.client = std::move(*client);
+    // The scenarios' workspaces live in "bench" and "probe"; the hub refuses objects in a
+    // missing namespace.
+    for (const char* name : {"bench", "probe"}) {
+      auto ns = b.client->Post("/api/v1/namespaces", json{{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                                         {"metadata", {{"name", name}}}});
+      if (!ns.ok() && ns.status().code() != StatusCode::kAlreadyExists) return ns.status();
+    }
     std::string joined;
     for (const auto& f : flags) joined += " " + f;
     std::printf("[%s] berth-hub pid %d on %s, flags:%s\n", scenario.c_str(), b.hub->pid(),

@@ -298,6 +298,9 @@ class FailoverE2E : public ::testing::Test {
       "inference": {"preset": {"name": "phi-4-mini-instruct"}},
       "placement": {"replicas": 2, "policy": {"preferred": [
         {"weight": 100, "term": {"labelSelector": {"matchLabels": {"tier": "preferred"}}}}]}}})");
+    auto ns = admin_->Post("/api/v1/namespaces", json{{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                                     {"metadata", {{"name", "e2e"}}}});
+    ASSERT_TRUE(ns.ok() || ns.status().code() == StatusCode::kAlreadyExists) << ns.status().ToString();
     auto created = admin_->Post("/apis/berth.dev/v1alpha1/namespaces/e2e/workspaces", ws);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     const std::map<std::string, std::pair<int, int>> on_a = {{"fo-a", {kReplicas, kReplicas}}};

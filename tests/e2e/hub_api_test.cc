@@ -199,6 +199,12 @@ TEST_F(HubApiTest, MemberClusterCreateGetPatchStatusDelete) {
 
 TEST_F(HubApiTest, NamespacesScopeWorkspaces) {
   const std::string team_a = "/apis/berth.dev/v1alpha1/namespaces/team-a/workspaces";
+  // Objects go only into namespaces that exist (404 `namespaces "team-a" not found` before).
+  auto missing = Raw("POST", team_a, Workspace("scoped-ws").dump());
+  EXPECT_EQ(missing.status_code, 404) << missing.body;
+  EXPECT_EQ(json::parse(missing.body).value("message", ""), "namespaces \"team-a\" not found") << missing.body;
+  ASSERT_TRUE(client().Post("/api/v1/namespaces", json{{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                                      {"metadata", {{"name", "team-a"}}}}).ok());
   auto created = client().Post(team_a, Workspace("scoped-ws"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ((*created)["metadata"]["namespace"], "team-a");
