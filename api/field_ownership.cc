@@ -10,8 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-const FieldPath kStatus = {"f:status"};
-
 // Fields the server sets: never in anyone's set.
 const std::vector<FieldPath>& ServerFields() {
   static const std::vector<FieldPath> kFields = [] {
@@ -31,6 +29,18 @@ json ManagedFieldsOf(const json& object) {
   if (md == object.end() || !md->is_object()) return nullptr;
   auto mf = md->find("managedFields");
   return mf == md->end() ? json(nullptr) : *mf;
+}
+
+// apiVersion, kind, metadata itself and the metadata fields the server sets (or below them).
+bool IsServerField(const FieldPath& path) {
+  if (path.empty()) return false;
+  if (path[0] == "f:apiVersion" || path[0] == "f:kind") return true;
+  if (path[0] != "f:metadata") return false;
+  if (path.size() == 1) return true;
+  for (const auto& f : ServerFields()) {
+    if (f.size() == 2 && f[1] == path[1]) return true;
+  }
+  return false;
 }
 
 bool IsLeafIn(const FieldSet& set, const FieldPath& path) {
@@ -152,19 +162,35 @@ json ManagedFieldsJson(const std::vector<ManagedFieldsEntry>& entries) {
   return out;
 }
 
-FieldSet OwnableFields(const json& object, const json& schema, const FieldWriter& writer) {
-  FieldSet all = FieldSetOf(object, schema);
-  for (const auto& f : ServerFields()) {
-    if (f.size() == 1 && f[0] == "f:metadata") {
-      FieldSet meta_itself;
-      meta_itself.Insert(f);
-      all = all.Difference(meta_itself);  // metadata: {} is not a field anyone sets
-    } else {
-      all = all.NotBelow(f);
-    }
+namespace {
+
+// The part of `object` a writer can own: for a /status write only `status`, for a
+// main-resource write everything but `status` (when the kind has the subresource). Walking
+// only that part is what keeps a status write from paying for the whole object.
+json ScopedTo(const json& object, const FieldWriter& writer) {
+  if (!writer.status_subresource || !object.is_object()) return object;
+  if (writer.subresource == "status") {
+    auto it = object.find("status");
+    return it == object.end() ? json::object() : json{{"status", *it}};
   }
-  if (!writer.status_subresource) return all;
-  return writer.subresource == "status" ? all.Below(kStatus) : all.NotBelow(kStatus);
+  if (!object.contains("status")) return object;
+  json out = json::object();
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (it.key() != "status") out[it.key()] = *it;
+  }
+  return out;
+}
+
+}  // namespace
+
+FieldSet OwnableFields(const json& object, const json& schema, const FieldWriter& writer) {
+  // One pass over the sorted paths (filtering per server field copied the set each time).
+  const FieldSet all = FieldSetOf(ScopedTo(object, writer), schema);
+  FieldSet out;
+  for (const auto& path : all.paths()) {
+    if (!IsServerField(path)) out.Insert(path);
+  }
+  return out;
 }
 
 StatusOr<json> ApplyWithOwnership(const json* live, json applied, const json& schema, const FieldWriter& writer,
@@ -222,9 +248,11 @@ StatusOr<json> ApplyWithOwnership(const json* live, json applied, const json& sc
 
 json RecordUpdateOwnership(const json* old, json next, const json& schema, const FieldWriter& writer) {
   std::vector<ManagedFieldsEntry> entries = ReadManagedFields(next);
-  const FieldSet now_owned = OwnableFields(next, schema, writer);
-  const FieldSet changed = ChangedFields(old, next, schema).Intersection(now_owned);
-  const FieldSet removed = old ? OwnableFields(*old, schema, writer).Difference(now_owned) : FieldSet();
+  const json next_part = ScopedTo(next, writer);
+  const json old_part = old ? ScopedTo(*old, writer) : json();
+  const FieldSet now_owned = OwnableFields(next_part, schema, writer);
+  const FieldSet changed = ChangedFields(old ? &old_part : nullptr, next_part, schema).Intersection(now_owned);
+  const FieldSet removed = old ? OwnableFields(old_part, schema, writer).Difference(now_owned) : FieldSet();
   if (changed.empty() && removed.empty()) return next;
   for (auto& e : entries) e.fields = e.fields.Difference(changed).Difference(removed);
   if (!changed.empty()) {
