@@ -4,40 +4,10 @@
 # (stringData, immutable, base64 checks), Secrets encrypted on disk (and a wrong key
 # refusing to start), and `kubectl apply --prune -l` with kubectl's default allowlist.
 # Run by ctest (tests/kubectl).
-set -u
-BIN_DIR=${BERTH_BIN_DIR:?BERTH_BIN_DIR must point at build/bin}
-command -v kubectl >/dev/null || { echo "kubectl not installed (make deps installs kubernetes-client)"; exit 1; }
-
-WORK=$(mktemp -d /tmp/berth-core-kinds-e2e.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HUB=
-start_hub() {
-  "$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" "$@" >>"$WORK/hub.log" 2>&1 &
-  HUB=$!
-  for _ in $(seq 1 100); do
-    [ -f "$WORK/hub/admin.kubeconfig" ] && curl -sk "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok && return
-    sleep 0.1
-  done
-}
-stop_hub() { kill "$HUB" 2>/dev/null; wait "$HUB" 2>/dev/null; }
-cleanup() { stop_hub; rm -rf "$WORK"; }
-trap cleanup EXIT
-export KUBECONFIG="$WORK/hub/admin.kubeconfig"
+SUITE=core-kinds-e2e
+source "$(dirname "$0")/lib.sh"
 start_hub
 
-passed=0; failed=0
-ok()   { passed=$((passed+1)); echo "ok   - $1"; }
-fail() { failed=$((failed+1)); echo "FAIL - $1"; echo "$2" | sed 's/^/       | /'; }
-expect() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then ok "$name"; else fail "$name" "$out"; fi
-}
-expect_not() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then fail "$name" "$out"; else ok "$name"; fi
-}
 # Waits up to 10 s for a command's output to match.
 eventually() {
   local name=$1 pattern=$2; shift 2
@@ -192,5 +162,4 @@ stop_hub
 start_hub --encryption-key-file "$WORK/other.key"
 expect "old key dropped after one restart"   '^hf_Plaintext_Token_42$' bash -c "kubectl get secret hf -n team -o jsonpath='{.data.token}' | base64 -d"
 
-echo "${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ]
+finish

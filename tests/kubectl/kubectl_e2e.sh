@@ -1,37 +1,9 @@
 #!/usr/bin/env bash
 # kubectl end-to-end suite: starts a real berth-hub on loopback and drives it with the
 # kubectl binary, asserting on what kubectl prints. Run by ctest (tests/kubectl).
-set -u
-BIN_DIR=${BERTH_BIN_DIR:?BERTH_BIN_DIR must point at build/bin}
-command -v kubectl >/dev/null || { echo "kubectl not installed (make deps installs kubernetes-client)"; exit 1; }
-
-WORK=$(mktemp -d /tmp/berth-kubectl-e2e.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" >"$WORK/hub.log" 2>&1 &
-HUB=$!
-cleanup() { kill "$HUB" 2>/dev/null; wait "$HUB" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export KUBECONFIG="$WORK/hub/admin.kubeconfig"
-for _ in $(seq 1 100); do
-  [ -f "$KUBECONFIG" ] && curl -sk "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok && break
-  sleep 0.1
-done
-
-passed=0; failed=0
-ok()   { passed=$((passed+1)); echo "ok   - $1"; }
-fail() { failed=$((failed+1)); echo "FAIL - $1"; echo "$2" | sed 's/^/       | /'; }
-# expect NAME PATTERN COMMAND...: the command's combined output must match the regex.
-expect() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then ok "$name"; else fail "$name" "$out"; fi
-}
-# expect_not NAME PATTERN COMMAND...: the output must not match.
-expect_not() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then fail "$name" "$out"; else ok "$name"; fi
-}
+SUITE=kubectl-e2e
+source "$(dirname "$0")/lib.sh"
+start_hub
 
 cat >"$WORK/ws.yaml" <<'YAML'
 apiVersion: berth.dev/v1alpha1
@@ -188,5 +160,4 @@ expect "scale is recorded under kubectl"   'manager: kubectl$' kubectl get ws ph
 expect "wrong token is 401"                 'Unauthorized|provide credentials' kubectl --token=not-a-token get ws
 expect_not "no panic in hub log"            'terminate|Segmentation|std::' cat "$WORK/hub.log"
 
-echo "${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ]
+finish

@@ -4,35 +4,10 @@
 # the field), --force-conflicts taking the field over, a field removed from the applied file
 # disappearing, shared ownership, and `kubectl edit` taking a field the next apply then
 # conflicts on. Run by ctest (tests/kubectl).
-set -u
-BIN_DIR=${BERTH_BIN_DIR:?BERTH_BIN_DIR must point at build/bin}
-command -v kubectl >/dev/null || { echo "kubectl not installed (make deps installs kubernetes-client)"; exit 1; }
+SUITE=ssa-e2e
+source "$(dirname "$0")/lib.sh"
+start_hub --no-controllers
 
-WORK=$(mktemp -d /tmp/berth-ssa-e2e.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" --no-controllers >"$WORK/hub.log" 2>&1 &
-HUB=$!
-cleanup() { kill "$HUB" 2>/dev/null; wait "$HUB" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-export KUBECONFIG="$WORK/hub/admin.kubeconfig"
-for _ in $(seq 1 100); do
-  [ -f "$KUBECONFIG" ] && curl -sk "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok && break
-  sleep 0.1
-done
-
-passed=0; failed=0
-ok()   { passed=$((passed+1)); echo "ok   - $1"; }
-fail() { failed=$((failed+1)); echo "FAIL - $1"; echo "$2" | sed 's/^/       | /'; }
-expect() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then ok "$name"; else fail "$name" "$out"; fi
-}
-expect_not() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then fail "$name" "$out"; else ok "$name"; fi
-}
 ws() { kubectl get ws chat -o jsonpath="$1" 2>&1; }
 managed() { kubectl get ws chat -o json --show-managed-fields 2>&1; }
 
@@ -128,5 +103,4 @@ expect "Update entry for the patch"             '"manager": "script"' managed
 expect "fieldManager over 128 characters is refused" 'at most 128' \
        kubectl patch ws chat --type=merge -p '{"metadata":{"annotations":{"n":"y"}}}' --field-manager="$(printf 'm%.0s' $(seq 1 129))"
 
-echo "passed $passed, failed $failed"
-[ "$failed" -eq 0 ]
+finish
