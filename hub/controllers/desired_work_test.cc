@@ -5,26 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 #include "api/kinds.h"
 
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 using std::chrono::seconds;
-
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
-const std::string kKey = "default/llama";
-
-placement::Allocation Alloc(const std::string& cluster, int replicas, int gpus = 1,
-                            const std::string& gpu = "A100-80GB") {
-  placement::Allocation a;
-  a.cluster = cluster;
-  a.gpu = gpu;
-  a.gpus_per_replica = gpus;
-  a.replicas = replicas;
-  return a;
-}
 
 placement::PlacementDecision Decision(std::vector<placement::Allocation> allocations,
                                       int requested) {

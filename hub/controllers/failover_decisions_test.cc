@@ -5,18 +5,19 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 #include "api/kinds.h"
 #include "hub/controllers/placement_requests.h"
 
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
-const std::string kKey = "default/llama";
 
 json MemberObject(const std::string& name, json taints = json::array()) {
   return {{"metadata", {{"name", name}}}, {"spec", {{"taints", taints}}}};

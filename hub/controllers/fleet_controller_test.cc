@@ -223,8 +223,6 @@ TEST_F(FleetControllerTest, PendingReplicasReserveTheirGpus) {
   EXPECT_EQ(Condition("Workspace", "default", "second", "Scheduled"), "False");
 }
 
-
-
 TEST_F(FleetControllerTest, HubRestartGivesHealthyMembersAFreshGracePeriod) {
   AddMember("gpu-a", 8);
   Settle();

@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 namespace berth::hub {
 namespace {
+
+using namespace stage_test;  // NOLINT: shared test data
 
 using nlohmann::json;
 
@@ -152,16 +156,6 @@ TEST(GpuLedger, SpareIsNeverNegativeAndZeroForTheUnknown) {
   EXPECT_EQ(ledger.Spare("gpu-a", "A100-80GB"), 0);
   EXPECT_EQ(ledger.Spare("gpu-a", "H100-80GB"), 0);
   EXPECT_EQ(ledger.Spare("gpu-z", "A100-80GB"), 0);
-}
-
-placement::Allocation Alloc(const std::string& cluster, int replicas, int gpus,
-                            const std::string& gpu = "A100-80GB") {
-  placement::Allocation a;
-  a.cluster = cluster;
-  a.gpu = gpu;
-  a.gpus_per_replica = gpus;
-  a.replicas = replicas;
-  return a;
 }
 
 TEST(GpuLedger, AllocationsTakeOnlyWhatTheirReservationsDoNotCover) {

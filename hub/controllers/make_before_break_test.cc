@@ -4,14 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 using std::chrono::seconds;
-
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
-const std::string kKey = "default/llama";
 
 json Entry(const std::string& name, int replicas) {
   return {{"workspace", {{"metadata", {{"name", name}, {"namespace", "default"}}}}},
@@ -33,15 +34,6 @@ MemberReport Ready(int ready) {
   r.available = ready;
   r.phase = ready > 0 ? "Ready" : "Pending";
   return r;
-}
-
-placement::Allocation Alloc(const std::string& cluster, int replicas) {
-  placement::Allocation a;
-  a.cluster = cluster;
-  a.gpu = "A100-80GB";
-  a.gpus_per_replica = 1;
-  a.replicas = replicas;
-  return a;
 }
 
 // llama ran 1 replica on gpu-a (it still serves there); this pass moves it to gpu-b.

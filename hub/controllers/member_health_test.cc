@@ -5,16 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 #include "hub/controllers/conditions.h"
 
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
 
 json HealthyCondition(const std::string& status, const std::string& reason,
                       const std::string& since) {

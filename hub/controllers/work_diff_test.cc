@@ -4,14 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 #include "api/kinds.h"
 
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
 using Desired = std::map<std::string, std::map<std::string, json>>;
 using Works = std::map<std::string, std::shared_ptr<const json>>;
 

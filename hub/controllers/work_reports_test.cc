@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 namespace berth::hub {
 namespace {
 
-using nlohmann::json;
+using namespace stage_test;  // NOLINT: shared test data
 
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
+using nlohmann::json;
 
 // A Work entry for workspace default/`name`, last changed at placementGeneration `generation`.
 json Entry(const std::string& name, int64_t generation) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/controllers/stage_test_data.h"
+
 #include "api/kinds.h"
 #include "hub/controllers/conditions.h"
 #include "hub/controllers/placement_events.h"
@@ -13,13 +15,13 @@
 namespace berth::hub {
 namespace {
 
+using namespace stage_test;  // NOLINT: shared test data
+
 using nlohmann::json;
 using std::chrono::seconds;
 
-const Clock::TimePoint kT0(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
-const std::string kKey = "default/llama";
-
-placement::Allocation Alloc(const std::string& cluster, int replicas) {
+// An allocation priced at $3 per replica-hour.
+placement::Allocation PricedAlloc(const std::string& cluster, int replicas) {
   placement::Allocation a;
   a.cluster = cluster;
   a.gpu = "A100-80GB";
@@ -108,7 +110,7 @@ json Placements(std::initializer_list<const char*> clusters) {
 // --- AggregateWorkspaceStatus ---
 
 TEST(AggregateWorkspaceStatus, AFirstPlacementServingEverywhere) {
-  StatusCase c(json(), {Alloc("gpu-a", 2)}, 2);
+  StatusCase c(json(), {PricedAlloc("gpu-a", 2)}, 2);
   MemberReport r = Report(2);
   r.endpoint = "http://10.0.0.1:8000";
   c.reported["gpu-a"][kKey] = r;
@@ -148,7 +150,7 @@ TEST(AggregateWorkspaceStatus, AFirstPlacementServingEverywhere) {
 }
 
 TEST(AggregateWorkspaceStatus, ReadyCountsOnlyTheRevisionTheMemberIsAskedToRun) {
-  StatusCase c(json(), {Alloc("gpu-a", 2)}, 2);
+  StatusCase c(json(), {PricedAlloc("gpu-a", 2)}, 2);
   c.reported["gpu-a"][kKey] = Report(2, /*revision=*/0);  // still the old revision
   const json s = c.Run().status;
   EXPECT_EQ(s["placements"][0]["readyReplicas"], 0);
@@ -158,7 +160,7 @@ TEST(AggregateWorkspaceStatus, ReadyCountsOnlyTheRevisionTheMemberIsAskedToRun) 
 }
 
 TEST(AggregateWorkspaceStatus, AvailableIsCappedAtTheReplicasPlaced) {
-  StatusCase c(json(), {Alloc("gpu-a", 1)}, 2);
+  StatusCase c(json(), {PricedAlloc("gpu-a", 1)}, 2);
   c.reported["gpu-a"][kKey] = Report(3);
   const json s = c.Run().status;
   EXPECT_EQ(s["placements"][0]["availableReplicas"], 1);
@@ -169,7 +171,7 @@ TEST(AggregateWorkspaceStatus, AvailableIsCappedAtTheReplicasPlaced) {
 TEST(AggregateWorkspaceStatus, WithoutAReportAMemberServesWhatItLastServed) {
   // gpu-a served 1 before and has not answered its changed entry; gpu-b is new.
   json old = {{"placements", {{{"cluster", "gpu-a"}, {"replicas", 1}, {"availableReplicas", 1}}}}};
-  StatusCase c(old, {Alloc("gpu-a", 2), Alloc("gpu-b", 1)}, 3);
+  StatusCase c(old, {PricedAlloc("gpu-a", 2), PricedAlloc("gpu-b", 1)}, 3);
   const json s = c.Run().status;
   EXPECT_EQ(s["placements"][0]["availableReplicas"], 1);
   EXPECT_EQ(s["placements"][1]["availableReplicas"], 0);
@@ -177,7 +179,7 @@ TEST(AggregateWorkspaceStatus, WithoutAReportAMemberServesWhatItLastServed) {
 }
 
 TEST(AggregateWorkspaceStatus, SupersededReadyReplicasCountAsAvailableWhileFailingOver) {
-  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {Alloc("gpu-b", 1)}, 1);
+  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {PricedAlloc("gpu-b", 1)}, 1);
   c.reported["gpu-b"][kKey] = Report(0, 1, "Starting");
   c.in.superseded = {{{"cluster", "gpu-a"},
                       {"replicas", 1},
@@ -193,7 +195,7 @@ TEST(AggregateWorkspaceStatus, SupersededReadyReplicasCountAsAvailableWhileFaili
 TEST(AggregateWorkspaceStatus, NotServingWithoutSupersededReplicas) {
   json old = {{"placements", Placements({"gpu-a"})},
               {"superseded", {{{"cluster", "gpu-c"}, {"replicas", 1}, {"readyReplicas", 1}}}}};
-  StatusCase c(old, {Alloc("gpu-a", 1)}, 1);
+  StatusCase c(old, {PricedAlloc("gpu-a", 1)}, 1);
   c.reported["gpu-a"][kKey] = Report(0, 1, "Starting");
   const json s = c.Run().status;
   EXPECT_FALSE(s.contains("superseded")) << "nothing kept any more";
@@ -204,7 +206,7 @@ TEST(AggregateWorkspaceStatus, NotServingWithoutSupersededReplicas) {
 
 TEST(AggregateWorkspaceStatus, CapacityPendingSinceStartsWithAWakeUpAndIsKept) {
   {
-    StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {Alloc("gpu-a", 1)}, 1);
+    StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {PricedAlloc("gpu-a", 1)}, 1);
     MemberReport r = Report(0, 1, "Pending");
     r.reason = "InsufficientGPU";
     c.reported["gpu-a"][kKey] = r;
@@ -219,7 +221,7 @@ TEST(AggregateWorkspaceStatus, CapacityPendingSinceStartsWithAWakeUpAndIsKept) {
                  {{{"cluster", "gpu-a"},
                    {"replicas", 1},
                    {"capacityPendingSince", "2025-12-31T23:59:00Z"}}}}};
-    StatusCase c(old, {Alloc("gpu-a", 1)}, 1);
+    StatusCase c(old, {PricedAlloc("gpu-a", 1)}, 1);
     MemberReport r = Report(0, 1, "Pending");
     r.reason = "NodeLost";
     c.reported["gpu-a"][kKey] = r;
@@ -233,13 +235,13 @@ TEST(AggregateWorkspaceStatus, CapacityPendingSinceStartsWithAWakeUpAndIsKept) {
                  {{{"cluster", "gpu-a"},
                    {"replicas", 1},
                    {"capacityPendingSince", "2025-12-31T23:59:00Z"}}}}};
-    StatusCase c(old, {Alloc("gpu-a", 1)}, 1);
+    StatusCase c(old, {PricedAlloc("gpu-a", 1)}, 1);
     c.reported["gpu-a"][kKey] = Report(1);
     EXPECT_FALSE(c.Run().status["placements"][0].contains("capacityPendingSince"))
         << "no longer waiting";
   }
   {
-    StatusCase c(json(), {Alloc("gpu-a", 1)}, 1);
+    StatusCase c(json(), {PricedAlloc("gpu-a", 1)}, 1);
     MemberReport r = Report(0, 1, "Pending");
     r.reason = "ImagePulling";
     c.reported["gpu-a"][kKey] = r;
@@ -250,7 +252,7 @@ TEST(AggregateWorkspaceStatus, CapacityPendingSinceStartsWithAWakeUpAndIsKept) {
 }
 
 TEST(AggregateWorkspaceStatus, AnUnreachableEvictionIsRememberedAndAnnounced) {
-  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {Alloc("gpu-b", 1)}, 1);
+  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {PricedAlloc("gpu-b", 1)}, 1);
   c.in.evicted_unreachable = {"gpu-a"};
   WorkspaceStatusResult out = c.Run();
   EXPECT_EQ(out.status["failedOverFrom"], json::array({"gpu-a"}));
@@ -260,7 +262,7 @@ TEST(AggregateWorkspaceStatus, AnUnreachableEvictionIsRememberedAndAnnounced) {
 
 TEST(AggregateWorkspaceStatus, NoFailedOverFromWhenFailbackIsOffOrTheMemberIsStillUsed) {
   {
-    StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {Alloc("gpu-b", 1)}, 1);
+    StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {PricedAlloc("gpu-b", 1)}, 1);
     c.policy.failover.failback = false;
     c.in.evicted_unreachable = {"gpu-a"};
     WorkspaceStatusResult out = c.Run();
@@ -269,7 +271,7 @@ TEST(AggregateWorkspaceStatus, NoFailedOverFromWhenFailbackIsOffOrTheMemberIsSti
   }
   {
     StatusCase c(json{{"placements", Placements({"gpu-a"})}},
-                 {Alloc("gpu-a", 1), Alloc("gpu-b", 1)}, 2);
+                 {PricedAlloc("gpu-a", 1), PricedAlloc("gpu-b", 1)}, 2);
     c.in.evicted_unreachable = {"gpu-a"};  // placed there again by the planner
     EXPECT_FALSE(c.Run().status.contains("failedOverFrom"));
   }
@@ -278,13 +280,13 @@ TEST(AggregateWorkspaceStatus, NoFailedOverFromWhenFailbackIsOffOrTheMemberIsSti
 TEST(AggregateWorkspaceStatus, FailedOverFromIsKeptUntilFailbackDecides) {
   json old = {{"placements", Placements({"gpu-b"})}, {"failedOverFrom", json::array({"gpu-a"})}};
   {
-    StatusCase c(old, {Alloc("gpu-b", 1)}, 1);
+    StatusCase c(old, {PricedAlloc("gpu-b", 1)}, 1);
     WorkspaceStatusResult out = c.Run();
     EXPECT_EQ(out.status["failedOverFrom"], json::array({"gpu-a"}));
     EXPECT_TRUE(out.events.empty()) << "the same members: nothing to announce";
   }
   {
-    StatusCase c(old, {Alloc("gpu-a", 1)}, 1);
+    StatusCase c(old, {PricedAlloc("gpu-a", 1)}, 1);
     c.in.failing_back = true;
     WorkspaceStatusResult out = c.Run();
     EXPECT_FALSE(out.status.contains("failedOverFrom"));
@@ -294,7 +296,7 @@ TEST(AggregateWorkspaceStatus, FailedOverFromIsKeptUntilFailbackDecides) {
 }
 
 TEST(AggregateWorkspaceStatus, ACapacityMoveIsARescheduleThatSaysWhatMoved) {
-  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {Alloc("gpu-a", 2), Alloc("gpu-b", 1)},
+  StatusCase c(json{{"placements", Placements({"gpu-a"})}}, {PricedAlloc("gpu-a", 2), PricedAlloc("gpu-b", 1)},
                3);
   c.in.capacity_moved = {{"gpu-a", 1}};
   WorkspaceStatusResult out = c.Run();
@@ -305,7 +307,7 @@ TEST(AggregateWorkspaceStatus, ACapacityMoveIsARescheduleThatSaysWhatMoved) {
 }
 
 TEST(AggregateWorkspaceStatus, UnschedulableOnceWithWhy) {
-  StatusCase c(json(), {Alloc("gpu-a", 1)}, 2);
+  StatusCase c(json(), {PricedAlloc("gpu-a", 1)}, 2);
   WorkspaceStatusResult out = c.Run();
   const json scheduled = Condition(out.status, "Scheduled");
   EXPECT_EQ(scheduled["status"], "False");
@@ -315,12 +317,12 @@ TEST(AggregateWorkspaceStatus, UnschedulableOnceWithWhy) {
   EXPECT_EQ(out.events[1].type, "Warning");
   EXPECT_EQ(out.events[1].message, "no cluster has 1 free A100: add capacity");
 
-  StatusCase again(out.status, {Alloc("gpu-a", 1)}, 2);
+  StatusCase again(out.status, {PricedAlloc("gpu-a", 1)}, 2);
   EXPECT_TRUE(again.Run().events.empty()) << "already reported Unschedulable";
 }
 
 TEST(AggregateWorkspaceStatus, ASecondGpuShapeDroppedIsNotScheduled) {
-  StatusCase c(json(), {Alloc("gpu-a", 2)}, 2);
+  StatusCase c(json(), {PricedAlloc("gpu-a", 2)}, 2);
   c.in.split_dropped = 1;
   const json scheduled = Condition(c.Run().status, "Scheduled");
   EXPECT_EQ(scheduled["status"], "False");
@@ -332,7 +334,7 @@ TEST(AggregateWorkspaceStatus, ASecondGpuShapeDroppedIsNotScheduled) {
 
 TEST(AggregateWorkspaceStatus, RolloutEventsAndRequeueComeFirstAndMixedRevisionsAreExplained) {
   StatusCase c(json{{"placements", Placements({"gpu-a", "gpu-b"})}},
-               {Alloc("gpu-a", 1), Alloc("gpu-b", 1)}, 2);
+               {PricedAlloc("gpu-a", 1), PricedAlloc("gpu-b", 1)}, 2);
   c.rollout.target_revision = 2;
   c.rollout.directives["gpu-a"].revision = 2;
   c.rollout.rollout = {{"phase", "Progressing"},
@@ -359,10 +361,10 @@ TEST(AggregateWorkspaceStatus, RolloutEventsAndRequeueComeFirstAndMixedRevisions
 }
 
 TEST(AggregateWorkspaceStatus, ConditionsKeepTheirTransitionTimeWhileUnchanged) {
-  StatusCase first(json(), {Alloc("gpu-a", 1)}, 1);
+  StatusCase first(json(), {PricedAlloc("gpu-a", 1)}, 1);
   first.reported["gpu-a"][kKey] = Report(1);
   const json status = first.Run().status;
-  StatusCase later(status, {Alloc("gpu-a", 1)}, 1);
+  StatusCase later(status, {PricedAlloc("gpu-a", 1)}, 1);
   later.reported["gpu-a"][kKey] = Report(1);
   later.in.now = kT0 + seconds(600);
   WorkspaceStatusResult out = later.Run();
