@@ -142,6 +142,30 @@ bool Body(const std::string& kind, std::string_view raw, json& obj) {
   });
 }
 
+// authorization.k8s.io/v1 SelfSubjectAccessReview (what `kubectl auth can-i` sends):
+// metadata = 1, spec = 2 { resourceAttributes = 1 { namespace, verb, group, version,
+// resource, subresource, name = 1..7 }, nonResourceAttributes = 2 { path, verb = 1, 2 } }.
+bool AccessReviewBody(std::string_view raw, json& obj) {
+  static const char* const kResource[] = {"", "namespace", "verb", "group", "version", "resource", "subresource", "name"};
+  static const char* const kNonResource[] = {"", "path", "verb"};
+  return ForEach(raw, [&](const Field& f) {
+    if (f.number == 1 && f.wire == 2) return ObjectMeta(f.bytes, obj["metadata"]);
+    if (f.number != 2 || f.wire != 2) return true;  // status is the server's
+    return ForEach(f.bytes, [&](const Field& s) {
+      if (s.wire != 2 || (s.number != 1 && s.number != 2)) return true;
+      json& attrs = obj["spec"][s.number == 1 ? "resourceAttributes" : "nonResourceAttributes"];
+      attrs = json::object();
+      const uint32_t last = s.number == 1 ? 7 : 2;
+      return ForEach(s.bytes, [&](const Field& a) {
+        if (a.wire == 2 && a.number >= 1 && a.number <= last) {
+          attrs[s.number == 1 ? kResource[a.number] : kNonResource[a.number]] = Str(a);
+        }
+        return true;
+      });
+    });
+  });
+}
+
 }  // namespace
 
 StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
@@ -166,9 +190,15 @@ StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
     return true;
   });
   if (!ok) return Status::BadRequest("the protobuf body is malformed");
+  if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectAccessReview") {
+    json review = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
+    if (!AccessReviewBody(raw, review)) return Status::BadRequest("the protobuf SelfSubjectAccessReview is malformed");
+    return review;
+  }
   if (api_version != "v1" || (kind != "Namespace" && kind != "ConfigMap" && kind != "Secret")) {
     return Status(StatusCode::kUnsupportedMedia,
-                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret (got " +
+                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret and for "
+                  "SelfSubjectAccessReview (got " +
                       (api_version.empty() ? std::string("?") : api_version) + " " +
                       (kind.empty() ? std::string("?") : kind) + "): send application/json or application/yaml");
   }

@@ -71,5 +71,22 @@ TEST(KubeProtobufTest, OtherKindsAndMalformedBodiesAreRefused) {
   EXPECT_FALSE(DecodeKubeProtobuf(std::string("k8s\0", 4) + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").ok());
 }
 
+TEST(KubeProtobufTest, DecodesTheAccessReviewKubectlAuthCanISends) {
+  const std::string attrs = Bytes(1, "team") + Bytes(2, "patch") + Bytes(3, "berth.dev") + Bytes(4, "") +
+                            Bytes(5, "workspaces") + Bytes(6, "scale") + Bytes(7, "chat");
+  auto r = DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
+                                       Bytes(1, "") + Bytes(2, Bytes(1, attrs)) + Bytes(3, "")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["spec"]["resourceAttributes"],
+            json::parse(R"({"namespace":"team","verb":"patch","group":"berth.dev","version":"","resource":"workspaces",
+                            "subresource":"scale","name":"chat"})"));
+  auto non = DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
+                                         Bytes(2, Bytes(2, Bytes(1, "/metrics") + Bytes(2, "get")))));
+  ASSERT_TRUE(non.ok());
+  EXPECT_EQ((*non)["spec"]["nonResourceAttributes"], json::parse(R"({"path":"/metrics","verb":"get"})"));
+  EXPECT_FALSE(DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
+                                           Bytes(2, std::string("\x0a\xff", 2)))).ok());
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -156,6 +156,25 @@ expect "a negative Scale is a 422 naming spec.replicas" 'spec.replicas' \
 # kubectl scale names no fieldManager: the write is recorded under its User-Agent's product.
 expect "scale is recorded under kubectl"   'manager: kubectl$' kubectl get ws phi-mini -o yaml --show-managed-fields
 
+# whoami / can-i, answered from the hub's own authorizer: the admin and a member credential.
+expect "auth whoami (admin)"                'Username +admin' kubectl auth whoami
+expect "can-i create workspaces (admin)"    '^yes$' kubectl auth can-i create workspaces
+expect "can-i read /metrics (admin)"        '^yes$' kubectl auth can-i get /metrics
+JOIN_TOKEN=$("$BIN_DIR/berthctl" token create --cluster gpu-ci 2>/dev/null |
+             python3 -c 'import sys; print([w for w in sys.stdin.read().split() if "." in w and len(w) > 20][0])')
+MEMBER_TOKEN=$(curl -sk -X POST -H "Authorization: Bearer $JOIN_TOKEN" -H 'Content-Type: application/json' \
+               -d '{"clusterName":"gpu-ci"}' "https://127.0.0.1:$PORT/apis/berth.dev/v1alpha1/join" |
+               python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+member() { kubectl --token="$MEMBER_TOKEN" "$@"; }
+expect "auth whoami (member)"               'Username +member:gpu-ci' member auth whoami
+expect "member groups"                      'berth:members' member auth whoami
+expect "member cannot create workspaces"    '^no( - |$)' member auth can-i create workspaces
+expect "member renews its own Lease"        '^yes$' member auth can-i update leases/gpu-ci
+expect "but not another member's"           '^no( - |$)' member auth can-i update leases/gpu-other
+expect "member writes its Work's status"    '^yes$' member auth can-i patch works/gpu-ci --subresource=status
+expect "member cannot read /metrics"        '^no( - |$)' member auth can-i get /metrics
+expect "can-i agrees with the real request" 'Forbidden|forbidden' member create -f "$WORK/ws.yaml"
+
 # Authentication: a wrong token is refused.
 expect "wrong token is 401"                 'Unauthorized|provide credentials' kubectl --token=not-a-token get ws
 expect_not "no panic in hub log"            'terminate|Segmentation|std::' cat "$WORK/hub.log"
