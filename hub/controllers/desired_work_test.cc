@@ -132,7 +132,7 @@ TEST(OneShapePerMember, NothingDroppedWithOneShapeEach) {
 
 // --- BuildDesiredWork ---
 
-json MemberObject(const std::string& name) {
+json InventoriedMember(const std::string& name) {
   return {{"metadata", {{"name", name}}},
           {"spec", {{"region", "eu"}}},
           {"status",
@@ -175,7 +175,7 @@ struct Pass {
 
   Pass() {
     for (const char* m : {"gpu-a", "gpu-b"}) {
-      member_objects[m] = MemberObject(m);
+      member_objects[m] = InventoriedMember(m);
       snapshot.clusters.push_back(Inventory(m));
       ledger.spare[m]["A100-80GB"] = 8;
     }

@@ -1,8 +1,10 @@
-// Data the placement stages' unit tests share: a fixed instant, a workspace key and planner
-// allocations. Test-only.
+// Data the placement stages' unit tests share: a fixed instant, a workspace key, planner
+// allocations and member objects. Test-only.
 #pragma once
 
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "api/clock.h"
 #include "placement/planner.h"
@@ -21,6 +23,11 @@ inline placement::Allocation Alloc(const std::string& cluster, int replicas, int
   a.gpus_per_replica = gpus;
   a.replicas = replicas;
   return a;
+}
+
+// A MemberCluster object with these spec.taints.
+inline nlohmann::json MemberObject(const std::string& name, nlohmann::json taints = nlohmann::json::array()) {
+  return {{"metadata", {{"name", name}}}, {"spec", {{"taints", taints}}}};
 }
 
 }  // namespace berth::hub::stage_test
