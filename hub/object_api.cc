@@ -137,6 +137,13 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
     return Create(**storage, ns, std::move(*converted), options, ToView(kind, std::move(done)));
   }
   if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = json::object();
+  // Built-in (core) kinds take their type from the URL when the body names none, as the
+  // Kubernetes API server decodes into the endpoint's type (typed clients such as the Python
+  // client's CoreV1Api send no apiVersion/kind unless the caller set them).
+  if (kind.group.empty() && !object.contains("apiVersion") && !object.contains("kind")) {
+    object["apiVersion"] = kind.api_version();
+    object["kind"] = kind.kind;
+  }
   json& meta = object["metadata"];
   if (kind.namespaced) {
     std::string body_ns = meta.value("namespace", "");

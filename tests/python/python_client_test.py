@@ -1,7 +1,9 @@
 """The official Kubernetes Python client (Debian's python3-kubernetes) against a real berth-hub.
 
-A client we did not write: discovery, version, custom objects, watches, dry-run and field
-selectors as client libraries use them. Run by ctest with Debian's /usr/bin/python3.
+A client we did not write: discovery, version, custom objects (CRUD, a stale replace's 409,
+merge and JSON patch, /scale), the dynamic client, watches (also from a resourceVersion),
+CoreV1 namespaces, ConfigMaps and Secrets, dry-run and field selectors, as client libraries
+use them. Run by ctest with Debian's /usr/bin/python3.
 """
 import os
 import sys
@@ -53,6 +55,106 @@ class PythonClientTest(unittest.TestCase):
 
     def get(self, name):
         return self.custom.get_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", name)
+
+    def test_custom_objects_crud_and_a_stale_replace_is_a_409(self):
+        created = self.create("py-crud", replicas=1)
+        stale = dict(created)
+        # The hub's controllers write the status meanwhile: read-modify-write until it lands,
+        # as clients do (bounded).
+        replaced = None
+        for _ in range(20):
+            got = self.get("py-crud")
+            got["placement"]["replicas"] = 2
+            try:
+                replaced = self.custom.replace_namespaced_custom_object(GROUP, VERSION, "default", "workspaces",
+                                                                        "py-crud", got)
+                break
+            except ApiException as e:
+                self.assertEqual(e.status, 409)
+                time.sleep(0.1)
+        self.assertIsNotNone(replaced)
+        self.assertEqual(replaced["placement"]["replicas"], 2)
+        stale["placement"] = {"replicas": 5}
+        with self.assertRaises(ApiException) as err:
+            self.custom.replace_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", "py-crud", stale)
+        self.assertEqual(err.exception.status, 409)
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", "py-crud")
+        with self.assertRaises(ApiException) as gone:
+            self.get("py-crud")
+        self.assertEqual(gone.exception.status, 404)
+
+    def test_merge_and_json_patch(self):
+        self.create("py-patch")
+        merged = self.custom.patch_namespaced_custom_object(GROUP, VERSION, "default", "workspaces", "py-patch",
+                                                            {"metadata": {"labels": {"tier": "gpu"}}})
+        self.assertEqual(merged["metadata"]["labels"], {"team": "py", "tier": "gpu"})
+        # This client version sends CustomObjectsApi patches as merge patches; a JSON patch goes
+        # through the dynamic client with its content type.
+        from kubernetes import dynamic
+        api = dynamic.DynamicClient(client.ApiClient()).resources.get(api_version="berth.dev/v1alpha1",
+                                                                      kind="Workspace")
+        patched = api.patch(name="py-patch", namespace="default", content_type="application/json-patch+json",
+                            body=[{"op": "replace", "path": "/placement/replicas", "value": 3}])
+        self.assertEqual(patched.placement.replicas, 3)
+        managers = {e["manager"] for e in self.get("py-patch")["metadata"]["managedFields"]}
+        self.assertIn("OpenAPI-Generator", managers)  # recorded under the client's User-Agent
+
+    def test_scale_subresource(self):
+        self.create("py-scale", replicas=1)
+        scale = self.custom.patch_namespaced_custom_object_scale(GROUP, VERSION, "default", "workspaces",
+                                                                 "py-scale", {"spec": {"replicas": 4}})
+        self.assertEqual(scale["kind"], "Scale")
+        self.assertEqual(scale["spec"]["replicas"], 4)
+        self.assertEqual(self.get("py-scale")["placement"]["replicas"], 4)
+
+    def test_watch_from_a_resource_version_replays_what_came_after(self):
+        first = self.create("py-rv-a")
+        rv = first["metadata"]["resourceVersion"]
+        self.create("py-rv-b")
+        w = watch.Watch()
+        seen = []
+        for event in w.stream(self.custom.list_namespaced_custom_object, GROUP, VERSION, "default", "workspaces",
+                              resource_version=rv, timeout_seconds=5):
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            if event["object"]["metadata"]["name"] == "py-rv-b":
+                w.stop()
+        self.assertIn(("ADDED", "py-rv-b"), seen)
+        self.assertNotIn(("ADDED", "py-rv-a"), seen)
+
+    def test_dynamic_client_crud_and_watch(self):
+        from kubernetes import dynamic
+        dyn = dynamic.DynamicClient(client.ApiClient())
+        api = dyn.resources.get(api_version="berth.dev/v1alpha1", kind="Workspace")
+        created = api.create(body=workspace("py-dyn"), namespace="default")
+        self.assertEqual(created.metadata.name, "py-dyn")
+        patched = api.patch(name="py-dyn", namespace="default", body={"placement": {"replicas": 2}},
+                            content_type="application/merge-patch+json")
+        self.assertEqual(patched.placement.replicas, 2)
+        seen = []
+        for event in api.watch(namespace="default", field_selector="metadata.name=py-dyn",
+                               resource_version=created.metadata.resourceVersion, timeout=5):
+            seen.append(event["type"])
+            break
+        self.assertEqual(seen, ["MODIFIED"])
+        api.delete(name="py-dyn", namespace="default")
+
+    def test_core_v1_namespaces_config_maps_and_secrets(self):
+        core = client.CoreV1Api()
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py-team")))
+        self.assertIn("py-team", [n.metadata.name for n in core.list_namespace().items])
+        cm = core.create_namespaced_config_map("py-team", client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="vllm"), data={"max-model-len": "8192"}))
+        self.assertEqual(cm.data, {"max-model-len": "8192"})
+        secret = core.create_namespaced_secret("py-team", client.V1Secret(
+            metadata=client.V1ObjectMeta(name="hf"), string_data={"token": "hf_abc"}))
+        self.assertIsNone(secret.string_data)  # folded into data, never stored
+        read = core.read_namespaced_secret("hf", "py-team")
+        import base64
+        self.assertEqual(base64.b64decode(read.data["token"]), b"hf_abc")
+        with self.assertRaises(ApiException) as missing:
+            core.read_namespaced_config_map("vllm", "py-nowhere")
+        self.assertEqual(missing.exception.status, 404)
+        core.delete_namespace("py-team")
 
     # Was: /version/ answered 404, so VersionApi failed.
     def test_version_api(self):
