@@ -165,7 +165,9 @@ JOIN_TOKEN=$("$BIN_DIR/berthctl" token create --cluster gpu-ci 2>/dev/null |
 MEMBER_TOKEN=$(curl -sk -X POST -H "Authorization: Bearer $JOIN_TOKEN" -H 'Content-Type: application/json' \
                -d '{"clusterName":"gpu-ci"}' "https://127.0.0.1:$PORT/apis/berth.dev/v1alpha1/join" |
                python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-member() { kubectl --token="$MEMBER_TOKEN" "$@"; }
+# Without a member credential kubectl would fall back to the admin's: fail instead.
+if [ -n "$MEMBER_TOKEN" ]; then ok "a member joined"; else fail "a member joined" "no member credential"; fi
+member() { kubectl --token="${MEMBER_TOKEN:-no-member-credential}" "$@"; }
 expect "auth whoami (member)"               'Username +member:gpu-ci' member auth whoami
 expect "member groups"                      'berth:members' member auth whoami
 expect "member cannot create workspaces"    '^no( - |$)' member auth can-i create workspaces
