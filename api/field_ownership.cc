@@ -43,14 +43,6 @@ bool IsServerField(const FieldPath& path) {
   return false;
 }
 
-bool IsLeafIn(const FieldSet& set, const FieldPath& path) {
-  FieldPath below = path;
-  below.push_back("");  // the smallest path strictly below `path`
-  auto it = set.paths().lower_bound(below);
-  return it == set.paths().end() || it->size() <= path.size() ||
-         !std::equal(path.begin(), path.end(), it->begin());
-}
-
 // A field of a map-list item that is one of the item's keys ("f:name" under k:{"name":..}).
 bool IsItemKey(const FieldPath& path) {
   if (path.size() < 2 || path.back().rfind("f:", 0) != 0) return false;
@@ -111,7 +103,7 @@ std::vector<FieldPath> Conflicting(const FieldSet& applied_set, const json& appl
   for (const auto& path : common.paths()) {
     const json* now = ValueAtPath(live, path);
     if (!now) continue;  // gone from the object: nothing to conflict with
-    if (!IsLeafIn(applied_set, path)) continue;  // a map or list item both want to exist
+    if (applied_set.HasMembersBelow(path)) continue;  // a map or list item both want to exist
     const json* want = ValueAtPath(applied, path);
     if (want && *want != *now) out.push_back(path);
   }
@@ -215,13 +207,10 @@ StatusOr<json> ApplyWithOwnership(const json* live, json applied, const json& sc
   }
   if (!conflicts.empty() && !force) return ConflictStatus(conflicts);
   for (const auto& c : conflicts) {  // forced: the applier takes these fields over
+    FieldSet taken;
+    for (const auto& f : c.fields) taken.Insert(f);
     for (auto& e : entries) {
-      if (e.manager != c.manager) continue;
-      for (const auto& f : c.fields) {
-        FieldSet one;
-        one.Insert(f);
-        e.fields = e.fields.Difference(one);
-      }
+      if (e.manager == c.manager) e.fields = e.fields.Difference(taken);
     }
   }
   json merged = live ? MergeApplied(*live, applied, schema) : applied;
@@ -238,8 +227,8 @@ StatusOr<json> ApplyWithOwnership(const json* live, json applied, const json& sc
     compare_merged["metadata"].erase("managedFields");
   }
   if (!live || before != applied_set || compare_merged != compare_live) {
-    EntryFor(entries, writer, "Apply").time = writer.now;
-    EntryFor(entries, writer, "Apply").api_version = writer.api_version;
+    mine.time = writer.now;  // `mine` is still valid: nothing was added to `entries` since
+    mine.api_version = writer.api_version;
   }
   DropEmpty(entries);
   merged["metadata"]["managedFields"] = ManagedFieldsJson(entries);

@@ -125,6 +125,13 @@ bool FieldSet::ContainsAtOrBelow(const FieldPath& path) const {
   return it != paths_.end() && IsPrefix(path, *it);
 }
 
+bool FieldSet::HasMembersBelow(const FieldPath& path) const {
+  FieldPath below = path;
+  below.push_back("");  // the smallest path strictly below `path`
+  auto it = paths_.lower_bound(below);
+  return it != paths_.end() && it->size() > path.size() && IsPrefix(path, *it);
+}
+
 FieldSet FieldSet::Union(const FieldSet& other) const {
   FieldSet out = *this;
   out.paths_.insert(other.paths_.begin(), other.paths_.end());

@@ -38,6 +38,8 @@ class FieldSet {
   bool Contains(const FieldPath& path) const { return paths_.count(path) > 0; }
   // True if `path` or any path below it is a member.
   bool ContainsAtOrBelow(const FieldPath& path) const;
+  // True if a member lies strictly below `path` (a map or list item with members inside).
+  bool HasMembersBelow(const FieldPath& path) const;
   bool empty() const { return paths_.empty(); }
   size_t size() const { return paths_.size(); }
   const std::set<FieldPath>& paths() const { return paths_; }

@@ -120,17 +120,13 @@ FieldSet ChangedFields(const json* before, const json& after, const json& schema
   const FieldSet all = FieldSetOf(after, schema);
   if (!before) return all;
   FieldSet changed;
-  const auto& paths = all.paths();
-  for (auto it = paths.begin(); it != paths.end(); ++it) {
-    auto next = std::next(it);
-    const bool has_below = next != paths.end() && next->size() > it->size() &&
-                           std::equal(it->begin(), it->end(), next->begin());
-    const json* was = ValueAtPath(*before, *it);
+  for (const auto& path : all.paths()) {
+    const json* was = ValueAtPath(*before, path);
     if (!was) {
-      changed.Insert(*it);
-    } else if (!has_below) {
-      const json* now = ValueAtPath(after, *it);
-      if (!now || *now != *was) changed.Insert(*it);
+      changed.Insert(path);
+    } else if (!all.HasMembersBelow(path)) {
+      const json* now = ValueAtPath(after, path);
+      if (!now || *now != *was) changed.Insert(path);
     }
   }
   return changed;

@@ -23,4 +23,17 @@ StatusOr<nlohmann::json> Store::Apply(Mutation mutation) {
   return future.get();
 }
 
+Status WatchResource(Store& store, const std::string& resource, std::function<void(const WatchEvent&)> on,
+                     std::vector<uint64_t>& ids) {
+  WatchOptions wo;
+  wo.resource = resource;
+  auto id = store.Watch(wo, [on = std::move(on)](const WatchEvent& e) {
+    on(e);
+    return true;
+  });
+  if (!id.ok()) return id.status();
+  ids.push_back(*id);
+  return Status::Ok();
+}
+
 }  // namespace berth::hub

@@ -106,4 +106,9 @@ class Store {
   virtual int64_t CompactedRevision() const = 0;
 };
 
+// A controller's watch: every event of `resource` from now on goes to `on` (the watch never
+// ends itself); the id is appended to `ids` so the caller can Unwatch them all when it stops.
+Status WatchResource(Store& store, const std::string& resource, std::function<void(const WatchEvent&)> on,
+                     std::vector<uint64_t>& ids);
+
 }  // namespace berth::hub

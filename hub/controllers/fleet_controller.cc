@@ -47,15 +47,7 @@ FleetController::~FleetController() { Stop(); }
 Status FleetController::Start(bool run_worker) {
   started_at_ = clock_.Now();
   auto watch = [this](const api::KindInfo& kind, std::function<void(const WatchEvent&)> on) -> Status {
-    WatchOptions wo;
-    wo.resource = kind.resource();
-    auto id = objects_.store().Watch(wo, [on](const WatchEvent& e) {
-      on(e);
-      return true;
-    });
-    if (!id.ok()) return id.status();
-    watches_.push_back(*id);
-    return Status::Ok();
+    return WatchResource(objects_.store(), kind.resource(), std::move(on), watches_);
   };
   const auto& members = KindOf(registry_, api::kApiVersion, "MemberCluster");
   BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, "Lease"), [this](const WatchEvent& e) {

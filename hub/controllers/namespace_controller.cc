@@ -39,15 +39,7 @@ NamespaceController::~NamespaceController() { Stop(); }
 Status NamespaceController::Start(bool run_worker) {
   if (!namespaces_) return Status::Internal("the Namespace kind is not registered");
   auto watch = [this](const std::string& resource, std::function<void(const WatchEvent&)> on) -> Status {
-    WatchOptions wo;
-    wo.resource = resource;
-    auto id = objects_.store().Watch(wo, [on](const WatchEvent& e) {
-      on(e);
-      return true;
-    });
-    if (!id.ok()) return id.status();
-    watches_.push_back(*id);
-    return Status::Ok();
+    return WatchResource(objects_.store(), resource, std::move(on), watches_);
   };
   BERTH_RETURN_IF_ERROR(watch(namespaces_->resource(), [this](const WatchEvent& e) {
     const std::string name = api::NameOf(e.object);
