@@ -18,12 +18,12 @@
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
+#include "hub/list_snapshots.h"
 
 namespace berth::hub {
 namespace {
 
 using nlohmann::json;
-using Key = std::pair<std::string, std::string>;  // (namespace, name)
 
 std::string HexEncode(const std::string& s) {
   static const char* kDigits = "0123456789abcdef";
@@ -49,6 +49,28 @@ bool HexDecode(const std::string& s, std::string* out) {
     *out += static_cast<char>(hi * 16 + lo);
   }
   return true;
+}
+
+// A continue token: the first page's revision and the last key returned, hex-encoded.
+std::string ContinueToken(int64_t revision, const ObjectKey& last) {
+  return HexEncode(std::to_string(revision) + '\x1f' + last.first + '\x1f' + last.second);
+}
+
+Status ParseContinueToken(const std::string& token, int64_t* revision, ObjectKey* last) {
+  const Status bad = Status::BadRequest("invalid continue token: pass the value from the previous list");
+  std::string decoded;
+  if (!HexDecode(token, &decoded)) return bad;
+  const size_t a = decoded.find('\x1f');
+  const size_t b = a == std::string::npos ? a : decoded.find('\x1f', a + 1);
+  if (b == std::string::npos || a == 0 || a > 18) return bad;
+  int64_t rv = 0;
+  for (size_t i = 0; i < a; ++i) {
+    if (decoded[i] < '0' || decoded[i] > '9') return bad;
+    rv = rv * 10 + (decoded[i] - '0');
+  }
+  *revision = rv;
+  *last = {decoded.substr(a + 1, b - a - 1), decoded.substr(b + 1)};
+  return Status::Ok();
 }
 
 // RAII prepared statement.
@@ -172,48 +194,50 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<ListResult> List(const std::string& resource, const ListOptions& options) const override {
-    std::string start_ns, start_name;
+    int64_t token_rv = 0;
+    ObjectKey start;
     if (!options.continue_token.empty()) {
-      std::string decoded;
-      size_t sep;
-      if (!HexDecode(options.continue_token, &decoded) ||
-          (sep = decoded.find('\x1f')) == std::string::npos) {
-        return Status::BadRequest("invalid continue token: pass the value from the previous list");
-      }
-      start_ns = decoded.substr(0, sep);
-      start_name = decoded.substr(sep + 1);
+      BERTH_RETURN_IF_ERROR(ParseContinueToken(options.continue_token, &token_rv, &start));
     }
     std::shared_lock<std::shared_mutex> lock(state_mu_);
     ListResult result;
     result.resource_version = current_rv_;
-    auto r = objects_.find(resource);
-    if (r == objects_.end()) return result;
-    auto it = r->second.begin();
+    std::shared_ptr<const ListSnapshot> snapshot;
     if (!options.continue_token.empty()) {
-      it = r->second.upper_bound({start_ns, start_name});
-    } else if (!options.ns.empty()) {
-      it = r->second.lower_bound({options.ns, ""});
+      // Later pages show the objects as of the first page's revision.
+      result.resource_version = token_rv;
+      if (token_rv != current_rv_ && !(snapshot = snapshots_.Find(resource, token_rv))) {
+        return Status::Gone(
+            "The provided continue parameter is too old to display a consistent list result (revision " +
+            std::to_string(token_rv) + "; the store is at " + std::to_string(current_rv_) +
+            "). Start a new list without the continue parameter.");
+      }
     }
+    static const ObjectMap kNone;
+    auto r = objects_.find(resource);
+    const ObjectMap& current = r == objects_.end() ? kNone : r->second;
+    const bool from_start = options.continue_token.empty();
+    if (from_start) start = {options.ns, ""};
     const std::string exact_name = options.fields.ExactName();
-    for (; it != r->second.end(); ++it) {
-      if (!options.ns.empty() && it->first.first != options.ns) {
-        if (it->first.first > options.ns) break;
-        continue;
+    bool full = false;
+    ForEachAt(current, snapshot.get(), start, from_start, [&](const ObjectKey& key, const json& obj) {
+      if (!options.ns.empty() && key.first != options.ns) return key.first < options.ns;
+      if (!exact_name.empty() && key.second != exact_name) return true;
+      if (!options.labels.empty() && !options.labels.Matches(api::LabelsOf(obj))) return true;
+      if (!options.fields.empty() && !options.fields.Matches(obj)) return true;
+      if (full) {
+        result.remaining++;  // counted so clients can show progress; cheap at hub scale
+        return true;
       }
-      if (!exact_name.empty() && it->first.second != exact_name) continue;
-      if (!options.labels.empty() && !options.labels.Matches(api::LabelsOf(it->second))) continue;
-      if (!options.fields.empty() && !options.fields.Matches(it->second)) continue;
-      if (options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit) {
-        // Count what is left so clients can show progress; cheap at hub scale.
-        const auto& last = result.items.back();
-        result.continue_token = HexEncode(api::NamespaceOf(last) + '\x1f' + api::NameOf(last));
-        for (; it != r->second.end(); ++it) {
-          if (!options.ns.empty() && it->first.first != options.ns) continue;
-          result.remaining++;
-        }
-        break;
-      }
-      result.items.push_back(it->second);
+      result.items.push_back(obj);
+      full = options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit;
+      if (full) result.continue_token = ContinueToken(result.resource_version, key);
+      return true;
+    });
+    if (result.remaining == 0) {
+      result.continue_token.clear();
+    } else if (from_start) {
+      snapshots_.Register(resource, result.resource_version);
     }
     return result;
   }
@@ -523,6 +547,9 @@ class SqliteStore final : public Store {
       for (auto& o : outcomes) {
         if (!o.event) continue;
         auto& bucket = objects_[o.ref.resource];
+        const ObjectKey key{o.ref.ns, o.ref.name};
+        auto prior = bucket.find(key);
+        snapshots_.BeforeChange(o.ref.resource, key, prior == bucket.end() ? nullptr : &prior->second);
         if (o.erase) {
           bucket.erase({o.ref.ns, o.ref.name});
         } else {
@@ -541,6 +568,7 @@ class SqliteStore final : public Store {
       current_rv_ = rv;
       while (events_.size() > options_.event_window) events_.pop_front();
       if (!events_.empty()) compacted_rv_ = events_.front().resource_version - 1;
+      snapshots_.Compact(compacted_rv_);
     }
     for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, std::move(outcomes[i].result));
   }
@@ -643,7 +671,8 @@ class SqliteStore final : public Store {
 
   // State below is guarded by state_mu_.
   mutable std::shared_mutex state_mu_;
-  std::map<std::string, std::map<Key, json>> objects_;
+  std::map<std::string, ObjectMap> objects_;
+  mutable ListSnapshots snapshots_{32, 20000};
   std::deque<WatchEvent> events_;
   std::map<uint64_t, Watcher> watchers_;
   uint64_t next_watch_id_ = 0;

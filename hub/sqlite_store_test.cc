@@ -119,6 +119,70 @@ TEST_F(StoreTest, ListFiltersPagesAndSorts) {
   EXPECT_EQ(store_->List("things", bad).status().code(), StatusCode::kBadRequest);
 }
 
+std::vector<std::string> Names(const ListResult& l) {
+  std::vector<std::string> out;
+  for (const auto& o : l.items) out.push_back(api::NameOf(o) + "@" + o["spec"]["v"].dump());
+  return out;
+}
+
+TEST_F(StoreTest, LaterPagesShowTheFirstPagesRevision) {
+  for (const char* n : {"a", "b", "c", "d", "e"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
+  ListOptions page;
+  page.limit = 2;
+  auto p1 = store_->List("things", page);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_EQ(Names(*p1), (std::vector<std::string>{"a@1", "b@1"}));
+  EXPECT_EQ(p1->remaining, 3);
+  const int64_t first_rv = p1->resource_version;
+  // Between pages: a create after the cursor, a change and a delete of later objects.
+  ASSERT_TRUE(Put("bb", Obj("bb")).ok());
+  json changed = Obj("c");
+  changed["spec"]["v"] = 2;
+  ASSERT_TRUE(Put("c", changed).ok());
+  ASSERT_TRUE(Remove("d").ok());
+  ASSERT_TRUE(Put("c", Obj("c")).ok());  // a second change: the first one's prior state counts
+  page.continue_token = p1->continue_token;
+  auto p2 = store_->List("things", page);
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  EXPECT_EQ(Names(*p2), (std::vector<std::string>{"c@1", "d@1"}));
+  EXPECT_EQ(p2->resource_version, first_rv);
+  EXPECT_EQ(p2->remaining, 1);
+  page.continue_token = p2->continue_token;
+  auto p3 = store_->List("things", page);
+  ASSERT_TRUE(p3.ok());
+  EXPECT_EQ(Names(*p3), (std::vector<std::string>{"e@1"}));
+  EXPECT_TRUE(p3->continue_token.empty());
+  // A new list sees the present.
+  ListOptions fresh;
+  auto now = store_->List("things", fresh);
+  EXPECT_EQ(Names(*now), (std::vector<std::string>{"a@1", "b@1", "bb@1", "c@1", "e@1"}));
+  EXPECT_GT(now->resource_version, first_rv);
+}
+
+TEST_F(StoreTest, ContinueTokenExpiresWithTheWatchLog) {
+  Reopen(/*window=*/4);
+  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
+  ListOptions page;
+  page.limit = 1;
+  auto p1 = store_->List("things", page);
+  ASSERT_TRUE(p1.ok());
+  page.continue_token = p1->continue_token;
+  // Unchanged store: the token still reads the same revision.
+  EXPECT_TRUE(store_->List("things", page).ok());
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Put("x" + std::to_string(i), Obj("x")).ok());
+  auto expired = store_->List("things", page);
+  ASSERT_EQ(expired.status().code(), StatusCode::kGone) << expired.status().ToString();
+  EXPECT_NE(expired.status().message().find("too old to display a consistent list"), std::string::npos);
+  // After a restart no snapshot survives: a token from before it expires too.
+  ListOptions again;
+  again.limit = 1;
+  auto q1 = store_->List("things", again);
+  ASSERT_TRUE(Put("y", Obj("y")).ok());
+  Reopen(4);
+  again.continue_token = q1->continue_token;
+  EXPECT_EQ(store_->List("things", again).status().code(), StatusCode::kGone);
+}
+
 TEST_F(StoreTest, WatchResumesFromRevisionAcrossRestart) {
   ASSERT_TRUE(Put("a", Obj("a")).ok());
   ASSERT_TRUE(Put("b", Obj("b")).ok());

@@ -156,6 +156,28 @@ expect "a negative Scale is a 422 naming spec.replicas" 'spec.replicas' \
 # kubectl scale names no fieldManager: the write is recorded under its User-Agent's product.
 expect "scale is recorded under kubectl"   'manager: kubectl$' kubectl get ws phi-mini -o yaml --show-managed-fields
 
+# Paging: every page comes from the first page's revision; a token whose snapshot is gone
+# is 410 Expired. kubectl itself pages with --chunk-size; --raw shows each page.
+for n in 1 2 3; do
+  kubectl create configmap "page-$n" --from-literal=k=v >/dev/null 2>&1
+done
+CM=/api/v1/namespaces/default/configmaps
+page() { kubectl get --raw "$CM?limit=2$1"; }
+P1=$(page "")
+TOKEN=$(echo "$P1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["continue"])')
+RV1=$(echo "$P1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+kubectl create configmap page-22 --from-literal=k=v >/dev/null 2>&1   # sorts after page-2's cursor
+kubectl delete configmap page-3 >/dev/null 2>&1
+P2=$(page "&continue=$TOKEN")
+names() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["metadata"]["resourceVersion"], *[i["metadata"]["name"] for i in d["items"]])'; }
+expect "page 1 has two items and a token"   '^[0-9]+ page-1 page-2$' names <<<"$P1"
+expect "page 2 is the first page's snapshot" "^$RV1 page-3\$" names <<<"$P2"
+expect "a new list sees the changes"        'page-22' kubectl get cm -o name
+expect "kubectl --chunk-size pages through" '^3$' bash -c "kubectl get cm --chunk-size=1 -o name | grep -c page-"
+GONE=$(python3 -c 'print("1\x1f\x1fpage-1".encode().hex())')
+expect "an expired token is 410 Expired"    'Expired|too old to display a consistent list' page "&continue=$GONE"
+expect "a malformed token is 400"           'BadRequest|invalid continue token' page "&continue=zz"
+
 # whoami / can-i, answered from the hub's own authorizer: the admin and a member credential.
 expect "auth whoami (admin)"                'Username +admin' kubectl auth whoami
 expect "can-i create workspaces (admin)"    '^yes$' kubectl auth can-i create workspaces
