@@ -55,6 +55,10 @@ struct KindInfo {
   // stringData into data). Runs after `validate`, before the no-op and generation checks,
   // on every create, update and patch except /status writes. Optional; must not fail.
   std::function<void(nlohmann::json& object, const nlohmann::json* old)> prepare_for_storage;
+  // Findings about an accepted write that the client should see as Kubernetes Warning
+  // headers: what a conversion dropped, settings Berth ignores or advises against. Run on the
+  // written object, in this kind's shape, after a create, update or patch. Optional.
+  std::function<std::vector<std::string>(const nlohmann::json& object)> warnings;
   // Accepts application/strategic-merge-patch+json (api/strategic_merge_patch.h): kubectl
   // sends it for the core kinds it has compiled-in types for (Namespace, ConfigMap, Secret).
   bool strategic_merge_patch = false;

@@ -232,7 +232,43 @@ void Walk(const json& schema, const json& v, const std::string& path,
   }
 }
 
+void Prune(const json& schema, json& v, const std::string& path, std::vector<std::string>* pruned) {
+  if (!schema.is_object()) return;
+  if (v.is_array()) {
+    if (auto items = schema.find("items"); items != schema.end()) {
+      for (size_t i = 0; i < v.size(); ++i) Prune(*items, v[i], path + "[" + std::to_string(i) + "]", pruned);
+    }
+    return;
+  }
+  if (!v.is_object()) return;
+  const bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
+  auto props = schema.find("properties");
+  auto additional = schema.find("additionalProperties");
+  std::vector<std::string> unknown;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string child = Join(path, it.key());
+    if (props != schema.end() && props->is_object() && props->contains(it.key())) {
+      Prune((*props)[it.key()], *it, child, pruned);
+    } else if (additional != schema.end() && additional->is_object()) {
+      Prune(*additional, *it, child, pruned);
+    } else if (!(additional != schema.end() && additional->is_boolean() && additional->get<bool>()) && !preserve) {
+      unknown.push_back(it.key());
+      pruned->push_back(child);
+    }
+  }
+  for (const auto& key : unknown) v.erase(key);
+}
+
 }  // namespace
+
+void PruneUnknownFields(const nlohmann::json& schema, nlohmann::json& value, const std::string& path,
+                        std::vector<std::string>* pruned) {
+  try {
+    Prune(schema, value, path, pruned);
+  } catch (const std::exception&) {
+    // A malformed schema prunes nothing; validation reports it.
+  }
+}
 
 void CollectSchemaViolations(const nlohmann::json& schema, const nlohmann::json& value,
                              const std::string& path, std::vector<FieldCause>* causes) {

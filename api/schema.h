@@ -25,6 +25,12 @@ namespace berth::api {
 void CollectSchemaViolations(const nlohmann::json& schema, const nlohmann::json& value,
                              const std::string& path, std::vector<FieldCause>* causes);
 
+// Removes the fields `schema` does not know (what CollectSchemaViolations reports as "unknown
+// field"), appending each removed field's path to `pruned`: Kubernetes' fieldValidation=Ignore
+// and Warn. Never throws; recursion follows the schema, not the value.
+void PruneUnknownFields(const nlohmann::json& schema, nlohmann::json& value, const std::string& path,
+                        std::vector<std::string>* pruned);
+
 // OK, or Invalid listing every violation (at most 50, then a summary cause).
 Status ValidateAgainstSchema(const nlohmann::json& schema, const nlohmann::json& value,
                              const std::string& what);

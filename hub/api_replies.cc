@@ -1,6 +1,7 @@
 #include "hub/api_replies.h"
 
 #include "hub/http_errors.h"
+#include "hub/warning_headers.h"
 
 namespace berth::hub {
 
@@ -27,10 +28,10 @@ void ApiReplies::Record(const std::string& verb, int code, RequestStart start) {
 }
 
 void ApiReplies::Reply(const Ex& req, int code, const json& body, const std::string& verb,
-                       RequestStart start) {
+                       RequestStart start, const std::vector<std::string>& warnings) {
   // Inputs are checked for UTF-8; `replace` keeps a miss from turning into an exception.
-  req->Reply(
-      {code, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}});
+  req->Reply({code, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace),
+              WarningHeaders(warnings)});
   Record(verb, code, start);
 }
 

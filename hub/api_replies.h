@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "api/kinds.h"
 #include "api/status.h"
@@ -30,8 +31,9 @@ class ApiReplies {
   // Registers the two request families in `metrics`, which must outlive this object.
   explicit ApiReplies(prometheus::Registry& metrics);
 
+  // `warnings` become Kubernetes Warning headers (hub/warning_headers.h).
   void Reply(const std::shared_ptr<HttpExchange>& req, int code, const nlohmann::json& body,
-             const std::string& verb, RequestStart start);
+             const std::string& verb, RequestStart start, const std::vector<std::string>& warnings = {});
   void ReplyText(const std::shared_ptr<HttpExchange>& req, int code, const std::string& body,
                  const std::string& content_type);
   // `kind`/`name` fill the Status details when known.

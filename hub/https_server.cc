@@ -364,7 +364,7 @@ Session::~Session() {
 http::response<http::string_body> ToResponse(HttpReply reply) {
   http::response<http::string_body> res{static_cast<http::status>(reply.code), 11};
   res.set(http::field::content_type, reply.content_type);
-  for (auto& [k, v] : reply.headers) res.set(k, v);
+  for (auto& [k, v] : reply.headers) res.insert(k, v);
   res.body() = std::move(reply.body);
   return res;
 }
@@ -580,7 +580,7 @@ void Session::SendStreamHeader(const std::shared_ptr<Exchange>& ex, int code, st
   if (ex != exchange_) return;
   stream_header_.emplace(static_cast<http::status>(code), 11);
   stream_header_->set(http::field::content_type, content_type);
-  for (auto& [k, v] : headers) stream_header_->set(k, v);
+  for (auto& [k, v] : headers) stream_header_->insert(k, v);
   stream_header_->chunked(true);
   stream_header_->keep_alive(keep_alive_);
   stream_serializer_.emplace(*stream_header_);

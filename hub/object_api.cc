@@ -4,6 +4,7 @@
 
 #include "api/field_ownership.h"
 #include "api/object.h"
+#include "api/schema.h"
 #include "api/strategic_merge_patch.h"
 #include "api/yaml_json.h"
 
@@ -127,8 +128,17 @@ void ObjectApi::InitializeNew(json& object) {
   object["metadata"]["creationTimestamp"] = FormatRfc3339(clock_.Now());
 }
 
+void ObjectApi::DropUnknownFields(const api::KindInfo& kind, json& object, const WriteOptions& options) {
+  if (options.field_validation == FieldValidation::kStrict || !object.is_object()) return;
+  std::vector<std::string> pruned;
+  api::PruneUnknownFields(kind.schema, object, "", &pruned);
+  if (options.field_validation != FieldValidation::kWarn || !options.warnings) return;
+  for (const auto& path : pruned) options.warnings->push_back("unknown field \"" + path + "\"");
+}
+
 void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json object,
                        const WriteOptions& options, ObjectCallback done) {
+  DropUnknownFields(kind, object, options);
   if (kind.is_view()) {
     auto storage = StorageKind(kind);
     if (!storage.ok()) return done(storage.status());
@@ -258,6 +268,7 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
 
 void ObjectApi::Update(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                        json object, const WriteOptions& options, ObjectCallback done) {
+  if (!options.status) DropUnknownFields(kind, object, options);
   if (kind.is_view()) {
     auto storage = StorageKind(kind);
     if (!storage.ok()) return done(storage.status());
@@ -355,6 +366,7 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
     } catch (const json::exception& e) {
       return Status::Invalid(std::string("the patch cannot be applied: ") + e.what());
     }
+    if (!options.status) DropUnknownFields(view, next, options);
     // A patch that names no resourceVersion is unconditional: `next` started from the
     // current object, so it already carries the current version.
     auto converted = to_store(std::move(next));
@@ -382,6 +394,7 @@ StatusOr<json> ObjectApi::ApplyPatch(const api::KindInfo& view, const json* curr
   // The applied configuration names fields; the server's own (status through its
   // subresource, the version, the ownership record) are not the applier's to set.
   if (view.has_status) applied.erase("status");
+  DropUnknownFields(view, applied, options);
   if (applied.contains("metadata") && applied["metadata"].is_object()) {
     applied["metadata"].erase("resourceVersion");
     applied["metadata"].erase("managedFields");

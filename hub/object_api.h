@@ -8,8 +8,10 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,10 @@ StatusOr<PatchType> PatchTypeFromContentType(const std::string& content_type);
 
 using ObjectCallback = std::function<void(StatusOr<nlohmann::json>)>;
 
+// Kubernetes' fieldValidation: fields the schema does not know are an error (Strict, the
+// default), dropped with a warning (Warn), or dropped silently (Ignore).
+enum class FieldValidation { kStrict, kWarn, kIgnore };
+
 struct WriteOptions {
   bool status = false;          // write through the /status subresource
   bool dry_run = false;         // validate and return the result without storing it
@@ -35,6 +41,10 @@ struct WriteOptions {
   // in-process writer leaves it empty).
   std::string field_manager;
   bool force = false;           // server-side apply: take ownership of conflicting fields
+  FieldValidation field_validation = FieldValidation::kStrict;
+  // Receives the texts of Warning headers for the reply (e.g. `unknown field "spec.x"` under
+  // kWarn); filled on the store's writer thread before `done` runs. May be null.
+  std::shared_ptr<std::vector<std::string>> warnings;
 };
 
 struct DeleteOptions {
@@ -91,6 +101,9 @@ class ObjectApi {
   // object and hands `done` the would-be result (a removal yields the current object)
   // without storing anything: no revision, no event, no controller wakes up.
   void SubmitOrDryRun(Mutation mutation, bool dry_run, ObjectCallback done);
+  // Under fieldValidation Warn or Ignore, removes the fields `kind`'s schema does not know
+  // (noting them in options.warnings for Warn); Strict leaves them for validation to refuse.
+  static void DropUnknownFields(const api::KindInfo& kind, nlohmann::json& object, const WriteOptions& options);
   std::string NewUid();
   std::string RandomSuffix();
 

@@ -86,6 +86,33 @@ TEST_F(ObjectApiTest, DryRunDeleteKeepsTheObjectAndStoresNothing) {
   EXPECT_FALSE(store_->Get({kind_.storage_key(), "", "a"}).ok());
 }
 
+TEST_F(ObjectApiTest, FieldValidationWarnAndIgnoreDropUnknownFields) {
+  json odd = Member("a");
+  odd["spec"]["regoin"] = "typo";
+  odd["extra"] = 1;
+  EXPECT_EQ(Create(odd).status().code(), StatusCode::kInvalid) << "Strict is the default";
+  WriteOptions warn;
+  warn.field_validation = FieldValidation::kWarn;
+  warn.warnings = std::make_shared<std::vector<std::string>>();
+  auto created = Wait([&](ObjectCallback cb) { objects_->Create(kind_, "", odd, warn, cb); });
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_FALSE((*created)["spec"].contains("regoin"));
+  EXPECT_FALSE(created->contains("extra"));
+  EXPECT_EQ((*created)["spec"]["region"], "eu");
+  EXPECT_EQ(*warn.warnings, (std::vector<std::string>{"unknown field \"extra\"", "unknown field \"spec.regoin\""}));
+  // A patch's result is pruned the same way; Ignore says nothing.
+  WriteOptions ignore;
+  ignore.field_validation = FieldValidation::kIgnore;
+  ignore.warnings = std::make_shared<std::vector<std::string>>();
+  auto patched = Wait([&](ObjectCallback cb) {
+    objects_->Patch(kind_, "", "a", PatchType::kMerge, R"({"spec":{"regoin":"x","region":"us"}})", ignore, cb);
+  });
+  ASSERT_TRUE(patched.ok()) << patched.status().ToString();
+  EXPECT_EQ((*patched)["spec"]["region"], "us");
+  EXPECT_FALSE((*patched)["spec"].contains("regoin"));
+  EXPECT_TRUE(ignore.warnings->empty());
+}
+
 TEST_F(ObjectApiTest, DryRunOfEveryVerbStoresNothing) {
   ASSERT_TRUE(Create(Member("a")).ok());
   const int64_t before = store_->CurrentRevision();

@@ -15,6 +15,92 @@ namespace berth::hub {
 using nlohmann::json;
 using Ex = std::shared_ptr<HttpExchange>;
 
+namespace {
+
+// fieldValidation as the Kubernetes API server reads it; absent means Strict (Kubernetes:
+// Warn — see docs/API.md for why Berth refuses unknown fields unless asked not to).
+StatusOr<FieldValidation> FieldValidationOf(const QueryParams& query) {
+  const std::string v = query.Get("fieldValidation");
+  if (v.empty() || v == "Strict") return FieldValidation::kStrict;
+  if (v == "Warn") return FieldValidation::kWarn;
+  if (v == "Ignore") return FieldValidation::kIgnore;
+  return Status::BadRequest("fieldValidation: Unsupported value: \"" + v.substr(0, 64) +
+                            "\": supported values: \"Ignore\", \"Strict\", \"Warn\"");
+}
+
+// A list's resourceVersion and resourceVersionMatch, read as Kubernetes reads them.
+struct ListRevision {
+  int64_t revision = 0;  // 0: any (the hub always serves its latest)
+  bool exact = false;
+};
+
+StatusOr<ListRevision> ListRevisionOf(const QueryParams& query) {
+  ListRevision out;
+  auto rv = query.Int("resourceVersion");
+  if (!rv.ok()) return rv.status();
+  if (rv->value_or(0) < 0) return Status::BadRequest("resourceVersion: must not be negative");
+  out.revision = rv->value_or(0);
+  const std::string match = query.Get("resourceVersionMatch");
+  if (!match.empty() && match != "NotOlderThan" && match != "Exact") {
+    return Status::BadRequest("resourceVersionMatch: Unsupported value: \"" + match.substr(0, 64) +
+                              "\": supported values: \"Exact\", \"NotOlderThan\"");
+  }
+  if (!match.empty() && !rv->has_value()) {
+    return Status::BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
+  }
+  if (rv->has_value() && !query.Get("continue").empty()) {
+    return Status::BadRequest("specifying resourceVersion is not allowed when using continue");
+  }
+  out.exact = match == "Exact";
+  if (out.exact && out.revision == 0) {
+    return Status::BadRequest("resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"");
+  }
+  return out;
+}
+
+// The hub lists at its latest revision: that satisfies "any" and "not older than N" when the
+// store has reached N, and "exactly N" only when N is the latest.
+Status CheckListRevision(const ListRevision& wanted, int64_t served) {
+  if (wanted.revision == 0) return Status::Ok();
+  if (wanted.revision > served) {
+    return Status(StatusCode::kTimeout, "Too large resource version: " + std::to_string(wanted.revision) +
+                                            ", current resource version: " + std::to_string(served));
+  }
+  if (wanted.exact && wanted.revision != served) {
+    return Status::Gone("too old resource version: " + std::to_string(wanted.revision) + " (" +
+                        std::to_string(served) +
+                        "): the hub serves exact reads only at its latest revision; list without "
+                        "resourceVersionMatch=Exact");
+  }
+  return Status::Ok();
+}
+
+// What Berth does with a delete's propagationPolicy: Background is what it does anyway (the
+// hub removes what a Workspace placed after the Workspace is gone); Foreground is served as
+// Background, with a Warning; Orphan would leave replicas running that nothing manages, so it
+// is refused for Workspaces and a Warning for other kinds (which have no dependents).
+StatusOr<std::vector<std::string>> DeletePropagationWarnings(const api::KindInfo& kind, const json& policy) {
+  if (policy.is_null() || policy == "Background") return std::vector<std::string>{};
+  if (policy == "Foreground") {
+    return std::vector<std::string>{"propagationPolicy Foreground is served as Background: the " + kind.kind +
+                                    " is removed now; what it placed is drained and removed by the hub afterwards"};
+  }
+  if (policy == "Orphan") {
+    if (kind.kind == "Workspace") {
+      return Status::BadRequest(
+          "propagationPolicy Orphan is not supported for Workspaces: the hub removes a deleted Workspace's "
+          "replicas from every member cluster. To keep serving, leave the Workspace in place (set "
+          "placement.replicas or a policy instead)");
+    }
+    return std::vector<std::string>{"propagationPolicy Orphan has no effect: a " + kind.kind +
+                                    " has no dependents in Berth"};
+  }
+  return Status::BadRequest("propagationPolicy: Unsupported value: " + policy.dump().substr(0, 64) +
+                            ": supported values: \"Orphan\", \"Background\", \"Foreground\"");
+}
+
+}  // namespace
+
 ObjectHandlers::ObjectHandlers(ObjectApi& objects, Clock& clock, ApiReplies& replies,
                                WatchStreams& watches, std::chrono::seconds max_watch)
     : objects_(objects),
@@ -78,8 +164,13 @@ void ObjectHandlers::ListOrWatch(const Ex& req, const api::KindInfo& kind, const
   }
   lo.limit = limit->value_or(0);
   lo.continue_token = q("continue");
+  auto wanted = ListRevisionOf(query);
+  if (!wanted.ok()) return replies_.ReplyError(req, wanted.status(), "list", start, &kind);
   auto list = objects_.store().List(kind.storage_key(), lo);
   if (!list.ok()) return replies_.ReplyError(req, list.status(), "list", start, &kind);
+  if (Status s = CheckListRevision(*wanted, list->resource_version); !s.ok()) {
+    return replies_.ReplyError(req, s, "list", start, &kind);
+  }
   if (kind.is_view()) {
     std::vector<json> visible;
     for (auto& item : list->items) {
@@ -170,6 +261,10 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   auto force = query.Bool("force");
   if (!force.ok()) return replies_.ReplyError(req, force.status(), verb, start, &kind, rp.name);
   opts.force = *force;
+  auto validation = FieldValidationOf(query);
+  if (!validation.ok()) return replies_.ReplyError(req, validation.status(), verb, start, &kind, rp.name);
+  opts.field_validation = *validation;
+  opts.warnings = std::make_shared<std::vector<std::string>>();
   if (method == methods::POST && !rp.name.empty()) {
     return replies_.ReplyError(
         req,
@@ -187,10 +282,14 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   }
   if (rp.subresource == "scale") return WriteScale(req, kind, rp, opts, verb, start);
   const std::string& body = req->request().body;  // read and bounded by the server
-  auto done = [this, req, &kind, verb, start, name = rp.name](int ok_code) {
-    return [this, req, &kind, verb, start, name, ok_code](StatusOr<json> r) {
+  auto done = [this, req, &kind, verb, start, opts](int ok_code, std::string name) {
+    return [this, req, &kind, verb, start, opts, name, ok_code](StatusOr<json> r) {
       if (!r.ok()) return replies_.ReplyError(req, r.status(), verb, start, &kind, name);
-      replies_.Reply(req, ok_code, *r, verb, start);
+      std::vector<std::string> warnings = *opts.warnings;
+      if (kind.warnings && !opts.status) {
+        for (auto& w : kind.warnings(*r)) warnings.push_back(std::move(w));
+      }
+      replies_.Reply(req, ok_code, *r, verb, start, warnings);
     };
   };
   if (verb == "patch") {
@@ -215,7 +314,7 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
           req, Status::TooLarge("patch exceeds " + std::to_string(api::kMaxObjectBytes) + " bytes"),
           verb, start, &kind, rp.name);
     }
-    return objects_.Patch(kind, rp.ns, rp.name, *type, body, opts, done(200));
+    return objects_.Patch(kind, rp.ns, rp.name, *type, body, opts, done(200, rp.name));
   }
   auto decoded = api::DecodeBody(body, content_type);
   if (!decoded.ok()) return replies_.ReplyError(req, decoded.status(), verb, start, &kind, rp.name);
@@ -226,16 +325,12 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
     if (Status s = AdmitNamespaced(kind, ns, name, NamespacedWrite::kCreate); !s.ok()) {
       return replies_.ReplyError(req, s, verb, start, &kind, name);
     }
-    return objects_.Create(
-        kind, rp.ns, std::move(*decoded), opts, [this, req, &kind, start, name](StatusOr<json> r) {
-          if (!r.ok()) return replies_.ReplyError(req, r.status(), "create", start, &kind, name);
-          replies_.Reply(req, 201, *r, "create", start);
-        });
+    return objects_.Create(kind, rp.ns, std::move(*decoded), opts, done(201, name));
   }
   if (Status s = AdmitNamespaced(kind, rp.ns, rp.name, NamespacedWrite::kUpdate); !s.ok()) {
     return replies_.ReplyError(req, s, verb, start, &kind, rp.name);
   }
-  objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200));
+  objects_.Update(kind, rp.ns, rp.name, std::move(*decoded), opts, done(200, rp.name));
 }
 
 void ObjectHandlers::WriteScale(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
@@ -310,17 +405,24 @@ void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const Reso
   if (!query_dry_run.ok()) {
     return replies_.ReplyError(req, query_dry_run.status(), "delete", start, &kind, rp.name);
   }
-  DeleteWithOptions(req, kind, rp, *query_dry_run, start);
+  std::string propagation = query.Get("propagationPolicy");
+  if (propagation.empty()) {
+    auto orphan = query.Bool("orphanDependents");
+    if (!orphan.ok()) return replies_.ReplyError(req, orphan.status(), "delete", start, &kind, rp.name);
+    if (*orphan) propagation = "Orphan";
+  }
+  DeleteWithOptions(req, kind, rp, *query_dry_run, propagation, start);
 }
 
 // Preconditions and dryRun may come in a DeleteOptions body.
 void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_ref,
                                        const ResourcePath& rp, bool query_dry_run,
-                                       RequestStart start) {
+                                       const std::string& propagation_policy, RequestStart start) {
   const api::KindInfo* kind = &kind_ref;
   const std::string& bytes = req->request().body;
   DeleteOptions options;
   options.dry_run = query_dry_run;
+  json propagation = propagation_policy.empty() ? json() : json(propagation_policy);
   try {
     if (!bytes.empty()) {
       auto parsed = api::ParseJson(bytes, "invalid DeleteOptions");
@@ -340,6 +442,10 @@ void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_
       if (pre.contains("uid") && pre["uid"].is_string()) {
         options.precondition_uid = pre["uid"].get<std::string>();
       }
+      if (opts.contains("propagationPolicy")) propagation = opts["propagationPolicy"];
+      if (opts.value("orphanDependents", json()).is_boolean() && opts["orphanDependents"].get<bool>()) {
+        propagation = "Orphan";
+      }
       auto body_dry_run = DryRunFromDeleteOptions(opts);
       if (!body_dry_run.ok()) {
         return replies_.ReplyError(req, body_dry_run.status(), "delete", start, kind, rp.name);
@@ -351,12 +457,14 @@ void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_
         req, Status::BadRequest(std::string("invalid DeleteOptions: ") + e.what()), "delete", start,
         kind, rp.name);
   }
+  auto warnings = DeletePropagationWarnings(*kind, propagation);
+  if (!warnings.ok()) return replies_.ReplyError(req, warnings.status(), "delete", start, kind, rp.name);
   objects_.Delete(*kind, rp.ns, rp.name, options,
-                  [this, req, kind, name = rp.name, start](StatusOr<json> r) {
+                  [this, req, kind, name = rp.name, start, warnings = *warnings](StatusOr<json> r) {
                     if (!r.ok()) {
                       return replies_.ReplyError(req, r.status(), "delete", start, kind, name);
                     }
-                    replies_.Reply(req, 200, *r, "delete", start);
+                    replies_.Reply(req, 200, *r, "delete", start, warnings);
                   });
 }
 

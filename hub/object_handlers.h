@@ -59,8 +59,11 @@ class ObjectHandlers {
   // Namespace admission of a write to `kind` in `ns` (OK for cluster-scoped kinds).
   Status AdmitNamespaced(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                          NamespacedWrite op) const;
+  // Preconditions, dryRun and propagationPolicy may also come in a DeleteOptions body
+  // (`propagation_policy` is the query's, "" when absent).
   void DeleteWithOptions(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
-                         const ResourcePath& rp, bool query_dry_run, RequestStart start);
+                         const ResourcePath& rp, bool query_dry_run, const std::string& propagation_policy,
+                         RequestStart start);
 
   ObjectApi& objects_;
   Clock& clock_;

@@ -97,6 +97,10 @@ api::KindInfo WorkspaceKind() {
     return total;
   };
   k.scale_selector = [](const json& o) { return "berth.dev/workspace=" + api::NameOf(o); };
+  k.warnings = [](const json& object) {
+    auto ws = workspace::ParseWorkspace(object);
+    return ws.ok() ? ws->warnings : std::vector<std::string>{};
+  };
   k.validate = [](const json& object, const json* old) -> Status {
     auto ws = workspace::ParseWorkspace(object);
     if (!ws.ok()) return ws.status();
@@ -237,6 +241,13 @@ api::KindInfo KaitoWorkspaceKind(const std::string& version, const api::KindInfo
     }
     out["metadata"]["annotations"][kKaitoSourceAnnotation] = body.dump();
     return out;
+  };
+  // What the conversion dropped, each as a Warning (docs/WORKSPACE.md lists them).
+  k.warnings = [](const json& view) {
+    std::vector<std::string> notes;
+    (void)workspace::ConvertKaitoWorkspace(view, &notes);
+    for (auto& n : notes) n = "KAITO Workspace " + api::NameOf(view) + ": " + n;
+    return notes;
   };
   k.to_view = [api_version](const json& stored) -> std::optional<json> {
     json ann = api::JsonPathGet(stored, "metadata.annotations");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "workspace/text_match.h"
 
@@ -656,9 +657,14 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
     }
   }
   out["inference"] = std::move(inf);
-  for (const char* key : {"tuning", "status"}) {
+  for (const char* key : {"tuning"}) {
     if (kaito.contains(key))
       notes->push_back(std::string(key) + " dropped: not part of a Berth Workspace");
+  }
+  for (auto it = kaito.begin(); it != kaito.end(); ++it) {
+    static const std::set<std::string> kKnown = {"apiVersion", "kind",   "metadata", "resource",
+                                                 "inference",  "tuning", "status"};
+    if (!kKnown.count(it.key())) notes->push_back(it.key() + " dropped: not a field of a KAITO Workspace");
   }
   out["placement"] = {{"replicas", 1}};
   return out;

@@ -141,6 +141,40 @@ expect "native and KAITO workspaces both listed" 'phi-mini .*' kubectl get works
 expect_not "Berth-native workspaces stay out of the KAITO view" '^phi-mini ' kubectl get workspaces.kaito.sh
 expect "KAITO delete"                       'deleted' kubectl delete workspaces.kaito.sh workspace-phi-4-mini
 
+# Warnings: what the hub accepts but ignores or converts reaches kubectl as Warning headers.
+cat >"$WORK/kaito-gated.yaml" <<'YAML'
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: workspace-llama-gated
+resource:
+  instanceType: Standard_NC24ads_A100_v4
+  labelSelector:
+    matchLabels:
+      apps: llama
+inference:
+  preset:
+    name: llama-3.1-8b-instruct
+    presetOptions:
+      modelAccessSecret: hf-token
+  config: llama-inference-params
+YAML
+expect "each dropped field is named"       'Warning: .*inference.config .*dropped' kubectl create --dry-run=server -f "$WORK/kaito-gated.yaml" -o name
+expect "KAITO fields dropped are warned"   'Warning: KAITO Workspace workspace-llama-gated: inference.preset.presetOptions dropped' kubectl apply -f "$WORK/kaito-gated.yaml"
+expect "an unpinned revision is warned"    'Warning: inference.preset.revision is not set' kubectl replace --dry-run=server -f "$WORK/ws.yaml"
+sed 's/phi-bad/phi-warn/' "$WORK/bad.yaml" >"$WORK/warn.yaml"
+expect "validate=warn drops an unknown field" 'Warning: unknown field "resource.gpuuProducts"' kubectl apply --validate=warn -f "$WORK/warn.yaml"
+expect "... and stores the rest"           '^phi-4-mini-instruct$' kubectl get ws phi-warn -o jsonpath='{.inference.preset.name}{.resource.gpuuProducts}'
+expect_not "validate=false drops it silently" 'Warning: unknown field' kubectl replace --validate=false -f "$WORK/warn.yaml"
+expect "fieldValidation must be known"     'Unsupported value.*Strict' kubectl create --raw "/apis/berth.dev/v1alpha1/namespaces/default/workspaces?fieldValidation=Lax" -f "$WORK/ws.yaml"
+expect "orphaning a Workspace's replicas is refused" 'Orphan is not supported for Workspaces' kubectl delete ws phi-warn --cascade=orphan
+expect "foreground deletion is served as background" 'Warning: propagationPolicy Foreground is served as Background' kubectl delete ws phi-warn --cascade=foreground
+kubectl delete workspaces.kaito.sh workspace-llama-gated >/dev/null 2>&1
+NOW_RV=$(kubectl get --raw /api/v1/namespaces/default/configmaps | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+expect "an exact list of an old revision is 410" 'Expired|too old resource version' kubectl get --raw "/api/v1/namespaces/default/configmaps?resourceVersion=1&resourceVersionMatch=Exact"
+expect "a list from the future is a timeout" 'Too large resource version' kubectl get --raw "/api/v1/namespaces/default/configmaps?resourceVersion=$((NOW_RV + 1000))"
+expect "an exact list of the latest is served" '"kind":"ConfigMapList"' kubectl get --raw "/api/v1/namespaces/default/configmaps?resourceVersion=$NOW_RV&resourceVersionMatch=Exact"
+
 # /scale: kubectl scale and the Scale subresource (autoscaling/v1).
 expect "api-resources lists workspaces/scale" 'workspaces/scale' bash -c "kubectl get --raw /apis/berth.dev/v1alpha1"
 expect "kubectl scale"                      'workspace.berth.dev/phi-mini scaled' kubectl scale ws phi-mini --replicas 4
