@@ -260,13 +260,13 @@ class SqliteStore final : public Store {
       if (r != objects_.end()) {
         for (const auto& [key, obj] : r->second) {
           WatchEvent e{EventType::kAdded, api::ResourceVersionOf(obj), options.resource, obj};
-          if (Matches(options, e) && !(keep = sink(e))) break;
+          if (!(keep = Deliver(options, e, sink))) break;
         }
       }
     } else {
       for (const auto& e : events_) {
         if (e.resource_version <= options.from_revision) continue;
-        if (Matches(options, e) && !(keep = sink(e))) break;
+        if (!(keep = Deliver(options, e, sink))) break;
       }
     }
     if (!keep) return uint64_t{0};
@@ -296,12 +296,31 @@ class SqliteStore final : public Store {
     return kind + " \"" + ref.name + "\" not found" + (ref.ns.empty() ? "" : " in namespace " + ref.ns);
   }
 
-  static bool Matches(const WatchOptions& o, const WatchEvent& e) {
-    if (e.resource != o.resource) return false;
-    if (!o.ns.empty() && api::NamespaceOf(e.object) != o.ns) return false;
-    if (!o.labels.empty() && !o.labels.Matches(api::LabelsOf(e.object))) return false;
-    if (!o.fields.empty() && !o.fields.Matches(e.object)) return false;
-    return true;
+  // Whether `o` sees `e`, and as which type: a change that moves an object into a label
+  // selection is ADDED, one that moves it out is DELETED (carrying the new state), as
+  // Kubernetes' watch cache sends them.
+  static std::optional<EventType> DeliveredAs(const WatchOptions& o, const WatchEvent& e) {
+    if (e.resource != o.resource) return std::nullopt;
+    if (!o.ns.empty() && api::NamespaceOf(e.object) != o.ns) return std::nullopt;
+    if (!o.fields.empty() && !o.fields.Matches(e.object)) return std::nullopt;
+    if (o.labels.empty()) return e.type;
+    const bool now = o.labels.Matches(api::LabelsOf(e.object));
+    if (e.type != EventType::kModified || !e.labels_before) return now ? std::optional(e.type) : std::nullopt;
+    const bool before = o.labels.Matches(*e.labels_before);
+    if (before && now) return e.type;
+    if (now) return EventType::kAdded;
+    if (before) return EventType::kDeleted;
+    return std::nullopt;
+  }
+
+  // Hands `e` to `sink` as `o` sees it; false when the sink ends the watch.
+  static bool Deliver(const WatchOptions& o, const WatchEvent& e, const WatchSink& sink) {
+    auto as = DeliveredAs(o, e);
+    if (!as) return true;
+    if (*as == e.type) return sink(e);
+    WatchEvent changed = e;
+    changed.type = *as;
+    return sink(changed);
   }
 
   Status Load() {
@@ -508,6 +527,7 @@ class SqliteStore final : public Store {
         obj["metadata"]["resourceVersion"] = std::to_string(rv);
         EventType type = current ? EventType::kModified : EventType::kAdded;
         outcomes[i].event = WatchEvent{type, rv, ref.resource, std::move(obj)};
+        if (current) outcomes[i].event->labels_before = api::LabelsOf(*current);
         outcomes[i].result = outcomes[i].event->object;
         staged[skey] = &outcomes[i].event->object;
       } else {
@@ -558,7 +578,7 @@ class SqliteStore final : public Store {
         events_.push_back(std::move(*o.event));
         const WatchEvent& ev = events_.back();
         for (auto it = watchers_.begin(); it != watchers_.end();) {
-          if (Matches(it->second.options, ev) && !it->second.sink(ev)) {
+          if (!Deliver(it->second.options, ev, it->second.sink)) {
             it = watchers_.erase(it);
           } else {
             ++it;

@@ -183,6 +183,33 @@ TEST_F(StoreTest, ContinueTokenExpiresWithTheWatchLog) {
   EXPECT_EQ(store_->List("things", again).status().code(), StatusCode::kGone);
 }
 
+// Was: a label change moving an object out of a selection sent nothing, into it a MODIFIED.
+TEST_F(StoreTest, SelectorWatchesSeeObjectsEnterAndLeaveTheirSelection) {
+  ASSERT_TRUE(Put("a", Obj("a")).ok());  // label app=a
+  WatchOptions wo;
+  wo.resource = "things";
+  wo.labels = *api::LabelSelector::Parse("tier=gpu");
+  wo.from_revision = store_->CurrentRevision();
+  std::vector<std::string> seen;
+  auto id = store_->Watch(wo, [&](const WatchEvent& e) {
+    seen.push_back(std::string(EventTypeName(e.type)) + " " + api::LabelsOf(e.object)["tier"]);
+    return true;
+  });
+  ASSERT_TRUE(id.ok());
+  json in = Obj("a");
+  in["metadata"]["labels"]["tier"] = "gpu";
+  ASSERT_TRUE(Put("a", in).ok());
+  in["spec"]["v"] = 2;
+  ASSERT_TRUE(Put("a", in).ok());
+  ASSERT_TRUE(Put("a", Obj("a")).ok());  // leaves
+  ASSERT_TRUE(Put("a", Obj("a")).ok());  // no change: nothing
+  json other = Obj("a");
+  other["spec"]["v"] = 3;
+  ASSERT_TRUE(Put("a", other).ok());  // outside the selection: nothing
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED gpu", "MODIFIED gpu", "DELETED "}));
+  store_->Unwatch(*id);
+}
+
 TEST_F(StoreTest, WatchResumesFromRevisionAcrossRestart) {
   ASSERT_TRUE(Put("a", Obj("a")).ok());
   ASSERT_TRUE(Put("b", Obj("b")).ok());

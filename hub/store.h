@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct WatchEvent {
   int64_t resource_version;
   std::string resource;
   nlohmann::json object;
+  // MODIFIED: the object's labels before the change, so a watch with a label selector sees an
+  // object that enters its selection as ADDED and one that leaves it as DELETED, as Kubernetes
+  // sends them. Absent when unknown (events replayed from disk after a restart).
+  std::optional<std::map<std::string, std::string>> labels_before;
 };
 
 struct ListOptions {

@@ -212,6 +212,16 @@ GONE=$(python3 -c 'print("1\x1f\x1fpage-1".encode().hex())')
 expect "an expired token is 410 Expired"    'Expired|too old to display a consistent list' page "&continue=$GONE"
 expect "a malformed token is 400"           'BadRequest|invalid continue token' page "&continue=zz"
 
+# A watch with a label selector sees objects enter (ADDED) and leave (DELETED) its selection.
+(timeout 6 kubectl get cm -l tier=gpu -w --output-watch-events >"$WORK/selwatch.out" 2>&1 &)
+sleep 1.5
+kubectl label cm page-1 tier=gpu >/dev/null
+sleep 0.5
+kubectl label cm page-1 tier- >/dev/null
+sleep 1.5
+expect "selector watch: labelled in is ADDED"   'ADDED +page-1' cat "$WORK/selwatch.out"
+expect "selector watch: labelled out is DELETED" 'DELETED +page-1' cat "$WORK/selwatch.out"
+
 # whoami / can-i, answered from the hub's own authorizer: the admin and a member credential.
 expect "auth whoami (admin)"                'Username +admin' kubectl auth whoami
 expect "can-i create workspaces (admin)"    '^yes$' kubectl auth can-i create workspaces
