@@ -1,5 +1,7 @@
 #include "hub/api_authorization.h"
 
+#include <strings.h>
+
 #include "api/selector.h"
 #include "hub/http_errors.h"
 
@@ -29,6 +31,18 @@ HeaderVerdict AuthenticateHeader(const HttpRequest& r, const TokenAuthenticator&
     replies.Record("auth", code, start);
     v.refuse = HttpReply{code, "application/json", body.dump(), {}};
     return v;
+  }
+  for (const auto& [name, value] : r.headers) {
+    if (name.size() >= 12 && strncasecmp(name.c_str(), "Impersonate-", 12) == 0) {
+      // Acting as someone else needs RBAC's impersonate verb; never run as the caller instead.
+      auto [code, body] = StatusToHttp(
+          Status::Forbidden("impersonation (" + name.substr(0, 64) +
+                            ") is not supported by the Berth hub: use the other identity's own credential"),
+          nullptr, "");
+      replies.Record("auth", code, start);
+      v.refuse = HttpReply{code, "application/json", body.dump(), {}};
+      return v;
+    }
   }
   v.handle = [handle = std::move(handle), start, id = std::move(*who)](Ex ex) {
     handle(ex, &id, start);

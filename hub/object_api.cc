@@ -217,6 +217,8 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
     } else {
       merged.erase("status");
     }
+    // A server-side apply through /status has recorded its ownership of the status fields.
+    if (ownership_recorded) merged["metadata"]["managedFields"] = api::JsonPathGet(next, "metadata.managedFields");
     next = std::move(merged);
   } else {
     CarryServerMetadata(current, next);
@@ -235,7 +237,8 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
         for (const auto& f : new_f) {
           bool known = cur_f.is_array() && std::find(cur_f.begin(), cur_f.end(), f) != cur_f.end();
           if (!known) {
-            return Status::Forbidden("no new finalizers can be added if the object is being deleted, found new finalizer " + f.dump());
+            return Status::Invalid("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers " + f.dump(),
+                                   {{"metadata.finalizers", "no new finalizers can be added if the object is being deleted", "FieldValueForbidden"}});
           }
         }
       }
@@ -337,6 +340,7 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
       return view.to_storage(obj);
     };
     if (type == PatchType::kApply) {
+      if (!current && options.status) return Status::NotFound(view.kind + " \"" + name + "\" not found");
       auto applied = ApplyPatch(view, current, patch_doc, options);
       if (!applied.ok()) return applied.status();
       if (!current) {  // server-side apply creates the object when it is missing
@@ -393,7 +397,21 @@ StatusOr<json> ObjectApi::ApplyPatch(const api::KindInfo& view, const json* curr
                                      const WriteOptions& options) {
   // The applied configuration names fields; the server's own (status through its
   // subresource, the version, the ownership record) are not the applier's to set.
-  if (view.has_status) applied.erase("status");
+  if (options.status) {
+    // Through /status only status is applied (and owned); the rest is the object's as stored.
+    json only = json::object();
+    for (const char* key : {"apiVersion", "kind", "status"}) {
+      if (applied.contains(key)) only[key] = applied[key];
+    }
+    if (applied.contains("metadata") && applied["metadata"].is_object()) {
+      for (const char* key : {"name", "namespace"}) {
+        if (applied["metadata"].contains(key)) only["metadata"][key] = applied["metadata"][key];
+      }
+    }
+    applied = std::move(only);
+  } else if (view.has_status) {
+    applied.erase("status");
+  }
   DropUnknownFields(view, applied, options);
   if (applied.contains("metadata") && applied["metadata"].is_object()) {
     applied["metadata"].erase("resourceVersion");

@@ -113,6 +113,33 @@ TEST_F(ObjectApiTest, FieldValidationWarnAndIgnoreDropUnknownFields) {
   EXPECT_TRUE(ignore.warnings->empty());
 }
 
+// Was: an apply through /status dropped the status and changed nothing.
+TEST_F(ObjectApiTest, ServerSideApplyThroughStatusAppliesOnlyStatus) {
+  ASSERT_TRUE(Create(Member("a")).ok());
+  WriteOptions st;
+  st.status = true;
+  st.field_manager = "agent";
+  auto applied = Wait([&](ObjectCallback cb) {
+    objects_->Patch(kind_, "", "a", PatchType::kApply,
+                    R"({"apiVersion":"berth.dev/v1alpha1","kind":"MemberCluster","metadata":{"name":"a"},)"
+                    R"("spec":{"region":"moon"},"status":{"gpus":{"L4":2}}})",
+                    st, cb);
+  });
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ((*applied)["status"]["gpus"]["L4"], 2);
+  EXPECT_EQ((*applied)["spec"]["region"], "eu") << "spec does not change through /status";
+  bool owns_status = false;
+  for (const auto& e : (*applied)["metadata"]["managedFields"]) {
+    owns_status = owns_status || (e["manager"] == "agent" && e["subresource"] == "status" &&
+                                  e["fieldsV1"].contains("f:status"));
+  }
+  EXPECT_TRUE(owns_status) << applied->dump();
+  auto missing = Wait([&](ObjectCallback cb) {
+    objects_->Patch(kind_, "", "nope", PatchType::kApply, R"({"metadata":{"name":"nope"},"status":{}})", st, cb);
+  });
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(ObjectApiTest, DryRunOfEveryVerbStoresNothing) {
   ASSERT_TRUE(Create(Member("a")).ok());
   const int64_t before = store_->CurrentRevision();
@@ -240,7 +267,7 @@ TEST_F(ObjectApiTest, DeleteHonoursFinalizers) {
   EXPECT_TRUE(api::IsBeingDeleted(*d));
   ASSERT_TRUE(store_->Get({kind_.resource(), "", "a"}).ok()) << "kept while finalizers remain";
   auto add = Patch("a", PatchType::kMerge, R"({"metadata":{"finalizers":["berth.dev/cleanup","other"]}})");
-  EXPECT_EQ(add.status().code(), StatusCode::kForbidden);
+  EXPECT_EQ(add.status().code(), StatusCode::kInvalid) << "422, as Kubernetes validates object metadata";
   auto done = Patch("a", PatchType::kMerge, R"({"metadata":{"finalizers":null}})");
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_EQ(store_->Get({kind_.resource(), "", "a"}).status().code(), StatusCode::kNotFound);

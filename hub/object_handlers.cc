@@ -28,6 +28,25 @@ StatusOr<FieldValidation> FieldValidationOf(const QueryParams& query) {
                             "\": supported values: \"Ignore\", \"Strict\", \"Warn\"");
 }
 
+// A watch's sendInitialEvents and resourceVersionMatch, validated as Kubernetes does.
+StatusOr<bool> InitialEventsOf(const QueryParams& query, bool bookmarks) {
+  const std::string match = query.Get("resourceVersionMatch");
+  if (!query.Has("sendInitialEvents")) {
+    if (!match.empty()) {
+      return Status::BadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+    }
+    return false;
+  }
+  auto send = query.Bool("sendInitialEvents");
+  if (!send.ok()) return send.status();
+  if (match != "NotOlderThan") {
+    return Status::BadRequest(
+        "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan");
+  }
+  if (!bookmarks) return Status::BadRequest("sendInitialEvents requires setting allowWatchBookmarks to true");
+  return *send;
+}
+
 // A list's resourceVersion and resourceVersionMatch, read as Kubernetes reads them.
 struct ListRevision {
   int64_t revision = 0;  // 0: any (the hub always serves its latest)
@@ -223,6 +242,14 @@ void ObjectHandlers::Watch(const Ex& req, const api::KindInfo& kind, const ListO
   }
   auto bookmarks = query.Bool("allowWatchBookmarks");
   if (!bookmarks.ok()) return replies_.ReplyError(req, bookmarks.status(), "watch", start, &kind);
+  auto initial = InitialEventsOf(query, *bookmarks);
+  if (!initial.ok()) return replies_.ReplyError(req, initial.status(), "watch", start, &kind);
+  if (*initial) {
+    // A streaming list: the current objects as ADDED (from the latest revision, which is
+    // never older than the one asked for), the initial-events-end bookmark, then changes.
+    wo.from_revision = 0;
+    wo.initial_events_end = true;
+  }
   if (Status s = watches_.Open(req, kind, wo, WantsTable(req->request().Header("Accept")),
                                query.Get("includeObject"), *bookmarks, timeout);
       !s.ok()) {
@@ -437,7 +464,13 @@ void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_
       }
       json pre = opts.value("preconditions", json::object());
       if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
-        options.precondition_rv = std::stoll(pre["resourceVersion"].get<std::string>());
+        auto rv = QueryParams::Parse("rv=" + pre["resourceVersion"].get<std::string>()).Int("rv");
+        if (!rv.ok() || !rv->has_value()) {
+          return replies_.ReplyError(
+              req, Status::BadRequest("invalid DeleteOptions: preconditions.resourceVersion must be a resourceVersion"),
+              "delete", start, kind, rp.name);
+        }
+        options.precondition_rv = **rv;
       }
       if (pre.contains("uid") && pre["uid"].is_string()) {
         options.precondition_uid = pre["uid"].get<std::string>();

@@ -263,6 +263,9 @@ class SqliteStore final : public Store {
           if (!(keep = Deliver(options, e, sink))) break;
         }
       }
+      if (keep && options.initial_events_end) {
+        keep = sink(WatchEvent{EventType::kBookmark, current_rv_, options.resource, json::object()});
+      }
     } else {
       for (const auto& e : events_) {
         if (e.resource_version <= options.from_revision) continue;
@@ -291,9 +294,9 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Kubernetes' wording: the qualified resource and the name (kubectl adds the namespace).
   static std::string NotFoundMessage(const ObjectRef& ref) {
-    std::string kind = ref.resource.substr(0, ref.resource.find('.'));
-    return kind + " \"" + ref.name + "\" not found" + (ref.ns.empty() ? "" : " in namespace " + ref.ns);
+    return ref.resource + " \"" + ref.name + "\" not found";
   }
 
   // Whether `o` sees `e`, and as which type: a change that moves an object into a label

@@ -82,6 +82,9 @@ struct WatchOptions {
   // 0: first an ADDED event for every existing object, then changes. N > 0: every change
   // after revision N; Gone if the event log no longer reaches back to N.
   int64_t from_revision = 0;
+  // With from_revision 0: after the ADDED events, a kBookmark event at the revision they
+  // reflect (Kubernetes' streaming list: the "k8s.io/initial-events-end" bookmark).
+  bool initial_events_end = false;
 };
 
 // Receives events in revision order. Called on the writer thread (or the caller's thread

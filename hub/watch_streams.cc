@@ -34,6 +34,17 @@ class WatchStream {
                       "\n");
   }
 
+  // The end of a streaming list's initial events (sent whether or not bookmarks were asked
+  // for: a client that asks for the initial events must ask for bookmarks too).
+  bool InitialEventsEnd(int64_t revision) {
+    json bm = {{"kind", kind_->kind},
+               {"apiVersion", kind_->api_version()},
+               {"metadata",
+                {{"resourceVersion", std::to_string(revision)},
+                 {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+    return ex_->Write(json{{"type", "BOOKMARK"}, {"object", bm}}.dump() + "\n");
+  }
+
   bool KeepAlive(int64_t revision) {
     if (bookmarks_) {
       json bm = {{"kind", kind_->kind},
@@ -105,6 +116,7 @@ Status WatchStreams::Open(const Ex& req, const api::KindInfo& kind, const WatchO
   auto id = store_.Watch(options, [weak, clock, view](const WatchEvent& e) {
     auto s = weak.lock();
     if (!s) return false;
+    if (e.type == EventType::kBookmark) return s->InitialEventsEnd(e.resource_version);
     if (view) {
       auto v = view->to_view(e.object);
       if (!v) return true;  // not an object of this view

@@ -222,6 +222,16 @@ sleep 1.5
 expect "selector watch: labelled in is ADDED"   'ADDED +page-1' cat "$WORK/selwatch.out"
 expect "selector watch: labelled out is DELETED" 'DELETED +page-1' cat "$WORK/selwatch.out"
 
+# A streaming list (client-go's WatchList): current objects, the initial-events-end bookmark, changes.
+STREAM="/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2"
+kubectl get --raw "$STREAM" >"$WORK/stream.out" 2>&1
+expect "streaming list: objects first"      '"name":"page-1".*"type":"ADDED"' head -1 "$WORK/stream.out"
+expect "streaming list: then the end bookmark" '"k8s.io/initial-events-end":"true".*"type":"BOOKMARK"' tail -1 "$WORK/stream.out"
+expect "streaming list needs NotOlderThan"  'unless resourceVersionMatch is set to NotOlderThan' kubectl get --raw "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true"
+# Impersonation is refused rather than silently run as the caller.
+expect "impersonation is refused"           'impersonation .* is not supported' kubectl --as=member:gpu-x get ws
+expect "NotFound names the resource as Kubernetes does" 'configmaps "nope" not found$' kubectl get cm nope
+
 # whoami / can-i, answered from the hub's own authorizer: the admin and a member credential.
 expect "auth whoami (admin)"                'Username +admin' kubectl auth whoami
 expect "can-i create workspaces (admin)"    '^yes$' kubectl auth can-i create workspaces

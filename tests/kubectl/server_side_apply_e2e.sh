@@ -103,4 +103,23 @@ expect "Update entry for the patch"             '"manager": "script"' managed
 expect "fieldManager over 128 characters is refused" 'at most 128' \
        kubectl patch ws chat --type=merge -p '{"metadata":{"annotations":{"n":"y"}}}' --field-manager="$(printf 'm%.0s' $(seq 1 129))"
 
+# Server-side apply through /status applies and owns only status.
+cat >"$WORK/mc-status.yaml" <<'YAML'
+apiVersion: berth.dev/v1alpha1
+kind: MemberCluster
+metadata: {name: gpu-status}
+spec: {region: moon}
+status:
+  conditions:
+  - {type: Ready, status: "True", reason: Applied, message: by ssa, lastTransitionTime: "2026-12-04T00:00:00Z"}
+YAML
+kubectl apply --server-side -f "$WORK/mc-status.yaml" >/dev/null 2>&1
+sed 's/region: moon/region: mars/' "$WORK/mc-status.yaml" >"$WORK/mc-status2.yaml"
+expect "apply --subresource=status"            'serverside-applied' \
+       kubectl apply --server-side --subresource=status --field-manager=agent -f "$WORK/mc-status2.yaml"
+expect "status was applied"                    '^Applied$' kubectl get mc gpu-status -o jsonpath='{.status.conditions[0].reason}'
+expect "spec did not change through /status"   '^moon$' kubectl get mc gpu-status -o jsonpath='{.spec.region}'
+expect "the status entry names its subresource" 'agent status' \
+       kubectl get mc gpu-status -o jsonpath='{range .metadata.managedFields[*]}{.manager} {.subresource}{"\n"}{end}'
+
 finish
