@@ -668,6 +668,10 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       d.unplaced_message = prefix + std::to_string(d.feasible_clusters) + " of " +
                            std::to_string(n) + " clusters fit; rejected: " + summary;
     }
+    if (d.unplaced_message.empty() && n == 0) {
+      d.unplaced_message = "no member cluster has joined the fleet: create a join token (berthctl token create) "
+                           "and start a berth-agent";
+    }
   }
   if (options.explain) {
     // One row per cluster: its best-ranked tier, with the replicas of all its tiers.

@@ -55,6 +55,16 @@ TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
   EXPECT_DOUBLE_EQ(d.cost_per_hour(), 2 * 4 * 2 + 4 * 4);
 }
 
+// Was: with no member at all, the Scheduled condition and its Event had an empty message.
+TEST(Planner, AnEmptyFleetSaysNoMemberHasJoined) {
+  auto planner = Planner::Create(FleetSnapshot{});
+  ASSERT_TRUE(planner.ok());
+  auto d = planner->Decide(Request("ns/a", 1, 1));
+  EXPECT_EQ(d.placed, 0);
+  EXPECT_EQ(d.unplaced_reason, "NoFeasibleCluster");
+  EXPECT_NE(d.unplaced_message.find("no member cluster has joined"), std::string::npos) << d.unplaced_message;
+}
+
 TEST(Planner, AvoidedClusterTakesNewReplicasOnlyAsLastResort) {
   // cheap wins on cost, but the request avoids it: new replicas go to dear first; what dear
   // cannot hold still lands on cheap. Replicas kept on cheap stay.
