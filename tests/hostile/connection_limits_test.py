@@ -273,5 +273,49 @@ class ConnectionLimitsTest(HubTestCase):
         self.assertHubAlive()
 
 
+
+class ManySlowHeadersTest(HubTestCase):
+    """80 headers trickling in at once (more than the other suite's connection cap allows):
+    every one is cut at the header deadline, and a real client whose header takes 1.5 s is
+    served as soon as its blank line arrives."""
+    HUB_PREFIX = "berth-slowheaders-"
+    HUB_ARGS = ("--request-header-timeout", "8", "--no-controllers")
+    SLOWLORIS = 80
+
+    def tls(self):
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return self.ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def test_paced_slow_headers_still_end_and_real_clients_are_served(self):
+        attackers = []
+        try:
+            for _ in range(self.SLOWLORIS):
+                s = self.tls()
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                attackers.append(s)
+            start = time.monotonic()
+            for _ in range(3):  # a byte each after 1.2 s and 2.4 s: every one of them is slow now
+                time.sleep(1.2)
+                for s in attackers:
+                    s.sendall(b"X-A: b\r\n")
+            # A real client whose header takes 1.5 s: complete once its blank line arrives.
+            slow = self.tls()
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(1.5)
+            slow.sendall(b"\r\n")
+            t = time.monotonic()
+            resp = http.client.HTTPResponse(slow)
+            resp.begin()
+            self.assertEqual(resp.status, 200)
+            self.assertLess(time.monotonic() - t, 4.0, "a complete header was not answered at once")
+            slow.close()
+            self.assertHubAlive()
+            # The attackers end at the header deadline.
+            closed = sum(1 for s in attackers if closed_within(s, max(0.1, 8 + 4 - (time.monotonic() - start))))
+            self.assertEqual(closed, self.SLOWLORIS)
+        finally:
+            for s in attackers:
+                s.close()
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
