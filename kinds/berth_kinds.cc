@@ -57,6 +57,67 @@ json RevisionCell(const json& o) {
   return others.empty() ? out : out + " (" + others + ")";
 }
 
+// `kubectl get ws` columns: model, ready/desired, clusters, status; -o wide adds revision and GPU.
+std::vector<api::PrinterColumn> WorkspaceColumns() {
+  auto str = [](const json& o, const char* path) -> json {
+    json v = api::JsonPathGet(o, path);
+    return v.is_null() ? json(nullptr) : v;
+  };
+  return {
+      {"Model", "string", "Preset name or Hugging Face id", 0,
+       [str](const json& o) -> json {
+         json preset = str(o, "inference.preset.name");
+         return preset.is_null() ? str(o, "inference.model.huggingFaceId") : preset;
+       }},
+      {"Ready", "string", "Ready replicas / desired replicas", 0,
+       [](const json& o) -> json {
+         int64_t ready = 0;
+         json placements = api::JsonPathGet(o, "status.placements");
+         if (placements.is_array()) {
+           for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
+         }
+         json desired = api::JsonPathGet(o, "placement.replicas");
+         return std::to_string(ready) + "/" +
+                std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
+       }},
+      {"Clusters", "string", "Member clusters serving it", 0,
+       [](const json& o) -> json {
+         json placements = api::JsonPathGet(o, "status.placements");
+         std::string out;
+         if (placements.is_array()) {
+           for (const auto& p : placements) {
+             out += (out.empty() ? "" : ",") + p.value("cluster", "?") + "(" +
+                    std::to_string(p.value("replicas", int64_t{0})) + ")";
+           }
+         }
+         return out.empty() ? json(nullptr) : json(out);
+       }},
+      {"Status", "string", "Available condition, or why not", 0,
+       [](const json& o) -> json {
+         if (api::ConditionStatus(o, "Scheduled") == "False") return ConditionReason(o, "Scheduled");
+         std::string avail = api::ConditionStatus(o, "Available");
+         if (avail.empty()) return "Pending";
+         if (avail == "True") {
+           if (api::ConditionStatus(o, "Degraded") == "True") return ConditionReason(o, "Degraded");
+           // Serving, but not every cluster runs the current revision (skipped or still rolling).
+           if (api::ConditionStatus(o, "MixedRevisions") == "True") return "Available (mixed revisions)";
+           return "Available";
+         }
+         return ConditionReason(o, "Available");
+       }},
+      {"Revision", "string", "Current revision, and the clusters that run another one and why", 1,
+       [](const json& o) -> json { return RevisionCell(o); }},
+      {"GPU", "string", "Requested GPU products", 1,
+       [](const json& o) -> json {
+         json g = api::JsonPathGet(o, "resource.gpuProducts");
+         if (!g.is_array() || g.empty()) return api::JsonPathGet(o, "resource.instanceType");
+         std::string out;
+         for (const auto& x : g) out += (out.empty() ? "" : ",") + x.get<std::string>();
+         return out;
+       }},
+  };
+}
+
 api::KindInfo WorkspaceKind() {
   api::KindInfo k;
   k.kind = "Workspace";
@@ -138,63 +199,7 @@ api::KindInfo WorkspaceKind() {
     }
     return Status::Ok();
   };
-  auto str = [](const json& o, const char* path) -> json {
-    json v = api::JsonPathGet(o, path);
-    return v.is_null() ? json(nullptr) : v;
-  };
-  k.columns = {
-      {"Model", "string", "Preset name or Hugging Face id", 0,
-       [str](const json& o) -> json {
-         json preset = str(o, "inference.preset.name");
-         return preset.is_null() ? str(o, "inference.model.huggingFaceId") : preset;
-       }},
-      {"Ready", "string", "Ready replicas / desired replicas", 0,
-       [](const json& o) -> json {
-         int64_t ready = 0;
-         json placements = api::JsonPathGet(o, "status.placements");
-         if (placements.is_array()) {
-           for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
-         }
-         json desired = api::JsonPathGet(o, "placement.replicas");
-         return std::to_string(ready) + "/" +
-                std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
-       }},
-      {"Clusters", "string", "Member clusters serving it", 0,
-       [](const json& o) -> json {
-         json placements = api::JsonPathGet(o, "status.placements");
-         std::string out;
-         if (placements.is_array()) {
-           for (const auto& p : placements) {
-             out += (out.empty() ? "" : ",") + p.value("cluster", "?") + "(" +
-                    std::to_string(p.value("replicas", int64_t{0})) + ")";
-           }
-         }
-         return out.empty() ? json(nullptr) : json(out);
-       }},
-      {"Status", "string", "Available condition, or why not", 0,
-       [](const json& o) -> json {
-         if (api::ConditionStatus(o, "Scheduled") == "False") return ConditionReason(o, "Scheduled");
-         std::string avail = api::ConditionStatus(o, "Available");
-         if (avail.empty()) return "Pending";
-         if (avail == "True") {
-           if (api::ConditionStatus(o, "Degraded") == "True") return ConditionReason(o, "Degraded");
-           // Serving, but not every cluster runs the current revision (skipped or still rolling).
-           if (api::ConditionStatus(o, "MixedRevisions") == "True") return "Available (mixed revisions)";
-           return "Available";
-         }
-         return ConditionReason(o, "Available");
-       }},
-      {"Revision", "string", "Current revision, and the clusters that run another one and why", 1,
-       [](const json& o) -> json { return RevisionCell(o); }},
-      {"GPU", "string", "Requested GPU products", 1,
-       [](const json& o) -> json {
-         json g = api::JsonPathGet(o, "resource.gpuProducts");
-         if (!g.is_array() || g.empty()) return api::JsonPathGet(o, "resource.instanceType");
-         std::string out;
-         for (const auto& x : g) out += (out.empty() ? "" : ",") + x.get<std::string>();
-         return out;
-       }},
-  };
+  k.columns = WorkspaceColumns();
   return k;
 }
 
