@@ -593,6 +593,21 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
     return Status::Invalid("kind must be Workspace",
                            {{"kind", "not a Workspace", "FieldValueNotSupported"}});
   }
+  // What Berth cannot run at all is refused with the reason, not dropped into a later,
+  // unrelated "inference.preset.name is required".
+  if (kaito.contains("tuning")) {
+    const std::string why =
+        "Berth serves models and does not run tuning jobs; run this Workspace with KAITO in a member "
+        "cluster, then serve its output from a Berth Workspace";
+    return Status::Invalid("tuning: " + why, {{"tuning", why, "FieldValueNotSupported"}});
+  }
+  if (const json* inference = kaito.contains("inference") ? &kaito["inference"] : nullptr;
+      inference && inference->is_object() && inference->contains("template") && !inference->contains("preset")) {
+    const std::string why =
+        "custom pod templates are not supported yet; describe the model in a Berth Workspace's "
+        "inference.model (Hugging Face id, image, parameters) instead";
+    return Status::Invalid("inference.template: " + why, {{"inference.template", why, "FieldValueNotSupported"}});
+  }
   json out = {{"apiVersion", kWorkspaceApiVersion}, {"kind", kWorkspaceKind}};
   json md = json::object();
   if (kaito.contains("metadata") && kaito["metadata"].is_object()) {
@@ -657,10 +672,6 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
     }
   }
   out["inference"] = std::move(inf);
-  for (const char* key : {"tuning"}) {
-    if (kaito.contains(key))
-      notes->push_back(std::string(key) + " dropped: not part of a Berth Workspace");
-  }
   for (auto it = kaito.begin(); it != kaito.end(); ++it) {
     static const std::set<std::string> kKnown = {"apiVersion", "kind",   "metadata", "resource",
                                                  "inference",  "tuning", "status"};

@@ -297,6 +297,37 @@ inference:
   EXPECT_FALSE(ConvertKaitoWorkspace(Yaml(kGood)).ok());
 }
 
+// Was: both were refused with "inference.preset.name: is required", which explains neither.
+TEST(KaitoConversionTest, TuningAndCustomTemplatesAreRefusedWithTheReason) {
+  auto tuning = ConvertKaitoWorkspace(Yaml(R"(
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata: {name: tune-phi}
+resource: {instanceType: Standard_NC24ads_A100_v4}
+tuning:
+  preset: {name: phi-3-mini-128k-instruct}
+  method: qlora
+  input: {urls: ["https://example.com/data.parquet"]}
+  output: {image: "registry.example/phi-adapter:0.1"}
+)"));
+  ASSERT_EQ(tuning.status().code(), StatusCode::kInvalid);
+  EXPECT_THAT(tuning.status().message(), HasSubstr("does not run tuning jobs"));
+  EXPECT_EQ(tuning.status().causes().at(0).field, "tuning");
+  auto custom = ConvertKaitoWorkspace(Yaml(R"(
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata: {name: custom}
+resource: {instanceType: Standard_NC24ads_A100_v4}
+inference:
+  template:
+    spec:
+      containers: [{name: vllm, image: vllm/vllm-openai:v0.6.3}]
+)"));
+  ASSERT_EQ(custom.status().code(), StatusCode::kInvalid);
+  EXPECT_THAT(custom.status().message(), HasSubstr("custom pod templates are not supported"));
+  EXPECT_EQ(custom.status().causes().at(0).field, "inference.template");
+}
+
 TEST(WorkspaceSchemaTest, SchemaIsStructuralAndDescribed) {
   const json& s = WorkspaceSchema();
   EXPECT_EQ(s["type"], "object");

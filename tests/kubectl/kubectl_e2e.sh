@@ -160,6 +160,26 @@ inference:
   config: llama-inference-params
 YAML
 expect "each dropped field is named"       'Warning: .*inference.config .*dropped' kubectl create --dry-run=server -f "$WORK/kaito-gated.yaml" -o name
+cat >"$WORK/kaito-tuning.yaml" <<'YAML'
+apiVersion: kaito.sh/v1beta1
+kind: Workspace
+metadata:
+  name: workspace-tuning-phi-3
+resource:
+  instanceType: Standard_NC24ads_A100_v4
+  labelSelector:
+    matchLabels:
+      app: tuning-phi-3
+tuning:
+  preset:
+    name: phi-3-mini-128k-instruct
+  method: qlora
+  input:
+    urls: ["https://huggingface.co/datasets/philschmid/dolly-15k-oai-style/resolve/main/data/train-00000-of-00001-54e3756291ca09c6.parquet?download=true"]
+  output:
+    image: "myregistry.azurecr.io/adapters/phi-3-qlora:0.0.1"
+YAML
+expect "a KAITO tuning workspace is refused with the reason" 'tuning: .*does not run tuning jobs' kubectl apply -f "$WORK/kaito-tuning.yaml"
 expect "KAITO fields dropped are warned"   'Warning: KAITO Workspace workspace-llama-gated: inference.preset.presetOptions dropped' kubectl apply -f "$WORK/kaito-gated.yaml"
 expect "an unpinned revision is warned"    'Warning: inference.preset.revision is not set' kubectl replace --dry-run=server -f "$WORK/ws.yaml"
 sed 's/phi-bad/phi-warn/' "$WORK/bad.yaml" >"$WORK/warn.yaml"
