@@ -5,6 +5,7 @@ merge and JSON patch, /scale), the dynamic client, watches (also from a resource
 CoreV1 namespaces, ConfigMaps and Secrets, dry-run and field selectors, as client libraries
 use them. Run by ctest with Debian's /usr/bin/python3.
 """
+import json
 import os
 import sys
 import time
@@ -155,6 +156,29 @@ class PythonClientTest(unittest.TestCase):
             core.read_namespaced_config_map("vllm", "py-nowhere")
         self.assertEqual(missing.exception.status, 404)
         core.delete_namespace("py-team")
+
+    def test_paged_list_is_one_snapshot_and_an_expired_token_is_a_410(self):
+        core = client.CoreV1Api()
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py-pages")))
+        for n in ("a", "b", "c"):
+            core.create_namespaced_config_map("py-pages", client.V1ConfigMap(
+                metadata=client.V1ObjectMeta(name=n), data={"v": "1"}))
+        first = core.list_namespaced_config_map("py-pages", limit=2)
+        self.assertEqual([i.metadata.name for i in first.items], ["a", "b"])
+        self.assertTrue(first.metadata._continue)
+        core.create_namespaced_config_map("py-pages", client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="bb"), data={"v": "1"}))
+        core.patch_namespaced_config_map("c", "py-pages", {"data": {"v": "2"}})
+        rest = core.list_namespaced_config_map("py-pages", limit=2, _continue=first.metadata._continue)
+        self.assertEqual([i.metadata.name for i in rest.items], ["c"], "bb came after the snapshot")
+        self.assertEqual(rest.items[0].data, {"v": "1"}, "c as it was at the first page")
+        self.assertEqual(rest.metadata.resource_version, first.metadata.resource_version)
+        forged = "1\x1f\x1fa".encode().hex()
+        with self.assertRaises(ApiException) as expired:
+            core.list_namespaced_config_map("py-pages", limit=2, _continue=forged)
+        self.assertEqual(expired.exception.status, 410)
+        self.assertEqual(json.loads(expired.exception.body)["reason"], "Expired")
+        core.delete_namespace("py-pages")
 
     # Was: /version/ answered 404, so VersionApi failed.
     def test_version_api(self):
