@@ -39,6 +39,7 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
                      {"slicesPerGpu", n.slices_per_gpu},
                      {"driverVersion", n.driver_version},
                      {"cudaVersion", n.cuda_version}});
+    if (!n.labels.empty()) nodes.back()["labels"] = n.labels;
   }
   json prices = json::object();
   for (const auto& [product, price] : inv.prices_per_gpu_hour) prices[product] = price;
@@ -50,6 +51,32 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
           {"pricesPerGpuHour", prices},
           {"cachedImages", inv.cached_images},
           {"cachedModels", inv.cached_models}};
+}
+
+std::map<std::string, std::string> ReportedNodeLabels(const json& node) {
+  std::map<std::string, std::string> out;
+  const json* labels = nullptr;
+  if (auto m = node.find("metadata"); m != node.end() && m->is_object()) {
+    if (auto l = m->find("labels"); l != m->end() && l->is_object()) labels = &*l;
+  }
+  if (!labels) return out;
+  auto infrastructure = [](const std::string& key) {
+    const size_t slash = key.find('/');
+    if (slash == std::string::npos) return false;
+    const std::string_view prefix(key.data(), slash);
+    for (std::string_view domain : {"kubernetes.io", "k8s.io", "nvidia.com"}) {
+      if (prefix == domain || (prefix.size() > domain.size() && prefix.ends_with(domain) &&
+                               prefix[prefix.size() - domain.size() - 1] == '.')) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& [key, value] : labels->items()) {
+    if (out.size() == 64) break;
+    if (value.is_string() && !infrastructure(key)) out[key] = value.get<std::string>();
+  }
+  return out;
 }
 
 namespace {
@@ -190,6 +217,7 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
       n.gfd_product = product;
       n.driver_version = driver;
       n.cuda_version = cuda;
+      n.labels = ReportedNodeLabels(node);
       n.gpus = QuantityToInt(quantity);
       if (n.gpus <= 0) continue;
       if (resource == kGpuResource) {

@@ -30,6 +30,9 @@ struct NodeInventory {
   int slices_per_gpu = 1;
   std::string driver_version;  // "550.54.15"
   std::string cuda_version;    // "12.4"
+  // Labels a workspace's resource.labelSelector may name: the node's own, without the
+  // kubernetes.io, k8s.io and nvidia.com ones (ReportedNodeLabels).
+  std::map<std::string, std::string> labels;
   bool operator==(const NodeInventory&) const = default;
 };
 
@@ -51,6 +54,11 @@ struct GpuInventory {
 // pricesPerGpuHour, cachedImages, cachedModels.
 nlohmann::json InventoryStatusJson(const GpuInventory& inventory, const std::string& agent_version,
                                    const std::string& backend, bool simulated);
+
+// The labels of a Node object worth reporting: all but those under kubernetes.io, k8s.io and
+// nvidia.com (and their subdomains), which describe the node to Kubernetes, not to users;
+// at most 64, so a status stays small on big clusters.
+std::map<std::string, std::string> ReportedNodeLabels(const nlohmann::json& node);
 
 // GPU requests of one pod: effective request per resource name (max of the sum over
 // containers and the largest init container; a limit stands in for a missing request, as

@@ -106,6 +106,33 @@ TEST(InventoryTest, NotReadyOrCordonedNodesOfferNothing) {
   }
 }
 
+// A workspace's resource.labelSelector (KAITO's `apps: phi-4`) is planned against these.
+TEST(InventoryTest, NodesReportTheirOwnLabelsNotKubernetesOrNvidiaOnes) {
+  json node = GpuNode("a100-0", {{"nvidia.com/gpu", "4"}},
+                      {{"apps", "phi-4"},
+                       {"kubernetes.io/hostname", "a100-0"},
+                       {"node.kubernetes.io/instance-type", "Standard_NC96ads_A100_v4"},
+                       {"topology.kubernetes.io/zone", "eastus-1"},
+                       {"kubernetes.azure.com/agentpool", "gpu"},
+                       {"feature.node.kubernetes.io/pci-10de.present", "true"},
+                       {"notkubernetes.io/keep", "yes"}});
+  auto labels = ReportedNodeLabels(node);
+  EXPECT_EQ(labels, (std::map<std::string, std::string>{{"agentpool", "gpu"},
+                                                         {"apps", "phi-4"},
+                                                         {"kubernetes.azure.com/agentpool", "gpu"},
+                                                         {"notkubernetes.io/keep", "yes"}}));
+  GpuInventory inv;
+  NodeInventory n;
+  n.name = "a100-0";
+  n.gpus = 4;
+  n.labels = labels;
+  inv.nodes.push_back(n);
+  EXPECT_EQ(InventoryStatusJson(inv, "0.1.0", "kube", false)["nodes"][0]["labels"]["apps"], "phi-4");
+  json many = GpuNode("big", {{"nvidia.com/gpu", "1"}});
+  for (int i = 0; i < 100; ++i) many["metadata"]["labels"]["team-" + std::to_string(i)] = "x";
+  EXPECT_EQ(ReportedNodeLabels(many).size(), 64u) << "bounded";
+}
+
 TEST(InventoryTest, StatusJsonHasTheContractShape) {
   GpuInventory inv;
   inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, 2, "",

@@ -102,9 +102,10 @@ SimCluster::SimCluster(placement::ClusterInventory cluster, SimSettings settings
     }
     node.other_used = std::max(0, n.units - n.free_units);
     node.images = cluster_.cached_images;
-    node.labels = {{"nvidia.com/gpu.product", node.product_label},
-                   {"kubernetes.io/hostname", n.name},
-                   {"berth.dev/pool", n.pool}};
+    node.labels = n.labels;  // the fleet file pool's labels; the scheduler matches them
+    node.labels["nvidia.com/gpu.product"] = node.product_label;
+    node.labels["kubernetes.io/hostname"] = n.name;
+    node.labels["berth.dev/pool"] = n.pool;
     nodes_.push_back(std::move(node));
   }
 }
@@ -559,6 +560,7 @@ StatusOr<GpuInventory> SimCluster::ReadInventory() {
     n.slices_per_gpu = node.spec.units_per_gpu;
     n.driver_version = node.spec.driver_version.text;
     n.cuda_version = node.spec.cuda_version.text;
+    n.labels = node.spec.labels;  // the pool's labels, as a kube node's own are reported
     inv.nodes.push_back(std::move(n));
     images.insert(node.images.begin(), node.images.end());
   }

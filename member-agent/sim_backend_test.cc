@@ -129,6 +129,48 @@ TEST_F(SimTest, SchedulerHonoursGpuCountsPerNode) {
   EXPECT_EQ(r.reason, "InsufficientGPU");
 }
 
+// A fleet file pool's labels are its nodes' labels: the simulated scheduler matches a
+// workspace's resource.labelSelector against them, and the inventory reports them.
+TEST(SimLabelsTest, PoolLabelsAreNodeLabelsTheSchedulerMatches) {
+  FakeClock clock;
+  auto sim = SimCluster::FromFleetYaml(R"(
+kind: Fleet
+clusters:
+  - name: c
+    region: r
+    prices: {L4: 1}
+    nodePools:
+      - {name: plain, gpu: L4, gpusPerNode: 2, count: 1}
+      - {name: phi, gpu: L4, gpusPerNode: 2, count: 1, labels: {apps: phi-4}}
+)", "c", {}, &clock);
+  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+  json object = testing::WorkspaceObject("phi", "phi-4-mini-instruct");
+  object["resource"]["labelSelector"] = {{"matchLabels", {{"apps", "phi-4"}}}};
+  auto ws = workspace::ParseWorkspace(object);
+  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+  workspace::ClusterAssignment a;
+  a.revision = 1;
+  a.replicas = 3;
+  a.shape.product = "L4";
+  a.shape.gpus_per_node = 1;
+  a.gfd_product = "NVIDIA-L4";
+  auto rendered = workspace::RenderWorkspace(*ws, a);
+  ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
+  for (const auto& obj : rendered->objects) ASSERT_TRUE((*sim)->Apply(obj).ok());
+  auto inv = (*sim)->ReadInventory();
+  ASSERT_TRUE(inv.ok());
+  int free_plain = -1, free_phi = -1;
+  for (const auto& n : inv->nodes) {
+    if (n.pool == "plain") free_plain = n.free_gpus;
+    if (n.pool == "phi") {
+      free_phi = n.free_gpus;
+      EXPECT_EQ(n.labels.at("apps"), "phi-4");
+    }
+  }
+  EXPECT_EQ(free_phi, 0) << "two replicas on the labelled node";
+  EXPECT_EQ(free_plain, 2) << "the unlabelled node takes none, though it has room";
+}
+
 TEST_F(SimTest, MigSlicesAreScheduledOnMigNodesOnly) {
   Make();
   json mig = {{"product", "A100-80GB"},

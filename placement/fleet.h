@@ -43,6 +43,10 @@ struct GpuNode {
   int units_per_gpu = 1;    // MIG slices per physical GPU; 1 for whole GPUs
   DottedVersion driver_version;
   DottedVersion cuda_version;
+  // The node's own labels that a workspace's resource.labelSelector may name (a fleet file
+  // pool's `labels`; an agent reports a real node's, without the kubernetes.io, k8s.io and
+  // nvidia.com ones).
+  std::map<std::string, std::string> labels;
 };
 
 struct ClusterInventory {

@@ -88,6 +88,25 @@ struct FleetReader {
   }
 };
 
+// A `labels` map of strings (numbers and booleans as their text) into `out`.
+void ReadLabels(FleetReader& r, const json& o, const std::string& path, std::map<std::string, std::string>& out) {
+  auto labels = o.find("labels");
+  if (labels == o.end() || labels->is_null()) return;
+  if (!labels->is_object()) {
+    r.Fail(path + ".labels", "must be a map of strings");
+    return;
+  }
+  for (const auto& [k, v] : labels->items()) {
+    if (v.is_string()) {
+      out[k] = v.get<std::string>();
+    } else if (v.is_number() || v.is_boolean()) {
+      out[k] = v.dump();
+    } else {
+      r.Fail(path + ".labels." + k, "must be a string");
+    }
+  }
+}
+
 void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterInventory& cluster) {
   if (!p.is_object()) {
     r.Fail(path, "must be an object");
@@ -111,6 +130,8 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
   int count = r.Int(p, "count", path, 1, 0);
   DottedVersion driver = r.Version(p, "driverVersion", path);
   DottedVersion cuda = r.Version(p, "cudaVersion", path);
+  std::map<std::string, std::string> labels;
+  ReadLabels(r, p, path, labels);
 
   std::string mig_profile;
   int slices_per_gpu = 1;
@@ -175,6 +196,7 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
     n.units_per_gpu = slices_per_gpu;
     n.driver_version = driver;
     n.cuda_version = cuda;
+    n.labels = labels;
     cluster.nodes.push_back(std::move(n));
   }
 }
@@ -241,19 +263,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
       if (!cluster.name.empty() && !names.insert(cluster.name).second) {
         r.Fail(path + ".name", "duplicate cluster name \"" + cluster.name + "\"");
       }
-      if (auto labels = c.find("labels"); labels != c.end() && !labels->is_null()) {
-        if (!labels->is_object())
-          r.Fail(path + ".labels", "must be a map of strings");
-        else
-          for (const auto& [k, v] : labels->items()) {
-            if (v.is_string())
-              cluster.labels[k] = v.get<std::string>();
-            else if (v.is_number() || v.is_boolean())
-              cluster.labels[k] = v.dump();
-            else
-              r.Fail(path + ".labels." + k, "must be a string");
-          }
-      }
+      ReadLabels(r, c, path, cluster.labels);
       for (const char* key : {"region", "zone", "provider"}) {
         std::string v = r.Str(c, key, path, std::string_view(key) == "region");
         if (!v.empty()) cluster.labels[key] = v;

@@ -35,6 +35,7 @@ clusters:
         gpusPerNode: 2
         count: 1
         mig: {profile: 3g.40gb, slicesPerGpu: 2}
+        labels: {apps: phi-4, tier: 2}
 )";
 
 TEST(FleetFile, ExpandsPoolsIntoNodesWithCatalogDefaults) {
@@ -56,6 +57,8 @@ TEST(FleetFile, ExpandsPoolsIntoNodesWithCatalogDefaults) {
   EXPECT_EQ(c.nodes[3].mig_profile, "3g.40gb");
   EXPECT_EQ(c.nodes[3].units, 4);
   EXPECT_DOUBLE_EQ(c.nodes[3].memory_gib, 40);
+  EXPECT_EQ(c.nodes[3].labels, (std::map<std::string, std::string>{{"apps", "phi-4"}, {"tier", "2"}}));
+  EXPECT_TRUE(c.nodes[0].labels.empty());
   EXPECT_EQ(c.taints[0].effect, policies::TaintEffect::kNoExecute);
   EXPECT_TRUE(c.cached_models.count("phi-4"));
   ASSERT_EQ(fleet->latencies.size(), 1u);

@@ -51,6 +51,11 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
     node.units_per_gpu = std::max(1, n.value("slicesPerGpu", 1));
     if (auto v = policies::DottedVersion::Parse(n.value("driverVersion", ""))) node.driver_version = *v;
     if (auto v = policies::DottedVersion::Parse(n.value("cudaVersion", ""))) node.cuda_version = *v;
+    if (auto labels = n.find("labels"); labels != n.end() && labels->is_object()) {
+      for (const auto& [key, value] : labels->items()) {
+        if (value.is_string()) node.labels[key] = value.get<std::string>();
+      }
+    }
     if (node.units > 0) c.nodes.push_back(std::move(node));
   }
   const json& prices = field("pricesPerGpuHour");

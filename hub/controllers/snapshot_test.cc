@@ -1,0 +1,29 @@
+#include "hub/controllers/snapshot.h"
+
+#include <gtest/gtest.h>
+
+namespace berth::hub {
+namespace {
+
+using nlohmann::json;
+
+TEST(InventoryFromMember, ReadsNodesWithTheirLabels) {
+  json member = {{"metadata", {{"name", "gpu-eu-1"}, {"labels", {{"env", "prod"}}}}},
+                 {"spec", {{"region", "westeurope"}}},
+                 {"status",
+                  {{"nodes",
+                    {{{"name", "a100-0"}, {"pool", "a100"}, {"gpuProduct", "A100-80GB"}, {"memoryGiB", 80},
+                      {"gpus", 4}, {"freeGpus", 3}, {"berthGpus", 1}, {"labels", {{"apps", "phi-4"}, {"n", 1}}}},
+                     {{"name", "down"}, {"ready", false}, {"gpus", 4}},
+                     {{"name", "l4-0"}, {"gpuProduct", "L4"}, {"gpus", 2}, {"freeGpus", 2}}}}}}};
+  auto c = InventoryFromMember(member, true);
+  EXPECT_EQ(c.Label("region"), "westeurope");
+  ASSERT_EQ(c.nodes.size(), 2u) << "a node that is not ready offers nothing";
+  EXPECT_EQ(c.nodes[0].free_units, 4) << "Berth's own GPUs count as free (the ledger reserves them)";
+  EXPECT_EQ(c.nodes[0].labels, (std::map<std::string, std::string>{{"apps", "phi-4"}}))
+      << "a label that is not a string is not a label";
+  EXPECT_TRUE(c.nodes[1].labels.empty());
+}
+
+}  // namespace
+}  // namespace berth::hub
