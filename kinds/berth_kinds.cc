@@ -250,7 +250,10 @@ api::KindInfo KaitoWorkspaceKind(const std::string& version, const api::KindInfo
   // What the conversion dropped, each as a Warning (docs/WORKSPACE.md lists them).
   k.warnings = [](const json& view) {
     std::vector<std::string> notes;
-    (void)workspace::ConvertKaitoWorkspace(view, &notes);
+    auto converted = workspace::ConvertKaitoWorkspace(view, &notes);
+    if (converted.ok() && api::JsonPathGet(*converted, "resource.labelSelector").is_object()) {
+      notes.push_back(workspace::kLabelSelectorNote);
+    }
     for (auto& n : notes) n = "KAITO Workspace " + api::NameOf(view) + ": " + n;
     return notes;
   };

@@ -246,6 +246,7 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   assignment.revision = desired.revision;
   assignment.namespace_ = ns;
   assignment.shape.product = desired.gpu.value("product", std::string());
+  assignment.label_selector_honoured = desired.gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
   assignment.shape.memory_gib = desired.gpu.value("memoryGiB", 0.0);
   assignment.shape.gpus_per_node = desired.gpu.value("gpusPerNode", 1);
   assignment.shape.mig_profile = desired.gpu.value("migProfile", std::string());

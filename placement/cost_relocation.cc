@@ -44,7 +44,7 @@ class Relocation {
   double Cost(int ws, int pool) const { return ix_.pools[pool].price_per_unit * Units(ws, pool); }
   bool Allowed(int ws, int pool) const {
     const PolicyView& v = *in_[ws].view;
-    return Units(ws, pool) > 0 && v.pool_verdict[pool] == kPass &&
+    return Units(ws, pool) > 0 && v.pool_verdict[pool] == kPass && in_[ws].sized->pool_allowed[pool] &&
            v.new_verdict[ix_.pools[pool].cluster] == kPass;
   }
   // Calls fn(pool, cost) for the pools ws may move to, cheapest first, while cost < limit;
@@ -179,7 +179,8 @@ void Relocation::Move(int rep, int to) {
     return a.cluster == to_name && a.gpu == to_label && a.gpus_per_replica == kv;
   });
   if (at == d.allocations.end()) {
-    d.allocations.push_back({to_name, to_label, kv, 1, 1, 0, Cost(ws, to_pool)});
+    d.allocations.push_back({to_name, to_label, kv, 1, 1, 0, Cost(ws, to_pool),
+                             in_[ws].sized->selector_honoured[ix_.pools[to_pool].cluster]});
   } else {
     ++at->replicas;
     at->cost_per_hour += Cost(ws, to_pool);

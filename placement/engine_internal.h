@@ -105,6 +105,8 @@ struct SizedRequest {
   std::vector<std::optional<workspace::ReplicaEstimate>> estimates;  // per shape
   std::vector<std::string> errors;                                   // per shape, when unfit
   std::vector<bool> product_allowed;  // per shape: in the request's gpu_products
+  std::vector<bool> pool_allowed;     // per pool: admitted by the request's node selector
+  std::vector<bool> selector_honoured;  // per cluster: some pool matches the node selector
   double footprint_gib = 0;  // smallest GPU memory one replica takes on any shape (0: none)
   double cheapest = -1;      // cheapest replica-hour anywhere in the fleet (-1: none)
 };

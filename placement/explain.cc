@@ -26,6 +26,8 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "NoGpuNodes";
     case RejectReason::kGpuProductNotAllowed:
       return "GpuProductNotAllowed";
+    case RejectReason::kNodeLabelsMismatch:
+      return "NodeLabelsMismatch";
     case RejectReason::kPriceAboveLimit:
       return "PriceAboveLimit";
     case RejectReason::kDriverTooOld:

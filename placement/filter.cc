@@ -296,10 +296,26 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
     }
   }
   sized.footprint_gib = best;
+  // The node selector: only matching pools where a cluster has some; every pool elsewhere.
+  sized.pool_allowed.assign(index.pools.size(), true);
+  sized.selector_honoured.assign(index.clusters.size(), false);
+  if (!request.node_selector.empty()) {
+    for (size_t c = 0; c < index.clusters.size(); ++c) {
+      const ClusterIndex& ci = index.clusters[c];
+      for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) {
+        sized.pool_allowed[p] = workspace::Matches(request.node_selector, index.pools[p].sample->labels);
+        if (sized.pool_allowed[p]) sized.selector_honoured[c] = true;
+      }
+      if (!sized.selector_honoured[c]) {
+        for (int p = ci.first_pool; p < ci.first_pool + ci.pool_count; ++p) sized.pool_allowed[p] = true;
+      }
+    }
+  }
   double cheapest = -1;
-  for (const PoolIndex& pool : index.pools) {
+  for (size_t p = 0; p < index.pools.size(); ++p) {
+    const PoolIndex& pool = index.pools[p];
     const auto& est = sized.estimates[pool.shape];
-    if (!est || !sized.product_allowed[pool.shape]) continue;
+    if (!est || !sized.product_allowed[pool.shape] || !sized.pool_allowed[p]) continue;
     double cost = pool.price_per_unit * est->total_gpus();
     if (cheapest < 0 || cost < cheapest) cheapest = cost;
   }
@@ -372,6 +388,9 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
              ") are not in the policy's required.gpuProducts or the Workspace's "
              "resource.gpuProducts";
     }
+    case RejectReason::kNodeLabelsMismatch:
+      return "the nodes that match resource.labelSelector have no GPUs that fit (this cluster has such "
+             "nodes, so the others are not used)";
     case RejectReason::kPriceAboveLimit: {
       double cheapest = -1;
       for (int p : pools) {

@@ -83,8 +83,10 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
     for (size_t n = 0; n < cluster.nodes.size(); ++n) {
       const GpuNode& node = cluster.nodes[n];
       if (node.units <= 0) continue;
+      // Labels too: a workspace's node selector admits or refuses a pool as a whole.
       std::string key = node.pool + "|" + ShapeKey(node) + "|" + node.driver_version.ToString() +
                         "|" + node.cuda_version.ToString();
+      for (const auto& [k, v] : node.labels) key += "|" + k + "=" + v;
       auto [it, added] = groups.try_emplace(key);
       if (added) order.push_back(key);
       it->second.push_back(static_cast<int>(n));
@@ -343,8 +345,8 @@ void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests,
       for (size_t p = 0; p < index.pools.size(); ++p) {
         const PoolIndex& pool = index.pools[p];
         const auto& est = sized[s].estimates[pool.shape];
-        if (!est || !sized[s].product_allowed[pool.shape] || view.pool_verdict[p] != kPass ||
-            view.new_verdict[pool.cluster] != kPass) {
+        if (!est || !sized[s].product_allowed[pool.shape] || !sized[s].pool_allowed[p] ||
+            view.pool_verdict[p] != kPass || view.new_verdict[pool.cluster] != kPass) {
           continue;
         }
         double cost = pool.price_per_unit * est->total_gpus();
@@ -497,6 +499,10 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       }
       if (!sized.product_allowed[index.pools[p].shape]) {
         furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kGpuProductNotAllowed));
+        continue;
+      }
+      if (!sized.pool_allowed[p]) {
+        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kNodeLabelsMismatch));
         continue;
       }
       const auto& est = sized.estimates[index.pools[p].shape];
@@ -706,7 +712,8 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
         return;
       }
     }
-    d.allocations.push_back({cluster_name, label, est.total_gpus(), est.nodes, count, kept, cost});
+    d.allocations.push_back({cluster_name, label, est.total_gpus(), est.nodes, count, kept, cost,
+                             sized.selector_honoured[cand.cluster]});
   };
   if (cand.kept > 0) {
     add_row(cand.best_pool, cand.kept, cand.kept);
@@ -718,7 +725,8 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
   std::vector<std::pair<double, int>> pools;  // cost per replica, pool
   for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
     const int shape = index.pools[p].shape;
-    if (view.pool_verdict[p] != kPass || !sized.product_allowed[shape] || !sized.estimates[shape])
+    if (view.pool_verdict[p] != kPass || !sized.product_allowed[shape] || !sized.pool_allowed[p] ||
+        !sized.estimates[shape])
       continue;
     double cost = index.pools[p].price_per_unit * sized.estimates[shape]->total_gpus();
     if (std::abs(cost - cand.tier_cost) > 1e-9) continue;

@@ -24,6 +24,7 @@
 #include "placement/fleet.h"
 #include "policies/placement_policy.h"
 #include "workspace/estimator.h"
+#include "workspace/workspace_types.h"
 
 namespace berth::placement {
 
@@ -49,6 +50,11 @@ struct PlacementRequest {
   // GPU products the Workspace accepts (resource.gpuProducts); empty = any. Pools of other
   // products are rejected with GpuProductNotAllowed.
   std::vector<std::string> gpu_products;
+  // The Workspace's resource.labelSelector. In a cluster where some GPU nodes match, only
+  // those take replicas (the user brought and labelled them); where none do, any node with
+  // the GPUs does, standing in for KAITO's provisioner, which would have created and
+  // labelled nodes (docs/WORKSPACE.md). Allocation::node_selector_honoured says which.
+  workspace::LabelSelector node_selector;
   ReplicaSizer sizer;
 };
 
@@ -62,6 +68,7 @@ enum class RejectReason : uint8_t {
   kClusterSelectorMismatch,
   kNoGpuNodes,
   kGpuProductNotAllowed,
+  kNodeLabelsMismatch,
   kPriceAboveLimit,
   kDriverTooOld,
   kCudaTooOld,
@@ -100,6 +107,9 @@ struct Allocation {
   int replicas = 0;
   int kept = 0;              // of replicas, how many were already running here
   double cost_per_hour = 0;  // all replicas of this allocation
+  // The request had a node selector and this cluster has nodes that match it: render it.
+  // False with a selector: no node matches here, so the replicas go on any node with the GPUs.
+  bool node_selector_honoured = false;
 };
 
 struct PlacementDecision {

@@ -55,6 +55,44 @@ TEST(Planner, UsesPerNodeFreeGpusNotClusterTotals) {
   EXPECT_DOUBLE_EQ(d.cost_per_hour(), 2 * 4 * 2 + 4 * 4);
 }
 
+// KAITO's resource.labelSelector: honoured in a cluster whose nodes carry the labels (only
+// those nodes count), and where no node does, any node with the GPUs serves (KAITO's
+// provisioner would have created and labelled them).
+TEST(Planner, NodeSelectorIsHonouredWhereNodesCarryTheLabels) {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: byo
+    region: eastus
+    prices: {A100-80GB: 2}
+    nodePools:
+      - {name: plain, gpu: A100-80GB, gpusPerNode: 8, count: 1}
+      - {name: phi, gpu: A100-80GB, gpusPerNode: 8, count: 1, usedPerNode: 6, labels: {apps: phi-4}}
+  - name: provisioned
+    region: westus
+    prices: {A100-80GB: 4}
+    nodePools: [{name: a, gpu: A100-80GB, gpusPerNode: 8, count: 1}]
+)");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto planner = Planner::Create(*fleet);
+  ASSERT_TRUE(planner.ok());
+  PlacementRequest r = Request("ns/phi", 3, 2);
+  r.node_selector.match_labels["apps"] = "phi-4";
+  auto d = planner->Decide(r);
+  EXPECT_EQ(d.placed, 3);
+  ASSERT_EQ(d.allocations.size(), 2u);
+  // byo is cheaper, but only its labelled node counts there: 2 free GPUs, one replica.
+  EXPECT_EQ(d.allocations[0].cluster, "byo");
+  EXPECT_EQ(d.allocations[0].replicas, 1);
+  EXPECT_TRUE(d.allocations[0].node_selector_honoured);
+  EXPECT_EQ(d.allocations[1].cluster, "provisioned");
+  EXPECT_EQ(d.allocations[1].replicas, 2);
+  EXPECT_FALSE(d.allocations[1].node_selector_honoured) << "no node there carries apps=phi-4";
+  // Without the selector, byo's plain node takes them all.
+  auto plain = planner->Decide(Request("ns/any", 3, 2));
+  ASSERT_EQ(plain.allocations.size(), 1u);
+  EXPECT_EQ(plain.allocations[0].cluster, "byo");
+}
+
 // Was: with no member at all, the Scheduled condition and its Event had an empty message.
 TEST(Planner, AnEmptyFleetSaysNoMemberHasJoined) {
   auto planner = Planner::Create(FleetSnapshot{});

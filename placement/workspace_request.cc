@@ -44,6 +44,7 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
     auto info = workspace::Catalog::BuiltIn().FindGpu(g);
     req.gpu_products.push_back(info.ok() ? info->name : g);
   }
+  req.node_selector = ws.resource.label_selector;
   req.sizer = EstimatorSizer(ws.model, ws.EstimateOptionsFor());
   return req;
 }

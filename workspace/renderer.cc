@@ -93,12 +93,13 @@ std::string ShellQuote(const std::string& s) {
 }
 
 json NodeAffinityTerm(const Workspace& ws, const std::string& product,
-                      const std::string& mig_profile) {
+                      const std::string& mig_profile, bool with_label_selector) {
   std::vector<std::string> products = {product};
   // GFD's MIG "single" strategy renames the product, e.g. ...-80GB-MIG-1g.10gb.
   if (!mig_profile.empty()) products.push_back(product + "-MIG-" + mig_profile);
   json exprs =
       json::array({{{"key", "nvidia.com/gpu.product"}, {"operator", "In"}, {"values", products}}});
+  if (!with_label_selector) return {{"matchExpressions", exprs}};
   for (const auto& [key, value] : ws.resource.label_selector.match_labels) {
     exprs.push_back({{"key", key}, {"operator", "In"}, {"values", {value}}});
   }
@@ -200,7 +201,7 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
   json affinity = {
       {"nodeAffinity",
        {{"requiredDuringSchedulingIgnoredDuringExecution",
-         {{"nodeSelectorTerms", {NodeAffinityTerm(ws, product, a.shape.mig_profile)}}}}}}};
+         {{"nodeSelectorTerms", {NodeAffinityTerm(ws, product, a.shape.mig_profile, a.label_selector_honoured)}}}}}}};
   if (!plan.replica_label.empty()) {
     // One pod per node: the replica's pipeline stages must sit on distinct nodes.
     affinity["podAntiAffinity"] = {{"requiredDuringSchedulingIgnoredDuringExecution",

@@ -28,6 +28,9 @@ struct ClusterAssignment {
   std::string gfd_product;  // nvidia.com/gpu.product value; "" = the catalog's
   int64_t revision = 1;     // Workspace revision being rendered
   std::string namespace_;   // "" = the Workspace's namespace, else "default"
+  // False when the hub found no node in this cluster that matches resource.labelSelector:
+  // the selector is left out and any node with the GPUs serves (docs/WORKSPACE.md).
+  bool label_selector_honoured = true;
 };
 
 struct RenderedWorkspace {

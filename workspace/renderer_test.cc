@@ -139,6 +139,16 @@ TEST(RendererTest, LabelSelectorAndExtraArgsCarryOver) {
                             ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
                             [0]["matchExpressions"];
   EXPECT_EQ(exprs[1], (json{{"key", "pool"}, {"operator", "In"}, {"values", {"inference"}}}));
+  // Where the hub found no node carrying the labels, only the GPU product constrains the pods.
+  ClusterAssignment standin{1, GpuShape{"L4", 0, 1, ""}, "", 1, ""};
+  standin.label_selector_honoured = false;
+  auto r2 = RenderWorkspace(ws, standin);
+  ASSERT_TRUE(r2.ok());
+  const json& exprs2 = (*Find(r2->objects, "StatefulSet", "ws"))["spec"]["template"]["spec"]["affinity"]
+                           ["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+                           [0]["matchExpressions"];
+  ASSERT_EQ(exprs2.size(), 1u);
+  EXPECT_EQ(exprs2[0]["key"], "nvidia.com/gpu.product");
 }
 
 TEST(RendererTest, ShapeTooSmallIsAPreciseError) {

@@ -488,6 +488,7 @@ StatusOr<Workspace> ParseWorkspace(const json& object, const Catalog& catalog) {
       msg += (i ? "; " : "") + causes[i].field + ": " + causes[i].message;
     return Status::Invalid(msg, std::move(causes));
   }
+  if (!ws.resource.label_selector.empty()) ws.warnings.push_back(kLabelSelectorNote);
   if (ws.inference.revision.empty()) {
     ws.warnings.push_back(
         "inference.preset.revision is not set: clusters may load different weights over time; "
@@ -572,6 +573,23 @@ Status ValidateWorkspaceUpdate(const Workspace& old_ws, const Workspace& new_ws)
   for (size_t i = 0; i < causes.size(); ++i)
     msg += (i ? "; " : "") + causes[i].field + " " + causes[i].message;
   return Status::Invalid(msg, std::move(causes));
+}
+
+bool Matches(const LabelSelector& selector, const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector.match_labels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  for (const auto& e : selector.match_expressions) {
+    auto it = labels.find(e.key);
+    const bool has = it != labels.end();
+    const bool listed = has && std::find(e.values.begin(), e.values.end(), it->second) != e.values.end();
+    if ((e.op == "In" && !listed) || (e.op == "NotIn" && listed) || (e.op == "Exists" && !has) ||
+        (e.op == "DoesNotExist" && has)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>* notes) {

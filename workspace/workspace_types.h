@@ -40,6 +40,17 @@ struct LabelSelector {
   bool operator==(const LabelSelector&) const = default;
 };
 
+// What resource.labelSelector does in a fleet without KAITO's node provisioner (a Warning on
+// every write of a Workspace that has one; docs/WORKSPACE.md).
+inline constexpr const char* kLabelSelectorNote =
+    "resource.labelSelector is honoured in member clusters whose GPU nodes carry these labels; where no "
+    "node does, replicas run on any node with the GPUs, as KAITO's provisioner would have created and "
+    "labelled nodes for them. Label nodes to pin replicas to them";
+
+// Whether a node with `labels` matches, as the Kubernetes scheduler reads a node selector
+// (an empty selector matches every node).
+bool Matches(const LabelSelector& selector, const std::map<std::string, std::string>& labels);
+
 struct ResourceSpec {
   std::string instance_type;              // KAITO's resource.instanceType (catalog name)
   std::vector<std::string> gpu_products;  // acceptable GPUs, most preferred first

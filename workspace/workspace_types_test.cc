@@ -80,7 +80,7 @@ TEST(WorkspaceParseTest, GoodWorkspace) {
   EXPECT_EQ(ws->placement.inline_policy["spread"]["maxSkew"], 1);
   EXPECT_EQ(ws->rollout.strategy_ref, "staged");
   EXPECT_EQ(ws->ServedModelName(), "llama-3.3-70b-instruct");
-  EXPECT_TRUE(ws->warnings.empty());
+  EXPECT_EQ(ws->warnings, (std::vector<std::string>{kLabelSelectorNote})) << "pinned revision: only the selector note";
   EXPECT_DOUBLE_EQ(ws->EstimateOptionsFor().gpu_memory_utilization, 0.9);
 }
 

@@ -99,8 +99,15 @@ json WorkEntry(const json& trimmed, const placement::Allocation& a, const json& 
   for (const char* f : {"resource", "inference"}) {
     if (dir.template_fields.contains(f)) ws_at_revision[f] = dir.template_fields[f];
   }
+  json gpu = GpuBlock(a, member);
+  // With a resource.labelSelector, whether this member's nodes carry it (the agent renders it)
+  // or none does (the agent leaves it out: see placement::PlacementRequest::node_selector).
+  const json selector = api::JsonPathGet(ws_at_revision, "resource.labelSelector");
+  if (selector.is_object() && !selector.empty()) {
+    gpu["labelSelector"] = a.node_selector_honoured ? "Honoured" : "NoMatchingNodes";
+  }
   json entry = {{"workspace", ws_at_revision}, {"replicas", a.replicas},
-                {"revision", dir.revision}, {"gpu", GpuBlock(a, member)}, {"update", dir.update}};
+                {"revision", dir.revision}, {"gpu", gpu}, {"update", dir.update}};
   if (!dir.pre_pull.is_null()) entry["prePull"] = dir.pre_pull;
   return entry;
 }

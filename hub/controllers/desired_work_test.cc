@@ -252,6 +252,24 @@ TEST(BuildDesiredWork, AMigShapeNamesItsProfileAndNoNodeFacts) {
   EXPECT_FALSE(gpu.contains("gfdProduct")) << "the member reports no node of that shape";
 }
 
+// The planner's per-member verdict on resource.labelSelector reaches the agent, which leaves
+// the selector out where no node carries it.
+TEST(BuildDesiredWork, TheLabelSelectorVerdictIsInTheGpuBlock) {
+  Pass p;
+  json selector = {{"resource", {{"labelSelector", {{"matchLabels", {{"apps", "llama"}}}}}}}};
+  placement::Allocation honoured = Alloc("gpu-a", 1);
+  honoured.node_selector_honoured = true;
+  p.Add(Workspace(selector), Decision({honoured, Alloc("gpu-b", 1)}, 2));
+  DesiredWork d = p.Build();
+  ASSERT_TRUE(d.invalid.empty()) << d.invalid.begin()->second;
+  EXPECT_EQ(d.entries.at("gpu-a").at(kKey)["gpu"]["labelSelector"], "Honoured");
+  EXPECT_EQ(d.entries.at("gpu-b").at(kKey)["gpu"]["labelSelector"], "NoMatchingNodes");
+  Pass none;
+  none.Add(Workspace(), Decision({Alloc("gpu-a", 1)}, 1));
+  EXPECT_FALSE(none.Build().entries.at("gpu-a").at(kKey)["gpu"].contains("labelSelector"))
+      << "nothing to say without a selector";
+}
+
 TEST(BuildDesiredWork, OneShapePerMemberAndTheDroppedReplicasCounted) {
   Pass p;
   p.Add(Workspace(), Decision({Alloc("gpu-a", 2, 1, "A100-80GB"), Alloc("gpu-a", 1, 1, "H100-80GB"),
