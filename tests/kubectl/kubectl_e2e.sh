@@ -233,12 +233,13 @@ expect "an expired token is 410 Expired"    'Expired|too old to display a consis
 expect "a malformed token is 400"           'BadRequest|invalid continue token' page "&continue=zz"
 
 # A watch with a label selector sees objects enter (ADDED) and leave (DELETED) its selection.
-(timeout 6 kubectl get cm -l tier=gpu -w --output-watch-events >"$WORK/selwatch.out" 2>&1 &)
-sleep 1.5
+# Generous pauses: the sanitizer build's hub is several times slower to open the watch.
+(timeout 12 kubectl get cm -l tier=gpu -w --output-watch-events >"$WORK/selwatch.out" 2>&1 &)
+sleep 3
 kubectl label cm page-1 tier=gpu >/dev/null
-sleep 0.5
+sleep 1
 kubectl label cm page-1 tier- >/dev/null
-sleep 1.5
+for _ in $(seq 1 40); do grep -q DELETED "$WORK/selwatch.out" && break; sleep 0.2; done
 expect "selector watch: labelled in is ADDED"   'ADDED +page-1' cat "$WORK/selwatch.out"
 expect "selector watch: labelled out is DELETED" 'DELETED +page-1' cat "$WORK/selwatch.out"
 
