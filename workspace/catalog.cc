@@ -187,8 +187,13 @@ StatusOr<ModelInfo> Catalog::FindModel(std::string_view name_or_hf_id) const {
   std::vector<std::string> names;
   bool looks_like_hf_id = name_or_hf_id.find('/') != std::string_view::npos;
   for (const auto& m : models_) names.push_back(looks_like_hf_id ? m.hf_id : m.preset);
-  return Status::NotFound("unknown model preset " + QuoteShort(name_or_hf_id) +
-                          DidYouMean(name_or_hf_id, names));
+  std::string hint = DidYouMean(name_or_hf_id, names);
+  if (hint.empty()) {
+    // Nothing close: name them all, as a user new to the catalog needs.
+    hint = looks_like_hf_id ? "; known Hugging Face ids: " : "; known presets: ";
+    for (size_t i = 0; i < names.size(); ++i) hint += (i ? ", " : "") + names[i];
+  }
+  return Status::NotFound("unknown model preset " + QuoteShort(name_or_hf_id) + hint);
 }
 
 StatusOr<GpuInfo> Catalog::FindGpu(std::string_view name_or_product) const {

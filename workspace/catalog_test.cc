@@ -51,6 +51,8 @@ TEST(CatalogTest, UnknownModelSuggestsClosestPresets) {
   auto nothing = Catalog::BuiltIn().FindModel("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
   ASSERT_FALSE(nothing.ok());
   EXPECT_THAT(nothing.status().message(), Not(HasSubstr("did you mean")));
+  EXPECT_THAT(nothing.status().message(), HasSubstr("known presets: ")) << "nothing close: list them";
+  EXPECT_THAT(nothing.status().message(), HasSubstr("phi-4-mini-instruct"));
   // Was: 4.9 s of CPU for a 1.4 MB name. Long names get no suggestion (and no edit distance).
   auto huge = Catalog::BuiltIn().FindModel(std::string(1 << 20, 'l'));
   ASSERT_FALSE(huge.ok());
