@@ -375,6 +375,29 @@ bool SimCluster::NodeMatchesLocked(const SimNode& node, const SimPod& pod) const
   return capacity - UsedLocked(node) >= pod.units;
 }
 
+std::string SimCluster::UnschedulableMessageLocked(const SimPod& pod) const {
+  std::map<std::string, int> why;  // the scheduler's phrase → nodes
+  for (const auto& node : nodes_) {
+    if (node.down) {
+      ++why["node(s) were not ready"];
+    } else if (!MatchesNodeSelectorTerms(node.labels, pod.node_affinity_terms)) {
+      ++why["node(s) didn't match Pod's node affinity/selector"];
+    } else if (pod.resource != node.resource ||
+               node.spec.units - node.lost - node.other_used - UsedLocked(node) < pod.units) {
+      ++why["Insufficient " + pod.resource];
+    } else if (pod.anti_affinity) {
+      ++why["node(s) didn't match pod anti-affinity rules"];
+    }
+  }
+  std::string out = "0/" + std::to_string(nodes_.size()) + " nodes are available";
+  std::string sep = ": ";
+  for (const auto& [phrase, n] : why) {
+    out += sep + std::to_string(n) + " " + phrase;
+    sep = ", ";
+  }
+  return out + " (simulated cluster)";
+}
+
 void SimCluster::StartPullLocked(SimPod& pod, SimNode& node) {
   auto now = clock_->Now();
   double pull_s = 0;
@@ -458,14 +481,17 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
   s.node = pod.node;
   s.revision = pod.revision;
   auto now = clock_->Now();
-  std::string need = std::to_string(pod.units) + " " + pod.resource;
   if (pod.node.empty()) {
-    s.reason = pod.displaced.empty() ? "InsufficientGPU" : pod.displaced;
+    // As the kube backend reads a real scheduler's PodScheduled message: a GPU shortage is
+    // InsufficientGPU, anything else (labels, readiness) Unschedulable, and the message names it.
+    s.message = UnschedulableMessageLocked(pod);
+    s.reason = !pod.displaced.empty()                                      ? pod.displaced
+               : s.message.find("Insufficient nvidia.com/") != std::string::npos ? "InsufficientGPU"
+                                                                           : "Unschedulable";
     s.message = (pod.displaced == "NodeLost"   ? "its node went down; "
                  : pod.displaced == "GPUsLost" ? "GPUs of its node failed; "
                                                : "") +
-                std::string("no Ready node has ") + need +
-                " free with a matching nvidia.com/gpu.product (simulated cluster)";
+                s.message;
   } else if (pod.pull_failed) {
     s.reason = "ImagePullBackOff";
     s.message = "pulling image " + pod.image + " failed (simulated fault)";

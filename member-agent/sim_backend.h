@@ -143,6 +143,9 @@ class SimCluster final : public MemberBackend {
   void StartPullLocked(SimPod& pod, SimNode& node);
   int UsedLocked(const SimNode& node) const;
   bool NodeMatchesLocked(const SimNode& node, const SimPod& pod) const;
+  // Why no node takes `pod`, in the Kubernetes scheduler's words ("0/3 nodes are available:
+  // 1 node(s) were not ready, 2 node(s) didn't match Pod's node affinity/selector").
+  std::string UnschedulableMessageLocked(const SimPod& pod) const;
   PodState PodStateLocked(const SimPod& pod) const;
   Clock::Duration Scaled(double seconds) const;
 

@@ -169,6 +169,29 @@ clusters:
   }
   EXPECT_EQ(free_phi, 0) << "two replicas on the labelled node";
   EXPECT_EQ(free_plain, 2) << "the unlabelled node takes none, though it has room";
+  // The third is Pending, and says why in the scheduler's words.
+  auto w = (*sim)->ReadWorkload("models", "phi");
+  ASSERT_TRUE(w.ok());
+  auto r = SummarizeWorkload("phi", *w, 3, 1);
+  EXPECT_EQ(r.reason, "InsufficientGPU");
+  EXPECT_NE(r.message.find("0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match "
+                           "Pod's node affinity/selector"),
+            std::string::npos)
+      << r.message;
+  // A selector no node carries (rendered anyway): Unschedulable, naming the affinity.
+  object["metadata"]["name"] = "nowhere";
+  object["resource"]["labelSelector"] = {{"matchLabels", {{"apps", "nowhere"}}}};
+  auto other = workspace::ParseWorkspace(object);
+  ASSERT_TRUE(other.ok());
+  a.replicas = 1;
+  auto r2 = workspace::RenderWorkspace(*other, a);
+  ASSERT_TRUE(r2.ok());
+  for (const auto& obj : r2->objects) ASSERT_TRUE((*sim)->Apply(obj).ok());
+  auto w2 = (*sim)->ReadWorkload("models", "nowhere");
+  ASSERT_TRUE(w2.ok());
+  auto s2 = SummarizeWorkload("nowhere", *w2, 1, 1);
+  EXPECT_EQ(s2.reason, "Unschedulable");
+  EXPECT_NE(s2.message.find("2 node(s) didn't match Pod's node affinity/selector"), std::string::npos) << s2.message;
 }
 
 TEST_F(SimTest, MigSlicesAreScheduledOnMigNodesOnly) {
