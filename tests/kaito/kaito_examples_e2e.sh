@@ -4,25 +4,14 @@
 # workspace whose preset is in the catalog and whose GPUs exist becomes Available; every other
 # one is refused with a message naming the reason. The manifests in corpus/ are written from
 # KAITO's published API reference and examples. Every wait is bounded. Run by ctest.
-set -u
-BIN_DIR=${BERTH_BIN_DIR:?BERTH_BIN_DIR must point at build/bin}
+SUITE=kaito-e2e
+source "$(dirname "$0")/../kubectl/lib.sh"  # WORK, PORT, expect, finish (its hub is not started)
 HERE=$(cd "$(dirname "$0")" && pwd)
 CORPUS=$HERE/corpus
-command -v kubectl >/dev/null || { echo "FAIL - kubectl is not installed (make deps)"; exit 1; }
-WORK=$(mktemp -d /tmp/berth-kaito-e2e.XXXXXX)
 DIR=$WORK/fleet
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() { "$BIN_DIR/berthctl" fleet down --data-dir "$DIR" --timeout 5s >/dev/null 2>&1; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-passed=0; failed=0
-ok()   { passed=$((passed+1)); echo "ok   - $1"; }
-fail() { failed=$((failed+1)); echo "FAIL - $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/       | /'; }
-expect() {
-  local name=$1 pattern=$2; shift 2
-  local out; out=$("$@" 2>&1)
-  if echo "$out" | grep -Eq -- "$pattern"; then ok "$name"; else fail "$name" "$out"; fi
-}
 # available NAME: the kaito.sh view's Available condition turns True within 90 s.
 available() {
   local name=$1 out
@@ -63,5 +52,4 @@ expect "an unknown preset is refused"        'unknown model preset "not-a-model-
 expect "a custom template is refused"        'inference.template: .*custom pod templates are not supported' \
        kubectl apply -f "$CORPUS/custom-template.yaml"
 
-echo "passed $passed, failed $failed"
-[ "$failed" -eq 0 ]
+finish

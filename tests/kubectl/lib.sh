@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by the kubectl suites: a real berth-hub on loopback (start_hub [flags], stop_hub,
+# Shared by the kubectl suites (and tests/kaito): a real berth-hub on loopback (start_hub [flags], stop_hub,
 # removed with its data dir on exit) and the assertions (expect, expect_not, finish).
 # Source it after setting SUITE (names the scratch dir); KUBECONFIG points at the admin's.
 set -u
