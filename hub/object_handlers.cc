@@ -464,13 +464,13 @@ void ObjectHandlers::DeleteWithOptions(const Ex& req, const api::KindInfo& kind_
       }
       json pre = opts.value("preconditions", json::object());
       if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string()) {
-        auto rv = QueryParams::Parse("rv=" + pre["resourceVersion"].get<std::string>()).Int("rv");
-        if (!rv.ok() || !rv->has_value()) {
+        auto rv = ParseInt64(pre["resourceVersion"].get<std::string>(), "preconditions.resourceVersion");
+        if (!rv.ok()) {
           return replies_.ReplyError(
               req, Status::BadRequest("invalid DeleteOptions: preconditions.resourceVersion must be a resourceVersion"),
               "delete", start, kind, rp.name);
         }
-        options.precondition_rv = **rv;
+        options.precondition_rv = *rv;
       }
       if (pre.contains("uid") && pre["uid"].is_string()) {
         options.precondition_uid = pre["uid"].get<std::string>();

@@ -77,18 +77,24 @@ StatusOr<bool> QueryParams::Bool(const std::string& name, bool fallback) const {
                             "\": use true or false (also 1 t T TRUE True, 0 f F FALSE False)");
 }
 
-StatusOr<std::optional<int64_t>> QueryParams::Int(const std::string& name) const {
-  const std::string v = Get(name);
-  if (v.empty()) return std::optional<int64_t>();
+StatusOr<int64_t> ParseInt64(std::string_view v, const std::string& name) {
   int64_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec == std::errc::result_out_of_range) {
-    return Status::BadRequest(name + ": " + v + " is out of range for a 64-bit integer");
+    return Status::BadRequest(name + ": " + std::string(v.substr(0, 64)) + " is out of range for a 64-bit integer");
   }
   if (ec != std::errc() || end != v.data() + v.size()) {
-    return Status::BadRequest(name + ": \"" + v.substr(0, 64) + "\" is not an integer");
+    return Status::BadRequest(name + ": \"" + std::string(v.substr(0, 64)) + "\" is not an integer");
   }
-  return std::optional<int64_t>(n);
+  return n;
+}
+
+StatusOr<std::optional<int64_t>> QueryParams::Int(const std::string& name) const {
+  const std::string v = Get(name);
+  if (v.empty()) return std::optional<int64_t>();
+  auto n = ParseInt64(v, name);
+  if (!n.ok()) return n.status();
+  return std::optional<int64_t>(*n);
 }
 
 StatusOr<bool> QueryParams::DryRun() const {

@@ -39,6 +39,9 @@ class QueryParams {
   std::map<std::string, std::string> values_;
 };
 
+// A whole base-10 integer in the 64-bit range; BadRequest naming `name` otherwise (also for "").
+StatusOr<int64_t> ParseInt64(std::string_view value, const std::string& name);
+
 // Percent-decoding ('+' as a space only in query strings); a malformed escape is kept as
 // it was written.
 std::string PercentDecode(std::string_view in, bool plus_is_space);

@@ -32,6 +32,20 @@ json Workspace(const std::string& name, json placement) {
           {"placement", placement}};
 }
 
+// One pass with no member reports, the default toleration 30 s, at kT0.
+PlacementRequests Build(const std::vector<json>& workspaces, const placement::PolicyCatalog& catalog,
+                        const std::map<std::string, MemberView>& members) {
+  static const MemberReports kNoReports;
+  PlacementRequestsInput in;
+  in.workspaces = &workspaces;
+  in.policies = &catalog;
+  in.members = &members;
+  in.reported = &kNoReports;
+  in.defaults.toleration_seconds = 30;
+  in.now = kT0;
+  return BuildPlacementRequests(in);
+}
+
 TEST(PoliciesFrom, ParsesPoliciesByKeyAndLeavesOutBrokenOnes) {
   auto catalog = PoliciesFrom({Policy("shared", {{"failover", {{"tolerationSeconds", 20}}}}),
                                Policy("broken", {{"mode", "Everywhere"}})});
@@ -64,15 +78,7 @@ TEST(BuildPlacementRequests, OneRequestPerValidWorkspaceWithFailoverApplied) {
   std::map<std::string, MemberView> members = {
       {"gpu-a", MemberView{&objects["gpu-a"], MemberPhase::kFailed, kT0 - seconds(20)}},
       {"gpu-b", MemberView{&objects["gpu-b"], MemberPhase::kSuspect, kT0 - seconds(5)}}};
-  const MemberReports reported;
-  PlacementRequestsInput in;
-  in.workspaces = &workspaces;
-  in.policies = &catalog;
-  in.members = &members;
-  in.reported = &reported;
-  in.defaults.toleration_seconds = 30;
-  in.now = kT0;
-  PlacementRequests out = BuildPlacementRequests(in);
+  PlacementRequests out = Build(workspaces, catalog, members);
 
   ASSERT_EQ(out.requests.size(), 3u);
   ASSERT_EQ(out.objects.size(), 3u);
@@ -114,15 +120,7 @@ TEST(BuildPlacementRequests, WakesWhenAToleratedUnreachableMemberRunsOut) {
   std::map<std::string, json> objects = {{"gpu-a", MemberObject("gpu-a")}};
   std::map<std::string, MemberView> members = {
       {"gpu-a", MemberView{&objects["gpu-a"], MemberPhase::kSuspect, kT0 - seconds(5)}}};
-  const MemberReports reported;
-  PlacementRequestsInput in;
-  in.workspaces = &workspaces;
-  in.policies = &catalog;
-  in.members = &members;
-  in.reported = &reported;
-  in.defaults.toleration_seconds = 30;
-  in.now = kT0;
-  PlacementRequests out = BuildPlacementRequests(in);
+  PlacementRequests out = Build(workspaces, catalog, members);
   ASSERT_EQ(out.requests.size(), 1u);
   EXPECT_EQ(out.requests[0].current, (std::map<std::string, int>{{"gpu-a", 1}}));
   ASSERT_TRUE(out.wake.at.has_value());
