@@ -107,6 +107,10 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     store_options.encrypted_resources = {secrets->resource()};
     store_options.cipher = *keys;
   }
+  // Work carries the Secrets a Workspace references to its members: sealed the same way.
+  if (const auto* works = impl->registry.ByKind(api::kApiVersion, "Work")) {
+    store_options.encrypted_resources.insert(works->resource());
+  }
   auto store = OpenSqliteStore(store_options);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);

@@ -247,12 +247,15 @@ api::KindInfo KaitoWorkspaceKind(const std::string& version, const api::KindInfo
     out["metadata"]["annotations"][kKaitoSourceAnnotation] = body.dump();
     return out;
   };
-  // What the conversion dropped, each as a Warning (docs/WORKSPACE.md lists them).
+  // What the conversion dropped or changed, each as a Warning (docs/WORKSPACE.md lists them).
   k.warnings = [](const json& view) {
     std::vector<std::string> notes;
     auto converted = workspace::ConvertKaitoWorkspace(view, &notes);
-    if (converted.ok() && api::JsonPathGet(*converted, "resource.labelSelector").is_object()) {
-      notes.push_back(workspace::kLabelSelectorNote);
+    // Then the Workspace's own findings (labelSelector, adapter strength), except the unpinned
+    // revision: KAITO's format has no field to pin one.
+    auto ws = converted.ok() ? workspace::ParseWorkspace(*converted) : StatusOr<workspace::Workspace>(converted.status());
+    for (const auto& w : ws.ok() ? ws->warnings : std::vector<std::string>{}) {
+      if (w.rfind("inference.preset.revision", 0) != 0) notes.push_back(w);
     }
     for (auto& n : notes) n = "KAITO Workspace " + api::NameOf(view) + ": " + n;
     return notes;

@@ -23,6 +23,7 @@ constexpr KindPath kKinds[] = {
     {"Service", "v1", "/api/v1", "services"},
     {"ConfigMap", "v1", "/api/v1", "configmaps"},
     {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets"},  // pre-pulls (prepull.h)
+    {"Secret", "v1", "/api/v1", "secrets"},                    // delivered references
 };
 constexpr const KindPath& kStatefulSets = kKinds[0];
 constexpr const KindPath& kDaemonSets = kKinds[3];

@@ -8,9 +8,11 @@ namespace berth::agent {
 
 namespace {
 
+// CreateContainerConfigError (a Secret or ConfigMap the pod reads is missing) is not a
+// failure: the kubelet retries it, and the hub delivers referenced objects asynchronously and
+// says what is missing in the Workspace's ReferencesResolved condition. The pod is Starting.
 bool IsFailureReason(const std::string& r) {
-  return r == "ImagePullBackOff" || r == "ErrImagePull" || r == "CrashLoopBackOff" ||
-         r == "InvalidImageName" || r == "CreateContainerConfigError";
+  return r == "ImagePullBackOff" || r == "ErrImagePull" || r == "CrashLoopBackOff" || r == "InvalidImageName";
 }
 bool IsPendingReason(const std::string& r) {
   return r == "InsufficientGPU" || r == "Unschedulable" || r == "NodeLost" || r == "GPUsLost";

@@ -92,6 +92,9 @@ bool Reconciler::AcceptWorkLocked(const json& work, bool from_hub) {
     d.gpu = item.value("gpu", json::object());
     d.update = item.value("update", json());
     d.pre_pull = item.value("prePull", json());
+    if (auto refs = item.find("references"); refs != item.end() && refs->is_array()) {
+      d.references.assign(refs->begin(), refs->end());
+    }
     if (auto g = item.find("entryGeneration"); g != item.end() && g->is_number_integer())
       d.entry_generation = g->get<int64_t>();
     std::string name = d.workspace.value("/metadata/name"_json_pointer, std::string());
@@ -251,6 +254,7 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   assignment.shape.gpus_per_node = desired.gpu.value("gpusPerNode", 1);
   assignment.shape.mig_profile = desired.gpu.value("migProfile", std::string());
   assignment.gfd_product = desired.gpu.value("gfdProduct", std::string());
+  assignment.references = desired.references;
   auto rendered = workspace::RenderWorkspace(*ws, assignment);
   if (!rendered.ok()) return fail("RenderFailed", rendered.status().ToString(), false);
 

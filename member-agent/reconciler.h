@@ -100,6 +100,7 @@ class Reconciler {
     nlohmann::json gpu;  // {product, gfdProduct, memoryGiB, gpusPerNode, migProfile}
     nlohmann::json update;    // {mode, maxUnavailable, maxSurge, previousRevision}; null = none
     nlohmann::json pre_pull;  // {revision, image, model}; null = none
+    std::vector<nlohmann::json> references;  // delivered Secrets / ConfigMaps (renderer.h)
     // The entry's entryGeneration (per-entry fencing token), echoed as
     // observedEntryGeneration; nullopt when the hub sends none. A change of only this
     // re-reconciles the key (to echo it) but renders the same objects: no backend write.

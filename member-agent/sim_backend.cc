@@ -1,5 +1,7 @@
 #include "member-agent/sim_backend.h"
 
+#include "workspace/text_match.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include "member-agent/reconciler.h"
 #include "placement/fleet_file.h"
 #include "workspace/catalog.h"
+#include "workspace/text_match.h"
 
 namespace berth::agent {
 
@@ -184,7 +187,7 @@ std::string PrePullImage(const json& ds) {
 Status SimCluster::Apply(const json& object) {
   ObjectKey key = KeyOf(object);
   if (key.kind != "StatefulSet" && key.kind != "Service" && key.kind != "ConfigMap" &&
-      key.kind != "DaemonSet") {
+      key.kind != "DaemonSet" && key.kind != "Secret") {
     return Status::Invalid("sim cluster: cannot apply kind " + key.kind);
   }
   if (key.name.empty() || key.namespace_.empty()) {
@@ -249,11 +252,28 @@ SimCluster::SimPod SimCluster::NewPodLocked(const ObjectKey& sts_key, const json
   const json ann = sts.value("/metadata/annotations"_json_pointer, json::object());
   pod.weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
   pod.model = ann.value(kModelAnnotation, "");
+  pod.needs = workspace::PodSpecReferences(pod_spec);
   return pod;
 }
 
+// Creates the pod's containers once its image is pulled and every Secret / ConfigMap it reads
+// exists; while one is missing the start is held (and the load time starts after it).
+void SimCluster::CreateContainersLocked(SimPod& pod, Clock::TimePoint now) {
+  if (pod.created || pod.node.empty() || pod.pull_failed || now < pod.pull_done) return;
+  for (const auto& need : pod.needs) {
+    if (objects_.count(ObjectKey{"v1", need.kind, pod.ns, need.name}) == 0) {
+      if (pod.config_error.empty()) pod.blocked_since = now;
+      pod.config_error = workspace::ToLower(need.kind) + " \"" + need.name + "\" not found";
+      return;
+    }
+  }
+  if (!pod.config_error.empty()) pod.ready_at += now - pod.blocked_since;
+  pod.config_error.clear();
+  pod.created = true;
+}
+
 bool SimCluster::PodReadyLocked(const SimPod& pod) const {
-  return !pod.node.empty() && !pod.pull_failed && clock_->Now() >= pod.ready_at;
+  return !pod.node.empty() && !pod.pull_failed && pod.created && clock_->Now() >= pod.ready_at;
 }
 
 void SimCluster::SyncPodsLocked() {
@@ -469,6 +489,7 @@ void SimCluster::StepLocked() {
       pod.pull_failed = true;
     }
     if (!pod.pull_failed && now >= pod.pull_done) node->images.insert(pod.image);
+    CreateContainersLocked(pod, now);
     if (!pod.pull_failed && now >= pod.ready_at && !pod.model.empty())
       loaded_models_.insert(pod.model);
   }
@@ -495,6 +516,9 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
   } else if (pod.pull_failed) {
     s.reason = "ImagePullBackOff";
     s.message = "pulling image " + pod.image + " failed (simulated fault)";
+  } else if (!pod.config_error.empty()) {
+    s.reason = "CreateContainerConfigError";
+    s.message = pod.config_error;
   } else if (now < pod.pull_done) {
     s.reason = "ImagePulling";
     s.message = "pulling image " + pod.image + " on " + pod.node;
@@ -503,6 +527,9 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
     char gib[32];
     std::snprintf(gib, sizeof(gib), "%.1f", pod.weights_gib);
     s.message = "loading " + std::string(gib) + " GiB of weights on " + pod.node;
+  } else if (!pod.created) {
+    s.reason = "ContainerCreating";
+    s.message = "creating containers on " + pod.node;
   } else {
     s.ready = true;
   }
@@ -684,8 +711,11 @@ json SimCluster::Describe() {
                          {"model", p.model},
                          {"state", state}});
   }
+  json objects = json::array();
+  for (const auto& [key, obj] : objects_) objects.push_back(key.ToString());  // names only: never Secret data
   return {{"simulated", true},
           {"cluster", cluster_.name},
+          {"objects", objects},
           {"prePulls", pre_pulls},
           {"timeScale", settings_.time_scale},
           {"unreachable", unreachable_.load()},

@@ -37,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "workspace/pod_template.h"
 #include "api/clock.h"
 #include "member-agent/backend.h"
 #include "placement/fleet.h"
@@ -124,6 +125,13 @@ class SimCluster final : public MemberBackend {
     std::string displaced;  // NodeLost | GPUsLost while waiting to be scheduled again
     bool pull_failed = false;
     Clock::TimePoint pull_done{}, ready_at{};
+    // Secrets / ConfigMaps the containers read: like the kubelet, the container is created
+    // only once they exist (CreateContainerConfigError until then); a created one keeps
+    // running when they go away.
+    std::vector<workspace::ObjectReference> needs;
+    bool created = false;
+    std::string config_error;       // what the container waits for ("" = nothing)
+    Clock::TimePoint blocked_since{};
   };
 
   // One node pulling for a pre-pull DaemonSet (its init container's image, then the
@@ -135,6 +143,7 @@ class SimCluster final : public MemberBackend {
   };
 
   void StepLocked();
+  void CreateContainersLocked(SimPod& pod, Clock::TimePoint now);
   void SyncPodsLocked();
   void SyncPrePullsLocked();
   SimPod NewPodLocked(const ObjectKey& sts_key, const nlohmann::json& sts, int ordinal) const;

@@ -34,6 +34,10 @@ class SimTest : public ::testing::Test {
               int64_t revision = 1, const std::string& image = "", int max_unavailable = 0) {
     json object = testing::WorkspaceObject(name, preset);
     if (!image.empty()) object = testing::WithImage(object, image);
+    DeployObject(object, replicas, gpu, revision, max_unavailable);
+  }
+  void DeployObject(const json& object, int replicas, json gpu = testing::L4Gpu(), int64_t revision = 1,
+                    int max_unavailable = 0) {
     auto ws = workspace::ParseWorkspace(object);
     ASSERT_TRUE(ws.ok()) << ws.status().ToString();
     workspace::ClusterAssignment a;
@@ -99,6 +103,30 @@ TEST_F(SimTest, StartupIsImagePullThenWeightLoad) {
   EXPECT_EQ(inv->cached_images, std::vector<std::string>{workspace::kDefaultVllmImage});
   EXPECT_EQ(inv->cached_models,
             (std::vector<std::string>{"mistral-7b-instruct", "phi-4-mini-instruct"}));
+}
+
+// As the kubelet: a container that reads a missing Secret is not created
+// (CreateContainerConfigError) and starts once the Secret exists; a running one is not
+// stopped when the Secret goes away.
+TEST_F(SimTest, ContainersWaitForTheSecretsTheyRead) {
+  Make();
+  json object = testing::WorkspaceObject("gated");
+  object["inference"]["modelAccessSecret"] = "hf-token";
+  DeployObject(object, 1);
+  clock_.Advance(103s);  // image pulled
+  auto r = Readiness("gated", 1);
+  EXPECT_EQ(r.phase, "Starting");
+  EXPECT_NE(r.message.find("secret \"gated-hf-token\" not found"), std::string::npos) << r.message;
+  clock_.Advance(60s);  // waiting does not count as loading
+  const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"},
+                       {"metadata", {{"name", "gated-hf-token"}, {"namespace", "models"}}},
+                       {"data", {{"HF_TOKEN", "eA=="}}}};
+  ASSERT_TRUE(sim_->Apply(secret).ok());
+  EXPECT_EQ(Readiness("gated", 1).reason, "LoadingWeights");
+  clock_.Advance(8s);
+  EXPECT_EQ(Readiness("gated", 1).phase, "Ready");
+  ASSERT_TRUE(sim_->Delete(KeyOf(secret)).ok());
+  EXPECT_EQ(Readiness("gated", 1).phase, "Ready");
 }
 
 TEST_F(SimTest, TimeScaleShrinksStartup) {

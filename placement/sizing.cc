@@ -9,6 +9,15 @@ ReplicaSizer EstimatorSizer(workspace::ModelInfo model, workspace::EstimateOptio
   };
 }
 
+ReplicaSizer TemplateSizer(int gpus) {
+  return [fixed = FixedSizer({}, FixedSize{gpus, 1})](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
+    if (!shape.mig_profile.empty()) {
+      return Status::Invalid("the template requests whole GPUs (nvidia.com/gpu), not MIG " + shape.mig_profile + " slices");
+    }
+    return fixed(shape);
+  };
+}
+
 ReplicaSizer FixedSizer(std::map<std::string, FixedSize> by_shape,
                         std::optional<FixedSize> fallback) {
   return [by_shape = std::move(by_shape),

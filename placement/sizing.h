@@ -14,6 +14,10 @@ namespace berth::placement {
 // Sizes with the GPU estimator (workspace::EstimateReplica), caching per shape.
 ReplicaSizer EstimatorSizer(workspace::ModelInfo model, workspace::EstimateOptions options = {});
 
+// A custom pod template's replica: exactly `gpus` whole GPUs on one node (no MIG slices: the
+// template requests nvidia.com/gpu).
+ReplicaSizer TemplateSizer(int gpus);
+
 // Fixed sizes keyed by GPU shape label ("A100-80GB", "A100-80GB/3g.40gb") or product;
 // shapes not listed use `fallback` when given, else are unfit. For tests and what-ifs.
 struct FixedSize {

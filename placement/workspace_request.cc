@@ -45,7 +45,18 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
     req.gpu_products.push_back(info.ok() ? info->name : g);
   }
   req.node_selector = ws.resource.label_selector;
-  req.sizer = EstimatorSizer(ws.model, ws.EstimateOptionsFor());
+  req.sizer = ws.custom_template() ? TemplateSizer(ws.template_gpus) : EstimatorSizer(ws.model, ws.EstimateOptionsFor());
+  if (!ws.resource.instance_type.empty()) {
+    // An instance type is a VM of whole GPUs (Azure NC/ND, AWS g5/p4d…): MIG slices of the
+    // same product are not what it asked for (docs/WORKSPACE.md).
+    req.sizer = [inner = std::move(req.sizer), type = ws.resource.instance_type](
+                    const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
+      if (!shape.mig_profile.empty()) {
+        return Status::Invalid("resource.instanceType " + type + " has whole GPUs, not MIG " + shape.mig_profile + " slices");
+      }
+      return inner(shape);
+    };
+  }
   return req;
 }
 

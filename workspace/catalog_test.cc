@@ -15,7 +15,7 @@ TEST(CatalogTest, BuiltInLoadsAllModelsAndGpus) {
   const Catalog& c = Catalog::BuiltIn();
   EXPECT_EQ(c.models().size(), 60u);
   EXPECT_EQ(c.gpus().size(), 12u);
-  EXPECT_EQ(c.instance_types().size(), 24u);
+  EXPECT_EQ(c.instance_types().size(), 27u);
   std::set<std::string> presets;
   for (const auto& m : c.models()) {
     EXPECT_GT(m.weights_gib, 0) << m.preset;

@@ -13,8 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
+#include "workspace/pod_template.h"
 #include "workspace/text_match.h"
+#include "api/kinds.h"
 #include "api/yaml_json.h"
 
 namespace berth::workspace {
@@ -64,6 +67,41 @@ std::string DtypeFor(const Workspace& ws, double compute_capability) {
   return compute_capability > 0 && compute_capability < 8.0 ? "float16" : "bfloat16";
 }
 
+std::string AdapterPath(const AdapterSpec& a) { return std::string(kAdapterDir) + "/" + a.name; }
+
+// One init container per adapter copies the image's /data into the shared adapter volume
+// before vLLM starts (KAITO ships adapters this way).
+json AdapterInitContainers(const Workspace& ws) {
+  json out = json::array();
+  for (const auto& a : ws.inference.adapters) {
+    out.push_back({{"name", "adapter-" + a.name},
+                   {"image", a.image},
+                   {"imagePullPolicy", "IfNotPresent"},
+                   {"command", {"/bin/sh", "-c", "mkdir -p " + AdapterPath(a) + " && cp -r /data/. " + AdapterPath(a) + "/"}},
+                   {"volumeMounts", {{{"name", "adapters"}, {"mountPath", kAdapterDir}}}}});
+  }
+  return out;
+}
+
+// What the pods need of the Secrets the Workspace names: HF_TOKEN from modelAccessSecret,
+// the adapters' pull secrets. Both point at the Workspace's own copies in the member.
+void AddSecretReferences(const Workspace& ws, json& container, json& pod_spec) {
+  if (!ws.inference.model_access_secret.empty()) {
+    container["env"].push_back(
+        {{"name", "HF_TOKEN"},
+         {"valueFrom", {{"secretKeyRef", {{"name", MemberCopyName(ws.name, ws.inference.model_access_secret)},
+                                          {"key", kHfTokenKey}}}}}});
+  }
+  json pulls = json::array();
+  std::set<std::string> seen;
+  for (const auto& a : ws.inference.adapters) {
+    for (const auto& secret : a.image_pull_secrets) {
+      if (seen.insert(secret).second) pulls.push_back({{"name", MemberCopyName(ws.name, secret)}});
+    }
+  }
+  if (!pulls.empty()) pod_spec["imagePullSecrets"] = std::move(pulls);
+}
+
 std::vector<std::string> VllmArgs(const Workspace& ws, const ReplicaEstimate& est,
                                   const std::string& dtype) {
   const InferenceParameters& p = ws.inference.parameters;
@@ -82,6 +120,13 @@ std::vector<std::string> VllmArgs(const Workspace& ws, const ReplicaEstimate& es
   args.push_back("--download-dir=" + std::string(kWeightsDir));
   args.push_back("--host=0.0.0.0");
   args.push_back("--port=" + std::to_string(kServingPort));
+  if (!ws.inference.adapters.empty()) {
+    // Each adapter is served as its own model name; all stay loaded (--max-loras).
+    args.push_back("--enable-lora");
+    args.push_back("--max-loras=" + std::to_string(ws.inference.adapters.size()));
+    args.push_back("--lora-modules");
+    for (const auto& ad : ws.inference.adapters) args.push_back(ad.name + "=" + AdapterPath(ad));
+  }
   args.insert(args.end(), p.extra_args.begin(), p.extra_args.end());
   return args;
 }
@@ -219,6 +264,12 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
        {{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}},
         {{"name", "weights"}, {"emptyDir", json::object()}},
         {{"name", "config"}, {"configMap", {{"name", ws.name + "-inference-params"}}}}}}};
+  if (!ws.inference.adapters.empty()) {
+    pod_spec["initContainers"] = AdapterInitContainers(ws);
+    pod_spec["volumes"].push_back({{"name", "adapters"}, {"emptyDir", json::object()}});
+    pod_spec["containers"][0]["volumeMounts"].push_back({{"name", "adapters"}, {"mountPath", kAdapterDir}, {"readOnly", true}});
+  }
+  AddSecretReferences(ws, pod_spec["containers"][0], pod_spec);
 
   return {{"apiVersion", "apps/v1"},
           {"kind", "StatefulSet"},
@@ -229,6 +280,102 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
             {"podManagementPolicy", "Parallel"},
             {"selector", {{"matchLabels", selector}}},
             {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod_spec}}}}}};
+}
+
+// The Service clients call (port 80 → `port`) and the headless Service pods resolve each
+// other with (multi-node replicas: the Ray head).
+std::vector<json> Services(const Workspace& ws, const std::string& ns, const json& labels, bool multi_node, int port) {
+  std::vector<json> out;
+  json service_selector = {{kWorkspaceLabel, ws.name}};
+  if (multi_node) service_selector[kPodIndexLabel] = "0";
+  out.push_back({{"apiVersion", "v1"},
+                         {"kind", "Service"},
+                         {"metadata", Metadata(ws.name, ns, labels)},
+                         {"spec",
+                          {{"type", "ClusterIP"},
+                           {"selector", service_selector},
+                           {"ports",
+                            {{{"name", "http"},
+                              {"port", 80},
+                              {"targetPort", port},
+                              {"protocol", "TCP"}}}}}}});
+
+  json headless_ports = {{{"name", "http"},
+                          {"port", port},
+                          {"targetPort", port},
+                          {"protocol", "TCP"}}};
+  if (multi_node)
+    headless_ports.push_back(
+        {{"name", "ray"}, {"port", kRayPort}, {"targetPort", kRayPort}, {"protocol", "TCP"}});
+  out.push_back({{"apiVersion", "v1"},
+                         {"kind", "Service"},
+                         {"metadata", Metadata(ws.name + "-headless", ns, labels)},
+                         {"spec",
+                          {{"clusterIP", "None"},
+                           // Workers resolve the Ray head before it is Ready.
+                           {"publishNotReadyAddresses", true},
+                           {"selector", {{kWorkspaceLabel, ws.name}}},
+                           {"ports", headless_ports}}}});
+
+  return out;
+}
+
+// The Workspace's copies of the Secrets and ConfigMaps the hub delivered (names per
+// MemberCopyName; type, data and binaryData as at the hub).
+std::vector<json> DeliveredCopies(const Workspace& ws, const std::vector<json>& references, const std::string& ns,
+                                  const json& labels) {
+  std::vector<json> out;
+  for (const json& ref : references) {
+    const std::string kind = ref.value("kind", "");
+    if ((kind != "Secret" && kind != "ConfigMap") || !ref.contains("name") || !ref["name"].is_string()) continue;
+    json copy = {{"apiVersion", "v1"}, {"kind", kind},
+                 {"metadata", Metadata(MemberCopyName(ws.name, ref["name"].get<std::string>()), ns, labels)}};
+    for (const char* key : {"type", "data", "binaryData", "immutable"}) {
+      if (ref.contains(key)) copy[key] = ref[key];
+    }
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+// The port the template's first container serves on (80 when it names none).
+int TemplatePort(const json& pod_spec) {
+  const json ports = pod_spec["containers"][0].value("ports", json::array());
+  if (ports.is_array() && !ports.empty() && ports[0].value("containerPort", json()).is_number_integer()) {
+    return ports[0]["containerPort"].get<int>();
+  }
+  return 80;
+}
+
+// A custom template as given, with Berth's labels, GPU node affinity and GPU toleration
+// added (ANDed with its own) and references pointed at the Workspace's copies. One pod per
+// replica.
+json TemplateStatefulSet(const Workspace& ws, const ClusterAssignment& a, const std::string& ns,
+                         const std::string& product) {
+  json labels = Labels(ws, a.revision);
+  json tmpl_labels = api::JsonPathGet(ws.inference.pod_template, "metadata.labels");
+  if (!tmpl_labels.is_object()) tmpl_labels = json::object();
+  tmpl_labels.update(labels);
+  json pod_spec = RenameReferences(ws.inference.pod_template["spec"], ws.name);
+  const json ours = NodeAffinityTerm(ws, product, "", a.label_selector_honoured)["matchExpressions"];
+  json& terms = pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+  if (!terms.is_array() || terms.empty()) terms = json::array({{{"matchExpressions", json::array()}}});
+  for (json& term : terms) {
+    for (const json& e : ours) term["matchExpressions"].push_back(e);
+  }
+  if (!pod_spec.contains("tolerations") || !pod_spec["tolerations"].is_array()) pod_spec["tolerations"] = json::array();
+  pod_spec["tolerations"].push_back({{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+  json tmpl_meta = ws.inference.pod_template.value("metadata", json::object());
+  tmpl_meta["labels"] = tmpl_labels;
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", Metadata(ws.name, ns, labels)},
+          {"spec",
+           {{"replicas", a.replicas},
+            {"serviceName", ws.name + "-headless"},
+            {"podManagementPolicy", "Parallel"},
+            {"selector", {{"matchLabels", {{kWorkspaceLabel, ws.name}}}}},
+            {"template", {{"metadata", tmpl_meta}, {"spec", pod_spec}}}}}};
 }
 
 }  // namespace
@@ -262,6 +409,25 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
     shape.memory_gib = *mem;
   }
 
+  const std::string ns = !a.namespace_.empty()    ? a.namespace_
+                         : !ws.namespace_.empty() ? ws.namespace_
+                                                  : "default";
+  const json labels = Labels(ws, a.revision);
+  RenderedWorkspace out;
+  out.objects = DeliveredCopies(ws, a.references, ns, labels);
+  if (ws.custom_template()) {
+    if (!shape.mig_profile.empty()) return Status::Invalid("a custom template requests whole GPUs (nvidia.com/gpu), not MIG slices");
+    if (ws.template_gpus > shape.gpus_per_node) {
+      return Status::Invalid("the template's pod requests " + std::to_string(ws.template_gpus) + " GPUs; nodes of " +
+                             shape.product + " have " + std::to_string(shape.gpus_per_node));
+    }
+    out.estimate.gpus_per_node = out.estimate.tensor_parallel = ws.template_gpus;
+    json sts = TemplateStatefulSet(ws, a, ns, product);
+    for (json& svc : Services(ws, ns, labels, false, TemplatePort(sts["spec"]["template"]["spec"]))) out.objects.push_back(std::move(svc));
+    out.objects.push_back(std::move(sts));
+    return out;
+  }
+
   const std::string& dtype_param = ws.inference.parameters.dtype;
   if (dtype_param == "bfloat16" && compute_capability > 0 && compute_capability < 8.0) {
     char cc[16];
@@ -278,14 +444,8 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
                                     (shape.mig_profile.empty() ? "" : " MIG " + shape.mig_profile));
   }
 
-  const std::string ns = !a.namespace_.empty()    ? a.namespace_
-                         : !ws.namespace_.empty() ? ws.namespace_
-                                                  : "default";
-  const json labels = Labels(ws, a.revision);
   const std::string dtype = DtypeFor(ws, compute_capability);
   const bool multi_node = est->nodes > 1;
-
-  RenderedWorkspace out;
   out.estimate = *est;
 
   // The parameters the pods run with, readable with kubectl and mounted at /etc/berth.
@@ -306,36 +466,7 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
                          {"metadata", Metadata(ws.name + "-inference-params", ns, labels)},
                          {"data", {{"inference-config.yaml", JsonToYaml(params)}}}});
 
-  json service_selector = {{kWorkspaceLabel, ws.name}};
-  if (multi_node) service_selector[kPodIndexLabel] = "0";
-  out.objects.push_back({{"apiVersion", "v1"},
-                         {"kind", "Service"},
-                         {"metadata", Metadata(ws.name, ns, labels)},
-                         {"spec",
-                          {{"type", "ClusterIP"},
-                           {"selector", service_selector},
-                           {"ports",
-                            {{{"name", "http"},
-                              {"port", 80},
-                              {"targetPort", kServingPort},
-                              {"protocol", "TCP"}}}}}}});
-
-  json headless_ports = {{{"name", "http"},
-                          {"port", kServingPort},
-                          {"targetPort", kServingPort},
-                          {"protocol", "TCP"}}};
-  if (multi_node)
-    headless_ports.push_back(
-        {{"name", "ray"}, {"port", kRayPort}, {"targetPort", kRayPort}, {"protocol", "TCP"}});
-  out.objects.push_back({{"apiVersion", "v1"},
-                         {"kind", "Service"},
-                         {"metadata", Metadata(ws.name + "-headless", ns, labels)},
-                         {"spec",
-                          {{"clusterIP", "None"},
-                           // Workers resolve the Ray head before it is Ready.
-                           {"publishNotReadyAddresses", true},
-                           {"selector", {{kWorkspaceLabel, ws.name}}},
-                           {"ports", headless_ports}}}});
+  for (json& svc : Services(ws, ns, labels, multi_node, kServingPort)) out.objects.push_back(std::move(svc));
 
   if (!multi_node) {
     out.objects.push_back(StatefulSet(ws, a, *est, PodPlan{ws.name, a.replicas, ""}, ns, product,

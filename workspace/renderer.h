@@ -18,6 +18,7 @@ namespace berth::workspace {
 // Berth's default serving image (vLLM's OpenAI server), pinned so clusters agree.
 inline constexpr char kDefaultVllmImage[] = "vllm/vllm-openai:v0.10.1.1";
 inline constexpr int kServingPort = 5000;
+inline constexpr char kAdapterDir[] = "/mnt/adapter";  // adapter files, one directory each (as KAITO)
 
 // What the placement decided for one member cluster.
 struct ClusterAssignment {
@@ -31,10 +32,16 @@ struct ClusterAssignment {
   // False when the hub found no node in this cluster that matches resource.labelSelector:
   // the selector is left out and any node with the GPUs serves (docs/WORKSPACE.md).
   bool label_selector_honoured = true;
+  // The Secrets and ConfigMaps the hub delivered for this Workspace (ReferencedObjects), as
+  // {kind, name, type, data, binaryData}: rendered as the Workspace's own copies
+  // (MemberCopyName) that the pods read. A referenced object not delivered (it does not
+  // exist at the hub) is still referenced: its pods wait, as Kubernetes' do.
+  std::vector<nlohmann::json> references;
 };
 
 struct RenderedWorkspace {
-  std::vector<nlohmann::json> objects;  // ConfigMap, Service, headless Service, StatefulSet(s)
+  // Delivered Secrets/ConfigMaps, ConfigMap, Service, headless Service, StatefulSet(s)
+  std::vector<nlohmann::json> objects;
   ReplicaEstimate estimate;             // the replica size used
 };
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "workspace/pod_template.h"
 #include "workspace/text_match.h"
 
 extern const std::string_view kBerthWorkspaceSchema;
@@ -20,6 +21,7 @@ constexpr int kMaxNameLength = 50;  // room for "-r<N>-<ordinal>" pod suffixes w
 // A custom model's bounds (also in workspace.schema.json): far above any published model.
 constexpr double kMaxWeightsGib = 65536;
 constexpr int64_t kMaxContextTokens = int64_t{1} << 24;
+constexpr size_t kMaxAdapters = 16;  // vLLM keeps every adapter in GPU memory (--max-loras)
 constexpr int64_t kMaxKvBytesPerToken = int64_t{1} << 24;
 
 std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -155,6 +157,27 @@ void ReadLabelSelector(FieldReader& r, const json& obj, const std::string& path,
   }
 }
 
+void ReadAdapters(FieldReader& r, const json& list, std::vector<AdapterSpec>* out) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string p = "inference.adapters[" + std::to_string(i) + "]";
+    AdapterSpec a;
+    if (const json* src = r.Object(list[i], "source", p + ".source")) {
+      r.String(*src, "name", p + ".source.name", &a.name);
+      r.String(*src, "image", p + ".source.image", &a.image);
+      r.Strings(*src, "imagePullSecrets", p + ".source.imagePullSecrets", &a.image_pull_secrets);
+    } else {
+      r.Error(p + ".source", "is required: the adapter's name and image", "FieldValueRequired");
+    }
+    if (list[i].is_object() && list[i].contains("strength")) {
+      const json& s = list[i]["strength"];
+      if (s.is_string()) a.strength = s.get<std::string>();
+      else if (s.is_number()) a.strength = s.dump();
+      else r.Error(p + ".strength", "must be a string or a number", "FieldValueTypeInvalid");
+    }
+    out->push_back(std::move(a));
+  }
+}
+
 void ReadStatus(FieldReader& r, const json& obj, WorkspaceStatus* out) {
   // Lenient: the hub writes status; a field of an unexpected type is skipped, not fatal.
   std::vector<FieldCause> ignored;
@@ -248,6 +271,10 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
       if (!revision.empty()) in.revision = revision;
       in.custom_model = std::move(cm);
     }
+    r.String(*inf, "modelAccessSecret", "inference.modelAccessSecret", &in.model_access_secret);
+    r.String(*inf, "config", "inference.config", &in.config);
+    if (const json* ad = r.Array(*inf, "adapters", "inference.adapters")) ReadAdapters(r, *ad, &in.adapters);
+    if (const json* t = r.Object(*inf, "template", "inference.template")) in.pod_template = *t;
     r.String(*inf, "image", "inference.image", &in.image);
     r.String(*inf, "servedModelName", "inference.servedModelName", &in.served_model_name);
     if (const json* p = r.Object(*inf, "parameters", "inference.parameters")) {
@@ -283,23 +310,84 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
   if (const json* st = r.Object(obj, "status", "status")) ReadStatus(r, *st, &ws->status);
 }
 
-// Resolves the model and checks everything that needs the catalog.
-void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
-  if (ws->name.empty()) {
-    r.Error("metadata.name", "is required", "FieldValueRequired");
-  } else if (!IsDns1035Label(ws->name) || ws->name.size() > kMaxNameLength) {
-    r.Error("metadata.name", "\"" + ws->name +
-                                 "\" must be a DNS-1035 label (lower-case letters, digits, '-', "
-                                 "starting with a letter) of at most " +
-                                 std::to_string(kMaxNameLength) +
-                                 " characters: it names the Service and pods");
-  }
+// Kubernetes object names (DNS-1123 subdomain): what a Secret or ConfigMap may be called.
+bool IsDnsSubdomain(const std::string& s) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (s.empty() || s.size() > 253 || !alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+}
 
+// A custom template: the pod runs as given, sized by its nvidia.com/gpu limits on one node.
+bool ResolveTemplate(FieldReader& r, const Catalog& catalog, Workspace* ws) {
+  std::vector<FieldCause> causes;
+  ws->template_gpus = ValidatePodTemplate(ws->inference.pod_template, "inference.template", &causes);
+  for (const auto& c : causes) r.Error(c.field, c.message, c.reason);
+  if (!causes.empty()) return false;
+  const int gpus = ws->template_gpus;
+  if (ws->resource.gpus_per_replica > 0 && ws->resource.gpus_per_replica != gpus) {
+    r.Error("resource.gpusPerReplica", "is " + std::to_string(ws->resource.gpus_per_replica) +
+                                           " but the template's containers request " + std::to_string(gpus) +
+                                           " nvidia.com/gpu; remove it (the template sizes the replica)");
+  }
+  if (!ws->resource.instance_type.empty()) {
+    auto t = catalog.FindInstanceType(ws->resource.instance_type);
+    if (t.ok() && t->gpus < gpus) {
+      r.Error("resource.instanceType", ws->resource.instance_type + " has " + std::to_string(t->gpus) +
+                                           " GPUs per node but the template's pod requests " + std::to_string(gpus) +
+                                           "; a pod runs on one node");
+    }
+  }
+  ws->model = ModelInfo{"", "", "custom-template", "none", 0, kMaxContextTokens, 0};
+  return true;
+}
+
+// Secrets, ConfigMaps and adapters: names Kubernetes accepts, and only where Berth renders
+// the vLLM server (a custom template names its own objects and flags).
+void ValidateReferences(FieldReader& r, const Workspace& ws) {
+  const InferenceSpec& in = ws.inference;
+  auto name_ok = [&](const std::string& name, const std::string& path) {
+    if (!name.empty() && !IsDnsSubdomain(name)) {
+      r.Error(path, "\"" + name + "\" is not a valid object name (lower-case letters, digits, '-', '.')");
+    }
+  };
+  name_ok(in.model_access_secret, "inference.modelAccessSecret");
+  name_ok(in.config, "inference.config");
+  std::set<std::string> names;
+  for (size_t i = 0; i < in.adapters.size(); ++i) {
+    const AdapterSpec& a = in.adapters[i];
+    const std::string p = "inference.adapters[" + std::to_string(i) + "].source";
+    if (!IsDns1035Label(a.name) || a.name.size() > 63) {
+      r.Error(p + ".name", "\"" + a.name + "\" must be a DNS-1035 label of at most 63 characters: clients call the "
+                           "adapter by this name");
+    } else if (!names.insert(a.name).second) {
+      r.Error(p + ".name", "\"" + a.name + "\" is used by another adapter", "FieldValueDuplicate");
+    }
+    if (a.image.empty()) r.Error(p + ".image", "is required: the image that holds the adapter under /data", "FieldValueRequired");
+    for (size_t j = 0; j < a.image_pull_secrets.size(); ++j) {
+      name_ok(a.image_pull_secrets[j], p + ".imagePullSecrets[" + std::to_string(j) + "]");
+    }
+  }
+  if (in.adapters.size() > kMaxAdapters) {
+    r.Error("inference.adapters", "at most " + std::to_string(kMaxAdapters) + " adapters per Workspace", "TooMany");
+  }
+  if (!ws.custom_template()) return;
+  const std::string why = ": applies to the vLLM server Berth renders; a custom inference.template sets its own";
+  if (!in.model_access_secret.empty()) r.Error("inference.modelAccessSecret", "is not used with inference.template" + why + " env (Secrets it names are delivered the same way)");
+  if (!in.config.empty()) r.Error("inference.config", "is not used with inference.template" + why + " arguments");
+  if (!in.adapters.empty()) r.Error("inference.adapters", "is not used with inference.template" + why + " adapters");
+  if (!in.image.empty()) r.Error("inference.image", "is not used with inference.template" + why + " images");
+}
+
+// Resolves ws->model from the preset, the custom model or the custom template; false when
+// none resolves (the causes say why).
+bool ResolveModel(FieldReader& r, const Catalog& catalog, Workspace* ws) {
   InferenceSpec& in = ws->inference;
   const bool has_preset = !in.preset_name.empty();
   bool model_ok = false;
-  if (has_preset && in.custom_model) {
-    r.Error("inference", "set either inference.preset or inference.model, not both");
+  if (has_preset + static_cast<int>(in.custom_model.has_value()) + ws->custom_template() > 1) {
+    r.Error("inference", "set one of inference.preset, inference.model or inference.template, not several");
+  } else if (ws->custom_template()) {
+    model_ok = ResolveTemplate(r, catalog, ws);
   } else if (has_preset) {
     auto m = catalog.FindModel(in.preset_name);
     if (!m.ok()) {
@@ -343,9 +431,29 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
     }
   } else {
     r.Error("inference.preset.name",
-            "is required: name a catalog preset (or describe a custom model in inference.model)",
+            "is required: name a catalog preset (or describe a custom model in inference.model, or give a "
+            "pod in inference.template)",
             "FieldValueRequired");
   }
+  return model_ok;
+
+}
+
+// Resolves the model and checks everything that needs the catalog.
+void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
+  if (ws->name.empty()) {
+    r.Error("metadata.name", "is required", "FieldValueRequired");
+  } else if (!IsDns1035Label(ws->name) || ws->name.size() > kMaxNameLength) {
+    r.Error("metadata.name", "\"" + ws->name +
+                                 "\" must be a DNS-1035 label (lower-case letters, digits, '-', "
+                                 "starting with a letter) of at most " +
+                                 std::to_string(kMaxNameLength) +
+                                 " characters: it names the Service and pods");
+  }
+
+  InferenceSpec& in = ws->inference;
+  const bool model_ok = ResolveModel(r, catalog, ws);
+  ValidateReferences(r, *ws);
 
   const InferenceParameters& p = in.parameters;
   bool params_ok = true;
@@ -406,7 +514,8 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
     }
   }
 
-  if (!model_ok || !params_ok) return;
+  // A template's pod is sized by its GPU limits (checked in ResolveTemplate), not estimated.
+  if (!model_ok || !params_ok || ws->custom_template()) return;
   const EstimateOptions options = ws->EstimateOptionsFor();
   // The model must fit at least one acceptable shape (any catalog shape when none given).
   if (!preferred.empty()) {
@@ -432,7 +541,7 @@ void ValidateSemantics(FieldReader& r, const Catalog& catalog, Workspace* ws) {
       if (g.memory_gib > largest.memory_gib) largest = GpuShape{"8×" + g.name, g.memory_gib, 8, ""};
     }
     auto why = EstimateReplica(ws->model, largest, options);
-    r.Error(has_preset ? "inference.preset.name" : "inference.model",
+    r.Error(!in.preset_name.empty() ? "inference.preset.name" : "inference.model",
             ws->model.preset + " fits no GPU shape in the catalog" +
                 (why.ok() ? std::string() : ": " + why.status().message()));
   }
@@ -471,7 +580,7 @@ EstimateOptions Workspace::EstimateOptionsFor() const {
   o.gpu_memory_utilization = inference.parameters.gpu_memory_utilization;
   o.dtype = inference.parameters.dtype;
   o.quantization = inference.parameters.quantization;
-  o.gpu_count_override = resource.gpus_per_replica;
+  o.gpu_count_override = custom_template() ? template_gpus : resource.gpus_per_replica;
   return o;
 }
 
@@ -489,7 +598,14 @@ StatusOr<Workspace> ParseWorkspace(const json& object, const Catalog& catalog) {
     return Status::Invalid(msg, std::move(causes));
   }
   if (!ws.resource.label_selector.empty()) ws.warnings.push_back(kLabelSelectorNote);
-  if (ws.inference.revision.empty()) {
+  for (const auto& a : ws.inference.adapters) {
+    if (!a.strength.empty()) {
+      ws.warnings.push_back("inference.adapters: strength of \"" + a.name +
+                            "\" is not used: vLLM serves each adapter as its own model name, at full weight");
+      break;
+    }
+  }
+  if (ws.inference.revision.empty() && !ws.custom_template()) {
     ws.warnings.push_back(
         "inference.preset.revision is not set: clusters may load different weights over time; "
         "pin a Hugging Face commit");
@@ -531,6 +647,20 @@ json WorkspaceToJson(const Workspace& ws) {
   }
   if (!in.image.empty()) inf["image"] = in.image;
   if (!in.served_model_name.empty()) inf["servedModelName"] = in.served_model_name;
+  if (!in.model_access_secret.empty()) inf["modelAccessSecret"] = in.model_access_secret;
+  if (!in.config.empty()) inf["config"] = in.config;
+  if (!in.adapters.empty()) {
+    json list = json::array();
+    for (const auto& a : in.adapters) {
+      json src = {{"name", a.name}, {"image", a.image}};
+      if (!a.image_pull_secrets.empty()) src["imagePullSecrets"] = a.image_pull_secrets;
+      json item = {{"source", std::move(src)}};
+      if (!a.strength.empty()) item["strength"] = a.strength;
+      list.push_back(std::move(item));
+    }
+    inf["adapters"] = std::move(list);
+  }
+  if (ws.custom_template()) inf["template"] = in.pod_template;
   json params = json::object();
   const InferenceParameters& p = in.parameters;
   if (p.max_model_len != kDefaultMaxModelLen) params["maxModelLen"] = p.max_model_len;
@@ -592,6 +722,56 @@ bool Matches(const LabelSelector& selector, const std::map<std::string, std::str
   return true;
 }
 
+namespace {
+
+// KAITO's inference.preset: the name carries over; presetOptions.modelAccessSecret becomes
+// inference.modelAccessSecret (in `inf`); accessMode says only whether a secret is needed.
+json ConvertKaitoPreset(const json& preset, json& inf, std::vector<std::string>& notes) {
+  json out = json::object();
+  for (auto p = preset.begin(); p != preset.end(); ++p) {
+    if (p.key() == "name") {
+      out["name"] = p.value();
+    } else if (p.key() == "accessMode") {
+      // public / private: Berth passes the token whenever a secret is named.
+    } else if (p.key() == "presetOptions" && p.value().is_object()) {
+      for (auto o = p.value().begin(); o != p.value().end(); ++o) {
+        if (o.key() == "modelAccessSecret") {
+          inf["modelAccessSecret"] = o.value();
+        } else {
+          notes.push_back("inference.preset.presetOptions." + o.key() + " dropped: no Berth equivalent");
+        }
+      }
+    } else {
+      notes.push_back("inference.preset." + p.key() + " dropped: no Berth equivalent");
+    }
+  }
+  return out;
+}
+
+// KAITO's resource.count is the number of GPU nodes of instanceType for the workspace; Berth
+// runs as many replicas as fit in that many nodes (count ÷ nodes per replica, at least 1).
+int64_t ReplicasForNodeCount(const json& converted, int64_t count, std::vector<std::string>& notes) {
+  const Catalog& catalog = Catalog::BuiltIn();
+  const json preset = converted["inference"].value("preset", json::object());
+  const json res = converted.value("resource", json::object());
+  auto model = catalog.FindModel(preset.value("name", ""));
+  auto type = catalog.FindInstanceType(res.value("instanceType", ""));
+  int nodes = 1;
+  if (model.ok() && type.ok()) {
+    if (auto g = catalog.FindGpu(type->gpu); g.ok()) {
+      auto est = EstimateReplica(*model, GpuShape{g->name, g->memory_gib, type->gpus, ""});
+      if (est.ok()) nodes = est->nodes;
+    }
+  }
+  const int64_t replicas = std::max<int64_t>(1, count / nodes);
+  notes.push_back("resource.count " + std::to_string(count) + " (nodes) → placement.replicas " +
+                  std::to_string(replicas) + (nodes > 1 ? " (a replica spans " + std::to_string(nodes) + " nodes)" : "") +
+                  ": Berth places replicas across the fleet rather than provisioning nodes");
+  return replicas;
+}
+
+}  // namespace
+
 StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>* notes) {
   std::vector<std::string> local_notes;
   if (!notes) notes = &local_notes;
@@ -619,13 +799,6 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
         "cluster, then serve its output from a Berth Workspace";
     return Status::Invalid("tuning: " + why, {{"tuning", why, "FieldValueNotSupported"}});
   }
-  if (const json* inference = kaito.contains("inference") ? &kaito["inference"] : nullptr;
-      inference && inference->is_object() && inference->contains("template") && !inference->contains("preset")) {
-    const std::string why =
-        "custom pod templates are not supported yet; describe the model in a Berth Workspace's "
-        "inference.model (Hugging Face id, image, parameters) instead";
-    return Status::Invalid("inference.template: " + why, {{"inference.template", why, "FieldValueNotSupported"}});
-  }
   json out = {{"apiVersion", kWorkspaceApiVersion}, {"kind", kWorkspaceKind}};
   json md = json::object();
   if (kaito.contains("metadata") && kaito["metadata"].is_object()) {
@@ -637,14 +810,18 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
   out["metadata"] = std::move(md);
 
   json res = json::object();
+  int64_t node_count = 0;
   if (kaito.contains("resource") && kaito["resource"].is_object()) {
     const json& kr = kaito["resource"];
     for (auto it = kr.begin(); it != kr.end(); ++it) {
       if (it.key() == "instanceType" || it.key() == "labelSelector") {
         res[it.key()] = it.value();
       } else if (it.key() == "count") {
-        notes->push_back(
-            "resource.count (node count) dropped: Berth sizes nodes per replica from the model");
+        node_count = it.value().is_number_integer() ? it.value().get<int64_t>() : 0;
+        if (node_count < 1 || node_count > 1000) {
+          return Status::Invalid("resource.count: must be an integer from 1 to 1000",
+                                 {{"resource.count", "must be an integer from 1 to 1000", "FieldValueInvalid"}});
+        }
       } else if (it.key() == "preferredNodes") {
         notes->push_back(
             "resource.preferredNodes dropped: node names are cluster-specific; use "
@@ -662,28 +839,9 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
     for (auto it = ki.begin(); it != ki.end(); ++it) {
       const std::string& key = it.key();
       if (key == "preset" && it.value().is_object()) {
-        json preset = json::object();
-        for (auto p = it.value().begin(); p != it.value().end(); ++p) {
-          if (p.key() == "name") {
-            preset["name"] = p.value();
-          } else if (p.key() == "presetOptions" || p.key() == "accessMode") {
-            notes->push_back("inference.preset." + p.key() +
-                             " dropped: model access secrets are configured per member cluster");
-          } else {
-            notes->push_back("inference.preset." + p.key() + " dropped: no Berth equivalent");
-          }
-        }
-        inf["preset"] = std::move(preset);
-      } else if (key == "config") {
-        notes->push_back("inference.config (ConfigMap " + it.value().dump() +
-                         ") dropped: set inference.parameters instead");
-      } else if (key == "adapters") {
-        notes->push_back("inference.adapters dropped: LoRA adapters are not supported yet");
-      } else if (key == "template") {
-        notes->push_back(
-            "inference.template dropped: custom pod templates are not supported; describe the "
-            "model "
-            "in inference.model");
+        inf["preset"] = ConvertKaitoPreset(it.value(), inf, *notes);
+      } else if (key == "config" || key == "adapters" || key == "template") {
+        inf[key] = it.value();  // same shape in Berth (validated by the schema and ParseWorkspace)
       } else {
         notes->push_back("inference." + key + " dropped: no Berth equivalent");
       }
@@ -695,7 +853,7 @@ StatusOr<json> ConvertKaitoWorkspace(const json& kaito, std::vector<std::string>
                                                  "inference",  "tuning", "status"};
     if (!kKnown.count(it.key())) notes->push_back(it.key() + " dropped: not a field of a KAITO Workspace");
   }
-  out["placement"] = {{"replicas", 1}};
+  out["placement"] = {{"replicas", node_count > 0 ? ReplicasForNodeCount(out, node_count, *notes) : 1}};
   return out;
 }
 

@@ -76,6 +76,17 @@ struct CustomModel {
   int64_t kv_bytes_per_token = 0;
 };
 
+// A LoRA adapter shipped as an image (KAITO's inference.adapters[]): its files sit under /data
+// in the image and are copied into the pod by an init container; vLLM serves the adapter under
+// its name next to the base model.
+struct AdapterSpec {
+  std::string name;                             // source.name; also the model name clients call
+  std::string image;                            // source.image
+  std::vector<std::string> image_pull_secrets;  // source.imagePullSecrets (Secret names)
+  std::string strength;                         // KAITO's strength; vLLM does not use it
+  bool operator==(const AdapterSpec&) const = default;
+};
+
 struct InferenceSpec {
   std::string preset_name;                  // inference.preset.name; empty for a custom model
   std::string revision;                     // HF revision (commit or tag) to pin; "" = unpinned
@@ -83,6 +94,17 @@ struct InferenceSpec {
   std::string image;                        // "" = Berth's default vLLM image
   std::string served_model_name;            // "" = the preset name / last part of the HF id
   InferenceParameters parameters;
+  // inference.modelAccessSecret: a Secret in the Workspace's namespace whose HF_TOKEN key the
+  // pods read (gated models). Delivered to every member that runs the Workspace.
+  std::string model_access_secret;
+  // inference.config: a ConfigMap in the Workspace's namespace holding KAITO's
+  // inference_config.yaml; the hub turns its `vllm:` section into `parameters`
+  // (workspace/inference_config.h) before the revision is computed.
+  std::string config;
+  std::vector<AdapterSpec> adapters;  // inference.adapters
+  // inference.template: a pod template run as given (no preset, no model); null when absent.
+  // Its containers' nvidia.com/gpu limits size the replica (workspace/pod_template.h).
+  nlohmann::json pod_template;
 };
 
 struct PlacementSpec {
@@ -128,11 +150,15 @@ struct Workspace {
   RolloutSpec rollout;
   WorkspaceStatus status;
 
-  ModelInfo model;                    // resolved from the preset or the custom model
+  ModelInfo model;                    // resolved from the preset or the custom model (empty weights
+                                      // for a custom template)
   std::vector<std::string> warnings;  // non-fatal findings, e.g. an unpinned revision
+  int template_gpus = 0;              // GPUs the custom template's pod requests (derived)
 
   // The name clients use in OpenAI requests (--served-model-name).
   std::string ServedModelName() const;
+  // True when inference.template gives the pod as-is (no vLLM flags rendered by Berth).
+  bool custom_template() const { return !inference.pod_template.is_null(); }
   // Options for EstimateReplica from inference.parameters and resource.gpusPerReplica.
   EstimateOptions EstimateOptionsFor() const;
 };

@@ -20,6 +20,7 @@ using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::Field;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 json Yaml(const std::string& text) {
   auto v = YamlToJson(text);
@@ -289,11 +290,19 @@ inference:
   auto converted = ConvertKaitoWorkspace(kaito, &notes);
   ASSERT_TRUE(converted.ok());
   EXPECT_FALSE((*converted)["metadata"].contains("uid"));
-  EXPECT_THAT(notes, Contains(HasSubstr("resource.count")));
+  // count is nodes: llama-3.3-70b fits one 4×A100-80GB node, so 2 nodes are 2 replicas.
+  EXPECT_THAT(notes, Contains(HasSubstr("resource.count 2 (nodes) → placement.replicas 2")));
+  EXPECT_EQ((*converted)["placement"]["replicas"], 2);
   EXPECT_THAT(notes, Contains(HasSubstr("resource.preferredNodes")));
-  EXPECT_THAT(notes, Contains(HasSubstr("presetOptions")));
-  EXPECT_THAT(notes, Contains(HasSubstr("inference.config")));
-  EXPECT_TRUE(ParseWorkspace(*converted).ok());
+  // The model-access Secret and the config ConfigMap carry over (no "dropped" note).
+  EXPECT_EQ((*converted)["inference"]["modelAccessSecret"], "hf-token");
+  EXPECT_EQ((*converted)["inference"]["config"], "my-vllm-config");
+  EXPECT_THAT(notes, Not(Contains(HasSubstr("presetOptions"))));
+  EXPECT_THAT(notes, Not(Contains(HasSubstr("inference.config"))));
+  auto ws = ParseWorkspace(*converted);
+  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+  EXPECT_EQ(ws->inference.model_access_secret, "hf-token");
+  EXPECT_EQ(ws->inference.config, "my-vllm-config");
   EXPECT_FALSE(ConvertKaitoWorkspace(Yaml(kGood)).ok());
 }
 
@@ -313,19 +322,100 @@ tuning:
   ASSERT_EQ(tuning.status().code(), StatusCode::kInvalid);
   EXPECT_THAT(tuning.status().message(), HasSubstr("does not run tuning jobs"));
   EXPECT_EQ(tuning.status().causes().at(0).field, "tuning");
-  auto custom = ConvertKaitoWorkspace(Yaml(R"(
+}
+
+// A custom template runs as given: one node, sized by its containers' nvidia.com/gpu limits.
+TEST(KaitoConversionTest, CustomTemplateIsSizedByItsGpuLimits) {
+  auto converted = ConvertKaitoWorkspace(Yaml(R"(
 apiVersion: kaito.sh/v1beta1
 kind: Workspace
 metadata: {name: custom}
-resource: {instanceType: Standard_NC24ads_A100_v4}
+resource: {instanceType: Standard_NC12s_v3}
 inference:
   template:
     spec:
-      containers: [{name: vllm, image: vllm/vllm-openai:v0.6.3}]
+      containers:
+        - name: tgi
+          image: ghcr.io/huggingface/text-generation-inference:2.0
+          resources: {limits: {nvidia.com/gpu: 2}, requests: {nvidia.com/gpu: "2"}}
+        - {name: sidecar, image: busybox:1.36}
 )"));
-  ASSERT_EQ(custom.status().code(), StatusCode::kInvalid);
-  EXPECT_THAT(custom.status().message(), HasSubstr("custom pod templates are not supported"));
-  EXPECT_EQ(custom.status().causes().at(0).field, "inference.template");
+  ASSERT_TRUE(converted.ok()) << converted.status().ToString();
+  auto ws = ParseWorkspace(*converted);
+  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+  EXPECT_TRUE(ws->custom_template());
+  EXPECT_EQ(ws->template_gpus, 2);
+  EXPECT_EQ(ws->EstimateOptionsFor().gpu_count_override, 2);
+  EXPECT_EQ(ws->ServedModelName(), "custom");
+  // Round trip keeps the template.
+  auto back = ParseWorkspace(WorkspaceToJson(*ws));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->inference.pod_template, ws->inference.pod_template);
+}
+
+TEST(WorkspaceParseTest, CustomTemplateErrorsNameTheField) {
+  auto parse = [](const std::string& inference) {
+    return ParseWorkspace(Yaml("apiVersion: berth.dev/v1alpha1\nkind: Workspace\nmetadata: {name: t}\n"
+                               "resource: {instanceType: Standard_NC6s_v3}\ninference:\n" + inference));
+  };
+  auto fields = [](const Status& s) {
+    std::vector<std::string> out;
+    for (const auto& c : s.causes()) out.push_back(c.field + ": " + c.message);
+    return out;
+  };
+  // No GPU at all: Berth places GPU workloads.
+  auto none = parse("  template: {spec: {containers: [{name: a, image: b}]}}\n");
+  EXPECT_THAT(fields(none.status()), Contains(HasSubstr("inference.template.spec.containers: no container requests nvidia.com/gpu")));
+  // A fractional GPU, and requests that differ from limits.
+  auto bad = parse("  template: {spec: {containers: [{name: a, image: b, resources: {limits: {nvidia.com/gpu: \"0.5\"}}},"
+                   " {name: c, image: d, resources: {limits: {nvidia.com/gpu: 1}, requests: {nvidia.com/gpu: 2}}}]}}\n");
+  EXPECT_THAT(fields(bad.status()), Contains(HasSubstr("inference.template.spec.containers[0].resources.limits[nvidia.com/gpu]: must be a whole number")));
+  EXPECT_THAT(fields(bad.status()), Contains(HasSubstr("containers[1].resources.requests[nvidia.com/gpu]: must equal the limit (1)")));
+  // More GPUs than the instance type has on one node.
+  auto big = parse("  template: {spec: {containers: [{name: a, image: b, resources: {limits: {nvidia.com/gpu: 2}}}]}}\n");
+  EXPECT_THAT(fields(big.status()), Contains(HasSubstr("resource.instanceType: Standard_NC6s_v3 has 1 GPUs per node")));
+  // vLLM-only fields do not combine with a template; nor do two sources.
+  auto mixed = parse("  template: {spec: {containers: [{name: a, image: b, resources: {limits: {nvidia.com/gpu: 1}}}]}}\n"
+                     "  config: cfg\n  modelAccessSecret: tok\n");
+  EXPECT_THAT(fields(mixed.status()), Contains(HasSubstr("inference.config: is not used with inference.template")));
+  EXPECT_THAT(fields(mixed.status()), Contains(HasSubstr("inference.modelAccessSecret: is not used with inference.template")));
+  auto both = parse("  preset: {name: phi-4-mini-instruct}\n  template: {spec: {containers: [{name: a, image: b}]}}\n");
+  EXPECT_THAT(fields(both.status()), Contains(HasSubstr("inference: set one of inference.preset, inference.model or inference.template")));
+}
+
+TEST(WorkspaceParseTest, AdaptersAndReferencesAreValidated) {
+  auto ws = ParseWorkspace(Yaml(R"(
+apiVersion: berth.dev/v1alpha1
+kind: Workspace
+metadata: {name: lora}
+inference:
+  preset: {name: phi-3-mini-128k-instruct, revision: abc}
+  modelAccessSecret: Bad_Name
+  adapters:
+    - source: {name: sql-adapter, image: "registry.example/sql:1", imagePullSecrets: [regcred]}
+      strength: "0.5"
+    - source: {name: sql-adapter, image: ""}
+)"));
+  ASSERT_FALSE(ws.ok());
+  std::vector<std::string> got;
+  for (const auto& c : ws.status().causes()) got.push_back(c.field + ": " + c.message);
+  EXPECT_THAT(got, Contains(HasSubstr("inference.modelAccessSecret: \"Bad_Name\" is not a valid object name")));
+  EXPECT_THAT(got, Contains(HasSubstr("inference.adapters[1].source.name: \"sql-adapter\" is used by another adapter")));
+  EXPECT_THAT(got, Contains(HasSubstr("inference.adapters[1].source.image: is required")));
+  auto good = ParseWorkspace(Yaml(R"(
+apiVersion: berth.dev/v1alpha1
+kind: Workspace
+metadata: {name: lora}
+inference:
+  preset: {name: phi-3-mini-128k-instruct, revision: abc}
+  adapters:
+    - source: {name: sql-adapter, image: "registry.example/sql:1", imagePullSecrets: [regcred]}
+      strength: "0.5"
+)"));
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  ASSERT_EQ(good->inference.adapters.size(), 1u);
+  EXPECT_EQ(good->inference.adapters[0].image_pull_secrets, std::vector<std::string>{"regcred"});
+  EXPECT_THAT(good->warnings, Contains(HasSubstr("strength of \"sql-adapter\" is not used")));
 }
 
 TEST(WorkspaceSchemaTest, SchemaIsStructuralAndDescribed) {
@@ -371,7 +461,7 @@ TEST(CatalogShapesTest, SmallestFittingShape) {
   auto best = SmallestFittingShape(*llama, EstimateOptions{}, Catalog::BuiltIn());
   ASSERT_TRUE(best.ok());
   EXPECT_EQ(best->label, "1 node of 2×H100-94GB");
-  EXPECT_EQ(CatalogShapes(Catalog::BuiltIn()).size(), 12u * 4 + 24);
+  EXPECT_EQ(CatalogShapes(Catalog::BuiltIn()).size(), 12u * 4 + 27);
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ json TrimmedWorkspace(const json& obj) {
 
 // The Work entry for one member: the workspace as of the revision this member runs (a member
 // still on the old revision renders the old model/image while the rollout has not reached it).
-json WorkEntry(const json& trimmed, const placement::Allocation& a, const json& member, const MemberDirective& dir) {
+json WorkEntry(const json& trimmed, const placement::Allocation& a, const json& member, const MemberDirective& dir,
+               const std::vector<json>* deliver) {
   json ws_at_revision = trimmed;
   for (const char* f : {"resource", "inference"}) {
     if (dir.template_fields.contains(f)) ws_at_revision[f] = dir.template_fields[f];
@@ -109,6 +110,8 @@ json WorkEntry(const json& trimmed, const placement::Allocation& a, const json& 
   json entry = {{"workspace", ws_at_revision}, {"replicas", a.replicas},
                 {"revision", dir.revision}, {"gpu", gpu}, {"update", dir.update}};
   if (!dir.pre_pull.is_null()) entry["prePull"] = dir.pre_pull;
+  // The Secrets and ConfigMaps its pods read: Work is sealed at rest like Secrets.
+  if (deliver && !deliver->empty()) entry["references"] = *deliver;
   return entry;
 }
 
@@ -160,9 +163,13 @@ DesiredWork BuildDesiredWork(const DesiredWorkInput& in, GpuLedger& ledger) {
     for (const auto& [cluster, dir] : ro->directives) ledger.TakeSurge(cluster, best.at(cluster).gpu, dir.surge_units);
     const WorkspaceRolloutResult& rollout = out.rollouts[key] = std::move(*ro);
     const json trimmed = TrimmedWorkspace(obj);
+    const std::vector<json>* deliver = nullptr;
+    if (in.resolved) {
+      if (auto r = in.resolved->find(key); r != in.resolved->end()) deliver = &r->second.deliver;
+    }
     for (const auto& [cluster, a] : best) {
       out.allocations[key].push_back(a);
-      out.entries[cluster][key] = WorkEntry(trimmed, a, *in.members->at(cluster).object, rollout.directives.at(cluster));
+      out.entries[cluster][key] = WorkEntry(trimmed, a, *in.members->at(cluster).object, rollout.directives.at(cluster), deliver);
     }
   }
   return out;

@@ -16,6 +16,7 @@
 #include "hub/controllers/gpu_ledger.h"
 #include "hub/controllers/member_health.h"
 #include "hub/controllers/work_reports.h"
+#include "hub/controllers/workspace_references.h"
 #include "hub/controllers/workspace_rollout.h"
 #include "placement/planner.h"
 #include "policies/rollout_strategy.h"
@@ -39,7 +40,9 @@ std::map<std::string, placement::Allocation> OneShapePerMember(const placement::
 struct DesiredWorkInput {
   const std::vector<placement::PlacementDecision>* decisions = nullptr;
   const std::vector<placement::PlacementRequest>* requests = nullptr;  // same order as decisions
-  const std::vector<const nlohmann::json*>* objects = nullptr;          // the Workspace of each
+  const std::vector<const nlohmann::json*>* objects = nullptr;          // the Workspace of each (effective)
+  // Secrets / ConfigMaps to deliver with each Workspace's entries (workspace_references.h).
+  const std::map<std::string, ResolvedReferences>* resolved = nullptr;
   const std::map<std::string, policies::RolloutStrategySpec>* strategies = nullptr;
   const placement::FleetSnapshot* snapshot = nullptr;
   const std::map<std::string, MemberView>* members = nullptr;

@@ -79,6 +79,13 @@ Status FleetController::Start(bool run_worker) {
     BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, api::kApiVersion, kind),
                                 [this](const WatchEvent&) { loop_.Enqueue("placement/fleet"); }));
   }
+  for (const char* kind : {"Secret", "ConfigMap"}) {
+    BERTH_RETURN_IF_ERROR(watch(KindOf(registry_, "v1", kind), [this, kind](const WatchEvent& e) {
+      const std::string key = std::string(kind) + "/" + api::NamespaceOf(e.object) + "/" + api::NameOf(e.object);
+      std::lock_guard<std::mutex> lock(referenced_mu_);
+      if (referenced_keys_.count(key)) loop_.Enqueue("placement/fleet");
+    }));
+  }
   loop_.Enqueue("placement/fleet");
   if (run_worker) loop_.Start();
   return Status::Ok();
@@ -228,6 +235,7 @@ struct FleetController::FleetState {
   std::vector<std::shared_ptr<const json>> members;            // by name
   std::map<std::string, std::shared_ptr<const json>> works;    // by member
   std::vector<json> workspaces, policies, strategies;
+  std::map<std::string, json> referenced;  // "Kind/ns/name" → the Secret / ConfigMap (existing ones)
 };
 
 StatusOr<FleetController::FleetState> FleetController::ReadFleetState() {
@@ -251,6 +259,24 @@ StatusOr<FleetController::FleetState> FleetController::ReadFleetState() {
   state.workspaces = std::move(ws_list->items);
   state.policies = std::move(policy_list->items);
   state.strategies = std::move(strategy_list->items);
+  std::set<std::string> keys;
+  for (const json& ws : state.workspaces) {
+    for (auto& key : ReferenceKeys(ws)) keys.insert(std::move(key));
+  }
+  for (const std::string& key : keys) {
+    const size_t a = key.find('/'), b = key.find('/', a + 1);
+    const api::KindInfo& kind = KindOf(registry_, "v1", key.substr(0, a) == "Secret" ? "Secret" : "ConfigMap");
+    auto obj = store.Get({kind.resource(), key.substr(a + 1, b - a - 1), key.substr(b + 1)});
+    if (obj.ok()) {
+      state.referenced[key] = std::move(*obj);
+    } else if (obj.status().code() != StatusCode::kNotFound) {
+      return Status::Unavailable("reading " + key + " failed: " + obj.status().message());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(referenced_mu_);
+    referenced_keys_ = std::move(keys);
+  }
   return state;
 }
 
@@ -305,6 +331,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   request_input.policies = &policies;
   request_input.members = &members;
   request_input.reported = &reported;
+  request_input.referenced = &state->referenced;
   request_input.defaults = {options_.toleration_seconds, options_.failback_hysteresis_seconds,
                             options_.capacity_pending_seconds};
   request_input.now = now;
@@ -327,7 +354,8 @@ ReconcileResult FleetController::ReconcilePlacement() {
   DesiredWorkInput desired_input;
   desired_input.decisions = &decisions;
   desired_input.requests = &requests.requests;
-  desired_input.objects = &requests.objects;
+  desired_input.objects = &requests.effective;
+  desired_input.resolved = &requests.resolved;
   desired_input.strategies = &strategies;
   desired_input.snapshot = &planner->snapshot();
   desired_input.members = &members;
@@ -418,6 +446,7 @@ Status FleetController::WriteStatuses(const PassResult& pass, Clock::TimePoint n
     if (auto s = pass.desired->split_dropped.find(d.workspace); s != pass.desired->split_dropped.end()) in.split_dropped = s->second;
     in.capacity_limit = CapacityPendingLimit(*in.policy, defaults);
     in.placement_decision = pass.planner->ExplainJson(d);
+    if (auto r = requests.resolved.find(d.workspace); r != requests.resolved.end()) in.references = &r->second;
     in.now = now;
     WorkspaceStatusResult result = AggregateWorkspaceStatus(in);
     for (const FleetEvent& ev : result.events) RecordEvent(*ev.object, ev.type, ev.reason, ev.message);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <future>
 #include <mutex>
@@ -108,6 +109,10 @@ class FleetController {
   // Work objects by member, as the watch delivered them (same reasons).
   std::mutex works_mu_;
   std::map<std::string, std::shared_ptr<const nlohmann::json>> works_;  // guarded by works_mu_
+  // "Kind/ns/name" of the Secrets and ConfigMaps Workspaces referenced at the last pass: a
+  // change to one of them starts a pass, a change to any other does not.
+  std::mutex referenced_mu_;
+  std::set<std::string> referenced_keys_;  // guarded by referenced_mu_
   // Placement snapshot entries by member, rebuilt only when the member object changed.
   // Controller thread only.
   struct CachedInventory {

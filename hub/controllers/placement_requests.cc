@@ -66,12 +66,23 @@ PlacementRequests BuildPlacementRequests(const PlacementRequestsInput& in) {
     const std::string key = WsKey(api::NamespaceOf(obj), api::NameOf(obj));
     out.by_key[key] = &obj;
     if (api::IsBeingDeleted(obj)) continue;
-    auto ws = workspace::ParseWorkspace(obj);
+    static const std::map<std::string, json> kNone;
+    auto refs = ResolveReferences(obj, in.referenced ? *in.referenced : kNone);
+    if (!refs.ok()) {
+      out.invalid[key] = refs.status().message();
+      continue;
+    }
+    const json* effective_obj = &obj;
+    if (refs->any) {
+      auto& slot = out.resolved[key] = std::move(*refs);
+      effective_obj = &slot.effective;
+    }
+    auto ws = workspace::ParseWorkspace(*effective_obj);
     if (!ws.ok()) {
       out.invalid[key] = ws.status().message();
       continue;
     }
-    auto req = RequestFor(obj, *ws, *in.policies, in.now);
+    auto req = RequestFor(*effective_obj, *ws, *in.policies, in.now);
     if (!req.ok()) {
       out.invalid[key] = req.status().message();
       continue;
@@ -90,6 +101,7 @@ PlacementRequests BuildPlacementRequests(const PlacementRequestsInput& in) {
     ReplaceCapacityPending(c, *req, out.failover, out.wake);
     out.requests.push_back(std::move(*req));
     out.objects.push_back(&obj);
+    out.effective.push_back(effective_obj);
   }
   return out;
 }

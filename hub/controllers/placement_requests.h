@@ -15,6 +15,7 @@
 #include "hub/controllers/member_health.h"
 #include "hub/controllers/stage_types.h"
 #include "hub/controllers/work_reports.h"
+#include "hub/controllers/workspace_references.h"
 #include "placement/planner.h"
 #include "placement/workspace_request.h"
 
@@ -29,13 +30,20 @@ struct PlacementRequestsInput {
   const placement::PolicyCatalog* policies = nullptr;
   const std::map<std::string, MemberView>* members = nullptr;
   const MemberReports* reported = nullptr;
+  // The Secrets and ConfigMaps Workspaces reference that exist, by "Kind/ns/name"
+  // (workspace_references.h); null = none.
+  const std::map<std::string, nlohmann::json>* referenced = nullptr;
   FailoverDefaults defaults;
   Clock::TimePoint now{};
 };
 
 struct PlacementRequests {
   std::vector<placement::PlacementRequest> requests;  // one per valid Workspace not being deleted
-  std::vector<const nlohmann::json*> objects;         // the Workspace of each request
+  std::vector<const nlohmann::json*> objects;         // the Workspace of each request (as stored)
+  // The Workspace of each request as the rollout and the Work entries see it: the stored one,
+  // or a copy with inference.config applied (owned by `resolved`).
+  std::vector<const nlohmann::json*> effective;
+  std::map<std::string, ResolvedReferences> resolved;  // workspace key → its references (if any)
   std::map<std::string, const nlohmann::json*> by_key;  // every Workspace, deleted ones included
   std::map<std::string, std::string> invalid;         // workspace key → why it cannot be placed
   FailoverOutcome failover;

@@ -118,7 +118,7 @@ struct Scheduling {
   std::string message;
 };
 
-// The six conditions, from the totals and what the rollout says.
+// The conditions, from the totals, what the rollout says and the references.
 Scheduling SetConditions(const WorkspaceStatusInput& in, const Totals& t, int superseded_ready, json& status) {
   const placement::PlacementDecision& d = *in.decision;
   const WorkspaceRolloutResult& rollout = *in.rollout;
@@ -160,6 +160,18 @@ Scheduling SetConditions(const WorkspaceStatusInput& in, const Totals& t, int su
                mixed.empty() ? "SingleRevision" : skipped ? "ClustersSkipped" : "RolloutInProgress",
                mixed.empty() ? "every placed cluster runs revision " + std::to_string(rollout.target_revision) : mixed,
                now, gen);
+  if (in.references) {
+    const ReferencesCondition rc = DescribeReferences(*in.references);
+    SetCondition(conds, "ReferencesResolved", rc.resolved, rc.reason, rc.message, now, gen);
+  } else if (conds.is_array()) {
+    // It no longer references anything: the condition would only be stale.
+    for (auto it = conds.begin(); it != conds.end(); ++it) {
+      if (it->is_object() && it->value("type", "") == "ReferencesResolved") {
+        conds.erase(it);
+        break;
+      }
+    }
+  }
   status["conditions"] = conds;
   return s;
 }

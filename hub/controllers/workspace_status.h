@@ -2,7 +2,8 @@
 // report and what failover did, the status the hub writes — status.placements (per member:
 // replicas, ready, available, revision, GPU, cost, endpoint, phase), superseded replicas kept
 // by make-before-break, failedOverFrom, revisions and rollout, the placement explanation, and
-// the conditions Scheduled, Applied, Available, Degraded, RolloutProgressing, MixedRevisions.
+// the conditions Scheduled, Applied, Available, Degraded, RolloutProgressing, MixedRevisions, and
+// ReferencesResolved for a Workspace that references Secrets or ConfigMaps.
 // Also the events a change of placement calls for (placement_events.h).
 //
 // Pure: every input is an argument; the FleetController writes the status if it changed.
@@ -18,6 +19,7 @@
 #include "api/clock.h"
 #include "hub/controllers/stage_types.h"
 #include "hub/controllers/work_reports.h"
+#include "hub/controllers/workspace_references.h"
 #include "hub/controllers/workspace_rollout.h"
 #include "placement/planner.h"
 #include "policies/placement_policy.h"
@@ -38,6 +40,7 @@ struct WorkspaceStatusInput {
   int split_dropped = 0;                                 // replicas lost to a second GPU shape
   Clock::Duration capacity_limit{};                      // CapacityPendingLimit of the policy
   nlohmann::json placement_decision;                     // the planner's explanation
+  const ResolvedReferences* references = nullptr;        // null: it references nothing
   Clock::TimePoint now{};
 };
 

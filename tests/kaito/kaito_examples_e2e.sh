@@ -46,10 +46,55 @@ expect "an AWS instance type lands on its GPUs" 'aws-uswest' \
        kubectl get workspaces.berth.dev workspace-qwen-2-5-coder-7b -o jsonpath='{.status.placements[*].cluster}'
 expect "the view returns what was applied" '^llama-inference-params$' \
        kubectl get workspaces.kaito.sh workspace-llama-3-1-8b-instruct -o jsonpath='{.inference.config}'
+
+# The model-access Secret travels in the Work of the member that runs the workspace and is
+# applied there as the workspace's own copy, which the pods read as HF_TOKEN; the config
+# ConfigMap's vllm: section became the parameters.
+LLAMA='{.spec.workspaces[?(@.workspace.metadata.name=="workspace-llama-3-1-8b-instruct")]'
+expect "the Secret is delivered through Work" '^hf-token$' \
+       kubectl get work azure-eastus -o jsonpath="$LLAMA.references[*].name}"
+expect "the ConfigMap's vllm section became parameters" '"maxModelLen":16384' \
+       kubectl get work azure-eastus -o jsonpath="$LLAMA.workspace.inference.parameters}"
+expect "ReferencesResolved is True" '^True Resolved$' \
+       kubectl get workspaces.berth.dev workspace-llama-3-1-8b-instruct -o jsonpath='{.status.conditions[?(@.type=="ReferencesResolved")].status} {.status.conditions[?(@.type=="ReferencesResolved")].reason}'
+member_objects() { curl -s "http://$(cat "$DIR/agents/azure-eastus.admin")/state" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["sim"]["objects"]))'; }
+expect "the member holds the workspace's copy of the Secret" '^Secret default/workspace-llama-3-1-8b-instruct-hf-token$' member_objects
+# Editing the ConfigMap rolls out a new revision with the new value.
+kubectl patch configmap llama-inference-params --type merge \
+  -p '{"data":{"inference_config.yaml":"vllm:\n  max-model-len: 8192\n"}}' >/dev/null
+for _ in $(seq 1 150); do
+  kubectl get work azure-eastus -o jsonpath="$LLAMA.workspace.inference.parameters}" 2>/dev/null | grep -q '"maxModelLen":8192' && break
+  sleep 0.2
+done
+expect "a ConfigMap edit rolls out as a new revision" '^2$' \
+       kubectl get workspaces.berth.dev workspace-llama-3-1-8b-instruct -o jsonpath='{.status.revisions.target}'
+# A broken config is refused naming the argument, and the running revision keeps running.
+kubectl patch configmap llama-inference-params --type merge \
+  -p '{"data":{"inference_config.yaml":"vllm:\n  max-model-len: 99999999\n"}}' >/dev/null
+for _ in $(seq 1 150); do
+  kubectl get workspaces.berth.dev workspace-llama-3-1-8b-instruct -o jsonpath='{.status.conditions[?(@.type=="ReferencesResolved")].reason}' | grep -q InferenceConfigInvalid && break
+  sleep 0.2
+done
+expect "a broken config names the vLLM argument and holds the revision" 'vllm.max-model-len: 99999999 is above .*keeps running' \
+       kubectl get workspaces.berth.dev workspace-llama-3-1-8b-instruct -o jsonpath='{.status.conditions[?(@.type=="ReferencesResolved")].message}'
+expect "... and the workspace stays Available" '^True$' \
+       kubectl get workspaces.berth.dev workspace-llama-3-1-8b-instruct -o jsonpath='{.status.conditions[?(@.type=="Available")].status}'
+# Deleting the workspace removes the member's copy.
+kubectl delete workspaces.kaito.sh workspace-llama-3-1-8b-instruct --wait=false >/dev/null
+for _ in $(seq 1 150); do member_objects | grep -q 'hf-token' || break; sleep 0.2; done
+expect "the member's copy goes with the workspace" '^absent$' bash -c "$(declare -f member_objects); DIR=$DIR; member_objects | grep -q hf-token && echo present || echo absent"
+
+# A custom pod template runs as given, sized by its GPU limit; adapters render as LoRA modules.
+expect "a custom template applies unchanged" 'workspace.kaito.sh/workspace-custom-llm created' kubectl apply -f "$CORPUS/custom-template.yaml"
+expect "adapters apply unchanged" 'workspace.kaito.sh/workspace-phi-3-mini-adapter created' kubectl apply -f "$CORPUS/phi-3-adapters.yaml"
+available workspace-custom-llm
+available workspace-phi-3-mini-adapter
+expect "the template's pod asks for its own GPU count" '"gpusPerReplica":1' \
+       kubectl get work azure-eastus -o jsonpath='{.spec.workspaces[?(@.workspace.metadata.name=="workspace-custom-llm")].gpu}'
+expect "adapter strength is accepted with a Warning" 'Warning: .*strength of "phi-3-adapter" is not used' \
+       kubectl apply --dry-run=server --server-side --force-conflicts -f "$CORPUS/phi-3-adapters.yaml"
 # Refused, each with its reason.
 expect "a tuning workspace is refused"       'tuning: .*does not run tuning jobs' kubectl apply -f "$CORPUS/tuning-phi-3.yaml"
 expect "an unknown preset is refused"        'unknown model preset "not-a-model-9000"; known presets: .*phi-4-mini-instruct' kubectl apply -f "$CORPUS/unknown-preset.yaml"
-expect "a custom template is refused"        'inference.template: .*custom pod templates are not supported' \
-       kubectl apply -f "$CORPUS/custom-template.yaml"
 
 finish

@@ -149,6 +149,7 @@ metadata:
   name: workspace-llama-gated
 resource:
   instanceType: Standard_NC24ads_A100_v4
+  preferredNodes: [aks-gpu-0]
   labelSelector:
     matchLabels:
       apps: llama
@@ -159,7 +160,7 @@ inference:
       modelAccessSecret: hf-token
   config: llama-inference-params
 YAML
-expect "each dropped field is named"       'Warning: .*inference.config .*dropped' kubectl create --dry-run=server -f "$WORK/kaito-gated.yaml" -o name
+expect "each dropped field is named"       'Warning: .*resource.preferredNodes dropped' kubectl create --dry-run=server -f "$WORK/kaito-gated.yaml" -o name
 cat >"$WORK/kaito-tuning.yaml" <<'YAML'
 apiVersion: kaito.sh/v1beta1
 kind: Workspace
@@ -180,7 +181,7 @@ tuning:
     image: "myregistry.azurecr.io/adapters/phi-3-qlora:0.0.1"
 YAML
 expect "a KAITO tuning workspace is refused with the reason" 'tuning: .*does not run tuning jobs' kubectl apply -f "$WORK/kaito-tuning.yaml"
-expect "KAITO fields dropped are warned"   'Warning: KAITO Workspace workspace-llama-gated: inference.preset.presetOptions dropped' kubectl apply -f "$WORK/kaito-gated.yaml"
+expect "KAITO fields dropped are warned"   'Warning: KAITO Workspace workspace-llama-gated: resource.preferredNodes dropped' kubectl apply -f "$WORK/kaito-gated.yaml"
 expect "an unpinned revision is warned"    'Warning: inference.preset.revision is not set' kubectl replace --dry-run=server -f "$WORK/ws.yaml"
 sed 's/phi-bad/phi-warn/' "$WORK/bad.yaml" >"$WORK/warn.yaml"
 expect "validate=warn drops an unknown field" 'Warning: unknown field "resource.gpuuProducts"' kubectl apply --validate=warn -f "$WORK/warn.yaml"
