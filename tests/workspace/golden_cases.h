@@ -13,7 +13,13 @@ struct GoldenCase {
   std::string name;       // golden file: tests/workspace/golden/<name>.yaml
   std::string workspace;  // examples/workspaces/<file>
   ClusterAssignment assignment;
+  std::string configmap;  // examples/workspaces/<file> for inference.config ("" = none)
 };
+
+// A delivered Secret as the hub puts it in a Work entry.
+inline nlohmann::json DeliveredSecret(const std::string& name, const std::string& key) {
+  return {{"kind", "Secret"}, {"name", name}, {"type", "Opaque"}, {"data", {{key, "ZXhhbXBsZQ=="}}}};
+}
 
 inline std::vector<GoldenCase> GoldenCases() {
   return {
@@ -35,6 +41,17 @@ inline std::vector<GoldenCase> GoldenCases() {
       {"kaito-phi-4-mini_1xA100-80GB",
        "kaito-phi-4-mini.yaml",
        {1, GpuShape{"A100-80GB", 0, 1, ""}, "", 1, ""}},
+      {"kaito-phi-3-adapters-gated_1xA100-80GB",
+       "kaito-phi-3-adapters.yaml",
+       {1, GpuShape{"A100-80GB", 0, 1, ""}, "", 1, "", false,
+        {DeliveredSecret("hf-token", "HF_TOKEN"), DeliveredSecret("adapter-registry", ".dockerconfigjson")}}},
+      {"kaito-custom-template_2xV100-16GB",
+       "kaito-custom-template.yaml",
+       {2, GpuShape{"V100-16GB", 0, 2, ""}, "", 1, "", false, {DeliveredSecret("hf-token", "HF_TOKEN")}}},
+      {"kaito-llama-3.1-8b-config_1xA100-80GB",
+       "kaito-llama-3.1-8b-config.yaml",
+       {1, GpuShape{"A100-80GB", 0, 1, ""}, "", 1, "", true, {DeliveredSecret("hf-token", "HF_TOKEN")}},
+       "llama-inference-config.yaml"},
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include "tests/workspace/golden_cases.h"
 #include "api/yaml_json.h"
+#include "workspace/inference_config.h"
 
 namespace berth::workspace {
 using api::JsonToYaml;
@@ -24,14 +25,22 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Loads an example, converting KAITO Workspaces the way berthctl does.
-StatusOr<Workspace> LoadExample(const std::string& file) {
+// Loads an example, converting KAITO Workspaces the way berthctl does and applying the
+// inference.config ConfigMap the way the hub does.
+StatusOr<Workspace> LoadExample(const std::string& file, const std::string& configmap = "") {
   auto obj = YamlToJson(ReadFile("examples/workspaces/" + file));
   if (!obj.ok()) return obj.status();
   if (obj->value("apiVersion", "").rfind("kaito.sh/", 0) == 0) {
     auto converted = ConvertKaitoWorkspace(*obj);
     if (!converted.ok()) return converted.status();
-    return ParseWorkspace(*converted);
+    obj = std::move(converted);
+  }
+  if (!configmap.empty()) {
+    auto cm = YamlToJson(ReadFile("examples/workspaces/" + configmap));
+    if (!cm.ok()) return cm.status();
+    auto effective = ApplyInferenceConfig(*obj, &*cm);
+    if (!effective.ok()) return effective.status();
+    obj = std::move(effective);
   }
   return ParseWorkspace(*obj);
 }
@@ -40,7 +49,7 @@ class RenderGoldenTest : public ::testing::TestWithParam<testing::GoldenCase> {}
 
 TEST_P(RenderGoldenTest, MatchesGoldenFile) {
   const auto& c = GetParam();
-  auto ws = LoadExample(c.workspace);
+  auto ws = LoadExample(c.workspace, c.configmap);
   ASSERT_TRUE(ws.ok()) << ws.status().ToString();
   auto rendered = RenderWorkspace(*ws, c.assignment);
   ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();

@@ -7,11 +7,13 @@ import { parseAllDocuments } from "yaml";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Secret } from "kubernetes-models/v1/Secret";
 
 const models = {
   "apps/v1/StatefulSet": StatefulSet,
   "v1/Service": Service,
   "v1/ConfigMap": ConfigMap,
+  "v1/Secret": Secret,
 };
 
 function check(obj) {
