@@ -59,6 +59,7 @@ class ObjectApi {
   // null when no view kinds are served.
   ObjectApi(Store& store, Clock& clock, const api::KindRegistry* registry = nullptr)
       : store_(store), clock_(clock), registry_(registry) {}
+  const api::KindRegistry* registry() const { return registry_; }
 
   // `object` is the decoded body; its namespace defaults to `ns`.
   void Create(const api::KindInfo& kind, const std::string& ns, nlohmann::json object,

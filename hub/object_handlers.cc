@@ -314,7 +314,9 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
       if (!r.ok()) return replies_.ReplyError(req, r.status(), verb, start, &kind, name);
       std::vector<std::string> warnings = *opts.warnings;
       if (kind.warnings && !opts.status) {
-        for (auto& w : kind.warnings(*r)) warnings.push_back(std::move(w));
+        auto findings = kind.warnings(*r);
+        if (!opts.dry_run && !findings.empty()) RecordWarningEvent(kind, *r, findings);
+        for (auto& w : findings) warnings.push_back(std::move(w));
       }
       replies_.Reply(req, ok_code, *r, verb, start, warnings);
     };
@@ -408,6 +410,29 @@ Status ObjectHandlers::AdmitNamespaced(const api::KindInfo& kind, const std::str
   if (!kind.namespaced || ns.empty()) return Status::Ok();
   auto stored = objects_.store().Get({kNamespacesResource, "", ns});
   return AdmitNamespacedWrite(ns, stored.ok() ? &*stored : nullptr, op, kind.resource(), name);
+}
+
+void ObjectHandlers::RecordWarningEvent(const api::KindInfo& kind, const json& object,
+                                        const std::vector<std::string>& findings) {
+  const api::KindInfo* events = objects_.registry() ? objects_.registry()->ByKind("v1", "Event") : nullptr;
+  if (!events) return;
+  const std::string ns = api::NamespaceOf(object).empty() ? "default" : api::NamespaceOf(object);
+  std::string message;
+  for (const auto& f : findings) message += (message.empty() ? "" : "\n") + f;
+  if (message.size() > 1024) message = message.substr(0, 1021) + "...";
+  const std::string now = FormatRfc3339(clock_.Now());
+  const std::string name = api::NameOf(object) + ".warnings-g" + std::to_string(api::GenerationOf(object));
+  json ev = {{"apiVersion", "v1"}, {"kind", "Event"},
+             {"metadata", {{"name", name}, {"namespace", ns}}},
+             {"involvedObject", {{"apiVersion", object.value("apiVersion", "")}, {"kind", object.value("kind", "")},
+                                 {"name", api::NameOf(object)}, {"uid", api::UidOf(object)}}},
+             {"reason", kind.kind == "Workspace" && kind.group == "kaito.sh" ? "KaitoFieldsConverted" : "SpecWarnings"},
+             {"message", message}, {"type", "Warning"},
+             {"source", {{"component", "berth-hub"}}}, {"firstTimestamp", now}, {"lastTimestamp", now},
+             {"count", 1}, {"reportingComponent", "berth-hub"}};
+  if (!api::NamespaceOf(object).empty()) ev["involvedObject"]["namespace"] = ns;
+  // Best effort; AlreadyExists means this generation's findings are already recorded.
+  objects_.Create(*events, ns, std::move(ev), {}, [](StatusOr<json>) {});
 }
 
 void ObjectHandlers::Delete(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,

@@ -65,6 +65,11 @@ class ObjectHandlers {
                          const ResourcePath& rp, bool query_dry_run, const std::string& propagation_policy,
                          RequestStart start);
 
+  // A kind's findings on a stored write (KindInfo::warnings) as one Warning Event on the
+  // object, once per generation (a fixed Event name: re-applying the same spec adds none).
+  void RecordWarningEvent(const api::KindInfo& kind, const nlohmann::json& object,
+                          const std::vector<std::string>& findings);
+
   ObjectApi& objects_;
   Clock& clock_;
   ApiReplies& replies_;
