@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "workspace/pod_tolerations.h"
 #include "workspace/text_match.h"
 #include "api/yaml_json.h"
 
@@ -212,8 +213,7 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
   json pod_spec = {
       {"containers", {container}},
       {"affinity", affinity},
-      {"tolerations",
-       {{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}},
+      {"tolerations", RenderedPodTolerations()},
       {"terminationGracePeriodSeconds", 60},
       {"volumes",
        {{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}},
