@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "placement/taints.h"
 #include "workspace/catalog.h"
 
 namespace berth::agent {
@@ -40,6 +41,7 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
                      {"driverVersion", n.driver_version},
                      {"cudaVersion", n.cuda_version}});
     if (!n.labels.empty()) nodes.back()["labels"] = n.labels;
+    if (!n.taints.empty()) nodes.back()["taints"] = placement::NodeTaintsJson(n.taints);
   }
   json prices = json::object();
   for (const auto& [product, price] : inv.prices_per_gpu_hour) prices[product] = price;
@@ -51,6 +53,10 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
           {"pricesPerGpuHour", prices},
           {"cachedImages", inv.cached_images},
           {"cachedModels", inv.cached_models}};
+}
+
+std::vector<placement::Taint> ReportedNodeTaints(const json& node) {
+  return placement::ParseNodeTaints(node.value("/spec/taints"_json_pointer, json::array()));
 }
 
 std::map<std::string, std::string> ReportedNodeLabels(const json& node) {
@@ -218,6 +224,7 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
       n.driver_version = driver;
       n.cuda_version = cuda;
       n.labels = ReportedNodeLabels(node);
+      n.taints = ReportedNodeTaints(node);
       n.gpus = QuantityToInt(quantity);
       if (n.gpus <= 0) continue;
       if (resource == kGpuResource) {

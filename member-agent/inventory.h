@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "placement/fleet.h"
+
 namespace berth::agent {
 
 // One GPU node, or one MIG profile of a node (a node exposing two profiles appears twice,
@@ -33,6 +35,9 @@ struct NodeInventory {
   // Labels a workspace's resource.labelSelector may name: the node's own, without the
   // kubernetes.io, k8s.io and nvidia.com ones (ReportedNodeLabels).
   std::map<std::string, std::string> labels;
+  // The node's taints (spec.taints), which decide what Kubernetes schedules there: the hub
+  // keeps Berth's replicas off pools whose taints its pods do not tolerate (ReportedNodeTaints).
+  std::vector<placement::Taint> taints;
   bool operator==(const NodeInventory&) const = default;
 };
 
@@ -59,6 +64,10 @@ nlohmann::json InventoryStatusJson(const GpuInventory& inventory, const std::str
 // nvidia.com (and their subdomains), which describe the node to Kubernetes, not to users;
 // at most 64, so a status stays small on big clusters.
 std::map<std::string, std::string> ReportedNodeLabels(const nlohmann::json& node);
+
+// A Node object's spec.taints worth reporting: those with a key and a known effect, in the
+// node's order, at most placement::kMaxNodeTaints (32).
+std::vector<placement::Taint> ReportedNodeTaints(const nlohmann::json& node);
 
 // GPU requests of one pod: effective request per resource name (max of the sum over
 // containers and the largest init container; a limit stands in for a missing request, as

@@ -133,6 +133,28 @@ TEST(InventoryTest, NodesReportTheirOwnLabelsNotKubernetesOrNvidiaOnes) {
   EXPECT_EQ(ReportedNodeLabels(many).size(), 64u) << "bounded";
 }
 
+// A kube node's spec.taints are reported as they are (bounded), so the hub plans only with
+// nodes Berth's pods tolerate.
+TEST(InventoryTest, NodesReportTheirTaints) {
+  json node = GpuNode("a100-0", {{"nvidia.com/gpu", "4"}});
+  node["spec"]["taints"] = {
+      {{"key", "sku"}, {"value", "gpu"}, {"effect", "NoSchedule"}},
+      {{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}, {"timeAdded", "2026-01-01T00:00:00Z"}},
+      {{"key", "bad"}, {"effect", "Maybe"}}};
+  auto inv = ComputeInventory(json::array({node}), json::array());
+  ASSERT_EQ(inv.nodes.size(), 1u);
+  const std::vector<placement::Taint> want = {
+      {"sku", "gpu", policies::TaintEffect::kNoSchedule},
+      {"node.kubernetes.io/unreachable", "", policies::TaintEffect::kNoExecute}};
+  EXPECT_EQ(inv.nodes[0].taints, want);
+  json status = InventoryStatusJson(inv, "0.1.0", "kube", false);
+  EXPECT_EQ(status["nodes"][0]["taints"],
+            json::parse(R"([{"key": "sku", "value": "gpu", "effect": "NoSchedule"},
+                            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}])"));
+  for (int i = 0; i < 40; ++i) node["spec"]["taints"].push_back({{"key", "t" + std::to_string(i)}, {"effect", "NoSchedule"}});
+  EXPECT_EQ(ReportedNodeTaints(node).size(), placement::kMaxNodeTaints) << "bounded";
+}
+
 TEST(InventoryTest, StatusJsonHasTheContractShape) {
   GpuInventory inv;
   inv.nodes.push_back({"h100-0", "h100", true, "H100-80GB", "NVIDIA-H100-80GB-HBM3", 80, 8, 6, 2, "",

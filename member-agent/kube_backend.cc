@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/rest_client.h"
+#include "member-agent/readiness.h"
 
 namespace berth::agent {
 
@@ -79,9 +80,8 @@ PodState PodStateFromJson(const json& pod) {
     if (type == "Ready" && c.value("status", "") == "True") s.ready = true;
     if (type == "PodScheduled" && c.value("status", "") == "False") {
       s.message = c.value("message", "");
-      s.reason = s.message.find("nvidia.com/") != std::string::npos
-                     ? "InsufficientGPU"
-                     : c.value("reason", "Unschedulable");
+      s.reason = SchedulerMessageIsGpuShortage(s.message) ? "InsufficientGPU"
+                                                          : c.value("reason", "Unschedulable");
     }
   }
   if (s.ready || !s.reason.empty()) return s;

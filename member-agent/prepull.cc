@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "workspace/catalog.h"
+#include "workspace/pod_tolerations.h"
 
 namespace berth::agent {
 
@@ -57,8 +58,7 @@ StatusOr<json> RenderPrePullDaemonSet(const std::string& workspace, const std::s
   }
   const json pod_labels = {{kManagedByLabel, kManagedByValue}, {kPrePullLabel, workspace}};
   json pod_spec = {
-      {"tolerations",
-       {{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}},
+      {"tolerations", workspace::RenderedPodTolerations()},  // pull where the replicas may run
       {"automountServiceAccountToken", false},
       {"terminationGracePeriodSeconds", 0},
       {"initContainers",

@@ -22,6 +22,10 @@ std::string Fraction(int a, int b) { return std::to_string(a) + "/" + std::to_st
 
 }  // namespace
 
+bool SchedulerMessageIsGpuShortage(const std::string& message) {
+  return message.find("Insufficient nvidia.com/") != std::string::npos;
+}
+
 WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const WorkloadState& state,
                                      int desired_replicas, int64_t revision) {
   WorkspaceReadiness out;

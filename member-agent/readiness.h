@@ -47,4 +47,10 @@ struct WorkspaceReadiness {
 WorkspaceReadiness SummarizeWorkload(const std::string& workspace, const WorkloadState& state,
                                      int desired_replicas, int64_t revision);
 
+// True when a scheduler's "0/N nodes are available: …" message counts nodes short of GPUs
+// ("Insufficient nvidia.com/gpu" or a MIG resource): such a pod is InsufficientGPU, any
+// other unschedulable pod (taints, affinity, readiness) Unschedulable. A taint key under
+// nvidia.com/ ("untolerated taint {nvidia.com/gpu: present}") is not a GPU shortage.
+bool SchedulerMessageIsGpuShortage(const std::string& message);
+
 }  // namespace berth::agent

@@ -11,6 +11,7 @@
 #include "api/yaml_json.h"
 #include "member-agent/reconciler.h"
 #include "placement/fleet_file.h"
+#include "placement/taints.h"
 #include "workspace/catalog.h"
 #include "workspace/text_match.h"
 
@@ -249,6 +250,7 @@ SimCluster::SimPod SimCluster::NewPodLocked(const ObjectKey& sts_key, const json
       "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms"_json_pointer,
       json::array());
   pod.anti_affinity = pod_spec.contains("/affinity/podAntiAffinity"_json_pointer);
+  pod.tolerations = placement::ParsePodTolerations(pod_spec.value("tolerations", json::array()));
   const json ann = sts.value("/metadata/annotations"_json_pointer, json::object());
   pod.weights_gib = std::atof(ann.value(kWeightsGibAnnotation, "0").c_str());
   pod.model = ann.value(kModelAnnotation, "");
@@ -331,8 +333,11 @@ void SimCluster::SyncPrePullsLocked() {
     const json terms = pod_spec.value(
         "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms"_json_pointer,
         json::array());
+    const auto tolerations = placement::ParsePodTolerations(pod_spec.value("tolerations", json::array()));
     for (auto& node : nodes_) {
       if (node.down) continue;  // a DaemonSet pod on a lost node starts over when it returns
+      // The DaemonSet controller keeps its pods off nodes whose NoSchedule taints they do not tolerate.
+      if (placement::FirstUntoleratedTaint(node.spec.taints, tolerations)) continue;
       bool match = MatchesNodeSelectorTerms(node.labels, terms);
       for (const auto& [k, v] : selector.items()) {
         auto l = node.labels.find(k);
@@ -382,6 +387,7 @@ int SimCluster::UsedLocked(const SimNode& node) const {
 
 bool SimCluster::NodeMatchesLocked(const SimNode& node, const SimPod& pod) const {
   if (node.down || pod.resource != node.resource) return false;
+  if (placement::FirstUntoleratedTaint(node.spec.taints, pod.tolerations)) return false;
   if (!MatchesNodeSelectorTerms(node.labels, pod.node_affinity_terms)) return false;
   if (pod.anti_affinity) {
     for (const auto& [k, other] : pods_) {
@@ -400,6 +406,8 @@ std::string SimCluster::UnschedulableMessageLocked(const SimPod& pod) const {
   for (const auto& node : nodes_) {
     if (node.down) {
       ++why["node(s) were not ready"];
+    } else if (const placement::Taint* t = placement::FirstUntoleratedTaint(node.spec.taints, pod.tolerations)) {
+      ++why["node(s) had untolerated taint {" + t->key + ": " + t->value + "}"];
     } else if (!MatchesNodeSelectorTerms(node.labels, pod.node_affinity_terms)) {
       ++why["node(s) didn't match Pod's node affinity/selector"];
     } else if (pod.resource != node.resource ||
@@ -409,10 +417,14 @@ std::string SimCluster::UnschedulableMessageLocked(const SimPod& pod) const {
       ++why["node(s) didn't match pod anti-affinity rules"];
     }
   }
+  // Sorted as kube-scheduler sorts them: by the whole "<count> <phrase>" text.
+  std::vector<std::string> counted;
+  for (const auto& [phrase, n] : why) counted.push_back(std::to_string(n) + " " + phrase);
+  std::sort(counted.begin(), counted.end());
   std::string out = "0/" + std::to_string(nodes_.size()) + " nodes are available";
   std::string sep = ": ";
-  for (const auto& [phrase, n] : why) {
-    out += sep + std::to_string(n) + " " + phrase;
+  for (const auto& c : counted) {
+    out += sep + c;
     sep = ", ";
   }
   return out + " (simulated cluster)";
@@ -504,11 +516,12 @@ PodState SimCluster::PodStateLocked(const SimPod& pod) const {
   auto now = clock_->Now();
   if (pod.node.empty()) {
     // As the kube backend reads a real scheduler's PodScheduled message: a GPU shortage is
-    // InsufficientGPU, anything else (labels, readiness) Unschedulable, and the message names it.
+    // InsufficientGPU, anything else (taints, labels, readiness) Unschedulable, and the
+    // message names it.
     s.message = UnschedulableMessageLocked(pod);
-    s.reason = !pod.displaced.empty()                                      ? pod.displaced
-               : s.message.find("Insufficient nvidia.com/") != std::string::npos ? "InsufficientGPU"
-                                                                           : "Unschedulable";
+    s.reason = !pod.displaced.empty()                         ? pod.displaced
+               : SchedulerMessageIsGpuShortage(s.message) ? "InsufficientGPU"
+                                                          : "Unschedulable";
     s.message = (pod.displaced == "NodeLost"   ? "its node went down; "
                  : pod.displaced == "GPUsLost" ? "GPUs of its node failed; "
                                                : "") +
@@ -614,6 +627,7 @@ StatusOr<GpuInventory> SimCluster::ReadInventory() {
     n.driver_version = node.spec.driver_version.text;
     n.cuda_version = node.spec.cuda_version.text;
     n.labels = node.spec.labels;  // the pool's labels, as a kube node's own are reported
+    n.taints = node.spec.taints;
     inv.nodes.push_back(std::move(n));
     images.insert(node.images.begin(), node.images.end());
   }

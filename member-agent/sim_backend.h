@@ -119,6 +119,7 @@ class SimCluster final : public MemberBackend {
     int units = 0;
     nlohmann::json node_affinity_terms;  // requiredDuringScheduling...nodeSelectorTerms
     bool anti_affinity = false;          // required pod anti-affinity on the hostname
+    std::vector<policies::Toleration> tolerations;  // the pod template's
     std::string image, model;
     double weights_gib = 0;
     std::string node;       // "" = not scheduled
@@ -152,8 +153,10 @@ class SimCluster final : public MemberBackend {
   void StartPullLocked(SimPod& pod, SimNode& node);
   int UsedLocked(const SimNode& node) const;
   bool NodeMatchesLocked(const SimNode& node, const SimPod& pod) const;
-  // Why no node takes `pod`, in the Kubernetes scheduler's words ("0/3 nodes are available:
-  // 1 node(s) were not ready, 2 node(s) didn't match Pod's node affinity/selector").
+  // Why no node takes `pod`, in the Kubernetes scheduler's words, checked in its filter
+  // order (not ready, TaintToleration, NodeAffinity, NodeResourcesFit, anti-affinity):
+  // "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: inference},
+  // 2 node(s) didn't match Pod's node affinity/selector".
   std::string UnschedulableMessageLocked(const SimPod& pod) const;
   PodState PodStateLocked(const SimPod& pod) const;
   Clock::Duration Scaled(double seconds) const;

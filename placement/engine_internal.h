@@ -27,7 +27,10 @@ struct PoolIndex {
   int first_node = 0;  // into FleetIndex::nodes
   int node_count = 0;
   double price_per_unit = 0;        // per GPU-hour, divided by slices per GPU for MIG
-  const GpuNode* sample = nullptr;  // first node: product, versions
+  const GpuNode* sample = nullptr;  // first node: product, versions, labels, taints
+  // The first taint of the pool's nodes that Berth's rendered pods do not tolerate
+  // (workspace::RenderedPodTolerations); nullptr when they can land there.
+  const Taint* untolerated_taint = nullptr;
 };
 
 struct ClusterIndex {
@@ -76,7 +79,7 @@ struct PolicyView {
   std::shared_ptr<const policies::PlacementPolicySpec> keep_alive;
   std::vector<uint8_t> new_verdict;   // per cluster: kPass or RejectReason (new replicas)
   std::vector<uint8_t> keep_verdict;  // per cluster: for replicas already running there
-  std::vector<uint8_t> pool_verdict;  // per pool: product, price, driver, CUDA
+  std::vector<uint8_t> pool_verdict;  // per pool: product, node taints, price, driver, CUDA
   std::vector<double> locality_ms;    // per cluster: traffic-weighted latency
   std::vector<double> affinity;       // per cluster: preferred weights matched (label-only terms)
   bool dynamic_selector = false;      // required terms use properties → evaluate per decision

@@ -28,6 +28,8 @@ std::string_view RejectReasonName(RejectReason reason) {
       return "GpuProductNotAllowed";
     case RejectReason::kNodeLabelsMismatch:
       return "NodeLabelsMismatch";
+    case RejectReason::kNodeTaintsNotTolerated:
+      return "NodeTaintsNotTolerated";
     case RejectReason::kPriceAboveLimit:
       return "PriceAboveLimit";
     case RejectReason::kDriverTooOld:

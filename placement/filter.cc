@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "placement/engine_internal.h"
+#include "placement/taints.h"
 #include "workspace/catalog.h"
 
 namespace berth::placement {
@@ -241,6 +242,8 @@ PolicyView BuildPolicyView(const FleetIndex& index,
     RejectReason r = RejectReason::kCount;
     if (!ProductAllowed(policy, node))
       r = RejectReason::kGpuProductNotAllowed;
+    else if (pool.untolerated_taint)
+      r = RejectReason::kNodeTaintsNotTolerated;
     else if (policy.required.max_price_per_gpu_hour > 0 &&
              pool.price_per_unit * node.units_per_gpu >
                  policy.required.max_price_per_gpu_hour + 1e-9)
@@ -315,7 +318,9 @@ SizedRequest SizeRequest(const FleetIndex& index, const PlacementRequest& reques
   for (size_t p = 0; p < index.pools.size(); ++p) {
     const PoolIndex& pool = index.pools[p];
     const auto& est = sized.estimates[pool.shape];
-    if (!est || !sized.product_allowed[pool.shape] || !sized.pool_allowed[p]) continue;
+    if (!est || !sized.product_allowed[pool.shape] || !sized.pool_allowed[p] ||
+        pool.untolerated_taint)
+      continue;
     double cost = pool.price_per_unit * est->total_gpus();
     if (cheapest < 0 || cost < cheapest) cheapest = cost;
   }
@@ -366,8 +371,7 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     case RejectReason::kTaintNotTolerated: {
       for (const auto& t : c.taints) {
         if (t.effect == TaintEffect::kPreferNoSchedule) continue;
-        return "taint " + t.key + (t.value.empty() ? "" : "=" + t.value) + ":" +
-               std::string(policies::TaintEffectName(t.effect)) +
+        return "taint " + TaintText(t) +
                " is not tolerated (add a toleration without tolerationSeconds to the policy)";
       }
       return "a taint is not tolerated";
@@ -391,6 +395,19 @@ std::string RejectionMessage(const FleetIndex& index, const Ledger& ledger,
     case RejectReason::kNodeLabelsMismatch:
       return "the nodes that match resource.labelSelector have no GPUs that fit (this cluster has such "
              "nodes, so the others are not used)";
+    case RejectReason::kNodeTaintsNotTolerated: {
+      std::string out;
+      for (int p : pools) {
+        const Taint* t = index.pools[p].untolerated_taint;
+        if (!t) continue;
+        std::string said = "nodes of pool " + index.pools[p].sample->pool + " carry taint " + TaintText(*t);
+        if (out.find(said) != std::string::npos) continue;
+        out += (out.empty() ? "" : "; ") + said;
+        if (out.size() > 200) break;
+      }
+      if (out.empty()) return "GPU nodes carry taints Berth's pods do not tolerate";
+      return out + ", which Berth's pods do not tolerate (their tolerations: docs/WORKSPACE.md)";
+    }
     case RejectReason::kPriceAboveLimit: {
       double cheapest = -1;
       for (int p : pools) {

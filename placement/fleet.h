@@ -24,6 +24,7 @@ struct Taint {
   std::string key;
   std::string value;
   TaintEffect effect = TaintEffect::kNoSchedule;
+  bool operator==(const Taint&) const = default;
 };
 
 // Kubernetes toleration matching: effect (when set) equal; Exists matches the key (an empty
@@ -47,7 +48,14 @@ struct GpuNode {
   // pool's `labels`; an agent reports a real node's, without the kubernetes.io, k8s.io and
   // nvidia.com ones).
   std::map<std::string, std::string> labels;
+  // The node's own taints (a fleet file pool's `taints`; an agent reports a real node's
+  // spec.taints, at most kMaxNodeTaints). Not the cluster's placement taints: these decide
+  // which pods Kubernetes schedules on the node (placement/taints.h).
+  std::vector<Taint> taints;
 };
+
+// Bound on the taints an agent reports, and the hub reads, per node.
+inline constexpr size_t kMaxNodeTaints = 32;
 
 struct ClusterInventory {
   std::string name;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/schema.h"
 #include "api/yaml_json.h"
 #include "workspace/catalog.h"
 
@@ -107,6 +108,44 @@ void ReadLabels(FleetReader& r, const json& o, const std::string& path, std::map
   }
 }
 
+// A `taints` list of {key, value, effect} into `out`. Cluster taints (placement's) default
+// their effect to NoSchedule; node taints are Kubernetes' own, which require an effect and
+// a valid label key.
+void ReadTaints(FleetReader& r, const json& o, const std::string& path, bool node_taints,
+                std::vector<Taint>& out) {
+  auto taints = o.find("taints");
+  if (taints == o.end() || taints->is_null()) return;
+  if (!taints->is_array()) {
+    r.Fail(path + ".taints", "must be a list of {key, value, effect}");
+    return;
+  }
+  for (size_t i = 0; i < taints->size(); ++i) {
+    std::string tp = path + ".taints[" + std::to_string(i) + "]";
+    const json& t = (*taints)[i];
+    if (!t.is_object()) {
+      r.Fail(tp, "must be an object {key, value, effect}");
+      continue;
+    }
+    Taint taint;
+    taint.key = r.Str(t, "key", tp, true);
+    taint.value = r.Str(t, "value", tp);
+    if (node_taints && !taint.key.empty()) {
+      if (std::string why = api::CheckLabelKey(taint.key); !why.empty()) r.Fail(tp + ".key", why);
+    }
+    std::string effect = r.Str(t, "effect", tp, node_taints);
+    if (effect.empty() && node_taints) continue;  // reported as required
+    auto e = policies::ParseTaintEffect(effect.empty() ? "NoSchedule" : effect);
+    if (!e)
+      r.Fail(tp + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute");
+    else
+      taint.effect = *e;
+    out.push_back(std::move(taint));
+  }
+  if (node_taints && out.size() > kMaxNodeTaints) {
+    r.Fail(path + ".taints", "must list at most " + std::to_string(kMaxNodeTaints) + " taints");
+  }
+}
+
 void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterInventory& cluster) {
   if (!p.is_object()) {
     r.Fail(path, "must be an object");
@@ -132,6 +171,8 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
   DottedVersion cuda = r.Version(p, "cudaVersion", path);
   std::map<std::string, std::string> labels;
   ReadLabels(r, p, path, labels);
+  std::vector<Taint> taints;
+  ReadTaints(r, p, path, /*node_taints=*/true, taints);
 
   std::string mig_profile;
   int slices_per_gpu = 1;
@@ -197,6 +238,7 @@ void ParsePool(FleetReader& r, const json& p, const std::string& path, ClusterIn
     n.driver_version = driver;
     n.cuda_version = cuda;
     n.labels = labels;
+    n.taints = taints;
     cluster.nodes.push_back(std::move(n));
   }
 }
@@ -277,29 +319,7 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
         cluster.health = ClusterHealth::kUnknown;
       else
         r.Fail(path + ".health", "must be Healthy, Unhealthy or Unknown");
-      if (auto taints = c.find("taints"); taints != c.end() && !taints->is_null()) {
-        if (!taints->is_array())
-          r.Fail(path + ".taints", "must be a list");
-        else
-          for (size_t ti = 0; ti < taints->size(); ++ti) {
-            std::string tp = path + ".taints[" + std::to_string(ti) + "]";
-            const json& t = (*taints)[ti];
-            if (!t.is_object()) {
-              r.Fail(tp, "must be an object {key, value, effect}");
-              continue;
-            }
-            Taint taint;
-            taint.key = r.Str(t, "key", tp, true);
-            taint.value = r.Str(t, "value", tp);
-            std::string effect = r.Str(t, "effect", tp);
-            auto e = policies::ParseTaintEffect(effect.empty() ? "NoSchedule" : effect);
-            if (!e)
-              r.Fail(tp + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute");
-            else
-              taint.effect = *e;
-            cluster.taints.push_back(std::move(taint));
-          }
-      }
+      ReadTaints(r, c, path, /*node_taints=*/false, cluster.taints);
       if (auto prices = c.find("prices"); prices != c.end() && !prices->is_null()) {
         if (!prices->is_object())
           r.Fail(path + ".prices", "must map GPU product to price per GPU-hour");

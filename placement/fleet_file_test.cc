@@ -9,6 +9,16 @@ namespace berth::placement {
 namespace {
 
 using ::testing::Contains;
+using ::testing::IsSupersetOf;
+
+// The field paths an invalid fleet names (empty for a valid one).
+std::vector<std::string> BadFields(const StatusOr<FleetSnapshot>& fleet) {
+  std::vector<std::string> fields;
+  if (!fleet.ok()) {
+    for (const auto& c : fleet.status().causes()) fields.push_back(c.field);
+  }
+  return fields;
+}
 
 constexpr const char* kFleet = R"(
 kind: Fleet
@@ -95,6 +105,43 @@ TEST(FleetFile, NumericPoolNameReadsAsText) {
   std::vector<std::string> fields;
   for (const auto& c : dup.status().causes()) fields.push_back(c.field);
   EXPECT_THAT(fields, Contains("clusters[0].nodePools[1].name"));
+}
+
+// Node taints are Kubernetes' own: per pool, on every node of it; an effect is required and
+// the key must be a label key.
+TEST(FleetFile, PoolTaintsGoOnEveryNodeOfThePool) {
+  const std::string head = "clusters:\n  - name: a\n    region: r\n    prices: {A100-80GB: 2}\n    nodePools:\n";
+  auto fleet = ParseFleetYaml(head + R"(
+      - name: gpu
+        gpu: A100-80GB
+        count: 2
+        taints:
+          - {key: sku, value: gpu, effect: NoSchedule}
+          - {key: example.com/drain, effect: NoExecute}
+      - {name: plain, gpu: A100-80GB}
+)");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  const auto& nodes = fleet->clusters[0].nodes;
+  ASSERT_EQ(nodes.size(), 3u);
+  const std::vector<Taint> want = {{"sku", "gpu", policies::TaintEffect::kNoSchedule},
+                                   {"example.com/drain", "", policies::TaintEffect::kNoExecute}};
+  EXPECT_EQ(nodes[0].taints, want);
+  EXPECT_EQ(nodes[1].taints, want);
+  EXPECT_TRUE(nodes[2].taints.empty());
+  EXPECT_TRUE(fleet->clusters[0].taints.empty()) << "pool taints are not cluster taints";
+
+  auto bad = ParseFleetYaml(head + R"(
+      - name: gpu
+        gpu: A100-80GB
+        taints: [{value: x, effect: NoSchedule}, {key: "bad key", effect: NoSchedule}, {key: k}, {key: k, effect: Sometimes}, 7]
+      - {name: other, gpu: A100-80GB, taints: {key: k}}
+)");
+  EXPECT_THAT(BadFields(bad), IsSupersetOf({"clusters[0].nodePools[0].taints[0].key",
+                                             "clusters[0].nodePools[0].taints[1].key",
+                                             "clusters[0].nodePools[0].taints[2].effect",
+                                             "clusters[0].nodePools[0].taints[3].effect",
+                                             "clusters[0].nodePools[0].taints[4]",
+                                             "clusters[0].nodePools[1].taints"}));
 }
 
 TEST(FleetFile, YamlSyntaxErrorNamesTheLine) {

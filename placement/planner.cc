@@ -8,6 +8,8 @@
 #include <numeric>
 
 #include "placement/engine_internal.h"
+#include "placement/taints.h"
+#include "workspace/pod_tolerations.h"
 
 namespace berth::placement {
 
@@ -68,6 +70,8 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
     return it->second;
   };
   std::unordered_map<std::string, int> shape_ids;
+  static const std::vector<policies::Toleration> rendered_tolerations =
+      ParsePodTolerations(workspace::RenderedPodTolerations());
   std::vector<FieldCause> causes;
   for (size_t c = 0; c < ix.snapshot.clusters.size(); ++c) {
     const ClusterInventory& cluster = ix.snapshot.clusters[c];
@@ -83,10 +87,12 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
     for (size_t n = 0; n < cluster.nodes.size(); ++n) {
       const GpuNode& node = cluster.nodes[n];
       if (node.units <= 0) continue;
-      // Labels too: a workspace's node selector admits or refuses a pool as a whole.
+      // Labels and taints too: a workspace's node selector, and the tolerations of the pods
+      // Berth renders, admit or refuse a pool as a whole.
       std::string key = node.pool + "|" + ShapeKey(node) + "|" + node.driver_version.ToString() +
                         "|" + node.cuda_version.ToString();
       for (const auto& [k, v] : node.labels) key += "|" + k + "=" + v;
+      for (const auto& t : node.taints) key += "|taint " + TaintText(t);
       auto [it, added] = groups.try_emplace(key);
       if (added) order.push_back(key);
       it->second.push_back(static_cast<int>(n));
@@ -115,6 +121,7 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
       pool.first_node = static_cast<int>(ix.nodes.size());
       pool.node_count = static_cast<int>(members.size());
       pool.sample = &sample;
+      pool.untolerated_taint = FirstUntoleratedTaint(sample.taints, rendered_tolerations);
       auto price = cluster.price_per_gpu_hour.find(sample.gpu_product);
       double per_gpu = price == cluster.price_per_gpu_hour.end() ? 0 : price->second;
       pool.price_per_unit = per_gpu / std::max(1, sample.units_per_gpu);

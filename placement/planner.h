@@ -69,6 +69,7 @@ enum class RejectReason : uint8_t {
   kNoGpuNodes,
   kGpuProductNotAllowed,
   kNodeLabelsMismatch,
+  kNodeTaintsNotTolerated,
   kPriceAboveLimit,
   kDriverTooOld,
   kCudaTooOld,

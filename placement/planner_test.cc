@@ -93,6 +93,81 @@ clusters:
   EXPECT_EQ(plain.allocations[0].cluster, "byo");
 }
 
+// The pods Berth renders tolerate nvidia.com/gpu (Exists) and sku=gpu, both NoSchedule
+// (workspace::RenderedPodTolerations): a pool tainted otherwise takes no replica, as the
+// member's scheduler would refuse its nodes; PreferNoSchedule never keeps a replica off.
+TEST(Planner, PoolsWhoseNodeTaintsThePodsDoNotTolerateTakeNoReplica) {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: aks
+    region: eastus
+    prices: {A100-80GB: 2}
+    nodePools:
+      - {name: dedicated, gpu: A100-80GB, gpusPerNode: 8, taints: [{key: dedicated, value: inference, effect: NoSchedule}]}
+      - {name: sku, gpu: A100-80GB, gpusPerNode: 2, taints: [{key: sku, value: gpu, effect: NoSchedule}]}
+  - name: gke
+    region: eastus
+    prices: {A100-80GB: 3}
+    nodePools:
+      - name: gpu
+        gpu: A100-80GB
+        gpusPerNode: 8
+        taints:
+          - {key: nvidia.com/gpu, value: present, effect: NoSchedule}
+          - {key: spot, effect: PreferNoSchedule}
+  - name: drained
+    region: eastus
+    prices: {A100-80GB: 1}
+    nodePools:
+      - {name: a, gpu: A100-80GB, gpusPerNode: 8, taints: [{key: drain, effect: NoExecute}]}
+      - {name: b, gpu: A100-80GB, gpusPerNode: 8, taints: [{key: sku, value: cpu, effect: NoSchedule}]}
+)");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto planner = Planner::Create(*fleet);
+  ASSERT_TRUE(planner.ok());
+  auto d = planner->Decide(Request("ns/a", 3, 2), {.explain = true});
+  // aks: only the sku=gpu pool (2 GPUs, one replica), never the 8-GPU dedicated one;
+  // gke takes the rest; drained, the cheapest, takes none.
+  std::map<std::string, int> placed;
+  for (const auto& a : d.allocations) placed[a.cluster] += a.replicas;
+  EXPECT_EQ(placed, (std::map<std::string, int>{{"aks", 1}, {"gke", 2}}));
+  ASSERT_EQ(d.rejections.size(), 1u);
+  EXPECT_EQ(d.rejections[0].reason, RejectReason::kNodeTaintsNotTolerated);
+  EXPECT_EQ(RejectReasonName(d.rejections[0].reason), "NodeTaintsNotTolerated");
+  EXPECT_EQ(d.rejections[0].message,
+            "nodes of pool a carry taint drain:NoExecute; nodes of pool b carry taint "
+            "sku=cpu:NoSchedule, which Berth's pods do not tolerate (their tolerations: "
+            "docs/WORKSPACE.md)");
+  for (const auto& r : planner->new_reservations()) {
+    EXPECT_NE(r.node, "dedicated-0") << "a replica on a node its pods cannot be scheduled on";
+  }
+}
+
+// A tainted pool is reported only when it is the furthest a cluster got: a pool of a
+// product the policy refuses does not hide it, and the message names only tainted pools.
+TEST(Planner, NodeTaintRejectionNamesOnlyTheTaintedPool) {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: c
+    region: eastus
+    prices: {A100-80GB: 2, L4: 1}
+    nodePools:
+      - {name: a100, gpu: A100-80GB, gpusPerNode: 8, taints: [{key: team, value: research, effect: NoSchedule}]}
+      - {name: l4, gpu: L4, gpusPerNode: 8}
+)");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto planner = Planner::Create(*fleet);
+  ASSERT_TRUE(planner.ok());
+  PlacementRequest r = Request("ns/a", 1, 2);
+  r.gpu_products = {"A100-80GB"};
+  auto d = planner->Decide(r, {.explain = true});
+  EXPECT_EQ(d.placed, 0);
+  ASSERT_EQ(d.rejections.size(), 1u);
+  EXPECT_EQ(d.rejections[0].reason, RejectReason::kNodeTaintsNotTolerated);
+  EXPECT_EQ(d.rejections[0].message.find("l4"), std::string::npos) << d.rejections[0].message;
+  EXPECT_NE(d.rejections[0].message.find("team=research:NoSchedule"), std::string::npos);
+}
+
 // Was: with no member at all, the Scheduled condition and its Event had an empty message.
 TEST(Planner, AnEmptyFleetSaysNoMemberHasJoined) {
   auto planner = Planner::Create(FleetSnapshot{});

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "workspace/pod_template.h"
+#include "workspace/pod_tolerations.h"
 #include "workspace/text_match.h"
 #include "api/kinds.h"
 #include "api/yaml_json.h"
@@ -257,8 +258,7 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
   json pod_spec = {
       {"containers", {container}},
       {"affinity", affinity},
-      {"tolerations",
-       {{{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}}},
+      {"tolerations", RenderedPodTolerations()},
       {"terminationGracePeriodSeconds", 60},
       {"volumes",
        {{{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}},
@@ -364,7 +364,7 @@ json TemplateStatefulSet(const Workspace& ws, const ClusterAssignment& a, const 
     for (const json& e : ours) term["matchExpressions"].push_back(e);
   }
   if (!pod_spec.contains("tolerations") || !pod_spec["tolerations"].is_array()) pod_spec["tolerations"] = json::array();
-  pod_spec["tolerations"].push_back({{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+  for (const json& t : RenderedPodTolerations()) pod_spec["tolerations"].push_back(t);
   json tmpl_meta = ws.inference.pod_template.value("metadata", json::object());
   tmpl_meta["labels"] = tmpl_labels;
   return {{"apiVersion", "apps/v1"},

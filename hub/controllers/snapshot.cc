@@ -1,6 +1,7 @@
 #include "hub/controllers/snapshot.h"
 
 #include "api/object.h"
+#include "placement/taints.h"
 
 namespace berth::hub {
 
@@ -56,6 +57,7 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
         if (value.is_string()) node.labels[key] = value.get<std::string>();
       }
     }
+    if (auto taints = n.find("taints"); taints != n.end()) node.taints = placement::ParseNodeTaints(*taints);
     if (node.units > 0) c.nodes.push_back(std::move(node));
   }
   const json& prices = field("pricesPerGpuHour");

@@ -25,5 +25,30 @@ TEST(InventoryFromMember, ReadsNodesWithTheirLabels) {
   EXPECT_TRUE(c.nodes[1].labels.empty());
 }
 
+// Node taints as the agent reports them (a kube node's spec.taints, a sim pool's): the
+// planner keeps replicas off nodes Berth's pods cannot be scheduled on. Malformed entries
+// are skipped, and no node carries more than kMaxNodeTaints.
+TEST(InventoryFromMember, ReadsNodeTaintsBounded) {
+  json taints = {{{"key", "sku"}, {"value", "gpu"}, {"effect", "NoSchedule"}},
+                 {{"key", "drain"}, {"effect", "NoExecute"}},
+                 {{"key", "odd"}, {"effect", "Sometimes"}},
+                 {{"key", 7}, {"effect", "NoSchedule"}},
+                 "not-an-object"};
+  json many = json::array();
+  for (int i = 0; i < 40; ++i) many.push_back({{"key", "t" + std::to_string(i)}, {"effect", "NoSchedule"}});
+  json member = {{"metadata", {{"name", "m"}}},
+                 {"status",
+                  {{"nodes",
+                    {{{"name", "a"}, {"gpuProduct", "L4"}, {"gpus", 1}, {"taints", taints}},
+                     {{"name", "b"}, {"gpuProduct", "L4"}, {"gpus", 1}, {"taints", many}}}}}}};
+  auto c = InventoryFromMember(member, true);
+  ASSERT_EQ(c.nodes.size(), 2u);
+  EXPECT_EQ(c.nodes[0].taints,
+            (std::vector<placement::Taint>{{"sku", "gpu", policies::TaintEffect::kNoSchedule},
+                                           {"drain", "", policies::TaintEffect::kNoExecute}}));
+  EXPECT_EQ(c.nodes[1].taints.size(), placement::kMaxNodeTaints);
+  EXPECT_TRUE(c.taints.empty()) << "node taints are not the cluster's placement taints";
+}
+
 }  // namespace
 }  // namespace berth::hub
