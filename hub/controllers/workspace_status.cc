@@ -176,6 +176,28 @@ Scheduling SetConditions(const WorkspaceStatusInput& in, const Totals& t, int su
   return s;
 }
 
+// One entry per inference.adapters item: the replicas that serve it (Ready on the target
+// revision, which loads every adapter the Workspace lists; vLLM does not start without them).
+json AdapterStatuses(const json& obj, const json& placements, int64_t target) {
+  const json inference = obj.value("inference", json::object());
+  const json adapters = inference.is_object() ? inference.value("adapters", json::array()) : json::array();
+  if (!adapters.is_array() || adapters.empty()) return json();
+  int ready = 0;
+  std::vector<std::string> clusters;
+  for (const auto& p : placements) {
+    if (p.value("revision", int64_t{0}) != target || p.value("readyReplicas", 0) <= 0) continue;
+    ready += p.value("readyReplicas", 0);
+    clusters.push_back(p.value("cluster", ""));
+  }
+  json out = json::array();
+  for (const auto& a : adapters) {
+    const json source = a.is_object() ? a.value("source", json::object()) : json::object();
+    out.push_back({{"name", source.value("name", "")}, {"image", source.value("image", "")},
+                   {"state", ready > 0 ? "Ready" : "Pending"}, {"readyReplicas", ready}, {"clusters", clusters}});
+  }
+  return out;
+}
+
 }  // namespace
 
 WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
@@ -205,6 +227,11 @@ WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
   status["rollout"] = rollout.rollout;
   status["observedGeneration"] = api::GenerationOf(obj);
   status["placementDecision"] = in.placement_decision;
+  if (json adapters = AdapterStatuses(obj, placements, rollout.target_revision); adapters.is_null()) {
+    status.erase("adapters");
+  } else {
+    status["adapters"] = std::move(adapters);
+  }
   const Scheduling sched = SetConditions(in, totals, superseded_ready, status);
   for (const auto& ev : rollout.events) out.events.push_back({&obj, ev.type, ev.reason, ev.message});
   if (rollout.requeue_at) out.wake.At(*rollout.requeue_at);

@@ -149,6 +149,40 @@ TEST(AggregateWorkspaceStatus, AFirstPlacementServingEverywhere) {
   EXPECT_FALSE(out.wake.at.has_value());
 }
 
+TEST(AggregateWorkspaceStatus, AdaptersAreReadyWhereTheTargetRevisionServes) {
+  StatusCase c(json(), {PricedAlloc("gpu-a", 2), PricedAlloc("gpu-b", 1)}, 3);
+  c.workspace["inference"]["adapters"] = {{{"source", {{"name", "sql"}, {"image", "reg/sql:1"}}}}};
+  c.reported["gpu-a"][kKey] = Report(2);
+  c.reported["gpu-b"][kKey] = Report(0);
+  const json s = c.Run().status;
+  ASSERT_EQ(s["adapters"].size(), 1u);
+  EXPECT_EQ(s["adapters"][0], (json{{"name", "sql"}, {"image", "reg/sql:1"}, {"state", "Ready"},
+                                    {"readyReplicas", 2}, {"clusters", {"gpu-a"}}}));
+  // None serving yet: Pending; no adapters at all: no field.
+  c.reported["gpu-a"][kKey] = Report(0);
+  EXPECT_EQ(c.Run().status["adapters"][0]["state"], "Pending");
+  c.workspace["inference"].erase("adapters");
+  EXPECT_FALSE(c.Run().status.contains("adapters"));
+}
+
+// A Workspace that references a Secret gets ReferencesResolved; one that stops referencing
+// anything loses the condition.
+TEST(AggregateWorkspaceStatus, ReferencesResolvedFollowsTheReferences) {
+  StatusCase c(json(), {PricedAlloc("gpu-a", 1)}, 1);
+  c.reported["gpu-a"][kKey] = Report(1);
+  ResolvedReferences refs;
+  refs.any = true;
+  refs.missing = {"Secret default/hf-token (inference.modelAccessSecret)"};
+  c.in.references = &refs;
+  json s = c.Run().status;
+  EXPECT_EQ(Condition(s, "ReferencesResolved")["status"], "False");
+  EXPECT_EQ(Condition(s, "ReferencesResolved")["reason"], "ReferenceNotFound");
+  c.workspace["status"] = s;
+  c.in.references = nullptr;
+  s = c.Run().status;
+  EXPECT_TRUE(Condition(s, "ReferencesResolved").is_null());
+}
+
 TEST(AggregateWorkspaceStatus, ReadyCountsOnlyTheRevisionTheMemberIsAskedToRun) {
   StatusCase c(json(), {PricedAlloc("gpu-a", 2)}, 2);
   c.reported["gpu-a"][kKey] = Report(2, /*revision=*/0);  // still the old revision

@@ -93,6 +93,14 @@ expect "the template's pod asks for its own GPU count" '"gpusPerReplica":1' \
        kubectl get work azure-eastus -o jsonpath='{.spec.workspaces[?(@.workspace.metadata.name=="workspace-custom-llm")].gpu}'
 expect "adapter strength is accepted with a Warning" 'Warning: .*strength of "phi-3-adapter" is not used' \
        kubectl apply --dry-run=server --server-side --force-conflicts -f "$CORPUS/phi-3-adapters.yaml"
+expect "each adapter has a status" '^phi-3-adapter Ready$' \
+       kubectl get workspaces.berth.dev workspace-phi-3-mini-adapter -o jsonpath='{.status.adapters[0].name} {.status.adapters[0].state}'
+expect "the conversion notes are an Event too" 'workspace-phi-3-mini-adapter' \
+       kubectl get events -o jsonpath='{.items[?(@.reason=="KaitoFieldsConverted")].involvedObject.name}'
+# The tainted training node took nothing: the planner planned with its taint.
+pods_on_training() { curl -s "http://$(cat "$DIR/agents/azure-eastus.admin")/state" |
+  python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin)["sim"]["pods"] if "training" in p["node"]))'; }
+expect "no replica lands on the tainted training node" '^0$' pods_on_training
 # Refused, each with its reason.
 expect "a tuning workspace is refused"       'tuning: .*does not run tuning jobs' kubectl apply -f "$CORPUS/tuning-phi-3.yaml"
 expect "an unknown preset is refused"        'unknown model preset "not-a-model-9000"; known presets: .*phi-4-mini-instruct' kubectl apply -f "$CORPUS/unknown-preset.yaml"
