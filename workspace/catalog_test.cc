@@ -13,7 +13,7 @@ using ::testing::Not;
 
 TEST(CatalogTest, BuiltInLoadsAllModelsAndGpus) {
   const Catalog& c = Catalog::BuiltIn();
-  EXPECT_EQ(c.models().size(), 60u);
+  EXPECT_EQ(c.models().size(), 65u);
   EXPECT_EQ(c.gpus().size(), 12u);
   EXPECT_EQ(c.instance_types().size(), 27u);
   std::set<std::string> presets;
