@@ -58,6 +58,42 @@ std::string ShapeKey(const GpuNode& n) {
 
 }  // namespace
 
+namespace {
+
+// Free GPUs per node and cluster: what nodes report, less the snapshot's reservations (a bad
+// reservation is a cause, not applied).
+void FillLedger(const FleetIndex& ix, Ledger& ledger, std::vector<FieldCause>& causes) {
+  ledger.free.resize(ix.nodes.size());
+  ledger.cluster_free.assign(ix.clusters.size(), 0);
+  std::unordered_map<std::string, int> node_by_name;  // "cluster/node" → flat index
+  for (size_t i = 0; i < ix.nodes.size(); ++i) {
+    const NodeRef& ref = ix.nodes[i];
+    const GpuNode& node = ix.snapshot.clusters[ref.cluster].nodes[ref.node];
+    ledger.free[i] = std::clamp(node.free_units, 0, node.units);
+    ledger.cluster_free[ref.cluster] += ledger.free[i];
+    node_by_name[ix.snapshot.clusters[ref.cluster].name + "/" + node.name] = static_cast<int>(i);
+  }
+  for (size_t r = 0; r < ix.snapshot.reservations.size(); ++r) {
+    const Reservation& res = ix.snapshot.reservations[r];
+    std::string field = "reservations[" + std::to_string(r) + "]";
+    auto it = node_by_name.find(res.cluster + "/" + res.node);
+    if (it == node_by_name.end()) {
+      causes.push_back({field + ".node", "no GPU node " + res.node + " in cluster " + res.cluster});
+      continue;
+    }
+    if (res.units > ledger.free[it->second]) {
+      causes.push_back({field + ".gpus", "reserves " + std::to_string(res.units) + " but node " +
+                                             res.node + " has only " +
+                                             std::to_string(ledger.free[it->second]) + " free"});
+      continue;
+    }
+    ledger.free[it->second] -= res.units;
+    ledger.cluster_free[ix.nodes[it->second].cluster] -= res.units;
+  }
+}
+
+}  // namespace
+
 StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
   auto impl = std::make_unique<Impl>();
   FleetIndex& ix = impl->index;
@@ -148,34 +184,7 @@ StatusOr<Planner> Planner::Create(FleetSnapshot snapshot) {
     ix.latency[a * nr + b] = ix.latency[b * nr + a] = l.ms;
   }
 
-  Ledger& ledger = impl->ledger;
-  ledger.free.resize(ix.nodes.size());
-  ledger.cluster_free.assign(ix.clusters.size(), 0);
-  std::unordered_map<std::string, int> node_by_name;  // "cluster/node" → flat index
-  for (size_t i = 0; i < ix.nodes.size(); ++i) {
-    const NodeRef& ref = ix.nodes[i];
-    const GpuNode& node = ix.snapshot.clusters[ref.cluster].nodes[ref.node];
-    ledger.free[i] = std::clamp(node.free_units, 0, node.units);
-    ledger.cluster_free[ref.cluster] += ledger.free[i];
-    node_by_name[ix.snapshot.clusters[ref.cluster].name + "/" + node.name] = static_cast<int>(i);
-  }
-  for (size_t r = 0; r < ix.snapshot.reservations.size(); ++r) {
-    const Reservation& res = ix.snapshot.reservations[r];
-    std::string field = "reservations[" + std::to_string(r) + "]";
-    auto it = node_by_name.find(res.cluster + "/" + res.node);
-    if (it == node_by_name.end()) {
-      causes.push_back({field + ".node", "no GPU node " + res.node + " in cluster " + res.cluster});
-      continue;
-    }
-    if (res.units > ledger.free[it->second]) {
-      causes.push_back({field + ".gpus", "reserves " + std::to_string(res.units) + " but node " +
-                                             res.node + " has only " +
-                                             std::to_string(ledger.free[it->second]) + " free"});
-      continue;
-    }
-    ledger.free[it->second] -= res.units;
-    ledger.cluster_free[ix.nodes[it->second].cluster] -= res.units;
-  }
+  FillLedger(ix, impl->ledger, causes);
   if (!causes.empty()) {
     std::string msg =
         "invalid fleet snapshot: " + causes.front().field + ": " + causes.front().message;

@@ -183,6 +183,20 @@ json RoleProbe(const std::string& leader, int period, int failures, int initial_
   return p;
 }
 
+// A StatefulSet of the Workspace: pods found through the headless Service, started in parallel.
+json StatefulSetObject(const Workspace& ws, const std::string& name, const std::string& ns, const json& labels,
+                       int replicas, const json& selector, const json& pod_metadata, const json& pod_spec) {
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", Metadata(name, ns, labels)},
+          {"spec",
+           {{"replicas", replicas},
+            {"serviceName", ws.name + "-headless"},
+            {"podManagementPolicy", "Parallel"},
+            {"selector", {{"matchLabels", selector}}},
+            {"template", {{"metadata", pod_metadata}, {"spec", pod_spec}}}}}};
+}
+
 struct PodPlan {
   std::string statefulset_name;
   int pods = 1;
@@ -271,15 +285,7 @@ json StatefulSet(const Workspace& ws, const ClusterAssignment& a, const ReplicaE
   }
   AddSecretReferences(ws, pod_spec["containers"][0], pod_spec);
 
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "StatefulSet"},
-          {"metadata", Metadata(plan.statefulset_name, ns, labels)},
-          {"spec",
-           {{"replicas", plan.pods},
-            {"serviceName", ws.name + "-headless"},
-            {"podManagementPolicy", "Parallel"},
-            {"selector", {{"matchLabels", selector}}},
-            {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod_spec}}}}}};
+  return StatefulSetObject(ws, plan.statefulset_name, ns, labels, plan.pods, selector, {{"labels", labels}}, pod_spec);
 }
 
 // The Service clients call (port 80 → `port`) and the headless Service pods resolve each
@@ -367,15 +373,7 @@ json TemplateStatefulSet(const Workspace& ws, const ClusterAssignment& a, const 
   for (const json& t : RenderedPodTolerations()) pod_spec["tolerations"].push_back(t);
   json tmpl_meta = ws.inference.pod_template.value("metadata", json::object());
   tmpl_meta["labels"] = tmpl_labels;
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "StatefulSet"},
-          {"metadata", Metadata(ws.name, ns, labels)},
-          {"spec",
-           {{"replicas", a.replicas},
-            {"serviceName", ws.name + "-headless"},
-            {"podManagementPolicy", "Parallel"},
-            {"selector", {{"matchLabels", {{kWorkspaceLabel, ws.name}}}}},
-            {"template", {{"metadata", tmpl_meta}, {"spec", pod_spec}}}}}};
+  return StatefulSetObject(ws, ws.name, ns, labels, a.replicas, {{kWorkspaceLabel, ws.name}}, tmpl_meta, pod_spec);
 }
 
 }  // namespace
