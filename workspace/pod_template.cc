@@ -88,9 +88,13 @@ void VisitPodSpec(json& spec, const std::string& path, const RefVisitor& visit) 
 
 // A whole, non-negative GPU quantity ("1", 2), or -1.
 int GpuQuantity(const json& q) {
-  if (q.is_number_unsigned() || (q.is_number_integer() && q.get<int64_t>() >= 0)) {
-    const int64_t v = q.get<int64_t>();
+  if (q.is_number_unsigned()) {
+    const uint64_t v = q.get<uint64_t>();
     return v <= 1024 ? static_cast<int>(v) : -1;
+  }
+  if (q.is_number_integer()) {
+    const int64_t v = q.get<int64_t>();
+    return v >= 0 && v <= 1024 ? static_cast<int>(v) : -1;
   }
   if (!q.is_string()) return -1;
   const std::string s = q.get<std::string>();

@@ -170,6 +170,14 @@ TEST(PodTemplateTest, RendersTheTemplateWithBerthsPlacementAndCopies) {
   EXPECT_EQ(term["matchExpressions"][1]["key"], "nvidia.com/gpu.product");
   EXPECT_EQ(term["matchExpressions"][2]["key"], "apps");
   EXPECT_EQ(r->estimate.gpus_per_node, 1);
+  // A user template with a field of the wrong type where Berth adds its own is refused, not thrown.
+  json odd = TemplateWorkspace();
+  odd["inference"]["template"]["spec"]["affinity"] = "anywhere";
+  auto odd_ws = ParseWorkspace(odd);
+  ASSERT_TRUE(odd_ws.ok()) << odd_ws.status().ToString();
+  auto refused = RenderWorkspace(*odd_ws, a);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalid);
+  EXPECT_THAT(refused.status().message(), HasSubstr("inference.template: a field has the wrong type"));
   // MIG slices and too-small nodes are refused.
   EXPECT_FALSE(RenderWorkspace(*ws, ClusterAssignment{1, GpuShape{"A100-80GB", 0, 1, "3g.40gb"}, "", 1, ""}).ok());
 }

@@ -346,11 +346,11 @@ std::vector<json> DeliveredCopies(const Workspace& ws, const std::vector<json>& 
 
 // The port the template's first container serves on (80 when it names none).
 int TemplatePort(const json& pod_spec) {
-  const json ports = pod_spec["containers"][0].value("ports", json::array());
-  if (ports.is_array() && !ports.empty() && ports[0].value("containerPort", json()).is_number_integer()) {
-    return ports[0]["containerPort"].get<int>();
-  }
-  return 80;
+  const json ports = pod_spec.at("containers").at(0).value("ports", json::array());
+  if (!ports.is_array() || ports.empty() || !ports[0].is_object()) return 80;
+  const json port = ports[0].value("containerPort", json());
+  if (!port.is_number_integer() || port.get<int64_t>() < 1 || port.get<int64_t>() > 65535) return 80;
+  return port.get<int>();
 }
 
 // A custom template as given, with Berth's labels, GPU node affinity and GPU toleration
@@ -420,9 +420,18 @@ StatusOr<RenderedWorkspace> RenderWorkspace(const Workspace& ws, const ClusterAs
                              shape.product + " have " + std::to_string(shape.gpus_per_node));
     }
     out.estimate.gpus_per_node = out.estimate.tensor_parallel = ws.template_gpus;
-    json sts = TemplateStatefulSet(ws, a, ns, product);
-    for (json& svc : Services(ws, ns, labels, false, TemplatePort(sts["spec"]["template"]["spec"]))) out.objects.push_back(std::move(svc));
-    out.objects.push_back(std::move(sts));
+    try {
+      json sts = TemplateStatefulSet(ws, a, ns, product);
+      for (json& svc : Services(ws, ns, labels, false, TemplatePort(sts["spec"]["template"]["spec"]))) {
+        out.objects.push_back(std::move(svc));
+      }
+      out.objects.push_back(std::move(sts));
+    } catch (const nlohmann::json::exception& e) {
+      // The template is the user's own (unknown fields preserved): a field of the wrong type
+      // where Berth adds its affinity or reads the port is refused, never thrown.
+      return Status::Invalid(std::string("inference.template: a field has the wrong type for a PodTemplateSpec (") +
+                             e.what() + ")");
+    }
     return out;
   }
 

@@ -30,6 +30,7 @@ std::string ReadFile(const std::string& path) {
 StatusOr<Workspace> LoadExample(const std::string& file, const std::string& configmap = "") {
   auto obj = YamlToJson(ReadFile("examples/workspaces/" + file));
   if (!obj.ok()) return obj.status();
+  if (!obj->is_object()) return Status::NotFound("examples/workspaces/" + file + ": not found (run from the source root)");
   if (obj->value("apiVersion", "").rfind("kaito.sh/", 0) == 0) {
     auto converted = ConvertKaitoWorkspace(*obj);
     if (!converted.ok()) return converted.status();
