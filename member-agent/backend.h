@@ -61,6 +61,9 @@ struct ObjectKey {
 // The key of a Kubernetes object (apiVersion, kind, metadata.namespace/name).
 ObjectKey KeyOf(const nlohmann::json& object);
 
+// metadata.labels[key] of a Kubernetes object, "" when absent or not a string.
+std::string LabelOf(const nlohmann::json& object, const std::string& key);
+
 // An object carrying the managed-by=berth label, as the cluster has it.
 struct ManagedObject {
   ObjectKey key;
