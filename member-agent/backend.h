@@ -1,6 +1,6 @@
 // The seam between the member agent and the cluster it runs workloads on. Two
 // implementations: KubeBackend (a real Kubernetes API over HTTPS, kube_backend.h) and
-// SimCluster (an in-process simulated GPU cluster, sim_backend.h). The reconciler and the
+// SimCluster (an in-process simulated GPU cluster, sim/sim_cluster.h). The reconciler and the
 // heartbeat only see this interface, so they are tested against either or a fake.
 //
 // Ownership: the agent owns one backend for its lifetime. Thread safety: implementations
