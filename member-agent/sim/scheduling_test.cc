@@ -19,6 +19,17 @@ namespace berth::agent {
 namespace {
 
 using nlohmann::json;
+using sim::ChooseNode;
+using sim::FreeUnits;
+using sim::MatchesNodeSelectorTerms;
+using sim::Node;
+using sim::NodeFromFleet;
+using sim::NodeTakesPod;
+using sim::PendingPodState;
+using sim::Pod;
+using sim::Pods;
+using sim::UnschedulableMessage;
+using sim::UsedUnits;
 
 // A fleet file pool's labels are its nodes' labels: the simulated scheduler matches a
 // workspace's resource.labelSelector against them, and the inventory reports them.
@@ -198,6 +209,93 @@ TEST(SimTaintsTest, TolerationMatchingFollowsKubernetes) {
 }
 
 
+// --- the scheduler's decisions alone, on hand-built nodes and pods ---
+
+Node L4Node(const std::string& name, int gpus, int free) {
+  placement::GpuNode spec;
+  spec.name = name;
+  spec.pool = "l4";
+  spec.gpu_product = "L4";
+  spec.units = gpus;
+  spec.free_units = free;
+  return NodeFromFleet(spec, {});
+}
+
+Pod GpuPod(const std::string& name, int gpus, const std::string& node = "") {
+  Pod pod;
+  pod.ns = "models";
+  pod.name = name;
+  pod.statefulset = "phi";
+  pod.resource = "nvidia.com/gpu";
+  pod.units = gpus;
+  pod.node = node;
+  return pod;
+}
+
+TEST(SimSchedulingTest, FleetNodesCarryTheLabelsTheSchedulerMatches) {
+  Node node = L4Node("l4-0", 4, 3);
+  EXPECT_EQ(node.labels.at("nvidia.com/gpu.product"), "NVIDIA-L4");
+  EXPECT_EQ(node.labels.at("kubernetes.io/hostname"), "l4-0");
+  EXPECT_EQ(node.labels.at("berth.dev/pool"), "l4");
+  EXPECT_EQ(node.resource, "nvidia.com/gpu");
+  EXPECT_EQ(node.other_used, 1) << "usedPerNode is held by other workloads";
+}
+
+TEST(SimSchedulingTest, BestFitTakesTheNodeWithFewestFreeUnits) {
+  std::vector<Node> nodes = {L4Node("big", 8, 8), L4Node("small", 2, 2)};
+  Pods pods;
+  pods["models/phi-0"] = GpuPod("phi-0", 2);
+  const Node* node = ChooseNode(nodes, pods["models/phi-0"], pods);
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->spec.name, "small");
+  pods["models/phi-0"].node = "small";
+  EXPECT_EQ(FreeUnits(nodes[1], pods), 0);
+  EXPECT_EQ(UsedUnits(nodes[1], pods), 2);
+}
+
+TEST(SimSchedulingTest, AntiAffinityKeepsSiblingsOnSeparateNodes) {
+  std::vector<Node> nodes = {L4Node("a", 4, 4), L4Node("b", 4, 4)};
+  Pods pods;
+  pods["models/phi-0"] = GpuPod("phi-0", 1, "a");
+  Pod second = GpuPod("phi-1", 1);
+  second.anti_affinity = true;
+  EXPECT_FALSE(NodeTakesPod(nodes[0], second, pods));
+  EXPECT_EQ(ChooseNode(nodes, second, pods)->spec.name, "b");
+  nodes[1].down = true;
+  EXPECT_EQ(ChooseNode(nodes, second, pods), nullptr);
+  EXPECT_EQ(UnschedulableMessage(nodes, second, pods),
+            "0/2 nodes are available: 1 node(s) didn't match pod anti-affinity rules, "
+            "1 node(s) were not ready (simulated cluster)");
+}
+
+TEST(SimSchedulingTest, PendingPodIsInsufficientGpuOnlyForAShortage) {
+  std::vector<Node> nodes = {L4Node("a", 1, 1)};
+  Pods pods;
+  Pod pod = GpuPod("phi-0", 2);
+  const std::string message = UnschedulableMessage(nodes, pod, pods);
+  EXPECT_EQ(message, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu (simulated cluster)");
+  EXPECT_EQ(PendingPodState(pod, message).reason, "InsufficientGPU");
+  pod.node_affinity_terms = json::parse(R"([{"matchExpressions":
+      [{"key": "berth.dev/pool", "operator": "In", "values": ["h100"]}]}])");
+  EXPECT_EQ(PendingPodState(pod, UnschedulableMessage(nodes, pod, pods)).reason, "Unschedulable");
+  pod.displaced = "NodeLost";
+  PodState lost = PendingPodState(pod, message);
+  EXPECT_EQ(lost.reason, "NodeLost");
+  EXPECT_EQ(lost.message.rfind("its node went down; 0/1", 0), 0u) << lost.message;
+}
+
+TEST(SimSchedulingTest, NodeAffinityOperators) {
+  const std::map<std::string, std::string> labels = {{"pool", "l4"}};
+  auto term = [](const char* expr) {
+    return json::array({{{"matchExpressions", json::array({json::parse(expr)})}}});
+  };
+  EXPECT_TRUE(MatchesNodeSelectorTerms(labels, json::array())) << "no terms: any node";
+  EXPECT_TRUE(MatchesNodeSelectorTerms(labels, term(R"({"key": "pool", "operator": "In", "values": ["l4"]})")));
+  EXPECT_FALSE(MatchesNodeSelectorTerms(labels, term(R"({"key": "pool", "operator": "NotIn", "values": ["l4"]})")));
+  EXPECT_TRUE(MatchesNodeSelectorTerms(labels, term(R"({"key": "pool", "operator": "Exists"})")));
+  EXPECT_TRUE(MatchesNodeSelectorTerms(labels, term(R"({"key": "zone", "operator": "DoesNotExist"})")));
+  EXPECT_FALSE(MatchesNodeSelectorTerms(labels, term(R"({"key": "pool", "operator": "Gt"})")));
+}
 
 }  // namespace
 }  // namespace berth::agent

@@ -62,6 +62,17 @@ class SimTest : public ::testing::Test {
       ASSERT_TRUE(sim_->Apply(obj).ok());
     }
   }
+  // Serves 3 replicas of "phi" at revision 1, then rolls out revision 2 with an image whose
+  // pulls fail; returns that image.
+  std::string RollOutAnUnpullableRevision2() {
+    Make();
+    const std::string bad = "vllm/vllm-openai:v0.11.0";
+    Deploy("phi", 3);
+    clock_.Advance(200s);
+    sim_->SetImagePullFailure(bad, true);
+    Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+    return bad;
+  }
   WorkspaceReadiness Readiness(const std::string& name, int replicas, int64_t revision = 1) {
     auto w = sim_->ReadWorkload("models", name);
     EXPECT_TRUE(w.ok());
@@ -286,12 +297,7 @@ TEST_F(SimTest, RollingUpdateDefaultsToOnePodAtATime) {
 }
 
 TEST_F(SimTest, ImagePullFailureOfTheNewRevisionStopsTheRollingUpdate) {
-  Make();
-  const std::string bad = "vllm/vllm-openai:v0.11.0";
-  Deploy("phi", 3);
-  clock_.Advance(200s);
-  sim_->SetImagePullFailure(bad, true);
-  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  const std::string bad = RollOutAnUnpullableRevision2();
   clock_.Advance(600s);
   int not_ready = 0;
   auto revs = Revisions("phi", &not_ready);
@@ -313,12 +319,7 @@ TEST_F(SimTest, ImagePullFailureOfTheNewRevisionStopsTheRollingUpdate) {
 }
 
 TEST_F(SimTest, RollingBackReplacesAPodStuckOnTheBadRevisionAtOnce) {
-  Make();
-  const std::string bad = "vllm/vllm-openai:v0.11.0";
-  Deploy("phi", 3);
-  clock_.Advance(200s);
-  sim_->SetImagePullFailure(bad, true);
-  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  RollOutAnUnpullableRevision2();
   clock_.Advance(300s);
   ASSERT_EQ(Readiness("phi", 3, 2).reason, "ImagePullBackOff");
   Deploy("phi", 3);  // back to revision 1: the stuck pod does not serve, so it goes first
