@@ -25,7 +25,7 @@
 #include "member-agent/heartbeat.h"
 #include "member-agent/hub_api.h"
 #include "member-agent/reconciler.h"
-#include "member-agent/sim_backend.h"
+#include "member-agent/sim/sim_cluster.h"
 
 namespace berth::agent {
 

@@ -11,4 +11,14 @@ ObjectKey KeyOf(const nlohmann::json& object) {
   return key;
 }
 
+std::string LabelOf(const nlohmann::json& object, const std::string& key) {
+  const nlohmann::json* labels = nullptr;
+  if (auto m = object.find("metadata"); m != object.end()) {
+    if (auto l = m->find("labels"); l != m->end() && l->is_object()) labels = &*l;
+  }
+  if (!labels) return "";
+  auto it = labels->find(key);
+  return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 }  // namespace berth::agent

@@ -1,6 +1,6 @@
 // The seam between the member agent and the cluster it runs workloads on. Two
 // implementations: KubeBackend (a real Kubernetes API over HTTPS, kube_backend.h) and
-// SimCluster (an in-process simulated GPU cluster, sim_backend.h). The reconciler and the
+// SimCluster (an in-process simulated GPU cluster, sim/sim_cluster.h). The reconciler and the
 // heartbeat only see this interface, so they are tested against either or a fake.
 //
 // Ownership: the agent owns one backend for its lifetime. Thread safety: implementations
@@ -60,6 +60,9 @@ struct ObjectKey {
 
 // The key of a Kubernetes object (apiVersion, kind, metadata.namespace/name).
 ObjectKey KeyOf(const nlohmann::json& object);
+
+// metadata.labels[key] of a Kubernetes object, "" when absent or not a string.
+std::string LabelOf(const nlohmann::json& object, const std::string& key);
 
 // An object carrying the managed-by=berth label, as the cluster has it.
 struct ManagedObject {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "member-agent/backend.h"
 #include "placement/taints.h"
 #include "workspace/catalog.h"
 
@@ -116,21 +117,11 @@ std::map<std::string, int> ContainerGpuRequests(const json& container) {
   return out;
 }
 
-std::string Label(const json& obj, const std::string& key) {
-  const json* labels = nullptr;
-  if (auto m = obj.find("metadata"); m != obj.end()) {
-    if (auto l = m->find("labels"); l != m->end() && l->is_object()) labels = &*l;
-  }
-  if (!labels) return "";
-  auto it = labels->find(key);
-  return it != labels->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 std::string NodePool(const json& node) {
   for (const char* key :
        {"berth.dev/pool", "agentpool", "kubernetes.azure.com/agentpool",
         "cloud.google.com/gke-nodepool", "eks.amazonaws.com/nodegroup", "karpenter.sh/nodepool"}) {
-    std::string v = Label(node, key);
+    std::string v = LabelOf(node, key);
     if (!v.empty()) return v;
   }
   return "";
@@ -180,7 +171,7 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
     for (const auto& pod : pods) {
       std::string node = pod.value("/spec/nodeName"_json_pointer, std::string());
       if (node.empty() || !PodHoldsResources(pod)) continue;
-      const bool berth = Label(pod, "app.kubernetes.io/managed-by") == "berth";
+      const bool berth = LabelOf(pod, "app.kubernetes.io/managed-by") == "berth";
       for (const auto& [name, n] : PodGpuRequests(pod)) {
         used[node][name] += n;
         if (berth) used_by_berth[node][name] += n;
@@ -194,21 +185,21 @@ GpuInventory ComputeInventory(const json& nodes, const json& pods) {
   for (const auto& node : nodes) {
     const std::string name = node.value("/metadata/name"_json_pointer, std::string());
     const json allocatable = node.value("/status/allocatable"_json_pointer, json::object());
-    std::string product = Label(node, "nvidia.com/gpu.product");
+    std::string product = LabelOf(node, "nvidia.com/gpu.product");
     // GFD's single MIG strategy appends "-MIG-<profile>" to the product.
     if (auto mig = product.find("-MIG-"); mig != std::string::npos) product.resize(mig);
     const bool ready = NodeReady(node);
-    const double memory_mib = std::atof(Label(node, "nvidia.com/gpu.memory").c_str());
-    const int physical_gpus = std::atoi(Label(node, "nvidia.com/gpu.count").c_str());
+    const double memory_mib = std::atof(LabelOf(node, "nvidia.com/gpu.memory").c_str());
+    const int physical_gpus = std::atoi(LabelOf(node, "nvidia.com/gpu.count").c_str());
     std::string driver;
-    if (std::string major = Label(node, "nvidia.com/cuda.driver.major"); !major.empty()) {
-      driver = major + "." + Label(node, "nvidia.com/cuda.driver.minor");
-      if (std::string rev = Label(node, "nvidia.com/cuda.driver.rev"); !rev.empty())
+    if (std::string major = LabelOf(node, "nvidia.com/cuda.driver.major"); !major.empty()) {
+      driver = major + "." + LabelOf(node, "nvidia.com/cuda.driver.minor");
+      if (std::string rev = LabelOf(node, "nvidia.com/cuda.driver.rev"); !rev.empty())
         driver += "." + rev;
     }
     std::string cuda;
-    if (std::string major = Label(node, "nvidia.com/cuda.runtime.major"); !major.empty()) {
-      cuda = major + "." + Label(node, "nvidia.com/cuda.runtime.minor");
+    if (std::string major = LabelOf(node, "nvidia.com/cuda.runtime.major"); !major.empty()) {
+      cuda = major + "." + LabelOf(node, "nvidia.com/cuda.runtime.minor");
     }
     std::string catalog_name = product;
     if (auto gpu = catalog.FindGpu(product); gpu.ok()) catalog_name = gpu->name;

@@ -18,7 +18,7 @@
 #include "member-agent/agent.h"
 #include "member-agent/agent_state.h"
 #include "member-agent/kube_backend.h"
-#include "member-agent/sim_backend.h"
+#include "member-agent/sim/sim_cluster.h"
 #include "policies/placement_policy.h"
 
 namespace {

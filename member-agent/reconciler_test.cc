@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "member-agent/heartbeat.h"
-#include "member-agent/sim_backend.h"
+#include "member-agent/sim/sim_cluster.h"
 #include "member-agent/test_fleet.h"
 #include "member-agent/testing_fakes.h"
 

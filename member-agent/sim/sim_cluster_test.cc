@@ -1,4 +1,4 @@
-#include "member-agent/sim_backend.h"
+#include "member-agent/sim/sim_cluster.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,6 @@
 #include "member-agent/readiness.h"
 #include "member-agent/test_fleet.h"
 #include "member-agent/testing_fakes.h"
-#include "placement/taints.h"
 #include "workspace/renderer.h"
 #include "workspace/workspace_types.h"
 
@@ -62,6 +61,17 @@ class SimTest : public ::testing::Test {
       }
       ASSERT_TRUE(sim_->Apply(obj).ok());
     }
+  }
+  // Serves 3 replicas of "phi" at revision 1, then rolls out revision 2 with an image whose
+  // pulls fail; returns that image.
+  std::string RollOutAnUnpullableRevision2() {
+    Make();
+    const std::string bad = "vllm/vllm-openai:v0.11.0";
+    Deploy("phi", 3);
+    clock_.Advance(200s);
+    sim_->SetImagePullFailure(bad, true);
+    Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+    return bad;
   }
   WorkspaceReadiness Readiness(const std::string& name, int replicas, int64_t revision = 1) {
     auto w = sim_->ReadWorkload("models", name);
@@ -156,183 +166,6 @@ TEST_F(SimTest, SchedulerHonoursGpuCountsPerNode) {
   r = Readiness("phi", 5);
   EXPECT_EQ(r.ready_replicas, 4);
   EXPECT_EQ(r.reason, "InsufficientGPU");
-}
-
-// A fleet file pool's labels are its nodes' labels: the simulated scheduler matches a
-// workspace's resource.labelSelector against them, and the inventory reports them.
-TEST(SimLabelsTest, PoolLabelsAreNodeLabelsTheSchedulerMatches) {
-  FakeClock clock;
-  auto sim = SimCluster::FromFleetYaml(R"(
-kind: Fleet
-clusters:
-  - name: c
-    region: r
-    prices: {L4: 1}
-    nodePools:
-      - {name: plain, gpu: L4, gpusPerNode: 2, count: 1}
-      - {name: phi, gpu: L4, gpusPerNode: 2, count: 1, labels: {apps: phi-4}}
-)", "c", {}, &clock);
-  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-  json object = testing::WorkspaceObject("phi", "phi-4-mini-instruct");
-  object["resource"]["labelSelector"] = {{"matchLabels", {{"apps", "phi-4"}}}};
-  auto ws = workspace::ParseWorkspace(object);
-  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
-  workspace::ClusterAssignment a;
-  a.revision = 1;
-  a.replicas = 3;
-  a.shape.product = "L4";
-  a.shape.gpus_per_node = 1;
-  a.gfd_product = "NVIDIA-L4";
-  auto rendered = workspace::RenderWorkspace(*ws, a);
-  ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
-  for (const auto& obj : rendered->objects) ASSERT_TRUE((*sim)->Apply(obj).ok());
-  auto inv = (*sim)->ReadInventory();
-  ASSERT_TRUE(inv.ok());
-  int free_plain = -1, free_phi = -1;
-  for (const auto& n : inv->nodes) {
-    if (n.pool == "plain") free_plain = n.free_gpus;
-    if (n.pool == "phi") {
-      free_phi = n.free_gpus;
-      EXPECT_EQ(n.labels.at("apps"), "phi-4");
-    }
-  }
-  EXPECT_EQ(free_phi, 0) << "two replicas on the labelled node";
-  EXPECT_EQ(free_plain, 2) << "the unlabelled node takes none, though it has room";
-  // The third is Pending, and says why in the scheduler's words.
-  auto w = (*sim)->ReadWorkload("models", "phi");
-  ASSERT_TRUE(w.ok());
-  auto r = SummarizeWorkload("phi", *w, 3, 1);
-  EXPECT_EQ(r.reason, "InsufficientGPU");
-  EXPECT_NE(r.message.find("0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match "
-                           "Pod's node affinity/selector"),
-            std::string::npos)
-      << r.message;
-  // A selector no node carries (rendered anyway): Unschedulable, naming the affinity.
-  object["metadata"]["name"] = "nowhere";
-  object["resource"]["labelSelector"] = {{"matchLabels", {{"apps", "nowhere"}}}};
-  auto other = workspace::ParseWorkspace(object);
-  ASSERT_TRUE(other.ok());
-  a.replicas = 1;
-  auto r2 = workspace::RenderWorkspace(*other, a);
-  ASSERT_TRUE(r2.ok());
-  for (const auto& obj : r2->objects) ASSERT_TRUE((*sim)->Apply(obj).ok());
-  auto w2 = (*sim)->ReadWorkload("models", "nowhere");
-  ASSERT_TRUE(w2.ok());
-  auto s2 = SummarizeWorkload("nowhere", *w2, 1, 1);
-  EXPECT_EQ(s2.reason, "Unschedulable");
-  EXPECT_NE(s2.message.find("2 node(s) didn't match Pod's node affinity/selector"), std::string::npos) << s2.message;
-}
-
-// Node taints, as kube-scheduler's TaintToleration applies them: a pod lands on a node only
-// if it tolerates every NoSchedule and NoExecute taint there; PreferNoSchedule never keeps
-// it off. Berth's pods tolerate nvidia.com/gpu (Exists) and sku=gpu (NoSchedule).
-constexpr char kTaintedFleet[] = R"(
-kind: Fleet
-clusters:
-  - name: c
-    region: r
-    prices: {L4: 1, T4: 1}
-    nodePools:
-      - {name: dedicated, gpu: L4, gpusPerNode: 2, taints: [{key: dedicated, value: inference, effect: NoSchedule}]}
-      - {name: sku, gpu: L4, gpusPerNode: 1, taints: [{key: sku, value: gpu, effect: NoSchedule}]}
-      - {name: soft, gpu: L4, gpusPerNode: 1, taints: [{key: spot, value: "true", effect: PreferNoSchedule}]}
-      - {name: t4, gpu: T4, gpusPerNode: 2}
-  - name: drained
-    region: r
-    prices: {L4: 1, T4: 1}
-    nodePools:
-      - {name: l4, gpu: L4, gpusPerNode: 2, taints: [{key: nvidia.com/gpu, value: present, effect: NoSchedule}, {key: drain, effect: NoExecute}]}
-      - {name: t4, gpu: T4, gpusPerNode: 2}
-)";
-
-WorkspaceReadiness DeployL4(SimCluster& sim, const std::string& name, int replicas) {
-  auto ws = workspace::ParseWorkspace(testing::WorkspaceObject(name, "phi-4-mini-instruct"));
-  EXPECT_TRUE(ws.ok()) << ws.status().ToString();
-  workspace::ClusterAssignment a;
-  a.replicas = replicas;
-  a.shape.product = "L4";
-  a.shape.gpus_per_node = 1;
-  a.gfd_product = "NVIDIA-L4";
-  auto rendered = workspace::RenderWorkspace(*ws, a);
-  EXPECT_TRUE(rendered.ok()) << rendered.status().ToString();
-  for (const auto& obj : rendered->objects) EXPECT_TRUE(sim.Apply(obj).ok());
-  auto w = sim.ReadWorkload("models", name);
-  EXPECT_TRUE(w.ok());
-  return SummarizeWorkload(name, *w, replicas, 1);
-}
-
-std::map<std::string, int> BerthGpusByNode(SimCluster& sim) {
-  std::map<std::string, int> out;
-  auto inv = sim.ReadInventory();
-  EXPECT_TRUE(inv.ok());
-  for (const auto& n : inv->nodes) out[n.name] = n.berth_gpus;
-  return out;
-}
-
-TEST(SimTaintsTest, PodsLandOnlyOnNodesWhoseTaintsTheyTolerate) {
-  FakeClock clock;
-  auto sim = SimCluster::FromFleetYaml(kTaintedFleet, "c", {}, &clock);
-  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-  DeployL4(**sim, "phi", 2);
-  // sku=gpu is tolerated and spot is only a preference; dedicated=inference is not tolerated.
-  EXPECT_EQ(BerthGpusByNode(**sim),
-            (std::map<std::string, int>{{"dedicated-0", 0}, {"sku-0", 1}, {"soft-0", 1}, {"t4-0", 0}}));
-  // A third replica finds the tolerated nodes full, the free L4s behind a taint, the T4s
-  // of another product: kube-scheduler's words, sorted as it sorts them.
-  auto r = DeployL4(**sim, "more", 1);
-  EXPECT_EQ(r.phase, "Pending");
-  EXPECT_EQ(r.reason, "InsufficientGPU") << "freeing a GPU on sku-0 or soft-0 would schedule it";
-  EXPECT_NE(r.message.find("0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
-                           "1 node(s) had untolerated taint {dedicated: inference}, 2 Insufficient nvidia.com/gpu"),
-            std::string::npos)
-      << r.message;
-  // The inventory reports each node's taints, as a kube node's spec.taints.
-  auto inv = (*sim)->ReadInventory();
-  ASSERT_TRUE(inv.ok());
-  json status = InventoryStatusJson(*inv, kAgentVersion, (*sim)->name(), true);
-  EXPECT_EQ(status["nodes"][0]["taints"],
-            json::parse(R"([{"key": "dedicated", "value": "inference", "effect": "NoSchedule"}])"));
-  EXPECT_FALSE(status["nodes"][3].contains("taints"));
-}
-
-TEST(SimTaintsTest, OnlyTaintsKeepingAPodOffEveryNodeIsUnschedulableNamingTheTaint) {
-  FakeClock clock;
-  auto sim = SimCluster::FromFleetYaml(kTaintedFleet, "drained", {}, &clock);
-  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-  // nvidia.com/gpu=present is tolerated (Exists); drain:NoExecute is not, so the L4 node,
-  // with free GPUs, is refused for its taint and the reason is not a GPU shortage.
-  auto r = DeployL4(**sim, "phi", 1);
-  EXPECT_EQ(r.phase, "Pending");
-  EXPECT_EQ(r.reason, "Unschedulable");
-  EXPECT_NE(r.message.find("0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
-                           "1 node(s) had untolerated taint {drain: }"),
-            std::string::npos)
-      << r.message;
-  EXPECT_EQ(BerthGpusByNode(**sim)["l4-0"], 0);
-}
-
-// The toleration rules the sim's scheduler applies (Kubernetes' Toleration semantics).
-TEST(SimTaintsTest, TolerationMatchingFollowsKubernetes) {
-  using policies::TaintEffect;
-  const placement::Taint dedicated{"dedicated", "inference", TaintEffect::kNoSchedule};
-  const placement::Taint drain{"drain", "", TaintEffect::kNoExecute};
-  const placement::Taint soft{"spot", "true", TaintEffect::kPreferNoSchedule};
-  auto admits = [&](const char* tolerations, std::vector<placement::Taint> taints) {
-    return placement::FirstUntoleratedTaint(taints, placement::ParsePodTolerations(json::parse(tolerations))) ==
-           nullptr;
-  };
-  EXPECT_TRUE(admits("[]", {soft})) << "PreferNoSchedule is only a preference";
-  EXPECT_FALSE(admits("[]", {dedicated}));
-  EXPECT_TRUE(admits(R"([{"key": "dedicated", "value": "inference", "effect": "NoSchedule"}])", {dedicated}))
-      << "operator defaults to Equal";
-  EXPECT_FALSE(admits(R"([{"key": "dedicated", "operator": "Equal", "value": "training"}])", {dedicated}));
-  EXPECT_TRUE(admits(R"([{"key": "dedicated", "operator": "Exists"}])", {dedicated}))
-      << "Exists ignores the value; an empty effect matches every effect";
-  EXPECT_FALSE(admits(R"([{"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}])", {dedicated}));
-  EXPECT_TRUE(admits(R"([{"operator": "Exists"}])", {dedicated, drain})) << "empty key with Exists tolerates all";
-  EXPECT_FALSE(admits(R"([{"key": "dedicated", "operator": "Exists"}])", {dedicated, drain}))
-      << "every NoSchedule and NoExecute taint must be tolerated";
-  EXPECT_FALSE(admits(R"([{"key": "dedicated", "operator": "Sometimes"}])", {dedicated}));
 }
 
 TEST_F(SimTest, MigSlicesAreScheduledOnMigNodesOnly) {
@@ -464,12 +297,7 @@ TEST_F(SimTest, RollingUpdateDefaultsToOnePodAtATime) {
 }
 
 TEST_F(SimTest, ImagePullFailureOfTheNewRevisionStopsTheRollingUpdate) {
-  Make();
-  const std::string bad = "vllm/vllm-openai:v0.11.0";
-  Deploy("phi", 3);
-  clock_.Advance(200s);
-  sim_->SetImagePullFailure(bad, true);
-  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  const std::string bad = RollOutAnUnpullableRevision2();
   clock_.Advance(600s);
   int not_ready = 0;
   auto revs = Revisions("phi", &not_ready);
@@ -491,12 +319,7 @@ TEST_F(SimTest, ImagePullFailureOfTheNewRevisionStopsTheRollingUpdate) {
 }
 
 TEST_F(SimTest, RollingBackReplacesAPodStuckOnTheBadRevisionAtOnce) {
-  Make();
-  const std::string bad = "vllm/vllm-openai:v0.11.0";
-  Deploy("phi", 3);
-  clock_.Advance(200s);
-  sim_->SetImagePullFailure(bad, true);
-  Deploy("phi", 3, "phi-4-mini-instruct", testing::L4Gpu(), 2, bad);
+  RollOutAnUnpullableRevision2();
   clock_.Advance(300s);
   ASSERT_EQ(Readiness("phi", 3, 2).reason, "ImagePullBackOff");
   Deploy("phi", 3);  // back to revision 1: the stuck pod does not serve, so it goes first
@@ -632,13 +455,6 @@ TEST_F(SimTest, InventoryComesFromTheFleetAndSaysSimulated) {
   EXPECT_EQ(status["nodes"][0]["driverVersion"], "550.54.15");
   EXPECT_EQ(status["pricesPerGpuHour"]["L4"], 0.8);
   EXPECT_EQ(sim_->Describe()["simulated"], true);
-}
-
-TEST(SimSettingsTest, BadSimBlockNamesTheField) {
-  auto s = ParseSimSettings(json{{"imagePullMiBps", -1}, {"bogus", 1}}, "clusters[a].sim", {});
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("clusters[a].sim.imagePullMiBps"), std::string::npos);
-  EXPECT_EQ(s.status().causes().size(), 2u);
 }
 
 TEST(SimFleetTest, UnknownClusterListsTheKnownOnes) {

@@ -25,11 +25,16 @@
 //     hub: a flag the agent's hub client honours).
 // All time comes from the injected Clock; state advances lazily on every call.
 //
+// SimCluster holds the state and the mutex; each concern's decisions are free functions in
+// a file of its own beside this one: scheduling.h (nodes, which node takes a pod and why not
+// the others), statefulsets.h (pods from StatefulSets, rolling updates), startup.h (pulls,
+// container creation, weight loads, when a pod is ready), prepull_daemonsets.h, faults.h,
+// settings.h (the fleet file's sim block).
+//
 // Thread safety: every method is safe to call concurrently (one mutex).
 #pragma once
 
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,28 +42,13 @@
 #include <string_view>
 #include <vector>
 
-#include "workspace/pod_template.h"
 #include "api/clock.h"
 #include "member-agent/backend.h"
+#include "member-agent/sim/cluster_state.h"
+#include "member-agent/sim/settings.h"
 #include "placement/fleet.h"
 
 namespace berth::agent {
-
-struct SimSettings {
-  double time_scale = 1.0;            // modelled durations × this (0.01 = 100× faster)
-  double image_pull_mib_per_s = 250;  // registry → node
-  double default_image_gib = 10;      // size of an image not listed below
-  std::map<std::string, double> image_sizes_gib;
-  double weight_load_gib_per_s = 1.0;         // weights into GPU memory (download + load)
-  double cached_weight_load_gib_per_s = 4.0;  // when the cluster caches the model
-};
-
-// Reads the optional `sim:` block of a fleet cluster entry over `defaults`:
-//   sim: {imagePullMiBps: 250, defaultImageGiB: 10, imageSizesGiB: {IMAGE: GiB},
-//         weightLoadGiBps: 1, cachedWeightLoadGiBps: 4}
-// Invalid names the field (e.g. "clusters[gpu-eu-1].sim.imagePullMiBps: must be > 0").
-StatusOr<SimSettings> ParseSimSettings(const nlohmann::json& sim_block, const std::string& path,
-                                       SimSettings defaults);
 
 class SimCluster final : public MemberBackend {
  public:
@@ -79,13 +69,14 @@ class SimCluster final : public MemberBackend {
   Status Delete(const ObjectKey& key) override;
   StatusOr<WorkloadState> ReadWorkload(const std::string& namespace_,
                                        const std::string& workspace) override;
-  // From the pulls SyncPrePullsLocked models: desired = the Ready nodes the DaemonSet
-  // matches, done = image and weights there, failed = image-pull fault during the pull.
+  // From the pulls SyncPrePullsLocked models (prepull_daemonsets.cc): desired = the Ready
+  // nodes the DaemonSet matches, done = image and weights there, failed = image-pull fault
+  // during the pull.
   StatusOr<PrePullState> ReadPrePull(const std::string& namespace_,
                                      const std::string& workspace) override;
   StatusOr<GpuInventory> ReadInventory() override;
 
-  // --- fault injection (NotFound for an unknown node) ---
+  // --- fault injection (faults.cc; NotFound for an unknown node) ---
   Status SetNodeDown(const std::string& node, bool down);
   // `count` units (GPUs, or slices on MIG nodes) of the node fail; count 0 restores all.
   Status LoseGpus(const std::string& node, int count);
@@ -100,66 +91,15 @@ class SimCluster final : public MemberBackend {
   const SimSettings& settings() const { return settings_; }
 
  private:
-  struct SimNode {
-    placement::GpuNode spec;
-    std::string product_label;  // nvidia.com/gpu.product (with -MIG-<profile> for MIG)
-    std::string gfd_product;    // without the MIG suffix
-    std::string resource;       // nvidia.com/gpu or nvidia.com/mig-<profile>
-    std::map<std::string, std::string> labels;
-    int other_used = 0;  // held by workloads Berth does not manage (fleet usedPerNode)
-    int lost = 0;        // failed units
-    bool down = false;
-    std::set<std::string> images;  // cached on the node
-  };
-  struct SimPod {
-    std::string ns, name, statefulset, workspace, template_hash;
-    std::string revision;  // berth.dev/revision of the pod template
-    int ordinal = 0;
-    std::string resource;
-    int units = 0;
-    nlohmann::json node_affinity_terms;  // requiredDuringScheduling...nodeSelectorTerms
-    bool anti_affinity = false;          // required pod anti-affinity on the hostname
-    std::vector<policies::Toleration> tolerations;  // the pod template's
-    std::string image, model;
-    double weights_gib = 0;
-    std::string node;       // "" = not scheduled
-    std::string displaced;  // NodeLost | GPUsLost while waiting to be scheduled again
-    bool pull_failed = false;
-    Clock::TimePoint pull_done{}, ready_at{};
-    // Secrets / ConfigMaps the containers read: like the kubelet, the container is created
-    // only once they exist (CreateContainerConfigError until then); a created one keeps
-    // running when they go away.
-    std::vector<workspace::ObjectReference> needs;
-    bool created = false;
-    std::string config_error;       // what the container waits for ("" = nothing)
-    Clock::TimePoint blocked_since{};
-  };
-
-  // One node pulling for a pre-pull DaemonSet (its init container's image, then the
-  // weights of its berth.dev/model annotation).
-  struct SimPrePull {
-    std::string daemonset, node, image, model;
-    bool pull_failed = false;
-    Clock::TimePoint image_done{}, weights_done{};
-  };
-
+  // Advances the whole cluster to the clock's now: StatefulSet pods, pre-pulls, fault
+  // evictions, scheduling, pulls and container creation.
   void StepLocked();
-  void CreateContainersLocked(SimPod& pod, Clock::TimePoint now);
-  void SyncPodsLocked();
-  void SyncPrePullsLocked();
-  SimPod NewPodLocked(const ObjectKey& sts_key, const nlohmann::json& sts, int ordinal) const;
-  bool PodReadyLocked(const SimPod& pod) const;
-  void ScheduleLocked(SimPod& pod);
-  void StartPullLocked(SimPod& pod, SimNode& node);
-  int UsedLocked(const SimNode& node) const;
-  bool NodeMatchesLocked(const SimNode& node, const SimPod& pod) const;
-  // Why no node takes `pod`, in the Kubernetes scheduler's words, checked in its filter
-  // order (not ready, TaintToleration, NodeAffinity, NodeResourcesFit, anti-affinity):
-  // "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: inference},
-  // 2 node(s) didn't match Pod's node affinity/selector".
-  std::string UnschedulableMessageLocked(const SimPod& pod) const;
-  PodState PodStateLocked(const SimPod& pod) const;
-  Clock::Duration Scaled(double seconds) const;
+  void SyncPrePullsLocked(Clock::TimePoint now);  // prepull_daemonsets.cc
+  void ScheduleLocked(sim::Pod& pod, Clock::TimePoint now);
+  void AdvanceStartupLocked(Clock::TimePoint now);
+  // The fleet caches the model or a pod / pre-pull has loaded it here.
+  bool ModelCachedLocked(const std::string& model) const;
+  PodState PodStateLocked(const sim::Pod& pod, Clock::TimePoint now) const;
 
   const placement::ClusterInventory cluster_;
   const SimSettings settings_;
@@ -168,13 +108,12 @@ class SimCluster final : public MemberBackend {
 
   mutable std::mutex mu_;
   // --- guarded by mu_ ---
-  std::vector<SimNode> nodes_;
-  std::map<ObjectKey, nlohmann::json> objects_;
-  std::map<std::string, SimPod> pods_;  // "<ns>/<pod name>"
+  std::vector<sim::Node> nodes_;
+  sim::Objects objects_;
+  sim::Pods pods_;
   std::set<std::string> failing_images_;
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
-  // "<DaemonSet> on <node> image <image> model <model>"
-  std::map<std::string, SimPrePull> prepulls_;
+  sim::PrePulls prepulls_;
 };
 
 }  // namespace berth::agent

@@ -1,0 +1,30 @@
+// How fast the simulated cluster's modelled work goes: registry and weight-load bandwidths,
+// image sizes and the --time-scale every modelled duration is multiplied by.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/status.h"
+
+namespace berth::agent {
+
+struct SimSettings {
+  double time_scale = 1.0;            // modelled durations × this (0.01 = 100× faster)
+  double image_pull_mib_per_s = 250;  // registry → node
+  double default_image_gib = 10;      // size of an image not listed below
+  std::map<std::string, double> image_sizes_gib;
+  double weight_load_gib_per_s = 1.0;         // weights into GPU memory (download + load)
+  double cached_weight_load_gib_per_s = 4.0;  // when the cluster caches the model
+};
+
+// Reads the optional `sim:` block of a fleet cluster entry over `defaults`:
+//   sim: {imagePullMiBps: 250, defaultImageGiB: 10, imageSizesGiB: {IMAGE: GiB},
+//         weightLoadGiBps: 1, cachedWeightLoadGiBps: 4}
+// Invalid names the field (e.g. "clusters[gpu-eu-1].sim.imagePullMiBps: must be > 0").
+StatusOr<SimSettings> ParseSimSettings(const nlohmann::json& sim_block, const std::string& path,
+                                       SimSettings defaults);
+
+}  // namespace berth::agent
