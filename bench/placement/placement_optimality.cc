@@ -85,6 +85,92 @@ Instance MakeInstance(const Args& args, int inst) {
   return out;
 }
 
+// Nodes where the planner's reservations exceed the free units of a fresh ledger.
+int Overcommits(const FleetSnapshot& fleet, const Planner& planner) {
+  auto fresh = Planner::Create(fleet);
+  std::map<std::pair<std::string, std::string>, int> used;
+  for (const auto& r : planner.new_reservations()) used[{r.cluster, r.node}] += r.units;
+  int over = 0;
+  for (const auto& [k, units] : used) {
+    if (units > fresh->FreeUnits(k.first, k.second)) ++over;
+  }
+  return over;
+}
+
+// Writes the integer program of one instance to `lp` (CPLEX LP format, see the top of this
+// file) and returns its placement variables by name.
+std::map<std::string, Variable> WriteIntegerProgram(const FleetSnapshot& fleet,
+                                                    const std::vector<PlacementRequest>& requests,
+                                                    int inst, const std::string& lp) {
+  std::map<std::string, Variable> vars;
+  std::ostringstream obj, rows, general;
+  std::map<std::string, std::vector<std::string>> node_terms;  // node row → "k y"
+  std::vector<std::vector<std::string>> ws_vars(requests.size());
+  const double kUnplacedPenalty = 1e4;
+  for (size_t w = 0; w < requests.size(); ++w) {
+    std::map<std::string, std::optional<workspace::ReplicaEstimate>> by_shape;
+    for (size_t c = 0; c < fleet.clusters.size(); ++c) {
+      const auto& cl = fleet.clusters[c];
+      for (size_t n = 0; n < cl.nodes.size(); ++n) {
+        const GpuNode& node = cl.nodes[n];
+        workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units,
+                                  node.mig_profile};
+        std::string key =
+            node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
+        if (!by_shape.count(key)) {
+          auto est = requests[w].sizer(shape);
+          by_shape[key] = est.ok() ? std::optional(*est) : std::nullopt;
+        }
+        const auto& est = by_shape[key];
+        if (!est || est->nodes != 1 || est->gpus_per_node > node.free_units) continue;
+        double price = cl.price_per_gpu_hour.at(node.gpu_product) / node.units_per_gpu;
+        double cost = price * est->gpus_per_node;
+        std::string y =
+            "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
+        vars[y] = {static_cast<int>(w), cost, est->gpus_per_node};
+        ws_vars[w].push_back(y);
+        node_terms["n" + std::to_string(c) + "_" + std::to_string(n)].push_back(
+            std::to_string(est->gpus_per_node) + " " + y);
+        (void)node;
+      }
+    }
+  }
+  {
+    std::ofstream out(lp);
+    out << "\\ Berth placement optimality instance " << inst << "\nMinimize\n obj:";
+    int k = 0;
+    char buf[64];
+    for (const auto& [name, v] : vars) {
+      std::snprintf(buf, sizeof buf, " + %.6f %s", v.cost, name.c_str());
+      out << buf << (++k % 6 == 0 ? "\n" : "");
+    }
+    for (size_t w = 0; w < requests.size(); ++w)
+      out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
+    out << "\nSubject To\n";
+    for (const auto& [node_row, terms] : node_terms) {
+      out << " " << node_row << ":";
+      for (size_t i = 0; i < terms.size(); ++i)
+        out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
+      // Free units of that node: parse c and n back from the row name.
+      int c = 0, n = 0;
+      std::sscanf(node_row.c_str(), "n%d_%d", &c, &n);
+      out << " <= " << fleet.clusters[c].nodes[n].free_units << "\n";
+    }
+    for (size_t w = 0; w < requests.size(); ++w) {
+      out << " w" << w << ":";
+      for (size_t i = 0; i < ws_vars[w].size(); ++i)
+        out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
+      out << " + u" << w << " = " << requests[w].replicas << "\n";
+    }
+    out << "General\n";
+    k = 0;
+    for (const auto& [name, v] : vars) out << " " << name << (++k % 10 == 0 ? "\n" : "");
+    for (size_t w = 0; w < requests.size(); ++w) out << " u" << w << (w % 10 == 9 ? "\n" : "");
+    out << "\nEnd\n";
+  }
+  return vars;
+}
+
 int Run(const Args& args) {
   std::system(("mkdir -p " + args.dir).c_str());
   double worst_gap = 0, sum_gap = 0;
@@ -108,85 +194,11 @@ int Run(const Args& args) {
       greedy_unplaced += d.unplaced();
       total_replicas += d.requested;
     }
-    // Over-commit check against a fresh ledger.
-    {
-      auto fresh = Planner::Create(fleet);
-      std::map<std::pair<std::string, std::string>, int> used;
-      for (const auto& r : planner->new_reservations()) used[{r.cluster, r.node}] += r.units;
-      for (const auto& [k, units] : used) {
-        if (units > fresh->FreeUnits(k.first, k.second)) ++overcommits;
-      }
-    }
+    overcommits += Overcommits(fleet, *planner);
 
-    // The integer program.
-    std::map<std::string, Variable> vars;
-    std::ostringstream obj, rows, general;
-    std::map<std::string, std::vector<std::string>> node_terms;  // node row → "k y"
-    std::vector<std::vector<std::string>> ws_vars(requests.size());
-    const double kUnplacedPenalty = 1e4;
-    for (size_t w = 0; w < requests.size(); ++w) {
-      std::map<std::string, std::optional<workspace::ReplicaEstimate>> by_shape;
-      for (size_t c = 0; c < fleet.clusters.size(); ++c) {
-        const auto& cl = fleet.clusters[c];
-        for (size_t n = 0; n < cl.nodes.size(); ++n) {
-          const GpuNode& node = cl.nodes[n];
-          workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units,
-                                    node.mig_profile};
-          std::string key =
-              node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
-          if (!by_shape.count(key)) {
-            auto est = requests[w].sizer(shape);
-            by_shape[key] = est.ok() ? std::optional(*est) : std::nullopt;
-          }
-          const auto& est = by_shape[key];
-          if (!est || est->nodes != 1 || est->gpus_per_node > node.free_units) continue;
-          double price = cl.price_per_gpu_hour.at(node.gpu_product) / node.units_per_gpu;
-          double cost = price * est->gpus_per_node;
-          std::string y =
-              "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
-          vars[y] = {static_cast<int>(w), cost, est->gpus_per_node};
-          ws_vars[w].push_back(y);
-          node_terms["n" + std::to_string(c) + "_" + std::to_string(n)].push_back(
-              std::to_string(est->gpus_per_node) + " " + y);
-          (void)node;
-        }
-      }
-    }
     const std::string lp = args.dir + "/instance" + std::to_string(inst) + ".lp";
     const std::string sol = args.dir + "/instance" + std::to_string(inst) + ".sol";
-    {
-      std::ofstream out(lp);
-      out << "\\ Berth placement optimality instance " << inst << "\nMinimize\n obj:";
-      int k = 0;
-      char buf[64];
-      for (const auto& [name, v] : vars) {
-        std::snprintf(buf, sizeof buf, " + %.6f %s", v.cost, name.c_str());
-        out << buf << (++k % 6 == 0 ? "\n" : "");
-      }
-      for (size_t w = 0; w < requests.size(); ++w)
-        out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
-      out << "\nSubject To\n";
-      for (const auto& [node_row, terms] : node_terms) {
-        out << " " << node_row << ":";
-        for (size_t i = 0; i < terms.size(); ++i)
-          out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
-        // Free units of that node: parse c and n back from the row name.
-        int c = 0, n = 0;
-        std::sscanf(node_row.c_str(), "n%d_%d", &c, &n);
-        out << " <= " << fleet.clusters[c].nodes[n].free_units << "\n";
-      }
-      for (size_t w = 0; w < requests.size(); ++w) {
-        out << " w" << w << ":";
-        for (size_t i = 0; i < ws_vars[w].size(); ++i)
-          out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
-        out << " + u" << w << " = " << requests[w].replicas << "\n";
-      }
-      out << "General\n";
-      k = 0;
-      for (const auto& [name, v] : vars) out << " " << name << (++k % 10 == 0 ? "\n" : "");
-      for (size_t w = 0; w < requests.size(); ++w) out << " u" << w << (w % 10 == 9 ? "\n" : "");
-      out << "\nEnd\n";
-    }
+    const std::map<std::string, Variable> vars = WriteIntegerProgram(fleet, requests, inst, lp);
     std::string cmd = args.cbc + " " + lp + " sec " + std::to_string(args.seconds) +
                       " solve solu " + sol + " > " + sol + ".log 2>&1";
     const bool have_sol = args.reuse && std::ifstream(sol).good();
