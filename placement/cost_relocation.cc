@@ -4,7 +4,10 @@
 //   relocate  replica r goes to a cheaper node that has room for it;
 //   chain     the cheaper node is full, so one replica s of another workspace leaves it for
 //             the cheapest other node with room (possibly the one r frees), when r's saving
-//             is larger than what s pays extra.
+//             is larger than what s pays extra;
+//   pair      as chain, but r needs the units of two such replicas s1, s2 of one node (a
+//             32 B model needs two A100s where 27 B models take one each): s1 goes to its
+//             cheapest node with room, then s2, counting what r frees and s1 takes.
 //
 // The chain is what the greedy order misses: medium models decided early take the cheap
 // GPUs, the small models decided last pay for expensive slices, and the optimum moves the
@@ -14,6 +17,7 @@
 // batch stays fast. Iteration orders are fixed, so the result is deterministic.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include "placement/engine_internal.h"
 
@@ -52,9 +56,30 @@ class Relocation {
   template <typename Fn>
   void ForEachPool(int ws, double limit, Fn fn);
   bool ClustersOk(int ws, int from_cluster, int to_cluster) const;
-  // The node of pool with room for ws (after `extra` units come back to node `freed`):
-  // the least free node that fits, so big holes stay whole. -1 if none.
-  int FitNode(int ws, int pool, int freed, int extra, int skip) const;
+  // Units that come back to (or are taken from) a node in a move being weighed.
+  struct Delta {
+    int node;
+    int units;
+  };
+  // The node of pool with room for ws (after the deltas): the least free node that fits,
+  // so big holes stay whole; never `skip`. -1 if none.
+  int FitNode(int ws, int pool, std::initializer_list<Delta> deltas, int skip) const;
+  struct Destination {
+    int node = -1;
+    double cost = 0;
+  };
+  // The cheapest node with room (after the deltas, never `skip`) a replica of ws on a node
+  // of from_cluster may move to, if it costs less than limit.
+  Destination Cheapest(int ws, int from_cluster, double limit, std::initializer_list<Delta> deltas,
+                       int skip);
+  // The best move of replica rep found so far: to `to`, after s (and s2) leave it.
+  struct Plan {
+    double net = kEps;
+    int to = -1, s = -1, s_to = -1, s2 = -1, s2_to = -1;
+  };
+  void ChainsInto(int rep, int pool, double gain, Plan& best, int64_t budget);
+  void PairsInto(int rep, int pool, double gain, Plan& best, int64_t budget);
+  bool ImproveReplica(int rep, int64_t budget);
   void Move(int rep, int to_node);
   void FixExplanation(int ws);
 
@@ -71,6 +96,7 @@ class Relocation {
   std::vector<std::vector<int>> node_reps_;                 // flat node → movable replicas
   std::vector<std::vector<std::pair<int, int>>> clusters_;  // ws → (cluster, replicas)
   std::vector<char> changed_;
+  bool pairs_ = false;  // pair moves are weighed (the second phase)
   mutable int64_t work_ = 0;  // pools and nodes looked at, against the budget
 };
 
@@ -122,20 +148,112 @@ bool Relocation::ClustersOk(int ws, int from, int to) const {
   return after >= std::min(distinct, policy.min_clusters);
 }
 
-int Relocation::FitNode(int ws, int pool, int freed, int extra, int skip) const {
+int Relocation::FitNode(int ws, int pool, std::initializer_list<Delta> deltas, int skip) const {
   const PoolIndex& p = ix_.pools[pool];
   const int k = Units(ws, pool);
   work_ += p.node_count;
   int best = -1, best_free = 0;
   for (int nd = p.first_node; nd < p.first_node + p.node_count; ++nd) {
     if (nd == skip) continue;
-    int f = ledger_.free[nd] + (nd == freed ? extra : 0);
+    int f = ledger_.free[nd];
+    for (const Delta& d : deltas) f += d.node == nd ? d.units : 0;
     if (f >= k && (best < 0 || f < best_free)) {
       best = nd;
       best_free = f;
     }
   }
   return best;
+}
+
+Relocation::Destination Relocation::Cheapest(int ws, int from_cluster, double limit,
+                                              std::initializer_list<Delta> deltas, int skip) {
+  Destination out;
+  ForEachPool(ws, limit, [&](int pool, double cost) {
+    if (!ClustersOk(ws, from_cluster, ix_.pools[pool].cluster)) return true;
+    const int to = FitNode(ws, pool, deltas, skip);
+    if (to < 0) return true;
+    out = {to, cost};
+    return false;
+  });
+  return out;
+}
+
+// Chains into a full node of `pool`: one replica s there leaves for its cheapest other node.
+void Relocation::ChainsInto(int rep, int pool, double gain, Plan& best, int64_t budget) {
+  const int w = reps_[rep].ws, a = reps_[rep].node;
+  const int ka = Units(w, pool_of_node_[a]), kb = Units(w, pool);
+  const PoolIndex& pb = ix_.pools[pool];
+  for (int nd = pb.first_node; nd < pb.first_node + pb.node_count; ++nd) {
+    for (int s : node_reps_[nd]) {
+      const int ws = reps_[s].ws;
+      if (ws == w || ledger_.free[nd] + Units(ws, pool) < kb) continue;
+      const double cs = Cost(ws, pool);
+      Destination d = Cheapest(ws, pb.cluster, cs + gain - best.net, {{a, ka}}, nd);
+      if (d.node >= 0 && gain - (d.cost - cs) > best.net) best = {gain - (d.cost - cs), nd, s, d.node};
+      if (work_ >= budget) return;
+    }
+  }
+}
+
+// Pairs into a full node of `pool`: s1 and s2 there both leave (no single one frees enough).
+// Two replicas of one workspace move together only without cluster-count limits, which
+// ClustersOk checks one replica at a time.
+void Relocation::PairsInto(int rep, int pool, double gain, Plan& best, int64_t budget) {
+  const int w = reps_[rep].ws, a = reps_[rep].node;
+  const int ka = Units(w, pool_of_node_[a]), kb = Units(w, pool);
+  const PoolIndex& pb = ix_.pools[pool];
+  for (int nd = pb.first_node; nd < pb.first_node + pb.node_count; ++nd) {
+    const std::vector<int>& on = node_reps_[nd];
+    for (size_t i = 0; i < on.size(); ++i) {
+      const int s1 = on[i], ws1 = reps_[s1].ws, k1 = Units(ws1, pool);
+      if (ws1 == w || ledger_.free[nd] + k1 >= kb) continue;  // a chain's case
+      const double c1 = Cost(ws1, pool);
+      Destination d1 = Cheapest(ws1, pb.cluster, c1 + gain - best.net, {{a, ka}}, nd);
+      if (d1.node < 0) continue;
+      const double left = gain - (d1.cost - c1);
+      const Delta taken{d1.node, -Units(ws1, pool_of_node_[d1.node])};
+      for (size_t j = i + 1; j < on.size() && work_ < budget; ++j) {
+        const int s2 = on[j], ws2 = reps_[s2].ws;
+        if (ws2 == w || ledger_.free[nd] + k1 + Units(ws2, pool) < kb) continue;
+        if (ws2 == ws1 && (in_[ws1].policy->max_clusters > 0 || in_[ws1].policy->min_clusters > 1))
+          continue;
+        const double c2 = Cost(ws2, pool);
+        Destination d2 = Cheapest(ws2, pb.cluster, c2 + left - best.net, {{a, ka}, taken}, nd);
+        if (d2.node >= 0 && left - (d2.cost - c2) > best.net)
+          best = {left - (d2.cost - c2), nd, s1, d1.node, s2, d2.node};
+      }
+      if (work_ >= budget) return;
+    }
+  }
+}
+
+// Moves replica rep to its best cheaper place, if any; true when it moved.
+bool Relocation::ImproveReplica(int rep, int64_t budget) {
+  const int w = reps_[rep].ws;
+  const int a = reps_[rep].node;
+  const int a_pool = pool_of_node_[a];
+  const double c0 = Cost(w, a_pool);
+  const int ka = Units(w, a_pool);
+  const int a_cluster = ix_.nodes[a].cluster;
+  Plan best;  // on the cheapest pool where a move exists
+  ForEachPool(w, c0 - kEps, [&](int pool, double cost) {
+    if (!ClustersOk(w, a_cluster, ix_.pools[pool].cluster)) return true;
+    const double gain = c0 - cost;
+    if (gain <= best.net) return false;  // pools only get dearer from here
+    int fit = FitNode(w, pool, {{a, ka}}, -1);
+    if (fit >= 0 && fit != a) {
+      best = {gain, fit};
+      return false;
+    }
+    ChainsInto(rep, pool, gain, best, budget);
+    if (pairs_ && best.to < 0 && work_ < budget) PairsInto(rep, pool, gain, best, budget);
+    return best.to < 0 && work_ < budget;  // first pool with a chain wins; else dearer pools
+  });
+  if (best.to < 0) return false;
+  if (best.s >= 0) Move(best.s, best.s_to);
+  if (best.s2 >= 0) Move(best.s2, best.s2_to);
+  Move(rep, best.to);
+  return true;
 }
 
 void Relocation::Move(int rep, int to) {
@@ -297,66 +415,17 @@ void Relocation::Run(int64_t budget, bool explain) {
     });
   }
 
+  // Relocations and chains first, until a pass finds nothing; only then pairs, from that
+  // local optimum: pair moves taken early lead the search elsewhere, often somewhere worse.
   constexpr int kPasses = 4;
-  for (int pass = 0; pass < kPasses && work_ < budget; ++pass) {
-    bool improved = false;
-    for (size_t ri = 0; ri < reps_.size() && work_ < budget; ++ri) {
-      const int rep = static_cast<int>(ri);
-      const int w = reps_[rep].ws;
-      const int a = reps_[rep].node;
-      const int a_pool = pool_of_node_[a];
-      const double c0 = Cost(w, a_pool);
-      const int ka = Units(w, a_pool);
-      const int a_cluster = ix_.nodes[a].cluster;
-      // Best chain found so far on the cheapest pool where one exists.
-      double best_net = kEps;
-      int best_to = -1, best_s = -1, best_s_to = -1;
-      ForEachPool(w, c0 - kEps, [&](int pool, double cost) {
-        const int b_cluster = ix_.pools[pool].cluster;
-        if (!ClustersOk(w, a_cluster, b_cluster)) return true;
-        const double gain = c0 - cost;
-        if (gain <= best_net) return false;  // pools only get dearer from here
-        int fit = FitNode(w, pool, a, ka, -1);
-        if (fit >= 0 && fit != a) {
-          best_net = gain;
-          best_to = fit;
-          best_s = -1;
-          return false;
-        }
-        const int kb = Units(w, pool);
-        const PoolIndex& pb = ix_.pools[pool];
-        for (int nd = pb.first_node; nd < pb.first_node + pb.node_count; ++nd) {
-          for (int s : node_reps_[nd]) {
-            const int ws = reps_[s].ws;
-            if (ws == w) continue;
-            const int ks = Units(ws, pool);
-            if (ledger_.free[nd] + ks < kb) continue;
-            const double cs = Cost(ws, pool);
-            // Where s goes: the cheapest other node with room, counting r's freed units.
-            ForEachPool(ws, cs + gain - best_net, [&](int pool2, double cost2) {
-              if (!ClustersOk(ws, b_cluster, ix_.pools[pool2].cluster)) return true;
-              int to = FitNode(ws, pool2, a, ka, nd);
-              if (to < 0) return true;
-              double net = gain - (cost2 - cs);
-              if (net > best_net) {
-                best_net = net;
-                best_to = nd;
-                best_s = s;
-                best_s_to = to;
-              }
-              return false;
-            });
-            if (work_ >= budget) return false;
-          }
-        }
-        return best_to < 0;  // first pool with a chain wins; else look at dearer pools
-      });
-      if (best_to < 0) continue;
-      if (best_s >= 0) Move(best_s, best_s_to);
-      Move(rep, best_to);
-      improved = true;
+  for (pairs_ = false;; pairs_ = true) {
+    for (int pass = 0; pass < kPasses && work_ < budget; ++pass) {
+      bool improved = false;
+      for (size_t ri = 0; ri < reps_.size() && work_ < budget; ++ri)
+        improved = ImproveReplica(static_cast<int>(ri), budget) || improved;
+      if (!improved) break;
     }
-    if (!improved) break;
+    if (pairs_ || work_ >= budget) break;
   }
   if (explain) {
     for (size_t w = 0; w < nws; ++w) {

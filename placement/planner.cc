@@ -17,6 +17,10 @@ using namespace internal;  // NOLINT: the stages live in the internal namespace
 using policies::PlacementMode;
 using policies::PlacementPolicySpec;
 
+namespace {
+struct BatchPlan;
+}  // namespace
+
 struct Planner::Impl {
   FleetIndex index;
   Ledger ledger;
@@ -41,6 +45,9 @@ struct Planner::Impl {
 
   PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized,
                            const DecideOptions& options);
+  void PlanInOrder(const std::vector<PlacementRequest>& requests,
+                   const std::vector<SizedRequest>& sized, BatchPlan& plan,
+                   const DecideOptions& options);
   void ImproveCost(const std::vector<PlacementRequest>& requests,
                    const std::vector<SizedRequest>& sized, const std::vector<size_t>& order,
                    std::vector<PlacementDecision>& out, std::vector<Touched>& touched,
@@ -235,58 +242,133 @@ bool CostOnly(const PlacementPolicySpec& p) {
          w.affinity == 0;
 }
 
-}  // namespace
-
-std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementRequest>& requests,
-                                                  const DecideOptions& options) {
-  Impl& im = *impl_;
-  std::vector<SizedRequest> sized;
-  sized.reserve(requests.size());
-  for (const auto& r : requests) sized.push_back(SizeRequest(im.index, r));
+// Batch order: priority first, then the biggest replicas (big items first limit
+// fragmentation) — or, for the alternative plan, the smallest first — then more replicas,
+// then name.
+std::vector<size_t> BatchOrder(const std::vector<PlacementRequest>& requests,
+                               const std::vector<SizedRequest>& sized, bool small_first) {
   std::vector<size_t> order(requests.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const auto &ra = requests[a], &rb = requests[b];
     if (ra.priority != rb.priority) return ra.priority > rb.priority;
     if (sized[a].footprint_gib != sized[b].footprint_gib)
-      return sized[a].footprint_gib > sized[b].footprint_gib;
+      return (sized[a].footprint_gib > sized[b].footprint_gib) != small_first;
     if (ra.replicas != rb.replicas) return ra.replicas > rb.replicas;
     return ra.workspace < rb.workspace;
   });
-  std::vector<PlacementDecision> out(requests.size());
-  std::vector<Touched> touched(requests.size());
-  for (size_t i : order) {
-    im.touched_out = &touched[i];
-    out[i] = im.Decide(requests[i], sized[i], options);
+  return order;
+}
+
+// A second, small-first plan is tried only for small batches of cost-only workspaces:
+// there total cost is the whole objective, and the extra pass stays cheap
+// (requests × clusters bounds the work of one pass).
+constexpr size_t kAlternativePlanMaxWork = 1000000;
+
+bool AllCostOnly(const std::vector<PlacementRequest>& requests,
+                 const std::shared_ptr<const PlacementPolicySpec>& default_policy) {
+  return std::all_of(requests.begin(), requests.end(), [&](const PlacementRequest& r) {
+    const auto& p = r.policy ? *r.policy : *default_policy;
+    return CostOnly(p) && p.mode == PlacementMode::kPickN && p.spread.empty();
+  });
+}
+
+struct BatchPlan {
+  std::vector<size_t> order;
+  std::vector<PlacementDecision> out;
+  std::vector<Touched> touched;
+  int placed = 0;
+  double cost = 0;
+
+  void Total() {
+    for (const auto& d : out) {
+      placed += d.placed;
+      cost += d.cost_per_hour();
+    }
+  }
+  // More replicas placed wins; then lower cost (ties keep the first plan).
+  bool BetterThan(const BatchPlan& o) const {
+    if (placed != o.placed) return placed > o.placed;
+    return cost < o.cost - 1e-9 * std::max(1.0, o.cost);
+  }
+};
+
+}  // namespace
+
+// One complete plan in `order`: greedy decisions, then the cost improvement pass and
+// replica relocation. Commits to the ledger; reservations are recorded by the caller.
+void Planner::Impl::PlanInOrder(const std::vector<PlacementRequest>& requests,
+                                const std::vector<SizedRequest>& sized, BatchPlan& plan,
+                                const DecideOptions& options) {
+  plan.out.assign(requests.size(), {});
+  plan.touched.assign(requests.size(), {});
+  for (size_t i : plan.order) {
+    touched_out = &plan.touched[i];
+    plan.out[i] = Decide(requests[i], sized[i], options);
   }
   if (options.improve_cost) {
-    im.ImproveCost(requests, sized, order, out, touched, options);
+    ImproveCost(requests, sized, plan.order, plan.out, plan.touched, options);
     std::vector<RelocationInput> inputs(requests.size());
     for (size_t i = 0; i < requests.size(); ++i) {
-      const auto& policy_ptr = requests[i].policy ? requests[i].policy : im.default_policy;
+      const auto& policy_ptr = requests[i].policy ? requests[i].policy : default_policy;
       RelocationInput& in = inputs[i];
       in.sized = &sized[i];
-      in.view = &im.View(policy_ptr);
+      in.view = &View(policy_ptr);
       in.policy = policy_ptr.get();
       in.movable = CostOnly(*policy_ptr) && policy_ptr->mode == PlacementMode::kPickN &&
-                   policy_ptr->spread.empty() && !in.view->dynamic_selector && out[i].placed > 0;
+                   policy_ptr->spread.empty() && !in.view->dynamic_selector && plan.out[i].placed > 0;
     }
-    RelocateForCost(im.index, im.ledger, inputs, out, touched,
+    RelocateForCost(index, ledger, inputs, plan.out, plan.touched,
                     std::min(kRelocationBudgetCap,
                              kRelocationBudgetPerRequest * static_cast<int64_t>(requests.size()) +
                                  kRelocationBudgetBase),
                     options.explain);
   }
-  im.touched_out = nullptr;
-  for (size_t i : order) {
-    for (const auto& [nd, units] : touched[i]) {
+  touched_out = nullptr;
+  plan.Total();
+}
+
+// Greedy order hands the cheapest small GPUs to whichever workspace comes first; on a
+// capacity-tight fleet a big model takes the cheap small GPUs and the small models pay
+// for big ones later (issue #23, docs/PLACEMENT.md "Batch"). For small batches of
+// cost-only workspaces a second plan decides the smallest replicas first, from the same
+// starting ledger, and the cheaper plan that places as many replicas is kept. Both plans
+// are complete runs of the same engine, so stickiness and explanations hold for either.
+std::vector<PlacementDecision> Planner::PlanBatch(const std::vector<PlacementRequest>& requests,
+                                                  const DecideOptions& options) {
+  Impl& im = *impl_;
+  std::vector<SizedRequest> sized;
+  sized.reserve(requests.size());
+  for (const auto& r : requests) sized.push_back(SizeRequest(im.index, r));
+  const bool alternative = options.improve_cost && requests.size() > 1 &&
+                           requests.size() * im.index.snapshot.clusters.size() <=
+                               kAlternativePlanMaxWork &&
+                           AllCostOnly(requests, im.default_policy);
+  Ledger start;
+  if (alternative) start = im.ledger;
+  BatchPlan best;
+  best.order = BatchOrder(requests, sized, false);
+  im.PlanInOrder(requests, sized, best, options);
+  if (alternative) {
+    Ledger best_ledger = std::move(im.ledger);
+    im.ledger = std::move(start);
+    BatchPlan small_first;
+    small_first.order = BatchOrder(requests, sized, true);
+    im.PlanInOrder(requests, sized, small_first, options);
+    if (small_first.BetterThan(best))
+      best = std::move(small_first);
+    else
+      im.ledger = std::move(best_ledger);
+  }
+  for (size_t i : best.order) {
+    for (const auto& [nd, units] : best.touched[i]) {
       const NodeRef& ref = im.index.nodes[nd];
       im.ledger.made.push_back({requests[i].workspace, im.index.snapshot.clusters[ref.cluster].name,
                                 im.index.snapshot.clusters[ref.cluster].nodes[ref.node].name,
                                 units});
     }
   }
-  return out;
+  return std::move(best.out);
 }
 
 // Greedy order leaves cost on the table when two workspaces compete for the same cheap

@@ -162,7 +162,11 @@ class Planner {
 
   // Decides many workspaces in one pass: priority first, then the biggest replicas
   // (fewest GPU-GiB on their best shape), then name — big items first limit fragmentation.
-  // Decisions come back in request order.
+  // With improve_cost, a small batch (requests × clusters ≤ 1e6) whose requests all weigh
+  // cost alone (PickN, no spread) is also planned smallest replicas first from the same
+  // ledger; the plan placing more replicas, then costing less, is kept, and the ledger,
+  // new_reservations() and explanations are that plan's. Decisions come back in request
+  // order.
   std::vector<PlacementDecision> PlanBatch(const std::vector<PlacementRequest>& requests,
                                            const DecideOptions& options = {});
 

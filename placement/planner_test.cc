@@ -370,5 +370,88 @@ TEST(Planner, CostRelocationLeavesRunningReplicasWhereTheyAre) {
   EXPECT_EQ(ds[3].allocations[0].cluster, "l4");  // nothing to gain by moving m
 }
 
+// Issue #23: a big model takes the cheap L4 node first (4 × 0.8 < 2 × 3.0) and the small
+// replicas then pay for A100s. No single move fixes it — a small replica frees one A100,
+// the big one needs two — but deciding the small replicas first does: they take the L4s,
+// the big one two A100s.
+FleetSnapshot TightFleet(int l4_nodes, int l4_used_on_first) {
+  std::string used = std::to_string(l4_used_on_first);
+  for (int n = 1; n < l4_nodes; ++n) used += ", 0";
+  auto fleet = ParseFleetYaml(
+      "clusters:\n"
+      "  - {name: l4, region: eastus, prices: {L4: 0.8}, nodePools: [{name: l, gpu: L4, "
+      "gpusPerNode: 4, count: " + std::to_string(l4_nodes) + ", usedPerNode: [" + used + "]}]}\n"
+      "  - {name: a100, region: eastus, prices: {A100-80GB: 3.0}, nodePools: [{name: a, "
+      "gpu: A100-80GB, gpusPerNode: 4, count: 1}]}\n");
+  EXPECT_TRUE(fleet.ok()) << fleet.status().ToString();
+  return *fleet;
+}
+
+std::vector<PlacementRequest> TightRequests() {
+  auto cost_only = std::make_shared<policies::PlacementPolicySpec>();
+  cost_only->scoring.weights = {0, 1, 0, 0, 0};
+  auto req = [&](std::string name, int replicas, int l4, int a100) {
+    PlacementRequest r;
+    r.workspace = std::move(name);
+    r.replicas = replicas;
+    r.sizer = FixedSizer({{"L4", {l4, 1}}, {"A100-80GB", {a100, 1}}});
+    r.policy = cost_only;
+    return r;
+  };
+  return {req("ns/small-a", 2, 1, 1), req("ns/small-b", 2, 1, 1), req("ns/big", 1, 4, 2)};
+}
+
+TEST(Planner, SmallFirstPlanBeatsGreedyOrderWhenModelsCompeteForCheapGpus) {
+  auto greedy = Planner::Create(TightFleet(1, 0));
+  ASSERT_TRUE(greedy.ok());
+  auto plain = greedy->PlanBatch(TightRequests(), {.improve_cost = false});
+  EXPECT_NEAR(Total(plain), 3.2 + 4 * 3.0, 1e-9);  // big on the L4 node, smalls on A100s
+
+  auto planner = Planner::Create(TightFleet(1, 0));
+  ASSERT_TRUE(planner.ok());
+  auto ds = planner->PlanBatch(TightRequests(), {.explain = true});
+  EXPECT_NEAR(Total(ds), 4 * 0.8 + 2 * 3.0, 1e-9);
+  for (const auto& d : ds) EXPECT_EQ(d.placed, d.requested) << d.workspace;
+  ASSERT_EQ(ds[2].allocations.size(), 1u);
+  EXPECT_EQ(ds[2].allocations[0].cluster, "a100");
+  EXPECT_EQ(ds[0].allocations[0].cluster, "l4");
+  EXPECT_EQ(ds[1].allocations[0].cluster, "l4");
+  // The ledger and reservations are those of the plan returned, and so are explanations.
+  EXPECT_EQ(planner->FreeUnits("l4", "l-0"), 0);
+  EXPECT_EQ(planner->FreeUnits("a100", "a-0"), 2);
+  std::map<std::string, int> reserved;
+  for (const auto& r : planner->new_reservations()) reserved[r.workspace + "@" + r.cluster] += r.units;
+  EXPECT_EQ(reserved, (std::map<std::string, int>{
+                          {"ns/small-a@l4", 2}, {"ns/small-b@l4", 2}, {"ns/big@a100", 2}}));
+  auto j = planner->ExplainJson(ds[2], {.max_scores = 5, .max_rejections = 10});
+  for (const auto& sc : j["scores"]) {
+    EXPECT_EQ(sc["replicas"], sc["cluster"] == "a100" ? 1 : 0) << j.dump();
+  }
+  for (const auto& r : j["rejected"]) EXPECT_NE(r["cluster"], "a100") << j.dump();
+}
+
+TEST(Planner, SmallFirstPlanLeavesRunningReplicasWhereTheyAre) {
+  // big already runs one replica on the first L4 node (its 4 GPUs are in use); its second,
+  // new replica competes with the smalls for the free L4 node. The cheaper plan moves only
+  // the new replica; the running one stays on l4.
+  auto planner = Planner::Create(TightFleet(2, 4));
+  ASSERT_TRUE(planner.ok());
+  auto reqs = TightRequests();
+  reqs[2].replicas = 2;
+  reqs[2].current = {{"l4", 1}};
+  auto ds = planner->PlanBatch(reqs);
+  for (const auto& d : ds) EXPECT_EQ(d.placed, d.requested) << d.workspace;
+  std::map<std::string, std::pair<int, int>> big;  // cluster → (replicas, kept)
+  for (const auto& a : ds[2].allocations) {
+    big[a.cluster].first += a.replicas;
+    big[a.cluster].second += a.kept;
+  }
+  EXPECT_EQ(big["l4"], std::make_pair(1, 1));
+  EXPECT_EQ(big["a100"], std::make_pair(1, 0));
+  EXPECT_EQ(ds[0].allocations[0].cluster, "l4");
+  EXPECT_EQ(ds[1].allocations[0].cluster, "l4");
+  EXPECT_EQ(planner->FreeUnits("l4", "l-0"), 0);
+}
+
 }  // namespace
 }  // namespace berth::placement

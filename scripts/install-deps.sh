@@ -14,6 +14,9 @@ packages=(
 packages+=(python3-kubernetes)
 # Test-only: clang with libFuzzer and the ASan/UBSan runtimes (fuzz/, build-asan/).
 packages+=(clang libclang-rt-14-dev)
+# Bench-only: CBC solves the exact optimum the placement quality bench compares against
+# (bench/placement/run.sh quality*).
+packages+=(coinor-cbc)
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Node.js runs the offline Kubernetes schema check of rendered manifests.

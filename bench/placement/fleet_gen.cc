@@ -1,5 +1,6 @@
 #include "bench/placement/fleet_gen.h"
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -31,6 +32,17 @@ const double kLatency[6][6] = {{2, 62, 82, 88, 220, 160},   {62, 2, 142, 148, 17
                                {82, 142, 2, 18, 160, 230},  {88, 148, 18, 2, 170, 240},
                                {220, 170, 160, 170, 2, 70}, {160, 110, 230, 240, 70, 2}};
 const char* kProviders[] = {"azure", "aws", "gcp", "onprem"};
+
+// The estimator's sizing with multi-node shapes counted as unfit (the ILP is per node).
+ReplicaSizer SingleNodeSizer(const workspace::ModelInfo& model) {
+  ReplicaSizer estimate = EstimatorSizer(model);
+  return [estimate](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
+    auto est = estimate(shape);
+    if (est.ok() && est->nodes > 1)
+      return Status::Invalid("multi-node replicas are left out of the ILP");
+    return est;
+  };
+}
 
 }  // namespace
 
@@ -147,21 +159,128 @@ std::vector<PlacementRequest> GenerateWorkload(const WorkloadParams& params) {
     const auto& model = models[pick(static_cast<int>(models.size()))];
     r.model = model.preset;
     r.policy = policies[pick(static_cast<int>(policies.size()))];
-    ReplicaSizer estimate = EstimatorSizer(model);
-    if (params.single_node_only) {
-      r.sizer =
-          [estimate](const workspace::GpuShape& shape) -> StatusOr<workspace::ReplicaEstimate> {
-        auto est = estimate(shape);
-        if (est.ok() && est->nodes > 1)
-          return Status::Invalid("multi-node replicas are left out of the ILP");
-        return est;
-      };
-    } else {
-      r.sizer = std::move(estimate);
-    }
+    r.sizer = params.single_node_only ? SingleNodeSizer(model) : EstimatorSizer(model);
     out.push_back(std::move(r));
   }
   return out;
+}
+
+namespace {
+
+// Node kinds and models of the tight family; prices are list-like per GPU-hour.
+const PoolKind kTightKinds[] = {
+    {"A10", 2, 0.9, 1.3, nullptr, 1},        {"L4", 4, 0.6, 1.0, nullptr, 1},
+    {"L40S", 4, 1.6, 2.2, nullptr, 1},       {"A100-80GB", 8, 3.0, 4.5, nullptr, 1},
+    {"H100-80GB", 8, 6.0, 8.5, nullptr, 1},
+};
+const char* kTightModels[] = {"phi-3-mini-4k-instruct", "llama-3.1-8b-instruct",
+                              "deepseek-r1-distill-qwen-14b", "gemma-3-27b-instruct",
+                              "qwen2.5-coder-32b-instruct"};
+
+FleetSnapshot GenerateTightFleet(int clusters, std::mt19937& rng) {
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  FleetSnapshot fleet;
+  const auto driver = *policies::DottedVersion::Parse("550.54.15");
+  const auto cuda = *policies::DottedVersion::Parse("12.4");
+  for (int c = 0; c < clusters; ++c) {
+    ClusterInventory cluster;
+    char name[32];
+    std::snprintf(name, sizeof name, "cluster-%04d", c);
+    cluster.name = name;
+    cluster.labels["region"] = kRegions[c % 6];
+    const int pools = 1 + pick(3);
+    for (int p = 0; p < pools; ++p) {
+      const PoolKind& kind = kTightKinds[pick(static_cast<int>(std::size(kTightKinds)))];
+      const std::string product = kind.product;
+      if (cluster.price_per_gpu_hour.count(product)) continue;  // one pool per product
+      cluster.price_per_gpu_hour[product] =
+          std::round(std::uniform_real_distribution<double>(kind.price_lo, kind.price_hi)(rng) *
+                     100) / 100;
+      const double memory = workspace::Catalog::BuiltIn().FindGpu(product)->memory_gib;
+      const int count = 1 + pick(3);
+      for (int n = 0; n < count; ++n) {
+        GpuNode node;
+        node.pool = "pool" + std::to_string(p);
+        node.name = node.pool + "-" + std::to_string(n);
+        node.gpu_product = product;
+        node.units_per_gpu = 1;
+        node.units = node.free_units = kind.gpus_per_node;
+        node.memory_gib = memory;
+        node.driver_version = driver;
+        node.cuda_version = cuda;
+        cluster.nodes.push_back(std::move(node));
+      }
+    }
+    fleet.clusters.push_back(std::move(cluster));
+  }
+  return fleet;
+}
+
+// The share of the fleet's GPUs a reference packing of every replica uses — each replica
+// on a random node with room among those where it needs the fewest GPUs, so it is close to
+// the fewest GPUs any placement needs — or -1 when a replica does not fit.
+double ReferenceFill(const FleetSnapshot& fleet, const std::vector<PlacementRequest>& requests,
+                     std::mt19937& rng) {
+  std::vector<int> free;
+  int total = 0;
+  for (const auto& cl : fleet.clusters) {
+    for (const auto& node : cl.nodes) {
+      free.push_back(node.free_units);
+      total += node.free_units;
+    }
+  }
+  int used = 0;
+  for (const auto& r : requests) {
+    std::vector<std::pair<int, int>> nodes;  // (flat node, units per replica)
+    int flat = 0;
+    for (const auto& cl : fleet.clusters) {
+      for (const auto& node : cl.nodes) {
+        auto est = r.sizer({node.gpu_product, node.memory_gib, node.units, node.mig_profile});
+        if (est.ok() && est->nodes == 1) nodes.emplace_back(flat, est->gpus_per_node);
+        ++flat;
+      }
+    }
+    for (int k = 0; k < r.replicas; ++k) {
+      std::shuffle(nodes.begin(), nodes.end(), rng);
+      std::stable_sort(nodes.begin(), nodes.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+      auto it = std::find_if(nodes.begin(), nodes.end(),
+                             [&](const auto& n) { return free[n.first] >= n.second; });
+      if (it == nodes.end()) return -1;
+      free[it->first] -= it->second;
+      used += it->second;
+    }
+  }
+  return total > 0 ? static_cast<double>(used) / total : -1;
+}
+
+}  // namespace
+
+Instance GenerateTightInstance(const TightParams& params) {
+  std::mt19937 rng(params.seed);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  Instance inst;
+  auto cost = std::make_shared<policies::PlacementPolicySpec>();
+  cost->scoring.weights = {0, 1, 0, 0, 0};
+  for (int i = 0; i < params.workspaces; ++i) {
+    auto model = workspace::Catalog::BuiltIn().FindModel(
+        kTightModels[pick(static_cast<int>(std::size(kTightModels)))]);
+    PlacementRequest r;
+    char name[48];
+    std::snprintf(name, sizeof name, "ns%02d/ws-%05d", i % 20, i);
+    r.workspace = name;
+    r.replicas = 1 + pick(4);
+    r.model = model->preset;
+    r.policy = cost;
+    r.sizer = SingleNodeSizer(*model);
+    inst.requests.push_back(std::move(r));
+  }
+  // Fleets are drawn until one holds the workload at the wanted fill.
+  for (int attempt = 0; attempt < 100000; ++attempt) {
+    inst.fleet = GenerateTightFleet(params.clusters, rng);
+    if (ReferenceFill(inst.fleet, inst.requests, rng) >= params.min_fill) break;
+  }
+  return inst;
 }
 
 }  // namespace berth::placement::bench

@@ -30,4 +30,25 @@ struct WorkloadParams {
 
 std::vector<PlacementRequest> GenerateWorkload(const WorkloadParams& params);
 
+// The capacity-tight family (issue #23): `workspaces` cost-only PickN workspaces of five
+// catalog models (3.8 B–32 B parameters, 1–4 replicas, single-node shapes only) on
+// `clusters` clusters of 1–3 pools of A10×2, L4×4, L40S×4, A100-80GB×8 or H100-80GB×8
+// nodes (1–3 nodes each, all free, list-like prices). Fleets are drawn until a reference
+// packing (each replica on a node where it needs the fewest GPUs) places every replica and
+// fills at least `min_fill` of the GPUs, so the optimum places them all and models compete
+// for the scarce GPUs.
+struct TightParams {
+  int clusters = 10;
+  int workspaces = 44;
+  double min_fill = 0.8;
+  uint32_t seed = 1;
+};
+
+struct Instance {
+  FleetSnapshot fleet;
+  std::vector<PlacementRequest> requests;
+};
+
+Instance GenerateTightInstance(const TightParams& params);
+
 }  // namespace berth::placement::bench

@@ -18,6 +18,11 @@
 //                             [--used F] [--cbc PATH] [--dir DIR] [--seconds S]
 //                             [--reuse 1]   (reuse DIR's CBC solutions: the instances are
 //                                            seeded, so only the planner's side changes)
+//                             [--family relaxed|tight]
+// relaxed (default): GenerateFleet/GenerateWorkload with 30 % of GPUs in use.
+// tight: GenerateTightInstance (--clusters 10 --workspaces 44): the optimum fills 80–100 %
+//        of the fleet and models compete for the cheap GPUs (issue #23). fill% is the
+//        share of free GPUs the optimum uses.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -43,37 +48,139 @@ struct Args {
   int seconds = 120;
   bool verbose = false;
   bool reuse = false;  // keep an existing .sol of the same instance (planner-only changes)
+  std::string family = "relaxed";  // or "tight" (issue #23: models compete for scarce GPUs)
 };
 
 struct Variable {
   int workspace;
   double cost;
+  int units;
 };
+
+// Instance `inst` of the chosen family; the seeds make every run see the same instances.
+Instance MakeInstance(const Args& args, int inst) {
+  if (args.family == "tight") {
+    TightParams tp;
+    tp.clusters = args.clusters;
+    tp.workspaces = args.workspaces;
+    tp.seed = 3000 + inst;
+    return GenerateTightInstance(tp);
+  }
+  FleetParams fp;
+  fp.clusters = args.clusters;
+  fp.gpu_nodes_per_cluster = args.nodes;
+  fp.used_fraction = args.used;
+  fp.seed = 1000 + inst;
+  Instance out{GenerateFleet(fp), {}};
+  for (auto& c : out.fleet.clusters) {  // the ILP models capacity and cost only
+    c.health = ClusterHealth::kHealthy;
+    c.taints.clear();
+  }
+  WorkloadParams wp;
+  wp.workspaces = args.workspaces;
+  wp.cost_only = true;
+  wp.single_node_only = true;
+  wp.seed = 2000 + inst;
+  out.requests = GenerateWorkload(wp);
+  return out;
+}
+
+// Nodes where the planner's reservations exceed the free units of a fresh ledger.
+int Overcommits(const FleetSnapshot& fleet, const Planner& planner) {
+  auto fresh = Planner::Create(fleet);
+  std::map<std::pair<std::string, std::string>, int> used;
+  for (const auto& r : planner.new_reservations()) used[{r.cluster, r.node}] += r.units;
+  int over = 0;
+  for (const auto& [k, units] : used) {
+    if (units > fresh->FreeUnits(k.first, k.second)) ++over;
+  }
+  return over;
+}
+
+// Writes the integer program of one instance to `lp` (CPLEX LP format, see the top of this
+// file) and returns its placement variables by name.
+std::map<std::string, Variable> WriteIntegerProgram(const FleetSnapshot& fleet,
+                                                    const std::vector<PlacementRequest>& requests,
+                                                    int inst, const std::string& lp) {
+  std::map<std::string, Variable> vars;
+  std::ostringstream obj, rows, general;
+  std::map<std::string, std::vector<std::string>> node_terms;  // node row → "k y"
+  std::vector<std::vector<std::string>> ws_vars(requests.size());
+  const double kUnplacedPenalty = 1e4;
+  for (size_t w = 0; w < requests.size(); ++w) {
+    std::map<std::string, std::optional<workspace::ReplicaEstimate>> by_shape;
+    for (size_t c = 0; c < fleet.clusters.size(); ++c) {
+      const auto& cl = fleet.clusters[c];
+      for (size_t n = 0; n < cl.nodes.size(); ++n) {
+        const GpuNode& node = cl.nodes[n];
+        workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units,
+                                  node.mig_profile};
+        std::string key =
+            node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
+        if (!by_shape.count(key)) {
+          auto est = requests[w].sizer(shape);
+          by_shape[key] = est.ok() ? std::optional(*est) : std::nullopt;
+        }
+        const auto& est = by_shape[key];
+        if (!est || est->nodes != 1 || est->gpus_per_node > node.free_units) continue;
+        double price = cl.price_per_gpu_hour.at(node.gpu_product) / node.units_per_gpu;
+        double cost = price * est->gpus_per_node;
+        std::string y =
+            "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
+        vars[y] = {static_cast<int>(w), cost, est->gpus_per_node};
+        ws_vars[w].push_back(y);
+        node_terms["n" + std::to_string(c) + "_" + std::to_string(n)].push_back(
+            std::to_string(est->gpus_per_node) + " " + y);
+        (void)node;
+      }
+    }
+  }
+  {
+    std::ofstream out(lp);
+    out << "\\ Berth placement optimality instance " << inst << "\nMinimize\n obj:";
+    int k = 0;
+    char buf[64];
+    for (const auto& [name, v] : vars) {
+      std::snprintf(buf, sizeof buf, " + %.6f %s", v.cost, name.c_str());
+      out << buf << (++k % 6 == 0 ? "\n" : "");
+    }
+    for (size_t w = 0; w < requests.size(); ++w)
+      out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
+    out << "\nSubject To\n";
+    for (const auto& [node_row, terms] : node_terms) {
+      out << " " << node_row << ":";
+      for (size_t i = 0; i < terms.size(); ++i)
+        out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
+      // Free units of that node: parse c and n back from the row name.
+      int c = 0, n = 0;
+      std::sscanf(node_row.c_str(), "n%d_%d", &c, &n);
+      out << " <= " << fleet.clusters[c].nodes[n].free_units << "\n";
+    }
+    for (size_t w = 0; w < requests.size(); ++w) {
+      out << " w" << w << ":";
+      for (size_t i = 0; i < ws_vars[w].size(); ++i)
+        out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
+      out << " + u" << w << " = " << requests[w].replicas << "\n";
+    }
+    out << "General\n";
+    k = 0;
+    for (const auto& [name, v] : vars) out << " " << name << (++k % 10 == 0 ? "\n" : "");
+    for (size_t w = 0; w < requests.size(); ++w) out << " u" << w << (w % 10 == 9 ? "\n" : "");
+    out << "\nEnd\n";
+  }
+  return vars;
+}
 
 int Run(const Args& args) {
   std::system(("mkdir -p " + args.dir).c_str());
   double worst_gap = 0, sum_gap = 0;
   int solved = 0, overcommits = 0, greedy_short = 0, unproven = 0;
-  std::printf("%-8s %8s %8s %10s %10s %8s %8s %8s\n", "instance", "replicas", "vars", "greedy$/h",
-              "optimum$/h", "gap%", "unplG", "unplILP");
+  std::printf("%-8s %8s %8s %10s %10s %8s %8s %8s %6s\n", "instance", "replicas", "vars",
+              "greedy$/h", "optimum$/h", "gap%", "unplG", "unplILP", "fill%");
   for (int inst = 0; inst < args.instances; ++inst) {
-    FleetParams fp;
-    fp.clusters = args.clusters;
-    fp.gpu_nodes_per_cluster = args.nodes;
-    fp.used_fraction = args.used;
-    fp.seed = 1000 + inst;
-    FleetSnapshot fleet = GenerateFleet(fp);
-    for (auto& c : fleet.clusters) {  // the ILP models capacity and cost only
-      c.health = ClusterHealth::kHealthy;
-      c.taints.clear();
-    }
-    WorkloadParams wp;
-    wp.workspaces = args.workspaces;
-    wp.cost_only = true;
-    wp.single_node_only = true;
-    wp.seed = 2000 + inst;
-    auto requests = GenerateWorkload(wp);
-
+    Instance instance = MakeInstance(args, inst);
+    const FleetSnapshot& fleet = instance.fleet;
+    const std::vector<PlacementRequest>& requests = instance.requests;
     auto planner = Planner::Create(fleet);
     if (!planner.ok()) {
       std::cerr << planner.status().ToString() << "\n";
@@ -87,85 +194,11 @@ int Run(const Args& args) {
       greedy_unplaced += d.unplaced();
       total_replicas += d.requested;
     }
-    // Over-commit check against a fresh ledger.
-    {
-      auto fresh = Planner::Create(fleet);
-      std::map<std::pair<std::string, std::string>, int> used;
-      for (const auto& r : planner->new_reservations()) used[{r.cluster, r.node}] += r.units;
-      for (const auto& [k, units] : used) {
-        if (units > fresh->FreeUnits(k.first, k.second)) ++overcommits;
-      }
-    }
+    overcommits += Overcommits(fleet, *planner);
 
-    // The integer program.
-    std::map<std::string, Variable> vars;
-    std::ostringstream obj, rows, general;
-    std::map<std::string, std::vector<std::string>> node_terms;  // node row → "k y"
-    std::vector<std::vector<std::string>> ws_vars(requests.size());
-    const double kUnplacedPenalty = 1e4;
-    for (size_t w = 0; w < requests.size(); ++w) {
-      std::map<std::string, std::optional<workspace::ReplicaEstimate>> by_shape;
-      for (size_t c = 0; c < fleet.clusters.size(); ++c) {
-        const auto& cl = fleet.clusters[c];
-        for (size_t n = 0; n < cl.nodes.size(); ++n) {
-          const GpuNode& node = cl.nodes[n];
-          workspace::GpuShape shape{node.gpu_product, node.memory_gib, node.units,
-                                    node.mig_profile};
-          std::string key =
-              node.gpu_product + "|" + node.mig_profile + "|" + std::to_string(node.units);
-          if (!by_shape.count(key)) {
-            auto est = requests[w].sizer(shape);
-            by_shape[key] = est.ok() ? std::optional(*est) : std::nullopt;
-          }
-          const auto& est = by_shape[key];
-          if (!est || est->nodes != 1 || est->gpus_per_node > node.free_units) continue;
-          double price = cl.price_per_gpu_hour.at(node.gpu_product) / node.units_per_gpu;
-          double cost = price * est->gpus_per_node;
-          std::string y =
-              "y" + std::to_string(w) + "_" + std::to_string(c) + "_" + std::to_string(n);
-          vars[y] = {static_cast<int>(w), cost};
-          ws_vars[w].push_back(y);
-          node_terms["n" + std::to_string(c) + "_" + std::to_string(n)].push_back(
-              std::to_string(est->gpus_per_node) + " " + y);
-          (void)node;
-        }
-      }
-    }
     const std::string lp = args.dir + "/instance" + std::to_string(inst) + ".lp";
     const std::string sol = args.dir + "/instance" + std::to_string(inst) + ".sol";
-    {
-      std::ofstream out(lp);
-      out << "\\ Berth placement optimality instance " << inst << "\nMinimize\n obj:";
-      int k = 0;
-      char buf[64];
-      for (const auto& [name, v] : vars) {
-        std::snprintf(buf, sizeof buf, " + %.6f %s", v.cost, name.c_str());
-        out << buf << (++k % 6 == 0 ? "\n" : "");
-      }
-      for (size_t w = 0; w < requests.size(); ++w)
-        out << " + " << kUnplacedPenalty << " u" << w << (w % 6 == 5 ? "\n" : "");
-      out << "\nSubject To\n";
-      for (const auto& [node_row, terms] : node_terms) {
-        out << " " << node_row << ":";
-        for (size_t i = 0; i < terms.size(); ++i)
-          out << " + " << terms[i] << (i % 8 == 7 ? "\n" : "");
-        // Free units of that node: parse c and n back from the row name.
-        int c = 0, n = 0;
-        std::sscanf(node_row.c_str(), "n%d_%d", &c, &n);
-        out << " <= " << fleet.clusters[c].nodes[n].free_units << "\n";
-      }
-      for (size_t w = 0; w < requests.size(); ++w) {
-        out << " w" << w << ":";
-        for (size_t i = 0; i < ws_vars[w].size(); ++i)
-          out << " + " << ws_vars[w][i] << (i % 8 == 7 ? "\n" : "");
-        out << " + u" << w << " = " << requests[w].replicas << "\n";
-      }
-      out << "General\n";
-      k = 0;
-      for (const auto& [name, v] : vars) out << " " << name << (++k % 10 == 0 ? "\n" : "");
-      for (size_t w = 0; w < requests.size(); ++w) out << " u" << w << (w % 10 == 9 ? "\n" : "");
-      out << "\nEnd\n";
-    }
+    const std::map<std::string, Variable> vars = WriteIntegerProgram(fleet, requests, inst, lp);
     std::string cmd = args.cbc + " " + lp + " sec " + std::to_string(args.seconds) +
                       " solve solu " + sol + " > " + sol + ".log 2>&1";
     const bool have_sol = args.reuse && std::ifstream(sol).good();
@@ -178,6 +211,7 @@ int Run(const Args& args) {
     std::getline(in, status_line);
     double ilp_cost = 0;
     int ilp_unplaced = 0;
+    int ilp_units = 0;
     std::map<int, double> ilp_by_ws;
     std::map<int, std::string> ilp_where;
     std::string line;
@@ -192,6 +226,7 @@ int Run(const Args& args) {
       auto it = vars.find(name);
       if (it != vars.end()) {
         ilp_cost += it->second.cost * std::lround(value);
+        ilp_units += it->second.units * static_cast<int>(std::lround(value));
         ilp_by_ws[it->second.workspace] += it->second.cost * std::lround(value);
         if (args.verbose)
           ilp_where[it->second.workspace] += " " + name + "x" + std::to_string(std::lround(value));
@@ -231,16 +266,21 @@ int Run(const Args& args) {
       note = buf;
       ++unproven;
     }
-    std::printf("%-8d %8d %8zu %10.2f %10.2f %8.2f %8d %8d%s\n", inst, total_replicas, vars.size(),
-                greedy_cost, ilp_cost, gap, greedy_unplaced, ilp_unplaced, note.c_str());
+    int free_units = 0;
+    for (const auto& c : fleet.clusters) {
+      for (const auto& n : c.nodes) free_units += n.free_units;
+    }
+    std::printf("%-8d %8d %8zu %10.2f %10.2f %8.2f %8d %8d %6.1f%s\n", inst, total_replicas,
+                vars.size(), greedy_cost, ilp_cost, gap, greedy_unplaced, ilp_unplaced,
+                100.0 * ilp_units / std::max(1, free_units), note.c_str());
     if (greedy_unplaced == ilp_unplaced) {
       worst_gap = std::max(worst_gap, gap);
       sum_gap += gap;
       ++solved;
     }
   }
-  std::printf("\ninstances compared: %d; mean gap %.2f%%, worst gap %.2f%% (goal ≤ 3%%)\n", solved,
-              solved ? sum_gap / solved : 0, worst_gap);
+  std::printf("\nfamily %s: instances compared: %d; mean gap %.2f%%, worst gap %.2f%%\n",
+              args.family.c_str(), solved, solved ? sum_gap / solved : 0, worst_gap);
   std::printf("instances where the planner left a replica unplaced that the optimum placed: %d\n",
               greedy_short);
   std::printf("nodes over-committed by the planner: %d\n", overcommits);
@@ -276,6 +316,8 @@ int main(int argc, char** argv) {
       args.seconds = std::atoi(v.c_str());
     else if (k == "--reuse")
       args.reuse = v == "1";
+    else if (k == "--family" && (v == "tight" || v == "relaxed"))
+      args.family = v;
     else if (k == "--verbose")
       args.verbose = v == "1";
     else {
