@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "cli/command_registry.h"
+#include "api/kinds.h"
+#include "workspace/inference_config.h"
 #include "workspace/renderer.h"
 #include "api/yaml_json.h"
 
@@ -45,6 +47,7 @@ struct RenderFlags {
   std::string mig;
   int64_t revision = 1;
   std::string ns;
+  std::string config;  // a ConfigMap file for inference.config ("" = none)
 };
 
 void RunRender(const RenderFlags& f) {
@@ -58,6 +61,18 @@ void RunRender(const RenderFlags& f) {
     std::cerr << "note: converted KAITO Workspace to berth.dev/v1alpha1 with default placement\n";
     for (const auto& n : notes) std::cerr << "note: " << n << "\n";
     object = *converted;
+  }
+  const nlohmann::json config_name = berth::api::JsonPathGet(object, "inference.config");
+  if (!f.config.empty()) {
+    auto cm = berth::api::YamlToJson(ReadFileOrStdin(f.config));
+    if (!cm.ok()) Fail(f.config + ": " + cm.status().message());
+    // As the hub does: the ConfigMap's vllm: section becomes inference.parameters.
+    auto applied = berth::workspace::ApplyInferenceConfig(object, &*cm);
+    if (!applied.ok()) Fail(f.config + ": " + applied.status().message());
+    object = *applied;
+  } else if (config_name.is_string()) {
+    std::cerr << "note: inference.config " << config_name.get<std::string>()
+              << " is not applied: pass --config FILE with the ConfigMap to render its vLLM settings\n";
   }
   auto ws = berth::workspace::ParseWorkspace(object);
   if (!ws.ok()) {
@@ -151,6 +166,9 @@ berth::cli::CommandRegistrar kRegister([](CLI::App& root) {
       ->check(CLI::NonNegativeNumber);
   render->add_option("--mig", flags->mig, "MIG profile of the slices, e.g. 3g.40gb");
   render->add_option("--revision", flags->revision, "Workspace revision to stamp (default 1)");
+  render->add_option("--config", flags->config,
+                     "ConfigMap YAML named by inference.config (KAITO's inference_config.yaml): its vllm: "
+                     "section becomes the parameters, as the hub applies it");
   render->add_option("-n,--namespace", flags->ns,
                      "Namespace (default: the Workspace's, else default)");
   render->callback([flags] { RunRender(*flags); });
