@@ -7,6 +7,7 @@
 
 #include "api/object.h"
 #include "api/schema.h"
+#include "hub/event_object.h"
 #include "hub/pki.h"
 
 namespace berth::hub {
@@ -349,24 +350,13 @@ void Membership::RecordJoinEvent(const json& member, const std::string& type,
   std::string lower = reason;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return std::tolower(c); });
-  const std::string now = FormatRfc3339(clock_.Now());
-  json ev = {
-      {"apiVersion", "v1"},
-      {"kind", "Event"},
-      {"metadata", {{"name", cluster + "." + lower + "." + token_id}, {"namespace", "default"}}},
-      {"involvedObject",
-       {{"apiVersion", api::kApiVersion},
-        {"kind", "MemberCluster"},
-        {"name", cluster},
-        {"uid", api::UidOf(member)}}},
-      {"reason", reason},
-      {"message", message},
-      {"type", type},
-      {"source", {{"component", "berth-hub"}}},
-      {"firstTimestamp", now},
-      {"lastTimestamp", now},
-      {"count", 1},
-      {"reportingComponent", "berth-hub"}};
+  const Clock::TimePoint at = clock_.Now();
+  const std::string now = FormatRfc3339(at);
+  json involved = {{"apiVersion", api::kApiVersion}, {"kind", "MemberCluster"},
+                   {"metadata", {{"name", cluster}, {"uid", api::UidOf(member)}}}};
+  json ev = EventObject(involved, type, reason, message, at);
+  ev["metadata"].erase("generateName");
+  ev["metadata"]["name"] = cluster + "." + lower + "." + token_id;
   if (Status s = api::ValidateObject(events_, ev); !s.ok()) {
     spdlog::error("event {} about member {} is invalid: {}", reason, cluster, s.ToString());
     return then();

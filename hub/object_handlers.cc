@@ -7,6 +7,7 @@
 #include "api/object.h"
 #include "api/yaml_json.h"
 #include "hub/discovery.h"
+#include "hub/event_object.h"
 #include "hub/namespace_admission.h"
 #include "hub/scale_subresource.h"
 
@@ -416,21 +417,14 @@ void ObjectHandlers::RecordWarningEvent(const api::KindInfo& kind, const json& o
                                         const std::vector<std::string>& findings) {
   const api::KindInfo* events = objects_.registry() ? objects_.registry()->ByKind("v1", "Event") : nullptr;
   if (!events) return;
-  const std::string ns = api::NamespaceOf(object).empty() ? "default" : api::NamespaceOf(object);
   std::string message;
   for (const auto& f : findings) message += (message.empty() ? "" : "\n") + f;
   if (message.size() > 1024) message = message.substr(0, 1021) + "...";
-  const std::string now = FormatRfc3339(clock_.Now());
-  const std::string name = api::NameOf(object) + ".warnings-g" + std::to_string(api::GenerationOf(object));
-  json ev = {{"apiVersion", "v1"}, {"kind", "Event"},
-             {"metadata", {{"name", name}, {"namespace", ns}}},
-             {"involvedObject", {{"apiVersion", object.value("apiVersion", "")}, {"kind", object.value("kind", "")},
-                                 {"name", api::NameOf(object)}, {"uid", api::UidOf(object)}}},
-             {"reason", kind.kind == "Workspace" && kind.group == "kaito.sh" ? "KaitoFieldsConverted" : "SpecWarnings"},
-             {"message", message}, {"type", "Warning"},
-             {"source", {{"component", "berth-hub"}}}, {"firstTimestamp", now}, {"lastTimestamp", now},
-             {"count", 1}, {"reportingComponent", "berth-hub"}};
-  if (!api::NamespaceOf(object).empty()) ev["involvedObject"]["namespace"] = ns;
+  const char* reason = kind.kind == "Workspace" && kind.group == "kaito.sh" ? "KaitoFieldsConverted" : "SpecWarnings";
+  json ev = EventObject(object, "Warning", reason, message, clock_.Now());
+  ev["metadata"].erase("generateName");
+  ev["metadata"]["name"] = api::NameOf(object) + ".warnings-g" + std::to_string(api::GenerationOf(object));
+  const std::string ns = ev["metadata"]["namespace"];
   // Best effort; AlreadyExists means this generation's findings are already recorded.
   objects_.Create(*events, ns, std::move(ev), {}, [](StatusOr<json>) {});
 }

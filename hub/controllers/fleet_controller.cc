@@ -15,6 +15,7 @@
 #include "hub/controllers/snapshot.h"
 #include "hub/controllers/work_diff.h"
 #include "hub/controllers/work_reports.h"
+#include "hub/event_object.h"
 #include "hub/controllers/workspace_status.h"
 #include "placement/planner.h"
 
@@ -171,16 +172,8 @@ StatusOr<json> FleetController::Write(const std::function<void(ObjectCallback)>&
 void FleetController::RecordEvent(const json& object, const std::string& type, const std::string& reason,
                                   const std::string& message) {
   const auto& events = KindOf(registry_, "v1", "Event");
-  const std::string ns = api::NamespaceOf(object).empty() ? "default" : api::NamespaceOf(object);
-  const std::string now = FormatRfc3339(clock_.Now());
-  json ev = {{"apiVersion", "v1"}, {"kind", "Event"},
-             {"metadata", {{"generateName", api::NameOf(object) + "."}, {"namespace", ns}}},
-             {"involvedObject", {{"apiVersion", object.value("apiVersion", "")}, {"kind", object.value("kind", "")},
-                                 {"name", api::NameOf(object)}, {"uid", api::UidOf(object)}}},
-             {"reason", reason}, {"message", message}, {"type", type},
-             {"source", {{"component", "berth-hub"}}}, {"firstTimestamp", now}, {"lastTimestamp", now},
-             {"count", 1}, {"reportingComponent", "berth-hub"}};
-  if (!api::NamespaceOf(object).empty()) ev["involvedObject"]["namespace"] = ns;
+  const json ev = EventObject(object, type, reason, message, clock_.Now());
+  const std::string ns = ev["metadata"]["namespace"];
   // Events are best effort: a failure to record one never blocks a reconcile.
   objects_.Create(events, ns, ev, {}, [reason](StatusOr<json> r) {
     if (!r.ok()) spdlog::warn("recording event {} failed: {}", reason, r.status().ToString());

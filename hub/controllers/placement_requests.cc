@@ -73,11 +73,14 @@ PlacementRequests BuildPlacementRequests(const PlacementRequestsInput& in) {
       continue;
     }
     const json* effective_obj = &obj;
+    std::optional<StatusOr<workspace::Workspace>> parsed;
     if (refs->any) {
       auto& slot = out.resolved[key] = std::move(*refs);
       effective_obj = &slot.effective;
+      parsed = std::move(slot.parsed);  // parsed once, by ResolveReferences
+      slot.parsed.reset();
     }
-    auto ws = workspace::ParseWorkspace(*effective_obj);
+    auto ws = parsed ? std::move(*parsed) : workspace::ParseWorkspace(*effective_obj);
     if (!ws.ok()) {
       out.invalid[key] = ws.status().message();
       continue;

@@ -91,9 +91,9 @@ StatusOr<ResolvedReferences> ResolveReferences(const json& obj, const std::map<s
       r.held = applied.status().message();
     }
   }
-  auto ws = workspace::ParseWorkspace(r.effective);
-  if (!ws.ok()) return r;  // the placement stage reports it
-  for (const auto& ref : workspace::ReferencedObjects(*ws)) {
+  r.parsed = workspace::ParseWorkspace(r.effective);
+  if (!r.parsed->ok()) return r;  // the placement stage reports it
+  for (const auto& ref : workspace::ReferencedObjects(**r.parsed)) {
     auto it = objects.find(ref.kind + "/" + ns + "/" + ref.name);
     if (it == objects.end()) {
       r.missing.push_back(ref.kind + " " + ns + "/" + ref.name + " (" + ref.field + ")");

@@ -12,12 +12,14 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/status.h"
+#include "workspace/workspace_types.h"
 
 namespace berth::hub {
 
@@ -31,6 +33,8 @@ struct ResolvedReferences {
   std::vector<std::string> missing;      // e.g. "Secret models/hf-token (inference.modelAccessSecret)"
   std::string held;  // non-empty: inference.config did not resolve; the current revision runs on
   bool any = false;  // the Workspace references something (the condition is shown)
+  // ParseWorkspace(effective), when `any`: the placement stage takes it instead of parsing again.
+  std::optional<StatusOr<workspace::Workspace>> parsed;
 };
 
 // `objects` holds the referenced objects that exist, by ReferenceKeys key. Invalid (or
