@@ -66,7 +66,8 @@ StatusOr<const api::KindInfo*> ResolveKind(const api::KindRegistry& registry,
                             rp.group + "/" + rp.version + ")");
   }
   const bool served = (rp.subresource == "status" && kind->has_status) ||
-                      (rp.subresource == "scale" && kind->has_scale() && !rp.name.empty());
+                      (rp.subresource == "scale" && kind->has_scale() && !rp.name.empty()) ||
+                      (rp.subresource == "httproute" && kind->kind == "Workspace" && !rp.name.empty());
   if (!rp.subresource.empty() && !served) {
     return Status::NotFound(kind->kind + " has no subresource " + rp.subresource);
   }
@@ -219,6 +220,12 @@ void ApiRouter::RouteObject(const Ex& req, const Identity& id, const std::string
   if (method == methods::GET) {
     if (rp->name.empty()) return objects_.ListOrWatch(req, *kind, *rp, query, start);
     return objects_.Get(req, *kind, *rp, query, start);
+  }
+  if (rp->subresource == "httproute") {
+    return replies_.ReplyError(req,
+                               Status(StatusCode::kMethodNotAllowed,
+                                      "httproute is read-only: it is derived from the Workspace's status.endpoints"),
+                               "unknown", start, kind, rp->name);
   }
   if (method == methods::POST || method == methods::PUT || method == methods::PATCH) {
     return objects_.Write(req, *kind, *rp, query, start);

@@ -149,6 +149,10 @@ void AddControllerFlags(CLI::App& app, berth::hub::HubOptions& options, bool& no
                  "Seconds replicas may wait Pending for GPUs (InsufficientGPU, Unschedulable, GPUsLost, "
                  "NodeLost) on a healthy member before they are placed on other clusters")
       ->capture_default_str()->check(CLI::Range(0, 86400));
+  app.add_option("--drain-grace", options.controllers.drain_seconds,
+                 "Seconds a cluster's endpoint takes no new requests before a planned removal of its "
+                 "replicas (failback, rebalancing, re-placement), so in-flight requests finish")
+      ->capture_default_str()->check(CLI::Range(0, 3600));
   app.add_option("--heartbeat-period", options.controllers.default_heartbeat_seconds,
                  "Default lease renewal period of members, in seconds (MemberCluster spec may override)")
       ->capture_default_str()->check(CLI::Range(1, 3600));

@@ -9,6 +9,7 @@
 #include "hub/discovery.h"
 #include "hub/event_object.h"
 #include "hub/namespace_admission.h"
+#include "hub/httproute_export.h"
 #include "hub/scale_subresource.h"
 
 namespace berth::hub {
@@ -129,6 +130,17 @@ ObjectHandlers::ObjectHandlers(ObjectApi& objects, Clock& clock, ApiReplies& rep
       watches_(watches),
       max_watch_(max_watch) {}
 
+// GET .../workspaces/NAME/httproute: the endpoint map as a Gateway API HTTPRoute.
+void ObjectHandlers::GetHttpRoute(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                                  const QueryParams& query, RequestStart start) {
+  auto options = HttpRouteOptionsFrom(query.Get("gateway"), query.Get("gatewayNamespace"), query.Get("backendKind"),
+                                      query.Get("port"));
+  if (!options.ok()) return replies_.ReplyError(req, options.status(), "get", start, &kind, rp.name);
+  auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+  if (!got.ok()) return replies_.ReplyError(req, got.status(), "get", start, &kind, rp.name);
+  return replies_.Reply(req, 200, HttpRouteFor(*got, *options), "get", start);
+}
+
 void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
                          const QueryParams& query, RequestStart start) {
   if (rp.subresource == "scale") {
@@ -136,6 +148,7 @@ void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const Resourc
     if (!got.ok()) return replies_.ReplyError(req, got.status(), "get", start, &kind, rp.name);
     return replies_.Reply(req, 200, ScaleOf(kind, *got), "get", start);
   }
+  if (rp.subresource == "httproute") return GetHttpRoute(req, kind, rp, query, start);
   auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
   if (got.ok() && kind.is_view()) {
     auto view = kind.to_view(*got);

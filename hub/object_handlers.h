@@ -41,6 +41,8 @@ class ObjectHandlers {
 
   void Get(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
            const ResourcePath& rp, const QueryParams& query, RequestStart start);
+  void GetHttpRoute(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
+                    const ResourcePath& rp, const QueryParams& query, RequestStart start);
   void ListOrWatch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
                    const ResourcePath& rp, const QueryParams& query, RequestStart start);
   void Write(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,

@@ -435,6 +435,12 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body,
       else
         spec.failover.capacity_pending_seconds = *s;
     }
+    if (auto s = r.Int(*fo, "drainSeconds", p)) {
+      if (*s < 0 || *s > 3600)
+        r.Fail(p + ".drainSeconds", "must be between 0 and 3600");
+      else
+        spec.failover.drain_seconds = *s;
+    }
   }
 
   if (!r.causes.empty()) {
@@ -604,6 +610,7 @@ json PlacementPolicySpecToJson(const PlacementPolicySpec& spec) {
   if (spec.failover.capacity_pending_seconds) {
     out["failover"]["capacityPendingSeconds"] = *spec.failover.capacity_pending_seconds;
   }
+  if (spec.failover.drain_seconds) out["failover"]["drainSeconds"] = *spec.failover.drain_seconds;
   return out;
 }
 

@@ -137,6 +137,10 @@ struct FailoverSettings {
   // NodeLost) this long on a healthy member are re-placed on other clusters. Unset: the
   // hub's --capacity-pending-timeout (120 s).
   std::optional<int64_t> capacity_pending_seconds;
+  // Before a planned removal of a cluster's replicas (failback, rebalancing, re-placement,
+  // scale-in) its endpoint gets no new requests for this long, so in-flight requests and
+  // streams finish; then its Work entry goes. Unset: the hub's --drain-grace (30 s).
+  std::optional<int64_t> drain_seconds;
 };
 
 struct PlacementPolicySpec {

@@ -28,10 +28,11 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 install_npm_packages() {
-  # Official Kubernetes schemas (kubernetes-models) for the rendered-manifest test; the
-  # lockfile pins them, the npm registry serves them.
+  # Official Kubernetes and Gateway API schemas (kubernetes-models, @kubernetes-models/gateway-api)
+  # for the rendered-manifest and HTTPRoute tests; the lockfile pins them, the npm registry
+  # serves them.
   local dir=tests/workspace/k8s-schema
-  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules/@kubernetes-models/gateway-api" ]; then
     echo "install-deps: npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
   fi

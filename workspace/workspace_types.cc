@@ -564,14 +564,17 @@ json LabelSelectorToJson(const LabelSelector& s) {
 
 }  // namespace
 
+std::string ServedModelNameOf(const std::string& served_model_name, const std::string& preset_name,
+                              const std::string& hf_id, const std::string& workspace_name) {
+  if (!served_model_name.empty()) return served_model_name;
+  if (!preset_name.empty()) return ToLower(preset_name);
+  if (!hf_id.empty()) return ToLower(hf_id.substr(hf_id.find('/') + 1));
+  return workspace_name;
+}
+
 std::string Workspace::ServedModelName() const {
-  if (!inference.served_model_name.empty()) return inference.served_model_name;
-  if (!inference.preset_name.empty()) return ToLower(inference.preset_name);
-  if (inference.custom_model) {
-    const std::string& id = inference.custom_model->hf_id;
-    return ToLower(id.substr(id.find('/') + 1));
-  }
-  return name;
+  return ServedModelNameOf(inference.served_model_name, inference.preset_name,
+                           inference.custom_model ? inference.custom_model->hf_id : "", name);
 }
 
 EstimateOptions Workspace::EstimateOptionsFor() const {

@@ -163,6 +163,13 @@ struct Workspace {
   EstimateOptions EstimateOptionsFor() const;
 };
 
+// The name vLLM serves a workspace under (--served-model-name, what clients send as the OpenAI
+// `model`): inference.servedModelName, else the preset name lower-cased, else the last part
+// of the Hugging Face id lower-cased, else the workspace name. Workspace::ServedModelName and
+// readers of the stored object (the hub's endpoint map) share it.
+std::string ServedModelNameOf(const std::string& served_model_name, const std::string& preset_name,
+                              const std::string& hf_id, const std::string& workspace_name);
+
 // Decodes and validates a Workspace object (JSON already converted from YAML).
 // Invalid with field causes on any problem; never throws.
 StatusOr<Workspace> ParseWorkspace(const nlohmann::json& object,

@@ -86,7 +86,7 @@ class ControllerFixture : public StoreFixture {
                 {"namespace", e["workspace"]["metadata"]["namespace"]},
                 {"revision", e["revision"]}, {"applied", true}, {"replicas", e["replicas"]},
                 {"readyReplicas", ready_each >= 0 ? json(ready_each) : phase == "Ready" ? e["replicas"] : json(0)},
-                {"phase", phase}};
+                {"phase", phase}, {"endpoint", "http://" + member + ".test:80"}};
       if (!reason.empty()) r["reason"] = reason;
       list.push_back(std::move(r));
     }

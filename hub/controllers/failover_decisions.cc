@@ -33,6 +33,10 @@ Clock::Duration CapacityPendingLimit(const policies::PlacementPolicySpec& policy
   return std::chrono::seconds(policy.failover.capacity_pending_seconds.value_or(d.capacity_pending_seconds));
 }
 
+Clock::Duration DrainGrace(const policies::PlacementPolicySpec& policy, const FailoverDefaults& d) {
+  return std::chrono::seconds(policy.failover.drain_seconds.value_or(d.drain_seconds));
+}
+
 std::vector<std::pair<placement::Taint, Clock::TimePoint>> NoExecuteTaints(const MemberView& m,
                                                                           Clock::TimePoint now) {
   std::vector<std::pair<placement::Taint, Clock::TimePoint>> out;

@@ -37,6 +37,7 @@ struct FailoverDefaults {
   int64_t toleration_seconds = 30;
   int64_t failback_hysteresis_seconds = 300;
   int64_t capacity_pending_seconds = 120;
+  int64_t drain_seconds = 30;
 };
 
 // The policy as placement applies it: with the implicit toleration of the unreachable taint
@@ -46,6 +47,9 @@ std::shared_ptr<const policies::PlacementPolicySpec> WithUnreachableToleration(
 
 // How long replicas may wait Pending for GPUs on a member before they are placed elsewhere.
 Clock::Duration CapacityPendingLimit(const policies::PlacementPolicySpec& policy, const FailoverDefaults& d);
+
+// How long a cluster's endpoint drains before a planned removal of its replicas.
+Clock::Duration DrainGrace(const policies::PlacementPolicySpec& policy, const FailoverDefaults& d);
 
 // NoExecute taints of a member with the time each was added: those in spec.taints (timeAdded,
 // stamped by the health reconcile) and the unreachable one while the member is frozen.

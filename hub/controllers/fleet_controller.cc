@@ -10,6 +10,8 @@
 #include "hub/controllers/desired_work.h"
 #include "hub/controllers/failover_decisions.h"
 #include "hub/controllers/gpu_ledger.h"
+#include "hub/controllers/endpoint_drain.h"
+#include "hub/controllers/endpoint_map.h"
 #include "hub/controllers/make_before_break.h"
 #include "hub/controllers/placement_requests.h"
 #include "hub/controllers/snapshot.h"
@@ -306,7 +308,37 @@ struct FleetController::PassResult {
   const placement::Planner* planner = nullptr;
   const DesiredWork* desired = nullptr;
   const Superseded* superseded = nullptr;
+  const std::map<std::string, std::vector<EndpointSource>>* endpoints = nullptr;  // by workspace key
 };
+
+// Entries leaving healthy members drain first (endpoint_drain.h); they show as superseded.
+Draining FleetController::DrainEndpoints(const FleetState& state, const std::map<std::string, MemberView>& members,
+                                         const PlacementRequests& requests, const MemberReports& reported,
+                                         Clock::TimePoint now, DesiredWork& desired, Superseded& superseded,
+                                         WakeUp& wake) {
+  const FailoverDefaults defaults = failover_defaults();
+  std::map<std::string, const policies::PlacementPolicySpec*> policy_of;
+  for (const auto& r : requests.requests) policy_of[r.workspace] = r.policy.get();
+  DrainInput in;
+  in.members = &members;
+  in.works = &state.works;
+  in.workspaces = &requests.by_key;
+  in.reported = &reported;
+  in.grace = [&](const std::string& key) {
+    auto p = policy_of.find(key);
+    return p == policy_of.end() || !p->second ? std::chrono::seconds(defaults.drain_seconds)
+                                              : DrainGrace(*p->second, defaults);
+  };
+  in.now = now;
+  Draining draining = DrainBeforeRemoval(in, desired, wake);
+  for (const auto& [key, list] : draining) {
+    for (const auto& d : list) {
+      superseded[key].push_back({{"cluster", d.cluster}, {"replicas", d.replicas}, {"readyReplicas", d.available},
+                                 {"reason", "Draining"}, {"drainingUntil", FormatRfc3339(d.until)}});
+    }
+  }
+  return draining;
+}
 
 ReconcileResult FleetController::ReconcilePlacement() {
   const auto now = clock_.Now();
@@ -325,8 +357,7 @@ ReconcileResult FleetController::ReconcilePlacement() {
   request_input.members = &members;
   request_input.reported = &reported;
   request_input.referenced = &state->referenced;
-  request_input.defaults = {options_.toleration_seconds, options_.failback_hysteresis_seconds,
-                            options_.capacity_pending_seconds};
+  request_input.defaults = failover_defaults();
   request_input.now = now;
   PlacementRequests requests = BuildPlacementRequests(request_input);
   wake.Merge(requests.wake);
@@ -356,9 +387,11 @@ ReconcileResult FleetController::ReconcilePlacement() {
   desired_input.now = now;
   DesiredWork desired = BuildDesiredWork(desired_input, ledger);
   requests.invalid.insert(desired.invalid.begin(), desired.invalid.end());
-  const Superseded superseded = KeepUntilReplaced(members, state->works, requests.by_key, reported, desired);
+  Superseded superseded = KeepUntilReplaced(members, state->works, requests.by_key, reported, desired);
+  const Draining draining = DrainEndpoints(*state, members, requests, reported, now, desired, superseded, wake);
+  const auto endpoints = EndpointSources(members, state->works, desired.entries, reported, draining);
 
-  PassResult pass{&*state, &members, &reported, &requests, &decisions, &*planner, &desired, &superseded};
+  PassResult pass{&*state, &members, &reported, &requests, &decisions, &*planner, &desired, &superseded, &endpoints};
   if (Status s = WriteWork(pass); !s.ok()) return {s, std::nullopt};
   if (Status s = WriteStatuses(pass, now, wake); !s.ok()) return {s, std::nullopt};
   std::optional<Clock::Duration> requeue = options_.resync;
@@ -415,8 +448,7 @@ Status FleetController::WriteStatuses(const PassResult& pass, Clock::TimePoint n
     const json& obj = *requests.by_key.at(key);
     write(obj, InvalidWorkspaceStatus(obj, why, now), key);
   }
-  const FailoverDefaults defaults{options_.toleration_seconds, options_.failback_hysteresis_seconds,
-                                  options_.capacity_pending_seconds};
+  const FailoverDefaults defaults = failover_defaults();
   for (size_t i = 0; i < pass.decisions->size(); ++i) {
     const placement::PlacementDecision& d = (*pass.decisions)[i];
     auto rollout = pass.desired->rollouts.find(d.workspace);
@@ -440,6 +472,7 @@ Status FleetController::WriteStatuses(const PassResult& pass, Clock::TimePoint n
     in.capacity_limit = CapacityPendingLimit(*in.policy, defaults);
     in.placement_decision = pass.planner->ExplainJson(d);
     if (auto r = requests.resolved.find(d.workspace); r != requests.resolved.end()) in.references = &r->second;
+    if (auto e = pass.endpoints->find(d.workspace); e != pass.endpoints->end()) in.endpoints = &e->second;
     in.now = now;
     WorkspaceStatusResult result = AggregateWorkspaceStatus(in);
     for (const FleetEvent& ev : result.events) RecordEvent(*ev.object, ev.type, ev.reason, ev.message);

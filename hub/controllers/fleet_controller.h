@@ -32,6 +32,10 @@
 #include "api/clock.h"
 #include "api/kinds.h"
 #include "hub/controllers/controller_loop.h"
+#include "hub/controllers/endpoint_drain.h"
+#include "hub/controllers/failover_decisions.h"
+#include "hub/controllers/make_before_break.h"
+#include "hub/controllers/placement_requests.h"
 #include "hub/controllers/member_health.h"
 #include "hub/controllers/stage_types.h"
 #include "hub/object_api.h"
@@ -46,6 +50,7 @@ struct FleetControllerOptions {
   int64_t toleration_seconds = 30;
   int64_t failback_hysteresis_seconds = 300;
   int64_t capacity_pending_seconds = 120;  // stuck Pending for lack of GPUs → re-place
+  int64_t drain_seconds = 30;              // endpoint drain before a planned removal
   Clock::Duration resync = std::chrono::seconds(10);  // safety net; events drive the rest
   // A placement pass over the whole fleet runs at most this often because of member
   // inventory reports (free GPUs, cached images); spec, label and health changes, and every
@@ -126,12 +131,19 @@ class FleetController {
   // a second early. Controller thread only. See HealthySince in member_health.h.
   HealthTransitions healthy_transitions_;
 
+  FailoverDefaults failover_defaults() const {
+    return {options_.toleration_seconds, options_.failback_hysteresis_seconds, options_.capacity_pending_seconds,
+            options_.drain_seconds};
+  }
   // The steps of a placement pass that touch the store or the caches (the .cc).
   struct FleetState;
   StatusOr<FleetState> ReadFleetState();
   placement::FleetSnapshot BuildSnapshot(const FleetState& state, Clock::TimePoint now,
                                          std::map<std::string, MemberView>& members, WakeUp& wake);
   struct PassResult;
+  Draining DrainEndpoints(const FleetState& state, const std::map<std::string, MemberView>& members,
+                          const PlacementRequests& requests, const MemberReports& reported, Clock::TimePoint now,
+                          DesiredWork& desired, Superseded& superseded, WakeUp& wake);
   Status WriteWork(const PassResult& pass);
   Status WriteStatuses(const PassResult& pass, Clock::TimePoint now, WakeUp& wake);
 };

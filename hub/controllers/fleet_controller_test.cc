@@ -182,6 +182,10 @@ TEST_F(FleetControllerTest, FailoverAfterTolerationKeepsDeadMembersWorkAndNeverD
   Advance(seconds(5), {home, other});
   EXPECT_EQ(Condition("MemberCluster", "", home, "Healthy"), "True");
   EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{other, 1}}));
+  // Home serves again, so its stale entry drains (weight 0 for the drain grace) and then goes.
+  ASSERT_EQ(WorkReplicas(home, "llama")[home], 1);
+  EXPECT_TRUE(Get("Work", "", home)["spec"]["workspaces"][0].contains("draining"));
+  Advance(seconds(31), {home, other});
   EXPECT_TRUE(WorkReplicas(home, "llama").empty()) << "superseded work removed after replacements are Ready";
 
   // After the hysteresis it fails back, make-before-break: the replica on `other` stays
@@ -194,6 +198,8 @@ TEST_F(FleetControllerTest, FailoverAfterTolerationKeepsDeadMembersWorkAndNeverD
       << "the superseded replica still serves";
   ReportReady(home);
   Settle();
+  EXPECT_EQ(WorkReplicas(other, "llama")[other], 1) << "the failover replica drains first";
+  Advance(seconds(31), {home, other});
   EXPECT_TRUE(WorkReplicas(other, "llama").empty());
   EXPECT_FALSE(Get("Workspace", "default", "llama")["status"].contains("failedOverFrom"));
   events = EventReasons();
@@ -384,8 +390,64 @@ TEST_F(FailoverPolicyTest, FailbackNeverDropsBelowMinAvailable) {
 
   ReportReady("gpu-a");
   Settle();
-  EXPECT_TRUE(WorkReplicas("gpu-b", "pair").empty()) << "removed once gpu-a serves 2";
+  EXPECT_EQ(WorkReplicas("gpu-b", "pair")["gpu-b"], 2) << "gpu-a serves 2: gpu-b drains before it goes";
+  json status = Get("Workspace", "default", "pair")["status"];
+  ASSERT_EQ(status["endpoints"].size(), 2u) << status["endpoints"].dump();
+  EXPECT_EQ(status["endpoints"][0]["cluster"], "gpu-a");
+  EXPECT_EQ(status["endpoints"][0]["state"], "Serving");
+  EXPECT_EQ(status["endpoints"][0]["weight"], 256);
+  EXPECT_EQ(status["endpoints"][0]["url"], "http://gpu-a.test:80");
+  EXPECT_EQ(status["endpoints"][1]["state"], "Draining");
+  EXPECT_EQ(status["endpoints"][1]["weight"], 0);
+  EXPECT_EQ(status["superseded"][0]["reason"], "Draining");
+  EXPECT_EQ(status["servedModels"], json::array({"llama-3.1-8b-instruct"}));
+  EXPECT_TRUE(Get("Work", "", "gpu-b")["spec"]["workspaces"][0].contains("draining"));
+
+  Advance(seconds(29), {"gpu-a", "gpu-b"});
+  EXPECT_EQ(WorkReplicas("gpu-b", "pair")["gpu-b"], 2) << "the default drain grace is 30 s";
+  Advance(seconds(2), {"gpu-a", "gpu-b"});
+  EXPECT_TRUE(WorkReplicas("gpu-b", "pair").empty()) << "removed once drained";
+  status = Get("Workspace", "default", "pair")["status"];
+  ASSERT_EQ(status["endpoints"].size(), 1u);
+  EXPECT_FALSE(status.contains("superseded"));
   EXPECT_EQ(Condition("Workspace", "default", "pair", "Available"), "True");
+}
+
+// A member that turns Unhealthy is Down in the endpoint map at once, long before failover.
+TEST_F(FailoverPolicyTest, AnUnhealthyMembersEndpointIsDownAtOnce) {
+  TwoMembers();
+  AddWs("llama", {{"failover", {{"tolerationSeconds", 60}}}});
+  Settle();
+  ReportReady("gpu-a");
+  Settle();
+  json endpoints = Get("Workspace", "default", "llama")["status"]["endpoints"];
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0]["state"], "Serving");
+  Advance(seconds(16), {"gpu-b"});  // unhealthy after 15 s of missed renewals
+  endpoints = Get("Workspace", "default", "llama")["status"]["endpoints"];
+  EXPECT_EQ(endpoints[0]["state"], "Down");
+  EXPECT_EQ(endpoints[0]["reason"], "MemberUnhealthy");
+  EXPECT_EQ(endpoints[0]["weight"], 0);
+  EXPECT_EQ(Placements("llama"), (std::map<std::string, int>{{"gpu-a", 1}})) << "failover waits its 60 s";
+}
+
+// A per-policy drain grace; 0 removes at once.
+TEST_F(FailoverPolicyTest, DrainSecondsComesFromThePolicy) {
+  TwoMembers();
+  AddWs("quick", {{"failover", {{"tolerationSeconds", 1}, {"failbackHysteresisSeconds", 10}, {"drainSeconds", 5}}}});
+  AddWs("none", {{"failover", {{"tolerationSeconds", 1}, {"failbackHysteresisSeconds", 10}, {"drainSeconds", 0}}}});
+  Settle();
+  ReportReady("gpu-a");
+  Advance(seconds(18), {"gpu-b"});
+  ReportReady("gpu-b");
+  Settle();
+  Advance(seconds(12), {"gpu-a", "gpu-b"});
+  ReportReady("gpu-a");
+  Settle();
+  EXPECT_TRUE(WorkReplicas("gpu-b", "none").empty()) << "drainSeconds 0: removed at once";
+  EXPECT_EQ(WorkReplicas("gpu-b", "quick")["gpu-b"], 1);
+  Advance(seconds(6), {"gpu-a", "gpu-b"});
+  EXPECT_TRUE(WorkReplicas("gpu-b", "quick").empty()) << "after its 5 s";
 }
 
 TEST_F(FailoverPolicyTest, NoExecuteTaintEvictsAfterTolerationSeconds) {
@@ -411,6 +473,8 @@ TEST_F(FailoverPolicyTest, NoExecuteTaintEvictsAfterTolerationSeconds) {
   EXPECT_EQ(Placements("tolerates-20s"), (std::map<std::string, int>{{"gpu-b", 1}}));
   ReportReady("gpu-b");
   Settle();
+  EXPECT_EQ(WorkReplicas("gpu-a", "intolerant")["gpu-a"], 1) << "drains before it goes";
+  Advance(seconds(31), {"gpu-a", "gpu-b"});
   EXPECT_TRUE(WorkReplicas("gpu-a", "intolerant").empty());
   EXPECT_TRUE(WorkReplicas("gpu-a", "tolerates-20s").empty());
 }

@@ -1,5 +1,7 @@
 #include "hub/controllers/work_reports.h"
 
+#include <algorithm>
+
 #include "api/object.h"
 #include "hub/controllers/stage_types.h"
 
@@ -16,6 +18,24 @@ std::string EntryKey(const json& entry) {
 
 namespace {
 
+// The agent's serving signals, only the numeric fields the hub knows (docs/GATEWAY.md).
+json ServingFrom(const json& w) {
+  auto s = w.find("serving");
+  if (s == w.end() || !s->is_object()) return nullptr;
+  json out = json::object();
+  for (const char* k : {"requestsPerSecond", "running", "waiting", "kvCacheUsage", "capacity"}) {
+    if (auto v = s->find(k); v != s->end() && v->is_number()) out[k] = *v;
+  }
+  for (const char* k : {"ttftSeconds", "latencySeconds"}) {
+    auto q = s->find(k);
+    if (q == s->end() || !q->is_object()) continue;
+    for (const char* p : {"p50", "p90", "p99"}) {
+      if (auto v = q->find(p); v != q->end() && v->is_number()) out[k][p] = *v;
+    }
+  }
+  return out;
+}
+
 MemberReport ReportFrom(const json& w) {
   MemberReport r;
   r.replicas = w.value("replicas", 0);
@@ -30,6 +50,10 @@ MemberReport ReportFrom(const json& w) {
   r.reason = w.value("reason", "");
   r.message = w.value("message", "");
   r.endpoint = w.value("endpoint", "");
+  r.serving = ServingFrom(w);
+  if (r.serving.is_object() && r.serving.contains("capacity")) {
+    r.capacity = std::max(0, static_cast<int>(std::min(r.serving["capacity"].get<double>(), 1e6)));
+  }
   if (auto pp = w.find("prePull"); pp != w.end() && pp->is_object()) {
     r.pre_pull_revision = pp->value("revision", int64_t{0});
     r.pre_pull_phase = pp->value("phase", "");

@@ -37,6 +37,11 @@ struct MemberReport {
   // Pre-pull of `pre_pull_revision` as the agent reports it: Pulling, Done or Failed.
   int64_t pre_pull_revision = 0;
   std::string pre_pull_phase, pre_pull_reason;
+  // Serving signals of the member's endpoint for this workspace (the agent's `serving`
+  // object, known numeric fields only; null when not reported) and its serving capacity
+  // (concurrent sequences over the Ready replicas; 0 = not reported).
+  nlohmann::json serving;
+  int capacity = 0;
 };
 
 // One member the placement gives replicas of the workspace.

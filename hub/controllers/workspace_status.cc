@@ -198,6 +198,32 @@ json AdapterStatuses(const json& obj, const json& placements, int64_t target) {
   return out;
 }
 
+// status.endpoints and status.servedModels, and an Event for each endpoint that starts
+// draining or goes Down.
+void SetEndpoints(const WorkspaceStatusInput& in, const json& old_status, json& status, std::vector<FleetEvent>& events) {
+  static const std::vector<EndpointSource> kNone;
+  const json old = old_status.value("endpoints", json::array());
+  json endpoints = EndpointMap(in.endpoints ? *in.endpoints : kNone, old, in.now);
+  for (const auto& e : endpoints) {
+    const std::string state = e.value("state", ""), cluster = e.value("cluster", "");
+    std::string was;
+    for (const auto& o : old.is_array() ? old : json::array()) {
+      if (o.is_object() && o.value("cluster", "") == cluster) was = o.value("state", "");
+    }
+    if (state == was || was.empty()) continue;
+    if (state == "Draining") {
+      events.push_back({in.workspace, "Normal", "EndpointDraining",
+                        "endpoint on " + cluster + " takes no new requests until " + e.value("drainingUntil", "") +
+                            "; then its replicas there are removed"});
+    } else if (state == "Down" && e.value("reason", "") == "MemberUnhealthy") {
+      events.push_back({in.workspace, "Warning", "EndpointDown",
+                        "endpoint on " + cluster + " is Down: the member is Unhealthy; traffic goes to the others"});
+    }
+  }
+  status["endpoints"] = std::move(endpoints);
+  status["servedModels"] = ServedModels(*in.workspace);
+}
+
 }  // namespace
 
 WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
@@ -232,6 +258,7 @@ WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
   } else {
     status["adapters"] = std::move(adapters);
   }
+  SetEndpoints(in, old_status, status, out.events);
   const Scheduling sched = SetConditions(in, totals, superseded_ready, status);
   for (const auto& ev : rollout.events) out.events.push_back({&obj, ev.type, ev.reason, ev.message});
   if (rollout.requeue_at) out.wake.At(*rollout.requeue_at);

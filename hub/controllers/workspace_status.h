@@ -2,6 +2,7 @@
 // report and what failover did, the status the hub writes — status.placements (per member:
 // replicas, ready, available, revision, GPU, cost, endpoint, phase), superseded replicas kept
 // by make-before-break, failedOverFrom, revisions and rollout, the placement explanation, and
+// the endpoint map (status.endpoints, status.servedModels: endpoint_map.h),
 // the conditions Scheduled, Applied, Available, Degraded, RolloutProgressing, MixedRevisions, and
 // ReferencesResolved for a Workspace that references Secrets or ConfigMaps.
 // Also the events a change of placement calls for (placement_events.h).
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/clock.h"
+#include "hub/controllers/endpoint_map.h"
 #include "hub/controllers/stage_types.h"
 #include "hub/controllers/work_reports.h"
 #include "hub/controllers/workspace_references.h"
@@ -41,6 +43,7 @@ struct WorkspaceStatusInput {
   Clock::Duration capacity_limit{};                      // CapacityPendingLimit of the policy
   nlohmann::json placement_decision;                     // the planner's explanation
   const ResolvedReferences* references = nullptr;        // null: it references nothing
+  const std::vector<EndpointSource>* endpoints = nullptr;  // endpoint_map.h; null: none
   Clock::TimePoint now{};
 };
 

@@ -7,7 +7,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "SKIP: node and npm are not installed; the Kubernetes schema check needs them (apt-get install nodejs npm)"
   exit 77
 fi
-if [ ! -d "$here/node_modules/kubernetes-models" ] || [ ! -d "$here/node_modules/yaml" ]; then
+if [ ! -d "$here/node_modules/kubernetes-models" ] || [ ! -d "$here/node_modules/yaml" ] ||
+   [ ! -d "$here/node_modules/@kubernetes-models/gateway-api" ]; then
   echo "FAIL: kubernetes-models is not installed; run: npm ci --prefix tests/workspace/k8s-schema" >&2
   exit 1
 fi

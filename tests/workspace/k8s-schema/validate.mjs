@@ -1,5 +1,6 @@
 // Validates rendered manifests (multi-document YAML files) against the official
-// Kubernetes OpenAPI schemas, as compiled by kubernetes-models. Offline.
+// Kubernetes OpenAPI schemas, as compiled by kubernetes-models (and the Gateway API's, by
+// @kubernetes-models/gateway-api). Offline.
 // Usage: node validate.mjs <dir-or-file>...   Exit 0 = all valid, 1 = any invalid.
 import fs from "node:fs";
 import path from "node:path";
@@ -8,12 +9,15 @@ import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
+import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
 
 const models = {
   "apps/v1/StatefulSet": StatefulSet,
   "v1/Service": Service,
   "v1/ConfigMap": ConfigMap,
   "v1/Secret": Secret,
+  // The hub's Gateway API export of a Workspace's endpoint map (hub/httproute_export.h).
+  "gateway.networking.k8s.io/v1/HTTPRoute": HTTPRoute,
 };
 
 function check(obj) {
@@ -34,6 +38,15 @@ const broken = check({
 });
 if (!broken) {
   console.error("self-check failed: a StatefulSet with replicas: \"three\" was accepted");
+  process.exit(1);
+}
+// ... and an HTTPRoute whose backendRef weight is a string.
+const brokenRoute = check({
+  apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "x" },
+  spec: { rules: [{ backendRefs: [{ name: "svc", port: 80, weight: "heavy" }] }] },
+});
+if (!brokenRoute) {
+  console.error("self-check failed: an HTTPRoute with weight: \"heavy\" was accepted");
   process.exit(1);
 }
 

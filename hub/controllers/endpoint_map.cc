@@ -1,0 +1,146 @@
+#include "hub/controllers/endpoint_map.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "api/kinds.h"
+#include "api/object.h"
+#include "workspace/workspace_types.h"
+
+namespace berth::hub {
+
+using nlohmann::json;
+
+namespace {
+
+const MemberReport* ReportOf(const MemberReports& reported, const std::string& member, const std::string& key) {
+  auto m = reported.find(member);
+  if (m == reported.end()) return nullptr;
+  auto r = m->second.find(key);
+  return r == m->second.end() ? nullptr : &r->second;
+}
+
+std::string DownReason(const MemberView& v) {
+  switch (v.phase) {
+    case MemberPhase::kSuspect:
+    case MemberPhase::kFailed:
+      return "MemberUnhealthy";
+    case MemberPhase::kNew:
+      return "MemberNotJoined";
+    default:
+      return "";
+  }
+}
+
+std::optional<Clock::TimePoint> DrainingUntil(const Draining& draining, const std::string& key,
+                                              const std::string& member) {
+  auto d = draining.find(key);
+  if (d == draining.end()) return std::nullopt;
+  for (const auto& e : d->second) {
+    if (e.cluster == member) return e.until;
+  }
+  return std::nullopt;
+}
+
+// What one endpoint serves with (for its weight): the reported capacity, else Ready replicas.
+int CapacityOf(const MemberReport& r) { return r.capacity > 0 ? r.capacity : r.available; }
+
+json OldEndpoint(const json& old_endpoints, const std::string& cluster) {
+  if (!old_endpoints.is_array()) return json::object();
+  for (const auto& e : old_endpoints) {
+    if (e.is_object() && e.value("cluster", "") == cluster) return e;
+  }
+  return json::object();
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<EndpointSource>> EndpointSources(
+    const std::map<std::string, MemberView>& members, const std::map<std::string, std::shared_ptr<const json>>& works,
+    const std::map<std::string, std::map<std::string, json>>& desired, const MemberReports& reported,
+    const Draining& draining) {
+  std::map<std::string, std::vector<EndpointSource>> out;
+  for (const auto& [member, view] : members) {
+    std::vector<json> entries;
+    if (view.frozen()) {  // its Work stays as it is
+      auto w = works.find(member);
+      const json list = w == works.end() ? json() : api::JsonPathGet(*w->second, "spec.workspaces");
+      if (list.is_array()) entries.assign(list.begin(), list.end());
+    } else if (auto d = desired.find(member); d != desired.end()) {
+      for (const auto& [key, e] : d->second) entries.push_back(e);
+    }
+    for (const json& e : entries) {
+      const std::string key = EntryKey(e);
+      EndpointSource s;
+      s.cluster = member;
+      s.revision = e.value("revision", int64_t{0});
+      s.report = ReportOf(reported, member, key);
+      s.down_reason = DownReason(view);
+      s.draining_until = DrainingUntil(draining, key, member);
+      out[key].push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+json EndpointMap(const std::vector<EndpointSource>& sources, const json& old_endpoints, Clock::TimePoint now) {
+  int max_capacity = 0;
+  for (const auto& s : sources) {
+    if (s.down_reason.empty() && !s.draining_until && s.report && s.report->available > 0) {
+      max_capacity = std::max(max_capacity, CapacityOf(*s.report));
+    }
+  }
+  std::vector<json> list;
+  for (const auto& s : sources) {
+    const MemberReport none;
+    const MemberReport& r = s.report ? *s.report : none;
+    json e = {{"cluster", s.cluster}, {"revision", s.revision}, {"readyReplicas", r.available}, {"weight", 0}};
+    if (!r.endpoint.empty()) e["url"] = r.endpoint;
+    std::string state = "Down", reason;
+    if (!s.down_reason.empty()) {
+      reason = s.down_reason;
+    } else if (s.draining_until) {
+      state = "Draining";
+      reason = "PlannedRemoval";
+      e["drainingUntil"] = FormatRfc3339(*s.draining_until);
+    } else if (r.endpoint.empty()) {
+      reason = "NotReported";
+    } else if (r.available == 0) {
+      reason = "NoReadyReplicas";
+    } else {
+      state = "Serving";
+      const double share = max_capacity > 0 ? static_cast<double>(CapacityOf(r)) / max_capacity : 1.0;
+      e["weight"] = std::clamp(static_cast<int>(std::lround(share * kMaxEndpointWeight)), 1, kMaxEndpointWeight);
+    }
+    e["state"] = state;
+    if (!reason.empty()) e["reason"] = reason;
+    if (r.serving.is_object()) e["serving"] = r.serving;
+    const json old = OldEndpoint(old_endpoints, s.cluster);
+    const bool same = old.value("state", "") == state && old.contains("lastTransitionTime");
+    e["lastTransitionTime"] = same ? old["lastTransitionTime"] : json(FormatRfc3339(now));
+    list.push_back(std::move(e));
+  }
+  std::sort(list.begin(), list.end(),
+            [](const json& a, const json& b) { return a.value("cluster", "") < b.value("cluster", ""); });
+  return json(list);
+}
+
+json ServedModels(const json& workspace) {
+  const json inf = api::JsonPathGet(workspace, "inference");  // top level, as KAITO's Workspace
+  auto str = [&](const char* path) {
+    const json v = api::JsonPathGet(inf, path);
+    return v.is_string() ? v.get<std::string>() : std::string();
+  };
+  json names = json::array();
+  names.push_back(workspace::ServedModelNameOf(str("servedModelName"), str("preset.name"), str("model.huggingFaceId"),
+                                               api::NameOf(workspace)));
+  const json adapters = api::JsonPathGet(inf, "adapters");
+  for (const auto& a : adapters.is_array() ? adapters : json::array()) {
+    const json n = a.is_object() ? api::JsonPathGet(a, "source.name") : json();
+    const std::string name = n.is_string() ? n.get<std::string>() : "";
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace berth::hub

@@ -1,0 +1,148 @@
+// Unit tests of the endpoint map on data: sources (member, report, health, drain) in,
+// status.endpoints out; and which members are sources.
+#include "hub/controllers/endpoint_map.h"
+
+#include <gtest/gtest.h>
+
+#include "hub/controllers/stage_test_data.h"
+
+namespace berth::hub {
+namespace {
+
+using namespace stage_test;  // NOLINT: shared test data
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+MemberReport Report(int available, const std::string& url, int capacity = 0) {
+  MemberReport r;
+  r.available = r.ready = available;
+  r.endpoint = url;
+  r.capacity = capacity;
+  if (capacity) r.serving = {{"capacity", capacity}, {"running", 3}};
+  return r;
+}
+
+EndpointSource Source(const std::string& cluster, const MemberReport* r) {
+  EndpointSource s;
+  s.cluster = cluster;
+  s.revision = 2;
+  s.report = r;
+  return s;
+}
+
+const json* Find(const json& endpoints, const std::string& cluster) {
+  for (const auto& e : endpoints) {
+    if (e["cluster"] == cluster) return &e;
+  }
+  return nullptr;
+}
+
+TEST(EndpointMap, WeightsFollowServingCapacityLargestIs256) {
+  MemberReport a = Report(2, "http://127.0.0.1:4001", 64), b = Report(1, "http://127.0.0.1:4002", 16);
+  json m = EndpointMap({Source("gpu-b", &b), Source("gpu-a", &a)}, json::array(), kT0);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0]["cluster"], "gpu-a") << "sorted by cluster";
+  EXPECT_EQ(m[0]["state"], "Serving");
+  EXPECT_EQ(m[0]["weight"], 256);
+  EXPECT_EQ(m[1]["weight"], 64);
+  EXPECT_EQ(m[0]["url"], "http://127.0.0.1:4001");
+  EXPECT_EQ(m[0]["readyReplicas"], 2);
+  EXPECT_EQ(m[0]["revision"], 2);
+  EXPECT_EQ(m[0]["serving"]["running"], 3) << "signals are carried for the autoscaler and the dashboard";
+  EXPECT_EQ(m[0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+TEST(EndpointMap, WithoutReportedCapacityWeightsFollowReadyReplicas) {
+  MemberReport a = Report(4, "http://a"), b = Report(1, "http://b");
+  json m = EndpointMap({Source("a", &a), Source("b", &b)}, json::array(), kT0);
+  EXPECT_EQ((*Find(m, "a"))["weight"], 256);
+  EXPECT_EQ((*Find(m, "b"))["weight"], 64);
+}
+
+TEST(EndpointMap, ATinyEndpointStillGetsWeightOne) {
+  MemberReport a = Report(1, "http://a", 10000), b = Report(1, "http://b", 1);
+  json m = EndpointMap({Source("a", &a), Source("b", &b)}, json::array(), kT0);
+  EXPECT_EQ((*Find(m, "b"))["weight"], 1);
+}
+
+TEST(EndpointMap, AnUnhealthyMemberIsDownAtOnceWithWeightZero) {
+  MemberReport a = Report(2, "http://a"), b = Report(2, "http://b");
+  EndpointSource down = Source("b", &b);
+  down.down_reason = "MemberUnhealthy";
+  json m = EndpointMap({Source("a", &a), down}, json::array(), kT0);
+  const json& e = *Find(m, "b");
+  EXPECT_EQ(e["state"], "Down");
+  EXPECT_EQ(e["reason"], "MemberUnhealthy");
+  EXPECT_EQ(e["weight"], 0);
+  EXPECT_EQ((*Find(m, "a"))["weight"], 256) << "the healthy one carries everything";
+}
+
+TEST(EndpointMap, DrainingHasWeightZeroAndSaysUntilWhen) {
+  MemberReport a = Report(2, "http://a"), b = Report(2, "http://b");
+  EndpointSource d = Source("b", &b);
+  d.draining_until = kT0 + seconds(30);
+  json m = EndpointMap({Source("a", &a), d}, json::array(), kT0);
+  const json& e = *Find(m, "b");
+  EXPECT_EQ(e["state"], "Draining");
+  EXPECT_EQ(e["weight"], 0);
+  EXPECT_EQ(e["drainingUntil"], "2026-01-01T00:00:30Z");
+  EXPECT_EQ(e["url"], "http://b") << "the gateway still knows where in-flight requests go";
+}
+
+TEST(EndpointMap, NoReadyReplicasOrNoReportIsDown) {
+  MemberReport starting = Report(0, "http://a");
+  json m = EndpointMap({Source("a", &starting), Source("b", nullptr)}, json::array(), kT0);
+  EXPECT_EQ((*Find(m, "a"))["reason"], "NoReadyReplicas");
+  EXPECT_EQ((*Find(m, "b"))["reason"], "NotReported");
+  EXPECT_FALSE(Find(m, "b")->contains("url"));
+  EXPECT_EQ((*Find(m, "a"))["weight"], 0);
+}
+
+TEST(EndpointMap, LastTransitionTimeKeptWhileTheStateIsUnchanged) {
+  MemberReport a = Report(2, "http://a");
+  json old = json::array({{{"cluster", "a"}, {"state", "Serving"}, {"lastTransitionTime", "2025-12-31T00:00:00Z"}}});
+  json m = EndpointMap({Source("a", &a)}, old, kT0);
+  EXPECT_EQ(m[0]["lastTransitionTime"], "2025-12-31T00:00:00Z");
+  old[0]["state"] = "Down";
+  m = EndpointMap({Source("a", &a)}, old, kT0);
+  EXPECT_EQ(m[0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+TEST(EndpointSources, DesiredEntriesForHealthyMembersStoredWorkForFrozenOnes) {
+  json objects[2] = {MemberObject("a"), MemberObject("b")};
+  std::map<std::string, MemberView> members = {{"a", {&objects[0], MemberPhase::kHealthy, kT0}},
+                                               {"b", {&objects[1], MemberPhase::kFailed, kT0}}};
+  const json entry = {{"workspace", {{"metadata", {{"name", "llama"}, {"namespace", "default"}}}}}, {"revision", 3}};
+  std::map<std::string, std::shared_ptr<const json>> works;
+  works["b"] = std::make_shared<const json>(json{{"spec", {{"workspaces", json::array({entry})}}}});
+  std::map<std::string, std::map<std::string, json>> desired;
+  desired["a"][kKey] = entry;
+  desired["b"][kKey] = entry;  // ignored: a frozen member's Work is not written
+  MemberReports reported;
+  reported["a"][kKey] = Report(1, "http://a");
+  Draining draining;
+  draining[kKey].push_back({"a", kT0 + seconds(9), 1, 1});
+  auto sources = EndpointSources(members, works, desired, reported, draining);
+  ASSERT_EQ(sources[kKey].size(), 2u);
+  EXPECT_EQ(sources[kKey][0].cluster, "a");
+  EXPECT_EQ(sources[kKey][0].revision, 3);
+  ASSERT_NE(sources[kKey][0].report, nullptr);
+  EXPECT_EQ(*sources[kKey][0].draining_until, kT0 + seconds(9));
+  EXPECT_EQ(sources[kKey][1].down_reason, "MemberUnhealthy");
+  EXPECT_EQ(sources[kKey][1].report, nullptr);
+}
+
+TEST(ServedModels, NameThenAdapters) {
+  json ws = {{"metadata", {{"name", "phi"}}},
+             {"inference",
+              {{"preset", {{"name", "Phi-3-Mini-4K-Instruct"}}},
+               {"adapters", json::array({{{"source", {{"name", "sql"}}}}, {{"source", {{"name", "sql"}}}}})}}}};
+  EXPECT_EQ(ServedModels(ws), json::array({"phi-3-mini-4k-instruct", "sql"}));
+  ws["inference"]["servedModelName"] = "phi";
+  EXPECT_EQ(ServedModels(ws)[0], "phi");
+  EXPECT_EQ(ServedModels(json{{"metadata", {{"name", "t"}}}}), json::array({"t"}));
+}
+
+}  // namespace
+}  // namespace berth::hub
