@@ -4,11 +4,14 @@
 // `down` stops them; `status` shows what runs; `restart` brings processes back (e.g. after
 // killing an agent to watch failover). Files and pid handling: cli/local_fleet.h.
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -54,6 +57,9 @@ struct UpFlags {
   double time_scale = 0.01;
   double failover_toleration = -1;  // < 0: the hub's default
   double failback_hysteresis = -1;
+  double drain_grace = -1;
+  // berth-gateway's client listener: "auto" = a free loopback port, "none" = no gateway.
+  std::string gateway_listen = "auto";
   bool foreground = false;
   std::string bin_dir;
   int agent_port_base = 17100;
@@ -357,6 +363,44 @@ StatusOr<pid_t> StartAgent(const LocalFleet& fleet, FleetProcess process, RestCl
   return fleet.Start(process, die_with_parent);
 }
 
+// What the process tables call a process.
+std::string ProcessLabel(const FleetProcess& p) {
+  return p.is_hub() ? "berth-hub" : p.is_gateway() ? "berth-gateway" : p.name;
+}
+
+bool AcceptsConnections(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(host_port.c_str() + colon + 1)));
+  if (inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return false;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Starts berth-gateway (it starts HAProxy) and waits until HAProxy takes connections.
+StatusOr<pid_t> StartGateway(const LocalFleet& fleet, const FleetProcess& process, bool die_with_parent,
+                             bool* interrupted) {
+  std::error_code ec;
+  fs::create_directories(fleet.GatewayDir(), ec);
+  auto pid = fleet.Start(process, die_with_parent);
+  if (!pid.ok()) return pid;
+  const std::string listen = process.endpoint.substr(process.endpoint.find("//") + 2);
+  for (int i = 0; i < 60; ++i) {  // 30 s
+    if (AcceptsConnections(listen)) return pid;
+    if (!ProcessAlive(*pid)) break;
+    if (SleepOrSignal(milliseconds(500)) != 0) {
+      *interrupted = true;
+      return Status::Unavailable("interrupted while waiting for berth-gateway");
+    }
+  }
+  return Status::Unavailable("berth-gateway did not start serving on " + listen + "; its log " +
+                             fleet.LogPath("gateway") + " ends:\n" + fleet.LogTail("gateway"));
+}
+
 StatusOr<std::unique_ptr<RestClient>> AdminClient(const LocalFleet& fleet, milliseconds timeout) {
   auto config = LoadKubeconfigFile(fleet.KubeconfigPath());
   if (!config.ok()) return config.status().WithContext(fleet.KubeconfigPath());
@@ -413,20 +457,23 @@ void StopAndReport(const LocalFleet& fleet, const std::vector<std::string>& name
 
 void PrintSummary(const LocalFleet& fleet, const FleetRecord& record,
                   const std::map<std::string, pid_t>& pids, bool foreground) {
-  const size_t members = record.processes.size() - 1;
+  const size_t members = std::count_if(record.processes.begin(), record.processes.end(),
+                                       [](const FleetProcess& p) { return p.is_agent(); });
   std::cout << "\nFleet up: berth-hub and " << members << " SIMULATED member cluster"
             << (members == 1 ? "" : "s")
             << " (berth-agent --backend sim, no real GPUs), every member Joined and Healthy.\n\n";
   std::vector<std::vector<std::string>> rows = {{"PROCESS", "PID", "ENDPOINT", "LOG"}};
   for (const auto& p : record.processes) {
-    rows.push_back({p.is_hub() ? "berth-hub" : p.name, std::to_string(pids.at(p.name)), p.endpoint,
-                    fleet.LogPath(p.name)});
+    rows.push_back({ProcessLabel(p), std::to_string(pids.at(p.name)), p.endpoint, fleet.LogPath(p.name)});
   }
   PrintTable(rows, "  ");
-  std::string first_admin, first_cluster;
-  if (members > 0) {
-    first_cluster = record.processes[1].name;
-    first_admin = record.processes[1].endpoint;
+  std::string first_admin, first_cluster, gateway_url;
+  for (const auto& p : record.processes) {
+    if (p.is_agent() && first_cluster.empty()) {
+      first_cluster = p.name;
+      first_admin = p.endpoint;
+    }
+    if (p.is_gateway()) gateway_url = p.endpoint;
   }
   std::cout
       << "\n  kubeconfig   " << fleet.KubeconfigPath() << "   (admin; verifies the hub with "
@@ -439,6 +486,10 @@ void PrintSummary(const LocalFleet& fleet, const FleetRecord& record,
       << "  kubectl get memberclusters                 # mc: region, GPUs free/total, health\n"
       << "  kubectl apply -f examples/workspaces/phi-4-mini.yaml\n"
       << "  kubectl get workspaces -A -o wide          # ws: where replicas run, ready/desired\n";
+  if (!gateway_url.empty()) {
+    std::cout << "  curl " << gateway_url << "/v1/models                # berth-gateway: one OpenAI endpoint "
+              << "for every model the fleet serves (docs/GATEWAY.md)\n";
+  }
   if (!first_admin.empty()) {
     std::cout << "  curl -X POST " << first_admin << "/faults/unreachable   # " << first_cluster
               << " stops heartbeating: watch failover\n"
@@ -573,12 +624,50 @@ StatusOr<std::vector<int>> AgentAdminPorts(int base, const std::vector<std::stri
   return ports;
 }
 
+// Where berth-gateway listens (fleet up --gateway-listen): clients, its /v1/models catalog
+// behind HAProxy, HAProxy's Prometheus frontend.
+struct GatewayListeners {
+  std::string listen, catalog, metrics;  // HOST:PORT each
+};
+
+// nullopt with a note when no gateway is wanted (--gateway-listen none) or possible
+// (berth-gateway or haproxy missing); an error for a bad or busy --gateway-listen.
+StatusOr<std::optional<GatewayListeners>> PlanGateway(const std::string& flag, const std::string& bin_dir,
+                                                      std::string* note) {
+  if (flag == "none") return std::optional<GatewayListeners>();
+  if (!fs::exists(bin_dir + "/berth-gateway") || !fs::exists("/usr/sbin/haproxy")) {
+    *note = "no gateway: " + std::string(fs::exists("/usr/sbin/haproxy") ? bin_dir + "/berth-gateway" : "haproxy") +
+            " is not installed (scripts/install-deps.sh installs haproxy)";
+    return std::optional<GatewayListeners>();
+  }
+  GatewayListeners g;
+  if (flag == "auto") {
+    auto port = PickFreePort();
+    if (!port.ok()) return port.status();
+    g.listen = "127.0.0.1:" + std::to_string(*port);
+  } else {
+    auto listen = ParseListen(flag);
+    if (!listen.ok()) return Status::Invalid("--gateway-listen: " + listen.status().message());
+    if (auto s = CheckPortFree(listen->first, listen->second); !s.ok()) {
+      return Status::Unavailable("--gateway-listen: " + s.message());
+    }
+    g.listen = flag;
+  }
+  auto catalog = PickFreePort();
+  auto metrics = PickFreePort();
+  if (!catalog.ok()) return catalog.status();
+  if (!metrics.ok()) return metrics.status();
+  g.catalog = "127.0.0.1:" + std::to_string(*catalog);
+  g.metrics = "127.0.0.1:" + std::to_string(*metrics);
+  return std::optional<GatewayListeners>(g);
+}
+
 // The command line of every process (what fleet.json records): the hub first, then one
 // agent per cluster. Agents get --join-token-file only when started (StartAgent).
 FleetRecord PlanFleet(const UpFlags& f, const LocalFleet& fleet, const std::string& bin_dir,
                       const std::string& fleet_file, const std::vector<std::string>& clusters,
                       const std::vector<int>& admin_ports, const std::string& hub_host,
-                      int hub_port) {
+                      int hub_port, const std::optional<GatewayListeners>& gateway) {
   FleetRecord record;
   record.fleet_file = fleet_file;
   record.hub_url = "https://" + (hub_host == "0.0.0.0" ? std::string("127.0.0.1") : hub_host) +
@@ -593,6 +682,7 @@ FleetRecord PlanFleet(const UpFlags& f, const LocalFleet& fleet, const std::stri
   if (f.failback_hysteresis >= 0) {
     hub.argv.insert(hub.argv.end(), {"--failback-hysteresis", Number(f.failback_hysteresis)});
   }
+  if (f.drain_grace >= 0) hub.argv.insert(hub.argv.end(), {"--drain-grace", Number(f.drain_grace)});
   record.processes.push_back(hub);
   for (size_t i = 0; i < clusters.size(); ++i) {
     const std::string admin = "127.0.0.1:" + std::to_string(admin_ports[i]);
@@ -603,6 +693,13 @@ FleetRecord PlanFleet(const UpFlags& f, const LocalFleet& fleet, const std::stri
           "--backend", "sim", "--fleet", fleet_file, "--time-scale", Number(f.time_scale),
           "--admin-listen", admin},
          "http://" + admin});
+  }
+  if (gateway) {
+    record.processes.push_back(
+        {"gateway",
+         {bin_dir + "/berth-gateway", "--kubeconfig", fleet.KubeconfigPath(), "--state-dir", fleet.GatewayDir(),
+          "--listen", gateway->listen, "--catalog-listen", gateway->catalog, "--metrics-listen", gateway->metrics},
+         "http://" + gateway->listen});
   }
   return record;
 }
@@ -642,8 +739,11 @@ int RunUp(const UpFlags& f) {
   auto admin_ports = AgentAdminPorts(f.agent_port_base, *clusters, port);
   if (!admin_ports.ok())
     return PrintError(admin_ports.status().message()), ExitCodeOf(admin_ports.status());
+  std::string gateway_note;
+  auto gateway = PlanGateway(f.gateway_listen, *bin_dir, &gateway_note);
+  if (!gateway.ok()) return PrintError(gateway.status().message()), ExitCodeOf(gateway.status());
   const FleetRecord record =
-      PlanFleet(f, fleet, *bin_dir, fleet_file, *clusters, *admin_ports, host, port);
+      PlanFleet(f, fleet, *bin_dir, fleet_file, *clusters, *admin_ports, host, port, *gateway);
   if (auto s = fleet.WriteRecord(record); !s.ok()) return PrintError(s.message()), 1;
 
   // From here on a failure stops what this command started.
@@ -687,6 +787,7 @@ int RunUp(const UpFlags& f) {
             << " (berth-agent --backend sim, time scale " << Number(f.time_scale) << ")\n";
   for (size_t i = 1; i < record.processes.size(); ++i) {
     const FleetProcess& p = record.processes[i];
+    if (!p.is_agent()) continue;
     bool used_token = false;
     auto pid = StartAgent(fleet, p, **hub, f.foreground, &used_token);
     if (!pid.ok()) return fail(pid.status().message());
@@ -705,6 +806,14 @@ int RunUp(const UpFlags& f) {
     return fail(s.message());
   }
   RemoveJoinTokenFiles(fleet, *clusters);  // spent: each agent holds its credential now
+  if (!gateway_note.empty()) std::cout << gateway_note << "\n";
+  for (const auto& p : record.processes) {
+    if (!p.is_gateway()) continue;
+    auto pid = StartGateway(fleet, p, f.foreground, &interrupted);
+    if (!pid.ok()) return fail(pid.status().message());
+    started.push_back(p.name);
+    pids[p.name] = *pid;
+  }
   fleet.Unlock();
   PrintSummary(fleet, record, pids, f.foreground);
   if (!f.foreground) return 0;
@@ -773,12 +882,14 @@ int RunStatus(const std::string& data_dir) {
     std::string state = pid ? "running" : recorded ? "dead" : "stopped";
     if (!pid) ++not_running;
     std::string member = "-";
-    if (!p.is_hub()) {
+    if (p.is_gateway()) {
+      member = "-";
+    } else if (!p.is_hub()) {
       member = !hub_answers ? "?" : health.count(p.name) ? health[p.name] : "not joined";
     } else {
       member = hub_answers ? "(API answers)" : pid ? "(API not answering)" : "-";
     }
-    rows.push_back({p.is_hub() ? "berth-hub" : p.name, recorded ? std::to_string(*recorded) : "-",
+    rows.push_back({ProcessLabel(p), recorded ? std::to_string(*recorded) : "-",
                     state, member, p.endpoint, fleet.LogPath(p.name)});
   }
   std::cout << "fleet in " << fleet.dir()
@@ -824,6 +935,8 @@ int RunRestart(const RestartFlags& f) {
       if (pid.ok()) {
         if (auto s = WaitHubReady(fleet, record->hub_url, *pid, &interrupted); !s.ok()) pid = s;
       }
+    } else if (p.is_gateway()) {
+      pid = StartGateway(fleet, p, false, &interrupted);
     } else {
       if (!fleet.RunningPid("hub")) {
         std::cerr << "warning: berth-hub is not running; " << n << " will retry until it is\n";
@@ -834,7 +947,7 @@ int RunRestart(const RestartFlags& f) {
       pid = StartAgent(fleet, p, **hub, false, &used_token);
     }
     if (!pid.ok()) return PrintError("restart " + n + ": " + pid.status().message()), 1;
-    std::cout << "started " << (p.is_hub() ? "berth-hub" : "berth-agent of " + n) << " (pid "
+    std::cout << "started " << (p.is_agent() ? "berth-agent of " + n : ProcessLabel(p)) << " (pid "
               << *pid << "), log " << fleet.LogPath(n) << "\n";
   }
   return 0;
@@ -875,6 +988,14 @@ CommandRegistrar kRegister([](CLI::App& root) {
                  "Hub: seconds a recovered member must stay healthy before replicas move back "
                  "(default: the hub's, 300)")
       ->check(CLI::Range(0.0, 86400.0));
+  up->add_option("--drain-grace", up_flags->drain_grace,
+                 "Hub: seconds an endpoint drains before a planned removal of its replicas "
+                 "(default: the hub's, 30)")
+      ->check(CLI::Range(0.0, 3600.0));
+  up->add_option("--gateway-listen", up_flags->gateway_listen,
+                 "berth-gateway's OpenAI endpoint for every model (HAProxy, docs/GATEWAY.md): "
+                 "IPV4:PORT, auto (a free loopback port) or none")
+      ->capture_default_str();
   up->add_option("--agent-port-base", up_flags->agent_port_base,
                  "First agent admin port (/healthz, /metrics, /state, POST /faults/...); cluster i "
                  "gets BASE+i on 127.0.0.1. 0 picks free ports")

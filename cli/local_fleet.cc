@@ -99,6 +99,7 @@ std::string LocalFleet::HubDir() const { return dir_ + "/hub"; }
 std::string LocalFleet::KubeconfigPath() const { return dir_ + "/admin.kubeconfig"; }
 std::string LocalFleet::CaPath() const { return HubDir() + "/pki/ca.crt"; }
 std::string LocalFleet::AgentStateDir(const std::string& c) const { return dir_ + "/agents/" + c; }
+std::string LocalFleet::GatewayDir() const { return dir_ + "/gateway"; }
 std::string LocalFleet::AdminFile(const std::string& c) const {
   return AgentStateDir(c) + ".admin";
 }
@@ -165,7 +166,7 @@ std::optional<pid_t> LocalFleet::RecordedPid(const std::string& name) const {
 }
 
 std::string LocalFleet::ExpectedBinary(const std::string& name) const {
-  return name == "hub" ? "berth-hub" : "berth-agent";
+  return name == "hub" ? "berth-hub" : name == "gateway" ? "berth-gateway" : "berth-agent";
 }
 
 bool LocalFleet::Matches(pid_t pid, const std::string& name) const {

@@ -7,8 +7,9 @@
 //   DIR/agents/NAME/           an agent's state dir (member credential, work.json)
 //   DIR/agents/NAME.admin      that agent's admin endpoint, HOST:PORT
 //   DIR/agents/NAME.join-token a single-use token, only until the agent has joined
-//   DIR/logs/hub.log, DIR/logs/NAME.log
-//   DIR/pids/hub.pid, DIR/pids/NAME.pid
+//   DIR/gateway/               berth-gateway's state dir (haproxy.cfg, models.map, socket)
+//   DIR/logs/hub.log, DIR/logs/NAME.log, DIR/logs/gateway.log
+//   DIR/pids/hub.pid, DIR/pids/NAME.pid, DIR/pids/gateway.pid
 //   DIR/fleet.json             how each process was started (status and restart read it)
 //
 // A pid file is trusted only while its process is alive, not a zombie, and runs the expected
@@ -33,13 +34,16 @@ struct FleetProcess {
   std::vector<std::string> argv;  // argv[0] is the binary's absolute path
   std::string endpoint;           // hub: its https URL; agent: http://HOST:PORT (admin)
   bool is_hub() const { return name == "hub"; }
+  bool is_gateway() const { return name == "gateway"; }  // berth-gateway (and its HAProxy)
+  bool is_agent() const { return !is_hub() && !is_gateway(); }
 };
 
 // What fleet.json records.
 struct FleetRecord {
   std::string fleet_file;  // absolute
   std::string hub_url;
-  std::vector<FleetProcess> processes;  // hub first, then clusters in fleet-file order
+  // hub first, then clusters in fleet-file order, then "gateway" when one is run
+  std::vector<FleetProcess> processes;
 };
 
 // How a stop went, for the message to the user.
@@ -55,6 +59,7 @@ class LocalFleet {
   std::string KubeconfigPath() const;  // DIR/admin.kubeconfig
   std::string CaPath() const;          // DIR/hub/pki/ca.crt
   std::string AgentStateDir(const std::string& cluster) const;
+  std::string GatewayDir() const;  // DIR/gateway
   std::string AdminFile(const std::string& cluster) const;
   std::string JoinTokenFile(const std::string& cluster) const;
   std::string LogPath(const std::string& name) const;

@@ -2,13 +2,15 @@
 # Berth's main job, end to end on this machine: a hub, one simulated member cluster per
 # entry of examples/demo/fleet.yaml (berth-agent --backend sim: SIMULATED clusters, no real
 # GPUs), workspaces placed by GPU fit/cost/locality, then a cluster dies and its replicas
-# fail over, and come back when it returns. The fleet is left running at the end.
+# fail over, and come back when it returns — with a steady stream of requests through
+# berth-gateway (HAProxy) the whole time, summarised per step. The fleet is left running.
 #
 # Processes are started and stopped by `berthctl fleet up` / `fleet down` / `fleet restart`.
 #
 # Environment: BERTH_DEMO_DIR (default .berth/demo), BERTH_DEMO_PORT (16443),
 # BERTH_DEMO_ADMIN_PORT_BASE (0: free ports, listed in $DATA/agents/<cluster>.admin),
-# BERTH_DEMO_TIME_SCALE (0.01: image pulls and weight loads 100x faster).
+# BERTH_DEMO_TIME_SCALE (0.01: image pulls, weight loads and replies 100x faster),
+# BERTH_DEMO_GATEWAY_PORT (18080: berth-gateway's OpenAI endpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BERTH_BIN_DIR:-build/bin}
@@ -16,8 +18,14 @@ DATA=${BERTH_DEMO_DIR:-.berth/demo}
 PORT=${BERTH_DEMO_PORT:-16443}
 ADMIN_PORT_BASE=${BERTH_DEMO_ADMIN_PORT_BASE:-0}
 SCALE=${BERTH_DEMO_TIME_SCALE:-0.01}
+GATEWAY_PORT=${BERTH_DEMO_GATEWAY_PORT:-18080}
 FLEET=examples/demo/fleet.yaml
 HUB=https://127.0.0.1:$PORT
+GATEWAY=http://127.0.0.1:$GATEWAY_PORT
+TRAFFIC_PID=""
+trap '[ -n "$TRAFFIC_PID" ] && kill "$TRAFFIC_PID" 2>/dev/null; true' EXIT
+# traffic_summary SINCE TITLE: what the request stream saw since SINCE (epoch seconds).
+traffic_summary() { python3 scripts/traffic.py summary --log "$DATA/traffic.log" --since "$1" --title "$2"; }
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
@@ -49,8 +57,9 @@ bold "Starting berth-hub on $HUB and one SIMULATED member cluster per entry of $
 note "berthctl fleet up: the hub, a single-use join token per cluster, one berth-agent --backend sim each"
 "$BIN/berthctl" fleet up --fleet "$FLEET" --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
   --time-scale "$SCALE" --agent-port-base "$ADMIN_PORT_BASE" \
-  --failover-toleration 10 --failback-hysteresis 30 | sed '/^Next:/,$d'
-note "failover toleration 10s, failback hysteresis 30s (production defaults: 30s, 300s)"
+  --failover-toleration 10 --failback-hysteresis 30 --drain-grace 5 \
+  --gateway-listen "127.0.0.1:$GATEWAY_PORT" | sed '/^Next:/,$d'
+note "failover toleration 10s, failback hysteresis 30s, drain 5s (production defaults: 30s, 300s, 30s)"
 kubectl get memberclusters -o wide
 
 bold "Applying workspaces: an 8B chat model spread over regions, a 70B model needing multi-GPU nodes, a Mistral restricted to the EU"
@@ -67,6 +76,17 @@ for ws in $(kubectl get workspaces -n ml -o jsonpath='{.items[*].metadata.name}'
   kubectl get workspace "$ws" -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}{range .status.placementDecision.rejected[*]}   rejected {.cluster}: {.reason}: {.message}{"\n"}{end}'
 done
 
+bold "One OpenAI endpoint for every model: berth-gateway programs HAProxy from the hub's endpoint map"
+curl -s "$GATEWAY/v1/models" | python3 -c 'import json,sys; print("   /v1/models:", ", ".join(m["id"] for m in json.load(sys.stdin)["data"]))'
+kubectl get workspace llama-8b-chat -n ml -o jsonpath='{range .status.endpoints[*]}   {.cluster}: {.state}, weight {.weight}, {.url}{"\n"}{end}'
+curl -s "$GATEWAY/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "llama-3.1-8b-instruct", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]}' |
+  python3 -c 'import json,sys; r=json.load(sys.stdin); print("   reply:", r["choices"][0]["message"]["content"])'
+python3 scripts/traffic.py run --gateway "$GATEWAY" --rate 20 --log "$DATA/traffic.log" \
+  --models llama-3.1-8b-instruct,mistral-7b-instruct,llama-3.3-70b-instruct &
+TRAFFIC_PID=$!
+note "from now on 20 requests/s flow through $GATEWAY (scripts/traffic.py); each step says how they fared"
+
 # ==== STAGED ROLLOUT STEP ================================================================
 bold "Upgrading llama-8b-chat's serving image through a staged rollout (canary, soak, then the rest)"
 note "inline strategy: a canary stage of one cluster soaking 5s, then the rest of the fleet 50% at a time;"
@@ -78,6 +98,7 @@ kubectl patch workspace llama-8b-chat -n ml --type merge -p '{
 start=$(date +%s)
 "$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 120s | grep -E '^  (phase|stage|revision)' | uniq
 note "revision 2 running everywhere $(elapsed "$start")s after the change"
+traffic_summary "$start" "during the staged rollout"
 "$BIN/berthctl" rollout status llama-8b-chat -n ml
 
 bold "A bad revision: every simulated cluster now fails to pull ghcr.io/berth/vllm:0.7.0-broken"
@@ -88,6 +109,7 @@ kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"inference": {"ima
 start=$(date +%s)
 "$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 120s | grep -E '^  (phase|message)' | uniq || true
 note "rolled back by itself $(elapsed "$start")s after the change; the canary failed, the rest never moved:"
+traffic_summary "$start" "while the bad revision failed and rolled back"
 kubectl get events -n ml --field-selector involvedObject.name=llama-8b-chat | grep -E 'ClusterFailed|Rollback|PrePull' || true
 kubectl get workspace llama-8b-chat -n ml
 for f in "$DATA"/agents/*.admin; do curl -sf -X POST "http://$(cat "$f")/faults/clear" >/dev/null; done
@@ -104,6 +126,7 @@ for c in $placed_now; do [ "$c" != aks-westeurope ] && victim=$c && break; done
 bold "Killing the agent of $victim (SIGKILL): it holds llama-70b"
 kill -9 "$(cat "$DATA/pids/$victim.pid")"
 start=$(date +%s)
+killed_at=$start
 member_unhealthy() { [ "$(kubectl get mc "$victim" -o jsonpath='{.status.conditions[?(@.type=="Healthy")].status}')" = False ]; }
 wait_for 60 "$victim to be marked Unhealthy" member_unhealthy
 note "$victim Unhealthy after $(elapsed "$start")s (3 missed heartbeats of 5s)"
@@ -115,6 +138,7 @@ moved() {
 wait_for 120 "llama-70b to be Available elsewhere" moved
 note "llama-70b Available again on $(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}') $(elapsed "$start")s after the kill"
 kubectl get events -n ml --field-selector involvedObject.name=llama-70b
+traffic_summary "$killed_at" "from the kill until llama-70b was Available elsewhere"
 
 bold "Restarting the agent of $victim (its credential is in its state dir: no new token)"
 "$BIN/berthctl" fleet restart --data-dir "$DATA" "$victim"
@@ -124,8 +148,12 @@ back() { placed_on "$victim" &&
          [ "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] &&
          [ -z "$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.superseded}')" ]; }
 wait_for 150 "llama-70b to fail back to $victim" back
-note "failed back to $victim $(elapsed "$start")s after it returned (30s hysteresis, then make-before-break)"
+note "failed back to $victim $(elapsed "$start")s after it returned (30s hysteresis, make-before-break, then a 5s drain)"
+traffic_summary "$start" "during failback (the leaving clusters drained first)"
 kubectl get workspaces -n ml
+
+kill "$TRAFFIC_PID" 2>/dev/null || true
+TRAFFIC_PID=""
 
 bold "The fleet is still running"
 cat <<TXT
@@ -135,6 +163,7 @@ cat <<TXT
    kubectl get events -A
    $BIN/berthctl plan --fleet $FLEET -f examples/demo/workspaces.yaml --explain
    curl -X POST http://\$(cat $DATA/agents/<cluster>.admin)/faults/unreachable   # inject a fault
+   curl $GATEWAY/v1/models                          # the gateway: one endpoint, every model
    $BIN/berthctl fleet status --data-dir $DATA     # processes, pids, member health
    logs: $DATA/logs/    stop: $BIN/berthctl fleet down --data-dir $DATA
 TXT
