@@ -158,8 +158,8 @@ std::string RenderHaproxyConfig(const GatewayLayout& l) {
     out << "frontend berth_metrics\n"
            "  bind " << l.metrics_listen << "\n"
            "  http-request use-service prometheus-exporter if { path /metrics }\n"
-           "  use_backend " << kCatalogBackend << " if { path /metrics/berth }\n"
-           "  http-request return status 404 unless { path /metrics/berth }\n\n";
+           "  http-request return status 404 unless { path /metrics/berth }\n"
+           "  use_backend " << kCatalogBackend << "\n\n";
   }
   RenderBackends(l, out);
   return out.str();
