@@ -9,7 +9,11 @@ namespace {
 using nlohmann::json;
 
 CatalogReply Error(int status, const std::string& message, const std::string& code) {
-  json body = {{"error", {{"message", message}, {"type", "invalid_request_error"}, {"param", nullptr}, {"code", code}}}};
+  json body = {{"error",
+                {{"message", message},
+                 {"type", "invalid_request_error"},
+                 {"param", nullptr},
+                 {"code", code}}}};
   return {status, "application/json", body.dump()};
 }
 
@@ -41,8 +45,9 @@ std::string Metrics(const CatalogState& state) {
   for (const auto& [model, backend] : state.model_backends) {
     out += "berth_gateway_model_backend{model=\"" + model + "\",proxy=\"" + backend + "\"} 1\n";
   }
-  out += "# HELP berth_gateway_model_servers Upstream servers per model and endpoint state.\n"
-         "# TYPE berth_gateway_model_servers gauge\n";
+  out +=
+      "# HELP berth_gateway_model_servers Upstream servers per model and endpoint state.\n"
+      "# TYPE berth_gateway_model_servers gauge\n";
   for (const auto& [model, route] : state.routes) {
     std::map<std::string, int> by_state{{"Serving", 0}, {"Draining", 0}, {"Down", 0}};
     for (const auto& s : route.servers) ++by_state[EndpointStateName(s.state)];
@@ -73,7 +78,8 @@ CatalogReply HandleCatalogRequest(const CatalogState& state, const std::string& 
     if (it != state.routes.end() && Listed(it->second)) {
       return {200, "application/json", ModelEntry(it->second).dump()};
     }
-    return Error(404, "The model " + path.substr(prefix.size()) + " does not exist", "model_not_found");
+    return Error(404, "The model " + path.substr(prefix.size()) + " does not exist",
+                 "model_not_found");
   }
   return Error(404, "no route for " + path, "not_found");
 }

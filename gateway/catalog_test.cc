@@ -9,8 +9,9 @@ namespace {
 
 CatalogState State() {
   CatalogState s;
-  s.routes["phi"] = {"phi", {{"a", "10.0.0.1", 1, EndpointState::kServing, 10, "ml/a@c1"},
-                             {"b", "10.0.0.2", 1, EndpointState::kDraining, 0, "ml/a@c2"}}};
+  s.routes["phi"] = {"phi",
+                     {{"a", "10.0.0.1", 1, EndpointState::kServing, 10, "ml/a@c1"},
+                      {"b", "10.0.0.2", 1, EndpointState::kDraining, 0, "ml/a@c2"}}};
   s.routes["down"] = {"down", {{"c", "10.0.0.3", 1, EndpointState::kDown, 0, "ml/d@c1"}}};
   s.model_backends = {{"phi", "berth_slot_000"}, {"down", "berth_slot_001"}};
   return s;
@@ -39,8 +40,11 @@ TEST(Catalog, OneModelOr404) {
 TEST(Catalog, MetricsMapBackendsToModels) {
   auto reply = HandleCatalogRequest(State(), "GET", "/metrics/berth");
   ASSERT_EQ(reply.status, 200);
-  EXPECT_NE(reply.body.find("berth_gateway_model_backend{model=\"phi\",proxy=\"berth_slot_000\"} 1"), std::string::npos);
-  EXPECT_NE(reply.body.find("berth_gateway_model_servers{model=\"phi\",state=\"Draining\"} 1"), std::string::npos);
+  EXPECT_NE(
+      reply.body.find("berth_gateway_model_backend{model=\"phi\",proxy=\"berth_slot_000\"} 1"),
+      std::string::npos);
+  EXPECT_NE(reply.body.find("berth_gateway_model_servers{model=\"phi\",state=\"Draining\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace

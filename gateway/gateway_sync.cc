@@ -27,7 +27,8 @@ StatusOr<std::string> ResolveHost(const std::string& host) {
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
       v4 = text;
     } else if (a->ai_family == AF_INET6 && v6.empty()) {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text,
+                sizeof text);
       v6 = text;
     }
   }
@@ -68,8 +69,9 @@ StatusOr<ObservedHaproxy> ObserveHaproxy(RuntimeApi* api, const PlanOptions& opt
   auto map = api->Run("show map " + options.map_file);
   if (!map.ok()) return map.status();
   if (map->rfind("Unknown map", 0) == 0) {
-    return Status::FailedPrecondition("HAProxy has no map " + options.map_file +
-                                      ": its configuration is not the one `berth-gateway config` prints");
+    return Status::FailedPrecondition(
+        "HAProxy has no map " + options.map_file +
+        ": its configuration is not the one `berth-gateway config` prints");
   }
   BERTH_RETURN_IF_ERROR(ParseMap(*map, &all));
   ObservedHaproxy slots_only;
@@ -125,8 +127,8 @@ SyncResult GatewaySync::Sync(const std::vector<WorkspaceEndpoints>& workspaces) 
   return result;
 }
 
-void RunSyncLoop(GatewaySync* sync, WorkspaceFeed* feed, Catalog* catalog,
-                 HaproxyProcess* haproxy, RuntimeApi* api, const LoopOptions& options) {
+void RunSyncLoop(GatewaySync* sync, WorkspaceFeed* feed, Catalog* catalog, HaproxyProcess* haproxy,
+                 RuntimeApi* api, const LoopOptions& options) {
   uint64_t seen = 0;
   auto wait = options.resync;
   while (!feed->stopped()) {

@@ -36,10 +36,10 @@ RouteTable ResolveRoutes(RouteTable routes, const HostResolver& resolve,
 StatusOr<ObservedHaproxy> ObserveHaproxy(RuntimeApi* api, const PlanOptions& options);
 
 struct SyncResult {
-  Status status;          // not Ok when HAProxy could not be read
+  Status status;  // not Ok when HAProxy could not be read
   RuntimePlan plan;
-  RouteTable routes;      // resolved
-  int refused = 0;        // commands HAProxy refused (retried next pass)
+  RouteTable routes;  // resolved
+  int refused = 0;    // commands HAProxy refused (retried next pass)
 };
 
 // Not thread-safe: owned by the loop's thread.
@@ -50,7 +50,8 @@ class GatewaySync {
 
  private:
   // Logs problems only when they differ from the previous pass (no log spam every resync).
-  void LogProblems(const std::vector<std::string>& problems, const std::vector<std::string>& errors);
+  void LogProblems(const std::vector<std::string>& problems,
+                   const std::vector<std::string>& errors);
   RuntimeApi* api_;
   PlanOptions options_;
   HostResolver resolver_;
@@ -66,7 +67,7 @@ struct LoopOptions {
 // Runs passes until feed->Stop(): on every new snapshot, and every resync (or retry)
 // interval. When `haproxy` is our child and it exits, it is restarted (and the next pass
 // puts every server and map entry back). Passes start once the first snapshot arrived.
-void RunSyncLoop(GatewaySync* sync, WorkspaceFeed* feed, Catalog* catalog,
-                 HaproxyProcess* haproxy, RuntimeApi* api, const LoopOptions& options);
+void RunSyncLoop(GatewaySync* sync, WorkspaceFeed* feed, Catalog* catalog, HaproxyProcess* haproxy,
+                 RuntimeApi* api, const LoopOptions& options);
 
 }  // namespace berth::gateway

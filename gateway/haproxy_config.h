@@ -13,16 +13,16 @@ namespace berth::gateway {
 
 // Everything the rendered configuration and the runtime plan depend on.
 struct GatewayLayout {
-  std::string listen = "127.0.0.1:8080";    // client frontend bind address
-  std::string tls_cert;                     // PEM (cert + key) → "bind … ssl crt"; empty = plain HTTP
-  std::string model_domain;                 // "<model>.<domain>" Host routing; empty = off
-  std::string metrics_listen;               // Prometheus frontend; empty = none
+  std::string listen = "127.0.0.1:8080";  // client frontend bind address
+  std::string tls_cert;        // PEM (cert + key) → "bind … ssl crt"; empty = plain HTTP
+  std::string model_domain;    // "<model>.<domain>" Host routing; empty = off
+  std::string metrics_listen;  // Prometheus frontend; empty = none
   std::string catalog_listen = "127.0.0.1:8079";  // berth-gateway's own loopback listener
-  std::string runtime_socket;               // HAProxy stats socket (admin level)
-  std::string map_file;                     // model name → backend
+  std::string runtime_socket;                     // HAProxy stats socket (admin level)
+  std::string map_file;                           // model name → backend
   int backend_slots = 64;
-  std::string balance = "roundrobin";       // roundrobin | leastconn (both allow dynamic servers)
-  int buffer_size = 65536;                  // tune.bufsize: largest request body routed by its "model"
+  std::string balance = "roundrobin";  // roundrobin | leastconn (both allow dynamic servers)
+  int buffer_size = 65536;             // tune.bufsize: largest request body routed by its "model"
   // Health checks of every upstream server (added with the server, see runtime_plan.h).
   int check_interval_ms = 2000;
   int check_fall = 3;

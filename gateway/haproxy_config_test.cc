@@ -45,10 +45,11 @@ TEST(RenderHaproxyConfig, RoutesByPathHostAndBodyThroughTheMap) {
 
 TEST(RenderHaproxyConfig, SlotsAllowDynamicServersAndRetry) {
   std::string cfg = RenderHaproxyConfig(Layout());
-  EXPECT_TRUE(Contains(cfg, "backend berth_slot_000\n  balance roundrobin\n  retries 3\n"
-                            "  retry-on conn-failure empty-response response-timeout 503\n"
-                            "  option redispatch 1\n  option httpchk GET /health\n"
-                            "  http-check expect status 200\n"));
+  EXPECT_TRUE(Contains(cfg,
+                       "backend berth_slot_000\n  balance roundrobin\n  retries 3\n"
+                       "  retry-on conn-failure empty-response response-timeout 503\n"
+                       "  option redispatch 1\n  option httpchk GET /health\n"
+                       "  http-check expect status 200\n"));
   EXPECT_TRUE(Contains(cfg, "backend berth_slot_001\n"));
   EXPECT_FALSE(Contains(cfg, "backend berth_slot_002\n"));
   EXPECT_TRUE(Contains(cfg, "backend berth_no_slot\n  http-request return status 503"));
@@ -61,8 +62,9 @@ TEST(RenderHaproxyConfig, TlsAndMetrics) {
   l.metrics_listen = "127.0.0.1:9101";
   std::string cfg = RenderHaproxyConfig(l);
   EXPECT_TRUE(Contains(cfg, "bind 127.0.0.1:8080 ssl crt /etc/berth/gw.pem alpn h2,http/1.1\n"));
-  EXPECT_TRUE(Contains(cfg, "frontend berth_metrics\n  bind 127.0.0.1:9101\n"
-                            "  http-request use-service prometheus-exporter if { path /metrics }\n"));
+  EXPECT_TRUE(Contains(cfg,
+                       "frontend berth_metrics\n  bind 127.0.0.1:9101\n"
+                       "  http-request use-service prometheus-exporter if { path /metrics }\n"));
 }
 
 TEST(ValidateLayout, RejectsWhatHaproxyWouldNot) {
@@ -88,7 +90,8 @@ TEST(ValidateLayout, RejectsWhatHaproxyWouldNot) {
 TEST(RenderHaproxyConfig, RealHaproxyAcceptsIt) {
   const char* haproxy = "/usr/sbin/haproxy";
   if (access(haproxy, X_OK) != 0) GTEST_SKIP() << "no " << haproxy;
-  auto dir = std::filesystem::temp_directory_path() / ("berth-gw-config-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("berth-gw-config-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   GatewayLayout l = Layout();
   l.runtime_socket = (dir / "haproxy.sock").string();

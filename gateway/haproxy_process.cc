@@ -16,14 +16,17 @@
 namespace berth::gateway {
 
 HaproxyProcess::HaproxyProcess(std::string binary, std::string config_path, std::string log_path)
-    : binary_(std::move(binary)), config_path_(std::move(config_path)), log_path_(std::move(log_path)) {}
+    : binary_(std::move(binary)),
+      config_path_(std::move(config_path)),
+      log_path_(std::move(log_path)) {}
 
 HaproxyProcess::~HaproxyProcess() { Stop(); }
 
 namespace {
 
 // Runs argv with stdout and stderr appended to log_path; returns the child's pid.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path, bool die_with_parent) {
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
+            bool die_with_parent) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -69,8 +72,8 @@ Status HaproxyProcess::Start(RuntimeApi* api, std::chrono::milliseconds timeout)
   pid_t check = Spawn({binary_, "-c", "-q", "-f", config_path_}, log_path_, true);
   if (check < 0) return Status::Unavailable("cannot run " + binary_ + ": " + std::strerror(errno));
   if (int rc = WaitExit(check); rc != 0) {
-    return Status::Invalid(binary_ + " -c -f " + config_path_ + " failed (exit " + std::to_string(rc) +
-                           "):\n" + LogTail());
+    return Status::Invalid(binary_ + " -c -f " + config_path_ + " failed (exit " +
+                           std::to_string(rc) + "):\n" + LogTail());
   }
   pid_ = Spawn({binary_, "-db", "-f", config_path_}, log_path_, true);
   if (pid_ < 0) return Status::Unavailable("cannot run " + binary_ + ": " + std::strerror(errno));

@@ -41,7 +41,8 @@ Status ParseServersState(std::string_view text, ObservedHaproxy* out) {
     if (w.empty() || w[0].starts_with("#")) continue;
     if (!version_seen) {
       if (w.size() != 1 || w[0] != "1") {
-        return Status::BadRequest("show servers state: unsupported format \"" + std::string(line) + "\"");
+        return Status::BadRequest("show servers state: unsupported format \"" + std::string(line) +
+                                  "\"");
       }
       version_seen = true;
       continue;
@@ -56,9 +57,10 @@ Status ParseServersState(std::string_view text, ObservedHaproxy* out) {
     ObservedServer s;
     s.name = w[3];
     s.addr = w[4];
-    bool ok = ToInt(w[5], &s.op_state) && ToInt(w[6], &s.admin_state) &&
-              ToInt(w[7], &s.weight) && ToInt(w[13], &s.check_state) && ToInt(w[18], &s.port);
-    if (!ok) return Status::BadRequest("show servers state: bad number in \"" + std::string(line) + "\"");
+    bool ok = ToInt(w[5], &s.op_state) && ToInt(w[6], &s.admin_state) && ToInt(w[7], &s.weight) &&
+              ToInt(w[13], &s.check_state) && ToInt(w[18], &s.port);
+    if (!ok)
+      return Status::BadRequest("show servers state: bad number in \"" + std::string(line) + "\"");
     out->backends[w[1]][s.name] = s;
   }
   if (!version_seen && !text.empty() && text.find_first_not_of(" \r\n") != std::string_view::npos) {
@@ -80,7 +82,8 @@ Status ParseServersConn(std::string_view text, ObservedHaproxy* out) {
     auto srv = be->second.find(w[0].substr(slash + 1));
     if (srv == be->second.end()) continue;
     int used = 0;
-    if (!ToInt(w[6], &used)) return Status::BadRequest("show servers conn: bad used_cur in \"" + std::string(line) + "\"");
+    if (!ToInt(w[6], &used))
+      return Status::BadRequest("show servers conn: bad used_cur in \"" + std::string(line) + "\"");
     srv->second.used_connections = used;
   }
   return Status::Ok();
@@ -90,7 +93,8 @@ Status ParseMap(std::string_view text, ObservedHaproxy* out) {
   for (auto line : Lines(text)) {
     auto w = Words(line);
     if (w.empty()) continue;
-    if (w.size() != 3) return Status::BadRequest("show map: unexpected line \"" + std::string(line) + "\"");
+    if (w.size() != 3)
+      return Status::BadRequest("show map: unexpected line \"" + std::string(line) + "\"");
     out->model_map[w[1]] = w[2];
   }
   return Status::Ok();

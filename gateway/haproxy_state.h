@@ -11,7 +11,8 @@
 namespace berth::gateway {
 
 // srv_admin_state bits (HAProxy's SRV_ADMF_*): only the forced ones are berth-gateway's.
-inline constexpr int kAdminForcedMaint = 0x01;  // set server … state maint (and new dynamic servers)
+inline constexpr int kAdminForcedMaint =
+    0x01;  // set server … state maint (and new dynamic servers)
 inline constexpr int kAdminForcedDrain = 0x08;  // set server … state drain
 // srv_check_state bit: health checks running (after `enable health`).
 inline constexpr int kCheckEnabled = 0x04;

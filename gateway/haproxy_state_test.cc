@@ -17,7 +17,8 @@ constexpr const char* kServersState =
     "3 berth_catalog 1 catalog 127.0.0.1 2 0 1 1 5 1 0 0 0 0 0 0 - 8079 - 0 0 - - 0\n\n";
 
 constexpr const char* kServersConn =
-    "# bkname/svname bkid/svid addr port - purge_delay used_cur used_max need_est unsafe_nb safe_nb idle_lim idle_cur idle_per_thr[2]\n"
+    "# bkname/svname bkid/svid addr port - purge_delay used_cur used_max need_est unsafe_nb "
+    "safe_nb idle_lim idle_cur idle_per_thr[2]\n"
     "berth_slot_000/c1_ml_phi 4/1 127.0.0.1 19001 - 0 3 0 0 0 0 0 0\n"
     "berth_slot_000/c2_ml_phi 4/2 127.0.0.1 19002 - 0 0 0 0 0 0 0 0\n"
     "berth_slot_009/gone 9/1 127.0.0.1 1 - 0 7 0 0 0 0 0 0\n";

@@ -1,9 +1,9 @@
 // berth-gateway: steers a local HAProxy (the data plane) from the hub's Workspace endpoint
 // map, through HAProxy's runtime API only. Flags and wiring; see docs/GATEWAY.md.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -36,34 +36,59 @@ struct Flags {
 };
 
 void AddFlags(CLI::App* app, Flags* f) {
-  app->add_option("--state-dir", f->state_dir, "Where haproxy.cfg, the map file, the runtime socket and haproxy.log live")->capture_default_str();
-  app->add_option("--haproxy", f->haproxy, "HAProxy binary to start as a child")->capture_default_str();
+  app->add_option("--state-dir", f->state_dir,
+                  "Where haproxy.cfg, the map file, the runtime socket and haproxy.log live")
+      ->capture_default_str();
+  app->add_option("--haproxy", f->haproxy, "HAProxy binary to start as a child")
+      ->capture_default_str();
   app->add_option("--haproxy-socket", f->haproxy_socket,
-                  "Attach to an HAProxy already running with `berth-gateway config` output: its admin stats socket (no child is started)");
-  app->add_option("--map-file", f->map_file, "The model map file HAProxy loads (default: <state-dir>/models.map)");
+                  "Attach to an HAProxy already running with `berth-gateway config` output: its "
+                  "admin stats socket (no child is started)");
+  app->add_option("--map-file", f->map_file,
+                  "The model map file HAProxy loads (default: <state-dir>/models.map)");
   app->add_option("--endpoints-file", f->endpoints_file,
-                  "Read Workspaces (JSON or YAML, one, a list or a kind: List) from FILE, re-read when it changes, instead of the hub");
+                  "Read Workspaces (JSON or YAML, one, a list or a kind: List) from FILE, re-read "
+                  "when it changes, instead of the hub");
   app->add_option("--kubeconfig", f->kubeconfig, "Kubeconfig of the hub (default: $KUBECONFIG)");
-  app->add_option("--listen", f->layout.listen, "Client frontend address (OpenAI-compatible API)")->capture_default_str();
-  app->add_option("--tls-cert", f->layout.tls_cert, "PEM file with certificate and key: the client frontend speaks TLS");
-  app->add_option("--model-domain", f->layout.model_domain, "Route Host <model>.<domain> to <model> (e.g. models.example.com)");
-  app->add_option("--metrics-listen", f->layout.metrics_listen, "Prometheus frontend address (/metrics: HAProxy, /metrics/berth: model → backend)");
-  app->add_option("--catalog-listen", f->layout.catalog_listen, "Loopback address of berth-gateway's own listener (GET /v1/models)")->capture_default_str();
-  app->add_option("--backend-slots", f->layout.backend_slots, "Backends pre-declared for models (most models served at once)")->capture_default_str();
+  app->add_option("--listen", f->layout.listen, "Client frontend address (OpenAI-compatible API)")
+      ->capture_default_str();
+  app->add_option("--tls-cert", f->layout.tls_cert,
+                  "PEM file with certificate and key: the client frontend speaks TLS");
+  app->add_option("--model-domain", f->layout.model_domain,
+                  "Route Host <model>.<domain> to <model> (e.g. models.example.com)");
+  app->add_option(
+      "--metrics-listen", f->layout.metrics_listen,
+      "Prometheus frontend address (/metrics: HAProxy, /metrics/berth: model → backend)");
+  app->add_option("--catalog-listen", f->layout.catalog_listen,
+                  "Loopback address of berth-gateway's own listener (GET /v1/models)")
+      ->capture_default_str();
+  app->add_option("--backend-slots", f->layout.backend_slots,
+                  "Backends pre-declared for models (most models served at once)")
+      ->capture_default_str();
   app->add_option("--balance", f->layout.balance, "roundrobin or leastconn")->capture_default_str();
-  app->add_option("--buffer-size", f->layout.buffer_size, "HAProxy tune.bufsize: a body larger than this cannot be routed by its model field")->capture_default_str();
-  app->add_option("--check-interval-ms", f->layout.check_interval_ms, "Health check interval of upstream servers (GET /health)")->capture_default_str();
-  app->add_option("--check-fall", f->layout.check_fall, "Failed checks before a server is down")->capture_default_str();
-  app->add_option("--check-rise", f->layout.check_rise, "Passed checks before a server is up")->capture_default_str();
-  app->add_option("--resync", f->resync_seconds, "Seconds between full re-syncs with HAProxy")->capture_default_str();
-  app->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app->add_option(
+         "--buffer-size", f->layout.buffer_size,
+         "HAProxy tune.bufsize: a body larger than this cannot be routed by its model field")
+      ->capture_default_str();
+  app->add_option("--check-interval-ms", f->layout.check_interval_ms,
+                  "Health check interval of upstream servers (GET /health)")
+      ->capture_default_str();
+  app->add_option("--check-fall", f->layout.check_fall, "Failed checks before a server is down")
+      ->capture_default_str();
+  app->add_option("--check-rise", f->layout.check_rise, "Passed checks before a server is up")
+      ->capture_default_str();
+  app->add_option("--resync", f->resync_seconds, "Seconds between full re-syncs with HAProxy")
+      ->capture_default_str();
+  app->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
 }
 
 // Fills the paths that default into the state directory.
 void ResolvePaths(Flags* f) {
   namespace fs = std::filesystem;
   fs::path dir = fs::absolute(f->state_dir);
-  f->layout.runtime_socket = f->haproxy_socket.empty() ? (dir / "haproxy.sock").string() : f->haproxy_socket;
+  f->layout.runtime_socket =
+      f->haproxy_socket.empty() ? (dir / "haproxy.sock").string() : f->haproxy_socket;
   f->layout.map_file = f->map_file.empty() ? (dir / "models.map").string() : f->map_file;
 }
 
@@ -122,17 +147,24 @@ int Run(Flags& f) {
   struct JoinOnExit {
     std::thread& t;
     gw::WorkspaceFeed& feed;
-    ~JoinOnExit() { feed.Stop(); t.join(); }
+    ~JoinOnExit() {
+      feed.Stop();
+      t.join();
+    }
   } join_signals{signals, feed};
 
   std::unique_ptr<gw::HaproxyProcess> haproxy;
   if (f.haproxy_socket.empty()) {
     auto dir = std::filesystem::absolute(f.state_dir);
-    if (auto st = WriteFile(dir / "haproxy.cfg", gw::RenderHaproxyConfig(f.layout)); !st.ok()) return Fail(st.message());
+    if (auto st = WriteFile(dir / "haproxy.cfg", gw::RenderHaproxyConfig(f.layout)); !st.ok())
+      return Fail(st.message());
     if (auto st = WriteFile(f.layout.map_file, ""); !st.ok()) return Fail(st.message());
-    haproxy = std::make_unique<gw::HaproxyProcess>(f.haproxy, (dir / "haproxy.cfg").string(), (dir / "haproxy.log").string());
-    if (auto st = haproxy->Start(&api, std::chrono::seconds(10)); !st.ok()) return Fail(st.message());
-    spdlog::info("haproxy pid {} serving {} (config {}/haproxy.cfg)", haproxy->pid(), f.layout.listen, dir.string());
+    haproxy = std::make_unique<gw::HaproxyProcess>(f.haproxy, (dir / "haproxy.cfg").string(),
+                                                   (dir / "haproxy.log").string());
+    if (auto st = haproxy->Start(&api, std::chrono::seconds(10)); !st.ok())
+      return Fail(st.message());
+    spdlog::info("haproxy pid {} serving {} (config {}/haproxy.cfg)", haproxy->pid(),
+                 f.layout.listen, dir.string());
   } else if (auto info = api.Run("show info"); !info.ok()) {
     return Fail(info.status().message());
   }
@@ -149,7 +181,8 @@ int Run(Flags& f) {
   } else {
     std::string path = f.kubeconfig;
     if (path.empty() && std::getenv("KUBECONFIG")) path = std::getenv("KUBECONFIG");
-    if (path.empty()) return Fail("no source: pass --endpoints-file FILE or --kubeconfig (or set KUBECONFIG)");
+    if (path.empty())
+      return Fail("no source: pass --endpoints-file FILE or --kubeconfig (or set KUBECONFIG)");
     auto config = berth::LoadKubeconfigFile(path);
     if (!config.ok()) return Fail(config.status().WithContext("kubeconfig " + path).message());
     auto client = berth::RestClient::Create(std::move(*config));
@@ -179,7 +212,8 @@ int main(int argc, char** argv) {
       "Source: the hub's Workspaces (--kubeconfig) or --endpoints-file."};
   Flags f;
   AddFlags(&app, &f);
-  auto* config_cmd = app.add_subcommand("config", "Print the haproxy.cfg for these flags (to run HAProxy yourself) and exit");
+  auto* config_cmd = app.add_subcommand(
+      "config", "Print the haproxy.cfg for these flags (to run HAProxy yourself) and exit");
   config_cmd->fallthrough();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ gateway: %v");

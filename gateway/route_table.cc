@@ -13,9 +13,12 @@ using nlohmann::json;
 
 const char* EndpointStateName(EndpointState state) {
   switch (state) {
-    case EndpointState::kServing: return "Serving";
-    case EndpointState::kDraining: return "Draining";
-    case EndpointState::kDown: return "Down";
+    case EndpointState::kServing:
+      return "Serving";
+    case EndpointState::kDraining:
+      return "Draining";
+    case EndpointState::kDown:
+      return "Down";
   }
   return "Unknown";
 }
@@ -179,10 +182,12 @@ StatusOr<HostPort> ParseEndpointUrl(std::string_view url) {
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
-    if (close == std::string_view::npos) return Status::Invalid("endpoint URL \"" + std::string(url) + "\": unclosed [");
+    if (close == std::string_view::npos)
+      return Status::Invalid("endpoint URL \"" + std::string(url) + "\": unclosed [");
     hp.host = std::string(rest.substr(1, close - 1));
     rest = rest.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return Status::Invalid("endpoint URL \"" + std::string(url) + "\": bad port");
+    if (!rest.empty() && rest.front() != ':')
+      return Status::Invalid("endpoint URL \"" + std::string(url) + "\": bad port");
     port_text = rest.empty() ? std::string_view() : rest.substr(1);
   } else {
     auto colon = rest.find(':');
@@ -191,14 +196,16 @@ StatusOr<HostPort> ParseEndpointUrl(std::string_view url) {
   }
   if (hp.host.empty()) return Status::Invalid("endpoint URL \"" + std::string(url) + "\": no host");
   for (char c : hp.host) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_';
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_';
     if (!ok) return Status::Invalid("endpoint URL \"" + std::string(url) + "\": bad host");
   }
   hp.port = 80;
   if (!port_text.empty()) {
     int port = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 ||
+        port > 65535) {
       return Status::Invalid("endpoint URL \"" + std::string(url) + "\": bad port");
     }
     hp.port = port;
@@ -236,15 +243,21 @@ RouteTableBuild BuildRouteTable(const std::vector<WorkspaceEndpoints>& workspace
         build.problems.push_back(origin + ": " + hp.status().message());
         continue;
       }
-      UpstreamServer server{ServerName(ep.cluster, ws.namespace_name, ws.name), hp->host,
-                            hp->port, ep.state, ep.weight, origin};
+      UpstreamServer server{ServerName(ep.cluster, ws.namespace_name, ws.name),
+                            hp->host,
+                            hp->port,
+                            ep.state,
+                            ep.weight,
+                            origin};
       for (const auto& model : models) {
         ModelRoute& route = build.routes[model];
         route.model = model;
-        bool duplicate = std::any_of(route.servers.begin(), route.servers.end(),
-                                     [&](const UpstreamServer& s) { return s.name == server.name; });
+        bool duplicate =
+            std::any_of(route.servers.begin(), route.servers.end(),
+                        [&](const UpstreamServer& s) { return s.name == server.name; });
         if (duplicate) {
-          build.problems.push_back(origin + ": second endpoint for the same cluster, ignored (model " + model + ")");
+          build.problems.push_back(
+              origin + ": second endpoint for the same cluster, ignored (model " + model + ")");
           continue;
         }
         route.servers.push_back(server);

@@ -15,8 +15,8 @@ json Workspace(const std::string& ns, const std::string& name, json models, json
 }
 
 json Ep(const std::string& cluster, const std::string& url, const std::string& state, int weight) {
-  return {{"cluster", cluster}, {"url", url}, {"state", state}, {"weight", weight},
-          {"readyReplicas", 2}, {"revision", 3}};
+  return {{"cluster", cluster}, {"url", url},         {"state", state},
+          {"weight", weight},   {"readyReplicas", 2}, {"revision", 3}};
 }
 
 TEST(DecodeWorkspace, ReadsTheEndpointContract) {
@@ -43,10 +43,12 @@ TEST(DecodeWorkspace, NoStatusMeansNoRoutes) {
 }
 
 TEST(DecodeWorkspace, RejectsUnknownStateAndWeightOutOfRange) {
-  auto bad_state = DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Sleeping", 1)}));
+  auto bad_state =
+      DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Sleeping", 1)}));
   EXPECT_EQ(bad_state.status().code(), StatusCode::kInvalid);
   EXPECT_NE(bad_state.status().message().find("status.endpoints[0].state"), std::string::npos);
-  auto bad_weight = DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Serving", 257)}));
+  auto bad_weight =
+      DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Serving", 257)}));
   EXPECT_EQ(bad_weight.status().code(), StatusCode::kInvalid);
 }
 
@@ -110,8 +112,8 @@ TEST(BuildRouteTable, MergesWorkspacesServingTheSameModel) {
   auto a = DecodeWorkspace(Workspace("ml", "phi-a", {"phi", "adapter"},
                                      {Ep("c1", "http://10.0.0.1:1", "Serving", 10),
                                       Ep("c2", "http://10.0.0.2:2", "Draining", 0)}));
-  auto b = DecodeWorkspace(Workspace("team", "phi-b", {"phi"},
-                                     {Ep("c1", "http://10.0.0.3:3", "Down", 0)}));
+  auto b = DecodeWorkspace(
+      Workspace("team", "phi-b", {"phi"}, {Ep("c1", "http://10.0.0.3:3", "Down", 0)}));
   ASSERT_TRUE(a.ok() && b.ok());
   auto build = BuildRouteTable({*a, *b});
   EXPECT_TRUE(build.problems.empty());
@@ -127,10 +129,10 @@ TEST(BuildRouteTable, MergesWorkspacesServingTheSameModel) {
 }
 
 TEST(BuildRouteTable, BadUrlsAndModelNamesAreProblemsNotRoutes) {
-  auto ws = DecodeWorkspace(Workspace("ml", "w", {"ok", "has space", "semi;colon"},
-                                      {Ep("c1", "https://10.0.0.1:1", "Serving", 1),
-                                       Ep("c2", "http://10.0.0.2:2", "Serving", 1),
-                                       Ep("c2", "http://10.0.0.9:2", "Serving", 1)}));
+  auto ws = DecodeWorkspace(Workspace(
+      "ml", "w", {"ok", "has space", "semi;colon"},
+      {Ep("c1", "https://10.0.0.1:1", "Serving", 1), Ep("c2", "http://10.0.0.2:2", "Serving", 1),
+       Ep("c2", "http://10.0.0.9:2", "Serving", 1)}));
   ASSERT_TRUE(ws.ok());
   auto build = BuildRouteTable({*ws});
   ASSERT_EQ(build.routes.size(), 1u);
@@ -167,12 +169,14 @@ TEST(WorkspaceCache, ListThenWatchEvents) {
   added["metadata"]["resourceVersion"] = "12";
   ASSERT_TRUE(cache.Apply({{"type", "MODIFIED"}, {"object", added}}).ok());
   EXPECT_EQ(cache.Snapshot()[1].endpoints[0].state, EndpointState::kDraining);
-  auto bookmark = cache.Apply({{"type", "BOOKMARK"}, {"object", {{"metadata", {{"resourceVersion", "20"}}}}}});
+  auto bookmark =
+      cache.Apply({{"type", "BOOKMARK"}, {"object", {{"metadata", {{"resourceVersion", "20"}}}}}});
   ASSERT_TRUE(bookmark.ok());
   EXPECT_EQ(*bookmark, "20");
   ASSERT_TRUE(cache.Apply({{"type", "DELETED"}, {"object", added}}).ok());
   EXPECT_EQ(cache.Snapshot().size(), 1u);
-  auto gone = cache.Apply({{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}, {"message", "too old"}}}});
+  auto gone = cache.Apply(
+      {{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}, {"message", "too old"}}}});
   EXPECT_EQ(gone.status().code(), StatusCode::kGone);
   EXPECT_EQ(cache.Apply({{"object", added}}).status().code(), StatusCode::kBadRequest);
 }

@@ -39,7 +39,8 @@ StatusOr<std::string> UnixSocketRuntimeApi::Run(std::string_view command) {
   const std::string where = "runtime API " + socket_path_;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socket_path_.size() >= sizeof addr.sun_path) return Status::Invalid(where + ": path too long");
+  if (socket_path_.size() >= sizeof addr.sun_path)
+    return Status::Invalid(where + ": path too long");
   std::memcpy(addr.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
   Fd s{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (s.fd < 0) return Status::Unavailable(where + ": socket: " + std::strerror(errno));
@@ -57,7 +58,8 @@ StatusOr<std::string> UnixSocketRuntimeApi::Run(std::string_view command) {
   std::string answer;
   char buf[16384];
   for (;;) {
-    if (!WaitFor(s.fd, POLLIN, timeout_)) return Status::Unavailable(where + ": no answer to \"" + std::string(command) + "\"");
+    if (!WaitFor(s.fd, POLLIN, timeout_))
+      return Status::Unavailable(where + ": no answer to \"" + std::string(command) + "\"");
     ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::Unavailable(where + ": recv: " + std::strerror(errno));
@@ -72,9 +74,9 @@ bool CommandSucceeded(std::string_view answer) {
   auto first = answer.find_first_not_of(" \r\n");
   if (first == std::string_view::npos) return true;
   answer.remove_prefix(first);
-  for (std::string_view ok : {"New server registered.", "Server deleted.", "IP changed from",
-                              "no need to change the addr", "port changed from",
-                              "IP and port changed"}) {
+  for (std::string_view ok :
+       {"New server registered.", "Server deleted.", "IP changed from",
+        "no need to change the addr", "port changed from", "IP and port changed"}) {
     if (answer.substr(0, ok.size()) == ok) return true;
   }
   return false;

@@ -10,9 +10,12 @@ enum class Admin { kReady, kDrain, kMaint };
 
 const char* AdminWord(Admin a) {
   switch (a) {
-    case Admin::kReady: return "ready";
-    case Admin::kDrain: return "drain";
-    case Admin::kMaint: return "maint";
+    case Admin::kReady:
+      return "ready";
+    case Admin::kDrain:
+      return "drain";
+    case Admin::kMaint:
+      return "maint";
   }
   return "maint";
 }
@@ -36,8 +39,8 @@ std::string Describe(const UpstreamServer& s) {
 
 // Commands for one slot's servers, split by whether they add or remove traffic.
 struct BackendCommands {
-  std::vector<RuntimeCommand> gain;  // adds, address changes, weights, ready
-  std::vector<RuntimeCommand> lose;  // drain, maint
+  std::vector<RuntimeCommand> gain;    // adds, address changes, weights, ready
+  std::vector<RuntimeCommand> lose;    // drain, maint
   std::vector<RuntimeCommand> remove;  // maint for unwanted servers, then del
   bool removals_pending = false;
 };
@@ -62,8 +65,9 @@ void UpdateServer(const std::string& backend, const std::string& model, const Up
   const std::string ref = backend + "/" + s.name;
   const std::string why = "model " + model + ": " + Describe(s);
   if (seen.addr != s.host || seen.port != s.port) {
-    out->gain.push_back({"set server " + ref + " addr " + s.host + " port " + std::to_string(s.port),
-                         why + " moved from " + seen.addr + ":" + std::to_string(seen.port)});
+    out->gain.push_back(
+        {"set server " + ref + " addr " + s.host + " port " + std::to_string(s.port),
+         why + " moved from " + seen.addr + ":" + std::to_string(seen.port)});
   }
   if (!(seen.check_state & kCheckEnabled)) out->gain.push_back({"enable health " + ref, why});
   Admin want = DesiredAdmin(s);
@@ -84,7 +88,8 @@ void UpdateServer(const std::string& backend, const std::string& model, const Up
 void RemoveServer(const std::string& backend, const ObservedServer& seen, BackendCommands* out) {
   const std::string ref = backend + "/" + seen.name;
   if (!seen.InMaint()) {
-    out->remove.push_back({"set server " + ref + " state maint", seen.name + " is no longer wanted"});
+    out->remove.push_back(
+        {"set server " + ref + " state maint", seen.name + " is no longer wanted"});
     out->removals_pending = true;
     return;
   }
@@ -93,7 +98,8 @@ void RemoveServer(const std::string& backend, const ObservedServer& seen, Backen
     out->removals_pending = true;
     return;
   }
-  out->remove.push_back({"del server " + ref, seen.name + " is in maint with no connection in use"});
+  out->remove.push_back(
+      {"del server " + ref, seen.name + " is in maint with no connection in use"});
 }
 
 BackendCommands ReconcileBackend(const std::string& backend, const ModelRoute* route,
@@ -170,8 +176,8 @@ RuntimePlan PlanRuntime(const ObservedHaproxy& observed, const RouteTable& desir
   std::vector<BackendCommands> per_slot;
   for (const auto& slot : o.slots) {
     auto it = route_of_slot.find(slot);
-    per_slot.push_back(ReconcileBackend(slot, it == route_of_slot.end() ? nullptr : it->second,
-                                        observed, o));
+    per_slot.push_back(
+        ReconcileBackend(slot, it == route_of_slot.end() ? nullptr : it->second, observed, o));
   }
   auto append = [&](std::vector<RuntimeCommand> BackendCommands::*part) {
     for (auto& b : per_slot) {
@@ -185,14 +191,15 @@ RuntimePlan PlanRuntime(const ObservedHaproxy& observed, const RouteTable& desir
       plan.commands.push_back({"add map " + o.map_file + " " + model + " " + backend,
                                "route model " + model + " to " + backend});
     } else if (it->second != backend) {
-      plan.commands.push_back({"set map " + o.map_file + " " + model + " " + backend,
-                               "route model " + model + " to " + backend + " (was " + it->second + ")"});
+      plan.commands.push_back(
+          {"set map " + o.map_file + " " + model + " " + backend,
+           "route model " + model + " to " + backend + " (was " + it->second + ")"});
     }
   }
   for (const auto& [model, backend] : observed.model_map) {
     if (!plan.model_backends.count(model)) {
-      plan.commands.push_back({"del map " + o.map_file + " " + model,
-                               "model " + model + " is no longer served"});
+      plan.commands.push_back(
+          {"del map " + o.map_file + " " + model, "model " + model + " is no longer served"});
     }
   }
   append(&BackendCommands::lose);

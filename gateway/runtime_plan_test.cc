@@ -57,13 +57,15 @@ constexpr auto kDown = EndpointState::kDown;
 
 TEST(PlanRuntime, NewModelTakesAFreeSlotAndItsServersComeFirst) {
   ObservedHaproxy seen;
-  auto plan = PlanRuntime(seen, Routes({{"phi", {Server("a", 1, kServing, 10), Server("b", 2, kDown, 0)}}}), Options());
-  EXPECT_THAT(Texts(plan),
-              ElementsAre("add server slot_0/a 10.0.0.1:1 weight 10 check inter 1000ms fall 2 rise 1",
-                          "enable health slot_0/a", "enable server slot_0/a",
-                          "add server slot_0/b 10.0.0.1:2 weight 0 check inter 1000ms fall 2 rise 1",
-                          "enable health slot_0/b",  // Down: stays in maint
-                          "add map /s/models.map phi slot_0"));
+  auto plan = PlanRuntime(
+      seen, Routes({{"phi", {Server("a", 1, kServing, 10), Server("b", 2, kDown, 0)}}}), Options());
+  EXPECT_THAT(
+      Texts(plan),
+      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 10 check inter 1000ms fall 2 rise 1",
+                  "enable health slot_0/a", "enable server slot_0/a",
+                  "add server slot_0/b 10.0.0.1:2 weight 0 check inter 1000ms fall 2 rise 1",
+                  "enable health slot_0/b",  // Down: stays in maint
+                  "add map /s/models.map phi slot_0"));
   EXPECT_EQ(plan.model_backends.at("phi"), "slot_0");
   EXPECT_THAT(plan.errors, IsEmpty());
 }
@@ -74,8 +76,11 @@ TEST(PlanRuntime, ConvergedStateNeedsNoCommand) {
   seen.backends["slot_1"]["a"] = Seen("a", 1, 0, 10);
   seen.backends["slot_1"]["d"] = Seen("d", 2, kAdminForcedDrain, 7);
   seen.backends["slot_1"]["m"] = Seen("m", 3, kAdminForcedMaint, 7);
-  auto plan = PlanRuntime(seen, Routes({{"phi", {Server("a", 1, kServing, 10), Server("d", 2, kDraining, 0),
-                                                 Server("m", 3, kDown, 0)}}}), Options());
+  auto plan = PlanRuntime(seen,
+                          Routes({{"phi",
+                                   {Server("a", 1, kServing, 10), Server("d", 2, kDraining, 0),
+                                    Server("m", 3, kDown, 0)}}}),
+                          Options());
   EXPECT_THAT(Texts(plan), IsEmpty());
   EXPECT_FALSE(plan.removals_pending);
   EXPECT_EQ(plan.model_backends.at("phi"), "slot_1");
@@ -88,12 +93,15 @@ TEST(PlanRuntime, ReweightDrainMaintAndBackToReady) {
   seen.backends["slot_0"]["b"] = Seen("b", 2, 0, 10);
   seen.backends["slot_0"]["c"] = Seen("c", 3, 0, 10);
   seen.backends["slot_0"]["d"] = Seen("d", 4, kAdminForcedMaint, 10);
-  auto plan = PlanRuntime(seen, Routes({{"phi", {Server("a", 1, kServing, 30), Server("b", 2, kDraining, 0),
-                                                 Server("c", 3, kDown, 0), Server("d", 4, kServing, 10)}}}),
+  auto plan = PlanRuntime(seen,
+                          Routes({{"phi",
+                                   {Server("a", 1, kServing, 30), Server("b", 2, kDraining, 0),
+                                    Server("c", 3, kDown, 0), Server("d", 4, kServing, 10)}}}),
                           Options());
   // Gains first (weight, back to ready), then losses (drain, maint).
-  EXPECT_THAT(Texts(plan), ElementsAre("set server slot_0/a weight 30", "set server slot_0/d state ready",
-                                       "set server slot_0/b state drain", "set server slot_0/c state maint"));
+  EXPECT_THAT(Texts(plan),
+              ElementsAre("set server slot_0/a weight 30", "set server slot_0/d state ready",
+                          "set server slot_0/b state drain", "set server slot_0/c state maint"));
 }
 
 TEST(PlanRuntime, ServingWithWeightZeroDrains) {
@@ -108,7 +116,8 @@ TEST(PlanRuntime, AddressChangeOfTheSameEndpoint) {
   ObservedHaproxy seen;
   seen.model_map["phi"] = "slot_0";
   seen.backends["slot_0"]["a"] = Seen("a", 1, 0, 10);
-  auto plan = PlanRuntime(seen, Routes({{"phi", {Server("a", 9, kServing, 10, "10.0.0.7")}}}), Options());
+  auto plan =
+      PlanRuntime(seen, Routes({{"phi", {Server("a", 9, kServing, 10, "10.0.0.7")}}}), Options());
   EXPECT_THAT(Texts(plan), ElementsAre("set server slot_0/a addr 10.0.0.7 port 9"));
 }
 
@@ -147,7 +156,8 @@ TEST(PlanRuntime, ModelGoneUnmapsThenEmptiesItsSlot) {
   seen.model_map["old"] = "slot_0";
   seen.backends["slot_0"]["a"] = Seen("a", 1, 0, 10);
   auto plan = PlanRuntime(seen, RouteTable{}, Options());
-  EXPECT_THAT(Texts(plan), ElementsAre("del map /s/models.map old", "set server slot_0/a state maint"));
+  EXPECT_THAT(Texts(plan),
+              ElementsAre("del map /s/models.map old", "set server slot_0/a state maint"));
   EXPECT_TRUE(plan.model_backends.empty());
 }
 
@@ -163,8 +173,9 @@ TEST(PlanRuntime, SlotExhaustionMapsTheModelTo503AndSaysSo) {
   ObservedHaproxy seen;
   seen.model_map["a"] = "slot_0";
   seen.backends["slot_0"]["x"] = Seen("x", 1, 0, 1);
-  auto plan = PlanRuntime(seen, Routes({{"a", {Server("x", 1, kServing, 1)}}, {"b", {Server("y", 2, kServing, 1)}}}),
-                          Options(1));
+  auto plan = PlanRuntime(
+      seen, Routes({{"a", {Server("x", 1, kServing, 1)}}, {"b", {Server("y", 2, kServing, 1)}}}),
+      Options(1));
   EXPECT_THAT(Texts(plan), ElementsAre("add map /s/models.map b berth_no_slot"));
   ASSERT_EQ(plan.errors.size(), 1u);
   EXPECT_NE(plan.errors[0].find("no free backend slot for model b"), std::string::npos);
@@ -176,9 +187,11 @@ TEST(PlanRuntime, ModelWithoutSlotGetsOneWhenFreed) {
   ObservedHaproxy seen;
   seen.model_map["b"] = "berth_no_slot";
   auto plan = PlanRuntime(seen, Routes({{"b", {Server("y", 2, kServing, 4)}}}), Options(1));
-  EXPECT_THAT(Texts(plan), ElementsAre("add server slot_0/y 10.0.0.1:2 weight 4 check inter 1000ms fall 2 rise 1",
-                                       "enable health slot_0/y", "enable server slot_0/y",
-                                       "set map /s/models.map b slot_0"));
+  EXPECT_THAT(
+      Texts(plan),
+      ElementsAre("add server slot_0/y 10.0.0.1:2 weight 4 check inter 1000ms fall 2 rise 1",
+                  "enable health slot_0/y", "enable server slot_0/y",
+                  "set map /s/models.map b slot_0"));
   EXPECT_THAT(plan.errors, IsEmpty());
 }
 
@@ -196,14 +209,18 @@ TEST(PlanRuntime, ServersOutsideAnyModelAreRemoved) {
   ObservedHaproxy seen;
   seen.backends["slot_2"]["stray"] = Seen("stray", 1, kAdminForcedMaint, 1, -1);
   auto plan = PlanRuntime(seen, RouteTable{}, Options());
-  EXPECT_THAT(Texts(plan), ElementsAre("del server slot_2/stray"));  // connections unknown: HAProxy decides
+  EXPECT_THAT(Texts(plan),
+              ElementsAre("del server slot_2/stray"));  // connections unknown: HAProxy decides
 }
 
 TEST(PlanRuntime, AddingDrainingServerLeavesItDraining) {
-  auto plan = PlanRuntime(ObservedHaproxy{}, Routes({{"m", {Server("a", 1, kDraining, 0)}}}), Options());
-  EXPECT_THAT(Texts(plan), ElementsAre("add server slot_0/a 10.0.0.1:1 weight 0 check inter 1000ms fall 2 rise 1",
-                                       "enable health slot_0/a", "set server slot_0/a state drain",
-                                       "add map /s/models.map m slot_0"));
+  auto plan =
+      PlanRuntime(ObservedHaproxy{}, Routes({{"m", {Server("a", 1, kDraining, 0)}}}), Options());
+  EXPECT_THAT(
+      Texts(plan),
+      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 0 check inter 1000ms fall 2 rise 1",
+                  "enable health slot_0/a", "set server slot_0/a state drain",
+                  "add map /s/models.map m slot_0"));
 }
 
 }  // namespace

@@ -109,7 +109,8 @@ void HubWorkspaceSource::Run() {
   while (!feed_->stopped()) {
     auto list = client_->Get(kWorkspacesPath);
     if (!list.ok()) {
-      spdlog::warn("hub: list workspaces: {}; retrying in {} ms", list.status().message(), backoff.count());
+      spdlog::warn("hub: list workspaces: {}; retrying in {} ms", list.status().message(),
+                   backoff.count());
       if (!Sleep(backoff)) return;
       backoff = std::min(backoff * 2, kMaxBackoff);
       continue;
@@ -124,13 +125,15 @@ void HubWorkspaceSource::Run() {
     }
     backoff = std::chrono::milliseconds(1000);
     std::string resource_version = *rv;
-    spdlog::info("hub: listed {} workspace(s) at resourceVersion {}", cache.Snapshot().size(), resource_version);
+    spdlog::info("hub: listed {} workspace(s) at resourceVersion {}", cache.Snapshot().size(),
+                 resource_version);
     feed_->Publish(cache.Snapshot());
     // Watch until it fails; re-watch from the last seen version unless the hub says Gone.
     for (;;) {
       Status event_error;
       Status st = client_->Watch(
-          std::string(kWorkspacesPath) + "?watch=true&allowWatchBookmarks=true&resourceVersion=" + resource_version,
+          std::string(kWorkspacesPath) +
+              "?watch=true&allowWatchBookmarks=true&resourceVersion=" + resource_version,
           [&](const nlohmann::json& event) {
             if (!event_error.ok()) return;
             auto applied = cache.Apply(event);
@@ -156,7 +159,8 @@ void HubWorkspaceSource::Run() {
         spdlog::warn("hub: watch: {}; re-listing", st.message());
         break;
       }
-      if (!st.ok()) spdlog::warn("hub: watch: {}; re-watching in {} ms", st.message(), backoff.count());
+      if (!st.ok())
+        spdlog::warn("hub: watch: {}; re-watching in {} ms", st.message(), backoff.count());
       if (!Sleep(st.ok() ? std::chrono::milliseconds(0) : backoff)) return;
       if (!st.ok()) backoff = std::min(backoff * 2, kMaxBackoff);
     }

@@ -35,9 +35,9 @@ class WorkspaceFeed {
  private:
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  uint64_t version_ = 0;                     // guarded by mu_
+  uint64_t version_ = 0;                    // guarded by mu_
   std::vector<WorkspaceEndpoints> latest_;  // guarded by mu_
-  bool stopped_ = false;                     // guarded by mu_
+  bool stopped_ = false;                    // guarded by mu_
 };
 
 // Polls an endpoints file (DecodeEndpointsDocument) every `poll` for a changed mtime or
