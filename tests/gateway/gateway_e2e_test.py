@@ -94,6 +94,12 @@ def chat(port, model, path="/v1/chat/completions", headers=None, tls=False):
     return request(port, path, body, headers, tls=tls)
 
 
+def served_by(result):
+    """The upstream that answered (code, body), or None for an error answer."""
+    code, body = result
+    return body.get("server") if code == 200 and isinstance(body, dict) else None
+
+
 def start_upstream(port, name):
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "upstream.py"), str(port), name])
     procs.append(p)
@@ -296,7 +302,7 @@ def main():
         write_endpoints(endpoints_file, [
             alpha([endpoint("c1", u["u1"], weight=10)]),
             beta([endpoint("c1", u["u4"], weight=10)])])
-        wait_for("beta on u4", lambda: chat(listen, "model-b")[1]["server"] == "u4")
+        wait_for("beta on u4", lambda: served_by(chat(listen, "model-b")) == "u4")
         assert all(v[1] != u["u3"] for v in servers_state(sock).values())
         print("ok: an address change is applied in place")
 
