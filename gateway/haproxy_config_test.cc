@@ -50,6 +50,8 @@ TEST(RenderHaproxyConfig, SlotsAllowDynamicServersAndRetry) {
                        "  retry-on conn-failure empty-response response-timeout 503\n"
                        "  option redispatch 1\n  option httpchk GET /health\n"
                        "  http-check expect status 200\n"));
+  EXPECT_TRUE(
+      Contains(cfg, "\"code\":\"model_unavailable\"}}' hdr Retry-After 5 if { nbsrv eq 0 }\n"));
   EXPECT_TRUE(Contains(cfg, "backend berth_slot_001\n"));
   EXPECT_FALSE(Contains(cfg, "backend berth_slot_002\n"));
   EXPECT_TRUE(Contains(cfg, "backend berth_no_slot\n  http-request return status 503"));

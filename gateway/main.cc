@@ -166,7 +166,8 @@ int Run(Flags& f) {
     spdlog::info("haproxy pid {} serving {} (config {}/haproxy.cfg)", haproxy->pid(),
                  f.layout.listen, dir.string());
   } else if (auto info = api.Run("show info"); !info.ok()) {
-    return Fail(info.status().message());
+    // Not fatal: HAProxy may start after us (or restart); every pass retries.
+    spdlog::warn("{}; will retry", info.status().message());
   }
 
   gw::Catalog catalog;

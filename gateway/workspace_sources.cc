@@ -31,6 +31,11 @@ std::pair<uint64_t, std::vector<WorkspaceEndpoints>> WorkspaceFeed::Latest() con
   return {version_, latest_};
 }
 
+uint64_t WorkspaceFeed::version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return version_;
+}
+
 void WorkspaceFeed::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -83,7 +88,7 @@ void EndpointsFileSource::Run() {
     }
     // WaitForChange doubles as an interruptible sleep: our own publishes are the only
     // changes, and a spurious early wake-up just polls sooner.
-    feed_->WaitForChange(feed_->Latest().first, poll_);
+    feed_->WaitForChange(feed_->version(), poll_);
   }
 }
 
@@ -96,7 +101,7 @@ HubWorkspaceSource::~HubWorkspaceSource() {
 }
 
 bool HubWorkspaceSource::Sleep(std::chrono::milliseconds d) {
-  auto version = feed_->Latest().first;
+  auto version = feed_->version();
   // Publishes only come from this thread, so this waits for d or Stop().
   feed_->WaitForChange(version, d);
   return !feed_->stopped();

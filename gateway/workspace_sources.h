@@ -29,6 +29,7 @@ class WorkspaceFeed {
   uint64_t WaitForChange(uint64_t seen_version, std::chrono::milliseconds max_wait);
   // The latest snapshot and its version.
   std::pair<uint64_t, std::vector<WorkspaceEndpoints>> Latest() const;
+  uint64_t version() const;
   void Stop();
   bool stopped() const;
 

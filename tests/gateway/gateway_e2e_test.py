@@ -306,6 +306,15 @@ def main():
         assert all(v[1] != u["u3"] for v in servers_state(sock).values())
         print("ok: an address change is applied in place")
 
+        # Every endpoint of a model Down: 503 in OpenAI's shape, with Retry-After.
+        write_endpoints(endpoints_file, [
+            alpha([endpoint("c1", u["u1"], weight=10)]),
+            beta([endpoint("c1", u["u4"], "Down", 0)])])
+        wait_for("model-b unavailable", lambda: chat(listen, "model-b")[0] == 503)
+        code, body = chat(listen, "model-b")
+        assert body["error"]["code"] == "model_unavailable", body
+        print("ok: a model with every endpoint Down answers 503 model_unavailable")
+
         # A model no longer served: 404, its servers gone.
         write_endpoints(endpoints_file, [alpha([endpoint("c1", u["u1"], weight=10)])])
         wait_for("model-b unmapped", lambda: chat(listen, "model-b")[0] == 404)
