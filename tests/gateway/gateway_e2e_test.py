@@ -184,55 +184,77 @@ def attached_to_a_user_run_haproxy(tmp, upstream_port):
     print("ok: attached to a user-run HAProxy (config from `berth-gateway config`, TLS)")
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="berth-gateway-e2e-")
-    state_dir = os.path.join(tmp, "state")
-    sock = os.path.join(state_dir, "haproxy.sock")
-    endpoints_file = os.path.join(tmp, "endpoints.json")
-    listen, catalog, metrics = free_port(), free_port(), free_port()
-    u = {name: free_port() for name in ("u1", "u2", "u3", "u4")}
-    upstreams = {name: start_upstream(port, name) for name, port in u.items()}
-    for name, port in u.items():
-        wait_for("upstream " + name, lambda port=port: socket.create_connection(("127.0.0.1", port), 1).close() is None)
+def alpha(endpoints):
+    return workspace("ml", "alpha", ["model-a"], endpoints)
 
-    alpha = lambda eps: workspace("ml", "alpha", ["model-a"], eps)
-    beta = lambda eps: workspace("ml", "beta", ["model-b", "model-b-adapter"], eps)
-    write_endpoints(endpoints_file, [
-        alpha([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], weight=30)]),
-        beta([endpoint("c1", u["u3"], weight=10)])])
 
-    gw_log = open(os.path.join(tmp, "gateway.log"), "w")
-    gateway = subprocess.Popen(
-        [os.path.join(BIN, "berth-gateway"), "--endpoints-file", endpoints_file,
-         "--state-dir", state_dir, "--haproxy", HAPROXY,
-         "--listen", "127.0.0.1:%d" % listen, "--catalog-listen", "127.0.0.1:%d" % catalog,
-         "--metrics-listen", "127.0.0.1:%d" % metrics, "--model-domain", "models.test",
-         "--check-interval-ms", "300", "--check-fall", "2", "--check-rise", "1",
-         "--resync", "1", "--log-level", "debug"],
-        stdout=gw_log, stderr=subprocess.STDOUT)
-    procs.append(gateway)
-    try:
-        wait_for("haproxy runtime socket", lambda: "Pid:" in runtime(sock, "show info"))
-        haproxy_pid = int([l for l in runtime(sock, "show info").splitlines() if l.startswith("Pid:")][0].split()[1])
-        with open("/proc/%d/stat" % haproxy_pid) as f:
-            stat = f.read().rsplit(")", 1)[1].split()
-        assert int(stat[1]) == gateway.pid, "haproxy is not berth-gateway's child"
-        haproxy_start = stat[19]
+def beta(endpoints):
+    return workspace("ml", "beta", ["model-b", "model-b-adapter"], endpoints)
 
-        def haproxy_unchanged():
-            now = [l for l in runtime(sock, "show info").splitlines() if l.startswith("Pid:")][0]
-            assert now == "Pid: %d" % haproxy_pid, "HAProxy pid changed: " + now
-            with open("/proc/%d/stat" % haproxy_pid) as f:
-                assert f.read().rsplit(")", 1)[1].split()[19] == haproxy_start, "HAProxy restarted"
+
+class Scenario:
+    """berth-gateway with its own HAProxy, four upstreams, routes from an endpoints file."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.state_dir = os.path.join(tmp, "state")
+        self.sock = os.path.join(self.state_dir, "haproxy.sock")
+        self.endpoints_file = os.path.join(tmp, "endpoints.json")
+        self.listen, self.catalog, self.metrics = free_port(), free_port(), free_port()
+        self.u = {name: free_port() for name in ("u1", "u2", "u3", "u4")}
+        self.upstreams = {name: start_upstream(port, name) for name, port in self.u.items()}
+
+    def start(self):
+        for name, port in self.u.items():
+            wait_for("upstream " + name,
+                     lambda port=port: socket.create_connection(("127.0.0.1", port), 1).close() is None)
+        u = self.u
+        write_endpoints(self.endpoints_file, [
+            alpha([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], weight=30)]),
+            beta([endpoint("c1", u["u3"], weight=10)])])
+        self.gateway = subprocess.Popen(
+            [os.path.join(BIN, "berth-gateway"), "--endpoints-file", self.endpoints_file,
+             "--state-dir", self.state_dir, "--haproxy", HAPROXY,
+             "--listen", "127.0.0.1:%d" % self.listen, "--catalog-listen", "127.0.0.1:%d" % self.catalog,
+             "--metrics-listen", "127.0.0.1:%d" % self.metrics, "--model-domain", "models.test",
+             "--check-interval-ms", "300", "--check-fall", "2", "--check-rise", "1",
+             "--resync", "1", "--log-level", "debug"],
+            stdout=open(os.path.join(self.tmp, "gateway.log"), "w"), stderr=subprocess.STDOUT)
+        procs.append(self.gateway)
+        wait_for("haproxy runtime socket", lambda: "Pid:" in runtime(self.sock, "show info"))
+        self.haproxy_pid = int(self.show_info_pid().split()[1])
+        stat = self.proc_stat(self.haproxy_pid)
+        assert int(stat[1]) == self.gateway.pid, "haproxy is not berth-gateway's child"
+        self.haproxy_start = stat[19]
 
         def all_up(n):
-            st = servers_state(sock)
+            st = servers_state(self.sock)
             return len(st) == n and all(v[2] == 2 for v in st.values())
         # model-a: 2 servers; model-b and model-b-adapter: 1 each.
         wait_for("4 servers up", lambda: all_up(4))
-        print("ok: servers added and healthy:", sorted(servers_state(sock)))
+        print("ok: servers added and healthy:", sorted(servers_state(self.sock)))
 
-        # Routing by body, path prefix and Host.
+    def show_info_pid(self):
+        return [l for l in runtime(self.sock, "show info").splitlines() if l.startswith("Pid:")][0]
+
+    @staticmethod
+    def proc_stat(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+
+    def assert_haproxy_unchanged(self):
+        now = self.show_info_pid()
+        assert now == "Pid: %d" % self.haproxy_pid, "HAProxy pid changed: " + now
+        assert self.proc_stat(self.haproxy_pid)[19] == self.haproxy_start, "HAProxy restarted"
+
+    def routes(self, alpha_endpoints, beta_endpoints=None):
+        docs = [alpha(alpha_endpoints)]
+        if beta_endpoints is not None:
+            docs.append(beta(beta_endpoints))
+        write_endpoints(self.endpoints_file, docs)
+
+    def check_routing(self):
+        listen = self.listen
         code, body = chat(listen, "model-b")
         assert code == 200 and body["server"] == "u3" and body["model"] == "model-b", body
         code, body = chat(listen, "model-b-adapter")
@@ -256,92 +278,100 @@ def main():
         assert code == 200 and [m["id"] for m in body["data"]] == ["model-a", "model-b", "model-b-adapter"], body
         print("ok: 404 unknown model, 400 missing model, GET /v1/models")
 
-        # Weights 10:30.
-        counts = Counter(chat(listen, "model-a")[1]["server"] for _ in range(80))
+    def check_weights_and_metrics(self):
+        counts = Counter(served_by(chat(self.listen, "model-a")) for _ in range(80))  # weights 10:30
         assert counts["u1"] > 0 and counts["u2"] > 2 * counts["u1"], counts
         print("ok: weights respected:", dict(counts))
-
-        # Metrics: HAProxy's exporter per backend, and the backend → model mapping.
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=10) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics, timeout=10) as r:
             prom = r.read().decode()
         assert 'haproxy_backend_http_requests_total{proxy="berth_slot_000"}' in prom, prom[:500]
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics/berth" % metrics, timeout=10) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics/berth" % self.metrics, timeout=10) as r:
             berth = r.read().decode()
         assert 'berth_gateway_model_backend{model="model-a",proxy="berth_slot_' in berth, berth
         print("ok: metrics")
 
-        # Draining: c2 (u2) gets no new request.
-        write_endpoints(endpoints_file, [
-            alpha([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], "Draining", 0)]),
-            beta([endpoint("c1", u["u3"], weight=10)])])
-        wait_for("c2 draining", lambda: servers_state(sock)[next(k for k in servers_state(sock) if k[1] == "c2_ml_alpha")][3] & 8)
-        counts = Counter(chat(listen, "model-a")[1]["server"] for _ in range(30))
+    def check_drain_and_retry(self):
+        u, sock = self.u, self.sock
+
+        def c2_admin():
+            return [v[3] for k, v in servers_state(sock).items() if k[1] == "c2_ml_alpha"]
+        self.routes([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], "Draining", 0)],
+                    [endpoint("c1", u["u3"], weight=10)])
+        wait_for("c2 draining", lambda: c2_admin() == [8])
+        counts = Counter(served_by(chat(self.listen, "model-a")) for _ in range(30))
         assert counts == Counter({"u1": 30}), counts
-        haproxy_unchanged()
+        self.assert_haproxy_unchanged()
         print("ok: a Draining endpoint gets no new request")
 
         # Back to Serving, then kill u2: requests still succeed (retry + redispatch to u1).
-        write_endpoints(endpoints_file, [
-            alpha([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], weight=30)]),
-            beta([endpoint("c1", u["u3"], weight=10)])])
-        wait_for("c2 ready", lambda: all(v[3] == 0 for k, v in servers_state(sock).items() if k[1] == "c2_ml_alpha"))
-        upstreams["u2"].kill()
-        upstreams["u2"].wait()
-        results = [chat(listen, "model-a") for _ in range(20)]
-        assert all(code == 200 and body["server"] == "u1" for code, body in results), results
+        self.routes([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], weight=30)],
+                    [endpoint("c1", u["u3"], weight=10)])
+        wait_for("c2 ready", lambda: c2_admin() == [0])
+        self.upstreams["u2"].kill()
+        self.upstreams["u2"].wait()
+        results = [chat(self.listen, "model-a") for _ in range(20)]
+        assert all(served_by(r) == "u1" for r in results), results
         print("ok: a killed upstream costs no failed request")
 
-        # Removal: the c2 endpoint disappears from the map and from HAProxy.
-        write_endpoints(endpoints_file, [
-            alpha([endpoint("c1", u["u1"], weight=10)]),
-            beta([endpoint("c1", u["u3"], weight=10)])])
+    def check_removal_address_and_down(self):
+        u, sock, listen = self.u, self.sock, self.listen
+        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c1", u["u3"], weight=10)])
         wait_for("c2 deleted", lambda: not any(k[1] == "c2_ml_alpha" for k in servers_state(sock)))
         print("ok: a removed endpoint is deleted from HAProxy")
 
         # Address change of the same cluster endpoint: c1 of beta moves from u3 to u4.
-        write_endpoints(endpoints_file, [
-            alpha([endpoint("c1", u["u1"], weight=10)]),
-            beta([endpoint("c1", u["u4"], weight=10)])])
+        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c1", u["u4"], weight=10)])
         wait_for("beta on u4", lambda: served_by(chat(listen, "model-b")) == "u4")
         assert all(v[1] != u["u3"] for v in servers_state(sock).values())
         print("ok: an address change is applied in place")
 
         # Every endpoint of a model Down: 503 in OpenAI's shape, with Retry-After.
-        write_endpoints(endpoints_file, [
-            alpha([endpoint("c1", u["u1"], weight=10)]),
-            beta([endpoint("c1", u["u4"], "Down", 0)])])
+        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c1", u["u4"], "Down", 0)])
         wait_for("model-b unavailable", lambda: chat(listen, "model-b")[0] == 503)
         code, body = chat(listen, "model-b")
         assert body["error"]["code"] == "model_unavailable", body
         print("ok: a model with every endpoint Down answers 503 model_unavailable")
 
         # A model no longer served: 404, its servers gone.
-        write_endpoints(endpoints_file, [alpha([endpoint("c1", u["u1"], weight=10)])])
+        self.routes([endpoint("c1", u["u1"], weight=10)])
         wait_for("model-b unmapped", lambda: chat(listen, "model-b")[0] == 404)
         wait_for("model-b servers gone", lambda: len(servers_state(sock)) == 1)
-        assert "model-b" not in runtime(sock, "show map " + os.path.join(state_dir, "models.map"))
-        code, body = chat(listen, "model-a")
-        assert code == 200 and body["server"] == "u1", body
+        assert "model-b" not in runtime(sock, "show map " + os.path.join(self.state_dir, "models.map"))
+        assert served_by(chat(listen, "model-a")) == "u1"
         print("ok: a model no longer served is unmapped and its servers deleted")
 
-        haproxy_unchanged()
-        print("ok: HAProxy pid %d unchanged across every change (no reload, no restart)" % haproxy_pid)
-
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(timeout=15)
-        wait_for("haproxy stopped with berth-gateway", lambda: not pid_alive(haproxy_pid) or
-                 open("/proc/%d/stat" % haproxy_pid).read().rsplit(")", 1)[1].split()[0] == "Z", timeout=10)
+    def stop(self):
+        self.assert_haproxy_unchanged()
+        print("ok: HAProxy pid %d unchanged across every change (no reload, no restart)" % self.haproxy_pid)
+        self.gateway.send_signal(signal.SIGTERM)
+        self.gateway.wait(timeout=15)
+        wait_for("haproxy stopped with berth-gateway",
+                 lambda: not pid_alive(self.haproxy_pid) or self.proc_stat(self.haproxy_pid)[0] == "Z",
+                 timeout=10)
         print("ok: berth-gateway stops its HAProxy")
-        attached_to_a_user_run_haproxy(tmp, u["u1"])
+
+    def dump_logs(self):
+        for name, path, size in (("gateway.log", os.path.join(self.tmp, "gateway.log"), 6000),
+                                 ("haproxy.log", os.path.join(self.state_dir, "haproxy.log"), 3000)):
+            if os.path.exists(path):
+                with open(path) as f:
+                    sys.stderr.write("---- %s (tail) ----\n%s" % (name, f.read()[-size:]))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="berth-gateway-e2e-")
+    scenario = Scenario(tmp)
+    try:
+        scenario.start()
+        scenario.check_routing()
+        scenario.check_weights_and_metrics()
+        scenario.check_drain_and_retry()
+        scenario.check_removal_address_and_down()
+        scenario.stop()
+        attached_to_a_user_run_haproxy(tmp, scenario.u["u1"])
         print("PASS")
     except BaseException:
-        gw_log.flush()
-        with open(os.path.join(tmp, "gateway.log")) as f:
-            sys.stderr.write("---- gateway.log (tail) ----\n" + f.read()[-6000:])
-        log = os.path.join(state_dir, "haproxy.log")
-        if os.path.exists(log):
-            with open(log) as f:
-                sys.stderr.write("---- haproxy.log (tail) ----\n" + f.read()[-3000:])
+        scenario.dump_logs()
         raise
     finally:
         for p in procs:
@@ -349,7 +379,6 @@ def main():
                 p.kill()
                 p.wait()
     shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
