@@ -1,5 +1,6 @@
 #include "gateway/haproxy_config.h"
 
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 

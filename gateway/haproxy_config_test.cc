@@ -103,7 +103,7 @@ TEST(RenderHaproxyConfig, RealHaproxyAcceptsIt) {
   l.balance = "leastconn";
   std::ofstream(dir / "haproxy.cfg") << RenderHaproxyConfig(l);
   std::ofstream(dir / "models.map") << "";
-  std::string cmd = std::string(haproxy) + " -c -q -f " + (dir / "haproxy.cfg").string() + " 2>&1";
+  std::string cmd = std::string(haproxy) + " -c -f " + (dir / "haproxy.cfg").string() + " 2>&1";
   int rc = std::system(cmd.c_str());
   std::filesystem::remove_all(dir);
   EXPECT_EQ(rc, 0) << cmd;

@@ -69,7 +69,7 @@ std::string HaproxyProcess::LogTail() const {
 }
 
 Status HaproxyProcess::Start(RuntimeApi* api, std::chrono::milliseconds timeout) {
-  pid_t check = Spawn({binary_, "-c", "-q", "-f", config_path_}, log_path_, true);
+  pid_t check = Spawn({binary_, "-c", "-f", config_path_}, log_path_, true);
   if (check < 0) return Status::Unavailable("cannot run " + binary_ + ": " + std::strerror(errno));
   if (int rc = WaitExit(check); rc != 0) {
     return Status::Invalid(binary_ + " -c -f " + config_path_ + " failed (exit " +

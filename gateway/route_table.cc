@@ -1,7 +1,9 @@
 #include "gateway/route_table.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <functional>
 #include <set>
 
