@@ -184,8 +184,12 @@ def attached_to_a_user_run_haproxy(tmp, upstream_port):
     print("ok: attached to a user-run HAProxy (config from `berth-gateway config`, TLS)")
 
 
+HF_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
 def alpha(endpoints):
-    return workspace("ml", "alpha", ["model-a"], endpoints)
+    # A Hugging Face style name too: '/' in the map key, %2F in a path prefix.
+    return workspace("ml", "alpha", ["model-a", HF_MODEL], endpoints)
 
 
 def beta(endpoints):
@@ -230,8 +234,8 @@ class Scenario:
         def all_up(n):
             st = servers_state(self.sock)
             return len(st) == n and all(v[2] == 2 for v in st.values())
-        # model-a: 2 servers; model-b and model-b-adapter: 1 each.
-        wait_for("4 servers up", lambda: all_up(4))
+        # model-a and HF_MODEL: 2 servers each; model-b and model-b-adapter: 1 each.
+        wait_for("6 servers up", lambda: all_up(6))
         print("ok: servers added and healthy:", sorted(servers_state(self.sock)))
 
     def show_info_pid(self):
@@ -267,6 +271,10 @@ class Scenario:
         assert code == 200 and body["server"] == "u3", body
         code, body = chat(listen, "model-a")
         assert code == 200 and body["server"] in ("u1", "u2"), body
+        code, body = chat(listen, HF_MODEL)
+        assert code == 200 and body["server"] in ("u1", "u2") and body["model"] == HF_MODEL, body
+        code, body = chat(listen, None, path="/models/meta-llama%2FLlama-3.1-8B-Instruct/v1/chat/completions")
+        assert code == 200 and body["server"] in ("u1", "u2") and body["path"] == "/v1/chat/completions", body
         print("ok: routing by body model, path prefix and Host")
 
         code, body = chat(listen, "no-such-model")
@@ -275,7 +283,7 @@ class Scenario:
         code, body = chat(listen, None)
         assert code == 400 and body["error"]["type"] == "invalid_request_error", (code, body)
         code, body = request(listen, "/v1/models")
-        assert code == 200 and [m["id"] for m in body["data"]] == ["model-a", "model-b", "model-b-adapter"], body
+        assert code == 200 and [m["id"] for m in body["data"]] == [HF_MODEL, "model-a", "model-b", "model-b-adapter"], body
         print("ok: 404 unknown model, 400 missing model, GET /v1/models")
 
     def check_weights_and_metrics(self):
@@ -297,7 +305,7 @@ class Scenario:
             return [v[3] for k, v in servers_state(sock).items() if k[1] == "c2_ml_alpha"]
         self.routes([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], "Draining", 0)],
                     [endpoint("c1", u["u3"], weight=10)])
-        wait_for("c2 draining", lambda: c2_admin() == [8])
+        wait_for("c2 draining", lambda: c2_admin() == [8, 8])
         counts = Counter(served_by(chat(self.listen, "model-a")) for _ in range(30))
         assert counts == Counter({"u1": 30}), counts
         self.assert_haproxy_unchanged()
@@ -306,7 +314,7 @@ class Scenario:
         # Back to Serving, then kill u2: requests still succeed (retry + redispatch to u1).
         self.routes([endpoint("c1", u["u1"], weight=10), endpoint("c2", u["u2"], weight=30)],
                     [endpoint("c1", u["u3"], weight=10)])
-        wait_for("c2 ready", lambda: c2_admin() == [0])
+        wait_for("c2 ready", lambda: c2_admin() == [0, 0])
         self.upstreams["u2"].kill()
         self.upstreams["u2"].wait()
         results = [chat(self.listen, "model-a") for _ in range(20)]
@@ -335,7 +343,7 @@ class Scenario:
         # A model no longer served: 404, its servers gone.
         self.routes([endpoint("c1", u["u1"], weight=10)])
         wait_for("model-b unmapped", lambda: chat(listen, "model-b")[0] == 404)
-        wait_for("model-b servers gone", lambda: len(servers_state(sock)) == 1)
+        wait_for("model-b servers gone", lambda: not any(k[1] == "c1_ml_beta" for k in servers_state(sock)))
         assert "model-b" not in runtime(sock, "show map " + os.path.join(self.state_dir, "models.map"))
         assert served_by(chat(listen, "model-a")) == "u1"
         print("ok: a model no longer served is unmapped and its servers deleted")
