@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -333,8 +334,27 @@ class Scenario:
         assert all(v[1] != u["u3"] for v in servers_state(sock).values())
         print("ok: an address change is applied in place")
 
+        # A removed endpoint with a request in flight: maint at once (no new request), the
+        # request finishes, and only then is the server deleted.
+        slow = {}
+        thread = threading.Thread(target=lambda: slow.update(result=request(
+            listen, "/v1/chat/completions", {"model": "model-b", "sleep": 5})))
+        thread.start()
+        wait_for("the slow request in flight", lambda: any(
+            line.split()[0].endswith("/c1_ml_beta") and int(line.split()[6]) > 0
+            for line in runtime(sock, "show servers conn").splitlines()[1:] if line.strip()))
+        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c2", u["u3"], weight=10)])
+        wait_for("c1 of beta in maint", lambda: all(
+            v[3] & 1 for k, v in servers_state(sock).items() if k[1] == "c1_ml_beta"))
+        assert served_by(chat(listen, "model-b")) == "u3"
+        assert thread.is_alive() and any(k[1] == "c1_ml_beta" for k in servers_state(sock))
+        thread.join(timeout=15)
+        assert served_by(slow["result"]) == "u4", slow
+        wait_for("c1 of beta deleted", lambda: not any(k[1] == "c1_ml_beta" for k in servers_state(sock)))
+        print("ok: a removed endpoint finishes its running request before it is deleted")
+
         # Every endpoint of a model Down: 503 in OpenAI's shape, with Retry-After.
-        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c1", u["u4"], "Down", 0)])
+        self.routes([endpoint("c1", u["u1"], weight=10)], [endpoint("c2", u["u3"], "Down", 0)])
         wait_for("model-b unavailable", lambda: chat(listen, "model-b")[0] == 503)
         code, body = chat(listen, "model-b")
         assert body["error"]["code"] == "model_unavailable", body
@@ -343,7 +363,7 @@ class Scenario:
         # A model no longer served: 404, its servers gone.
         self.routes([endpoint("c1", u["u1"], weight=10)])
         wait_for("model-b unmapped", lambda: chat(listen, "model-b")[0] == 404)
-        wait_for("model-b servers gone", lambda: not any(k[1] == "c1_ml_beta" for k in servers_state(sock)))
+        wait_for("model-b servers gone", lambda: not any(k[1].endswith("_ml_beta") for k in servers_state(sock)))
         assert "model-b" not in runtime(sock, "show map " + os.path.join(self.state_dir, "models.map"))
         assert served_by(chat(listen, "model-a")) == "u1"
         print("ok: a model no longer served is unmapped and its servers deleted")

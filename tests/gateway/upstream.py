@@ -1,9 +1,11 @@
 """A stand-in for one cluster's OpenAI-compatible endpoint: answers every request with JSON
-naming itself, the path it saw and the model of the body; GET /health is 200.
+naming itself, the path it saw and the model of the body; GET /health is 200. A body with
+"sleep": SECONDS answers that much later (a long generation).
 Usage: upstream.py PORT NAME"""
 import http.server
 import json
 import sys
+import time
 
 PORT, NAME = int(sys.argv[1]), sys.argv[2]
 
@@ -26,9 +28,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         try:
-            model = json.loads(raw or b"{}").get("model")
+            request = json.loads(raw or b"{}")
         except ValueError:
-            model = None
+            request = {}
+        model = request.get("model")
+        time.sleep(min(float(request.get("sleep", 0)), 30))
         self.reply({"server": NAME, "path": self.path, "model": model,
                     "object": "chat.completion",
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": NAME}}]})
