@@ -128,6 +128,9 @@ void RenderClientFrontend(const GatewayLayout& l, ConfigText& c) {
 
 void RenderBackends(const GatewayLayout& l, ConfigText& c) {
   c.Section(std::string("backend ") + kCatalogBackend);
+  // No idle keep-alive connections to berth-gateway's listener: it answers rarely, and
+  // cpprestsdk leaks the state of connections still open when the listener closes.
+  c.Line("option http-server-close");
   c.Line("server catalog " + l.catalog_listen);
   c.End();
   c.Section(std::string("backend ") + kNoSlotBackend);

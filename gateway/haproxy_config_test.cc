@@ -55,7 +55,8 @@ TEST(RenderHaproxyConfig, SlotsAllowDynamicServersAndRetry) {
   EXPECT_TRUE(Contains(cfg, "backend berth_slot_001\n"));
   EXPECT_FALSE(Contains(cfg, "backend berth_slot_002\n"));
   EXPECT_TRUE(Contains(cfg, "backend berth_no_slot\n  http-request return status 503"));
-  EXPECT_TRUE(Contains(cfg, "backend berth_catalog\n  server catalog 127.0.0.1:8079\n"));
+  EXPECT_TRUE(Contains(
+      cfg, "backend berth_catalog\n  option http-server-close\n  server catalog 127.0.0.1:8079\n"));
 }
 
 TEST(RenderHaproxyConfig, TlsAndMetrics) {

@@ -35,7 +35,13 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
+    // Only async-signal-safe calls between fork and exec. The signal mask survives exec and
+    // berth-gateway blocks SIGTERM/SIGINT (a thread waits for them): unblock for the child.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The death signal follows the forking *thread*: Start runs on the main thread, which
+    // lives as long as berth-gateway.
     if (die_with_parent) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(127);

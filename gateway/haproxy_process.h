@@ -17,6 +17,7 @@ class HaproxyProcess {
   HaproxyProcess(std::string binary, std::string config_path, std::string log_path);
   ~HaproxyProcess();  // Stop()
 
+  // Call from the thread that lives longest (main): the child's death signal is tied to it.
   // Checks the configuration (haproxy -c), starts the child and waits until `api` answers
   // (`show info`), at most `timeout`. Invalid with HAProxy's complaint for a bad
   // configuration; Unavailable if it exits or does not answer in time (log tail included).

@@ -178,7 +178,10 @@ def attached_to_a_user_run_haproxy(tmp, upstream_port):
     code, body = request(listen, "/v1/models", tls=True)
     assert code == 200 and [m["id"] for m in body["data"]] == ["model-g"], body
     gateway.send_signal(signal.SIGTERM)
-    gateway.wait(timeout=15)
+    if gateway.wait(timeout=15) != 0:
+        with open(os.path.join(state_dir, "gateway.log")) as f:
+            sys.stderr.write("---- attached gateway.log (tail) ----\n" + f.read()[-6000:])
+        raise AssertionError("berth-gateway exit code %d" % gateway.returncode)
     assert haproxy.poll() is None, "berth-gateway must leave a user-run HAProxy running"
     haproxy.kill()
     haproxy.wait()
@@ -372,7 +375,7 @@ class Scenario:
         self.assert_haproxy_unchanged()
         print("ok: HAProxy pid %d unchanged across every change (no reload, no restart)" % self.haproxy_pid)
         self.gateway.send_signal(signal.SIGTERM)
-        self.gateway.wait(timeout=15)
+        assert self.gateway.wait(timeout=15) == 0, "berth-gateway exit code %d" % self.gateway.returncode
         wait_for("haproxy stopped with berth-gateway",
                  lambda: not pid_alive(self.haproxy_pid) or self.proc_stat(self.haproxy_pid)[0] == "Z",
                  timeout=10)

@@ -159,7 +159,7 @@ def main():
 
         gateway.send_signal(signal.SIGTERM)
         hub.events.put(None)
-        gateway.wait(timeout=15)
+        assert gateway.wait(timeout=15) == 0, "berth-gateway exit code %d" % gateway.returncode
         print("PASS")
     except BaseException:
         with open(os.path.join(tmp, "gateway.log")) as f:
