@@ -177,6 +177,21 @@ def attached_to_a_user_run_haproxy(tmp, upstream_port):
     assert body["model"] == "model-g", body
     code, body = request(listen, "/v1/models", tls=True)
     assert code == 200 and [m["id"] for m in body["data"]] == ["model-g"], body
+
+    # Five model names, four slots: the last one is answered 503 no_backend_slot, and said so.
+    with open(endpoints_file + ".new", "w") as f:
+        f.write("- metadata: {namespace: ml, name: gamma}\n"
+                "  status:\n"
+                "    servedModels: [model-g, s1, s2, s3, s4]\n"
+                "    endpoints:\n"
+                "    - {cluster: c9, url: 'http://127.0.0.1:%d', state: Serving, weight: 5}\n" % upstream_port)
+    os.replace(endpoints_file + ".new", endpoints_file)
+    wait_for("s3 routed", lambda: chat(listen, "s3", tls=True)[0] == 200)
+    code, body = chat(listen, "s4", tls=True)
+    assert code == 503 and body["error"]["code"] == "no_backend_slot", (code, body)
+    assert chat(listen, "model-g", tls=True)[0] == 200
+    with open(os.path.join(state_dir, "gateway.log")) as f:
+        assert "no free backend slot for model s4" in f.read()
     gateway.send_signal(signal.SIGTERM)
     if gateway.wait(timeout=15) != 0:
         with open(os.path.join(state_dir, "gateway.log")) as f:
@@ -185,7 +200,8 @@ def attached_to_a_user_run_haproxy(tmp, upstream_port):
     assert haproxy.poll() is None, "berth-gateway must leave a user-run HAProxy running"
     haproxy.kill()
     haproxy.wait()
-    print("ok: attached to a user-run HAProxy (config from `berth-gateway config`, TLS)")
+    print("ok: attached to a user-run HAProxy (config from `berth-gateway config`, TLS); "
+          "slot exhaustion answers 503 no_backend_slot")
 
 
 HF_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
