@@ -14,6 +14,9 @@ packages=(
 packages+=(python3-kubernetes)
 # Test-only: clang with libFuzzer and the ASan/UBSan runtimes (fuzz/, build-asan/).
 packages+=(clang libclang-rt-14-dev)
+# Test and runtime: berth-gateway steers HAProxy (the data plane) through its runtime API;
+# the gateway's end-to-end test and the config check start the real binary (tests/gateway).
+packages+=(haproxy)
 # Bench-only: CBC solves the exact optimum the placement quality bench compares against
 # (bench/placement/run.sh quality*).
 packages+=(coinor-cbc)
