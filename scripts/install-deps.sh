@@ -20,6 +20,8 @@ packages+=(haproxy)
 # Bench-only: CBC solves the exact optimum the placement quality bench compares against
 # (bench/placement/run.sh quality*).
 packages+=(coinor-cbc)
+# Bench-only: wrk drives the gateway throughput and overhead bench (bench/gateway).
+packages+=(wrk)
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Node.js runs the offline Kubernetes schema check of rendered manifests.
