@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -23,6 +24,54 @@ std::string ObjectHash(const json& object) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+namespace {
+
+double Rounded(double v) { return std::round(v * 1e4) / 1e4; }
+
+// |a - b| >= share × max(|a|, floor), a and b read as numbers (absent: 0).
+bool MovedBy(const json& a, const json& b, double share, double floor) {
+  const double x = a.is_number() ? a.get<double>() : 0;
+  const double y = b.is_number() ? b.get<double>() : 0;
+  return std::abs(x - y) >= share * std::max(std::abs(x), floor);
+}
+
+}  // namespace
+
+json ServingReport(const ServingSignals& s) {
+  return {{"requestsPerSecond", Rounded(s.requests_per_second)},
+          {"running", s.running},
+          {"waiting", s.waiting},
+          {"kvCacheUsage", Rounded(s.kv_cache_usage)},
+          {"ttftSeconds",
+           {{"p50", Rounded(s.ttft_p50)}, {"p90", Rounded(s.ttft_p90)}, {"p99", Rounded(s.ttft_p99)}}},
+          {"latencySeconds",
+           {{"p50", Rounded(s.latency_p50)},
+            {"p90", Rounded(s.latency_p90)},
+            {"p99", Rounded(s.latency_p99)}}},
+          {"capacity", s.capacity}};
+}
+
+bool ServingMoved(const json& reported, const json& now) {
+  if (!reported.is_object()) return true;
+  for (const char* k : {"running", "waiting"}) {
+    const double a = reported.value(k, 0.0), b = now.value(k, 0.0);
+    if (std::abs(a - b) >= 1 && std::abs(a - b) >= 0.1 * a) return true;
+  }
+  if (reported.value("capacity", json(0)) != now.value("capacity", json(0))) return true;
+  if (std::abs(reported.value("kvCacheUsage", 0.0) - now.value("kvCacheUsage", 0.0)) >= 0.05)
+    return true;
+  if (MovedBy(reported.value("requestsPerSecond", json(0)), now.value("requestsPerSecond", json(0)),
+              0.1, 0.1))
+    return true;
+  for (const char* group : {"ttftSeconds", "latencySeconds"}) {
+    const json a = reported.value(group, json::object()), b = now.value(group, json::object());
+    for (const char* p : {"p50", "p90", "p99"}) {
+      if (MovedBy(a.value(p, json(0)), b.value(p, json(0)), 0.1, 0.001)) return true;
+    }
+  }
+  return false;
 }
 
 namespace {
@@ -200,6 +249,7 @@ int Reconciler::ProcessReady() {
     } else {
       queue_.Forget(*key);
       if (out.recheck) queue_.AddAfter(*key, options_.not_ready_recheck);
+      if (out.poll_serving) queue_.AddAfter(*key, options_.serving_recheck);
     }
   }
   return processed;
@@ -323,6 +373,7 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   entry["phase"] = r.phase;
   entry["reason"] = r.reason;
   entry["message"] = message;
+  out.poll_serving = ReportServing(ns, name, entry) && r.phase == "Ready";
   bool pre_pull_done = true;
   if (*pre_pull) {
     PrePullReport report;
@@ -345,6 +396,22 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                 r.surge_replicas > 0 || plan.surge_replicas > 0 || !plan.held.empty() ||
                 !pre_pull_done;
   return out;
+}
+
+bool Reconciler::ReportServing(const std::string& ns, const std::string& name, json& entry) {
+  auto state = backend_->ReadServing(ns, name);
+  if (!state.ok()) {
+    spdlog::debug("serving state of {}/{}: {}", ns, name, state.status().ToString());
+    return false;
+  }
+  if (!state->url.empty()) entry["endpoint"] = state->url;
+  if (!state->signals) return false;
+  json now = ServingReport(*state->signals);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(Key(ns, name));
+  const json reported = it == entries_.end() ? json() : it->second.value("serving", json());
+  entry["serving"] = ServingMoved(reported, now) ? std::move(now) : reported;
+  return true;
 }
 
 StatusOr<int> Reconciler::SyncObjects(const std::vector<ManagedObject>& live_objects,

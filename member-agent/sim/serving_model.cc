@@ -199,6 +199,9 @@ void WorkspaceServing::SetReplicas(const std::vector<ReplicaSpec>& ready) {
 
 std::optional<RequestTimes> WorkspaceServing::Admit(ModelTime now, int64_t prompt_tokens,
                                                     int64_t completion_tokens) {
+  // Completed requests leave first, so in-flight counts (routing) are current and the queues
+  // stay short at high rates (at most once per clock tick: the clock counts milliseconds).
+  if (now > last_advance_) Advance(now);
   Replica* best = nullptr;
   const std::string* best_name = nullptr;
   // Scan from just after the last pick so ties rotate.
