@@ -229,6 +229,19 @@ void WorkspaceServing::Advance(ModelTime now) {
   while (!window_.empty() &&
          (window_.front().at + kSignalWindow < now || window_.size() > kMaxWindowSamples))
     window_.pop_front();
+  for (const auto& c : completed) {
+    const int64_t second =
+        std::chrono::duration_cast<std::chrono::seconds>(c.at.time_since_epoch()).count();
+    if (completions_per_second_.empty() || completions_per_second_.back().first != second) {
+      completions_per_second_.emplace_back(second, 0);
+    }
+    ++completions_per_second_.back().second;
+  }
+  const int64_t oldest =
+      std::chrono::duration_cast<std::chrono::seconds>((now - kSignalWindow).time_since_epoch())
+          .count();
+  while (!completions_per_second_.empty() && completions_per_second_.front().first < oldest)
+    completions_per_second_.pop_front();
   std::erase_if(replicas_, [](const auto& kv) {
     return !kv.second.routable && kv.second.queue.in_flight() == 0;
   });
@@ -255,11 +268,10 @@ ServingSignals WorkspaceServing::Signals(ModelTime now) {
     kv += m.kv_cache_usage;
   }
   if (s.ready_endpoints > 0) s.kv_cache_usage = kv / s.ready_endpoints;
+  uint64_t completions = 0;
+  for (const auto& [second, n] : completions_per_second_) completions += n;
+  s.requests_per_second = static_cast<double>(completions) / Seconds(kSignalWindow);
   if (window_.empty()) return s;
-  // A window cut short by kMaxWindowSamples spans less than kSignalWindow.
-  double span = Seconds(kSignalWindow);
-  if (window_.size() >= kMaxWindowSamples) span = std::max(1e-3, Seconds(now - window_.front().at));
-  s.requests_per_second = static_cast<double>(window_.size()) / span;
   std::vector<double> ttft, latency;
   ttft.reserve(window_.size());
   latency.reserve(window_.size());

@@ -165,7 +165,10 @@ class WorkspaceServing {
   double time_scale_;
   std::map<std::string, Replica> replicas_;  // by pod
   std::string last_pick_;
-  std::deque<ReplicaQueue::Completed> window_;  // completed within kSignalWindow
+  // Completed within kSignalWindow (at most the last kMaxWindowSamples, for percentiles).
+  std::deque<ReplicaQueue::Completed> window_;
+  // Completions per whole second of kSignalWindow (for the rate: never capped).
+  std::deque<std::pair<int64_t, uint64_t>> completions_per_second_;
   ModelTime last_advance_{};
 };
 
