@@ -93,6 +93,41 @@ json OurStatusFields(const json& status) {
   return out;
 }
 
+// The workspace's objects for this member as the agent applies them: rendered for the entry's
+// assignment, labelled managed-by and workspace, StatefulSets annotated with the model and its
+// weights (the sim's startup and serving models read them).
+StatusOr<std::vector<json>> RenderForMember(const workspace::Workspace& ws, const std::string& ns,
+                                            const std::string& name, int replicas,
+                                            int64_t revision, const json& gpu,
+                                            const std::vector<json>& references) {
+  workspace::ClusterAssignment assignment;
+  assignment.replicas = replicas;
+  assignment.revision = revision;
+  assignment.namespace_ = ns;
+  assignment.shape.product = gpu.value("product", std::string());
+  assignment.label_selector_honoured = gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
+  assignment.shape.memory_gib = gpu.value("memoryGiB", 0.0);
+  assignment.shape.gpus_per_node = gpu.value("gpusPerNode", 1);
+  assignment.shape.mig_profile = gpu.value("migProfile", std::string());
+  assignment.gfd_product = gpu.value("gfdProduct", std::string());
+  assignment.references = references;
+  auto rendered = workspace::RenderWorkspace(ws, assignment);
+  if (!rendered.ok()) return rendered.status();
+  std::vector<json> objects;
+  for (json obj : rendered->objects) {
+    json& meta = obj["metadata"];
+    meta["labels"][kManagedByLabel] = kManagedByValue;
+    meta["labels"][kWorkspaceLabel] = name;
+    if (obj.value("kind", "") == "StatefulSet") {
+      meta["annotations"][kWeightsGibAnnotation] = std::to_string(ws.model.weights_gib);
+      meta["annotations"][kModelAnnotation] =
+          ws.model.preset.empty() ? ws.model.hf_id : ws.model.preset;
+    }
+    objects.push_back(std::move(obj));
+  }
+  return objects;
+}
+
 }  // namespace
 
 Reconciler::Reconciler(MemberBackend* backend, HubApi* hub, const AgentStateDir* state,
@@ -294,32 +329,10 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                            .ToJson();
     return fail("InvalidWorkEntry", pre_pull.status().ToString(), false);
   }
-  workspace::ClusterAssignment assignment;
-  assignment.replicas = desired.replicas;
-  assignment.revision = desired.revision;
-  assignment.namespace_ = ns;
-  assignment.shape.product = desired.gpu.value("product", std::string());
-  assignment.label_selector_honoured = desired.gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
-  assignment.shape.memory_gib = desired.gpu.value("memoryGiB", 0.0);
-  assignment.shape.gpus_per_node = desired.gpu.value("gpusPerNode", 1);
-  assignment.shape.mig_profile = desired.gpu.value("migProfile", std::string());
-  assignment.gfd_product = desired.gpu.value("gfdProduct", std::string());
-  assignment.references = desired.references;
-  auto rendered = workspace::RenderWorkspace(*ws, assignment);
+  auto rendered = RenderForMember(*ws, ns, name, desired.replicas, desired.revision, desired.gpu,
+                                  desired.references);
   if (!rendered.ok()) return fail("RenderFailed", rendered.status().ToString(), false);
-
-  std::vector<json> objects;
-  for (json obj : rendered->objects) {
-    json& meta = obj["metadata"];
-    meta["labels"][kManagedByLabel] = kManagedByValue;
-    meta["labels"][kWorkspaceLabel] = name;
-    if (obj.value("kind", "") == "StatefulSet") {
-      meta["annotations"][kWeightsGibAnnotation] = std::to_string(ws->model.weights_gib);
-      meta["annotations"][kModelAnnotation] =
-          ws->model.preset.empty() ? ws->model.hf_id : ws->model.preset;
-    }
-    objects.push_back(std::move(obj));
-  }
+  std::vector<json> objects = std::move(*rendered);
   std::string pre_pull_note;
   std::optional<PrePullReport> pre_pull_failed;  // the DaemonSet could not be rendered
   if (*pre_pull) {
