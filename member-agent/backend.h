@@ -120,9 +120,9 @@ struct PrePullState {
 // How a workspace's replicas serve, from vLLM's metrics (sim: the queueing model of
 // sim/serving_model.h). Rates and percentiles are over the last 30 s of clock time.
 struct ServingSignals {
-  double requests_per_second = 0;  // completed requests
-  int running = 0, waiting = 0;    // summed over the replicas
-  double kv_cache_usage = 0;       // 0..1, the mean over Ready replicas
+  double requests_per_second = 0;                            // completed requests
+  int running = 0, waiting = 0;                              // summed over the replicas
+  double kv_cache_usage = 0;                                 // 0..1, the mean over Ready replicas
   double ttft_p50 = 0, ttft_p90 = 0, ttft_p99 = 0;           // seconds
   double latency_p50 = 0, latency_p90 = 0, latency_p99 = 0;  // seconds, end to end
   int capacity = 0;         // max concurrent sequences over the Ready replicas
@@ -130,7 +130,7 @@ struct ServingSignals {
 };
 
 struct ServingState {
-  std::string url;  // where clients reach the workspace; "" = unknown
+  std::string url;                        // where clients reach the workspace; "" = unknown
   std::optional<ServingSignals> signals;  // nullopt: the backend does not know
 };
 

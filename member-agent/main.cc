@@ -178,9 +178,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--fleet-cluster", fleet_cluster,
                  "sim: which cluster of --fleet to simulate (default: --cluster-name)");
-  app.add_option(
-         "--time-scale", time_scale,
-         "sim: multiply simulated durations (image pull, weight load, serving) by this; 0.01 = 100x faster")
+  app.add_option("--time-scale", time_scale,
+                 "sim: multiply simulated durations (image pull, weight load, serving) by this; "
+                 "0.01 = 100x faster")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1000.0));
   bool sim_serve = true;

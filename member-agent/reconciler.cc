@@ -40,17 +40,18 @@ bool MovedBy(const json& a, const json& b, double share, double floor) {
 }  // namespace
 
 json ServingReport(const ServingSignals& s) {
-  return {{"requestsPerSecond", Rounded(s.requests_per_second)},
-          {"running", s.running},
-          {"waiting", s.waiting},
-          {"kvCacheUsage", Rounded(s.kv_cache_usage)},
-          {"ttftSeconds",
-           {{"p50", Rounded(s.ttft_p50)}, {"p90", Rounded(s.ttft_p90)}, {"p99", Rounded(s.ttft_p99)}}},
-          {"latencySeconds",
-           {{"p50", Rounded(s.latency_p50)},
-            {"p90", Rounded(s.latency_p90)},
-            {"p99", Rounded(s.latency_p99)}}},
-          {"capacity", s.capacity}};
+  return {
+      {"requestsPerSecond", Rounded(s.requests_per_second)},
+      {"running", s.running},
+      {"waiting", s.waiting},
+      {"kvCacheUsage", Rounded(s.kv_cache_usage)},
+      {"ttftSeconds",
+       {{"p50", Rounded(s.ttft_p50)}, {"p90", Rounded(s.ttft_p90)}, {"p99", Rounded(s.ttft_p99)}}},
+      {"latencySeconds",
+       {{"p50", Rounded(s.latency_p50)},
+        {"p90", Rounded(s.latency_p90)},
+        {"p99", Rounded(s.latency_p99)}}},
+      {"capacity", s.capacity}};
 }
 
 bool ServingMoved(const json& reported, const json& now) {
@@ -97,15 +98,15 @@ json OurStatusFields(const json& status) {
 // assignment, labelled managed-by and workspace, StatefulSets annotated with the model and its
 // weights (the sim's startup and serving models read them).
 StatusOr<std::vector<json>> RenderForMember(const workspace::Workspace& ws, const std::string& ns,
-                                            const std::string& name, int replicas,
-                                            int64_t revision, const json& gpu,
-                                            const std::vector<json>& references) {
+                                            const std::string& name, int replicas, int64_t revision,
+                                            const json& gpu, const std::vector<json>& references) {
   workspace::ClusterAssignment assignment;
   assignment.replicas = replicas;
   assignment.revision = revision;
   assignment.namespace_ = ns;
   assignment.shape.product = gpu.value("product", std::string());
-  assignment.label_selector_honoured = gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
+  assignment.label_selector_honoured =
+      gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
   assignment.shape.memory_gib = gpu.value("memoryGiB", 0.0);
   assignment.shape.gpus_per_node = gpu.value("gpusPerNode", 1);
   assignment.shape.mig_profile = gpu.value("migProfile", std::string());

@@ -868,8 +868,8 @@ TEST(ServingMovedTest, Thresholds) {
     change(t);
     return ServingMoved(base, ServingReport(t));
   };
-  EXPECT_TRUE(moved([](ServingSignals& t) { t.running = 11; }));   // 1 and 10 % of 10
-  EXPECT_TRUE(moved([](ServingSignals& t) { t.waiting = 1; }));    // from none
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.running = 11; }));  // 1 and 10 % of 10
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.waiting = 1; }));   // from none
   EXPECT_FALSE(moved([](ServingSignals& t) { t.requests_per_second = 5.4; }));
   EXPECT_TRUE(moved([](ServingSignals& t) { t.requests_per_second = 5.6; }));
   EXPECT_FALSE(moved([](ServingSignals& t) { t.latency_p99 = 1.05; }));

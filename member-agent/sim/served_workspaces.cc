@@ -24,8 +24,7 @@ std::string FlagValue(const json& args, const std::string& flag) {
 }
 
 json ContainerArgs(const json& sts) {
-  const json containers =
-      sts.value("/spec/template/spec/containers"_json_pointer, json::array());
+  const json containers = sts.value("/spec/template/spec/containers"_json_pointer, json::array());
   if (containers.empty() || !containers[0].is_object()) return json::array();
   json args = containers[0].value("args", json::array());
   return args.is_array() ? args : json::array();
@@ -57,8 +56,7 @@ int PipelineParallelSize(const json& args) {
 }
 
 std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods& pods,
-                                              const std::vector<Node>& nodes,
-                                              Clock::TimePoint now,
+                                              const std::vector<Node>& nodes, Clock::TimePoint now,
                                               std::map<std::string, int64_t>& kv_bytes_cache) {
   std::map<std::string, ServedWorkspace> out;  // "<ns>/<workspace>"
   for (const auto& [key, sts] : objects) {

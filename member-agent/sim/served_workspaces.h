@@ -25,8 +25,7 @@ int PipelineParallelSize(const nlohmann::json& args);
 // (pipeline parallel P > 1) only ordinal 0 serves, with the GPUs of all P pods.
 // `kv_bytes_cache` memoises KvBytesPerToken per model.
 std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods& pods,
-                                              const std::vector<Node>& nodes,
-                                              Clock::TimePoint now,
+                                              const std::vector<Node>& nodes, Clock::TimePoint now,
                                               std::map<std::string, int64_t>& kv_bytes_cache);
 
 }  // namespace berth::agent::sim

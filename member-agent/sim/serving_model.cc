@@ -49,7 +49,8 @@ double Percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   // Nearest rank: the smallest value with at least q of the samples at or below it.
   const double rank = std::ceil(q * static_cast<double>(v.size()));
-  const size_t k = static_cast<size_t>(std::clamp(rank - 1, 0.0, static_cast<double>(v.size() - 1)));
+  const size_t k =
+      static_cast<size_t>(std::clamp(rank - 1, 0.0, static_cast<double>(v.size() - 1)));
   std::nth_element(v.begin(), v.begin() + k, v.end());
   return v[k];
 }
@@ -73,7 +74,8 @@ GpuSpeed GpuSpeedOf(const std::string& product) {
 
 int64_t KvBytesPerToken(const std::string& model, double weights_gib) {
   if (!model.empty()) {
-    if (auto m = workspace::Catalog::BuiltIn().FindModel(model); m.ok() && m->kv_bytes_per_token > 0)
+    if (auto m = workspace::Catalog::BuiltIn().FindModel(model);
+        m.ok() && m->kv_bytes_per_token > 0)
       return m->kv_bytes_per_token;
   }
   return std::max<int64_t>(32 * 1024, std::llround(131072.0 * weights_gib / 15.0));
@@ -83,8 +85,9 @@ ReplicaSpeed SpeedOf(const ReplicaSpec& spec) {
   const GpuSpeed gpu = GpuSpeedOf(spec.gpu_product);
   const double gpus = std::max(spec.gpus, 0.01);
   const double weights_bytes = std::max(spec.weights_gib, 0.1) * kGiB;
-  const double kv_bytes = static_cast<double>(
-      spec.kv_bytes_per_token > 0 ? spec.kv_bytes_per_token : KvBytesPerToken("", spec.weights_gib));
+  const double kv_bytes =
+      static_cast<double>(spec.kv_bytes_per_token > 0 ? spec.kv_bytes_per_token
+                                                      : KvBytesPerToken("", spec.weights_gib));
   const double room_bytes =
       std::max(0.0, spec.gpu_memory_gib * gpus * kKvCacheShare - spec.weights_gib) * kGiB;
   ReplicaSpeed s;
@@ -107,7 +110,8 @@ void Histogram::Observe(double v, uint64_t n) {
 }
 
 std::vector<double> TtftBuckets() {
-  return {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0};
+  return {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
+          0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
 }
 std::vector<double> TpotBuckets() {
   return {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
@@ -325,13 +329,17 @@ std::string WorkspaceServing::MetricsText(const std::string& model_name) const {
       {"vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed."},
       {"vllm:generation_tokens_total", "counter", "Number of generation tokens processed."},
       {"vllm:request_success_total", "counter", "Count of successfully processed requests."},
-      {"vllm:time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds."},
-      {"vllm:time_per_output_token_seconds", "histogram", "Histogram of time per output token in seconds."},
-      {"vllm:e2e_request_latency_seconds", "histogram", "Histogram of end to end request latency in seconds."},
+      {"vllm:time_to_first_token_seconds", "histogram",
+       "Histogram of time to first token in seconds."},
+      {"vllm:time_per_output_token_seconds", "histogram",
+       "Histogram of time per output token in seconds."},
+      {"vllm:e2e_request_latency_seconds", "histogram",
+       "Histogram of end to end request latency in seconds."},
   };
   std::string out = "# berth: simulated replicas (docs/AGENT.md \"Serving (simulated)\")\n";
   for (const Family& f : kFamilies) {
-    out += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+    out +=
+        std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
     for (const auto& [pod, r] : replicas_) {
       const ReplicaMetrics& m = r.queue.metrics();
       const std::string labels = "model_name=\"" + model_name + "\",pod=\"" + pod + "\"";

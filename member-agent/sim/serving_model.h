@@ -58,8 +58,8 @@ GpuSpeed GpuSpeedOf(const std::string& product);
 
 // What one Ready replica is made of (the sim learns it from the pod and its node).
 struct ReplicaSpec {
-  std::string pod;          // the pod that serves (ordinal 0 of a multi-node replica)
-  std::string gpu_product;  // catalog name or GFD label
+  std::string pod;            // the pod that serves (ordinal 0 of a multi-node replica)
+  std::string gpu_product;    // catalog name or GFD label
   double gpu_memory_gib = 0;  // per GPU (per slice on MIG)
   double gpus = 1;            // GPUs of the replica (slices / slices per GPU on MIG)
   double weights_gib = 0;
@@ -73,9 +73,9 @@ int64_t KvBytesPerToken(const std::string& model, double weights_gib);
 
 struct ReplicaSpeed {
   int max_sequences = 1;
-  double kv_capacity_tokens = 0;     // tokens the KV cache holds
-  double prefill_tokens_per_s = 0;   // whole replica
-  double decode_step_seconds = 0;    // one token of one sequence, batch empty
+  double kv_capacity_tokens = 0;    // tokens the KV cache holds
+  double prefill_tokens_per_s = 0;  // whole replica
+  double decode_step_seconds = 0;   // one token of one sequence, batch empty
 };
 ReplicaSpeed SpeedOf(const ReplicaSpec& spec);
 

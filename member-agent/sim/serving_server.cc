@@ -29,7 +29,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int64_t kDefaultMaxTokens = 16;        // vLLM's /v1/completions default
+constexpr int64_t kDefaultMaxTokens = 16;  // vLLM's /v1/completions default
 constexpr int64_t kMaxCompletionTokens = 1 << 20;
 constexpr int64_t kMaxStreamChunks = 32;  // a long stream sends tokens in at most this many chunks
 
@@ -48,20 +48,27 @@ struct Endpoint {
 };
 
 std::string ErrorJson(const std::string& message, const char* type, int code) {
-  return json{{"object", "error"}, {"message", message}, {"type", type}, {"param", nullptr},
-              {"code", code}}
+  return json{
+      {"object", "error"}, {"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}
       .dump();
 }
 
 const char* Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -273,8 +280,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::string rid = (chat ? "chatcmpl-sim-" : "cmpl-sim-") + std::to_string(id);
     if (c.stream) return Stream(c, *times, rid);
-    const std::string text = "[simulated] " + std::to_string(c.completion_tokens) +
-                             " tokens from replica " + times->pod;
+    const std::string text =
+        "[simulated] " + std::to_string(c.completion_tokens) + " tokens from replica " + times->pod;
     json choice = {{"index", 0}, {"finish_reason", "length"}};
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", text}};
@@ -293,7 +300,8 @@ class Session : public std::enable_shared_from_this<Session> {
                     {"total_tokens", c.prompt_tokens + c.completion_tokens}}}};
     events_.clear();
     const std::string body_text = reply.dump();
-    events_.push_back({times->done, Head(200, "application/json", keep_alive_, &body_text) + body_text});
+    events_.push_back(
+        {times->done, Head(200, "application/json", keep_alive_, &body_text) + body_text});
     WriteEvent(0);
   }
 
@@ -420,8 +428,8 @@ struct ServingServer::Impl {
 
   mutable std::mutex mu;
   // --- guarded by mu ---
-  std::map<std::string, Entry> entries;      // "<ns>/<workspace>"
-  std::map<std::string, uint16_t> ports;     // kept after a workspace goes: it gets it back
+  std::map<std::string, Entry> entries;   // "<ns>/<workspace>"
+  std::map<std::string, uint16_t> ports;  // kept after a workspace goes: it gets it back
   bool unreachable = false;
 
   Impl(const Clock* c, ServingOptions o) : clock(c), options(o) {

@@ -73,13 +73,15 @@ TEST_F(ServingServerTest, CompletionHasOpenAiShapeAndSaysSimulated) {
 }
 
 TEST_F(ServingServerTest, ChatAdapterAndDefaultMaxTokens) {
-  std::string r = Post(port_, "/v1/chat/completions",
-                       R"({"model": "sql-adapter", "messages": [{"role": "user", "content": "hi"}]})");
+  std::string r =
+      Post(port_, "/v1/chat/completions",
+           R"({"model": "sql-adapter", "messages": [{"role": "user", "content": "hi"}]})");
   ASSERT_EQ(Status(r), 200) << r;
   json body = json::parse(Body(r));
   EXPECT_EQ(body["object"], "chat.completion");
   EXPECT_EQ(body["usage"]["completion_tokens"], 16);
-  EXPECT_EQ(body["choices"][0]["message"]["content"].get<std::string>().rfind("[simulated]", 0), 0u);
+  EXPECT_EQ(body["choices"][0]["message"]["content"].get<std::string>().rfind("[simulated]", 0),
+            0u);
 }
 
 TEST_F(ServingServerTest, StreamSendsEventsThenDone) {
@@ -143,7 +145,8 @@ TEST_F(ServingServerTest, NoReadyReplicaIs503AndHealthFollowsReadiness) {
 
 TEST_F(ServingServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   const std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-  std::string r = Exchange(port_, get + get + "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string r = Exchange(
+      port_, get + get + "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   size_t count = 0;
   for (size_t p = r.find("HTTP/1.1 200"); p != std::string::npos; p = r.find("HTTP/1.1 200", p + 1))
     ++count;
@@ -159,12 +162,11 @@ TEST_F(ServingServerTest, MetricsCountCompletedRequestsWithVllmNames) {
   clock_.Advance(std::chrono::seconds(10));
   std::string r = Get(port_, "/metrics");
   ASSERT_EQ(Status(r), 200);
-  for (const char* name : {"vllm:num_requests_running", "vllm:num_requests_waiting",
-                           "vllm:gpu_cache_usage_perc", "vllm:kv_cache_usage_perc",
-                           "vllm:time_to_first_token_seconds_bucket",
-                           "vllm:time_per_output_token_seconds_bucket",
-                           "vllm:e2e_request_latency_seconds_bucket", "vllm:prompt_tokens_total",
-                           "vllm:generation_tokens_total"}) {
+  for (const char* name :
+       {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:gpu_cache_usage_perc",
+        "vllm:kv_cache_usage_perc", "vllm:time_to_first_token_seconds_bucket",
+        "vllm:time_per_output_token_seconds_bucket", "vllm:e2e_request_latency_seconds_bucket",
+        "vllm:prompt_tokens_total", "vllm:generation_tokens_total"}) {
     EXPECT_NE(r.find(name), std::string::npos) << name;
   }
   EXPECT_NE(r.find("vllm:request_success_total{model_name=\"llama-8b\",pod=\"llama-0\"} 3\n"),

@@ -133,8 +133,8 @@ class SimCluster final : public MemberBackend {
   std::set<std::string> failing_images_;
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
   sim::PrePulls prepulls_;
-  std::unique_ptr<sim::ServingServer> serving_;  // null until a workspace exists
-  std::vector<sim::ServedWorkspace> served_;      // what serving_ was last given
+  std::unique_ptr<sim::ServingServer> serving_;        // null until a workspace exists
+  std::vector<sim::ServedWorkspace> served_;           // what serving_ was last given
   std::map<std::string, int64_t> kv_bytes_per_token_;  // by model
 };
 
