@@ -182,17 +182,22 @@ void ReplicaQueue::Advance(ModelTime now, std::vector<Completed>* completed) {
   metrics_.kv_cache_usage = std::min(1.0, tokens / speed_.kv_capacity_tokens);
 }
 
+void ReplicaQueue::Respec(ReplicaSpec spec) {
+  const int old = speed_.max_sequences;
+  spec_ = std::move(spec);
+  speed_ = SpeedOf(spec_);
+  for (int i = old; i < speed_.max_sequences; ++i) slots_.push(ModelTime{});
+  for (int i = speed_.max_sequences; i < old; ++i) slots_.pop();
+}
+
 void WorkspaceServing::SetReplicas(const std::vector<ReplicaSpec>& ready) {
   for (auto& [pod, replica] : replicas_) replica.routable = false;
   for (const ReplicaSpec& spec : ready) {
     auto it = replicas_.find(spec.pod);
-    if (it != replicas_.end() && !(it->second.queue.spec() == spec) &&
-        it->second.queue.in_flight() == 0) {
-      replicas_.erase(it);
-      it = replicas_.end();
-    }
     if (it == replicas_.end()) {
       it = replicas_.emplace(spec.pod, Replica{ReplicaQueue(spec, time_scale_), true}).first;
+    } else if (!(it->second.queue.spec() == spec)) {
+      it->second.queue.Respec(spec);
     }
     it->second.routable = true;
   }

@@ -119,6 +119,9 @@ class ReplicaQueue {
     double ttft, latency;
   };
   void Advance(ModelTime now, std::vector<Completed>* completed);
+  // The replica's GPUs or model changed: later requests get the new speed and slot count;
+  // those admitted keep their times (fewer slots drop the earliest free ones first).
+  void Respec(ReplicaSpec spec);
   int in_flight() const { return static_cast<int>(requests_.size()); }
   const ReplicaMetrics& metrics() const { return metrics_; }
   const ReplicaSpec& spec() const { return spec_; }
@@ -146,7 +149,7 @@ class ReplicaQueue {
 class WorkspaceServing {
  public:
   explicit WorkspaceServing(double time_scale) : time_scale_(time_scale) {}
-  // The Ready replicas now; a changed spec replaces the replica's queue once it drains.
+  // The Ready replicas now; a replica whose spec changed keeps its queue (Respec).
   void SetReplicas(const std::vector<ReplicaSpec>& ready);
   // nullopt when no replica is Ready.
   std::optional<RequestTimes> Admit(ModelTime now, int64_t prompt_tokens,

@@ -205,5 +205,17 @@ TEST(ServingModelTest, MetricsTextHasVllmNamesAndBuckets) {
   EXPECT_NE(text.find("le=\"0.001\""), std::string::npos);
 }
 
+TEST(ServingModelTest, ChangedReplicaSpecTakesEffectForLaterRequests) {
+  WorkspaceServing ws(1.0);
+  ws.SetReplicas({Spec("ws-0", "L4", 24)});
+  auto before = ws.Admit(T0(), 100, 32);
+  ws.SetReplicas({Spec("ws-0", "H100-80GB", 80)});  // same pod name, faster GPU
+  auto after = ws.Admit(T0(), 100, 32);
+  ASSERT_TRUE(before && after);
+  EXPECT_LT(after->done - after->first_token, before->done - before->first_token);
+  EXPECT_EQ(ws.Signals(T0()).capacity, 224);
+  EXPECT_EQ(ws.Signals(T0()).running, 2);  // the one admitted before still runs
+}
+
 }  // namespace
 }  // namespace berth::agent::sim

@@ -196,5 +196,31 @@ TEST_F(ServingServerTest, DeletedWorkspaceClosesItsListener) {
   EXPECT_EQ(Connect(port), -1);
 }
 
+// A free loopback port (bound, read, released): the base port below is then very likely free.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(ServingServerPortsTest, BasePortGivesTheFirstWorkspaceBaseAndKeepsItWhenItComesBack) {
+  FakeClock clock;
+  const int base = FreePort();
+  ServingServer server(&clock, ServingOptions{0.0, base});
+  const ServedWorkspace ws{"models", "a", {"a"}, {Replica("a-0")}};
+  server.Sync({ws});
+  EXPECT_EQ(server.Url("models", "a"), "http://127.0.0.1:" + std::to_string(base));
+  server.Sync({});
+  server.Sync({ws});  // deleted and created again: the same port
+  EXPECT_EQ(server.Url("models", "a"), "http://127.0.0.1:" + std::to_string(base));
+  EXPECT_EQ(Status(Get(base, "/health")), 200);
+}
+
 }  // namespace
 }  // namespace berth::agent::sim
