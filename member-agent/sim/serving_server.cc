@@ -262,16 +262,20 @@ class Session : public std::enable_shared_from_this<Session> {
       return Send(400, "application/json", ErrorJson(*error, "BadRequestError", 400));
     std::optional<RequestTimes> times;
     uint64_t id = 0;
+    bool known_model = false;
     const ModelTime now = clock_->Now();
     {
       std::lock_guard<std::mutex> lock(endpoint_->mu);
       const auto& names = endpoint_->model_names;
-      if (std::find(names.begin(), names.end(), c.model) == names.end()) {
-        return Send(404, "application/json",
-                    ErrorJson("The model `" + c.model + "` does not exist.", "NotFoundError", 404));
+      known_model = std::find(names.begin(), names.end(), c.model) != names.end();
+      if (known_model) {
+        times = endpoint_->serving.Admit(now, c.prompt_tokens, c.completion_tokens);
+        id = ++endpoint_->next_id;
       }
-      times = endpoint_->serving.Admit(now, c.prompt_tokens, c.completion_tokens);
-      id = ++endpoint_->next_id;
+    }
+    if (!known_model) {
+      return Send(404, "application/json",
+                  ErrorJson("The model `" + c.model + "` does not exist.", "NotFoundError", 404));
     }
     if (!times) {
       return Send(503, "application/json",
