@@ -117,6 +117,23 @@ struct PrePullState {
   std::string message;  // what the cluster says about it (names the node)
 };
 
+// How a workspace's replicas serve, from vLLM's metrics (sim: the queueing model of
+// sim/serving_model.h). Rates and percentiles are over the last 30 s of clock time.
+struct ServingSignals {
+  double requests_per_second = 0;                            // completed requests
+  int running = 0, waiting = 0;                              // summed over the replicas
+  double kv_cache_usage = 0;                                 // 0..1, the mean over Ready replicas
+  double ttft_p50 = 0, ttft_p90 = 0, ttft_p99 = 0;           // seconds
+  double latency_p50 = 0, latency_p90 = 0, latency_p99 = 0;  // seconds, end to end
+  int capacity = 0;         // max concurrent sequences over the Ready replicas
+  int ready_endpoints = 0;  // Ready replicas the Service sends requests to
+};
+
+struct ServingState {
+  std::string url;                        // where clients reach the workspace; "" = unknown
+  std::optional<ServingSignals> signals;  // nullopt: the backend does not know
+};
+
 class MemberBackend {
  public:
   virtual ~MemberBackend() = default;
@@ -147,6 +164,15 @@ class MemberBackend {
 
   // GPU nodes with total and free GPUs (or MIG slices), cached artifacts, prices.
   virtual StatusOr<GpuInventory> ReadInventory() = 0;
+
+  // Where `workspace` in `namespace_` is served and how busy it is. The default knows
+  // nothing (empty url, no signals); the reconciler then reports the Service's DNS name.
+  virtual StatusOr<ServingState> ReadServing(const std::string& namespace_,
+                                             const std::string& workspace) {
+    (void)namespace_;
+    (void)workspace;
+    return ServingState{};
+  }
 };
 
 }  // namespace berth::agent

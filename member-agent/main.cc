@@ -178,11 +178,21 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--fleet-cluster", fleet_cluster,
                  "sim: which cluster of --fleet to simulate (default: --cluster-name)");
-  app.add_option(
-         "--time-scale", time_scale,
-         "sim: multiply simulated durations (image pull, weight load) by this; 0.01 = 100x faster")
+  app.add_option("--time-scale", time_scale,
+                 "sim: multiply simulated durations (image pull, weight load, serving) by this; "
+                 "0.01 = 100x faster")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1000.0));
+  bool sim_serve = true;
+  int sim_serving_base_port = 0;
+  app.add_flag("--sim-serve,!--no-sim-serve", sim_serve,
+               "sim: each workspace gets a loopback OpenAI-compatible endpoint timed by a "
+               "queueing model (docs/AGENT.md \"Serving (simulated)\"); on by default");
+  app.add_option("--sim-serving-base-port", sim_serving_base_port,
+                 "sim: the n-th workspace's endpoint listens on 127.0.0.1:BASE+n "
+                 "(0: ephemeral ports)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65000));
   app.add_option("--kubeconfig", kubeconfig,
                  "kube: kubeconfig file; without it the in-cluster service account is used");
   app.add_option("--context", kube_context, "kube: kubeconfig context (default: current-context)");
@@ -259,6 +269,8 @@ int main(int argc, char** argv) {
     if (!ReadFile(fleet_file, &yaml)) return Fail("--fleet " + fleet_file + ": cannot read");
     berth::agent::SimSettings settings;
     settings.time_scale = time_scale;
+    settings.serve = sim_serve;
+    settings.serving_base_port = sim_serving_base_port;
     auto cluster = berth::agent::SimCluster::FromFleetYaml(
         yaml, fleet_cluster.empty() ? options.join.cluster_name : fleet_cluster, settings, &clock);
     if (!cluster.ok()) return Fail(cluster.status().ToString());

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -27,6 +28,55 @@ std::string ObjectHash(const json& object) {
 
 namespace {
 
+double Rounded(double v) { return std::round(v * 1e4) / 1e4; }
+
+// |a - b| >= share × max(|a|, floor), a and b read as numbers (absent: 0).
+bool MovedBy(const json& a, const json& b, double share, double floor) {
+  const double x = a.is_number() ? a.get<double>() : 0;
+  const double y = b.is_number() ? b.get<double>() : 0;
+  return std::abs(x - y) >= share * std::max(std::abs(x), floor);
+}
+
+}  // namespace
+
+json ServingReport(const ServingSignals& s) {
+  return {
+      {"requestsPerSecond", Rounded(s.requests_per_second)},
+      {"running", s.running},
+      {"waiting", s.waiting},
+      {"kvCacheUsage", Rounded(s.kv_cache_usage)},
+      {"ttftSeconds",
+       {{"p50", Rounded(s.ttft_p50)}, {"p90", Rounded(s.ttft_p90)}, {"p99", Rounded(s.ttft_p99)}}},
+      {"latencySeconds",
+       {{"p50", Rounded(s.latency_p50)},
+        {"p90", Rounded(s.latency_p90)},
+        {"p99", Rounded(s.latency_p99)}}},
+      {"capacity", s.capacity}};
+}
+
+bool ServingMoved(const json& reported, const json& now) {
+  if (!reported.is_object()) return true;
+  for (const char* k : {"running", "waiting"}) {
+    const double a = reported.value(k, 0.0), b = now.value(k, 0.0);
+    if (std::abs(a - b) >= 1 && std::abs(a - b) >= 0.1 * a) return true;
+  }
+  if (reported.value("capacity", json(0)) != now.value("capacity", json(0))) return true;
+  if (std::abs(reported.value("kvCacheUsage", 0.0) - now.value("kvCacheUsage", 0.0)) >= 0.05)
+    return true;
+  if (MovedBy(reported.value("requestsPerSecond", json(0)), now.value("requestsPerSecond", json(0)),
+              0.1, 0.1))
+    return true;
+  for (const char* group : {"ttftSeconds", "latencySeconds"}) {
+    const json a = reported.value(group, json::object()), b = now.value(group, json::object());
+    for (const char* p : {"p50", "p90", "p99"}) {
+      if (MovedBy(a.value(p, json(0)), b.value(p, json(0)), 0.1, 0.001)) return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
 std::pair<std::string, std::string> SplitKey(const std::string& key) {
@@ -42,6 +92,41 @@ json OurStatusFields(const json& status) {
     if (auto it = status.find(k); it != status.end()) out[k] = *it;
   }
   return out;
+}
+
+// The workspace's objects for this member as the agent applies them: rendered for the entry's
+// assignment, labelled managed-by and workspace, StatefulSets annotated with the model and its
+// weights (the sim's startup and serving models read them).
+StatusOr<std::vector<json>> RenderForMember(const workspace::Workspace& ws, const std::string& ns,
+                                            const std::string& name, int replicas, int64_t revision,
+                                            const json& gpu, const std::vector<json>& references) {
+  workspace::ClusterAssignment assignment;
+  assignment.replicas = replicas;
+  assignment.revision = revision;
+  assignment.namespace_ = ns;
+  assignment.shape.product = gpu.value("product", std::string());
+  assignment.label_selector_honoured =
+      gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
+  assignment.shape.memory_gib = gpu.value("memoryGiB", 0.0);
+  assignment.shape.gpus_per_node = gpu.value("gpusPerNode", 1);
+  assignment.shape.mig_profile = gpu.value("migProfile", std::string());
+  assignment.gfd_product = gpu.value("gfdProduct", std::string());
+  assignment.references = references;
+  auto rendered = workspace::RenderWorkspace(ws, assignment);
+  if (!rendered.ok()) return rendered.status();
+  std::vector<json> objects;
+  for (json obj : rendered->objects) {
+    json& meta = obj["metadata"];
+    meta["labels"][kManagedByLabel] = kManagedByValue;
+    meta["labels"][kWorkspaceLabel] = name;
+    if (obj.value("kind", "") == "StatefulSet") {
+      meta["annotations"][kWeightsGibAnnotation] = std::to_string(ws.model.weights_gib);
+      meta["annotations"][kModelAnnotation] =
+          ws.model.preset.empty() ? ws.model.hf_id : ws.model.preset;
+    }
+    objects.push_back(std::move(obj));
+  }
+  return objects;
 }
 
 }  // namespace
@@ -200,6 +285,7 @@ int Reconciler::ProcessReady() {
     } else {
       queue_.Forget(*key);
       if (out.recheck) queue_.AddAfter(*key, options_.not_ready_recheck);
+      if (out.poll_serving) queue_.AddAfter(*key, options_.serving_recheck);
     }
   }
   return processed;
@@ -244,32 +330,10 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                            .ToJson();
     return fail("InvalidWorkEntry", pre_pull.status().ToString(), false);
   }
-  workspace::ClusterAssignment assignment;
-  assignment.replicas = desired.replicas;
-  assignment.revision = desired.revision;
-  assignment.namespace_ = ns;
-  assignment.shape.product = desired.gpu.value("product", std::string());
-  assignment.label_selector_honoured = desired.gpu.value("labelSelector", std::string()) != "NoMatchingNodes";
-  assignment.shape.memory_gib = desired.gpu.value("memoryGiB", 0.0);
-  assignment.shape.gpus_per_node = desired.gpu.value("gpusPerNode", 1);
-  assignment.shape.mig_profile = desired.gpu.value("migProfile", std::string());
-  assignment.gfd_product = desired.gpu.value("gfdProduct", std::string());
-  assignment.references = desired.references;
-  auto rendered = workspace::RenderWorkspace(*ws, assignment);
+  auto rendered = RenderForMember(*ws, ns, name, desired.replicas, desired.revision, desired.gpu,
+                                  desired.references);
   if (!rendered.ok()) return fail("RenderFailed", rendered.status().ToString(), false);
-
-  std::vector<json> objects;
-  for (json obj : rendered->objects) {
-    json& meta = obj["metadata"];
-    meta["labels"][kManagedByLabel] = kManagedByValue;
-    meta["labels"][kWorkspaceLabel] = name;
-    if (obj.value("kind", "") == "StatefulSet") {
-      meta["annotations"][kWeightsGibAnnotation] = std::to_string(ws->model.weights_gib);
-      meta["annotations"][kModelAnnotation] =
-          ws->model.preset.empty() ? ws->model.hf_id : ws->model.preset;
-    }
-    objects.push_back(std::move(obj));
-  }
+  std::vector<json> objects = std::move(*rendered);
   std::string pre_pull_note;
   std::optional<PrePullReport> pre_pull_failed;  // the DaemonSet could not be rendered
   if (*pre_pull) {
@@ -323,6 +387,7 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
   entry["phase"] = r.phase;
   entry["reason"] = r.reason;
   entry["message"] = message;
+  out.poll_serving = ReportServing(ns, name, entry) && r.phase == "Ready";
   bool pre_pull_done = true;
   if (*pre_pull) {
     PrePullReport report;
@@ -345,6 +410,22 @@ Reconciler::Outcome Reconciler::ReconcileDesired(const std::string& ns, const st
                 r.surge_replicas > 0 || plan.surge_replicas > 0 || !plan.held.empty() ||
                 !pre_pull_done;
   return out;
+}
+
+bool Reconciler::ReportServing(const std::string& ns, const std::string& name, json& entry) {
+  auto state = backend_->ReadServing(ns, name);
+  if (!state.ok()) {
+    spdlog::debug("serving state of {}/{}: {}", ns, name, state.status().ToString());
+    return false;
+  }
+  if (!state->url.empty()) entry["endpoint"] = state->url;
+  if (!state->signals) return false;
+  json now = ServingReport(*state->signals);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(Key(ns, name));
+  const json reported = it == entries_.end() ? json() : it->second.value("serving", json());
+  entry["serving"] = ServingMoved(reported, now) ? std::move(now) : reported;
+  return true;
 }
 
 StatusOr<int> Reconciler::SyncObjects(const std::vector<ManagedObject>& live_objects,

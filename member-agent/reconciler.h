@@ -47,6 +47,10 @@ struct ReconcilerOptions {
   Clock::Duration backoff_cap{std::chrono::seconds(60)};
   // A workspace that is not Ready yet is looked at again after this long.
   Clock::Duration not_ready_recheck{std::chrono::seconds(2)};
+  // A Ready workspace whose backend reports serving signals is looked at again after this
+  // long, so changed signals reach the hub (they are re-reported only when they moved
+  // enough: ServingMoved).
+  Clock::Duration serving_recheck{std::chrono::seconds(2)};
 };
 
 struct ReconcilerStats {
@@ -61,6 +65,14 @@ struct ReconcilerStats {
 
 // FNV-1a 64 of the object's compact JSON, hex: the berth.dev/applied-hash value.
 std::string ObjectHash(const nlohmann::json& object);
+
+// The report's "serving" object: {requestsPerSecond, running, waiting, kvCacheUsage,
+// ttftSeconds: {p50, p90, p99}, latencySeconds: {p50, p90, p99}, capacity}.
+nlohmann::json ServingReport(const ServingSignals& signals);
+// True when `now` differs from `reported` (a ServingReport, or null) enough to report again:
+// running or waiting by >= 1 and >= 10 %, capacity at all, kvCacheUsage by >= 0.05,
+// requestsPerSecond and each latency percentile by >= 10 % (of at least 0.1 req/s, 1 ms).
+bool ServingMoved(const nlohmann::json& reported, const nlohmann::json& now);
 
 class Reconciler {
  public:
@@ -111,6 +123,7 @@ class Reconciler {
     nlohmann::json entry;  // status entry (without lastTransitionTime), null = remove
     bool retry = false;    // failed: back off
     bool recheck = false;  // not Ready: look again soon
+    bool poll_serving = false;  // Ready with serving signals: look again after serving_recheck
   };
 
   bool AcceptWorkLocked(const nlohmann::json& work, bool from_hub);
@@ -119,6 +132,9 @@ class Reconciler {
   Outcome ReconcileUndesired(const std::string& ns, const std::string& name);
   // Applies `objects` whose applied-hash differs from the live one and deletes live objects
   // in neither `objects` nor `held`. Returns how many writes it made.
+  // Sets the entry's endpoint (when the backend knows its URL) and serving signals (the
+  // ones already reported unless ServingMoved). True when the backend gave signals.
+  bool ReportServing(const std::string& ns, const std::string& name, nlohmann::json& entry);
   StatusOr<int> SyncObjects(const std::vector<ManagedObject>& live,
                             const std::vector<nlohmann::json>& objects,
                             const std::set<ObjectKey>& held, const std::string& ns,

@@ -154,7 +154,8 @@ TEST_F(ReconcilerTest, BecomesReadyAfterPullAndLoadAndReportsOnce) {
   json ws = LastStatus()["workspaces"][0];
   EXPECT_EQ(ws["phase"], "Ready");
   EXPECT_EQ(ws["readyReplicas"], 1);
-  EXPECT_EQ(ws["endpoint"], "http://phi.models.svc:80");
+  // The sim's Service is a loopback listener (docs/AGENT.md "Serving (simulated)").
+  EXPECT_EQ(ws["endpoint"].get<std::string>().rfind("http://127.0.0.1:", 0), 0u) << ws.dump();
   EXPECT_EQ(ws["lastTransitionTime"], FormatRfc3339(clock_.Now()));
   size_t writes = hub_.Calls("PatchWorkStatus").size();
   clock_.Advance(std::chrono::seconds(30));
@@ -752,6 +753,130 @@ TEST(StateDirTest, CredentialIsStoredOwnerOnlyAndReloaded) {
   auto again = AgentStateDir::Open(state->dir());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again->LoadCredential(), "member-secret");
+}
+
+// The sim's Services: once Ready, the report carries the loopback endpoint and the queueing
+// model's signals with exactly the keys the hub reads.
+TEST_F(ReconcilerTest, ReadyWorkspaceReportsItsSimulatedEndpointAndServingSignals) {
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 2)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  Pass();
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["endpoint"].get<std::string>().rfind("http://127.0.0.1:", 0), 0u) << e.dump();
+  ASSERT_TRUE(e.contains("serving")) << e.dump();
+  const json& serving = e["serving"];
+  std::set<std::string> keys;
+  for (const auto& [k, v] : serving.items()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"requestsPerSecond", "running", "waiting", "kvCacheUsage",
+                                         "ttftSeconds", "latencySeconds", "capacity"}));
+  for (const char* group : {"ttftSeconds", "latencySeconds"}) {
+    std::set<std::string> ps;
+    for (const auto& [k, v] : serving[group].items()) ps.insert(k);
+    EXPECT_EQ(ps, (std::set<std::string>{"p50", "p90", "p99"})) << group;
+  }
+  EXPECT_GT(serving["capacity"].get<int>(), 1);  // two Ready replicas' sequences
+  EXPECT_EQ(serving["running"], 0);
+}
+
+// A backend that knows nothing of serving (kube today, or the sim with serving off) leaves
+// the Service's DNS name as the endpoint and reports no signals.
+TEST_F(ReconcilerTest, WithoutServingStateTheEndpointIsTheServiceName) {
+  SimSettings settings;
+  settings.serve = false;
+  auto sim = SimCluster::FromFleetYaml(kTestFleet, "sim-a", settings, &clock_);
+  ASSERT_TRUE(sim.ok());
+  sim_ = std::move(*sim);
+  backend_ = std::make_unique<CountingBackend>(sim_.get());
+  reconciler_ = NewReconciler();
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 1)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["endpoint"], "http://phi.models.svc:80");
+  EXPECT_FALSE(e.contains("serving"));
+}
+
+// Signals are re-reported only when they moved enough, and a Ready workspace is looked at
+// again every serving_recheck so that a change reaches the hub without a resync.
+class ServingBackend : public CountingBackend {
+ public:
+  using CountingBackend::CountingBackend;
+  StatusOr<ServingState> ReadServing(const std::string&, const std::string&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_;
+  }
+  void set_running(int running) {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_.url = "http://127.0.0.1:18000";
+    ServingSignals s;
+    s.running = running;
+    s.capacity = 64;
+    s.ready_endpoints = 2;
+    s.ttft_p50 = 0.2;
+    state_.signals = s;
+  }
+
+ private:
+  std::mutex mu_;
+  ServingState state_;
+};
+
+TEST_F(ReconcilerTest, ServingSignalsReachTheHubOnlyWhenTheyMoveEnough) {
+  auto backend = std::make_unique<ServingBackend>(sim_.get());
+  backend->set_running(20);
+  ReconcilerOptions opts;
+  opts.cluster = "sim-a";
+  reconciler_ = std::make_unique<Reconciler>(backend.get(), &hub_, state_.get(), &clock_, opts);
+  Observe(Work("sim-a", 1, {WorkEntry(WorkspaceObject("phi"), 1)}));
+  Pass();
+  RunUntil([&] { return StatusReady(); }, 300);
+  json e = LastStatus()["workspaces"][0];
+  EXPECT_EQ(e["endpoint"], "http://127.0.0.1:18000");
+  EXPECT_EQ(e["serving"]["running"], 20);
+  EXPECT_EQ(e["serving"]["capacity"], 64);
+  const size_t writes = hub_.Calls("PatchWorkStatus").size();
+
+  auto recheck = [&] {  // no Resync: only the periodic serving recheck can find the key
+    clock_.Advance(std::chrono::seconds(2));
+    EXPECT_GE(reconciler_->ProcessReady(), 1);
+    ASSERT_TRUE(reconciler_->FlushStatus().ok());
+  };
+  backend->set_running(21);  // 1 of 20 is under 10 %: not worth a write
+  recheck();
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), writes);
+  EXPECT_EQ(LastStatus()["workspaces"][0]["serving"]["running"], 20);
+  backend->set_running(30);
+  recheck();
+  EXPECT_EQ(hub_.Calls("PatchWorkStatus").size(), writes + 1);
+  EXPECT_EQ(LastStatus()["workspaces"][0]["serving"]["running"], 30);
+}
+
+TEST(ServingMovedTest, Thresholds) {
+  ServingSignals s;
+  s.running = 10;
+  s.waiting = 0;
+  s.requests_per_second = 5;
+  s.ttft_p50 = s.ttft_p90 = s.ttft_p99 = 0.1;
+  s.latency_p50 = s.latency_p90 = s.latency_p99 = 1;
+  s.capacity = 32;
+  const json base = ServingReport(s);
+  EXPECT_TRUE(ServingMoved(json(), base));
+  EXPECT_FALSE(ServingMoved(base, base));
+  auto moved = [&](auto change) {
+    ServingSignals t = s;
+    change(t);
+    return ServingMoved(base, ServingReport(t));
+  };
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.running = 11; }));  // 1 and 10 % of 10
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.waiting = 1; }));   // from none
+  EXPECT_FALSE(moved([](ServingSignals& t) { t.requests_per_second = 5.4; }));
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.requests_per_second = 5.6; }));
+  EXPECT_FALSE(moved([](ServingSignals& t) { t.latency_p99 = 1.05; }));
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.ttft_p90 = 0.2; }));
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.capacity = 33; }));
+  EXPECT_FALSE(moved([](ServingSignals& t) { t.kv_cache_usage = 0.04; }));
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.kv_cache_usage = 0.06; }));
 }
 
 }  // namespace

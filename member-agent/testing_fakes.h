@@ -117,6 +117,9 @@ class CountingBackend : public MemberBackend {
     return inner_->ReadPrePull(ns, ws);
   }
   StatusOr<GpuInventory> ReadInventory() override { return inner_->ReadInventory(); }
+  StatusOr<ServingState> ReadServing(const std::string& ns, const std::string& ws) override {
+    return inner_->ReadServing(ns, ws);
+  }
 
   int applies() const {
     std::lock_guard<std::mutex> lock(mu_);

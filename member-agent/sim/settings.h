@@ -18,6 +18,9 @@ struct SimSettings {
   std::map<std::string, double> image_sizes_gib;
   double weight_load_gib_per_s = 1.0;         // weights into GPU memory (download + load)
   double cached_weight_load_gib_per_s = 4.0;  // when the cluster caches the model
+  // Serving (serving_server.h): each workspace gets a loopback OpenAI-compatible listener.
+  bool serve = true;
+  int serving_base_port = 0;  // 0: ephemeral ports; else the n-th workspace gets base + n
 };
 
 // Reads the optional `sim:` block of a fleet cluster entry over `defaults`:

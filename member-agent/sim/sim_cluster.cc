@@ -7,6 +7,8 @@
 #include "member-agent/sim/faults.h"
 #include "member-agent/sim/prepull_daemonsets.h"
 #include "member-agent/sim/scheduling.h"
+#include "member-agent/sim/served_workspaces.h"
+#include "member-agent/sim/serving_server.h"
 #include "member-agent/sim/startup.h"
 #include "member-agent/sim/statefulsets.h"
 #include "placement/fleet_file.h"
@@ -45,6 +47,40 @@ SimCluster::SimCluster(placement::ClusterInventory cluster, SimSettings settings
                        const Clock* clock)
     : cluster_(std::move(cluster)), settings_(std::move(settings)), clock_(clock) {
   for (const auto& n : cluster_.nodes) nodes_.push_back(sim::NodeFromFleet(n, cluster_.cached_images));
+}
+
+SimCluster::~SimCluster() = default;
+
+void SimCluster::SetUnreachable(bool unreachable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unreachable_ = unreachable;
+  StepLocked();
+}
+
+void SimCluster::SyncServingLocked(Clock::TimePoint now) {
+  if (!settings_.serve) return;
+  auto served = sim::ServedWorkspaces(objects_, pods_, nodes_, now, kv_bytes_per_token_);
+  if (!serving_ && served.empty()) return;
+  if (!serving_) {
+    serving_ = std::make_unique<sim::ServingServer>(
+        clock_, sim::ServingOptions{settings_.time_scale, settings_.serving_base_port});
+  }
+  serving_->SetUnreachable(unreachable_);
+  if (served == served_) return;
+  serving_->Sync(served);
+  served_ = std::move(served);
+}
+
+StatusOr<ServingState> SimCluster::ReadServing(const std::string& ns,
+                                               const std::string& workspace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StepLocked();
+  ServingState out;
+  if (!serving_) return out;
+  out.url = serving_->Url(ns, workspace);
+  if (out.url.empty()) return out;
+  out.signals = serving_->Signals(ns, workspace);
+  return out;
 }
 
 Status SimCluster::Apply(const json& object) {
@@ -127,6 +163,7 @@ void SimCluster::StepLocked() {
     if (pod.node.empty()) ScheduleLocked(pod, now);
   }
   AdvanceStartupLocked(now);
+  SyncServingLocked(now);
 }
 
 PodState SimCluster::PodStateLocked(const sim::Pod& pod, Clock::TimePoint now) const {
@@ -236,6 +273,7 @@ json SimCluster::Describe() {
           {"timeScale", settings_.time_scale},
           {"unreachable", unreachable_.load()},
           {"failingImages", failing_images_},
+          {"serving", serving_ ? serving_->Describe() : json::array()},
           {"nodes", nodes},
           {"pods", pods}};
 }

@@ -22,19 +22,24 @@
 //     the cluster the model (inventory cachedImages / cachedModels);
 //   - faults: node down / up, GPUs lost on a node (pods over capacity are evicted),
 //     image pull failure for an image, and "unreachable" (the agent stops talking to the
-//     hub: a flag the agent's hub client honours).
+//     hub: a flag the agent's hub client honours; the serving listeners close too);
+//   - serving (SimSettings::serve): each workspace's Service is a loopback HTTP listener
+//     answering like vLLM's OpenAI server, timed by a queueing model of its Ready replicas
+//     (serving_server.h, serving_model.h, served_workspaces.h); ReadServing gives its URL
+//     and signals.
 // All time comes from the injected Clock; state advances lazily on every call.
 //
 // SimCluster holds the state and the mutex; each concern's decisions are free functions in
 // a file of its own beside this one: scheduling.h (nodes, which node takes a pod and why not
 // the others), statefulsets.h (pods from StatefulSets, rolling updates), startup.h (pulls,
 // container creation, weight loads, when a pod is ready), prepull_daemonsets.h, faults.h,
-// settings.h (the fleet file's sim block).
+// settings.h (the fleet file's sim block), served_workspaces.h (what the Services serve).
 //
 // Thread safety: every method is safe to call concurrently (one mutex).
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -50,9 +55,15 @@
 
 namespace berth::agent {
 
+namespace sim {
+class ServingServer;
+struct ServedWorkspace;
+}  // namespace sim
+
 class SimCluster final : public MemberBackend {
  public:
   SimCluster(placement::ClusterInventory cluster, SimSettings settings, const Clock* clock);
+  ~SimCluster() override;
 
   // Builds the cluster `cluster_name` of a fleet file (YAML text). NotFound lists the
   // cluster names the file has; Invalid for a bad file or sim block.
@@ -75,13 +86,19 @@ class SimCluster final : public MemberBackend {
   StatusOr<PrePullState> ReadPrePull(const std::string& namespace_,
                                      const std::string& workspace) override;
   StatusOr<GpuInventory> ReadInventory() override;
+  // The workspace's listener URL (empty state when serving is off or the workspace has no
+  // StatefulSet) and its queueing model's signals (serving_model.h).
+  StatusOr<ServingState> ReadServing(const std::string& namespace_,
+                                     const std::string& workspace) override;
 
   // --- fault injection (faults.cc; NotFound for an unknown node) ---
   Status SetNodeDown(const std::string& node, bool down);
   // `count` units (GPUs, or slices on MIG nodes) of the node fail; count 0 restores all.
   Status LoseGpus(const std::string& node, int count);
   void SetImagePullFailure(const std::string& image, bool failing);
-  void SetUnreachable(bool unreachable) { unreachable_ = unreachable; }
+  // Also closes the serving listeners (connection refused); clearing reopens them on the
+  // same ports.
+  void SetUnreachable(bool unreachable);
   const std::atomic<bool>* unreachable_flag() const { return &unreachable_; }
   void ClearFaults();
 
@@ -100,6 +117,8 @@ class SimCluster final : public MemberBackend {
   // The fleet caches the model or a pod / pre-pull has loaded it here.
   bool ModelCachedLocked(const std::string& model) const;
   PodState PodStateLocked(const sim::Pod& pod, Clock::TimePoint now) const;
+  // Hands the Services' workspaces and Ready replicas to serving_ (started on first need).
+  void SyncServingLocked(Clock::TimePoint now);
 
   const placement::ClusterInventory cluster_;
   const SimSettings settings_;
@@ -114,6 +133,9 @@ class SimCluster final : public MemberBackend {
   std::set<std::string> failing_images_;
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
   sim::PrePulls prepulls_;
+  std::unique_ptr<sim::ServingServer> serving_;        // null until a workspace exists
+  std::vector<sim::ServedWorkspace> served_;           // what serving_ was last given
+  std::map<std::string, int64_t> kv_bytes_per_token_;  // by model
 };
 
 }  // namespace berth::agent

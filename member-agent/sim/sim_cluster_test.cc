@@ -8,6 +8,8 @@
 
 #include "member-agent/hub_api.h"
 #include "member-agent/readiness.h"
+#include "member-agent/sim/loopback_http_testing.h"
+#include "member-agent/sim/serving_model.h"
 #include "member-agent/test_fleet.h"
 #include "member-agent/testing_fakes.h"
 #include "workspace/renderer.h"
@@ -440,6 +442,85 @@ TEST_F(SimTest, UnreachableCutsTheAgentOffFromTheHub) {
   EXPECT_EQ(hub.Calls("RenewLease").size(), 1u);
   sim_->ClearFaults();
   EXPECT_TRUE(cut.RenewLease("sim-a", "me", "t", 15).ok());
+}
+
+// The port of a workspace's serving listener, 0 when it has none.
+int ServingPort(SimCluster& sim, const std::string& ws) {
+  auto state = sim.ReadServing("models", ws);
+  if (!state.ok() || state->url.empty()) return 0;
+  return std::stoi(state->url.substr(std::string("http://127.0.0.1:").size()));
+}
+
+TEST_F(SimTest, ServingListenerFollowsTheStatefulSetAndItsReadyPods) {
+  Make();
+  EXPECT_EQ(ServingPort(*sim_, "phi"), 0);
+  Deploy("phi", 2);
+  const int port = ServingPort(*sim_, "phi");
+  ASSERT_GT(port, 0);
+  auto state = sim_->ReadServing("models", "phi");
+  ASSERT_TRUE(state.ok() && state->signals);
+  EXPECT_EQ(state->signals->ready_endpoints, 0);  // still pulling
+  EXPECT_EQ(sim::testing::Status(sim::testing::Get(port, "/health")), 503);
+  clock_.Advance(200s);
+  state = sim_->ReadServing("models", "phi");
+  EXPECT_EQ(state->signals->ready_endpoints, 2);
+  EXPECT_GT(state->signals->capacity, 2);
+  EXPECT_EQ(sim::testing::Status(sim::testing::Get(port, "/health")), 200);
+  const std::string models = sim::testing::Get(port, "/v1/models");
+  EXPECT_NE(models.find("\"id\":\"phi-4-mini-instruct\""), std::string::npos) << models;
+  // The pod's GPUs and the model's KV bytes set its slots: the same as the model computes.
+  sim::ReplicaSpec l4;
+  l4.gpu_product = "L4";
+  l4.gpu_memory_gib = 24;
+  l4.weights_gib = 7.15;
+  l4.kv_bytes_per_token = sim::KvBytesPerToken("phi-4-mini-instruct", 7.15);
+  EXPECT_EQ(state->signals->capacity, 2 * sim::SpeedOf(l4).max_sequences);
+  EXPECT_EQ(sim_->Describe()["serving"][0]["url"], state->url);
+  ASSERT_TRUE(sim_->Delete({"apps/v1", "StatefulSet", "models", "phi"}).ok());
+  EXPECT_EQ(ServingPort(*sim_, "phi"), 0);
+  EXPECT_EQ(sim::testing::Connect(port), -1);
+}
+
+TEST_F(SimTest, UnreachableClosesServingListenersAndClearingReopensThemOnTheSamePorts) {
+  Make();
+  Deploy("phi", 1);
+  clock_.Advance(200s);
+  const int port = ServingPort(*sim_, "phi");
+  ASSERT_GT(port, 0);
+  sim_->SetUnreachable(true);
+  EXPECT_EQ(sim::testing::Connect(port), -1);
+  sim_->ClearFaults();
+  EXPECT_EQ(ServingPort(*sim_, "phi"), port);
+  EXPECT_EQ(sim::testing::Status(sim::testing::Get(port, "/health")), 200);
+}
+
+TEST_F(SimTest, PodsThatStopBeingReadyGetNoNewRequests) {
+  SimSettings fast;
+  fast.time_scale = 0.01;  // replies in milliseconds of real time
+  Make(fast);
+  Deploy("phi", 4);
+  clock_.Advance(200s);
+  const int port = ServingPort(*sim_, "phi");
+  ASSERT_EQ(sim_->ReadServing("models", "phi")->signals->ready_endpoints, 4);
+  ASSERT_TRUE(sim_->SetNodeDown("l4-0", true).ok());
+  EXPECT_EQ(sim_->ReadServing("models", "phi")->signals->ready_endpoints, 2);
+  for (int i = 0; i < 6; ++i) {
+    const std::string r = sim::testing::Post(port, "/v1/completions",
+                                             R"({"model": "phi-4-mini-instruct", "prompt": "hi"})");
+    ASSERT_EQ(sim::testing::Status(r), 200) << r;
+  }
+  clock_.Advance(60s);
+  const std::string metrics = sim::testing::Get(port, "/metrics");
+  auto ready = sim_->ReadWorkload("models", "phi");
+  for (const auto& pod : ready->pods) {
+    const std::string line =
+        "vllm:request_success_total{model_name=\"phi-4-mini-instruct\",pod=\"" + pod.name + "\"}";
+    if (pod.ready) {
+      EXPECT_NE(metrics.find(line), std::string::npos) << pod.name;  // it took some
+    } else {
+      EXPECT_EQ(metrics.find(line), std::string::npos) << pod.name;  // it took none
+    }
+  }
 }
 
 TEST_F(SimTest, InventoryComesFromTheFleetAndSaysSimulated) {
