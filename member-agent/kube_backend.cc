@@ -122,6 +122,8 @@ const std::vector<KubeApiCall>& KubeBackend::ApiCalls() {
     c.push_back({"GET", "/api/v1/nodes", "", "nodes", "watch"});  // ?watch=true
     c.push_back({"GET", "/api/v1/pods", "", "pods", "watch"});
     c.push_back({"PATCH", "/api/v1/namespaces/{name}", "", "namespaces", "patch"});
+    // Serving signals: each Ready pod's vLLM /metrics through the pod proxy (kube_serving.cc).
+    c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods/{name}/proxy/metrics", "", "pods/proxy", "get"});
     return c;
   }();
   return calls;

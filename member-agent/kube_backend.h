@@ -23,6 +23,7 @@
 
 #include "api/kubeconfig.h"
 #include "member-agent/backend.h"
+#include "member-agent/vllm_metrics.h"
 
 namespace berth {
 class RestClient;
@@ -70,6 +71,12 @@ class KubeBackend final : public MemberBackend {
   // (or without it) by listing Nodes and Pods. Plus one list of pre-pull DaemonSets
   // (best effort: a failure is logged once and leaves their images out).
   StatusOr<GpuInventory> ReadInventory() override;
+  // Where the workspace is served and how busy (kube_serving.cc): the URL of its Service's
+  // load-balancer address, else endpoint_url_template; signals from each Ready pod's vLLM
+  // /metrics through the API server's pod proxy, over the interval since the last read.
+  StatusOr<ServingState> ReadServing(const std::string& namespace_, const std::string& workspace) override;
+  // "http://{workspace}.{namespace}.models.example.com" style (--endpoint-url-template).
+  void set_endpoint_url_template(std::string t) { endpoint_url_template_ = std::move(t); }
 
   // Starts list+watch of Nodes and Pods (two threads; resume from the last resourceVersion,
   // re-list on 410) so ReadInventory reads memory instead of listing every period.
@@ -98,6 +105,13 @@ class KubeBackend final : public MemberBackend {
   std::thread nodes_thread_, pods_thread_;
   std::mutex prepull_mu_;
   std::string prepull_error_;  // last pre-pull read error, logged once; guarded by prepull_mu_
+  std::string endpoint_url_template_;
+  struct LastScrape {
+    VllmScrape scrape;
+    std::chrono::steady_clock::time_point at{};
+  };
+  std::mutex serving_mu_;
+  std::map<std::string, LastScrape> scrapes_;  // "<ns>/<workspace>"; guarded by serving_mu_
 };
 
 // The REST path of a namespaced object of a kind the agent applies; Invalid for others.

@@ -96,6 +96,11 @@ class FakeKubeApi {
     std::lock_guard<std::mutex> lock(mu_);
     objects_[path]["status"] = std::move(status);
   }
+  // The text GET .../pods/<pod>:<port>/proxy/metrics answers (vLLM's /metrics).
+  void set_metrics(const std::string& pod, std::string text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_[pod] = std::move(text);
+  }
   bool has(const std::string& path) {
     std::lock_guard<std::mutex> lock(mu_);
     return objects_.count(path) > 0;
@@ -142,6 +147,18 @@ class FakeKubeApi {
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_.push_back(r);
+    }
+    static const std::regex proxy(R"(^/api/v1/namespaces/[^/]+/pods/([^/:]+):5000/proxy/metrics$)");
+    std::smatch pm;
+    if (std::regex_match(r.path, pm, proxy)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = metrics_.find(pm[1]);
+      if (it == metrics_.end()) {
+        req.reply(http::status_codes::NotFound, "no such pod", "text/plain");
+      } else {
+        req.reply(http::status_codes::OK, it->second, "text/plain; version=0.0.4");
+      }
+      return;
     }
     if (auto events = ServeWatch(r)) {
       req.reply(http::status_codes::OK, *events, "application/json");
@@ -219,6 +236,7 @@ class FakeKubeApi {
   std::set<std::string> namespaces_;
   json nodes_ = json::array();
   json pods_ = json::array();
+  std::map<std::string, std::string> metrics_;
 };
 
 class KubeBackendTest : public ::testing::Test {
@@ -620,6 +638,53 @@ TEST_F(KubeBackendTest, PrePullPhaseFromTheDaemonSetAndItsPods) {
   pre_pull();
   EXPECT_EQ(api_.writes(), writes);
   EXPECT_EQ(hub.Calls("PatchWorkStatus").size(), hub_writes);
+  ExpectOnlyDeclaredCalls();
+}
+
+// Serving on a real cluster: the Service's load-balancer address (or the URL template) and
+// the vLLM metrics of each Ready pod through the pod proxy.
+json ServingPod(const std::string& name, bool ready) {
+  return {{"metadata", {{"name", name}, {"namespace", "models"}, {"labels", {{kWorkspaceLabel, "phi"}}}}},
+          {"spec", {{"containers", json::array({{{"name", "vllm"}, {"ports", json::array({{{"name", "http"}, {"containerPort", 5000}}})}}})}}},
+          {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+}
+
+std::string VllmText(int running, int done) {
+  return "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"phi\"} " +
+         std::to_string(running) + "\nvllm:request_success_total{model_name=\"phi\",finished_reason=\"stop\"} " +
+         std::to_string(done) + "\nvllm:time_to_first_token_seconds_bucket{model_name=\"phi\",le=\"0.25\"} " +
+         std::to_string(done) + "\nvllm:time_to_first_token_seconds_bucket{model_name=\"phi\",le=\"+Inf\"} " +
+         std::to_string(done) + "\n";
+}
+
+TEST_F(KubeBackendTest, ServingFromTheLoadBalancerAndEachReadyPodsVllmMetrics) {
+  json svc = {{"apiVersion", "v1"}, {"kind", "Service"},
+              {"metadata", {{"name", "phi"}, {"namespace", "models"},
+                            {"labels", {{kManagedByLabel, kManagedByValue}, {kWorkspaceLabel, "phi"}}}}},
+              {"spec", {{"type", "ClusterIP"}, {"ports", json::array({{{"name", "http"}, {"port", 80}}})}}}};
+  ASSERT_TRUE(backend_->Apply(svc).ok());
+  api_.set_pods({ServingPod("phi-0", true), ServingPod("phi-1", false)});
+  api_.set_metrics("phi-0", VllmText(3, 10));
+  api_.set_metrics("phi-1", VllmText(50, 500));  // not Ready: not read
+
+  auto s = backend_->ReadServing("models", "phi");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->url, "") << "a ClusterIP Service without a template: unknown";
+  ASSERT_TRUE(s->signals);
+  EXPECT_EQ(s->signals->running, 3);
+  EXPECT_EQ(s->signals->ready_endpoints, 1);
+
+  backend_->set_endpoint_url_template("http://{workspace}.{namespace}.eu.example.com");
+  EXPECT_EQ(backend_->ReadServing("models", "phi")->url, "http://phi.models.eu.example.com");
+
+  api_.set_status("/api/v1/namespaces/models/services/phi", {{"loadBalancer", {{"ingress", json::array({{{"ip", "20.1.2.3"}}})}}}});
+  api_.set_metrics("phi-0", VllmText(1, 30));
+  s = backend_->ReadServing("models", "phi");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->url, "http://20.1.2.3:80") << "the load balancer wins over the template";
+  EXPECT_GT(s->signals->requests_per_second, 0) << "20 more requests since the last read";
+  EXPECT_EQ(s->signals->running, 1);
+  EXPECT_GT(s->signals->ttft_p50, 0);
   ExpectOnlyDeclaredCalls();
 }
 

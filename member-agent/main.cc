@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
       "or a simulated one (--backend sim)."};
   berth::agent::AgentOptions options;
   std::string hub_url, hub_ca_file, backend = "sim", fleet_file, fleet_cluster, kubeconfig;
-  std::string kube_context, log_format = "text", log_level = "info", join_token_file;
+  std::string kube_context, endpoint_url_template, log_format = "text", log_level = "info", join_token_file;
   double heartbeat_seconds = 5, resync_seconds = 2, time_scale = 1.0;
   std::vector<std::string> labels;
   app.add_option("--hub", hub_url, "Hub URL, e.g. https://hub.example:6443")->required();
@@ -196,6 +196,10 @@ int main(int argc, char** argv) {
   app.add_option("--kubeconfig", kubeconfig,
                  "kube: kubeconfig file; without it the in-cluster service account is used");
   app.add_option("--context", kube_context, "kube: kubeconfig context (default: current-context)");
+  app.add_option("--endpoint-url-template", endpoint_url_template,
+                 "kube: the URL clients reach a workspace at when its Service has no load-balancer "
+                 "address, e.g. http://{workspace}.{namespace}.gpu-eu-1.example.com ({workspace}, "
+                 "{namespace} replaced); reported as the cluster endpoint the gateway routes to");
   app.add_option("--label", labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
       ->delimiter(',');
   std::vector<std::string> taints;
@@ -299,6 +303,7 @@ int main(int argc, char** argv) {
     auto kube = berth::agent::KubeBackend::Create(*config);
     if (!kube.ok()) return Fail(kube.status().ToString());
     (*kube)->StartInventoryWatch();  // Nodes and Pods from a watch cache, not a list per period
+    (*kube)->set_endpoint_url_template(endpoint_url_template);
     member_backend = std::move(*kube);
   }
 

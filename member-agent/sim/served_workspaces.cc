@@ -83,6 +83,7 @@ std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods
       const int per_gpu = std::max(1, node->spec.units_per_gpu);
       ReplicaSpec spec;
       spec.pod = pod.name;
+      spec.revision = pod.revision;
       spec.gpu_product = node->spec.gpu_product;
       spec.gpu_memory_gib = node->spec.memory_gib * per_gpu;
       spec.gpus = static_cast<double>(std::max(1, pod.units) * nodes_per_replica) / per_gpu;

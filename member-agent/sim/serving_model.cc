@@ -144,7 +144,7 @@ RequestTimes ReplicaQueue::Admit(ModelTime now, int64_t prompt_tokens, int64_t c
   slots_.push(r.done);
   requests_.push_back(r);
   ++metrics_.waiting;  // recounted by the next Advance
-  return {r.first_token, r.done, spec_.pod};
+  return {r.first_token, r.done, spec_.pod, spec_.revision};
 }
 
 void ReplicaQueue::Advance(ModelTime now, std::vector<Completed>* completed) {

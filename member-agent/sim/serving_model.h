@@ -64,6 +64,7 @@ struct ReplicaSpec {
   double gpus = 1;            // GPUs of the replica (slices / slices per GPU on MIG)
   double weights_gib = 0;
   int64_t kv_bytes_per_token = 0;  // 0: estimated from the weights (see KvBytesPerToken)
+  std::string revision;            // the pod's berth.dev/revision (reply header only)
   bool operator==(const ReplicaSpec&) const = default;
 };
 
@@ -95,7 +96,8 @@ std::vector<double> E2eBuckets();
 
 struct RequestTimes {
   ModelTime first_token, done;
-  std::string pod;  // the replica that serves it
+  std::string pod;       // the replica that serves it
+  std::string revision;  // its berth.dev/revision
 };
 
 // The counters and histograms of one replica (vLLM's per-engine metrics).

@@ -36,15 +36,15 @@ constexpr int64_t kMaxStreamChunks = 32;  // a long stream sends tokens in at mo
 // One workspace's Service: what its sessions share with the server (by shared_ptr, so a
 // session may outlive the listener that accepted it).
 struct Endpoint {
-  const std::string ns, workspace;
+  const std::string ns, workspace, cluster;
   std::mutex mu;
   // --- guarded by mu ---
   std::vector<std::string> model_names;
   WorkspaceServing serving;
   uint64_t next_id = 0;
 
-  Endpoint(std::string n, std::string w, double time_scale)
-      : ns(std::move(n)), workspace(std::move(w)), serving(time_scale) {}
+  Endpoint(std::string n, std::string w, std::string c, double time_scale)
+      : ns(std::move(n)), workspace(std::move(w)), cluster(std::move(c)), serving(time_scale) {}
 };
 
 std::string ErrorJson(const std::string& message, const char* type, int code) {
@@ -72,9 +72,10 @@ const char* Reason(int status) {
   }
 }
 
-std::string Head(int status, const char* content_type, bool keep_alive, const std::string* body) {
+std::string Head(int status, const char* content_type, bool keep_alive, const std::string* body,
+                 const std::string& extra = "") {
   std::string h = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) +
-                  "\r\nContent-Type: " + content_type + "\r\nX-Berth-Simulated: true\r\n";
+                  "\r\nContent-Type: " + content_type + "\r\nX-Berth-Simulated: true\r\n" + extra;
   h += body ? "Content-Length: " + std::to_string(body->size()) + "\r\n"
             : std::string("Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
   if (!keep_alive) h += "Connection: close\r\n";
@@ -305,7 +306,7 @@ class Session : public std::enable_shared_from_this<Session> {
     events_.clear();
     const std::string body_text = reply.dump();
     events_.push_back(
-        {times->done, Head(200, "application/json", keep_alive_, &body_text) + body_text});
+        {times->done, Head(200, "application/json", keep_alive_, &body_text, Who(*times)) + body_text});
     WriteEvent(0);
   }
 
@@ -333,7 +334,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Chunk("data: " + j.dump() + "\n\n");
     };
     events_.clear();
-    events_.push_back({t.first_token, Head(200, "text/event-stream", keep_alive_, nullptr) +
+    events_.push_back({t.first_token, Head(200, "text/event-stream", keep_alive_, nullptr, Who(t)) +
                                           chunk("[simulated]", c.completion_tokens == 1)});
     const int64_t rest = c.completion_tokens - 1;
     const int64_t chunks = std::min(rest, kMaxStreamChunks);
@@ -346,6 +347,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     events_.back().bytes += Chunk("data: [DONE]\n\n") + "0\r\n\r\n";
     WriteEvent(0);
+  }
+
+  // The headers naming the cluster, pod and revision that answer.
+  std::string Who(const RequestTimes& t) const {
+    return "X-Berth-Cluster: " + endpoint_->cluster + "\r\nX-Berth-Pod: " + t.pod +
+           "\r\nX-Berth-Revision: " + t.revision + "\r\n";
   }
 
   void Send(int status, const char* content_type, const std::string& body) {
@@ -517,7 +524,8 @@ void ServingServer::Sync(const std::vector<ServedWorkspace>& workspaces) {
     auto it = impl_->entries.find(key);
     if (it == impl_->entries.end()) {
       Impl::Entry e;
-      e.endpoint = std::make_shared<Endpoint>(w.ns, w.workspace, impl_->options.time_scale);
+      e.endpoint = std::make_shared<Endpoint>(w.ns, w.workspace, impl_->options.cluster,
+                                                 impl_->options.time_scale);
       it = impl_->entries.emplace(key, std::move(e)).first;
       if (!impl_->unreachable) impl_->Open(key, it->second);
     }

@@ -1,7 +1,8 @@
 // The simulated cluster's Services: one plain HTTP/1.1 (keep-alive) listener on 127.0.0.1 per
 // (namespace, workspace) that answers like vLLM's OpenAI-compatible server, with replies timed
 // by the queueing model (serving_model.h). Every reply says it is simulated: header
-// `X-Berth-Simulated: true`, generated text starting "[simulated]".
+// `X-Berth-Simulated: true`, generated text starting "[simulated]". Completions also name
+// who answered: `X-Berth-Cluster`, `X-Berth-Pod`, `X-Berth-Revision` (for tests and demos).
 //
 //   GET  /v1/models            the served model names (--served-model-name, --lora-modules)
 //   POST /v1/completions       also "stream": true (server-sent events, then data: [DONE])
@@ -38,6 +39,7 @@ struct ServingOptions {
   // (an ephemeral one when that is taken).
   int base_port = 0;
   size_t max_body_bytes = 1 << 20;
+  std::string cluster;  // the X-Berth-Cluster header of completions
 };
 
 // A workspace whose StatefulSet exists, as the sim sees it at one step.

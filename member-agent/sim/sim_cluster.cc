@@ -63,7 +63,7 @@ void SimCluster::SyncServingLocked(Clock::TimePoint now) {
   if (!serving_ && served.empty()) return;
   if (!serving_) {
     serving_ = std::make_unique<sim::ServingServer>(
-        clock_, sim::ServingOptions{settings_.time_scale, settings_.serving_base_port});
+        clock_, sim::ServingOptions{settings_.time_scale, settings_.serving_base_port, 1 << 20, cluster_.name});
   }
   serving_->SetUnreachable(unreachable_);
   if (served == served_) return;

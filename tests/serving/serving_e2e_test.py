@@ -195,8 +195,10 @@ def check_routing(fleet):
     ok(clusters == {"srv-a", "srv-b"}, "chat is served by both of its clusters, srv-a and srv-b", clusters)
     got = [ask(fleet.gw_port, CODE) for _ in range(10)]
     ok({(g[0], g[1]) for g in got} == {(200, "srv-c")}, "code requests go to srv-c only", got[:3])
-    got = ask(fleet.gw_port, "anything-else", path="/models/%s/v1/chat/completions" % CODE)
-    ok(got[:2] == (200, "srv-c"), "path prefix /models/<model>/ routes whatever the body says", got)
+    got = ask(fleet.gw_port, CODE, path="/models/%s/v1/chat/completions" % CODE)
+    ok(got[:2] == (200, "srv-c"), "path prefix /models/<model>/ routes (prefix stripped)", got)
+    got = ask(fleet.gw_port, "gpt-4o", path="/models/%s/v1/chat/completions" % CODE)
+    ok(got[0] == 404, "the path routes, but the model server still checks the body's model (as vLLM)", got)
     status, _, _, _ = ask(fleet.gw_port, "no-such-model")
     ok(status == 404, "an unknown model is a 404", status)
 
@@ -238,18 +240,19 @@ def check_failback(fleet):
             wait_for("chat back on srv-a and srv-b, srv-c gone",
                      lambda: set(fleet.endpoints("chat")) == {"srv-a", "srv-b"}, 120)
             wait_for("srv-c's server removed from HAProxy",
-                     lambda: not any(n.startswith("srv-c_") for n in fleet.servers()), 30)
+                     lambda: "srv-c_serving_chat" not in fleet.servers(), 30)
             time.sleep(1)
     finally:
         stop.set()
         watcher.join(10)
     bad = load.summary("failback (srv-a back, srv-c drained)")
     ok(not bad, "no request fails during failback", bad[:5])
-    srv_c = [(t, s) for t, srv in samples for n, s in srv.items() if n.startswith("srv-c_")]
-    drained = [t for t, s in srv_c if s[0] == 0]
-    serving = [t for t, s in srv_c if s[0] > 0]
+    srv_c = [(t, s) for t, srv in samples for n, s in srv.items() if n == "srv-c_serving_chat"]
+    # Drained: weight 0, or HAProxy's admin state DRAIN (srv_admin_state bit 0x08).
+    drained = [t for t, s in srv_c if s[0] == 0 or s[2] & 0x08]
+    serving = [t for t, s in srv_c if s[0] > 0 and not s[2] & 0x08 and s[2] & 0x01 == 0]
     ok(drained and serving and min(drained) > min(serving),
-       "srv-c's server was drained (weight 0 in HAProxy) before it was removed",
+       "srv-c's server was drained (HAProxy state drain) before it was removed",
        "%d samples, %d drained" % (len(srv_c), len(drained)))
     after_drain = [r for r in load.results if drained and r[0] > min(drained) + 0.5 and r[2] == "srv-c"]
     ok(not after_drain, "a draining cluster gets no new requests", after_drain[:3])
