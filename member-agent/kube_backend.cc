@@ -11,24 +11,6 @@ namespace berth::agent {
 
 using nlohmann::json;
 
-namespace {
-
-struct KindPath {
-  const char* kind;
-  const char* api_version;
-  const char* prefix;  // /api/v1 or /apis/apps/v1
-  const char* plural;
-};
-constexpr KindPath kKinds[] = {
-    {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets"},
-    {"Service", "v1", "/api/v1", "services"},
-    {"ConfigMap", "v1", "/api/v1", "configmaps"},
-    {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets"},  // pre-pulls (prepull.h)
-    {"Secret", "v1", "/api/v1", "secrets"},                    // delivered references
-};
-constexpr const KindPath& kStatefulSets = kKinds[0];
-constexpr const KindPath& kDaemonSets = kKinds[3];
-
 std::string QueryEscape(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -49,6 +31,24 @@ std::string ManagedSelector(const std::string& workspace) {
   if (!workspace.empty()) sel += std::string(",") + kWorkspaceLabel + "=" + workspace;
   return "labelSelector=" + QueryEscape(sel);
 }
+
+namespace {
+
+struct KindPath {
+  const char* kind;
+  const char* api_version;
+  const char* prefix;  // /api/v1 or /apis/apps/v1
+  const char* plural;
+};
+constexpr KindPath kKinds[] = {
+    {"StatefulSet", "apps/v1", "/apis/apps/v1", "statefulsets"},
+    {"Service", "v1", "/api/v1", "services"},
+    {"ConfigMap", "v1", "/api/v1", "configmaps"},
+    {"DaemonSet", "apps/v1", "/apis/apps/v1", "daemonsets"},  // pre-pulls (prepull.h)
+    {"Secret", "v1", "/api/v1", "secrets"},                    // delivered references
+};
+constexpr const KindPath& kStatefulSets = kKinds[0];
+constexpr const KindPath& kDaemonSets = kKinds[3];
 
 std::string CollectionPath(const KindPath& k, const std::string& ns) {
   std::string p = k.prefix;

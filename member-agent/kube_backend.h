@@ -114,6 +114,11 @@ class KubeBackend final : public MemberBackend {
   std::map<std::string, LastScrape> scrapes_;  // "<ns>/<workspace>"; guarded by serving_mu_
 };
 
+// A query parameter value percent-encoded (RFC 3986 unreserved characters kept).
+std::string QueryEscape(const std::string& s);
+// "labelSelector=..." for Berth's objects, of one workspace when `workspace` is not empty.
+std::string ManagedSelector(const std::string& workspace);
+
 // The REST path of a namespaced object of a kind the agent applies; Invalid for others.
 StatusOr<std::string> KubeObjectPath(const ObjectKey& key);
 

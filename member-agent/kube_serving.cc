@@ -20,21 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string Escape(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -76,9 +61,7 @@ int ServingPort(const json& pod) {
 
 StatusOr<ServingState> KubeBackend::ReadServing(const std::string& ns, const std::string& ws) {
   ServingState out;
-  const std::string selector = Escape(std::string(kManagedByLabel) + "=" + kManagedByValue + "," +
-                                      kWorkspaceLabel + "=" + ws);
-  auto services = client_->Get("/api/v1/namespaces/" + ns + "/services?labelSelector=" + selector);
+  auto services = client_->Get("/api/v1/namespaces/" + ns + "/services?" + ManagedSelector(ws));
   if (!services.ok()) return services.status();
   for (const auto& svc : services->value("items", json::array())) {
     if (svc.value("/metadata/name"_json_pointer, std::string()) == ws) out.url = LoadBalancerUrl(svc);
@@ -87,7 +70,7 @@ StatusOr<ServingState> KubeBackend::ReadServing(const std::string& ns, const std
     out.url = ReplaceAll(ReplaceAll(endpoint_url_template_, "{workspace}", ws), "{namespace}", ns);
   }
   auto pods = client_->Get("/api/v1/namespaces/" + ns + "/pods?labelSelector=" +
-                           Escape(std::string(kWorkspaceLabel) + "=" + ws));
+                           QueryEscape(std::string(kWorkspaceLabel) + "=" + ws));
   if (!pods.ok()) return pods.status();
   VllmScrape now;
   int ready = 0;

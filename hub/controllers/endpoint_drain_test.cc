@@ -17,18 +17,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-json Entry(int replicas) {
-  return {{"workspace", {{"metadata", {{"name", "llama"}, {"namespace", "default"}}}}},
-          {"replicas", replicas},
-          {"revision", 1},
-          {"entryGeneration", 4}};
-}
 
-std::shared_ptr<const json> Work(const std::string& member, json entries) {
-  return std::make_shared<const json>(
-      json{{"metadata", {{"name", member}}},
-           {"spec", {{"cluster", member}, {"placementGeneration", 4}, {"workspaces", entries}}}});
-}
 
 MemberReport Serving(int ready) {
   MemberReport r;
@@ -53,11 +42,11 @@ struct Failback {
       member_objects[m] = {{"metadata", {{"name", m}}}};
       members[m] = MemberView{&member_objects[m], MemberPhase::kHealthy, kT0};
     }
-    works["gpu-away"] = Work("gpu-away", json::array({Entry(2)}));
+    works["gpu-away"] = WorkOf("gpu-away", json::array({WorkEntry("llama", 2)}));
     workspaces[kKey] = &llama;
     reported["gpu-away"][kKey] = Serving(2);
     reported["gpu-home"][kKey] = Serving(2);
-    desired.entries["gpu-home"][kKey] = Entry(2);
+    desired.entries["gpu-home"][kKey] = WorkEntry("llama", 2);
   }
   Failback(const Failback&) = delete;
 
@@ -70,7 +59,7 @@ struct Failback {
   void Commit() {
     json entries = json::array();
     for (const auto& [k, e] : desired.entries["gpu-away"]) entries.push_back(e);
-    works["gpu-away"] = Work("gpu-away", entries);
+    works["gpu-away"] = WorkOf("gpu-away", entries);
     desired.entries.erase("gpu-away");
   }
 };
@@ -83,7 +72,7 @@ TEST(DrainBeforeRemoval, KeepsALeavingEntryDrainingForTheGraceThenLetsItGo) {
   ASSERT_TRUE(f.desired.entries["gpu-away"].count(kKey)) << "the entry stays while it drains";
   const json& kept = f.desired.entries["gpu-away"][kKey];
   EXPECT_EQ(kept["draining"]["since"], "2026-01-01T00:00:01Z") << "stamped at the next whole second";
-  EXPECT_EQ(WhatRuns(kept), WhatRuns(Entry(2))) << "what runs is unchanged: the agent keeps serving";
+  EXPECT_EQ(WhatRuns(kept), WhatRuns(WorkEntry("llama", 2))) << "what runs is unchanged: the agent keeps serving";
   ASSERT_EQ(d[kKey].size(), 1u);
   EXPECT_EQ(d[kKey][0].cluster, "gpu-away");
   EXPECT_EQ(d[kKey][0].until, kT0 + seconds(31));
@@ -138,7 +127,7 @@ TEST(DrainBeforeRemoval, AnEntryWantedAgainStopsDraining) {
   Failback f;
   f.Run(kT0);
   f.Commit();
-  f.desired.entries["gpu-away"][kKey] = Entry(2);  // the pass places llama there again
+  f.desired.entries["gpu-away"][kKey] = WorkEntry("llama", 2);  // the pass places llama there again
   EXPECT_TRUE(f.Run(kT0 + seconds(3)).empty());
   EXPECT_FALSE(f.desired.entries["gpu-away"][kKey].contains("draining"));
 }

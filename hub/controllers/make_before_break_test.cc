@@ -14,18 +14,7 @@ using namespace stage_test;  // NOLINT: shared test data
 using nlohmann::json;
 using std::chrono::seconds;
 
-json Entry(const std::string& name, int replicas) {
-  return {{"workspace", {{"metadata", {{"name", name}, {"namespace", "default"}}}}},
-          {"replicas", replicas},
-          {"revision", 1},
-          {"entryGeneration", 4}};
-}
 
-std::shared_ptr<const json> Work(const std::string& member, json entries) {
-  return std::make_shared<const json>(
-      json{{"metadata", {{"name", member}}},
-           {"spec", {{"cluster", member}, {"placementGeneration", 4}, {"workspaces", entries}}}});
-}
 
 MemberReport Ready(int ready) {
   MemberReport r;
@@ -51,10 +40,10 @@ struct Move {
       member_objects[m] = {{"metadata", {{"name", m}}}};
       members[m] = MemberView{&member_objects[m], MemberPhase::kHealthy, kT0};
     }
-    works["gpu-a"] = Work("gpu-a", json::array({Entry("llama", 1)}));
+    works["gpu-a"] = WorkOf("gpu-a", json::array({WorkEntry("llama", 1)}));
     workspaces[kKey] = &llama;
     reported["gpu-a"][kKey] = Ready(1);
-    desired.entries["gpu-b"][kKey] = Entry("llama", 1);
+    desired.entries["gpu-b"][kKey] = WorkEntry("llama", 1);
     desired.allocations[kKey] = {Alloc("gpu-b", 1)};
     desired.requested[kKey] = 1;
   }
@@ -68,7 +57,7 @@ TEST(KeepUntilReplaced, KeepsTheOldEntryUntilTheReplacementsAreReady) {
   m.reported["gpu-b"][kKey] = Ready(0);
   Superseded s = m.Run();
   ASSERT_TRUE(m.desired.entries["gpu-a"].count(kKey)) << "the old entry stays on gpu-a";
-  EXPECT_EQ(m.desired.entries["gpu-a"][kKey], Entry("llama", 1))
+  EXPECT_EQ(m.desired.entries["gpu-a"][kKey], WorkEntry("llama", 1))
       << "unchanged, entryGeneration included";
   EXPECT_TRUE(m.desired.entries["gpu-b"].count(kKey)) << "and the new one is asked for";
   ASSERT_EQ(s[kKey].size(), 1u);
@@ -165,7 +154,7 @@ TEST(KeepUntilReplaced, FrozenMembersAreNotLookedAt) {
 
 TEST(KeepUntilReplaced, AnEntryTheMemberStillGetsIsNotTouched) {
   Move m;
-  m.desired.entries["gpu-a"][kKey] = Entry("llama", 3);  // rescaled in place
+  m.desired.entries["gpu-a"][kKey] = WorkEntry("llama", 3);  // rescaled in place
   Superseded s = m.Run();
   EXPECT_EQ(m.desired.entries["gpu-a"][kKey]["replicas"], 3);
   EXPECT_TRUE(s.empty());

@@ -2,6 +2,7 @@
 // allocations and member objects. Test-only.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,21 @@ inline placement::Allocation Alloc(const std::string& cluster, int replicas, int
 // A MemberCluster object with these spec.taints.
 inline nlohmann::json MemberObject(const std::string& name, nlohmann::json taints = nlohmann::json::array()) {
   return {{"metadata", {{"name", name}}}, {"spec", {{"taints", taints}}}};
+}
+
+// A Work entry of workspace default/<name>: `replicas` at revision 1, entryGeneration 4.
+inline nlohmann::json WorkEntry(const std::string& name, int replicas) {
+  return {{"workspace", {{"metadata", {{"name", name}, {"namespace", "default"}}}}},
+          {"replicas", replicas},
+          {"revision", 1},
+          {"entryGeneration", 4}};
+}
+
+// The Work of `member` with these spec.workspaces entries, at placementGeneration 4.
+inline std::shared_ptr<const nlohmann::json> WorkOf(const std::string& member, nlohmann::json entries) {
+  return std::make_shared<const nlohmann::json>(
+      nlohmann::json{{"metadata", {{"name", member}}},
+                     {"spec", {{"cluster", member}, {"placementGeneration", 4}, {"workspaces", entries}}}});
 }
 
 }  // namespace berth::hub::stage_test
