@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from deploy_files import (
-    AGENT_DIRS, BINARIES, DOCKERFILES, HUB_DIRS, OPERATIONS_MD, UNITS, binary_of_image,
+    AGENT_DIRS, BINARIES, DOCKERFILES, GATEWAY_DIRS, HUB_DIRS, OPERATIONS_MD, UNITS, binary_of_image,
     containers_of, die, dockerfile_instructions, exec_form, flag_in_help, flags_of,
     help_text, rel, rendered_objects, unit_exec_starts)
 
@@ -37,7 +37,7 @@ def doc_command_lines(path):
 def invocations():
     """[(where, binary, argv)] for every place deploy/ or the operations guide runs a binary."""
     found = []
-    for source, obj in rendered_objects(*HUB_DIRS, *AGENT_DIRS):
+    for source, obj in rendered_objects(*HUB_DIRS, *AGENT_DIRS, *GATEWAY_DIRS):
         for c in containers_of(obj):
             binary = binary_of_image(c.get("image", ""))
             if binary:

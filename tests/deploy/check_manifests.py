@@ -1,25 +1,27 @@
 """(3) The manifests render, validate against the Kubernetes schemas, and keep the deployment
-invariants (one hub replica, Recreate, non-root, HTTPS probes, Service names in the cert)."""
+invariants (one hub replica, Recreate, non-root, HTTPS probes, Service names in the cert; the
+gateway's ports, probes, state dir and hub kubeconfig Secret)."""
 
 import re
 import subprocess
 from pathlib import Path
 
 from deploy_files import (
-    DEPLOY, AGENT_DIRS, AGENT_EXAMPLE, AGENT_SECRET_TEMPLATE, HUB_DIRS, HUB_EXAMPLE, HUB_KUSTOMIZE,
-    arg_values, binary_of_image, containers_of, die, rel, rendered_objects)
+    DEPLOY, AGENT_DIRS, AGENT_EXAMPLE, AGENT_SECRET_TEMPLATE, GATEWAY_DIRS, GATEWAY_SECRET_TEMPLATE,
+    HUB_DIRS, HUB_EXAMPLE, HUB_KUSTOMIZE, SECRET_TEMPLATES, arg_values, binary_of_image,
+    containers_of, die, rel, rendered_objects)
 
 
 def run_schema_validation(findings):
     cmd = ["node", str(Path(__file__).parent / "manifests.mjs"), "validate",
-           *map(rel, HUB_DIRS + AGENT_DIRS), rel(AGENT_SECRET_TEMPLATE)]
+           *map(rel, HUB_DIRS + AGENT_DIRS + GATEWAY_DIRS), *map(rel, SECRET_TEMPLATES)]
     run = subprocess.run(cmd, capture_output=True, text=True)
     print(run.stdout, end="")
     findings.check(run.returncode == 0, "manifests validate against the Kubernetes schemas",
                    run.stderr.strip() or "manifests.mjs failed")
 
 
-def check_pod_hardening(findings, where, dep):
+def check_pod_hardening(findings, where, dep, singleton=True):
     pod = dep["spec"]["template"]["spec"]
     psc = pod.get("securityContext", {})
     findings.check(psc.get("runAsNonRoot") is True and psc.get("runAsUser", 0) != 0,
@@ -35,6 +37,8 @@ def check_pod_hardening(findings, where, dep):
         findings.check(bool(c.get("resources", {}).get("requests")), f"{where}/{c['name']} has resource requests",
                        "set resources.requests")
         findings.check("livenessProbe" in c, f"{where}/{c['name']} has a livenessProbe", "add one")
+    if not singleton:
+        return
     findings.check(dep["spec"].get("strategy", {}).get("type") == "Recreate", f"{where} strategy Recreate",
                    "two pods must never run at once (one SQLite writer / one member credential)")
     findings.check(dep["spec"].get("replicas") == 1, f"{where} has 1 replica", "set spec.replicas: 1")
@@ -186,11 +190,115 @@ def check_agent_manifests(findings, objects):
                    "a Secret in the base would overwrite the operator's real join token and CA")
 
 
+def port_of(address):
+    """The port of HOST:PORT / [V6]:PORT, or None."""
+    _, _, port = address.rpartition(":")
+    return int(port) if port.isdigit() else None
+
+
+def check_gateway_manifests(findings, objects, hub_sans, hub_url):
+    by_kind = {}
+    for _, o in objects:
+        by_kind.setdefault(o["kind"], []).append(o)
+    [dep] = by_kind["Deployment"]
+    ns = dep["metadata"]["namespace"]
+    findings.check(ns == "berth-system", "gateway namespace is berth-system", f"it is {ns}")
+    # Stateless (an emptyDir, no credential of its own): several replicas may run at once.
+    check_pod_hardening(findings, "gateway Deployment", dep, singleton=False)
+    [c] = [c for c in containers_of(dep) if binary_of_image(c["image"]) == "berth-gateway"]
+    findings.check(len(containers_of(dep)) == 1, "gateway HAProxy runs in the berth-gateway container",
+                   "berth-gateway starts /usr/sbin/haproxy itself: no sidecar")
+    argv = c.get("args", [])
+    pod = dep["spec"]["template"]["spec"]
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+    listen = arg_values(argv, "--listen")
+    metrics = arg_values(argv, "--metrics-listen")
+    findings.check(len(listen) == 1 and not listen[0].startswith(("127.", "localhost", "[::1]")),
+                   f"gateway --listen {listen} accepts connections from other pods",
+                   "pass --listen=0.0.0.0:PORT (the default is loopback)")
+    findings.check(len(metrics) == 1, f"gateway passes --metrics-listen {metrics}",
+                   "pass --metrics-listen=0.0.0.0:PORT so Prometheus can scrape HAProxy")
+    listen_port = port_of(listen[0]) if listen else None
+    metrics_port = port_of(metrics[0]) if metrics else None
+    for what, port in (("--listen", listen_port), ("--metrics-listen", metrics_port)):
+        findings.check(port in ports.values(), f"gateway containerPort matches {what} port {port}",
+                       f"containerPorts are {ports}")
+    catalog = arg_values(argv, "--catalog-listen")
+    findings.check(all(a.startswith("127.") for a in catalog), f"gateway --catalog-listen {catalog} is loopback",
+                   "only HAProxy in the same container dials the catalog listener")
+    haproxy = arg_values(argv, "--haproxy")
+    findings.check(all(h == "/usr/sbin/haproxy" for h in haproxy), f"gateway --haproxy {haproxy} is Debian's",
+                   "the image installs Debian's haproxy at /usr/sbin/haproxy")
+    findings.check(not arg_values(argv, "--haproxy-socket"), "gateway starts its own HAProxy",
+                   "--haproxy-socket attaches to an HAProxy outside the pod")
+    for probe in ("readinessProbe", "livenessProbe"):
+        p = c.get(probe, {})
+        target = (p.get("httpGet") or p.get("tcpSocket") or {}).get("port")
+        target = ports.get(target, target)
+        findings.check(target == listen_port, f"gateway {probe} checks the --listen port {listen_port}",
+                       f"it is {p}")
+
+    # --state-dir (haproxy.cfg, the map, the runtime socket, haproxy.log) is a writable volume.
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    state = arg_values(argv, "--state-dir")
+    state_volume = volumes.get(mounts.get(state[0], {}).get("name"), {}) if state else {}
+    findings.check(bool(state) and ("emptyDir" in state_volume or "persistentVolumeClaim" in state_volume)
+                   and not mounts[state[0]].get("readOnly"),
+                   f"gateway --state-dir {state} is a writable volume",
+                   "mount an emptyDir there (the root filesystem is read-only)")
+
+    # The hub kubeconfig comes from the Secret the template documents, as a mounted file.
+    findings.check(not arg_values(argv, "--endpoints-file"), "gateway reads the hub, not --endpoints-file",
+                   "--endpoints-file and --kubeconfig are exclusive")
+    kubeconfig = arg_values(argv, "--kubeconfig")
+    kdir = str(Path(kubeconfig[0]).parent) if kubeconfig else None
+    kvolume = volumes.get(mounts.get(kdir, {}).get("name"), {})
+    projected = {i["path"]: i["key"] for i in kvolume.get("secret", {}).get("items", [])}
+    kname = Path(kubeconfig[0]).name if kubeconfig else None
+    [(_, secret)] = rendered_objects(GATEWAY_SECRET_TEMPLATE)
+    keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+    findings.check(bool(kubeconfig) and "secret" in kvolume and
+                   kvolume["secret"]["secretName"] == secret["metadata"]["name"] and
+                   (projected.get(kname) if projected else kname) in keys,
+                   f"gateway --kubeconfig {kubeconfig} is a key of the Secret in {rel(GATEWAY_SECRET_TEMPLATE)}",
+                   "mount the Secret berth-gateway-hub with item kubeconfig there")
+    findings.check(not any("secretKeyRef" in e.get("valueFrom", {}) for e in c.get("env", [])),
+                   "the hub token is not in the gateway's environment", "read it from the mounted file")
+    findings.check(not any(o["kind"] == "Secret" for _, o in objects),
+                   "the gateway kustomization applies no Secret",
+                   "a Secret in the base would overwrite the operator's real kubeconfig")
+    # The template's kubeconfig names the hub the way the hub Deployment advertises itself.
+    m = re.search(r"server:\s*(\S+)", secret.get("stringData", {}).get("kubeconfig", ""))
+    server = m.group(1) if m else ""
+    findings.check(split_https_url(server)[0] in hub_sans and server.rstrip("/") == hub_url.rstrip("/"),
+                   f"gateway kubeconfig template dials the hub's --advertise-url {server}",
+                   f"the hub Deployment advertises {hub_url} (SANs {sorted(hub_sans)})")
+
+    # A Service reaches the OpenAI port and the metrics port.
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    services = [s for s in by_kind.get("Service", [])
+                if s["spec"].get("selector") and
+                all(pod_labels.get(k) == v for k, v in s["spec"]["selector"].items())]
+    findings.check(bool(services), "a Service selects the gateway pods", "add service.yaml")
+    targets = {ports.get(p.get("targetPort"), p.get("targetPort")) for s in services for p in s["spec"]["ports"]}
+    for what, port in (("OpenAI --listen", listen_port), ("--metrics-listen", metrics_port)):
+        findings.check(port in targets, f"gateway Service reaches the {what} port {port}",
+                       f"Service targetPorts are {sorted(map(str, targets))}")
+    sa = pod.get("serviceAccountName")
+    findings.check(sa in {o["metadata"]["name"] for o in by_kind.get("ServiceAccount", [])},
+                   f"gateway ServiceAccount {sa} exists", "add serviceaccount.yaml")
+    findings.check(pod.get("automountServiceAccountToken") is False,
+                   "gateway mounts no ServiceAccount token", "it never calls this cluster's API")
+    findings.check(not by_kind.get("ClusterRole") and not by_kind.get("Role"),
+                   "gateway has no Kubernetes RBAC", "it reads the hub, not this cluster")
+
+
 def check_every_file_is_used(findings):
     """Every YAML under deploy/kubernetes is a kustomization, one of its resources, or the
     Secret template: a stray copy would be applied by nobody and mislead readers."""
     kube = DEPLOY / "kubernetes"
-    used = {AGENT_SECRET_TEMPLATE.resolve()}
+    used = {t.resolve() for t in SECRET_TEMPLATES}
     for k in kube.rglob("kustomization.yaml"):
         used.add(k.resolve())
         # resources: is a plain YAML list in these files; no YAML module needed for it.
@@ -212,6 +320,9 @@ def check_manifests(findings):
     for d in AGENT_DIRS:
         print(f"# {rel(d)}")
         check_agent_manifests(findings, rendered_objects(d))
+    for d in GATEWAY_DIRS:
+        print(f"# {rel(d)}")
+        check_gateway_manifests(findings, rendered_objects(d), sans[HUB_KUSTOMIZE], advertised[HUB_KUSTOMIZE])
     # The example member dials a name the example hub's serving certificate holds.
     [cm] = [o for _, o in rendered_objects(AGENT_EXAMPLE) if o["kind"] == "ConfigMap"]
     host = re.sub(r"^https://", "", cm["data"]["hub-url"]).split("/")[0].rsplit(":", 1)[0]

@@ -14,15 +14,20 @@ DEPLOY = ROOT / "deploy"
 HUB_KUSTOMIZE = DEPLOY / "kubernetes" / "hub"
 AGENT_KUSTOMIZE = DEPLOY / "kubernetes" / "agent"
 AGENT_SECRET_TEMPLATE = AGENT_KUSTOMIZE / "secret.template.yaml"
+GATEWAY_KUSTOMIZE = DEPLOY / "kubernetes" / "gateway"
+GATEWAY_SECRET_TEMPLATE = GATEWAY_KUSTOMIZE / "secret.template.yaml"
+# Secrets the operator creates by hand: documented, never applied by a kustomization.
+SECRET_TEMPLATES = (AGENT_SECRET_TEMPLATE, GATEWAY_SECRET_TEMPLATE)
 # Example overlays: an externally reachable hub and a member agent that joins it.
 HUB_EXAMPLE = DEPLOY / "kubernetes" / "examples" / "hub-loadbalancer"
 AGENT_EXAMPLE = DEPLOY / "kubernetes" / "examples" / "agent-member"
 HUB_DIRS = (HUB_KUSTOMIZE, HUB_EXAMPLE)
 AGENT_DIRS = (AGENT_KUSTOMIZE, AGENT_EXAMPLE)
+GATEWAY_DIRS = (GATEWAY_KUSTOMIZE,)
 DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 OPERATIONS_MD = ROOT / "docs" / "OPERATIONS.md"
-BINARIES = ("berth-hub", "berth-agent", "berthctl")
+BINARIES = ("berth-hub", "berth-agent", "berthctl", "berth-gateway")
 
 
 class Findings:
