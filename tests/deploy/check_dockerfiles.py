@@ -192,6 +192,16 @@ def check_dockerfile(findings, path, base_packages, components):
                        f"{where} EXPOSEs the --listen port {port}", f"EXPOSE {exposed}")
     if name == "berth-agent":
         findings.check(bool(exposed), f"{where} EXPOSEs the admin port", "EXPOSE the --admin-listen port")
+    if name == "berth-gateway":
+        # berth-gateway starts HAProxy as its child (--haproxy, default /usr/sbin/haproxy).
+        findings.check("haproxy" in runtime_pkgs, f"{where} runtime installs Debian's haproxy",
+                       "add haproxy to the runtime stage's apt-get install")
+        argv = cmd[-1] if cmd and cmd[-1] else []
+        for flag in ("--listen", "--metrics-listen"):
+            values = arg_values(argv, flag)
+            port = values[0].rsplit(":", 1)[1] if values else None
+            findings.check(port is not None and any(port in e.split() for e in exposed),
+                           f"{where} EXPOSEs the {flag} port {port}", f"EXPOSE {exposed}")
 
     # The runtime packages (with their dependencies) provide every library the binary links.
     binary = Path(os.environ.get("BERTH_BIN_DIR", "")) / name

@@ -24,8 +24,9 @@ def unit_settings(path):
 
 
 def check_systemd(findings):
-    findings.check({p.name for p in UNITS} >= {"berth-hub.service", "berth-agent.service"},
-                   "units for the hub and the agent exist", f"found {[p.name for p in UNITS]}")
+    findings.check({p.name for p in UNITS} >= {"berth-hub.service", "berth-agent.service",
+                                               "berth-gateway.service"},
+                   "units for the hub, the agent and the gateway exist", f"found {[p.name for p in UNITS]}")
     for path in UNITS:
         where = rel(path)
         s = unit_settings(path)
@@ -51,6 +52,20 @@ def check_systemd(findings):
             findings.check(value.startswith("${CREDENTIALS_DIRECTORY}/") and name in credentials,
                            f"{where} --join-token-file {value} is a LoadCredential= file",
                            f"add LoadCredential={name}:/etc/berth/{name}")
+        # A kubeconfig holds a credential too: a LoadCredential= file, readable by the dynamic user.
+        for value in arg_values(argv, "--kubeconfig"):
+            name = value.rsplit("/", 1)[-1]
+            findings.check(value.startswith("${CREDENTIALS_DIRECTORY}/") and name in credentials,
+                           f"{where} --kubeconfig {value} is a LoadCredential= file",
+                           f"add LoadCredential={name}:/etc/berth/<file> and pass ${{CREDENTIALS_DIRECTORY}}/{name}")
+        if path.name == "berth-gateway.service":
+            findings.check(bool(arg_values(argv, "--kubeconfig")), f"{where} names the hub's kubeconfig",
+                           "pass --kubeconfig=${CREDENTIALS_DIRECTORY}/kubeconfig")
+            # HAProxy JIT-compiles the configuration's regexes (PCRE2 JIT) and refuses to start
+            # when W^X memory is denied ("jit compilation failed").
+            findings.check(s.get("MemoryDenyWriteExecute", ["no"])[-1] != "yes",
+                           f"{where} allows HAProxy's PCRE2 JIT (no MemoryDenyWriteExecute=yes)",
+                           "remove MemoryDenyWriteExecute=yes: the HAProxy child would not start")
         if path.name == "berth-agent.service":
             findings.check(bool(arg_values(argv, "--join-token-file")), f"{where} reads its join token from a file",
                            "pass --join-token-file")
