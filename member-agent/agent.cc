@@ -320,6 +320,10 @@ AdminResponse Agent::HandleAdmin(const AdminRequest& req) {
                             "image-pull-ok, unreachable, reachable, clear");
     }
     if (!s.ok()) return error(s.code() == StatusCode::kNotFound ? 404 : 400, s.message());
+    // The cluster changed under every workspace: report it now, not at the next poll (a
+    // real cluster's watch would say so), so the hub hears why replicas stopped before it
+    // sees the inventory that follows.
+    if (reconciler_) reconciler_->RequeueAllNow();
     WakeReconciler();
     return json_reply(200, sim_->Describe());
   }

@@ -252,6 +252,11 @@ Status Reconciler::Resync() {
   return Status::Ok();
 }
 
+void Reconciler::RequeueAllNow() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, d] : desired_) queue_.Add(key, /*urgent=*/true);
+}
+
 int Reconciler::ProcessReady() {
   int processed = 0;
   while (auto key = queue_.PopReady()) {

@@ -91,6 +91,9 @@ class Reconciler {
 
   // Queues every desired workspace and every managed workspace found in the backend.
   Status Resync();
+  // Every desired workspace is due now, also one waiting for its next serving poll or
+  // not-ready recheck: the cluster changed under it (a sim fault, as a watch event would say).
+  void RequeueAllNow();
   // Reconciles every key that is due now. Returns how many it processed.
   int ProcessReady();
   // Patches the Work status when it differs from what the hub holds. Ok when nothing to do.

@@ -159,7 +159,7 @@ class FailoverE2E : public ::testing::Test {
     // Unhealthy after 3 × 1 s without a renewal, failed over 3 s later, failback 6 s after
     // the member is back; replicas waiting for GPUs on a healthy member move after 3 s.
     o.extra_args = {"--heartbeat-period",    "1", "--missed-heartbeats",   "3",
-                    "--failover-toleration", "3", "--failback-hysteresis", "6",
+                    "--failover-toleration", "3", "--failback-hysteresis", "6", "--drain-grace", "2",
                     "--capacity-pending-timeout", "3"};
     auto hub = HubProcess::Start(o);
     ASSERT_TRUE(hub.ok()) << hub.status().ToString();
@@ -411,19 +411,23 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
       },
       10s))
       << works.Describe();
-  // The failback's entry on fo-a is the first one written after fo-a returned: after the
-  // stale entry was dropped, or (if it was kept) with a newer placement generation.
+  // The stale entry on fo-a serves again once fo-a is back, so it drains (kept `draining`)
+  // and is dropped when the drain ends, unless the failback wants fo-a again first (the
+  // entry then stays and stops draining). The failback's entry is the first one written
+  // after that without `draining`: after the drop, or with a newer placement generation.
   const int64_t a_generation = a_spec_before.value("placementGeneration", int64_t{0});
-  int64_t rv_a_dropped = 0, rv_a_back = 0, rv_a_ready = 0, rv_other_removed = 0;
+  int64_t rv_a_dropped = 0, rv_a_draining = 0, rv_a_back = 0, rv_a_ready = 0, rv_other_removed = 0;
   for (const auto& e : works.changes()) {
     const json& w = e["object"];
     const std::string name = w.value("/metadata/name"_json_pointer, std::string());
     const int64_t rv = Rv(w);
     if (rv <= rv_return) continue;
     const bool carries = !SpecEntry(w).is_null();
+    const bool draining = carries && SpecEntry(w).contains("draining");
     if (name == "fo-a") {
       if (!carries && !rv_a_dropped) rv_a_dropped = rv;
-      if (carries && !rv_a_back &&
+      if (draining && !rv_a_draining) rv_a_draining = rv;
+      if (carries && !draining && !rv_a_back &&
           (rv_a_dropped ||
            w.value("/spec/placementGeneration"_json_pointer, int64_t{0}) > a_generation)) {
         rv_a_back = rv;
@@ -433,12 +437,13 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
     if (name == elsewhere && !carries && !rv_other_removed) rv_other_removed = rv;
   }
   std::ostringstream order;
-  order << "fo-a entry dropped at rv " << rv_a_dropped << ", back at rv " << rv_a_back
+  order << "fo-a entry draining at rv " << rv_a_draining << ", dropped at rv " << rv_a_dropped
+        << ", back at rv " << rv_a_back
         << ", Ready at rv " << rv_a_ready << "; " << elsewhere << " entry removed at rv "
         << rv_other_removed << "\n"
         << works.Describe();
-  EXPECT_GT(rv_a_dropped, 0)
-      << "the stale entry on fo-a (replacements Ready elsewhere) was never dropped\n"
+  EXPECT_TRUE(rv_a_dropped > 0 || rv_a_draining > 0)
+      << "the stale entry on fo-a (replacements Ready elsewhere) was neither dropped nor drained\n"
       << order.str();
   ASSERT_GT(rv_a_back, 0) << order.str();
   ASSERT_GT(rv_a_ready, 0) << order.str();
@@ -455,7 +460,7 @@ TEST_F(FailoverE2E, ReplicasFailOverToAnotherMemberAndFailBackWithoutDroppingRea
   auto secs = [](Steady::duration d) { return std::chrono::duration<double>(d).count(); };
   std::printf(
       "failover e2e (hub --heartbeat-period 1 --missed-heartbeats 3 --failover-toleration 3 "
-      "--failback-hysteresis 6; agents --heartbeat-period 0.5 --time-scale 0.01):\n"
+      "--failback-hysteresis 6 --drain-grace 2; agents --heartbeat-period 0.5 --time-scale 0.01):\n"
       "  kill fo-a -> fo-a Unhealthy:                 %.2f s\n"
       "  kill fo-a -> %d replicas Ready on %s:        %.2f s\n"
       "  fo-a back -> failback complete (on fo-a, %s entry removed): %.2f s\n",

@@ -109,7 +109,7 @@ leftover=$(ls "$DIR"/agents/*.join-token 2>/dev/null)
 if ps -eo args | grep "[b]erth-agent" | grep -- "$DIR" | grep -q -- "--join-token "; then
   fail "no agent has its join token on the command line"
 else ok "no agent has its join token on the command line"; fi
-for name in test-eu hub; do
+for name in test-eu hub berth-gateway; do
   grep -q "$name" <<<"$out" && ok "fleet up prints $name" || fail "fleet up prints $name" "$out"
 done
 grep -q "fleet down --data-dir $DIR" <<<"$out" && ok "fleet up prints the next commands" || fail "fleet up prints the next commands" "$out"
@@ -125,8 +125,10 @@ check "the running hub is untouched by the refused fleet up" alive hub
 
 # ---------------------------------------------------------------- status, kill, restart
 out=$("$BERTHCTL" fleet status --data-dir "$DIR" 2>&1); rc=$?
-[ $rc -eq 0 ] && [ "$(grep -c ' running ' <<<"$out")" -eq 4 ] && ok "fleet status: 4 processes running, exit 0" ||
-  fail "fleet status: 4 processes running, exit 0 (rc $rc)" "$out"
+# hub, three agents and berth-gateway (which runs HAProxy as its child)
+[ $rc -eq 0 ] && [ "$(grep -c ' running ' <<<"$out")" -eq 5 ] && grep -q "^berth-gateway .* running" <<<"$out" &&
+  ok "fleet status: 5 processes running (hub, 3 agents, gateway), exit 0" ||
+  fail "fleet status: 5 processes running (hub, 3 agents, gateway), exit 0 (rc $rc)" "$out"
 kill -9 "$(cat "$DIR/pids/test-us.pid")"
 wait_until 10 bash -c "! kill -0 $(cat "$DIR/pids/test-us.pid") 2>/dev/null"
 out=$("$BERTHCTL" fleet status --data-dir "$DIR" 2>&1); rc=$?
@@ -144,8 +146,8 @@ out=$("$BERTHCTL" fleet restart --data-dir "$DIR" no-such-cluster 2>&1); rc=$?
 
 # ---------------------------------------------------------------- fleet down
 out=$("$BERTHCTL" fleet down --data-dir "$DIR" 2>&1); rc=$?
-[ $rc -eq 0 ] && [ "$(grep -c '^stopped ' <<<"$out")" -eq 4 ] && ok "fleet down stops 4 processes" ||
-  fail "fleet down stops 4 processes (rc $rc)" "$out"
+[ $rc -eq 0 ] && [ "$(grep -c '^stopped ' <<<"$out")" -eq 5 ] && ok "fleet down stops 5 processes" ||
+  fail "fleet down stops 5 processes (rc $rc)" "$out"
 wait_until 15 all_gone && ok "every process the fleet ran is gone" || fail "every process the fleet ran is gone" "$(ls "$WORK/pids-seen")"
 leftover=$(ls "$DIR"/pids/ 2>/dev/null)
 [ -z "$leftover" ] && ok "fleet down removes the pid files" || fail "fleet down removes the pid files" "$leftover"
