@@ -8,8 +8,8 @@ SANITIZE_DIR ?= build-asan
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 
-# What `make demo` runs: the hub, the agent and berthctl, not every test and benchmark.
-DEMO_TARGETS = berth-hub berth-agent berthctl
+# What `make demo` runs: the hub, the agent, the gateway and berthctl, not every test and benchmark.
+DEMO_TARGETS = berth-hub berth-agent berthctl berth-gateway
 
 .PHONY: all deps configure build build-demo test demo bench clean format fuzz fuzz-smoke test-sanitize configure-sanitize
 

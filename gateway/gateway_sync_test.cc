@@ -71,7 +71,8 @@ TEST(GatewaySync, ServersOutsideTheSlotsAreNeverTouched) {
 TEST(GatewaySync, SendsThePlanAndCountsRefusals) {
   FakeRuntimeApi api;
   api.answers
-      ["add server berth_slot_000/c1_ml_w 10.0.0.1:80 weight 10 check inter 2000ms fall 3 rise 2"] =
+      ["add server berth_slot_000/c1_ml_w 10.0.0.1:80 weight 10 check inter 2000ms fall 3 rise 2"
+               " observe layer4 error-limit 1 on-error mark-down"] =
       "New server registered.\n";
   api.answers["enable health berth_slot_000/c1_ml_w"] = "No such server.\n";
   GatewaySync sync(&api, Options(), Identity);
@@ -79,7 +80,8 @@ TEST(GatewaySync, SendsThePlanAndCountsRefusals) {
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.refused, 1);
   EXPECT_THAT(api.sent, ElementsAre("add server berth_slot_000/c1_ml_w 10.0.0.1:80 weight 10 check "
-                                    "inter 2000ms fall 3 rise 2",
+                                    "inter 2000ms fall 3 rise 2 observe layer4 error-limit 1 "
+                                    "on-error mark-down",
                                     "enable health berth_slot_000/c1_ml_w",
                                     "enable server berth_slot_000/c1_ml_w",
                                     "add map /s/models.map phi berth_slot_000"));

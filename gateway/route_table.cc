@@ -239,6 +239,7 @@ RouteTableBuild BuildRouteTable(const std::vector<WorkspaceEndpoints>& workspace
       models.insert(m);
     }
     for (const auto& ep : ws.endpoints) {
+      if (ep.url.empty()) continue;  // not reported yet (the hub says Down, NotReported): nothing to route to
       auto hp = ParseEndpointUrl(ep.url);
       std::string origin = ws.namespace_name + "/" + ws.name + "@" + ep.cluster;
       if (!hp.ok()) {

@@ -52,7 +52,11 @@ void AddServer(const std::string& backend, const std::string& model, const Upstr
   out->gain.push_back({"add server " + ref + " " + s.host + ":" + std::to_string(s.port) +
                            " weight " + std::to_string(s.weight) + " check inter " +
                            std::to_string(o.check_interval_ms) + "ms fall " +
-                           std::to_string(o.check_fall) + " rise " + std::to_string(o.check_rise),
+                           std::to_string(o.check_fall) + " rise " + std::to_string(o.check_rise) +
+                           // A refused or reset connection marks it down at once (the request
+                           // is retried elsewhere): a dead cluster is out in one request, not
+                           // after fall × inter of failed checks; checks bring it back.
+                           " observe layer4 error-limit 1 on-error mark-down",
                        why});
   out->gain.push_back({"enable health " + ref, why});
   Admin want = DesiredAdmin(s);

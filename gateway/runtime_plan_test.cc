@@ -61,9 +61,9 @@ TEST(PlanRuntime, NewModelTakesAFreeSlotAndItsServersComeFirst) {
       seen, Routes({{"phi", {Server("a", 1, kServing, 10), Server("b", 2, kDown, 0)}}}), Options());
   EXPECT_THAT(
       Texts(plan),
-      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 10 check inter 1000ms fall 2 rise 1",
+      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 10 check inter 1000ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
                   "enable health slot_0/a", "enable server slot_0/a",
-                  "add server slot_0/b 10.0.0.1:2 weight 0 check inter 1000ms fall 2 rise 1",
+                  "add server slot_0/b 10.0.0.1:2 weight 0 check inter 1000ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
                   "enable health slot_0/b",  // Down: stays in maint
                   "add map /s/models.map phi slot_0"));
   EXPECT_EQ(plan.model_backends.at("phi"), "slot_0");
@@ -189,7 +189,7 @@ TEST(PlanRuntime, ModelWithoutSlotGetsOneWhenFreed) {
   auto plan = PlanRuntime(seen, Routes({{"b", {Server("y", 2, kServing, 4)}}}), Options(1));
   EXPECT_THAT(
       Texts(plan),
-      ElementsAre("add server slot_0/y 10.0.0.1:2 weight 4 check inter 1000ms fall 2 rise 1",
+      ElementsAre("add server slot_0/y 10.0.0.1:2 weight 4 check inter 1000ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
                   "enable health slot_0/y", "enable server slot_0/y",
                   "set map /s/models.map b slot_0"));
   EXPECT_THAT(plan.errors, IsEmpty());
@@ -218,7 +218,7 @@ TEST(PlanRuntime, AddingDrainingServerLeavesItDraining) {
       PlanRuntime(ObservedHaproxy{}, Routes({{"m", {Server("a", 1, kDraining, 0)}}}), Options());
   EXPECT_THAT(
       Texts(plan),
-      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 0 check inter 1000ms fall 2 rise 1",
+      ElementsAre("add server slot_0/a 10.0.0.1:1 weight 0 check inter 1000ms fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down",
                   "enable health slot_0/a", "set server slot_0/a state drain",
                   "add map /s/models.map m slot_0"));
 }

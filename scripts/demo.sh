@@ -139,6 +139,9 @@ wait_for 120 "llama-70b to be Available elsewhere" moved
 note "llama-70b Available again on $(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}') $(elapsed "$start")s after the kill"
 kubectl get events -n ml --field-selector involvedObject.name=llama-70b
 traffic_summary "$killed_at" "from the kill until llama-70b was Available elsewhere"
+note "models spread over clusters keep serving (the gateway retries a refused connection elsewhere and"
+note "takes $victim out at once); llama-70b ran only on $victim, so its requests get 503 model_unavailable"
+note "until its replacements are Ready: spread a model (minClusters, spread) to survive a lost cluster"
 
 bold "Restarting the agent of $victim (its credential is in its state dir: no new token)"
 "$BIN/berthctl" fleet restart --data-dir "$DATA" "$victim"

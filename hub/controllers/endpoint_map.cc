@@ -53,6 +53,21 @@ json OldEndpoint(const json& old_endpoints, const std::string& cluster) {
   return json::object();
 }
 
+// Until the agent answers a changed entry (its report is fenced by entryGeneration), what it
+// last reported still serves: its pods are untouched until it acts. The previous map entry
+// stands in for the report.
+MemberReport LastKnown(const json& old) {
+  MemberReport r;
+  if (!old.is_object() || !old.contains("url") || !old["url"].is_string()) return r;
+  r.endpoint = old["url"];
+  r.available = r.ready = old.value("readyReplicas", 0);
+  if (auto sv = old.find("serving"); sv != old.end() && sv->is_object()) {
+    r.serving = *sv;
+    r.capacity = sv->value("capacity", 0);
+  }
+  return r;
+}
+
 }  // namespace
 
 std::map<std::string, std::vector<EndpointSource>> EndpointSources(
@@ -84,16 +99,22 @@ std::map<std::string, std::vector<EndpointSource>> EndpointSources(
 }
 
 json EndpointMap(const std::vector<EndpointSource>& sources, const json& old_endpoints, Clock::TimePoint now) {
-  int max_capacity = 0;
+  std::vector<MemberReport> reports;  // each source's report, or its last known one
+  reports.reserve(sources.size());
   for (const auto& s : sources) {
-    if (s.down_reason.empty() && !s.draining_until && s.report && s.report->available > 0) {
-      max_capacity = std::max(max_capacity, CapacityOf(*s.report));
+    reports.push_back(s.report ? *s.report : LastKnown(OldEndpoint(old_endpoints, s.cluster)));
+  }
+  int max_capacity = 0;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const EndpointSource& s = sources[i];
+    if (s.down_reason.empty() && !s.draining_until && reports[i].available > 0) {
+      max_capacity = std::max(max_capacity, CapacityOf(reports[i]));
     }
   }
   std::vector<json> list;
-  for (const auto& s : sources) {
-    const MemberReport none;
-    const MemberReport& r = s.report ? *s.report : none;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const EndpointSource& s = sources[i];
+    const MemberReport& r = reports[i];
     json e = {{"cluster", s.cluster}, {"revision", s.revision}, {"readyReplicas", r.available}, {"weight", 0}};
     if (!r.endpoint.empty()) e["url"] = r.endpoint;
     std::string state = "Down", reason;

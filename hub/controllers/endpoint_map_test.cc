@@ -99,6 +99,22 @@ TEST(EndpointMap, NoReadyReplicasOrNoReportIsDown) {
   EXPECT_EQ((*Find(m, "a"))["weight"], 0);
 }
 
+// A changed entry (more replicas there after a failover) fences the agent's report until it
+// answers; meanwhile the endpoint keeps serving as last reported, not Down.
+TEST(EndpointMap, AFencedReportKeepsTheLastKnownEndpoint) {
+  MemberReport a = Report(2, "http://a", 64);
+  json old = json::array({{{"cluster", "b"}, {"url", "http://b"}, {"state", "Serving"}, {"weight", 128},
+                           {"readyReplicas", 1}, {"serving", {{"capacity", 32}}},
+                           {"lastTransitionTime", "2025-12-31T00:00:00Z"}}});
+  json m = EndpointMap({Source("a", &a), Source("b", nullptr)}, old, kT0);
+  const json& b = *Find(m, "b");
+  EXPECT_EQ(b["state"], "Serving");
+  EXPECT_EQ(b["url"], "http://b");
+  EXPECT_EQ(b["weight"], 128);
+  EXPECT_EQ(b["lastTransitionTime"], "2025-12-31T00:00:00Z");
+  EXPECT_EQ((*Find(m, "a"))["weight"], 256);
+}
+
 TEST(EndpointMap, LastTransitionTimeKeptWhileTheStateIsUnchanged) {
   MemberReport a = Report(2, "http://a");
   json old = json::array({{{"cluster", "a"}, {"state", "Serving"}, {"lastTransitionTime", "2025-12-31T00:00:00Z"}}});
