@@ -412,9 +412,15 @@ Status FleetController::WriteWork(const PassResult& pass) {
         case WorkWrite::Op::kCreate:
           objects_.Create(works_kind, "", w.object, {}, cb);
           break;
-        case WorkWrite::Op::kUpdate:
-          objects_.Update(works_kind, "", w.member, w.object, {}, cb);
+        case WorkWrite::Op::kUpdate: {
+          // Unconditional: the hub is the only writer of a Work's spec and a main-resource
+          // update never touches status, so an agent's status report in between (every few
+          // seconds with serving signals) must not fail the pass with a 409.
+          json unconditional = w.object;
+          if (unconditional.contains("metadata")) unconditional["metadata"].erase("resourceVersion");
+          objects_.Update(works_kind, "", w.member, std::move(unconditional), {}, cb);
           break;
+        }
         case WorkWrite::Op::kDelete:
           objects_.Delete(works_kind, "", w.member, {}, cb);
           break;
