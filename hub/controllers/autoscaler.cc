@@ -48,7 +48,7 @@ int RecommendFor(AutoscalingMetricType type, double value, double target, const 
     ratio = value * ready / (target * current);
     if (ratio < 1) return current;
   }
-  if (std::abs(ratio - 1) <= in.spec.tolerance) return current;
+  if (std::abs(ratio - 1) <= in.spec.tolerance + kCeilSlack) return current;
   return static_cast<int>(std::ceil(ratio * current - kCeilSlack));
 }
 
@@ -247,7 +247,14 @@ AutoscaleDecision Autoscale(const AutoscaleInput& in) {
   } else {
     d.scaling_active = {"ScalingActive", true, "ValidMetricFound",
                         "the replica count was computed from " + Describe(*d.driving_metric)};
-    Stabilized s = Stabilize(in, d.driving_metric->replicas);
+    AutoscaleInput seeded = in;
+    if (in.state.recommendations.empty()) {
+      // No history (first pass, or no signal for a whole window): as HPA does, count the
+      // current size as a recommendation made now, so a scale-down waits out the window.
+      seeded.state.recommendations.push_back({in.now, in.current_replicas});
+      d.next_state.recommendations.push_back({in.now, in.current_replicas});
+    }
+    Stabilized s = Stabilize(seeded, d.driving_metric->replicas);
     d.next_state.recommendations.push_back({in.now, d.driving_metric->replicas});
     d.able_to_scale = {"AbleToScale", true, s.reason, s.message};
     stabilized = s.replicas;
@@ -324,8 +331,8 @@ StatusOr<AutoscalerState> AutoscalerStateFromJson(const nlohmann::json& json, co
     entries("scaleEvents", "change", [&](Clock::TimePoint at, int n) { state.scale_events.push_back({at, n}); });
   }
   if (causes.empty()) return state;
-  return Status::Invalid(path + " is invalid: " + causes.front().field + ": " + causes.front().message,
-                         std::move(causes));
+  std::string msg = path + " is invalid: " + causes.front().field + ": " + causes.front().message;
+  return Status::Invalid(std::move(msg), std::move(causes));
 }
 
 }  // namespace berth::hub
