@@ -42,7 +42,8 @@ class Causes {
   bool Integer(const json& object, const char* key, const std::string& path, int* out) {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return false;
-    const bool fits = it->is_number_integer() && it->get<int64_t>() >= INT32_MIN && it->get<int64_t>() <= INT32_MAX;
+    const bool fits = it->is_number_integer() && it->get<int64_t>() >= INT32_MIN &&
+                      it->get<int64_t>() <= INT32_MAX;
     if (!fits) {
       Add(path + "." + key, "must be a 32-bit integer, got " + it->dump(), "FieldValueTypeInvalid");
       return false;
@@ -54,7 +55,8 @@ class Causes {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return false;
     if (!it->is_number()) {
-      Add(path + "." + key, "must be a number, got " + std::string(it->type_name()), "FieldValueTypeInvalid");
+      Add(path + "." + key, "must be a number, got " + std::string(it->type_name()),
+          "FieldValueTypeInvalid");
       return false;
     }
     *out = it->get<double>();
@@ -65,7 +67,8 @@ class Causes {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return "";
     if (!it->is_string()) {
-      Add(path + "." + key, "must be a string, got " + std::string(it->type_name()), "FieldValueTypeInvalid");
+      Add(path + "." + key, "must be a string, got " + std::string(it->type_name()),
+          "FieldValueTypeInvalid");
       return "";
     }
     return it->get<std::string>();
@@ -75,7 +78,8 @@ class Causes {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return nullptr;
     if (!it->is_object()) {
-      Add(path + "." + key, "must be an object, got " + std::string(it->type_name()), "FieldValueTypeInvalid");
+      Add(path + "." + key, "must be an object, got " + std::string(it->type_name()),
+          "FieldValueTypeInvalid");
       return nullptr;
     }
     return &*it;
@@ -84,7 +88,8 @@ class Causes {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return nullptr;
     if (!it->is_array()) {
-      Add(path + "." + key, "must be an array, got " + std::string(it->type_name()), "FieldValueTypeInvalid");
+      Add(path + "." + key, "must be an array, got " + std::string(it->type_name()),
+          "FieldValueTypeInvalid");
       return nullptr;
     }
     return &*it;
@@ -93,7 +98,9 @@ class Causes {
   std::vector<FieldCause> list;
 };
 
-std::string Indexed(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string Indexed(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
 void ParsePolicy(Causes& c, const json& item, const std::string& p, ScalingPolicy* out) {
   if (!item.is_object()) {
@@ -117,7 +124,8 @@ void ParsePolicy(Causes& c, const json& item, const std::string& p, ScalingPolic
     c.Add(p + ".value", "must be > 0");
   }
   if (!c.Integer(item, "periodSeconds", p, &out->period_seconds)) {
-    if (!item.contains("periodSeconds")) c.Add(p + ".periodSeconds", "is required", "FieldValueRequired");
+    if (!item.contains("periodSeconds"))
+      c.Add(p + ".periodSeconds", "is required", "FieldValueRequired");
   } else if (out->period_seconds < 1 || out->period_seconds > kMaxPolicyPeriodSeconds) {
     c.Add(p + ".periodSeconds", "must be within 1..1800");
   }
@@ -128,20 +136,26 @@ void ParsePolicy(Causes& c, const json& item, const std::string& p, ScalingPolic
 void ParseRules(Causes& c, const json& block, const std::string& p, ScalingRules* out) {
   c.RefuseUnknown(block, p, {"stabilizationWindowSeconds", "selectPolicy", "policies"});
   if (c.Integer(block, "stabilizationWindowSeconds", p, &out->stabilization_window_seconds) &&
-      (out->stabilization_window_seconds < 0 || out->stabilization_window_seconds > kMaxStabilizationWindowSeconds)) {
+      (out->stabilization_window_seconds < 0 ||
+       out->stabilization_window_seconds > kMaxStabilizationWindowSeconds)) {
     c.Add(p + ".stabilizationWindowSeconds", "must be within 0..3600");
   }
   const std::string select = c.String(block, "selectPolicy", p);
-  if (select == "Max") out->select_policy = SelectPolicy::kMax;
-  else if (select == "Min") out->select_policy = SelectPolicy::kMin;
-  else if (select == "Disabled") out->select_policy = SelectPolicy::kDisabled;
+  if (select == "Max")
+    out->select_policy = SelectPolicy::kMax;
+  else if (select == "Min")
+    out->select_policy = SelectPolicy::kMin;
+  else if (select == "Disabled")
+    out->select_policy = SelectPolicy::kDisabled;
   else if (!select.empty())
-    c.Add(p + ".selectPolicy", "must be Max, Min or Disabled, got \"" + select + "\"", "FieldValueNotSupported");
+    c.Add(p + ".selectPolicy", "must be Max, Min or Disabled, got \"" + select + "\"",
+          "FieldValueNotSupported");
 
   const json* policies = c.Array(block, "policies", p);
   if (!policies) return;
   if (policies->empty() && out->select_policy != SelectPolicy::kDisabled) {
-    c.Add(p + ".policies", "must list at least one policy (or set selectPolicy: Disabled)", "FieldValueRequired");
+    c.Add(p + ".policies", "must list at least one policy (or set selectPolicy: Disabled)",
+          "FieldValueRequired");
   }
   out->policies.clear();
   for (size_t i = 0; i < policies->size(); ++i) {
@@ -155,7 +169,8 @@ void ParseMetrics(Causes& c, const json& block, const std::string& path, Autosca
   const std::string p = path + ".metrics";
   const json* metrics = c.Array(block, "metrics", path);
   if (!metrics) {
-    if (!block.contains("metrics")) c.Add(p, "is required: one or more metric targets", "FieldValueRequired");
+    if (!block.contains("metrics"))
+      c.Add(p, "is required: one or more metric targets", "FieldValueRequired");
     return;
   }
   if (metrics->empty()) c.Add(p, "must list at least one metric target", "FieldValueRequired");
@@ -173,13 +188,16 @@ void ParseMetrics(Causes& c, const json& block, const std::string& path, Autosca
     auto parsed = MetricTypeFromName(type);
     if (parsed) {
       metric.type = *parsed;
-      if (!seen.insert(*parsed).second) c.Add(mp + ".type", "duplicate metric " + type, "FieldValueDuplicate");
+      if (!seen.insert(*parsed).second)
+        c.Add(mp + ".type", "duplicate metric " + type, "FieldValueDuplicate");
     } else if (!item.contains("type")) {
       c.Add(mp + ".type", "is required", "FieldValueRequired");
     } else if (item["type"].is_string()) {
       c.Add(mp + ".type",
-            "must be one of WaitingRequestsPerReplica, RunningRequestsPerReplica, TimeToFirstTokenP90Seconds, "
-            "KVCacheUtilization, RequestsPerSecondPerReplica; got \"" + type + "\"",
+            "must be one of WaitingRequestsPerReplica, RunningRequestsPerReplica, "
+            "TimeToFirstTokenP90Seconds, "
+            "KVCacheUtilization, RequestsPerSecondPerReplica; got \"" +
+                type + "\"",
             "FieldValueNotSupported");
     }
     if (!c.Number(item, "target", mp, &metric.target)) {
@@ -221,7 +239,9 @@ std::optional<AutoscalingMetricType> MetricTypeFromName(std::string_view name) {
 }
 
 ScalingRules DefaultScaleUpRules() {
-  return {0, SelectPolicy::kMax, {{ScalingPolicyType::kPercent, 100, 15}, {ScalingPolicyType::kPods, 4, 15}}};
+  return {0,
+          SelectPolicy::kMax,
+          {{ScalingPolicyType::kPercent, 100, 15}, {ScalingPolicyType::kPods, 4, 15}}};
 }
 
 ScalingRules DefaultScaleDownRules() {
@@ -240,36 +260,43 @@ StatusOr<AutoscalingSpec> ParseAutoscaling(const nlohmann::json& block, const st
     c.Add(path + ".minReplicas", "must be >= 0");
   }
   if (!c.Integer(block, "maxReplicas", path, &spec.max_replicas)) {
-    if (!block.contains("maxReplicas")) c.Add(path + ".maxReplicas", "is required", "FieldValueRequired");
+    if (!block.contains("maxReplicas"))
+      c.Add(path + ".maxReplicas", "is required", "FieldValueRequired");
   } else if (spec.max_replicas < 1) {
     c.Add(path + ".maxReplicas", "must be >= 1");
   } else if (spec.min_replicas >= 0 && spec.max_replicas < spec.min_replicas) {
-    c.Add(path + ".maxReplicas", "must be >= minReplicas (" + std::to_string(spec.min_replicas) + ")");
+    c.Add(path + ".maxReplicas",
+          "must be >= minReplicas (" + std::to_string(spec.min_replicas) + ")");
   }
   ParseMetrics(c, block, path, &spec);
   if (const json* behavior = c.Object(block, "behavior", path)) {
     const std::string bp = path + ".behavior";
     c.RefuseUnknown(*behavior, bp, {"scaleUp", "scaleDown"});
-    if (const json* up = c.Object(*behavior, "scaleUp", bp)) ParseRules(c, *up, bp + ".scaleUp", &spec.scale_up);
+    if (const json* up = c.Object(*behavior, "scaleUp", bp))
+      ParseRules(c, *up, bp + ".scaleUp", &spec.scale_up);
     if (const json* down = c.Object(*behavior, "scaleDown", bp))
       ParseRules(c, *down, bp + ".scaleDown", &spec.scale_down);
   }
-  if (c.Number(block, "tolerance", path, &spec.tolerance) && !(spec.tolerance >= 0 && spec.tolerance < 1)) {
+  if (c.Number(block, "tolerance", path, &spec.tolerance) &&
+      !(spec.tolerance >= 0 && spec.tolerance < 1)) {
     c.Add(path + ".tolerance", "must be within [0, 1)");
   }
   if (c.list.empty()) return spec;
   std::string msg = path + " is invalid: ";
-  for (size_t i = 0; i < c.list.size(); ++i) msg += (i ? "; " : "") + c.list[i].field + ": " + c.list[i].message;
+  for (size_t i = 0; i < c.list.size(); ++i)
+    msg += (i ? "; " : "") + c.list[i].field + ": " + c.list[i].message;
   return Status::Invalid(msg, std::move(c.list));
 }
 
 nlohmann::json AutoscalingToJson(const AutoscalingSpec& spec) {
   json metrics = json::array();
-  for (const auto& m : spec.metrics) metrics.push_back({{"type", MetricTypeName(m.type)}, {"target", m.target}});
+  for (const auto& m : spec.metrics)
+    metrics.push_back({{"type", MetricTypeName(m.type)}, {"target", m.target}});
   return {{"minReplicas", spec.min_replicas},
           {"maxReplicas", spec.max_replicas},
           {"metrics", std::move(metrics)},
-          {"behavior", {{"scaleUp", RulesToJson(spec.scale_up)}, {"scaleDown", RulesToJson(spec.scale_down)}}},
+          {"behavior",
+           {{"scaleUp", RulesToJson(spec.scale_up)}, {"scaleDown", RulesToJson(spec.scale_down)}}},
           {"tolerance", spec.tolerance}};
 }
 

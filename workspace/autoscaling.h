@@ -4,12 +4,11 @@
 // the decision itself is hub/controllers/autoscaler.h.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/status.h"
 

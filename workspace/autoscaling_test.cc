@@ -12,20 +12,24 @@ namespace {
 using nlohmann::json;
 
 json Minimal() {
-  return {{"maxReplicas", 5}, {"metrics", {{{"type", "WaitingRequestsPerReplica"}, {"target", 4}}}}};
+  return {{"maxReplicas", 5},
+          {"metrics", {{{"type", "WaitingRequestsPerReplica"}, {"target", 4}}}}};
 }
 
 // The one cause for `field`, or a failure naming every cause there was.
 ::testing::AssertionResult HasCause(const StatusOr<AutoscalingSpec>& r, const std::string& field,
-                                     const std::string& message_part) {
+                                    const std::string& message_part) {
   if (r.ok()) return ::testing::AssertionFailure() << "parsed fine";
-  if (r.status().code() != StatusCode::kInvalid) return ::testing::AssertionFailure() << r.status().ToString();
+  if (r.status().code() != StatusCode::kInvalid)
+    return ::testing::AssertionFailure() << r.status().ToString();
   std::string all;
   for (const auto& c : r.status().causes()) {
-    if (c.field == field && c.message.find(message_part) != std::string::npos) return ::testing::AssertionSuccess();
+    if (c.field == field && c.message.find(message_part) != std::string::npos)
+      return ::testing::AssertionSuccess();
     all += c.field + ": " + c.message + "; ";
   }
-  return ::testing::AssertionFailure() << "no cause " << field << " ~ " << message_part << " in " << all;
+  return ::testing::AssertionFailure()
+         << "no cause " << field << " ~ " << message_part << " in " << all;
 }
 
 StatusOr<AutoscalingSpec> ParseWith(const std::string& json_pointer, json value) {
@@ -46,7 +50,8 @@ TEST(AutoscalingParse, DefaultsAreHpaV2s) {
 
   EXPECT_EQ(spec->scale_up.stabilization_window_seconds, 0);
   EXPECT_EQ(spec->scale_up.select_policy, SelectPolicy::kMax);
-  const std::vector<ScalingPolicy> up = {{ScalingPolicyType::kPercent, 100, 15}, {ScalingPolicyType::kPods, 4, 15}};
+  const std::vector<ScalingPolicy> up = {{ScalingPolicyType::kPercent, 100, 15},
+                                         {ScalingPolicyType::kPods, 4, 15}};
   EXPECT_EQ(spec->scale_up.policies, up);
   EXPECT_EQ(spec->scale_down.stabilization_window_seconds, 300);
   EXPECT_EQ(spec->scale_down.select_policy, SelectPolicy::kMax);
@@ -64,8 +69,10 @@ TEST(AutoscalingParse, FullBlock) {
                   {{"type", "RequestsPerSecondPerReplica"}, {"target", 2.5}},
                   {{"type", "RunningRequestsPerReplica"}, {"target", 16}}}},
                 {"behavior",
-                 {{"scaleUp", {{"stabilizationWindowSeconds", 30}, {"selectPolicy", "Min"},
-                               {"policies", {{{"type", "Pods"}, {"value", 2}, {"periodSeconds", 60}}}}}},
+                 {{"scaleUp",
+                   {{"stabilizationWindowSeconds", 30},
+                    {"selectPolicy", "Min"},
+                    {"policies", {{{"type", "Pods"}, {"value", 2}, {"periodSeconds", 60}}}}}},
                   {"scaleDown", {{"selectPolicy", "Disabled"}}}}}};
   auto spec = ParseAutoscaling(block);
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
@@ -75,7 +82,8 @@ TEST(AutoscalingParse, FullBlock) {
   EXPECT_EQ(spec->metrics[1].type, AutoscalingMetricType::kKVCacheUtilization);
   EXPECT_EQ(spec->scale_up.stabilization_window_seconds, 30);
   EXPECT_EQ(spec->scale_up.select_policy, SelectPolicy::kMin);
-  EXPECT_EQ(spec->scale_up.policies, (std::vector<ScalingPolicy>{{ScalingPolicyType::kPods, 2, 60}}));
+  EXPECT_EQ(spec->scale_up.policies,
+            (std::vector<ScalingPolicy>{{ScalingPolicyType::kPods, 2, 60}}));
   // A partial direction keeps that direction's defaults for the fields it leaves out.
   EXPECT_EQ(spec->scale_down.select_policy, SelectPolicy::kDisabled);
   EXPECT_EQ(spec->scale_down.stabilization_window_seconds, 300);
@@ -88,7 +96,8 @@ TEST(AutoscalingParse, JsonRoundTripFillsDefaults) {
   json j = AutoscalingToJson(*spec);
   EXPECT_EQ(j["minReplicas"], 1);
   EXPECT_EQ(j["behavior"]["scaleDown"]["stabilizationWindowSeconds"], 300);
-  EXPECT_EQ(j["behavior"]["scaleUp"]["policies"][1], json({{"type", "Pods"}, {"value", 4}, {"periodSeconds", 15}}));
+  EXPECT_EQ(j["behavior"]["scaleUp"]["policies"][1],
+            json({{"type", "Pods"}, {"value", 4}, {"periodSeconds", 15}}));
   EXPECT_EQ(j["behavior"]["scaleUp"]["selectPolicy"], "Max");
   EXPECT_EQ(j["metrics"][0]["type"], "WaitingRequestsPerReplica");
   auto again = ParseAutoscaling(j);
@@ -99,7 +108,8 @@ TEST(AutoscalingParse, JsonRoundTripFillsDefaults) {
 TEST(AutoscalingParse, NotAnObject) {
   auto r = ParseAutoscaling(json::array());
   EXPECT_TRUE(HasCause(r, "autoscaling", "must be an object"));
-  EXPECT_TRUE(HasCause(ParseAutoscaling(json(3), "spec.autoscaling"), "spec.autoscaling", "must be an object"));
+  EXPECT_TRUE(HasCause(ParseAutoscaling(json(3), "spec.autoscaling"), "spec.autoscaling",
+                       "must be an object"));
 }
 
 TEST(AutoscalingParse, ReplicaBounds) {
@@ -107,10 +117,12 @@ TEST(AutoscalingParse, ReplicaBounds) {
   EXPECT_TRUE(HasCause(ParseWith("/minReplicas", 1.5), "autoscaling.minReplicas", "integer"));
   EXPECT_TRUE(HasCause(ParseWith("/maxReplicas", 0), "autoscaling.maxReplicas", "must be >= 1"));
   EXPECT_TRUE(HasCause(ParseWith("/maxReplicas", "5"), "autoscaling.maxReplicas", "integer"));
-  EXPECT_TRUE(HasCause(ParseWith("/maxReplicas", int64_t{1} << 40), "autoscaling.maxReplicas", "32-bit"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/maxReplicas", int64_t{1} << 40), "autoscaling.maxReplicas", "32-bit"));
   json block = Minimal();
   block["minReplicas"] = 6;
-  EXPECT_TRUE(HasCause(ParseAutoscaling(block), "autoscaling.maxReplicas", "must be >= minReplicas (6)"));
+  EXPECT_TRUE(
+      HasCause(ParseAutoscaling(block), "autoscaling.maxReplicas", "must be >= minReplicas (6)"));
   block = Minimal();
   block.erase("maxReplicas");
   EXPECT_TRUE(HasCause(ParseAutoscaling(block), "autoscaling.maxReplicas", "is required"));
@@ -120,50 +132,70 @@ TEST(AutoscalingParse, Metrics) {
   json block = Minimal();
   block.erase("metrics");
   EXPECT_TRUE(HasCause(ParseAutoscaling(block), "autoscaling.metrics", "is required"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics", json::array()), "autoscaling.metrics", "at least one"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/metrics", json::array()), "autoscaling.metrics", "at least one"));
   EXPECT_TRUE(HasCause(ParseWith("/metrics", "x"), "autoscaling.metrics", "must be an array"));
   EXPECT_TRUE(HasCause(ParseWith("/metrics/0", 3), "autoscaling.metrics[0]", "must be an object"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/target", 0), "autoscaling.metrics[0].target", "must be > 0"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/target", -2), "autoscaling.metrics[0].target", "must be > 0"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/target", "4"), "autoscaling.metrics[0].target", "must be a number"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/type", "GpuUtil"), "autoscaling.metrics[0].type", "must be one of"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/type", 7), "autoscaling.metrics[0].type", "must be a string"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0", {{"target", 1}}), "autoscaling.metrics[0].type", "is required"));
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/0", {{"type", "KVCacheUtilization"}}), "autoscaling.metrics[0].target",
+  EXPECT_TRUE(
+      HasCause(ParseWith("/metrics/0/target", 0), "autoscaling.metrics[0].target", "must be > 0"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/metrics/0/target", -2), "autoscaling.metrics[0].target", "must be > 0"));
+  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/target", "4"), "autoscaling.metrics[0].target",
+                       "must be a number"));
+  EXPECT_TRUE(HasCause(ParseWith("/metrics/0/type", "GpuUtil"), "autoscaling.metrics[0].type",
+                       "must be one of"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/metrics/0/type", 7), "autoscaling.metrics[0].type", "must be a string"));
+  EXPECT_TRUE(HasCause(ParseWith("/metrics/0", {{"target", 1}}), "autoscaling.metrics[0].type",
                        "is required"));
+  EXPECT_TRUE(HasCause(ParseWith("/metrics/0", {{"type", "KVCacheUtilization"}}),
+                       "autoscaling.metrics[0].target", "is required"));
   EXPECT_TRUE(HasCause(ParseWith("/metrics/0", {{"type", "KVCacheUtilization"}, {"target", 1.2}}),
                        "autoscaling.metrics[0].target", "(0, 1]"));
   EXPECT_TRUE(ParseWith("/metrics/0", {{"type", "KVCacheUtilization"}, {"target", 1}}).ok());
-  EXPECT_TRUE(HasCause(ParseWith("/metrics/1", {{"type", "WaitingRequestsPerReplica"}, {"target", 2}}),
-                       "autoscaling.metrics[1].type", "duplicate"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/metrics/1", {{"type", "WaitingRequestsPerReplica"}, {"target", 2}}),
+               "autoscaling.metrics[1].type", "duplicate"));
 }
 
 TEST(AutoscalingParse, Behavior) {
   EXPECT_TRUE(HasCause(ParseWith("/behavior", 1), "autoscaling.behavior", "must be an object"));
-  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp", "fast"), "autoscaling.behavior.scaleUp", "must be an object"));
+  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp", "fast"), "autoscaling.behavior.scaleUp",
+                       "must be an object"));
   EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleDown/stabilizationWindowSeconds", 3601),
                        "autoscaling.behavior.scaleDown.stabilizationWindowSeconds", "0..3600"));
   EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp/stabilizationWindowSeconds", -1),
                        "autoscaling.behavior.scaleUp.stabilizationWindowSeconds", "0..3600"));
   EXPECT_TRUE(ParseWith("/behavior/scaleDown/stabilizationWindowSeconds", 3600).ok());
-  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp/selectPolicy", "Avg"), "autoscaling.behavior.scaleUp.selectPolicy",
-                       "Max, Min or Disabled"));
-  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp/policies", json::array()), "autoscaling.behavior.scaleUp.policies",
-                       "at least one"));
-  auto null_policies = ParseWith("/behavior/scaleUp/policies", nullptr);  // null is absent: defaults
+  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp/selectPolicy", "Avg"),
+                       "autoscaling.behavior.scaleUp.selectPolicy", "Max, Min or Disabled"));
+  EXPECT_TRUE(HasCause(ParseWith("/behavior/scaleUp/policies", json::array()),
+                       "autoscaling.behavior.scaleUp.policies", "at least one"));
+  auto null_policies =
+      ParseWith("/behavior/scaleUp/policies", nullptr);  // null is absent: defaults
   ASSERT_TRUE(null_policies.ok());
   EXPECT_EQ(null_policies->scale_up.policies, DefaultScaleUpRules().policies);
-  EXPECT_TRUE(ParseWith("/behavior/scaleUp", {{"selectPolicy", "Disabled"}, {"policies", json::array()}}).ok());
+  EXPECT_TRUE(
+      ParseWith("/behavior/scaleUp", {{"selectPolicy", "Disabled"}, {"policies", json::array()}})
+          .ok());
 
   const std::string p0 = "autoscaling.behavior.scaleDown.policies[0]";
-  auto policy = [](json p) { return ParseWith("/behavior/scaleDown/policies", json::array({std::move(p)})); };
-  EXPECT_TRUE(HasCause(policy({{"type", "Replicas"}, {"value", 1}, {"periodSeconds", 15}}), p0 + ".type", "Pods or Percent"));
+  auto policy = [](json p) {
+    return ParseWith("/behavior/scaleDown/policies", json::array({std::move(p)}));
+  };
+  EXPECT_TRUE(HasCause(policy({{"type", "Replicas"}, {"value", 1}, {"periodSeconds", 15}}),
+                       p0 + ".type", "Pods or Percent"));
   EXPECT_TRUE(HasCause(policy({{"value", 1}, {"periodSeconds", 15}}), p0 + ".type", "is required"));
-  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 0}, {"periodSeconds", 15}}), p0 + ".value", "must be > 0"));
-  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"periodSeconds", 15}}), p0 + ".value", "is required"));
-  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 1}, {"periodSeconds", 0}}), p0 + ".periodSeconds", "1..1800"));
-  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 1}, {"periodSeconds", 1801}}), p0 + ".periodSeconds", "1..1800"));
-  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 1}}), p0 + ".periodSeconds", "is required"));
+  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 0}, {"periodSeconds", 15}}),
+                       p0 + ".value", "must be > 0"));
+  EXPECT_TRUE(
+      HasCause(policy({{"type", "Pods"}, {"periodSeconds", 15}}), p0 + ".value", "is required"));
+  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 1}, {"periodSeconds", 0}}),
+                       p0 + ".periodSeconds", "1..1800"));
+  EXPECT_TRUE(HasCause(policy({{"type", "Pods"}, {"value", 1}, {"periodSeconds", 1801}}),
+                       p0 + ".periodSeconds", "1..1800"));
+  EXPECT_TRUE(
+      HasCause(policy({{"type", "Pods"}, {"value", 1}}), p0 + ".periodSeconds", "is required"));
   EXPECT_TRUE(HasCause(policy("Pods"), p0, "must be an object"));
   EXPECT_TRUE(policy({{"type", "Percent"}, {"value", 50}, {"periodSeconds", 1800}}).ok());
 }
@@ -171,7 +203,8 @@ TEST(AutoscalingParse, Behavior) {
 TEST(AutoscalingParse, Tolerance) {
   EXPECT_TRUE(HasCause(ParseWith("/tolerance", -0.1), "autoscaling.tolerance", "[0, 1)"));
   EXPECT_TRUE(HasCause(ParseWith("/tolerance", 1), "autoscaling.tolerance", "[0, 1)"));
-  EXPECT_TRUE(HasCause(ParseWith("/tolerance", "10%"), "autoscaling.tolerance", "must be a number"));
+  EXPECT_TRUE(
+      HasCause(ParseWith("/tolerance", "10%"), "autoscaling.tolerance", "must be a number"));
   EXPECT_TRUE(ParseWith("/tolerance", 0).ok());
 }
 
@@ -189,7 +222,8 @@ TEST(AutoscalingParse, UnknownFieldsRefusedWithTheirPath) {
   EXPECT_TRUE(HasCause(r, "spec.autoscaling.behavior.scaleDown.window", "unknown field"));
   EXPECT_TRUE(HasCause(r, "spec.autoscaling.behavior.scaleDown.policies[0].x", "unknown field"));
   EXPECT_EQ(r.status().causes().size(), 5u);
-  EXPECT_NE(r.status().message().find("spec.autoscaling.maxReplica: unknown field"), std::string::npos);
+  EXPECT_NE(r.status().message().find("spec.autoscaling.maxReplica: unknown field"),
+            std::string::npos);
 }
 
 TEST(AutoscalingParse, ReportsEveryProblemInOnePass) {
@@ -202,8 +236,10 @@ TEST(AutoscalingParse, ReportsEveryProblemInOnePass) {
 }
 
 TEST(AutoscalingParse, MetricNamesRoundTrip) {
-  for (auto t : {AutoscalingMetricType::kWaitingRequestsPerReplica, AutoscalingMetricType::kRunningRequestsPerReplica,
-                 AutoscalingMetricType::kTimeToFirstTokenP90Seconds, AutoscalingMetricType::kKVCacheUtilization,
+  for (auto t : {AutoscalingMetricType::kWaitingRequestsPerReplica,
+                 AutoscalingMetricType::kRunningRequestsPerReplica,
+                 AutoscalingMetricType::kTimeToFirstTokenP90Seconds,
+                 AutoscalingMetricType::kKVCacheUtilization,
                  AutoscalingMetricType::kRequestsPerSecondPerReplica}) {
     EXPECT_EQ(MetricTypeFromName(MetricTypeName(t)), t);
   }

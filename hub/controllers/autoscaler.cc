@@ -36,7 +36,8 @@ bool AveragedOverReplicas(AutoscalingMetricType type) {
 }
 
 // What one metric alone asks for (HPA's calcPlainMetricReplicas).
-int RecommendFor(AutoscalingMetricType type, double value, double target, const AutoscaleInput& in) {
+int RecommendFor(AutoscalingMetricType type, double value, double target,
+                 const AutoscaleInput& in) {
   const int current = in.current_replicas;
   // Berth: scale from zero. HPA leaves a target at 0 replicas alone; KEDA activates it.
   if (current == 0) return value > 0 ? std::max(in.spec.min_replicas, 1) : 0;
@@ -53,7 +54,8 @@ int RecommendFor(AutoscalingMetricType type, double value, double target, const 
 }
 
 // Replicas added (sign > 0) or removed (sign < 0) within the last `period` before now.
-int ChangeInPeriod(const std::vector<AutoscaleEvent>& events, Clock::TimePoint now, int period, int sign) {
+int ChangeInPeriod(const std::vector<AutoscaleEvent>& events, Clock::TimePoint now, int period,
+                   int sign) {
   int sum = 0;
   for (const auto& e : events)
     if (e.at > now - Seconds(period) && e.change * sign > 0) sum += e.change * sign;
@@ -73,9 +75,10 @@ int ScaleUpLimit(const AutoscaleInput& in) {
   int limit = max ? INT_MIN : INT_MAX;
   for (const auto& p : rules.policies) {
     const int start = PeriodStartReplicas(in, p.period_seconds);
-    const int proposed = p.type == ScalingPolicyType::kPods
-                             ? start + p.value
-                             : static_cast<int>(std::ceil(start * (1 + p.value / 100.0) - kCeilSlack));
+    const int proposed =
+        p.type == ScalingPolicyType::kPods
+            ? start + p.value
+            : static_cast<int>(std::ceil(start * (1 + p.value / 100.0) - kCeilSlack));
     limit = max ? std::max(limit, proposed) : std::min(limit, proposed);
   }
   if (rules.policies.empty()) limit = INT_MAX;
@@ -92,9 +95,10 @@ int ScaleDownLimit(const AutoscaleInput& in) {
   int limit = max ? INT_MAX : INT_MIN;
   for (const auto& p : rules.policies) {
     const int start = PeriodStartReplicas(in, p.period_seconds);
-    const int proposed = p.type == ScalingPolicyType::kPods
-                             ? start - p.value
-                             : static_cast<int>(start * (1 - p.value / 100.0));  // truncates, as HPA
+    const int proposed =
+        p.type == ScalingPolicyType::kPods
+            ? start - p.value
+            : static_cast<int>(start * (1 - p.value / 100.0));  // truncates, as HPA
     limit = max ? std::min(limit, proposed) : std::max(limit, proposed);
   }
   if (rules.policies.empty()) limit = INT_MIN;
@@ -102,7 +106,8 @@ int ScaleDownLimit(const AutoscaleInput& in) {
 }
 
 // Earliest end of a period of `rules` that holds an event in direction `sign`.
-std::optional<Clock::TimePoint> RatePeriodEnd(const AutoscaleInput& in, const ScalingRules& rules, int sign) {
+std::optional<Clock::TimePoint> RatePeriodEnd(const AutoscaleInput& in, const ScalingRules& rules,
+                                              int sign) {
   std::optional<Clock::TimePoint> end;
   for (const auto& p : rules.policies) {
     for (const auto& e : in.state.scale_events) {
@@ -128,27 +133,33 @@ Limited LimitAndClamp(const AutoscaleInput& in, int desired) {
   if (desired > current) {
     const int rate = std::max(ScaleUpLimit(in), current);
     if (rate < spec.max_replicas && desired > rate) {
-      std::string msg = spec.scale_up.select_policy == SelectPolicy::kDisabled
-                            ? "scale-up is disabled (behavior.scaleUp.selectPolicy: Disabled)"
-                            : "the desired replica count is increasing faster than the maximum scale rate";
+      std::string msg =
+          spec.scale_up.select_policy == SelectPolicy::kDisabled
+              ? "scale-up is disabled (behavior.scaleUp.selectPolicy: Disabled)"
+              : "the desired replica count is increasing faster than the maximum scale rate";
       return {rate, "ScaleUpLimit", msg, RatePeriodEnd(in, spec.scale_up, +1)};
     }
     if (desired > spec.max_replicas)
-      return {spec.max_replicas, "TooManyReplicas", "the desired replica count is more than the maximum replica count"};
+      return {spec.max_replicas, "TooManyReplicas",
+              "the desired replica count is more than the maximum replica count"};
   } else if (desired < current) {
     const int rate = std::min(ScaleDownLimit(in), current);
     if (rate > spec.min_replicas && desired < rate) {
-      std::string msg = spec.scale_down.select_policy == SelectPolicy::kDisabled
-                            ? "scale-down is disabled (behavior.scaleDown.selectPolicy: Disabled)"
-                            : "the desired replica count is decreasing faster than the maximum scale rate";
+      std::string msg =
+          spec.scale_down.select_policy == SelectPolicy::kDisabled
+              ? "scale-down is disabled (behavior.scaleDown.selectPolicy: Disabled)"
+              : "the desired replica count is decreasing faster than the maximum scale rate";
       return {rate, "ScaleDownLimit", msg, RatePeriodEnd(in, spec.scale_down, -1)};
     }
     if (desired < spec.min_replicas)
-      return {spec.min_replicas, "TooFewReplicas", "the desired replica count is less than the minimum replica count"};
+      return {spec.min_replicas, "TooFewReplicas",
+              "the desired replica count is less than the minimum replica count"};
   } else if (desired > spec.max_replicas) {
-    return {spec.max_replicas, "TooManyReplicas", "the desired replica count is more than the maximum replica count"};
+    return {spec.max_replicas, "TooManyReplicas",
+            "the desired replica count is more than the maximum replica count"};
   } else if (desired < spec.min_replicas) {
-    return {spec.min_replicas, "TooFewReplicas", "the desired replica count is less than the minimum replica count"};
+    return {spec.min_replicas, "TooFewReplicas",
+            "the desired replica count is less than the minimum replica count"};
   }
   return {desired, "DesiredWithinRange", "the desired count is within the acceptable range"};
 }
@@ -186,13 +197,16 @@ Stabilized Stabilize(const AutoscaleInput& in, int recommended) {
   if (result > recommended) {
     earliest(down_window, [&](int r) { return r > recommended; });
     return {result, "ScaleDownStabilized",
-            "recent recommendations were higher than current one, applying the highest recent recommendation",
+            "recent recommendations were higher than current one, applying the highest recent "
+            "recommendation",
             requeue};
   }
   if (result < recommended) {
     earliest(up_window, [&](int r) { return r < recommended; });
     return {result, "ScaleUpStabilized",
-            "recent recommendations were lower than current one, applying the lowest recent recommendation", requeue};
+            "recent recommendations were lower than current one, applying the lowest recent "
+            "recommendation",
+            requeue};
   }
   return {result, "ReadyForNewScale", "recommended size matches current size", std::nullopt};
 }
@@ -200,10 +214,12 @@ Stabilized Stabilize(const AutoscaleInput& in, int recommended) {
 // Drops what no window or period can look at any more.
 AutoscalerState Pruned(const AutoscaleInput& in) {
   const AutoscalingSpec& spec = in.spec;
-  int longest_window = std::max(spec.scale_up.stabilization_window_seconds, spec.scale_down.stabilization_window_seconds);
+  int longest_window = std::max(spec.scale_up.stabilization_window_seconds,
+                                spec.scale_down.stabilization_window_seconds);
   int longest_period = 0;
   for (const auto* rules : {&spec.scale_up, &spec.scale_down})
-    for (const auto& p : rules->policies) longest_period = std::max(longest_period, p.period_seconds);
+    for (const auto& p : rules->policies)
+      longest_period = std::max(longest_period, p.period_seconds);
   AutoscalerState out;
   for (const auto& r : in.state.recommendations)
     if (r.at > in.now - Seconds(longest_window)) out.recommendations.push_back(r);
@@ -213,10 +229,12 @@ AutoscalerState Pruned(const AutoscaleInput& in) {
 }
 
 std::string Describe(const MetricRecommendation& m) {
-  return std::string(workspace::MetricTypeName(m.type)) + " " + Num(m.value) + " (target " + Num(m.target) + ")";
+  return std::string(workspace::MetricTypeName(m.type)) + " " + Num(m.value) + " (target " +
+         Num(m.target) + ")";
 }
 
-std::optional<Clock::TimePoint> Earlier(std::optional<Clock::TimePoint> a, std::optional<Clock::TimePoint> b) {
+std::optional<Clock::TimePoint> Earlier(std::optional<Clock::TimePoint> a,
+                                        std::optional<Clock::TimePoint> b) {
   if (!a) return b;
   if (!b) return a;
   return std::min(*a, *b);
@@ -230,7 +248,8 @@ AutoscaleDecision Autoscale(const AutoscaleInput& in) {
   for (const auto& m : in.spec.metrics) {
     auto it = in.metrics.find(m.type);
     if (it == in.metrics.end() || !IsSignal(it->second)) continue;
-    MetricRecommendation r{m.type, *it->second, m.target, RecommendFor(m.type, *it->second, m.target, in)};
+    MetricRecommendation r{m.type, *it->second, m.target,
+                           RecommendFor(m.type, *it->second, m.target, in)};
     if (!d.driving_metric || r.replicas > d.driving_metric->replicas) d.driving_metric = r;
     d.recommendations.push_back(r);
   }
@@ -239,11 +258,14 @@ AutoscaleDecision Autoscale(const AutoscaleInput& in) {
   std::optional<Clock::TimePoint> requeue;
   if (!d.driving_metric) {
     std::string names;
-    for (const auto& m : in.spec.metrics) names += (names.empty() ? "" : ", ") + std::string(workspace::MetricTypeName(m.type));
-    d.scaling_active = {"ScalingActive", false, "FailedGetMetrics",
-                        "no serving signal for any metric (" + names +
-                            "): check that the member agents and the gateway report serving metrics"};
-    d.able_to_scale = {"AbleToScale", true, "ReadyForNewScale", "no recommendation without signals; replicas kept"};
+    for (const auto& m : in.spec.metrics)
+      names += (names.empty() ? "" : ", ") + std::string(workspace::MetricTypeName(m.type));
+    d.scaling_active = {
+        "ScalingActive", false, "FailedGetMetrics",
+        "no serving signal for any metric (" + names +
+            "): check that the member agents and the gateway report serving metrics"};
+    d.able_to_scale = {"AbleToScale", true, "ReadyForNewScale",
+                       "no recommendation without signals; replicas kept"};
   } else {
     d.scaling_active = {"ScalingActive", true, "ValidMetricFound",
                         "the replica count was computed from " + Describe(*d.driving_metric)};
@@ -263,7 +285,8 @@ AutoscaleDecision Autoscale(const AutoscaleInput& in) {
 
   Limited limited = LimitAndClamp(in, stabilized);
   d.desired_replicas = limited.replicas;
-  d.scaling_limited = {"ScalingLimited", limited.reason != "DesiredWithinRange", limited.reason, limited.message};
+  d.scaling_limited = {"ScalingLimited", limited.reason != "DesiredWithinRange", limited.reason,
+                       limited.message};
   d.requeue_at = Earlier(requeue, limited.requeue_at);
 
   const int change = d.desired_replicas - in.current_replicas;
@@ -287,16 +310,20 @@ nlohmann::json AutoscalerStateToJson(const AutoscalerState& state) {
   auto time = [](Clock::TimePoint t) {
     std::string s = FormatRfc3339(t);  // ...:SSZ
     char ms[8];
-    std::snprintf(ms, sizeof ms, ".%03d", static_cast<int>(t.time_since_epoch().count() % 1000 + 1000) % 1000);
+    std::snprintf(ms, sizeof ms, ".%03d",
+                  static_cast<int>(t.time_since_epoch().count() % 1000 + 1000) % 1000);
     return s.substr(0, s.size() - 1) + ms + "Z";
   };
   nlohmann::json recs = nlohmann::json::array(), events = nlohmann::json::array();
-  for (const auto& r : state.recommendations) recs.push_back({{"time", time(r.at)}, {"replicas", r.replicas}});
-  for (const auto& e : state.scale_events) events.push_back({{"time", time(e.at)}, {"change", e.change}});
+  for (const auto& r : state.recommendations)
+    recs.push_back({{"time", time(r.at)}, {"replicas", r.replicas}});
+  for (const auto& e : state.scale_events)
+    events.push_back({{"time", time(e.at)}, {"change", e.change}});
   return {{"recommendations", std::move(recs)}, {"scaleEvents", std::move(events)}};
 }
 
-StatusOr<AutoscalerState> AutoscalerStateFromJson(const nlohmann::json& json, const std::string& path) {
+StatusOr<AutoscalerState> AutoscalerStateFromJson(const nlohmann::json& json,
+                                                  const std::string& path) {
   AutoscalerState state;
   if (json.is_null()) return state;
   std::vector<FieldCause> causes;
@@ -326,9 +353,12 @@ StatusOr<AutoscalerState> AutoscalerStateFromJson(const nlohmann::json& json, co
   if (!json.is_object()) {
     causes.push_back({path, "must be an object", "FieldValueTypeInvalid"});
   } else {
-    entries("recommendations", "replicas",
-            [&](Clock::TimePoint at, int n) { state.recommendations.push_back({at, n}); });
-    entries("scaleEvents", "change", [&](Clock::TimePoint at, int n) { state.scale_events.push_back({at, n}); });
+    entries("recommendations", "replicas", [&](Clock::TimePoint at, int n) {
+      state.recommendations.push_back({at, n});
+    });
+    entries("scaleEvents", "change", [&](Clock::TimePoint at, int n) {
+      state.scale_events.push_back({at, n});
+    });
   }
   if (causes.empty()) return state;
   std::string msg = path + " is invalid: " + causes.front().field + ": " + causes.front().message;

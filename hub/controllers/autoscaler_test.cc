@@ -86,8 +86,8 @@ TEST(Autoscale, NoChangeWithinTolerance) {
 }
 
 TEST(Autoscale, CeilOfCurrentTimesRatio) {
-  EXPECT_EQ(Autoscale(Input(Spec(), 3, 7)).desired_replicas, 6);    // 3 × 7 / 4 = 5.25
-  EXPECT_EQ(Autoscale(Input(Spec(), 3, 8)).desired_replicas, 6);    // exactly 6
+  EXPECT_EQ(Autoscale(Input(Spec(), 3, 7)).desired_replicas, 6);     // 3 × 7 / 4 = 5.25
+  EXPECT_EQ(Autoscale(Input(Spec(), 3, 8)).desired_replicas, 6);     // exactly 6
   EXPECT_EQ(Autoscale(Input(Spec(), 10, 40)).desired_replicas, 20);  // 100, rate-limited to 2×
   AutoscalingSpec kv = Spec();
   kv.metrics = {{kKv, 0.1}};
@@ -117,7 +117,8 @@ TEST(Autoscale, LargestRecommendationAcrossMetricsWins) {
   EXPECT_TRUE(d.scaling_active.status);
   EXPECT_EQ(d.event_reason, "ScaledUp");
   EXPECT_NE(d.event_message.find("New size: 6"), std::string::npos) << d.event_message;
-  EXPECT_NE(d.event_message.find("WaitingRequestsPerReplica 6 (target 4)"), std::string::npos) << d.event_message;
+  EXPECT_NE(d.event_message.find("WaitingRequestsPerReplica 6 (target 4)"), std::string::npos)
+      << d.event_message;
   EXPECT_NE(d.event_message.find("TimeToFirstTokenP90Seconds 2.5 (target 2)"), std::string::npos);
 
   // A metric without a signal drops out; the others still decide.
@@ -216,13 +217,15 @@ TEST(Autoscale, DropWaitsForTheScaleDownWindow) {
   EXPECT_EQ(w.Pass(kT0 + seconds(300), 1), 1);  // the t0 recommendation left the window
   EXPECT_EQ(w.last.event_reason, "ScaledDown");
   EXPECT_EQ(w.last.able_to_scale.reason, "ReadyForNewScale");
-  EXPECT_NE(w.last.event_message.find("New size: 1 (was 4)"), std::string::npos) << w.last.event_message;
+  EXPECT_NE(w.last.event_message.find("New size: 1 (was 4)"), std::string::npos)
+      << w.last.event_message;
 }
 
 TEST(Autoscale, ScaleUpIsImmediateByDefault) {
   Driven w(Input(Spec(), 2, 4));
   EXPECT_EQ(w.Pass(kT0, 1), 2);
-  EXPECT_EQ(w.Pass(kT0 + seconds(1), 8), 4);  // the low recommendation a second ago does not hold it
+  EXPECT_EQ(w.Pass(kT0 + seconds(1), 8),
+            4);  // the low recommendation a second ago does not hold it
   EXPECT_EQ(w.last.event_reason, "ScaledUp");
 }
 
@@ -263,10 +266,11 @@ AutoscaleInput Surge(SelectPolicy select, int current, double waiting) {
 
 TEST(Autoscale, ScaleUpPoliciesMaxMinDisabled) {
   auto d = Autoscale(Surge(SelectPolicy::kMax, 10, 40));  // asks for 100
-  EXPECT_EQ(d.desired_replicas, 20);                     // Percent 100 % beats Pods 4
+  EXPECT_EQ(d.desired_replicas, 20);                      // Percent 100 % beats Pods 4
   EXPECT_EQ(d.scaling_limited.reason, "ScaleUpLimit");
   EXPECT_TRUE(d.scaling_limited.status);
-  EXPECT_EQ(Autoscale(Surge(SelectPolicy::kMax, 2, 40)).desired_replicas, 6);   // Pods 4 beats 100 % of 2
+  EXPECT_EQ(Autoscale(Surge(SelectPolicy::kMax, 2, 40)).desired_replicas,
+            6);  // Pods 4 beats 100 % of 2
   EXPECT_EQ(Autoscale(Surge(SelectPolicy::kMin, 10, 40)).desired_replicas, 14);  // the smaller step
   EXPECT_EQ(Autoscale(Surge(SelectPolicy::kMin, 2, 40)).desired_replicas, 4);
   d = Autoscale(Surge(SelectPolicy::kDisabled, 10, 40));
@@ -297,12 +301,14 @@ AutoscaleInput Shrink(SelectPolicy select, std::vector<ScalingPolicy> policies, 
 }
 
 TEST(Autoscale, ScaleDownPoliciesMaxMinDisabled) {
-  const std::vector<ScalingPolicy> both = {{ScalingPolicyType::kPods, 1, 60}, {ScalingPolicyType::kPercent, 50, 60}};
+  const std::vector<ScalingPolicy> both = {{ScalingPolicyType::kPods, 1, 60},
+                                           {ScalingPolicyType::kPercent, 50, 60}};
   auto d = Autoscale(Shrink(SelectPolicy::kMax, both, 10));  // asks for 1
   EXPECT_EQ(d.desired_replicas, 5);                          // 50 % beats 1 pod
   EXPECT_EQ(d.scaling_limited.reason, "ScaleDownLimit");
   EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMin, both, 10)).desired_replicas, 9);
-  EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMax, both, 5)).desired_replicas, 2);  // 5 × 0.5 truncates to 2
+  EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMax, both, 5)).desired_replicas,
+            2);  // 5 × 0.5 truncates to 2
   d = Autoscale(Shrink(SelectPolicy::kDisabled, both, 10));
   EXPECT_EQ(d.desired_replicas, 10);
   EXPECT_EQ(d.scaling_limited.reason, "ScaleDownLimit");
@@ -370,11 +376,13 @@ TEST(AutoscalerState, JsonRoundTrip) {
 }
 
 TEST(AutoscalerState, MalformedJsonIsInvalidWithTheField) {
-  auto bad = AutoscalerStateFromJson({{"recommendations", {{{"time", "yesterday"}, {"replicas", 2}}}}});
+  auto bad =
+      AutoscalerStateFromJson({{"recommendations", {{{"time", "yesterday"}, {"replicas", 2}}}}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalid);
   EXPECT_EQ(bad.status().causes().at(0).field, "status.autoscaler.recommendations[0].time");
-  bad = AutoscalerStateFromJson({{"scaleEvents", {{{"time", "2026-01-01T00:00:00Z"}, {"change", "2"}}}}});
+  bad = AutoscalerStateFromJson(
+      {{"scaleEvents", {{{"time", "2026-01-01T00:00:00Z"}, {"change", "2"}}}}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().causes().at(0).field, "status.autoscaler.scaleEvents[0].change");
   EXPECT_FALSE(AutoscalerStateFromJson({{"scaleEvents", 3}}).ok());
