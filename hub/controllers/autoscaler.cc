@@ -18,8 +18,9 @@ using workspace::ScalingRules;
 using workspace::SelectPolicy;
 using Seconds = std::chrono::seconds;
 
-// ceil() of a product of doubles may land a hair above an integer (10 × 0.3 / 0.1 is
-// 30.000000000000004); such noise must not cost a GPU replica.
+// ceil() (and floor()) of a product of doubles may land a hair off an integer (10 × 0.3 / 0.1
+// is 30.000000000000004); such noise must not cost or drop a GPU replica. HPA rounds the raw
+// product (its Percent policy lets 10 replicas grow by 10 % to 12), Berth does not.
 constexpr double kCeilSlack = 1e-9;
 
 std::string Num(double v) {
@@ -98,7 +99,7 @@ int ScaleDownLimit(const AutoscaleInput& in) {
     const int proposed =
         p.type == ScalingPolicyType::kPods
             ? start - p.value
-            : static_cast<int>(start * (1 - p.value / 100.0));  // truncates, as HPA
+            : static_cast<int>(std::floor(start * (1 - p.value / 100.0) + kCeilSlack));
     limit = max ? std::min(limit, proposed) : std::max(limit, proposed);
   }
   if (rules.policies.empty()) limit = INT_MIN;

@@ -309,6 +309,13 @@ TEST(Autoscale, ScaleDownPoliciesMaxMinDisabled) {
   EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMin, both, 10)).desired_replicas, 9);
   EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMax, both, 5)).desired_replicas,
             2);  // 5 × 0.5 truncates to 2
+  // 10 % of 10 in doubles is not exactly 1: still one replica, either way.
+  EXPECT_EQ(Autoscale(Shrink(SelectPolicy::kMax, {{ScalingPolicyType::kPercent, 10, 60}}, 10))
+                .desired_replicas,
+            9);
+  AutoscaleInput grow = Input(Spec(), 10, 40);
+  grow.spec.scale_up.policies = {{ScalingPolicyType::kPercent, 10, 60}};
+  EXPECT_EQ(Autoscale(grow).desired_replicas, 11);  // HPA's raw ceil(10 × 1.1) gives 12
   d = Autoscale(Shrink(SelectPolicy::kDisabled, both, 10));
   EXPECT_EQ(d.desired_replicas, 10);
   EXPECT_EQ(d.scaling_limited.reason, "ScaleDownLimit");
