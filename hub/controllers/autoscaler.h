@@ -18,6 +18,13 @@
 // - With no signal for any metric the replicas stay (clamped to [min, max]) and
 //   ScalingActive is False with reason FailedGetMetrics; nothing is recorded in the state.
 //
+// - Rounding ignores floating-point noise of 1e-9 (HPA's Percent policy lets 10 replicas
+//   grow by 10 % to 12, since 10 × 1.1 is 11.000000000000002 in doubles; here it is 11).
+// As in HPA: stabilisation records each pass's raw recommendation; an empty history counts
+// the current size as recommended now (so a restart or a long silence never scales down
+// at once); stabilisation only holds changes back, it never moves replicas by itself.
+//
+// The spec must be one ParseAutoscaling accepted (min <= max, targets > 0).
 // Pure: no clock, no store. Safe to call from any thread.
 #pragma once
 

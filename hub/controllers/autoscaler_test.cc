@@ -221,6 +221,15 @@ TEST(Autoscale, DropWaitsForTheScaleDownWindow) {
       << w.last.event_message;
 }
 
+TEST(Autoscale, RequeueWhenTheHoldingRecommendationLeavesItsWindow) {
+  AutoscaleInput in = Input(Spec(), 6, 1);  // asks for 2
+  in.state.recommendations = {{kT0 - seconds(200), 2}, {kT0 - seconds(100), 6}};
+  auto d = Autoscale(in);
+  EXPECT_EQ(d.desired_replicas, 6);
+  // The 2 of 200 s ago holds nothing back; the 6 of 100 s ago leaves the window at +200 s.
+  EXPECT_EQ(d.requeue_at, kT0 + seconds(200));
+}
+
 TEST(Autoscale, ScaleUpIsImmediateByDefault) {
   Driven w(Input(Spec(), 2, 4));
   EXPECT_EQ(w.Pass(kT0, 1), 2);
