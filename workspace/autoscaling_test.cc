@@ -88,6 +88,11 @@ TEST(AutoscalingParse, FullBlock) {
   EXPECT_EQ(spec->scale_down.select_policy, SelectPolicy::kDisabled);
   EXPECT_EQ(spec->scale_down.stabilization_window_seconds, 300);
   EXPECT_EQ(spec->scale_down.policies, DefaultScaleDownRules().policies);
+
+  auto again = ParseAutoscaling(AutoscalingToJson(*spec));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, *spec);
+  EXPECT_EQ(AutoscalingToJson(*spec)["behavior"]["scaleDown"]["selectPolicy"], "Disabled");
 }
 
 TEST(AutoscalingParse, JsonRoundTripFillsDefaults) {
