@@ -673,6 +673,7 @@ TEST_F(KubeBackendTest, ServingFromTheLoadBalancerAndEachReadyPodsVllmMetrics) {
   ASSERT_TRUE(s->signals);
   EXPECT_EQ(s->signals->running, 3);
   EXPECT_EQ(s->signals->ready_endpoints, 1);
+  EXPECT_EQ(s->signals->ttft_p50, 0) << "the first read has no interval: no lifetime percentiles";
 
   backend_->set_endpoint_url_template("http://{workspace}.{namespace}.eu.example.com");
   EXPECT_EQ(backend_->ReadServing("models", "phi")->url, "http://phi.models.eu.example.com");

@@ -91,7 +91,9 @@ StatusOr<ServingState> KubeBackend::ReadServing(const std::string& ns, const std
   const double seconds = prev.at.time_since_epoch().count() == 0
                              ? 0
                              : std::chrono::duration<double>(at - prev.at).count();
-  const VllmSignals s = SignalsBetween(prev.scrape, now, seconds);
+  // The first read after a start has nothing to subtract: the pods' lifetime histograms would
+  // pass for the last few seconds, so it reports gauges only and percentiles from the next read.
+  const VllmSignals s = seconds > 0 ? SignalsBetween(prev.scrape, now, seconds) : SignalsBetween(now, now, 0);
   ServingSignals sig;
   sig.requests_per_second = s.requests_per_second;
   sig.running = static_cast<int>(s.running);
