@@ -62,6 +62,33 @@ std::string Label(const json& obj, const char* key) {
   return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+
+}  // namespace
+
+const std::vector<KubeApiCall>& KubeBackend::ApiCalls() {
+  static const std::vector<KubeApiCall> calls = [] {
+    std::vector<KubeApiCall> c;
+    for (const auto& k : kKinds) {
+      std::string group = std::string(k.prefix) == "/api/v1" ? "" : "apps";
+      std::string ns_coll = std::string(k.prefix) + "/namespaces/{namespace}/" + k.plural;
+      c.push_back({"PATCH", ns_coll + "/{name}", group, k.plural, "patch"});
+      c.push_back({"DELETE", ns_coll + "/{name}", group, k.plural, "delete"});
+      c.push_back({"GET", ns_coll, group, k.plural, "list"});
+      c.push_back({"GET", std::string(k.prefix) + "/" + k.plural, group, k.plural, "list"});
+    }
+    c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods", "", "pods", "list"});
+    c.push_back({"GET", "/api/v1/pods", "", "pods", "list"});
+    c.push_back({"GET", "/api/v1/nodes", "", "nodes", "list"});
+    c.push_back({"GET", "/api/v1/nodes", "", "nodes", "watch"});  // ?watch=true
+    c.push_back({"GET", "/api/v1/pods", "", "pods", "watch"});
+    c.push_back({"PATCH", "/api/v1/namespaces/{name}", "", "namespaces", "patch"});
+    // Serving signals: each Ready pod's vLLM /metrics through the pod proxy (kube_serving.cc).
+    c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods/{name}/proxy/metrics", "", "pods/proxy", "get"});
+    return c;
+  }();
+  return calls;
+}
+
 PodState PodStateFromJson(const json& pod) {
   PodState s;
   s.name = pod.value("/metadata/name"_json_pointer, std::string());
@@ -101,32 +128,6 @@ PodState PodStateFromJson(const json& pod) {
     s.message = phase == "Running" ? "container running; /health not ready yet" : "";
   }
   return s;
-}
-
-}  // namespace
-
-const std::vector<KubeApiCall>& KubeBackend::ApiCalls() {
-  static const std::vector<KubeApiCall> calls = [] {
-    std::vector<KubeApiCall> c;
-    for (const auto& k : kKinds) {
-      std::string group = std::string(k.prefix) == "/api/v1" ? "" : "apps";
-      std::string ns_coll = std::string(k.prefix) + "/namespaces/{namespace}/" + k.plural;
-      c.push_back({"PATCH", ns_coll + "/{name}", group, k.plural, "patch"});
-      c.push_back({"DELETE", ns_coll + "/{name}", group, k.plural, "delete"});
-      c.push_back({"GET", ns_coll, group, k.plural, "list"});
-      c.push_back({"GET", std::string(k.prefix) + "/" + k.plural, group, k.plural, "list"});
-    }
-    c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods", "", "pods", "list"});
-    c.push_back({"GET", "/api/v1/pods", "", "pods", "list"});
-    c.push_back({"GET", "/api/v1/nodes", "", "nodes", "list"});
-    c.push_back({"GET", "/api/v1/nodes", "", "nodes", "watch"});  // ?watch=true
-    c.push_back({"GET", "/api/v1/pods", "", "pods", "watch"});
-    c.push_back({"PATCH", "/api/v1/namespaces/{name}", "", "namespaces", "patch"});
-    // Serving signals: each Ready pod's vLLM /metrics through the pod proxy (kube_serving.cc).
-    c.push_back({"GET", "/api/v1/namespaces/{namespace}/pods/{name}/proxy/metrics", "", "pods/proxy", "get"});
-    return c;
-  }();
-  return calls;
 }
 
 StatusOr<std::string> KubeObjectPath(const ObjectKey& key) {

@@ -119,6 +119,9 @@ std::string QueryEscape(const std::string& s);
 // "labelSelector=..." for Berth's objects, of one workspace when `workspace` is not empty.
 std::string ManagedSelector(const std::string& workspace);
 
+// A pod as the cluster reports it (readiness, why not ready, restarts, owner, revision).
+PodState PodStateFromJson(const nlohmann::json& pod);
+
 // The REST path of a namespaced object of a kind the agent applies; Invalid for others.
 StatusOr<std::string> KubeObjectPath(const ObjectKey& key);
 

@@ -39,13 +39,6 @@ std::string LoadBalancerUrl(const json& svc) {
   return "http://" + host + ":" + std::to_string(port);
 }
 
-bool PodReady(const json& pod) {
-  for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array())) {
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  }
-  return false;
-}
-
 // The port the pod's first container serves on (its port named http, else Berth's default).
 int ServingPort(const json& pod) {
   const json containers = pod.value("/spec/containers"_json_pointer, json::array());
@@ -75,7 +68,7 @@ StatusOr<ServingState> KubeBackend::ReadServing(const std::string& ns, const std
   VllmScrape now;
   int ready = 0;
   for (const auto& pod : pods->value("items", json::array())) {
-    if (!PodReady(pod)) continue;
+    if (!PodStateFromJson(pod).ready) continue;
     ++ready;
     const std::string name = pod.value("/metadata/name"_json_pointer, std::string());
     auto r = client_->Do("GET",

@@ -21,6 +21,8 @@ import urllib.request
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from haproxy_runtime import runtime  # noqa: E402
 BIN = os.environ.get("BERTH_BIN_DIR", "build/bin")
 HAPROXY = os.environ.get("HAPROXY", "/usr/sbin/haproxy")
 
@@ -31,19 +33,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def runtime(sock_path, command):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(sock_path)
-        s.sendall((command + "\n").encode())
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out.decode()
-            out += chunk
 
 
 def servers_state(sock_path):

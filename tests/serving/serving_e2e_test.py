@@ -24,6 +24,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from haproxy_runtime import runtime  # noqa: E402
 BIN = os.environ.get("BERTH_BIN_DIR", "build/bin")
 CHAT, CODE = "phi-4-mini-instruct", "llama-3.1-8b-instruct"
 passed = failed = 0
@@ -91,16 +93,7 @@ class Fleet:
             return f.read().strip()
 
     def haproxy(self, command):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
-            s.connect(self.dir + "/gateway/haproxy.sock")
-            s.sendall((command + "\n").encode())
-            out = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return out.decode()
-                out += chunk
+        return runtime(self.dir + "/gateway/haproxy.sock", command)
 
     def servers(self):
         """{server name: (weight, op_state, admin_state)} of every berth_slot_* backend."""
