@@ -90,11 +90,8 @@ AutoscaleStageResult AutoscaleWorkspace(const AutoscaleStageInput& in) {
   const json stored = in.stored_status && in.stored_status->is_object()
                           ? in.stored_status->value("autoscaler", json::object())
                           : json::object();
-  const int start = std::clamp(in.workspace->placement.replicas, spec.min_replicas, spec.max_replicas);
-  auto stored_desired = stored.find("desiredReplicas");
-  const int current = stored_desired != stored.end() && stored_desired->is_number_integer()
-                          ? std::clamp(stored_desired->get<int>(), spec.min_replicas, spec.max_replicas)
-                          : start;
+  const int current = workspace::AutoscaledSize(spec, in.workspace->placement.replicas,
+                                                in.stored_status ? *in.stored_status : json());
   out.desired_replicas = current;
   out.status = stored;
   // Not due yet: keep the stored decision and look again at the next sync.
