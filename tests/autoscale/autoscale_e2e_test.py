@@ -9,7 +9,10 @@ the gateway. Checks:
   2. /scale shows the autoscaler's size and `kubectl scale` is refused naming the fields;
   3. p90 time to first token comes back near its unloaded value once they serve;
   4. when the load drops the hub scales back in (ScaledDown) after the stabilisation window,
-     drains the endpoints it removes, and no request fails meanwhile.
+     drains the endpoints it removes, and no request fails meanwhile;
+  5. a new image that serves 3× slower (the sim's slow-serving fault) fails the canary's
+     serving gate (p90 TTFT regression), the rollout rolls back, and every request meanwhile
+     is served.
 Bounded loops only; the fleet is stopped at the end."""
 import json
 import os
@@ -112,6 +115,34 @@ def check_scale_in(fleet, log):
     ok(rows and not bad, "no request failed during the scale-in (%d sent)" % len(rows), bad[:3])
 
 
+def check_gated_rollback(fleet, log):
+    slow = "ghcr.io/berth/vllm:0.6.4-slow"
+    for cluster in ("as-a", "as-b", "as-c"):
+        subprocess.run(["curl", "-sf", "-X", "POST", "http://%s/faults/slow-serving?image=%s&factor=3" %
+                        (fleet.admin(cluster), slow)], check=True, capture_output=True, timeout=10)
+    before = fleet.workspace("llama")["status"]["revision"]
+    start = time.time()
+    gen = load(fleet, "const:4", 120, log)
+    try:
+        time.sleep(10)  # a baseline p90 on the running revision
+        fleet.kubectl("patch", "workspace", "llama", "-n", "scaling", "--type=merge",
+                      "-p", json.dumps({"inference": {"image": slow}}))
+        failed = wait_for("the canary's serving gate to fail", lambda: [
+            e for e in fleet.events("ClusterFailed") if "time to first token" in e.get("message", "")], 90)
+        ok(True, "the serving gate failed the canary: " + failed[0]["message"])
+        wait_for("the rollout rolled back", lambda: fleet.workspace("llama")["status"].get("rollout", {})
+                 .get("phase") == "RolledBack", 60)
+        placements = fleet.workspace("llama")["status"]["placements"]
+        ok(all(p.get("revision") == before for p in placements),
+           "every cluster runs revision %s again" % before, placements)
+    finally:
+        gen.terminate()
+        gen.wait(90)
+    rows = read_log(log, since=start)
+    bad = [r for r in rows if r[1] != 200]
+    ok(rows and not bad, "no request failed during the gated rollout and its rollback (%d sent)" % len(rows), bad[:3])
+
+
 def main():
     for tool in ("kubectl", "/usr/sbin/haproxy"):
         if not shutil.which(tool):
@@ -127,6 +158,7 @@ def main():
         load(fleet, "const:2", 8, log).wait(60)  # the unloaded TTFT
         check_scale_out(fleet, log)
         check_scale_in(fleet, log)
+        check_gated_rollback(fleet, log)
     except AssertionError as e:
         ok(False, "scenario", e)
         fleet.dump_logs(("hub", "gateway", "as-a", "as-b", "as-c"))
