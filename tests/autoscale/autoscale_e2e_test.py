@@ -24,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from sim_fleet import Checks, Fleet, wait_for  # noqa: E402
+from sim_fleet import Checks, Fleet, run_scenario, wait_for  # noqa: E402
 
 MODEL = "llama-3.1-8b-instruct"
 LOADGEN = os.path.join(ROOT, "bench", "autoscale", "loadgen.py")
@@ -150,7 +150,8 @@ def main():
             return 77
     fleet = Fleet(HERE + "/fleet.yaml", "scaling", prefix="berth-autoscale-")
     log = fleet.dir + "/load.log"
-    try:
+
+    def scenario():
         fleet.up("--time-scale", "0.1")
         fleet.kubectl("apply", "-f", HERE + "/workspace.yaml")
         wait_for("llama Serving on one cluster", lambda: [s for s, _ in fleet.endpoints("llama").values()]
@@ -159,14 +160,7 @@ def main():
         check_scale_out(fleet, log)
         check_scale_in(fleet, log)
         check_gated_rollback(fleet, log)
-    except AssertionError as e:
-        ok(False, "scenario", e)
-        fleet.dump_logs(("hub", "gateway", "as-a", "as-b", "as-c"))
-    finally:
-        fleet.down()
-        if checks.failed == 0:
-            shutil.rmtree(fleet.dir, ignore_errors=True)
-    return checks.summary()
+    return run_scenario(fleet, checks, scenario, ("hub", "gateway", "as-a", "as-b", "as-c"))
 
 
 if __name__ == "__main__":
