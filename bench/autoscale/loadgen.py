@@ -98,10 +98,14 @@ async def run(args):
             credit -= 1
             task = asyncio.ensure_future(one_request(host, port, body, args.timeout))
             pending.add(task)
-            task.add_done_callback(lambda f: (pending.discard(f), out.write("%.3f %d %.1f %.1f %s\n" % f.result())))
+            task.add_done_callback(lambda f: (pending.discard(f), f.cancelled() or out.write(
+                "%.3f %d %.1f %.1f %s\n" % f.result())))
         await asyncio.sleep(0.005)
     if pending:
         await asyncio.wait(pending, timeout=args.timeout + 1)
+    for task in list(pending):  # still unanswered after the timeout: logged as no answer
+        task.cancel()
+        out.write("%.3f 0 -1.0 %.1f -\n" % (time.time() - args.timeout, args.timeout * 1000))
     return 0
 
 
