@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include <spdlog/spdlog.h>
+
 namespace berth::hub {
 
 const char* EventTypeName(EventType t) {
@@ -10,6 +12,7 @@ const char* EventTypeName(EventType t) {
     case EventType::kModified: return "MODIFIED";
     case EventType::kDeleted: return "DELETED";
     case EventType::kBookmark: return "BOOKMARK";
+    case EventType::kError: return "ERROR";
   }
   return "ERROR";
 }
@@ -27,7 +30,14 @@ Status WatchResource(Store& store, const std::string& resource, std::function<vo
                      std::vector<uint64_t>& ids) {
   WatchOptions wo;
   wo.resource = resource;
-  auto id = store.Watch(wo, [on = std::move(on)](const WatchEvent& e) {
+  auto id = store.Watch(wo, [on = std::move(on), resource](const WatchEvent& e) {
+    if (e.type == EventType::kError) {
+      // Only a store shared through etcd ends a watch (it re-listed after a compaction);
+      // controllers do not re-list yet, so they keep running on what they have.
+      spdlog::error("store: the watch of {} expired ({}); restart the hub to resync its controllers", resource,
+                    e.object.value("message", ""));
+      return false;
+    }
     on(e);
     return true;
   });

@@ -35,9 +35,23 @@ struct ObjectRef {
 using Transform =
     std::function<StatusOr<std::optional<nlohmann::json>>(const nlohmann::json* current)>;
 
+// Commits a mutation only while a key outside the objects still holds what the writer
+// saw: a leader fences its writes with its election key, so a deposed leader's writes fail
+// (FailedPrecondition) instead of overwriting its successor's. Stores that have one writer
+// by construction (SqliteStore: one hub) have no leader to depose and ignore fences.
+struct Fence {
+  std::string key;               // the engine's key, e.g. EtcdStore: the full etcd key
+  int64_t create_revision = 0;   // the key's create_revision must equal this (0: must not exist)
+  std::optional<std::string> value = std::nullopt;  // if set, the key's value must equal it
+};
+
+// `transform` may run more than once: a store shared by several hubs (EtcdStore) runs it
+// again on the fresh state when another writer changed the object first. It must be a
+// function of `current` without side effects.
 struct Mutation {
   ObjectRef ref;
   Transform transform;
+  std::optional<Fence> fence = std::nullopt;
 };
 
 // Receives the stored object (with its new resourceVersion; for a delete, the last state
@@ -45,7 +59,11 @@ struct Mutation {
 // after the commit is durable: it must not block.
 using MutationCallback = std::function<void(StatusOr<nlohmann::json>)>;
 
-enum class EventType { kAdded, kModified, kDeleted, kBookmark };
+// kError ends a subscription the store can no longer continue (its revisions were
+// compacted away before it could deliver them): the object is a Kubernetes Status (code 410,
+// reason Expired), and the subscriber must list again. Only stores that re-list (EtcdStore)
+// send it.
+enum class EventType { kAdded, kModified, kDeleted, kBookmark, kError };
 const char* EventTypeName(EventType t);
 
 struct WatchEvent {
@@ -56,7 +74,7 @@ struct WatchEvent {
   // MODIFIED: the object's labels before the change, so a watch with a label selector sees an
   // object that enters its selection as ADDED and one that leaves it as DELETED, as Kubernetes
   // sends them. Absent when unknown (events replayed from disk after a restart).
-  std::optional<std::map<std::string, std::string>> labels_before;
+  std::optional<std::map<std::string, std::string>> labels_before = std::nullopt;
 };
 
 struct ListOptions {
