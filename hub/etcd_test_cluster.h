@@ -1,0 +1,142 @@
+// Test support: real etcd members (/usr/bin/etcd, Debian's etcd-server) on loopback ports
+// with temporary data directories, for the etcd store's tests and benchmark. Header-only.
+// Start() waits (bounded) until every member serves; the destructor SIGKILLs what is left
+// and removes the directories.
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hub/etcd_client.h"
+
+namespace berth::hub {
+
+class EtcdTestCluster {
+ public:
+  static constexpr const char* kBinary = "/usr/bin/etcd";
+
+  explicit EtcdTestCluster(int members) : members_(members) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("berth-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(++Counter()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (int i = 0; i < members; ++i) {
+      client_ports_.push_back(FreePort());
+      peer_ports_.push_back(FreePort());
+    }
+    pids_.assign(members, -1);
+  }
+  ~EtcdTestCluster() {
+    for (int i = 0; i < members_; ++i) Kill(i);
+    std::filesystem::remove_all(dir_);
+  }
+
+  static bool Available() { return ::access(kBinary, X_OK) == 0; }
+
+  // Starts every member; false (with `why`) if one does not serve within `timeout`.
+  bool Start(std::string* why, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    for (int i = 0; i < members_; ++i) Launch(i);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int i = 0; i < members_; ++i) {
+      EtcdClientOptions o;
+      o.endpoints = {ClientUrl(i)};
+      o.request_timeout = std::chrono::milliseconds(500);
+      auto client = NewEtcdClient(o);
+      while (true) {
+        if (client.ok() && (*client)->CurrentRevision().ok()) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          *why = "etcd member " + std::to_string(i) + " did not serve on " + ClientUrl(i) + "; see " +
+                 (dir_ / ("m" + std::to_string(i) + ".log")).string();
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    return true;
+  }
+
+  void Kill(int i) {
+    if (pids_[i] <= 0) return;
+    ::kill(pids_[i], SIGKILL);
+    ::waitpid(pids_[i], nullptr, 0);
+    pids_[i] = -1;
+  }
+
+  std::string ClientUrl(int i) const { return "http://127.0.0.1:" + std::to_string(client_ports_[i]); }
+  std::vector<std::string> Endpoints() const {
+    std::vector<std::string> out;
+    for (int i = 0; i < members_; ++i) out.push_back(ClientUrl(i));
+    return out;
+  }
+  EtcdClientOptions ClientOptions() const {
+    EtcdClientOptions o;
+    o.endpoints = Endpoints();
+    return o;
+  }
+
+ private:
+  static int& Counter() {
+    static int n = 0;
+    return n;
+  }
+
+  static int FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+
+  std::string PeerUrl(int i) const { return "http://127.0.0.1:" + std::to_string(peer_ports_[i]); }
+
+  void Launch(int i) {
+    std::string initial;
+    for (int j = 0; j < members_; ++j) initial += (j ? "," : "") + ("m" + std::to_string(j)) + "=" + PeerUrl(j);
+    const std::string name = "m" + std::to_string(i);
+    std::vector<std::string> args = {kBinary,
+                                     "--name=" + name,
+                                     "--data-dir=" + (dir_ / name).string(),
+                                     "--listen-client-urls=" + ClientUrl(i),
+                                     "--advertise-client-urls=" + ClientUrl(i),
+                                     "--listen-peer-urls=" + PeerUrl(i),
+                                     "--initial-advertise-peer-urls=" + PeerUrl(i),
+                                     "--initial-cluster=" + initial,
+                                     "--initial-cluster-state=new",
+                                     "--initial-cluster-token=" + dir_.filename().string(),
+                                     "--log-level=warn"};
+    const std::string log = (dir_ / (name + ".log")).string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      (void)f;
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(kBinary, argv.data());
+      ::_exit(127);
+    }
+    pids_[i] = pid;
+  }
+
+  const int members_;
+  std::filesystem::path dir_;
+  std::vector<int> client_ports_, peer_ports_;
+  std::vector<pid_t> pids_;
+};
+
+}  // namespace berth::hub
