@@ -1,6 +1,9 @@
 #include "hub/etcd_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -193,6 +196,7 @@ class Connection {
       Reset();
       return s;
     }
+    EnableKeepalive();
     return Status::Ok();
   }
 
@@ -230,11 +234,16 @@ class Connection {
     return ec ? Failed("read", ec) : Status::Ok();
   }
 
+  // `timeout` 0: wait as long as the connection lives.
   Status ReadSome(http::response_parser<http::buffer_body>& parser, Millis timeout, std::string* out, bool* done) {
     char chunk[16384];
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
-    tcp_->expires_after(timeout);
+    if (timeout.count() > 0) {
+      tcp_->expires_after(timeout);
+    } else {
+      tcp_->expires_never();
+    }
     error_code ec = WithStream([&](auto& s) {
       return Run([&](auto handler) {
         http::async_read_some(s, buffer_, parser, [handler](error_code e, size_t) { handler(e); });
@@ -265,6 +274,17 @@ class Connection {
   }
 
  private:
+  // A peer that vanished without closing (power loss, partition) is noticed in ~10 s even
+  // on a connection that waits indefinitely (a quiet watch).
+  void EnableKeepalive() {
+    const int fd = tcp_->socket().native_handle();
+    const int on = 1, idle = 4, interval = 2, count = 3;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  }
+
   template <class F>
   error_code WithStream(F&& f) {
     if (tls_) return f(*tls_);
@@ -315,7 +335,11 @@ class GatewayWatchStream final : public EtcdWatchStream {
   }
 
   Status Start(const json& create_request, Millis timeout) {
-    BERTH_RETURN_IF_ERROR(conn_->Write(PostRequest(conn_->endpoint(), "/v3/watch", create_request.dump()), timeout));
+    auto req = PostRequest(conn_->endpoint(), "/v3/watch", create_request.dump());
+    // gRPC metadata through the gateway: a member that loses its raft leader cancels the
+    // watch instead of going silent while the cluster moves on without it.
+    req.set("Grpc-Metadata-hasleader", "true");
+    BERTH_RETURN_IF_ERROR(conn_->Write(req, timeout));
     BERTH_RETURN_IF_ERROR(conn_->ReadHeader(parser_, timeout));
     if (parser_.get().result() != http::status::ok) {
       return Status::Unavailable("etcd " + conn_->endpoint().url + ": watch: HTTP " +
@@ -456,6 +480,7 @@ class GatewayClient final : public EtcdClient {
     if (!range_end.empty()) create["range_end"] = Base64Encode(range_end);
     if (start_revision) create["start_revision"] = std::to_string(start_revision);
     if (prev_kv) create["prev_kv"] = true;
+    create["progress_notify"] = true;
     const json req = {{"create_request", create}};
     size_t first;
     {

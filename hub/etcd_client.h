@@ -32,7 +32,10 @@ struct EtcdClientOptions {
   // system's), and an optional client certificate and key for etcd's --client-cert-auth.
   std::string ca_file, cert_file, key_file;
   std::chrono::milliseconds request_timeout{5000};  // connect, and each request
-  std::chrono::milliseconds watch_idle_timeout{60000};  // a silent watch is reopened after it
+  // A watch that receives nothing for this long ends (Unavailable); 0: never. Dead members
+  // are found without it (TCP keepalive, ~10 s), and a member that loses its raft leader
+  // ends its watches itself (the watch asks for "hasleader").
+  std::chrono::milliseconds watch_idle_timeout{0};
 };
 
 struct EtcdKeyValue {
@@ -83,7 +86,9 @@ struct EtcdWatchEvent {
 };
 
 struct EtcdWatchResponse {
-  int64_t revision = 0;  // header revision
+  // Header revision. A response without events that neither creates nor cancels is a
+  // progress notification: every event up to `revision` has been delivered.
+  int64_t revision = 0;
   bool created = false;
   bool canceled = false;
   int64_t compact_revision = 0;  // set when canceled because start_revision was compacted

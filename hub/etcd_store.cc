@@ -204,6 +204,13 @@ class EtcdStore final : public Store {
         spdlog::warn("etcd store {}: etcd canceled the watch: {}", options_.prefix, r.cancel_reason);
         return false;
       }
+      if (r.events.empty() && !r.created && r.revision > *revision) {
+        // Progress: nothing under the prefix changed up to r.revision, so a resumed watch
+        // may start after it (a watch resumed from an old revision would find it compacted).
+        mirror_.Publish({}, r.revision);
+        *revision = r.revision;
+        continue;
+      }
       // Events arrive in revision order, and etcd never splits a revision across responses.
       size_t i = 0;
       while (i < r.events.size()) {
@@ -315,8 +322,10 @@ class EtcdStore final : public Store {
         break;
       }
       if (!r.ok()) {
-        // The transaction may or may not have committed: the keys tell.
-        auto landed = ResolveUnknown(txn, slots, &fresh);
+        const bool unknown = r.status().code() == StatusCode::kUnavailable || r.status().code() == StatusCode::kTimeout;
+        // Unknown: the transaction may or may not have committed, and the keys tell (once
+        // etcd answers again). Otherwise etcd rejected it (too large, ...): nothing changed.
+        auto landed = unknown ? ResolveUnknownWhenEtcdAnswers(txn, slots, &fresh) : StatusOr<int64_t>(r.status());
         if (!landed.ok()) {
           for (auto& s : slots) {
             if (!s.result) s.result = r.status();
@@ -350,7 +359,7 @@ class EtcdStore final : public Store {
   EtcdTxn Plan(std::vector<Pending>& batch, std::vector<Slot>& slots,
                const std::map<std::string, std::optional<EtcdKeyValue>>& fresh) {
     EtcdTxn txn;
-    std::set<std::tuple<std::string, int64_t, std::string>> fences;
+    std::set<std::tuple<std::string, int64_t, std::optional<std::string>>> fences;
     for (size_t i = 0; i < batch.size(); ++i) {
       Slot& s = slots[i];
       if (s.result) continue;
@@ -400,11 +409,11 @@ class EtcdStore final : public Store {
       txn.compare.push_back(s.expected ? EtcdCompare{s.key, EtcdCompare::Target::kModRevision, s.expected, {}}
                                        : EtcdCompare{s.key, EtcdCompare::Target::kCreateRevision, 0, {}});
       txn.failure.push_back({EtcdOp::Type::kRange, s.key, {}, 0});
-      if (const auto& f = batch[i].mutation.fence) fences.insert({f->key, f->create_revision, f->value.value_or("\x01")});
+      if (const auto& f = batch[i].mutation.fence) fences.insert({f->key, f->create_revision, f->value});
     }
     for (const auto& [key, create_revision, value] : fences) {
       txn.compare.push_back({key, EtcdCompare::Target::kCreateRevision, create_revision, {}});
-      if (value != "\x01") txn.compare.push_back({key, EtcdCompare::Target::kValue, 0, value});
+      if (value) txn.compare.push_back({key, EtcdCompare::Target::kValue, 0, *value});
       txn.failure.push_back({EtcdOp::Type::kRange, key, {}, 0});
     }
     return txn;
@@ -473,6 +482,20 @@ class EtcdStore final : public Store {
     if (landed < 0) landed = r->revision;  // only deletes, all keys gone: they committed by this revision
     if (landed > 0) spdlog::info("etcd store {}: a write with an unknown outcome had committed at {}", options_.prefix, landed);
     return landed;
+  }
+
+  // ResolveUnknown, retried while no etcd member answers (a restart, an election) for up to
+  // `unavailable_timeout`.
+  StatusOr<int64_t> ResolveUnknownWhenEtcdAnswers(const EtcdTxn& txn, const std::vector<Slot>& slots,
+                                                  std::map<std::string, std::optional<EtcdKeyValue>>* fresh) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.unavailable_timeout;
+    auto backoff = std::chrono::milliseconds(50);
+    while (true) {
+      auto landed = ResolveUnknown(txn, slots, fresh);
+      if (landed.ok() || Stopping() || std::chrono::steady_clock::now() + backoff > deadline) return landed;
+      SleepUnlessStopping(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    }
   }
 
   // Read-your-writes: the callback runs once the mirror (Get, List, watches) shows `revision`.

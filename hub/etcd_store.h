@@ -26,7 +26,10 @@
 // etcd revision: the objects of one batch share a resourceVersion.
 //
 // A write whose outcome is unknown (the connection broke after it was sent) is resolved by
-// re-reading its keys: if they hold exactly what was written, it committed.
+// re-reading its keys: if they hold exactly what was written, it committed; otherwise the
+// transforms run again on what the keys hold. (If another writer overwrote a committed
+// write before that re-read, the mutation is applied a second time on top of it: rare,
+// and the same as a client retrying after a lost reply.)
 #pragma once
 
 #include <chrono>
@@ -46,6 +49,9 @@ struct EtcdStoreOptions {
   size_t max_batch = 64;           // mutations per transaction (etcd's --max-txn-ops is 128)
   int max_attempts = 32;           // transaction attempts per batch under concurrent writers
   std::chrono::milliseconds catch_up_timeout{10000};  // waiting for the watch to show a write
+  // How long a write whose outcome is unknown waits for etcd to answer again (to tell
+  // whether it committed) before its callback gets Unavailable.
+  std::chrono::milliseconds unavailable_timeout{10000};
   // Tests: called on the watch thread before each etcd watch is (re)opened, with the
   // revision it will start from.
   std::function<void(int64_t start_revision)> before_watch;

@@ -24,7 +24,9 @@ class EtcdTestCluster {
  public:
   static constexpr const char* kBinary = "/usr/bin/etcd";
 
-  explicit EtcdTestCluster(int members) : members_(members) {
+  // `extra_args`: more etcd flags for every member.
+  explicit EtcdTestCluster(int members, std::vector<std::string> extra_args = {})
+      : members_(members), extra_args_(std::move(extra_args)) {
     dir_ = std::filesystem::temp_directory_path() /
            ("berth-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(++Counter()));
     std::filesystem::remove_all(dir_);
@@ -62,6 +64,11 @@ class EtcdTestCluster {
       }
     }
     return true;
+  }
+
+  // Starts a killed member again on its data dir (and ports).
+  void Restart(int i) {
+    if (pids_[i] <= 0) Launch(i);
   }
 
   void Kill(int i) {
@@ -119,10 +126,11 @@ class EtcdTestCluster {
                                      "--initial-cluster-state=new",
                                      "--initial-cluster-token=" + dir_.filename().string(),
                                      "--log-level=warn"};
-    const std::string log = (dir_ / (name + ".log")).string();
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    const std::string log = (dir_ / (name + ".log")).string();  // appended to across restarts
     const pid_t pid = ::fork();
     if (pid == 0) {
-      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -134,6 +142,7 @@ class EtcdTestCluster {
   }
 
   const int members_;
+  const std::vector<std::string> extra_args_;
   std::filesystem::path dir_;
   std::vector<int> client_ports_, peer_ports_;
   std::vector<pid_t> pids_;
