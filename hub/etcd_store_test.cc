@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -380,6 +382,53 @@ TEST_F(EtcdStoreTest, LeaseElectionAndAFencedWriteOfADeposedLeader) {
   EXPECT_EQ(store->Get({"things", "default", "f"}).value()["spec"]["v"], 1);
   // Unfenced writes in the same batch are unaffected by another mutation's fence.
   EXPECT_TRUE(Put(*store, "g", Obj("g")).ok());
+}
+
+// Mints a CA, a server certificate for 127.0.0.1 and a client certificate with the openssl
+// command (Debian's openssl package); false if it is missing.
+bool MintCertificates(const std::string& dir) {
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  const std::string cmd =
+      "cd " + dir + " && openssl req -x509" + ec + "-keyout ca.key -out ca.crt -subj /CN=berth-test-ca -days 2" +
+      " && openssl req -new" + ec + "-keyout server.key -out server.csr -subj /CN=etcd" +
+      " -addext subjectAltName=IP:127.0.0.1" +
+      " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2" +
+      " -copy_extensions copy" + " && openssl req -new" + ec +
+      "-keyout client.key -out client.csr -subj /CN=berth-hub" +
+      " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2" +
+      " && openssl req -x509" + ec + "-keyout other-ca.key -out other-ca.crt -subj /CN=other-ca -days 2";
+  return std::system(("(" + cmd + ") >/dev/null 2>&1").c_str()) == 0;
+}
+
+TEST_F(EtcdStoreTest, TlsWithClientCertificates) {
+  const auto dir = std::filesystem::temp_directory_path() / ("berth-etcd-tls-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  if (!MintCertificates(dir.string())) GTEST_SKIP() << "openssl cannot mint test certificates";
+  const std::string d = dir.string() + "/";
+  cluster_.reset();
+  cluster_ = std::make_unique<EtcdTestCluster>(1);
+  cluster_->ServeTls(d + "ca.crt", d + "server.crt", d + "server.key", d + "client.crt", d + "client.key");
+  std::string why;
+  ASSERT_TRUE(cluster_->Start(&why)) << why;
+  auto store = Open(Options());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(Put(*store, "a", Obj("a")).ok());
+  EXPECT_TRUE(store->Get({"things", "default", "a"}).ok()) << "the watch runs over TLS too";
+
+  EtcdClientOptions wrong_ca = cluster_->ClientOptions();
+  wrong_ca.ca_file = d + "other-ca.crt";
+  auto untrusting = NewEtcdClient(wrong_ca).value()->CurrentRevision();
+  EXPECT_EQ(untrusting.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(untrusting.status().message().find("certificate verify failed"), std::string::npos)
+      << untrusting.status().ToString();
+  EtcdClientOptions no_cert = cluster_->ClientOptions();
+  no_cert.cert_file = no_cert.key_file = "";
+  EXPECT_FALSE(NewEtcdClient(no_cert).value()->CurrentRevision().ok()) << "etcd requires a client certificate";
+  EtcdClientOptions half = cluster_->ClientOptions();
+  half.key_file = "";
+  EXPECT_EQ(NewEtcdClient(half).status().code(), StatusCode::kBadRequest);
+  std::filesystem::remove_all(dir);
 }
 
 // Three members; one is SIGKILLed while writers write. Every acknowledged write is in etcd

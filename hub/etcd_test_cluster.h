@@ -44,12 +44,20 @@ class EtcdTestCluster {
 
   static bool Available() { return ::access(kBinary, X_OK) == 0; }
 
+  // Before Start: members serve https with `server_cert`/`server_key`, require client
+  // certificates signed by `ca` (--client-cert-auth), and ClientOptions() presents
+  // `client_cert`/`client_key` and trusts `ca`.
+  void ServeTls(std::string ca, std::string server_cert, std::string server_key, std::string client_cert,
+                std::string client_key) {
+    tls_ = {std::move(ca), std::move(server_cert), std::move(server_key), std::move(client_cert), std::move(client_key)};
+  }
+
   // Starts every member; false (with `why`) if one does not serve within `timeout`.
   bool Start(std::string* why, std::chrono::seconds timeout = std::chrono::seconds(20)) {
     for (int i = 0; i < members_; ++i) Launch(i);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (int i = 0; i < members_; ++i) {
-      EtcdClientOptions o;
+      EtcdClientOptions o = ClientOptions();
       o.endpoints = {ClientUrl(i)};
       o.request_timeout = std::chrono::milliseconds(500);
       auto client = NewEtcdClient(o);
@@ -78,7 +86,9 @@ class EtcdTestCluster {
     pids_[i] = -1;
   }
 
-  std::string ClientUrl(int i) const { return "http://127.0.0.1:" + std::to_string(client_ports_[i]); }
+  std::string ClientUrl(int i) const {
+    return (tls_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(client_ports_[i]);
+  }
   std::vector<std::string> Endpoints() const {
     std::vector<std::string> out;
     for (int i = 0; i < members_; ++i) out.push_back(ClientUrl(i));
@@ -87,6 +97,11 @@ class EtcdTestCluster {
   EtcdClientOptions ClientOptions() const {
     EtcdClientOptions o;
     o.endpoints = Endpoints();
+    if (!tls_.empty()) {
+      o.ca_file = tls_[0];
+      o.cert_file = tls_[3];
+      o.key_file = tls_[4];
+    }
     return o;
   }
 
@@ -127,6 +142,10 @@ class EtcdTestCluster {
                                      "--initial-cluster-token=" + dir_.filename().string(),
                                      "--log-level=warn"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    if (!tls_.empty()) {
+      args.insert(args.end(), {"--cert-file=" + tls_[1], "--key-file=" + tls_[2], "--client-cert-auth",
+                               "--trusted-ca-file=" + tls_[0]});
+    }
     const std::string log = (dir_ / (name + ".log")).string();  // appended to across restarts
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -143,6 +162,7 @@ class EtcdTestCluster {
 
   const int members_;
   const std::vector<std::string> extra_args_;
+  std::vector<std::string> tls_;  // ca, server cert, server key, client cert, client key
   std::filesystem::path dir_;
   std::vector<int> client_ports_, peer_ports_;
   std::vector<pid_t> pids_;
