@@ -23,21 +23,46 @@ struct Pending {
   MutationCallback done;
 };
 
-// The stored form: the object without its resourceVersion (etcd's mod_revision is the truth).
-std::string EncodeValue(const json& object) {
-  json stored = object;
-  if (auto m = stored.find("metadata"); m != stored.end() && m->is_object()) m->erase("resourceVersion");
-  return stored.dump();
-}
+// The stored form: the object's JSON without its resourceVersion (etcd's mod_revision is the
+// truth), sealed with the SecretCipher for encrypted resources.
+class ValueCodec {
+ public:
+  ValueCodec(std::set<std::string> encrypted, std::shared_ptr<const SecretCipher> cipher)
+      : encrypted_(std::move(encrypted)), cipher_(std::move(cipher)) {}
 
-StatusOr<json> DecodeValue(const EtcdKeyValue& kv) {
-  json obj = json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
-  if (obj.is_discarded() || !obj.is_object()) {
-    return Status::Internal("etcd key " + kv.key + " does not hold a JSON object");
+  StatusOr<std::string> Encode(const std::string& resource, const json& object) const {
+    json stored = object;
+    if (auto m = stored.find("metadata"); m != stored.end() && m->is_object()) m->erase("resourceVersion");
+    if (!encrypted_.count(resource)) return stored.dump();
+    return cipher_->Seal(stored.dump(), resource);
   }
-  obj["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
-  return obj;
-}
+
+  // Errors name the key (and, for a sealed value, the key id), never the content.
+  StatusOr<json> Decode(const std::string& resource, const EtcdKeyValue& kv) const {
+    std::string plain;
+    const bool sealed = SecretCipher::IsSealed(kv.value);
+    if (sealed) {
+      if (!cipher_) {
+        return Status::Unavailable("etcd key " + kv.key +
+                                   " is encrypted, but the hub has no encryption key: pass --encryption-key-file");
+      }
+      auto opened = cipher_->Open(kv.value, resource);
+      if (!opened.ok()) return opened.status().WithContext("etcd key " + kv.key);
+      plain = std::move(*opened);
+    }
+    // Values of an encrypted resource stored before encryption was on are read as they are.
+    json obj = json::parse(sealed ? plain : kv.value, nullptr, /*allow_exceptions=*/false);
+    if (obj.is_discarded() || !obj.is_object()) {
+      return Status::Internal("etcd key " + kv.key + " does not hold a JSON object");
+    }
+    obj["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
+    return obj;
+  }
+
+ private:
+  const std::set<std::string> encrypted_;
+  const std::shared_ptr<const SecretCipher> cipher_;
+};
 
 // One mutation's state within a batch.
 struct Slot {
@@ -59,6 +84,7 @@ class EtcdStore final : public Store {
         writer_client_(std::move(writer_client)),
         watch_client_(std::move(watch_client)),
         mirror_(options_.event_window),
+        codec_(options_.encrypted_resources, options_.cipher),
         range_start_(options_.prefix + "/"),
         range_end_(EtcdPrefixEnd(options_.prefix + "/")) {}
 
@@ -147,7 +173,7 @@ class EtcdStore final : public Store {
           spdlog::warn("etcd store {}: ignoring key {} (not <prefix>/<resource>/<ns>/<name>)", options_.prefix, kv.key);
           continue;
         }
-        auto obj = DecodeValue(kv);
+        auto obj = codec_.Decode(resource, kv);
         if (!obj.ok()) return obj.status();
         objects[resource][key] = std::move(*obj);
       }
@@ -167,7 +193,7 @@ class EtcdStore final : public Store {
       if (!stream.ok()) {
         spdlog::warn("etcd store {}: watch: {}; retrying", options_.prefix, stream.status().ToString());
         SleepUnlessStopping(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
         continue;
       }
       {
@@ -241,7 +267,7 @@ class EtcdStore final : public Store {
     } else if (const json* m = mirror_.Find({resource, key.first, key.second})) {
       prior = *m;
     } else if (e.prev_kv) {
-      if (auto p = DecodeValue(*e.prev_kv); p.ok()) prior = std::move(*p);
+      if (auto p = codec_.Decode(resource, *e.prev_kv); p.ok()) prior = std::move(*p);
     }
     if (e.deleted) {
       (*staged)[e.kv.key] = std::nullopt;
@@ -250,7 +276,7 @@ class EtcdStore final : public Store {
       last["metadata"]["resourceVersion"] = std::to_string(e.kv.mod_revision);
       return StoreChange{key, WatchEvent{EventType::kDeleted, e.kv.mod_revision, resource, std::move(last)}};
     }
-    auto obj = DecodeValue(e.kv);
+    auto obj = codec_.Decode(resource, e.kv);
     if (!obj.ok()) {
       spdlog::error("etcd store {}: {}", options_.prefix, obj.status().ToString());
       return std::nullopt;
@@ -273,7 +299,7 @@ class EtcdStore final : public Store {
       }
       spdlog::warn("etcd store {}: re-read: {}; retrying", options_.prefix, listed.status().ToString());
       SleepUnlessStopping(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
     }
   }
 
@@ -367,7 +393,7 @@ class EtcdStore final : public Store {
       std::optional<json> current;
       if (auto f = fresh.find(s.key); f != fresh.end()) {
         if (f->second) {
-          auto obj = DecodeValue(*f->second);
+          auto obj = codec_.Decode(batch[i].mutation.ref.resource, *f->second);
           if (!obj.ok()) {
             s.result = obj.status();
             continue;
@@ -399,7 +425,13 @@ class EtcdStore final : public Store {
       s.expected = current ? api::ResourceVersionOf(*current) : 0;
       if (next->has_value()) {
         s.object = std::move(**next);
-        s.value = EncodeValue(s.object);
+        auto value = codec_.Encode(batch[i].mutation.ref.resource, s.object);
+        if (!value.ok()) {
+          s.writes = false;
+          s.result = value.status();
+          continue;
+        }
+        s.value = std::move(*value);
         txn.success.push_back({EtcdOp::Type::kPut, s.key, s.value, 0});
       } else {
         s.deletes = true;
@@ -540,6 +572,7 @@ class EtcdStore final : public Store {
   const std::unique_ptr<EtcdClient> writer_client_;  // writer thread
   const std::unique_ptr<EtcdClient> watch_client_;   // watch thread (and Open)
   StoreMirror mirror_;  // published by the watch thread only
+  const ValueCodec codec_;
   const std::string range_start_, range_end_;
 
   std::mutex queue_mu_;
@@ -559,6 +592,9 @@ class EtcdStore final : public Store {
 }  // namespace
 
 StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& options) {
+  if (!options.encrypted_resources.empty() && !options.cipher) {
+    return Status::Internal("etcd store " + options.prefix + ": encrypted resources need a cipher");
+  }
   auto writer = NewEtcdClient(options.client);
   if (!writer.ok()) return writer.status();
   auto watcher = NewEtcdClient(options.client);

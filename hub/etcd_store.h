@@ -35,9 +35,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "hub/etcd_client.h"
+#include "hub/secret_encryption.h"
 #include "hub/store.h"
 
 namespace berth::hub {
@@ -52,6 +54,15 @@ struct EtcdStoreOptions {
   // How long a write whose outcome is unknown waits for etcd to answer again (to tell
   // whether it committed) before its callback gets Unavailable.
   std::chrono::milliseconds unavailable_timeout{10000};
+  // Objects of these resources (the hub passes Secrets and Work) are sealed with `cipher`
+  // (AES-256-GCM, hub/secret_encryption.h) before they reach etcd, so neither etcd's data
+  // dirs, its snapshots nor anyone reading its keys see their JSON; the store's readers see
+  // plaintext. Every hub sharing the prefix needs the same key file. Open fails, naming the
+  // key and the key id, if a sealed value does not open with the key file's keys. Unlike
+  // SqliteStore, values sealed with an older key (or stored before encryption) are not
+  // re-sealed at open: they are on their next write, so keep a rotated-out key until then.
+  std::set<std::string> encrypted_resources;
+  std::shared_ptr<const SecretCipher> cipher;  // required when encrypted_resources is set
   // Tests: called on the watch thread before each etcd watch is (re)opened, with the
   // revision it will start from.
   std::function<void(int64_t start_revision)> before_watch;
