@@ -116,6 +116,9 @@ Status EtcdError(const std::string& what, const json& body, unsigned http_status
   const int64_t code = body.is_object() ? Int64(body, "code") : 0;
   const std::string text = "etcd " + what + ": " + (message.empty() ? "HTTP " + std::to_string(http_status) : message);
   switch (code) {
+    case 3:  // INVALID_ARGUMENT
+      if (message.find("too large") != std::string::npos) return Status::TooLarge(text);
+      return Status::BadRequest(text);
     case 4: return Status(StatusCode::kTimeout, text);   // DEADLINE_EXCEEDED
     case 5: return Status::NotFound(text);                // NOT_FOUND (lease)
     case 11: return Status::Gone(text);                   // OUT_OF_RANGE: compacted revision

@@ -339,28 +339,34 @@ class EtcdStore final : public Store {
     // States read from etcd after a failed attempt (nullopt: absent), fresher than the mirror.
     std::map<std::string, std::optional<EtcdKeyValue>> fresh;
     int64_t committed = 0;
-    for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    int conflicts = 0;
+    while (conflicts < options_.max_attempts) {
       const EtcdTxn txn = Plan(batch, slots, fresh);
       if (txn.success.empty()) break;
       auto r = writer_client_->Txn(txn);
       if (r.ok() && r->succeeded) {
         committed = Settle(slots, r->revision);
-        break;
+        continue;  // mutations the size budget left out go next
       }
       if (!r.ok()) {
         const bool unknown = r.status().code() == StatusCode::kUnavailable || r.status().code() == StatusCode::kTimeout;
-        // Unknown: the transaction may or may not have committed, and the keys tell (once
-        // etcd answers again). Otherwise etcd rejected it (too large, ...): nothing changed.
-        auto landed = unknown ? ResolveUnknownWhenEtcdAnswers(txn, slots, &fresh) : StatusOr<int64_t>(r.status());
+        if (!unknown) {
+          // etcd rejected it (too large, ...): nothing changed; only its mutations fail.
+          FailPlanned(slots, r.status());
+          continue;
+        }
+        // The transaction may or may not have committed: the keys tell, once etcd answers.
+        auto landed = ResolveUnknownWhenEtcdAnswers(txn, slots, &fresh);
         if (!landed.ok()) {
           for (auto& s : slots) {
-            if (!s.result) s.result = r.status();
+            if (!s.result) s.result = r.status();  // etcd is out of reach: the whole batch fails
           }
           break;
         }
         if (*landed > 0) {
           committed = Settle(slots, *landed);
-          break;
+        } else {
+          ++conflicts;
         }
         continue;
       }
@@ -368,6 +374,7 @@ class EtcdStore final : public Store {
       // as a whole always progress; backing off only hands a busy rival more wins (measured:
       // with a jittered backoff the loser of a two-hub race ran out of attempts every time).
       AbsorbFailure(txn, *r, batch, slots, &fresh);
+      ++conflicts;
     }
     for (size_t i = 0; i < slots.size(); ++i) {
       if (!slots[i].result) {
@@ -386,10 +393,13 @@ class EtcdStore final : public Store {
                const std::map<std::string, std::optional<EtcdKeyValue>>& fresh) {
     EtcdTxn txn;
     std::set<std::tuple<std::string, int64_t, std::optional<std::string>>> fences;
+    size_t bytes = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       Slot& s = slots[i];
       if (s.result) continue;
       s.writes = s.deletes = false;
+      s.value.clear();
+      if (bytes >= options_.max_batch_bytes) continue;  // next transaction
       std::optional<json> current;
       if (auto f = fresh.find(s.key); f != fresh.end()) {
         if (f->second) {
@@ -421,7 +431,6 @@ class EtcdStore final : public Store {
         s.result = Status::NotFound(StoreMirror::NotFoundMessage(batch[i].mutation.ref));
         continue;
       }
-      s.writes = true;
       s.expected = current ? api::ResourceVersionOf(*current) : 0;
       if (next->has_value()) {
         s.object = std::move(**next);
@@ -431,6 +440,12 @@ class EtcdStore final : public Store {
           s.result = value.status();
           continue;
         }
+        // Over the budget: left for the next transaction, unless it is alone (then etcd
+        // decides, and a value over its --max-request-bytes fails by itself).
+        if (!txn.success.empty() && bytes + s.key.size() + value->size() > options_.max_batch_bytes) {
+          bytes = options_.max_batch_bytes;
+          continue;
+        }
         s.value = std::move(*value);
         txn.success.push_back({EtcdOp::Type::kPut, s.key, s.value, 0});
       } else {
@@ -438,6 +453,8 @@ class EtcdStore final : public Store {
         s.object = std::move(*current);
         txn.success.push_back({EtcdOp::Type::kDelete, s.key, {}, 0});
       }
+      s.writes = true;
+      bytes += s.key.size() + s.value.size();
       txn.compare.push_back(s.expected ? EtcdCompare{s.key, EtcdCompare::Target::kModRevision, s.expected, {}}
                                        : EtcdCompare{s.key, EtcdCompare::Target::kCreateRevision, 0, {}});
       txn.failure.push_back({EtcdOp::Type::kRange, s.key, {}, 0});
@@ -449,6 +466,12 @@ class EtcdStore final : public Store {
       txn.failure.push_back({EtcdOp::Type::kRange, key, {}, 0});
     }
     return txn;
+  }
+
+  static void FailPlanned(std::vector<Slot>& slots, const Status& status) {
+    for (auto& s : slots) {
+      if (!s.result && s.writes) s.result = status;
+    }
   }
 
   // The transaction committed at `revision`: every planned write succeeded.
@@ -592,6 +615,9 @@ class EtcdStore final : public Store {
 }  // namespace
 
 StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& options) {
+  if (options.max_batch < 1 || options.max_batch > 120) {
+    return Status::BadRequest("etcd store: max_batch must be 1..120 (etcd allows 128 operations per transaction)");
+  }
   if (!options.encrypted_resources.empty() && !options.cipher) {
     return Status::Internal("etcd store " + options.prefix + ": encrypted resources need a cipher");
   }

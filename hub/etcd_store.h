@@ -48,7 +48,10 @@ struct EtcdStoreOptions {
   EtcdClientOptions client;
   std::string prefix = "/berth";   // no trailing '/'
   size_t event_window = 20000;     // events kept for watch resume (older: 410 Gone)
-  size_t max_batch = 64;           // mutations per transaction (etcd's --max-txn-ops is 128)
+  size_t max_batch = 64;           // mutations per transaction: 1..120 (etcd's --max-txn-ops is 128)
+  // Bytes of keys and values per transaction (etcd's --max-request-bytes is 1.5 MiB); a
+  // single larger object goes alone, and etcd's limit fails it (TooLarge) by itself.
+  size_t max_batch_bytes = 1 << 20;
   int max_attempts = 32;           // transaction attempts per batch under concurrent writers
   std::chrono::milliseconds catch_up_timeout{10000};  // waiting for the watch to show a write
   // How long a write whose outcome is unknown waits for etcd to answer again (to tell

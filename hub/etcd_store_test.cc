@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/object.h"
@@ -382,6 +383,56 @@ TEST_F(EtcdStoreTest, LeaseElectionAndAFencedWriteOfADeposedLeader) {
   EXPECT_EQ(store->Get({"things", "default", "f"}).value()["spec"]["v"], 1);
   // Unfenced writes in the same batch are unaffected by another mutation's fence.
   EXPECT_TRUE(Put(*store, "g", Obj("g")).ok());
+}
+
+// Submits `objects` at once (so they queue into shared batches) and waits for every result.
+std::vector<StatusOr<json>> SubmitAll(Store& store, const std::vector<std::pair<std::string, json>>& objects) {
+  std::vector<std::future<StatusOr<json>>> futures;
+  for (const auto& [name, obj] : objects) {
+    auto p = std::make_shared<std::promise<StatusOr<json>>>();
+    futures.push_back(p->get_future());
+    store.Submit({{"things", "default", name}, SetTo(obj)}, [p](StatusOr<json> r) { p->set_value(std::move(r)); });
+  }
+  std::vector<StatusOr<json>> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+TEST_F(EtcdStoreTest, QueuedWritesShareTransactionsWithinTheByteBudget) {
+  EtcdStoreOptions o = Options();
+  o.max_batch_bytes = 2000;
+  auto store = Open(o);
+  std::vector<std::pair<std::string, json>> objects;
+  for (int i = 0; i < 40; ++i) {
+    json obj = Obj("o" + std::to_string(i));
+    obj["spec"]["blob"] = std::string(400, 'x');
+    objects.push_back({"o" + std::to_string(i), obj});
+  }
+  std::set<int64_t> revisions;
+  for (const auto& r : SubmitAll(*store, objects)) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    revisions.insert(api::ResourceVersionOf(*r));
+  }
+  EXPECT_GE(revisions.size(), 10u) << "at most 4 objects of ~450 bytes per 2000-byte transaction";
+  EXPECT_LT(revisions.size(), 40u) << "queued writes share transactions";
+  EXPECT_EQ(store->List("things", {})->items.size(), 40u);
+  EXPECT_EQ(EtcdStoreOptions{}.max_batch_bytes, 1u << 20);
+  o.max_batch = 500;
+  EXPECT_EQ(OpenEtcdStore(o).status().code(), StatusCode::kBadRequest);
+}
+
+TEST_F(EtcdStoreTest, AnObjectOverEtcdsRequestLimitFailsAloneAsTooLarge) {
+  StartCluster(1, {"--max-request-bytes=20000"});
+  EtcdStoreOptions o = Options();
+  o.max_batch_bytes = 10000;
+  auto store = Open(o);
+  json big = Obj("big");
+  big["spec"]["blob"] = std::string(50000, 'x');
+  auto results = SubmitAll(*store, {{"a", Obj("a")}, {"big", big}, {"b", Obj("b")}});
+  EXPECT_TRUE(results[0].ok()) << results[0].status().ToString();
+  EXPECT_EQ(results[1].status().code(), StatusCode::kTooLarge) << results[1].status().ToString();
+  EXPECT_TRUE(results[2].ok()) << results[2].status().ToString();
+  EXPECT_EQ(store->Get({"things", "default", "big"}).status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(EtcdStoreTest, EncryptedResourcesNeverReachEtcdInPlainText) {
