@@ -1,11 +1,13 @@
 // The hub's object store: durable current state of every object, a global monotonic
 // resourceVersion, and an event log for watches. Storage-agnostic interface; SqliteStore
-// is the embedded implementation, etcd can follow behind the same interface.
+// is the embedded implementation, EtcdStore the one several hubs can share. Both serve
+// reads from a StoreMirror (hub/store_mirror.h), so they answer alike.
 //
 // Threading: Get/List/Watch may be called from any thread and never block on I/O (reads
 // are served from memory). Mutations are queued to one writer thread that applies them in
 // order, commits them durably in batches (group commit) and only then publishes them to
-// readers and watchers and runs the caller's callback.
+// readers and watchers and runs the caller's callback. Several objects committed in one
+// batch may share a resourceVersion (EtcdStore: one etcd transaction is one revision).
 #pragma once
 
 #include <cstdint>
@@ -105,8 +107,9 @@ struct WatchOptions {
   bool initial_events_end = false;
 };
 
-// Receives events in revision order. Called on the writer thread (or the caller's thread
-// during replay): must not block. Return false to end the subscription.
+// Receives events in revision order. Called on the store's publishing thread (SqliteStore:
+// the writer; EtcdStore: its etcd watch thread) or the caller's thread during replay: must
+// not block. Return false to end the subscription.
 using WatchSink = std::function<bool(const WatchEvent&)>;
 
 class Store {
