@@ -223,9 +223,10 @@ TEST_F(EtcdStoreTest, WatchBeforeTheEventWindowIsGone) {
 }
 
 // The store's own etcd watch is down while another hub writes and etcd compacts: when it
-// resumes, etcd says the revision is compacted; the store re-reads, ends its subscribers
-// with a 410 ERROR event and serves the other hub's writes.
-TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownEndsSubscribersAndReReads) {
+// resumes, etcd says the revision is compacted; the store re-reads, ends client watches with
+// a 410 ERROR event, sends controllers' watches the difference, and serves the other hub's
+// writes. (Was: controllers' watches ended too, and they ran on stale state until a restart.)
+TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownReReadsEndsClientWatchesAndResyncsControllers) {
   std::mutex mu;
   std::condition_variable cv;
   bool hold = false, held = false;
@@ -239,7 +240,8 @@ TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownEndsSubscribersAndReRead
   };
   auto store = Open(o);
   ASSERT_TRUE(Put(*store, "a", Obj("a")).ok());
-  std::vector<std::string> seen;
+  ASSERT_TRUE(Put(*store, "gone", Obj("gone")).ok());
+  std::vector<std::string> seen, resynced;
   WatchOptions wo;
   wo.resource = "things";
   wo.from_revision = store->CurrentRevision();
@@ -247,6 +249,12 @@ TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownEndsSubscribersAndReRead
                       seen.push_back(std::string(EventTypeName(e.type)) + " " + e.object.value("reason", ""));
                       return true;
                     }).ok());
+  // A controller's watch (WatchResource) is sent the difference instead and stays.
+  std::vector<uint64_t> ids;
+  ASSERT_TRUE(WatchResource(*store, "things", [&](const WatchEvent& e) {
+                resynced.push_back(std::string(EventTypeName(e.type)) + " " + api::NameOf(e.object));
+              }, ids).ok());
+  resynced.clear();  // the initial ADDED events
   {
     std::unique_lock<std::mutex> lock(mu);
     hold = true;
@@ -255,6 +263,10 @@ TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownEndsSubscribersAndReRead
   auto other = Open(Options());
   ASSERT_TRUE(Put(*other, "b", Obj("b")).ok());
   ASSERT_TRUE(Put(*other, "c", Obj("c")).ok());
+  ASSERT_TRUE(Remove(*other, "gone").ok());
+  json changed = Obj("a");
+  changed["spec"]["v"] = 2;
+  ASSERT_TRUE(Put(*other, "a", changed).ok());
   ASSERT_TRUE(client_->Compact(client_->CurrentRevision().value()).ok());
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -265,8 +277,12 @@ TEST_F(EtcdStoreTest, EtcdCompactionWhileTheWatchWasDownEndsSubscribersAndReRead
   EXPECT_TRUE(store->Get({"things", "default", "b"}).ok());
   EXPECT_TRUE(store->Get({"things", "default", "c"}).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"ERROR Expired"}));
+  EXPECT_EQ(resynced, (std::vector<std::string>{"MODIFIED a", "ADDED b", "ADDED c", "DELETED gone"}));
+  EXPECT_EQ(store->Get({"things", "default", "gone"}).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store->CompactedRevision(), store->CurrentRevision()) << "no resume from before the re-read";
   ASSERT_TRUE(Put(*store, "d", Obj("d")).ok()) << "and it writes on";
+  EXPECT_EQ(resynced.back(), "ADDED d") << "the controller's watch goes on";
+  for (auto id : ids) store->Unwatch(id);
 }
 
 // Was: a quiet prefix left the store's watch revision behind the cluster's (other keys,

@@ -149,8 +149,9 @@ class EtcdTestCluster {
     const std::string log = (dir_ / (name + ".log")).string();  // appended to across restarts
     const pid_t pid = ::fork();
     if (pid == 0) {
-      FILE* f = std::freopen(log.c_str(), "a", stderr);
-      (void)f;
+      // Both streams to the log: an inherited stdout would keep the test's pipe open if the
+      // test died before killing its members.
+      if (!std::freopen(log.c_str(), "a", stderr) || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) ::_exit(126);
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

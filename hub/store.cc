@@ -2,8 +2,6 @@
 
 #include <future>
 
-#include <spdlog/spdlog.h>
-
 namespace berth::hub {
 
 const char* EventTypeName(EventType t) {
@@ -30,14 +28,10 @@ Status WatchResource(Store& store, const std::string& resource, std::function<vo
                      std::vector<uint64_t>& ids) {
   WatchOptions wo;
   wo.resource = resource;
-  auto id = store.Watch(wo, [on = std::move(on), resource](const WatchEvent& e) {
-    if (e.type == EventType::kError) {
-      // Only a store shared through etcd ends a watch (it re-listed after a compaction);
-      // controllers do not re-list yet, so they keep running on what they have.
-      spdlog::error("store: the watch of {} expired ({}); restart the hub to resync its controllers", resource,
-                    e.object.value("message", ""));
-      return false;
-    }
+  // Controllers are level-triggered: after the store re-reads its state they are sent the
+  // difference and keep watching.
+  wo.resync_on_expiry = true;
+  auto id = store.Watch(wo, [on = std::move(on)](const WatchEvent& e) {
     on(e);
     return true;
   });

@@ -105,6 +105,12 @@ struct WatchOptions {
   // With from_revision 0: after the ADDED events, a kBookmark event at the revision they
   // reflect (Kubernetes' streaming list: the "k8s.io/initial-events-end" bookmark).
   bool initial_events_end = false;
+  // When the store re-reads its state after missing compacted revisions (EtcdStore), it ends
+  // a watch with a kError event (410 Expired, the client lists again). With resync it sends
+  // the difference instead (ADDED/MODIFIED/DELETED, the event's resource_version the re-read
+  // revision) and keeps the watch: for the hub's level-triggered controllers, which need the
+  // states to converge, not every step between them.
+  bool resync_on_expiry = false;
 };
 
 // Receives events in revision order. Called on the store's publishing thread (SqliteStore:

@@ -1,6 +1,7 @@
 #include "hub/store_mirror.h"
 
 #include <mutex>
+#include <set>
 
 #include "api/object.h"
 
@@ -77,6 +78,38 @@ json ExpiredStatus(int64_t revision) {
           {"message", message}, {"reason", "Expired"}, {"code", 410}};
 }
 
+// The events that take `before` to `after` at `revision`, by resource and key: ADDED and
+// MODIFIED carry the new object (labels_before set), DELETED the last state stamped with
+// `revision`.
+std::vector<WatchEvent> Difference(const ObjectsByResource& before, const ObjectsByResource& after, int64_t revision) {
+  static const ObjectMap kNone;
+  std::set<std::string> resources;
+  for (const auto* side : {&before, &after}) {
+    for (const auto& [r, m] : *side) resources.insert(r);
+  }
+  std::vector<WatchEvent> out;
+  for (const auto& resource : resources) {
+    auto b = before.find(resource), a = after.find(resource);
+    const ObjectMap& old = b == before.end() ? kNone : b->second;
+    const ObjectMap& now = a == after.end() ? kNone : a->second;
+    for (const auto& [key, obj] : now) {
+      auto prior = old.find(key);
+      if (prior == old.end()) {
+        out.push_back(WatchEvent{EventType::kAdded, revision, resource, obj});
+      } else if (prior->second != obj) {
+        out.push_back(WatchEvent{EventType::kModified, revision, resource, obj, api::LabelsOf(prior->second)});
+      }
+    }
+    for (const auto& [key, obj] : old) {
+      if (now.count(key)) continue;
+      json last = obj;
+      last["metadata"]["resourceVersion"] = std::to_string(revision);
+      out.push_back(WatchEvent{EventType::kDeleted, revision, resource, std::move(last)});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<EventType> DeliveredAs(const WatchOptions& o, const WatchEvent& e) {
@@ -108,14 +141,26 @@ void StoreMirror::Load(ObjectsByResource objects, std::deque<WatchEvent> events,
 
 void StoreMirror::Reset(ObjectsByResource objects, int64_t revision) {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  bool resync = false;
+  for (const auto& [id, w] : watchers_) resync = resync || w.options.resync_on_expiry;
+  const std::vector<WatchEvent> difference = resync ? Difference(objects_, objects, revision) : std::vector<WatchEvent>{};
   objects_ = std::move(objects);
   events_.clear();
   current_rv_ = revision;
   compacted_rv_ = revision;
   snapshots_.Compact(revision + 1);
   const WatchEvent expired{EventType::kError, revision, "", ExpiredStatus(revision)};
-  for (auto& [id, w] : watchers_) w.sink(expired);
-  watchers_.clear();
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    bool keep = it->second.options.resync_on_expiry;
+    if (keep) {
+      for (const auto& e : difference) {
+        if (!(keep = Deliver(it->second.options, e, it->second.sink))) break;
+      }
+    } else {
+      it->second.sink(expired);
+    }
+    it = keep ? std::next(it) : watchers_.erase(it);
+  }
 }
 
 void StoreMirror::Publish(std::vector<StoreChange> changes, int64_t revision) {

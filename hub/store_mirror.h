@@ -45,8 +45,9 @@ class StoreMirror {
             int64_t compacted_revision);
   // Publisher: replaces the whole state with `objects` as of `revision` (a re-list after the
   // engine compacted revisions this mirror had not seen). The event window restarts there,
-  // continue tokens from before expire, and every subscriber receives one kError event (a
-  // Kubernetes Status, code 410, reason Expired) and is dropped: it must list again.
+  // continue tokens from before expire. A subscriber with resync_on_expiry receives the
+  // difference between the old and the new state and stays; every other one receives one
+  // kError event (a Kubernetes Status, code 410, reason Expired) and is dropped.
   void Reset(ObjectsByResource objects, int64_t revision);
   // Publisher: applies committed changes (ascending revisions, each at most `revision`),
   // delivers them to subscribers and advances the store to `revision`. A kDeleted event
