@@ -4,6 +4,7 @@
 // store. Engine-specific behaviour stays in sqlite_store_test.cc and etcd_store_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -28,9 +29,9 @@ class StoreEngine {
 class SqliteEngine final : public StoreEngine {
  public:
   SqliteEngine() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("berth-contract-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '-');  // "Case/sqlite": one directory, not two
+    dir_ = std::filesystem::temp_directory_path() / ("berth-contract-" + std::to_string(::getpid()) + "-" + test);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
