@@ -201,13 +201,22 @@ class EtcdStore final : public Store {
         if (Stopping()) return;
         stream_ = stream->get();
       }
-      backoff = std::chrono::milliseconds(50);
+      const auto opened = std::chrono::steady_clock::now();
       const bool compacted = Follow(**stream, &revision);
       {
         std::lock_guard<std::mutex> lock(watch_mu_);
         stream_ = nullptr;
       }
-      if (compacted && !Stopping()) Relist(&revision);
+      if (compacted && !Stopping()) {
+        Relist(&revision);
+      } else if (std::chrono::steady_clock::now() - opened < std::chrono::seconds(1)) {
+        // Ended at once (a member without a leader cancels a "hasleader" watch as it is
+        // created): do not spin on it while the cluster elects one.
+        SleepUnlessStopping(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      } else {
+        backoff = std::chrono::milliseconds(50);
+      }
     }
   }
 
