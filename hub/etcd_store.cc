@@ -101,7 +101,7 @@ class EtcdStore final : public Store {
     SignalCaughtUp();
     if (writer_.joinable()) writer_.join();
     if (watcher_.joinable()) watcher_.join();
-    for (auto& p : queue_) Notify(p.done, Status::Unavailable("the store is shutting down"));
+    for (auto& p : queue_) RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
   }
 
   Status Open() {
@@ -392,7 +392,7 @@ class EtcdStore final : public Store {
       }
     }
     if (committed > 0) WaitForMirror(committed);
-    for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, std::move(*slots[i].result));
+    for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, std::move(*slots[i].result));
   }
 
   // Runs the transforms of unsettled mutations on the freshest known state and builds the
@@ -422,12 +422,7 @@ class EtcdStore final : public Store {
       } else if (auto got = mirror_.Get(batch[i].mutation.ref); got.ok()) {
         current = std::move(*got);
       }
-      StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
-      try {
-        next = batch[i].mutation.transform(current ? &*current : nullptr);
-      } catch (const std::exception& e) {
-        next = Status::Internal(std::string("transform failed: ") + e.what());
-      }
+      StatusOr<std::optional<json>> next = RunTransform(batch[i].mutation.transform, current ? &*current : nullptr);
       if (!next.ok()) {
         s.result = next.status();
         continue;
@@ -578,16 +573,6 @@ class EtcdStore final : public Store {
   void SignalCaughtUp() {
     { std::lock_guard<std::mutex> lock(caught_up_mu_); }
     caught_up_cv_.notify_all();
-  }
-
-  static void Notify(const MutationCallback& done, StatusOr<json> result) {
-    try {
-      done(std::move(result));
-    } catch (const std::exception& e) {
-      spdlog::error("store: a mutation callback threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("store: a mutation callback threw a non-standard exception");
-    }
   }
 
   bool Stopping() {

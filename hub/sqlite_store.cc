@@ -324,12 +324,7 @@ class SqliteStore final : public Store {
         // Only this thread changes the mirror, so reading it here needs no lock and no copy.
         current = mirror_.Find(ref);
       }
-      StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
-      try {
-        next = batch[i].mutation.transform(current);
-      } catch (const std::exception& e) {
-        next = Status::Internal(std::string("transform failed: ") + e.what());
-      }
+      StatusOr<std::optional<json>> next = RunTransform(batch[i].mutation.transform, current);
       if (!next.ok()) {
         outcomes[i].result = next.status();
         continue;
@@ -380,7 +375,7 @@ class SqliteStore final : public Store {
     }
     if (!commit.ok()) {
       spdlog::error("store commit failed: {}", commit.ToString());
-      for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, commit);
+      for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, commit);
       return;
     }
     std::vector<StoreChange> changes;
@@ -388,18 +383,7 @@ class SqliteStore final : public Store {
       if (o.event) changes.push_back({{o.ref.ns, o.ref.name}, std::move(*o.event)});
     }
     if (!changes.empty()) mirror_.Publish(std::move(changes), rv);
-    for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, std::move(outcomes[i].result));
-  }
-
-  // A callback that throws must not take the writer thread (and the process) with it.
-  static void Notify(const MutationCallback& done, StatusOr<json> result) {
-    try {
-      done(std::move(result));
-    } catch (const std::exception& e) {
-      spdlog::error("store: a mutation callback threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("store: a mutation callback threw a non-standard exception");
-    }
+    for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, std::move(outcomes[i].result));
   }
 
   Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, bool sync, Stmt& upsert, Stmt& remove,

@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include <spdlog/spdlog.h>
+
 namespace berth::hub {
 
 const char* EventTypeName(EventType t) {
@@ -22,6 +24,24 @@ StatusOr<nlohmann::json> Store::Apply(Mutation mutation) {
     promise->set_value(std::move(result));
   });
   return future.get();
+}
+
+StatusOr<std::optional<nlohmann::json>> RunTransform(const Transform& transform, const nlohmann::json* current) {
+  try {
+    return transform(current);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("transform failed: ") + e.what());
+  }
+}
+
+void RunMutationCallback(const MutationCallback& done, StatusOr<nlohmann::json> result) {
+  try {
+    done(std::move(result));
+  } catch (const std::exception& e) {
+    spdlog::error("store: a mutation callback threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("store: a mutation callback threw a non-standard exception");
+  }
 }
 
 Status WatchResource(Store& store, const std::string& resource, std::function<void(const WatchEvent&)> on,

@@ -141,6 +141,12 @@ class Store {
   virtual int64_t CompactedRevision() const = 0;
 };
 
+// For stores: runs `transform` on `current`; an exception (our bug) becomes Internal.
+StatusOr<std::optional<nlohmann::json>> RunTransform(const Transform& transform, const nlohmann::json* current);
+// For stores: hands `result` to `done`; a callback that throws is logged and must not take
+// the writer thread (and the process) with it.
+void RunMutationCallback(const MutationCallback& done, StatusOr<nlohmann::json> result);
+
 // A controller's watch: every event of `resource` from now on goes to `on` (the watch never
 // ends itself); the id is appended to `ids` so the caller can Unwatch them all when it stops.
 Status WatchResource(Store& store, const std::string& resource, std::function<void(const WatchEvent&)> on,
