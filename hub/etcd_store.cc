@@ -59,6 +59,13 @@ class ValueCodec {
     return obj;
   }
 
+  // Whether the value should be sealed again with the first key: stored in plain text for an
+  // encrypted resource, or sealed with an older key.
+  bool Stale(const std::string& resource, const EtcdKeyValue& kv) const {
+    if (!encrypted_.count(resource)) return false;
+    return !SecretCipher::IsSealed(kv.value) || SecretCipher::KeyIdOf(kv.value) != cipher_->primary_key_id();
+  }
+
  private:
   const std::set<std::string> encrypted_;
   const std::shared_ptr<const SecretCipher> cipher_;
@@ -105,7 +112,8 @@ class EtcdStore final : public Store {
   }
 
   Status Open() {
-    auto listed = ReadPrefix();
+    std::vector<std::pair<std::string, EtcdKeyValue>> stale;
+    auto listed = ReadPrefix(&stale);
     if (!listed.ok()) return listed.status().WithContext("open etcd store " + options_.prefix);
     size_t count = 0;
     for (const auto& [r, m] : listed->first) count += m.size();
@@ -114,6 +122,7 @@ class EtcdStore final : public Store {
     spdlog::info("etcd store {}: loaded {} objects at revision {}", options_.prefix, count, revision);
     watcher_ = std::thread([this, revision] { WatchLoop(revision); });
     writer_ = std::thread([this] { WriterLoop(); });
+    BERTH_RETURN_IF_ERROR(Reseal(stale));
     return Status::Ok();
   }
 
@@ -157,7 +166,9 @@ class EtcdStore final : public Store {
 
   // ---- Reading the prefix (open, and after a compaction the watch missed) ----
 
-  StatusOr<std::pair<ObjectsByResource, int64_t>> ReadPrefix() {
+  // The prefix at one revision; `stale` (if given) collects the values to seal again.
+  StatusOr<std::pair<ObjectsByResource, int64_t>> ReadPrefix(std::vector<std::pair<std::string, EtcdKeyValue>>* stale =
+                                                                 nullptr) {
     ObjectsByResource objects;
     int64_t revision = 0;
     std::string from = range_start_;
@@ -175,12 +186,45 @@ class EtcdStore final : public Store {
         }
         auto obj = codec_.Decode(resource, kv);
         if (!obj.ok()) return obj.status();
+        if (stale && codec_.Stale(resource, kv)) stale->push_back({resource, kv});
         objects[resource][key] = std::move(*obj);
       }
       if (!page->more || page->kvs.empty()) break;
       from = page->kvs.back().key + '\0';
     }
     return std::make_pair(std::move(objects), revision);
+  }
+
+  // Seals values of encrypted resources again with the first key (plain text from before
+  // encryption, or an older key), so a rotated-out key can be dropped after one start, as
+  // with SQLite. Unlike SQLite's in-place rewrite this is an etcd write: the objects get a new
+  // resourceVersion (watchers see MODIFIED with the same content). Each write compares the
+  // revision read, so a value another hub changed (and sealed) meanwhile is left alone.
+  Status Reseal(const std::vector<std::pair<std::string, EtcdKeyValue>>& stale) {
+    size_t done = 0, skipped = 0;
+    for (size_t next = 0; next < stale.size();) {
+      EtcdTxn txn;
+      size_t bytes = 0;
+      // Transactions within the same bounds as the writer's.
+      for (; next < stale.size() && txn.success.size() < options_.max_batch && bytes < options_.max_batch_bytes; ++next) {
+        const auto& [resource, kv] = stale[next];
+        auto obj = codec_.Decode(resource, kv);
+        if (!obj.ok()) return obj.status();
+        auto sealed = codec_.Encode(resource, *obj);
+        if (!sealed.ok()) return sealed.status();
+        bytes += kv.key.size() + sealed->size();
+        txn.compare.push_back({kv.key, EtcdCompare::Target::kModRevision, kv.mod_revision, {}});
+        txn.success.push_back({EtcdOp::Type::kPut, kv.key, std::move(*sealed), 0});
+      }
+      auto r = writer_client_->Txn(txn);
+      if (!r.ok()) return r.status().WithContext("etcd store " + options_.prefix + ": re-encrypt");
+      (r->succeeded ? done : skipped) += txn.success.size();
+    }
+    if (done + skipped > 0) {
+      spdlog::info("etcd store {}: encrypted {} values with key id {} ({} changed meanwhile: left to their writer)",
+                   options_.prefix, done, options_.cipher->primary_key_id(), skipped);
+    }
+    return Status::Ok();
   }
 
   // ---- The watch thread: etcd's events into the mirror ----

@@ -61,9 +61,10 @@ struct EtcdStoreOptions {
   // (AES-256-GCM, hub/secret_encryption.h) before they reach etcd, so neither etcd's data
   // dirs, its snapshots nor anyone reading its keys see their JSON; the store's readers see
   // plaintext. Every hub sharing the prefix needs the same key file. Open fails, naming the
-  // key and the key id, if a sealed value does not open with the key file's keys. Unlike
-  // SqliteStore, values sealed with an older key (or stored before encryption) are not
-  // re-sealed at open: they are on their next write, so keep a rotated-out key until then.
+  // key and the key id, if a sealed value does not open with the key file's keys. Values
+  // sealed with an older key (or stored before encryption) are sealed with the first key at
+  // open, as SqliteStore does; here that is an etcd write, so those objects get a new
+  // resourceVersion.
   std::set<std::string> encrypted_resources;
   std::shared_ptr<const SecretCipher> cipher;  // required when encrypted_resources is set
   // Tests: called on the watch thread before each etcd watch is (re)opened, with the

@@ -451,9 +451,9 @@ TEST_F(EtcdStoreTest, AnObjectOverEtcdsRequestLimitFailsAloneAsTooLarge) {
   EXPECT_EQ(store->Get({"things", "default", "big"}).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(EtcdStoreTest, EncryptedResourcesNeverReachEtcdInPlainText) {
-  auto key = std::make_shared<const SecretCipher>(
-      SecretCipher::FromKeyFile(SecretCipher::NewKeyFileText().value(), "test-key").value());
+TEST_F(EtcdStoreTest, EncryptedResourcesAreSealedInEtcdAndResealedAfterAKeyRotation) {
+  const std::string old_key_text = SecretCipher::NewKeyFileText().value();
+  auto key = std::make_shared<const SecretCipher>(SecretCipher::FromKeyFile(old_key_text, "test-key").value());
   // Stored before encryption was on: still readable.
   ASSERT_TRUE(client_->Txn({{}, {{EtcdOp::Type::kPut, "/berth-test/secrets/default/old", Obj("old").dump(), 0}}, {}}).ok());
   EtcdStoreOptions o = Options();
@@ -472,12 +472,30 @@ TEST_F(EtcdStoreTest, EncryptedResourcesNeverReachEtcdInPlainText) {
   ASSERT_TRUE(Put(*store, "plain", Obj("plain")).ok());
   EXPECT_FALSE(SecretCipher::IsSealed(client_->Range("/berth-test/things/default/plain", "")->kvs.at(0).value));
 
+  const std::string old_value = client_->Range("/berth-test/secrets/default/old", "")->kvs.at(0).value;
+  EXPECT_TRUE(SecretCipher::IsSealed(old_value)) << "a value from before encryption is sealed at open";
+  EXPECT_EQ(store->Get({"secrets", "default", "old"}).value()["metadata"]["name"], "old");
+
+  // Rotation: a new first key, the old one kept; one start re-seals, and the old key can go.
+  const std::string new_key = SecretCipher::NewKeyFileText().value();
+  store.reset();
+  o.cipher = std::make_shared<const SecretCipher>(
+      SecretCipher::FromKeyFile(new_key + old_key_text, "rotating").value());
+  ASSERT_NE(Open(o), nullptr);
+  const std::string rotated = client_->Range("/berth-test/secrets/default/db", "")->kvs.at(0).value;
+  EXPECT_NE(SecretCipher::KeyIdOf(rotated), SecretCipher::KeyIdOf(stored));
+  o.cipher = std::make_shared<const SecretCipher>(SecretCipher::FromKeyFile(new_key, "new-only").value());
+  auto after = Open(o);
+  ASSERT_NE(after, nullptr) << "the old key is no longer needed";
+  EXPECT_EQ(after->Get({"secrets", "default", "db"}).value()["data"]["password"], "aHVudGVyMg==");
+  after.reset();
+
   // A hub with another key cannot open the store, and says which key the value needs.
   o.cipher = std::make_shared<const SecretCipher>(
       SecretCipher::FromKeyFile(SecretCipher::NewKeyFileText().value(), "other-key").value());
   auto wrong = OpenEtcdStore(o);
   ASSERT_FALSE(wrong.ok());
-  EXPECT_NE(wrong.status().message().find(SecretCipher::KeyIdOf(stored)), std::string::npos) << wrong.status().ToString();
+  EXPECT_NE(wrong.status().message().find(SecretCipher::KeyIdOf(rotated)), std::string::npos) << wrong.status().ToString();
   EXPECT_NE(wrong.status().message().find("/berth-test/secrets/default/db"), std::string::npos);
   o.cipher = nullptr;
   EXPECT_FALSE(OpenEtcdStore(o).ok());
