@@ -122,14 +122,14 @@ wait_for 60 "llama-8b-chat back on its good image" \
 # ==== END STAGED ROLLOUT STEP ============================================================
 
 # ==== AUTOSCALING STEP ===================================================================
-bold "Autoscaling llama-8b-chat on its serving signals (1..6 replicas, 4 running requests per replica)"
+bold "Autoscaling llama-8b-chat on its serving signals (1..6 replicas, 2 running requests per replica)"
 kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"autoscaling": {"minReplicas": 1, "maxReplicas": 6,
-  "metrics": [{"type": "RunningRequestsPerReplica", "target": 4}],
+  "metrics": [{"type": "RunningRequestsPerReplica", "target": 2}],
   "behavior": {"scaleDown": {"stabilizationWindowSeconds": 15}}}}' >/dev/null
-note "a load step: 60 more requests/s of long answers (1,024 tokens) for 40s (bench/autoscale/loadgen.py)"
+note "a load step: 100 more requests/s of long answers (2,048 tokens) for 40s (bench/autoscale/loadgen.py)"
 start=$(date +%s)
 python3 bench/autoscale/loadgen.py run --gateway "$GATEWAY" --model llama-3.1-8b-instruct \
-  --profile const:60 --duration 40 --max-tokens 1024 --log "$DATA/load.log" &
+  --profile const:100 --duration 40 --max-tokens 2048 --log "$DATA/load.log" &
 LOAD_PID=$!
 scaled_up() { kubectl get events -n ml --field-selector reason=ScaledUp,involvedObject.name=llama-8b-chat -o name | grep -q .; }
 wait_for 60 "llama-8b-chat to scale up" scaled_up
