@@ -21,7 +21,7 @@ json Ep(const std::string& cluster, const std::string& url, const std::string& s
 
 TEST(DecodeWorkspace, ReadsTheEndpointContract) {
   json ws = Workspace("ml", "phi", {"phi-3-mini-4k-instruct", "my-adapter"},
-                      {Ep("gpu-eu-1", "http://127.0.0.1:40123", "Serving", 10)});
+                      json::array({Ep("gpu-eu-1", "http://127.0.0.1:40123", "Serving", 10)}));
   ws["status"]["endpoints"][0]["reason"] = "MemberUnhealthy";
   auto decoded = DecodeWorkspace(ws);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
@@ -44,11 +44,11 @@ TEST(DecodeWorkspace, NoStatusMeansNoRoutes) {
 
 TEST(DecodeWorkspace, RejectsUnknownStateAndWeightOutOfRange) {
   auto bad_state =
-      DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Sleeping", 1)}));
+      DecodeWorkspace(Workspace("ml", "a", {"m"}, json::array({Ep("c", "http://1.2.3.4:1", "Sleeping", 1)})));
   EXPECT_EQ(bad_state.status().code(), StatusCode::kInvalid);
   EXPECT_NE(bad_state.status().message().find("status.endpoints[0].state"), std::string::npos);
   auto bad_weight =
-      DecodeWorkspace(Workspace("ml", "a", {"m"}, {Ep("c", "http://1.2.3.4:1", "Serving", 257)}));
+      DecodeWorkspace(Workspace("ml", "a", {"m"}, json::array({Ep("c", "http://1.2.3.4:1", "Serving", 257)})));
   EXPECT_EQ(bad_weight.status().code(), StatusCode::kInvalid);
 }
 
@@ -77,7 +77,7 @@ items:
 
 TEST(DecodeEndpointsDocument, OneBadWorkspaceRejectsTheFile) {
   json array = json::array({Workspace("ml", "a", {"m"}, json::array()),
-                            Workspace("ml", "b", {"m"}, {Ep("c", "x", "Nope", 1)})});
+                            Workspace("ml", "b", {"m"}, json::array({Ep("c", "x", "Nope", 1)}))});
   auto decoded = DecodeEndpointsDocument(array.dump());
   EXPECT_FALSE(decoded.ok());
   EXPECT_NE(decoded.status().message().find("items[1]"), std::string::npos);
@@ -113,7 +113,7 @@ TEST(BuildRouteTable, MergesWorkspacesServingTheSameModel) {
                                      {Ep("c1", "http://10.0.0.1:1", "Serving", 10),
                                       Ep("c2", "http://10.0.0.2:2", "Draining", 0)}));
   auto b = DecodeWorkspace(
-      Workspace("team", "phi-b", {"phi"}, {Ep("c1", "http://10.0.0.3:3", "Down", 0)}));
+      Workspace("team", "phi-b", {"phi"}, json::array({Ep("c1", "http://10.0.0.3:3", "Down", 0)})));
   ASSERT_TRUE(a.ok() && b.ok());
   auto build = BuildRouteTable({*a, *b});
   EXPECT_TRUE(build.problems.empty());
@@ -159,7 +159,7 @@ TEST(WorkspaceCache, ListThenWatchEvents) {
   EXPECT_EQ(problems.size(), 1u);
   EXPECT_EQ(cache.Snapshot().size(), 1u);
 
-  json added = Workspace("ml", "b", {"n"}, {Ep("c", "http://1.1.1.1:1", "Serving", 1)});
+  json added = Workspace("ml", "b", {"n"}, json::array({Ep("c", "http://1.1.1.1:1", "Serving", 1)}));
   added["metadata"]["resourceVersion"] = "11";
   auto r1 = cache.Apply({{"type", "ADDED"}, {"object", added}});
   ASSERT_TRUE(r1.ok());
