@@ -529,6 +529,26 @@ TEST_F(RestClientTest, ShouldStopEndsAWatchOnASilentStream) {
   EXPECT_EQ(events.load(), 0);
 }
 
+// A watcher that has what it wanted stops on the event that gave it (berthctl rollout
+// status -w): the call returns although the server keeps the stream open.
+TEST_F(RestClientTest, ShouldStopRightAfterAnEventEndsAnOpenWatch) {
+  server_->Stream("/open");
+  auto client = Client(Config());
+  ASSERT_TRUE(client);
+  std::atomic<bool> done{false};
+  auto watch = std::async(std::launch::async, [&] {
+    return client->Watch(
+        "/open?watch=true", [&](const json& e) { done = e.value("type", "") == "MODIFIED"; },
+        [&] { return done.load(); });
+  });
+  ASSERT_TRUE(server_->WaitForRequests(1));
+  server_->Send("/open", R"({"type":"MODIFIED","object":{"n":1}})"
+                         "\n");
+  ASSERT_EQ(watch.wait_for(kWait), std::future_status::ready);
+  EXPECT_TRUE(watch.get().ok());
+  EXPECT_TRUE(done.load());
+}
+
 // watch_idle_timeout measures silence, not the stream's age: steady events keep a watch
 // alive past it, and only a silent stretch longer than it fails the watch (Unavailable, so
 // the caller re-watches).
