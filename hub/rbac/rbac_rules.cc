@@ -87,9 +87,11 @@ const PolicyRule& AllNonResourceUrls() {
 }  // namespace
 
 std::string VerbFor(std::string_view method, bool named, bool watch) {
+  // As Kubernetes' RequestInfoFactory: ?watch=true turns only a collection read into a watch;
+  // a named GET stays a get.
   if (method == "GET" || method == "HEAD") {
-    if (watch) return "watch";
-    return named ? "get" : "list";
+    if (named) return "get";
+    return watch ? "watch" : "list";
   }
   if (method == "POST") return "create";
   if (method == "PUT") return "update";

@@ -74,8 +74,8 @@ struct RequestAttributes {
   std::string path;
 };
 
-// The verb Kubernetes derives from an HTTP method: GET/HEAD → get on a named object, list on a
-// collection (watch with ?watch=true); POST → create; PUT → update; PATCH → patch; DELETE →
+// The verb Kubernetes derives from an HTTP method: GET/HEAD → get on a named object (even with
+// ?watch=true), list on a collection (watch with ?watch=true); POST → create; PUT → update; PATCH → patch; DELETE →
 // delete on a named object, deletecollection on a collection. "" for other methods.
 std::string VerbFor(std::string_view method, bool named, bool watch);
 

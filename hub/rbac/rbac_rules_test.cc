@@ -116,6 +116,7 @@ TEST(RequestAttributesTest, VerbsAndNamespaceObjects) {
   EXPECT_EQ(VerbFor("GET", true, false), "get");
   EXPECT_EQ(VerbFor("GET", false, false), "list");
   EXPECT_EQ(VerbFor("GET", false, true), "watch");
+  EXPECT_EQ(VerbFor("GET", true, true), "get");  // Kubernetes: only collections are watched by query
   EXPECT_EQ(VerbFor("POST", false, false), "create");
   EXPECT_EQ(VerbFor("PUT", true, false), "update");
   EXPECT_EQ(VerbFor("PATCH", true, false), "patch");
