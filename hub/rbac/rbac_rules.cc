@@ -305,4 +305,22 @@ json SelfSubjectRulesReviewStatus(const SubjectRules& rules) {
   return status;
 }
 
+StatusOr<json> SelfSubjectRulesReview(const UserInfo& who, const json& review, const RbacSnapshot& snapshot) {
+  if (!review.is_object() || review.value("kind", json("SelfSubjectRulesReview")) != "SelfSubjectRulesReview") {
+    return Status::BadRequest("the body must be a SelfSubjectRulesReview");
+  }
+  const json spec = review.value("spec", json::object());
+  const json ns = spec.is_object() ? spec.value("namespace", json()) : json();
+  if (!ns.is_string() || ns.get<std::string>().empty()) {
+    return Status::BadRequest("no namespace on request: spec.namespace is required");
+  }
+  json out = review;
+  out["apiVersion"] = "authorization.k8s.io/v1";
+  out["kind"] = "SelfSubjectRulesReview";
+  if (!out.contains("metadata") || !out["metadata"].is_object()) out["metadata"] = json::object();
+  out["metadata"]["creationTimestamp"] = nullptr;
+  out["status"] = SelfSubjectRulesReviewStatus(RulesFor(who.user, who.groups, ns.get<std::string>(), snapshot));
+  return out;
+}
+
 }  // namespace berth::hub::rbac

@@ -167,4 +167,11 @@ SubjectRules RulesFor(const std::string& user, const std::vector<std::string>& g
 // nonResourceURLs}], incomplete, evaluationError (only when incomplete)}.
 nlohmann::json SelfSubjectRulesReviewStatus(const SubjectRules& rules);
 
+// The answer to a POST of an authorization.k8s.io/v1 SelfSubjectRulesReview (what
+// `kubectl auth can-i --list [-n NS]` sends): the review with metadata.creationTimestamp null
+// and its status for `who` in spec.namespace. BadRequest if the body is not such a review or
+// spec.namespace (required, as in Kubernetes) is missing.
+StatusOr<nlohmann::json> SelfSubjectRulesReview(const UserInfo& who, const nlohmann::json& review,
+                                                const RbacSnapshot& snapshot);
+
 }  // namespace berth::hub::rbac

@@ -296,6 +296,26 @@ TEST_F(AuthorizeTest, RulesForListsClusterAndNamespaceGrants) {
     "incomplete": false})"));
 }
 
+TEST_F(AuthorizeTest, SelfSubjectRulesReviewAnswersWhatKubectlSends) {
+  // kubectl auth can-i --list -n team-a
+  const json body = json::parse(R"({"kind":"SelfSubjectRulesReview","apiVersion":"authorization.k8s.io/v1",
+    "metadata":{"creationTimestamp":null},"spec":{"namespace":"team-a"},
+    "status":{"resourceRules":null,"nonResourceRules":null,"incomplete":false}})");
+  auto r = SelfSubjectRulesReview({"alice", {kGroupAuthenticated}}, body, *snap_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["spec"], body["spec"]);
+  EXPECT_EQ((*r)["status"]["resourceRules"].size(), 1u);
+  EXPECT_EQ((*r)["status"]["resourceRules"][0]["resources"], json({"workspaces"}));
+  EXPECT_EQ((*r)["status"]["nonResourceRules"], json::array());
+  EXPECT_EQ((*r)["status"]["incomplete"], false);
+  json no_ns = body;
+  no_ns["spec"].erase("namespace");
+  EXPECT_EQ(SelfSubjectRulesReview({"alice", {}}, no_ns, *snap_).status().code(), StatusCode::kBadRequest);
+  json wrong = body;
+  wrong["kind"] = "SelfSubjectAccessReview";
+  EXPECT_EQ(SelfSubjectRulesReview({"alice", {}}, wrong, *snap_).status().code(), StatusCode::kBadRequest);
+}
+
 TEST_F(AuthorizeTest, RulesForReportsUnresolvedRolesAsIncomplete) {
   const json status = SelfSubjectRulesReviewStatus(RulesFor("carol", {}, "team-a", *snap_));
   EXPECT_EQ(status["incomplete"], true);
