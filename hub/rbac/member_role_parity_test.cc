@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "api/selector.h"
+#include "hub/access_reviews.h"
 #include "hub/api_authorization.h"
 #include "hub/rbac/builtin_roles.h"
 #include "hub/rbac/rbac_rules.h"
@@ -65,8 +66,9 @@ TEST(MemberRoleParityTest, SameVerdictAsTodaysMemberCheck) {
               ASSERT_TRUE(sel.ok());
               selector_name = sel->ExactName();
             }
-            RequestAttributes a = ResourceRequestAttributes(who, method, rp.group, rp.ns, rp.plural, rp.name,
-                                                            rp.subresource, q.Get("watch") == "true", selector_name);
+            RequestAttributes a = ResourceRequestAttributes(
+                who, {.method = method, .api_group = rp.group, .ns = rp.ns, .resource = rp.plural, .name = rp.name,
+                      .subresource = rp.subresource, .watch = q.Get("watch") == "true", .selector_name = selector_name});
             const bool new_verdict = Authorize(a, *snap).allowed;
             EXPECT_EQ(new_verdict, old_verdict)
                 << method << " " << kind.plural << "/" << name << (*sub ? "/status" : "") << "?" << query;
@@ -80,6 +82,34 @@ TEST(MemberRoleParityTest, SameVerdictAsTodaysMemberCheck) {
   // The matrix must exercise both answers, or it proves nothing.
   EXPECT_GT(checked, 300);
   EXPECT_GT(allowed, 10);
+}
+
+// Paths outside the resource tree: discovery and health for every credential, /metrics for
+// admins only (hub/access_reviews.cc answers can-i for paths from the same rules).
+TEST(MemberRoleParityTest, NonResourcePathsAsToday) {
+  const api::KindRegistry registry;
+  auto snap = RbacSnapshot::Build(BuiltinClusterRoles(), BuiltinClusterRoleBindings());
+  const Identity member{"member:gpu-1", false, "gpu-1"};
+  const Identity admin{"admin", true, ""};
+  const UserInfo member_info{std::string(kMemberUserPrefix) + "gpu-1", {kGroupMembers, kGroupAuthenticated}};
+  const UserInfo admin_info{"admin", {kGroupMasters, kGroupAuthenticated}};
+  for (const char* path : {"/version", "/api", "/api/v1", "/apis", "/apis/berth.dev", "/apis/berth.dev/v1alpha1",
+                           "/openapi/v3", "/openapi/v3/apis/berth.dev/v1alpha1", "/healthz", "/livez", "/readyz",
+                           "/metrics", "/debug/pprof", "/logs"}) {
+    for (const char* verb : {"get", "post"}) {
+      const nlohmann::json review = {
+          {"apiVersion", "authorization.k8s.io/v1"},
+          {"kind", "SelfSubjectAccessReview"},
+          {"spec", {{"nonResourceAttributes", {{"path", path}, {"verb", verb}}}}}};
+      for (const auto& [today, who] : {std::pair{member, member_info}, std::pair{admin, admin_info}}) {
+        auto old_review = SelfSubjectAccessReview(today, review, registry);
+        ASSERT_TRUE(old_review.ok());
+        const bool old_verdict = (*old_review)["status"]["allowed"].get<bool>();
+        const bool new_verdict = Authorize(NonResourceRequestAttributes(who, verb, path), *snap).allowed;
+        EXPECT_EQ(new_verdict, old_verdict) << who.user << " " << verb << " " << path;
+      }
+    }
+  }
 }
 
 }  // namespace

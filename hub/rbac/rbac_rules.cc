@@ -100,22 +100,30 @@ std::string VerbFor(std::string_view method, bool named, bool watch) {
   return "";
 }
 
-RequestAttributes ResourceRequestAttributes(const UserInfo& who, std::string_view method,
-                                            const std::string& api_group, const std::string& ns,
-                                            const std::string& resource, const std::string& name,
-                                            const std::string& subresource, bool watch,
-                                            const std::string& selector_name) {
+RequestAttributes ResourceRequestAttributes(const UserInfo& who, const ResourceRequest& r) {
   RequestAttributes a;
   a.user = who.user;
   a.groups = who.groups;
-  a.verb = VerbFor(method, !name.empty(), watch);
-  a.api_group = api_group;
-  a.resource = resource;
-  a.subresource = subresource;
-  a.ns = ns;
-  a.name = name;
-  if (name.empty() && (a.verb == "list" || a.verb == "watch")) a.name = selector_name;
-  if (api_group.empty() && resource == "namespaces" && !name.empty()) a.ns = name;
+  a.verb = VerbFor(r.method, !r.name.empty(), r.watch);
+  a.api_group = r.api_group;
+  a.resource = r.resource;
+  a.subresource = r.subresource;
+  a.ns = r.ns;
+  a.name = r.name;
+  if (r.name.empty() && (a.verb == "list" || a.verb == "watch")) a.name = r.selector_name;
+  if (r.api_group.empty() && r.resource == "namespaces" && !r.name.empty()) a.ns = r.name;
+  return a;
+}
+
+RequestAttributes NonResourceRequestAttributes(const UserInfo& who, std::string_view method,
+                                               const std::string& path) {
+  RequestAttributes a;
+  a.user = who.user;
+  a.groups = who.groups;
+  a.verb = std::string(method);
+  for (char& c : a.verb) c = static_cast<char>(::tolower(static_cast<unsigned char>(c)));
+  a.resource_request = false;
+  a.path = path;
   return a;
 }
 

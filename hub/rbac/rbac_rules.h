@@ -79,16 +79,34 @@ struct RequestAttributes {
 // delete on a named object, deletecollection on a collection. "" for other methods.
 std::string VerbFor(std::string_view method, bool named, bool watch);
 
-// The attributes of a resource request as Kubernetes' RequestInfoFactory builds them:
-// `name` is the path's name or, for list and watch, the name a metadata.name field selector
-// pins (`selector_name`, "" if none); a request on the Namespace object itself is in that
-// namespace (GET /api/v1/namespaces/team-a is namespace "team-a", so a RoleBinding in team-a
-// may grant reading it).
-RequestAttributes ResourceRequestAttributes(const UserInfo& who, std::string_view method,
-                                            const std::string& api_group, const std::string& ns,
-                                            const std::string& resource, const std::string& name,
-                                            const std::string& subresource, bool watch,
-                                            const std::string& selector_name);
+// A resource request as the router has parsed it (hub/api_routing.h ResourcePath plus the
+// query): GET /apis/berth.dev/v1alpha1/namespaces/team-a/workspaces?watch=true is
+// {.method = "GET", .api_group = "berth.dev", .ns = "team-a", .resource = "workspaces",
+//  .watch = true}.
+// (Every member has a default, so designated initializers may leave any out without
+// -Wmissing-field-initializers.)
+struct ResourceRequest {
+  std::string method = "";
+  std::string api_group = "";
+  std::string ns = "";
+  std::string resource = "";
+  std::string name = "";
+  std::string subresource = "";
+  bool watch = false;              // ?watch=true
+  std::string selector_name = "";  // the name a metadata.name field selector pins, "" if none
+};
+
+// The attributes of a resource request as Kubernetes' RequestInfoFactory builds them: the verb
+// from VerbFor; for list and watch, the selector's name as the name (so resourceNames can
+// allow a list of one object); a request on the Namespace object itself is in that namespace
+// (GET /api/v1/namespaces/team-a is namespace "team-a", so a RoleBinding in team-a may grant
+// reading it).
+RequestAttributes ResourceRequestAttributes(const UserInfo& who, const ResourceRequest& request);
+
+// A request outside the resource tree ("/metrics", "/version"): its verb is the lower-case
+// method, as in Kubernetes ("get", "post").
+RequestAttributes NonResourceRequestAttributes(const UserInfo& who, std::string_view method,
+                                               const std::string& path);
 
 // Whether one rule grants the request (RBAC's RuleAllows).
 bool RuleAllows(const RequestAttributes& attrs, const PolicyRule& rule);

@@ -93,8 +93,8 @@ TEST(RuleAllowsTest, ResourceNamesRestrictNamedRequestsOnly) {
   EXPECT_FALSE(RuleAllows(Req("u", "list", "berth.dev", "workspaces", "a"), r));
   EXPECT_FALSE(RuleAllows(Req("u", "create", "berth.dev", "workspaces", "a"), r));
   // A list pinned to the name by a field selector does.
-  EXPECT_TRUE(RuleAllows(ResourceRequestAttributes({"u", {}}, "GET", "berth.dev", "a", "workspaces", "", "",
-                                                   false, "chat"),
+  EXPECT_TRUE(RuleAllows(ResourceRequestAttributes({"u", {}}, {.method = "GET", .api_group = "berth.dev", .ns = "a",
+                                                                .resource = "workspaces", .selector_name = "chat"}),
                          r));
 }
 
@@ -123,15 +123,26 @@ TEST(RequestAttributesTest, VerbsAndNamespaceObjects) {
   EXPECT_EQ(VerbFor("DELETE", true, false), "delete");
   EXPECT_EQ(VerbFor("DELETE", false, false), "deletecollection");
   EXPECT_EQ(VerbFor("OPTIONS", true, false), "");
-  auto ns = ResourceRequestAttributes({"bob", {}}, "GET", "", "", "namespaces", "team-a", "", false, "");
+  auto ns = ResourceRequestAttributes({"bob", {}}, {.method = "GET", .resource = "namespaces", .name = "team-a"});
   EXPECT_EQ(ns.ns, "team-a");
   EXPECT_EQ(ns.name, "team-a");
   EXPECT_EQ(ns.verb, "get");
-  auto list = ResourceRequestAttributes({"bob", {}}, "GET", "", "", "namespaces", "", "", false, "");
+  auto list = ResourceRequestAttributes({"bob", {}}, {.method = "GET", .resource = "namespaces"});
   EXPECT_EQ(list.ns, "");
   // A selector name does not rename a get.
-  auto get = ResourceRequestAttributes({"bob", {}}, "GET", "berth.dev", "a", "workspaces", "x", "", false, "y");
+  auto get = ResourceRequestAttributes(
+      {"bob", {}}, {.method = "GET", .api_group = "berth.dev", .ns = "a", .resource = "workspaces", .name = "x",
+                    .selector_name = "y"});
   EXPECT_EQ(get.name, "x");
+  auto watch = ResourceRequestAttributes(
+      {"bob", {}}, {.method = "GET", .ns = "a", .resource = "configmaps", .watch = true, .selector_name = "y"});
+  EXPECT_EQ(watch.verb, "watch");
+  EXPECT_EQ(watch.name, "y");
+  auto metrics = NonResourceRequestAttributes({"bob", {"g"}}, "GET", "/metrics");
+  EXPECT_FALSE(metrics.resource_request);
+  EXPECT_EQ(metrics.verb, "get");
+  EXPECT_EQ(metrics.path, "/metrics");
+  EXPECT_EQ(metrics.groups, Strings{"g"});
 }
 
 class AuthorizeTest : public ::testing::Test {
