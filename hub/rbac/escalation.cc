@@ -165,8 +165,16 @@ Status CheckRoleEscalation(const UserInfo& requester, const Role& role, const Ro
   if (HoldsVerbOnRole(requester, "escalate", role.cluster_role(), role.name, role.ns, snapshot)) {
     return Status::Ok();
   }
-  return ConfirmNoEscalation(requester, role.ns, role.rules, snapshot,
-                             Refused(role.cluster_role() ? "clusterroles" : "roles", role.name));
+  const std::string refused = Refused(role.cluster_role() ? "clusterroles" : "roles", role.name);
+  BERTH_RETURN_IF_ERROR(ConfirmNoEscalation(requester, role.ns, role.rules, snapshot, refused));
+  if (!role.aggregation_rule.is_null()) {
+    // An aggregation rule can gather any role's rules, so it needs all of them.
+    const std::vector<PolicyRule> everything = {{{kAll}, {kAll}, {kAll}, {}, {}}, {{kAll}, {}, {}, {}, {kAll}}};
+    if (!ConfirmNoEscalation(requester, "", everything, snapshot, refused).ok()) {
+      return Status::Forbidden(refused + " is forbidden: must have cluster-admin privileges to use the aggregationRule");
+    }
+  }
+  return Status::Ok();
 }
 
 Status CheckBindingEscalation(const UserInfo& requester, const RoleBinding& binding,

@@ -4,8 +4,10 @@
 //     system:masters, holds the `escalate` verb on that role (roles/clusterroles in
 //     rbac.authorization.k8s.io, resourceNames honoured), or already holds every rule the
 //     role grants in the role's namespace (cluster-wide for a ClusterRole): Kubernetes'
-//     ConfirmNoEscalation. An update that changes neither rules, labels (they decide which
-//     aggregated ClusterRoles take the rules in) nor aggregationRule needs no check.
+//     ConfirmNoEscalation. A ClusterRole with an aggregationRule can gather any role's rules,
+//     so without `escalate` it needs cluster-admin's rules ("must have cluster-admin privileges
+//     to use the aggregationRule"). An update that changes neither rules, labels (they decide
+//     which aggregated ClusterRoles take the rules in) nor aggregationRule needs no check.
 //   - Creating a RoleBinding/ClusterRoleBinding is allowed if the requester is in
 //     system:masters, holds `bind` on the referenced role (checked in the binding's
 //     namespace), or holds every rule of the referenced role in the binding's namespace

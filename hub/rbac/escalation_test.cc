@@ -113,6 +113,27 @@ TEST_F(EscalationTest, EscalateVerbOrMastersSkipTheCheck) {
   EXPECT_FALSE(CheckRoleEscalation({"escalator", {}}, cluster, nullptr, *snap_).ok());
 }
 
+TEST_F(EscalationTest, AggregationRuleNeedsClusterAdmin) {
+  // lead holds nothing cluster-wide; an empty aggregated ClusterRole grants nothing by itself
+  // but would gather every matching role's rules.
+  const UserInfo wide{"wide", {kGroupAuthenticated}};
+  auto snap = RbacSnapshot::Build({MakeRole("", "ws-writer", {kWsWrite}), MakeRole("", "all", {{{"*"}, {"*"}, {"*"}, {}, {}}})},
+                                  {Bind("", "wide-ws", {"ClusterRole", "ws-writer"}, {User("wide")}),
+                                   Bind("", "root", {"ClusterRole", "all"}, {User("root")})});
+  Role agg = MakeRole("", "gatherer", {});
+  agg.aggregation_rule = nlohmann::json::object();
+  Status s = CheckRoleEscalation(wide, agg, nullptr, *snap);
+  EXPECT_EQ(s.code(), StatusCode::kForbidden);
+  EXPECT_EQ(s.message(),
+            "clusterroles.rbac.authorization.k8s.io \"gatherer\" is forbidden: must have cluster-admin privileges to "
+            "use the aggregationRule");
+  // Verb '*' on every resource includes 'escalate' on clusterroles.
+  EXPECT_TRUE(CheckRoleEscalation({"root", {}}, agg, nullptr, *snap).ok());
+  Role plain = MakeRole("", "plain", {kWsWrite});
+  EXPECT_TRUE(CheckRoleEscalation(wide, plain, nullptr, *snap).ok());
+  EXPECT_TRUE(CheckRoleEscalation({"admin", {kGroupMasters}}, agg, nullptr, *snap).ok());
+}
+
 TEST_F(EscalationTest, UnchangedRulesNeedNoCheckButNewLabelsDo) {
   Role old = MakeRole("team-a", "big", {{{"*"}, {"*"}, {"*"}, {}, {}}});
   Role same = old;

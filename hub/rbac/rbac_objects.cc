@@ -89,6 +89,7 @@ struct Reader {
     return kind;
   }
 
+  // Kubernetes' Invalid message names the kind: Role.rbac.authorization.k8s.io "x" is invalid: ...
   Status Result(const std::string& kind, const std::string& name) const {
     std::string msg = kind + ".rbac.authorization.k8s.io \"" + name + "\" is invalid: " +
                       causes.front().field + ": " + causes.front().message;
@@ -96,11 +97,6 @@ struct Reader {
     return Status::Invalid(std::move(msg), causes);
   }
 };
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Scope rules common to both kinds: a namespaced kind needs a namespace, a cluster kind has none.
 void CheckScope(Reader& r, bool namespaced, const std::string& ns) {
@@ -255,7 +251,7 @@ StatusOr<Role> ParseRole(const json& object) {
   } else if (!namespaced) {
     ReadAggregationRule(r, object, &role);
   }
-  if (!r.causes.empty()) return r.Result(Lower(kind.empty() ? "role" : kind) + "s", role.name);
+  if (!r.causes.empty()) return r.Result(kind == "ClusterRole" ? "ClusterRole" : "Role", role.name);
   return role;
 }
 
@@ -294,7 +290,7 @@ StatusOr<RoleBinding> ParseRoleBinding(const json& object) {
       }
     }
   }
-  if (!r.causes.empty()) return r.Result(Lower(kind.empty() ? "rolebinding" : kind) + "s", b.name);
+  if (!r.causes.empty()) return r.Result(kind == "ClusterRoleBinding" ? "ClusterRoleBinding" : "RoleBinding", b.name);
   return b;
 }
 

@@ -49,7 +49,7 @@ TEST(RbacObjectsTest, RuleErrorsNameTheirFields) {
   EXPECT_EQ(Fields(r.status()),
             (std::vector<std::string>{"rules[0].verbs", "rules[1].nonResourceURLs", "rules[2].apiGroups",
                                       "rules[3].resources[0]", "rules[3].resources"}));
-  EXPECT_EQ(r.status().message().rfind("roles.rbac.authorization.k8s.io \"bad\" is invalid: rules[0].verbs", 0), 0u)
+  EXPECT_EQ(r.status().message().rfind("Role.rbac.authorization.k8s.io \"bad\" is invalid: rules[0].verbs", 0), 0u)
       << r.status().message();
 }
 
