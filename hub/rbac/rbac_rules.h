@@ -31,8 +31,12 @@
 //     (ResourceRequestAttributes: method and path → verb, the namespace of a Namespace object is
 //     its own name, list/watch take the name of a metadata.name field selector) and calls
 //     Authorize before the object handlers; a denial is ForbiddenStatus(attrs, decision).
-//     SelfSubjectAccessReview calls the same Authorize; SelfSubjectRulesReview answers with
-//     SelfSubjectRulesReviewStatus(RulesFor(...)).
+//     Non-resource paths (/metrics, discovery) use NonResourceRequestAttributes.
+//     SelfSubjectAccessReview calls the same Authorize; a SelfSubjectRulesReview body is
+//     answered by SelfSubjectRulesReview (RulesFor in spec.namespace).
+//   - Identity tokens (hub/rbac/identity_tokens.h) and client certificates
+//     (hub/rbac/client_cert_identity.h) yield the UserInfo; mutating requests are recorded by
+//     hub/audit_log.h with the answered code.
 //   - Role/ClusterRole writes call CheckRoleEscalation and binding writes
 //     CheckBindingEscalation (hub/rbac/escalation.h) before storing.
 //   - Today's identities map as: the admin token → user "admin", groups {"system:masters",
