@@ -88,6 +88,14 @@ struct KindInfo {
   int64_t scale_default_replicas = 1;
   std::function<int64_t(const nlohmann::json& object)> scale_status_replicas;
   std::function<std::string(const nlohmann::json& object)> scale_selector;
+  // Set when the object may manage its own size (a Workspace with `autoscaling`): a value means
+  // it does. /scale then shows that value as spec.replicas and refuses writes, naming the
+  // fields to change instead (the returned message).
+  struct ManagedScale {
+    int64_t replicas = 0;
+    std::string why_not_writable;
+  };
+  std::function<std::optional<ManagedScale>(const nlohmann::json& object)> scale_managed;
   bool has_scale() const { return !scale_spec_path.empty(); }
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }

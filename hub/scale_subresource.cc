@@ -31,7 +31,10 @@ json ScaleOf(const api::KindInfo& kind, const json& object) {
   for (const char* f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
     if (om.is_object() && om.contains(f)) meta[f] = om[f];
   }
-  const json desired = api::JsonPathGet(object, kind.scale_spec_path);
+  json desired = api::JsonPathGet(object, kind.scale_spec_path);
+  if (kind.scale_managed) {
+    if (auto managed = kind.scale_managed(object)) desired = managed->replicas;
+  }
   json status = {{"replicas", kind.scale_status_replicas ? kind.scale_status_replicas(object) : 0}};
   if (kind.scale_selector) status["selector"] = kind.scale_selector(object);
   return {{"apiVersion", kScaleApiVersion}, {"kind", "Scale"}, {"metadata", meta},
@@ -57,6 +60,14 @@ StatusOr<json> WithScale(const api::KindInfo& kind, const json& object, const js
                             "and try again");
   }
   const json replicas = api::JsonPathGet(scale, "spec.replicas");
+  if (kind.scale_managed) {
+    if (auto managed = kind.scale_managed(object)) {
+      if (replicas == json(managed->replicas)) return object;  // nothing to change
+      return Status::Invalid(kind.kind + " \"" + api::NameOf(object) + "\" is invalid: spec.replicas: " +
+                                 managed->why_not_writable,
+                             {{"spec.replicas", managed->why_not_writable, "FieldValueForbidden"}});
+    }
+  }
   if (!replicas.is_number_integer() || replicas.get<int64_t>() < 0 || replicas.get<int64_t>() > INT32_MAX) {
     const std::string why = "must be a whole number from 0 to 2147483647, got " +
                             (replicas.is_null() ? std::string("nothing") : replicas.dump());

@@ -1,6 +1,7 @@
 #include "kinds/berth_kinds.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "api/object.h"
 #include "api/schema.h"
@@ -57,7 +58,8 @@ json RevisionCell(const json& o) {
   return others.empty() ? out : out + " (" + others + ")";
 }
 
-// `kubectl get ws` columns: model, ready/desired, clusters, status; -o wide adds revision and GPU.
+// `kubectl get ws` columns: model, ready/desired (the autoscaler's size when autoscaled), clusters,
+// status; -o wide adds revision, autoscaling (bounds, driving metric) and GPU.
 std::vector<api::PrinterColumn> WorkspaceColumns() {
   auto str = [](const json& o, const char* path) -> json {
     json v = api::JsonPathGet(o, path);
@@ -77,6 +79,7 @@ std::vector<api::PrinterColumn> WorkspaceColumns() {
            for (const auto& p : placements) ready += p.value("readyReplicas", int64_t{0});
          }
          json desired = api::JsonPathGet(o, "placement.replicas");
+         if (auto scaled = workspace::AutoscaledReplicas(o)) desired = *scaled;
          return std::to_string(ready) + "/" +
                 std::to_string(desired.is_number_integer() ? desired.get<int64_t>() : 1);
        }},
@@ -107,6 +110,22 @@ std::vector<api::PrinterColumn> WorkspaceColumns() {
        }},
       {"Revision", "string", "Current revision, and the clusters that run another one and why", 1,
        [](const json& o) -> json { return RevisionCell(o); }},
+      {"Autoscaling", "string", "Bounds, and the metric driving the size: value/target", 1,
+       [](const json& o) -> json {
+         json bounds = api::JsonPathGet(o, "autoscaling");
+         if (!bounds.is_object()) return nullptr;
+         std::string out = std::to_string(bounds.value("minReplicas", 1)) + "-" +
+                           std::to_string(bounds.value("maxReplicas", 0));
+         json a = api::JsonPathGet(o, "status.autoscaler");
+         const std::string driving = a.is_object() ? a.value("drivingMetric", "") : "";
+         for (const auto& m : a.is_object() ? a.value("currentMetrics", json::array()) : json::array()) {
+           if (m.value("type", "") != driving) continue;
+           char buf[96];
+           std::snprintf(buf, sizeof buf, " %s %.3g/%.3g", driving.c_str(), m.value("value", 0.0), m.value("target", 0.0));
+           out += buf;
+         }
+         return out;
+       }},
       {"GPU", "string", "Requested GPU products", 1,
        [](const json& o) -> json {
          json g = api::JsonPathGet(o, "resource.gpuProducts");
@@ -145,7 +164,8 @@ api::KindInfo WorkspaceKind() {
   };
   embed("placement", "policy", policies::PlacementPolicySchema());
   embed("rollout", "strategy", policies::RolloutStrategySchema());
-  // /scale: `kubectl scale ws NAME --replicas N` and autoscalers set placement.replicas; the
+  // /scale: `kubectl scale ws NAME --replicas N` and external autoscalers (HPA, KEDA) set
+  // placement.replicas, unless the Workspace autoscales itself (scale_managed below); the
   // observed count is what the status places, and replicas carry berth.dev/workspace=NAME.
   k.scale_spec_path = "placement.replicas";
   k.scale_default_replicas = 1;
@@ -158,6 +178,19 @@ api::KindInfo WorkspaceKind() {
     return total;
   };
   k.scale_selector = [](const json& o) { return "berth.dev/workspace=" + api::NameOf(o); };
+  // An autoscaled Workspace's size is the autoscaler's (status.autoscaler.desiredReplicas):
+  // /scale shows it and refuses to set another.
+  k.scale_managed = [](const json& o) -> std::optional<api::KindInfo::ManagedScale> {
+    auto replicas = workspace::AutoscaledReplicas(o);
+    if (!replicas) return std::nullopt;
+    return api::KindInfo::ManagedScale{
+        *replicas, "is set by the Workspace's autoscaling (minReplicas " +
+                       std::to_string(api::JsonPathGet(o, "autoscaling.minReplicas").is_number_integer()
+                                          ? api::JsonPathGet(o, "autoscaling.minReplicas").get<int>()
+                                          : 1) +
+                       ", maxReplicas " + api::JsonPathGet(o, "autoscaling.maxReplicas").dump() +
+                       "): change autoscaling.minReplicas/maxReplicas, or remove autoscaling to set replicas by hand"};
+  };
   k.warnings = [](const json& object) {
     auto ws = workspace::ParseWorkspace(object);
     return ws.ok() ? ws->warnings : std::vector<std::string>{};

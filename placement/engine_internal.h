@@ -92,6 +92,10 @@ struct Candidate {
   int cluster = 0;
   int capacity = 0;             // new replicas that fit now
   int kept = 0;                 // running replicas that stay
+  // Where kept replicas stay: (pool, replicas), cheapest first. Their own GPU shape while a
+  // pool of it admits them, else best_pool. Holds at least `kept` replicas (kept may be cut
+  // after; the most expensive go first).
+  std::vector<std::pair<int, int>> kept_pools;
   int best_pool = -1;           // cheapest fitting pool (for kept replicas and reporting)
   double cost_per_replica = 0;  // per hour, on this tier's pools (or best_pool when no room)
   double tier_cost = -1;        // the price tier: pools whose replica costs this much

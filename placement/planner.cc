@@ -19,6 +19,47 @@ using policies::PlacementPolicySpec;
 
 namespace {
 struct BatchPlan;
+
+// Splits a cluster's `kept` running replicas over pools (Candidate::kept_pools): each stays on
+// the GPU shape it runs on (request.current_gpus) while an admissible pool of that shape
+// exists, the rest (shape unknown, or its pool gone or no longer admitted) on `best_pool`.
+// Re-shaping a running replica would replace its pod, so cost alone never does it.
+void KeepOnCurrentShapes(const FleetIndex& index, const SizedRequest& sized,
+                         const PlacementRequest& request, int cluster,
+                         const std::vector<int>& admissible, int best_pool, int kept,
+                         std::vector<std::pair<int, int>>& out) {
+  out.clear();
+  auto cost_of = [&](int p) {
+    return index.pools[p].price_per_unit * sized.estimates[index.pools[p].shape]->total_gpus();
+  };
+  auto add = [&](int pool, int count) {
+    for (auto& [p, n] : out) {
+      if (p == pool) {
+        n += count;
+        return;
+      }
+    }
+    out.emplace_back(pool, count);
+  };
+  int left = kept;
+  auto it = request.current_gpus.find(index.snapshot.clusters[cluster].name);
+  if (it != request.current_gpus.end()) {
+    for (const auto& [label, count] : it->second) {
+      int pool = -1;
+      for (int p : admissible) {
+        if (index.shapes[index.pools[p].shape].label == label && (pool < 0 || cost_of(p) < cost_of(pool)))
+          pool = p;
+      }
+      const int take = std::min(count, left);
+      if (pool < 0 || take <= 0) continue;
+      add(pool, take);
+      left -= take;
+    }
+  }
+  if (left > 0) add(best_pool, left);
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const auto& a, const auto& b) { return cost_of(a.first) < cost_of(b.first); });
+}
 }  // namespace
 
 struct Planner::Impl {
@@ -32,6 +73,7 @@ struct Planner::Impl {
   // (flat node, units) one decision reserved.
   Touched* touched_out = nullptr;  // PlanBatch: where Commit records nodes (else ledger.made)
   std::vector<std::pair<double, int>> tiers;  // scratch for one cluster
+  std::vector<int> admissible;                // scratch: pools of one cluster a replica may use
   std::vector<int> quota;                     // per cluster, PickAll/PickFixed scratch
   std::vector<double> warm;                   // per cluster, warm-cache points of this request
   std::vector<std::pair<double, int>> rank_keys;
@@ -589,6 +631,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     int best_pool = -1;
     double best_cost = 0;
     tiers.clear();  // (cost per replica, capacity) of pools with room
+    admissible.clear();
     for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
       uint8_t pv = view.pool_verdict[p];
       if (pv != kPass) {
@@ -609,6 +652,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
         continue;
       }
       double cost = index.pools[p].price_per_unit * est->total_gpus();
+      admissible.push_back(p);
       if (best_pool < 0 || cost < best_cost) {
         best_pool = p;
         best_cost = cost;
@@ -632,6 +676,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     cand.cluster = c;
     cand.kept = kept;
     cand.best_pool = best_pool;
+    if (kept > 0) KeepOnCurrentShapes(index, sized, request, c, admissible, best_pool, kept, cand.kept_pools);
     cand.locality_ms = view.locality_ms[c];
     cand.warm = warm[c];
     if (view.dynamic_affinity) {
@@ -657,6 +702,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       tier.tier_cost = tier.cost_per_replica = tiers[t].first;
       tier.capacity = cap;
       tier.kept = t == 0 ? kept : 0;
+      if (t != 0) tier.kept_pools.clear();
       candidates.push_back(tier);
       t = u;
     }
@@ -813,10 +859,13 @@ void Planner::Impl::Commit(const PlacementRequest& request, const SizedRequest& 
     d.allocations.push_back({cluster_name, label, est.total_gpus(), est.nodes, count, kept, cost,
                              sized.selector_honoured[cand.cluster]});
   };
-  if (cand.kept > 0) {
-    add_row(cand.best_pool, cand.kept, cand.kept);
-    d.placed += cand.kept;
+  int keep = cand.kept;
+  for (const auto& [pool, count] : cand.kept_pools) {
+    const int here = std::min(keep, count);
+    if (here > 0) add_row(pool, here, here);
+    keep -= here;
   }
+  d.placed += cand.kept;
   int left = cand.assigned;
   if (left == 0) return;
   const ClusterIndex& cx = index.clusters[cand.cluster];

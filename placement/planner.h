@@ -43,6 +43,10 @@ struct PlacementRequest {
   // Shared so a batch can cache per-policy work; null means the default policy.
   std::shared_ptr<const policies::PlacementPolicySpec> policy;
   std::map<std::string, int> current;  // cluster → replicas running now (stickiness)
+  // cluster → GPU shape label → replicas running now. Kept replicas stay on their shape while
+  // a pool of it still admits them, so a pass never re-shapes running replicas in place (that
+  // replaces their pods); replicas without a known shape sit on the cluster's cheapest pool.
+  std::map<std::string, std::map<std::string, int>> current_gpus;
   // Clusters that get new replicas only when no other feasible cluster has room (kept
   // replicas stay). The hub sets it for clusters where this workspace's replicas have been
   // stuck Pending for lack of GPUs.

@@ -210,6 +210,63 @@ TEST(Planner, AvoidedClusterTakesNewReplicasOnlyAsLastResort) {
   }
 }
 
+// A replica running on a dearer shape because the cheap pool was full stays on that shape:
+// moving it to the cheapest pool on paper would replace its pod (and find no room there).
+TEST(Planner, KeptReplicasStayOnTheGpuShapeTheyRunOn) {
+  auto fleet = ParseFleetYaml(R"(
+clusters:
+  - name: gke
+    region: westus
+    prices: {T4: 0.35, L4: 0.71}
+    nodePools:
+      - {name: t4, gpu: T4, gpusPerNode: 2, count: 1, usedPerNode: 2}
+      - {name: l4, gpu: L4, gpusPerNode: 1, count: 2, usedPerNode: 1}
+)");
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  auto planner = Planner::Create(*fleet);
+  ASSERT_TRUE(planner.ok());
+  PlacementRequest r;
+  r.workspace = "ns/llama";
+  r.replicas = 2;
+  r.sizer = FixedSizer({{"T4", {2, 1}}, {"L4", {1, 1}}});
+  r.current = {{"gke", 2}};
+  r.current_gpus = {{"gke", {{"T4", 1}, {"L4", 1}}}};
+  auto d = planner->Decide(r);
+  EXPECT_EQ(d.placed, 2);
+  std::map<std::string, int> by_gpu;
+  for (const auto& a : d.allocations) {
+    by_gpu[a.gpu] += a.replicas;
+    EXPECT_EQ(a.kept, a.replicas) << a.gpu;
+  }
+  EXPECT_EQ(by_gpu, (std::map<std::string, int>{{"L4", 1}, {"T4", 1}}));
+
+  // Without the shape the hub knows only the count: both sit on the cheapest pool (the old
+  // behaviour, kept for replicas whose status predates the gpu field).
+  r.current_gpus.clear();
+  auto planner2 = Planner::Create(*fleet);
+  auto d2 = planner2->Decide(r);
+  ASSERT_EQ(d2.allocations.size(), 1u);
+  EXPECT_EQ(d2.allocations[0].gpu, "T4");
+
+  // Scale-in keeps the cheaper shape and lets the dearer replica go.
+  r.current_gpus = {{"gke", {{"T4", 1}, {"L4", 1}}}};
+  r.replicas = 1;
+  auto planner3 = Planner::Create(*fleet);
+  auto d3 = planner3->Decide(r);
+  ASSERT_EQ(d3.allocations.size(), 1u);
+  EXPECT_EQ(d3.allocations[0].gpu, "T4");
+  EXPECT_EQ(d3.allocations[0].replicas, 1);
+
+  // A shape whose pool is gone (here: no longer an allowed product) falls back to the cheapest.
+  r.replicas = 2;
+  r.gpu_products = {"T4"};
+  auto planner4 = Planner::Create(*fleet);
+  auto d4 = planner4->Decide(r);
+  ASSERT_EQ(d4.allocations.size(), 1u);
+  EXPECT_EQ(d4.allocations[0].gpu, "T4");
+  EXPECT_EQ(d4.allocations[0].replicas, 2);
+}
+
 TEST(Planner, LedgerPreventsOvercommitAcrossDecisions) {
   auto planner = Planner::Create(TwoClusters());
   ASSERT_TRUE(planner.ok());

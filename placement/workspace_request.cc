@@ -31,7 +31,9 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
     req.policy = it->second;
   }
   for (const auto& p : ws.status.placements) {
-    if (p.replicas > 0) req.current[p.cluster] += p.replicas;
+    if (p.replicas <= 0) continue;
+    req.current[p.cluster] += p.replicas;
+    if (!p.gpu.empty()) req.current_gpus[p.cluster][p.gpu] += p.replicas;
   }
 
   std::vector<std::string> allowed = ws.resource.gpu_products;

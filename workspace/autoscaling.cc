@@ -2,6 +2,8 @@
 // so one pass reports every problem in the block.
 #include "workspace/autoscaling.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdint>
 #include <set>
@@ -298,6 +300,32 @@ nlohmann::json AutoscalingToJson(const AutoscalingSpec& spec) {
           {"behavior",
            {{"scaleUp", RulesToJson(spec.scale_up)}, {"scaleDown", RulesToJson(spec.scale_down)}}},
           {"tolerance", spec.tolerance}};
+}
+
+int AutoscaledSize(const AutoscalingSpec& spec, int placement_replicas, const nlohmann::json& status) {
+  int replicas = placement_replicas;
+  if (status.is_object()) {
+    auto a = status.find("autoscaler");
+    if (a != status.end() && a->is_object()) {
+      auto d = a->find("desiredReplicas");
+      if (d != a->end() && d->is_number_integer()) replicas = d->get<int>();
+    }
+  }
+  return std::clamp(replicas, spec.min_replicas, spec.max_replicas);
+}
+
+std::optional<int> AutoscaledReplicas(const nlohmann::json& workspace_object) {
+  if (!workspace_object.is_object()) return std::nullopt;
+  auto block = workspace_object.find("autoscaling");
+  if (block == workspace_object.end()) return std::nullopt;
+  auto spec = ParseAutoscaling(*block);
+  if (!spec.ok()) return std::nullopt;
+  int replicas = 1;
+  if (auto pl = workspace_object.find("placement"); pl != workspace_object.end() && pl->is_object()) {
+    auto r = pl->find("replicas");
+    if (r != pl->end() && r->is_number_integer()) replicas = r->get<int>();
+  }
+  return AutoscaledSize(*spec, replicas, workspace_object.value("status", nlohmann::json()));
 }
 
 }  // namespace berth::workspace

@@ -80,4 +80,13 @@ StatusOr<AutoscalingSpec> ParseAutoscaling(const nlohmann::json& block,
 // ParseAutoscaling(AutoscalingToJson(s)) == s for every valid s.
 nlohmann::json AutoscalingToJson(const AutoscalingSpec& spec);
 
+// The size an autoscaled Workspace stands at: status.autoscaler.desiredReplicas, else
+// `placement_replicas`, clamped to the spec's bounds (the autoscaler's current size).
+int AutoscaledSize(const AutoscalingSpec& spec, int placement_replicas, const nlohmann::json& status);
+
+// The size an autoscaled Workspace object stands at: status.autoscaler.desiredReplicas, else
+// placement.replicas (default 1) clamped to the bounds. nullopt when the object has no valid
+// autoscaling block. For /scale and `kubectl get ws`.
+std::optional<int> AutoscaledReplicas(const nlohmann::json& workspace_object);
+
 }  // namespace berth::workspace

@@ -208,6 +208,7 @@ void ReadStatus(FieldReader& r, const json& obj, WorkspaceStatus* out) {
       lenient.Integer(p, "readyReplicas", "", &cp.ready_replicas);
       lenient.Integer(p, "revision", "", &cp.revision);
       lenient.String(p, "endpoint", "", &cp.endpoint);
+      lenient.String(p, "gpu", "", &cp.gpu);
       out->placements.push_back(std::move(cp));
     }
   }
@@ -306,6 +307,16 @@ void Decode(FieldReader& r, const json& obj, Workspace* ws) {
     }
     if (const json* strategy = r.Object(*ro, "strategy", "rollout.strategy"))
       ws->rollout.inline_strategy = *strategy;
+  }
+  if (const json* as = r.Object(obj, "autoscaling", "autoscaling")) {
+    auto spec = ParseAutoscaling(*as, "autoscaling");
+    if (spec.ok()) {
+      ws->autoscaling = std::move(spec).value();
+    } else if (spec.status().causes().empty()) {
+      r.Error("autoscaling", spec.status().message());
+    } else {
+      for (const auto& c : spec.status().causes()) r.Error(c.field, c.message, c.reason);
+    }
   }
   if (const json* st = r.Object(obj, "status", "status")) ReadStatus(r, *st, &ws->status);
 }
@@ -681,6 +692,7 @@ json WorkspaceToJson(const Workspace& ws) {
   if (!ws.rollout.strategy_ref.empty())
     out["rollout"]["strategyRef"] = {{"name", ws.rollout.strategy_ref}};
   if (!ws.rollout.inline_strategy.is_null()) out["rollout"]["strategy"] = ws.rollout.inline_strategy;
+  if (ws.autoscaling) out["autoscaling"] = AutoscalingToJson(*ws.autoscaling);
   if (!ws.status.raw.is_null()) out["status"] = ws.status.raw;
   return out;
 }

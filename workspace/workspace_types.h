@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/status.h"
+#include "workspace/autoscaling.h"
 #include "workspace/catalog.h"
 #include "workspace/estimator.h"
 
@@ -129,6 +130,7 @@ struct ClusterPlacementStatus {
   int ready_replicas = 0;
   int64_t revision = 0;
   std::string endpoint;
+  std::string gpu;  // GPU shape label of this allocation ("T4", "A100-80GB/3g.40gb"); may be empty
 };
 
 // Written by the hub. Parsed leniently: unknown fields are kept in `raw`.
@@ -148,6 +150,9 @@ struct Workspace {
   InferenceSpec inference;
   PlacementSpec placement;
   RolloutSpec rollout;
+  // Replicas follow serving signals within bounds (docs/AUTOSCALING.md); placement.replicas
+  // is then only the size to start from.
+  std::optional<AutoscalingSpec> autoscaling;
   WorkspaceStatus status;
 
   ModelInfo model;                    // resolved from the preset or the custom model (empty weights

@@ -479,6 +479,7 @@ Status FleetController::WriteStatuses(const PassResult& pass, Clock::TimePoint n
     in.placement_decision = pass.planner->ExplainJson(d);
     if (auto r = requests.resolved.find(d.workspace); r != requests.resolved.end()) in.references = &r->second;
     if (auto e = pass.endpoints->find(d.workspace); e != pass.endpoints->end()) in.endpoints = &e->second;
+    if (auto a = requests.autoscaled.find(d.workspace); a != requests.autoscaled.end()) in.autoscale = &a->second;
     in.now = now;
     WorkspaceStatusResult result = AggregateWorkspaceStatus(in);
     for (const FleetEvent& ev : result.events) RecordEvent(*ev.object, ev.type, ev.reason, ev.message);

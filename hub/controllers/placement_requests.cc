@@ -50,6 +50,26 @@ class EffectivePolicies {
   std::map<const policies::PlacementPolicySpec*, std::pair<Policy, Policy>> cache_;
 };
 
+// The autoscaler's verdict for an autoscaled Workspace, on the reports of members that are
+// not frozen (a frozen member's last signals describe a cluster that may be gone).
+AutoscaleStageResult Autoscaled(const PlacementRequestsInput& in, const std::string& key, const json& obj,
+                                const workspace::Workspace& ws) {
+  AutoscaleStageInput ai;
+  ai.workspace = &ws;
+  ai.stored_status = &ws.status.raw;
+  ai.generation = api::GenerationOf(obj);
+  if (in.reported && in.members) {
+    for (const auto& [member, by_key] : *in.reported) {
+      auto view = in.members->find(member);
+      if (view == in.members->end() || view->second.frozen()) continue;
+      if (auto r = by_key.find(key); r != by_key.end()) ai.reports.push_back(&r->second);
+    }
+  }
+  ai.now = in.now;
+  ai.sync_period = in.autoscale_sync;
+  return AutoscaleWorkspace(ai);
+}
+
 // The request for one Workspace, or why it cannot be placed.
 StatusOr<placement::PlacementRequest> RequestFor(const json& obj, const workspace::Workspace& ws,
                                                  const placement::PolicyCatalog& policies, Clock::TimePoint now) {
@@ -91,6 +111,12 @@ PlacementRequests BuildPlacementRequests(const PlacementRequestsInput& in) {
       continue;
     }
     req->policy = effective.Of(req->policy);
+    if (ws->autoscaling) {
+      AutoscaleStageResult scaled = Autoscaled(in, key, obj, *ws);
+      req->replicas = scaled.desired_replicas;
+      out.wake.Merge(scaled.wake);
+      out.autoscaled[key] = std::move(scaled);
+    }
     FailoverContext c;
     c.key = &key;
     c.status = &ws->status.raw;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/clock.h"
+#include "hub/controllers/autoscale_stage.h"
 #include "hub/controllers/failover_decisions.h"
 #include "hub/controllers/member_health.h"
 #include "hub/controllers/stage_types.h"
@@ -35,6 +36,7 @@ struct PlacementRequestsInput {
   const std::map<std::string, nlohmann::json>* referenced = nullptr;
   FailoverDefaults defaults;
   Clock::TimePoint now{};
+  Clock::Duration autoscale_sync = kDefaultAutoscaleSync;  // autoscale_stage.h
 };
 
 struct PlacementRequests {
@@ -47,6 +49,8 @@ struct PlacementRequests {
   std::map<std::string, const nlohmann::json*> by_key;  // every Workspace, deleted ones included
   std::map<std::string, std::string> invalid;         // workspace key → why it cannot be placed
   FailoverOutcome failover;
+  // Workspaces with `autoscaling`: the stage's result (their requests ask for its replicas).
+  std::map<std::string, AutoscaleStageResult> autoscaled;
   WakeUp wake;
 };
 

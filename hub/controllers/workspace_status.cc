@@ -226,6 +226,40 @@ void SetEndpoints(const WorkspaceStatusInput& in, const json& old_status, json& 
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kAutoscalingConditions[] = {"AbleToScale", "ScalingActive", "ScalingLimited"};
+
+// status.autoscaler and the autoscaling conditions (autoscale_stage.h); both go when the
+// Workspace no longer autoscales.
+void SetAutoscaling(const WorkspaceStatusInput& in, json& status, std::vector<FleetEvent>& events) {
+  if (!in.autoscale) {
+    if (!status.contains("autoscaler")) return;
+    status.erase("autoscaler");
+    json& conds = status["conditions"];
+    if (!conds.is_array()) return;
+    json kept = json::array();
+    for (auto& c : conds) {
+      const std::string type = c.value("type", "");
+      if (std::find(std::begin(kAutoscalingConditions), std::end(kAutoscalingConditions), type) ==
+          std::end(kAutoscalingConditions))
+        kept.push_back(std::move(c));
+    }
+    conds = std::move(kept);
+    return;
+  }
+  status["autoscaler"] = in.autoscale->status;
+  if (!in.autoscale->evaluated) return;
+  json conds = status.value("conditions", json::array());
+  for (const auto& c : in.autoscale->conditions)
+    SetCondition(conds, c.type, c.status, c.reason, c.message, in.now, api::GenerationOf(*in.workspace));
+  status["conditions"] = std::move(conds);
+  if (in.autoscale->event_reason)
+    events.push_back({in.workspace, "Normal", *in.autoscale->event_reason, in.autoscale->event_message});
+}
+
+}  // namespace
+
 WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
   WorkspaceStatusResult out;
   const json& obj = *in.workspace;
@@ -260,6 +294,7 @@ WorkspaceStatusResult AggregateWorkspaceStatus(const WorkspaceStatusInput& in) {
   }
   SetEndpoints(in, old_status, status, out.events);
   const Scheduling sched = SetConditions(in, totals, superseded_ready, status);
+  SetAutoscaling(in, status, out.events);
   for (const auto& ev : rollout.events) out.events.push_back({&obj, ev.type, ev.reason, ev.message});
   if (rollout.requeue_at) out.wake.At(*rollout.requeue_at);
   const json old_placements = old_status.value("placements", json::array());

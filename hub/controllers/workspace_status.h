@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/clock.h"
+#include "hub/controllers/autoscale_stage.h"
 #include "hub/controllers/endpoint_map.h"
 #include "hub/controllers/stage_types.h"
 #include "hub/controllers/work_reports.h"
@@ -44,6 +45,7 @@ struct WorkspaceStatusInput {
   nlohmann::json placement_decision;                     // the planner's explanation
   const ResolvedReferences* references = nullptr;        // null: it references nothing
   const std::vector<EndpointSource>* endpoints = nullptr;  // endpoint_map.h; null: none
+  const AutoscaleStageResult* autoscale = nullptr;  // autoscale_stage.h; null: not autoscaled
   Clock::TimePoint now{};
 };
 

@@ -70,7 +70,8 @@ std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods
     // The main StatefulSet's names win over the surge's (they are the same unless mid-update).
     if (w.model_names.empty() || key.name == ws) w.model_names = ServedModelNames(args, ws);
     const int nodes_per_replica = PipelineParallelSize(args);
-    for (const auto& [pod_key, pod] : pods) {
+    for (const auto& entry : pods) {
+      const auto& pod = entry.second;  // not a structured binding: clang 14 cannot capture one
       if (pod.ns != key.namespace_ || pod.statefulset != key.name || pod.node.empty()) continue;
       if (nodes_per_replica > 1 && pod.ordinal % nodes_per_replica != 0) continue;
       if (!PodReady(pod, now)) continue;

@@ -16,107 +16,17 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from haproxy_runtime import runtime  # noqa: E402
-BIN = os.environ.get("BERTH_BIN_DIR", "build/bin")
+from sim_fleet import Checks, Fleet, wait_for  # noqa: E402
 CHAT, CODE = "phi-4-mini-instruct", "llama-3.1-8b-instruct"
-passed = failed = 0
-
-
-def ok(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failed += 1
-        print("FAIL " + what + (": " + str(detail) if detail != "" else ""))
-    return cond
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Fleet:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="berth-serving-")
-        self.hub_port, self.gw_port = free_port(), free_port()
-        self.env = dict(os.environ, KUBECONFIG=self.dir + "/admin.kubeconfig")
-
-    def berthctl(self, *args, check=True):
-        r = subprocess.run([BIN + "/berthctl", *args], capture_output=True, text=True, timeout=120)
-        if check and r.returncode != 0:
-            raise AssertionError("berthctl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
-        return r
-
-    def up(self):
-        self.berthctl("fleet", "up", "--fleet", HERE + "/fleet.yaml", "--data-dir", self.dir,
-                      "--listen", "127.0.0.1:%d" % self.hub_port, "--agent-port-base", "0",
-                      "--wait", "60s", "--time-scale", "0.01", "--failover-toleration", "1",
-                      "--failback-hysteresis", "8", "--drain-grace", "4",
-                      "--gateway-listen", "127.0.0.1:%d" % self.gw_port)
-
-    def down(self):
-        self.berthctl("fleet", "down", "--data-dir", self.dir, "--timeout", "5s", check=False)
-
-    def kubectl(self, *args):
-        r = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.env, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError("kubectl %s: %s" % (" ".join(args), r.stderr))
-        return r.stdout
-
-    def workspace(self, name):
-        return json.loads(self.kubectl("get", "workspace", name, "-n", "serving", "-o", "json"))
-
-    def endpoints(self, name):
-        """{cluster: (state, weight)} from the hub's endpoint map."""
-        eps = self.workspace(name).get("status", {}).get("endpoints", [])
-        return {e["cluster"]: (e.get("state"), e.get("weight", 0)) for e in eps}
-
-    def pid(self, name):
-        with open("%s/pids/%s.pid" % (self.dir, name)) as f:
-            return int(f.read())
-
-    def admin(self, cluster):
-        with open("%s/agents/%s.admin" % (self.dir, cluster)) as f:
-            return f.read().strip()
-
-    def haproxy(self, command):
-        return runtime(self.dir + "/gateway/haproxy.sock", command)
-
-    def servers(self):
-        """{server name: (weight, op_state, admin_state)} of every berth_slot_* backend."""
-        out = {}
-        for line in self.haproxy("show servers state").splitlines():
-            w = line.split()
-            if len(w) > 7 and not line.startswith("#") and w[1].startswith("berth_slot_"):
-                out[w[3]] = (int(w[7]), int(w[5]), int(w[6]))
-        return out
-
-
-def wait_for(what, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return True
-        except (AssertionError, OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-            last = e
-        time.sleep(0.25)
-    raise AssertionError("timed out after %ss waiting for %s (last: %s)" % (timeout, what, last))
+checks = Checks()
+ok = checks.ok
 
 
 def ask(port, model, path="/v1/chat/completions", conn=None):
@@ -275,9 +185,10 @@ def main():
         if not shutil.which(tool):
             print("SKIP: %s is not installed (scripts/install-deps.sh)" % tool)
             return 77
-    fleet = Fleet()
+    fleet = Fleet(HERE + "/fleet.yaml", "serving", prefix="berth-serving-")
     try:
-        fleet.up()
+        fleet.up("--time-scale", "0.01", "--failover-toleration", "1", "--failback-hysteresis", "8",
+                 "--drain-grace", "4")
         fleet.kubectl("apply", "-f", HERE + "/workspaces.yaml")
         wait_for("chat Serving on two clusters and code on srv-c",
                  lambda: [s for s, _ in fleet.endpoints("chat").values()] == ["Serving", "Serving"]
@@ -290,18 +201,12 @@ def main():
         check_rollout_gated(fleet)
     except AssertionError as e:
         ok(False, "scenario", e)
-        for log in ("hub", "gateway", "srv-a", "srv-b", "srv-c"):
-            path = "%s/logs/%s.log" % (fleet.dir, log)
-            if os.path.exists(path):
-                print("---- tail of " + path)
-                with open(path) as f:
-                    print("".join(f.readlines()[-15:]))
+        fleet.dump_logs(("hub", "gateway", "srv-a", "srv-b", "srv-c"))
     finally:
         fleet.down()
-        if failed == 0:
+        if checks.failed == 0:
             shutil.rmtree(fleet.dir, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":
