@@ -5,7 +5,7 @@
 #include "hub/rbac/escalation.h"
 #include "hub/rbac/user_info.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 namespace {
 
@@ -177,4 +177,4 @@ std::optional<RoleBinding> ReconcileBuiltinBinding(const RoleBinding* stored, co
   return out;
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -26,9 +26,9 @@
 #include <string>
 #include <vector>
 
-#include "hub/rbac/rbac_objects.h"
+#include "kinds/rbac_objects.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 inline constexpr const char* kBootstrappingLabel = "kubernetes.io/bootstrapping";
 inline constexpr const char* kAutoupdateAnnotation = "rbac.authorization.kubernetes.io/autoupdate";
@@ -52,4 +52,4 @@ RoleBinding MemberClusterRoleBinding(const std::string& cluster);
 std::optional<Role> ReconcileBuiltinRole(const Role* stored, const Role& builtin);
 std::optional<RoleBinding> ReconcileBuiltinBinding(const RoleBinding* stored, const RoleBinding& builtin);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -5,7 +5,7 @@
 #include "hub/rbac/escalation.h"
 #include "hub/rbac/rbac_rules.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -208,4 +208,4 @@ TEST(BuiltinRolesTest, ReconcileBindingsKeepsAddedSubjectsAndFixesRoleRef) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 namespace {
 
@@ -54,4 +54,4 @@ StatusOr<CertificateSubject> SubjectOfCertificatePem(std::string_view pem) {
   return out;
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

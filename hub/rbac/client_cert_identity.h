@@ -15,7 +15,7 @@
 #include "api/status.h"
 #include "hub/rbac/user_info.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 struct CertificateSubject {
   std::string common_name;
@@ -28,4 +28,4 @@ StatusOr<UserInfo> UserFromCertificateSubject(const CertificateSubject& subject)
 // The subject of a PEM certificate (the first one in `pem`); BadRequest if it does not parse.
 StatusOr<CertificateSubject> SubjectOfCertificatePem(std::string_view pem);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 namespace {
 
@@ -192,4 +192,4 @@ Status CheckBindingEscalation(const UserInfo& requester, const RoleBinding& bind
   return ConfirmNoEscalation(requester, binding.ns, **rules, snapshot, refused);
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "api/status.h"
-#include "hub/rbac/rbac_objects.h"
+#include "kinds/rbac_objects.h"
 #include "hub/rbac/rbac_rules.h"
 #include "hub/rbac/user_info.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 // Whether `owner` covers every rule of `servant` (Kubernetes' validation.Covers): each servant
 // rule is broken into one verb × group × resource × name pieces (one verb × URL for
@@ -44,4 +44,4 @@ Status CheckRoleEscalation(const UserInfo& requester, const Role& role, const Ro
 Status CheckBindingEscalation(const UserInfo& requester, const RoleBinding& binding,
                               const RoleBinding* old, const RbacSnapshot& snapshot);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -192,4 +192,4 @@ TEST_F(EscalationTest, BindingToMissingRoleIsForbidden) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -5,7 +5,7 @@
 #include "api/schema.h"
 #include "hub/pki.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 using nlohmann::json;
 
@@ -169,4 +169,4 @@ MintedToken MintIdentityToken(IdentityToken who) {
   return out;
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

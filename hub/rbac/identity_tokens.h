@@ -18,7 +18,7 @@
 #include "api/status.h"
 #include "hub/rbac/user_info.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 enum class IdentityKind { kUser, kServiceAccount };
 
@@ -60,4 +60,4 @@ struct MintedToken {
 // id. `who` must pass IdentityTokenFromJson's rules (the caller validates it).
 MintedToken MintIdentityToken(IdentityToken who);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

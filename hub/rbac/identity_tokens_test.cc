@@ -10,7 +10,7 @@
 #include "hub/pki.h"
 #include "hub/rbac/client_cert_identity.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 using nlohmann::json;
@@ -153,4 +153,4 @@ TEST(ClientCertIdentityTest, NoCommonNameAuthenticatesNobody) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -10,8 +10,14 @@
 #include "hub/rbac/builtin_roles.h"
 #include "hub/rbac/rbac_rules.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
+
+using hub::AuthorizeObjectRequest;
+using hub::Identity;
+using hub::QueryParams;
+using hub::ResourcePath;
+using hub::SelfSubjectAccessReview;
 
 // The kinds a member could name: its own three, an admin-only one and a few namespaced and
 // core ones. Only group, plural, scope and kind matter to either authorizer.
@@ -113,4 +119,4 @@ TEST(MemberRoleParityTest, NonResourcePathsAsToday) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 using nlohmann::json;
 
@@ -331,4 +331,4 @@ StatusOr<json> SelfSubjectRulesReview(const UserInfo& who, const json& review, c
   return out;
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

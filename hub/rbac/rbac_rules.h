@@ -57,10 +57,10 @@
 #include <nlohmann/json.hpp>
 
 #include "api/status.h"
-#include "hub/rbac/rbac_objects.h"
+#include "kinds/rbac_objects.h"
 #include "hub/rbac/user_info.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 // What a request asks for, as Kubernetes' authorizer.Attributes.
 struct RequestAttributes {
@@ -196,4 +196,4 @@ nlohmann::json SelfSubjectRulesReviewStatus(const SubjectRules& rules);
 StatusOr<nlohmann::json> SelfSubjectRulesReview(const UserInfo& who, const nlohmann::json& review,
                                                 const RbacSnapshot& snapshot);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 using nlohmann::json;
@@ -358,4 +358,4 @@ TEST_F(AuthorizeTest, RulesForAgreesWithAuthorize) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

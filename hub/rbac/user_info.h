@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 // Groups and name prefixes Kubernetes gives meaning to.
 inline constexpr const char* kGroupAuthenticated = "system:authenticated";
@@ -34,4 +34,4 @@ inline std::string ServiceAccountNamespaceGroup(const std::string& ns) {
   return std::string(kGroupServiceAccounts) + ":" + ns;
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

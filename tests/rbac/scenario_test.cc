@@ -18,7 +18,7 @@
 #include "hub/rbac/identity_tokens.h"
 #include "hub/rbac/rbac_rules.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 namespace fs = std::filesystem;
@@ -169,4 +169,4 @@ INSTANTIATE_TEST_SUITE_P(Rbac, Scenario, ::testing::ValuesIn(ScenarioFiles()),
                          });
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

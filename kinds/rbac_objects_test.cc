@@ -1,8 +1,8 @@
-#include "hub/rbac/rbac_objects.h"
+#include "kinds/rbac_objects.h"
 
 #include <gtest/gtest.h>
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 namespace {
 
 using nlohmann::json;
@@ -140,4 +140,4 @@ TEST(RbacObjectsTest, DescribeRuleIsKubernetesCompactString) {
 }
 
 }  // namespace
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

@@ -1,6 +1,6 @@
-#include "hub/rbac/rbac_objects.h"
+#include "kinds/rbac_objects.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 using nlohmann::json;
 
@@ -346,4 +346,4 @@ std::string DescribeRule(const PolicyRule& rule) {
   return "{" + out + "}";
 }
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac

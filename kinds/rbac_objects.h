@@ -14,7 +14,7 @@
 #include "api/selector.h"
 #include "api/status.h"
 
-namespace berth::hub::rbac {
+namespace berth::rbac {
 
 inline constexpr const char* kRbacGroup = "rbac.authorization.k8s.io";
 inline constexpr const char* kRbacApiVersion = "rbac.authorization.k8s.io/v1";
@@ -100,4 +100,4 @@ nlohmann::json RoleBindingToJson(const RoleBinding& binding);
 // Kubernetes' CompactString: {APIGroups:["berth.dev"], Resources:["secrets"], Verbs:["get"]}.
 std::string DescribeRule(const PolicyRule& rule);
 
-}  // namespace berth::hub::rbac
+}  // namespace berth::rbac
