@@ -16,6 +16,7 @@
 #include "hub/encryption_key_file.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
+#include "hub/rbac_policy_watcher.h"
 #include "hub/sqlite_store.h"
 
 namespace berth::hub {
@@ -30,6 +31,7 @@ class Hub::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<ObjectApi> objects;
   TokenAuthenticator auth;
+  std::unique_ptr<RbacPolicyWatcher> rbac;
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
   std::unique_ptr<NamespaceController> namespaces;
@@ -41,6 +43,7 @@ Hub::~Hub() { Stop(); }
 
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
+  if (impl_->rbac) impl_->rbac->Stop();
   if (impl_->controllers) impl_->controllers->Stop();
   if (impl_->namespaces) impl_->namespaces->Stop();
 }
@@ -117,6 +120,9 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   if (auto created = EnsureNamespaces(*impl->objects, impl->registry); !created.ok()) return created.status();
+  impl->rbac = std::make_unique<RbacPolicyWatcher>(*impl->objects, impl->registry);
+  BERTH_RETURN_IF_ERROR(impl->rbac->Start());
+  phase_done("rbac");
   impl->membership = std::make_unique<Membership>(
       *impl->objects, impl->registry, impl->auth, *clock,
       HeartbeatDefaults{options.controllers.default_heartbeat_seconds,
