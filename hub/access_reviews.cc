@@ -77,19 +77,12 @@ std::string SelfSubjectReviewVersion(const std::string& path) {
 
 bool IsSelfSubjectAccessReviewPath(const std::string& path) { return path == kAccessReviewPath; }
 
-std::vector<std::string> GroupsOf(const Identity& id) {
-  std::vector<std::string> groups;
-  if (id.admin) groups.push_back("system:masters");
-  if (!id.member_cluster.empty()) groups.push_back("berth:members");
-  groups.push_back("system:authenticated");
-  return groups;
-}
-
 json SelfSubjectReview(const Identity& id, const std::string& api_version) {
+  const rbac::UserInfo who = UserOf(id);
   return {{"apiVersion", api_version},
           {"kind", "SelfSubjectReview"},
           {"metadata", {{"creationTimestamp", nullptr}}},
-          {"status", {{"userInfo", {{"username", id.user}, {"groups", GroupsOf(id)}}}}}};
+          {"status", {{"userInfo", {{"username", who.user}, {"groups", who.groups}}}}}};
 }
 
 StatusOr<json> SelfSubjectAccessReview(const Identity& id, const json& review, const api::KindRegistry& registry) {

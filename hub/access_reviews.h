@@ -24,9 +24,6 @@ namespace berth::hub {
 std::string SelfSubjectReviewVersion(const std::string& path);
 bool IsSelfSubjectAccessReviewPath(const std::string& path);
 
-// The groups an identity is in, as Kubernetes names them for its built-in roles.
-std::vector<std::string> GroupsOf(const Identity& id);
-
 nlohmann::json SelfSubjectReview(const Identity& id, const std::string& api_version);
 
 // The review with its status filled in; BadRequest if the body is not a

@@ -29,8 +29,9 @@ bool Allowed(const Identity& id, const json& review) {
   return r.ok() && (*r)["status"]["allowed"].get<bool>();
 }
 
-const Identity kAdmin{"admin", true, ""};
-const Identity kMember{"member:gpu-1", false, "gpu-1"};
+const Identity kAdmin{"admin", true, "", {}};
+const Identity kMember{"system:member:gpu-1", false, "gpu-1", {}};
+const Identity kAlice{"alice", false, "", {"search"}};
 
 TEST(AccessReviewsTest, WhoamiNamesUserAndGroups) {
   EXPECT_EQ(SelfSubjectReviewVersion("/apis/authentication.k8s.io/v1/selfsubjectreviews"), "authentication.k8s.io/v1");
@@ -39,9 +40,11 @@ TEST(AccessReviewsTest, WhoamiNamesUserAndGroups) {
   EXPECT_EQ(SelfSubjectReviewVersion("/apis/authentication.k8s.io/v2/selfsubjectreviews"), "");
   const json me = SelfSubjectReview(kMember, "authentication.k8s.io/v1");
   EXPECT_EQ(me["kind"], "SelfSubjectReview");
-  EXPECT_EQ(me["status"]["userInfo"]["username"], "member:gpu-1");
+  EXPECT_EQ(me["status"]["userInfo"]["username"], "system:member:gpu-1");
   EXPECT_EQ(me["status"]["userInfo"]["groups"], json({"berth:members", "system:authenticated"}));
   EXPECT_EQ(SelfSubjectReview(kAdmin, "authentication.k8s.io/v1")["status"]["userInfo"]["groups"][0], "system:masters");
+  EXPECT_EQ(SelfSubjectReview(kAlice, "authentication.k8s.io/v1")["status"]["userInfo"]["groups"],
+            json({"search", "system:authenticated"}));
 }
 
 TEST(AccessReviewsTest, CanIFollowsTheRealAuthorizer) {

@@ -22,8 +22,8 @@ class ApiAuthorizationTest : public ::testing::Test {
   }
 
   api::KindRegistry registry_;
-  const Identity admin_{"admin", true, ""};
-  const Identity member_{"member:gpu-1", false, "gpu-1"};
+  const Identity admin_{"admin", true, "", {}};
+  const Identity member_{"member:gpu-1", false, "gpu-1", {}};
 };
 
 TEST_F(ApiAuthorizationTest, AdminMayDoEverything) {

@@ -14,6 +14,7 @@
 #include "hub/controllers/fleet_controller.h"
 #include "hub/controllers/namespace_controller.h"
 #include "hub/encryption_key_file.h"
+#include "hub/identity_token_kind.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
 #include "hub/rbac_policy_watcher.h"
@@ -25,6 +26,13 @@ using nlohmann::json;
 
 class Hub::Impl {
  public:
+  explicit Impl(Clock& clock) : auth(clock) {}
+  ~Impl() {
+    if (store) {
+      for (uint64_t id : token_watches) store->Unwatch(id);
+    }
+  }
+
   HubPki pki;
   std::string url;
   api::KindRegistry registry;
@@ -32,6 +40,7 @@ class Hub::Impl {
   std::unique_ptr<ObjectApi> objects;
   TokenAuthenticator auth;
   std::unique_ptr<RbacPolicyWatcher> rbac;
+  std::vector<uint64_t> token_watches;  // IdentityToken records → auth
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
   std::unique_ptr<NamespaceController> namespaces;
@@ -71,7 +80,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     return Status::Unavailable("create data dir " + options.data_dir + ": " + ec.message());
   }
   ::chmod(options.data_dir.c_str(), 0700);
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(*clock);
   const std::string host_for_url =
       options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host;
   impl->url = !options.advertise_url.empty()
@@ -91,10 +100,11 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   if (!pki.ok()) return pki.status().WithContext("PKI in " + options.data_dir);
   impl->pki = std::move(*pki);
   if (impl->pki.created_ca) spdlog::info("created a new CA in {}", impl->pki.pki_dir);
-  impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, ""});
+  impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, "", {}});
   phase_done("pki");
 
   BERTH_RETURN_IF_ERROR(kinds::RegisterBerthKinds(impl->registry));
+  BERTH_RETURN_IF_ERROR(impl->registry.Register(IdentityTokenKind()));
   SqliteStoreOptions store_options;
   store_options.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
   // Lease renewals are heartbeats: resent every period, and after a restart every member
@@ -122,6 +132,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   if (auto created = EnsureNamespaces(*impl->objects, impl->registry); !created.ok()) return created.status();
   impl->rbac = std::make_unique<RbacPolicyWatcher>(*impl->objects, impl->registry);
   BERTH_RETURN_IF_ERROR(impl->rbac->Start());
+  BERTH_RETURN_IF_ERROR(WatchIdentityTokens(*impl->store, *impl->registry.ByKind(api::kApiVersion, "IdentityToken"),
+                                            impl->auth, impl->token_watches));
   phase_done("rbac");
   impl->membership = std::make_unique<Membership>(
       *impl->objects, impl->registry, impl->auth, *clock,

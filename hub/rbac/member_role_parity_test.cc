@@ -50,7 +50,7 @@ TEST(MemberRoleParityTest, SameVerdictAsTodaysMemberCheck) {
     bindings.push_back(MemberClusterRoleBinding(c));
   }
   auto snap = RbacSnapshot::Build(std::move(roles), std::move(bindings));
-  const Identity today{"member:gpu-1", false, "gpu-1"};
+  const Identity today{"member:gpu-1", false, "gpu-1", {}};
   const UserInfo who{std::string(kMemberUserPrefix) + "gpu-1", {kGroupMembers, kGroupAuthenticated}};
 
   int checked = 0, allowed = 0;
@@ -95,8 +95,8 @@ TEST(MemberRoleParityTest, SameVerdictAsTodaysMemberCheck) {
 TEST(MemberRoleParityTest, NonResourcePathsAsToday) {
   const api::KindRegistry registry;
   auto snap = RbacSnapshot::Build(BuiltinClusterRoles(), BuiltinClusterRoleBindings());
-  const Identity member{"member:gpu-1", false, "gpu-1"};
-  const Identity admin{"admin", true, ""};
+  const Identity member{"member:gpu-1", false, "gpu-1", {}};
+  const Identity admin{"admin", true, "", {}};
   const UserInfo member_info{std::string(kMemberUserPrefix) + "gpu-1", {kGroupMembers, kGroupAuthenticated}};
   const UserInfo admin_info{"admin", {kGroupMasters, kGroupAuthenticated}};
   for (const char* path : {"/version", "/api", "/api/v1", "/apis", "/apis/berth.dev", "/apis/berth.dev/v1alpha1",
