@@ -212,6 +212,20 @@ bool RbacBody(const std::string& kind, std::string_view raw, json& obj, bool* un
   });
 }
 
+// authorization.k8s.io/v1 SelfSubjectRulesReview (what `kubectl auth can-i --list` sends):
+// metadata = 1, spec = 2 { namespace = 1 }.
+bool RulesReviewBody(std::string_view raw, json& obj) {
+  return ForEach(raw, [&](const Field& f) {
+    if (f.number == 1 && f.wire == 2) return ObjectMeta(f.bytes, obj["metadata"]);
+    if (f.number != 2 || f.wire != 2) return true;  // status is the server's
+    obj["spec"] = json::object();
+    return ForEach(f.bytes, [&](const Field& s) {
+      if (s.number == 1 && s.wire == 2) obj["spec"]["namespace"] = Str(s);
+      return true;
+    });
+  });
+}
+
 }  // namespace
 
 StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
@@ -241,6 +255,11 @@ StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
     if (!AccessReviewBody(raw, review)) return Status::BadRequest("the protobuf SelfSubjectAccessReview is malformed");
     return review;
   }
+  if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectRulesReview") {
+    json review = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
+    if (!RulesReviewBody(raw, review)) return Status::BadRequest("the protobuf SelfSubjectRulesReview is malformed");
+    return review;
+  }
   if (api_version == "rbac.authorization.k8s.io/v1" &&
       (kind == "Role" || kind == "ClusterRole" || kind == "RoleBinding" || kind == "ClusterRoleBinding")) {
     json obj = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
@@ -255,8 +274,8 @@ StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
   }
   if (api_version != "v1" || (kind != "Namespace" && kind != "ConfigMap" && kind != "Secret")) {
     return Status(StatusCode::kUnsupportedMedia,
-                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret, the RBAC kinds and "
-                  "SelfSubjectAccessReview (got " +
+                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret, the RBAC kinds, "
+                  "SelfSubjectAccessReview and SelfSubjectRulesReview (got " +
                       (api_version.empty() ? std::string("?") : api_version) + " " +
                       (kind.empty() ? std::string("?") : kind) + "): send application/json or application/yaml");
   }

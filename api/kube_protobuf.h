@@ -6,8 +6,9 @@
 // spec.finalizers; ConfigMap data, binaryData, immutable; Secret data, stringData, type,
 // immutable), the RBAC Role, ClusterRole, RoleBinding and ClusterRoleBinding `kubectl create
 // role|clusterrole|rolebinding|clusterrolebinding` send (without a ClusterRole's
-// aggregationRule), and the SelfSubjectAccessReview `kubectl auth can-i` sends. Bytes fields
-// become base64 strings, as in JSON. Other kinds are a 415 naming what to send instead. Pure; bounded by the body's size; never throws.
+// aggregationRule), and the SelfSubjectAccessReview and SelfSubjectRulesReview `kubectl auth
+// can-i [--list]` sends. Bytes fields become base64 strings, as in JSON. Other kinds are a 415
+// naming what to send instead. Pure; bounded by the body's size; never throws.
 #pragma once
 
 #include <string_view>

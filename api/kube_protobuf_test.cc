@@ -110,5 +110,15 @@ TEST(KubeProtobufTest, DecodesTheRbacObjectsKubectlCreateSends) {
   EXPECT_EQ(aggregated.status().code(), StatusCode::kUnsupportedMedia);
 }
 
+TEST(KubeProtobufTest, DecodesTheRulesReviewKubectlAuthCanIListSends) {
+  auto r = DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview",
+                                       Bytes(1, "") + Bytes(2, Bytes(1, "team-a")) + Bytes(3, "")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["kind"], "SelfSubjectRulesReview");
+  EXPECT_EQ((*r)["spec"], json({{"namespace", "team-a"}}));
+  EXPECT_FALSE(DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview",
+                                           Bytes(2, std::string("\x0a\xff", 2)))).ok());
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -49,7 +49,7 @@ class ApiServer::Impl {
         watches_(objects.store(), clock, options_.keepalive_interval, watches_gauge_),
         handlers_(objects, clock, replies_, watches_, options_.max_watch),
         router_(registry, replies_, handlers_, membership, running_,
-                [this] { return MetricsText(); }) {}
+                [this] { return MetricsText(); }, options_.rbac_policy) {}
 
   Status Start() {
     HttpsServerOptions server_options;

@@ -158,6 +158,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.io_threads = options.io_threads;
   server_options.limits = options.limits;
   server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;
+  server_options.rbac_policy = [rbac = impl->rbac.get()] { return rbac->Current(); };
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
                                              impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());

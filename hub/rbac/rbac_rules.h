@@ -22,28 +22,27 @@
 // Pure: functions of the request and an RbacSnapshot. An RbacSnapshot is immutable once built
 // and may be shared by any number of threads.
 //
-// How this is meant to be wired (not done here; docs/ACCESS.md has the full checklist):
-//   - A watcher on the store's roles, clusterroles, rolebindings and clusterrolebindings
-//     rebuilds an RbacSnapshot on every change (RbacSnapshot::Build on all four lists plus the
-//     built-ins of hub/rbac/builtin_roles.h, which are reconciled into the store at start-up)
-//     and publishes it as a std::shared_ptr<const RbacSnapshot>; requests read the current one.
-//   - The router turns each authenticated request into RequestAttributes
-//     (ResourceRequestAttributes: method and path → verb, the namespace of a Namespace object is
-//     its own name, list/watch take the name of a metadata.name field selector) and calls
-//     Authorize before the object handlers; a denial is ForbiddenStatus(attrs, decision).
-//     Non-resource paths (/metrics, discovery) use NonResourceRequestAttributes.
-//     SelfSubjectAccessReview calls the same Authorize; a SelfSubjectRulesReview body is
-//     answered by SelfSubjectRulesReview (RulesFor in spec.namespace).
-//   - Identity tokens (hub/rbac/identity_tokens.h) and client certificates
-//     (hub/rbac/client_cert_identity.h) yield the UserInfo; mutating requests are recorded by
-//     hub/audit_log.h with the answered code.
+// How it is wired (docs/ACCESS.md has the checklist):
+//   - hub/rbac_policy_watcher.h reconciles the built-ins (hub/rbac/builtin_roles.h) into the
+//     store at start-up, rebuilds an RbacSnapshot on every change of the stored roles,
+//     clusterroles, rolebindings and clusterrolebindings and publishes it as a
+//     std::shared_ptr<const RbacSnapshot>; each request reads the current one.
+//   - The router (hub/api_routing.cc) turns each authenticated request into RequestAttributes
+//     (ResourceRequestAttributes for objects and reviews, NonResourceRequestAttributes for
+//     /metrics, discovery and OpenAPI) and calls Authorize before any handler; a denial is
+//     ForbiddenStatus(attrs, decision). A member agent's object requests are still decided by
+//     hub/api_authorization.h's member check. SelfSubjectAccessReview calls the same
+//     Authorize; a SelfSubjectRulesReview is answered by SelfSubjectRulesReview.
+//   - Identity tokens (hub/rbac/identity_tokens.h, stored as IdentityToken objects:
+//     hub/identity_token_kind.h) yield the UserInfo (hub/auth.h UserOf); client certificates
+//     (hub/rbac/client_cert_identity.h) are not wired yet. Mutating requests are to be
+//     recorded by hub/audit_log.h with the answered code.
 //   - Role/ClusterRole writes call CheckRoleEscalation and binding writes
-//     CheckBindingEscalation (hub/rbac/escalation.h) before storing.
-//   - Today's identities map as: the admin token → user "admin", groups {"system:masters",
+//     CheckBindingEscalation (hub/rbac/escalation.h) on the object about to be stored.
+//   - Identities map as: the admin token → user "admin", groups {"system:masters",
 //     "system:authenticated"} (also bound to cluster-admin by the built-in ClusterRoleBinding);
 //     a member agent → user "system:member:<cluster>", groups {"berth:members",
-//     "system:authenticated"}, allowed by the per-member ClusterRole and binding of
-//     MemberClusterRole/MemberClusterRoleBinding created at join.
+//     "system:authenticated"}.
 #pragma once
 
 #include <functional>
