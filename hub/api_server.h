@@ -13,6 +13,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/api_routing.h"
+#include "hub/audit_log.h"
 #include "hub/auth.h"
 #include "hub/https_server.h"
 #include "hub/membership.h"
@@ -33,6 +34,9 @@ struct ApiServerOptions {
                                                // (all watchers: limits.max_total_stream_backlog_bytes)
   // The RBAC policy every request is authorized with; empty: the built-in roles only.
   RbacPolicySource rbac_policy;
+  // Receives a record of every mutating request (hub/request_audit.h); null: no audit. Must
+  // outlive the server.
+  AuditLog* audit_log = nullptr;
 };
 
 class ApiServer {

@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
 #include "hub/api_server.h"
+#include "hub/audit_log.h"
 #include "hub/auth.h"
 #include "kinds/berth_kinds.h"
 #include "hub/controllers/fleet_controller.h"
@@ -23,6 +25,20 @@
 namespace berth::hub {
 
 using nlohmann::json;
+
+namespace {
+
+// Null when neither a file nor stdout is asked for.
+StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const HubOptions& options) {
+  if (options.audit_log_path.empty() && !options.audit_log_stdout) return std::unique_ptr<AuditLog>();
+  AuditLog::Options audit_options{options.audit_log_path, options.audit_log_max_size_mb << 20,
+                                  options.audit_log_max_backups};
+  auto audit = AuditLog::Open(std::move(audit_options), options.audit_log_stdout ? &std::cout : nullptr);
+  if (!audit.ok()) return audit.status().WithContext("audit log");
+  return audit;
+}
+
+}  // namespace
 
 class Hub::Impl {
  public:
@@ -44,6 +60,7 @@ class Hub::Impl {
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
   std::unique_ptr<NamespaceController> namespaces;
+  std::unique_ptr<AuditLog> audit;  // before the server, which writes to it
   std::unique_ptr<ApiServer> server;
 };
 
@@ -150,6 +167,10 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     phase_done("controllers");
   }
 
+  auto audit = OpenAuditLog(options);
+  if (!audit.ok()) return audit.status();
+  impl->audit = std::move(*audit);
+
   ApiServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
@@ -159,6 +180,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.limits = options.limits;
   server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;
   server_options.rbac_policy = [rbac = impl->rbac.get()] { return rbac->Current(); };
+  server_options.audit_log = impl->audit.get();
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
                                              impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());

@@ -33,6 +33,13 @@ struct HubOptions {
   // Key file for Secrets at rest (hub/encryption_key_file.h); empty: <data_dir>/encryption.key,
   // created on first start.
   std::string encryption_key_file;
+  // The audit log of mutating requests (docs/OPERATIONS.md "Audit log"): a file rotated at
+  // audit_log_max_size_mb keeping audit_log_max_backups old files, and/or every line on stdout.
+  // Neither a path nor stdout: no audit log.
+  std::string audit_log_path;
+  uint64_t audit_log_max_size_mb = 100;
+  int audit_log_max_backups = 5;
+  bool audit_log_stdout = false;
 };
 
 class Hub {

@@ -35,8 +35,8 @@
 //     Authorize; a SelfSubjectRulesReview is answered by SelfSubjectRulesReview.
 //   - Identity tokens (hub/rbac/identity_tokens.h, stored as IdentityToken objects:
 //     hub/identity_token_kind.h) yield the UserInfo (hub/auth.h UserOf); client certificates
-//     (hub/rbac/client_cert_identity.h) are not wired yet. Mutating requests are to be
-//     recorded by hub/audit_log.h with the answered code.
+//     (hub/rbac/client_cert_identity.h) are not wired yet. Mutating requests are recorded by
+//     hub/request_audit.h with the answered code.
 //   - Role/ClusterRole writes call CheckRoleEscalation and binding writes
 //     CheckBindingEscalation (hub/rbac/escalation.h) on the object about to be stored.
 //   - Identities map as: the admin token → user "admin", groups {"system:masters",
