@@ -76,6 +76,10 @@ void RenderGlobalAndDefaults(const GatewayLayout& l, ConfigText& c) {
   c.Line("log global");
   c.Line("option httplog");
   c.Line("option dontlognull");
+  // Streamed tokens go out as they come: without it HAProxy sends with MSG_MORE and the
+  // kernel holds a lone first SSE event up to ~200 ms (measured: TTFT 205 ms through the
+  // gateway against 6 ms direct for the same 128-token stream).
+  c.Line("option http-no-delay");
   c.Line("timeout connect " + std::to_string(l.timeout_connect_ms) + "ms");
   c.Line("timeout client " + std::to_string(l.timeout_client_ms) + "ms");
   c.Line("timeout server " + std::to_string(l.timeout_server_ms) + "ms");

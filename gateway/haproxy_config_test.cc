@@ -29,6 +29,7 @@ TEST(RenderHaproxyConfig, RoutesByPathHostAndBodyThroughTheMap) {
   EXPECT_TRUE(Contains(cfg, "stats socket /tmp/berth-gw/haproxy.sock mode 600 level admin\n"));
   EXPECT_TRUE(Contains(cfg, "  bind 127.0.0.1:8080\n"));
   EXPECT_TRUE(Contains(cfg, "option http-buffer-request"));
+  EXPECT_TRUE(Contains(cfg, "option http-no-delay"));  // streamed first tokens are not held back
   EXPECT_TRUE(Contains(cfg, "req.body,json_query('$.model')"));
   EXPECT_TRUE(Contains(cfg, "path,field(3,/),url_dec if { path_beg /models/ }"));
   EXPECT_TRUE(Contains(cfg, "regsub(\\.models\\.example\\.com$,)"));

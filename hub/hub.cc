@@ -5,7 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
@@ -16,6 +18,7 @@
 #include "hub/controllers/fleet_controller.h"
 #include "hub/controllers/namespace_controller.h"
 #include "hub/encryption_key_file.h"
+#include "hub/etcd_store.h"
 #include "hub/identity_token_kind.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
@@ -25,20 +28,6 @@
 namespace berth::hub {
 
 using nlohmann::json;
-
-namespace {
-
-// Null when neither a file nor stdout is asked for.
-StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const HubOptions& options) {
-  if (options.audit_log_path.empty() && !options.audit_log_stdout) return std::unique_ptr<AuditLog>();
-  AuditLog::Options audit_options{options.audit_log_path, options.audit_log_max_size_mb << 20,
-                                  options.audit_log_max_backups};
-  auto audit = AuditLog::Open(std::move(audit_options), options.audit_log_stdout ? &std::cout : nullptr);
-  if (!audit.ok()) return audit.status().WithContext("audit log");
-  return audit;
-}
-
-}  // namespace
 
 class Hub::Impl {
  public:
@@ -76,6 +65,50 @@ void Hub::Stop() {
 
 const HubPki& Hub::pki() const { return impl_->pki; }
 const std::string& Hub::server_url() const { return impl_->url; }
+
+namespace {
+
+// Null when neither a file nor stdout is asked for.
+StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const HubOptions& options) {
+  if (options.audit_log_path.empty() && !options.audit_log_stdout) return std::unique_ptr<AuditLog>();
+  AuditLog::Options audit_options{options.audit_log_path, options.audit_log_max_size_mb << 20,
+                                  options.audit_log_max_backups};
+  auto audit = AuditLog::Open(std::move(audit_options), options.audit_log_stdout ? &std::cout : nullptr);
+  if (!audit.ok()) return audit.status().WithContext("audit log");
+  return audit;
+}
+
+// The store the options name, with the hub's per-resource policies.
+StatusOr<std::unique_ptr<Store>> OpenHubStore(const HubOptions& options, const api::KindRegistry& registry,
+                                              std::shared_ptr<const SecretCipher> keys) {
+  // Secrets are sealed on their way to disk; the API, the watch cache and controllers see
+  // plaintext (docs/OPERATIONS.md, "Secrets at rest"). Work carries the Secrets a Workspace
+  // references to its members: sealed the same way.
+  std::set<std::string> encrypted;
+  if (const auto* secrets = registry.ByKind("v1", "Secret")) encrypted.insert(secrets->resource());
+  if (const auto* works = registry.ByKind(api::kApiVersion, "Work")) encrypted.insert(works->resource());
+  if (options.store == "etcd") {
+    EtcdStoreOptions etcd;
+    etcd.client = options.etcd;
+    etcd.prefix = options.etcd_prefix;
+    etcd.encrypted_resources = std::move(encrypted);
+    etcd.cipher = std::move(keys);
+    spdlog::warn("store on etcd ({} under {}): run one hub per prefix; leader election is not implemented yet",
+                 fmt::join(options.etcd.endpoints, ","), options.etcd_prefix);
+    return OpenEtcdStore(etcd);
+  }
+  if (options.store != "sqlite") return Status::BadRequest("unknown store \"" + options.store + "\": sqlite or etcd");
+  SqliteStoreOptions sqlite;
+  sqlite.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
+  // Lease renewals are heartbeats: resent every period, and after a restart every member
+  // gets a fresh grace period anyway. They skip the fsync (docs/OPERATIONS.md, durability).
+  if (const auto* lease = registry.ByKind(api::kApiVersion, "Lease")) sqlite.unsynced_resources = {lease->resource()};
+  sqlite.encrypted_resources = std::move(encrypted);
+  sqlite.cipher = std::move(keys);
+  return OpenSqliteStore(sqlite);
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   Clock* clock = options.clock ? options.clock : &RealClock::Instance();
@@ -122,26 +155,9 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
 
   BERTH_RETURN_IF_ERROR(kinds::RegisterBerthKinds(impl->registry));
   BERTH_RETURN_IF_ERROR(impl->registry.Register(IdentityTokenKind()));
-  SqliteStoreOptions store_options;
-  store_options.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
-  // Lease renewals are heartbeats: resent every period, and after a restart every member
-  // gets a fresh grace period anyway. They skip the fsync (docs/OPERATIONS.md, durability).
-  if (const auto* lease = impl->registry.ByKind(api::kApiVersion, "Lease")) {
-    store_options.unsynced_resources = {lease->resource()};
-  }
-  // Secrets are sealed on their way to disk; the API, the watch cache and controllers see
-  // plaintext (docs/OPERATIONS.md, "Secrets at rest").
   auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
   if (!keys.ok()) return keys.status();
-  if (const auto* secrets = impl->registry.ByKind("v1", "Secret")) {
-    store_options.encrypted_resources = {secrets->resource()};
-    store_options.cipher = *keys;
-  }
-  // Work carries the Secrets a Workspace references to its members: sealed the same way.
-  if (const auto* works = impl->registry.ByKind(api::kApiVersion, "Work")) {
-    store_options.encrypted_resources.insert(works->resource());
-  }
-  auto store = OpenSqliteStore(store_options);
+  auto store = OpenHubStore(options, impl->registry, *keys);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
   phase_done("store");

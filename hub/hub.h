@@ -10,6 +10,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/controllers/fleet_controller.h"
+#include "hub/etcd_client.h"
 #include "hub/https_server.h"
 #include "hub/pki.h"
 
@@ -33,6 +34,12 @@ struct HubOptions {
   // Key file for Secrets at rest (hub/encryption_key_file.h); empty: <data_dir>/encryption.key,
   // created on first start.
   std::string encryption_key_file;
+  // Where objects live: "sqlite" (<data_dir>/berth.db, the embedded default) or "etcd" (an
+  // etcd cluster, hub/etcd_store.h). The PKI and the encryption key stay in data_dir either
+  // way. One hub per etcd prefix until leader election lands (issue #22).
+  std::string store = "sqlite";
+  EtcdClientOptions etcd;              // store "etcd": endpoints and TLS files
+  std::string etcd_prefix = "/berth";  // store "etcd": the keys' prefix (no trailing '/')
   // The audit log of mutating requests (docs/OPERATIONS.md "Audit log"): a file rotated at
   // audit_log_max_size_mb keeping audit_log_max_backups old files, and/or every line on stdout.
   // Neither a path nor stdout: no audit log.

@@ -181,6 +181,47 @@ void AddControllerFlags(CLI::App& app, berth::hub::HubOptions& options, bool& no
       ->check(CLI::ExistingFile);
 }
 
+// Where the objects live (docs/OPERATIONS.md, "The store on etcd").
+void AddStoreFlags(CLI::App& app, berth::hub::HubOptions& options) {
+  app.add_option("--store", options.store,
+                 "Where objects live: sqlite (<data-dir>/berth.db) or etcd (--etcd-endpoints). Until "
+                 "leader election lands, run one hub per etcd prefix")
+      ->check(CLI::IsMember({"sqlite", "etcd"}))
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", options.etcd.endpoints,
+                 "--store etcd: client URLs of the etcd members, comma-separated or repeated, e.g. "
+                 "https://10.0.0.1:2379,https://10.0.0.2:2379 (tried in order; the next on failure)")
+      ->delimiter(',');
+  app.add_option("--etcd-prefix", options.etcd_prefix,
+                 "--store etcd: key prefix of this hub's objects (<prefix>/<resource>/<namespace>/<name>)")
+      ->capture_default_str();
+  app.add_option("--etcd-ca", options.etcd.ca_file,
+                 "--store etcd: CA file that signed the etcd servers' certificates (https endpoints; "
+                 "default: the system's CAs)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--etcd-cert", options.etcd.cert_file,
+                 "--store etcd: client certificate for etcd's --client-cert-auth (with --etcd-key)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--etcd-key", options.etcd.key_file, "--store etcd: the client certificate's key")
+      ->check(CLI::ExistingFile);
+}
+
+// Flags that only make sense together; a message for the first violation, empty when fine.
+std::string CheckStoreFlags(const berth::hub::HubOptions& options) {
+  if (options.store == "etcd") {
+    if (options.etcd.endpoints.empty()) return "--store etcd needs --etcd-endpoints";
+    if (options.etcd_prefix.empty() || options.etcd_prefix.front() != '/' || options.etcd_prefix.back() == '/') {
+      return "--etcd-prefix must start with '/' and not end with it, got \"" + options.etcd_prefix + "\"";
+    }
+    return "";
+  }
+  if (!options.etcd.endpoints.empty() || !options.etcd.ca_file.empty() || !options.etcd.cert_file.empty() ||
+      !options.etcd.key_file.empty()) {
+    return "--etcd-* flags need --store etcd";
+  }
+  return "";
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"berth-hub: the Berth control plane (Kubernetes-style API over HTTPS, durable store)"};
   berth::hub::HubOptions options;
@@ -209,6 +250,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  AddStoreFlags(app, options);
   int io_threads = 0;
   app.add_option("--io-threads", io_threads,
                  "Threads serving HTTPS and request handlers; 0 = one per core (at least 2)")
@@ -220,6 +262,10 @@ int main(int argc, char** argv) {
   AddControllerFlags(app, options, no_controllers, region_latencies_file);
   CLI11_PARSE(app, argc, argv);
   options.run_controllers = !no_controllers;
+  if (std::string why = CheckStoreFlags(options); !why.empty()) {
+    std::cerr << "berth-hub: " << why << "\n";
+    return 2;
+  }
   if (!region_latencies_file.empty()) {
     auto latencies = ReadRegionLatencies(region_latencies_file);
     if (!latencies.ok()) {

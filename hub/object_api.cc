@@ -478,12 +478,8 @@ void ObjectApi::SubmitOrDryRun(Mutation mutation, bool dry_run, ObjectCallback d
   auto stored = store_.Get(mutation.ref);
   if (!stored.ok() && stored.status().code() != StatusCode::kNotFound) return done(stored.status());
   const json* current = stored.ok() ? &*stored : nullptr;
-  StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
-  try {  // as the store runs a transform: an exception is our bug, answered as a 500
-    next = mutation.transform(current);
-  } catch (const std::exception& e) {
-    next = Status::Internal(std::string("transform failed: ") + e.what());
-  }
+  // As the store runs a transform: an exception is our bug, answered as a 500.
+  StatusOr<std::optional<json>> next = RunTransform(mutation.transform, current);
   if (!next.ok()) return done(next.status());
   if (next->has_value()) return done(std::move(**next));
   if (current) return done(*current);  // a removal: the object as it was last stored

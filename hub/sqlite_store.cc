@@ -18,60 +18,12 @@
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
-#include "hub/list_snapshots.h"
+#include "hub/store_mirror.h"
 
 namespace berth::hub {
 namespace {
 
 using nlohmann::json;
-
-std::string HexEncode(const std::string& s) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
-bool HexDecode(const std::string& s, std::string* out) {
-  if (s.size() % 2) return false;
-  out->clear();
-  for (size_t i = 0; i < s.size(); i += 2) {
-    auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    int hi = nib(s[i]), lo = nib(s[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    *out += static_cast<char>(hi * 16 + lo);
-  }
-  return true;
-}
-
-// A continue token: the first page's revision and the last key returned, hex-encoded.
-std::string ContinueToken(int64_t revision, const ObjectKey& last) {
-  return HexEncode(std::to_string(revision) + '\x1f' + last.first + '\x1f' + last.second);
-}
-
-Status ParseContinueToken(const std::string& token, int64_t* revision, ObjectKey* last) {
-  const Status bad = Status::BadRequest("invalid continue token: pass the value from the previous list");
-  std::string decoded;
-  if (!HexDecode(token, &decoded)) return bad;
-  const size_t a = decoded.find('\x1f');
-  const size_t b = a == std::string::npos ? a : decoded.find('\x1f', a + 1);
-  if (b == std::string::npos || a == 0 || a > 18) return bad;
-  int64_t rv = 0;
-  for (size_t i = 0; i < a; ++i) {
-    if (decoded[i] < '0' || decoded[i] > '9') return bad;
-    rv = rv * 10 + (decoded[i] - '0');
-  }
-  *revision = rv;
-  *last = {decoded.substr(a + 1, b - a - 1), decoded.substr(b + 1)};
-  return Status::Ok();
-}
 
 // RAII prepared statement.
 class Stmt {
@@ -109,14 +61,10 @@ struct Pending {
   MutationCallback done;
 };
 
-struct Watcher {
-  WatchOptions options;
-  WatchSink sink;
-};
-
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(SqliteStoreOptions options) : options_(std::move(options)) {}
+  explicit SqliteStore(SqliteStoreOptions options)
+      : options_(std::move(options)), mirror_(options_.event_window) {}
 
   ~SqliteStore() override {
     {
@@ -183,148 +131,19 @@ class SqliteStore final : public Store {
     done(Status::Unavailable("the store is shutting down"));
   }
 
-  StatusOr<json> Get(const ObjectRef& ref) const override {
-    std::shared_lock<std::shared_mutex> lock(state_mu_);
-    auto r = objects_.find(ref.resource);
-    if (r != objects_.end()) {
-      auto it = r->second.find({ref.ns, ref.name});
-      if (it != r->second.end()) return it->second;
-    }
-    return Status::NotFound(NotFoundMessage(ref));
-  }
-
+  StatusOr<json> Get(const ObjectRef& ref) const override { return mirror_.Get(ref); }
   StatusOr<ListResult> List(const std::string& resource, const ListOptions& options) const override {
-    int64_t token_rv = 0;
-    ObjectKey start;
-    if (!options.continue_token.empty()) {
-      BERTH_RETURN_IF_ERROR(ParseContinueToken(options.continue_token, &token_rv, &start));
-    }
-    std::shared_lock<std::shared_mutex> lock(state_mu_);
-    ListResult result;
-    result.resource_version = current_rv_;
-    std::shared_ptr<const ListSnapshot> snapshot;
-    if (!options.continue_token.empty()) {
-      // Later pages show the objects as of the first page's revision.
-      result.resource_version = token_rv;
-      if (token_rv != current_rv_ && !(snapshot = snapshots_.Find(resource, token_rv))) {
-        return Status::Gone(
-            "The provided continue parameter is too old to display a consistent list result (revision " +
-            std::to_string(token_rv) + "; the store is at " + std::to_string(current_rv_) +
-            "). Start a new list without the continue parameter.");
-      }
-    }
-    static const ObjectMap kNone;
-    auto r = objects_.find(resource);
-    const ObjectMap& current = r == objects_.end() ? kNone : r->second;
-    const bool from_start = options.continue_token.empty();
-    if (from_start) start = {options.ns, ""};
-    const std::string exact_name = options.fields.ExactName();
-    bool full = false;
-    ForEachAt(current, snapshot.get(), start, from_start, [&](const ObjectKey& key, const json& obj) {
-      if (!options.ns.empty() && key.first != options.ns) return key.first < options.ns;
-      if (!exact_name.empty() && key.second != exact_name) return true;
-      if (!options.labels.empty() && !options.labels.Matches(api::LabelsOf(obj))) return true;
-      if (!options.fields.empty() && !options.fields.Matches(obj)) return true;
-      if (full) {
-        result.remaining++;  // counted so clients can show progress; cheap at hub scale
-        return true;
-      }
-      result.items.push_back(obj);
-      full = options.limit > 0 && static_cast<int64_t>(result.items.size()) == options.limit;
-      if (full) result.continue_token = ContinueToken(result.resource_version, key);
-      return true;
-    });
-    if (result.remaining == 0) {
-      result.continue_token.clear();
-    } else if (from_start) {
-      snapshots_.Register(resource, result.resource_version);
-    }
-    return result;
+    return mirror_.List(resource, options);
   }
-
   StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) override {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    if (options.from_revision > 0 && options.from_revision < compacted_rv_) {
-      return Status::Gone("too old resource version: " + std::to_string(options.from_revision) +
-                          " (oldest available: " + std::to_string(compacted_rv_) +
-                          "); list again and watch from the list's resourceVersion");
-    }
-    if (options.from_revision > current_rv_) {
-      // A client ahead of us (e.g. after restoring an older backup) would miss events.
-      return Status::Gone("resource version " + std::to_string(options.from_revision) +
-                          " is newer than the store's " + std::to_string(current_rv_));
-    }
-    bool keep = true;
-    if (options.from_revision == 0) {
-      auto r = objects_.find(options.resource);
-      if (r != objects_.end()) {
-        for (const auto& [key, obj] : r->second) {
-          WatchEvent e{EventType::kAdded, api::ResourceVersionOf(obj), options.resource, obj};
-          if (!(keep = Deliver(options, e, sink))) break;
-        }
-      }
-      if (keep && options.initial_events_end) {
-        keep = sink(WatchEvent{EventType::kBookmark, current_rv_, options.resource, json::object()});
-      }
-    } else {
-      for (const auto& e : events_) {
-        if (e.resource_version <= options.from_revision) continue;
-        if (!(keep = Deliver(options, e, sink))) break;
-      }
-    }
-    if (!keep) return uint64_t{0};
-    uint64_t id = ++next_watch_id_;
-    watchers_[id] = Watcher{options, std::move(sink)};
-    return id;
+    return mirror_.Watch(options, std::move(sink));
   }
-
-  void Unwatch(uint64_t id) override {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    watchers_.erase(id);
-  }
-
-  int64_t CurrentRevision() const override {
-    std::shared_lock<std::shared_mutex> lock(state_mu_);
-    return current_rv_;
-  }
-
-  int64_t CompactedRevision() const override {
-    std::shared_lock<std::shared_mutex> lock(state_mu_);
-    return compacted_rv_;
-  }
+  void Unwatch(uint64_t id) override { mirror_.Unwatch(id); }
+  int64_t CurrentRevision() const override { return mirror_.CurrentRevision(); }
+  int64_t CompactedRevision() const override { return mirror_.CompactedRevision(); }
 
  private:
-  // Kubernetes' wording: the qualified resource and the name (kubectl adds the namespace).
-  static std::string NotFoundMessage(const ObjectRef& ref) {
-    return ref.resource + " \"" + ref.name + "\" not found";
-  }
-
-  // Whether `o` sees `e`, and as which type: a change that moves an object into a label
-  // selection is ADDED, one that moves it out is DELETED (carrying the new state), as
-  // Kubernetes' watch cache sends them.
-  static std::optional<EventType> DeliveredAs(const WatchOptions& o, const WatchEvent& e) {
-    if (e.resource != o.resource) return std::nullopt;
-    if (!o.ns.empty() && api::NamespaceOf(e.object) != o.ns) return std::nullopt;
-    if (!o.fields.empty() && !o.fields.Matches(e.object)) return std::nullopt;
-    if (o.labels.empty()) return e.type;
-    const bool now = o.labels.Matches(api::LabelsOf(e.object));
-    if (e.type != EventType::kModified || !e.labels_before) return now ? std::optional(e.type) : std::nullopt;
-    const bool before = o.labels.Matches(*e.labels_before);
-    if (before && now) return e.type;
-    if (now) return EventType::kAdded;
-    if (before) return EventType::kDeleted;
-    return std::nullopt;
-  }
-
-  // Hands `e` to `sink` as `o` sees it; false when the sink ends the watch.
-  static bool Deliver(const WatchOptions& o, const WatchEvent& e, const WatchSink& sink) {
-    auto as = DeliveredAs(o, e);
-    if (!as) return true;
-    if (*as == e.type) return sink(e);
-    WatchEvent changed = e;
-    changed.type = *as;
-    return sink(changed);
-  }
+  static std::string NotFoundMessage(const ObjectRef& ref) { return StoreMirror::NotFoundMessage(ref); }
 
   Status Load() {
     using LoadClock = std::chrono::steady_clock;
@@ -332,6 +151,8 @@ class SqliteStore final : public Store {
     Stmt objs(db_, "SELECT resource, namespace, name, data FROM objects");
     if (!objs.ok()) return Status::Internal(std::string("load objects: ") + sqlite3_errmsg(db_));
     int64_t max_rv = 0;
+    ObjectsByResource objects;
+    std::deque<WatchEvent> events;
     std::vector<Reseal> reseal;
     while (objs.Step() == SQLITE_ROW) {
       const std::string resource = objs.Text(0), ns = objs.Text(1), name = objs.Text(2);
@@ -340,7 +161,7 @@ class SqliteStore final : public Store {
       if (!obj.ok()) return obj.status();
       max_rv = std::max(max_rv, api::ResourceVersionOf(*obj));
       if (stale) reseal.push_back({false, {resource, ns, name}, 0, *obj});
-      objects_[resource][{ns, name}] = std::move(*obj);
+      objects[resource][{ns, name}] = std::move(*obj);
     }
     const auto objects_done = LoadClock::now();
     Stmt evs(db_, "SELECT rv, resource, type, data FROM events ORDER BY rv");
@@ -353,23 +174,26 @@ class SqliteStore final : public Store {
       if (!obj.ok()) return obj.status();
       if (stale) reseal.push_back({true, {resource, "", ""}, rv, *obj});
       max_rv = std::max(max_rv, rv);
-      events_.push_back(WatchEvent{static_cast<EventType>(evs.Int(2)), rv, resource, std::move(*obj)});
+      events.push_back(WatchEvent{static_cast<EventType>(evs.Int(2)), rv, resource, std::move(*obj)});
     }
     BERTH_RETURN_IF_ERROR(ResealRows(reseal));
-    while (events_.size() > options_.event_window) events_.pop_front();  // disk trims lazily
+    while (events.size() > options_.event_window) events.pop_front();  // disk trims lazily
     Stmt meta(db_, "SELECT value FROM meta WHERE key = 'rv'");
     if (meta.Step() == SQLITE_ROW) max_rv = std::max(max_rv, meta.Int(0));
     // Revisions past the last durable one may have been acknowledged and lost (see the
     // header): skip them.
-    current_rv_ = max_rv + (options_.unsynced_resources.empty() ? 0 : options_.max_unsynced_revisions);
-    compacted_rv_ = events_.empty() ? current_rv_ : events_.front().resource_version - 1;
+    const int64_t current_rv =
+        max_rv + (options_.unsynced_resources.empty() ? 0 : options_.max_unsynced_revisions);
+    const int64_t compacted_rv = events.empty() ? current_rv : events.front().resource_version - 1;
     size_t count = 0;
-    for (const auto& [res, m] : objects_) count += m.size();
+    for (const auto& [res, m] : objects) count += m.size();
+    const size_t event_count = events.size();
+    mirror_.Load(std::move(objects), std::move(events), current_rv, compacted_rv);
     const auto ms = [](LoadClock::duration d) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };
     spdlog::info("store {}: loaded {} objects ({} ms), revision {}, {} events ({} ms)", options_.path,
-                 count, ms(objects_done - load_start), current_rv_, events_.size(),
+                 count, ms(objects_done - load_start), current_rv, event_count,
                  ms(LoadClock::now() - objects_done));
     return Status::Ok();
   }
@@ -487,11 +311,7 @@ class SqliteStore final : public Store {
     // Objects this batch wrote so far (into outcomes, which does not reallocate); null: deleted.
     std::map<std::tuple<std::string, std::string, std::string>, const json*> staged;
     std::vector<Outcome> outcomes(batch.size());
-    int64_t rv;
-    {
-      std::shared_lock<std::shared_mutex> lock(state_mu_);
-      rv = current_rv_;
-    }
+    int64_t rv = mirror_.CurrentRevision();
     const int64_t first_rv = rv + 1;
     for (size_t i = 0; i < batch.size(); ++i) {
       const ObjectRef& ref = batch[i].mutation.ref;
@@ -501,17 +321,10 @@ class SqliteStore final : public Store {
       if (auto s = staged.find(skey); s != staged.end()) {
         current = s->second;
       } else {
-        // Only this thread changes objects_, so reading it here needs no lock and no copy.
-        if (auto r = objects_.find(ref.resource); r != objects_.end()) {
-          if (auto it = r->second.find({ref.ns, ref.name}); it != r->second.end()) current = &it->second;
-        }
+        // Only this thread changes the mirror, so reading it here needs no lock and no copy.
+        current = mirror_.Find(ref);
       }
-      StatusOr<std::optional<json>> next = Status::Internal("transform did not run");
-      try {
-        next = batch[i].mutation.transform(current);
-      } catch (const std::exception& e) {
-        next = Status::Internal(std::string("transform failed: ") + e.what());
-      }
+      StatusOr<std::optional<json>> next = RunTransform(batch[i].mutation.transform, current);
       if (!next.ok()) {
         outcomes[i].result = next.status();
         continue;
@@ -562,49 +375,15 @@ class SqliteStore final : public Store {
     }
     if (!commit.ok()) {
       spdlog::error("store commit failed: {}", commit.ToString());
-      for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, commit);
+      for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, commit);
       return;
     }
-    {
-      std::unique_lock<std::shared_mutex> lock(state_mu_);
-      for (auto& o : outcomes) {
-        if (!o.event) continue;
-        auto& bucket = objects_[o.ref.resource];
-        const ObjectKey key{o.ref.ns, o.ref.name};
-        auto prior = bucket.find(key);
-        snapshots_.BeforeChange(o.ref.resource, key, prior == bucket.end() ? nullptr : &prior->second);
-        if (o.erase) {
-          bucket.erase({o.ref.ns, o.ref.name});
-        } else {
-          bucket[{o.ref.ns, o.ref.name}] = o.event->object;
-        }
-        events_.push_back(std::move(*o.event));
-        const WatchEvent& ev = events_.back();
-        for (auto it = watchers_.begin(); it != watchers_.end();) {
-          if (!Deliver(it->second.options, ev, it->second.sink)) {
-            it = watchers_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-      }
-      current_rv_ = rv;
-      while (events_.size() > options_.event_window) events_.pop_front();
-      if (!events_.empty()) compacted_rv_ = events_.front().resource_version - 1;
-      snapshots_.Compact(compacted_rv_);
+    std::vector<StoreChange> changes;
+    for (auto& o : outcomes) {
+      if (o.event) changes.push_back({{o.ref.ns, o.ref.name}, std::move(*o.event)});
     }
-    for (size_t i = 0; i < batch.size(); ++i) Notify(batch[i].done, std::move(outcomes[i].result));
-  }
-
-  // A callback that throws must not take the writer thread (and the process) with it.
-  static void Notify(const MutationCallback& done, StatusOr<json> result) {
-    try {
-      done(std::move(result));
-    } catch (const std::exception& e) {
-      spdlog::error("store: a mutation callback threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("store: a mutation callback threw a non-standard exception");
-    }
+    if (!changes.empty()) mirror_.Publish(std::move(changes), rv);
+    for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, std::move(outcomes[i].result));
   }
 
   Status Persist(const std::vector<Outcome>& outcomes, int64_t rv, bool sync, Stmt& upsert, Stmt& remove,
@@ -692,15 +471,7 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_;  // guarded by queue_mu_
   bool stopping_ = false;      // guarded by queue_mu_
 
-  // State below is guarded by state_mu_.
-  mutable std::shared_mutex state_mu_;
-  std::map<std::string, ObjectMap> objects_;
-  mutable ListSnapshots snapshots_{32, 20000};
-  std::deque<WatchEvent> events_;
-  std::map<uint64_t, Watcher> watchers_;
-  uint64_t next_watch_id_ = 0;
-  int64_t current_rv_ = 0;
-  int64_t compacted_rv_ = 0;
+  StoreMirror mirror_;  // objects, watch window and subscribers; this store's writer publishes
 };
 
 }  // namespace

@@ -1,3 +1,6 @@
+// SqliteStore's own behaviour: dense revisions from 1, the watch log and its window surviving
+// a restart, unsynced heartbeat commits. What every Store must do runs against both engines
+// in store_contract_test.cc.
 #include "hub/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -67,149 +70,6 @@ TEST_F(StoreTest, WritesGetMonotonicVersionsAndSurviveReopen) {
   EXPECT_EQ(api::ResourceVersionOf(*c), 3) << "revisions continue after a restart";
 }
 
-TEST_F(StoreTest, UnchangedWriteKeepsVersionAndEmitsNothing) {
-  auto a = Put("a", Obj("a"));
-  ASSERT_TRUE(a.ok());
-  auto again = store_->Apply({{"things", "default", "a"}, [](const json* cur) -> StatusOr<std::optional<json>> {
-                                return std::optional<json>(*cur);
-                              }});
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(api::ResourceVersionOf(*again), 1);
-  EXPECT_EQ(store_->CurrentRevision(), 1);
-}
-
-TEST_F(StoreTest, TransformErrorsAbortOnlyThatMutation) {
-  auto bad = store_->Apply({{"things", "default", "x"}, [](const json*) -> StatusOr<std::optional<json>> {
-                              return Status::Conflict("stale");
-                            }});
-  EXPECT_EQ(bad.status().code(), StatusCode::kConflict);
-  EXPECT_EQ(Remove("missing").status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(Put("a", Obj("a")).ok());
-  EXPECT_EQ(store_->CurrentRevision(), 1);
-}
-
-TEST_F(StoreTest, ListFiltersPagesAndSorts) {
-  for (const char* n : {"c", "a", "b", "d"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
-  ASSERT_TRUE(Put("z", Obj("z", "other"), "other").ok());
-  ListOptions all;
-  auto l = store_->List("things", all);
-  ASSERT_TRUE(l.ok());
-  ASSERT_EQ(l->items.size(), 5u);
-  EXPECT_EQ(api::NameOf(l->items[0]), "a");
-  ListOptions ns;
-  ns.ns = "default";
-  ns.limit = 3;
-  auto p1 = store_->List("things", ns);
-  ASSERT_TRUE(p1.ok());
-  ASSERT_EQ(p1->items.size(), 3u);
-  EXPECT_EQ(p1->remaining, 1);
-  ASSERT_FALSE(p1->continue_token.empty());
-  ns.continue_token = p1->continue_token;
-  auto p2 = store_->List("things", ns);
-  ASSERT_TRUE(p2.ok());
-  ASSERT_EQ(p2->items.size(), 1u);
-  EXPECT_EQ(api::NameOf(p2->items[0]), "d");
-  EXPECT_TRUE(p2->continue_token.empty());
-  ListOptions sel;
-  sel.labels = *api::LabelSelector::Parse("app in (b,z)");
-  auto l2 = store_->List("things", sel);
-  ASSERT_EQ(l2->items.size(), 2u);
-  ListOptions bad;
-  bad.continue_token = "zz";
-  EXPECT_EQ(store_->List("things", bad).status().code(), StatusCode::kBadRequest);
-}
-
-std::vector<std::string> Names(const ListResult& l) {
-  std::vector<std::string> out;
-  for (const auto& o : l.items) out.push_back(api::NameOf(o) + "@" + o["spec"]["v"].dump());
-  return out;
-}
-
-TEST_F(StoreTest, LaterPagesShowTheFirstPagesRevision) {
-  for (const char* n : {"a", "b", "c", "d", "e"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
-  ListOptions page;
-  page.limit = 2;
-  auto p1 = store_->List("things", page);
-  ASSERT_TRUE(p1.ok());
-  EXPECT_EQ(Names(*p1), (std::vector<std::string>{"a@1", "b@1"}));
-  EXPECT_EQ(p1->remaining, 3);
-  const int64_t first_rv = p1->resource_version;
-  // Between pages: a create after the cursor, a change and a delete of later objects.
-  ASSERT_TRUE(Put("bb", Obj("bb")).ok());
-  json changed = Obj("c");
-  changed["spec"]["v"] = 2;
-  ASSERT_TRUE(Put("c", changed).ok());
-  ASSERT_TRUE(Remove("d").ok());
-  ASSERT_TRUE(Put("c", Obj("c")).ok());  // a second change: the first one's prior state counts
-  page.continue_token = p1->continue_token;
-  auto p2 = store_->List("things", page);
-  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
-  EXPECT_EQ(Names(*p2), (std::vector<std::string>{"c@1", "d@1"}));
-  EXPECT_EQ(p2->resource_version, first_rv);
-  EXPECT_EQ(p2->remaining, 1);
-  page.continue_token = p2->continue_token;
-  auto p3 = store_->List("things", page);
-  ASSERT_TRUE(p3.ok());
-  EXPECT_EQ(Names(*p3), (std::vector<std::string>{"e@1"}));
-  EXPECT_TRUE(p3->continue_token.empty());
-  // A new list sees the present.
-  ListOptions fresh;
-  auto now = store_->List("things", fresh);
-  EXPECT_EQ(Names(*now), (std::vector<std::string>{"a@1", "b@1", "bb@1", "c@1", "e@1"}));
-  EXPECT_GT(now->resource_version, first_rv);
-}
-
-TEST_F(StoreTest, ContinueTokenExpiresWithTheWatchLog) {
-  Reopen(/*window=*/4);
-  for (const char* n : {"a", "b", "c"}) ASSERT_TRUE(Put(n, Obj(n)).ok());
-  ListOptions page;
-  page.limit = 1;
-  auto p1 = store_->List("things", page);
-  ASSERT_TRUE(p1.ok());
-  page.continue_token = p1->continue_token;
-  // Unchanged store: the token still reads the same revision.
-  EXPECT_TRUE(store_->List("things", page).ok());
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(Put("x" + std::to_string(i), Obj("x")).ok());
-  auto expired = store_->List("things", page);
-  ASSERT_EQ(expired.status().code(), StatusCode::kGone) << expired.status().ToString();
-  EXPECT_NE(expired.status().message().find("too old to display a consistent list"), std::string::npos);
-  // After a restart no snapshot survives: a token from before it expires too.
-  ListOptions again;
-  again.limit = 1;
-  auto q1 = store_->List("things", again);
-  ASSERT_TRUE(Put("y", Obj("y")).ok());
-  Reopen(4);
-  again.continue_token = q1->continue_token;
-  EXPECT_EQ(store_->List("things", again).status().code(), StatusCode::kGone);
-}
-
-// Was: a label change moving an object out of a selection sent nothing, into it a MODIFIED.
-TEST_F(StoreTest, SelectorWatchesSeeObjectsEnterAndLeaveTheirSelection) {
-  ASSERT_TRUE(Put("a", Obj("a")).ok());  // label app=a
-  WatchOptions wo;
-  wo.resource = "things";
-  wo.labels = *api::LabelSelector::Parse("tier=gpu");
-  wo.from_revision = store_->CurrentRevision();
-  std::vector<std::string> seen;
-  auto id = store_->Watch(wo, [&](const WatchEvent& e) {
-    seen.push_back(std::string(EventTypeName(e.type)) + " " + api::LabelsOf(e.object)["tier"]);
-    return true;
-  });
-  ASSERT_TRUE(id.ok());
-  json in = Obj("a");
-  in["metadata"]["labels"]["tier"] = "gpu";
-  ASSERT_TRUE(Put("a", in).ok());
-  in["spec"]["v"] = 2;
-  ASSERT_TRUE(Put("a", in).ok());
-  ASSERT_TRUE(Put("a", Obj("a")).ok());  // leaves
-  ASSERT_TRUE(Put("a", Obj("a")).ok());  // no change: nothing
-  json other = Obj("a");
-  other["spec"]["v"] = 3;
-  ASSERT_TRUE(Put("a", other).ok());  // outside the selection: nothing
-  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED gpu", "MODIFIED gpu", "DELETED "}));
-  store_->Unwatch(*id);
-}
-
 TEST_F(StoreTest, WatchResumesFromRevisionAcrossRestart) {
   ASSERT_TRUE(Put("a", Obj("a")).ok());
   ASSERT_TRUE(Put("b", Obj("b")).ok());
@@ -229,20 +89,6 @@ TEST_F(StoreTest, WatchResumesFromRevisionAcrossRestart) {
   ASSERT_TRUE(Put("d", Obj("d")).ok());
   std::vector<std::pair<std::string, int64_t>> want = {{"ADDED", 2}, {"DELETED", 3}, {"ADDED", 4}};
   EXPECT_EQ(seen, want);
-}
-
-TEST_F(StoreTest, WatchFromZeroListsCurrentObjectsFirst) {
-  ASSERT_TRUE(Put("a", Obj("a")).ok());
-  ASSERT_TRUE(Put("a", Obj("a2")).ok());
-  std::vector<std::string> seen;
-  WatchOptions wo;
-  wo.resource = "things";
-  auto id = store_->Watch(wo, [&](const WatchEvent& e) {
-    seen.push_back(std::string(EventTypeName(e.type)) + ":" + std::to_string(e.resource_version));
-    return true;
-  });
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(seen, std::vector<std::string>{"ADDED:2"});
 }
 
 TEST_F(StoreTest, CompactedRevisionIsGone) {

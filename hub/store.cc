@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include <spdlog/spdlog.h>
+
 namespace berth::hub {
 
 const char* EventTypeName(EventType t) {
@@ -10,6 +12,7 @@ const char* EventTypeName(EventType t) {
     case EventType::kModified: return "MODIFIED";
     case EventType::kDeleted: return "DELETED";
     case EventType::kBookmark: return "BOOKMARK";
+    case EventType::kError: return "ERROR";
   }
   return "ERROR";
 }
@@ -23,10 +26,31 @@ StatusOr<nlohmann::json> Store::Apply(Mutation mutation) {
   return future.get();
 }
 
+StatusOr<std::optional<nlohmann::json>> RunTransform(const Transform& transform, const nlohmann::json* current) {
+  try {
+    return transform(current);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("transform failed: ") + e.what());
+  }
+}
+
+void RunMutationCallback(const MutationCallback& done, StatusOr<nlohmann::json> result) {
+  try {
+    done(std::move(result));
+  } catch (const std::exception& e) {
+    spdlog::error("store: a mutation callback threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("store: a mutation callback threw a non-standard exception");
+  }
+}
+
 Status WatchResource(Store& store, const std::string& resource, std::function<void(const WatchEvent&)> on,
                      std::vector<uint64_t>& ids) {
   WatchOptions wo;
   wo.resource = resource;
+  // Controllers are level-triggered: after the store re-reads its state they are sent the
+  // difference and keep watching.
+  wo.resync_on_expiry = true;
   auto id = store.Watch(wo, [on = std::move(on)](const WatchEvent& e) {
     on(e);
     return true;

@@ -1,11 +1,13 @@
 // The hub's object store: durable current state of every object, a global monotonic
 // resourceVersion, and an event log for watches. Storage-agnostic interface; SqliteStore
-// is the embedded implementation, etcd can follow behind the same interface.
+// is the embedded implementation, EtcdStore the one several hubs can share. Both serve
+// reads from a StoreMirror (hub/store_mirror.h), so they answer alike.
 //
 // Threading: Get/List/Watch may be called from any thread and never block on I/O (reads
 // are served from memory). Mutations are queued to one writer thread that applies them in
 // order, commits them durably in batches (group commit) and only then publishes them to
-// readers and watchers and runs the caller's callback.
+// readers and watchers and runs the caller's callback. Several objects committed in one
+// batch may share a resourceVersion (EtcdStore: one etcd transaction is one revision).
 #pragma once
 
 #include <cstdint>
@@ -35,9 +37,23 @@ struct ObjectRef {
 using Transform =
     std::function<StatusOr<std::optional<nlohmann::json>>(const nlohmann::json* current)>;
 
+// Commits a mutation only while a key outside the objects still holds what the writer
+// saw: a leader fences its writes with its election key, so a deposed leader's writes fail
+// (FailedPrecondition) instead of overwriting its successor's. Stores that have one writer
+// by construction (SqliteStore: one hub) have no leader to depose and ignore fences.
+struct Fence {
+  std::string key;               // the engine's key, e.g. EtcdStore: the full etcd key
+  int64_t create_revision = 0;   // the key's create_revision must equal this (0: must not exist)
+  std::optional<std::string> value = std::nullopt;  // if set, the key's value must equal it
+};
+
+// `transform` may run more than once: a store shared by several hubs (EtcdStore) runs it
+// again on the fresh state when another writer changed the object first. It must be a
+// function of `current` without side effects.
 struct Mutation {
   ObjectRef ref;
   Transform transform;
+  std::optional<Fence> fence = std::nullopt;
 };
 
 // Receives the stored object (with its new resourceVersion; for a delete, the last state
@@ -45,7 +61,11 @@ struct Mutation {
 // after the commit is durable: it must not block.
 using MutationCallback = std::function<void(StatusOr<nlohmann::json>)>;
 
-enum class EventType { kAdded, kModified, kDeleted, kBookmark };
+// kError ends a subscription the store can no longer continue (its revisions were
+// compacted away before it could deliver them): the object is a Kubernetes Status (code 410,
+// reason Expired), and the subscriber must list again. Only stores that re-list (EtcdStore)
+// send it.
+enum class EventType { kAdded, kModified, kDeleted, kBookmark, kError };
 const char* EventTypeName(EventType t);
 
 struct WatchEvent {
@@ -56,7 +76,7 @@ struct WatchEvent {
   // MODIFIED: the object's labels before the change, so a watch with a label selector sees an
   // object that enters its selection as ADDED and one that leaves it as DELETED, as Kubernetes
   // sends them. Absent when unknown (events replayed from disk after a restart).
-  std::optional<std::map<std::string, std::string>> labels_before;
+  std::optional<std::map<std::string, std::string>> labels_before = std::nullopt;
 };
 
 struct ListOptions {
@@ -85,10 +105,17 @@ struct WatchOptions {
   // With from_revision 0: after the ADDED events, a kBookmark event at the revision they
   // reflect (Kubernetes' streaming list: the "k8s.io/initial-events-end" bookmark).
   bool initial_events_end = false;
+  // When the store re-reads its state after missing compacted revisions (EtcdStore), it ends
+  // a watch with a kError event (410 Expired, the client lists again). With resync it sends
+  // the difference instead (ADDED/MODIFIED/DELETED, the event's resource_version the re-read
+  // revision) and keeps the watch: for the hub's level-triggered controllers, which need the
+  // states to converge, not every step between them.
+  bool resync_on_expiry = false;
 };
 
-// Receives events in revision order. Called on the writer thread (or the caller's thread
-// during replay): must not block. Return false to end the subscription.
+// Receives events in revision order. Called on the store's publishing thread (SqliteStore:
+// the writer; EtcdStore: its etcd watch thread) or the caller's thread during replay: must
+// not block. Return false to end the subscription.
 using WatchSink = std::function<bool(const WatchEvent&)>;
 
 class Store {
@@ -113,6 +140,12 @@ class Store {
   // The oldest revision a watch can resume from.
   virtual int64_t CompactedRevision() const = 0;
 };
+
+// For stores: runs `transform` on `current`; an exception (our bug) becomes Internal.
+StatusOr<std::optional<nlohmann::json>> RunTransform(const Transform& transform, const nlohmann::json* current);
+// For stores: hands `result` to `done`; a callback that throws is logged and must not take
+// the writer thread (and the process) with it.
+void RunMutationCallback(const MutationCallback& done, StatusOr<nlohmann::json> result);
 
 // A controller's watch: every event of `resource` from now on goes to `on` (the watch never
 // ends itself); the id is appended to `ids` so the caller can Unwatch them all when it stops.

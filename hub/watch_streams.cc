@@ -117,6 +117,13 @@ Status WatchStreams::Open(const Ex& req, const api::KindInfo& kind, const WatchO
     auto s = weak.lock();
     if (!s) return false;
     if (e.type == EventType::kBookmark) return s->InitialEventsEnd(e.resource_version);
+    if (e.type == EventType::kError) {
+      // The store can no longer continue this watch (410 Expired): as Kubernetes does, send
+      // the Status and end the stream; the client lists again.
+      s->Send(EventTypeName(e.type), e.object, clock->Now());
+      s->Close();
+      return false;
+    }
     if (view) {
       auto v = view->to_view(e.object);
       if (!v) return true;  // not an object of this view

@@ -51,9 +51,18 @@ enum class IncompatibleAction {
 // A cluster passes the gate while its replicas are all Ready and agents report at most
 // `max_failure_reports` failures (CrashLoopBackOff restarts, ImagePullBackOff, …) for the
 // new revision; it fails when it has not become Ready within `progress_deadline_seconds`.
+// Serving gates are judged while the cluster soaks on the new revision, from the serving
+// signals its agent reports for the cluster's endpoint (docs/ROLLOUTS.md "Serving gates"):
+// p90 time to first token at most `max_ttft_p90_seconds`, and at most
+// `max_ttft_p90_regression_percent` above the p90 the same cluster served with on the revision
+// it ran before. Unset: not checked. They need soak_seconds > 0.
 struct HealthGate {
   int max_failure_reports = 0;
   int64_t progress_deadline_seconds = 1800;
+  std::optional<double> max_ttft_p90_seconds;
+  std::optional<double> max_ttft_p90_regression_percent;
+  bool serving_gated() const { return max_ttft_p90_seconds || max_ttft_p90_regression_percent; }
+  bool operator==(const HealthGate&) const = default;
 };
 
 struct RolloutStage {

@@ -101,6 +101,28 @@ TEST(RolloutStrategySpec, CanonicalJsonRoundTrips) {
   EXPECT_EQ(canonical["failureBudget"], 1);
 }
 
+TEST(RolloutStrategySpec, ServingGatesRoundTripAndNeedASoak) {
+  json body = json::parse(R"({"stages": [{"name": "canary", "soakSeconds": 60,
+      "healthGate": {"maxTtftP90Seconds": 0.5, "maxTtftP90RegressionPercent": 50}}]})");
+  auto spec = ParseRolloutStrategySpec(body);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->stages[0].health_gate.max_ttft_p90_seconds, 0.5);
+  EXPECT_EQ(spec->stages[0].health_gate.max_ttft_p90_regression_percent, 50);
+  EXPECT_FALSE(spec->rest_of_fleet.health_gate.serving_gated());
+  auto again = ParseRolloutStrategySpec(RolloutStrategySpecToJson(*spec));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stages[0].health_gate, spec->stages[0].health_gate);
+
+  auto no_soak = ParseRolloutStrategySpec(json::parse(R"({"stages": [{"name": "canary",
+      "healthGate": {"maxTtftP90Seconds": 0.5}}]})"));
+  ASSERT_FALSE(no_soak.ok());
+  EXPECT_THAT(FieldsOf(no_soak.status()), Contains("spec.stages[0].healthGate"));
+  auto negative = ParseRolloutStrategySpec(json::parse(R"({"stages": [{"name": "canary", "soakSeconds": 5,
+      "healthGate": {"maxTtftP90RegressionPercent": -1}}]})"));
+  ASSERT_FALSE(negative.ok());
+  EXPECT_THAT(FieldsOf(negative.status()), Contains("spec.stages[0].healthGate.maxTtftP90RegressionPercent"));
+}
+
 TEST(RolloutStrategySpec, ReportsEveryProblemWithItsFieldPath) {
   json body = json::parse(R"({
     "stages": [{"maxConcurrency": "0%"}, {"name": "rest"}, {"name": "x", "soakSeconds": -1},

@@ -1,6 +1,8 @@
 #include "rollout/rollout.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace berth::rollout {
 
@@ -108,6 +110,8 @@ class Stepper {
   void ObserveInFlight();
   void FailCluster(const std::string& name, ClusterRollout& c, const std::string& reason,
                    const std::string& message);
+  void JudgeServing(const std::string& name, ClusterRollout& c, const ClusterObservation& o,
+                    const RolloutStage& stage);
   void CheckBudget();
   void AdvanceFirstDeployment();
   void AdvanceStages();
@@ -234,9 +238,14 @@ void Stepper::ObserveInFlight() {
   for (auto& [name, c] : s().clusters) {
     if (c.progress != ClusterProgress::kUpdating && c.progress != ClusterProgress::kSoaking) continue;
     const ClusterObservation& o = *observed_.at(name);
+    if (c.progress == ClusterProgress::kSoaking && !o.reported) continue;
     const auto& gate = StageSpec(std::min(c.stage, StageCount() - 1)).health_gate;
     bool on_target = o.revision == s().target_revision;
     bool ready = on_target && o.ready_replicas >= Desired(o) && o.phase != ReplicaPhase::kFailed;
+    // Soaking: as Ready as when the soak began (replicas added since may still be starting).
+    const int soak_floor = c.soak_ready < 0 ? Desired(o) : std::min(c.soak_ready, Desired(o));
+    if (c.progress == ClusterProgress::kSoaking)
+      ready = on_target && o.ready_replicas >= soak_floor && o.phase != ReplicaPhase::kFailed;
     if (on_target && o.phase == ReplicaPhase::kFailed) {
       std::string why = o.reason.empty() ? "Failed" : o.reason;
       FailCluster(name, c, why, "replicas failed on revision " + std::to_string(s().target_revision) +
@@ -255,6 +264,7 @@ void Stepper::ObserveInFlight() {
       if (ready) {
         c.progress = ClusterProgress::kSoaking;
         c.ready_since = now_;
+        c.soak_ready = o.ready_replicas;
         c.reason.clear();
         continue;
       }
@@ -273,6 +283,54 @@ void Stepper::ObserveInFlight() {
       FailCluster(name, c, "NotReadyDuringSoak",
                   std::to_string(o.ready_replicas) + "/" + std::to_string(Desired(o)) +
                       " replicas Ready during the soak" + (o.reason.empty() ? "" : " (" + o.reason + ")"));
+    } else if (gate.serving_gated()) {
+      JudgeServing(name, c, o, StageSpec(std::min(c.stage, StageCount() - 1)));
+    }
+  }
+}
+
+// The serving gates of a soaking cluster (policies::HealthGate). Judged from half the stage's
+// soak on (before, the endpoint's signals still mix in the previous revision's requests) to
+// its end. No signal (no traffic) is not a failure: nothing regressed that anyone saw; the
+// cluster says so in its reason and with one Warning.
+void Stepper::JudgeServing(const std::string& name, ClusterRollout& c, const ClusterObservation& o,
+                           const RolloutStage& stage) {
+  const auto from = *c.ready_since + std::chrono::seconds(stage.soak_seconds) / 2;
+  if (now_ < from) {
+    Requeue(from);
+    return;
+  }
+  const policies::HealthGate& gate = stage.health_gate;
+  auto seconds = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g s", v);
+    return std::string(buf);
+  };
+  if (!o.ttft_p90_seconds) {
+    if (c.reason != "ServingGateNoSignal") {
+      c.reason = "ServingGateNoSignal";
+      Event("ServingGateNoSignal", name + ": no time-to-first-token reported during the soak; the serving gate passes "
+                                          "without evidence",
+            name, "Warning");
+    }
+    return;
+  }
+  const double p90 = *o.ttft_p90_seconds;
+  if (gate.max_ttft_p90_seconds && p90 > *gate.max_ttft_p90_seconds) {
+    FailCluster(name, c, "ServingGateFailed",
+                "p90 time to first token " + seconds(p90) + " on revision " + std::to_string(s().target_revision) +
+                    " is over the gate's " + seconds(*gate.max_ttft_p90_seconds));
+    return;
+  }
+  if (gate.max_ttft_p90_regression_percent && c.baseline_ttft_p90 && *c.baseline_ttft_p90 > 0) {
+    const double worse = (p90 / *c.baseline_ttft_p90 - 1) * 100;
+    if (worse > *gate.max_ttft_p90_regression_percent) {
+      FailCluster(name, c, "ServingGateFailed",
+                  "p90 time to first token " + seconds(p90) + " on revision " + std::to_string(s().target_revision) +
+                      " is " + std::to_string(static_cast<int>(std::lround(worse))) + " % above the " +
+                      seconds(*c.baseline_ttft_p90) + " this cluster served on revision " +
+                      std::to_string(c.from_revision) + " (the gate allows " +
+                      std::to_string(static_cast<int>(std::lround(*gate.max_ttft_p90_regression_percent))) + " %)");
     }
   }
 }
@@ -323,6 +381,7 @@ bool Stepper::StartUpdate(const std::string& name, ClusterRollout& c, const Clus
   }
   c.progress = ClusterProgress::kUpdating;
   c.update_started = now_;
+  c.baseline_ttft_p90 = o.ttft_p90_seconds;
   c.surge = surge;
   c.max_surge = surge ? std::min(o.surge_capacity, std::max(1, Desired(o))) : 0;
   c.reason.clear();
@@ -761,6 +820,8 @@ json RolloutStateToJson(const RolloutState& s) {
                {"surge", c.surge},
                {"maxSurge", c.max_surge}};
     if (!c.reason.empty()) jc["reason"] = c.reason;
+    if (c.baseline_ttft_p90) jc["baselineTtftP90Seconds"] = *c.baseline_ttft_p90;
+    if (c.soak_ready >= 0) jc["soakReady"] = c.soak_ready;
     PutTime(jc, "prePullStarted", c.pre_pull_started);
     PutTime(jc, "updateStarted", c.update_started);
     PutTime(jc, "readySince", c.ready_since);
@@ -820,6 +881,8 @@ StatusOr<RolloutState> RolloutStateFromJson(const json& j) {
         c.surge = jc.value("surge", false);
         c.max_surge = jc.value("maxSurge", 0);
         c.reason = jc.value("reason", std::string());
+        if (auto b = jc.find("baselineTtftP90Seconds"); b != jc.end() && b->is_number()) c.baseline_ttft_p90 = b->get<double>();
+        c.soak_ready = jc.value("soakReady", -1);
         if (!time(jc, "prePullStarted", &c.pre_pull_started, p) ||
             !time(jc, "updateStarted", &c.update_started, p) || !time(jc, "readySince", &c.ready_since, p)) {
           return bad(p, "times must be RFC 3339");

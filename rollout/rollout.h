@@ -55,6 +55,12 @@ struct ClusterObservation {
   // the cluster fails at once instead of waiting out the pre-pull timeout.
   bool pre_pull_failed = false;
   std::string pre_pull_reason;  // ImagePullBackOff, ErrImagePull, …
+  // p90 time to first token of the cluster's endpoint now, from the agent's serving signals
+  // (whatever revision serves); nullopt when not reported. For the serving gates.
+  std::optional<double> ttft_p90_seconds;
+  // False while the agent has not reported on the cluster's Work entry as it stands (just
+  // changed, e.g. by the autoscaler): nothing is known, so a soak neither fails nor ends on it.
+  bool reported = true;
 };
 
 struct FleetView {
@@ -95,6 +101,13 @@ struct ClusterRollout {
   std::string reason;                    // why Failed / Skipped / waiting
   bool surge = false;                    // chosen when the update started (kept to the end)
   int max_surge = 0;
+  // The cluster's p90 TTFT when its update started (the revision it ran before): the
+  // baseline of the regression gate. nullopt when it served nothing then.
+  std::optional<double> baseline_ttft_p90;
+  // Ready replicas when the soak began (-1: unknown, from an older status: all desired). The
+  // soak fails when Ready falls below it; replicas added meanwhile (the autoscaler scaling
+  // out) may still be starting without failing the revision.
+  int soak_ready = -1;
   bool operator==(const ClusterRollout&) const = default;
 };
 

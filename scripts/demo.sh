@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Berth's main job, end to end on this machine: a hub, one simulated member cluster per
 # entry of examples/demo/fleet.yaml (berth-agent --backend sim: SIMULATED clusters, no real
-# GPUs), workspaces placed by GPU fit/cost/locality, then a cluster dies and its replicas
-# fail over, and come back when it returns — with a steady stream of requests through
-# berth-gateway (HAProxy) the whole time, summarised per step. The fleet is left running.
+# GPUs), workspaces placed by GPU fit/cost/locality, a staged rollout and a bad one rolled
+# back, a load step that scales a model out across clusters and back in, then a cluster dies
+# and its replicas fail over, and come back when it returns — with a steady stream of
+# requests through berth-gateway (HAProxy) the whole time, summarised per step. The fleet is
+# left running.
 #
 # Processes are started and stopped by `berthctl fleet up` / `fleet down` / `fleet restart`.
 #
@@ -118,6 +120,36 @@ kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"inference": {"ima
 wait_for 60 "llama-8b-chat back on its good image" \
   "$BIN/berthctl" rollout status llama-8b-chat -n ml --watch --timeout 5s
 # ==== END STAGED ROLLOUT STEP ============================================================
+
+# ==== AUTOSCALING STEP ===================================================================
+bold "Autoscaling llama-8b-chat on its serving signals (1..6 replicas, 4 running requests per replica)"
+kubectl patch workspace llama-8b-chat -n ml --type merge -p '{"autoscaling": {"minReplicas": 1, "maxReplicas": 6,
+  "metrics": [{"type": "RunningRequestsPerReplica", "target": 4}],
+  "behavior": {"scaleDown": {"stabilizationWindowSeconds": 15}}}}' >/dev/null
+note "a load step: 60 more requests/s of long answers (1,024 tokens) for 40s (bench/autoscale/loadgen.py)"
+start=$(date +%s)
+python3 bench/autoscale/loadgen.py run --gateway "$GATEWAY" --model llama-3.1-8b-instruct \
+  --profile const:60 --duration 40 --max-tokens 1024 --log "$DATA/load.log" &
+LOAD_PID=$!
+scaled_up() { kubectl get events -n ml --field-selector reason=ScaledUp,involvedObject.name=llama-8b-chat -o name | grep -q .; }
+wait_for 60 "llama-8b-chat to scale up" scaled_up
+note "scale-up decided $(elapsed "$start")s after the step:"
+kubectl get events -n ml --field-selector reason=ScaledUp,involvedObject.name=llama-8b-chat -o jsonpath='{range .items[*]}   {.message}{"\n"}{end}'
+wait_for 90 "the new replicas to be Ready" \
+  kubectl wait --for=condition=Degraded=False workspace/llama-8b-chat -n ml --timeout=2s
+note "where the new replicas went, and why (score terms; running replicas stay where they are):"
+kubectl get workspace llama-8b-chat -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}'
+kubectl get workspace llama-8b-chat -n ml -o wide
+wait "$LOAD_PID" || true
+python3 bench/autoscale/loadgen.py summary --log "$DATA/load.log" --window 10 | sed 's/^/   /'
+note "the load stopped: the autoscaler waits out its 15s scale-down window, then drains and removes replicas"
+start=$(date +%s)
+scaled_in() { [ "$(kubectl get workspace llama-8b-chat -n ml -o jsonpath='{.status.autoscaler.desiredReplicas}')" = 1 ]; }
+wait_for 120 "llama-8b-chat to scale back in" scaled_in
+note "back to 1 replica $(elapsed "$start")s after the load stopped:"
+kubectl get events -n ml --field-selector reason=ScaledDown,involvedObject.name=llama-8b-chat -o jsonpath='{range .items[*]}   {.message}{"\n"}{end}'
+kubectl patch workspace llama-8b-chat -n ml --type json -p '[{"op": "remove", "path": "/autoscaling"}]' >/dev/null
+# ==== END AUTOSCALING STEP ===============================================================
 
 # Kill a US cluster that holds llama-70b if there is one: the EU-only model needs the EU cluster.
 placed_now=$(kubectl get workspace llama-70b -n ml -o jsonpath='{.status.placements[*].cluster}')

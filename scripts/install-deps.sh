@@ -20,6 +20,9 @@ packages+=(haproxy)
 # Bench-only: CBC solves the exact optimum the placement quality bench compares against
 # (bench/placement/run.sh quality*).
 packages+=(coinor-cbc)
+# Test and runtime (HA hubs): the etcd store's tests and bench start real etcd members
+# (/usr/bin/etcd); etcdctl helps operators inspect the store's keys.
+packages+=(etcd-server etcd-client)
 # Bench-only: wrk drives the gateway throughput and overhead bench (bench/gateway).
 packages+=(wrk)
 # kubectl drives the kubectl end-to-end suite; Debian's kubernetes-client is the fallback.

@@ -55,6 +55,7 @@ ClusterObservation Observe(const std::string& name, const PlacedMember& p, const
   LowestVersions(*p.cluster, p.gpu, &o);
   o.placed = true;
   o.desired_replicas = p.replicas;
+  o.reported = p.report != nullptr;
   if (p.report) {
     const MemberReport& r = *p.report;
     o.revision = r.revision;
@@ -68,6 +69,11 @@ ClusterObservation Observe(const std::string& name, const PlacedMember& p, const
     o.failure_reports = r.failures;
     o.pre_pull_failed = r.pre_pull_phase == "Failed" && r.pre_pull_revision == target.number;
     o.pre_pull_reason = r.pre_pull_reason;
+    if (r.serving.is_object()) {
+      auto ttft = r.serving.find("ttftSeconds");
+      if (ttft != r.serving.end() && ttft->is_object() && ttft->contains("p90") && (*ttft)["p90"].is_number())
+        o.ttft_p90_seconds = (*ttft)["p90"].get<double>();
+    }
   }
   // Surge replicas must fit beside the running ones on whole free nodes' worth of units;
   // multi-node replicas are updated in place.

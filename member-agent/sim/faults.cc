@@ -75,6 +75,18 @@ void SimCluster::SetImagePullFailure(const std::string& image, bool failing) {
   StepLocked();
 }
 
+void SimCluster::SetSlowServing(const std::string& image, double factor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (factor > 1) {
+    slow_images_[image] = factor;
+  } else {
+    slow_images_.erase(image);
+  }
+  spdlog::warn("simulated fault: replicas of {} serve {}", image,
+               factor > 1 ? std::to_string(factor) + " times slower" : "at full speed again");
+  StepLocked();
+}
+
 void SimCluster::ClearFaults() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& node : nodes_) {
@@ -82,6 +94,7 @@ void SimCluster::ClearFaults() {
     node.lost = 0;
   }
   failing_images_.clear();
+  slow_images_.clear();
   unreachable_ = false;
   StepLocked();
 }

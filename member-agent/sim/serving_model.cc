@@ -98,6 +98,10 @@ ReplicaSpeed SpeedOf(const ReplicaSpec& spec) {
   const double parameters = weights_bytes / 2;  // fp16
   s.prefill_tokens_per_s = gpus * gpu.fp16_tflops * 1e12 * kPrefillEfficiency / (2 * parameters);
   s.decode_step_seconds = weights_bytes / (gpus * gpu.memory_gb_per_s * 1e9 * kDecodeEfficiency);
+  if (spec.slowdown > 1) {  // a simulated fault (a bad build of the image), never the model
+    s.prefill_tokens_per_s /= spec.slowdown;
+    s.decode_step_seconds *= spec.slowdown;
+  }
   return s;
 }
 

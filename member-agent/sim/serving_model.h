@@ -65,6 +65,7 @@ struct ReplicaSpec {
   double weights_gib = 0;
   int64_t kv_bytes_per_token = 0;  // 0: estimated from the weights (see KvBytesPerToken)
   std::string revision;            // the pod's berth.dev/revision (reply header only)
+  double slowdown = 1;             // fault slow-serving: prefill and decode this many times slower
   bool operator==(const ReplicaSpec&) const = default;
 };
 

@@ -96,6 +96,8 @@ class SimCluster final : public MemberBackend {
   // `count` units (GPUs, or slices on MIG nodes) of the node fail; count 0 restores all.
   Status LoseGpus(const std::string& node, int count);
   void SetImagePullFailure(const std::string& image, bool failing);
+  // Replicas running `image` serve `factor` times slower (prefill and decode); 1 restores.
+  void SetSlowServing(const std::string& image, double factor);
   // Also closes the serving listeners (connection refused); clearing reopens them on the
   // same ports.
   void SetUnreachable(bool unreachable);
@@ -131,6 +133,7 @@ class SimCluster final : public MemberBackend {
   sim::Objects objects_;
   sim::Pods pods_;
   std::set<std::string> failing_images_;
+  std::map<std::string, double> slow_images_;  // image → slowdown (slow-serving fault)
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
   sim::PrePulls prepulls_;
   std::unique_ptr<sim::ServingServer> serving_;        // null until a workspace exists

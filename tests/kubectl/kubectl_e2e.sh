@@ -47,7 +47,7 @@ expect "server-side apply again"            'serverside-applied' kubectl apply -
 # get: tables, formats, selectors.
 expect "get ws has Berth columns"           'NAME +MODEL +READY +CLUSTERS +STATUS +AGE' kubectl get ws
 expect "get ws row says why it is not placed" 'phi-mini +phi-4-mini-instruct +0/3 +NoFeasibleCluster' kubectl get ws
-expect "get -o wide adds columns"           'REVISION +GPU' kubectl get ws -o wide
+expect "get -o wide adds columns"           'REVISION +AUTOSCALING +GPU' kubectl get ws -o wide
 expect "get mc columns"                     'NAME +REGION +GPUS +HEALTHY +AGE' kubectl get mc
 expect "get -o yaml"                        'kind: Workspace' kubectl get ws phi-mini -o yaml
 expect "get -o json"                        '"apiVersion": "berth.dev/v1alpha1"' kubectl get ws phi-mini -o json

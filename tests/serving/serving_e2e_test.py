@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from sim_fleet import Checks, Fleet, wait_for  # noqa: E402
+from sim_fleet import Checks, Fleet, run_scenario, wait_for  # noqa: E402
 CHAT, CODE = "phi-4-mini-instruct", "llama-3.1-8b-instruct"
 checks = Checks()
 ok = checks.ok
@@ -186,7 +186,8 @@ def main():
             print("SKIP: %s is not installed (scripts/install-deps.sh)" % tool)
             return 77
     fleet = Fleet(HERE + "/fleet.yaml", "serving", prefix="berth-serving-")
-    try:
+
+    def scenario():
         fleet.up("--time-scale", "0.01", "--failover-toleration", "1", "--failback-hysteresis", "8",
                  "--drain-grace", "4")
         fleet.kubectl("apply", "-f", HERE + "/workspaces.yaml")
@@ -199,14 +200,7 @@ def main():
         check_failover(fleet)
         check_failback(fleet)
         check_rollout_gated(fleet)
-    except AssertionError as e:
-        ok(False, "scenario", e)
-        fleet.dump_logs(("hub", "gateway", "srv-a", "srv-b", "srv-c"))
-    finally:
-        fleet.down()
-        if checks.failed == 0:
-            shutil.rmtree(fleet.dir, ignore_errors=True)
-    return checks.summary()
+    return run_scenario(fleet, checks, scenario, ("hub", "gateway", "srv-a", "srv-b", "srv-c"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ kubectl against the hub, HAProxy's runtime API, and small helpers for bounded wa
 counted checks. Shared by tests/serving, tests/autoscale and bench/autoscale."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -124,3 +125,19 @@ class Fleet:
                 print("---- tail of " + path)
                 with open(path) as f:
                     print("".join(f.readlines()[-15:]))
+
+
+def run_scenario(fleet, checks, scenario, logs):
+    """Runs scenario(); an AssertionError counts as one failed check and prints the tails of
+    the fleet's `logs`. The fleet is always stopped, its directory removed when every check
+    passed. Returns the exit code (checks.summary())."""
+    try:
+        scenario()
+    except AssertionError as e:
+        checks.ok(False, "scenario", e)
+        fleet.dump_logs(logs)
+    finally:
+        fleet.down()
+        if checks.failed == 0:
+            shutil.rmtree(fleet.dir, ignore_errors=True)
+    return checks.summary()

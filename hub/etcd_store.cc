@@ -1,0 +1,671 @@
+#include "hub/etcd_store.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "api/object.h"
+#include "hub/store_mirror.h"
+
+namespace berth::hub {
+namespace {
+
+using nlohmann::json;
+
+struct Pending {
+  Mutation mutation;
+  MutationCallback done;
+};
+
+// The stored form: the object's JSON without its resourceVersion (etcd's mod_revision is the
+// truth), sealed with the SecretCipher for encrypted resources.
+class ValueCodec {
+ public:
+  ValueCodec(std::set<std::string> encrypted, std::shared_ptr<const SecretCipher> cipher)
+      : encrypted_(std::move(encrypted)), cipher_(std::move(cipher)) {}
+
+  StatusOr<std::string> Encode(const std::string& resource, const json& object) const {
+    json stored = object;
+    if (auto m = stored.find("metadata"); m != stored.end() && m->is_object()) m->erase("resourceVersion");
+    if (!encrypted_.count(resource)) return stored.dump();
+    return cipher_->Seal(stored.dump(), resource);
+  }
+
+  // Errors name the key (and, for a sealed value, the key id), never the content.
+  StatusOr<json> Decode(const std::string& resource, const EtcdKeyValue& kv) const {
+    std::string plain;
+    const bool sealed = SecretCipher::IsSealed(kv.value);
+    if (sealed) {
+      if (!cipher_) {
+        return Status::Unavailable("etcd key " + kv.key +
+                                   " is encrypted, but the hub has no encryption key: pass --encryption-key-file");
+      }
+      auto opened = cipher_->Open(kv.value, resource);
+      if (!opened.ok()) return opened.status().WithContext("etcd key " + kv.key);
+      plain = std::move(*opened);
+    }
+    // Values of an encrypted resource stored before encryption was on are read as they are.
+    json obj = json::parse(sealed ? plain : kv.value, nullptr, /*allow_exceptions=*/false);
+    if (obj.is_discarded() || !obj.is_object()) {
+      return Status::Internal("etcd key " + kv.key + " does not hold a JSON object");
+    }
+    obj["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
+    return obj;
+  }
+
+  // Whether the value should be sealed again with the first key: stored in plain text for an
+  // encrypted resource, or sealed with an older key.
+  bool Stale(const std::string& resource, const EtcdKeyValue& kv) const {
+    if (!encrypted_.count(resource)) return false;
+    return !SecretCipher::IsSealed(kv.value) || SecretCipher::KeyIdOf(kv.value) != cipher_->primary_key_id();
+  }
+
+ private:
+  const std::set<std::string> encrypted_;
+  const std::shared_ptr<const SecretCipher> cipher_;
+};
+
+// One mutation's state within a batch.
+struct Slot {
+  std::string key;
+  std::optional<StatusOr<json>> result;  // set once settled
+  // The planned write of the current attempt:
+  bool writes = false;
+  bool deletes = false;
+  std::string value;      // put
+  json object;            // put: the new object; delete: the last state
+  int64_t expected = 0;   // compared mod_revision (0: must not exist)
+};
+
+class EtcdStore final : public Store {
+ public:
+  EtcdStore(EtcdStoreOptions options, std::unique_ptr<EtcdClient> writer_client,
+            std::unique_ptr<EtcdClient> watch_client)
+      : options_(std::move(options)),
+        writer_client_(std::move(writer_client)),
+        watch_client_(std::move(watch_client)),
+        mirror_(options_.event_window),
+        codec_(options_.encrypted_resources, options_.cipher),
+        range_start_(options_.prefix + "/"),
+        range_end_(EtcdPrefixEnd(options_.prefix + "/")) {}
+
+  ~EtcdStore() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      if (stream_) stream_->Close();
+    }
+    SignalCaughtUp();
+    if (writer_.joinable()) writer_.join();
+    if (watcher_.joinable()) watcher_.join();
+    for (auto& p : queue_) RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
+  }
+
+  Status Open() {
+    std::vector<std::pair<std::string, EtcdKeyValue>> stale;
+    auto listed = ReadPrefix(&stale);
+    if (!listed.ok()) return listed.status().WithContext("open etcd store " + options_.prefix);
+    size_t count = 0;
+    for (const auto& [r, m] : listed->first) count += m.size();
+    const int64_t revision = listed->second;
+    mirror_.Load(std::move(listed->first), {}, revision, revision);
+    spdlog::info("etcd store {}: loaded {} objects at revision {}", options_.prefix, count, revision);
+    watcher_ = std::thread([this, revision] { WatchLoop(revision); });
+    writer_ = std::thread([this] { WriterLoop(); });
+    BERTH_RETURN_IF_ERROR(Reseal(stale));
+    return Status::Ok();
+  }
+
+  void Submit(Mutation mutation, MutationCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back({std::move(mutation), std::move(done)});
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    done(Status::Unavailable("the store is shutting down"));
+  }
+
+  StatusOr<json> Get(const ObjectRef& ref) const override { return mirror_.Get(ref); }
+  StatusOr<ListResult> List(const std::string& resource, const ListOptions& options) const override {
+    return mirror_.List(resource, options);
+  }
+  StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) override {
+    return mirror_.Watch(options, std::move(sink));
+  }
+  void Unwatch(uint64_t id) override { mirror_.Unwatch(id); }
+  int64_t CurrentRevision() const override { return mirror_.CurrentRevision(); }
+  int64_t CompactedRevision() const override { return mirror_.CompactedRevision(); }
+
+ private:
+  std::string KeyOf(const ObjectRef& ref) const { return range_start_ + ref.resource + "/" + ref.ns + "/" + ref.name; }
+
+  // (resource, namespace, name) of a key under the prefix; false if it does not follow the layout.
+  bool ParseKey(const std::string& key, std::string* resource, ObjectKey* object) const {
+    if (key.compare(0, range_start_.size(), range_start_) != 0) return false;
+    const size_t a = key.find('/', range_start_.size());
+    const size_t b = a == std::string::npos ? a : key.find('/', a + 1);
+    if (b == std::string::npos || a == range_start_.size() || b + 1 == key.size()) return false;
+    if (key.find('/', b + 1) != std::string::npos) return false;
+    *resource = key.substr(range_start_.size(), a - range_start_.size());
+    *object = {key.substr(a + 1, b - a - 1), key.substr(b + 1)};
+    return true;
+  }
+
+  // ---- Reading the prefix (open, and after a compaction the watch missed) ----
+
+  // The prefix at one revision; `stale` (if given) collects the values to seal again.
+  StatusOr<std::pair<ObjectsByResource, int64_t>> ReadPrefix(std::vector<std::pair<std::string, EtcdKeyValue>>* stale =
+                                                                 nullptr) {
+    ObjectsByResource objects;
+    int64_t revision = 0;
+    std::string from = range_start_;
+    // Pages at one revision: the first page fixes it.
+    while (true) {
+      auto page = watch_client_->Range(from, range_end_, revision, 1000);
+      if (!page.ok()) return page.status();
+      revision = page->revision;
+      for (const auto& kv : page->kvs) {
+        std::string resource;
+        ObjectKey key;
+        if (!ParseKey(kv.key, &resource, &key)) {
+          spdlog::warn("etcd store {}: ignoring key {} (not <prefix>/<resource>/<ns>/<name>)", options_.prefix, kv.key);
+          continue;
+        }
+        auto obj = codec_.Decode(resource, kv);
+        if (!obj.ok()) return obj.status();
+        if (stale && codec_.Stale(resource, kv)) stale->push_back({resource, kv});
+        objects[resource][key] = std::move(*obj);
+      }
+      if (!page->more || page->kvs.empty()) break;
+      from = page->kvs.back().key + '\0';
+    }
+    return std::make_pair(std::move(objects), revision);
+  }
+
+  // Seals values of encrypted resources again with the first key (plain text from before
+  // encryption, or an older key), so a rotated-out key can be dropped after one start, as
+  // with SQLite. Unlike SQLite's in-place rewrite this is an etcd write: the objects get a new
+  // resourceVersion (watchers see MODIFIED with the same content). Each write compares the
+  // revision read, so a value another hub changed (and sealed) meanwhile is left alone.
+  Status Reseal(const std::vector<std::pair<std::string, EtcdKeyValue>>& stale) {
+    size_t done = 0, skipped = 0;
+    for (size_t next = 0; next < stale.size();) {
+      EtcdTxn txn;
+      size_t bytes = 0;
+      // Transactions within the same bounds as the writer's.
+      for (; next < stale.size() && txn.success.size() < options_.max_batch && bytes < options_.max_batch_bytes; ++next) {
+        const auto& [resource, kv] = stale[next];
+        auto obj = codec_.Decode(resource, kv);
+        if (!obj.ok()) return obj.status();
+        auto sealed = codec_.Encode(resource, *obj);
+        if (!sealed.ok()) return sealed.status();
+        bytes += kv.key.size() + sealed->size();
+        txn.compare.push_back({kv.key, EtcdCompare::Target::kModRevision, kv.mod_revision, {}});
+        txn.success.push_back({EtcdOp::Type::kPut, kv.key, std::move(*sealed), 0});
+      }
+      auto r = writer_client_->Txn(txn);
+      if (!r.ok()) return r.status().WithContext("etcd store " + options_.prefix + ": re-encrypt");
+      (r->succeeded ? done : skipped) += txn.success.size();
+    }
+    if (done + skipped > 0) {
+      spdlog::info("etcd store {}: encrypted {} values with key id {} ({} changed meanwhile: left to their writer)",
+                   options_.prefix, done, options_.cipher->primary_key_id(), skipped);
+    }
+    return Status::Ok();
+  }
+
+  // ---- The watch thread: etcd's events into the mirror ----
+
+  void WatchLoop(int64_t revision) {
+    auto backoff = std::chrono::milliseconds(50);
+    while (!Stopping()) {
+      if (options_.before_watch) options_.before_watch(revision + 1);
+      auto stream = watch_client_->Watch(range_start_, range_end_, revision + 1, /*prev_kv=*/true);
+      if (!stream.ok()) {
+        spdlog::warn("etcd store {}: watch: {}; retrying", options_.prefix, stream.status().ToString());
+        SleepUnlessStopping(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> lock(watch_mu_);
+        if (Stopping()) return;
+        stream_ = stream->get();
+      }
+      const auto opened = std::chrono::steady_clock::now();
+      const bool compacted = Follow(**stream, &revision);
+      {
+        std::lock_guard<std::mutex> lock(watch_mu_);
+        stream_ = nullptr;
+      }
+      if (compacted && !Stopping()) {
+        Relist(&revision);
+      } else if (std::chrono::steady_clock::now() - opened < std::chrono::seconds(1)) {
+        // Ended at once (a member without a leader cancels a "hasleader" watch as it is
+        // created): do not spin on it while the cluster elects one.
+        SleepUnlessStopping(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      } else {
+        backoff = std::chrono::milliseconds(50);
+      }
+    }
+  }
+
+  // Applies one stream's responses until it ends; true if etcd canceled it because the
+  // revision it resumed from was compacted.
+  bool Follow(EtcdWatchStream& stream, int64_t* revision) {
+    EtcdWatchResponse r;
+    while (!Stopping()) {
+      Status s = stream.Next(&r);
+      if (!s.ok()) {
+        if (!Stopping()) spdlog::info("etcd store {}: watch ended ({}); resuming", options_.prefix, s.ToString());
+        return false;
+      }
+      if (r.canceled) {
+        if (r.compact_revision > 0) {
+          spdlog::warn("etcd store {}: etcd compacted revision {} before this hub saw it: re-reading",
+                       options_.prefix, r.compact_revision);
+          return true;
+        }
+        spdlog::warn("etcd store {}: etcd canceled the watch: {}", options_.prefix, r.cancel_reason);
+        return false;
+      }
+      if (r.events.empty() && !r.created && r.revision > *revision) {
+        // Progress: nothing under the prefix changed up to r.revision, so a resumed watch
+        // may start after it (a watch resumed from an old revision would find it compacted).
+        mirror_.Publish({}, r.revision);
+        *revision = r.revision;
+        continue;
+      }
+      // Events arrive in revision order, and etcd never splits a revision across responses.
+      size_t i = 0;
+      while (i < r.events.size()) {
+        const int64_t rev = r.events[i].kv.mod_revision;
+        std::vector<StoreChange> changes;
+        std::map<std::string, std::optional<json>> staged;  // earlier states in this revision
+        for (; i < r.events.size() && r.events[i].kv.mod_revision == rev; ++i) {
+          if (auto c = ToChange(r.events[i], &staged)) changes.push_back(std::move(*c));
+        }
+        if (rev <= *revision) continue;  // already applied (a resumed stream repeats nothing, but be safe)
+        mirror_.Publish(std::move(changes), rev);
+        *revision = rev;
+        SignalCaughtUp();
+      }
+    }
+    return false;
+  }
+
+  std::optional<StoreChange> ToChange(const EtcdWatchEvent& e, std::map<std::string, std::optional<json>>* staged) {
+    std::string resource;
+    ObjectKey key;
+    if (!ParseKey(e.kv.key, &resource, &key)) return std::nullopt;
+    // The state before: this revision's earlier change of the key, else the mirror (exact,
+    // since revisions apply in order), else etcd's prev_kv.
+    std::optional<json> prior;
+    if (auto s = staged->find(e.kv.key); s != staged->end()) {
+      prior = s->second;
+    } else if (const json* m = mirror_.Find({resource, key.first, key.second})) {
+      prior = *m;
+    } else if (e.prev_kv) {
+      if (auto p = codec_.Decode(resource, *e.prev_kv); p.ok()) prior = std::move(*p);
+    }
+    if (e.deleted) {
+      (*staged)[e.kv.key] = std::nullopt;
+      if (!prior) return std::nullopt;  // never seen: nothing to tell
+      json last = std::move(*prior);
+      last["metadata"]["resourceVersion"] = std::to_string(e.kv.mod_revision);
+      return StoreChange{key, WatchEvent{EventType::kDeleted, e.kv.mod_revision, resource, std::move(last)}};
+    }
+    auto obj = codec_.Decode(resource, e.kv);
+    if (!obj.ok()) {
+      spdlog::error("etcd store {}: {}", options_.prefix, obj.status().ToString());
+      return std::nullopt;
+    }
+    (*staged)[e.kv.key] = *obj;
+    WatchEvent ev{prior ? EventType::kModified : EventType::kAdded, e.kv.mod_revision, resource, std::move(*obj)};
+    if (prior) ev.labels_before = api::LabelsOf(*prior);
+    return StoreChange{key, std::move(ev)};
+  }
+
+  void Relist(int64_t* revision) {
+    auto backoff = std::chrono::milliseconds(50);
+    while (!Stopping()) {
+      auto listed = ReadPrefix();
+      if (listed.ok()) {
+        *revision = listed->second;
+        mirror_.Reset(std::move(listed->first), listed->second);
+        SignalCaughtUp();
+        return;
+      }
+      spdlog::warn("etcd store {}: re-read: {}; retrying", options_.prefix, listed.status().ToString());
+      SleepUnlessStopping(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+    }
+  }
+
+  // ---- The writer thread: queued mutations into etcd transactions ----
+
+  void WriterLoop() {
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        // Distinct keys only: etcd rejects a transaction that writes a key twice, and a
+        // second change of a key must see the first one's revision.
+        std::set<std::tuple<std::string, std::string, std::string>> keys;
+        while (!queue_.empty() && batch.size() < options_.max_batch) {
+          const ObjectRef& ref = queue_.front().mutation.ref;
+          if (!keys.insert({ref.resource, ref.ns, ref.name}).second) break;
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      CommitBatch(batch);
+    }
+  }
+
+  void CommitBatch(std::vector<Pending>& batch) {
+    std::vector<Slot> slots(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const ObjectRef& ref = batch[i].mutation.ref;
+      slots[i].key = KeyOf(ref);
+      if (ref.resource.empty() || ref.name.empty() ||
+          (ref.resource + ref.ns + ref.name).find('/') != std::string::npos) {
+        slots[i].result = Status::BadRequest("invalid object reference " + ref.resource + " " + ref.ns + "/" + ref.name);
+      }
+    }
+    // States read from etcd after a failed attempt (nullopt: absent), fresher than the mirror.
+    std::map<std::string, std::optional<EtcdKeyValue>> fresh;
+    int64_t committed = 0;
+    int conflicts = 0;
+    while (conflicts < options_.max_attempts) {
+      const EtcdTxn txn = Plan(batch, slots, fresh);
+      if (txn.success.empty()) break;
+      auto r = writer_client_->Txn(txn);
+      if (r.ok() && r->succeeded) {
+        committed = Settle(slots, r->revision);
+        continue;  // mutations the size budget left out go next
+      }
+      if (!r.ok()) {
+        const bool unknown = r.status().code() == StatusCode::kUnavailable || r.status().code() == StatusCode::kTimeout;
+        if (!unknown) {
+          // etcd rejected it (too large, ...): nothing changed; only its mutations fail.
+          FailPlanned(slots, r.status());
+          continue;
+        }
+        // The transaction may or may not have committed: the keys tell, once etcd answers.
+        auto landed = ResolveUnknownWhenEtcdAnswers(txn, slots, &fresh);
+        if (!landed.ok()) {
+          for (auto& s : slots) {
+            if (!s.result) s.result = r.status();  // etcd is out of reach: the whole batch fails
+          }
+          break;
+        }
+        if (*landed > 0) {
+          committed = Settle(slots, *landed);
+        } else {
+          ++conflicts;
+        }
+        continue;
+      }
+      // Retried at once: a failed compare means another writer committed, so the writers
+      // as a whole always progress; backing off only hands a busy rival more wins (measured:
+      // with a jittered backoff the loser of a two-hub race ran out of attempts every time).
+      AbsorbFailure(txn, *r, batch, slots, &fresh);
+      ++conflicts;
+    }
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!slots[i].result) {
+        slots[i].result = Status::Conflict("the object " + batch[i].mutation.ref.name +
+                                           " kept changing under concurrent writers (other hubs); try again");
+      }
+    }
+    if (committed > 0) WaitForMirror(committed);
+    for (size_t i = 0; i < batch.size(); ++i) RunMutationCallback(batch[i].done, std::move(*slots[i].result));
+  }
+
+  // Runs the transforms of unsettled mutations on the freshest known state and builds the
+  // transaction: compares and writes for those that change something, fences, and a
+  // failure branch that reads back every compared key.
+  EtcdTxn Plan(std::vector<Pending>& batch, std::vector<Slot>& slots,
+               const std::map<std::string, std::optional<EtcdKeyValue>>& fresh) {
+    EtcdTxn txn;
+    std::set<std::tuple<std::string, int64_t, std::optional<std::string>>> fences;
+    size_t bytes = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Slot& s = slots[i];
+      if (s.result) continue;
+      s.writes = s.deletes = false;
+      s.value.clear();
+      if (bytes >= options_.max_batch_bytes) continue;  // next transaction
+      std::optional<json> current;
+      if (auto f = fresh.find(s.key); f != fresh.end()) {
+        if (f->second) {
+          auto obj = codec_.Decode(batch[i].mutation.ref.resource, *f->second);
+          if (!obj.ok()) {
+            s.result = obj.status();
+            continue;
+          }
+          current = std::move(*obj);
+        }
+      } else if (auto got = mirror_.Get(batch[i].mutation.ref); got.ok()) {
+        current = std::move(*got);
+      }
+      StatusOr<std::optional<json>> next = RunTransform(batch[i].mutation.transform, current ? &*current : nullptr);
+      if (!next.ok()) {
+        s.result = next.status();
+        continue;
+      }
+      if (next->has_value() && current && **next == *current) {
+        s.result = *current;  // no change: no write, no event, same version
+        continue;
+      }
+      if (!next->has_value() && !current) {
+        s.result = Status::NotFound(StoreMirror::NotFoundMessage(batch[i].mutation.ref));
+        continue;
+      }
+      s.expected = current ? api::ResourceVersionOf(*current) : 0;
+      if (next->has_value()) {
+        s.object = std::move(**next);
+        auto value = codec_.Encode(batch[i].mutation.ref.resource, s.object);
+        if (!value.ok()) {
+          s.writes = false;
+          s.result = value.status();
+          continue;
+        }
+        // Over the budget: left for the next transaction, unless it is alone (then etcd
+        // decides, and a value over its --max-request-bytes fails by itself).
+        if (!txn.success.empty() && bytes + s.key.size() + value->size() > options_.max_batch_bytes) {
+          bytes = options_.max_batch_bytes;
+          continue;
+        }
+        s.value = std::move(*value);
+        txn.success.push_back({EtcdOp::Type::kPut, s.key, s.value, 0});
+      } else {
+        s.deletes = true;
+        s.object = std::move(*current);
+        txn.success.push_back({EtcdOp::Type::kDelete, s.key, {}, 0});
+      }
+      s.writes = true;
+      bytes += s.key.size() + s.value.size();
+      txn.compare.push_back(s.expected ? EtcdCompare{s.key, EtcdCompare::Target::kModRevision, s.expected, {}}
+                                       : EtcdCompare{s.key, EtcdCompare::Target::kCreateRevision, 0, {}});
+      txn.failure.push_back({EtcdOp::Type::kRange, s.key, {}, 0});
+      if (const auto& f = batch[i].mutation.fence) fences.insert({f->key, f->create_revision, f->value});
+    }
+    for (const auto& [key, create_revision, value] : fences) {
+      txn.compare.push_back({key, EtcdCompare::Target::kCreateRevision, create_revision, {}});
+      if (value) txn.compare.push_back({key, EtcdCompare::Target::kValue, 0, *value});
+      txn.failure.push_back({EtcdOp::Type::kRange, key, {}, 0});
+    }
+    return txn;
+  }
+
+  static void FailPlanned(std::vector<Slot>& slots, const Status& status) {
+    for (auto& s : slots) {
+      if (!s.result && s.writes) s.result = status;
+    }
+  }
+
+  // The transaction committed at `revision`: every planned write succeeded.
+  int64_t Settle(std::vector<Slot>& slots, int64_t revision) {
+    for (auto& s : slots) {
+      if (s.result || !s.writes) continue;
+      s.object["metadata"]["resourceVersion"] = std::to_string(revision);
+      s.result = std::move(s.object);
+    }
+    return revision;
+  }
+
+  // A failed compare: remember the keys as etcd has them now, and fail the mutations whose
+  // fence no longer holds (a deposed leader's); the rest run again.
+  void AbsorbFailure(const EtcdTxn& txn, const EtcdTxnResult& r, std::vector<Pending>& batch,
+                     std::vector<Slot>& slots, std::map<std::string, std::optional<EtcdKeyValue>>* fresh) {
+    std::map<std::string, std::optional<EtcdKeyValue>> read;
+    for (size_t k = 0; k < txn.failure.size() && k < r.ranges.size(); ++k) {
+      read[txn.failure[k].key] = r.ranges[k].empty() ? std::nullopt : std::optional(r.ranges[k].front());
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Slot& s = slots[i];
+      if (s.result || !s.writes) continue;
+      if (auto it = read.find(s.key); it != read.end()) (*fresh)[s.key] = it->second;
+      const auto& f = batch[i].mutation.fence;
+      if (!f) continue;
+      const auto& holder = read[f->key];
+      const int64_t create_revision = holder ? holder->create_revision : 0;
+      if (create_revision != f->create_revision || (f->value && (!holder || holder->value != *f->value))) {
+        s.result = Status::FailedPrecondition("fenced: " + f->key + " changed (create_revision " +
+                                              std::to_string(create_revision) + ", expected " +
+                                              std::to_string(f->create_revision) +
+                                              "): this hub is no longer the leader");
+      }
+    }
+  }
+
+  // After a transaction whose outcome is unknown: reads its keys. Returns the revision it
+  // committed at, 0 if it did not commit (the keys are remembered for the next attempt), or
+  // an error if etcd cannot be read either.
+  StatusOr<int64_t> ResolveUnknown(const EtcdTxn& txn, const std::vector<Slot>& slots,
+                                   std::map<std::string, std::optional<EtcdKeyValue>>* fresh) {
+    EtcdTxn read;  // read-only, so the client may retry it on another endpoint
+    for (const auto& s : slots) {
+      if (!s.result && s.writes) read.success.push_back({EtcdOp::Type::kRange, s.key, {}, 0});
+    }
+    auto r = writer_client_->Txn(read);
+    if (!r.ok()) return r.status();
+    int64_t landed = -1;  // -1: undecided
+    size_t k = 0;
+    for (const auto& s : slots) {
+      if (s.result || !s.writes) continue;
+      const auto& kvs = r->ranges.at(k++);
+      std::optional<EtcdKeyValue> now = kvs.empty() ? std::nullopt : std::optional(kvs.front());
+      (*fresh)[s.key] = now;
+      // The transaction is atomic, so one put tells for all; deletes only show "absent".
+      if (!s.deletes && landed < 0) {
+        landed = now && now->value == s.value && now->mod_revision > s.expected ? now->mod_revision : 0;
+      } else if (s.deletes && landed < 0 && now) {
+        landed = 0;
+      }
+    }
+    if (landed < 0) landed = r->revision;  // only deletes, all keys gone: they committed by this revision
+    if (landed > 0) spdlog::info("etcd store {}: a write with an unknown outcome had committed at {}", options_.prefix, landed);
+    return landed;
+  }
+
+  // ResolveUnknown, retried while no etcd member answers (a restart, an election) for up to
+  // `unavailable_timeout`.
+  StatusOr<int64_t> ResolveUnknownWhenEtcdAnswers(const EtcdTxn& txn, const std::vector<Slot>& slots,
+                                                  std::map<std::string, std::optional<EtcdKeyValue>>* fresh) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.unavailable_timeout;
+    auto backoff = std::chrono::milliseconds(50);
+    while (true) {
+      auto landed = ResolveUnknown(txn, slots, fresh);
+      if (landed.ok() || Stopping() || std::chrono::steady_clock::now() + backoff > deadline) return landed;
+      SleepUnlessStopping(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    }
+  }
+
+  // Read-your-writes: the callback runs once the mirror (Get, List, watches) shows `revision`.
+  void WaitForMirror(int64_t revision) {
+    std::unique_lock<std::mutex> lock(caught_up_mu_);
+    const bool ok = caught_up_cv_.wait_for(lock, options_.catch_up_timeout, [&] {
+      return Stopping() || mirror_.CurrentRevision() >= revision;
+    });
+    if (!ok) {
+      spdlog::warn("etcd store {}: revision {} committed but the watch has not shown it after {} ms",
+                   options_.prefix, revision, options_.catch_up_timeout.count());
+    }
+  }
+
+  // Taking the mutex orders this wake-up after a waiter's check of the revision.
+  void SignalCaughtUp() {
+    { std::lock_guard<std::mutex> lock(caught_up_mu_); }
+    caught_up_cv_.notify_all();
+  }
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    return stopping_;
+  }
+
+  void SleepUnlessStopping(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_cv_.wait_for(lock, d, [&] { return stopping_; });
+  }
+
+  const EtcdStoreOptions options_;
+  const std::unique_ptr<EtcdClient> writer_client_;  // writer thread
+  const std::unique_ptr<EtcdClient> watch_client_;   // watch thread (and Open)
+  StoreMirror mirror_;  // published by the watch thread only
+  const ValueCodec codec_;
+  const std::string range_start_, range_end_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;      // guarded by queue_mu_
+
+  std::mutex watch_mu_;
+  EtcdWatchStream* stream_ = nullptr;  // guarded by watch_mu_: the open stream, to close it
+
+  std::mutex caught_up_mu_;  // with caught_up_cv_: the writer waits for the mirror
+  std::condition_variable caught_up_cv_;
+
+  std::thread writer_, watcher_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& options) {
+  if (options.max_batch < 1 || options.max_batch > 120) {
+    return Status::BadRequest("etcd store: max_batch must be 1..120 (etcd allows 128 operations per transaction)");
+  }
+  if (!options.encrypted_resources.empty() && !options.cipher) {
+    return Status::Internal("etcd store " + options.prefix + ": encrypted resources need a cipher");
+  }
+  auto writer = NewEtcdClient(options.client);
+  if (!writer.ok()) return writer.status();
+  auto watcher = NewEtcdClient(options.client);
+  if (!watcher.ok()) return watcher.status();
+  auto store = std::make_unique<EtcdStore>(options, std::move(*writer), std::move(*watcher));
+  BERTH_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace berth::hub
