@@ -14,6 +14,16 @@ std::string FormatRfc3339(Clock::TimePoint t) {
   return buf;
 }
 
+std::string FormatRfc3339Millis(Clock::TimePoint t) {
+  const int64_t ms = t.time_since_epoch().count();
+  // Floor division, so instants before 1970 keep a non-negative fraction.
+  const int64_t floor_secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  std::string out = FormatRfc3339(Clock::TimePoint(Clock::Duration(floor_secs * 1000)));
+  char frac[8];
+  std::snprintf(frac, sizeof(frac), ".%03d", static_cast<int>(ms - floor_secs * 1000));
+  return out.insert(out.size() - 1, frac);
+}
+
 bool ParseRfc3339(const std::string& text, Clock::TimePoint* out) {
   std::tm tm{};
   int consumed = 0;

@@ -50,6 +50,9 @@ class FakeClock final : public Clock {
 
 // RFC 3339 in UTC with second precision, as Kubernetes writes timestamps: 2026-01-01T00:00:00Z.
 std::string FormatRfc3339(Clock::TimePoint t);
+// The same with milliseconds, 2026-01-01T00:00:00.123Z: for audit records and stored times
+// that must round-trip exactly.
+std::string FormatRfc3339Millis(Clock::TimePoint t);
 // Parses what FormatRfc3339 writes (fractions and 'Z' or +00:00 accepted). False on error.
 bool ParseRfc3339(const std::string& text, Clock::TimePoint* out);
 

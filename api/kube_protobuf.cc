@@ -166,6 +166,66 @@ bool AccessReviewBody(std::string_view raw, json& obj) {
   });
 }
 
+// rbac.authorization.k8s.io/v1, what `kubectl create role|clusterrole|rolebinding|
+// clusterrolebinding` send. Role, ClusterRole: metadata = 1, rules = 2 { verbs, apiGroups,
+// resources, resourceNames, nonResourceURLs = 1..5 }, aggregationRule = 3 (not decoded:
+// `unsupported`). RoleBinding, ClusterRoleBinding: metadata = 1, subjects = 2 { kind, apiGroup,
+// name, namespace = 1..4 }, roleRef = 3 { apiGroup, kind, name = 1..3 }.
+bool RbacBody(const std::string& kind, std::string_view raw, json& obj, bool* unsupported) {
+  static const char* const kRule[] = {"", "verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"};
+  static const char* const kSubject[] = {"", "kind", "apiGroup", "name", "namespace"};
+  static const char* const kRoleRef[] = {"", "apiGroup", "kind", "name"};
+  const bool role = kind == "Role" || kind == "ClusterRole";
+  obj[role ? "rules" : "subjects"] = json::array();
+  // One message of string fields 1..last into `out`: repeated ones as lists (a rule's ""
+  // API group is the core group), single ones as strings (empty ones, always written by the
+  // generated marshalers, dropped).
+  auto strings = [](std::string_view msg, const char* const* names, uint32_t last, bool repeated, json& out) {
+    out = json::object();
+    return ForEach(msg, [&](const Field& x) {
+      if (x.wire != 2 || x.number < 1 || x.number > last) return true;
+      if (repeated) {
+        out[names[x.number]].push_back(Str(x));
+      } else if (!x.bytes.empty()) {
+        out[names[x.number]] = Str(x);
+      }
+      return true;
+    });
+  };
+  return ForEach(raw, [&](const Field& f) {
+    if (f.wire != 2) return true;
+    if (f.number == 1) return ObjectMeta(f.bytes, obj["metadata"]);
+    json part;
+    if (role && f.number == 2) {
+      if (!strings(f.bytes, kRule, 5, true, part)) return false;
+      obj["rules"].push_back(std::move(part));
+    } else if (role && f.number == 3) {
+      *unsupported = true;
+    } else if (!role && f.number == 2) {
+      if (!strings(f.bytes, kSubject, 4, false, part)) return false;
+      obj["subjects"].push_back(std::move(part));
+    } else if (!role && f.number == 3) {
+      if (!strings(f.bytes, kRoleRef, 3, false, part)) return false;
+      obj["roleRef"] = std::move(part);
+    }
+    return true;
+  });
+}
+
+// authorization.k8s.io/v1 SelfSubjectRulesReview (what `kubectl auth can-i --list` sends):
+// metadata = 1, spec = 2 { namespace = 1 }.
+bool RulesReviewBody(std::string_view raw, json& obj) {
+  return ForEach(raw, [&](const Field& f) {
+    if (f.number == 1 && f.wire == 2) return ObjectMeta(f.bytes, obj["metadata"]);
+    if (f.number != 2 || f.wire != 2) return true;  // status is the server's
+    obj["spec"] = json::object();
+    return ForEach(f.bytes, [&](const Field& s) {
+      if (s.number == 1 && s.wire == 2) obj["spec"]["namespace"] = Str(s);
+      return true;
+    });
+  });
+}
+
 }  // namespace
 
 StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
@@ -195,10 +255,27 @@ StatusOr<json> DecodeKubeProtobuf(std::string_view body) {
     if (!AccessReviewBody(raw, review)) return Status::BadRequest("the protobuf SelfSubjectAccessReview is malformed");
     return review;
   }
+  if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectRulesReview") {
+    json review = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
+    if (!RulesReviewBody(raw, review)) return Status::BadRequest("the protobuf SelfSubjectRulesReview is malformed");
+    return review;
+  }
+  if (api_version == "rbac.authorization.k8s.io/v1" &&
+      (kind == "Role" || kind == "ClusterRole" || kind == "RoleBinding" || kind == "ClusterRoleBinding")) {
+    json obj = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
+    bool unsupported = false;
+    if (!RbacBody(kind, raw, obj, &unsupported)) return Status::BadRequest("the protobuf " + kind + " is malformed");
+    if (unsupported) {
+      return Status(StatusCode::kUnsupportedMedia,
+                    "Berth does not read a protobuf ClusterRole's aggregationRule: send application/json or "
+                    "application/yaml (kubectl apply -f)");
+    }
+    return obj;
+  }
   if (api_version != "v1" || (kind != "Namespace" && kind != "ConfigMap" && kind != "Secret")) {
     return Status(StatusCode::kUnsupportedMedia,
-                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret and for "
-                  "SelfSubjectAccessReview (got " +
+                  "Berth reads protobuf only for v1 Namespace, ConfigMap and Secret, the RBAC kinds, "
+                  "SelfSubjectAccessReview and SelfSubjectRulesReview (got " +
                       (api_version.empty() ? std::string("?") : api_version) + " " +
                       (kind.empty() ? std::string("?") : kind) + "): send application/json or application/yaml");
   }

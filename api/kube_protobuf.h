@@ -4,8 +4,11 @@
 // JSON. Only what those bodies carry is decoded: TypeMeta, ObjectMeta's name, generateName,
 // namespace, labels, annotations and finalizers, and the kinds' own fields (Namespace
 // spec.finalizers; ConfigMap data, binaryData, immutable; Secret data, stringData, type,
-// immutable). Bytes fields become base64 strings, as in JSON. Other kinds are a 415 naming
-// what to send instead. Pure; bounded by the body's size; never throws.
+// immutable), the RBAC Role, ClusterRole, RoleBinding and ClusterRoleBinding `kubectl create
+// role|clusterrole|rolebinding|clusterrolebinding` send (without a ClusterRole's
+// aggregationRule), and the SelfSubjectAccessReview and SelfSubjectRulesReview `kubectl auth
+// can-i [--list]` sends. Bytes fields become base64 strings, as in JSON. Other kinds are a 415
+// naming what to send instead. Pure; bounded by the body's size; never throws.
 #pragma once
 
 #include <string_view>

@@ -88,5 +88,37 @@ TEST(KubeProtobufTest, DecodesTheAccessReviewKubectlAuthCanISends) {
                                            Bytes(2, std::string("\x0a\xff", 2)))).ok());
 }
 
+TEST(KubeProtobufTest, DecodesTheRbacObjectsKubectlCreateSends) {
+  auto role = DecodeKubeProtobuf(Envelope("rbac.authorization.k8s.io/v1", "Role",
+                                          Bytes(1, Bytes(1, "reader") + Bytes(3, "team-a")) +
+                                              Bytes(2, Bytes(1, "get") + Bytes(1, "list") + Bytes(2, "") +
+                                                           Bytes(3, "configmaps"))));
+  ASSERT_TRUE(role.ok()) << role.status().ToString();
+  EXPECT_EQ((*role)["metadata"]["namespace"], "team-a");
+  EXPECT_EQ((*role)["rules"], json::parse(R"([{"verbs":["get","list"],"apiGroups":[""],"resources":["configmaps"]}])"));
+  auto binding = DecodeKubeProtobuf(Envelope(
+      "rbac.authorization.k8s.io/v1", "RoleBinding",
+      Bytes(1, Bytes(1, "bob-view")) +
+          Bytes(2, Bytes(1, "User") + Bytes(2, "rbac.authorization.k8s.io") + Bytes(3, "bob") + Bytes(4, "")) +
+          Bytes(3, Bytes(1, "rbac.authorization.k8s.io") + Bytes(2, "ClusterRole") + Bytes(3, "view"))));
+  ASSERT_TRUE(binding.ok()) << binding.status().ToString();
+  EXPECT_EQ((*binding)["subjects"],
+            json::parse(R"([{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"bob"}])"));
+  EXPECT_EQ((*binding)["roleRef"]["name"], "view");
+  auto aggregated = DecodeKubeProtobuf(Envelope("rbac.authorization.k8s.io/v1", "ClusterRole",
+                                                Bytes(1, Bytes(1, "agg")) + Bytes(3, Bytes(1, ""))));
+  EXPECT_EQ(aggregated.status().code(), StatusCode::kUnsupportedMedia);
+}
+
+TEST(KubeProtobufTest, DecodesTheRulesReviewKubectlAuthCanIListSends) {
+  auto r = DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview",
+                                       Bytes(1, "") + Bytes(2, Bytes(1, "team-a")) + Bytes(3, "")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["kind"], "SelfSubjectRulesReview");
+  EXPECT_EQ((*r)["spec"], json({{"namespace", "team-a"}}));
+  EXPECT_FALSE(DecodeKubeProtobuf(Envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview",
+                                           Bytes(2, std::string("\x0a\xff", 2)))).ok());
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -188,7 +188,9 @@ void Walk(const json& schema, const json& v, const std::string& path,
       }
     }
     if (auto f = schema.find("x-berth-name-format"); f != schema.end()) {
-      std::string why = *f == "dns1123-label" ? CheckDns1123Label(s) : CheckDns1123Subdomain(s);
+      std::string why = *f == "dns1123-label"  ? CheckDns1123Label(s)
+                        : *f == "path-segment" ? CheckPathSegmentName(s)
+                                               : CheckDns1123Subdomain(s);
       if (!why.empty()) Add(causes, path, why);
     }
   }
@@ -295,6 +297,15 @@ Status ValidateAgainstSchema(const nlohmann::json& schema, const nlohmann::json&
   }
   if (causes.size() > 3) msg += " (and " + std::to_string(causes.size() - 3) + " more)";
   return Status::Invalid(msg, std::move(causes));
+}
+
+std::string CheckPathSegmentName(const std::string& s) {
+  if (s.empty()) return "must not be empty";
+  if (s == "." || s == "..") return "may not be '" + s + "'";
+  if (s.find('/') != std::string::npos) return "may not contain '/'";
+  if (s.find('%') != std::string::npos) return "may not contain '%'";
+  if (s.size() > 253) return "must be no more than 253 characters";
+  return "";
 }
 
 std::string CheckDns1123Label(const std::string& s) {

@@ -43,6 +43,9 @@ const std::map<std::string, bool (*)(std::string_view)>& PatternMatchers();
 
 std::string CheckDns1123Subdomain(const std::string& s);
 std::string CheckDns1123Label(const std::string& s);
+// Kubernetes' ValidatePathSegmentName, for kinds whose names may hold ':' (RBAC roles such as
+// "system:discovery"): not empty, not "." or "..", no '/' or '%'. Schema format "path-segment".
+std::string CheckPathSegmentName(const std::string& s);
 // Label keys ([prefix/]name) and values, per Kubernetes rules.
 std::string CheckLabelKey(const std::string& key);
 std::string CheckLabelValue(const std::string& value);

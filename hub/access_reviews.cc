@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kReviewPrefix = "/apis/authentication.k8s.io/";
 constexpr const char* kAccessReviewPath = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+constexpr const char* kRulesReviewPath = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
 
 // The HTTP method a review's verb stands for; empty for verbs the hub has no request for.
 std::string MethodOf(const std::string& verb) {
@@ -30,40 +31,47 @@ const api::KindInfo* FindKind(const api::KindRegistry& registry, const std::stri
   return nullptr;
 }
 
-// allowed, reason.
-std::pair<bool, std::string> DecideResource(const Identity& id, const json& attrs,
-                                            const api::KindRegistry& registry) {
-  auto str = [&attrs](const char* k) {
-    auto it = attrs.find(k);
-    return it != attrs.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  const std::string verb = str("verb"), group = str("group"), resource = str("resource");
-  if (id.admin) return {true, "the admin credential may do everything"};
+std::string Str(const json& attrs, const char* key) {
+  auto it = attrs.find(key);
+  return it != attrs.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A member agent's resource request: its member rules (hub/api_authorization.h).
+std::pair<bool, std::string> DecideMemberResource(const Identity& id, const json& attrs,
+                                                  const api::KindRegistry& registry) {
+  const std::string verb = Str(attrs, "verb"), group = Str(attrs, "group"), resource = Str(attrs, "resource");
   const api::KindInfo* kind = FindKind(registry, group, resource);
   const std::string method = MethodOf(verb);
   if (!kind || method.empty()) {
     return {false, "members may only reach their own MemberCluster, Lease and Work"};
   }
-  ResourcePath rp{group, kind->version, str("namespace"), resource,
-                  verb == "list" || verb == "watch" || verb == "deletecollection" ? "" : str("name"),
-                  str("subresource")};
+  ResourcePath rp{group, kind->version, Str(attrs, "namespace"), resource,
+                  verb == "list" || verb == "watch" || verb == "deletecollection" ? "" : Str(attrs, "name"),
+                  Str(attrs, "subresource")};
   Status s = AuthorizeObjectRequest(id, *kind, rp, method, QueryParams::Parse(""));
   return {s.ok(), s.ok() ? "allowed by the member rules" : s.message()};
 }
 
-std::pair<bool, std::string> DecideNonResource(const Identity& id, const json& attrs) {
-  const std::string path = attrs.value("path", "");
-  if (path == "/metrics") {
-    Status s = AuthorizeMetrics(id);
-    return {s.ok(), s.ok() ? "the admin credential may read metrics" : s.message()};
+// Everyone else, and every non-resource request: RBAC, as the router decides.
+std::pair<bool, std::string> DecideRbac(const Identity& id, const json& attrs, bool resource,
+                                        const rbac::RbacSnapshot& policy) {
+  const rbac::UserInfo who = UserOf(id);
+  rbac::RequestAttributes a;
+  if (resource) {
+    a.user = who.user;
+    a.groups = who.groups;
+    a.verb = Str(attrs, "verb");
+    a.api_group = Str(attrs, "group");
+    a.resource = Str(attrs, "resource");
+    a.subresource = Str(attrs, "subresource");
+    a.name = Str(attrs, "name");
+    a.ns = Str(attrs, "namespace");
+  } else {
+    a = rbac::NonResourceRequestAttributes(who, "GET", Str(attrs, "path"));
+    a.verb = Str(attrs, "verb");
   }
-  const bool discovery = path == "/version" || path == "/api" || path == "/apis" || path.rfind("/api/", 0) == 0 ||
-                         path.rfind("/apis/", 0) == 0 || path.rfind("/openapi/", 0) == 0 ||
-                         path == "/healthz" || path == "/livez" || path == "/readyz";
-  const bool read = attrs.value("verb", "") == "get";
-  if (id.admin) return {true, "the admin credential may do everything"};
-  return {discovery && read, discovery && read ? "discovery is readable by every credential"
-                                               : "members may only read discovery and health paths"};
+  rbac::Decision d = rbac::Authorize(a, policy);
+  return {d.allowed, d.reason};
 }
 
 }  // namespace
@@ -77,22 +85,18 @@ std::string SelfSubjectReviewVersion(const std::string& path) {
 
 bool IsSelfSubjectAccessReviewPath(const std::string& path) { return path == kAccessReviewPath; }
 
-std::vector<std::string> GroupsOf(const Identity& id) {
-  std::vector<std::string> groups;
-  if (id.admin) groups.push_back("system:masters");
-  if (!id.member_cluster.empty()) groups.push_back("berth:members");
-  groups.push_back("system:authenticated");
-  return groups;
-}
+bool IsSelfSubjectRulesReviewPath(const std::string& path) { return path == kRulesReviewPath; }
 
 json SelfSubjectReview(const Identity& id, const std::string& api_version) {
+  const rbac::UserInfo who = UserOf(id);
   return {{"apiVersion", api_version},
           {"kind", "SelfSubjectReview"},
           {"metadata", {{"creationTimestamp", nullptr}}},
-          {"status", {{"userInfo", {{"username", id.user}, {"groups", GroupsOf(id)}}}}}};
+          {"status", {{"userInfo", {{"username", who.user}, {"groups", who.groups}}}}}};
 }
 
-StatusOr<json> SelfSubjectAccessReview(const Identity& id, const json& review, const api::KindRegistry& registry) {
+StatusOr<json> SelfSubjectAccessReview(const Identity& id, const json& review, const api::KindRegistry& registry,
+                                       const rbac::RbacSnapshot& policy) {
   if (!review.is_object() || review.value("kind", json("SelfSubjectAccessReview")) != "SelfSubjectAccessReview") {
     return Status::BadRequest("the body must be a SelfSubjectAccessReview");
   }
@@ -104,8 +108,10 @@ StatusOr<json> SelfSubjectAccessReview(const Identity& id, const json& review, c
                            {{"spec.resourceAttributes", "exactly one of resourceAttributes and nonResourceAttributes "
                                                         "is required"}});
   }
-  auto [allowed, reason] = resource.is_object() ? DecideResource(id, resource, registry)
-                                                : DecideNonResource(id, non_resource);
+  auto [allowed, reason] = resource.is_object() && !id.member_cluster.empty()
+                               ? DecideMemberResource(id, resource, registry)
+                               : DecideRbac(id, resource.is_object() ? resource : non_resource,
+                                            resource.is_object(), policy);
   json out = review;
   out["apiVersion"] = "authorization.k8s.io/v1";
   out["kind"] = "SelfSubjectAccessReview";

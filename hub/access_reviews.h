@@ -6,7 +6,13 @@
 //   POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews
 //        → status.allowed and reason for spec.resourceAttributes or nonResourceAttributes:
 //        `kubectl auth can-i VERB RESOURCE [NAME] [-n NS] [--subresource S]`
-// Pure functions of the identity, the request and the kind registry.
+//   POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews
+//        → the rules held in spec.namespace: `kubectl auth can-i --list [-n NS]`
+//        (rbac::SelfSubjectRulesReview; the router calls it directly)
+// A member agent's resource attributes are decided by its member rules
+// (AuthorizeObjectRequest), everything else by RBAC (rbac::Authorize), exactly as the router
+// decides the real requests. Pure functions of the identity, the request, the kind registry
+// and the RBAC policy.
 #pragma once
 
 #include <string>
@@ -16,6 +22,7 @@
 #include "api/kinds.h"
 #include "api/status.h"
 #include "hub/auth.h"
+#include "hub/rbac/rbac_rules.h"
 
 namespace berth::hub {
 
@@ -23,15 +30,14 @@ namespace berth::hub {
 // path is not one.
 std::string SelfSubjectReviewVersion(const std::string& path);
 bool IsSelfSubjectAccessReviewPath(const std::string& path);
-
-// The groups an identity is in, as Kubernetes names them for its built-in roles.
-std::vector<std::string> GroupsOf(const Identity& id);
+bool IsSelfSubjectRulesReviewPath(const std::string& path);
 
 nlohmann::json SelfSubjectReview(const Identity& id, const std::string& api_version);
 
 // The review with its status filled in; BadRequest if the body is not a
 // SelfSubjectAccessReview with exactly one of resourceAttributes and nonResourceAttributes.
 StatusOr<nlohmann::json> SelfSubjectAccessReview(const Identity& id, const nlohmann::json& review,
-                                                 const api::KindRegistry& registry);
+                                                 const api::KindRegistry& registry,
+                                                 const rbac::RbacSnapshot& policy);
 
 }  // namespace berth::hub

@@ -4,6 +4,8 @@
 
 #include "api/selector.h"
 #include "hub/http_errors.h"
+#include "hub/rbac/builtin_roles.h"
+#include "hub/rbac/escalation.h"
 
 namespace berth::hub {
 
@@ -80,9 +82,39 @@ Status AuthorizeObjectRequest(const Identity& id, const api::KindInfo& kind, con
                            "Lease and Work");
 }
 
-Status AuthorizeMetrics(const Identity& id) {
-  if (id.admin) return Status::Ok();
-  return Status::Forbidden("/metrics is forbidden: user \"" + id.user + "\" is not an admin");
+RbacPolicySource BuiltinRbacPolicy() {
+  auto builtins = rbac::RbacSnapshot::Build(rbac::BuiltinClusterRoles(), rbac::BuiltinClusterRoleBindings());
+  return [builtins] { return builtins; };
+}
+
+WriteAdmission RbacEscalationAdmission(const rbac::UserInfo& who, std::shared_ptr<const rbac::RbacSnapshot> policy,
+                                       const api::KindInfo& kind) {
+  if (kind.group != rbac::kRbacGroup) return {};
+  if (kind.kind == "Role" || kind.kind == "ClusterRole") {
+    return [who, policy](const nlohmann::json& next, const nlohmann::json* current) -> Status {
+      auto role = rbac::ParseRole(next);
+      if (!role.ok()) return role.status();
+      std::optional<rbac::Role> old;
+      if (current) {
+        if (auto parsed = rbac::ParseRole(*current); parsed.ok()) old = std::move(*parsed);
+      }
+      return rbac::CheckRoleEscalation(who, *role, old ? &*old : nullptr, *policy);
+    };
+  }
+  return [who, policy](const nlohmann::json& next, const nlohmann::json* current) -> Status {
+    auto binding = rbac::ParseRoleBinding(next);
+    if (!binding.ok()) return binding.status();
+    std::optional<rbac::RoleBinding> old;
+    if (current) {
+      if (auto parsed = rbac::ParseRoleBinding(*current); parsed.ok()) old = std::move(*parsed);
+    }
+    return rbac::CheckBindingEscalation(who, *binding, old ? &*old : nullptr, *policy);
+  };
+}
+
+Status AuthorizeRbac(const rbac::RequestAttributes& attrs, const rbac::RbacSnapshot& policy) {
+  rbac::Decision d = rbac::Authorize(attrs, policy);
+  return d.allowed ? Status::Ok() : rbac::ForbiddenStatus(attrs, d);
 }
 
 }  // namespace berth::hub

@@ -6,10 +6,13 @@
 // Every other request needs a bearer token TokenAuthenticator knows; without one it is refused
 // with 401 (counted as verb "auth") and costs the hub one token lookup, never its body.
 //
-// On what the request names: an admin may do everything. A member credential (docs/API.md)
-// reaches only its own MemberCluster (read, write status), Lease (read, write) and Work (read
-// by name, list or watch with a metadata.name field selector naming itself, write status), and
-// never /metrics. A refusal is a Forbidden Status saying who was refused what and why.
+// On what the request names: Kubernetes RBAC (hub/rbac/rbac_rules.h, docs/ACCESS.md) decides
+// every request of every identity (the admin is in system:masters), except a member agent's
+// requests on objects: a member credential (docs/API.md) reaches only its own MemberCluster
+// (read, write status), Lease (read, write) and Work (read by name, list or watch with a
+// metadata.name field selector naming itself, write status), decided by
+// AuthorizeObjectRequest (the built-in berth-member role states the same rules; a parity test
+// keeps them equal). A refusal is a Forbidden Status saying who was refused what and why.
 // Pure, except that AuthenticateHeader reads the authenticator and counts refusals.
 #pragma once
 
@@ -24,7 +27,9 @@
 #include "hub/api_routing.h"
 #include "hub/auth.h"
 #include "hub/https_server.h"
+#include "hub/object_api.h"
 #include "hub/query_params.h"
+#include "hub/rbac/rbac_rules.h"
 
 namespace berth::hub {
 
@@ -50,7 +55,18 @@ HeaderVerdict AuthenticateHeader(const HttpRequest& request, const TokenAuthenti
 Status AuthorizeObjectRequest(const Identity& id, const api::KindInfo& kind, const ResourcePath& rp,
                               const std::string& method, const QueryParams& query);
 
-// Whether `id` may read /metrics: the operators' view of the hub, admins only.
-Status AuthorizeMetrics(const Identity& id);
+// A RbacPolicySource (hub/api_routing.h) holding only the built-in roles and bindings
+// (tests, and servers without a store watcher).
+RbacPolicySource BuiltinRbacPolicy();
+
+// The escalation checks (hub/rbac/escalation.h) for a write of a Role, ClusterRole,
+// RoleBinding or ClusterRoleBinding by `who`, decided on `policy` (the policy the request was
+// authorized with); empty for every other kind. Unparsable objects are left to validation.
+WriteAdmission RbacEscalationAdmission(const rbac::UserInfo& who, std::shared_ptr<const rbac::RbacSnapshot> policy,
+                                       const api::KindInfo& kind);
+
+// The RBAC decision on `attrs`: Ok, or Kubernetes' Forbidden Status
+// (`workspaces.berth.dev "x" is forbidden: User "bob" cannot …`).
+Status AuthorizeRbac(const rbac::RequestAttributes& attrs, const rbac::RbacSnapshot& policy);
 
 }  // namespace berth::hub

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/rbac/builtin_roles.h"
 #include "kinds/berth_kinds.h"
 
 namespace berth::hub {
@@ -22,14 +23,13 @@ class ApiAuthorizationTest : public ::testing::Test {
   }
 
   api::KindRegistry registry_;
-  const Identity admin_{"admin", true, ""};
-  const Identity member_{"member:gpu-1", false, "gpu-1"};
+  const Identity admin_{"admin", true, "", {}};
+  const Identity member_{"member:gpu-1", false, "gpu-1", {}};
 };
 
 TEST_F(ApiAuthorizationTest, AdminMayDoEverything) {
   EXPECT_TRUE(Check(admin_, "DELETE", "/apis/berth.dev/v1alpha1/memberclusters/gpu-2").ok());
   EXPECT_TRUE(Check(admin_, "GET", "/apis/berth.dev/v1alpha1/works").ok());
-  EXPECT_TRUE(AuthorizeMetrics(admin_).ok());
 }
 
 TEST_F(ApiAuthorizationTest, MemberReachesOnlyItsOwnObjects) {
@@ -58,9 +58,12 @@ TEST_F(ApiAuthorizationTest, RefusalsSayWhoWasRefusedWhat) {
   EXPECT_EQ(s.message(),
             "memberclusters \"gpu-2\" is forbidden: user \"member:gpu-1\" cannot PATCH its status; "
             "member credentials reach only their own cluster's MemberCluster, Lease and Work");
-  Status metrics = AuthorizeMetrics(member_);
-  EXPECT_EQ(metrics.code(), StatusCode::kForbidden);
-  EXPECT_EQ(metrics.message(), "/metrics is forbidden: user \"member:gpu-1\" is not an admin");
+  rbac::RequestAttributes metrics = rbac::NonResourceRequestAttributes(UserOf(member_), "GET", "/metrics");
+  Status m = AuthorizeRbac(metrics, *BuiltinRbacPolicy()());
+  EXPECT_EQ(m.code(), StatusCode::kForbidden);
+  EXPECT_EQ(m.message(), "forbidden: User \"member:gpu-1\" cannot get path \"/metrics\"");
+  EXPECT_TRUE(AuthorizeRbac(rbac::NonResourceRequestAttributes(UserOf(admin_), "GET", "/metrics"),
+                            *BuiltinRbacPolicy()()).ok());
 }
 
 TEST_F(ApiAuthorizationTest, OnlyHealthProbesAndJoinsPassWithoutACredential) {
@@ -91,6 +94,34 @@ TEST_F(ApiAuthorizationTest, OnlyHealthProbesAndJoinsPassWithoutACredential) {
   ASSERT_TRUE(api.refuse);
   EXPECT_EQ(api.refuse->code, 401);
   EXPECT_FALSE(api.handle);
+}
+
+TEST_F(ApiAuthorizationTest, RbacWritesCannotGrantMoreThanTheWriterHolds) {
+  rbac::RoleBinding lead;  // lead may edit team-a
+  lead.name = "lead-edit";
+  lead.ns = "team-a";
+  lead.role_ref = {"ClusterRole", "edit"};
+  lead.subjects = {{rbac::Subject::Kind::kUser, "lead", ""}};
+  auto bindings = rbac::BuiltinClusterRoleBindings();
+  bindings.push_back(lead);
+  std::shared_ptr<const rbac::RbacSnapshot> policy = rbac::RbacSnapshot::Build(rbac::BuiltinClusterRoles(), bindings);
+  const Identity lead_id{"lead", false, "", {}};
+  const api::KindInfo* kind = registry_.ByKind("rbac.authorization.k8s.io/v1", "RoleBinding");
+  ASSERT_NE(kind, nullptr);
+  WriteAdmission admit = RbacEscalationAdmission(UserOf(lead_id), policy, *kind);
+  ASSERT_TRUE(admit);
+  auto binding = [](const std::string& role) {
+    return nlohmann::json{{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"},
+                          {"metadata", {{"name", "me"}, {"namespace", "team-a"}}},
+                          {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
+                          {"subjects", {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "User"}, {"name", "dev"}}}}};
+  };
+  EXPECT_TRUE(admit(binding("view"), nullptr).ok()) << "edit covers view";
+  Status s = admit(binding("admin"), nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kForbidden);
+  EXPECT_NE(s.message().find("attempting to grant RBAC permissions not currently held"), std::string::npos) << s.message();
+  EXPECT_FALSE(RbacEscalationAdmission(UserOf(lead_id), policy, *registry_.ByKind("v1", "ConfigMap")))
+      << "other kinds need no escalation check";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/object.h"
+#include "api/selector.h"
 #include "api/yaml_json.h"
 #include "hub/access_reviews.h"
 #include "hub/api_authorization.h"
@@ -16,6 +17,39 @@ namespace berth::hub {
 
 using nlohmann::json;
 using Ex = std::shared_ptr<HttpExchange>;
+
+namespace {
+
+// The GET paths ServeDiscovery answers (or 404s within: an unknown group is still discovery).
+bool IsDiscoveryPath(const std::string& path, const std::vector<std::string>& parts) {
+  if (path == "/version" || path == "/metrics" || path == "/api" || path == "/apis" || path == "/openapi/v3") {
+    return true;
+  }
+  if (parts.size() == 2 && (parts[0] == "api" || parts[0] == "apis")) return true;
+  if (parts.size() == 3 && parts[0] == "apis") return true;
+  return parts.size() >= 4 && parts.size() <= 5 && parts[0] == "openapi" && parts[1] == "v3" &&
+         ((parts.size() == 4 && parts[2] == "api") || (parts.size() == 5 && parts[2] == "apis"));
+}
+
+// What RBAC sees of an object request: the verb from the method, ?watch, and the name a
+// metadata.name field selector pins.
+rbac::ResourceRequest RbacRequestOf(const ResourcePath& rp, const std::string& method, const QueryParams& query) {
+  rbac::ResourceRequest r{.method = method,
+                          .api_group = rp.group,
+                          .ns = rp.ns,
+                          .resource = rp.plural,
+                          .name = rp.name,
+                          .subresource = rp.subresource};
+  const std::string watch = query.Get("watch");
+  r.watch = watch == "true" || watch == "1";
+  if (query.Has("fieldSelector")) {
+    auto sel = api::FieldSelector::Parse(query.Get("fieldSelector"));
+    if (sel.ok()) r.selector_name = sel->ExactName();
+  }
+  return r;
+}
+
+}  // namespace
 
 std::vector<std::string> SplitPath(const std::string& path) {
   std::vector<std::string> parts;
@@ -79,13 +113,23 @@ StatusOr<const api::KindInfo*> ResolveKind(const api::KindRegistry& registry,
 
 ApiRouter::ApiRouter(const api::KindRegistry& registry, ApiReplies& replies,
                      ObjectHandlers& objects, Membership* membership,
-                     const std::atomic<bool>& ready, std::function<std::string()> metrics_text)
+                     const std::atomic<bool>& ready, std::function<std::string()> metrics_text,
+                     RbacPolicySource policy)
     : registry_(registry),
       replies_(replies),
       objects_(objects),
       membership_(membership),
       ready_(ready),
-      metrics_text_(std::move(metrics_text)) {}
+      metrics_text_(std::move(metrics_text)),
+      policy_(policy ? std::move(policy) : BuiltinRbacPolicy()) {}
+
+bool ApiRouter::Allowed(const Ex& req, const rbac::RequestAttributes& attrs, const std::string& verb,
+                        RequestStart start, const api::KindInfo* kind) {
+  Status s = AuthorizeRbac(attrs, *policy_());
+  if (s.ok()) return true;
+  replies_.ReplyError(req, s, verb, start, kind, attrs.name);
+  return false;
+}
 
 void ApiRouter::Dispatch(const Ex& req, const Identity* who, RequestStart start) {
   try {
@@ -130,13 +174,26 @@ void ApiRouter::Route(const Ex& req, const Identity* who, RequestStart start) {
 }
 
 bool ApiRouter::ServeReview(const Ex& req, const Identity& who, const std::string& path, RequestStart start) {
-  if (const std::string version = SelfSubjectReviewVersion(path); !version.empty()) {
+  const std::string version = SelfSubjectReviewVersion(path);
+  const bool access = IsSelfSubjectAccessReviewPath(path), rules = IsSelfSubjectRulesReviewPath(path);
+  if (version.empty() && !access && !rules) return false;
+  // A review is a create of its resource (system:basic-user grants them to everyone).
+  const rbac::ResourceRequest create{
+      .method = "POST",
+      .api_group = version.empty() ? "authorization.k8s.io" : "authentication.k8s.io",
+      .resource = !version.empty() ? "selfsubjectreviews"
+                  : access         ? "selfsubjectaccessreviews"
+                                   : "selfsubjectrulesreviews"};
+  if (!Allowed(req, rbac::ResourceRequestAttributes(UserOf(who), create), "create", start)) return true;
+  if (!version.empty()) {
     replies_.Reply(req, 201, SelfSubjectReview(who, version), "create", start);
     return true;
   }
-  if (!IsSelfSubjectAccessReviewPath(path)) return false;
   auto body = api::DecodeBody(req->request().body, req->request().Header("Content-Type"));
-  StatusOr<json> review = body.ok() ? SelfSubjectAccessReview(who, *body, registry_) : StatusOr<json>(body.status());
+  const auto policy = policy_();
+  StatusOr<json> review = !body.ok() ? StatusOr<json>(body.status())
+                          : access   ? SelfSubjectAccessReview(who, *body, registry_, *policy)
+                                     : rbac::SelfSubjectRulesReview(UserOf(who), *body, *policy);
   if (!review.ok()) {
     replies_.ReplyError(req, review.status(), "create", start);
   } else {
@@ -161,6 +218,11 @@ void ApiRouter::Join(const Ex& req, RequestStart start) {
 
 bool ApiRouter::ServeDiscovery(const Ex& req, const Identity& id, const std::string& path,
                                const std::vector<std::string>& parts, RequestStart start) {
+  if (!IsDiscoveryPath(path, parts)) return false;
+  if (!Allowed(req, rbac::NonResourceRequestAttributes(UserOf(id), "GET", path),
+               path == "/metrics" ? "metrics" : "discovery", start)) {
+    return true;
+  }
   // Found: `body` is the document. Not found (null): 404 with `missing`.
   auto answer = [&](const json& body, const std::string& missing, const std::string& verb) {
     if (body.is_null()) return replies_.ReplyError(req, Status::NotFound(missing), verb, start);
@@ -169,12 +231,8 @@ bool ApiRouter::ServeDiscovery(const Ex& req, const Identity& id, const std::str
   if (path == "/version") {
     replies_.Reply(req, 200, VersionInfo(), "discovery", start);
   } else if (path == "/metrics") {
-    if (Status s = AuthorizeMetrics(id); !s.ok()) {
-      replies_.ReplyError(req, s, "metrics", start);
-    } else {
-      replies_.ReplyText(req, 200, metrics_text_(), "text/plain; version=0.0.4");
-      replies_.Record("metrics", 200, start);
-    }
+    replies_.ReplyText(req, 200, metrics_text_(), "text/plain; version=0.0.4");
+    replies_.Record("metrics", 200, start);
   } else if (path == "/api") {
     replies_.Reply(req, 200, ApiVersions(), "discovery", start);
   } else if (parts.size() == 2 && parts[0] == "api") {
@@ -213,8 +271,20 @@ void ApiRouter::RouteObject(const Ex& req, const Identity& id, const std::string
   auto resolved = ResolveKind(registry_, *rp);
   if (!resolved.ok()) return replies_.ReplyError(req, resolved.status(), "unknown", start);
   const api::KindInfo* kind = *resolved;
-  if (Status s = AuthorizeObjectRequest(id, *kind, *rp, method, query); !s.ok()) {
-    return replies_.ReplyError(req, s, "auth", start, kind, rp->name);
+  // Member agents: their own objects only; everyone else: RBAC. Writes of RBAC objects are also
+  // checked for escalation, with the policy the request was authorized by.
+  WriteAdmission admit;
+  if (!id.member_cluster.empty()) {
+    if (Status s = AuthorizeObjectRequest(id, *kind, *rp, method, query); !s.ok()) {
+      return replies_.ReplyError(req, s, "auth", start, kind, rp->name);
+    }
+  } else {
+    const auto policy = policy_();
+    const rbac::RequestAttributes attrs = rbac::ResourceRequestAttributes(UserOf(id), RbacRequestOf(*rp, method, query));
+    if (Status s = AuthorizeRbac(attrs, *policy); !s.ok()) {
+      return replies_.ReplyError(req, s, "auth", start, kind, rp->name);
+    }
+    admit = RbacEscalationAdmission(UserOf(id), policy, *kind);
   }
 
   if (method == methods::GET) {
@@ -228,7 +298,7 @@ void ApiRouter::RouteObject(const Ex& req, const Identity& id, const std::string
                                "unknown", start, kind, rp->name);
   }
   if (method == methods::POST || method == methods::PUT || method == methods::PATCH) {
-    return objects_.Write(req, *kind, *rp, query, start);
+    return objects_.Write(req, *kind, *rp, query, start, std::move(admit));
   }
   if (method == methods::DEL) return objects_.Delete(req, *kind, *rp, query, start);
   replies_.ReplyError(

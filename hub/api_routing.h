@@ -2,11 +2,13 @@
 //   /healthz, /livez, /readyz          health probes (no credential)
 //   POST kJoinPath                     Membership::Join, when joins are served
 //   GET /version, /api[/<v>], /apis[/<g>[/<v>]], /openapi/v3[/…]   discovery and OpenAPI
-//   GET /metrics                       the server's metrics (admins only)
-//   POST …/selfsubjectreviews, …/selfsubjectaccessreviews   whoami and can-i
-//                                      (hub/access_reviews.h)
-//   /api/<v>/… and /apis/<g>/<v>/…     object handlers (hub/object_handlers.h) by method,
-//                                      after authorisation (hub/api_authorization.h)
+//   GET /metrics                       the server's metrics
+//   POST …/selfsubjectreviews, …/selfsubjectaccessreviews, …/selfsubjectrulesreviews
+//                                      whoami, can-i and can-i --list (hub/access_reviews.h)
+//   /api/<v>/… and /apis/<g>/<v>/…     object handlers (hub/object_handlers.h) by method
+// Every request but the health probes and joins is authorized first (hub/api_authorization.h):
+// discovery, OpenAPI and /metrics as non-resource requests, reviews as creates of their
+// resource, objects by their resource attributes; a denial is a 403 Forbidden Status.
 // Anything else is answered with a Kubernetes Status (404 for an unknown path, kind or
 // subresource, 405 for a method a path does not take; a path segment or query parameter that
 // is not UTF-8 is a 400). The path functions are pure.
@@ -26,11 +28,16 @@
 #include "hub/auth.h"
 #include "hub/https_server.h"
 #include "hub/query_params.h"
+#include "hub/rbac/rbac_rules.h"
 
 namespace berth::hub {
 
 class Membership;
 class ObjectHandlers;
+
+// The RBAC policy requests are decided on, read once per request (the hub's
+// RbacPolicyWatcher::Current). Never returns null.
+using RbacPolicySource = std::function<std::shared_ptr<const rbac::RbacSnapshot>()>;
 
 namespace methods {
 inline constexpr std::string_view GET = "GET", POST = "POST", PUT = "PUT", PATCH = "PATCH",
@@ -62,9 +69,10 @@ StatusOr<const api::KindInfo*> ResolveKind(const api::KindRegistry& registry,
 class ApiRouter {
  public:
   // `membership` null: no join endpoint. `ready` answers /readyz; `metrics_text` /metrics.
+  // `policy` empty: the built-in RBAC roles only.
   ApiRouter(const api::KindRegistry& registry, ApiReplies& replies, ObjectHandlers& objects,
             Membership* membership, const std::atomic<bool>& ready,
-            std::function<std::string()> metrics_text);
+            std::function<std::string()> metrics_text, RbacPolicySource policy = {});
 
   // `who` is null when the path needed no credential. Never throws: an exception from a
   // handler is answered with a 500 (if nothing was sent yet) and logged.
@@ -84,6 +92,9 @@ class ApiRouter {
                    const std::string& path, const std::vector<std::string>& parts,
                    const QueryParams& query, RequestStart start);
   bool IsJoinPath(const std::string& path) const { return membership_ && path == kJoinPath; }
+  // False after answering 403 when RBAC denies `attrs` (`verb` is the refusal's metrics verb).
+  bool Allowed(const std::shared_ptr<HttpExchange>& req, const rbac::RequestAttributes& attrs,
+               const std::string& verb, RequestStart start, const api::KindInfo* kind = nullptr);
 
   const api::KindRegistry& registry_;
   ApiReplies& replies_;
@@ -91,6 +102,7 @@ class ApiRouter {
   Membership* membership_;
   const std::atomic<bool>& ready_;
   std::function<std::string()> metrics_text_;
+  RbacPolicySource policy_;
 };
 
 }  // namespace berth::hub

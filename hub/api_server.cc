@@ -12,6 +12,7 @@
 #include "hub/api_routing.h"
 #include "hub/https_server.h"
 #include "hub/object_handlers.h"
+#include "hub/request_audit.h"
 #include "hub/watch_streams.h"
 
 namespace berth::hub {
@@ -46,10 +47,11 @@ class ApiServer::Impl {
                       .Help("Latest committed store revision")
                       .Register(*metrics_)
                       .Add({})),
+        auditor_(options_.audit_log, clock),
         watches_(objects.store(), clock, options_.keepalive_interval, watches_gauge_),
         handlers_(objects, clock, replies_, watches_, options_.max_watch),
         router_(registry, replies_, handlers_, membership, running_,
-                [this] { return MetricsText(); }) {}
+                [this] { return MetricsText(); }, options_.rbac_policy) {}
 
   Status Start() {
     HttpsServerOptions server_options;
@@ -88,9 +90,13 @@ class ApiServer::Impl {
 
  private:
   HeaderVerdict OnHeader(const HttpRequest& r) {
-    return AuthenticateHeader(r, auth_, membership_ != nullptr, replies_,
-                              [this](const std::shared_ptr<HttpExchange>& ex, const Identity* who,
-                                     RequestStart start) { router_.Dispatch(ex, who, start); });
+    HeaderVerdict v = AuthenticateHeader(
+        r, auth_, membership_ != nullptr, replies_,
+        [this](const std::shared_ptr<HttpExchange>& ex, const Identity* who, RequestStart start) {
+          router_.Dispatch(auditor_.Wrap(ex, who), who, start);
+        });
+    if (v.refuse) auditor_.RecordRefusal(r, *v.refuse);
+    return v;
   }
 
   ApiServerOptions options_;
@@ -105,6 +111,7 @@ class ApiServer::Impl {
   prometheus::Gauge& watches_gauge_;
   prometheus::Gauge& revision_;
 
+  RequestAuditor auditor_;
   WatchStreams watches_;
   ObjectHandlers handlers_;
   ApiRouter router_;

@@ -12,6 +12,8 @@
 #include "api/clock.h"
 #include "api/kinds.h"
 #include "api/status.h"
+#include "hub/api_routing.h"
+#include "hub/audit_log.h"
 #include "hub/auth.h"
 #include "hub/https_server.h"
 #include "hub/membership.h"
@@ -30,6 +32,11 @@ struct ApiServerOptions {
   std::chrono::seconds max_watch{1800};        // server-side cap on one watch's length
   size_t max_watch_backlog_bytes = 16 << 20;   // a watcher this far behind is disconnected
                                                // (all watchers: limits.max_total_stream_backlog_bytes)
+  // The RBAC policy every request is authorized with; empty: the built-in roles only.
+  RbacPolicySource rbac_policy;
+  // Receives a record of every mutating request (hub/request_audit.h); null: no audit. Must
+  // outlive the server.
+  AuditLog* audit_log = nullptr;
 };
 
 class ApiServer {

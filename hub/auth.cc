@@ -1,12 +1,27 @@
 #include "hub/auth.h"
 
+#include <algorithm>
+
 #include "hub/pki.h"
 
 namespace berth::hub {
 
-void TokenAuthenticator::AddTokenHash(const std::string& sha256_hex, Identity identity) {
+rbac::UserInfo UserOf(const Identity& id) {
+  rbac::UserInfo u{id.user, {}};
+  auto add = [&u](const std::string& g) {
+    if (std::find(u.groups.begin(), u.groups.end(), g) == u.groups.end()) u.groups.push_back(g);
+  };
+  if (id.admin) add(rbac::kGroupMasters);
+  if (!id.member_cluster.empty()) add(rbac::kGroupMembers);
+  for (const std::string& g : id.groups) add(g);
+  add(rbac::kGroupAuthenticated);
+  return u;
+}
+
+void TokenAuthenticator::AddTokenHash(const std::string& sha256_hex, Identity identity,
+                                      std::optional<Clock::TimePoint> expires_at) {
   std::unique_lock lock(mu_);
-  by_hash_[sha256_hex] = std::move(identity);
+  by_hash_[sha256_hex] = Entry{std::move(identity), expires_at};
 }
 
 void TokenAuthenticator::RemoveTokenHash(const std::string& sha256_hex) {
@@ -27,7 +42,10 @@ StatusOr<Identity> TokenAuthenticator::Authenticate(const std::string& header) c
   std::shared_lock lock(mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return Status::Unauthenticated("Unauthorized: unknown or revoked token");
-  return it->second;
+  if (it->second.expires_at && clock_.Now() >= *it->second.expires_at) {
+    return Status::Unauthenticated("Unauthorized: the token expired at " + FormatRfc3339(*it->second.expires_at));
+  }
+  return it->second.identity;
 }
 
 }  // namespace berth::hub

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <set>
 
 #include <fmt/ranges.h>
@@ -11,14 +12,17 @@
 
 #include "api/object.h"
 #include "hub/api_server.h"
+#include "hub/audit_log.h"
 #include "hub/auth.h"
 #include "kinds/berth_kinds.h"
 #include "hub/controllers/fleet_controller.h"
 #include "hub/controllers/namespace_controller.h"
 #include "hub/encryption_key_file.h"
 #include "hub/etcd_store.h"
+#include "hub/identity_token_kind.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
+#include "hub/rbac_policy_watcher.h"
 #include "hub/sqlite_store.h"
 
 namespace berth::hub {
@@ -27,15 +31,25 @@ using nlohmann::json;
 
 class Hub::Impl {
  public:
+  explicit Impl(Clock& clock) : auth(clock) {}
+  ~Impl() {
+    if (store) {
+      for (uint64_t id : token_watches) store->Unwatch(id);
+    }
+  }
+
   HubPki pki;
   std::string url;
   api::KindRegistry registry;
   std::unique_ptr<Store> store;
   std::unique_ptr<ObjectApi> objects;
   TokenAuthenticator auth;
+  std::unique_ptr<RbacPolicyWatcher> rbac;
+  std::vector<uint64_t> token_watches;  // IdentityToken records → auth
   std::unique_ptr<Membership> membership;
   std::unique_ptr<FleetController> controllers;
   std::unique_ptr<NamespaceController> namespaces;
+  std::unique_ptr<AuditLog> audit;  // before the server, which writes to it
   std::unique_ptr<ApiServer> server;
 };
 
@@ -44,6 +58,7 @@ Hub::~Hub() { Stop(); }
 
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
+  if (impl_->rbac) impl_->rbac->Stop();
   if (impl_->controllers) impl_->controllers->Stop();
   if (impl_->namespaces) impl_->namespaces->Stop();
 }
@@ -52,6 +67,16 @@ const HubPki& Hub::pki() const { return impl_->pki; }
 const std::string& Hub::server_url() const { return impl_->url; }
 
 namespace {
+
+// Null when neither a file nor stdout is asked for.
+StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const HubOptions& options) {
+  if (options.audit_log_path.empty() && !options.audit_log_stdout) return std::unique_ptr<AuditLog>();
+  AuditLog::Options audit_options{options.audit_log_path, options.audit_log_max_size_mb << 20,
+                                  options.audit_log_max_backups};
+  auto audit = AuditLog::Open(std::move(audit_options), options.audit_log_stdout ? &std::cout : nullptr);
+  if (!audit.ok()) return audit.status().WithContext("audit log");
+  return audit;
+}
 
 // The store the options name, with the hub's per-resource policies.
 StatusOr<std::unique_ptr<Store>> OpenHubStore(const HubOptions& options, const api::KindRegistry& registry,
@@ -105,7 +130,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     return Status::Unavailable("create data dir " + options.data_dir + ": " + ec.message());
   }
   ::chmod(options.data_dir.c_str(), 0700);
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(*clock);
   const std::string host_for_url =
       options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1" : options.host;
   impl->url = !options.advertise_url.empty()
@@ -125,10 +150,11 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   if (!pki.ok()) return pki.status().WithContext("PKI in " + options.data_dir);
   impl->pki = std::move(*pki);
   if (impl->pki.created_ca) spdlog::info("created a new CA in {}", impl->pki.pki_dir);
-  impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, ""});
+  impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, "", {}});
   phase_done("pki");
 
   BERTH_RETURN_IF_ERROR(kinds::RegisterBerthKinds(impl->registry));
+  BERTH_RETURN_IF_ERROR(impl->registry.Register(IdentityTokenKind()));
   auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
   if (!keys.ok()) return keys.status();
   auto store = OpenHubStore(options, impl->registry, *keys);
@@ -137,6 +163,11 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   phase_done("store");
   impl->objects = std::make_unique<ObjectApi>(*impl->store, *clock, &impl->registry);
   if (auto created = EnsureNamespaces(*impl->objects, impl->registry); !created.ok()) return created.status();
+  impl->rbac = std::make_unique<RbacPolicyWatcher>(*impl->objects, impl->registry);
+  BERTH_RETURN_IF_ERROR(impl->rbac->Start());
+  BERTH_RETURN_IF_ERROR(WatchIdentityTokens(*impl->store, *impl->registry.ByKind(api::kApiVersion, "IdentityToken"),
+                                            impl->auth, impl->token_watches));
+  phase_done("rbac");
   impl->membership = std::make_unique<Membership>(
       *impl->objects, impl->registry, impl->auth, *clock,
       HeartbeatDefaults{options.controllers.default_heartbeat_seconds,
@@ -152,6 +183,10 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     phase_done("controllers");
   }
 
+  auto audit = OpenAuditLog(options);
+  if (!audit.ok()) return audit.status();
+  impl->audit = std::move(*audit);
+
   ApiServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
@@ -160,6 +195,8 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.io_threads = options.io_threads;
   server_options.limits = options.limits;
   server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;
+  server_options.rbac_policy = [rbac = impl->rbac.get()] { return rbac->Current(); };
+  server_options.audit_log = impl->audit.get();
   impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
                                              impl->auth, *clock, impl->membership.get());
   BERTH_RETURN_IF_ERROR(impl->server->Start());

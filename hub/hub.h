@@ -40,6 +40,13 @@ struct HubOptions {
   std::string store = "sqlite";
   EtcdClientOptions etcd;              // store "etcd": endpoints and TLS files
   std::string etcd_prefix = "/berth";  // store "etcd": the keys' prefix (no trailing '/')
+  // The audit log of mutating requests (docs/OPERATIONS.md "Audit log"): a file rotated at
+  // audit_log_max_size_mb keeping audit_log_max_backups old files, and/or every line on stdout.
+  // Neither a path nor stdout: no audit log.
+  std::string audit_log_path;
+  uint64_t audit_log_max_size_mb = 100;
+  int audit_log_max_backups = 5;
+  bool audit_log_stdout = false;
 };
 
 class Hub {

@@ -134,6 +134,21 @@ void AddConnectionLimitFlags(CLI::App& app, berth::hub::HubOptions& options) {
 }
 
 // The controllers' flags: failover timing, heartbeat defaults, locality.
+void AddAuditFlags(CLI::App& app, berth::hub::HubOptions& options) {
+  app.add_option("--audit-log", options.audit_log_path,
+                 "File to append the audit log to: one JSON line per mutating request (create, update, "
+                 "patch, delete), allowed or refused, with user, groups, resource and response code; "
+                 "created 0600 (docs/OPERATIONS.md). Default: none");
+  app.add_option("--audit-log-max-size-mb", options.audit_log_max_size_mb,
+                 "Rotate the audit log before it passes this size")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--audit-log-max-backups", options.audit_log_max_backups,
+                 "Rotated audit files to keep (FILE.1 is the newest); 0 truncates instead")
+      ->capture_default_str()->check(CLI::Range(0, 1000));
+  app.add_flag("--audit-log-stdout", options.audit_log_stdout,
+               "Also write every audit line to stdout (alone, without --audit-log, only there)");
+}
+
 void AddControllerFlags(CLI::App& app, berth::hub::HubOptions& options, bool& no_controllers,
                         std::string& region_latencies_file) {
   app.add_flag("--no-controllers", no_controllers,
@@ -241,6 +256,7 @@ int main(int argc, char** argv) {
                  "Threads serving HTTPS and request handlers; 0 = one per core (at least 2)")
       ->capture_default_str()->check(CLI::Range(0, 256));
   AddConnectionLimitFlags(app, options);
+  AddAuditFlags(app, options);
   bool no_controllers = false;
   std::string region_latencies_file;
   AddControllerFlags(app, options, no_controllers, region_latencies_file);

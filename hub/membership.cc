@@ -69,7 +69,7 @@ void Membership::Track(const json& member, bool deleted) {
   }
   if (!want.empty()) {
     hash_by_cluster_[cluster] = want;
-    auth_.AddTokenHash(want, Identity{"member:" + cluster, false, cluster});
+    auth_.AddTokenHash(want, Identity{rbac::kMemberUserPrefix + cluster, false, cluster, {}});
   }
 }
 

@@ -174,6 +174,9 @@ void ObjectApi::Create(const api::KindInfo& kind, const std::string& ns, json ob
   if (kind.validate) {
     if (Status s = kind.validate(object, nullptr); !s.ok()) return done(s);
   }
+  if (options.admit) {
+    if (Status s = options.admit(object, nullptr); !s.ok()) return done(s);
+  }
   // Status is written by controllers through /status, never by create.
   if (kind.has_status) object.erase("status");
   if (kind.prepare_for_storage) kind.prepare_for_storage(object, nullptr);
@@ -248,6 +251,7 @@ StatusOr<std::optional<json>> ObjectApi::PrepareUpdate(const api::KindInfo& kind
   next["kind"] = next.value("kind", kind.kind);
   BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, next));
   if (kind.validate && !options.status) BERTH_RETURN_IF_ERROR(kind.validate(next, &current));
+  if (options.admit && !options.status) BERTH_RETURN_IF_ERROR(options.admit(next, &current));
   if (kind.prepare_for_storage && !options.status) kind.prepare_for_storage(next, &current);
   if (!ownership_recorded) {  // of what is stored (a Secret's stringData is data by now)
     StartFromStoredManagedFields(current, next);
@@ -348,7 +352,7 @@ void ObjectApi::Patch(const api::KindInfo& kind, const std::string& ns, const st
         if (kind.namespaced) (*applied)["metadata"]["namespace"] = ns;
         auto converted = to_store(std::move(*applied));
         if (!converted.ok()) return converted.status();
-        return NewFromApply(kind, std::move(*converted));
+        return NewFromApply(kind, std::move(*converted), options);
       }
       auto converted = to_store(std::move(*applied));
       if (!converted.ok()) return converted.status();
@@ -421,9 +425,11 @@ StatusOr<json> ObjectApi::ApplyPatch(const api::KindInfo& view, const json* curr
                                  WriterFor(view, options, FormatRfc3339(clock_.Now())), options.force);
 }
 
-StatusOr<std::optional<json>> ObjectApi::NewFromApply(const api::KindInfo& kind, json obj) {
+StatusOr<std::optional<json>> ObjectApi::NewFromApply(const api::KindInfo& kind, json obj,
+                                                       const WriteOptions& options) {
   BERTH_RETURN_IF_ERROR(api::ValidateObject(kind, obj));
   if (kind.validate) BERTH_RETURN_IF_ERROR(kind.validate(obj, nullptr));
+  if (options.admit) BERTH_RETURN_IF_ERROR(options.admit(obj, nullptr));
   if (kind.has_status) obj.erase("status");
   if (kind.prepare_for_storage) kind.prepare_for_storage(obj, nullptr);
   InitializeNew(obj);

@@ -34,6 +34,9 @@ using ObjectCallback = std::function<void(StatusOr<nlohmann::json>)>;
 // default), dropped with a warning (Warn), or dropped silently (Ignore).
 enum class FieldValidation { kStrict, kWarn, kIgnore };
 
+// See WriteOptions::admit.
+using WriteAdmission = std::function<Status(const nlohmann::json& next, const nlohmann::json* current)>;
+
 struct WriteOptions {
   bool status = false;          // write through the /status subresource
   bool dry_run = false;         // validate and return the result without storing it
@@ -45,6 +48,11 @@ struct WriteOptions {
   // Receives the texts of Warning headers for the reply (e.g. `unknown field "spec.x"` under
   // kWarn); filled on the store's writer thread before `done` runs. May be null.
   std::shared_ptr<std::vector<std::string>> warnings;
+  // Admission of the object about to be stored (after validation, on create, update, patch
+  // and apply; not on /status writes): an error refuses the write with that Status. Receives
+  // the next object and the stored one (null on create). Runs on the store's writer thread:
+  // pure and fast (the RBAC escalation checks).
+  WriteAdmission admit;
 };
 
 struct DeleteOptions {
@@ -97,7 +105,8 @@ class ObjectApi {
   StatusOr<nlohmann::json> ApplyPatch(const api::KindInfo& view, const nlohmann::json* current,
                                       nlohmann::json applied, const WriteOptions& options);
   // An object created by server-side apply: validated, stamped like any new object.
-  StatusOr<std::optional<nlohmann::json>> NewFromApply(const api::KindInfo& kind, nlohmann::json obj);
+  StatusOr<std::optional<nlohmann::json>> NewFromApply(const api::KindInfo& kind, nlohmann::json obj,
+                                                       const WriteOptions& options);
   // Submits the mutation to the store, or for a dry run computes it against the current
   // object and hands `done` the would-be result (a removal yields the current object)
   // without storing anything: no revision, no event, no controller wakes up.

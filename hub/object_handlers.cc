@@ -277,7 +277,7 @@ void ObjectHandlers::Watch(const Ex& req, const api::KindInfo& kind, const ListO
 }
 
 void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
-                           const QueryParams& query, RequestStart start) {
+                           const QueryParams& query, RequestStart start, WriteAdmission admit) {
   const std::string& method = req->request().method;
   const std::string verb = method == methods::POST  ? "create"
                            : method == methods::PUT ? "update"
@@ -285,6 +285,7 @@ void ObjectHandlers::Write(const Ex& req, const api::KindInfo& kind, const Resou
   const std::string content_type = req->request().Header("Content-Type");
   WriteOptions opts;
   opts.status = rp.subresource == "status";
+  opts.admit = std::move(admit);
   auto dry_run = query.DryRun();
   if (!dry_run.ok()) return replies_.ReplyError(req, dry_run.status(), verb, start, &kind, rp.name);
   opts.dry_run = *dry_run;

@@ -45,8 +45,10 @@ class ObjectHandlers {
                     const ResourcePath& rp, const QueryParams& query, RequestStart start);
   void ListOrWatch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
                    const ResourcePath& rp, const QueryParams& query, RequestStart start);
+  // `admit` (may be empty) is WriteOptions::admit: the router's RBAC escalation checks.
   void Write(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
-             const ResourcePath& rp, const QueryParams& query, RequestStart start);
+             const ResourcePath& rp, const QueryParams& query, RequestStart start,
+             WriteAdmission admit = {});
   void Delete(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
               const ResourcePath& rp, const QueryParams& query, RequestStart start);
 

@@ -6,6 +6,7 @@
 #include "api/object.h"
 #include "api/schema.h"
 #include "kinds/core_kinds.h"
+#include "kinds/rbac_kinds.h"
 #include "kinds/unserved_kinds.h"
 #include "policies/placement_policy.h"
 #include "policies/rollout_strategy.h"
@@ -325,6 +326,10 @@ Status RegisterBerthKinds(api::KindRegistry& registry) {
   BERTH_RETURN_IF_ERROR(registry.Register(NamespaceKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(ConfigMapKind()));
   BERTH_RETURN_IF_ERROR(registry.Register(SecretKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(RoleKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(ClusterRoleKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(RoleBindingKind()));
+  BERTH_RETURN_IF_ERROR(registry.Register(ClusterRoleBindingKind()));
   for (api::KindInfo& k : UnservedWorkloadKinds()) BERTH_RETURN_IF_ERROR(registry.Register(std::move(k)));
   api::KindInfo ws = WorkspaceKind();
   BERTH_RETURN_IF_ERROR(registry.Register(KaitoWorkspaceKind("v1beta1", ws)));

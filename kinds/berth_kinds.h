@@ -1,6 +1,7 @@
 // The kinds Berth serves, defined once: Workspace (and KAITO's kaito.sh Workspace views of
 // it), PlacementPolicy, RolloutStrategy, MemberCluster, Work, Lease, BootstrapToken, Event,
-// the core/v1 Namespace, ConfigMap and Secret (kinds/core_kinds.h), and the workload kinds
+// the core/v1 Namespace, ConfigMap and Secret (kinds/core_kinds.h), the RBAC Role, ClusterRole,
+// RoleBinding and ClusterRoleBinding (kinds/rbac_kinds.h), and the workload kinds
 // Berth lists but does not store (kinds/unserved_kinds.h),
 // each with its OpenAPI schema, `kubectl get` columns and semantic validation. The hub serves
 // them; `berthctl plan` checks files with the same schemas and rules, so both print the same

@@ -266,7 +266,7 @@ MEMBER_TOKEN=$(curl -sk -X POST -H "Authorization: Bearer $JOIN_TOKEN" -H 'Conte
 # Without a member credential kubectl would fall back to the admin's: fail instead.
 if [ -n "$MEMBER_TOKEN" ]; then ok "a member joined"; else fail "a member joined" "no member credential"; fi
 member() { kubectl --token="${MEMBER_TOKEN:-no-member-credential}" "$@"; }
-expect "auth whoami (member)"               'Username +member:gpu-ci' member auth whoami
+expect "auth whoami (member)"               'Username +system:member:gpu-ci' member auth whoami
 expect "member groups"                      'berth:members' member auth whoami
 expect "member cannot create workspaces"    '^no( - |$)' member auth can-i create workspaces
 expect "member renews its own Lease"        '^yes$' member auth can-i update leases/gpu-ci
