@@ -311,12 +311,15 @@ KindInfo LeaseKind() {
   k.short_names = {"ls"};
   k.namespaced = false;
   k.has_status = false;
-  k.description = "A member agent's heartbeat: renewed every few seconds, read by the hub's health controller.";
+  k.description = "A member agent's heartbeat: renewed every few seconds, read by the hub's health controller. "
+                  "berth-hub.leader is the hub replicas' leader record.";
   json spec = json::parse(R"({"type": "object", "properties": {
       "holderIdentity": {"type": "string", "description": "The agent instance holding the lease."},
       "leaseDurationSeconds": {"type": "integer", "minimum": 1},
       "renewTime": {"type": "string", "description": "When the agent last renewed (RFC 3339)."},
-      "acquireTime": {"type": "string"}}})");
+      "acquireTime": {"type": "string"},
+      "leaseTransitions": {"type": "integer", "minimum": 0,
+                           "description": "How many times the holder changed (the hub's leader record)."}}})");
   k.schema = MakeObjectSchema(k.description, {{"spec", spec}}, nullptr);
   k.columns = {Col("Holder", "string", "spec.holderIdentity"), Col("Renewed", "string", "spec.renewTime")};
   // A Lease is a heartbeat the hub reads and deletes with its member: nothing may hold it

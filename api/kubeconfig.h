@@ -7,10 +7,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/base64.h"
 #include "api/status.h"
@@ -20,6 +22,14 @@ namespace berth {
 struct ClientConfig {
   // Base URL, e.g. "https://127.0.0.1:6443". May carry a path prefix (API proxies).
   std::string server;
+  // More base URLs of the same service (hub replicas). When the one in use cannot be
+  // reached, a request moves on to the next, in order, and later requests stay there. Reads
+  // and watches move on any transport failure; writes only when no connection was made
+  // (refused, unreachable), so a write is never sent twice. Same CA and credentials.
+  std::vector<std::string> fallback_servers;
+  // Called (on the failing request's thread) when requests move from one server to the
+  // next, e.g. to log it. May be empty.
+  std::function<void(const std::string& from, const std::string& to)> on_server_switch;
   // PEM bundle the server certificate must chain to. When set it is the ONLY trust anchor
   // (the system store is not consulted). When empty the system default store is used.
   std::string ca_pem;

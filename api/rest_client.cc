@@ -8,8 +8,10 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -238,10 +240,42 @@ Status StatusFromHttpError(int status_code, std::string_view body, std::string_v
   }
 }
 
+// True when `e` says no connection was made, so the request never reached the server.
+bool NeverConnected(const std::exception& e) {
+  const auto* http = dynamic_cast<const http::http_exception*>(&e);
+  if (!http) return false;
+  const int code = http->error_code().value();
+  return code == ECONNREFUSED || code == EHOSTUNREACH || code == ENETUNREACH || code == EADDRNOTAVAIL;
+}
+
+// A method that may be sent again after a transport failure.
+bool Repeatable(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+// Which of a client's server URLs requests go to; shared with the continuations of
+// watches, which may outlive the client.
+struct ServerRotation {
+  std::vector<std::string> urls;   // config.server, then config.fallback_servers
+  std::atomic<size_t> current{0};  // the server requests go to
+  std::function<void(const std::string&, const std::string&)> on_switch;  // may be empty
+
+  // After a failure on urls[failed]: the next one takes the requests, unless another
+  // thread has moved on already.
+  void MoveOn(size_t failed) {
+    if (urls.size() < 2) return;
+    size_t expected = failed;
+    const size_t next = (failed + 1) % urls.size();
+    if (current.compare_exchange_strong(expected, next) && on_switch) on_switch(urls[failed], urls[next]);
+  }
+};
+
 struct RestClient::Impl {
   ClientConfig config;
-  std::unique_ptr<client::http_client> unary;  // timeout = config.timeout
-  std::unique_ptr<client::http_client> watch;  // timeout = config.watch_idle_timeout
+  struct Server {
+    std::unique_ptr<client::http_client> unary;  // timeout = config.timeout
+    std::unique_ptr<client::http_client> watch;  // timeout = config.watch_idle_timeout
+  };
+  std::vector<Server> servers;  // one per rotation->urls entry
+  std::shared_ptr<ServerRotation> rotation = std::make_shared<ServerRotation>();
   std::shared_ptr<TlsDiagnosis> tls_diagnosis = std::make_shared<TlsDiagnosis>();
 
   Status Transport(std::string_view context, const std::exception& e) const {
@@ -282,10 +316,6 @@ struct RestClient::Impl {
 };
 
 StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
-  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
-    return Status::Invalid("server: \"" + config.server + "\" must be an http(s) URL",
-                           {{"server", "must start with https:// or http://"}});
-  }
   if (!config.ca_pem.empty() && ParseCerts(config.ca_pem).empty()) {
     return Status::Invalid("ca_pem: holds no PEM certificate",
                            {{"ca_pem", "not a PEM certificate"}});
@@ -312,7 +342,7 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
   }
 
   auto impl = std::make_unique<Impl>();
-  auto make = [&config, diagnosis = impl->tls_diagnosis](std::chrono::milliseconds timeout) {
+  auto make = [&config, diagnosis = impl->tls_diagnosis](const std::string& url, std::chrono::milliseconds timeout) {
     client::http_client_config http_config;
     http_config.set_timeout(timeout);
     // No proxy: the hub and agents talk directly; honouring a stray http_proxy would send
@@ -339,16 +369,26 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Create(ClientConfig config) {
             ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
           }
         });
-    return std::make_unique<client::http_client>(web::uri(config.server), http_config);
+    return std::make_unique<client::http_client>(web::uri(url), http_config);
   };
 
-  try {
-    impl->unary = make(config.timeout);
-    impl->watch = make(config.watch_idle_timeout);
-  } catch (const std::exception& e) {
-    return Status::Invalid("server: \"" + config.server + "\" is not a valid URL: " + e.what(),
-                           {{"server", "not a valid URL"}});
+  std::vector<std::string> urls = {config.server};
+  urls.insert(urls.end(), config.fallback_servers.begin(), config.fallback_servers.end());
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const std::string field = i == 0 ? "server" : "fallback_servers[" + std::to_string(i - 1) + "]";
+    if (urls[i].rfind("https://", 0) != 0 && urls[i].rfind("http://", 0) != 0) {
+      return Status::Invalid(field + ": \"" + urls[i] + "\" must be an http(s) URL",
+                             {{field, "must start with https:// or http://"}});
+    }
+    try {
+      impl->servers.push_back({make(urls[i], config.timeout), make(urls[i], config.watch_idle_timeout)});
+    } catch (const std::exception& e) {
+      return Status::Invalid(field + ": \"" + urls[i] + "\" is not a valid URL: " + e.what(),
+                             {{field, "not a valid URL"}});
+    }
   }
+  impl->rotation->urls = std::move(urls);
+  impl->rotation->on_switch = config.on_server_switch;
   impl->config = std::move(config);
   return std::unique_ptr<RestClient>(new RestClient(std::move(impl)));
 }
@@ -362,24 +402,30 @@ StatusOr<HttpResponse> RestClient::Do(std::string_view method, std::string_view 
                                       std::string_view body, std::string_view content_type,
                                       std::string_view accept) {
   const std::string context = std::string(method) + " " + std::string(path);
-  http::http_request req;
-  try {
-    req = impl_->Build(method, path, body, content_type, accept);
-  } catch (const std::exception& e) {
-    return Status::BadRequest(context +
-                              ": not a valid request path (percent-encode the query): " + e.what());
+  Status failure;
+  for (size_t attempt = 0; attempt < impl_->servers.size(); ++attempt) {
+    const size_t index = impl_->rotation->current.load();
+    http::http_request req;  // a sent request cannot be sent again: one per attempt
+    try {
+      req = impl_->Build(method, path, body, content_type, accept);
+    } catch (const std::exception& e) {
+      return Status::BadRequest(context + ": not a valid request path (percent-encode the query): " + e.what());
+    }
+    try {
+      http::http_response resp = impl_->servers[index].unary->request(req).get();
+      HttpResponse out;
+      out.status_code = resp.status_code();
+      for (const auto& [name, value] : resp.headers()) out.headers[Lower(name)] = value;
+      const std::vector<unsigned char> bytes = resp.extract_vector().get();
+      out.body.assign(bytes.begin(), bytes.end());
+      return out;
+    } catch (const std::exception& e) {
+      failure = impl_->Transport(context, e);
+      if (!Repeatable(method) && !NeverConnected(e)) return failure;
+      impl_->rotation->MoveOn(index);
+    }
   }
-  try {
-    http::http_response resp = impl_->unary->request(req).get();
-    HttpResponse out;
-    out.status_code = resp.status_code();
-    for (const auto& [name, value] : resp.headers()) out.headers[Lower(name)] = value;
-    const std::vector<unsigned char> bytes = resp.extract_vector().get();
-    out.body.assign(bytes.begin(), bytes.end());
-    return out;
-  } catch (const std::exception& e) {
-    return impl_->Transport(context, e);
-  }
+  return failure;
 }
 
 StatusOr<json> RestClient::DoJson(std::string_view method, std::string_view path,
@@ -441,13 +487,18 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
   // Headers arrive first; the body keeps streaming into the response's producer/consumer
   // buffer, which PumpBody drains as bytes land. Every continuation is task-based so no
   // exception goes unobserved.
-  impl_->watch->request(req)
+  // A watch that cannot reach its server fails; the server after it takes the caller's
+  // next watch (every watcher re-watches on Unavailable).
+  const size_t index = impl_->rotation->current.load();
+  impl_->servers[index].watch->request(req)
       .then(
-          [state, context, diagnosis = impl_->tls_diagnosis](pplx::task<http::http_response> task) {
+          [state, context, diagnosis = impl_->tls_diagnosis, rotation = impl_->rotation,
+           index](pplx::task<http::http_response> task) {
             http::http_response resp;
             try {
               resp = task.get();
             } catch (const std::exception& e) {
+              rotation->MoveOn(index);
               Status s = TransportError(context, e);
               const std::string why = diagnosis->Take();
               if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);

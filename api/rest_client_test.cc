@@ -463,6 +463,46 @@ TEST_F(RestClientTest, NetworkErrorIsUnavailable) {
   EXPECT_FALSE(got.status().message().empty());
 }
 
+// Hub replicas: a server that refuses connections is skipped for reads and for writes
+// (a refused write never reached it), later requests stay on the one that answered, and a
+// bad fallback URL is refused naming its field.
+TEST_F(RestClientTest, FallbackServersTakeOverWhenTheFirstIsDown) {
+  ClientConfig config = Config();
+  config.fallback_servers = {config.server};
+  config.server = "https://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  std::vector<std::string> switches;
+  config.on_server_switch = [&](const std::string& from, const std::string& to) { switches.push_back(from + ">" + to); };
+  auto client = Client(config);
+  ASSERT_TRUE(client);
+  server_->Reply("/thing", 200, R"({"n":1})");
+  auto got = client->Get("/thing");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ((*got)["n"], 1);
+  auto posted = client->Post("/echo", json{{"a", 1}});
+  ASSERT_TRUE(posted.ok()) << posted.status().ToString();
+  EXPECT_EQ((*posted)["method"], "POST");
+  const size_t before = server_->requests().size();
+  ASSERT_TRUE(client->Get("/thing").ok());
+  EXPECT_EQ(server_->requests().size(), before + 1);
+  ASSERT_EQ(switches.size(), 1u) << "one move, then the client stays";
+  EXPECT_EQ(switches[0], config.server + ">" + config.fallback_servers[0]);
+
+  ClientConfig bad = Config();
+  bad.fallback_servers = {"ftp://nowhere"};
+  auto refused = RestClient::Create(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("fallback_servers[0]"), std::string::npos) << refused.status().message();
+}
+
+// Every server down: the error is the last one's, Unavailable.
+TEST_F(RestClientTest, AllServersDownIsUnavailable) {
+  ClientConfig config = Config();
+  config.server = "https://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  config.fallback_servers = {"https://127.0.0.1:" + std::to_string(FreeLoopbackPort())};
+  auto got = Client(config)->Post("/thing", json::object());
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
+}
+
 // The event-by-event contract: the server writes event 1 and waits until the client has
 // delivered it before writing event 2, so a client that buffered until end of stream
 // would never see event 1 here.

@@ -1,6 +1,7 @@
 #include "hub/hub.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -15,14 +16,15 @@
 #include "hub/audit_log.h"
 #include "hub/auth.h"
 #include "kinds/berth_kinds.h"
-#include "hub/controllers/fleet_controller.h"
-#include "hub/controllers/namespace_controller.h"
+#include "hub/controller_term.h"
 #include "hub/encryption_key_file.h"
 #include "hub/etcd_store.h"
 #include "hub/identity_token_kind.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
+#include "hub/leader_election.h"
 #include "hub/rbac_policy_watcher.h"
+#include "hub/shared_pki.h"
 #include "hub/sqlite_store.h"
 
 namespace berth::hub {
@@ -47,8 +49,11 @@ class Hub::Impl {
   std::unique_ptr<RbacPolicyWatcher> rbac;
   std::vector<uint64_t> token_watches;  // IdentityToken records → auth
   std::unique_ptr<Membership> membership;
-  std::unique_ptr<FleetController> controllers;
-  std::unique_ptr<NamespaceController> namespaces;
+  // Controllers: a SQLite hub runs one term for its life; hubs on etcd run one while elected.
+  std::unique_ptr<EtcdClient> election_etcd;  // store "etcd": the election and the shared PKI
+  std::unique_ptr<LeaderElection> election;
+  std::mutex term_mu;
+  std::unique_ptr<ControllerTerm> term;  // guarded by term_mu
   std::unique_ptr<AuditLog> audit;  // before the server, which writes to it
   std::unique_ptr<ApiServer> server;
 };
@@ -59,8 +64,9 @@ Hub::~Hub() { Stop(); }
 void Hub::Stop() {
   if (impl_->server) impl_->server->Stop();
   if (impl_->rbac) impl_->rbac->Stop();
-  if (impl_->controllers) impl_->controllers->Stop();
-  if (impl_->namespaces) impl_->namespaces->Stop();
+  if (impl_->election) impl_->election->Stop();  // resigns: ends the term first
+  std::lock_guard<std::mutex> lock(impl_->term_mu);
+  impl_->term.reset();
 }
 
 const HubPki& Hub::pki() const { return impl_->pki; }
@@ -93,8 +99,7 @@ StatusOr<std::unique_ptr<Store>> OpenHubStore(const HubOptions& options, const a
     etcd.prefix = options.etcd_prefix;
     etcd.encrypted_resources = std::move(encrypted);
     etcd.cipher = std::move(keys);
-    spdlog::warn("store on etcd ({} under {}): run one hub per prefix; leader election is not implemented yet",
-                 fmt::join(options.etcd.endpoints, ","), options.etcd_prefix);
+    spdlog::info("store on etcd ({} under {})", fmt::join(options.etcd.endpoints, ","), options.etcd_prefix);
     return OpenEtcdStore(etcd);
   }
   if (options.store != "sqlite") return Status::BadRequest("unknown store \"" + options.store + "\": sqlite or etcd");
@@ -108,7 +113,67 @@ StatusOr<std::unique_ptr<Store>> OpenHubStore(const HubOptions& options, const a
   return OpenSqliteStore(sqlite);
 }
 
+// This replica's name in the leader election.
+std::string HubIdentity(const HubOptions& options) {
+  if (!options.hub_id.empty()) return options.hub_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "hub");
+  return std::string(host) + ":" + std::to_string(options.port);
+}
+
+// The etcd client of the election and the shared PKI: requests time out within a third of
+// the lease, so a leader cut off from etcd notices before its lease runs out.
+StatusOr<std::unique_ptr<EtcdClient>> ElectionClient(const HubOptions& options) {
+  EtcdClientOptions o = options.etcd;
+  o.request_timeout = std::min<std::chrono::milliseconds>(o.request_timeout, options.leader_lease / 3);
+  return NewEtcdClient(o);
+}
+
+// The CA, serving certificate and admin token: this hub's own (SQLite), or shared by every
+// hub on the etcd prefix.
+StatusOr<HubPki> EnsurePki(const HubOptions& options, const HubPkiOptions& pki_options, EtcdClient* etcd,
+                           const SecretCipher& keys) {
+  if (!etcd) return EnsureHubPki(pki_options);
+  return EnsureSharedHubPki(*etcd, options.etcd_prefix + ".hub/pki", keys, pki_options);
+}
+
 }  // namespace
+
+// SQLite: the controllers run for the hub's life. etcd: they run while this replica is the
+// elected leader, writing through a store fenced on its term.
+Status Hub::StartControllers(const HubOptions& options, Clock& clock) {
+  ControllerTermOptions term_options;
+  term_options.controllers = options.controllers;
+  term_options.lease_seconds = static_cast<int>(options.leader_lease.count());
+  Impl* impl = impl_.get();
+  if (!impl->election_etcd) {
+    auto term = ControllerTerm::Start(*impl->store, impl->registry, clock, nullptr, term_options);
+    if (!term.ok()) return term.status();
+    impl->term = std::move(*term);
+    return Status::Ok();
+  }
+  LeaderElectionOptions election;
+  election.key = options.etcd_prefix + ".hub/leader";
+  election.identity = HubIdentity(options);
+  election.lease_ttl = options.leader_lease;
+  impl->election = std::make_unique<LeaderElection>(
+      *impl->election_etcd, election,
+      [impl, &clock, term_options](const LeaderTerm& t) {
+        auto term = ControllerTerm::Start(*impl->store, impl->registry, clock, &t, term_options);
+        std::lock_guard<std::mutex> lock(impl->term_mu);
+        if (!term.ok()) {
+          spdlog::error("elected, but the controllers did not start: {}", term.status().message());
+          return;
+        }
+        impl->term = std::move(*term);
+      },
+      [impl](const std::string& why) {
+        std::lock_guard<std::mutex> lock(impl->term_mu);
+        if (impl->term) spdlog::warn("stopping the controllers of term {}: {}", impl->term->holder(), why);
+        impl->term.reset();
+      });
+  return impl->election->Start();
+}
 
 StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   Clock* clock = options.clock ? options.clock : &RealClock::Instance();
@@ -146,7 +211,14 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   }
   pki_options.admin_server_url = impl->url;
   pki_options.now = std::chrono::system_clock::time_point(clock->Now().time_since_epoch());
-  auto pki = EnsureHubPki(pki_options);
+  auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
+  if (!keys.ok()) return keys.status();
+  if (options.store == "etcd") {
+    auto etcd = ElectionClient(options);
+    if (!etcd.ok()) return etcd.status();
+    impl->election_etcd = std::move(*etcd);
+  }
+  auto pki = EnsurePki(options, pki_options, impl->election_etcd.get(), **keys);
   if (!pki.ok()) return pki.status().WithContext("PKI in " + options.data_dir);
   impl->pki = std::move(*pki);
   if (impl->pki.created_ca) spdlog::info("created a new CA in {}", impl->pki.pki_dir);
@@ -155,8 +227,6 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
 
   BERTH_RETURN_IF_ERROR(kinds::RegisterBerthKinds(impl->registry));
   BERTH_RETURN_IF_ERROR(impl->registry.Register(IdentityTokenKind()));
-  auto keys = LoadEncryptionKeys(options.encryption_key_file, options.data_dir);
-  if (!keys.ok()) return keys.status();
   auto store = OpenHubStore(options, impl->registry, *keys);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
@@ -174,35 +244,33 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
                         options.controllers.default_missed_heartbeats});
   BERTH_RETURN_IF_ERROR(impl->membership->Start());
   phase_done("membership");
+  std::unique_ptr<Hub> hub(new Hub(std::move(impl)));
   if (options.run_controllers) {
-    impl->controllers = std::make_unique<FleetController>(*impl->objects, impl->registry, *clock,
-                                                          options.controllers);
-    BERTH_RETURN_IF_ERROR(impl->controllers->Start());
-    impl->namespaces = std::make_unique<NamespaceController>(*impl->objects, impl->registry, *clock);
-    BERTH_RETURN_IF_ERROR(impl->namespaces->Start());
-    phase_done("controllers");
+    BERTH_RETURN_IF_ERROR(hub->StartControllers(options, *clock));
+    phase_done(options.store == "etcd" ? "leader election" : "controllers");
   }
+  Impl* started = hub->impl_.get();
 
   auto audit = OpenAuditLog(options);
   if (!audit.ok()) return audit.status();
-  impl->audit = std::move(*audit);
+  started->audit = std::move(*audit);
 
   ApiServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
-  server_options.cert_pem = impl->pki.server_cert_pem;
-  server_options.key_pem = impl->pki.server_key_pem;
+  server_options.cert_pem = started->pki.server_cert_pem;
+  server_options.key_pem = started->pki.server_key_pem;
   server_options.io_threads = options.io_threads;
   server_options.limits = options.limits;
   server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;
-  server_options.rbac_policy = [rbac = impl->rbac.get()] { return rbac->Current(); };
-  server_options.audit_log = impl->audit.get();
-  impl->server = std::make_unique<ApiServer>(server_options, impl->registry, *impl->objects,
-                                             impl->auth, *clock, impl->membership.get());
-  BERTH_RETURN_IF_ERROR(impl->server->Start());
+  server_options.rbac_policy = [rbac = started->rbac.get()] { return rbac->Current(); };
+  server_options.audit_log = started->audit.get();
+  started->server = std::make_unique<ApiServer>(server_options, started->registry, *started->objects,
+                                             started->auth, *clock, started->membership.get());
+  BERTH_RETURN_IF_ERROR(started->server->Start());
   phase_done("listener");
   spdlog::info("hub started: {}", phases);
-  return std::unique_ptr<Hub>(new Hub(std::move(impl)));
+  return hub;
 }
 
 }  // namespace berth::hub

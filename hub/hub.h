@@ -2,6 +2,7 @@
 // main.cc only parses flags and calls Hub::Start; tests start a Hub in-process the same way.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,10 +37,16 @@ struct HubOptions {
   std::string encryption_key_file;
   // Where objects live: "sqlite" (<data_dir>/berth.db, the embedded default) or "etcd" (an
   // etcd cluster, hub/etcd_store.h). The PKI and the encryption key stay in data_dir either
-  // way. One hub per etcd prefix until leader election lands (issue #22).
+  // way, except that hubs on one etcd prefix share the CA and the admin token through it.
   std::string store = "sqlite";
   EtcdClientOptions etcd;              // store "etcd": endpoints and TLS files
   std::string etcd_prefix = "/berth";  // store "etcd": the keys' prefix (no trailing '/')
+  // store "etcd": several hubs may share the prefix. One of them, elected on an etcd lease of
+  // this TTL, runs the controllers (hub/leader_election.h); they share the CA and admin token
+  // through etcd (hub/shared_pki.h) and need the same encryption key file. hub_id names this
+  // replica in the election (empty: <hostname>:<port>).
+  std::string hub_id;
+  std::chrono::seconds leader_lease{3};
   // The audit log of mutating requests (docs/OPERATIONS.md "Audit log"): a file rotated at
   // audit_log_max_size_mb keeping audit_log_max_backups old files, and/or every line on stdout.
   // Neither a path nor stdout: no audit log.
@@ -61,6 +68,7 @@ class Hub {
 
  private:
   explicit Hub(std::unique_ptr<Impl> impl);
+  Status StartControllers(const HubOptions& options, Clock& clock);
   std::unique_ptr<Impl> impl_;
 };
 

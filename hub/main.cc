@@ -184,8 +184,8 @@ void AddControllerFlags(CLI::App& app, berth::hub::HubOptions& options, bool& no
 // Where the objects live (docs/OPERATIONS.md, "The store on etcd").
 void AddStoreFlags(CLI::App& app, berth::hub::HubOptions& options) {
   app.add_option("--store", options.store,
-                 "Where objects live: sqlite (<data-dir>/berth.db) or etcd (--etcd-endpoints). Until "
-                 "leader election lands, run one hub per etcd prefix")
+                 "Where objects live: sqlite (<data-dir>/berth.db, one hub) or etcd (--etcd-endpoints; "
+                 "several hubs may share a prefix: one, elected, runs the controllers)")
       ->check(CLI::IsMember({"sqlite", "etcd"}))
       ->capture_default_str();
   app.add_option("--etcd-endpoints", options.etcd.endpoints,
@@ -204,6 +204,14 @@ void AddStoreFlags(CLI::App& app, berth::hub::HubOptions& options) {
       ->check(CLI::ExistingFile);
   app.add_option("--etcd-key", options.etcd.key_file, "--store etcd: the client certificate's key")
       ->check(CLI::ExistingFile);
+  app.add_option("--hub-id", options.hub_id,
+                 "--store etcd: this replica's name in the leader election and the leader record "
+                 "(Lease berth-hub.leader); default <hostname>:<port>");
+  app.add_option_function<int>(
+         "--leader-lease", [&options](int s) { options.leader_lease = std::chrono::seconds(s); },
+         "--store etcd: TTL of the leader's etcd lease in seconds (default 3). A dead leader's "
+         "successor runs the controllers within about this long")
+      ->check(CLI::Range(2, 60));
 }
 
 // Flags that only make sense together; a message for the first violation, empty when fine.

@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
   std::string kube_context, endpoint_url_template, log_format = "text", log_level = "info", join_token_file;
   double heartbeat_seconds = 5, resync_seconds = 2, time_scale = 1.0;
   std::vector<std::string> labels;
-  app.add_option("--hub", hub_url, "Hub URL, e.g. https://hub.example:6443")->required();
+  app.add_option("--hub", hub_url,
+                 "Hub URL, e.g. https://hub.example:6443; for several hub replicas their URLs comma-separated "
+                 "(the agent moves to the next when its hub is unreachable)")
+      ->required();
   app.add_option("--hub-ca", hub_ca_file,
                  "PEM file with the hub's CA: the only certificate the hub may chain to")
       ->required()
@@ -238,7 +241,19 @@ int main(int argc, char** argv) {
     options.join_token = *token;
   }
 
-  options.hub.server = hub_url;
+  {
+    std::vector<std::string> urls;
+    std::stringstream list(hub_url);
+    for (std::string url; std::getline(list, url, ',');) {
+      if (!url.empty()) urls.push_back(url);
+    }
+    if (urls.empty()) return Fail("--hub: no URL given");
+    options.hub.server = urls.front();
+    options.hub.fallback_servers.assign(urls.begin() + 1, urls.end());
+    options.hub.on_server_switch = [](const std::string& from, const std::string& to) {
+      spdlog::warn("hub {} unreachable: using {}", from, to);
+    };
+  }
   if (!ReadFile(hub_ca_file, &options.hub.ca_pem))
     return Fail("--hub-ca " + hub_ca_file + ": cannot read");
   options.join.backend = backend;
