@@ -25,6 +25,21 @@ function(berth_test)
   endif()
 endfunction()
 
+# The same suite once more with the hub's store on etcd (issue #22; docs/TESTING.md "On etcd"):
+# BERTH_TEST_STORE=etcd makes StoreFixture open an EtcdStore on a real etcd member, and
+# BERTH_HUB_WRAPPER makes the suites' hub launchers start berth-hub through
+# tests/support/berth-hub-on-etcd. Labelled etcd (ctest -L etcd / -LE etcd).
+function(berth_etcd_variant NAME)
+  cmake_parse_arguments(B "" "TIMEOUT" "COMMAND;LABELS;ENV" ${ARGN})
+  add_test(NAME ${NAME}_etcd COMMAND ${B_COMMAND} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  if(NOT B_TIMEOUT)
+    set(B_TIMEOUT 300)
+  endif()
+  set_tests_properties(${NAME}_etcd PROPERTIES
+    ENVIRONMENT "BERTH_BIN_DIR=${PROJECT_BINARY_DIR}/bin;BERTH_SOURCE_DIR=${PROJECT_SOURCE_DIR};BERTH_TEST_STORE=etcd;BERTH_HUB_WRAPPER=${PROJECT_SOURCE_DIR}/tests/support/berth-hub-on-etcd;${B_ENV}"
+    LABELS "etcd;${B_LABELS}" TIMEOUT ${B_TIMEOUT})
+endfunction()
+
 # Embeds a text file as `extern const std::string_view <SYMBOL>;` in a generated .cc,
 # so data files (model catalog, schemas) ship inside the binaries.
 function(berth_embed_text OUT_VAR SYMBOL FILE)

@@ -1,15 +1,23 @@
 // Test fixture: an in-process hub store with every Berth kind registered (a temp dir, the
 // SQLite store, ObjectApi) and a FakeClock. Shared by the controller and membership tests;
 // derived fixtures call StoreFixture::SetUp()/TearDown() around their own.
+//
+// With BERTH_TEST_STORE=etcd (ctest's *_etcd variants) the store is an EtcdStore instead: one
+// real etcd member per test process (/usr/bin/etcd, started on first use), each test under a
+// prefix of its own.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <string>
 
 #include "api/object.h"
+#include "hub/etcd_store.h"
+#include "hub/etcd_test_cluster.h"
 #include "hub/object_api.h"
 #include "hub/sqlite_store.h"
 #include "kinds/berth_kinds.h"
@@ -25,10 +33,38 @@ class StoreFixture : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     ASSERT_TRUE(kinds::RegisterBerthKinds(registry_).ok());
-    SqliteStoreOptions o;
-    o.path = (dir_ / "berth.db").string();
-    store_ = OpenSqliteStore(o).value();
+    if (OnEtcd()) {
+      EtcdTestCluster* etcd = SharedEtcd();
+      ASSERT_NE(etcd, nullptr) << "BERTH_TEST_STORE=etcd but etcd did not start";
+      EtcdStoreOptions o;
+      o.client = etcd->ClientOptions();
+      o.prefix = "/t" + std::to_string(++PrefixCounter());
+      auto store = OpenEtcdStore(o);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      store_ = std::move(*store);
+    } else {
+      SqliteStoreOptions o;
+      o.path = (dir_ / "berth.db").string();
+      store_ = OpenSqliteStore(o).value();
+    }
     objects_ = std::make_unique<ObjectApi>(*store_, clock_, &registry_);
+  }
+  static bool OnEtcd() {
+    const char* store = std::getenv("BERTH_TEST_STORE");
+    return store && std::string(store) == "etcd";
+  }
+  static EtcdTestCluster* SharedEtcd() {
+    static std::unique_ptr<EtcdTestCluster> cluster = [] {
+      auto c = std::make_unique<EtcdTestCluster>(1);
+      std::string why;
+      if (!EtcdTestCluster::Available() || !c->Start(&why)) c.reset();
+      return c;
+    }();
+    return cluster.get();
+  }
+  static int& PrefixCounter() {
+    static int n = 0;
+    return n;
   }
   void TearDown() override {
     objects_.reset();

@@ -10,9 +10,10 @@ WORK=$(mktemp -d "/tmp/berth-${SUITE:-kubectl}.XXXXXX")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HUB=
 start_hub() {
-  "$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" "$@" >>"$WORK/hub.log" 2>&1 &
+  # ${BERTH_HUB_WRAPPER}: ctest's *_etcd variants run the hub on its own etcd (tests/support/berth-hub-on-etcd).
+  ${BERTH_HUB_WRAPPER:-} "$BIN_DIR/berth-hub" --data-dir "$WORK/hub" --listen "127.0.0.1:$PORT" "$@" >>"$WORK/hub.log" 2>&1 &
   HUB=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 200); do
     [ -f "$WORK/hub/admin.kubeconfig" ] && curl -sk "https://127.0.0.1:$PORT/readyz" 2>/dev/null | grep -q ok && return
     sleep 0.1
   done

@@ -112,6 +112,8 @@ Status HubProcess::Spawn() {
   // Everything the child needs is built before fork: after it only async-signal-safe calls.
   std::vector<std::string> args = {options_.binary, "--data-dir", data_dir_, "--listen",
                                    "127.0.0.1:" + std::to_string(port_)};
+  // ctest's *_etcd variants: tests/support/berth-hub-on-etcd runs the hub on its own etcd.
+  if (const char* wrapper = std::getenv("BERTH_HUB_WRAPPER"); wrapper && *wrapper) args.insert(args.begin(), wrapper);
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -32,8 +32,11 @@ class HubProcess:
         self.kubeconfig = os.path.join(self.data_dir, "admin.kubeconfig")
         self.ca = os.path.join(self.data_dir, "pki", "ca.crt")
         self._log = open(self.log_path, "w")
+        # BERTH_HUB_WRAPPER: ctest's *_etcd variants run the hub on its own etcd
+        # (tests/support/berth-hub-on-etcd).
+        wrapper = [os.environ["BERTH_HUB_WRAPPER"]] if os.environ.get("BERTH_HUB_WRAPPER") else []
         self.proc = subprocess.Popen(
-            [os.path.join(os.environ["BERTH_BIN_DIR"], "berth-hub"), "--data-dir", self.data_dir,
+            wrapper + [os.path.join(os.environ["BERTH_BIN_DIR"], "berth-hub"), "--data-dir", self.data_dir,
              "--listen", "127.0.0.1:%d" % self.port] + list(extra_args), stdout=self._log, stderr=subprocess.STDOUT)
         for _ in range(200):
             if os.path.exists(self.ca) and os.path.exists(self.kubeconfig):
