@@ -146,6 +146,16 @@ class EtcdStore final : public Store {
     return mirror_.Watch(options, std::move(sink));
   }
   void Unwatch(uint64_t id) override { mirror_.Unwatch(id); }
+  Status Sync() override {
+    // A linearizable read's header carries the cluster's latest revision.
+    auto latest = writer_client_->Range(options_.prefix, "", 0, 1);
+    if (!latest.ok()) return latest.status().WithContext("etcd store " + options_.prefix + ": sync");
+    if (!WaitForMirror(latest->revision)) {
+      return Status::Unavailable("etcd store " + options_.prefix + ": the watch has not reached revision " +
+                                 std::to_string(latest->revision) + " yet");
+    }
+    return Status::Ok();
+  }
   int64_t CurrentRevision() const override { return mirror_.CurrentRevision(); }
   int64_t CompactedRevision() const override { return mirror_.CompactedRevision(); }
 
@@ -602,7 +612,7 @@ class EtcdStore final : public Store {
   }
 
   // Read-your-writes: the callback runs once the mirror (Get, List, watches) shows `revision`.
-  void WaitForMirror(int64_t revision) {
+  bool WaitForMirror(int64_t revision) {
     std::unique_lock<std::mutex> lock(caught_up_mu_);
     const bool ok = caught_up_cv_.wait_for(lock, options_.catch_up_timeout, [&] {
       return Stopping() || mirror_.CurrentRevision() >= revision;
@@ -611,6 +621,7 @@ class EtcdStore final : public Store {
       spdlog::warn("etcd store {}: revision {} committed but the watch has not shown it after {} ms",
                    options_.prefix, revision, options_.catch_up_timeout.count());
     }
+    return ok;
   }
 
   // Taking the mutex orders this wake-up after a waiter's check of the revision.
@@ -630,7 +641,7 @@ class EtcdStore final : public Store {
   }
 
   const EtcdStoreOptions options_;
-  const std::unique_ptr<EtcdClient> writer_client_;  // writer thread
+  const std::unique_ptr<EtcdClient> writer_client_;  // writer thread, and Sync (thread-safe)
   const std::unique_ptr<EtcdClient> watch_client_;   // watch thread (and Open)
   StoreMirror mirror_;  // published by the watch thread only
   const ValueCodec codec_;

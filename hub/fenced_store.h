@@ -25,6 +25,7 @@ class FencedStore final : public Store {
     return inner_.Watch(options, std::move(sink));
   }
   void Unwatch(uint64_t id) override { inner_.Unwatch(id); }
+  Status Sync() override { return inner_.Sync(); }
   int64_t CurrentRevision() const override { return inner_.CurrentRevision(); }
   int64_t CompactedRevision() const override { return inner_.CompactedRevision(); }
 

@@ -197,6 +197,10 @@ void Membership::Join(const std::string& authorization, const json& body, JoinDo
   // Decide on what is stored now, read-only, so a refused join changes nothing; the token
   // and the member are checked again when they are written (ConsumeToken, UpsertMember).
   auto stored_token = objects_.store().Get({tokens_.resource(), "", join->token_id});
+  if (stored_token.status().code() == StatusCode::kNotFound) {
+    // Created a moment ago through another hub replica? Make sure this one has seen it.
+    if (objects_.store().Sync().ok()) stored_token = objects_.store().Get({tokens_.resource(), "", join->token_id});
+  }
   Status usable = CheckTokenUsable(stored_token.ok() ? &*stored_token : nullptr, join->secret,
                                    join->cluster, join->now);
   if (!usable.ok()) {

@@ -150,6 +150,11 @@ void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const Resourc
   }
   if (rp.subresource == "httproute") return GetHttpRoute(req, kind, rp, query, start);
   auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+  if (got.status().code() == StatusCode::kNotFound && objects_.store().Sync().ok()) {
+    // Hub replicas on etcd: a create through another replica a moment ago must not be a 404
+    // here (a GET is a consistent read, as in Kubernetes). One etcd round trip, on misses only.
+    got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+  }
   if (got.ok() && kind.is_view()) {
     auto view = kind.to_view(*got);
     if (view) {

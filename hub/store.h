@@ -135,6 +135,13 @@ class Store {
   virtual StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) = 0;
   virtual void Unwatch(uint64_t id) = 0;
 
+  // Waits (bounded) until reads show every write any writer had committed when it was called.
+  // Reads are served from memory, so on a store several hubs share (EtcdStore) another hub's
+  // write of a moment ago may not show yet: a read that must not miss it (a join with a token
+  // just created through another hub) syncs first. One etcd round trip; SqliteStore has a
+  // single writer and returns at once. Never from the writer's callbacks.
+  virtual Status Sync() { return Status::Ok(); }
+
   // The latest committed revision.
   virtual int64_t CurrentRevision() const = 0;
   // The oldest revision a watch can resume from.

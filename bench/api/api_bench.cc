@@ -28,6 +28,7 @@
 
 #include "api/clock.h"
 #include "api/kinds.h"
+#include "hub/etcd_test_cluster.h"
 #include "hub/hub.h"
 #include "kinds/berth_kinds.h"
 #include "hub/object_api.h"
@@ -195,7 +196,24 @@ int main(int argc, char** argv) {
          "--client-io-threads", client_io_threads,
          "cpprestsdk I/O threads in this (client) process; 0 keeps the library default (40)")
       ->capture_default_str();
+  int etcd_members = 0;
+  app.add_option("--etcd-members", etcd_members,
+                 "http layer: 0 runs the hub on SQLite; N on an etcd cluster of N real members started "
+                 "here (--store etcd, a fresh prefix per level)")
+      ->check(CLI::Range(0, 5))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<berth::hub::EtcdTestCluster> etcd;
+  std::string etcd_endpoints;
+  if (etcd_members > 0) {
+    etcd = std::make_unique<berth::hub::EtcdTestCluster>(etcd_members);
+    std::string why;
+    if (!etcd->Start(&why)) {
+      std::fprintf(stderr, "%s\n", why.c_str());
+      return 1;
+    }
+    for (const auto& e : etcd->Endpoints()) etcd_endpoints += (etcd_endpoints.empty() ? "" : ",") + e;
+  }
   // The clients share the machine with the hub: a small I/O pool keeps their overhead (thread
   // wake-ups) from eating the hub's CPU. It must be set before cpprestsdk is first used.
   berth::testing::PrepareBenchClients(client_io_threads);
@@ -210,8 +228,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", tmp.status().ToString().c_str());
     return 1;
   }
-  std::printf("berth-api-bench: %.1f s per level, kind %s, %u hardware threads\n", seconds,
-              kind_name.c_str(), std::thread::hardware_concurrency());
+  std::printf("berth-api-bench: %.1f s per level, kind %s, %u hardware threads, hub store %s\n", seconds,
+              kind_name.c_str(), std::thread::hardware_concurrency(),
+              etcd ? ("etcd (" + std::to_string(etcd_members) + " members)").c_str() : "sqlite");
   PrintHeader();
 
   berth::api::KindRegistry registry;
@@ -272,6 +291,10 @@ int main(int argc, char** argv) {
       berth::testing::HubProcessOptions options;
       options.data_dir = *tmp + "/hub-" + std::to_string(run);
       options.extra_args = {"--log-level", "warn"};
+      if (etcd) {
+        options.extra_args.insert(options.extra_args.end(), {"--store", "etcd", "--etcd-endpoints", etcd_endpoints,
+                                                             "--etcd-prefix", "/b" + std::to_string(run)});
+      }
       auto hub = berth::testing::HubProcess::Start(options);
       if (!hub.ok()) {
         std::fprintf(stderr, "%s\n", hub.status().ToString().c_str());

@@ -21,7 +21,9 @@
 
 #include "api/clock.h"
 #include "api/rest_client.h"
+#include "hub/etcd_test_cluster.h"
 #include "hub/pki.h"
+#include "hub/secret_encryption.h"
 #include "member-agent/heartbeat.h"
 #include "member-agent/hub_api.h"
 #include "member-agent/inventory.h"
@@ -89,6 +91,54 @@ struct Member {
   Steady::time_point next_lease, next_inventory;
 };
 
+// The hubs under test: one on SQLite, or N sharing an etcd cluster started here (with one
+// encryption key, as HA hubs must).
+struct Hubs {
+  std::unique_ptr<berth::hub::EtcdTestCluster> etcd;
+  std::vector<std::unique_ptr<berth::testing::HubProcess>> processes;
+  double CpuSeconds() const {
+    double sum = 0;
+    for (const auto& h : processes) sum += ProcessCpuSeconds(h->pid());
+    return sum;
+  }
+  double RssMiB() const {
+    double sum = 0;
+    for (const auto& h : processes) sum += ProcessRssMiB(h->pid());
+    return sum;
+  }
+};
+
+berth::StatusOr<std::unique_ptr<Hubs>> StartHubs(int count, int etcd_members, const std::vector<std::string>& hub_args) {
+  auto hubs = std::make_unique<Hubs>();
+  std::vector<std::string> store_args;
+  if (etcd_members > 0) {
+    hubs->etcd = std::make_unique<berth::hub::EtcdTestCluster>(etcd_members);
+    std::string why;
+    if (!hubs->etcd->Start(&why)) return berth::Status::Unavailable(why);
+    auto dir = berth::testing::MakeTempDir("berth-member-bench-key");
+    if (!dir.ok()) return dir.status();
+    const std::string key = *dir + "/encryption.key";
+    auto text = berth::hub::SecretCipher::NewKeyFileText();
+    if (!text.ok()) return text.status();
+    BERTH_RETURN_IF_ERROR(berth::WriteFileAtomic(key, *text, 0600));
+    std::string endpoints;
+    for (const auto& e : hubs->etcd->Endpoints()) endpoints += (endpoints.empty() ? "" : ",") + e;
+    store_args = {"--store", "etcd", "--etcd-endpoints", endpoints, "--etcd-prefix", "/bench",
+                  "--encryption-key-file", key};
+  }
+  for (int i = 0; i < count; ++i) {
+    berth::testing::HubProcessOptions options;
+    options.extra_args = {"--log-level", "warn"};
+    options.extra_args.insert(options.extra_args.end(), store_args.begin(), store_args.end());
+    if (etcd_members > 0) options.extra_args.insert(options.extra_args.end(), {"--hub-id", "hub-" + std::to_string(i)});
+    options.extra_args.insert(options.extra_args.end(), hub_args.begin(), hub_args.end());
+    auto hub = berth::testing::HubProcess::Start(options);  // one at a time: the first publishes the PKI
+    if (!hub.ok()) return hub.status();
+    hubs->processes.push_back(std::move(*hub));
+  }
+  return hubs;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,21 +166,33 @@ int main(int argc, char** argv) {
   std::vector<std::string> hub_args;
   app.add_option("--hub-arg", hub_args,
                  "Extra flag for the berth-hub it starts (repeatable), e.g. --hub-arg=--no-controllers");
+  int hub_count = 1, etcd_members = 0;
+  app.add_option("--hubs", hub_count,
+                 "berth-hub replicas; more than one needs --etcd-members. Member i talks to hub i % N")
+      ->check(CLI::Range(1, 9))
+      ->capture_default_str();
+  app.add_option("--etcd-members", etcd_members,
+                 "0: each hub on SQLite; N: the hubs share a store on N real etcd members started here")
+      ->check(CLI::Range(0, 5))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (hub_count > 1 && etcd_members == 0) {
+    std::cerr << "--hubs " << hub_count << " needs --etcd-members (hubs share one store only on etcd)\n";
+    return 2;
+  }
   berth::testing::PrepareBenchClients(client_io_threads);
   spdlog::set_level(spdlog::level::warn);
 
-  berth::testing::HubProcessOptions hub_options;
-  hub_options.extra_args = {"--log-level", "warn"};
-  hub_options.extra_args.insert(hub_options.extra_args.end(), hub_args.begin(), hub_args.end());
-  auto hub = berth::testing::HubProcess::Start(hub_options);
-  if (!hub.ok()) {
-    std::cerr << "cannot start berth-hub: " << hub.status().ToString() << "\n";
+  auto started = StartHubs(hub_count, etcd_members, hub_args);
+  if (!started.ok()) {
+    std::cerr << "cannot start berth-hub: " << started.status().ToString() << "\n";
     return 1;
   }
-  std::cerr << "berth-hub pid " << (*hub)->pid() << "\n";
-  auto admin_config = (*hub)->AdminConfig();
-  auto admin = (*hub)->NewClient();
+  std::unique_ptr<Hubs> hubs = std::move(*started);
+  for (const auto& h : hubs->processes) std::cerr << "berth-hub pid " << h->pid() << " at " << h->url() << "\n";
+  auto& hub = hubs->processes.front();
+  auto admin_config = hub->AdminConfig();
+  auto admin = hub->NewClient();
   if (!admin_config.ok() || !admin.ok()) return 1;
   auto shared_admin = berth::agent::RestHubApi::Create(*admin_config);
   if (!shared_admin.ok()) return 1;
@@ -160,6 +222,7 @@ int main(int argc, char** argv) {
               continue;
             }
             berth::ClientConfig hub_config = *admin_config;
+            hub_config.server = hubs->processes[static_cast<size_t>(i) % hubs->processes.size()]->url();
             hub_config.bearer_token.clear();
             auto credential = berth::agent::JoinHub(hub_config, id + "." + secret,
                                                     {m.name, "sim", {}, "bench", "", ""});
@@ -214,10 +277,10 @@ int main(int argc, char** argv) {
   std::atomic<bool> measuring{false};
   std::thread sampler([&] {
     std::this_thread::sleep_until(measure_from);
-    cpu_start = ProcessCpuSeconds((*hub)->pid());
+    cpu_start = hubs->CpuSeconds();
     measuring = true;
     while (Steady::now() < end) {
-      rss_max = std::max(rss_max, ProcessRssMiB((*hub)->pid()));
+      rss_max = std::max(rss_max, hubs->RssMiB());
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   });
@@ -283,10 +346,11 @@ int main(int argc, char** argv) {
   }
   for (auto& w : workers) w.join();
   sampler.join();
-  double cpu = ProcessCpuSeconds((*hub)->pid()) - cpu_start;
+  double cpu = hubs->CpuSeconds() - cpu_start;
   double window = measure_s;
-  std::printf("members=%d period=%.1fs window=%.0fs credentials=%s threads=%d\n", members, period_s,
-              window, credentials.c_str(), threads);
+  std::printf("members=%d period=%.1fs window=%.0fs credentials=%s threads=%d hubs=%d store=%s\n", members,
+              period_s, window, credentials.c_str(), threads, hub_count,
+              etcd_members ? ("etcd (" + std::to_string(etcd_members) + " members)").c_str() : "sqlite");
   std::printf("lease renewals: %lld (%.1f/s)  p50=%.2f ms  p99=%.2f ms  max=%.2f ms\n",
               static_cast<long long>(lease_count.load()),
               static_cast<double>(lease_count.load()) / window, Percentile(lease_ms, 0.5),
@@ -299,7 +363,7 @@ int main(int argc, char** argv) {
       "keep up)\n",
       Percentile(lateness_ms, 0.5), Percentile(lateness_ms, 0.99));
   std::printf("errors: %lld\n", static_cast<long long>(errors.load()));
-  std::printf("hub CPU: %.1f%% of one core  hub RSS: %.0f MiB (max in window)\n",
+  std::printf("hub CPU: %.1f%% of one core  hub RSS: %.0f MiB (max in window; both summed over the hubs)\n",
               100.0 * cpu / window, rss_max);
   return 0;
 }
