@@ -7,7 +7,7 @@
 #include <future>
 #include <thread>
 
-#include "hub/etcd_test_cluster.h"
+#include "hub/etcd_test_fixture.h"
 
 namespace berth::hub {
 namespace {
@@ -35,19 +35,10 @@ TEST(EtcdClientOptionsTest, BadEndpointsAndTlsFilesAreRejectedUpFront) {
   EXPECT_EQ(NewEtcdClient(o).status().code(), StatusCode::kBadRequest);
 }
 
-class EtcdClientTest : public ::testing::Test {
+class EtcdClientTest : public EtcdFixture {
  protected:
-  void SetUp() override {
-    if (!EtcdTestCluster::Available()) GTEST_SKIP() << "no " << EtcdTestCluster::kBinary;
-    cluster_ = std::make_unique<EtcdTestCluster>(1);
-    std::string why;
-    ASSERT_TRUE(cluster_->Start(&why)) << why;
-    client_ = NewEtcdClient(cluster_->ClientOptions()).value();
-  }
   static EtcdOp Put(const std::string& key, const std::string& value) { return {EtcdOp::Type::kPut, key, value, 0}; }
 
-  std::unique_ptr<EtcdTestCluster> cluster_;
-  std::unique_ptr<EtcdClient> client_;
 };
 
 TEST_F(EtcdClientTest, AnEndpointThatRefusesIsSkipped) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "hub/etcd_store.h"
-#include "hub/etcd_test_cluster.h"
+#include "hub/etcd_test_fixture.h"
 #include "hub/fenced_store.h"
 
 namespace berth::hub {
@@ -30,15 +30,8 @@ struct Candidate {
   std::vector<std::string> deposals;   // why each ended
 };
 
-class LeaderElectionTest : public ::testing::Test {
+class LeaderElectionTest : public EtcdFixture {
  protected:
-  void SetUp() override {
-    if (!EtcdTestCluster::Available()) GTEST_SKIP() << "no " << EtcdTestCluster::kBinary;
-    cluster_ = std::make_unique<EtcdTestCluster>(1);
-    std::string why;
-    ASSERT_TRUE(cluster_->Start(&why)) << why;
-    admin_ = NewEtcdClient(cluster_->ClientOptions()).value();
-  }
 
   std::unique_ptr<Candidate> Campaign(const std::string& identity) {
     auto c = std::make_unique<Candidate>();
@@ -70,8 +63,6 @@ class LeaderElectionTest : public ::testing::Test {
     return done();
   }
 
-  std::unique_ptr<EtcdTestCluster> cluster_;
-  std::unique_ptr<EtcdClient> admin_;
 };
 
 TEST_F(LeaderElectionTest, ExactlyOneLeadsAndAStandbyTakesOverWhenItResigns) {
@@ -82,7 +73,7 @@ TEST_F(LeaderElectionTest, ExactlyOneLeadsAndAStandbyTakesOverWhenItResigns) {
   EXPECT_TRUE(a->election->leading());
   EXPECT_FALSE(b->election->leading());
   EXPECT_EQ(b->election->last_seen_leader(), "hub-a");
-  auto holder = admin_->Range(kKey, "");
+  auto holder = client_->Range(kKey, "");
   ASSERT_TRUE(holder.ok() && holder->kvs.size() == 1);
   EXPECT_EQ(holder->kvs[0].value, "hub-a");
 
@@ -109,7 +100,7 @@ TEST_F(LeaderElectionTest, ALeaderWhoseLeaseIsGoneStepsDownAndIsSucceeded) {
     std::lock_guard<std::mutex> lock(a->mu);
     lease = a->terms.at(0).lease;
   }
-  ASSERT_TRUE(admin_->RevokeLease(lease).ok());
+  ASSERT_TRUE(client_->RevokeLease(lease).ok());
   ASSERT_TRUE(WaitUntil([&] { return !a->election->leading(); }, 3s));
   ASSERT_TRUE(WaitUntil([&] { return b->election->leading() || a->election->leading(); }, 3s));
   std::lock_guard<std::mutex> lock(a->mu);
@@ -141,7 +132,7 @@ TEST_F(LeaderElectionTest, ADeposedLeadersFencedWritesFail) {
   ASSERT_TRUE(old_leader.Apply({{"things", "", "x"}, set(1)}).ok());
 
   auto b = Campaign("hub-b");
-  ASSERT_TRUE(admin_->RevokeLease(first.lease).ok());  // a's lease is gone: b takes over
+  ASSERT_TRUE(client_->RevokeLease(first.lease).ok());  // a's lease is gone: b takes over
   ASSERT_TRUE(WaitUntil([&] { return b->election->leading(); }, 3s));
   LeaderTerm second;
   {

@@ -6,21 +6,18 @@
 #include <filesystem>
 
 #include "api/kubeconfig.h"
-#include "hub/etcd_test_cluster.h"
+#include "hub/etcd_test_fixture.h"
 
 namespace berth::hub {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SharedPkiTest : public ::testing::Test {
+class SharedPkiTest : public EtcdFixture {
  protected:
   void SetUp() override {
-    if (!EtcdTestCluster::Available()) GTEST_SKIP() << "no " << EtcdTestCluster::kBinary;
-    cluster_ = std::make_unique<EtcdTestCluster>(1);
-    std::string why;
-    ASSERT_TRUE(cluster_->Start(&why)) << why;
-    etcd_ = NewEtcdClient(cluster_->ClientOptions()).value();
+    EtcdFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     dir_ = fs::temp_directory_path() / ("berth-shared-pki-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     cipher_ = std::make_unique<SecretCipher>(SecretCipher::FromKeyFile(SecretCipher::NewKeyFileText().value(), "k").value());
@@ -35,16 +32,14 @@ class SharedPkiTest : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<EtcdTestCluster> cluster_;
-  std::unique_ptr<EtcdClient> etcd_;
   std::unique_ptr<SecretCipher> cipher_;
   fs::path dir_;
 };
 
 TEST_F(SharedPkiTest, ReplicasShareTheCaAndAdminTokenButNotTheServingCert) {
-  auto first = EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
+  auto first = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  auto second = EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
+  auto second = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(first->ca_pem, second->ca_pem);
   EXPECT_EQ(first->admin_token_sha256, second->admin_token_sha256);
@@ -57,14 +52,14 @@ TEST_F(SharedPkiTest, ReplicasShareTheCaAndAdminTokenButNotTheServingCert) {
   EXPECT_EQ(k1.server, "https://hub-1.example:6443") << "each kubeconfig names its own replica";
 
   // The record in etcd is sealed: neither the CA key nor the token appear in it.
-  auto raw = etcd_->Range("/t.hub/pki", "").value();
+  auto raw = client_->Range("/t.hub/pki", "").value();
   ASSERT_EQ(raw.kvs.size(), 1u);
   EXPECT_TRUE(SecretCipher::IsSealed(raw.kvs[0].value));
   EXPECT_EQ(raw.kvs[0].value.find("PRIVATE KEY"), std::string::npos);
   EXPECT_EQ(raw.kvs[0].value.find(k0.bearer_token), std::string::npos);
 
   // A restart of a replica keeps it all.
-  auto again = EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
+  auto again = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->server_cert_pem, second->server_cert_pem);
   EXPECT_FALSE(again->issued_admin_token);
@@ -73,9 +68,9 @@ TEST_F(SharedPkiTest, ReplicasShareTheCaAndAdminTokenButNotTheServingCert) {
 TEST_F(SharedPkiTest, AReplicaWithADifferentLocalCaAdoptsTheSharedOne) {
   auto lone = EnsureHubPki(Options("hub-1", "hub-1.example"));  // started alone before
   ASSERT_TRUE(lone.ok());
-  auto first = EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
+  auto first = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
   ASSERT_TRUE(first.ok());
-  auto joined = EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
+  auto joined = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
   EXPECT_NE(lone->ca_pem, joined->ca_pem);
   EXPECT_EQ(first->ca_pem, joined->ca_pem);
@@ -83,9 +78,9 @@ TEST_F(SharedPkiTest, AReplicaWithADifferentLocalCaAdoptsTheSharedOne) {
 }
 
 TEST_F(SharedPkiTest, AnotherEncryptionKeyIsRefusedNamingIt) {
-  ASSERT_TRUE(EnsureSharedHubPki(*etcd_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example")).ok());
+  ASSERT_TRUE(EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example")).ok());
   auto other = SecretCipher::FromKeyFile(SecretCipher::NewKeyFileText().value(), "/etc/berth/other.key").value();
-  auto refused = EnsureSharedHubPki(*etcd_, "/t.hub/pki", other, Options("hub-1", "hub-1.example"));
+  auto refused = EnsureSharedHubPki(*client_, "/t.hub/pki", other, Options("hub-1", "hub-1.example"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("/etc/berth/other.key"), std::string::npos) << refused.status().message();
@@ -97,15 +92,15 @@ TEST_F(SharedPkiTest, AnotherEncryptionKeyIsRefusedNamingIt) {
 TEST_F(SharedPkiTest, ARotatedKeyReSealsTheRecord) {
   const std::string old_text = SecretCipher::NewKeyFileText().value();
   auto old_key = SecretCipher::FromKeyFile(old_text, "k").value();
-  auto first = EnsureSharedHubPki(*etcd_, "/t.hub/pki", old_key, Options("hub-0", "hub-0.example"));
+  auto first = EnsureSharedHubPki(*client_, "/t.hub/pki", old_key, Options("hub-0", "hub-0.example"));
   ASSERT_TRUE(first.ok());
   const std::string new_text = SecretCipher::NewKeyFileText().value();
   auto rotated = SecretCipher::FromKeyFile(new_text + old_text, "k").value();
-  ASSERT_TRUE(EnsureSharedHubPki(*etcd_, "/t.hub/pki", rotated, Options("hub-0", "hub-0.example")).ok());
-  auto raw = etcd_->Range("/t.hub/pki", "").value();
+  ASSERT_TRUE(EnsureSharedHubPki(*client_, "/t.hub/pki", rotated, Options("hub-0", "hub-0.example")).ok());
+  auto raw = client_->Range("/t.hub/pki", "").value();
   EXPECT_EQ(SecretCipher::KeyIdOf(raw.kvs.at(0).value), rotated.primary_key_id());
   auto new_only = SecretCipher::FromKeyFile(new_text, "k").value();
-  auto later = EnsureSharedHubPki(*etcd_, "/t.hub/pki", new_only, Options("hub-1", "hub-1.example"));
+  auto later = EnsureSharedHubPki(*client_, "/t.hub/pki", new_only, Options("hub-1", "hub-1.example"));
   ASSERT_TRUE(later.ok()) << later.status().ToString();
   EXPECT_EQ(later->ca_pem, first->ca_pem);
 }

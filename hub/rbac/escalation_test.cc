@@ -2,29 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/rbac/rbac_test_builders.h"
+
 namespace berth::rbac {
 namespace {
 
 using Strings = std::vector<std::string>;
 
-Role MakeRole(std::string ns, std::string name, std::vector<PolicyRule> rules) {
-  Role r;
-  r.ns = std::move(ns);
-  r.name = std::move(name);
-  r.rules = std::move(rules);
-  return r;
-}
-
-RoleBinding Bind(std::string ns, std::string name, RoleRef ref, std::vector<Subject> subjects) {
-  RoleBinding b;
-  b.ns = std::move(ns);
-  b.name = std::move(name);
-  b.role_ref = std::move(ref);
-  b.subjects = std::move(subjects);
-  return b;
-}
-
-Subject User(std::string name) { return {Subject::Kind::kUser, std::move(name), ""}; }
+using test::Bind;
+using test::MakeRole;
+using test::User;
 
 const PolicyRule kWsWrite{{"get", "list", "create", "patch"}, {"berth.dev"}, {"workspaces"}, {}, {}};
 const PolicyRule kSecretsRead{{"get"}, {""}, {"secrets"}, {}, {}};

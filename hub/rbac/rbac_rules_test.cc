@@ -2,32 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/rbac/rbac_test_builders.h"
+
 namespace berth::rbac {
 namespace {
 
 using nlohmann::json;
 using Strings = std::vector<std::string>;
 
-Role MakeRole(std::string ns, std::string name, std::vector<PolicyRule> rules) {
-  Role r;
-  r.ns = std::move(ns);
-  r.name = std::move(name);
-  r.rules = std::move(rules);
-  return r;
-}
-
-RoleBinding Bind(std::string ns, std::string name, RoleRef ref, std::vector<Subject> subjects) {
-  RoleBinding b;
-  b.ns = std::move(ns);
-  b.name = std::move(name);
-  b.role_ref = std::move(ref);
-  b.subjects = std::move(subjects);
-  return b;
-}
-
-Subject User(std::string name) { return {Subject::Kind::kUser, std::move(name), ""}; }
-Subject Group(std::string name) { return {Subject::Kind::kGroup, std::move(name), ""}; }
-Subject Sa(std::string name, std::string ns = "") { return {Subject::Kind::kServiceAccount, std::move(name), std::move(ns)}; }
+using test::Bind;
+using test::MakeRole;
+using test::User;
+using test::Group;
+using test::Sa;
 
 RequestAttributes Req(std::string user, std::string verb, std::string group, std::string resource,
                       std::string ns = "", std::string name = "", std::string sub = "",

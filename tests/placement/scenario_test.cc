@@ -17,6 +17,7 @@
 #include "placement/sizing.h"
 #include "placement/workspace_request.h"
 #include "workspace/workspace_types.h"
+#include "tests/support/scenario_files.h"
 
 namespace berth::placement {
 namespace {
@@ -24,26 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path ScenarioDir() {
-  const char* src = std::getenv("BERTH_SOURCE_DIR");
-  return fs::path(src ? src : ".") / "tests" / "placement" / "scenarios";
-}
-
-std::vector<std::string> ScenarioFiles() {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(ScenarioDir())) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path ScenarioDir() { return berth::testing::ScenarioDir("placement"); }
+std::vector<std::string> ScenarioFiles() { return berth::testing::ScenarioFiles("placement"); }
+std::string ReadFile(const fs::path& p) { return berth::testing::ReadScenarioText(p); }
 
 FixedSize ParseSize(const json& j) {
   FixedSize s;

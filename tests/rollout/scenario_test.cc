@@ -19,6 +19,7 @@
 #include "api/yaml_json.h"
 #include "policies/rollout_strategy.h"
 #include "rollout/rollout.h"
+#include "tests/support/scenario_files.h"
 
 namespace berth::rollout {
 namespace {
@@ -28,26 +29,9 @@ using nlohmann::json;
 
 const Clock::TimePoint kStart(Clock::Duration(1'767'225'600'000));  // 2026-01-01T00:00:00Z
 
-fs::path ScenarioDir() {
-  const char* src = std::getenv("BERTH_SOURCE_DIR");
-  return fs::path(src ? src : ".") / "tests" / "rollout" / "scenarios";
-}
-
-std::vector<std::string> ScenarioFiles() {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(ScenarioDir())) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().filename().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path ScenarioDir() { return berth::testing::ScenarioDir("rollout"); }
+std::vector<std::string> ScenarioFiles() { return berth::testing::ScenarioFiles("rollout"); }
+std::string ReadFile(const fs::path& p) { return berth::testing::ReadScenarioText(p); }
 
 std::string Text(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
