@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -73,21 +74,52 @@ Status CheckPortFree(const std::string& host, int port) {
   return Status::Ok();
 }
 
-StatusOr<int> PickFreePort() {
+namespace {
+
+// Binds 127.0.0.1:port (0: any) and returns the port bound, or -1.
+int TryBind(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Internal(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Status::Internal(std::string("pick a free port: ") + std::strerror(err));
+  int bound = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
   }
   ::close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
+  return bound;
+}
+
+// The lowest port the kernel hands out for port-0 binds (ip_local_port_range).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+}  // namespace
+
+// A port chosen now is only used when the child binds it, a moment later. Ports from the
+// kernel's ephemeral range could meanwhile go to any port-0 bind (an agent's admin listener
+// took the gateway's metrics port once), so the port is drawn below that range.
+StatusOr<int> PickFreePort() {
+  const int high = std::min(EphemeralLow(), 65536) - 1;
+  constexpr int kLow = 20000;
+  if (high > kLow + 1000) {
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> pick(kLow, high);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (int port = TryBind(pick(rng)); port > 0) return port;
+    }
+  }
+  const int port = TryBind(0);
+  if (port < 0) return Status::Internal(std::string("pick a free port: ") + std::strerror(errno));
+  return port;
 }
 
 LocalFleet::LocalFleet(const std::string& dir)

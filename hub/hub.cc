@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -129,6 +130,26 @@ StatusOr<std::unique_ptr<EtcdClient>> ElectionClient(const HubOptions& options) 
   return NewEtcdClient(o);
 }
 
+// A hub started beside its etcd members (systemd, a StatefulSet, a test) may come up first:
+// it waits for them up to a minute, saying so, before it gives up.
+Status WaitForEtcd(EtcdClient& etcd, const std::vector<std::string>& endpoints) {
+  constexpr auto kPatience = std::chrono::seconds(60);
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  auto next_note = std::chrono::steady_clock::now();
+  while (true) {
+    auto revision = etcd.CurrentRevision();
+    if (revision.ok()) return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return revision.status().WithContext("etcd did not answer within 60 s");
+    }
+    if (std::chrono::steady_clock::now() >= next_note) {
+      spdlog::warn("waiting for etcd ({}): {}", fmt::join(endpoints, ","), revision.status().message());
+      next_note += std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 // The CA, serving certificate and admin token: this hub's own (SQLite), or shared by every
 // hub on the etcd prefix.
 StatusOr<HubPki> EnsurePki(const HubOptions& options, const HubPkiOptions& pki_options, EtcdClient* etcd,
@@ -217,6 +238,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
     auto etcd = ElectionClient(options);
     if (!etcd.ok()) return etcd.status();
     impl->election_etcd = std::move(*etcd);
+    BERTH_RETURN_IF_ERROR(WaitForEtcd(*impl->election_etcd, options.etcd.endpoints));
   }
   auto pki = EnsurePki(options, pki_options, impl->election_etcd.get(), **keys);
   if (!pki.ok()) return pki.status().WithContext("PKI in " + options.data_dir);
