@@ -22,12 +22,14 @@ using namespace std::chrono_literals;
 constexpr const char* kKey = "/berth-test.hub/leader";
 
 // One campaigning replica and what it saw.
+// Members in this order: `election` goes first, its last callback (resigning) still writing
+// into `deposals`.
 struct Candidate {
   std::unique_ptr<EtcdClient> etcd;
-  std::unique_ptr<LeaderElection> election;
   std::mutex mu;
   std::vector<LeaderTerm> terms;       // every term it was elected for
   std::vector<std::string> deposals;   // why each ended
+  std::unique_ptr<LeaderElection> election;
 };
 
 class LeaderElectionTest : public EtcdFixture {
