@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
+#include <string>
 
 #include "api/kubeconfig.h"
 
@@ -26,7 +28,17 @@ StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig
   }
   auto config = LoadKubeconfigFile(path);
   if (!config.ok()) return config.status().WithContext("kubeconfig " + path);
-  return RestClient::Create(std::move(*config));
+  // Hub replicas without a load balancer: BERTH_HUB_FALLBACK_SERVERS lists the others' URLs,
+  // comma-separated; a request that cannot reach the kubeconfig's server moves on to them.
+  if (const char* more = std::getenv("BERTH_HUB_FALLBACK_SERVERS"); more && *more) {
+    std::stringstream list(more);
+    for (std::string url; std::getline(list, url, ',');) {
+      if (!url.empty()) config->fallback_servers.push_back(url);
+    }
+  }
+  auto client = RestClient::Create(std::move(*config));
+  if (!client.ok()) return client.status().WithContext("BERTH_HUB_FALLBACK_SERVERS or kubeconfig " + path);
+  return client;
 }
 
 StatusOr<int64_t> ParseDurationSeconds(const std::string& text) {

@@ -42,6 +42,10 @@ def healthy(c, hub, name):
                for x in mc.get("status", {}).get("conditions", []))
 
 
+def live_hub(c):
+    return [i for i in range(3) if c.procs["hub-%d" % i].poll() is None][0]
+
+
 def settle(c, via):
     """Every hub and agent running, chat placed, all members Healthy."""
     for i in range(3):
@@ -105,7 +109,8 @@ def main():
         baseline, late, takeovers = [], [], []
         for trial in range(args.trials):
             for kill_leader in (False, True):
-                via = (leader_index(c, 0) + 1) % 3
+                settle(c, live_hub(c))
+                via = (leader_index(c, live_hub(c)) + 1) % 3
                 victim = settle(c, via)[0]
                 time.sleep(2)
                 moved, takeover, via = failover_seconds(c, via, victim, kill_leader)

@@ -277,7 +277,13 @@ def scenario(c, checks):
     takeover = time.monotonic() - killed_at
     checks.ok(takeover <= LEASE_TTL + 2, "leader hub-%d SIGKILLed: %s leads %.1f s later (goal <= 5 s)" % (
         leader, new["holderIdentity"], takeover), takeover)
-    time.sleep(3)
+    # berthctl with the dead hub's kubeconfig and the others as fallbacks still answers.
+    r = subprocess.run([os.path.join(BIN, "berthctl"), "rollout", "status", "chat", "-n", "ha"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, KUBECONFIG=c.kubeconfig(leader),
+                                                       BERTH_HUB_FALLBACK_SERVERS=",".join(c.hub_url(i) for i in others)))
+    checks.ok(r.returncode in (0, 1) and "chat" in r.stdout,
+              "berthctl with the dead hub's kubeconfig and BERTH_HUB_FALLBACK_SERVERS answers", r.stdout + r.stderr)
+    time.sleep(2)
 
     # 2. An etcd member dies (quorum of 2 of 3 remains).
     c.kill("etcd-1")
