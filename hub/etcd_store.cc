@@ -101,6 +101,7 @@ class EtcdStore final : public Store {
       stopping_ = true;
     }
     queue_cv_.notify_all();
+    sync_cv_.notify_all();
     {
       std::lock_guard<std::mutex> lock(watch_mu_);
       if (stream_) stream_->Close();
@@ -108,7 +109,9 @@ class EtcdStore final : public Store {
     SignalCaughtUp();
     if (writer_.joinable()) writer_.join();
     if (watcher_.joinable()) watcher_.join();
+    if (syncer_.joinable()) syncer_.join();
     for (auto& p : queue_) RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
+    for (auto& done : sync_waiters_) done(Status::Unavailable("the store is shutting down"));
   }
 
   Status Open() {
@@ -122,6 +125,7 @@ class EtcdStore final : public Store {
     spdlog::info("etcd store {}: loaded {} objects at revision {}", options_.prefix, count, revision);
     watcher_ = std::thread([this, revision] { WatchLoop(revision); });
     writer_ = std::thread([this] { WriterLoop(); });
+    syncer_ = std::thread([this] { SyncLoop(); });
     BERTH_RETURN_IF_ERROR(Reseal(stale));
     return Status::Ok();
   }
@@ -146,7 +150,34 @@ class EtcdStore final : public Store {
     return mirror_.Watch(options, std::move(sink));
   }
   void Unwatch(uint64_t id) override { mirror_.Unwatch(id); }
-  Status Sync() override {
+  void SyncThen(std::function<void(Status)> done) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!stopping_) {
+        sync_waiters_.push_back(std::move(done));
+        sync_cv_.notify_one();
+        return;
+      }
+    }
+    done(Status::Unavailable("the store is shutting down"));
+  }
+
+  // Serves SyncThen: one linearizable read for every waiter queued before it started.
+  void SyncLoop() {
+    while (true) {
+      std::vector<std::function<void(Status)>> batch;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        sync_cv_.wait(lock, [&] { return stopping_ || !sync_waiters_.empty(); });
+        if (stopping_) return;
+        batch.swap(sync_waiters_);
+      }
+      const Status s = SyncNow();
+      for (auto& done : batch) done(s);
+    }
+  }
+
+  Status SyncNow() {
     // A linearizable read's header carries the cluster's latest revision.
     auto latest = writer_client_->Range(options_.prefix, "", 0, 1);
     if (!latest.ok()) return latest.status().WithContext("etcd store " + options_.prefix + ": sync");
@@ -641,7 +672,7 @@ class EtcdStore final : public Store {
   }
 
   const EtcdStoreOptions options_;
-  const std::unique_ptr<EtcdClient> writer_client_;  // writer thread, and Sync (thread-safe)
+  const std::unique_ptr<EtcdClient> writer_client_;  // writer thread, and the sync thread (thread-safe)
   const std::unique_ptr<EtcdClient> watch_client_;   // watch thread (and Open)
   StoreMirror mirror_;  // published by the watch thread only
   const ValueCodec codec_;
@@ -650,6 +681,8 @@ class EtcdStore final : public Store {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;  // guarded by queue_mu_
+  std::condition_variable sync_cv_;
+  std::vector<std::function<void(Status)>> sync_waiters_;  // guarded by queue_mu_
   bool stopping_ = false;      // guarded by queue_mu_
 
   std::mutex watch_mu_;
@@ -658,7 +691,7 @@ class EtcdStore final : public Store {
   std::mutex caught_up_mu_;  // with caught_up_cv_: the writer waits for the mirror
   std::condition_variable caught_up_cv_;
 
-  std::thread writer_, watcher_;
+  std::thread writer_, watcher_, syncer_;
 };
 
 }  // namespace

@@ -25,7 +25,7 @@ class FencedStore final : public Store {
     return inner_.Watch(options, std::move(sink));
   }
   void Unwatch(uint64_t id) override { inner_.Unwatch(id); }
-  Status Sync() override { return inner_.Sync(); }
+  void SyncThen(std::function<void(Status)> done) override { inner_.SyncThen(std::move(done)); }
   int64_t CurrentRevision() const override { return inner_.CurrentRevision(); }
   int64_t CompactedRevision() const override { return inner_.CompactedRevision(); }
 

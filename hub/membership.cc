@@ -194,13 +194,23 @@ void Membership::Join(const std::string& authorization, const json& body, JoinDo
     return done(Status::Unauthenticated("unknown bootstrap token"));
   join->now = clock_.Now();
 
-  // Decide on what is stored now, read-only, so a refused join changes nothing; the token
-  // and the member are checked again when they are written (ConsumeToken, UpsertMember).
   auto stored_token = objects_.store().Get({tokens_.resource(), "", join->token_id});
-  if (stored_token.status().code() == StatusCode::kNotFound) {
-    // Created a moment ago through another hub replica? Make sure this one has seen it.
-    if (objects_.store().Sync().ok()) stored_token = objects_.store().Get({tokens_.resource(), "", join->token_id});
+  if (stored_token.status().code() != StatusCode::kNotFound) {
+    return DecideJoin(std::move(join), body, std::move(stored_token), std::move(done));
   }
+  // Created a moment ago through another hub replica? Make sure this one has seen it (on the
+  // store's sync thread; SqliteStore answers at once).
+  objects_.store().SyncThen([this, join = std::move(join), body, done = std::move(done),
+                             missed = std::move(stored_token)](Status synced) mutable {
+    if (synced.ok()) missed = objects_.store().Get({tokens_.resource(), "", join->token_id});
+    DecideJoin(std::move(join), body, std::move(missed), std::move(done));
+  });
+}
+
+// Decides on what is stored now, read-only, so a refused join changes nothing; the token
+// and the member are checked again when they are written (ConsumeToken, UpsertMember).
+void Membership::DecideJoin(std::shared_ptr<JoinAttempt> join, const json& body, StatusOr<json> stored_token,
+                            JoinDone done) {
   Status usable = CheckTokenUsable(stored_token.ok() ? &*stored_token : nullptr, join->secret,
                                    join->cluster, join->now);
   if (!usable.ok()) {

@@ -49,6 +49,9 @@ class Membership {
 
   void Track(const nlohmann::json& member, bool deleted);
   // The join's steps, each run from the previous one's store callback.
+  // The join's checks on the token as stored (or why it is not) and on the member.
+  void DecideJoin(std::shared_ptr<JoinAttempt> join, const nlohmann::json& body, StatusOr<nlohmann::json> stored_token,
+                  JoinDone done);
   void ConsumeToken(std::shared_ptr<JoinAttempt> join, JoinDone done);
   void UpsertMember(std::shared_ptr<JoinAttempt> join, JoinDone done);
   void EnsureLease(std::shared_ptr<JoinAttempt> join, const nlohmann::json& member, JoinDone done);

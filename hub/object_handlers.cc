@@ -150,11 +150,18 @@ void ObjectHandlers::Get(const Ex& req, const api::KindInfo& kind, const Resourc
   }
   if (rp.subresource == "httproute") return GetHttpRoute(req, kind, rp, query, start);
   auto got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
-  if (got.status().code() == StatusCode::kNotFound && objects_.store().Sync().ok()) {
-    // Hub replicas on etcd: a create through another replica a moment ago must not be a 404
-    // here (a GET is a consistent read, as in Kubernetes). One etcd round trip, on misses only.
-    got = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
-  }
+  if (got.status().code() != StatusCode::kNotFound) return ReplyGot(req, kind, rp, query, start, std::move(got));
+  // Hub replicas on etcd: a create through another replica a moment ago must not be a 404
+  // here (a GET is a consistent read, as in Kubernetes). One etcd round trip, on misses only,
+  // answered on the store's sync thread; SqliteStore answers at once.
+  objects_.store().SyncThen([this, req, &kind, rp, query, start, missed = std::move(got)](Status synced) mutable {
+    if (synced.ok()) missed = objects_.store().Get({kind.storage_key(), rp.ns, rp.name});
+    ReplyGot(req, kind, rp, query, start, std::move(missed));
+  });
+}
+
+void ObjectHandlers::ReplyGot(const Ex& req, const api::KindInfo& kind, const ResourcePath& rp,
+                              const QueryParams& query, RequestStart start, StatusOr<json> got) {
   if (got.ok() && kind.is_view()) {
     auto view = kind.to_view(*got);
     if (view) {

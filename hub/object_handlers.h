@@ -55,6 +55,9 @@ class ObjectHandlers {
  private:
   void Watch(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,
              const ListOptions& lo, const QueryParams& query, RequestStart start);
+  // Replies to a GET with `got` (the stored object or why not), in the view and format asked for.
+  void ReplyGot(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind, const ResourcePath& rp,
+                const QueryParams& query, RequestStart start, StatusOr<nlohmann::json> got);
   // PUT or PATCH (merge or JSON) of a kind's /scale: the Scale is computed from the stored
   // object, changed, and its spec.replicas written back, in one store transaction.
   void WriteScale(const std::shared_ptr<HttpExchange>& req, const api::KindInfo& kind,

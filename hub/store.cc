@@ -26,6 +26,13 @@ StatusOr<nlohmann::json> Store::Apply(Mutation mutation) {
   return future.get();
 }
 
+Status Store::Sync() {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  SyncThen([promise](Status s) { promise->set_value(std::move(s)); });
+  return future.get();
+}
+
 StatusOr<std::optional<nlohmann::json>> RunTransform(const Transform& transform, const nlohmann::json* current) {
   try {
     return transform(current);

@@ -135,12 +135,16 @@ class Store {
   virtual StatusOr<uint64_t> Watch(const WatchOptions& options, WatchSink sink) = 0;
   virtual void Unwatch(uint64_t id) = 0;
 
-  // Waits (bounded) until reads show every write any writer had committed when it was called.
-  // Reads are served from memory, so on a store several hubs share (EtcdStore) another hub's
-  // write of a moment ago may not show yet: a read that must not miss it (a join with a token
-  // just created through another hub) syncs first. One etcd round trip; SqliteStore has a
-  // single writer and returns at once. Never from the writer's callbacks.
-  virtual Status Sync() { return Status::Ok(); }
+  // Calls `done` once reads show every write any writer had committed when it was called
+  // (bounded; an error if that could not be established). Reads are served from memory, so
+  // on a store several hubs share (EtcdStore) another hub's write of a moment ago may not show
+  // yet: a read that must not miss it (a join with a token just created through another hub)
+  // syncs first. EtcdStore: one etcd round trip, shared by the syncs queued meanwhile, and
+  // `done` runs on its sync thread (it must not block). SqliteStore has a single writer and
+  // calls `done` at once, on the caller's thread.
+  virtual void SyncThen(std::function<void(Status)> done) { done(Status::Ok()); }
+  // Blocking convenience for tools and tests. Never from an HTTP handler.
+  Status Sync();
 
   // The latest committed revision.
   virtual int64_t CurrentRevision() const = 0;
