@@ -218,9 +218,12 @@ StatusOr<ClientConfig> LoadInClusterConfig(const InClusterOptions& options) {
   return config;
 }
 
-std::string RenderKubeconfig(const std::string& cluster_name, const std::string& server_url,
-                             const std::string& ca_pem, const std::string& user_name,
-                             const std::string& token) {
+namespace {
+
+// The user's fields go in as (key, value) pairs, in order.
+std::string RenderKubeconfigFor(const std::string& cluster_name, const std::string& server_url,
+                                const std::string& ca_pem, const std::string& user_name,
+                                const std::vector<std::pair<std::string, std::string>>& user_fields) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   out << YAML::Key << "apiVersion" << YAML::Value << "v1";
@@ -241,11 +244,27 @@ std::string RenderKubeconfig(const std::string& cluster_name, const std::string&
   out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << user_name;
   out << YAML::Key << "user" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "token" << YAML::Value << token;
+  for (const auto& [key, value] : user_fields) out << YAML::Key << key << YAML::Value << value;
   out << YAML::EndMap << YAML::EndMap << YAML::EndSeq;
   out << YAML::Key << "preferences" << YAML::Value << YAML::BeginMap << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace
+
+std::string RenderKubeconfig(const std::string& cluster_name, const std::string& server_url,
+                             const std::string& ca_pem, const std::string& user_name,
+                             const std::string& token) {
+  return RenderKubeconfigFor(cluster_name, server_url, ca_pem, user_name, {{"token", token}});
+}
+
+std::string RenderClientCertKubeconfig(const std::string& cluster_name, const std::string& server_url,
+                                       const std::string& ca_pem, const std::string& user_name,
+                                       const std::string& cert_pem, const std::string& key_pem) {
+  return RenderKubeconfigFor(cluster_name, server_url, ca_pem, user_name,
+                             {{"client-certificate-data", Base64Encode(cert_pem)},
+                              {"client-key-data", Base64Encode(key_pem)}});
 }
 
 }  // namespace berth

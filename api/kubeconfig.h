@@ -81,5 +81,10 @@ StatusOr<ClientConfig> LoadInClusterConfig(const InClusterOptions& options = {})
 std::string RenderKubeconfig(const std::string& cluster_name, const std::string& server_url,
                              const std::string& ca_pem, const std::string& user_name,
                              const std::string& token);
+// The same, the user authenticating with a client certificate and key (both PEM), embedded
+// as client-certificate-data and client-key-data.
+std::string RenderClientCertKubeconfig(const std::string& cluster_name, const std::string& server_url,
+                                       const std::string& ca_pem, const std::string& user_name,
+                                       const std::string& cert_pem, const std::string& key_pem);
 
 }  // namespace berth

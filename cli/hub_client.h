@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "api/duration_text.h"
 #include "api/rest_client.h"
 
 namespace CLI {
@@ -18,7 +19,7 @@ void AddKubeconfigFlag(CLI::App* cmd, std::string* path);
 // Opens a client for the hub. FailedPrecondition says where a kubeconfig was looked for.
 StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig_flag);
 
-// Parses "90s", "30m", "1h", "2h30m", "7d" into seconds. Invalid on anything else.
-StatusOr<int64_t> ParseDurationSeconds(const std::string& text);
+// "90s", "30m", "1h", "2h30m", "7d" (api/duration_text.h).
+using berth::ParseDurationSeconds;
 
 }  // namespace berth::cli

@@ -5,6 +5,7 @@
 #include "api/selector.h"
 #include "hub/http_errors.h"
 #include "hub/rbac/builtin_roles.h"
+#include "hub/rbac/client_cert_identity.h"
 #include "hub/rbac/escalation.h"
 
 namespace berth::hub {
@@ -13,6 +14,27 @@ using Ex = std::shared_ptr<HttpExchange>;
 
 bool IsUnauthenticatedPath(const std::string& path) {
   return path == "/healthz" || path == "/livez" || path == "/readyz";
+}
+
+StatusOr<Identity> IdentityOfClientCertificate(const std::string& cert_pem) {
+  auto subject = rbac::SubjectOfCertificatePem(cert_pem);
+  if (!subject.ok()) return Status::Unauthenticated("Unauthorized: " + subject.status().message());
+  auto user = rbac::UserFromCertificateSubject(*subject);
+  if (!user.ok()) return user.status();
+  Identity id;
+  id.user = user->user;
+  id.groups = subject->organizations;
+  return id;
+}
+
+StatusOr<Identity> AuthenticateRequest(const HttpRequest& r, const TokenAuthenticator& auth) {
+  // As kube-apiserver's authenticator chain: a verified client certificate first, then the
+  // bearer token.
+  if (!r.client_cert_pem.empty()) {
+    auto id = IdentityOfClientCertificate(r.client_cert_pem);
+    if (id.ok()) return id;
+  }
+  return auth.Authenticate(r.Header("Authorization"));
 }
 
 HeaderVerdict AuthenticateHeader(const HttpRequest& r, const TokenAuthenticator& auth,
@@ -27,7 +49,7 @@ HeaderVerdict AuthenticateHeader(const HttpRequest& r, const TokenAuthenticator&
     v.handle = [handle = std::move(handle), start](Ex ex) { handle(ex, nullptr, start); };
     return v;
   }
-  auto who = auth.Authenticate(r.Header("Authorization"));
+  auto who = AuthenticateRequest(r, auth);
   if (!who.ok()) {
     auto [code, body] = StatusToHttp(who.status(), nullptr, "");
     replies.Record("auth", code, start);

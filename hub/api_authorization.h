@@ -3,8 +3,10 @@
 // On the request header alone, before any body byte is read (AuthenticateHeader): health
 // probes need no credential, nor does the join endpoint when joins are served (a join is
 // authenticated by the bootstrap token in its body, which may be at most kMaxJoinBodyBytes).
-// Every other request needs a bearer token TokenAuthenticator knows; without one it is refused
-// with 401 (counted as verb "auth") and costs the hub one token lookup, never its body.
+// Every other request needs a credential: a client certificate signed by the hub's CA (the
+// TLS layer verified it; CN = user, O = groups, as Kubernetes reads them) or a bearer token
+// TokenAuthenticator knows. Without one it is refused with 401 (counted as verb "auth") and
+// costs the hub one token lookup, never its body.
 //
 // On what the request names: Kubernetes RBAC (hub/rbac/rbac_rules.h, docs/ACCESS.md) decides
 // every request of every identity (the admin is in system:masters), except a member agent's
@@ -38,6 +40,10 @@ inline constexpr size_t kMaxJoinBodyBytes = 64 << 10;
 
 // Health probes: /healthz, /livez, /readyz.
 bool IsUnauthenticatedPath(const std::string& path);
+
+// Who sent `request`: its verified client certificate's subject if it has one with a
+// CommonName, else its bearer token's identity; Unauthenticated otherwise.
+StatusOr<Identity> AuthenticateRequest(const HttpRequest& request, const TokenAuthenticator& auth);
 
 // Runs with the whole request once its header passed; `who` is null when the path needs no
 // credential.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hub/pki.h"
 #include "hub/rbac/builtin_roles.h"
 #include "kinds/berth_kinds.h"
 
@@ -94,6 +95,41 @@ TEST_F(ApiAuthorizationTest, OnlyHealthProbesAndJoinsPassWithoutACredential) {
   ASSERT_TRUE(api.refuse);
   EXPECT_EQ(api.refuse->code, 401);
   EXPECT_FALSE(api.handle);
+}
+
+TEST_F(ApiAuthorizationTest, AClientCertificateAuthenticatesItsSubjectBeforeABearerToken) {
+  const auto now = std::chrono::system_clock::now();
+  auto ca = CreateCa("test-ca", now, std::chrono::hours(1));
+  ASSERT_TRUE(ca.ok());
+  auto dana = IssueClientCert(ca->cert_pem, ca->key_pem, "dana", {"team-a", "qa"}, now, std::chrono::hours(1));
+  ASSERT_TRUE(dana.ok());
+  TokenAuthenticator auth;
+  auth.AddTokenHash(Sha256Hex("tok"), Identity{"tokuser", false, "", {"ops"}});
+
+  HttpRequest r;
+  r.client_cert_pem = dana->cert_pem;
+  r.headers = {{"Authorization", "Bearer tok"}};
+  auto id = AuthenticateRequest(r, auth);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->user, "dana");
+  EXPECT_FALSE(id->admin);
+  EXPECT_TRUE(id->member_cluster.empty());
+  EXPECT_EQ(UserOf(*id).groups, (std::vector<std::string>{"team-a", "qa", "system:authenticated"}));
+
+  r.client_cert_pem.clear();  // no certificate: the token decides
+  ASSERT_TRUE(AuthenticateRequest(r, auth).ok());
+  EXPECT_EQ(AuthenticateRequest(r, auth)->user, "tokuser");
+  r.headers.clear();
+  EXPECT_EQ(AuthenticateRequest(r, auth).status().code(), StatusCode::kUnauthenticated);
+  r.client_cert_pem = "not a certificate";
+  EXPECT_EQ(AuthenticateRequest(r, auth).status().code(), StatusCode::kUnauthenticated);
+
+  auto root = IssueClientCert(ca->cert_pem, ca->key_pem, "root", {"system:masters"}, now, std::chrono::hours(1));
+  ASSERT_TRUE(root.ok());
+  r.client_cert_pem = root->cert_pem;
+  auto superuser = AuthenticateRequest(r, auth);
+  ASSERT_TRUE(superuser.ok());
+  EXPECT_EQ(UserOf(*superuser).groups.front(), "system:masters");
 }
 
 TEST_F(ApiAuthorizationTest, RbacWritesCannotGrantMoreThanTheWriterHolds) {

@@ -59,6 +59,7 @@ class ApiServer::Impl {
     server_options.port = options_.port;
     server_options.cert_pem = options_.cert_pem;
     server_options.key_pem = options_.key_pem;
+    server_options.client_ca_pem = options_.client_ca_pem;
     server_options.io_threads = options_.io_threads;
     server_options.limits = options_.limits;
     server_options.limits.max_body_bytes = kMaxRequestBodyBytes;

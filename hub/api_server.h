@@ -26,6 +26,9 @@ struct ApiServerOptions {
   int port = 6443;
   std::string cert_pem;    // serving certificate (PEM)
   std::string key_pem;     // its private key (PEM)
+  // Client certificates chaining to this CA authenticate their subject (CN = user, O =
+  // groups, hub/rbac/client_cert_identity.h); empty: no client certificates.
+  std::string client_ca_pem;
   int io_threads = 0;      // 0: one per core, at least 2
   HttpsLimits limits;      // timeouts and sizes (max_body_bytes is the API's own 3 MiB)
   std::chrono::seconds keepalive_interval{5};  // bookmark / keep-alive cadence on watches

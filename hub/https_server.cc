@@ -15,6 +15,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <deque>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -100,6 +103,19 @@ namespace {
 
 using Core = HttpsServer::Core;
 
+// The client's certificate in PEM when it sent one and it verified against the client CA;
+// "" otherwise. (With a client CA configured, OpenSSL already fails the handshake for a
+// certificate that does not verify; the result is checked again here all the same.)
+std::string VerifiedClientCertificate(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return "";
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return "";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return len > 0 ? std::string(data, static_cast<size_t>(len)) : "";
+}
+
 class Exchange;
 
 constexpr size_t kDrainChunk = 16 << 10;
@@ -144,6 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
       reason_ = ec == beast::error::timeout ? CloseReason::kHandshakeTimeout : CloseReason::kHandshakeFailed;
       return;
     }
+    client_cert_pem_ = VerifiedClientCertificate(stream_.native_handle());
     ReadRequest(/*first=*/true);
   }
 
@@ -167,6 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
+  std::string client_cert_pem_;  // verified during the handshake; "" when none was sent
   CloseReason reason_ = CloseReason::kClientClosed;
   net::steady_timer::time_point header_deadline_;
   size_t reserved_body_ = 0;  // of Core::inflight_body, released when the exchange ends
@@ -389,6 +407,7 @@ void Session::ReadRequest(bool first) {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   request_ = HttpRequest{};
   request_.peer = peer_;
+  request_.client_cert_pem = client_cert_pem_;
   if (first || buffer_.size() > 0) {
     header_deadline_ = net::steady_timer::clock_type::now() + core_->limits.header_timeout;
     return ReadHeader();
@@ -701,7 +720,8 @@ HttpsServer::HttpsServer(HttpsServerOptions options, HeaderHandler on_header, pr
 HttpsServer::~HttpsServer() { Stop(); }
 
 Status HttpsServer::Start() {
-  BERTH_RETURN_IF_ERROR(ConfigureServerTls(core_->tls, options_.cert_pem, options_.key_pem));
+  BERTH_RETURN_IF_ERROR(
+      ConfigureServerTls(core_->tls, options_.cert_pem, options_.key_pem, options_.client_ca_pem));
   error_code ec;
   auto address = net::ip::make_address(options_.host, ec);
   if (ec) return Status::Invalid("listen address \"" + options_.host + "\" is not an IP address");

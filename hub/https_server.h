@@ -57,6 +57,10 @@ struct HttpsServerOptions {
   int port = 0;  // 0: the kernel picks one (see HttpsServer::port)
   std::string cert_pem;
   std::string key_pem;
+  // When set, clients may present a certificate; it must chain to this CA (else the
+  // handshake fails), and HttpRequest::client_cert_pem carries it. Clients without one
+  // still connect.
+  std::string client_ca_pem;
   int io_threads = 0;  // 0: one per core, at least 2
   HttpsLimits limits;
 };
@@ -71,6 +75,7 @@ struct HttpRequest {
   HttpHeaders headers;
   std::string body;
   std::string peer;    // "127.0.0.1:53412"
+  std::string client_cert_pem;  // the connection's verified client certificate, or ""
 
   // The first value of a header (names compare case-insensitively); "" when absent.
   std::string Header(std::string_view name) const;

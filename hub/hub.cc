@@ -282,6 +282,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   server_options.port = options.port;
   server_options.cert_pem = started->pki.server_cert_pem;
   server_options.key_pem = started->pki.server_key_pem;
+  server_options.client_ca_pem = started->pki.ca_pem;
   server_options.io_threads = options.io_threads;
   server_options.limits = options.limits;
   server_options.max_watch_backlog_bytes = options.max_watch_backlog_bytes;

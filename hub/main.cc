@@ -14,6 +14,7 @@
 
 #include "api/yaml_json.h"
 #include "hub/hub.h"
+#include "hub/offline_commands.h"
 #include "placement/fleet_file.h"
 #include "hub/pki.h"
 
@@ -236,8 +237,8 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:6443";
   std::string log_format = "text", log_level = "info";
   app.add_option("--data-dir", options.data_dir,
-                 "Directory for the store (berth.db), PKI (pki/) and admin.kubeconfig; created on first start")
-      ->required();
+                 "Directory for the store (berth.db), PKI (pki/) and admin.kubeconfig; created on first start "
+                 "(required to serve)");
   app.add_option("--listen", listen, "HOST:PORT to serve HTTPS on")->capture_default_str();
   app.add_option("--encryption-key-file", options.encryption_key_file,
                  "File of keys that encrypt Secrets at rest (AES-256-GCM): one base64 32-byte key "
@@ -268,7 +269,15 @@ int main(int argc, char** argv) {
   bool no_controllers = false;
   std::string region_latencies_file;
   AddControllerFlags(app, options, no_controllers, region_latencies_file);
+  int offline_exit = 0;
+  berth::hub::AddKubeconfigUserCommand(app, &offline_exit);
+  app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+  if (!app.get_subcommands().empty()) return offline_exit;
+  if (options.data_dir.empty()) {
+    std::cerr << "berth-hub: --data-dir is required\nRun with --help for more information.\n";
+    return 2;
+  }
   options.run_controllers = !no_controllers;
   if (std::string why = CheckStoreFlags(options); !why.empty()) {
     std::cerr << "berth-hub: " << why << "\n";

@@ -215,7 +215,7 @@ Status AddSans(X509* cert, const std::vector<San>& sans) {
 }
 
 Status SetCommon(X509* cert, EVP_PKEY* key, const std::string& cn, Clock::time_point now,
-                 std::chrono::hours validity) {
+                 Clock::duration validity, const std::vector<std::string>& organizations = {}) {
   X509_set_version(cert, 2);  // v3
   // 127 random bits, positive, as RFC 5280 asks for unpredictable serials.
   unsigned char serial[16];
@@ -226,7 +226,14 @@ Status SetCommon(X509* cert, EVP_PKEY* key, const std::string& cn, Clock::time_p
   ASN1_TIME_set(X509_getm_notBefore(cert), Clock::to_time_t(now - kBackdate));
   ASN1_TIME_set(X509_getm_notAfter(cert), Clock::to_time_t(now + validity));
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+  // O before CN, as kubeadm writes client certificates; Kubernetes reads each O as a group.
+  for (const auto& o : organizations) {
+    if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(o.c_str()),
+                                   -1, -1, 0) != 1) {
+      return OpenSslFailure("subject O=" + o);
+    }
+  }
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_set_pubkey(cert, key);
   return Status::Ok();
@@ -255,11 +262,12 @@ StatusOr<KeyPair> MakeCa(const std::string& cn, Clock::time_point now,
 
 StatusOr<KeyPair> MakeLeaf(X509* ca, EVP_PKEY* ca_key, const std::string& cn,
                            const std::vector<San>& sans, bool server_auth, bool client_auth,
-                           Clock::time_point now, std::chrono::hours validity) {
+                           Clock::time_point now, Clock::duration validity,
+                           const std::vector<std::string>& organizations = {}) {
   auto key = GenerateKey();
   if (!key.ok()) return key.status();
   X509Ptr cert(X509_new());
-  BERTH_RETURN_IF_ERROR(SetCommon(cert.get(), key->get(), cn, now, validity));
+  BERTH_RETURN_IF_ERROR(SetCommon(cert.get(), key->get(), cn, now, validity, organizations));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca));
   BERTH_RETURN_IF_ERROR(AddExtension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE"));
   // ECDSA keys sign; keyEncipherment only applies to RSA key transport.
@@ -422,6 +430,23 @@ StatusOr<IssuedCert> IssueCert(const std::string& ca_cert_pem, const std::string
   if (!canonical.ok()) return canonical.status();
   auto leaf = MakeLeaf(ca.get(), ca_key.get(), common_name, *canonical, server_auth, client_auth,
                        now, validity);
+  if (!leaf.ok()) return leaf.status();
+  return IssuedCert{CertToPem(leaf->cert.get()), KeyToPem(leaf->key.get())};
+}
+
+StatusOr<IssuedCert> IssueClientCert(const std::string& ca_cert_pem, const std::string& ca_key_pem,
+                                     const std::string& user, const std::vector<std::string>& groups,
+                                     Clock::time_point now, Clock::duration validity) {
+  if (user.empty()) return Status::Invalid("client certificate: the user name (CN) is empty");
+  for (const auto& g : groups) {
+    if (g.empty()) return Status::Invalid("client certificate: a group (O) is empty");
+  }
+  X509Ptr ca = CertFromPem(ca_cert_pem);
+  PkeyPtr ca_key = KeyFromPem(ca_key_pem);
+  if (!ca || !ca_key)
+    return Status::Invalid("issue certificate: CA certificate or key is not valid PEM");
+  auto leaf = MakeLeaf(ca.get(), ca_key.get(), user, {}, /*server_auth=*/false, /*client_auth=*/true, now,
+                       validity, groups);
   if (!leaf.ok()) return leaf.status();
   return IssuedCert{CertToPem(leaf->cert.get()), KeyToPem(leaf->key.get())};
 }

@@ -106,6 +106,14 @@ StatusOr<IssuedCert> IssueCert(const std::string& ca_cert_pem, const std::string
                                bool server_auth, bool client_auth,
                                std::chrono::system_clock::time_point now,
                                std::chrono::hours validity);
+// A client certificate as Kubernetes' x509 authenticator reads it: CN = `user`, one O per
+// group (in order), extended key usage clientAuth only, signed by the CA. Valid from an hour
+// before `now` (clock skew) to now + validity. Invalid for an empty user or group, or bad CA
+// PEMs.
+StatusOr<IssuedCert> IssueClientCert(const std::string& ca_cert_pem, const std::string& ca_key_pem,
+                                     const std::string& user, const std::vector<std::string>& groups,
+                                     std::chrono::system_clock::time_point now,
+                                     std::chrono::system_clock::duration validity);
 // A fresh self-signed CA (tests use it for "wrong CA" cases).
 StatusOr<IssuedCert> CreateCa(const std::string& common_name,
                               std::chrono::system_clock::time_point now,

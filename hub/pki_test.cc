@@ -347,5 +347,26 @@ TEST(PkiHelpers, IssueCertForClientAuthChainsToCa) {
   EXPECT_NE(VerifyServerCert(ca->cert_pem, member->cert_pem, kNow), X509_V_OK);
 }
 
+TEST(PkiHelpers, ClientCertCarriesUserAndGroupsAsKubernetesReadsThem) {
+  auto ca = CreateCa("test-ca", kNow, hours(24 * 10));
+  ASSERT_TRUE(ca.ok());
+  auto dana = IssueClientCert(ca->cert_pem, ca->key_pem, "dana", {"team-a", "qa"}, kNow, hours(2));
+  ASSERT_TRUE(dana.ok()) << dana.status().ToString();
+  X509Ptr leaf = ParseCert(dana->cert_pem);
+  ASSERT_TRUE(leaf);
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof subject);
+  EXPECT_STREQ(subject, "/O=team-a/O=qa/CN=dana");
+  EXPECT_EQ(X509_check_purpose(leaf.get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+  EXPECT_EQ(X509_check_purpose(leaf.get(), X509_PURPOSE_SSL_SERVER, 0), 0);
+  EXPECT_EQ(ASN1_TIME_cmp_time_t(X509_get0_notAfter(leaf.get()),
+                                 std::chrono::system_clock::to_time_t(kNow + hours(2))),
+            0);
+  EXPECT_EQ(IssueClientCert(ca->cert_pem, ca->key_pem, "", {}, kNow, hours(2)).status().code(),
+            StatusCode::kInvalid);
+  EXPECT_EQ(IssueClientCert(ca->cert_pem, ca->key_pem, "dana", {""}, kNow, hours(2)).status().code(),
+            StatusCode::kInvalid);
+}
+
 }  // namespace
 }  // namespace berth

@@ -12,7 +12,9 @@
 namespace berth {
 namespace {
 
-// Adds every certificate of a PEM bundle to the context's verify store; returns how many.
+// Adds every certificate of a PEM bundle to the context's verify store and to the CA names
+// sent in the CertificateRequest (clients such as Go's crypto/tls pick a certificate by
+// them); returns how many.
 int AddCertsToStore(SSL_CTX* ctx, const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
@@ -20,6 +22,7 @@ int AddCertsToStore(SSL_CTX* ctx, const std::string& pem) {
   int added = 0;
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     if (X509_STORE_add_cert(store, cert) == 1) ++added;
+    SSL_CTX_add_client_CA(ctx, cert);
     X509_free(cert);
   }
   ERR_clear_error();  // The loop ends on a "no start line" error by design.

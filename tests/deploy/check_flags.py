@@ -68,7 +68,7 @@ def check_flags(findings):
 
     def help_for(binary, argv):
         subcommands = []
-        if binary == "berthctl":  # berthctl token create ...: --help of the subcommand
+        if binary in ("berthctl", "berth-hub"):  # berthctl token create, berth-hub migrate: the subcommand's --help
             for word in argv:
                 if not re.fullmatch(r"[a-z][a-z-]*", word):
                     break

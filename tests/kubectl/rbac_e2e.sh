@@ -7,6 +7,9 @@
 #   vera   view in team-a          lists and watches, cannot patch
 #   ci     service account team-a  a Role on workspaces only: cannot read Secrets
 #   lead   admin in team-a         may bind edit, may not bind cluster-admin (escalation)
+#   dana   a client certificate (`berth-hub kubeconfig user`, O=team-a-devs): the group holds
+#          edit in team-a; certificates from another CA, expired ones and the hub's serving
+#          certificate are refused in the TLS handshake
 # Run by ctest (tests/kubectl).
 SUITE=rbac-e2e
 source "$(dirname "$0")/lib.sh"
@@ -140,6 +143,43 @@ expect "kubectl create role (protobuf)"      'role.rbac.authorization.k8s.io/cm-
 expect "alice may not write RBAC at all"     'Forbidden.*User "alice" cannot create resource "rolebindings"' \
   as alice create -f "$WORK/grant-edit.yaml" -n team-a
 
+# --- dana: a client certificate signed by the hub's CA (CN = user, O = groups) ------------
+HUB_BIN="$BIN_DIR/berth-hub"
+"$HUB_BIN" kubeconfig user --data-dir "$WORK/hub" --client-name dana --org team-a-devs --org qa \
+  --validity 2h >"$WORK/dana.kubeconfig" 2>"$WORK/dana.err"
+expect "kubeconfig user embeds a certificate" 'client-certificate-data: ' cat "$WORK/dana.kubeconfig"
+expect "and says it cannot be revoked"       'valid until .*cannot be revoked' cat "$WORK/dana.err"
+expect "no member names"                     'member agents authenticate with their join credential' \
+  "$HUB_BIN" kubeconfig user --data-dir "$WORK/hub" --client-name system:member:x
+kubectl create rolebinding devs-edit --clusterrole=edit --group=team-a-devs -n team-a >/dev/null
+expect "whoami: the certificate's CN"        'Username +dana' as dana auth whoami
+expect "whoami: its O's are the groups"      'Groups +\[team-a-devs qa system:authenticated\]' as dana auth whoami
+expect "can-i: the group's binding applies"  '^yes$' as dana auth can-i create configmaps -n team-a
+expect "dana creates in team-a"              'configmap/dana-notes created' as dana create configmap dana-notes -n team-a --from-literal=a=b
+expect "dana gets 403 in team-b"             '[Ff]orbidden.*User "dana" cannot create resource "configmaps" in API group "" in the namespace "team-b"' \
+  as dana create configmap dana-notes -n team-b --from-literal=a=b
+expect "the Python client authenticates too" 'dana-notes' /usr/bin/python3 -c '
+import sys; from kubernetes import client, config
+config.load_kube_config(sys.argv[1])
+print([c.metadata.name for c in client.CoreV1Api().list_namespaced_config_map("team-a").items])' "$WORK/dana.kubeconfig"
+"$HUB_BIN" kubeconfig user --data-dir "$WORK/hub" --client-name eve --validity 1s >"$WORK/eve.kubeconfig" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/other-ca.key" \
+  -out "$WORK/other-ca.crt" -subj /CN=other-ca -days 1 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/mallory.key" \
+  -out "$WORK/mallory.csr" -subj "/O=system:masters/CN=mallory" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$WORK/client.ext"
+openssl x509 -req -in "$WORK/mallory.csr" -CA "$WORK/other-ca.crt" -CAkey "$WORK/other-ca.key" -CAcreateserial \
+  -out "$WORK/mallory.crt" -days 1 -extfile "$WORK/client.ext" 2>/dev/null
+cp "$WORK/dana.kubeconfig" "$WORK/mallory.kubeconfig"
+kubectl --kubeconfig "$WORK/mallory.kubeconfig" config set-credentials dana --embed-certs \
+  --client-certificate="$WORK/mallory.crt" --client-key="$WORK/mallory.key" >/dev/null
+expect "another CA's certificate is refused" 'tls: unknown certificate authority' as mallory get ns
+sleep 1.2
+expect "an expired certificate is refused"   'tls: expired certificate' as eve get ns
+expect "the serving certificate is no client" 'unsupported certificate' \
+  curl -sS --cacert "$WORK/hub/pki/ca.crt" --cert "$WORK/hub/pki/server.crt" --key "$WORK/hub/pki/server.key" \
+  "https://127.0.0.1:$PORT/api"
+
 # --- can-i --list agrees with what the requests got ------------------------------------
 as alice auth can-i --list -n team-a >"$WORK/alice.list" 2>&1
 as vera auth can-i --list -n team-a >"$WORK/vera.list" 2>&1
@@ -177,6 +217,8 @@ expect "audit: lead's binding"               'lines match' audit lead create rol
 expect "audit: lead's escalation"            'lines match' audit lead create rolebindings team-a 403
 expect "audit: alice's refused binding"      'lines match' audit alice create rolebindings team-a 403
 expect "audit: the 401 delete, nobody"       'lines match' audit "" delete workspaces team-a 401
+expect "audit: dana's create (certificate)"  'lines match' audit dana create configmaps team-a 201
+expect "audit: dana's 403 in team-b"         'lines match' audit dana create configmaps team-b 403
 expect "audit: the admin's apply"            'lines match' audit admin create roles team-a 201
 expect_not "audit: reads are not logged"     '"verb": ?"(get|list|watch)"' cat "$WORK/audit.log"
 expect_not "audit: no Secret data"           'hunter2|aHVudGVyMg' cat "$WORK/audit.log"

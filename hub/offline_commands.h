@@ -1,0 +1,16 @@
+// berth-hub's offline subcommands: they work on a hub's data directory (or store) on a hub
+// machine and exit, without serving. `berth-hub --help` lists them.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace berth::hub {
+
+// `berth-hub kubeconfig user --data-dir DIR --client-name NAME [--org GROUP]... [--validity D]
+// [--server URL] [--out FILE]` (hub/client_cert_kubeconfig.h). Its exit code goes to
+// *exit_code when it runs.
+void AddKubeconfigUserCommand(CLI::App& app, int* exit_code);
+
+}  // namespace berth::hub
