@@ -414,6 +414,28 @@ class GatewayClient final : public EtcdClient {
     return out;
   }
 
+  StatusOr<Count> CountRange(const std::string& key, const std::string& range_end, int64_t modified_after) override {
+    json req = {{"key", Base64Encode(key)}, {"count_only", true}};
+    if (!range_end.empty()) req["range_end"] = Base64Encode(range_end);
+    auto all = Post("/v3/kv/range", req, /*repeatable=*/true, "range");
+    if (!all.ok()) return all.status();
+    Count out;
+    out.revision = HeaderRevision(*all);
+    out.total = Int64(*all, "count");
+    out.changed = out.total;
+    if (modified_after > 0) {
+      // etcd counts before it filters: ask for the keys themselves, at most one.
+      json keys = {{"key", req["key"]}, {"keys_only", true}, {"limit", "1"},
+                   {"revision", std::to_string(out.revision)},  // the same revision as the total
+                   {"min_mod_revision", std::to_string(modified_after + 1)}};
+      if (req.contains("range_end")) keys["range_end"] = req["range_end"];
+      auto changed = Post("/v3/kv/range", keys, /*repeatable=*/true, "range");
+      if (!changed.ok()) return changed.status();
+      out.changed = static_cast<int64_t>(ParseKvs(*changed).size());
+    }
+    return out;
+  }
+
   StatusOr<EtcdTxnResult> Txn(const EtcdTxn& txn) override {
     json req = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
     for (const auto& c : txn.compare) req["compare"].push_back(CompareJson(c));

@@ -121,6 +121,13 @@ class EtcdClient {
   // `limit` keys (0: all), in key order.
   virtual StatusOr<EtcdRangeResult> Range(const std::string& key, const std::string& range_end, int64_t revision = 0,
                                           int64_t limit = 0) = 0;
+  // How many keys in [key, range_end) exist now, and whether any was last written after
+  // `modified_after` (changed: 0 or 1; with modified_after 0, the count): {total, changed,
+  // the revision read at}.
+  struct Count {
+    int64_t total = 0, changed = 0, revision = 0;
+  };
+  virtual StatusOr<Count> CountRange(const std::string& key, const std::string& range_end, int64_t modified_after) = 0;
   virtual StatusOr<EtcdTxnResult> Txn(const EtcdTxn& txn) = 0;
   // Deletes [key, range_end); returns the number of keys deleted.
   virtual StatusOr<int64_t> DeleteRange(const std::string& key, const std::string& range_end) = 0;

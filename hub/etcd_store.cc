@@ -1,5 +1,6 @@
 #include "hub/etcd_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -11,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "api/object.h"
+#include "hub/etcd_migration.h"
+#include "hub/etcd_value_codec.h"
 #include "hub/store_mirror.h"
 
 namespace berth::hub {
@@ -23,53 +26,7 @@ struct Pending {
   MutationCallback done;
 };
 
-// The stored form: the object's JSON without its resourceVersion (etcd's mod_revision is the
-// truth), sealed with the SecretCipher for encrypted resources.
-class ValueCodec {
- public:
-  ValueCodec(std::set<std::string> encrypted, std::shared_ptr<const SecretCipher> cipher)
-      : encrypted_(std::move(encrypted)), cipher_(std::move(cipher)) {}
-
-  StatusOr<std::string> Encode(const std::string& resource, const json& object) const {
-    json stored = object;
-    if (auto m = stored.find("metadata"); m != stored.end() && m->is_object()) m->erase("resourceVersion");
-    if (!encrypted_.count(resource)) return stored.dump();
-    return cipher_->Seal(stored.dump(), resource);
-  }
-
-  // Errors name the key (and, for a sealed value, the key id), never the content.
-  StatusOr<json> Decode(const std::string& resource, const EtcdKeyValue& kv) const {
-    std::string plain;
-    const bool sealed = SecretCipher::IsSealed(kv.value);
-    if (sealed) {
-      if (!cipher_) {
-        return Status::Unavailable("etcd key " + kv.key +
-                                   " is encrypted, but the hub has no encryption key: pass --encryption-key-file");
-      }
-      auto opened = cipher_->Open(kv.value, resource);
-      if (!opened.ok()) return opened.status().WithContext("etcd key " + kv.key);
-      plain = std::move(*opened);
-    }
-    // Values of an encrypted resource stored before encryption was on are read as they are.
-    json obj = json::parse(sealed ? plain : kv.value, nullptr, /*allow_exceptions=*/false);
-    if (obj.is_discarded() || !obj.is_object()) {
-      return Status::Internal("etcd key " + kv.key + " does not hold a JSON object");
-    }
-    obj["metadata"]["resourceVersion"] = std::to_string(kv.mod_revision);
-    return obj;
-  }
-
-  // Whether the value should be sealed again with the first key: stored in plain text for an
-  // encrypted resource, or sealed with an older key.
-  bool Stale(const std::string& resource, const EtcdKeyValue& kv) const {
-    if (!encrypted_.count(resource)) return false;
-    return !SecretCipher::IsSealed(kv.value) || SecretCipher::KeyIdOf(kv.value) != cipher_->primary_key_id();
-  }
-
- private:
-  const std::set<std::string> encrypted_;
-  const std::shared_ptr<const SecretCipher> cipher_;
-};
+using ValueCodec = EtcdValueCodec;
 
 // One mutation's state within a batch.
 struct Slot {
@@ -115,14 +72,22 @@ class EtcdStore final : public Store {
   }
 
   Status Open() {
+    auto migration = ReadMigrationRecord(*watch_client_, options_.prefix);
+    if (!migration.ok()) return migration.status().WithContext("open etcd store " + options_.prefix);
+    if (*migration) codec_.set_offset((*migration)->offset);
+    const int64_t offset = codec_.offset();
     std::vector<std::pair<std::string, EtcdKeyValue>> stale;
-    auto listed = ReadPrefix(&stale);
+    std::deque<WatchEvent> history;
+    auto listed = ReadMigratedState(*migration, &stale, &history);
     if (!listed.ok()) return listed.status().WithContext("open etcd store " + options_.prefix);
     size_t count = 0;
     for (const auto& [r, m] : listed->first) count += m.size();
     const int64_t revision = listed->second;
-    mirror_.Load(std::move(listed->first), {}, revision, revision);
-    spdlog::info("etcd store {}: loaded {} objects at revision {}", options_.prefix, count, revision);
+    const int64_t compacted = history.empty() ? revision + offset : (*migration)->source_compacted;
+    const size_t history_events = history.size();
+    mirror_.Load(std::move(listed->first), std::move(history), revision + offset, compacted);
+    spdlog::info("etcd store {}: loaded {} objects at revision {} (resourceVersion {}; {} history events)",
+                 options_.prefix, count, revision, revision + offset, history_events);
     watcher_ = std::thread([this, revision] { WatchLoop(revision); });
     writer_ = std::thread([this] { WriterLoop(); });
     syncer_ = std::thread([this] { SyncLoop(); });
@@ -177,15 +142,28 @@ class EtcdStore final : public Store {
     }
   }
 
+  // Reads are current when nothing under the prefix is newer than the mirror: no key there
+  // was written after the mirror's revision, and etcd holds as many keys as the mirror
+  // objects (a delete lowers the count; a create that would hide it is a key written since).
+  // Otherwise the watch has events to deliver: wait for them, checking again every 100 ms,
+  // since writes outside the prefix (the election's, another application's) never reach
+  // this store's watch and etcd's latest revision may be one of them.
   Status SyncNow() {
-    // A linearizable read's header carries the cluster's latest revision.
-    auto latest = writer_client_->Range(options_.prefix, "", 0, 1);
-    if (!latest.ok()) return latest.status().WithContext("etcd store " + options_.prefix + ": sync");
-    if (!WaitForMirror(latest->revision)) {
-      return Status::Unavailable("etcd store " + options_.prefix + ": the watch has not reached revision " +
-                                 std::to_string(latest->revision) + " yet");
+    const auto deadline = std::chrono::steady_clock::now() + options_.catch_up_timeout;
+    while (true) {
+      const auto [rv, objects] = mirror_.RevisionAndCount();
+      auto count = writer_client_->CountRange(range_start_, range_end_, rv - codec_.offset());
+      if (!count.ok()) return count.status().WithContext("etcd store " + options_.prefix + ": sync");
+      if (count->changed == 0 && count->total == static_cast<int64_t>(objects)) return Status::Ok();
+      if (Stopping() || std::chrono::steady_clock::now() >= deadline) {
+        return Status::Unavailable("etcd store " + options_.prefix + ": the watch has not reached revision " +
+                                   std::to_string(count->revision) + " yet");
+      }
+      std::unique_lock<std::mutex> lock(caught_up_mu_);
+      caught_up_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return Stopping() || mirror_.CurrentRevision() >= count->revision + codec_.offset();
+      });
     }
-    return Status::Ok();
   }
   int64_t CurrentRevision() const override { return mirror_.CurrentRevision(); }
   int64_t CompactedRevision() const override { return mirror_.CompactedRevision(); }
@@ -208,16 +186,17 @@ class EtcdStore final : public Store {
   // ---- Reading the prefix (open, and after a compaction the watch missed) ----
 
   // The prefix at one revision; `stale` (if given) collects the values to seal again.
+  // `at` > 0: as of that (past) revision.
   StatusOr<std::pair<ObjectsByResource, int64_t>> ReadPrefix(std::vector<std::pair<std::string, EtcdKeyValue>>* stale =
-                                                                 nullptr) {
+                                                                 nullptr, int64_t at = 0) {
     ObjectsByResource objects;
-    int64_t revision = 0;
+    int64_t revision = at;
     std::string from = range_start_;
     // Pages at one revision: the first page fixes it.
     while (true) {
       auto page = watch_client_->Range(from, range_end_, revision, 1000);
       if (!page.ok()) return page.status();
-      revision = page->revision;
+      if (at == 0) revision = page->revision;
       for (const auto& kv : page->kvs) {
         std::string resource;
         ObjectKey key;
@@ -234,6 +213,38 @@ class EtcdStore final : public Store {
       from = page->kvs.back().key + '\0';
     }
     return std::make_pair(std::move(objects), revision);
+  }
+
+  // The prefix at open. After a migration, as of its end revision (while etcd still has it)
+  // with its history and one MODIFIED event per object that the migration rewrote
+  // (hub/etcd_migration.h), so watches resume across the move; otherwise the latest state.
+  StatusOr<std::pair<ObjectsByResource, int64_t>> ReadMigratedState(
+      const std::optional<MigrationRecord>& migration, std::vector<std::pair<std::string, EtcdKeyValue>>* stale,
+      std::deque<WatchEvent>* history) {
+    if (migration) {
+      auto past = ReadPrefix(stale, migration->end_revision);
+      if (past.ok()) {
+        auto h = ReadMigrationHistory(*watch_client_, options_.prefix, *migration, options_.cipher.get());
+        if (!h.ok()) return h.status();
+        *history = std::move(*h);
+        std::vector<WatchEvent> rewrites;
+        for (const auto& [resource, objects] : past->first) {
+          for (const auto& [key, obj] : objects) {
+            rewrites.push_back(WatchEvent{EventType::kModified, api::ResourceVersionOf(obj), resource, obj});
+          }
+        }
+        std::stable_sort(rewrites.begin(), rewrites.end(), [](const WatchEvent& a, const WatchEvent& b) {
+          return a.resource_version < b.resource_version;
+        });
+        for (auto& e : rewrites) history->push_back(std::move(e));
+        return past;
+      }
+      spdlog::warn("etcd store {}: the migration's end revision {} cannot be read ({}): starting without the "
+                   "history it carried (watches from before the migration get 410 Gone and list again)",
+                   options_.prefix, migration->end_revision, past.status().ToString());
+      stale->clear();
+    }
+    return ReadPrefix(stale);
   }
 
   // Seals values of encrypted resources again with the first key (plain text from before
@@ -327,7 +338,7 @@ class EtcdStore final : public Store {
       if (r.events.empty() && !r.created && r.revision > *revision) {
         // Progress: nothing under the prefix changed up to r.revision, so a resumed watch
         // may start after it (a watch resumed from an old revision would find it compacted).
-        mirror_.Publish({}, r.revision);
+        mirror_.Publish({}, r.revision + codec_.offset());
         *revision = r.revision;
         continue;
       }
@@ -341,7 +352,7 @@ class EtcdStore final : public Store {
           if (auto c = ToChange(r.events[i], &staged)) changes.push_back(std::move(*c));
         }
         if (rev <= *revision) continue;  // already applied (a resumed stream repeats nothing, but be safe)
-        mirror_.Publish(std::move(changes), rev);
+        mirror_.Publish(std::move(changes), rev + codec_.offset());
         *revision = rev;
         SignalCaughtUp();
       }
@@ -367,8 +378,9 @@ class EtcdStore final : public Store {
       (*staged)[e.kv.key] = std::nullopt;
       if (!prior) return std::nullopt;  // never seen: nothing to tell
       json last = std::move(*prior);
-      last["metadata"]["resourceVersion"] = std::to_string(e.kv.mod_revision);
-      return StoreChange{key, WatchEvent{EventType::kDeleted, e.kv.mod_revision, resource, std::move(last)}};
+      const int64_t rv = e.kv.mod_revision + codec_.offset();
+      last["metadata"]["resourceVersion"] = std::to_string(rv);
+      return StoreChange{key, WatchEvent{EventType::kDeleted, rv, resource, std::move(last)}};
     }
     auto obj = codec_.Decode(resource, e.kv);
     if (!obj.ok()) {
@@ -376,7 +388,8 @@ class EtcdStore final : public Store {
       return std::nullopt;
     }
     (*staged)[e.kv.key] = *obj;
-    WatchEvent ev{prior ? EventType::kModified : EventType::kAdded, e.kv.mod_revision, resource, std::move(*obj)};
+    WatchEvent ev{prior ? EventType::kModified : EventType::kAdded, e.kv.mod_revision + codec_.offset(), resource,
+                  std::move(*obj)};
     if (prior) ev.labels_before = api::LabelsOf(*prior);
     return StoreChange{key, std::move(ev)};
   }
@@ -387,7 +400,7 @@ class EtcdStore final : public Store {
       auto listed = ReadPrefix();
       if (listed.ok()) {
         *revision = listed->second;
-        mirror_.Reset(std::move(listed->first), listed->second);
+        mirror_.Reset(std::move(listed->first), listed->second + codec_.offset());
         SignalCaughtUp();
         return;
       }
@@ -520,7 +533,7 @@ class EtcdStore final : public Store {
         s.result = Status::NotFound(StoreMirror::NotFoundMessage(batch[i].mutation.ref));
         continue;
       }
-      s.expected = current ? api::ResourceVersionOf(*current) : 0;
+      s.expected = current ? api::ResourceVersionOf(*current) - codec_.offset() : 0;
       if (next->has_value()) {
         s.object = std::move(**next);
         auto value = codec_.Encode(batch[i].mutation.ref.resource, s.object);
@@ -567,7 +580,7 @@ class EtcdStore final : public Store {
   int64_t Settle(std::vector<Slot>& slots, int64_t revision) {
     for (auto& s : slots) {
       if (s.result || !s.writes) continue;
-      s.object["metadata"]["resourceVersion"] = std::to_string(revision);
+      s.object["metadata"]["resourceVersion"] = std::to_string(revision + codec_.offset());
       s.result = std::move(s.object);
     }
     return revision;
@@ -646,7 +659,7 @@ class EtcdStore final : public Store {
   bool WaitForMirror(int64_t revision) {
     std::unique_lock<std::mutex> lock(caught_up_mu_);
     const bool ok = caught_up_cv_.wait_for(lock, options_.catch_up_timeout, [&] {
-      return Stopping() || mirror_.CurrentRevision() >= revision;
+      return Stopping() || mirror_.CurrentRevision() >= revision + codec_.offset();
     });
     if (!ok) {
       spdlog::warn("etcd store {}: revision {} committed but the watch has not shown it after {} ms",
@@ -675,7 +688,7 @@ class EtcdStore final : public Store {
   const std::unique_ptr<EtcdClient> writer_client_;  // writer thread, and the sync thread (thread-safe)
   const std::unique_ptr<EtcdClient> watch_client_;   // watch thread (and Open)
   StoreMirror mirror_;  // published by the watch thread only
-  const ValueCodec codec_;
+  ValueCodec codec_;  // its offset is set in Open, before the threads start
   const std::string range_start_, range_end_;
 
   std::mutex queue_mu_;

@@ -387,6 +387,28 @@ TEST_F(EtcdStoreTest, SyncMakesAnotherStoresFreshWriteVisible) {
               seen_without_sync);
 }
 
+// etcd's latest revision may be a write outside the prefix (the election's key, another
+// application's): the store's watch never sees it, and Sync must not wait for it.
+TEST_F(EtcdStoreTest, SyncIsNotHeldUpByWritesOutsideThePrefix) {
+  auto o = Options();
+  o.catch_up_timeout = std::chrono::milliseconds(3000);
+  auto store = Open(o);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(Put(*store, "a", Obj("a")).ok());
+  EtcdTxn foreign;
+  foreign.success.push_back({EtcdOp::Type::kPut, "/another-app/key", "v", 0});
+  ASSERT_TRUE(client_->Txn(foreign).ok());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(store->Sync().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000))
+      << "Sync waited for a revision its watch cannot show";
+  // A delete under the prefix that the store has not shown yet is still waited for.
+  ASSERT_TRUE(client_->DeleteRange("/berth-test/things/default/a", "").ok());
+  ASSERT_TRUE(client_->Txn(foreign).ok());
+  ASSERT_TRUE(store->Sync().ok());
+  EXPECT_EQ(store->Get({"things", "default", "a"}).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(EtcdStoreTest, LeaseElectionAndAFencedWriteOfADeposedLeader) {
   auto lease = client_->GrantLease(30);
   ASSERT_TRUE(lease.ok()) << lease.status().ToString();

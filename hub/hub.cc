@@ -20,6 +20,7 @@
 #include "hub/controller_term.h"
 #include "hub/encryption_key_file.h"
 #include "hub/etcd_store.h"
+#include "hub/hub_store.h"
 #include "hub/identity_token_kind.h"
 #include "hub/namespace_bootstrap.h"
 #include "hub/object_api.h"
@@ -83,35 +84,6 @@ StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const HubOptions& options) {
   auto audit = AuditLog::Open(std::move(audit_options), options.audit_log_stdout ? &std::cout : nullptr);
   if (!audit.ok()) return audit.status().WithContext("audit log");
   return audit;
-}
-
-// The store the options name, with the hub's per-resource policies.
-StatusOr<std::unique_ptr<Store>> OpenHubStore(const HubOptions& options, const api::KindRegistry& registry,
-                                              std::shared_ptr<const SecretCipher> keys) {
-  // Secrets are sealed on their way to disk; the API, the watch cache and controllers see
-  // plaintext (docs/OPERATIONS.md, "Secrets at rest"). Work carries the Secrets a Workspace
-  // references to its members: sealed the same way.
-  std::set<std::string> encrypted;
-  if (const auto* secrets = registry.ByKind("v1", "Secret")) encrypted.insert(secrets->resource());
-  if (const auto* works = registry.ByKind(api::kApiVersion, "Work")) encrypted.insert(works->resource());
-  if (options.store == "etcd") {
-    EtcdStoreOptions etcd;
-    etcd.client = options.etcd;
-    etcd.prefix = options.etcd_prefix;
-    etcd.encrypted_resources = std::move(encrypted);
-    etcd.cipher = std::move(keys);
-    spdlog::info("store on etcd ({} under {})", fmt::join(options.etcd.endpoints, ","), options.etcd_prefix);
-    return OpenEtcdStore(etcd);
-  }
-  if (options.store != "sqlite") return Status::BadRequest("unknown store \"" + options.store + "\": sqlite or etcd");
-  SqliteStoreOptions sqlite;
-  sqlite.path = (std::filesystem::path(options.data_dir) / "berth.db").string();
-  // Lease renewals are heartbeats: resent every period, and after a restart every member
-  // gets a fresh grace period anyway. They skip the fsync (docs/OPERATIONS.md, durability).
-  if (const auto* lease = registry.ByKind(api::kApiVersion, "Lease")) sqlite.unsynced_resources = {lease->resource()};
-  sqlite.encrypted_resources = std::move(encrypted);
-  sqlite.cipher = std::move(keys);
-  return OpenSqliteStore(sqlite);
 }
 
 // This replica's name in the leader election.
@@ -247,8 +219,7 @@ StatusOr<std::unique_ptr<Hub>> Hub::Start(const HubOptions& options) {
   impl->auth.AddTokenHash(impl->pki.admin_token_sha256, Identity{"admin", true, "", {}});
   phase_done("pki");
 
-  BERTH_RETURN_IF_ERROR(kinds::RegisterBerthKinds(impl->registry));
-  BERTH_RETURN_IF_ERROR(impl->registry.Register(IdentityTokenKind()));
+  BERTH_RETURN_IF_ERROR(RegisterHubKinds(impl->registry));
   auto store = OpenHubStore(options, impl->registry, *keys);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);

@@ -271,6 +271,7 @@ int main(int argc, char** argv) {
   AddControllerFlags(app, options, no_controllers, region_latencies_file);
   int offline_exit = 0;
   berth::hub::AddKubeconfigUserCommand(app, &offline_exit);
+  berth::hub::AddMigrateCommand(app, &offline_exit);
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (!app.get_subcommands().empty()) return offline_exit;

@@ -1,6 +1,8 @@
 #include "hub/offline_commands.h"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <memory>
@@ -8,6 +10,7 @@
 #include "api/duration_text.h"
 #include "api/clock.h"
 #include "hub/client_cert_kubeconfig.h"
+#include "hub/store_migration.h"
 #include "hub/pki.h"
 #include "hub/rbac/user_info.h"
 
@@ -55,7 +58,62 @@ int RunKubeconfigUser(KubeconfigUserFlags& f) {
   return 0;
 }
 
+struct MigrateFlags {
+  std::string from, to;
+  HubOptions store;  // data_dir, etcd, etcd_prefix, encryption_key_file
+};
+
+int RunMigrate(const MigrateFlags& f) {
+  if (f.from == f.to) {
+    std::cerr << "berth-hub migrate: --from and --to must differ (sqlite -> etcd, or etcd -> sqlite)\n";
+    return 2;
+  }
+  if (f.store.etcd.endpoints.empty()) {
+    std::cerr << "berth-hub migrate: --etcd-endpoints is required\n";
+    return 2;
+  }
+  // Progress lines go to stdout; the stores' own logs to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("migrate"));
+  HubOptions from = f.store, to = f.store;
+  from.store = f.from;
+  to.store = f.to;
+  auto lines = MigrateStore(from, to);
+  if (!lines.ok()) {
+    std::cerr << "berth-hub migrate: " << lines.status().message() << "\n";
+    return lines.status().code() == StatusCode::kInvalid || lines.status().code() == StatusCode::kBadRequest ? 2 : 1;
+  }
+  for (const auto& line : *lines) std::cout << line << "\n";
+  std::cout << "done: start the hubs with --store " << f.to
+            << (f.to == "etcd" ? " --etcd-endpoints ... --etcd-prefix " + f.store.etcd_prefix : "") << "\n";
+  return 0;
+}
+
 }  // namespace
+
+void AddMigrateCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<MigrateFlags>();
+  flags->store.etcd_prefix = "/berth";
+  auto* cmd = app.add_subcommand(
+      "migrate",
+      "Copy the whole store from SQLite into etcd, or back, keeping resourceVersions growing and the watch "
+      "history (docs/OPERATIONS.md). Stop every hub first; the target must be empty");
+  cmd->add_option("--from", flags->from, "The source store")->required()->check(CLI::IsMember({"sqlite", "etcd"}));
+  cmd->add_option("--to", flags->to, "The target store")->required()->check(CLI::IsMember({"sqlite", "etcd"}));
+  cmd->add_option("--data-dir", flags->store.data_dir,
+                  "The hub data directory whose berth.db is the SQLite side (a new berth.db is written when it is the "
+                  "target) and whose encryption.key seals Secrets")
+      ->required();
+  cmd->add_option("--etcd-endpoints", flags->store.etcd.endpoints, "etcd client URLs (comma-separated)")
+      ->delimiter(',');
+  cmd->add_option("--etcd-prefix", flags->store.etcd_prefix, "Key prefix of the etcd side")->capture_default_str();
+  cmd->add_option("--etcd-ca", flags->store.etcd.ca_file, "CA bundle etcd's certificate must chain to")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--etcd-cert", flags->store.etcd.cert_file, "Client certificate for etcd")->check(CLI::ExistingFile);
+  cmd->add_option("--etcd-key", flags->store.etcd.key_file, "Its key")->check(CLI::ExistingFile);
+  cmd->add_option("--encryption-key-file", flags->store.encryption_key_file,
+                  "The hubs' key file (default: <data-dir>/encryption.key); it must exist");
+  cmd->callback([flags, exit_code] { *exit_code = RunMigrate(*flags); });
+}
 
 void AddKubeconfigUserCommand(CLI::App& app, int* exit_code) {
   auto* group = app.add_subcommand("kubeconfig", "Make kubeconfigs from this hub's data directory (offline)");

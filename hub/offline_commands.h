@@ -13,4 +13,9 @@ namespace berth::hub {
 // *exit_code when it runs.
 void AddKubeconfigUserCommand(CLI::App& app, int* exit_code);
 
+// `berth-hub migrate --from sqlite|etcd --to etcd|sqlite --data-dir DIR --etcd-endpoints URLS
+// [--etcd-prefix P] [--etcd-ca/--etcd-cert/--etcd-key F] [--encryption-key-file F]`
+// (hub/store_migration.h).
+void AddMigrateCommand(CLI::App& app, int* exit_code);
+
 }  // namespace berth::hub

@@ -12,6 +12,9 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 #include <thread>
 #include <utility>
 
@@ -56,6 +59,20 @@ class Stmt {
   int rc_;
 };
 
+constexpr const char* kSchema = R"(
+      PRAGMA journal_mode=WAL;
+      PRAGMA synchronous=FULL;
+      PRAGMA foreign_keys=ON;
+      PRAGMA busy_timeout=5000;
+      CREATE TABLE IF NOT EXISTS objects (
+        resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        rv INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (resource, namespace, name));
+      CREATE TABLE IF NOT EXISTS events (
+        rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    )";
+
 struct Pending {
   Mutation mutation;
   MutationCallback done;
@@ -92,19 +109,7 @@ class SqliteStore final : public Store {
                                  (db_ ? sqlite3_errmsg(db_) : "out of memory") +
                                  ": check the --data-dir path and its permissions");
     }
-    const char* setup = R"(
-      PRAGMA journal_mode=WAL;
-      PRAGMA synchronous=FULL;
-      PRAGMA foreign_keys=ON;
-      PRAGMA busy_timeout=5000;
-      CREATE TABLE IF NOT EXISTS objects (
-        resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-        rv INTEGER NOT NULL, data TEXT NOT NULL,
-        PRIMARY KEY (resource, namespace, name));
-      CREATE TABLE IF NOT EXISTS events (
-        rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    )";
+    const char* setup = kSchema;
     char* err = nullptr;
     if (sqlite3_exec(db_, setup, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string msg = err ? err : "unknown error";
@@ -475,6 +480,88 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+namespace {
+
+// Writes `seed` into the open, empty database `db` in one transaction.
+StatusOr<size_t> WriteSeed(sqlite3* db, const SqliteStoreOptions& options, const StoreSeed& seed) {
+  auto fail = [db](const std::string& what) {
+    Status s = Status::Internal("seed " + what + ": " + sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  };
+  auto encode = [&](const std::string& resource, const json& object) -> StatusOr<std::string> {
+    if (!options.encrypted_resources.count(resource)) return object.dump();
+    return options.cipher->Seal(object.dump(), resource);
+  };
+  // The events table holds one change per revision; a history whose changes share revisions
+  // (etcd commits a batch as one) cannot be carried.
+  bool history_fits = true;
+  for (size_t i = 1; i < seed.history.size(); ++i) {
+    if (seed.history[i].resource_version <= seed.history[i - 1].resource_version) history_fits = false;
+  }
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("begin");
+  Stmt object(db, "INSERT INTO objects (resource, namespace, name, rv, data) VALUES (?,?,?,?,?)");
+  for (const auto& [resource, objects] : seed.objects) {
+    for (const auto& [key, obj] : objects) {
+      auto data = encode(resource, obj);
+      if (!data.ok()) return fail("seal " + resource);
+      object.Reset();
+      object.Bind(1, resource);
+      object.Bind(2, key.first);
+      object.Bind(3, key.second);
+      object.Bind(4, api::ResourceVersionOf(obj));
+      object.Bind(5, *data);
+      if (object.Step() != SQLITE_DONE) return fail("object " + resource + " " + key.first + "/" + key.second);
+    }
+  }
+  size_t events = 0;
+  Stmt event(db, "INSERT INTO events (rv, resource, type, data) VALUES (?,?,?,?)");
+  for (const auto& e : history_fits ? seed.history : std::deque<WatchEvent>{}) {
+    auto data = encode(e.resource, e.object);
+    if (!data.ok()) return fail("seal " + e.resource);
+    event.Reset();
+    event.Bind(1, e.resource_version);
+    event.Bind(2, e.resource);
+    event.Bind(3, static_cast<int64_t>(e.type));
+    event.Bind(4, *data);
+    if (event.Step() != SQLITE_DONE) return fail("event " + std::to_string(e.resource_version));
+    ++events;
+  }
+  Stmt meta(db, "INSERT INTO meta (key, value) VALUES ('rv', ?)");
+  meta.Bind(1, seed.revision);
+  if (meta.Step() != SQLITE_DONE) return fail("revision");
+  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  return events;
+}
+
+}  // namespace
+
+StatusOr<size_t> SeedSqliteStore(const SqliteStoreOptions& options, const StoreSeed& seed) {
+  if (!options.encrypted_resources.empty() && !options.cipher) {
+    return Status::Internal("store " + options.path + ": encrypted resources need a cipher");
+  }
+  struct stat st {};
+  if (::stat(options.path.c_str(), &st) == 0) {
+    return Status::FailedPrecondition(options.path + " exists: seeding writes a new store only (move it away first)");
+  }
+  const int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Unavailable("create " + options.path + ": " + std::strerror(errno));
+  ::close(fd);
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(options.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return Status::Unavailable("open " + options.path);
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> closer(db, sqlite3_close);
+  char* err = nullptr;
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Unavailable("initialise store " + options.path + ": " + msg);
+  }
+  return WriteSeed(db, options, seed);
+}
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {
   auto store = std::make_unique<SqliteStore>(options);

@@ -18,6 +18,7 @@
 
 #include "hub/secret_encryption.h"
 #include "hub/store.h"
+#include "hub/store_seed.h"
 
 namespace berth::hub {
 
@@ -41,5 +42,13 @@ struct SqliteStoreOptions {
 
 // Opens (or creates) the database and loads its state. Errors name the file.
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
+
+// Writes `seed` into a new database at options.path (FailedPrecondition if the file exists),
+// objects with their resourceVersions and the store revision, sealed as OpenSqliteStore
+// would seal them. The history goes in too when each of its changes has its own revision
+// (SQLite's watch log holds one change per revision; a history from etcd, whose batches share
+// revisions, is left out, and watches resume from seed.revision on). Returns the number of
+// history events written. `berth-hub migrate` (etcd -> SQLite) uses it.
+StatusOr<size_t> SeedSqliteStore(const SqliteStoreOptions& options, const StoreSeed& seed);
 
 }  // namespace berth::hub

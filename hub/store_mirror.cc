@@ -137,6 +137,7 @@ void StoreMirror::Load(ObjectsByResource objects, std::deque<WatchEvent> events,
   events_ = std::move(events);
   current_rv_ = current_revision;
   compacted_rv_ = compacted_revision;
+  TrimWindowLocked();
 }
 
 void StoreMirror::Reset(ObjectsByResource objects, int64_t revision) {
@@ -188,6 +189,13 @@ void StoreMirror::Publish(std::vector<StoreChange> changes, int64_t revision) {
   }
   current_rv_ = std::max(current_rv_, revision);
   TrimWindowLocked();
+}
+
+std::pair<int64_t, size_t> StoreMirror::RevisionAndCount() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  size_t count = 0;
+  for (const auto& [resource, objects] : objects_) count += objects.size();
+  return {current_rv_, count};
 }
 
 void StoreMirror::TrimWindowLocked() {

@@ -15,6 +15,7 @@
 #include <map>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hub/list_snapshots.h"
@@ -62,6 +63,8 @@ class StoreMirror {
   void Unwatch(uint64_t id);
   int64_t CurrentRevision() const;
   int64_t CompactedRevision() const;
+  // The current revision and how many objects it holds (all resources), read together.
+  std::pair<int64_t, size_t> RevisionAndCount() const;
 
  private:
   struct Watcher {
