@@ -57,9 +57,10 @@ StatusOr<std::optional<SharedPki>> Fetch(EtcdClient& etcd, const std::string& ke
   }
 }
 
-// Installs the shared CA and admin token in <data_dir>; EnsureHubPki then re-issues the
-// serving certificate from the CA and writes admin.kubeconfig with this replica's URL.
-Status Install(const SharedPki& shared, const HubPkiOptions& options) {
+// Installs the shared CA and admin token in <data_dir> (the token unless `keep_token`);
+// EnsureHubPki then re-issues the serving certificate from the CA and writes
+// admin.kubeconfig with this replica's URL.
+Status Install(const SharedPki& shared, const HubPkiOptions& options, bool keep_token = false) {
   const fs::path pki_dir = fs::path(options.data_dir) / "pki";
   std::error_code ec;
   fs::create_directories(pki_dir, ec);
@@ -71,6 +72,7 @@ Status Install(const SharedPki& shared, const HubPkiOptions& options) {
   }
   BERTH_RETURN_IF_ERROR(WriteFileAtomic((pki_dir / "ca.key").string(), shared.ca_key, 0600));
   BERTH_RETURN_IF_ERROR(WriteFileAtomic((pki_dir / "ca.crt").string(), shared.ca_crt, 0644));
+  if (keep_token) return Status::Ok();
   BERTH_RETURN_IF_ERROR(
       WriteFileAtomic((pki_dir / "admin.token.sha256").string(), Sha256Hex(shared.admin_token) + "\n", 0600));
   const std::string url = options.admin_server_url.empty() ? "https://127.0.0.1:6443" : options.admin_server_url;
@@ -102,19 +104,53 @@ StatusOr<SharedPki> Publish(EtcdClient& etcd, const std::string& key, const Secr
   return **theirs;
 }
 
-// After a key rotation (a new first key in the key file), seals the record with the new key
-// so that the old one can leave the key file, as Secrets are re-sealed. Another replica doing
-// the same first is fine: the compare fails and its write stands.
-Status ResealIfStale(EtcdClient& etcd, const std::string& key, const SecretCipher& cipher, const SharedPki& p) {
-  if (!p.stale_key) return Status::Ok();
+// Seals `p` and writes it over the record it was read from; false when another writer
+// changed the record since.
+StatusOr<bool> Rewrite(EtcdClient& etcd, const std::string& key, const SecretCipher& cipher, const SharedPki& p,
+                       const std::string& what) {
   auto sealed = cipher.Seal(Sealable(p), kContext);
   if (!sealed.ok()) return sealed.status();
   EtcdTxn txn;
   txn.compare.push_back({key, EtcdCompare::Target::kModRevision, p.mod_revision, {}});
   txn.success.push_back({EtcdOp::Type::kPut, key, *sealed, 0});
   auto r = etcd.Txn(txn);
-  if (!r.ok()) return r.status().WithContext("re-sealing the shared PKI " + key);
-  if (r->succeeded) spdlog::info("re-sealed the shared PKI {} with key id {}", key, cipher.primary_key_id());
+  if (!r.ok()) return r.status().WithContext(what + " " + key);
+  return r->succeeded;
+}
+
+// After a key rotation (a new first key in the key file), seals the record with the new key
+// so that the old one can leave the key file, as Secrets are re-sealed. Another replica doing
+// the same first is fine: the compare fails and its write stands.
+Status ResealIfStale(EtcdClient& etcd, const std::string& key, const SecretCipher& cipher, const SharedPki& p) {
+  if (!p.stale_key) return Status::Ok();
+  auto written = Rewrite(etcd, key, cipher, p, "re-sealing the shared PKI");
+  if (!written.ok()) return written.status();
+  if (*written) spdlog::info("re-sealed the shared PKI {} with key id {}", key, cipher.primary_key_id());
+  return Status::Ok();
+}
+
+// An operator rotating the admin token deleted admin.kubeconfig on a replica that has run
+// before (its pki/ca.crt is there); a new replica has neither and adopts the shared token.
+bool RotationAsked(const HubPkiOptions& options) {
+  const fs::path dir(options.data_dir);
+  std::error_code ec;
+  return fs::exists(dir / "pki" / "ca.crt", ec) && !fs::exists(dir / "admin.kubeconfig", ec);
+}
+
+// Replaces the record's admin token with the one EnsureHubPki just minted, unless another
+// writer changed the record since it was read.
+Status PublishRotatedToken(EtcdClient& etcd, const std::string& key, const SecretCipher& cipher, SharedPki p,
+                           const HubPki& pki) {
+  auto kubeconfig = LoadKubeconfigFile(pki.admin_kubeconfig_path);
+  if (!kubeconfig.ok()) return kubeconfig.status().WithContext("reading the new admin token");
+  p.admin_token = kubeconfig->bearer_token;
+  auto written = Rewrite(etcd, key, cipher, p, "publishing the rotated admin token to");
+  if (!written.ok()) return written.status();
+  if (!*written) {
+    return Status::Unavailable("the shared PKI " + key + " changed while the admin token was rotated; start again");
+  }
+  spdlog::warn("rotated the admin token for every hub on {}: restart the other replicas, which accept the old one "
+               "until they start again", key);
   return Status::Ok();
 }
 
@@ -124,11 +160,19 @@ StatusOr<HubPki> EnsureSharedHubPki(EtcdClient& etcd, const std::string& key, co
                                     const HubPkiOptions& options) {
   auto shared = Fetch(etcd, key, cipher);
   if (!shared.ok()) return shared.status();
+  const bool rotate = *shared && RotationAsked(options);
   if (*shared) {
-    BERTH_RETURN_IF_ERROR(Install(**shared, options));
+    BERTH_RETURN_IF_ERROR(Install(**shared, options, /*keep_token=*/rotate));
     BERTH_RETURN_IF_ERROR(ResealIfStale(etcd, key, cipher, **shared));
   }
   auto pki = EnsureHubPki(options);
+  if (pki.ok() && rotate) {
+    // ResealIfStale may have moved the record on: read it again for the compare.
+    auto now = Fetch(etcd, key, cipher);
+    if (!now.ok()) return now.status();
+    if (!*now) return Status::Unavailable("the shared PKI " + key + " vanished during the rotation; start again");
+    BERTH_RETURN_IF_ERROR(PublishRotatedToken(etcd, key, cipher, **now, *pki));
+  }
   if (!pki.ok() || *shared) return pki;
   auto holding = Publish(etcd, key, cipher, *pki);
   if (!holding.ok()) return holding.status();

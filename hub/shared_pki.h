@@ -11,6 +11,10 @@
 //      local CA is replaced, and said so; the serving certificate is re-issued from the
 //      shared CA). A record sealed with an older key of the key file is sealed again with
 //      its first key, so the old key can be dropped after a rotation.
+//      Exception: a replica that has run before (pki/ca.crt exists) without admin.kubeconfig
+//      was asked to rotate the admin token (docs/OPERATIONS.md): it keeps the shared CA but
+//      not the shared token, EnsureHubPki mints a new one, and the record gets it
+//      (compare-and-swap). Other replicas take it at their next start.
 //   2. Runs EnsureHubPki.
 //   3. If there was no record, publishes this replica's CA and admin token with a
 //      create-if-absent transaction. If another replica published first, adopts its record

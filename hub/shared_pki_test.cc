@@ -65,6 +65,36 @@ TEST_F(SharedPkiTest, ReplicasShareTheCaAndAdminTokenButNotTheServingCert) {
   EXPECT_FALSE(again->issued_admin_token);
 }
 
+// Rotating the admin token on etcd: delete admin.kubeconfig on a replica that has run and
+// restart it. It keeps the shared CA, mints a token and publishes it; a new replica and the
+// others' next start take the new one. (Before, the record handed the old token back.)
+TEST_F(SharedPkiTest, DeletingAdminKubeconfigOnAReplicaRotatesTheSharedToken) {
+  auto first = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
+  ASSERT_TRUE(second.ok());
+  const std::string old_token = LoadKubeconfigFile(first->admin_kubeconfig_path).value().bearer_token;
+
+  fs::remove(second->admin_kubeconfig_path);
+  auto rotated = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-1", "hub-1.example"));
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_TRUE(rotated->issued_admin_token);
+  EXPECT_EQ(rotated->ca_pem, first->ca_pem) << "the CA stays";
+  const std::string new_token = LoadKubeconfigFile(rotated->admin_kubeconfig_path).value().bearer_token;
+  EXPECT_NE(new_token, old_token);
+  EXPECT_EQ(rotated->admin_token_sha256, Sha256Hex(new_token));
+
+  auto fresh = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-2", "hub-2.example"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->issued_admin_token) << "a new replica adopts the shared token, it does not rotate";
+  EXPECT_EQ(LoadKubeconfigFile(fresh->admin_kubeconfig_path).value().bearer_token, new_token);
+
+  auto restarted = EnsureSharedHubPki(*client_, "/t.hub/pki", *cipher_, Options("hub-0", "hub-0.example"));
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_EQ(restarted->admin_token_sha256, Sha256Hex(new_token)) << "the others take it at their next start";
+  EXPECT_EQ(LoadKubeconfigFile(restarted->admin_kubeconfig_path).value().bearer_token, new_token);
+}
+
 TEST_F(SharedPkiTest, AReplicaWithADifferentLocalCaAdoptsTheSharedOne) {
   auto lone = EnsureHubPki(Options("hub-1", "hub-1.example"));  // started alone before
   ASSERT_TRUE(lone.ok());
