@@ -313,6 +313,11 @@ AdminResponse Agent::HandleAdmin(const AdminRequest& req) {
       const double factor = param("factor").empty() ? 3.0 : std::atof(param("factor").c_str());
       if (!(factor >= 1 && factor <= 1000)) return error(400, "?factor must be a number from 1 to 1000");
       sim_->SetSlowServing(param("image"), factor);
+    } else if (fault == "failing-serving") {
+      if (param("image").empty()) return error(400, "?image=IMAGE is required");
+      const double fraction = param("fraction").empty() ? 0.1 : std::atof(param("fraction").c_str());
+      if (!(fraction >= 0 && fraction <= 1)) return error(400, "?fraction must be a number from 0 to 1");
+      sim_->SetFailingServing(param("image"), fraction);
     } else if (fault == "unreachable" || fault == "reachable") {
       sim_->SetUnreachable(fault == "unreachable");
       spdlog::warn("simulated fault: cluster {} the hub",
@@ -322,7 +327,7 @@ AdminResponse Agent::HandleAdmin(const AdminRequest& req) {
     } else {
       return error(404, "unknown fault \"" + fault +
                             "\"; known: node-down, node-up, gpus-lost, image-pull-failure, "
-                            "image-pull-ok, slow-serving, unreachable, reachable, clear");
+                            "image-pull-ok, slow-serving, failing-serving, unreachable, reachable, clear");
     }
     if (!s.ok()) return error(s.code() == StatusCode::kNotFound ? 404 : 400, s.message());
     // The cluster changed under every workspace: report it now, not at the next poll (a

@@ -127,6 +127,9 @@ struct ServingSignals {
   double latency_p50 = 0, latency_p90 = 0, latency_p99 = 0;  // seconds, end to end
   int capacity = 0;         // max concurrent sequences over the Ready replicas
   int ready_endpoints = 0;  // Ready replicas the Service sends requests to
+  // Failed / (failed + completed) requests, 0..1; nullopt when the backend cannot tell
+  // (kube: vLLM without http_requests_total) or nothing was asked in the window.
+  std::optional<double> error_rate;
 };
 
 struct ServingState {

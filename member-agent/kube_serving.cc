@@ -98,6 +98,7 @@ StatusOr<ServingState> KubeBackend::ReadServing(const std::string& ns, const std
   sig.latency_p50 = s.latency_p50.value_or(0);
   sig.latency_p90 = s.latency_p90.value_or(0);
   sig.latency_p99 = s.latency_p99.value_or(0);
+  sig.error_rate = s.error_rate;
   sig.ready_endpoints = ready;
   prev = {now, at};
   out.signals = sig;

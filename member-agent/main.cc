@@ -225,6 +225,7 @@ int main(int argc, char** argv) {
       "Faults (sim, POST to --admin-listen): /faults/node-down?node=N, /faults/node-up?node=N,\n"
       "/faults/gpus-lost?node=N&count=K (0 restores), /faults/image-pull-failure?image=I,\n"
       "/faults/image-pull-ok?image=I, /faults/slow-serving?image=I&factor=F (1 restores),\n"
+      "/faults/failing-serving?image=I&fraction=F (share of requests answered 500; 0 restores),\n"
       "/faults/unreachable, /faults/reachable, /faults/clear.\n"
       "See docs/AGENT.md.");
   CLI11_PARSE(app, argc, argv);

@@ -40,7 +40,7 @@ bool MovedBy(const json& a, const json& b, double share, double floor) {
 }  // namespace
 
 json ServingReport(const ServingSignals& s) {
-  return {
+  json report = {
       {"requestsPerSecond", Rounded(s.requests_per_second)},
       {"running", s.running},
       {"waiting", s.waiting},
@@ -52,6 +52,8 @@ json ServingReport(const ServingSignals& s) {
         {"p90", Rounded(s.latency_p90)},
         {"p99", Rounded(s.latency_p99)}}},
       {"capacity", s.capacity}};
+  if (s.error_rate) report["errorRate"] = Rounded(*s.error_rate);
+  return report;
 }
 
 bool ServingMoved(const json& reported, const json& now) {
@@ -63,6 +65,9 @@ bool ServingMoved(const json& reported, const json& now) {
   if (reported.value("capacity", json(0)) != now.value("capacity", json(0))) return true;
   if (std::abs(reported.value("kvCacheUsage", 0.0) - now.value("kvCacheUsage", 0.0)) >= 0.05)
     return true;
+  // Errors appearing or going, or moving by half a percentage point (a gate reads them).
+  if (reported.contains("errorRate") != now.contains("errorRate")) return true;
+  if (std::abs(reported.value("errorRate", 0.0) - now.value("errorRate", 0.0)) >= 0.005) return true;
   if (MovedBy(reported.value("requestsPerSecond", json(0)), now.value("requestsPerSecond", json(0)),
               0.1, 0.1))
     return true;

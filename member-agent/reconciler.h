@@ -67,11 +67,13 @@ struct ReconcilerStats {
 std::string ObjectHash(const nlohmann::json& object);
 
 // The report's "serving" object: {requestsPerSecond, running, waiting, kvCacheUsage,
-// ttftSeconds: {p50, p90, p99}, latencySeconds: {p50, p90, p99}, capacity}.
+// ttftSeconds: {p50, p90, p99}, latencySeconds: {p50, p90, p99}, capacity, errorRate (0..1,
+// only when the backend knows it)}.
 nlohmann::json ServingReport(const ServingSignals& signals);
 // True when `now` differs from `reported` (a ServingReport, or null) enough to report again:
 // running or waiting by >= 1 and >= 10 %, capacity at all, kvCacheUsage by >= 0.05,
-// requestsPerSecond and each latency percentile by >= 10 % (of at least 0.1 req/s, 1 ms).
+// requestsPerSecond and each latency percentile by >= 10 % (of at least 0.1 req/s, 1 ms),
+// errorRate appearing, going or moving by >= 0.005.
 bool ServingMoved(const nlohmann::json& reported, const nlohmann::json& now);
 
 class Reconciler {

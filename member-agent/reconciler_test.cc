@@ -877,6 +877,16 @@ TEST(ServingMovedTest, Thresholds) {
   EXPECT_TRUE(moved([](ServingSignals& t) { t.capacity = 33; }));
   EXPECT_FALSE(moved([](ServingSignals& t) { t.kv_cache_usage = 0.04; }));
   EXPECT_TRUE(moved([](ServingSignals& t) { t.kv_cache_usage = 0.06; }));
+  EXPECT_FALSE(base.contains("errorRate")) << "unknown is not zero";
+  EXPECT_TRUE(moved([](ServingSignals& t) { t.error_rate = 0; }));  // now known
+  ServingSignals e = s;
+  e.error_rate = 0.02;
+  const json with_errors = ServingReport(e);
+  EXPECT_EQ(with_errors["errorRate"], 0.02);
+  e.error_rate = 0.024;
+  EXPECT_FALSE(ServingMoved(with_errors, ServingReport(e)));
+  e.error_rate = 0.026;
+  EXPECT_TRUE(ServingMoved(with_errors, ServingReport(e)));
 }
 
 }  // namespace

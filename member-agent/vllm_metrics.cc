@@ -87,7 +87,16 @@ void AddVllmScrape(std::string_view text, VllmScrape& into) {
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     if (line.empty() || line[0] == '#') continue;
     Sample s;
-    if (!ParseLine(line, &s) || !StartsWith(s.name, "vllm:")) continue;
+    if (!ParseLine(line, &s)) continue;
+    if (s.name == "http_requests_total") {
+      // Only the OpenAI routes: health probes and /metrics scrapes are not requests.
+      if (!StartsWith(Label(s.labels, "handler"), "/v1/")) continue;
+      into.http_seen = true;
+      into.http_requests += s.value;
+      if (StartsWith(Label(s.labels, "status"), "5")) into.http_errors += s.value;
+      continue;
+    }
+    if (!StartsWith(s.name, "vllm:")) continue;
     into.any = true;
     if (s.name == "vllm:num_requests_running") {
       into.running += s.value;
@@ -142,6 +151,9 @@ VllmSignals SignalsBetween(const VllmScrape& before, const VllmScrape& now, doub
   s.latency_p50 = HistogramQuantile(before.e2e, now.e2e, 0.5);
   s.latency_p90 = HistogramQuantile(before.e2e, now.e2e, 0.9);
   s.latency_p99 = HistogramQuantile(before.e2e, now.e2e, 0.99);
+  const double asked = now.http_requests - before.http_requests;
+  const double failed = now.http_errors - before.http_errors;
+  if (now.http_seen && asked > 0 && failed >= 0) s.error_rate = std::min(1.0, failed / asked);
   return s;
 }
 

@@ -5,6 +5,9 @@
 //   vllm:gpu_cache_usage_perc | vllm:kv_cache_usage_perc       gauge 0..1, averaged over pods
 //   vllm:time_to_first_token_seconds, vllm:e2e_request_latency_seconds   histograms
 //   vllm:request_success_total                                 counter
+//   http_requests_total{handler="/v1/...",status="2xx"|"5xx"}   counter of vLLM's HTTP server
+//                      (prometheus-fastapi-instrumentator, status grouped by class): the
+//                      error rate is 5xx over all requests to the OpenAI routes
 // Rates and percentiles come from the difference of two scrapes (counters and buckets only
 // grow; a counter that went down means a pod restarted and that interval is skipped), the
 // percentile by linear interpolation inside the bucket as Prometheus' histogram_quantile.
@@ -30,6 +33,9 @@ struct VllmScrape {
   double kv_cache_usage_sum = 0;  // sum over pods of the usage gauge
   int kv_cache_pods = 0;          // pods that reported it
   double successes = 0;           // vllm:request_success_total
+  double http_requests = 0;       // http_requests_total on /v1/ handlers, any status
+  double http_errors = 0;         // the same with status 5xx
+  bool http_seen = false;         // the server exports http_requests_total
   Histogram ttft, e2e;
   bool any = false;  // at least one vLLM sample was read
 };
@@ -43,6 +49,8 @@ struct VllmSignals {
   double running = 0, waiting = 0, kv_cache_usage = 0;
   std::optional<double> ttft_p50, ttft_p90, ttft_p99;        // nullopt: no request in the interval
   std::optional<double> latency_p50, latency_p90, latency_p99;
+  // 5xx / all requests on the OpenAI routes; nullopt without http_requests_total or requests.
+  std::optional<double> error_rate;
 };
 
 // Signals over the interval between two scrapes `seconds` apart (gauges from `now`).

@@ -57,6 +57,32 @@ TEST(VllmMetrics, RateAndPercentilesComeFromTheInterval) {
   EXPECT_NEAR(*sig.latency_p99, 0.1 + 0.4 * 89.0 / 90.0, 1e-9);
 }
 
+// vLLM's HTTP server counts requests by handler and status class
+// (prometheus-fastapi-instrumentator): the error rate is 5xx over all on the OpenAI routes.
+TEST(VllmMetrics, ErrorRateFromHttpRequestsOnTheOpenAiRoutes) {
+  auto http = [](double ok, double failed, double probes) {
+    std::string t = "# TYPE http_requests_total counter\n";
+    t += "http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",status=\"2xx\"} " + std::to_string(ok) + "\n";
+    t += "http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",status=\"5xx\"} " + std::to_string(failed) + "\n";
+    t += "http_requests_total{handler=\"/health\",method=\"GET\",status=\"2xx\"} " + std::to_string(probes) + "\n";
+    t += "http_requests_total{handler=\"/v1/completions\",method=\"POST\",status=\"4xx\"} 3\n";
+    return t;
+  };
+  VllmScrape before, after;
+  AddVllmScrape(Pod("a", 0, 0, 0, 100, 100) + http(100, 0, 50), before);
+  AddVllmScrape(Pod("a", 0, 0, 0, 190, 190) + http(190, 10, 500), after);
+  VllmSignals sig = SignalsBetween(before, after, 10);
+  ASSERT_TRUE(sig.error_rate.has_value());
+  EXPECT_NEAR(*sig.error_rate, 10.0 / 100.0, 1e-9) << "health probes are not requests; 4xx are the client's";
+  // Without the HTTP counter (older vLLM) the rate is unknown, not zero.
+  VllmScrape old_before, old_after;
+  AddVllmScrape(Pod("a", 0, 0, 0, 100, 100), old_before);
+  AddVllmScrape(Pod("a", 0, 0, 0, 190, 190), old_after);
+  EXPECT_FALSE(SignalsBetween(old_before, old_after, 10).error_rate.has_value());
+  // No request in the interval: unknown too.
+  EXPECT_FALSE(SignalsBetween(after, after, 10).error_rate.has_value());
+}
+
 TEST(VllmMetrics, NoRequestsNoPercentileAndAResetSkipsTheInterval) {
   VllmScrape a, b;
   AddVllmScrape(Pod("a", 1, 0, 0, 50, 50), a);

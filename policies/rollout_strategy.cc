@@ -120,9 +120,13 @@ class Reader : public FieldReader {
       };
       positive("maxTtftP90Seconds", &stage->health_gate.max_ttft_p90_seconds);
       positive("maxTtftP90RegressionPercent", &stage->health_gate.max_ttft_p90_regression_percent);
+      if (auto v = Number(*gate, "maxErrorRatePercent", gp)) {
+        if (!(*v >= 0 && *v <= 100)) Fail(gp + ".maxErrorRatePercent", "must be a percentage from 0 to 100");
+        else stage->health_gate.max_error_rate_percent = *v;
+      }
       if (stage->health_gate.serving_gated() && stage->soak_seconds <= 0) {
-        Fail(gp, "serving gates (maxTtftP90Seconds, maxTtftP90RegressionPercent) are judged during the soak: "
-                 "set soakSeconds > 0 on this stage");
+        Fail(gp, "serving gates (maxTtftP90Seconds, maxTtftP90RegressionPercent, maxErrorRatePercent) are judged "
+                 "during the soak: set soakSeconds > 0 on this stage");
       }
     }
   }
@@ -280,6 +284,7 @@ json StageBodyToJson(const RolloutStage& s) {
   if (s.health_gate.max_ttft_p90_seconds) gate["maxTtftP90Seconds"] = *s.health_gate.max_ttft_p90_seconds;
   if (s.health_gate.max_ttft_p90_regression_percent)
     gate["maxTtftP90RegressionPercent"] = *s.health_gate.max_ttft_p90_regression_percent;
+  if (s.health_gate.max_error_rate_percent) gate["maxErrorRatePercent"] = *s.health_gate.max_error_rate_percent;
   return {{"maxConcurrency", QuantityToJson(s.max_concurrency)},
           {"prePull", s.pre_pull},
           {"prePullTimeoutSeconds", s.pre_pull_timeout_seconds},

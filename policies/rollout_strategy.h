@@ -55,13 +55,17 @@ enum class IncompatibleAction {
 // signals its agent reports for the cluster's endpoint (docs/ROLLOUTS.md "Serving gates"):
 // p90 time to first token at most `max_ttft_p90_seconds`, and at most
 // `max_ttft_p90_regression_percent` above the p90 the same cluster served with on the revision
-// it ran before. Unset: not checked. They need soak_seconds > 0.
+// it ran before; failed requests at most `max_error_rate_percent` of all. Unset: not checked.
+// They need soak_seconds > 0.
 struct HealthGate {
   int max_failure_reports = 0;
   int64_t progress_deadline_seconds = 1800;
   std::optional<double> max_ttft_p90_seconds;
   std::optional<double> max_ttft_p90_regression_percent;
-  bool serving_gated() const { return max_ttft_p90_seconds || max_ttft_p90_regression_percent; }
+  std::optional<double> max_error_rate_percent;
+  bool serving_gated() const {
+    return max_ttft_p90_seconds || max_ttft_p90_regression_percent || max_error_rate_percent;
+  }
   bool operator==(const HealthGate&) const = default;
 };
 

@@ -306,15 +306,26 @@ void Stepper::JudgeServing(const std::string& name, ClusterRollout& c, const Clu
     std::snprintf(buf, sizeof buf, "%.3g s", v);
     return std::string(buf);
   };
-  if (!o.ttft_p90_seconds) {
+  // Errors first: a revision that fails requests may still answer the rest quickly.
+  if (gate.max_error_rate_percent && o.error_rate && *o.error_rate * 100 > *gate.max_error_rate_percent) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%.3g %% of requests failed on revision %lld, over the gate's %.3g %%",
+                  *o.error_rate * 100, static_cast<long long>(s().target_revision), *gate.max_error_rate_percent);
+    FailCluster(name, c, "ServingGateFailed", buf);
+    return;
+  }
+  const bool ttft_gated = gate.max_ttft_p90_seconds || gate.max_ttft_p90_regression_percent;
+  const bool no_errors_signal = gate.max_error_rate_percent && !o.error_rate;
+  if ((ttft_gated && !o.ttft_p90_seconds) || (!ttft_gated && no_errors_signal)) {
     if (c.reason != "ServingGateNoSignal") {
       c.reason = "ServingGateNoSignal";
-      Event("ServingGateNoSignal", name + ": no time-to-first-token reported during the soak; the serving gate passes "
-                                          "without evidence",
+      Event("ServingGateNoSignal", name + ": no " + (ttft_gated ? "time-to-first-token" : "error-rate") +
+                                       " reported during the soak; the serving gate passes without evidence",
             name, "Warning");
     }
     return;
   }
+  if (!ttft_gated) return;
   const double p90 = *o.ttft_p90_seconds;
   if (gate.max_ttft_p90_seconds && p90 > *gate.max_ttft_p90_seconds) {
     FailCluster(name, c, "ServingGateFailed",
@@ -646,6 +657,14 @@ void Stepper::WriteDirectives() {
       d.mode = UpdateMode::kSurge;
       d.previous_revision = from;
       d.max_surge = c.max_surge;
+    } else if (phase == RolloutPhase::kRollingBack && !on_target && o.revision == s().target_revision &&
+               strategy().update_mode == UpdateMode::kSurge && o.surge_capacity > 0) {
+      // Make before break on the way back too: the revision being left keeps serving (a
+      // slow or erring revision still answers most requests; a crashing one serves nothing
+      // either way) until the last good one is Ready beside it.
+      d.mode = UpdateMode::kSurge;
+      d.previous_revision = s().target_revision;
+      d.max_surge = std::min(o.surge_capacity, std::max(1, Desired(o)));
     } else {
       d.mode = UpdateMode::kInPlace;
     }

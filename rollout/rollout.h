@@ -58,6 +58,8 @@ struct ClusterObservation {
   // p90 time to first token of the cluster's endpoint now, from the agent's serving signals
   // (whatever revision serves); nullopt when not reported. For the serving gates.
   std::optional<double> ttft_p90_seconds;
+  // Failed / all requests (0..1) of the cluster's endpoint now; nullopt when not reported.
+  std::optional<double> error_rate;
   // False while the agent has not reported on the cluster's Work entry as it stands (just
   // changed, e.g. by the autoscaler): nothing is known, so a soak neither fails nor ends on it.
   bool reported = true;

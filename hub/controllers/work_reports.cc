@@ -23,7 +23,7 @@ json ServingFrom(const json& w) {
   auto s = w.find("serving");
   if (s == w.end() || !s->is_object()) return nullptr;
   json out = json::object();
-  for (const char* k : {"requestsPerSecond", "running", "waiting", "kvCacheUsage", "capacity"}) {
+  for (const char* k : {"requestsPerSecond", "running", "waiting", "kvCacheUsage", "capacity", "errorRate"}) {
     if (auto v = s->find(k); v != s->end() && v->is_number()) out[k] = *v;
   }
   for (const char* k : {"ttftSeconds", "latencySeconds"}) {

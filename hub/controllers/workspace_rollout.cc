@@ -73,6 +73,7 @@ ClusterObservation Observe(const std::string& name, const PlacedMember& p, const
       auto ttft = r.serving.find("ttftSeconds");
       if (ttft != r.serving.end() && ttft->is_object() && ttft->contains("p90") && (*ttft)["p90"].is_number())
         o.ttft_p90_seconds = (*ttft)["p90"].get<double>();
+      if (auto e = r.serving.find("errorRate"); e != r.serving.end() && e->is_number()) o.error_rate = e->get<double>();
     }
   }
   // Surge replicas must fit beside the running ones on whole free nodes' worth of units;

@@ -69,4 +69,10 @@ using PrePulls = std::map<std::string, PrePull>;
 // A pod's name, owner, node and revision, not yet ready: what every state of it reports.
 PodState PodStateOf(const Pod& pod);
 
+// How replicas running an image misbehave (the sim's serving faults).
+struct ServingFaults {
+  std::map<std::string, double> slow;     // image → slowdown (slow-serving)
+  std::map<std::string, double> failing;  // image → share of requests answered 500 (failing-serving)
+};
+
 }  // namespace berth::agent::sim

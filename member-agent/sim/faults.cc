@@ -78,12 +78,24 @@ void SimCluster::SetImagePullFailure(const std::string& image, bool failing) {
 void SimCluster::SetSlowServing(const std::string& image, double factor) {
   std::lock_guard<std::mutex> lock(mu_);
   if (factor > 1) {
-    slow_images_[image] = factor;
+    serving_faults_.slow[image] = factor;
   } else {
-    slow_images_.erase(image);
+    serving_faults_.slow.erase(image);
   }
   spdlog::warn("simulated fault: replicas of {} serve {}", image,
                factor > 1 ? std::to_string(factor) + " times slower" : "at full speed again");
+  StepLocked();
+}
+
+void SimCluster::SetFailingServing(const std::string& image, double fraction) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fraction > 0) {
+    serving_faults_.failing[image] = fraction;
+  } else {
+    serving_faults_.failing.erase(image);
+  }
+  spdlog::warn("simulated fault: replicas of {} {}", image,
+               fraction > 0 ? "fail " + std::to_string(fraction) + " of their requests" : "answer every request again");
   StepLocked();
 }
 
@@ -94,7 +106,7 @@ void SimCluster::ClearFaults() {
     node.lost = 0;
   }
   failing_images_.clear();
-  slow_images_.clear();
+  serving_faults_ = {};
   unreachable_ = false;
   StepLocked();
 }

@@ -58,7 +58,7 @@ int PipelineParallelSize(const json& args) {
 std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods& pods,
                                               const std::vector<Node>& nodes, Clock::TimePoint now,
                                               std::map<std::string, int64_t>& kv_bytes_cache,
-                                              const std::map<std::string, double>& slow_images) {
+                                              const ServingFaults& faults) {
   std::map<std::string, ServedWorkspace> out;  // "<ns>/<workspace>"
   for (const auto& [key, sts] : objects) {
     if (key.kind != "StatefulSet") continue;
@@ -91,7 +91,10 @@ std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods
       spec.gpus = static_cast<double>(std::max(1, pod.units) * nodes_per_replica) / per_gpu;
       spec.weights_gib = pod.weights_gib;
       spec.kv_bytes_per_token = kv->second;
-      if (auto slow = slow_images.find(pod.image); slow != slow_images.end()) spec.slowdown = slow->second;
+      if (auto slow = faults.slow.find(pod.image); slow != faults.slow.end()) spec.slowdown = slow->second;
+      if (auto failing = faults.failing.find(pod.image); failing != faults.failing.end()) {
+        spec.failure_fraction = failing->second;
+      }
       w.ready.push_back(std::move(spec));
     }
   }

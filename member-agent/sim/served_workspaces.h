@@ -23,11 +23,11 @@ int PipelineParallelSize(const nlohmann::json& args);
 // Workspaces (by berth.dev/workspace on StatefulSets, surge StatefulSets included) with their
 // Ready replicas. A pod serves when scheduled and ready (startup.h); of a multi-node replica
 // (pipeline parallel P > 1) only ordinal 0 serves, with the GPUs of all P pods.
-// `kv_bytes_cache` memoises KvBytesPerToken per model. `slow_images`: image → slowdown of the
-// replicas running it (the slow-serving fault).
+// `kv_bytes_cache` memoises KvBytesPerToken per model. `faults` says how replicas running an
+// image misbehave (cluster_state.h).
 std::vector<ServedWorkspace> ServedWorkspaces(const Objects& objects, const Pods& pods,
                                               const std::vector<Node>& nodes, Clock::TimePoint now,
                                               std::map<std::string, int64_t>& kv_bytes_cache,
-                                              const std::map<std::string, double>& slow_images = {});
+                                              const ServingFaults& faults = {});
 
 }  // namespace berth::agent::sim

@@ -124,12 +124,31 @@ std::vector<double> E2eBuckets() {
   return {1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0};
 }
 
+namespace {
+
+// Adds `n` to the count of the whole second `at` falls in (seconds arrive in order).
+void CountPerSecond(std::deque<std::pair<int64_t, uint64_t>>& counts, ModelTime at, uint64_t n) {
+  const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
+  if (counts.empty() || counts.back().first != second) counts.emplace_back(second, 0);
+  counts.back().second += n;
+}
+
+}  // namespace
+
 ReplicaQueue::ReplicaQueue(ReplicaSpec spec, double time_scale)
     : spec_(std::move(spec)), speed_(SpeedOf(spec_)), time_scale_(time_scale) {
   for (int i = 0; i < speed_.max_sequences; ++i) slots_.push(ModelTime{});
 }
 
 RequestTimes ReplicaQueue::Admit(ModelTime now, int64_t prompt_tokens, int64_t completion_tokens) {
+  // The failing-serving fault fails every request that takes the count of failures so far
+  // past admitted × fraction: exactly that share, spread evenly, no randomness.
+  const double f = spec_.failure_fraction;
+  const uint64_t n = admitted_++;
+  if (f > 0 && std::floor(static_cast<double>(n + 1) * f) > std::floor(static_cast<double>(n) * f)) {
+    ++metrics_.request_failure;
+    return {now, now, spec_.pod, spec_.revision, true};
+  }
   Request r;
   r.arrived = now;
   r.start = std::max(now, slots_.top());
@@ -230,7 +249,9 @@ std::optional<RequestTimes> WorkspaceServing::Admit(ModelTime now, int64_t promp
   }
   if (!best) return std::nullopt;
   last_pick_ = *best_name;
-  return best->queue.Admit(now, prompt_tokens, completion_tokens);
+  RequestTimes times = best->queue.Admit(now, prompt_tokens, completion_tokens);
+  if (times.failed) CountPerSecond(failures_per_second_, now, 1);
+  return times;
 }
 
 void WorkspaceServing::Advance(ModelTime now) {
@@ -242,19 +263,13 @@ void WorkspaceServing::Advance(ModelTime now) {
   while (!window_.empty() &&
          (window_.front().at + kSignalWindow < now || window_.size() > kMaxWindowSamples))
     window_.pop_front();
-  for (const auto& c : completed) {
-    const int64_t second =
-        std::chrono::duration_cast<std::chrono::seconds>(c.at.time_since_epoch()).count();
-    if (completions_per_second_.empty() || completions_per_second_.back().first != second) {
-      completions_per_second_.emplace_back(second, 0);
-    }
-    ++completions_per_second_.back().second;
-  }
+  for (const auto& c : completed) CountPerSecond(completions_per_second_, c.at, 1);
   const int64_t oldest =
       std::chrono::duration_cast<std::chrono::seconds>((now - kSignalWindow).time_since_epoch())
           .count();
-  while (!completions_per_second_.empty() && completions_per_second_.front().first < oldest)
-    completions_per_second_.pop_front();
+  for (auto* counts : {&completions_per_second_, &failures_per_second_}) {
+    while (!counts->empty() && counts->front().first < oldest) counts->pop_front();
+  }
   std::erase_if(replicas_, [](const auto& kv) {
     return !kv.second.routable && kv.second.queue.in_flight() == 0;
   });
@@ -281,9 +296,13 @@ ServingSignals WorkspaceServing::Signals(ModelTime now) {
     kv += m.kv_cache_usage;
   }
   if (s.ready_endpoints > 0) s.kv_cache_usage = kv / s.ready_endpoints;
-  uint64_t completions = 0;
+  uint64_t completions = 0, failures = 0;
   for (const auto& [second, n] : completions_per_second_) completions += n;
+  for (const auto& [second, n] : failures_per_second_) failures += n;
   s.requests_per_second = static_cast<double>(completions) / Seconds(kSignalWindow);
+  if (completions + failures > 0) {
+    s.error_rate = static_cast<double>(failures) / static_cast<double>(completions + failures);
+  }
   if (window_.empty()) return s;
   std::vector<double> ttft, latency;
   ttft.reserve(window_.size());
@@ -375,6 +394,19 @@ std::string WorkspaceServing::MetricsText(const std::string& model_name) const {
       if (name == "vllm:request_success_total") v = static_cast<double>(m.request_success);
       out += name + "{" + labels + "} ";
       AppendNumber(out, v);
+      out += "\n";
+    }
+  }
+  // vLLM's HTTP server (prometheus-fastapi-instrumentator): requests by handler and status
+  // class. Completed requests count as 2xx, the failing-serving fault's as 5xx.
+  out += "# HELP http_requests_total Total number of requests by method, status and handler.\n"
+         "# TYPE http_requests_total counter\n";
+  for (const auto& [pod, r] : replicas_) {
+    const ReplicaMetrics& m = r.queue.metrics();
+    for (const auto& [status, n] : {std::pair{"2xx", m.request_success}, std::pair{"5xx", m.request_failure}}) {
+      out += std::string("http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",pod=\"") + pod +
+             "\",status=\"" + status + "\"} ";
+      AppendNumber(out, static_cast<double>(n));
       out += "\n";
     }
   }

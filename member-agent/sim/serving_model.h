@@ -66,6 +66,7 @@ struct ReplicaSpec {
   int64_t kv_bytes_per_token = 0;  // 0: estimated from the weights (see KvBytesPerToken)
   std::string revision;            // the pod's berth.dev/revision (reply header only)
   double slowdown = 1;             // fault slow-serving: prefill and decode this many times slower
+  double failure_fraction = 0;     // fault failing-serving: this share of requests fails (HTTP 500)
   bool operator==(const ReplicaSpec&) const = default;
 };
 
@@ -99,6 +100,7 @@ struct RequestTimes {
   ModelTime first_token, done;
   std::string pod;       // the replica that serves it
   std::string revision;  // its berth.dev/revision
+  bool failed = false;   // the failing-serving fault: answer 500 at once, nothing queued
 };
 
 // The counters and histograms of one replica (vLLM's per-engine metrics).
@@ -106,6 +108,7 @@ struct ReplicaMetrics {
   int running = 0, waiting = 0;
   double kv_cache_usage = 0;  // 0..1
   uint64_t prompt_tokens = 0, generation_tokens = 0, request_success = 0;
+  uint64_t request_failure = 0;  // failing-serving: requests answered with 500
   Histogram ttft{TtftBuckets()}, tpot{TpotBuckets()}, e2e{E2eBuckets()};
 };
 
@@ -143,6 +146,7 @@ class ReplicaQueue {
   std::priority_queue<ModelTime, std::vector<ModelTime>, std::greater<>> slots_;
   std::deque<Request> requests_;  // admitted, not completed, in admission order
   ReplicaMetrics metrics_;
+  uint64_t admitted_ = 0;         // every request, failed or not (spreads the failures evenly)
 };
 
 // A workspace's replicas as its Service sees them: requests go to the routable replica with
@@ -175,6 +179,8 @@ class WorkspaceServing {
   std::deque<ReplicaQueue::Completed> window_;
   // Completions per whole second of kSignalWindow (for the rate: never capped).
   std::deque<std::pair<int64_t, uint64_t>> completions_per_second_;
+  // Failed requests per whole second of kSignalWindow (for the error rate).
+  std::deque<std::pair<int64_t, uint64_t>> failures_per_second_;
   ModelTime last_advance_{};
 };
 

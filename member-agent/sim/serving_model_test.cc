@@ -182,6 +182,37 @@ TEST(ServingModelTest, SignalsOverTheWindow) {
   EXPECT_EQ(later.latency_p99, 0);
 }
 
+TEST(ServingModelTest, FailingServingFailsItsShareOfRequestsAndTheErrorRateSaysSo) {
+  WorkspaceServing ws(1.0);
+  ReplicaSpec bad = Spec("ws-0");
+  bad.failure_fraction = 0.25;
+  ws.SetReplicas({bad});
+  EXPECT_FALSE(ws.Signals(T0()).error_rate.has_value()) << "nothing asked: no error rate";
+  int failed = 0;
+  ModelTime last = T0();
+  for (int i = 0; i < 40; ++i) {
+    auto t = ws.Admit(T0(), 100, 4);
+    ASSERT_TRUE(t);
+    failed += t->failed;
+    if (!t->failed) last = std::max(last, t->done);
+  }
+  EXPECT_EQ(failed, 10) << "exactly a quarter, spread evenly";
+  ServingSignals s = ws.Signals(last);
+  ASSERT_TRUE(s.error_rate.has_value());
+  EXPECT_NEAR(*s.error_rate, 10.0 / 40.0, 1e-9);
+  EXPECT_NEAR(s.requests_per_second, 30 / 30.0, 1e-9) << "failures are not completions";
+  const std::string text = ws.MetricsText("m");
+  EXPECT_NE(text.find("http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",pod=\"ws-0\",status=\"5xx\"} 10\n"),
+            std::string::npos)
+      << text;
+  // The fault lifted: later requests succeed and the errors age out of the window.
+  ws.SetReplicas({Spec("ws-0")});
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(ws.Admit(last + seconds(31), 100, 4)->failed);
+  ServingSignals later = ws.Signals(last + seconds(40));
+  ASSERT_TRUE(later.error_rate.has_value());
+  EXPECT_EQ(*later.error_rate, 0);
+}
+
 TEST(ServingModelTest, MetricsTextHasVllmNamesAndBuckets) {
   WorkspaceServing ws(1.0);
   ws.SetReplicas({Spec("ws-0")});

@@ -65,6 +65,8 @@ const char* Reason(int status) {
       return "Method Not Allowed";
     case 413:
       return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
     case 503:
       return "Service Unavailable";
     default:
@@ -282,6 +284,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return Send(503, "application/json",
                   ErrorJson("no Ready replica of " + endpoint_->ns + "/" + endpoint_->workspace,
                             "ServiceUnavailableError", 503));
+    }
+    if (times->failed) {
+      return Send(500, "application/json",
+                  ErrorJson("simulated failure of replica " + times->pod + " (the sim's failing-serving fault)",
+                            "InternalServerError", 500));
     }
     const std::string rid = (chat ? "chatcmpl-sim-" : "cmpl-sim-") + std::to_string(id);
     if (c.stream) return Stream(c, *times, rid);

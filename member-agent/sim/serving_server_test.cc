@@ -72,6 +72,22 @@ TEST_F(ServingServerTest, CompletionHasOpenAiShapeAndSaysSimulated) {
   EXPECT_TRUE(body["created"].is_number());
 }
 
+TEST_F(ServingServerTest, TheFailingServingFaultAnswers500AndTheConnectionStaysUsable) {
+  ReplicaSpec flaky = Replica("llama-0");
+  flaky.failure_fraction = 1;
+  Sync({flaky});
+  for (const char* body : {R"({"model": "llama-8b", "prompt": "hi", "max_tokens": 5})",
+                           R"({"model": "llama-8b", "prompt": "hi", "max_tokens": 5, "stream": true})"}) {
+    std::string r = Post(port_, "/v1/completions", body);
+    ASSERT_EQ(Status(r), 500) << r;
+    json error = json::parse(Body(r));
+    EXPECT_EQ(error["type"], "InternalServerError") << r;
+    EXPECT_NE(error["message"].get<std::string>().find("failing-serving"), std::string::npos);
+  }
+  Sync({Replica("llama-0")});
+  EXPECT_EQ(Status(Post(port_, "/v1/completions", R"({"model": "llama-8b", "prompt": "hi"})")), 200);
+}
+
 TEST_F(ServingServerTest, ChatAdapterAndDefaultMaxTokens) {
   std::string r =
       Post(port_, "/v1/chat/completions",

@@ -59,7 +59,7 @@ void SimCluster::SetUnreachable(bool unreachable) {
 
 void SimCluster::SyncServingLocked(Clock::TimePoint now) {
   if (!settings_.serve) return;
-  auto served = sim::ServedWorkspaces(objects_, pods_, nodes_, now, kv_bytes_per_token_, slow_images_);
+  auto served = sim::ServedWorkspaces(objects_, pods_, nodes_, now, kv_bytes_per_token_, serving_faults_);
   if (!serving_ && served.empty()) return;
   if (!serving_) {
     serving_ = std::make_unique<sim::ServingServer>(

@@ -98,6 +98,9 @@ class SimCluster final : public MemberBackend {
   void SetImagePullFailure(const std::string& image, bool failing);
   // Replicas running `image` serve `factor` times slower (prefill and decode); 1 restores.
   void SetSlowServing(const std::string& image, double factor);
+  // Replicas running `image` answer `fraction` (0..1) of their requests with HTTP 500; 0
+  // restores them.
+  void SetFailingServing(const std::string& image, double fraction);
   // Also closes the serving listeners (connection refused); clearing reopens them on the
   // same ports.
   void SetUnreachable(bool unreachable);
@@ -133,7 +136,7 @@ class SimCluster final : public MemberBackend {
   sim::Objects objects_;
   sim::Pods pods_;
   std::set<std::string> failing_images_;
-  std::map<std::string, double> slow_images_;  // image → slowdown (slow-serving fault)
+  sim::ServingFaults serving_faults_;  // slow-serving and failing-serving, by image
   std::set<std::string> loaded_models_;  // weights cached in the cluster (loaded or pre-pulled)
   sim::PrePulls prepulls_;
   std::unique_ptr<sim::ServingServer> serving_;        // null until a workspace exists

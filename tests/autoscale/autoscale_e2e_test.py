@@ -12,7 +12,11 @@ the gateway. Checks:
      drains the endpoints it removes, and no request fails meanwhile;
   5. a new image that serves 3× slower (the sim's slow-serving fault) fails the canary's
      serving gate (p90 TTFT regression), the rollout rolls back, and every request meanwhile
-     is served.
+     is served;
+  6. a new image that fails a fifth of its requests (the sim's failing-serving fault) fails
+     the canary's error-rate gate (at most 2 %): the rollout rolls back; the failed requests
+     meanwhile are that revision's 500s and, while the rollback restarts the cluster's one
+     replica, 503s; none after the rollback.
 Bounded loops only; the fleet is stopped at the end."""
 import json
 import os
@@ -143,6 +147,52 @@ def check_gated_rollback(fleet, log):
     ok(rows and not bad, "no request failed during the gated rollout and its rollback (%d sent)" % len(rows), bad[:3])
 
 
+def check_error_gate(fleet, log):
+    flaky = "ghcr.io/berth/vllm:0.6.4-flaky"
+    for cluster in ("as-a", "as-b", "as-c"):
+        subprocess.run(["curl", "-sf", "-X", "POST", "http://%s/faults/failing-serving?image=%s&fraction=0.2" %
+                        (fleet.admin(cluster), flaky)], check=True, capture_output=True, timeout=10)
+    good = fleet.workspace("llama")["status"]["placements"][0]["revision"]  # the last good one
+    start = time.time()
+    gen = load(fleet, "const:4", 120, log)
+    try:
+        # One replica on as-a and its second GPU spare: the update goes Surge (make before
+        # break), so the update itself fails no request.
+        wait_for("the autoscaler to settle on one replica", lambda: autoscaler(fleet).get("desiredReplicas") == 1
+                 and sum(ready_by_cluster(fleet).values()) == 1, 60)
+        fleet.kubectl("patch", "workspace", "llama", "-n", "scaling", "--type=merge",
+                      "-p", json.dumps({"inference": {"image": flaky}}))
+        failed = wait_for("the canary's error-rate gate to fail", lambda: [
+            e for e in fleet.events("ClusterFailed") if "requests failed" in e.get("message", "")], 90)
+        failed_at = time.time() - 3  # the event's time has 1 s resolution; the poll adds up to 0.25 s
+        ok(True, "the error-rate gate failed the canary: " + failed[0]["message"])
+        # Revision good + 1 was the slow image, good + 2 is this one.
+        updating = [e["message"] for e in fleet.events("ClusterUpdating") if "revision %d" % (good + 2) in e["message"]]
+        ok(updating and "surge" in updating[-1], "the canary updated with a surge replica", updating)
+        wait_for("the rollout rolled back", lambda: fleet.workspace("llama")["status"].get("rollout", {})
+                 .get("phase") == "RolledBack", 60)
+        placements = fleet.workspace("llama")["status"]["placements"]
+        ok(all(p.get("revision") == good for p in placements),
+           "every cluster runs revision %s again" % good, placements)
+        rolled_back_at = time.time()
+        time.sleep(5)
+    finally:
+        gen.terminate()
+        gen.wait(90)
+    rows = read_log(log, since=start)
+    failed_rows = [r for r in rows if r[1] != 200]
+    ok(any(r[1] == 500 for r in failed_rows),
+       "while the canary soaked, the flaky revision's 500s reached clients (%d of %d requests)" %
+       (sum(r[1] == 500 for r in failed_rows), len(rows)))
+    # The way back replaced the single replica in place here (no spare GPU was counted for a
+    # surge): a 503 "no endpoint serving" is accepted only around the rollback itself.
+    other = [r for r in failed_rows if r[1] != 500 and not (r[1] == 503 and failed_at <= r[0] <= rolled_back_at)]
+    ok(not other, "nothing else failed (%d 503s while the rollback restarted the replica)" %
+       sum(r[1] == 503 for r in failed_rows), other[:5])
+    after = read_log(log, since=rolled_back_at + 2)
+    ok(after and all(r[1] == 200 for r in after), "after the rollback every request succeeds (%d)" % len(after))
+
+
 def main():
     for tool in ("kubectl", "/usr/sbin/haproxy"):
         if not shutil.which(tool):
@@ -160,6 +210,7 @@ def main():
         check_scale_out(fleet, log)
         check_scale_in(fleet, log)
         check_gated_rollback(fleet, log)
+        check_error_gate(fleet, log)
     return run_scenario(fleet, checks, scenario, ("hub", "gateway", "as-a", "as-b", "as-c"))
 
 

@@ -67,6 +67,8 @@ void ApplyObservation(const json& j, ClusterObservation* o) {
   if (j.contains("reason")) o->reason = Text(j["reason"]);
   if (j.contains("reported")) o->reported = j["reported"].get<bool>();
   if (j.contains("ttft")) o->ttft_p90_seconds = j["ttft"].is_null() ? std::nullopt : std::optional<double>(j["ttft"].get<double>());
+  if (j.contains("errorRate"))
+    o->error_rate = j["errorRate"].is_null() ? std::nullopt : std::optional<double>(j["errorRate"].get<double>());
   if (j.contains("phase")) {
     o->phase = PhaseOf(Text(j["phase"]));
   } else if (j.contains("ready") || j.contains("revision")) {
