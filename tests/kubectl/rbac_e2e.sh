@@ -108,6 +108,10 @@ expect "vera watches"                        'chat' timeout 3 kubectl --kubeconf
 expect "can-i: vera does not patch"          '^no( - |$)' as vera auth can-i patch workspaces -n team-a
 expect "vera's patch is 403"                 'Forbidden.*User "vera" cannot patch resource "workspaces"' \
   as vera patch ws chat -n team-a --type merge -p '{"metadata":{"labels":{"x":"y"}}}'
+expect "can-i: vera approves no rollout"     '^no( - |$)' as vera auth can-i update workspaces/status -n team-a
+expect "vera's status write (approve) is 403" '[Ff]orbidden.*User "vera" cannot patch resource "workspaces/status"' \
+  as vera patch ws chat -n team-a --subresource=status --type merge -p '{"status":{"rollout":{"approvedStage":0}}}'
+expect "can-i: alice may approve in team-a"  '^yes$' as alice auth can-i update workspaces/status -n team-a
 expect "can-i: vera reads no Secrets"        '^no( - |$)' as vera auth can-i get secrets -n team-a
 expect "and really is refused"               'Forbidden.*cannot list resource "secrets"' as vera get secrets -n team-a
 
