@@ -167,6 +167,13 @@ StatusOr<RolloutStrategySpec> ParseRolloutStrategySpec(const json& body, std::st
         else stage.max_clusters = static_cast<int>(*n);
       }
       r.ParseStageBody(e, p, &stage);
+      if (auto t = r.Int(e, "trafficPercent", p)) {
+        if (*t < 1 || *t > 99) {
+          r.Fail(p + ".trafficPercent", "must be a percentage from 1 to 99 (leave it out to weigh by capacity only)");
+        } else {
+          stage.traffic_percent = static_cast<int>(*t);
+        }
+      }
       spec.stages.push_back(std::move(stage));
     }
   }
@@ -177,6 +184,10 @@ StatusOr<RolloutStrategySpec> ParseRolloutStrategySpec(const json& body, std::st
       if (rest->contains(key)) {
         r.Fail(p + "." + key, "is not allowed: the rest-of-fleet stage takes every cluster no stage took");
       }
+    }
+    if (rest->contains("trafficPercent")) {
+      r.Fail(p + ".trafficPercent", "is not allowed: the last stage moves every remaining cluster, so no old "
+                                    "revision would be left to take the rest of the traffic");
     }
     r.ParseStageBody(*rest, p, &spec.rest_of_fleet);
   }
@@ -303,6 +314,7 @@ json RolloutStrategySpecToJson(const RolloutStrategySpec& spec) {
     js["name"] = s.name;
     js["clusterSelector"] = SelectorToJson(s.cluster_selector);
     js["maxClusters"] = s.max_clusters;
+    if (s.traffic_percent) js["trafficPercent"] = *s.traffic_percent;
     stages.push_back(std::move(js));
   }
   out["stages"] = std::move(stages);

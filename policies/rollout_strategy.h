@@ -81,6 +81,10 @@ struct RolloutStage {
   int64_t soak_seconds = 0;                // all stage clusters Ready this long before moving on
   bool approval_required = false;          // the stage waits for `rollout approve` before starting
   HealthGate health_gate;
+  // While the stage runs, the gateway sends this share (1..99) of the model's traffic to the
+  // endpoints on the new revision and the rest to those still on the old one (a canary by
+  // traffic as well as by cluster; docs/ROLLOUTS.md). nullopt: weights by capacity only.
+  std::optional<int> traffic_percent;
 };
 
 // Driver/CUDA floor of the new revision (the strategy's floor; the Workspace revision may

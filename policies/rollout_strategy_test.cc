@@ -123,6 +123,29 @@ TEST(RolloutStrategySpec, ServingGatesRoundTripAndNeedASoak) {
   EXPECT_THAT(FieldsOf(negative.status()), Contains("spec.stages[0].healthGate.maxTtftP90RegressionPercent"));
 }
 
+TEST(RolloutStrategySpec, ErrorRateGateAndTrafficPercent) {
+  json body = json::parse(R"({"stages": [{"name": "canary", "soakSeconds": 60, "trafficPercent": 5,
+      "healthGate": {"maxErrorRatePercent": 1}}]})");
+  auto spec = ParseRolloutStrategySpec(body);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->stages[0].health_gate.max_error_rate_percent, 1);
+  EXPECT_TRUE(spec->stages[0].health_gate.serving_gated());
+  EXPECT_EQ(spec->stages[0].traffic_percent, 5);
+  EXPECT_FALSE(spec->rest_of_fleet.traffic_percent.has_value());
+  auto again = ParseRolloutStrategySpec(RolloutStrategySpecToJson(*spec));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stages[0].traffic_percent, 5);
+  EXPECT_EQ(again->stages[0].health_gate, spec->stages[0].health_gate);
+
+  auto bad = ParseRolloutStrategySpec(json::parse(R"({"stages": [{"name": "canary", "soakSeconds": 5,
+      "trafficPercent": 100, "healthGate": {"maxErrorRatePercent": 101}}],
+      "restOfFleet": {"trafficPercent": 50}})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(FieldsOf(bad.status()), Contains("spec.stages[0].trafficPercent"));
+  EXPECT_THAT(FieldsOf(bad.status()), Contains("spec.stages[0].healthGate.maxErrorRatePercent"));
+  EXPECT_THAT(FieldsOf(bad.status()), Contains("spec.restOfFleet.trafficPercent"));
+}
+
 TEST(RolloutStrategySpec, ReportsEveryProblemWithItsFieldPath) {
   json body = json::parse(R"({
     "stages": [{"maxConcurrency": "0%"}, {"name": "rest"}, {"name": "x", "soakSeconds": -1},

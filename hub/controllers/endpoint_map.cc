@@ -98,7 +98,29 @@ std::map<std::string, std::vector<EndpointSource>> EndpointSources(
   return out;
 }
 
-json EndpointMap(const std::vector<EndpointSource>& sources, const json& old_endpoints, Clock::TimePoint now) {
+void ApplyTrafficSplit(std::vector<json>& list, const TrafficSplit& split) {
+  const auto on_new = [&](const json& e) { return e.value("revision", int64_t{0}) == split.revision; };
+  const auto serving = [](const json& e) { return e.value("state", "") == "Serving"; };
+  double new_sum = 0, old_sum = 0;
+  for (const json& e : list) {
+    if (serving(e)) (on_new(e) ? new_sum : old_sum) += e.value("weight", 0);
+  }
+  if (new_sum <= 0 || old_sum <= 0 || split.percent < 1 || split.percent > 99) return;
+  const double total = new_sum + old_sum, p = split.percent / 100.0;
+  const double scale_new = p * total / new_sum, scale_old = (1 - p) * total / old_sum;
+  double largest = 0;
+  for (const json& e : list) {
+    if (serving(e)) largest = std::max(largest, e.value("weight", 0) * (on_new(e) ? scale_new : scale_old));
+  }
+  for (json& e : list) {
+    if (!serving(e)) continue;
+    const double w = e.value("weight", 0) * (on_new(e) ? scale_new : scale_old) * kMaxEndpointWeight / largest;
+    e["weight"] = std::clamp(static_cast<int>(std::lround(w)), 1, kMaxEndpointWeight);
+  }
+}
+
+json EndpointMap(const std::vector<EndpointSource>& sources, const json& old_endpoints, Clock::TimePoint now,
+                 std::optional<TrafficSplit> split) {
   std::vector<MemberReport> reports;  // each source's report, or its last known one
   reports.reserve(sources.size());
   for (const auto& s : sources) {
@@ -141,6 +163,7 @@ json EndpointMap(const std::vector<EndpointSource>& sources, const json& old_end
     e["lastTransitionTime"] = same ? old["lastTransitionTime"] : json(FormatRfc3339(now));
     list.push_back(std::move(e));
   }
+  if (split) ApplyTrafficSplit(list, *split);
   std::sort(list.begin(), list.end(),
             [](const json& a, const json& b) { return a.value("cluster", "") < b.value("cluster", ""); });
   return json(list);

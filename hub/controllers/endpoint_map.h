@@ -46,9 +46,22 @@ std::map<std::string, std::vector<EndpointSource>> EndpointSources(
     const std::map<std::string, std::map<std::string, nlohmann::json>>& desired, const MemberReports& reported,
     const Draining& draining);
 
-// status.endpoints, sorted by cluster.
+// A rollout stage's trafficPercent: the Serving endpoints on `revision` get `percent` of the
+// model's traffic together, the other Serving ones the rest.
+struct TrafficSplit {
+  int64_t revision = 0;
+  int percent = 0;  // 1..99
+};
+
+// status.endpoints, sorted by cluster. With `split`, weights follow it (each side keeps its
+// capacity ratios, the largest weight is kMaxEndpointWeight, none below 1) when endpoints on
+// both sides serve; otherwise, and without it, each Serving endpoint's weight is its share of
+// the largest capacity.
 nlohmann::json EndpointMap(const std::vector<EndpointSource>& sources, const nlohmann::json& old_endpoints,
-                           Clock::TimePoint now);
+                           Clock::TimePoint now, std::optional<TrafficSplit> split = std::nullopt);
+
+// Rescales the weights of the Serving endpoints of `list` to `split` (see EndpointMap).
+void ApplyTrafficSplit(std::vector<nlohmann::json>& list, const TrafficSplit& split);
 
 // status.servedModels of a Workspace object (its served model name, then its adapters').
 nlohmann::json ServedModels(const nlohmann::json& workspace);

@@ -53,6 +53,35 @@ TEST(EndpointMap, WeightsFollowServingCapacityLargestIs256) {
   EXPECT_EQ(m[0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
 }
 
+// A stage's trafficPercent: the endpoints on the new revision take that share of the weight
+// together, each side keeping its capacity ratios.
+TEST(EndpointMap, TrafficSplitGivesTheNewRevisionItsShare) {
+  MemberReport canary = Report(1, "http://canary", 32), a = Report(2, "http://a", 64), b = Report(1, "http://b", 32);
+  EndpointSource c = Source("canary", &canary);
+  c.revision = 3;
+  json m = EndpointMap({c, Source("a", &a), Source("b", &b)}, json::array(), kT0, TrafficSplit{3, 10});
+  const int wc = (*Find(m, "canary"))["weight"], wa = (*Find(m, "a"))["weight"], wb = (*Find(m, "b"))["weight"];
+  EXPECT_EQ(wa, 256) << "the largest weight stays the largest HAProxy allows";
+  EXPECT_EQ(wb, 128) << "the old side keeps its capacity ratio";
+  EXPECT_NEAR(static_cast<double>(wc) / (wc + wa + wb), 0.10, 0.005);
+
+  // 90 %: now the canary is the largest.
+  m = EndpointMap({c, Source("a", &a), Source("b", &b)}, json::array(), kT0, TrafficSplit{3, 90});
+  const int wc9 = (*Find(m, "canary"))["weight"], wa9 = (*Find(m, "a"))["weight"], wb9 = (*Find(m, "b"))["weight"];
+  EXPECT_EQ(wc9, 256);
+  EXPECT_NEAR(static_cast<double>(wc9) / (wc9 + wa9 + wb9), 0.90, 0.01);
+  EXPECT_GE(wb9, 1) << "no Serving endpoint drops to 0 (that would drain it)";
+
+  // Nobody on the new revision serves yet (the canary is still starting): capacity weights.
+  MemberReport starting = Report(0, "http://canary", 32);
+  EndpointSource s = Source("canary", &starting);
+  s.revision = 3;
+  m = EndpointMap({s, Source("a", &a), Source("b", &b)}, json::array(), kT0, TrafficSplit{3, 10});
+  EXPECT_EQ((*Find(m, "canary"))["state"], "Down");
+  EXPECT_EQ((*Find(m, "a"))["weight"], 256);
+  EXPECT_EQ((*Find(m, "b"))["weight"], 128);
+}
+
 TEST(EndpointMap, WithoutReportedCapacityWeightsFollowReadyReplicas) {
   MemberReport a = Report(4, "http://a"), b = Report(1, "http://b");
   json m = EndpointMap({Source("a", &a), Source("b", &b)}, json::array(), kT0);

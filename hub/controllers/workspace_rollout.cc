@@ -179,6 +179,11 @@ StatusOr<WorkspaceRolloutResult> ReconcileWorkspaceRollout(const WorkspaceRollou
   out.revisions = history.ToJson();
   out.rollout = rollout::RolloutStateToJson(step.state);
   out.rollout["strategy"] = in.strategy_source;
+  const auto& stages = in.strategy.stages;
+  if (step.state.phase == rollout::RolloutPhase::kProgressing && step.state.stage_started &&
+      step.state.stage >= 0 && static_cast<size_t>(step.state.stage) < stages.size()) {
+    out.traffic_percent = stages[step.state.stage].traffic_percent;
+  }
   out.events = std::move(step.events);
   out.requeue_at = step.requeue_at;
   out.reason = step.state.reason.empty() ? std::string(rollout::RolloutPhaseName(step.state.phase))

@@ -80,6 +80,9 @@ struct WorkspaceRolloutResult {
   std::map<std::string, MemberDirective> directives;  // every placed member
   std::vector<rollout::RolloutEvent> events;
   std::optional<Clock::TimePoint> requeue_at;
+  // The running stage's trafficPercent (policies::RolloutStage): the endpoint map weighs the
+  // endpoints on target_revision to this share of the model's traffic. nullopt: by capacity.
+  std::optional<int> traffic_percent;
   // The RolloutProgressing condition.
   bool progressing = true;
   std::string reason, message;

@@ -203,7 +203,9 @@ json AdapterStatuses(const json& obj, const json& placements, int64_t target) {
 void SetEndpoints(const WorkspaceStatusInput& in, const json& old_status, json& status, std::vector<FleetEvent>& events) {
   static const std::vector<EndpointSource> kNone;
   const json old = old_status.value("endpoints", json::array());
-  json endpoints = EndpointMap(in.endpoints ? *in.endpoints : kNone, old, in.now);
+  std::optional<TrafficSplit> split;
+  if (in.rollout && in.rollout->traffic_percent) split = TrafficSplit{in.rollout->target_revision, *in.rollout->traffic_percent};
+  json endpoints = EndpointMap(in.endpoints ? *in.endpoints : kNone, old, in.now, split);
   for (const auto& e : endpoints) {
     const std::string state = e.value("state", ""), cluster = e.value("cluster", "");
     std::string was;

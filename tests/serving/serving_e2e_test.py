@@ -9,7 +9,9 @@ runtime API:
      surviving cluster), the replica fails over;
   3. failback under load: the returning cluster takes traffic, the leaving one is drained
      (weight 0 in HAProxy) before its server is removed, and no request fails;
-  4. a rollout whose new revision never becomes Ready (image pull failure): every request is
+  4. a canary stage with trafficPercent 20: while it soaks, about a fifth of the requests are
+     answered by the new revision;
+  5. a rollout whose new revision never becomes Ready (image pull failure): every request is
      still served, none by the new revision.
 Bounded loops only; the fleet is stopped at the end."""
 import http.client
@@ -162,6 +164,37 @@ def check_failback(fleet):
     ok(any(r[2] == "srv-a" for r in load.results), "the returning cluster takes traffic once Ready")
 
 
+def check_traffic_canary(fleet):
+    """A canary stage with trafficPercent 20: while it soaks, about a fifth of the requests
+    through the gateway are answered by the new revision (its cluster's weight is scaled down
+    against the other's)."""
+    before = fleet.workspace("chat")["status"].get("revision")
+    fleet.kubectl("patch", "workspace", "chat", "-n", "serving", "--type", "merge", "-p", json.dumps({
+        "inference": {"image": "ghcr.io/berth/vllm:0.6.4"},
+        "rollout": {"strategy": {"stages": [
+            {"name": "canary", "maxClusters": 1, "soakSeconds": 25, "trafficPercent": 20}]}}}))
+    new = wait_for("a new revision", lambda: fleet.workspace("chat")["status"].get("revision", before) != before
+                   and fleet.workspace("chat")["status"]["revision"], 30)
+
+    def split():
+        eps = fleet.workspace("chat")["status"].get("endpoints", [])
+        serving = [e for e in eps if e.get("state") == "Serving"]
+        revs = {e.get("revision") for e in serving}
+        return len(serving) == 2 and revs == {before, new} and eps
+    eps = wait_for("the canary serving beside the old revision", split, 60)
+    weights = {e["cluster"]: (e["revision"], e["weight"]) for e in eps}
+    time.sleep(2)  # the gateway applies the weights
+    with Load(fleet.gw_port, CHAT) as load:
+        time.sleep(6)
+    answered = [r for r in load.results if r[1] == 200]
+    share = sum(r[3] == str(new) for r in answered) / max(1, len(answered))
+    print("     endpoint weights %s; revision %s answered %.1f %% of %d requests" %
+          (weights, new, 100 * share, len(answered)))
+    ok(len(answered) > 100 and 0.12 <= share <= 0.28,
+       "trafficPercent 20: the new revision answered %.1f %% of the requests" % (100 * share))
+    ok(not load.summary("the traffic canary"), "no request failed during the traffic canary")
+
+
 def check_rollout_gated(fleet):
     broken = "ghcr.io/berth/vllm:0.6.3-never-pulls"
     for c in ("srv-a", "srv-b", "srv-c"):
@@ -199,6 +232,7 @@ def main():
         check_routing(fleet)
         check_failover(fleet)
         check_failback(fleet)
+        check_traffic_canary(fleet)
         check_rollout_gated(fleet)
     return run_scenario(fleet, checks, scenario, ("hub", "gateway", "srv-a", "srv-b", "srv-c"))
 
