@@ -154,15 +154,16 @@ class EtcdStore final : public Store {
       const auto [rv, objects] = mirror_.RevisionAndCount();
       auto count = writer_client_->CountRange(range_start_, range_end_, rv - codec_.offset());
       if (!count.ok()) return count.status().WithContext("etcd store " + options_.prefix + ": sync");
-      if (count->changed == 0 && count->total == static_cast<int64_t>(objects)) return Status::Ok();
+      if (count->changed == 0 && count->total == static_cast<int64_t>(objects + IgnoredCount())) return Status::Ok();
       if (Stopping() || std::chrono::steady_clock::now() >= deadline) {
         return Status::Unavailable("etcd store " + options_.prefix + ": the watch has not reached revision " +
                                    std::to_string(count->revision) + " yet");
       }
+      // Again once the watch publishes something newer, or after 100 ms (each check is two
+      // etcd reads, so never in a tight loop).
       std::unique_lock<std::mutex> lock(caught_up_mu_);
-      caught_up_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-        return Stopping() || mirror_.CurrentRevision() >= count->revision + codec_.offset();
-      });
+      caught_up_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                             [&, seen = rv] { return Stopping() || mirror_.CurrentRevision() > seen; });
     }
   }
   int64_t CurrentRevision() const override { return mirror_.CurrentRevision(); }
@@ -183,12 +184,28 @@ class EtcdStore final : public Store {
     return true;
   }
 
+  // Keys under the prefix the mirror does not hold (not the layout, or a value that does not
+  // decode): SyncNow counts them with the mirror's objects.
+  void NoteIgnored(const std::string& key, bool ignored) {
+    std::lock_guard<std::mutex> lock(ignored_mu_);
+    if (ignored) {
+      ignored_.insert(key);
+    } else if (!ignored_.empty()) {
+      ignored_.erase(key);
+    }
+  }
+  size_t IgnoredCount() {
+    std::lock_guard<std::mutex> lock(ignored_mu_);
+    return ignored_.size();
+  }
+
   // ---- Reading the prefix (open, and after a compaction the watch missed) ----
 
   // The prefix at one revision; `stale` (if given) collects the values to seal again.
   // `at` > 0: as of that (past) revision.
   StatusOr<std::pair<ObjectsByResource, int64_t>> ReadPrefix(std::vector<std::pair<std::string, EtcdKeyValue>>* stale =
                                                                  nullptr, int64_t at = 0) {
+    std::set<std::string> ignored;
     ObjectsByResource objects;
     int64_t revision = at;
     std::string from = range_start_;
@@ -202,6 +219,7 @@ class EtcdStore final : public Store {
         ObjectKey key;
         if (!ParseKey(kv.key, &resource, &key)) {
           spdlog::warn("etcd store {}: ignoring key {} (not <prefix>/<resource>/<ns>/<name>)", options_.prefix, kv.key);
+          ignored.insert(kv.key);
           continue;
         }
         auto obj = codec_.Decode(resource, kv);
@@ -212,6 +230,10 @@ class EtcdStore final : public Store {
       if (!page->more || page->kvs.empty()) break;
       from = page->kvs.back().key + '\0';
     }
+    {
+      std::lock_guard<std::mutex> lock(ignored_mu_);
+      ignored_ = std::move(ignored);
+    }
     return std::make_pair(std::move(objects), revision);
   }
 
@@ -221,8 +243,12 @@ class EtcdStore final : public Store {
   StatusOr<std::pair<ObjectsByResource, int64_t>> ReadMigratedState(
       const std::optional<MigrationRecord>& migration, std::vector<std::pair<std::string, EtcdKeyValue>>* stale,
       std::deque<WatchEvent>* history) {
-    if (migration) {
-      auto past = ReadPrefix(stale, migration->end_revision);
+    // Only while the history would still be in the event window: a hub opening long after the
+    // migration would replay every write since only to drop the history again.
+    auto head = watch_client_->Range(range_start_, range_end_, 0, 1);
+    if (!head.ok()) return head.status();
+    if (migration && head->revision - migration->end_revision <= static_cast<int64_t>(options_.event_window)) {
+      auto past = ReadPrefix(nullptr, migration->end_revision);
       if (past.ok()) {
         auto h = ReadMigrationHistory(*watch_client_, options_.prefix, *migration, options_.cipher.get());
         if (!h.ok()) return h.status();
@@ -237,12 +263,15 @@ class EtcdStore final : public Store {
           return a.resource_version < b.resource_version;
         });
         for (auto& e : rewrites) history->push_back(std::move(e));
+        // What to seal again is read as etcd holds it now (values written since the
+        // migration included), not as of its end.
+        auto now = ReadPrefix(stale);
+        if (!now.ok()) return now.status();
         return past;
       }
       spdlog::warn("etcd store {}: the migration's end revision {} cannot be read ({}): starting without the "
                    "history it carried (watches from before the migration get 410 Gone and list again)",
                    options_.prefix, migration->end_revision, past.status().ToString());
-      stale->clear();
     }
     return ReadPrefix(stale);
   }
@@ -363,7 +392,11 @@ class EtcdStore final : public Store {
   std::optional<StoreChange> ToChange(const EtcdWatchEvent& e, std::map<std::string, std::optional<json>>* staged) {
     std::string resource;
     ObjectKey key;
-    if (!ParseKey(e.kv.key, &resource, &key)) return std::nullopt;
+    if (!ParseKey(e.kv.key, &resource, &key)) {
+      NoteIgnored(e.kv.key, !e.deleted);
+      return std::nullopt;
+    }
+    NoteIgnored(e.kv.key, false);
     // The state before: this revision's earlier change of the key, else the mirror (exact,
     // since revisions apply in order), else etcd's prev_kv.
     std::optional<json> prior;
@@ -385,6 +418,7 @@ class EtcdStore final : public Store {
     auto obj = codec_.Decode(resource, e.kv);
     if (!obj.ok()) {
       spdlog::error("etcd store {}: {}", options_.prefix, obj.status().ToString());
+      NoteIgnored(e.kv.key, true);
       return std::nullopt;
     }
     (*staged)[e.kv.key] = *obj;
@@ -700,6 +734,9 @@ class EtcdStore final : public Store {
 
   std::mutex watch_mu_;
   EtcdWatchStream* stream_ = nullptr;  // guarded by watch_mu_: the open stream, to close it
+
+  std::mutex ignored_mu_;
+  std::set<std::string> ignored_;  // guarded by ignored_mu_ (NoteIgnored)
 
   std::mutex caught_up_mu_;  // with caught_up_cv_: the writer waits for the mirror
   std::condition_variable caught_up_cv_;

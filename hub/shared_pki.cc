@@ -146,9 +146,7 @@ Status PublishRotatedToken(EtcdClient& etcd, const std::string& key, const Secre
   p.admin_token = kubeconfig->bearer_token;
   auto written = Rewrite(etcd, key, cipher, p, "publishing the rotated admin token to");
   if (!written.ok()) return written.status();
-  if (!*written) {
-    return Status::Unavailable("the shared PKI " + key + " changed while the admin token was rotated; start again");
-  }
+  if (!*written) return Status::Unavailable("the shared PKI " + key + " changed while the admin token was rotated");
   spdlog::warn("rotated the admin token for every hub on {}: restart the other replicas, which accept the old one "
                "until they start again", key);
   return Status::Ok();
@@ -167,11 +165,24 @@ StatusOr<HubPki> EnsureSharedHubPki(EtcdClient& etcd, const std::string& key, co
   }
   auto pki = EnsureHubPki(options);
   if (pki.ok() && rotate) {
-    // ResealIfStale may have moved the record on: read it again for the compare.
-    auto now = Fetch(etcd, key, cipher);
-    if (!now.ok()) return now.status();
-    if (!*now) return Status::Unavailable("the shared PKI " + key + " vanished during the rotation; start again");
-    BERTH_RETURN_IF_ERROR(PublishRotatedToken(etcd, key, cipher, **now, *pki));
+    // ResealIfStale may have moved the record on: read it again for the compare, and make
+    // sure nobody rotated the token meanwhile.
+    Status published = [&]() -> Status {
+      auto now = Fetch(etcd, key, cipher);
+      if (!now.ok()) return now.status();
+      if (!*now) return Status::Unavailable("the shared PKI " + key + " vanished during the rotation");
+      if ((*now)->admin_token != (**shared).admin_token) {
+        return Status::Unavailable("another replica rotated the admin token at the same time");
+      }
+      return PublishRotatedToken(etcd, key, cipher, **now, *pki);
+    }();
+    if (!published.ok()) {
+      // Not published: the local token must not stand alone. Without admin.kubeconfig the
+      // next start asks for the rotation again instead of quietly taking the old token.
+      std::error_code ec;
+      fs::remove(pki->admin_kubeconfig_path, ec);
+      return published.WithContext("rotating the admin token (start this hub again to retry)");
+    }
   }
   if (!pki.ok() || *shared) return pki;
   auto holding = Publish(etcd, key, cipher, *pki);

@@ -505,7 +505,10 @@ StatusOr<size_t> WriteSeed(sqlite3* db, const SqliteStoreOptions& options, const
   for (const auto& [resource, objects] : seed.objects) {
     for (const auto& [key, obj] : objects) {
       auto data = encode(resource, obj);
-      if (!data.ok()) return fail("seal " + resource);
+      if (!data.ok()) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        return data.status().WithContext("seal " + resource);
+      }
       object.Reset();
       object.Bind(1, resource);
       object.Bind(2, key.first);
@@ -519,7 +522,10 @@ StatusOr<size_t> WriteSeed(sqlite3* db, const SqliteStoreOptions& options, const
   Stmt event(db, "INSERT INTO events (rv, resource, type, data) VALUES (?,?,?,?)");
   for (const auto& e : history_fits ? seed.history : std::deque<WatchEvent>{}) {
     auto data = encode(e.resource, e.object);
-    if (!data.ok()) return fail("seal " + e.resource);
+    if (!data.ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return data.status().WithContext("seal " + e.resource);
+    }
     event.Reset();
     event.Bind(1, e.resource_version);
     event.Bind(2, e.resource);
@@ -558,9 +564,17 @@ StatusOr<size_t> SeedSqliteStore(const SqliteStoreOptions& options, const StoreS
   if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    closer.reset();
+    ::unlink(options.path.c_str());
     return Status::Unavailable("initialise store " + options.path + ": " + msg);
   }
-  return WriteSeed(db, options, seed);
+  auto written = WriteSeed(db, options, seed);
+  if (!written.ok()) {
+    // No half-written store for a hub to open, and nothing to stop a retry.
+    closer.reset();
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((options.path + suffix).c_str());
+  }
+  return written;
 }
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options) {

@@ -69,7 +69,12 @@ StatusOr<std::string> Verify(Store& target, const StoreSeed& seed, const std::ve
                                           listed->items.size(), want));
     }
     for (const auto& item : listed->items) {
-      const auto& source = it->second.at({api::NamespaceOf(item), api::NameOf(item)});
+      const auto found = it->second.find({api::NamespaceOf(item), api::NameOf(item)});
+      if (found == it->second.end()) {
+        return Status::Internal("verify: " + resource + " " + api::NamespaceOf(item) + "/" + api::NameOf(item) +
+                                " is not in the source");
+      }
+      const json& source = found->second;
       const int64_t rv = api::ResourceVersionOf(item);
       const bool version_ok = versions_kept ? rv == api::ResourceVersionOf(source) : rv > seed.revision;
       if (!version_ok || WithoutVersion(item) != WithoutVersion(source)) {

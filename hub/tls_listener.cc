@@ -47,6 +47,10 @@ Status ConfigureServerTls(boost::asio::ssl::context& ctx, const std::string& cer
   // Idle connections give their record buffers back (~34 KiB each): thousands of kept-alive
   // agents and watchers should not pin buffers they are not using.
   SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // With client certificates verified, OpenSSL refuses to resume a session (it fails the
+  // handshake) unless the context names one: the sessions it issues belong to this hub.
+  static constexpr unsigned char kSessionContext[] = "berth-hub";
+  SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof kSessionContext - 1);
   // TLS 1.2 offers only forward-secret AEAD suites (no CBC, no SHA-1 MACs); TLS 1.3's are
   // all AEAD already.
   if (SSL_CTX_set_cipher_list(ctx.native_handle(), kTls12Ciphers) != 1) {

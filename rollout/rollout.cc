@@ -122,6 +122,8 @@ class Stepper {
   void ObserveRollback();
   void SetPhase(RolloutPhase phase, std::string reason, std::string message);
   void WriteDirectives();
+  // The cluster's rollback mode, decided on first call (ClusterRollout::rollback_surge).
+  int RollbackSurge(ClusterRollout& c, const ClusterObservation& o);
 
   const RolloutPlan& plan_;
   const RolloutState& before_;
@@ -629,6 +631,15 @@ void Stepper::ObserveRollback() {
   Event("RollbackCompleted", s().message);
 }
 
+int Stepper::RollbackSurge(ClusterRollout& c, const ClusterObservation& o) {
+  if (c.rollback_surge < 0) {
+    const bool surge = o.revision == s().target_revision && strategy().update_mode == UpdateMode::kSurge &&
+                       o.surge_capacity > 0;
+    c.rollback_surge = surge ? std::min(o.surge_capacity, std::max(1, Desired(o))) : 0;
+  }
+  return c.rollback_surge;
+}
+
 void Stepper::WriteDirectives() {
   const RolloutPhase phase = s().phase;
   for (auto& [name, c] : s().clusters) {
@@ -657,14 +668,13 @@ void Stepper::WriteDirectives() {
       d.mode = UpdateMode::kSurge;
       d.previous_revision = from;
       d.max_surge = c.max_surge;
-    } else if (phase == RolloutPhase::kRollingBack && !on_target && o.revision == s().target_revision &&
-               strategy().update_mode == UpdateMode::kSurge && o.surge_capacity > 0) {
+    } else if (phase == RolloutPhase::kRollingBack && !on_target && from != 0 && RollbackSurge(c, o) > 0) {
       // Make before break on the way back too: the revision being left keeps serving (a
       // slow or erring revision still answers most requests; a crashing one serves nothing
       // either way) until the last good one is Ready beside it.
       d.mode = UpdateMode::kSurge;
       d.previous_revision = s().target_revision;
-      d.max_surge = std::min(o.surge_capacity, std::max(1, Desired(o)));
+      d.max_surge = c.rollback_surge;
     } else {
       d.mode = UpdateMode::kInPlace;
     }
@@ -838,6 +848,7 @@ json RolloutStateToJson(const RolloutState& s) {
                {"fromRevision", c.from_revision},
                {"surge", c.surge},
                {"maxSurge", c.max_surge}};
+    if (c.rollback_surge >= 0) jc["rollbackSurge"] = c.rollback_surge;
     if (!c.reason.empty()) jc["reason"] = c.reason;
     if (c.baseline_ttft_p90) jc["baselineTtftP90Seconds"] = *c.baseline_ttft_p90;
     if (c.soak_ready >= 0) jc["soakReady"] = c.soak_ready;
@@ -899,6 +910,7 @@ StatusOr<RolloutState> RolloutStateFromJson(const json& j) {
         c.from_revision = jc.value("fromRevision", int64_t{0});
         c.surge = jc.value("surge", false);
         c.max_surge = jc.value("maxSurge", 0);
+        c.rollback_surge = jc.value("rollbackSurge", -1);
         c.reason = jc.value("reason", std::string());
         if (auto b = jc.find("baselineTtftP90Seconds"); b != jc.end() && b->is_number()) c.baseline_ttft_p90 = b->get<double>();
         c.soak_ready = jc.value("soakReady", -1);

@@ -110,6 +110,11 @@ struct ClusterRollout {
   // soak fails when Ready falls below it; replicas added meanwhile (the autoscaler scaling
   // out) may still be starting without failing the revision.
   int soak_ready = -1;
+  // The way back (RollingBack), decided once when the rollback first writes the cluster's
+  // directive: -1 not yet, 0 in place, k > 0 Surge with k replicas of the last good revision
+  // beside the ones being left (the agent soon reports the entry's revision, so deciding
+  // from observations at every step would flip it to InPlace half way).
+  int rollback_surge = -1;
   bool operator==(const ClusterRollout&) const = default;
 };
 

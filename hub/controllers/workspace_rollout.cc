@@ -179,10 +179,15 @@ StatusOr<WorkspaceRolloutResult> ReconcileWorkspaceRollout(const WorkspaceRollou
   out.revisions = history.ToJson();
   out.rollout = rollout::RolloutStateToJson(step.state);
   out.rollout["strategy"] = in.strategy_source;
+  // The split of the stage that runs, or (waiting for approval or paused before the next
+  // one) of the last that ran: the share stays until the next stage starts.
   const auto& stages = in.strategy.stages;
-  if (step.state.phase == rollout::RolloutPhase::kProgressing && step.state.stage_started &&
-      step.state.stage >= 0 && static_cast<size_t>(step.state.stage) < stages.size()) {
-    out.traffic_percent = stages[step.state.stage].traffic_percent;
+  const auto phase = step.state.phase;
+  const int stage = step.state.stage_started ? step.state.stage : step.state.stage - 1;
+  if ((phase == rollout::RolloutPhase::kProgressing || phase == rollout::RolloutPhase::kAwaitingApproval ||
+       phase == rollout::RolloutPhase::kPaused || phase == rollout::RolloutPhase::kBlocked) &&
+      stage >= 0 && static_cast<size_t>(stage) < stages.size()) {
+    out.traffic_percent = stages[stage].traffic_percent;
   }
   out.events = std::move(step.events);
   out.requeue_at = step.requeue_at;

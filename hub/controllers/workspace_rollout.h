@@ -80,7 +80,8 @@ struct WorkspaceRolloutResult {
   std::map<std::string, MemberDirective> directives;  // every placed member
   std::vector<rollout::RolloutEvent> events;
   std::optional<Clock::TimePoint> requeue_at;
-  // The running stage's trafficPercent (policies::RolloutStage): the endpoint map weighs the
+  // The running stage's trafficPercent (policies::RolloutStage), or the last started stage's
+  // while the rollout waits for approval, is paused or blocked: the endpoint map weighs the
   // endpoints on target_revision to this share of the model's traffic. nullopt: by capacity.
   std::optional<int> traffic_percent;
   // The RolloutProgressing condition.
