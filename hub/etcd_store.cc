@@ -245,9 +245,10 @@ class EtcdStore final : public Store {
       std::deque<WatchEvent>* history) {
     // Only while the history would still be in the event window: a hub opening long after the
     // migration would replay every write since only to drop the history again.
+    if (!migration) return ReadPrefix(stale);
     auto head = watch_client_->Range(range_start_, range_end_, 0, 1);
     if (!head.ok()) return head.status();
-    if (migration && head->revision - migration->end_revision <= static_cast<int64_t>(options_.event_window)) {
+    if (head->revision - migration->end_revision <= static_cast<int64_t>(options_.event_window)) {
       auto past = ReadPrefix(nullptr, migration->end_revision);
       if (past.ok()) {
         auto h = ReadMigrationHistory(*watch_client_, options_.prefix, *migration, options_.cipher.get());
