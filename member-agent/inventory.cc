@@ -46,14 +46,16 @@ json InventoryStatusJson(const GpuInventory& inv, const std::string& agent_versi
   }
   json prices = json::object();
   for (const auto& [product, price] : inv.prices_per_gpu_hour) prices[product] = price;
-  return {{"agentVersion", agent_version},
-          {"backend", backend},
-          {"simulated", simulated},
-          {"gpus", {{"total", inv.total_gpus()}, {"free", inv.free_gpus()}}},
-          {"nodes", nodes},
-          {"pricesPerGpuHour", prices},
-          {"cachedImages", inv.cached_images},
-          {"cachedModels", inv.cached_models}};
+  json status = {{"agentVersion", agent_version},
+                 {"backend", backend},
+                 {"simulated", simulated},
+                 {"gpus", {{"total", inv.total_gpus()}, {"free", inv.free_gpus()}}},
+                 {"nodes", nodes},
+                 {"pricesPerGpuHour", prices},
+                 {"cachedImages", inv.cached_images},
+                 {"cachedModels", inv.cached_models}};
+  if (inv.startup) status["startup"] = placement::StartupRatesToJson(*inv.startup);
+  return status;
 }
 
 std::vector<placement::Taint> ReportedNodeTaints(const json& node) {

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct GpuInventory {
   std::map<std::string, double> prices_per_gpu_hour;
   std::vector<std::string> cached_images;  // sorted, unique
   std::vector<std::string> cached_models;  // sorted, unique
+  // How fast a replica starts here (status.startup); nullopt: not reported, the hub assumes
+  // placement::StartupRates' defaults.
+  std::optional<placement::StartupRates> startup;
 
   // Physical GPUs: MIG nodes count gpus / slices_per_gpu.
   int total_gpus() const;
@@ -56,7 +60,7 @@ struct GpuInventory {
 
 // The MemberCluster `status` body (without inventoryTime, which the heartbeat adds), in
 // the contract's shape: agentVersion, backend, simulated, gpus{total,free}, nodes[],
-// pricesPerGpuHour, cachedImages, cachedModels.
+// pricesPerGpuHour, cachedImages, cachedModels, and startup when known.
 nlohmann::json InventoryStatusJson(const GpuInventory& inventory, const std::string& agent_version,
                                    const std::string& backend, bool simulated);
 

@@ -166,6 +166,15 @@ TEST(InventoryTest, StatusJsonHasTheContractShape) {
   EXPECT_EQ(s["nodes"][0]["berthGpus"], 2);
   EXPECT_EQ(s["simulated"], false);
   EXPECT_FALSE(s.contains("conditions"));  // the hub owns conditions
+  EXPECT_FALSE(s.contains("startup")) << "not known: the hub assumes the defaults";
+  inv.startup = placement::StartupRates{};
+  inv.startup->image_pull_mib_per_s = 500;
+  inv.startup->image_sizes_gib["vllm:1"] = 5;
+  s = InventoryStatusJson(inv, "0.1.0", "sim", true);
+  EXPECT_EQ(s["startup"], (json{{"imagePullMiBps", 500}, {"defaultImageGiB", 10}, {"weightLoadGiBps", 1},
+                                {"cachedWeightLoadGiBps", 4}, {"imageSizesGiB", {{"vllm:1", 5}}}}));
+  EXPECT_EQ(placement::ParseStartupRates(s["startup"], "status.startup", {}, nullptr), *inv.startup)
+      << "what the agent writes, the hub reads back";
 }
 
 }  // namespace

@@ -452,6 +452,7 @@ StatusOr<GpuInventory> KubeBackend::ReadInventory() {
                             pods->value("items", json::array()));
   }();
   if (!inv.ok()) return inv;
+  inv->startup = startup_rates_;
   // Pre-pull results are best effort: without them the hub waits for its pre-pull timeout,
   // which is better than reporting no inventory at all (e.g. RBAC lacking daemonsets).
   auto images = PrePulledImages();

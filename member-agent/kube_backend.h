@@ -77,6 +77,10 @@ class KubeBackend final : public MemberBackend {
   StatusOr<ServingState> ReadServing(const std::string& namespace_, const std::string& workspace) override;
   // "http://{workspace}.{namespace}.models.example.com" style (--endpoint-url-template).
   void set_endpoint_url_template(std::string t) { endpoint_url_template_ = std::move(t); }
+  // How fast replicas start here (registry and weight-load rates the operator measured),
+  // reported with the inventory as status.startup; nullopt reports none (the hub assumes
+  // the defaults). Set before the agent starts.
+  void set_startup_rates(std::optional<placement::StartupRates> rates) { startup_rates_ = std::move(rates); }
 
   // Starts list+watch of Nodes and Pods (two threads; resume from the last resourceVersion,
   // re-list on 410) so ReadInventory reads memory instead of listing every period.
@@ -106,6 +110,7 @@ class KubeBackend final : public MemberBackend {
   std::mutex prepull_mu_;
   std::string prepull_error_;  // last pre-pull read error, logged once; guarded by prepull_mu_
   std::string endpoint_url_template_;
+  std::optional<placement::StartupRates> startup_rates_;
   struct LastScrape {
     VllmScrape scrape;
     std::chrono::steady_clock::time_point at{};

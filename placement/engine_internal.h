@@ -57,7 +57,7 @@ struct FleetIndex {
   std::vector<double> latency;  // regions × regions, ms
   std::unordered_map<std::string, int> cluster_by_name;
   std::unordered_map<std::string, int> region_by_name;
-  // Cached image or model → clusters holding it (warm-cache term without per-cluster lookups).
+  // Cached image or model → clusters holding it (start-time term without per-cluster lookups).
   std::unordered_map<std::string, std::vector<int>> image_holders;
   std::unordered_map<std::string, std::vector<int>> model_holders;
 
@@ -100,7 +100,7 @@ struct Candidate {
   double cost_per_replica = 0;  // per hour, on this tier's pools (or best_pool when no room)
   double tier_cost = -1;        // the price tier: pools whose replica costs this much
   double locality_ms = 0;
-  double warm = 0;
+  double start_seconds = 0;  // expected start of a new replica (warmCache term, lower is better)
   double affinity = 0;
   ClusterScore score;
   int assigned = 0;  // new replicas chosen by select

@@ -67,6 +67,7 @@ json Planner::ExplainJson(const PlacementDecision& d, const ExplainLimits& limit
     scores.push_back({{"cluster", clusters[s.cluster].name},
                       {"score", Round2(s.total)},
                       {"replicas", s.replicas},
+                      {"startSeconds", Round2(s.start_seconds)},
                       {"terms",
                        {{"availability", Round2(s.availability)},
                         {"cost", Round2(s.cost)},

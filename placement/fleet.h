@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "placement/startup_rates.h"
 #include "policies/placement_policy.h"
 
 namespace berth::placement {
@@ -66,6 +67,7 @@ struct ClusterInventory {
   std::map<std::string, double> price_per_gpu_hour;  // by GPU product (whole GPU)
   std::set<std::string> cached_images;
   std::set<std::string> cached_models;  // presets or HF ids
+  StartupRates startup;
 
   std::string Label(const std::string& key) const {
     auto it = labels.find(key);

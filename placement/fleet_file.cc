@@ -343,6 +343,12 @@ StatusOr<FleetSnapshot> ParseFleet(const json& doc) {
             cluster.cached_models.insert(s);
         }
       }
+      // The sim backend simulates these start times; placement expects the same.
+      if (auto sim = c.find("sim"); sim != c.end() && sim->is_object()) {
+        std::vector<std::pair<std::string, std::string>> errors;
+        cluster.startup = ParseStartupRates(*sim, path + ".sim", {}, &errors);
+        for (auto& [field, message] : errors) r.Fail(field, message);
+      }
       if (auto pools = c.find("nodePools"); pools != c.end() && !pools->is_null()) {
         if (!pools->is_array())
           r.Fail(path + ".nodePools", "must be a list");

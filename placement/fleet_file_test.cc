@@ -20,6 +20,27 @@ std::vector<std::string> BadFields(const StatusOr<FleetSnapshot>& fleet) {
   return fields;
 }
 
+// A cluster's `sim:` block is its startup rates for the planner too; bad values name the field.
+TEST(FleetFile, SimBlockGivesTheStartupRates) {
+  auto fleet = ParseFleet(nlohmann::json::parse(R"({"clusters": [
+      {"name": "a", "region": "r", "sim": {"imagePullMiBps": 500, "imageSizesGiB": {"vllm:1": 5},
+                                           "weightLoadGiBps": 2}},
+      {"name": "b", "region": "r"}]})"));
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  const StartupRates& a = fleet->clusters[0].startup;
+  EXPECT_EQ(a.image_pull_mib_per_s, 500);
+  EXPECT_EQ(a.cached_weight_load_gib_per_s, 4.0) << "unset keeps the default";
+  // vllm:1 is 5 GiB at 500 MiB/s (10.24 s), then 16 GiB at 2 GiB/s (8 s); cached: nothing to pull.
+  EXPECT_DOUBLE_EQ(ExpectedStartSeconds(a, "vllm:1", false, 16, false), 18.24);
+  EXPECT_DOUBLE_EQ(ExpectedStartSeconds(a, "vllm:1", true, 16, true), 4);
+  // Unknown image: the default 10 GiB.
+  EXPECT_DOUBLE_EQ(ExpectedStartSeconds(fleet->clusters[1].startup, "other", false, 0, false), 40.96);
+  auto bad = ParseFleet(nlohmann::json::parse(R"({"clusters": [{"name": "a", "region": "r",
+      "sim": {"imagePullMiBps": 0, "imageSizesGiB": {"x": -1}, "weightLoadGiBps": "fast"}}]})"));
+  EXPECT_THAT(BadFields(bad), IsSupersetOf({"clusters[0].sim.imagePullMiBps", "clusters[0].sim.imageSizesGiB.x",
+                                            "clusters[0].sim.weightLoadGiBps"}));
+}
+
 constexpr const char* kFleet = R"(
 kind: Fleet
 regionLatencies:

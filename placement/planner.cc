@@ -75,7 +75,7 @@ struct Planner::Impl {
   std::vector<std::pair<double, int>> tiers;  // scratch for one cluster
   std::vector<int> admissible;                // scratch: pools of one cluster a replica may use
   std::vector<int> quota;                     // per cluster, PickAll/PickFixed scratch
-  std::vector<double> warm;                   // per cluster, warm-cache points of this request
+  std::vector<uint8_t> warm;                  // per cluster: kImageCached | kModelCached
   std::vector<std::pair<double, int>> rank_keys;
   std::vector<Candidate> ranked;
 
@@ -586,14 +586,15 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   int pickall_targets = 0;
   warm.resize(n, 0);
   auto add_warm = [&](const std::unordered_map<std::string, std::vector<int>>& holders,
-                      const std::string& key, double points) {
+                      const std::string& key, uint8_t bit) {
     if (key.empty()) return;
     if (auto it = holders.find(key); it != holders.end()) {
-      for (int c : it->second) warm[c] += points;
+      for (int c : it->second) warm[c] ^= bit;
     }
   };
-  add_warm(index.image_holders, request.image, 50);
-  add_warm(index.model_holders, request.model, 50);
+  constexpr uint8_t kImageCached = 1, kModelCached = 2;
+  add_warm(index.image_holders, request.image, kImageCached);
+  add_warm(index.model_holders, request.model, kModelCached);
   auto reject = [&](int c, RejectReason r) {
     ++d.reason_counts[static_cast<size_t>(r)];
     if (options.explain)
@@ -678,7 +679,9 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     cand.best_pool = best_pool;
     if (kept > 0) KeepOnCurrentShapes(index, sized, request, c, admissible, best_pool, kept, cand.kept_pools);
     cand.locality_ms = view.locality_ms[c];
-    cand.warm = warm[c];
+    cand.start_seconds =
+        ExpectedStartSeconds(index.snapshot.clusters[c].startup, request.image,
+                             warm[c] & kImageCached, request.weights_gib, warm[c] & kModelCached);
     if (view.dynamic_affinity) {
       for (const auto& pt : policy.preferred) {
         if (MatchesTerm(index, ledger, c, pt.term)) cand.affinity += pt.weight;
@@ -712,8 +715,8 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     if (it != index.cluster_by_name.end()) kept_wanted[it->second] = 0;
   }
 
-  add_warm(index.image_holders, request.image, -50);  // reset the scratch for the next request
-  add_warm(index.model_holders, request.model, -50);
+  add_warm(index.image_holders, request.image, kImageCached);  // reset the scratch (xor)
+  add_warm(index.model_holders, request.model, kModelCached);
 
   // Rank: best score first; ties by cluster name, then by tier price (candidates were
   // built in that order). Sorting small keys and permuting once beats moving candidates.

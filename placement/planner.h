@@ -40,6 +40,9 @@ struct PlacementRequest {
   int priority = 0;       // higher first in a batch
   std::string model;      // preset or HF id: warm-cache term
   std::string image;      // container image: warm-cache term
+  // Model weights on disk (GiB), for the expected start time; 0 when unknown (then only the
+  // image pull tells clusters apart).
+  double weights_gib = 0;
   // Shared so a batch can cache per-policy work; null means the default policy.
   std::shared_ptr<const policies::PlacementPolicySpec> policy;
   std::map<std::string, int> current;  // cluster → replicas running now (stickiness)
@@ -99,6 +102,7 @@ struct ClusterScore {
   double locality = 0;
   double warm_cache = 0;
   double affinity = 0;
+  double start_seconds = 0;  // expected start of a new replica here (the warmCache raw value)
   int capacity = 0;  // new replicas that still fit
   int replicas = 0;  // replicas this decision put here (kept + new)
 };

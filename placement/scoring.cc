@@ -10,7 +10,8 @@
 //   availability: replicas of this workspace that still fit (+ running ones kept)
 //   cost:         price per replica-hour on the cheapest fitting pool (lower is better)
 //   locality:     Σ demand share × latency(cluster region, demand region) (lower is better)
-//   warmCache:    50 if the image is cached + 50 if the model weights are cached
+//   warmCache:    expected seconds until a new replica serves (lower is better): the image
+//                 pull unless cached + the weights at the cluster's cached or uncached rate
 //   affinity:     Σ weights of matching preferred terms
 #include <algorithm>
 #include <limits>
@@ -50,7 +51,7 @@ void ScoreCandidates(const policies::ScoringWeights& w, std::vector<Candidate>& 
   Normalise(
       cands, false, [](const Candidate& c) { return c.locality_ms; }, &ClusterScore::locality);
   Normalise(
-      cands, true, [](const Candidate& c) { return c.warm; }, &ClusterScore::warm_cache);
+      cands, false, [](const Candidate& c) { return c.start_seconds; }, &ClusterScore::warm_cache);
   Normalise(
       cands, true, [](const Candidate& c) { return c.affinity; }, &ClusterScore::affinity);
   const double sum = w.availability + w.cost + w.locality + w.warm_cache + w.affinity;
@@ -58,6 +59,7 @@ void ScoreCandidates(const policies::ScoringWeights& w, std::vector<Candidate>& 
     ClusterScore& s = c.score;
     s.cluster = c.cluster;
     s.capacity = c.capacity;
+    s.start_seconds = c.start_seconds;
     s.total = sum <= 0
                   ? 0
                   : (w.availability * s.availability + w.cost * s.cost + w.locality * s.locality +
@@ -67,3 +69,4 @@ void ScoreCandidates(const policies::ScoringWeights& w, std::vector<Candidate>& 
 }
 
 }  // namespace berth::placement::internal
+

@@ -12,6 +12,7 @@ StatusOr<PlacementRequest> RequestFromWorkspace(const workspace::Workspace& ws,
   req.replicas = ws.placement.replicas;
   req.model = ws.inference.preset_name.empty() ? ws.model.hf_id : ws.inference.preset_name;
   req.image = ws.inference.image;
+  req.weights_gib = ws.model.weights_gib;
   if (auto ann = ws.metadata.find("annotations"); ann != ws.metadata.end() && ann->is_object()) {
     if (auto p = ann->find("berth.dev/priority"); p != ann->end() && p->is_string()) {
       req.priority = std::atoi(p->get<std::string>().c_str());

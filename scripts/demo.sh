@@ -75,7 +75,7 @@ kubectl get workspaces -n ml -o wide
 bold "Why each workspace went where it did (score terms of the best clusters, and rejections)"
 for ws in $(kubectl get workspaces -n ml -o jsonpath='{.items[*].metadata.name}'); do
   echo "-- $ws"
-  kubectl get workspace "$ws" -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}{range .status.placementDecision.rejected[*]}   rejected {.cluster}: {.reason}: {.message}{"\n"}{end}'
+  kubectl get workspace "$ws" -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, start {.terms.warmCache}: a new replica serves in ~{.startSeconds}s) -> {.replicas} replicas{"\n"}{end}{range .status.placementDecision.rejected[*]}   rejected {.cluster}: {.reason}: {.message}{"\n"}{end}'
 done
 
 bold "One OpenAI endpoint for every model: berth-gateway programs HAProxy from the hub's endpoint map"
@@ -138,11 +138,11 @@ kubectl get events -n ml --field-selector reason=ScaledUp,involvedObject.name=ll
 wait_for 90 "the new replicas to be Ready" \
   kubectl wait --for=condition=Degraded=False workspace/llama-8b-chat -n ml --timeout=2s
 note "where the new replicas went, and why (score terms; running replicas stay where they are):"
-kubectl get workspace llama-8b-chat -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, warm cache {.terms.warmCache}) -> {.replicas} replicas{"\n"}{end}'
+kubectl get workspace llama-8b-chat -n ml -o jsonpath='{range .status.placementDecision.scores[*]}   {.cluster}: score {.score} (cost {.terms.cost}, availability {.terms.availability}, locality {.terms.locality}, start {.terms.warmCache}: a new replica serves in ~{.startSeconds}s) -> {.replicas} replicas{"\n"}{end}'
 kubectl get workspace llama-8b-chat -n ml -o wide
 wait "$LOAD_PID" || true
 python3 bench/autoscale/loadgen.py summary --log "$DATA/load.log" --window 10 | sed 's/^/   /'
-note "the load stopped: the autoscaler waits out its 15s scale-down window, then drains and removes replicas"
+note "the load stopped: the autoscaler waits out its 15s scale-down window, then drains and removes replicas (one scale-down per window)"
 start=$(date +%s)
 scaled_in() { [ "$(kubectl get workspace llama-8b-chat -n ml -o jsonpath='{.status.autoscaler.desiredReplicas}')" = 1 ]; }
 wait_for 120 "llama-8b-chat to scale back in" scaled_in

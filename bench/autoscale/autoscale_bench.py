@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Autoscaling bench on a SIMULATED fleet (tests/autoscale/fleet.yaml: three clusters, six L4
+"""Autoscaling bench on a SIMULATED fleet (bench/autoscale/fleet.yaml: three clusters, twelve L4
 GPUs, time scale 0.1), load through berth-gateway from loadgen.py. Prints the numbers
 docs/PERFORMANCE.md records against issue #21's goals:
 
   step   10 -> 200 req/s: seconds from the step to the first ScaledUp decision, and from the
          step until the p90 time to first token (10 s windows) is back under the target;
-  daily  a compressed day (--day seconds, 10..200 req/s) autoscaled 1..6 replicas, then the
+  daily  a compressed day (--day seconds, 10..200 req/s) autoscaled 1..12 replicas, then the
          same day on a static deployment sized for the peak (the most replicas the autoscaler
          asked for during the day): GPU-hours (replica
          seconds), cost from the fleet's prices, SLO attainment (requests with TTFT under the
          target), scale-downs per stabilisation window.
 
-  python3 bench/autoscale/autoscale_bench.py [--day 240] [--ttft-target-ms 1000]
+  python3 bench/autoscale/autoscale_bench.py [--day 600] [--window 20] [--ttft-target-ms 1000]
+
+The Workspace scales on RunningRequestsPerReplica, target 3 (--target), with a --window
+seconds scale-down stabilisation window. --day compresses 24 h: at --day 600 (144 times
+faster) a 20 s window stands for 48 min of a real day, ten times HPA's default 5 min.
 """
 import argparse
 import calendar
@@ -29,19 +33,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 from sim_fleet import Fleet, wait_for  # noqa: E402
 
 MODEL = "llama-3.1-8b-instruct"
-PRICE = {"as-a": 0.70, "as-b": 0.80, "as-c": 0.75}  # per L4-hour, tests/autoscale/fleet.yaml
-SCALE_DOWN_WINDOW = 30  # seconds; --day compresses 24 h, so at --day 600 this stands for 1.2 h
+PRICE = {"as-a": 0.70, "as-b": 0.80, "as-c": 0.75}  # per L4-hour, bench/autoscale/fleet.yaml
+MAX_REPLICAS = 12  # the fleet's L4 GPUs
 
 
-def workspace(name, autoscaling, replicas):
+def workspace(name, autoscaling, replicas, args):
     ws = {"apiVersion": "berth.dev/v1alpha1", "kind": "Workspace",
           "metadata": {"name": name, "namespace": "scaling"},
           "inference": {"preset": {"name": MODEL}},
           "placement": {"replicas": replicas, "policy": {"failover": {"drainSeconds": 2}}}}
     if autoscaling:
-        ws["autoscaling"] = {"minReplicas": 1, "maxReplicas": 6,
-                             "metrics": [{"type": "RunningRequestsPerReplica", "target": 6}],
-                             "behavior": {"scaleDown": {"stabilizationWindowSeconds": SCALE_DOWN_WINDOW}}}
+        ws["autoscaling"] = {"minReplicas": 1, "maxReplicas": MAX_REPLICAS,
+                             "metrics": [{"type": "RunningRequestsPerReplica", "target": args.target}],
+                             "behavior": {"scaleDown": {"stabilizationWindowSeconds": args.window}}}
     return ws
 
 
@@ -102,7 +106,7 @@ def event_times(fleet, reason):
 
 
 def step_run(fleet, args):
-    fleet.kubectl("apply", "-f", "-", input_json=workspace("step", True, 1))
+    fleet.kubectl("apply", "-f", "-", input_json=workspace("step", True, 1, args))
     wait_for("step Serving", lambda: [s for s, _ in fleet.endpoints("step").values()] == ["Serving"], 90)
     log = fleet.dir + "/step.log"
     sampler = Sampler(fleet, "step")
@@ -134,10 +138,10 @@ def step_run(fleet, args):
     wait_for("step gone", lambda: "step" not in fleet.kubectl("get", "ws", "-n", "scaling", "-o", "name"), 60)
 
 
-def day_run(fleet, args, autoscaled, static_replicas=6):
+def day_run(fleet, args, autoscaled, static_replicas=MAX_REPLICAS):
     name = "auto" if autoscaled else "static"
     want = 1 if autoscaled else static_replicas
-    fleet.kubectl("apply", "-f", "-", input_json=workspace(name, autoscaled, want))
+    fleet.kubectl("apply", "-f", "-", input_json=workspace(name, autoscaled, want, args))
     wait_for(name + " Ready", lambda: sum(p.get("readyReplicas", 0) for p in fleet.workspace(name)
                                           .get("status", {}).get("placements", [])) >= want, 120)
     log = fleet.dir + "/%s.log" % name
@@ -152,9 +156,14 @@ def day_run(fleet, args, autoscaled, static_replicas=6):
     replica_s, dollars = sampler.cost()
     downs = [t for t in event_times(fleet, "ScaledDown") if t >= start]
     ups = [t for t in event_times(fleet, "ScaledUp") if t >= start]
-    per_window = max((sum(1 for u in downs if t <= u < t + SCALE_DOWN_WINDOW) for t in downs), default=0)
+    per_window = max((sum(1 for u in downs if t <= u < t + args.window) for t in downs), default=0)
     # Flapping: a scale-up within a stabilisation window after a scale-down (a reversal).
-    reversals = sum(1 for d in downs if any(d < u <= d + SCALE_DOWN_WINDOW for u in ups))
+    reversals = sum(1 for d in downs if any(d < u <= d + args.window for u in ups))
+    if args.trace:
+        with open(args.trace, "a") as f:
+            for (t, ready, want), (_, per) in zip(sampler.ready, sampler.samples):
+                f.write(json.dumps({"run": name, "t": round(t - start, 1), "desired": want, "ready": ready,
+                                    "replicas": per}) + "\n")
     fleet.kubectl("delete", "workspace", name, "-n", "scaling", "--wait=false")
     wait_for(name + " gone", lambda: name not in fleet.kubectl("get", "ws", "-n", "scaling", "-o", "name"), 60)
     peak = max((w for _, _, w in sampler.ready), default=0)
@@ -165,11 +174,14 @@ def day_run(fleet, args, autoscaled, static_replicas=6):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--day", type=int, default=240, help="seconds per compressed day")
+    p.add_argument("--day", type=int, default=600, help="seconds per compressed day")
+    p.add_argument("--window", type=int, default=20, help="scale-down stabilisation window, seconds")
+    p.add_argument("--target", type=float, default=3, help="running requests per replica the autoscaler aims at")
     p.add_argument("--ttft-target-ms", type=int, default=1000)
     p.add_argument("--only", choices=["step", "daily"], help="run one part")
+    p.add_argument("--trace", help="append the daily runs' replicas each second to this file (JSON lines)")
     args = p.parse_args()
-    fleet = Fleet(os.path.join(ROOT, "tests", "autoscale", "fleet.yaml"), "scaling", prefix="berth-asbench-")
+    fleet = Fleet(os.path.join(HERE, "fleet.yaml"), "scaling", prefix="berth-asbench-")
     orig = fleet.kubectl
 
     def kubectl(*a, input_json=None):
@@ -191,12 +203,12 @@ def main():
         auto = day_run(fleet, args, True)
         # A static deployment sized for the peak: as many replicas as the autoscaler needed at it.
         static = day_run(fleet, args, False, max(1, auto["peak"]))
-        for name, r in (("autoscaled 1..6", auto), ("static %d" % max(1, auto["peak"]), static)):
+        for name, r in (("autoscaled 1..%d" % MAX_REPLICAS, auto), ("static %d" % max(1, auto["peak"]), static)):
             print("daily %-16s %6d requests, %d failed, SLO (TTFT <= %d ms) %.2f %%, %.0f replica-s, $%.4f, "
                   "%d scale-ups, %d scale-downs (at most %d per %d s window), %d up-after-down reversals "
                   "within a window" % (name, r["requests"], r["failed"], args.ttft_target_ms, 100 * r["slo"],
                                        r["replica_s"], r["dollars"], r["scale_ups"], r["scale_downs"],
-                                       r["scale_downs_max_per_window"], SCALE_DOWN_WINDOW, r["reversals"]))
+                                       r["scale_downs_max_per_window"], args.window, r["reversals"]))
         print("daily: autoscaled GPU-hours %.0f %% below static, cost %.0f %% below, SLO attainment %.1f %% of static"
               % (100 * (1 - auto["replica_s"] / static["replica_s"]), 100 * (1 - auto["dollars"] / static["dollars"]),
                  100 * auto["slo"] / max(1e-9, static["slo"])))

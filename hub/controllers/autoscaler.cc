@@ -186,6 +186,19 @@ Stabilized Stabilize(const AutoscaleInput& in, int recommended) {
   int result = in.current_replicas;
   if (result < up) result = up;
   if (result > down) result = down;
+  // Berth: one scale-down per scale-down window. HPA steps a steadily falling load down at
+  // every sync (each to the window's highest recommendation); here the next scale-down waits
+  // until the window has passed since the last one, then takes the whole step at once.
+  if (result < in.current_replicas) {
+    std::optional<Clock::TimePoint> last_down;
+    for (const auto& e : in.state.scale_events)
+      if (e.change < 0 && e.at > in.now - down_window) last_down = e.at;
+    if (last_down)
+      return {in.current_replicas, "ScaleDownStabilized",
+              "the last scale-down was less than behavior.scaleDown.stabilizationWindowSeconds "
+              "ago; one scale-down per window",
+              *last_down + down_window};
+  }
 
   // When the value holding the result back leaves its window, look again.
   std::optional<Clock::TimePoint> requeue;
@@ -221,11 +234,14 @@ AutoscalerState Pruned(const AutoscaleInput& in) {
   for (const auto* rules : {&spec.scale_up, &spec.scale_down})
     for (const auto& p : rules->policies)
       longest_period = std::max(longest_period, p.period_seconds);
+  // Scale-downs also stay a scale-down window (one scale-down per window).
+  const int keep_downs = std::max(longest_period, spec.scale_down.stabilization_window_seconds);
   AutoscalerState out;
   for (const auto& r : in.state.recommendations)
     if (r.at > in.now - Seconds(longest_window)) out.recommendations.push_back(r);
   for (const auto& e : in.state.scale_events)
-    if (e.at > in.now - Seconds(longest_period)) out.scale_events.push_back(e);
+    if (e.at > in.now - Seconds(e.change < 0 ? keep_downs : longest_period))
+      out.scale_events.push_back(e);
   return out;
 }
 

@@ -5,6 +5,10 @@
 // clamp to [minReplicas, maxReplicas] — plus scale from zero (as KEDA adds).
 //
 // Where Berth differs from HPA (each also commented at the code):
+// - One scale-down per scale-down stabilisation window: after a scale-down the next waits
+//   until the window has passed (as HPA v1's downscale delay did), then goes to the highest
+//   recommendation of the window in one step. HPA v2 would step a steadily falling load down
+//   at every sync. Fewer, larger steps mean fewer drains through the gateway.
 // - Scale from zero: at 0 replicas any metric value > 0 is load and recommends
 //   max(minReplicas, 1); that first step is not held back by the rate policies (a Percent
 //   policy of 0 replicas would never allow one). All signals 0 at 0 replicas keeps 0.

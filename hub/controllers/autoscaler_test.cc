@@ -266,6 +266,38 @@ TEST(Autoscale, FlappingLoadScalesDownAtMostOncePerWindow) {
   }
 }
 
+TEST(Autoscale, SteadilyFallingLoadStepsDownOncePerWindow) {
+  Driven w(Input(Spec(1, 20), 12, 4));
+  // 48 requests waiting in all, falling by one every 15 s (a pass each): HPA v2 would step
+  // down at nearly every pass once the first window is over; here once per 300 s window,
+  // each time to the highest recommendation of the window.
+  std::vector<std::pair<int, int>> steps;  // (t, replicas after)
+  for (int t = 0; t <= 1200; t += 15) {
+    const double total = std::max(1, 48 - t / 15);
+    const int before = w.in.current_replicas;
+    const int after = w.Pass(kT0 + seconds(t), total / before);
+    if (after < before) {
+      steps.emplace_back(t, after);
+      EXPECT_EQ(w.last.event_reason, "ScaledDown");
+    } else if (w.last.driving_metric->replicas < before) {
+      // Held: by the window's higher recommendations, or by the last scale-down; either
+      // way a requeue comes no later than a window after the last step.
+      EXPECT_EQ(w.last.able_to_scale.reason, "ScaleDownStabilized") << t;
+      ASSERT_TRUE(w.last.requeue_at) << t;
+      if (!steps.empty())
+        EXPECT_LE(*w.last.requeue_at, kT0 + seconds(steps.back().first + 300)) << t;
+    }
+  }
+  // The recommendation stays 12 within the tolerance until t = 60, then ceil(total / 4) of
+  // the replicas then running. At t = 360 the last 12 has left the window: down to its
+  // highest, 11 (t = 75: 43 waiting). At 660: the highest since 360, ceil(23 / 4) = 6
+  // (t = 375). At 960: 1. HPA v2 would have stepped at every pass from 360 on.
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0], std::make_pair(360, 11));
+  EXPECT_EQ(steps[1], std::make_pair(660, 6));
+  EXPECT_EQ(steps[2], std::make_pair(960, 1));
+}
+
 // Rate limits: from 10 replicas, default scale-up allows max(10 + 100 %, 10 + 4) = 20.
 AutoscaleInput Surge(SelectPolicy select, int current, double waiting) {
   AutoscalingSpec spec = Spec();

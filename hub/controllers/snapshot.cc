@@ -66,6 +66,8 @@ placement::ClusterInventory InventoryFromMember(const json& member, bool healthy
       if (it->is_number()) c.price_per_gpu_hour[it.key()] = it->get<double>();
     }
   }
+  // An agent's bad value keeps its default (the agent's own status is not refused for it).
+  c.startup = placement::ParseStartupRates(field("startup"), "status.startup", {}, nullptr);
   for (const char* list : {"cachedImages", "cachedModels"}) {
     const json& items = field(list);
     auto& into = std::string(list) == "cachedImages" ? c.cached_images : c.cached_models;

@@ -25,6 +25,22 @@ TEST(InventoryFromMember, ReadsNodesWithTheirLabels) {
   EXPECT_TRUE(c.nodes[1].labels.empty());
 }
 
+// status.startup (what the sim agent reports) feeds the expected start time; a bad value
+// keeps its default, and an agent that reports none gets the defaults.
+TEST(InventoryFromMember, ReadsStartupRates) {
+  json member = {{"metadata", {{"name", "m"}}},
+                 {"status",
+                  {{"startup",
+                    {{"imagePullMiBps", 1000}, {"weightLoadGiBps", -2}, {"cachedWeightLoadGiBps", "fast"},
+                     {"imageSizesGiB", {{"vllm:1", 4}, {"bad", "x"}}}}}}}};
+  auto c = InventoryFromMember(member, true);
+  EXPECT_EQ(c.startup.image_pull_mib_per_s, 1000);
+  EXPECT_EQ(c.startup.weight_load_gib_per_s, 1.0);
+  EXPECT_EQ(c.startup.cached_weight_load_gib_per_s, 4.0);
+  EXPECT_EQ(c.startup.image_sizes_gib, (std::map<std::string, double>{{"vllm:1", 4}}));
+  EXPECT_EQ(InventoryFromMember({{"metadata", {{"name", "m"}}}}, true).startup, placement::StartupRates{});
+}
+
 // Node taints as the agent reports them (a kube node's spec.taints, a sim pool's): the
 // planner keeps replicas off nodes Berth's pods cannot be scheduled on. Malformed entries
 // are skipped, and no node carries more than kMaxNodeTaints.

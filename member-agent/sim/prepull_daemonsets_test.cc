@@ -35,7 +35,7 @@ TEST(SimPrePullTest, RunsOnReadyNodesItsSelectorMatches) {
 
 TEST(SimPrePullTest, ProgressCountsDoneAndFailingNodes) {
   SimSettings settings;
-  settings.image_sizes_gib["vllm"] = 0.25;  // 1.024 s at 250 MiB/s
+  settings.rates.image_sizes_gib["vllm"] = 0.25;  // 1.024 s at 250 MiB/s
   Node node = FleetNode("a", "L4");
   PrePulls pulls;
   PrePull& a = pulls["a"] = PrePull{"DaemonSet models/p", "a", "vllm", "phi"};

@@ -12,32 +12,9 @@ StatusOr<SimSettings> ParseSimSettings(const json& sim, const std::string& path,
   if (!sim.is_object())
     return Status::Invalid(path + ": must be an object", {{path, "must be an object"}});
   std::vector<FieldCause> causes;
-  auto positive = [&](const char* key, double* out) {
-    auto it = sim.find(key);
-    if (it == sim.end()) return;
-    if (!it->is_number() || it->get<double>() <= 0) {
-      causes.push_back({path + "." + key, "must be a number > 0"});
-      return;
-    }
-    *out = it->get<double>();
-  };
-  positive("imagePullMiBps", &s.image_pull_mib_per_s);
-  positive("defaultImageGiB", &s.default_image_gib);
-  positive("weightLoadGiBps", &s.weight_load_gib_per_s);
-  positive("cachedWeightLoadGiBps", &s.cached_weight_load_gib_per_s);
-  if (auto it = sim.find("imageSizesGiB"); it != sim.end()) {
-    if (!it->is_object()) {
-      causes.push_back({path + ".imageSizesGiB", "must map image names to GiB"});
-    } else {
-      for (const auto& [image, size] : it->items()) {
-        if (!size.is_number() || size.get<double>() < 0) {
-          causes.push_back({path + ".imageSizesGiB." + image, "must be a number ≥ 0"});
-        } else {
-          s.image_sizes_gib[image] = size.get<double>();
-        }
-      }
-    }
-  }
+  std::vector<std::pair<std::string, std::string>> errors;
+  s.rates = placement::ParseStartupRates(sim, path, s.rates, &errors);
+  for (auto& [field, message] : errors) causes.push_back({std::move(field), std::move(message)});
   for (const auto& [key, v] : sim.items()) {
     static const std::set<std::string> known = {"imagePullMiBps", "defaultImageGiB",
                                                 "imageSizesGiB", "weightLoadGiBps",

@@ -8,16 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "api/status.h"
+#include "placement/startup_rates.h"
 
 namespace berth::agent {
 
 struct SimSettings {
   double time_scale = 1.0;            // modelled durations × this (0.01 = 100× faster)
-  double image_pull_mib_per_s = 250;  // registry → node
-  double default_image_gib = 10;      // size of an image not listed below
-  std::map<std::string, double> image_sizes_gib;
-  double weight_load_gib_per_s = 1.0;         // weights into GPU memory (download + load)
-  double cached_weight_load_gib_per_s = 4.0;  // when the cluster caches the model
+  // Registry and weight-load bandwidths, image sizes; reported to the hub as the cluster's
+  // startup rates, so placement expects the start times this cluster simulates.
+  placement::StartupRates rates;
   // Serving (serving_server.h): each workspace gets a loopback OpenAI-compatible listener.
   bool serve = true;
   int serving_base_port = 0;  // 0: ephemeral ports; else the n-th workspace gets base + n

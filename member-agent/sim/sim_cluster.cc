@@ -228,6 +228,7 @@ StatusOr<GpuInventory> SimCluster::ReadInventory() {
   std::set<std::string> models(cluster_.cached_models.begin(), cluster_.cached_models.end());
   models.insert(loaded_models_.begin(), loaded_models_.end());
   inv.cached_models.assign(models.begin(), models.end());
+  inv.startup = settings_.rates;
   return inv;
 }
 

@@ -16,16 +16,14 @@ Clock::Duration Scaled(const SimSettings& settings, double seconds) {
 double ImagePullSeconds(const SimSettings& settings, const std::set<std::string>& node_images,
                         const std::string& image) {
   if (node_images.count(image)) return 0;
-  auto it = settings.image_sizes_gib.find(image);
-  double gib = it != settings.image_sizes_gib.end() ? it->second : settings.default_image_gib;
-  return gib * 1024.0 / settings.image_pull_mib_per_s;
+  return placement::ExpectedStartSeconds(settings.rates, image, false, 0, false);
 }
 
 void StartPull(Pod& pod, const Node& node, const SimSettings& settings, bool model_cached,
                Clock::TimePoint now) {
   double pull_s = ImagePullSeconds(settings, node.images, pod.image);
-  double load_s = pod.weights_gib / (model_cached ? settings.cached_weight_load_gib_per_s
-                                                  : settings.weight_load_gib_per_s);
+  double load_s = placement::ExpectedStartSeconds(settings.rates, pod.image, true, pod.weights_gib,
+                                                  model_cached);
   pod.pull_failed = false;
   pod.pull_done = now + Scaled(settings, pull_s);
   pod.ready_at = pod.pull_done + Scaled(settings, load_s);

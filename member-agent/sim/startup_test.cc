@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 TEST(SimStartupTest, PullThenLoadEachScaledAndInstantForACachedImage) {
   SimSettings settings;
   settings.time_scale = 0.5;
-  settings.image_sizes_gib["vllm"] = 5;  // 5 GiB at 250 MiB/s: 20.48 s
+  settings.rates.image_sizes_gib["vllm"] = 5;  // 5 GiB at 250 MiB/s: 20.48 s
   Node node;
   Pod pod;
   pod.image = "vllm";

@@ -14,6 +14,7 @@
 #include "api/yaml_json.h"
 #include "placement/fleet_file.h"
 #include "placement/planner.h"
+#include "workspace/catalog.h"
 #include "placement/sizing.h"
 #include "placement/workspace_request.h"
 #include "workspace/workspace_types.h"
@@ -93,6 +94,10 @@ TEST_P(Scenario, DecidesAsExpected) {
       req.replicas = w.value("replicas", 1);
       req.model = w.value("model", std::string());
       req.image = w.value("image", std::string());
+      // The expected start time weighs the model's weights: a catalog preset's, or weightsGiB.
+      if (auto m = workspace::Catalog::BuiltIn().FindModel(req.model); m.ok())
+        req.weights_gib = m->weights_gib;
+      req.weights_gib = w.value("weightsGiB", req.weights_gib);
       std::map<std::string, FixedSize> sizes;
       if (w.contains("size")) {
         for (const auto& [shape, s] : w["size"].items()) {
