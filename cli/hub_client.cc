@@ -16,7 +16,7 @@ void AddKubeconfigFlag(CLI::App* cmd, std::string* path) {
                   "Kubeconfig of the hub (default: $KUBECONFIG; the hub writes <data-dir>/admin.kubeconfig)");
 }
 
-StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig_flag) {
+StatusOr<ClientConfig> LoadHubKubeconfig(const std::string& kubeconfig_flag) {
   std::string path = kubeconfig_flag;
   if (path.empty()) {
     const char* env = std::getenv("KUBECONFIG");
@@ -28,6 +28,13 @@ StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig
   }
   auto config = LoadKubeconfigFile(path);
   if (!config.ok()) return config.status().WithContext("kubeconfig " + path);
+  return config;
+}
+
+StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig_flag) {
+  auto config = LoadHubKubeconfig(kubeconfig_flag);
+  if (!config.ok()) return config.status();
+  const std::string path = kubeconfig_flag.empty() ? "$KUBECONFIG" : kubeconfig_flag;
   // Hub replicas without a load balancer: BERTH_HUB_FALLBACK_SERVERS lists the others' URLs,
   // comma-separated; a request that cannot reach the kubeconfig's server moves on to them.
   if (const char* more = std::getenv("BERTH_HUB_FALLBACK_SERVERS"); more && *more) {

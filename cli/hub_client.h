@@ -16,6 +16,10 @@ namespace berth::cli {
 // Adds --kubeconfig to `cmd`, storing into `*path`.
 void AddKubeconfigFlag(CLI::App* cmd, std::string* path);
 
+// The kubeconfig from --kubeconfig, else $KUBECONFIG, resolved. FailedPrecondition when
+// neither is set.
+StatusOr<ClientConfig> LoadHubKubeconfig(const std::string& kubeconfig_flag);
+
 // Opens a client for the hub. FailedPrecondition says where a kubeconfig was looked for.
 StatusOr<std::unique_ptr<RestClient>> ConnectToHub(const std::string& kubeconfig_flag);
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "api/selector.h"
+#include "hub/dashboard_assets.h"
 #include "hub/http_errors.h"
 #include "hub/rbac/builtin_roles.h"
 #include "hub/rbac/client_cert_identity.h"
@@ -13,7 +14,8 @@ namespace berth::hub {
 using Ex = std::shared_ptr<HttpExchange>;
 
 bool IsUnauthenticatedPath(const std::string& path) {
-  return path == "/healthz" || path == "/livez" || path == "/readyz";
+  // The dashboard's static files hold no data; the page reads with the user's token.
+  return path == "/healthz" || path == "/livez" || path == "/readyz" || IsDashboardPath(path);
 }
 
 StatusOr<Identity> IdentityOfClientCertificate(const std::string& cert_pem) {

@@ -39,7 +39,7 @@ namespace berth::hub {
 inline constexpr size_t kMaxJoinBodyBytes = 64 << 10;
 
 // Health probes: /healthz, /livez, /readyz.
-bool IsUnauthenticatedPath(const std::string& path);
+bool IsUnauthenticatedPath(const std::string& path);  // health probes and /ui (static files)
 
 // Who sent `request`: its verified client certificate's subject if it has one with a
 // CommonName, else its bearer token's identity; Unauthenticated otherwise.

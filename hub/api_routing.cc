@@ -9,6 +9,7 @@
 #include "api/yaml_json.h"
 #include "hub/access_reviews.h"
 #include "hub/api_authorization.h"
+#include "hub/dashboard_assets.h"
 #include "hub/discovery.h"
 #include "hub/membership.h"
 #include "hub/object_handlers.h"
@@ -165,6 +166,8 @@ void ApiRouter::Route(const Ex& req, const Identity* who, RequestStart start) {
     return replies_.ReplyText(req, ready_ ? 200 : 503, ready_ ? "ok" : "starting", "text/plain");
   }
   if (IsJoinPath(path)) return Join(req, start);
+  // The dashboard's files, by the path as sent: "/ui" and "/ui/" differ (relative URLs).
+  if (IsDashboardPath(req->request().path)) return req->Reply(DashboardReply(method, req->request().path));
   if (!who) {
     return replies_.ReplyError(req, Status::Unauthenticated("no credential"), "auth", start);
   }

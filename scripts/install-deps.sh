@@ -30,6 +30,9 @@ command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Node.js runs the offline Kubernetes schema check of rendered manifests.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# Test-only: the dashboard's browser test drives Debian's headless Chromium (no browser
+# download) with playwright-core (tests/dashboard).
+packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,6 +44,13 @@ install_npm_packages() {
   # serves them.
   local dir=tests/workspace/k8s-schema
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules/@kubernetes-models/gateway-api" ]; then
+    echo "install-deps: npm ci in $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+  # The dashboard (/ui): esbuild bundles it with uPlot at build time; playwright-core and
+  # axe-core drive and check it in Chromium. All pinned by dashboard/package-lock.json.
+  dir=dashboard
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "install-deps: npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
   fi
