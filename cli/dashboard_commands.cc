@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "api/query_escape.h"
 #include "cli/command_registry.h"
 #include "cli/hub_client.h"
 
@@ -19,21 +20,6 @@ struct DashboardFlags {
   std::string kubeconfig;
   bool print_url = false;
 };
-
-std::string PercentEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 int OpenDashboard(const DashboardFlags& f) {
   auto config = berth::cli::LoadHubKubeconfig(f.kubeconfig);
@@ -58,7 +44,7 @@ int OpenDashboard(const DashboardFlags& f) {
               << page << " and paste a token, or make one with `berthctl user create NAME`\n";
     return 1;
   }
-  const std::string url = page + "#token=" + PercentEncode(token);
+  const std::string url = page + "#token=" + berth::QueryEscape(token);
   const char* display = std::getenv("DISPLAY");
   const char* wayland = std::getenv("WAYLAND_DISPLAY");
   const bool can_open = !f.print_url && ((display && *display) || (wayland && *wayland)) &&

@@ -11,21 +11,6 @@ namespace berth::agent {
 
 using nlohmann::json;
 
-std::string QueryEscape(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string ManagedSelector(const std::string& workspace) {
   std::string sel = std::string(kManagedByLabel) + "=" + kManagedByValue;
   if (!workspace.empty()) sel += std::string(",") + kWorkspaceLabel + "=" + workspace;

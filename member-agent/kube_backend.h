@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "api/kubeconfig.h"
+#include "api/query_escape.h"
 #include "member-agent/backend.h"
 #include "member-agent/vllm_metrics.h"
 
@@ -120,7 +121,7 @@ class KubeBackend final : public MemberBackend {
 };
 
 // A query parameter value percent-encoded (RFC 3986 unreserved characters kept).
-std::string QueryEscape(const std::string& s);
+using ::berth::QueryEscape;
 // "labelSelector=..." for Berth's objects, of one workspace when `workspace` is not empty.
 std::string ManagedSelector(const std::string& workspace);
 

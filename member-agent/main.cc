@@ -150,6 +150,33 @@ berth::StatusOr<std::string> ReadJoinTokenFile(const std::string& path,
   return token;
 }
 
+// --backend sim: the fleet file's cluster, SIMULATED; the join takes its region, zone,
+// provider, labels and taints unless the flags gave them.
+berth::StatusOr<std::unique_ptr<berth::agent::SimCluster>> MakeSimBackend(
+    const std::string& fleet_file, const std::string& fleet_cluster, const berth::agent::SimSettings& settings,
+    const berth::Clock* clock, berth::agent::JoinRequest* join) {
+  if (fleet_file.empty())
+    return berth::Status::Invalid("--backend sim needs --fleet FILE (and --fleet-cluster NAME)");
+  std::string yaml;
+  if (!ReadFile(fleet_file, &yaml)) return berth::Status::Invalid("--fleet " + fleet_file + ": cannot read");
+  auto cluster = berth::agent::SimCluster::FromFleetYaml(
+      yaml, fleet_cluster.empty() ? join->cluster_name : fleet_cluster, settings, clock);
+  if (!cluster.ok()) return berth::Status::Invalid(cluster.status().ToString());
+  const auto& inv = (*cluster)->cluster();
+  if (join->region.empty()) join->region = inv.Label("region");
+  if (join->zone.empty()) join->zone = inv.Label("zone");
+  if (join->provider.empty()) join->provider = inv.Label("provider");
+  for (const auto& [k, v] : inv.labels) {
+    if (k != "region" && k != "zone" && k != "provider") join->labels.emplace(k, v);
+  }
+  for (const auto& t : inv.taints) {
+    join->taints.push_back({t.key, t.value, std::string(berth::policies::TaintEffectName(t.effect))});
+  }
+  spdlog::warn("SIMULATED cluster: {} nodes from fleet cluster \"{}\" of {} (time scale {})",
+               inv.nodes.size(), inv.name, fleet_file, settings.time_scale);
+  return cluster;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -318,30 +345,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<berth::agent::MemberBackend> member_backend;
   berth::agent::SimCluster* sim = nullptr;
   if (backend == "sim") {
-    if (fleet_file.empty())
-      return Fail("--backend sim needs --fleet FILE (and --fleet-cluster NAME)");
-    std::string yaml;
-    if (!ReadFile(fleet_file, &yaml)) return Fail("--fleet " + fleet_file + ": cannot read");
     berth::agent::SimSettings settings;
     settings.time_scale = time_scale;
     settings.serve = sim_serve;
     settings.serving_base_port = sim_serving_base_port;
-    auto cluster = berth::agent::SimCluster::FromFleetYaml(
-        yaml, fleet_cluster.empty() ? options.join.cluster_name : fleet_cluster, settings, &clock);
-    if (!cluster.ok()) return Fail(cluster.status().ToString());
+    auto cluster = MakeSimBackend(fleet_file, fleet_cluster, settings, &clock, &options.join);
+    if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
     sim = cluster->get();
-    const auto& inv = sim->cluster();
-    if (options.join.region.empty()) options.join.region = inv.Label("region");
-    if (options.join.zone.empty()) options.join.zone = inv.Label("zone");
-    if (options.join.provider.empty()) options.join.provider = inv.Label("provider");
-    for (const auto& [k, v] : inv.labels) {
-      if (k != "region" && k != "zone" && k != "provider") options.join.labels.emplace(k, v);
-    }
-    for (const auto& t : inv.taints) {
-      options.join.taints.push_back({t.key, t.value, std::string(berth::policies::TaintEffectName(t.effect))});
-    }
-    spdlog::warn("SIMULATED cluster: {} nodes from fleet cluster \"{}\" of {} (time scale {})",
-                 inv.nodes.size(), inv.name, fleet_file, time_scale);
     member_backend = std::move(*cluster);
   } else {
     auto config = kubeconfig.empty() ? berth::LoadInClusterConfig()

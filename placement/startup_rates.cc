@@ -17,7 +17,9 @@ double ExpectedStartSeconds(const StartupRates& rates, const std::string& image,
   }
   const double rate =
       model_cached ? rates.cached_weight_load_gib_per_s : rates.weight_load_gib_per_s;
-  return seconds + std::max(0.0, weights_gib) / rate;
+  seconds += std::max(0.0, weights_gib) / rate;
+  // A member reports its rates: a tiny one must not make an infinite (or NaN) score term.
+  return std::isfinite(seconds) ? std::min(seconds, kMaxStartSeconds) : kMaxStartSeconds;
 }
 
 json StartupRatesToJson(const StartupRates& rates) {

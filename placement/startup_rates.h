@@ -27,7 +27,7 @@ struct StartupRates {
 
 // Expected seconds until a new replica serves: the image pull unless cached, then the
 // weights at the cached or uncached rate (the sim backend's startup model,
-// member-agent/sim/startup.h). Negative weights count as 0.
+// member-agent/sim/startup.h). Negative weights count as 0; at most kMaxStartSeconds.
 double ExpectedStartSeconds(const StartupRates& rates, const std::string& image, bool image_cached,
                             double weights_gib, bool model_cached);
 
@@ -44,5 +44,6 @@ StartupRates ParseStartupRates(const nlohmann::json& block, const std::string& p
                                std::vector<std::pair<std::string, std::string>>* errors);
 
 inline constexpr size_t kMaxReportedImageSizes = 64;
+inline constexpr double kMaxStartSeconds = 1e9;
 
 }  // namespace berth::placement

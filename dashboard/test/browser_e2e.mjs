@@ -107,14 +107,25 @@ try {
   await vpage.waitForSelector(section + ' button[data-action="approve"]', { timeout: 30000 });
   await vpage.waitForSelector(section + " .actions .muted", { timeout: 10000 });
   ok((await vpage.textContent(section + " .actions .muted")).includes("read-only"), "the page tells a read-only token it may not approve");
-  await vpage.click(section + ' button[data-action="approve"]');
-  await vpage.waitForSelector(section + " .error", { timeout: 10000 });
-  const refusal = await vpage.textContent(section + " .error");
-  ok(/refused/.test(refusal) && /forbidden|cannot|not allowed/i.test(refusal), "approving with a read-only token is refused by the hub", refusal);
-  await vpage.screenshot({ path: join(SHOTS, "rollout-refused-read-only.png"), fullPage: true });
+  ok(await vpage.isDisabled(section + ' button[data-action="approve"]'), "and keeps its approve button disabled");
+  // The same status write the button makes, sent anyway with the viewer's token: the hub refuses it.
+  const forced = await vpage.evaluate(async (ws) => {
+    const [ns, name] = ws.split("/");
+    const path = "/apis/berth.dev/v1alpha1/namespaces/" + ns + "/workspaces/" + name;
+    const auth = { Authorization: "Bearer " + sessionStorage.getItem("berth-token") };
+    const fresh = await (await fetch(path, { headers: auth })).json();
+    fresh.status.rollout.approvedStages = [...fresh.status.rollout.approvedStages, fresh.status.rollout.stage];
+    const r = await fetch(path + "/status", { method: "PUT", body: JSON.stringify(fresh),
+      headers: { ...auth, "Content-Type": "application/json" } });
+    return r.status + " " + (await r.json()).message;
+  }, ROLLOUT);
+  ok(forced.startsWith("403 ") && /cannot update resource "workspaces\/status"/.test(forced),
+     "the hub refuses a read-only token's approval even when the page is bypassed", forced);
+  await vpage.screenshot({ path: join(SHOTS, "rollout-read-only.png"), fullPage: true });
   const stillWaiting = await page.evaluate((s) => document.querySelector(s + " h3").textContent, section);
   ok(stillWaiting.includes("AwaitingApproval"), "the read-only attempt changed nothing", stillWaiting);
 
+  ok(!(await page.isDisabled(section + ' button[data-action="undo"]')), "the admin may also undo (a last good revision exists)");
   await page.click(section + ' button[data-action="approve"]');
   await page.waitForSelector(section + " .notice", { timeout: 10000 });
   ok((await page.textContent(section + " .notice")).startsWith("approve: done"), "the admin approves the stage from the page");

@@ -39,6 +39,10 @@ TEST(InventoryFromMember, ReadsStartupRates) {
   EXPECT_EQ(c.startup.cached_weight_load_gib_per_s, 4.0);
   EXPECT_EQ(c.startup.image_sizes_gib, (std::map<std::string, double>{{"vllm:1", 4}}));
   EXPECT_EQ(InventoryFromMember({{"metadata", {{"name", "m"}}}}, true).startup, placement::StartupRates{});
+  // A rate a hostile member makes tiny still gives a finite start time.
+  json tiny = {{"metadata", {{"name", "m"}}}, {"status", {{"startup", {{"weightLoadGiBps", 1e-300}}}}}};
+  EXPECT_EQ(placement::ExpectedStartSeconds(InventoryFromMember(tiny, true).startup, "i", true, 16, false),
+            placement::kMaxStartSeconds);
 }
 
 // Node taints as the agent reports them (a kube node's spec.taints, a sim pool's): the

@@ -1,13 +1,18 @@
 // Rollouts: stages, per-cluster progress and the gate's message, with approve / pause /
-// resume for tokens allowed to update workspaces/status in that namespace (the same status
-// write `berthctl rollout approve` makes; the hub's RBAC decides, the page only asks first).
+// resume / undo for tokens allowed to update workspaces/status in that namespace (the same
+// status write `berthctl rollout approve|pause|resume|undo` makes). The page asks the hub
+// first and keeps the buttons disabled for a read-only token; the hub's RBAC decides anyway.
 import { h, table, key } from "../dom.js";
 import { api, canI } from "../api.js";
 import { store } from "../store.js";
 
 const allowed = new Map();  // namespace → Promise<bool>
+const known = new Map();    // namespace → bool, once the hub answered
 function mayWrite(ns) {
-  if (!allowed.has(ns)) allowed.set(ns, canI("update", "berth.dev", "workspaces", { subresource: "status", namespace: ns }));
+  if (!allowed.has(ns)) {
+    allowed.set(ns, canI("update", "berth.dev", "workspaces", { subresource: "status", namespace: ns })
+      .then((ok) => { known.set(ns, ok); return ok; }));
+  }
   return allowed.get(ns);
 }
 
@@ -15,6 +20,10 @@ const ACTIONS = {
   approve: (ro) => ({ ...ro, approvedStages: [...new Set([...(ro.approvedStages || []), ro.stage])] }),
   pause: (ro) => ({ ...ro, paused: true }),
   resume: (ro) => ({ ...ro, paused: false }),
+  undo: (ro) => {
+    if (!ro.rollbackRevision) throw new Error("there is no earlier good revision to roll back to");
+    return { ...ro, undoRequested: true };
+  },
 };
 
 const results = new Map();  // workspace key → {ok, text}
@@ -38,17 +47,24 @@ async function act(ws, action, rerender) {
 function buttons(ws, ro, rerender) {
   const box = h("div", { class: "actions" });
   const waiting = ro.phase === "AwaitingApproval";
-  const defs = [["approve", waiting], ["pause", !ro.paused && !["Completed", "Failed", "RolledBack"].includes(ro.phase)],
-                ["resume", !!ro.paused]];
-  for (const [action, relevant] of defs) {
-    const b = h("button", { type: "button", class: action === "approve" ? null : "secondary", disabled: !relevant,
-      "data-action": action, onclick: () => act(ws, action, rerender) }, action);
-    box.append(b, " ");
-  }
-  mayWrite(ws.metadata.namespace).then((ok) => {
-    if (ok) return;
+  const done = ["Completed", "Failed", "RolledBack", "RollingBack"].includes(ro.phase);
+  const defs = [["approve", waiting], ["pause", !ro.paused && !done], ["resume", !!ro.paused],
+                ["undo", !!ro.rollbackRevision && !["RollingBack", "RolledBack"].includes(ro.phase)]];
+  const buttons = defs.map(([action, relevant]) => h("button", {
+    type: "button", class: action === "approve" ? null : "secondary", disabled: true, "data-relevant": relevant ? "yes" : "no",
+    "data-action": action, onclick: () => act(ws, action, rerender) }, action));
+  for (const b of buttons) box.append(b, " ");
+  // Enabled once the hub says this token may write here; a read-only token is told why.
+  // Applied at once when the answer is known, so a re-render keeps the keyboard focus.
+  const apply = (ok) => {
+    if (ok) {
+      for (const b of buttons) b.disabled = b.dataset.relevant !== "yes";
+      return;
+    }
     box.append(h("span", { class: "muted" }, "read-only: your token may not update workspaces/status in " + ws.metadata.namespace));
-  });
+  };
+  if (known.has(ws.metadata.namespace)) apply(known.get(ws.metadata.namespace));
+  else mayWrite(ws.metadata.namespace).then(apply);
   const r = results.get(key(ws));
   if (r) box.append(h("p", { class: r.ok ? "notice" : "error", role: "alert" }, r.text));
   return box;
