@@ -7,17 +7,22 @@ namespace berth::placement {
 
 using nlohmann::json;
 
-double ExpectedStartSeconds(const StartupRates& rates, const std::string& image, bool image_cached,
-                            double weights_gib, bool model_cached) {
-  double seconds = 0;
-  if (!image_cached) {
-    auto it = rates.image_sizes_gib.find(image);
-    const double gib = it != rates.image_sizes_gib.end() ? it->second : rates.image_gib;
-    seconds += gib * 1024.0 / rates.image_pull_mib_per_s;
-  }
+double ImagePullSeconds(const StartupRates& rates, const std::string& image) {
+  auto it = rates.image_sizes_gib.find(image);
+  const double gib = it != rates.image_sizes_gib.end() ? it->second : rates.image_gib;
+  return gib * 1024.0 / rates.image_pull_mib_per_s;
+}
+
+double WeightLoadSeconds(const StartupRates& rates, double weights_gib, bool model_cached) {
   const double rate =
       model_cached ? rates.cached_weight_load_gib_per_s : rates.weight_load_gib_per_s;
-  seconds += std::max(0.0, weights_gib) / rate;
+  return std::max(0.0, weights_gib) / rate;
+}
+
+double ExpectedStartSeconds(const StartupRates& rates, const std::string& image, bool image_cached,
+                            double weights_gib, bool model_cached) {
+  const double seconds = (image_cached ? 0 : ImagePullSeconds(rates, image)) +
+                         WeightLoadSeconds(rates, weights_gib, model_cached);
   // A member reports its rates: a tiny one must not make an infinite (or NaN) score term.
   return std::isfinite(seconds) ? std::min(seconds, kMaxStartSeconds) : kMaxStartSeconds;
 }

@@ -25,6 +25,11 @@ struct StartupRates {
   bool operator==(const StartupRates&) const = default;
 };
 
+// Seconds to pull `image` onto a node that lacks it (its listed size, else image_gib).
+double ImagePullSeconds(const StartupRates& rates, const std::string& image);
+// Seconds to load `weights_gib` of weights (negative counts as 0), cached or not.
+double WeightLoadSeconds(const StartupRates& rates, double weights_gib, bool model_cached);
+
 // Expected seconds until a new replica serves: the image pull unless cached, then the
 // weights at the cached or uncached rate (the sim backend's startup model,
 // member-agent/sim/startup.h). Negative weights count as 0; at most kMaxStartSeconds.

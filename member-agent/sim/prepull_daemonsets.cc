@@ -48,7 +48,7 @@ std::vector<size_t> NodesOfDaemonSet(const std::vector<Node>& nodes, const json&
 void StartPrePull(PrePull& pull, const Node& node, const SimSettings& settings,
                   double weights_gib, bool model_cached, Clock::TimePoint now) {
   double pull_s = ImagePullSeconds(settings, node.images, pull.image);
-  double weights_s = model_cached ? 0 : weights_gib / settings.rates.weight_load_gib_per_s;
+  double weights_s = model_cached ? 0 : placement::WeightLoadSeconds(settings.rates, weights_gib, false);
   pull.image_done = now + Scaled(settings, pull_s);
   pull.weights_done = pull.image_done + Scaled(settings, weights_s);
 }

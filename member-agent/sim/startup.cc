@@ -16,14 +16,13 @@ Clock::Duration Scaled(const SimSettings& settings, double seconds) {
 double ImagePullSeconds(const SimSettings& settings, const std::set<std::string>& node_images,
                         const std::string& image) {
   if (node_images.count(image)) return 0;
-  return placement::ExpectedStartSeconds(settings.rates, image, false, 0, false);
+  return placement::ImagePullSeconds(settings.rates, image);
 }
 
 void StartPull(Pod& pod, const Node& node, const SimSettings& settings, bool model_cached,
                Clock::TimePoint now) {
   double pull_s = ImagePullSeconds(settings, node.images, pod.image);
-  double load_s = placement::ExpectedStartSeconds(settings.rates, pod.image, true, pod.weights_gib,
-                                                  model_cached);
+  double load_s = placement::WeightLoadSeconds(settings.rates, pod.weights_gib, model_cached);
   pod.pull_failed = false;
   pod.pull_done = now + Scaled(settings, pull_s);
   pod.ready_at = pod.pull_done + Scaled(settings, load_s);
