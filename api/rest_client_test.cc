@@ -83,11 +83,21 @@ class TestServer {
       }
     }
   }
+  // cpprestsdk's listener closes each connection's socket from the closing thread while a
+  // pool thread may be starting the connection's next read on it, which crashes in asio
+  // (a SEGV in epoll_reactor::start_op, seen once in CI under ASan). So the listener is
+  // closed only after every reply has been written and the connections have settled into
+  // their idle read.
   ~TestServer() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [path, buf] : streams_) buf.close(std::ios_base::out).wait();
     }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, kWait, [&] { return replies_in_flight_ == 0; });
+    }
+    std::this_thread::sleep_for(200ms);
     if (listener_) listener_->close().wait();
   }
   bool ok() const { return listener_ != nullptr; }
@@ -165,12 +175,19 @@ class TestServer {
                             "application/json");
             }
           }
-          req.reply(resp).then([](pplx::task<void> t) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            ++replies_in_flight_;
+          }
+          req.reply(resp).then([this](pplx::task<void> t) {
             try {
               t.get();
             } catch (const std::exception&) {
               // Client went away; nothing to do.
             }
+            std::lock_guard<std::mutex> lock(mu_);
+            --replies_in_flight_;
+            cv_.notify_all();
           });
         });
   }
@@ -183,6 +200,7 @@ class TestServer {
   std::vector<RecordedRequest> requests_;
   std::map<std::string, CannedReply> canned_;
   std::map<std::string, ByteBuffer> streams_;
+  int replies_in_flight_ = 0;
 };
 
 class RestClientTest : public ::testing::Test {
