@@ -24,10 +24,24 @@ using testing::Work;
 using testing::WorkEntry;
 using testing::WorkspaceObject;
 
-std::string TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "agent-test-XXXXXX").string();
-  return mkdtemp(tmpl.data());
-}
+// A fresh state directory, removed with everything in it when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "agent-test-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 class ReconcilerTest : public ::testing::Test {
  protected:
@@ -36,7 +50,7 @@ class ReconcilerTest : public ::testing::Test {
     ASSERT_TRUE(sim.ok()) << sim.status().ToString();
     sim_ = std::move(*sim);
     backend_ = std::make_unique<CountingBackend>(sim_.get());
-    auto state = AgentStateDir::Open(TempDir());
+    auto state = AgentStateDir::Open(dir_.path());
     ASSERT_TRUE(state.ok());
     state_ = std::make_unique<AgentStateDir>(*state);
     reconciler_ = NewReconciler();
@@ -104,6 +118,7 @@ class ReconcilerTest : public ::testing::Test {
            e.value("surgeReplicas", -1) == 0;
   }
 
+  TempDir dir_;
   FakeClock clock_;
   FakeHubApi hub_;
   std::unique_ptr<SimCluster> sim_;
@@ -743,7 +758,8 @@ TEST_F(ReconcilerTest, MultiNodeReplicasUpdateInPlaceOneReplicaAtATimeEvenWhenSu
 }
 
 TEST(StateDirTest, CredentialIsStoredOwnerOnlyAndReloaded) {
-  auto state = AgentStateDir::Open(TempDir());
+  TempDir dir;
+  auto state = AgentStateDir::Open(dir.path());
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->LoadCredential().status().code(), StatusCode::kNotFound);
   ASSERT_TRUE(state->StoreCredential("member-secret").ok());

@@ -18,6 +18,7 @@ Exit 77 (skipped) without /usr/bin/etcd.
 """
 import base64
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -232,6 +233,8 @@ def main():
         return checks.summary()
     finally:
         c.stop()
+        if checks.failed == 0:  # Kept for the logs when a check failed.
+            shutil.rmtree(c.dir, ignore_errors=True)
 
 
 def scenario(c, checks):
