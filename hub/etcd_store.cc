@@ -1,5 +1,7 @@
 #include "hub/etcd_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -9,11 +11,10 @@
 #include <set>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
 #include "api/object.h"
 #include "hub/etcd_migration.h"
 #include "hub/etcd_value_codec.h"
+#include "hub/mutation_queue.h"
 #include "hub/store_mirror.h"
 
 namespace berth::hub {
@@ -21,10 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-struct Pending {
-  Mutation mutation;
-  MutationCallback done;
-};
+using Pending = MutationQueue::Pending;
 
 using ValueCodec = EtcdValueCodec;
 
@@ -54,10 +52,11 @@ class EtcdStore final : public Store {
 
   ~EtcdStore() override {
     {
-      std::lock_guard<std::mutex> lock(queue_mu_);
+      std::lock_guard<std::mutex> lock(stop_mu_);
       stopping_ = true;
     }
-    queue_cv_.notify_all();
+    mutations_.Close();  // the writer returns; what is left is failed when mutations_ goes
+    stop_cv_.notify_all();
     sync_cv_.notify_all();
     {
       std::lock_guard<std::mutex> lock(watch_mu_);
@@ -67,7 +66,6 @@ class EtcdStore final : public Store {
     if (writer_.joinable()) writer_.join();
     if (watcher_.joinable()) watcher_.join();
     if (syncer_.joinable()) syncer_.join();
-    for (auto& p : queue_) RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
     for (auto& done : sync_waiters_) done(Status::Unavailable("the store is shutting down"));
   }
 
@@ -96,15 +94,7 @@ class EtcdStore final : public Store {
   }
 
   void Submit(Mutation mutation, MutationCallback done) override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (!stopping_) {
-        queue_.push_back({std::move(mutation), std::move(done)});
-        queue_cv_.notify_one();
-        return;
-      }
-    }
-    done(Status::Unavailable("the store is shutting down"));
+    mutations_.Submit(std::move(mutation), std::move(done));
   }
 
   StatusOr<json> Get(const ObjectRef& ref) const override { return mirror_.Get(ref); }
@@ -117,7 +107,7 @@ class EtcdStore final : public Store {
   void Unwatch(uint64_t id) override { mirror_.Unwatch(id); }
   void SyncThen(std::function<void(Status)> done) override {
     {
-      std::lock_guard<std::mutex> lock(queue_mu_);
+      std::lock_guard<std::mutex> lock(stop_mu_);
       if (!stopping_) {
         sync_waiters_.push_back(std::move(done));
         sync_cv_.notify_one();
@@ -132,7 +122,7 @@ class EtcdStore final : public Store {
     while (true) {
       std::vector<std::function<void(Status)>> batch;
       {
-        std::unique_lock<std::mutex> lock(queue_mu_);
+        std::unique_lock<std::mutex> lock(stop_mu_);
         sync_cv_.wait(lock, [&] { return stopping_ || !sync_waiters_.empty(); });
         if (stopping_) return;
         batch.swap(sync_waiters_);
@@ -449,21 +439,14 @@ class EtcdStore final : public Store {
 
   void WriterLoop() {
     while (true) {
-      std::vector<Pending> batch;
-      {
-        std::unique_lock<std::mutex> lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_) return;
-        // Distinct keys only: etcd rejects a transaction that writes a key twice, and a
-        // second change of a key must see the first one's revision.
-        std::set<std::tuple<std::string, std::string, std::string>> keys;
-        while (!queue_.empty() && batch.size() < options_.max_batch) {
-          const ObjectRef& ref = queue_.front().mutation.ref;
-          if (!keys.insert({ref.resource, ref.ns, ref.name}).second) break;
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
+      // Distinct keys only: etcd rejects a transaction that writes a key twice, and a
+      // second change of a key must see the first one's revision.
+      std::set<std::tuple<std::string, std::string, std::string>> keys;
+      std::vector<Pending> batch =
+          mutations_.Take(options_.max_batch, /*drain=*/false, [&](const Mutation& m) {
+            return keys.insert({m.ref.resource, m.ref.ns, m.ref.name}).second;
+          });
+      if (batch.empty()) return;  // closed
       CommitBatch(batch);
     }
   }
@@ -710,13 +693,13 @@ class EtcdStore final : public Store {
   }
 
   bool Stopping() {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(stop_mu_);
     return stopping_;
   }
 
   void SleepUnlessStopping(std::chrono::milliseconds d) {
-    std::unique_lock<std::mutex> lock(queue_mu_);
-    queue_cv_.wait_for(lock, d, [&] { return stopping_; });
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    stop_cv_.wait_for(lock, d, [&] { return stopping_; });
   }
 
   const EtcdStoreOptions options_;
@@ -726,12 +709,12 @@ class EtcdStore final : public Store {
   ValueCodec codec_;  // its offset is set in Open, before the threads start
   const std::string range_start_, range_end_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;  // guarded by queue_mu_
+  MutationQueue mutations_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // SleepUnlessStopping
   std::condition_variable sync_cv_;
-  std::vector<std::function<void(Status)>> sync_waiters_;  // guarded by queue_mu_
-  bool stopping_ = false;      // guarded by queue_mu_
+  std::vector<std::function<void(Status)>> sync_waiters_;  // guarded by stop_mu_
+  bool stopping_ = false;                                  // guarded by stop_mu_
 
   std::mutex watch_mu_;
   EtcdWatchStream* stream_ = nullptr;  // guarded by watch_mu_: the open stream, to close it

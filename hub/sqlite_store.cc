@@ -1,26 +1,25 @@
 #include "hub/sqlite_store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
-#include <cerrno>
-#include <cstring>
-#include <memory>
 #include <thread>
 #include <utility>
 
-#include <spdlog/spdlog.h>
-
 #include "api/object.h"
+#include "hub/mutation_queue.h"
 #include "hub/store_mirror.h"
 
 namespace berth::hub {
@@ -73,10 +72,7 @@ constexpr const char* kSchema = R"(
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     )";
 
-struct Pending {
-  Mutation mutation;
-  MutationCallback done;
-};
+using Pending = MutationQueue::Pending;
 
 class SqliteStore final : public Store {
  public:
@@ -84,11 +80,7 @@ class SqliteStore final : public Store {
       : options_(std::move(options)), mirror_(options_.event_window) {}
 
   ~SqliteStore() override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      stopping_ = true;
-    }
-    queue_cv_.notify_all();
+    mutations_.Close();  // the writer commits what is queued, then returns
     if (writer_.joinable()) writer_.join();
     if (db_) sqlite3_close(db_);
   }
@@ -125,15 +117,7 @@ class SqliteStore final : public Store {
   }
 
   void Submit(Mutation mutation, MutationCallback done) override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (!stopping_) {
-        queue_.push_back({std::move(mutation), std::move(done)});
-        queue_cv_.notify_one();
-        return;
-      }
-    }
-    done(Status::Unavailable("the store is shutting down"));
+    mutations_.Submit(std::move(mutation), std::move(done));
   }
 
   StatusOr<json> Get(const ObjectRef& ref) const override { return mirror_.Get(ref); }
@@ -289,16 +273,8 @@ class SqliteStore final : public Store {
     begin_ = &begin;
     commit_ = &commit;
     while (true) {
-      std::vector<Pending> batch;
-      {
-        std::unique_lock<std::mutex> lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
-        while (!queue_.empty() && batch.size() < options_.max_batch) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
+      std::vector<Pending> batch = mutations_.Take(options_.max_batch, /*drain=*/true);
+      if (batch.empty()) return;  // closed and drained
       CommitBatch(batch, upsert, remove, event, meta, prune);
     }
   }
@@ -471,10 +447,7 @@ class SqliteStore final : public Store {
   sqlite3* db_ = nullptr;  // used by the writer thread only (after Open)
   std::thread writer_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;      // guarded by queue_mu_
+  MutationQueue mutations_;
 
   StoreMirror mirror_;  // objects, watch window and subscribers; this store's writer publishes
 };
