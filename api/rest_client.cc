@@ -473,6 +473,55 @@ StatusOr<json> RestClient::Delete(std::string_view path, const json& body) {
   return DoJson("DELETE", path, body.dump(), "application/json");
 }
 
+namespace {
+
+// A watch's reply has its headers: a 2xx body streams into `state` (PumpBody), anything
+// else fails the watch with the server's Status; an unreachable server moves the rotation on.
+void OnWatchResponse(const std::shared_ptr<WatchState>& state, const std::string& context,
+                     TlsDiagnosis& diagnosis, ServerRotation& rotation, size_t index,
+                     pplx::task<http::http_response> task) {
+  http::http_response resp;
+  try {
+    resp = task.get();
+  } catch (const std::exception& e) {
+    rotation.MoveOn(index);
+    Status s = TransportError(context, e);
+    const std::string why = diagnosis.Take();
+    if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
+    state->Fail(s);
+    return;
+  }
+  const int code = resp.status_code();
+  if (code >= 200 && code < 300) {
+    bool stopped = false;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->headers_ok = true;
+      state->body = resp.body().streambuf();
+      stopped = state->stopped;
+    }
+    if (stopped) {
+      WatchState::CloseBody(resp.body().streambuf());
+      state->Fail(Status::Unavailable("watch stopped before its stream began"));
+      return;
+    }
+    PumpBody(state, resp.body().streambuf());
+    return;
+  }
+  resp.extract_vector().then([state, context, code](pplx::task<std::vector<unsigned char>> t) {
+    std::string body;
+    try {
+      const auto bytes = t.get();
+      body.assign(bytes.begin(), bytes.end());
+    } catch (const std::exception&) {
+      // The status code alone still classifies the error.
+    }
+    state->Fail(StatusFromHttpError(code, body, context));
+  });
+}
+
+}  // namespace
+
 Status RestClient::Watch(std::string_view path, const std::function<void(const json&)>& on_event,
                          const std::function<bool()>& should_stop) {
   const std::string context = "WATCH " + std::string(path);
@@ -490,50 +539,11 @@ Status RestClient::Watch(std::string_view path, const std::function<void(const j
   // A watch that cannot reach its server fails; the server after it takes the caller's
   // next watch (every watcher re-watches on Unavailable).
   const size_t index = impl_->rotation->current.load();
-  impl_->servers[index].watch->request(req)
-      .then(
-          [state, context, diagnosis = impl_->tls_diagnosis, rotation = impl_->rotation,
-           index](pplx::task<http::http_response> task) {
-            http::http_response resp;
-            try {
-              resp = task.get();
-            } catch (const std::exception& e) {
-              rotation->MoveOn(index);
-              Status s = TransportError(context, e);
-              const std::string why = diagnosis->Take();
-              if (!why.empty()) s = Status::Unavailable(s.message() + ": " + why);
-              state->Fail(s);
-              return;
-            }
-            const int code = resp.status_code();
-            if (code >= 200 && code < 300) {
-              bool stopped = false;
-              {
-                std::lock_guard<std::mutex> lock(state->mu);
-                state->headers_ok = true;
-                state->body = resp.body().streambuf();
-                stopped = state->stopped;
-              }
-              if (stopped) {
-                WatchState::CloseBody(resp.body().streambuf());
-                state->Fail(Status::Unavailable("watch stopped before its stream began"));
-                return;
-              }
-              PumpBody(state, resp.body().streambuf());
-              return;
-            }
-            resp.extract_vector().then(
-                [state, context, code](pplx::task<std::vector<unsigned char>> t) {
-                  std::string body;
-                  try {
-                    const auto bytes = t.get();
-                    body.assign(bytes.begin(), bytes.end());
-                  } catch (const std::exception&) {
-                    // The status code alone still classifies the error.
-                  }
-                  state->Fail(StatusFromHttpError(code, body, context));
-                });
-          });
+  impl_->servers[index].watch->request(req).then([state, context, diagnosis = impl_->tls_diagnosis,
+                                                  rotation = impl_->rotation,
+                                                  index](pplx::task<http::http_response> task) {
+    OnWatchResponse(state, context, *diagnosis, *rotation, index, std::move(task));
+  });
 
   std::string pending;
   auto deliver_lines = [&](bool flush_tail) -> Status {

@@ -76,28 +76,23 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-int RunPlan(const PlanOptions& opt) {
-  auto fleet_text = ReadFile(opt.fleet_path);
-  if (!fleet_text.ok()) return PrintStatus(fleet_text.status()), 1;
-  auto fleet = placement::ParseFleetYaml(*fleet_text);
-  if (!fleet.ok()) return PrintStatus(fleet.status().WithContext(opt.fleet_path)), 1;
-  auto planner = placement::Planner::Create(std::move(fleet).value());
-  if (!planner.ok()) return PrintStatus(planner.status().WithContext(opt.fleet_path)), 1;
-
+// Reads the Workspaces and PlacementPolicies of opt.workspace_paths, checked by the hub's
+// own schemas and rules (a file plan accepts is one the hub accepts), into placement
+// requests. Prints every problem; false when there was one.
+bool LoadRequests(const PlanOptions& opt, std::vector<placement::PlacementRequest>* requests) {
   std::vector<json> objects;
   for (const auto& path : opt.workspace_paths) {
     auto text = ReadFile(path);
-    if (!text.ok()) return PrintStatus(text.status()), 1;
+    if (!text.ok()) return PrintStatus(text.status()), false;
     auto docs = api::YamlDocumentsToJson(*text);
-    if (!docs.ok()) return PrintStatus(docs.status().WithContext(path)), 1;
+    if (!docs.ok()) return PrintStatus(docs.status().WithContext(path)), false;
     for (const auto& d : *docs) Collect(d, objects);
   }
   placement::PolicyCatalog policies;
   std::vector<workspace::Workspace> workspaces;
   bool failed = false;
-  // The hub's own schemas and rules: a file plan accepts is one the hub accepts.
   api::KindRegistry registry;
-  if (Status s = kinds::RegisterBerthKinds(registry); !s.ok()) return PrintStatus(s), 1;
+  if (Status s = kinds::RegisterBerthKinds(registry); !s.ok()) return PrintStatus(s), false;
   for (const auto& obj : objects) {
     std::string kind = obj.is_object() ? obj.value("kind", "") : "";
     if (kind == "PlacementPolicy" || kind == "Workspace") {
@@ -135,7 +130,6 @@ int RunPlan(const PlanOptions& opt) {
                 << "\" (plan reads Workspace and PlacementPolicy)\n";
     }
   }
-  std::vector<placement::PlacementRequest> requests;
   for (const auto& ws : workspaces) {
     auto req = placement::RequestFromWorkspace(ws, policies);
     if (!req.ok()) {
@@ -143,26 +137,12 @@ int RunPlan(const PlanOptions& opt) {
       failed = true;
       continue;
     }
-    requests.push_back(std::move(req).value());
+    requests->push_back(std::move(req).value());
   }
-  if (failed) return 1;
-  if (requests.empty()) {
-    std::cerr << "error: no Workspace objects in " << opt.workspace_paths.front() << "\n";
-    return 1;
-  }
+  return !failed;
+}
 
-  auto decisions = planner->PlanBatch(requests, {.explain = opt.explain});
-  if (opt.output == "json") {
-    json out = placement::PlanToJson(decisions);
-    if (opt.explain) {
-      json ex = json::array();
-      for (const auto& d : decisions) ex.push_back(planner->ExplainJson(d));
-      out["explanations"] = std::move(ex);
-    }
-    std::cout << out.dump(2) << "\n";
-    return 0;
-  }
-
+void PrintPlanTable(const std::vector<placement::PlacementDecision>& decisions) {
   std::vector<std::vector<std::string>> rows = {
       {"WORKSPACE", "CLUSTER", "REPLICAS", "GPU", "GPUS/REPLICA", "COST/H"}};
   double total = 0;
@@ -185,34 +165,66 @@ int RunPlan(const PlanOptions& opt) {
     std::cout << "  " << d.workspace << ": " << d.unplaced() << " replica(s), " << d.unplaced_reason
               << (d.unplaced_message.empty() ? "" : ": " + d.unplaced_message) << "\n";
   }
-  if (opt.explain) {
-    for (const auto& d : decisions) {
-      json ex = planner->ExplainJson(d);
-      std::cout << "\n"
-                << d.workspace << ": " << d.placed << "/" << d.requested << " placed, "
-                << d.feasible_clusters << " feasible cluster(s)\n";
-      std::vector<std::vector<std::string>> srows = {
-          {"  CLUSTER", "SCORE", "REPLICAS", "AVAIL", "COST", "LOCALITY", "WARM", "AFFINITY"}};
-      for (const auto& s : ex["scores"]) {
-        auto f = [](const json& v) { return Money(v.get<double>()); };
-        srows.push_back({"  " + s["cluster"].get<std::string>(), f(s["score"]),
-                         std::to_string(s["replicas"].get<int>()), f(s["terms"]["availability"]),
-                         f(s["terms"]["cost"]), f(s["terms"]["locality"]),
-                         f(s["terms"]["warmCache"]), f(s["terms"]["affinity"])});
-      }
-      if (srows.size() > 1) PrintTable(srows);
-      for (const auto& r : ex["rejected"]) {
-        std::cout << "  rejected " << r["cluster"].get<std::string>() << ": "
-                  << r["reason"].get<std::string>() << ": " << r["message"].get<std::string>()
-                  << "\n";
-      }
-      if (ex.contains("rejectedOmitted")) {
-        for (const auto& [reason, n] : ex["rejectedOmitted"].items()) {
-          std::cout << "  … and " << n.get<int>() << " more " << reason << "\n";
-        }
+}
+
+// Per workspace: each feasible cluster's score and terms, and why the others were rejected.
+void PrintExplanations(const placement::Planner& planner,
+                       const std::vector<placement::PlacementDecision>& decisions) {
+  for (const auto& d : decisions) {
+    json ex = planner.ExplainJson(d);
+    std::cout << "\n"
+              << d.workspace << ": " << d.placed << "/" << d.requested << " placed, "
+              << d.feasible_clusters << " feasible cluster(s)\n";
+    std::vector<std::vector<std::string>> srows = {
+        {"  CLUSTER", "SCORE", "REPLICAS", "AVAIL", "COST", "LOCALITY", "WARM", "AFFINITY"}};
+    for (const auto& s : ex["scores"]) {
+      auto f = [](const json& v) { return Money(v.get<double>()); };
+      srows.push_back({"  " + s["cluster"].get<std::string>(), f(s["score"]),
+                       std::to_string(s["replicas"].get<int>()), f(s["terms"]["availability"]),
+                       f(s["terms"]["cost"]), f(s["terms"]["locality"]), f(s["terms"]["warmCache"]),
+                       f(s["terms"]["affinity"])});
+    }
+    if (srows.size() > 1) PrintTable(srows);
+    for (const auto& r : ex["rejected"]) {
+      std::cout << "  rejected " << r["cluster"].get<std::string>() << ": "
+                << r["reason"].get<std::string>() << ": " << r["message"].get<std::string>()
+                << "\n";
+    }
+    if (ex.contains("rejectedOmitted")) {
+      for (const auto& [reason, n] : ex["rejectedOmitted"].items()) {
+        std::cout << "  … and " << n.get<int>() << " more " << reason << "\n";
       }
     }
   }
+}
+
+int RunPlan(const PlanOptions& opt) {
+  auto fleet_text = ReadFile(opt.fleet_path);
+  if (!fleet_text.ok()) return PrintStatus(fleet_text.status()), 1;
+  auto fleet = placement::ParseFleetYaml(*fleet_text);
+  if (!fleet.ok()) return PrintStatus(fleet.status().WithContext(opt.fleet_path)), 1;
+  auto planner = placement::Planner::Create(std::move(fleet).value());
+  if (!planner.ok()) return PrintStatus(planner.status().WithContext(opt.fleet_path)), 1;
+  std::vector<placement::PlacementRequest> requests;
+  if (!LoadRequests(opt, &requests)) return 1;
+  if (requests.empty()) {
+    std::cerr << "error: no Workspace objects in " << opt.workspace_paths.front() << "\n";
+    return 1;
+  }
+
+  auto decisions = planner->PlanBatch(requests, {.explain = opt.explain});
+  if (opt.output == "json") {
+    json out = placement::PlanToJson(decisions);
+    if (opt.explain) {
+      json ex = json::array();
+      for (const auto& d : decisions) ex.push_back(planner->ExplainJson(d));
+      out["explanations"] = std::move(ex);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  PrintPlanTable(decisions);
+  if (opt.explain) PrintExplanations(*planner, decisions);
   return 0;
 }
 

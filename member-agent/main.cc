@@ -177,28 +177,91 @@ berth::StatusOr<std::unique_ptr<berth::agent::SimCluster>> MakeSimBackend(
   return cluster;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{
-      "berth-agent: the Berth member agent. Joins a hub, renews its lease, reports GPU "
-      "inventory, and runs this member's Work on a Kubernetes cluster (--backend kube) "
-      "or a simulated one (--backend sim)."};
+// Every flag's destination; AgentOptions where it maps one to one.
+struct AgentFlags {
   berth::agent::AgentOptions options;
   std::string hub_url, hub_ca_file, backend = "sim", fleet_file, fleet_cluster, kubeconfig;
   std::string kube_context, endpoint_url_template, log_format = "text", log_level = "info", join_token_file;
   double heartbeat_seconds = 5, resync_seconds = 2, time_scale = 1.0;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, taints;
+  bool sim_serve = true;
+  int sim_serving_base_port = 0;
   StartupFlags startup;
-  AddStartupFlags(app, &startup);
-  app.add_option("--hub", hub_url,
-                 "Hub URL, e.g. https://hub.example:6443; for several hub replicas their URLs comma-separated "
+  CLI::Option* join_token_flag = nullptr;
+  CLI::Option* join_token_file_flag = nullptr;
+};
+
+// Who the agent is and which hub it joins.
+void AddJoinFlags(CLI::App& app, AgentFlags& f) {
+  app.add_option("--hub", f.hub_url,
+                 "Hub URL, e.g. https://hub.example:6443; for several hub replicas their URLs "
+                 "comma-separated "
                  "(the agent moves to the next when its hub is unreachable)")
       ->required();
-  app.add_option("--hub-ca", hub_ca_file,
+  app.add_option("--hub-ca", f.hub_ca_file,
                  "PEM file with the hub's CA: the only certificate the hub may chain to")
       ->required()
       ->check(CLI::ExistingFile);
+  f.join_token_flag = app.add_option(
+      "--join-token", f.options.join_token,
+      "Bootstrap token <id>.<secret> from `berthctl token create --cluster NAME` (bound to "
+      "this --cluster-name); needed only for the "
+      "first start (the member credential is then kept in --state-dir). Visible in `ps`: "
+      "prefer --join-token-file");
+  f.join_token_file_flag = app.add_option(
+      "--join-token-file", f.join_token_file,
+      "File holding the bootstrap token (e.g. a Secret key mounted as a file), so it never "
+      "appears in `ps`; surrounding whitespace is ignored. Not with --join-token");
+  app.add_option("--cluster-name", f.options.join.cluster_name,
+                 "Name of this member cluster (DNS-1123 label)")
+      ->required();
+  app.add_option("--state-dir", f.options.state_dir,
+                 "Directory for the member credential (0600) and the last applied Work")
+      ->required();
+  app.add_option("--label", f.labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
+      ->delimiter(',');
+  app.add_option(
+      "--taint", f.taints,
+      "Taint for the MemberCluster at join, KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
+      "PreferNoSchedule or NoExecute (repeatable; sim: the fleet file's taints are added)");
+  app.add_option("--region", f.options.join.region,
+                 "Region sent at join (sim: defaults to the fleet's)");
+  app.add_option("--zone", f.options.join.zone, "Zone sent at join");
+  app.add_option("--provider", f.options.join.provider, "Provider sent at join");
+}
+
+// Where workloads run: the simulated cluster's or the Kubernetes API's flags.
+void AddBackendFlags(CLI::App& app, AgentFlags& f) {
+  app.add_option("--backend", f.backend,
+                 "Where workloads run: kube (a Kubernetes API) or sim (simulated)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sim", "kube"}));
+  app.add_option("--fleet", f.fleet_file,
+                 "sim: fleet file (docs/FLEET.md) describing the simulated cluster")
+      ->check(CLI::ExistingFile);
+  app.add_option("--fleet-cluster", f.fleet_cluster,
+                 "sim: which cluster of --fleet to simulate (default: --cluster-name)");
+  app.add_option("--time-scale", f.time_scale,
+                 "sim: multiply simulated durations (image pull, weight load, serving) by this; "
+                 "0.01 = 100x faster")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1000.0));
+  app.add_flag("--sim-serve,!--no-sim-serve", f.sim_serve,
+               "sim: each workspace gets a loopback OpenAI-compatible endpoint timed by a "
+               "queueing model (docs/AGENT.md \"Serving (simulated)\"); on by default");
+  app.add_option("--sim-serving-base-port", f.sim_serving_base_port,
+                 "sim: the n-th workspace's endpoint listens on 127.0.0.1:BASE+n "
+                 "(0: ephemeral ports)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65000));
+  app.add_option("--kubeconfig", f.kubeconfig,
+                 "kube: kubeconfig file; without it the in-cluster service account is used");
+  app.add_option("--context", f.kube_context,
+                 "kube: kubeconfig context (default: current-context)");
+  app.add_option("--endpoint-url-template", f.endpoint_url_template,
+                 "kube: the URL clients reach a workspace at when its Service has no load-balancer "
+                 "address, e.g. http://{workspace}.{namespace}.gpu-eu-1.example.com ({workspace}, "
+                 "{namespace} replaced); reported as the cluster endpoint the gateway routes to");
   app.add_flag_callback(
       "--print-kube-requests",
       [] {
@@ -208,80 +271,111 @@ int main(int argc, char** argv) {
       "Print every Kubernetes API request the kube backend can send (method, path pattern, "
       "apiGroup, resource, RBAC verb) as JSON and exit: the agent's ClusterRole grants exactly "
       "these (deploy/kubernetes/agent/rbac.yaml)");
-  auto* join_token_flag = app.add_option(
-      "--join-token", options.join_token,
-      "Bootstrap token <id>.<secret> from `berthctl token create --cluster NAME` (bound to "
-      "this --cluster-name); needed only for the "
-      "first start (the member credential is then kept in --state-dir). Visible in `ps`: "
-      "prefer --join-token-file");
-  auto* join_token_file_flag = app.add_option(
-      "--join-token-file", join_token_file,
-      "File holding the bootstrap token (e.g. a Secret key mounted as a file), so it never "
-      "appears in `ps`; surrounding whitespace is ignored. Not with --join-token");
-  app.add_option("--cluster-name", options.join.cluster_name,
-                 "Name of this member cluster (DNS-1123 label)")
-      ->required();
-  app.add_option("--state-dir", options.state_dir,
-                 "Directory for the member credential (0600) and the last applied Work")
-      ->required();
-  app.add_option("--heartbeat-period", heartbeat_seconds,
+  AddStartupFlags(app, &f.startup);
+}
+
+// Periods, the admin listener and logging.
+void AddOperationFlags(CLI::App& app, AgentFlags& f) {
+  app.add_option("--heartbeat-period", f.heartbeat_seconds,
                  "Seconds between lease renewals (inventory is sent when it changes and at least "
                  "every 60 s)")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
-  app.add_option("--resync-period", resync_seconds,
+  app.add_option("--resync-period", f.resync_seconds,
                  "Seconds between full reconcile passes (level-triggered resync)")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 3600.0));
-  app.add_option("--backend", backend,
-                 "Where workloads run: kube (a Kubernetes API) or sim (simulated)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"sim", "kube"}));
-  app.add_option("--fleet", fleet_file,
-                 "sim: fleet file (docs/FLEET.md) describing the simulated cluster")
-      ->check(CLI::ExistingFile);
-  app.add_option("--fleet-cluster", fleet_cluster,
-                 "sim: which cluster of --fleet to simulate (default: --cluster-name)");
-  app.add_option("--time-scale", time_scale,
-                 "sim: multiply simulated durations (image pull, weight load, serving) by this; "
-                 "0.01 = 100x faster")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1000.0));
-  bool sim_serve = true;
-  int sim_serving_base_port = 0;
-  app.add_flag("--sim-serve,!--no-sim-serve", sim_serve,
-               "sim: each workspace gets a loopback OpenAI-compatible endpoint timed by a "
-               "queueing model (docs/AGENT.md \"Serving (simulated)\"); on by default");
-  app.add_option("--sim-serving-base-port", sim_serving_base_port,
-                 "sim: the n-th workspace's endpoint listens on 127.0.0.1:BASE+n "
-                 "(0: ephemeral ports)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65000));
-  app.add_option("--kubeconfig", kubeconfig,
-                 "kube: kubeconfig file; without it the in-cluster service account is used");
-  app.add_option("--context", kube_context, "kube: kubeconfig context (default: current-context)");
-  app.add_option("--endpoint-url-template", endpoint_url_template,
-                 "kube: the URL clients reach a workspace at when its Service has no load-balancer "
-                 "address, e.g. http://{workspace}.{namespace}.gpu-eu-1.example.com ({workspace}, "
-                 "{namespace} replaced); reported as the cluster endpoint the gateway routes to");
-  app.add_option("--label", labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
-      ->delimiter(',');
-  std::vector<std::string> taints;
-  app.add_option("--taint", taints,
-                 "Taint for the MemberCluster at join, KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
-                 "PreferNoSchedule or NoExecute (repeatable; sim: the fleet file's taints are added)");
-  app.add_option("--region", options.join.region,
-                 "Region sent at join (sim: defaults to the fleet's)");
-  app.add_option("--zone", options.join.zone, "Zone sent at join");
-  app.add_option("--provider", options.join.provider, "Provider sent at join");
-  app.add_option("--admin-listen", options.admin_listen,
+  app.add_option("--admin-listen", f.options.admin_listen,
                  "HOST:PORT for plain-HTTP /healthz, /metrics, /state and (sim) POST /faults/...; "
                  "keep it on loopback");
-  app.add_option("--log-format", log_format, "Log format: text or json")
+  app.add_option("--log-format", f.log_format, "Log format: text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error")
+  app.add_option("--log-level", f.log_level, "Log level: trace, debug, info, warn, error")
       ->capture_default_str();
+}
+
+// Completes f.options from the parsed flags; an error names the flag and what to pass.
+berth::Status FinishOptions(AgentFlags& f) {
+  auto& options = f.options;
+  if (f.join_token_flag->count() > 0 && f.join_token_file_flag->count() > 0) {
+    return berth::Status::Invalid(
+        "--join-token and --join-token-file are mutually exclusive: pass the token in a file "
+        "(--join-token-file, keeps it out of `ps`) or on the command line, not both");
+  }
+  if (f.join_token_file_flag->count() > 0) {
+    auto token = ReadJoinTokenFile(f.join_token_file, options.state_dir);
+    if (!token.ok()) return berth::Status::Invalid(std::string(token.status().message()));
+    options.join_token = *token;
+  }
+  std::vector<std::string> urls;
+  std::stringstream list(f.hub_url);
+  for (std::string url; std::getline(list, url, ',');) {
+    if (!url.empty()) urls.push_back(url);
+  }
+  if (urls.empty()) return berth::Status::Invalid("--hub: no URL given");
+  options.hub.server = urls.front();
+  options.hub.fallback_servers.assign(urls.begin() + 1, urls.end());
+  options.hub.on_server_switch = [](const std::string& from, const std::string& to) {
+    spdlog::warn("hub {} unreachable: using {}", from, to);
+  };
+  if (!ReadFile(f.hub_ca_file, &options.hub.ca_pem))
+    return berth::Status::Invalid("--hub-ca " + f.hub_ca_file + ": cannot read");
+  options.join.backend = f.backend;
+  for (const auto& label : f.labels) {
+    auto eq = label.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return berth::Status::Invalid("--label \"" + label + "\": expected KEY=VALUE");
+    options.join.labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  for (const auto& taint : f.taints) {
+    auto parsed = ParseTaintFlag(taint);
+    if (!parsed) {
+      return berth::Status::Invalid("--taint \"" + taint +
+                                    "\": expected KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
+                                    "PreferNoSchedule or NoExecute");
+    }
+    options.join.taints.push_back(*parsed);
+  }
+  options.heartbeat_period =
+      std::chrono::milliseconds(static_cast<int64_t>(f.heartbeat_seconds * 1000));
+  options.resync_period = std::chrono::milliseconds(static_cast<int64_t>(f.resync_seconds * 1000));
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  options.holder_identity =
+      options.join.cluster_name + "/" + host + "/" + std::to_string(::getpid());
+  return berth::Status::Ok();
+}
+
+// --backend kube: the kubeconfig's (or the pod's) API server, Nodes and Pods watched.
+berth::StatusOr<std::unique_ptr<berth::agent::MemberBackend>> MakeKubeBackend(const AgentFlags& f) {
+  auto config = f.kubeconfig.empty() ? berth::LoadInClusterConfig()
+                                     : berth::LoadKubeconfigFile(f.kubeconfig, f.kube_context);
+  if (!config.ok()) {
+    return berth::Status::Invalid((f.kubeconfig.empty()
+                                       ? "in-cluster config (pass --kubeconfig outside a pod): "
+                                       : "--kubeconfig: ") +
+                                  config.status().ToString());
+  }
+  auto kube = berth::agent::KubeBackend::Create(*config);
+  if (!kube.ok()) return berth::Status::Invalid(kube.status().ToString());
+  (*kube)->StartInventoryWatch();  // Nodes and Pods from a watch cache, not a list per period
+  (*kube)->set_endpoint_url_template(f.endpoint_url_template);
+  (*kube)->set_startup_rates(StartupFromFlags(f.startup));
+  return std::unique_ptr<berth::agent::MemberBackend>(std::move(*kube));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "berth-agent: the Berth member agent. Joins a hub, renews its lease, reports GPU "
+      "inventory, and runs this member's Work on a Kubernetes cluster (--backend kube) "
+      "or a simulated one (--backend sim)."};
+  AgentFlags f;
+  AddJoinFlags(app, f);
+  AddBackendFlags(app, f);
+  AddOperationFlags(app, f);
   app.footer(
       "Faults (sim, POST to --admin-listen): /faults/node-down?node=N, /faults/node-up?node=N,\n"
       "/faults/gpus-lost?node=N&count=K (0 restores), /faults/image-pull-failure?image=I,\n"
@@ -290,82 +384,24 @@ int main(int argc, char** argv) {
       "/faults/unreachable, /faults/reachable, /faults/clear.\n"
       "See docs/AGENT.md.");
   CLI11_PARSE(app, argc, argv);
-  ConfigureLogging(log_format, log_level, options.join.cluster_name);
-
-  if (join_token_flag->count() > 0 && join_token_file_flag->count() > 0) {
-    return Fail(
-        "--join-token and --join-token-file are mutually exclusive: pass the token in a file "
-        "(--join-token-file, keeps it out of `ps`) or on the command line, not both");
-  }
-  if (join_token_file_flag->count() > 0) {
-    auto token = ReadJoinTokenFile(join_token_file, options.state_dir);
-    if (!token.ok()) return Fail(std::string(token.status().message()));
-    options.join_token = *token;
-  }
-
-  {
-    std::vector<std::string> urls;
-    std::stringstream list(hub_url);
-    for (std::string url; std::getline(list, url, ',');) {
-      if (!url.empty()) urls.push_back(url);
-    }
-    if (urls.empty()) return Fail("--hub: no URL given");
-    options.hub.server = urls.front();
-    options.hub.fallback_servers.assign(urls.begin() + 1, urls.end());
-    options.hub.on_server_switch = [](const std::string& from, const std::string& to) {
-      spdlog::warn("hub {} unreachable: using {}", from, to);
-    };
-  }
-  if (!ReadFile(hub_ca_file, &options.hub.ca_pem))
-    return Fail("--hub-ca " + hub_ca_file + ": cannot read");
-  options.join.backend = backend;
-  for (const auto& label : labels) {
-    auto eq = label.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return Fail("--label \"" + label + "\": expected KEY=VALUE");
-    options.join.labels[label.substr(0, eq)] = label.substr(eq + 1);
-  }
-  for (const auto& taint : taints) {
-    auto parsed = ParseTaintFlag(taint);
-    if (!parsed) {
-      return Fail("--taint \"" + taint + "\": expected KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
-                  "PreferNoSchedule or NoExecute");
-    }
-    options.join.taints.push_back(*parsed);
-  }
-  options.heartbeat_period =
-      std::chrono::milliseconds(static_cast<int64_t>(heartbeat_seconds * 1000));
-  options.resync_period = std::chrono::milliseconds(static_cast<int64_t>(resync_seconds * 1000));
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  options.holder_identity =
-      options.join.cluster_name + "/" + host + "/" + std::to_string(::getpid());
+  ConfigureLogging(f.log_format, f.log_level, f.options.join.cluster_name);
+  if (auto s = FinishOptions(f); !s.ok()) return Fail(std::string(s.message()));
 
   const berth::Clock& clock = berth::RealClock::Instance();
   std::unique_ptr<berth::agent::MemberBackend> member_backend;
   berth::agent::SimCluster* sim = nullptr;
-  if (backend == "sim") {
+  if (f.backend == "sim") {
     berth::agent::SimSettings settings;
-    settings.time_scale = time_scale;
-    settings.serve = sim_serve;
-    settings.serving_base_port = sim_serving_base_port;
-    auto cluster = MakeSimBackend(fleet_file, fleet_cluster, settings, &clock, &options.join);
+    settings.time_scale = f.time_scale;
+    settings.serve = f.sim_serve;
+    settings.serving_base_port = f.sim_serving_base_port;
+    auto cluster = MakeSimBackend(f.fleet_file, f.fleet_cluster, settings, &clock, &f.options.join);
     if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
     sim = cluster->get();
     member_backend = std::move(*cluster);
   } else {
-    auto config = kubeconfig.empty() ? berth::LoadInClusterConfig()
-                                     : berth::LoadKubeconfigFile(kubeconfig, kube_context);
-    if (!config.ok()) {
-      return Fail((kubeconfig.empty() ? "in-cluster config (pass --kubeconfig outside a pod): "
-                                      : "--kubeconfig: ") +
-                  config.status().ToString());
-    }
-    auto kube = berth::agent::KubeBackend::Create(*config);
-    if (!kube.ok()) return Fail(kube.status().ToString());
-    (*kube)->StartInventoryWatch();  // Nodes and Pods from a watch cache, not a list per period
-    (*kube)->set_endpoint_url_template(endpoint_url_template);
-    (*kube)->set_startup_rates(StartupFromFlags(startup));
+    auto kube = MakeKubeBackend(f);
+    if (!kube.ok()) return Fail(std::string(kube.status().message()));
     member_backend = std::move(*kube);
   }
 
@@ -375,7 +411,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads inherit the mask; sigwait below
 
-  berth::agent::Agent agent(options, std::move(member_backend), sim, &clock);
+  berth::agent::Agent agent(f.options, std::move(member_backend), sim, &clock);
   if (auto s = agent.Start(); !s.ok()) return Fail("cannot start: " + s.ToString());
   int sig = 0;
   sigwait(&signals, &sig);

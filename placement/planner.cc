@@ -87,6 +87,26 @@ struct Planner::Impl {
 
   PlacementDecision Decide(const PlacementRequest& request, const SizedRequest& sized,
                            const DecideOptions& options);
+  // Decide's steps, in order.
+  struct PoolScan {
+    uint8_t furthest = static_cast<uint8_t>(RejectReason::kNoGpuNodes);
+    int best_pool = -1;
+    double best_cost = 0;
+  };
+  std::vector<int> FixedShares(const PlacementPolicySpec& policy, int replicas,
+                               const DecideOptions& options, PlacementDecision& d);
+  PoolScan ScanPools(int c, const SizedRequest& sized, const PolicyView& view, bool may_add);
+  void PushTiers(const Candidate& cand, double best_cost);
+  int GatherCandidates(const PlacementRequest& request, const SizedRequest& sized,
+                       const PlacementPolicySpec& policy, const PolicyView& view,
+                       const std::vector<int>& fixed_share, const DecideOptions& options,
+                       PlacementDecision& d);
+  void RankCandidates(const PlacementRequest& request, const PlacementPolicySpec& policy);
+  SelectOutcome SelectReplicas(const PlacementPolicySpec& policy, int replicas,
+                               const std::vector<int>& fixed_share, int pickall_targets,
+                               PlacementDecision& d);
+  void ExplainUnplaced(const SelectOutcome& outcome, PlacementDecision& d) const;
+  void ExplainScores(PlacementDecision& d);
   void PlanInOrder(const std::vector<PlacementRequest>& requests,
                    const std::vector<SizedRequest>& sized, BatchPlan& plan,
                    const DecideOptions& options);
@@ -544,44 +564,119 @@ void Planner::Impl::ImproveCost(const std::vector<PlacementRequest>& requests,
   }
 }
 
-PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const SizedRequest& sized,
-                                        const DecideOptions& options) {
-  const auto& policy_ptr = request.policy ? request.policy : default_policy;
-  const PlacementPolicySpec& policy = *policy_ptr;
-  const PolicyView& view = View(policy_ptr);
-  const size_t n = index.clusters.size();
-
-  PlacementDecision d;
-  d.workspace = request.workspace;
-  const int replicas = std::max(0, request.replicas);
-
-  // PickFixed: the named clusters and each one's share of the replicas.
+// PickFixed: each named cluster's share of the replicas (-1 where not named), and the
+// named clusters that are not members counted as rejected. Empty for the other modes.
+std::vector<int> Planner::Impl::FixedShares(const PlacementPolicySpec& policy, int replicas,
+                                            const DecideOptions& options, PlacementDecision& d) {
   std::vector<int> fixed_share;
-  if (policy.mode == PlacementMode::kPickFixed) {
-    fixed_share.assign(n, -1);
-    const int names = static_cast<int>(policy.cluster_names.size());
-    for (int i = 0; i < names; ++i) {
-      int share = replicas / names + (i < replicas % names ? 1 : 0);
-      auto it = index.cluster_by_name.find(policy.cluster_names[i]);
-      if (it == index.cluster_by_name.end()) {
-        d.requested += share;
-        ++d.reason_counts[static_cast<size_t>(RejectReason::kClusterNotFound)];
-        if (options.explain) {
-          d.rejections.push_back({-1, policy.cluster_names[i], RejectReason::kClusterNotFound,
-                                  "PickFixed names a cluster that is not a member of the fleet"});
-        }
-        continue;
+  if (policy.mode != PlacementMode::kPickFixed) return fixed_share;
+  fixed_share.assign(index.clusters.size(), -1);
+  const int names = static_cast<int>(policy.cluster_names.size());
+  for (int i = 0; i < names; ++i) {
+    int share = replicas / names + (i < replicas % names ? 1 : 0);
+    auto it = index.cluster_by_name.find(policy.cluster_names[i]);
+    if (it == index.cluster_by_name.end()) {
+      d.requested += share;
+      ++d.reason_counts[static_cast<size_t>(RejectReason::kClusterNotFound)];
+      if (options.explain) {
+        d.rejections.push_back({-1, policy.cluster_names[i], RejectReason::kClusterNotFound,
+                                "PickFixed names a cluster that is not a member of the fleet"});
       }
-      fixed_share[it->second] = std::max(0, fixed_share[it->second]) + share;
+      continue;
+    }
+    fixed_share[it->second] = std::max(0, fixed_share[it->second]) + share;
+  }
+  return fixed_share;
+}
+
+// Cluster c's pools: the cheapest one a replica may use at all (best_pool, for kept
+// replicas), the price tiers with room (into `tiers`, only when new replicas may come), and
+// the furthest rejection reached when none has room.
+Planner::Impl::PoolScan Planner::Impl::ScanPools(int c, const SizedRequest& sized,
+                                                 const PolicyView& view, bool may_add) {
+  const ClusterIndex& cx = index.clusters[c];
+  PoolScan scan;
+  tiers.clear();
+  admissible.clear();
+  auto reach = [&](RejectReason r) {
+    scan.furthest = std::max(scan.furthest, static_cast<uint8_t>(r));
+  };
+  for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
+    uint8_t pv = view.pool_verdict[p];
+    if (pv != kPass) {
+      scan.furthest = std::max(scan.furthest, pv);
+      continue;
+    }
+    if (!sized.product_allowed[index.pools[p].shape]) {
+      reach(RejectReason::kGpuProductNotAllowed);
+      continue;
+    }
+    if (!sized.pool_allowed[p]) {
+      reach(RejectReason::kNodeLabelsMismatch);
+      continue;
+    }
+    const auto& est = sized.estimates[index.pools[p].shape];
+    if (!est) {
+      reach(RejectReason::kModelDoesNotFit);
+      continue;
+    }
+    double cost = index.pools[p].price_per_unit * est->total_gpus();
+    admissible.push_back(p);
+    if (scan.best_pool < 0 || cost < scan.best_cost) {
+      scan.best_pool = p;
+      scan.best_cost = cost;
+    }
+    if (!may_add) continue;
+    int cap = PoolCapacity(index, ledger, p, *est);
+    if (cap > 0) {
+      tiers.emplace_back(cost, cap);
+    } else {
+      reach(RejectReason::kInsufficientFreeGpus);
     }
   }
+  return scan;
+}
+
+// One candidate per price tier: a cluster whose cheap pool is full should not win the next
+// replicas on the strength of that pool (the rest of its room costs more).
+void Planner::Impl::PushTiers(const Candidate& cand, double best_cost) {
+  if (tiers.empty()) {
+    Candidate only = cand;
+    only.cost_per_replica = best_cost;
+    candidates.push_back(std::move(only));
+    return;
+  }
+  std::sort(tiers.begin(), tiers.end());
+  for (size_t t = 0; t < tiers.size();) {
+    size_t u = t;
+    int cap = 0;
+    while (u < tiers.size() && tiers[u].first <= tiers[t].first + 1e-9) cap += tiers[u++].second;
+    Candidate tier = cand;
+    tier.tier_cost = tier.cost_per_replica = tiers[t].first;
+    tier.capacity = cap;
+    if (t != 0) {
+      tier.kept = 0;
+      tier.kept_pools.clear();
+    }
+    candidates.push_back(std::move(tier));
+    t = u;
+  }
+}
+
+// Fills `candidates` with every cluster that may hold a replica (kept or new), one entry per
+// price tier, and rejects the others into d. Returns how many clusters PickAll targets.
+int Planner::Impl::GatherCandidates(const PlacementRequest& request, const SizedRequest& sized,
+                                    const PlacementPolicySpec& policy, const PolicyView& view,
+                                    const std::vector<int>& fixed_share,
+                                    const DecideOptions& options, PlacementDecision& d) {
+  const size_t n = index.clusters.size();
+  const int replicas = std::max(0, request.replicas);
   if (!policy.rebalance) {
     for (const auto& [name, count] : request.current) {
       auto it = index.cluster_by_name.find(name);
       if (it != index.cluster_by_name.end()) kept_wanted[it->second] = std::max(0, count);
     }
   }
-
   candidates.clear();
   int pickall_targets = 0;
   warm.resize(n, 0);
@@ -627,48 +722,10 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
       reject(c, static_cast<RejectReason>(verdict_new));
       continue;
     }
-    const ClusterIndex& cx = index.clusters[c];
-    uint8_t furthest = static_cast<uint8_t>(RejectReason::kNoGpuNodes);
-    int best_pool = -1;
-    double best_cost = 0;
-    tiers.clear();  // (cost per replica, capacity) of pools with room
-    admissible.clear();
-    for (int p = cx.first_pool; p < cx.first_pool + cx.pool_count; ++p) {
-      uint8_t pv = view.pool_verdict[p];
-      if (pv != kPass) {
-        furthest = std::max(furthest, pv);
-        continue;
-      }
-      if (!sized.product_allowed[index.pools[p].shape]) {
-        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kGpuProductNotAllowed));
-        continue;
-      }
-      if (!sized.pool_allowed[p]) {
-        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kNodeLabelsMismatch));
-        continue;
-      }
-      const auto& est = sized.estimates[index.pools[p].shape];
-      if (!est) {
-        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kModelDoesNotFit));
-        continue;
-      }
-      double cost = index.pools[p].price_per_unit * est->total_gpus();
-      admissible.push_back(p);
-      if (best_pool < 0 || cost < best_cost) {
-        best_pool = p;
-        best_cost = cost;
-      }
-      if (verdict_new != kPass) continue;
-      int cap = PoolCapacity(index, ledger, p, *est);
-      if (cap > 0) {
-        tiers.emplace_back(cost, cap);
-      } else {
-        furthest = std::max(furthest, static_cast<uint8_t>(RejectReason::kInsufficientFreeGpus));
-      }
-    }
-    int kept = (verdict_keep == kPass && best_pool >= 0) ? want_keep : 0;
+    const PoolScan scan = ScanPools(c, sized, view, verdict_new == kPass);
+    int kept = (verdict_keep == kPass && scan.best_pool >= 0) ? want_keep : 0;
     if (tiers.empty() && kept == 0) {
-      reject(c, static_cast<RejectReason>(verdict_new != kPass ? verdict_new : furthest));
+      reject(c, static_cast<RejectReason>(verdict_new != kPass ? verdict_new : scan.furthest));
       continue;
     }
     ++pickall_targets;
@@ -676,8 +733,10 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     Candidate cand;
     cand.cluster = c;
     cand.kept = kept;
-    cand.best_pool = best_pool;
-    if (kept > 0) KeepOnCurrentShapes(index, sized, request, c, admissible, best_pool, kept, cand.kept_pools);
+    cand.best_pool = scan.best_pool;
+    if (kept > 0)
+      KeepOnCurrentShapes(index, sized, request, c, admissible, scan.best_pool, kept,
+                          cand.kept_pools);
     cand.locality_ms = view.locality_ms[c];
     cand.start_seconds =
         ExpectedStartSeconds(index.snapshot.clusters[c].startup, request.image,
@@ -689,44 +748,28 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     } else {
       cand.affinity = view.affinity[c];
     }
-    // One candidate per price tier: a cluster whose cheap pool is full should not win the
-    // next replicas on the strength of that pool (the rest of its room costs more).
-    if (tiers.empty()) {
-      cand.cost_per_replica = best_cost;
-      candidates.push_back(cand);
-      continue;
-    }
-    std::sort(tiers.begin(), tiers.end());
-    for (size_t t = 0; t < tiers.size();) {
-      size_t u = t;
-      int cap = 0;
-      while (u < tiers.size() && tiers[u].first <= tiers[t].first + 1e-9) cap += tiers[u++].second;
-      Candidate tier = cand;
-      tier.tier_cost = tier.cost_per_replica = tiers[t].first;
-      tier.capacity = cap;
-      tier.kept = t == 0 ? kept : 0;
-      if (t != 0) tier.kept_pools.clear();
-      candidates.push_back(tier);
-      t = u;
-    }
+    PushTiers(cand, scan.best_cost);
   }
   for (const auto& [name, count] : request.current) {
     auto it = index.cluster_by_name.find(name);
     if (it != index.cluster_by_name.end()) kept_wanted[it->second] = 0;
   }
-
   add_warm(index.image_holders, request.image, kImageCached);  // reset the scratch (xor)
   add_warm(index.model_holders, request.model, kModelCached);
+  return pickall_targets;
+}
 
-  // Rank: best score first; ties by cluster name, then by tier price (candidates were
-  // built in that order). Sorting small keys and permuting once beats moving candidates.
+// Best score first; ties by cluster name, then by tier price (candidates were built in that
+// order). Clusters the request avoids rank after every other feasible one: they get new
+// replicas only when nothing else has room. Sorting small keys and permuting once beats
+// moving candidates.
+void Planner::Impl::RankCandidates(const PlacementRequest& request,
+                                   const PlacementPolicySpec& policy) {
   ScoreCandidates(policy.scoring.weights, candidates);
   rank_keys.clear();
-  // Clusters the request avoids rank after every other feasible one: they get new
-  // replicas only when nothing else has room.
   std::vector<char> avoided;
   if (!request.avoid.empty()) {
-    avoided.assign(n, 0);
+    avoided.assign(index.clusters.size(), 0);
     for (const auto& name : request.avoid) {
       if (auto it = index.cluster_by_name.find(name); it != index.cluster_by_name.end()) avoided[it->second] = 1;
     }
@@ -739,7 +782,13 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   ranked.clear();
   for (const auto& [key, i] : rank_keys) ranked.push_back(candidates[i]);
   candidates.swap(ranked);
+}
 
+// Chooses how many new replicas each ranked candidate gets, then holds back every new one
+// when fewer than minAvailable would run.
+SelectOutcome Planner::Impl::SelectReplicas(const PlacementPolicySpec& policy, int replicas,
+                                            const std::vector<int>& fixed_share,
+                                            int pickall_targets, PlacementDecision& d) {
   SelectOutcome outcome;
   switch (policy.mode) {
     case PlacementMode::kPickN: {
@@ -759,7 +808,7 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
     case PlacementMode::kPickFixed: {
       if (policy.mode == PlacementMode::kPickAll)
         d.requested = replicas * std::max(1, pickall_targets);
-      quota.assign(n, 0);
+      quota.assign(index.clusters.size(), 0);
       for (const auto& c : candidates) {
         quota[c.cluster] =
             policy.mode == PlacementMode::kPickAll ? replicas : fixed_share[c.cluster];
@@ -779,68 +828,86 @@ PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const S
   // Select already gave up on NotEnoughClusters/NotEnoughDomains (a more precise reason).
   if (placed > 0 && placed < min_available && outcome.reason != "NotEnoughClusters" &&
       outcome.reason != "NotEnoughDomains") {
-    int kept_total = 0;
-    for (auto& c : candidates) {
-      kept_total += c.kept;
-      c.assigned = 0;
-    }
+    for (auto& c : candidates) c.assigned = 0;
     outcome = {"MinAvailableNotMet",
                "only " + std::to_string(placed) + " replica(s) fit but minAvailable is " +
                    std::to_string(min_available) + "; nothing new was placed"};
-    placed = kept_total;
   }
+  return outcome;
+}
+
+// Why replicas stayed unplaced: the select outcome's reason, or no feasible cluster, or no
+// room; and which rejections dominate, since that is what the user must change.
+void Planner::Impl::ExplainUnplaced(const SelectOutcome& outcome, PlacementDecision& d) const {
+  const size_t n = index.clusters.size();
+  if (!outcome.reason.empty()) {
+    d.unplaced_reason = outcome.reason;
+    d.unplaced_message = outcome.message;
+  } else if (candidates.empty()) {
+    d.unplaced_reason = "NoFeasibleCluster";
+  } else {
+    d.unplaced_reason = "InsufficientCapacity";
+    d.unplaced_message =
+        std::to_string(d.requested - d.placed) + " replica(s) found no room on their clusters";
+  }
+  std::vector<std::pair<int, int>> counts;
+  for (size_t r = 0; r < d.reason_counts.size(); ++r) {
+    if (d.reason_counts[r] > 0) counts.emplace_back(d.reason_counts[r], static_cast<int>(r));
+  }
+  std::sort(counts.begin(), counts.end(), [](auto a, auto b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  if (!counts.empty()) {
+    std::string summary;
+    for (size_t i = 0; i < counts.size() && i < 4; ++i) {
+      summary += (i ? ", " : "") + std::to_string(counts[i].first) + " " +
+                 std::string(RejectReasonName(static_cast<RejectReason>(counts[i].second)));
+    }
+    std::string prefix = d.unplaced_message.empty() ? "" : d.unplaced_message + "; ";
+    d.unplaced_message = prefix + std::to_string(d.feasible_clusters) + " of " + std::to_string(n) +
+                         " clusters fit; rejected: " + summary;
+  }
+  if (d.unplaced_message.empty() && n == 0) {
+    d.unplaced_message =
+        "no member cluster has joined the fleet: create a join token (berthctl token create) "
+        "and start a berth-agent";
+  }
+}
+
+// One score row per cluster: its best-ranked tier, with the replicas of all its tiers.
+void Planner::Impl::ExplainScores(PlacementDecision& d) {
+  quota.assign(index.clusters.size(), -1);
+  for (const auto& c : candidates) {
+    if (quota[c.cluster] >= 0) {
+      d.scores[quota[c.cluster]].replicas += c.kept + c.assigned;
+      d.scores[quota[c.cluster]].capacity += c.capacity;
+      continue;
+    }
+    quota[c.cluster] = static_cast<int>(d.scores.size());
+    ClusterScore s = c.score;
+    s.replicas = c.kept + c.assigned;
+    d.scores.push_back(s);
+  }
+}
+
+PlacementDecision Planner::Impl::Decide(const PlacementRequest& request, const SizedRequest& sized,
+                                        const DecideOptions& options) {
+  const auto& policy_ptr = request.policy ? request.policy : default_policy;
+  const PlacementPolicySpec& policy = *policy_ptr;
+  const PolicyView& view = View(policy_ptr);
+  const int replicas = std::max(0, request.replicas);
+
+  PlacementDecision d;
+  d.workspace = request.workspace;
+  const std::vector<int> fixed_share = FixedShares(policy, replicas, options, d);
+  const int pickall_targets =
+      GatherCandidates(request, sized, policy, view, fixed_share, options, d);
+  RankCandidates(request, policy);
+  const SelectOutcome outcome = SelectReplicas(policy, replicas, fixed_share, pickall_targets, d);
   d.placed = 0;
   for (const auto& c : candidates) Commit(request, sized, view, c, d);
-
-  if (d.placed < d.requested && d.unplaced_reason.empty()) {
-    if (!outcome.reason.empty()) {
-      d.unplaced_reason = outcome.reason;
-      d.unplaced_message = outcome.message;
-    } else if (candidates.empty()) {
-      d.unplaced_reason = "NoFeasibleCluster";
-    } else {
-      d.unplaced_reason = "InsufficientCapacity";
-      d.unplaced_message =
-          std::to_string(d.requested - d.placed) + " replica(s) found no room on their clusters";
-    }
-    // Say which rejections dominate: that is what the user must change.
-    std::vector<std::pair<int, int>> counts;
-    for (size_t r = 0; r < d.reason_counts.size(); ++r) {
-      if (d.reason_counts[r] > 0) counts.emplace_back(d.reason_counts[r], static_cast<int>(r));
-    }
-    std::sort(counts.begin(), counts.end(), [](auto a, auto b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
-    if (!counts.empty()) {
-      std::string summary;
-      for (size_t i = 0; i < counts.size() && i < 4; ++i) {
-        summary += (i ? ", " : "") + std::to_string(counts[i].first) + " " +
-                   std::string(RejectReasonName(static_cast<RejectReason>(counts[i].second)));
-      }
-      std::string prefix = d.unplaced_message.empty() ? "" : d.unplaced_message + "; ";
-      d.unplaced_message = prefix + std::to_string(d.feasible_clusters) + " of " +
-                           std::to_string(n) + " clusters fit; rejected: " + summary;
-    }
-    if (d.unplaced_message.empty() && n == 0) {
-      d.unplaced_message = "no member cluster has joined the fleet: create a join token (berthctl token create) "
-                           "and start a berth-agent";
-    }
-  }
-  if (options.explain) {
-    // One row per cluster: its best-ranked tier, with the replicas of all its tiers.
-    quota.assign(n, -1);
-    for (const auto& c : candidates) {
-      if (quota[c.cluster] >= 0) {
-        d.scores[quota[c.cluster]].replicas += c.kept + c.assigned;
-        d.scores[quota[c.cluster]].capacity += c.capacity;
-        continue;
-      }
-      quota[c.cluster] = static_cast<int>(d.scores.size());
-      ClusterScore s = c.score;
-      s.replicas = c.kept + c.assigned;
-      d.scores.push_back(s);
-    }
-  }
+  if (d.placed < d.requested && d.unplaced_reason.empty()) ExplainUnplaced(outcome, d);
+  if (options.explain) ExplainScores(d);
   return d;
 }
 

@@ -24,46 +24,57 @@ struct SpreadState {
   int eligible_domains = 0;
 };
 
-}  // namespace
-
-SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& policy, int replicas,
-                          std::vector<Candidate>& ranked) {
-  if (ranked.empty()) return {"NoFeasibleCluster", ""};
-  int remaining = replicas;
-  int used = 0;                                     // distinct clusters with replicas
-  std::vector<int> load(index.clusters.size(), 0);  // replicas per cluster, over its tiers
-  for (auto& c : ranked) {
-    c.assigned = 0;
-    remaining -= c.kept;
-    if (c.kept > 0 && load[c.cluster] == 0) ++used;
-    load[c.cluster] += c.kept;
+// One PickN selection over the ranked candidates, in the order of rules above.
+class PickNSelector {
+ public:
+  PickNSelector(const FleetIndex& index, const PlacementPolicySpec& policy, int replicas,
+                std::vector<Candidate>& ranked)
+      : index_(index),
+        policy_(policy),
+        replicas_(replicas),
+        ranked_(ranked),
+        remaining_(replicas),
+        load_(index.clusters.size(), 0),
+        max_clusters_(policy.max_clusters > 0 ? policy.max_clusters : 1 << 30) {
+    for (auto& c : ranked_) {
+      c.assigned = 0;
+      remaining_ -= c.kept;
+      if (c.kept > 0 && load_[c.cluster] == 0) ++used_;
+      load_[c.cluster] += c.kept;
+    }
+    for (const auto& sc : policy.spread) spread_.push_back(SpreadOf(sc));
   }
-  const int max_clusters = policy.max_clusters > 0 ? policy.max_clusters : 1 << 30;
 
-  std::vector<SpreadState> spread;
-  for (const auto& sc : policy.spread) {
-    SpreadState st{&sc, std::vector<int>(ranked.size(), -1), {}, 0};
+  SelectOutcome Run() {
+    if (auto failed = PlaceMinClusters(); !failed.reason.empty()) return failed;
+    if (auto failed = PlaceMinDomains(); !failed.reason.empty()) return failed;
+    PlaceRest();
+    return Unplaced();
+  }
+
+ private:
+  SpreadState SpreadOf(const policies::SpreadConstraint& sc) const {
+    SpreadState st{&sc, std::vector<int>(ranked_.size(), -1), {}, 0};
     std::map<std::string, int> ids;
-    for (size_t i = 0; i < ranked.size(); ++i) {
-      std::string value = index.snapshot.clusters[ranked[i].cluster].Label(sc.topology_key);
+    for (size_t i = 0; i < ranked_.size(); ++i) {
+      std::string value = index_.snapshot.clusters[ranked_[i].cluster].Label(sc.topology_key);
       if (value.empty()) continue;
       auto [it, added] = ids.emplace(value, static_cast<int>(ids.size()));
       st.domain_of[i] = it->second;
     }
     st.count.assign(ids.size(), 0);
     st.eligible_domains = static_cast<int>(ids.size());
-    for (size_t i = 0; i < ranked.size(); ++i) {
-      if (st.domain_of[i] >= 0) st.count[st.domain_of[i]] += ranked[i].kept;
+    for (size_t i = 0; i < ranked_.size(); ++i) {
+      if (st.domain_of[i] >= 0) st.count[st.domain_of[i]] += ranked_[i].kept;
     }
-    spread.push_back(std::move(st));
+    return st;
   }
 
-  bool blocked_by_spread = false, blocked_by_max_clusters = false;
-  // Returns how many soft (ScheduleAnyway) constraints placing here would violate, or -1
+  // How many soft (ScheduleAnyway) constraints placing on candidate i would violate, or -1
   // when a hard one forbids it.
-  auto violations = [&](size_t i) -> int {
+  int Violations(size_t i) const {
     int soft = 0;
-    for (const auto& st : spread) {
+    for (const auto& st : spread_) {
       int d = st.domain_of[i];
       bool hard = st.constraint->when_unsatisfiable == WhenUnsatisfiable::kDoNotSchedule;
       if (d < 0) {
@@ -81,33 +92,37 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
       }
     }
     return soft;
-  };
-  auto has_room = [&](size_t i) {
-    const Candidate& c = ranked[i];
+  }
+
+  bool HasRoom(size_t i) {
+    const Candidate& c = ranked_[i];
     if (c.assigned >= c.capacity) return false;
-    if (load[c.cluster] == 0 && used >= max_clusters) {
-      blocked_by_max_clusters = true;
+    if (load_[c.cluster] == 0 && used_ >= max_clusters_) {
+      blocked_by_max_clusters_ = true;
       return false;
     }
     return true;
-  };
-  auto place = [&](size_t i) {
-    Candidate& c = ranked[i];
-    if (load[c.cluster]++ == 0) ++used;
+  }
+
+  void Place(size_t i) {
+    Candidate& c = ranked_[i];
+    if (load_[c.cluster]++ == 0) ++used_;
     ++c.assigned;
-    --remaining;
-    for (auto& st : spread) {
+    --remaining_;
+    for (auto& st : spread_) {
       if (st.domain_of[i] >= 0) ++st.count[st.domain_of[i]];
     }
-  };
+  }
+
   // Best-ranked candidate satisfying `extra` with room, fewest soft violations; -1 if none.
-  auto pick = [&](auto extra) -> int {
+  template <typename Extra>
+  int Pick(Extra extra) {
     int best = -1, best_soft = 1 << 30;
-    for (size_t i = 0; i < ranked.size(); ++i) {
-      if (!extra(i) || !has_room(i)) continue;
-      int v = violations(i);
+    for (size_t i = 0; i < ranked_.size(); ++i) {
+      if (!extra(i) || !HasRoom(i)) continue;
+      int v = Violations(i);
       if (v < 0) {
-        blocked_by_spread = true;
+        blocked_by_spread_ = true;
         continue;
       }
       if (v < best_soft) {
@@ -117,81 +132,115 @@ SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& po
       }
     }
     return best;
-  };
-  auto undo_all = [&] {
-    for (auto& c : ranked) c.assigned = 0;
-  };
+  }
 
-  // minClusters distinct clusters.
-  while (used < policy.min_clusters && remaining > 0) {
-    int i = pick([&](size_t j) { return load[ranked[j].cluster] == 0; });
-    if (i < 0) break;
-    place(i);
+  void UndoAll() {
+    for (auto& c : ranked_) c.assigned = 0;
   }
-  if (used < policy.min_clusters) {
-    undo_all();
+
+  // minClusters distinct clusters, one replica each; all or nothing.
+  SelectOutcome PlaceMinClusters() {
+    while (used_ < policy_.min_clusters && remaining_ > 0) {
+      int i = Pick([&](size_t j) { return load_[ranked_[j].cluster] == 0; });
+      if (i < 0) break;
+      Place(i);
+    }
+    if (used_ >= policy_.min_clusters) return {};
+    UndoAll();
     return {"NotEnoughClusters",
-            "policy needs at least " + std::to_string(policy.min_clusters) +
-                " clusters (minClusters) but only " + std::to_string(used) + " can take a replica" +
-                (replicas < policy.min_clusters ? " (replicas is lower than minClusters)" : "")};
+            "policy needs at least " + std::to_string(policy_.min_clusters) +
+                " clusters (minClusters) but only " + std::to_string(used_) +
+                " can take a replica" +
+                (replicas_ < policy_.min_clusters ? " (replicas is lower than minClusters)" : "")};
   }
-  // minDomains of every spread constraint.
-  for (size_t k = 0; k < spread.size(); ++k) {
-    auto covered = [&] {
-      return static_cast<int>(std::count_if(spread[k].count.begin(), spread[k].count.end(),
-                                            [](int n) { return n > 0; }));
-    };
-    while (covered() < spread[k].constraint->min_domains && remaining > 0) {
-      int i = pick([&](size_t j) {
-        int d = spread[k].domain_of[j];
-        return d >= 0 && spread[k].count[d] == 0;
-      });
-      if (i < 0) break;
-      place(i);
+
+  // minDomains of every spread constraint; a DoNotSchedule one is all or nothing.
+  SelectOutcome PlaceMinDomains() {
+    for (auto& st : spread_) {
+      auto covered = [&] {
+        return static_cast<int>(
+            std::count_if(st.count.begin(), st.count.end(), [](int n) { return n > 0; }));
+      };
+      while (covered() < st.constraint->min_domains && remaining_ > 0) {
+        int i = Pick([&](size_t j) {
+          int d = st.domain_of[j];
+          return d >= 0 && st.count[d] == 0;
+        });
+        if (i < 0) break;
+        Place(i);
+      }
+      if (covered() < st.constraint->min_domains &&
+          st.constraint->when_unsatisfiable == WhenUnsatisfiable::kDoNotSchedule) {
+        UndoAll();
+        return {"NotEnoughDomains", "spread on " + st.constraint->topology_key + " needs " +
+                                        std::to_string(st.constraint->min_domains) +
+                                        " domains (minDomains) but only " +
+                                        std::to_string(covered()) + " can take a replica"};
+      }
     }
-    if (covered() < spread[k].constraint->min_domains &&
-        spread[k].constraint->when_unsatisfiable == WhenUnsatisfiable::kDoNotSchedule) {
-      undo_all();
-      return {"NotEnoughDomains", "spread on " + spread[k].constraint->topology_key + " needs " +
-                                      std::to_string(spread[k].constraint->min_domains) +
-                                      " domains (minDomains) but only " +
-                                      std::to_string(covered()) + " can take a replica"};
-    }
+    return {};
   }
-  // The rest.
-  if (spread.empty()) {
-    for (size_t i = 0; i < ranked.size() && remaining > 0; ++i) {
-      if (!has_room(i)) continue;
-      Candidate& c = ranked[i];
-      if (load[c.cluster] == 0) ++used;
-      int take = std::min(remaining, c.capacity - c.assigned);
+
+  // The rest: without spread, fill the best cluster first; with it, one replica at a time.
+  void PlaceRest() {
+    if (!spread_.empty()) {
+      while (remaining_ > 0) {
+        int i = Pick([](size_t) { return true; });
+        if (i < 0) break;
+        Place(i);
+      }
+      return;
+    }
+    for (size_t i = 0; i < ranked_.size() && remaining_ > 0; ++i) {
+      if (!HasRoom(i)) continue;
+      Candidate& c = ranked_[i];
+      if (load_[c.cluster] == 0) ++used_;
+      int take = std::min(remaining_, c.capacity - c.assigned);
       c.assigned += take;
-      load[c.cluster] += take;
-      remaining -= take;
-    }
-  } else {
-    while (remaining > 0) {
-      int i = pick([](size_t) { return true; });
-      if (i < 0) break;
-      place(i);
+      load_[c.cluster] += take;
+      remaining_ -= take;
     }
   }
-  if (remaining <= 0) return {};
-  std::string n = std::to_string(remaining);
-  if (blocked_by_spread) {
-    return {"SpreadConstraintUnsatisfiable",
-            n + " replica(s) would break maxSkew of a DoNotSchedule spread constraint; add "
-                "capacity in the "
-                "emptier domains or use whenUnsatisfiable: ScheduleAnyway"};
+
+  // Why replicas are left over, naming what the user can change.
+  SelectOutcome Unplaced() const {
+    if (remaining_ <= 0) return {};
+    std::string n = std::to_string(remaining_);
+    if (blocked_by_spread_) {
+      return {"SpreadConstraintUnsatisfiable",
+              n + " replica(s) would break maxSkew of a DoNotSchedule spread constraint; add "
+                  "capacity in the "
+                  "emptier domains or use whenUnsatisfiable: ScheduleAnyway"};
+    }
+    if (blocked_by_max_clusters_) {
+      return {"MaxClustersReached",
+              n + " replica(s) do not fit on the " + std::to_string(max_clusters_) +
+                  " cluster(s) allowed by maxClusters; raise maxClusters or free GPUs there"};
+    }
+    return {"InsufficientCapacity",
+            n + " replica(s) found no cluster with enough free GPUs on one node; "
+                "free GPUs, add nodes, or relax required terms"};
   }
-  if (blocked_by_max_clusters) {
-    return {"MaxClustersReached",
-            n + " replica(s) do not fit on the " + std::to_string(max_clusters) +
-                " cluster(s) allowed by maxClusters; raise maxClusters or free GPUs there"};
-  }
-  return {"InsufficientCapacity",
-          n + " replica(s) found no cluster with enough free GPUs on one node; "
-              "free GPUs, add nodes, or relax required terms"};
+
+  const FleetIndex& index_;
+  const PlacementPolicySpec& policy_;
+  const int replicas_;
+  std::vector<Candidate>& ranked_;
+  int remaining_;
+  int used_ = 0;           // distinct clusters with replicas
+  std::vector<int> load_;  // replicas per cluster, over its tiers
+  const int max_clusters_;
+  std::vector<SpreadState> spread_;
+  bool blocked_by_spread_ = false;
+  bool blocked_by_max_clusters_ = false;
+};
+
+}  // namespace
+
+SelectOutcome SelectPickN(const FleetIndex& index, const PlacementPolicySpec& policy, int replicas,
+                          std::vector<Candidate>& ranked) {
+  if (ranked.empty()) return {"NoFeasibleCluster", ""};
+  return PickNSelector(index, policy, replicas, ranked).Run();
 }
 
 }  // namespace berth::placement::internal

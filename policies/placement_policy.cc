@@ -168,6 +168,286 @@ class Reader : public FieldReader {
     }
     return term;
   }
+
+  // mode, replicas, clusterNames, min/maxClusters and minAvailable, checked against each other.
+  void ParseCounts(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (auto mode = String(body, "mode", path)) {
+      if (*mode == "PickN")
+        spec.mode = PlacementMode::kPickN;
+      else if (*mode == "PickAll")
+        spec.mode = PlacementMode::kPickAll;
+      else if (*mode == "PickFixed")
+        spec.mode = PlacementMode::kPickFixed;
+      else
+        Fail(path + ".mode", "must be one of PickN, PickAll, PickFixed (got \"" + *mode + "\")",
+             "FieldValueNotSupported");
+    }
+    if (auto n = Int(body, "replicas", path)) {
+      if (*n < 0 || *n > 100000)
+        Fail(path + ".replicas", "must be between 0 and 100000");
+      else
+        spec.replicas = static_cast<int>(*n);
+    }
+    spec.cluster_names = StringList(body, "clusterNames", path);
+    if (spec.mode == PlacementMode::kPickFixed && spec.cluster_names.empty()) {
+      Fail(path + ".clusterNames", "PickFixed needs at least one cluster name",
+           "FieldValueRequired");
+    }
+    if (spec.mode != PlacementMode::kPickFixed && !spec.cluster_names.empty()) {
+      Fail(path + ".clusterNames", "is only allowed with mode PickFixed");
+    }
+    if (auto n = Int(body, "minClusters", path)) {
+      if (*n < 0)
+        Fail(path + ".minClusters", "must be ≥ 0");
+      else
+        spec.min_clusters = static_cast<int>(*n);
+    }
+    if (auto n = Int(body, "maxClusters", path)) {
+      if (*n < 0)
+        Fail(path + ".maxClusters", "must be ≥ 0 (0 means unlimited)");
+      else
+        spec.max_clusters = static_cast<int>(*n);
+    }
+    if (spec.max_clusters > 0 && spec.min_clusters > spec.max_clusters) {
+      Fail(path + ".minClusters",
+           "must not exceed maxClusters (" + std::to_string(spec.max_clusters) + ")");
+    }
+    if (auto n = Int(body, "minAvailable", path)) {
+      if (*n < 0)
+        Fail(path + ".minAvailable", "must be ≥ 0");
+      else
+        spec.min_available = static_cast<int>(*n);
+    }
+    if (spec.replicas && spec.mode == PlacementMode::kPickN &&
+        spec.min_available > *spec.replicas && body.contains("minAvailable")) {
+      Fail(path + ".minAvailable",
+           "must not exceed replicas (" + std::to_string(*spec.replicas) + ")");
+    }
+  }
+
+  // required: cluster selector terms, regions, GPU products, driver/CUDA minimums, price cap.
+  void ParseRequired(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (const json* req = Object(body, "required", path)) {
+      std::string p = path + ".required";
+      if (const json* terms = Array(*req, "clusterSelectorTerms", p)) {
+        for (size_t i = 0; i < terms->size(); ++i) {
+          spec.required.cluster_selector_terms.push_back(
+              ParseTerm((*terms)[i], p + ".clusterSelectorTerms[" + std::to_string(i) + "]"));
+        }
+      }
+      spec.required.allowed_regions = StringList(*req, "allowedRegions", p);
+      spec.required.gpu_products = StringList(*req, "gpuProducts", p);
+      for (const char* key : {"minDriverVersion", "minCudaVersion"}) {
+        if (auto text = String(*req, key, p)) {
+          auto v = DottedVersion::Parse(*text);
+          if (!v) {
+            Fail(p + "." + key, "\"" + *text + "\" is not a dotted version such as \"535.104\"");
+          } else if (std::string_view(key) == "minDriverVersion") {
+            spec.required.min_driver_version = *v;
+          } else {
+            spec.required.min_cuda_version = *v;
+          }
+        }
+      }
+      if (auto price = Number(*req, "maxPricePerGpuHour", p)) {
+        if (*price <= 0)
+          Fail(p + ".maxPricePerGpuHour", "must be > 0 (omit it for no limit)");
+        else
+          spec.required.max_price_per_gpu_hour = *price;
+      }
+    }
+  }
+
+  // preferred: weighted cluster terms.
+  void ParsePreferred(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (const json* prefs = Array(body, "preferred", path)) {
+      for (size_t i = 0; i < prefs->size(); ++i) {
+        std::string p = path + ".preferred[" + std::to_string(i) + "]";
+        const json& e = (*prefs)[i];
+        if (!ExpectObject(e, p)) continue;
+        PreferredTerm pt;
+        auto w = Int(e, "weight", p);
+        if (!w)
+          Fail(p + ".weight", "is required (1..100)", "FieldValueRequired");
+        else if (*w < 1 || *w > 100)
+          Fail(p + ".weight", "must be between 1 and 100");
+        else
+          pt.weight = static_cast<int>(*w);
+        if (const json* t = Object(e, "term", p))
+          pt.term = ParseTerm(*t, p + ".term");
+        else
+          Fail(p + ".term", "is required", "FieldValueRequired");
+        spec.preferred.push_back(std::move(pt));
+      }
+    }
+  }
+
+  // scoring: the weights of the score terms and the regions demand comes from.
+  void ParseScoring(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (const json* scoring = Object(body, "scoring", path)) {
+      std::string p = path + ".scoring";
+      if (const json* w = Object(*scoring, "weights", p)) {
+        std::string wp = p + ".weights";
+        auto& weights = spec.scoring.weights;
+        std::pair<const char*, double*> fields[] = {{"availability", &weights.availability},
+                                                    {"cost", &weights.cost},
+                                                    {"locality", &weights.locality},
+                                                    {"warmCache", &weights.warm_cache},
+                                                    {"affinity", &weights.affinity}};
+        for (auto& [key, dst] : fields) {
+          if (auto v = Number(*w, key, wp)) {
+            if (*v < 0 || *v > 100)
+              Fail(wp + "." + key, "must be between 0 and 100");
+            else
+              *dst = *v;
+          }
+        }
+        if (weights.availability + weights.cost + weights.locality + weights.warm_cache +
+                weights.affinity <=
+            0) {
+          Fail(wp, "at least one weight must be > 0");
+        }
+      }
+      if (const json* demand = Array(*scoring, "demandRegions", p)) {
+        double total = 0;
+        for (size_t i = 0; i < demand->size(); ++i) {
+          std::string dp = p + ".demandRegions[" + std::to_string(i) + "]";
+          const json& e = (*demand)[i];
+          if (!ExpectObject(e, dp)) continue;
+          DemandRegion d;
+          d.region = String(e, "region", dp).value_or("");
+          if (d.region.empty()) Fail(dp + ".region", "is required", "FieldValueRequired");
+          d.share = Number(e, "share", dp).value_or(1);
+          if (d.share <= 0) Fail(dp + ".share", "must be > 0");
+          total += d.share;
+          spec.scoring.demand_regions.push_back(d);
+        }
+        if (total > 0) {
+          for (auto& d : spec.scoring.demand_regions) d.share /= total;
+        }
+      }
+    }
+  }
+
+  // spread: topology constraints (one may be written as an object instead of a list).
+  void ParseSpread(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    // One constraint may be written as an object instead of a one-element list.
+    json spread_list;
+    if (auto it = body.find("spread"); it != body.end() && it->is_object()) {
+      spread_list = json::array({*it});
+    }
+    if (const json* spread = spread_list.is_array() ? &spread_list : Array(body, "spread", path)) {
+      for (size_t i = 0; i < spread->size(); ++i) {
+        std::string p =
+            path + ".spread" + (spread_list.is_array() ? "" : "[" + std::to_string(i) + "]");
+        const json& e = (*spread)[i];
+        if (!ExpectObject(e, p)) continue;
+        SpreadConstraint sc;
+        if (auto k = String(e, "topologyKey", p)) sc.topology_key = *k;
+        if (sc.topology_key.empty())
+          Fail(p + ".topologyKey", "must not be empty", "FieldValueRequired");
+        if (auto v = Int(e, "maxSkew", p)) {
+          if (*v < 1)
+            Fail(p + ".maxSkew", "must be ≥ 1");
+          else
+            sc.max_skew = static_cast<int>(*v);
+        }
+        if (auto v = Int(e, "minDomains", p)) {
+          if (*v < 1)
+            Fail(p + ".minDomains", "must be ≥ 1");
+          else
+            sc.min_domains = static_cast<int>(*v);
+        }
+        if (auto w = String(e, "whenUnsatisfiable", p)) {
+          if (*w == "DoNotSchedule")
+            sc.when_unsatisfiable = WhenUnsatisfiable::kDoNotSchedule;
+          else if (*w == "ScheduleAnyway")
+            sc.when_unsatisfiable = WhenUnsatisfiable::kScheduleAnyway;
+          else
+            Fail(p + ".whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway",
+                 "FieldValueNotSupported");
+        }
+        spec.spread.push_back(sc);
+      }
+    }
+  }
+
+  // tolerations of cluster taints.
+  void ParseTolerations(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (const json* tols = Array(body, "tolerations", path)) {
+      for (size_t i = 0; i < tols->size(); ++i) {
+        std::string p = path + ".tolerations[" + std::to_string(i) + "]";
+        const json& e = (*tols)[i];
+        if (!ExpectObject(e, p)) continue;
+        Toleration t;
+        t.key = String(e, "key", p).value_or("");
+        std::string op = String(e, "operator", p).value_or("Equal");
+        if (op == "Equal")
+          t.op = TolerationOperator::kEqual;
+        else if (op == "Exists")
+          t.op = TolerationOperator::kExists;
+        else
+          Fail(p + ".operator", "must be Equal or Exists", "FieldValueNotSupported");
+        t.value = String(e, "value", p).value_or("");
+        if (t.op == TolerationOperator::kExists && !t.value.empty()) {
+          Fail(p + ".value", "must be empty when operator is Exists");
+        }
+        if (t.op == TolerationOperator::kEqual && t.key.empty()) {
+          Fail(p + ".key", "is required when operator is Equal", "FieldValueRequired");
+        }
+        if (auto eff = String(e, "effect", p)) {
+          if (!eff->empty()) {
+            t.effect = ParseTaintEffect(*eff);
+            if (!t.effect)
+              Fail(p + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute",
+                   "FieldValueNotSupported");
+          }
+        }
+        if (auto s = Int(e, "tolerationSeconds", p)) {
+          if (*s < 0)
+            Fail(p + ".tolerationSeconds", "must be ≥ 0");
+          else if (t.effect != TaintEffect::kNoExecute) {
+            Fail(p + ".tolerationSeconds", "is only meaningful with effect NoExecute");
+          } else {
+            t.toleration_seconds = *s;
+          }
+        }
+        spec.tolerations.push_back(std::move(t));
+      }
+    }
+  }
+
+  // failover: toleration, failback, capacity wait and drain times.
+  void ParseFailover(const json& body, const std::string& path, PlacementPolicySpec& spec) {
+    if (const json* fo = Object(body, "failover", path)) {
+      std::string p = path + ".failover";
+      if (auto s = Int(*fo, "tolerationSeconds", p)) {
+        if (*s < 0)
+          Fail(p + ".tolerationSeconds", "must be ≥ 0");
+        else
+          spec.failover.toleration_seconds = *s;
+      }
+      if (auto b = Bool(*fo, "failback", p)) spec.failover.failback = *b;
+      if (auto s = Int(*fo, "failbackHysteresisSeconds", p)) {
+        if (*s < 0)
+          Fail(p + ".failbackHysteresisSeconds", "must be ≥ 0");
+        else
+          spec.failover.failback_hysteresis_seconds = *s;
+      }
+      if (auto s = Int(*fo, "capacityPendingSeconds", p)) {
+        if (*s < 0)
+          Fail(p + ".capacityPendingSeconds", "must be ≥ 0");
+        else
+          spec.failover.capacity_pending_seconds = *s;
+      }
+      if (auto s = Int(*fo, "drainSeconds", p)) {
+        if (*s < 0 || *s > 3600)
+          Fail(p + ".drainSeconds", "must be between 0 and 3600");
+        else
+          spec.failover.drain_seconds = *s;
+      }
+    }
+  }
 };
 
 }  // namespace
@@ -181,267 +461,14 @@ StatusOr<PlacementPolicySpec> ParsePlacementPolicySpec(const json& body,
     return Status::Invalid("placement policy must be an object",
                            {{path, "must be an object", "FieldValueTypeInvalid"}});
   }
-
-  if (auto mode = r.String(body, "mode", path)) {
-    if (*mode == "PickN")
-      spec.mode = PlacementMode::kPickN;
-    else if (*mode == "PickAll")
-      spec.mode = PlacementMode::kPickAll;
-    else if (*mode == "PickFixed")
-      spec.mode = PlacementMode::kPickFixed;
-    else
-      r.Fail(path + ".mode", "must be one of PickN, PickAll, PickFixed (got \"" + *mode + "\")",
-             "FieldValueNotSupported");
-  }
-  if (auto n = r.Int(body, "replicas", path)) {
-    if (*n < 0 || *n > 100000)
-      r.Fail(path + ".replicas", "must be between 0 and 100000");
-    else
-      spec.replicas = static_cast<int>(*n);
-  }
-  spec.cluster_names = r.StringList(body, "clusterNames", path);
-  if (spec.mode == PlacementMode::kPickFixed && spec.cluster_names.empty()) {
-    r.Fail(path + ".clusterNames", "PickFixed needs at least one cluster name",
-           "FieldValueRequired");
-  }
-  if (spec.mode != PlacementMode::kPickFixed && !spec.cluster_names.empty()) {
-    r.Fail(path + ".clusterNames", "is only allowed with mode PickFixed");
-  }
-  if (auto n = r.Int(body, "minClusters", path)) {
-    if (*n < 0)
-      r.Fail(path + ".minClusters", "must be ≥ 0");
-    else
-      spec.min_clusters = static_cast<int>(*n);
-  }
-  if (auto n = r.Int(body, "maxClusters", path)) {
-    if (*n < 0)
-      r.Fail(path + ".maxClusters", "must be ≥ 0 (0 means unlimited)");
-    else
-      spec.max_clusters = static_cast<int>(*n);
-  }
-  if (spec.max_clusters > 0 && spec.min_clusters > spec.max_clusters) {
-    r.Fail(path + ".minClusters",
-           "must not exceed maxClusters (" + std::to_string(spec.max_clusters) + ")");
-  }
-  if (auto n = r.Int(body, "minAvailable", path)) {
-    if (*n < 0)
-      r.Fail(path + ".minAvailable", "must be ≥ 0");
-    else
-      spec.min_available = static_cast<int>(*n);
-  }
-  if (spec.replicas && spec.mode == PlacementMode::kPickN && spec.min_available > *spec.replicas &&
-      body.contains("minAvailable")) {
-    r.Fail(path + ".minAvailable",
-           "must not exceed replicas (" + std::to_string(*spec.replicas) + ")");
-  }
-
-  if (const json* req = r.Object(body, "required", path)) {
-    std::string p = path + ".required";
-    if (const json* terms = r.Array(*req, "clusterSelectorTerms", p)) {
-      for (size_t i = 0; i < terms->size(); ++i) {
-        spec.required.cluster_selector_terms.push_back(
-            r.ParseTerm((*terms)[i], p + ".clusterSelectorTerms[" + std::to_string(i) + "]"));
-      }
-    }
-    spec.required.allowed_regions = r.StringList(*req, "allowedRegions", p);
-    spec.required.gpu_products = r.StringList(*req, "gpuProducts", p);
-    for (const char* key : {"minDriverVersion", "minCudaVersion"}) {
-      if (auto text = r.String(*req, key, p)) {
-        auto v = DottedVersion::Parse(*text);
-        if (!v) {
-          r.Fail(p + "." + key, "\"" + *text + "\" is not a dotted version such as \"535.104\"");
-        } else if (std::string_view(key) == "minDriverVersion") {
-          spec.required.min_driver_version = *v;
-        } else {
-          spec.required.min_cuda_version = *v;
-        }
-      }
-    }
-    if (auto price = r.Number(*req, "maxPricePerGpuHour", p)) {
-      if (*price <= 0)
-        r.Fail(p + ".maxPricePerGpuHour", "must be > 0 (omit it for no limit)");
-      else
-        spec.required.max_price_per_gpu_hour = *price;
-    }
-  }
-
-  if (const json* prefs = r.Array(body, "preferred", path)) {
-    for (size_t i = 0; i < prefs->size(); ++i) {
-      std::string p = path + ".preferred[" + std::to_string(i) + "]";
-      const json& e = (*prefs)[i];
-      if (!r.ExpectObject(e, p)) continue;
-      PreferredTerm pt;
-      auto w = r.Int(e, "weight", p);
-      if (!w)
-        r.Fail(p + ".weight", "is required (1..100)", "FieldValueRequired");
-      else if (*w < 1 || *w > 100)
-        r.Fail(p + ".weight", "must be between 1 and 100");
-      else
-        pt.weight = static_cast<int>(*w);
-      if (const json* t = r.Object(e, "term", p))
-        pt.term = r.ParseTerm(*t, p + ".term");
-      else
-        r.Fail(p + ".term", "is required", "FieldValueRequired");
-      spec.preferred.push_back(std::move(pt));
-    }
-  }
-
-  if (const json* scoring = r.Object(body, "scoring", path)) {
-    std::string p = path + ".scoring";
-    if (const json* w = r.Object(*scoring, "weights", p)) {
-      std::string wp = p + ".weights";
-      auto& weights = spec.scoring.weights;
-      std::pair<const char*, double*> fields[] = {{"availability", &weights.availability},
-                                                  {"cost", &weights.cost},
-                                                  {"locality", &weights.locality},
-                                                  {"warmCache", &weights.warm_cache},
-                                                  {"affinity", &weights.affinity}};
-      for (auto& [key, dst] : fields) {
-        if (auto v = r.Number(*w, key, wp)) {
-          if (*v < 0 || *v > 100)
-            r.Fail(wp + "." + key, "must be between 0 and 100");
-          else
-            *dst = *v;
-        }
-      }
-      if (weights.availability + weights.cost + weights.locality + weights.warm_cache +
-              weights.affinity <=
-          0) {
-        r.Fail(wp, "at least one weight must be > 0");
-      }
-    }
-    if (const json* demand = r.Array(*scoring, "demandRegions", p)) {
-      double total = 0;
-      for (size_t i = 0; i < demand->size(); ++i) {
-        std::string dp = p + ".demandRegions[" + std::to_string(i) + "]";
-        const json& e = (*demand)[i];
-        if (!r.ExpectObject(e, dp)) continue;
-        DemandRegion d;
-        d.region = r.String(e, "region", dp).value_or("");
-        if (d.region.empty()) r.Fail(dp + ".region", "is required", "FieldValueRequired");
-        d.share = r.Number(e, "share", dp).value_or(1);
-        if (d.share <= 0) r.Fail(dp + ".share", "must be > 0");
-        total += d.share;
-        spec.scoring.demand_regions.push_back(d);
-      }
-      if (total > 0) {
-        for (auto& d : spec.scoring.demand_regions) d.share /= total;
-      }
-    }
-  }
-
-  // One constraint may be written as an object instead of a one-element list.
-  json spread_list;
-  if (auto it = body.find("spread"); it != body.end() && it->is_object()) {
-    spread_list = json::array({*it});
-  }
-  if (const json* spread = spread_list.is_array() ? &spread_list : r.Array(body, "spread", path)) {
-    for (size_t i = 0; i < spread->size(); ++i) {
-      std::string p =
-          path + ".spread" + (spread_list.is_array() ? "" : "[" + std::to_string(i) + "]");
-      const json& e = (*spread)[i];
-      if (!r.ExpectObject(e, p)) continue;
-      SpreadConstraint sc;
-      if (auto k = r.String(e, "topologyKey", p)) sc.topology_key = *k;
-      if (sc.topology_key.empty())
-        r.Fail(p + ".topologyKey", "must not be empty", "FieldValueRequired");
-      if (auto v = r.Int(e, "maxSkew", p)) {
-        if (*v < 1)
-          r.Fail(p + ".maxSkew", "must be ≥ 1");
-        else
-          sc.max_skew = static_cast<int>(*v);
-      }
-      if (auto v = r.Int(e, "minDomains", p)) {
-        if (*v < 1)
-          r.Fail(p + ".minDomains", "must be ≥ 1");
-        else
-          sc.min_domains = static_cast<int>(*v);
-      }
-      if (auto w = r.String(e, "whenUnsatisfiable", p)) {
-        if (*w == "DoNotSchedule")
-          sc.when_unsatisfiable = WhenUnsatisfiable::kDoNotSchedule;
-        else if (*w == "ScheduleAnyway")
-          sc.when_unsatisfiable = WhenUnsatisfiable::kScheduleAnyway;
-        else
-          r.Fail(p + ".whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway",
-                 "FieldValueNotSupported");
-      }
-      spec.spread.push_back(sc);
-    }
-  }
-
-  if (const json* tols = r.Array(body, "tolerations", path)) {
-    for (size_t i = 0; i < tols->size(); ++i) {
-      std::string p = path + ".tolerations[" + std::to_string(i) + "]";
-      const json& e = (*tols)[i];
-      if (!r.ExpectObject(e, p)) continue;
-      Toleration t;
-      t.key = r.String(e, "key", p).value_or("");
-      std::string op = r.String(e, "operator", p).value_or("Equal");
-      if (op == "Equal")
-        t.op = TolerationOperator::kEqual;
-      else if (op == "Exists")
-        t.op = TolerationOperator::kExists;
-      else
-        r.Fail(p + ".operator", "must be Equal or Exists", "FieldValueNotSupported");
-      t.value = r.String(e, "value", p).value_or("");
-      if (t.op == TolerationOperator::kExists && !t.value.empty()) {
-        r.Fail(p + ".value", "must be empty when operator is Exists");
-      }
-      if (t.op == TolerationOperator::kEqual && t.key.empty()) {
-        r.Fail(p + ".key", "is required when operator is Equal", "FieldValueRequired");
-      }
-      if (auto eff = r.String(e, "effect", p)) {
-        if (!eff->empty()) {
-          t.effect = ParseTaintEffect(*eff);
-          if (!t.effect)
-            r.Fail(p + ".effect", "must be NoSchedule, PreferNoSchedule or NoExecute",
-                   "FieldValueNotSupported");
-        }
-      }
-      if (auto s = r.Int(e, "tolerationSeconds", p)) {
-        if (*s < 0)
-          r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
-        else if (t.effect != TaintEffect::kNoExecute) {
-          r.Fail(p + ".tolerationSeconds", "is only meaningful with effect NoExecute");
-        } else {
-          t.toleration_seconds = *s;
-        }
-      }
-      spec.tolerations.push_back(std::move(t));
-    }
-  }
-
+  r.ParseCounts(body, path, spec);
+  r.ParseRequired(body, path, spec);
+  r.ParsePreferred(body, path, spec);
+  r.ParseScoring(body, path, spec);
+  r.ParseSpread(body, path, spec);
+  r.ParseTolerations(body, path, spec);
   if (auto b = r.Bool(body, "rebalance", path)) spec.rebalance = *b;
-
-  if (const json* fo = r.Object(body, "failover", path)) {
-    std::string p = path + ".failover";
-    if (auto s = r.Int(*fo, "tolerationSeconds", p)) {
-      if (*s < 0)
-        r.Fail(p + ".tolerationSeconds", "must be ≥ 0");
-      else
-        spec.failover.toleration_seconds = *s;
-    }
-    if (auto b = r.Bool(*fo, "failback", p)) spec.failover.failback = *b;
-    if (auto s = r.Int(*fo, "failbackHysteresisSeconds", p)) {
-      if (*s < 0)
-        r.Fail(p + ".failbackHysteresisSeconds", "must be ≥ 0");
-      else
-        spec.failover.failback_hysteresis_seconds = *s;
-    }
-    if (auto s = r.Int(*fo, "capacityPendingSeconds", p)) {
-      if (*s < 0)
-        r.Fail(p + ".capacityPendingSeconds", "must be ≥ 0");
-      else
-        spec.failover.capacity_pending_seconds = *s;
-    }
-    if (auto s = r.Int(*fo, "drainSeconds", p)) {
-      if (*s < 0 || *s > 3600)
-        r.Fail(p + ".drainSeconds", "must be between 0 and 3600");
-      else
-        spec.failover.drain_seconds = *s;
-    }
-  }
+  r.ParseFailover(body, path, spec);
 
   if (!r.causes.empty()) {
     std::string msg =

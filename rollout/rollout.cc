@@ -115,6 +115,20 @@ class Stepper {
   void CheckBudget();
   void AdvanceFirstDeployment();
   void AdvanceStages();
+  // AdvanceStages' steps for one stage.
+  std::vector<std::string> StageMembers(int cur) const;
+  int CountProgress(const std::vector<std::string>& members, ClusterProgress p);
+  void NextStage();
+  bool StageMayStart(int cur, const RolloutStage& spec, size_t clusters);
+  std::string PrePullStage(const RolloutStage& spec, const std::vector<std::string>& members);
+  std::pair<int, std::string> StartStageUpdates(const RolloutStage& spec,
+                                                const std::vector<std::string>& members,
+                                                int eligible);
+  void ReportUnsettledStage(const std::string& stage_name, const std::vector<std::string>& members,
+                            int in_flight, const std::string& block_reason,
+                            const std::string& hold_reason);
+  bool StageSoaked(const RolloutStage& spec, const std::string& stage_name,
+                   const std::vector<std::string>& members);
   // Marks the Pending or PrePulling clusters of a stage that the strategy skips (onIncompatible:
   // Skip) as Skipped, with an event each.
   void SkipIncompatible(const std::vector<std::string>& members);
@@ -452,166 +466,211 @@ void Stepper::SkipIncompatible(const std::vector<std::string>& members) {
   }
 }
 
+// The clusters of stage `cur`, in name order.
+std::vector<std::string> Stepper::StageMembers(int cur) const {
+  std::vector<std::string> members;
+  for (const auto& [name, c] : s().clusters) {
+    if (c.stage == cur) members.push_back(name);
+  }
+  return members;
+}
+
+int Stepper::CountProgress(const std::vector<std::string>& members, ClusterProgress p) {
+  int n = 0;
+  for (const auto& m : members) n += s().clusters[m].progress == p;
+  return n;
+}
+
+void Stepper::NextStage() {
+  ++s().stage;
+  s().stage_started = false;
+  s().stage_soak_started.reset();
+}
+
+// Before a stage's first cluster moves: its approval and a pause hold it. False when held.
+bool Stepper::StageMayStart(int cur, const RolloutStage& spec, size_t clusters) {
+  const std::string& stage_name = s().stage_names[cur];
+  if (spec.approval_required && !s().approved_stages.count(cur)) {
+    std::string msg = "stage " + stage_name + " (" + std::to_string(clusters) +
+                      " clusters) waits for approval: run `berthctl rollout approve`";
+    if (before_.phase != RolloutPhase::kAwaitingApproval || before_.stage != cur) {
+      Event("AwaitingApproval", msg);
+    }
+    SetPhase(RolloutPhase::kAwaitingApproval, "AwaitingApproval", msg);
+    return false;
+  }
+  if (s().paused) {
+    SetPhase(RolloutPhase::kPaused, "Paused",
+             "paused before stage " + stage_name + ": run `berthctl rollout resume`");
+    return false;
+  }
+  return true;
+}
+
+// Compatibility and pre-pull apply to the whole stage at once, so every cluster pulls in
+// parallel while only maxConcurrency of them are disrupted. Returns the first cluster that
+// blocks the stage (onIncompatible: Block) with its reason, or "".
+std::string Stepper::PrePullStage(const RolloutStage& spec,
+                                  const std::vector<std::string>& members) {
+  std::string block_reason;
+  for (const auto& m : members) {
+    ClusterRollout& c = s().clusters[m];
+    const ClusterObservation& o = *observed_.at(m);
+    if (c.progress != ClusterProgress::kPending && c.progress != ClusterProgress::kPrePulling)
+      continue;
+    std::string incompatible = IncompatibilityReason(o);
+    if (!incompatible.empty()) {  // onIncompatible: Block (SkipIncompatible took the rest)
+      if (c.reason != incompatible) c.reason = incompatible;
+      if (block_reason.empty()) block_reason = m + ": " + incompatible;
+      continue;
+    }
+    if (c.progress == ClusterProgress::kPending && spec.pre_pull && !o.artifacts_cached &&
+        !c.pre_pull_started) {
+      c.progress = ClusterProgress::kPrePulling;
+      c.pre_pull_started = now_;
+    }
+    if (c.progress == ClusterProgress::kPrePulling && o.pre_pull_failed) {
+      const std::string why = o.pre_pull_reason.empty() ? "PrePullFailed" : o.pre_pull_reason;
+      FailCluster(m, c, why,
+                  "pre-pull of revision " + std::to_string(s().target_revision) + " (" +
+                      plan_.target.image + ") failed: " + why);
+      continue;
+    }
+    if (c.progress == ClusterProgress::kPrePulling) {
+      auto timeout = *c.pre_pull_started + std::chrono::seconds(spec.pre_pull_timeout_seconds);
+      if (o.artifacts_cached || now_ >= timeout) {
+        c.progress = ClusterProgress::kPending;
+        if (!o.artifacts_cached) {
+          Event("PrePullTimedOut",
+                m + ": artifacts not cached after " +
+                    std::to_string(spec.pre_pull_timeout_seconds) + " s; updating anyway",
+                m, "Warning");
+        }
+      } else {
+        out_.pre_pulls.push_back({m, plan_.target.image, plan_.target.model, s().target_revision});
+        Requeue(timeout);
+      }
+    }
+  }
+  return block_reason;
+}
+
+// Starts updates up to maxConcurrency, in name order. Returns the clusters updating and the
+// first one minAvailable held back ("" when none was).
+std::pair<int, std::string> Stepper::StartStageUpdates(const RolloutStage& spec,
+                                                       const std::vector<std::string>& members,
+                                                       int eligible) {
+  int limit = std::max(1, spec.max_concurrency.Resolve(eligible));
+  int in_flight = CountProgress(members, ClusterProgress::kUpdating);
+  std::string hold_reason;
+  if (s().paused) return {in_flight, hold_reason};
+  for (const auto& m : members) {
+    if (in_flight >= limit) break;
+    ClusterRollout& c = s().clusters[m];
+    if (c.progress != ClusterProgress::kPending) continue;
+    if (!c.reason.empty() && (c.reason.rfind("Driver", 0) == 0 || c.reason.rfind("Cuda", 0) == 0)) {
+      if (!IncompatibilityReason(*observed_.at(m)).empty()) continue;
+    }
+    if (StartUpdate(m, c, *observed_.at(m))) {
+      ++in_flight;
+    } else if (hold_reason.empty()) {
+      hold_reason = m + ": " + c.reason;
+    }
+  }
+  return {in_flight, hold_reason};
+}
+
+// The phase of a stage whose clusters are still moving: paused, blocked (by a driver or by
+// minAvailable, with nothing else in flight) or progressing.
+void Stepper::ReportUnsettledStage(const std::string& stage_name,
+                                   const std::vector<std::string>& members, int in_flight,
+                                   const std::string& block_reason,
+                                   const std::string& hold_reason) {
+  if (s().paused) {
+    SetPhase(RolloutPhase::kPaused, "Paused",
+             "paused in stage " + stage_name +
+                 "; clusters already updating finish: run `berthctl rollout resume`");
+    return;
+  }
+  const bool blocked_by_driver = !block_reason.empty();
+  if (in_flight == 0 && CountProgress(members, ClusterProgress::kPrePulling) == 0 &&
+      (blocked_by_driver || !hold_reason.empty())) {
+    std::string msg = blocked_by_driver
+                          ? "stage " + stage_name + " is blocked by " + block_reason +
+                                "; upgrade the cluster or set compatibility.onIncompatible: Skip"
+                          : "stage " + stage_name + " is held: " + hold_reason +
+                                "; add capacity for a surge or lower minAvailable";
+    if (before_.phase != RolloutPhase::kBlocked) Event("RolloutBlocked", msg, "", "Warning");
+    SetPhase(RolloutPhase::kBlocked, blocked_by_driver ? "IncompatibleClusters" : "MinAvailable",
+             msg);
+    return;
+  }
+  SetPhase(RolloutPhase::kProgressing, "StageProgressing",
+           "stage " + stage_name + ": " +
+               std::to_string(CountProgress(members, ClusterProgress::kSoaking)) + "/" +
+               std::to_string(members.size()) + " clusters Ready, " + std::to_string(in_flight) +
+               " updating");
+}
+
+// Soak gate: the stage's clusters stay Ready this long (failures were caught before). False
+// while the soak lasts.
+bool Stepper::StageSoaked(const RolloutStage& spec, const std::string& stage_name,
+                          const std::vector<std::string>& members) {
+  if (CountProgress(members, ClusterProgress::kSoaking) == 0 || spec.soak_seconds <= 0) return true;
+  if (!s().stage_soak_started) {
+    s().stage_soak_started = now_;
+    Event("StageSoaking",
+          "stage " + stage_name + " soaking for " + std::to_string(spec.soak_seconds) + " s");
+  }
+  auto soak_end = *s().stage_soak_started + std::chrono::seconds(spec.soak_seconds);
+  if (now_ >= soak_end) return true;
+  Requeue(soak_end);
+  SetPhase(RolloutPhase::kProgressing, "StageSoaking",
+           "stage " + stage_name + " soaking until " + FormatTime(soak_end));
+  return false;
+}
+
 void Stepper::AdvanceStages() {
   while (s().stage < StageCount()) {
     const int cur = s().stage;
     const RolloutStage& spec = StageSpec(cur);
     const std::string& stage_name = s().stage_names[cur];
-    std::vector<std::string> members;
-    for (const auto& [name, c] : s().clusters) {
-      if (c.stage == cur) members.push_back(name);
-    }
-    auto count = [&](ClusterProgress p) {
-      int n = 0;
-      for (const auto& m : members) n += s().clusters[m].progress == p;
-      return n;
-    };
+    const std::vector<std::string> members = StageMembers(cur);
     // Clusters the strategy skips are skipped before any gate: a stage whose every cluster
     // is skipped has nothing to approve, soak or wait for.
     SkipIncompatible(members);
-    const int eligible = static_cast<int>(members.size()) - count(ClusterProgress::kSkipped);
+    const int eligible =
+        static_cast<int>(members.size()) - CountProgress(members, ClusterProgress::kSkipped);
     if (eligible == 0) {
       if (!members.empty()) {
         Event(s().stage_started ? "StageCompleted" : "StageSkipped",
               "stage " + stage_name + ": every cluster was skipped (incompatible), nothing to update");
       }
-      ++s().stage;
-      s().stage_started = false;
-      s().stage_soak_started.reset();
+      NextStage();
       continue;
     }
-    bool untouched = count(ClusterProgress::kPending) == eligible;
-
-    if (untouched && !s().stage_started) {
-      if (spec.approval_required && !s().approved_stages.count(cur)) {
-        std::string msg = "stage " + stage_name + " (" + std::to_string(members.size()) +
-                          " clusters) waits for approval: run `berthctl rollout approve`";
-        if (before_.phase != RolloutPhase::kAwaitingApproval || before_.stage != cur) {
-          Event("AwaitingApproval", msg);
-        }
-        SetPhase(RolloutPhase::kAwaitingApproval, "AwaitingApproval", msg);
-        return;
-      }
-      if (s().paused) {
-        SetPhase(RolloutPhase::kPaused, "Paused", "paused before stage " + stage_name + ": run `berthctl rollout resume`");
-        return;
-      }
-    }
+    const bool untouched = CountProgress(members, ClusterProgress::kPending) == eligible;
+    if (untouched && !s().stage_started && !StageMayStart(cur, spec, members.size())) return;
     if (!s().stage_started) {
       s().stage_started = true;
       Event("StageStarted", "stage " + stage_name + ": " + std::to_string(eligible) + " cluster(s)");
     }
-
-    // Compatibility and pre-pull apply to the whole stage at once, so every cluster pulls in
-    // parallel while only maxConcurrency of them are disrupted.
-    bool blocked_by_driver = false;
-    std::string block_reason;
-    for (const auto& m : members) {
-      ClusterRollout& c = s().clusters[m];
-      const ClusterObservation& o = *observed_.at(m);
-      if (c.progress != ClusterProgress::kPending && c.progress != ClusterProgress::kPrePulling) continue;
-      std::string incompatible = IncompatibilityReason(o);
-      if (!incompatible.empty()) {  // onIncompatible: Block (SkipIncompatible took the rest)
-        if (c.reason != incompatible) c.reason = incompatible;
-        blocked_by_driver = true;
-        if (block_reason.empty()) block_reason = m + ": " + incompatible;
-        continue;
-      }
-      if (c.progress == ClusterProgress::kPending && spec.pre_pull && !o.artifacts_cached &&
-          !c.pre_pull_started) {
-        c.progress = ClusterProgress::kPrePulling;
-        c.pre_pull_started = now_;
-      }
-      if (c.progress == ClusterProgress::kPrePulling && o.pre_pull_failed) {
-        const std::string why = o.pre_pull_reason.empty() ? "PrePullFailed" : o.pre_pull_reason;
-        FailCluster(m, c, why, "pre-pull of revision " + std::to_string(s().target_revision) + " (" +
-                                   plan_.target.image + ") failed: " + why);
-        continue;
-      }
-      if (c.progress == ClusterProgress::kPrePulling) {
-        auto timeout = *c.pre_pull_started + std::chrono::seconds(spec.pre_pull_timeout_seconds);
-        if (o.artifacts_cached || now_ >= timeout) {
-          c.progress = ClusterProgress::kPending;
-          if (!o.artifacts_cached) {
-            Event("PrePullTimedOut", m + ": artifacts not cached after " +
-                                         std::to_string(spec.pre_pull_timeout_seconds) +
-                                         " s; updating anyway", m, "Warning");
-          }
-        } else {
-          out_.pre_pulls.push_back({m, plan_.target.image, plan_.target.model, s().target_revision});
-          Requeue(timeout);
-        }
-      }
-    }
-
-    // Start updates up to maxConcurrency, in name order.
-    int limit = std::max(1, spec.max_concurrency.Resolve(eligible));
-    int in_flight = count(ClusterProgress::kUpdating);
-    bool held_by_min_available = false;
-    std::string hold_reason;
-    if (!s().paused) {
-      for (const auto& m : members) {
-        if (in_flight >= limit) break;
-        ClusterRollout& c = s().clusters[m];
-        if (c.progress != ClusterProgress::kPending) continue;
-        if (!c.reason.empty() && (c.reason.rfind("Driver", 0) == 0 || c.reason.rfind("Cuda", 0) == 0)) {
-          if (!IncompatibilityReason(*observed_.at(m)).empty()) continue;
-        }
-        if (StartUpdate(m, c, *observed_.at(m))) {
-          ++in_flight;
-        } else {
-          held_by_min_available = true;
-          if (hold_reason.empty()) hold_reason = m + ": " + c.reason;
-        }
-      }
-    }
-
-    bool stage_settled = count(ClusterProgress::kPending) == 0 && count(ClusterProgress::kPrePulling) == 0 &&
-                         count(ClusterProgress::kUpdating) == 0;
+    const std::string block_reason = PrePullStage(spec, members);
+    const auto [in_flight, hold_reason] = StartStageUpdates(spec, members, eligible);
+    const bool stage_settled = CountProgress(members, ClusterProgress::kPending) == 0 &&
+                               CountProgress(members, ClusterProgress::kPrePulling) == 0 &&
+                               CountProgress(members, ClusterProgress::kUpdating) == 0;
     if (!stage_settled) {
-      if (s().paused) {
-        SetPhase(RolloutPhase::kPaused, "Paused",
-                 "paused in stage " + stage_name + "; clusters already updating finish: run `berthctl rollout resume`");
-      } else if (in_flight == 0 && count(ClusterProgress::kPrePulling) == 0 &&
-                 (blocked_by_driver || held_by_min_available)) {
-        std::string msg = blocked_by_driver
-                              ? "stage " + stage_name + " is blocked by " + block_reason +
-                                    "; upgrade the cluster or set compatibility.onIncompatible: Skip"
-                              : "stage " + stage_name + " is held: " + hold_reason +
-                                    "; add capacity for a surge or lower minAvailable";
-        if (before_.phase != RolloutPhase::kBlocked) Event("RolloutBlocked", msg, "", "Warning");
-        SetPhase(RolloutPhase::kBlocked, blocked_by_driver ? "IncompatibleClusters" : "MinAvailable", msg);
-      } else {
-        SetPhase(RolloutPhase::kProgressing, "StageProgressing",
-                 "stage " + stage_name + ": " + std::to_string(count(ClusterProgress::kSoaking)) + "/" +
-                     std::to_string(members.size()) + " clusters Ready, " + std::to_string(in_flight) +
-                     " updating");
-      }
+      ReportUnsettledStage(stage_name, members, in_flight, block_reason, hold_reason);
       return;
     }
-
-    // Soak gate: the stage's clusters stay Ready this long (failures were caught above).
-    if (count(ClusterProgress::kSoaking) > 0 && spec.soak_seconds > 0) {
-      if (!s().stage_soak_started) {
-        s().stage_soak_started = now_;
-        Event("StageSoaking", "stage " + stage_name + " soaking for " + std::to_string(spec.soak_seconds) + " s");
-      }
-      auto soak_end = *s().stage_soak_started + std::chrono::seconds(spec.soak_seconds);
-      if (now_ < soak_end) {
-        Requeue(soak_end);
-        SetPhase(RolloutPhase::kProgressing, "StageSoaking",
-                 "stage " + stage_name + " soaking until " + FormatTime(soak_end));
-        return;
-      }
-    }
+    if (!StageSoaked(spec, stage_name, members)) return;
     for (const auto& m : members) {
       ClusterRollout& c = s().clusters[m];
       if (c.progress == ClusterProgress::kSoaking) c.progress = ClusterProgress::kDone;
     }
     if (!members.empty()) Event("StageCompleted", "stage " + stage_name + " completed");
-    ++s().stage;
-    s().stage_started = false;
-    s().stage_soak_started.reset();
+    NextStage();
   }
   SetPhase(RolloutPhase::kCompleted, "RolloutCompleted",
            "revision " + std::to_string(s().target_revision) + " is running on every compatible cluster");

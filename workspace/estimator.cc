@@ -123,6 +123,114 @@ double DefaultGpuMemoryUtilization(std::string_view product) {
   return EqualsIgnoreCase(product, "A10") || EqualsIgnoreCase(product, "NVIDIA-A10") ? 0.82 : 0.84;
 }
 
+namespace {
+
+// How a replica is laid out on the shape's GPUs.
+struct Layout {
+  int tp = 0;  // tensor parallel (0: nothing fits)
+  int nodes = 1;
+  int per_node = 0;
+  std::string fit_error;  // why nothing fits, when tp is 0
+};
+
+// The estimate without an override: fewest GPUs (a divisor of the node's count), else whole
+// nodes; a MIG slice is one GPU or nothing.
+Layout FitLayout(const Sizing& s, const GpuShape& shape, const EstimateOptions& options,
+                 const std::string& what) {
+  const bool mig = !shape.mig_profile.empty();
+  const int node_gpus = shape.gpus_per_node;
+  Layout l;
+  if (mig) {
+    if (s.GpusNeeded(1) > 1) {
+      l.fit_error =
+          what + " needs " + Gib(s.sized_gib) + " for weights but one " + ShapeName(shape) +
+          " holds " + Gib(s.AvailablePerGpu(1)) + " after the runtime reserve (" +
+          std::to_string(s.GpusNeeded(1)) +
+          " slices' worth); a MIG slice cannot span nodes or be tensor-parallel across slices: "
+          "use a larger MIG profile or whole GPUs";
+    } else {
+      l.tp = 1;
+      l.per_node = 1;
+    }
+  } else {
+    for (int d = 1; d <= node_gpus; ++d) {
+      if (node_gpus % d != 0) continue;
+      int need = s.GpusNeeded(d);
+      if (need > 0 && need <= d) {
+        l.tp = d;
+        l.per_node = d;
+        break;
+      }
+    }
+    if (l.tp == 0) {
+      int need = s.GpusNeeded(node_gpus);
+      int n = (need + node_gpus - 1) / node_gpus;
+      if (options.max_nodes_per_replica > 0 && n > options.max_nodes_per_replica) {
+        l.fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" +
+                      std::to_string(need) + " GPUs); one " + ShapeName(shape) + " node has " +
+                      std::to_string(node_gpus) + "×" + Gib(shape.memory_gib) + " (" +
+                      Gib(s.AvailablePerGpu(node_gpus) * node_gpus) +
+                      " for weights), so a replica would span " + std::to_string(n) +
+                      " nodes, above the limit of " + std::to_string(options.max_nodes_per_replica);
+      } else {
+        l.tp = node_gpus;
+        l.per_node = node_gpus;
+        l.nodes = n;
+      }
+    }
+  }
+
+  return l;
+}
+
+// spec.resource.count: the user's GPU count replaces the estimate's layout, with a warning
+// when it leaves GPUs idle or less memory than the estimate wants.
+Status ApplyGpuCountOverride(const Sizing& s, const GpuShape& shape, const EstimateOptions& options,
+                             const std::string& what, Layout& l, ReplicaEstimate& est) {
+  const bool mig = !shape.mig_profile.empty();
+  const int node_gpus = shape.gpus_per_node;
+  const int want = options.gpu_count_override;
+  if (mig && want > 1) {
+    return Status::Invalid("GPU count override " + std::to_string(want) +
+                           " is not possible on MIG: a replica uses exactly one " +
+                           ShapeName(shape) + " (slices cannot be tensor-parallel or span nodes)");
+  }
+  int o_tp, o_nodes;
+  if (want <= node_gpus) {
+    o_tp = want;
+    o_nodes = 1;
+    if (node_gpus % want != 0) {
+      est.warnings.push_back("GPU count override " + std::to_string(want) +
+                             " does not divide the node's " + std::to_string(node_gpus) +
+                             " GPUs; some GPUs will stay idle");
+    }
+  } else {
+    if (want % node_gpus != 0) {
+      return Status::Invalid("GPU count override " + std::to_string(want) +
+                             " spans nodes but is not a multiple of the " +
+                             std::to_string(node_gpus) + " GPUs per node of " + ShapeName(shape));
+    }
+    o_tp = node_gpus;
+    o_nodes = want / node_gpus;
+  }
+  if (l.tp == 0) {
+    est.warnings.push_back("GPU count override " + std::to_string(want) +
+                           " is used although the estimate says: " + l.fit_error);
+  } else if (want < l.tp * l.nodes) {
+    est.warnings.push_back("GPU count override " + std::to_string(want) +
+                           " is below the estimated " + std::to_string(l.tp * l.nodes) +
+                           " GPUs: " + what + " needs " + Gib(s.sized_gib) +
+                           ", the override leaves " + Gib(s.AvailablePerGpu(o_tp) * want) +
+                           " for weights; expect out-of-memory at load");
+  }
+  l.tp = o_tp;
+  l.nodes = o_nodes;
+  l.per_node = o_tp;
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape& shape,
                                           const EstimateOptions& options) {
   BERTH_RETURN_IF_ERROR(CheckOptions(model, shape, options));
@@ -154,92 +262,13 @@ StatusOr<ReplicaEstimate> EstimateReplica(const ModelInfo& model, const GpuShape
         " is " + Gib(s.ReserveGib(widest)) + "; lower maxModelLen or use a larger GPU");
   }
 
-  // The estimate without an override: fewest GPUs (a divisor of the node's count), else
-  // whole nodes.
-  int tp = 0, nodes = 1, per_node = 0;
-  std::string fit_error;
-  if (mig) {
-    if (s.GpusNeeded(1) > 1) {
-      fit_error =
-          what + " needs " + Gib(s.sized_gib) + " for weights but one " + ShapeName(shape) +
-          " holds " + Gib(s.AvailablePerGpu(1)) + " after the runtime reserve (" +
-          std::to_string(s.GpusNeeded(1)) +
-          " slices' worth); a MIG slice cannot span nodes or be tensor-parallel across slices: "
-          "use a larger MIG profile or whole GPUs";
-    } else {
-      tp = 1;
-      per_node = 1;
-    }
-  } else {
-    for (int d = 1; d <= node_gpus; ++d) {
-      if (node_gpus % d != 0) continue;
-      int need = s.GpusNeeded(d);
-      if (need > 0 && need <= d) {
-        tp = d;
-        per_node = d;
-        break;
-      }
-    }
-    if (tp == 0) {
-      int need = s.GpusNeeded(node_gpus);
-      int n = (need + node_gpus - 1) / node_gpus;
-      if (options.max_nodes_per_replica > 0 && n > options.max_nodes_per_replica) {
-        fit_error = what + " needs " + Gib(s.sized_gib) + " across GPUs (" + std::to_string(need) +
-                    " GPUs); one " + ShapeName(shape) + " node has " + std::to_string(node_gpus) +
-                    "×" + Gib(shape.memory_gib) + " (" +
-                    Gib(s.AvailablePerGpu(node_gpus) * node_gpus) +
-                    " for weights), so a replica would span " + std::to_string(n) +
-                    " nodes, above the limit of " + std::to_string(options.max_nodes_per_replica);
-      } else {
-        tp = node_gpus;
-        per_node = node_gpus;
-        nodes = n;
-      }
-    }
-  }
-
+  Layout l = FitLayout(s, shape, options, what);
   if (options.gpu_count_override > 0) {
-    const int want = options.gpu_count_override;
-    if (mig && want > 1) {
-      return Status::Invalid("GPU count override " + std::to_string(want) +
-                             " is not possible on MIG: a replica uses exactly one " +
-                             ShapeName(shape) +
-                             " (slices cannot be tensor-parallel or span nodes)");
-    }
-    int o_tp, o_nodes;
-    if (want <= node_gpus) {
-      o_tp = want;
-      o_nodes = 1;
-      if (node_gpus % want != 0) {
-        est.warnings.push_back("GPU count override " + std::to_string(want) +
-                               " does not divide the node's " + std::to_string(node_gpus) +
-                               " GPUs; some GPUs will stay idle");
-      }
-    } else {
-      if (want % node_gpus != 0) {
-        return Status::Invalid("GPU count override " + std::to_string(want) +
-                               " spans nodes but is not a multiple of the " +
-                               std::to_string(node_gpus) + " GPUs per node of " + ShapeName(shape));
-      }
-      o_tp = node_gpus;
-      o_nodes = want / node_gpus;
-    }
-    if (tp == 0) {
-      est.warnings.push_back("GPU count override " + std::to_string(want) +
-                             " is used although the estimate says: " + fit_error);
-    } else if (want < tp * nodes) {
-      est.warnings.push_back("GPU count override " + std::to_string(want) +
-                             " is below the estimated " + std::to_string(tp * nodes) +
-                             " GPUs: " + what + " needs " + Gib(s.sized_gib) +
-                             ", the override leaves " + Gib(s.AvailablePerGpu(o_tp) * want) +
-                             " for weights; expect out-of-memory at load");
-    }
-    tp = o_tp;
-    nodes = o_nodes;
-    per_node = o_tp;
-  } else if (tp == 0) {
-    return Status::Invalid(fit_error);
+    BERTH_RETURN_IF_ERROR(ApplyGpuCountOverride(s, shape, options, what, l, est));
+  } else if (l.tp == 0) {
+    return Status::Invalid(l.fit_error);
   }
+  const int tp = l.tp, nodes = l.nodes, per_node = l.per_node;
 
   est.gpus_per_node = per_node;
   est.nodes = nodes;
