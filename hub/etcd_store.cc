@@ -51,11 +51,11 @@ class EtcdStore final : public Store {
         range_end_(EtcdPrefixEnd(options_.prefix + "/")) {}
 
   ~EtcdStore() override {
+    mutations_.Close();  // first: no Submit lands, and the writer takes no batch, once stopping
     {
       std::lock_guard<std::mutex> lock(stop_mu_);
       stopping_ = true;
     }
-    mutations_.Close();  // the writer returns; what is left is failed when mutations_ goes
     stop_cv_.notify_all();
     sync_cv_.notify_all();
     {
@@ -66,6 +66,7 @@ class EtcdStore final : public Store {
     if (writer_.joinable()) writer_.join();
     if (watcher_.joinable()) watcher_.join();
     if (syncer_.joinable()) syncer_.join();
+    mutations_.FailRemaining();
     for (auto& done : sync_waiters_) done(Status::Unavailable("the store is shutting down"));
   }
 

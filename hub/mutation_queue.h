@@ -20,11 +20,7 @@ class MutationQueue {
     MutationCallback done;
   };
 
-  // Fails whatever is still queued: a store being destroyed answers every caller.
-  ~MutationQueue() {
-    for (auto& p : queue_)
-      RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
-  }
+  ~MutationQueue() { FailRemaining(); }
 
   // Queues the mutation; after Close it is answered Unavailable at once.
   void Submit(Mutation mutation, MutationCallback done) {
@@ -50,8 +46,9 @@ class MutationQueue {
 
   // The writer's next batch: blocks until something is queued, then takes up to `max`
   // mutations in order, ending the batch early at the first one `fits` refuses (given the
-  // batch so far). Returns an empty batch once closed: at once when `drain` is false (what
-  // is left is failed by the destructor), after the queue is empty when it is true.
+  // batch so far; the first mutation is taken whatever it says, so a batch is never empty
+  // while open). Returns an empty batch once closed: at once when `drain` is false (what is
+  // left is for FailRemaining), after the queue is empty when it is true.
   std::vector<Pending> Take(size_t max, bool drain,
                             const std::function<bool(const Mutation&)>& fits = {}) {
     std::vector<Pending> batch;
@@ -59,11 +56,22 @@ class MutationQueue {
     cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
     if (closed_ && (!drain || queue_.empty())) return batch;
     while (!queue_.empty() && batch.size() < max) {
-      if (fits && !fits(queue_.front().mutation)) break;
+      if (fits && !fits(queue_.front().mutation) && !batch.empty()) break;
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     return batch;
+  }
+
+  // Answers every mutation still queued Unavailable (a store shutting down). The store calls
+  // it once its writer has stopped, while the rest of the store is still alive.
+  void FailRemaining() {
+    std::deque<Pending> left;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      left.swap(queue_);
+    }
+    for (auto& p : left) RunMutationCallback(p.done, Status::Unavailable("the store is shutting down"));
   }
 
  private:

@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override {
     mutations_.Close();  // the writer commits what is queued, then returns
     if (writer_.joinable()) writer_.join();
+    mutations_.FailRemaining();  // only when the writer never ran: it drains the queue
     if (db_) sqlite3_close(db_);
   }
 

@@ -191,8 +191,8 @@ struct AgentFlags {
   CLI::Option* join_token_file_flag = nullptr;
 };
 
-// Who the agent is and which hub it joins.
-void AddJoinFlags(CLI::App& app, AgentFlags& f) {
+// The hub the agent joins and who the agent is.
+void AddHubFlags(CLI::App& app, AgentFlags& f) {
   app.add_option("--hub", f.hub_url,
                  "Hub URL, e.g. https://hub.example:6443; for several hub replicas their URLs "
                  "comma-separated "
@@ -202,6 +202,15 @@ void AddJoinFlags(CLI::App& app, AgentFlags& f) {
                  "PEM file with the hub's CA: the only certificate the hub may chain to")
       ->required()
       ->check(CLI::ExistingFile);
+  app.add_flag_callback(
+      "--print-kube-requests",
+      [] {
+        PrintKubeRequests();
+        throw CLI::Success();
+      },
+      "Print every Kubernetes API request the kube backend can send (method, path pattern, "
+      "apiGroup, resource, RBAC verb) as JSON and exit: the agent's ClusterRole grants exactly "
+      "these (deploy/kubernetes/agent/rbac.yaml)");
   f.join_token_flag = app.add_option(
       "--join-token", f.options.join_token,
       "Bootstrap token <id>.<secret> from `berthctl token create --cluster NAME` (bound to "
@@ -218,16 +227,19 @@ void AddJoinFlags(CLI::App& app, AgentFlags& f) {
   app.add_option("--state-dir", f.options.state_dir,
                  "Directory for the member credential (0600) and the last applied Work")
       ->required();
-  app.add_option("--label", f.labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
-      ->delimiter(',');
-  app.add_option(
-      "--taint", f.taints,
-      "Taint for the MemberCluster at join, KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
-      "PreferNoSchedule or NoExecute (repeatable; sim: the fleet file's taints are added)");
-  app.add_option("--region", f.options.join.region,
-                 "Region sent at join (sim: defaults to the fleet's)");
-  app.add_option("--zone", f.options.join.zone, "Zone sent at join");
-  app.add_option("--provider", f.options.join.provider, "Provider sent at join");
+}
+
+// How often the agent renews its lease and reconciles.
+void AddPeriodFlags(CLI::App& app, AgentFlags& f) {
+  app.add_option("--heartbeat-period", f.heartbeat_seconds,
+                 "Seconds between lease renewals (inventory is sent when it changes and at least "
+                 "every 60 s)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  app.add_option("--resync-period", f.resync_seconds,
+                 "Seconds between full reconcile passes (level-triggered resync)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
 }
 
 // Where workloads run: the simulated cluster's or the Kubernetes API's flags.
@@ -262,29 +274,24 @@ void AddBackendFlags(CLI::App& app, AgentFlags& f) {
                  "kube: the URL clients reach a workspace at when its Service has no load-balancer "
                  "address, e.g. http://{workspace}.{namespace}.gpu-eu-1.example.com ({workspace}, "
                  "{namespace} replaced); reported as the cluster endpoint the gateway routes to");
-  app.add_flag_callback(
-      "--print-kube-requests",
-      [] {
-        PrintKubeRequests();
-        throw CLI::Success();
-      },
-      "Print every Kubernetes API request the kube backend can send (method, path pattern, "
-      "apiGroup, resource, RBAC verb) as JSON and exit: the agent's ClusterRole grants exactly "
-      "these (deploy/kubernetes/agent/rbac.yaml)");
-  AddStartupFlags(app, &f.startup);
 }
 
-// Periods, the admin listener and logging.
+// What the MemberCluster says about the cluster at join.
+void AddJoinMetadataFlags(CLI::App& app, AgentFlags& f) {
+  app.add_option("--label", f.labels, "Label for the MemberCluster at join, KEY=VALUE (repeatable)")
+      ->delimiter(',');
+  app.add_option(
+      "--taint", f.taints,
+      "Taint for the MemberCluster at join, KEY[=VALUE]:EFFECT with EFFECT NoSchedule, "
+      "PreferNoSchedule or NoExecute (repeatable; sim: the fleet file's taints are added)");
+  app.add_option("--region", f.options.join.region,
+                 "Region sent at join (sim: defaults to the fleet's)");
+  app.add_option("--zone", f.options.join.zone, "Zone sent at join");
+  app.add_option("--provider", f.options.join.provider, "Provider sent at join");
+}
+
+// The admin listener and logging.
 void AddOperationFlags(CLI::App& app, AgentFlags& f) {
-  app.add_option("--heartbeat-period", f.heartbeat_seconds,
-                 "Seconds between lease renewals (inventory is sent when it changes and at least "
-                 "every 60 s)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.05, 3600.0));
-  app.add_option("--resync-period", f.resync_seconds,
-                 "Seconds between full reconcile passes (level-triggered resync)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.05, 3600.0));
   app.add_option("--admin-listen", f.options.admin_listen,
                  "HOST:PORT for plain-HTTP /healthz, /metrics, /state and (sim) POST /faults/...; "
                  "keep it on loopback");
@@ -373,8 +380,12 @@ int main(int argc, char** argv) {
       "inventory, and runs this member's Work on a Kubernetes cluster (--backend kube) "
       "or a simulated one (--backend sim)."};
   AgentFlags f;
-  AddJoinFlags(app, f);
+  // In the order of --help; CLI11 also validates in this order.
+  AddStartupFlags(app, &f.startup);
+  AddHubFlags(app, f);
+  AddPeriodFlags(app, f);
   AddBackendFlags(app, f);
+  AddJoinMetadataFlags(app, f);
   AddOperationFlags(app, f);
   app.footer(
       "Faults (sim, POST to --admin-listen): /faults/node-down?node=N, /faults/node-up?node=N,\n"
