@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Autoscaling bench on a SIMULATED fleet (bench/autoscale/fleet.yaml: three clusters, twelve L4
-GPUs, time scale 0.1), load through berth-gateway from loadgen.py. Prints the numbers
+"""Autoscaling bench on a SIMULATED fleet (bench/autoscale/fleet.yaml: three clusters, eighteen
+L4 GPUs, time scale 0.1), load through berth-gateway from loadgen.py. Prints the numbers
 docs/PERFORMANCE.md records against issue #21's goals:
 
   step   10 -> 200 req/s: seconds from the step to the first ScaledUp decision, and from the
          step until the p90 time to first token (10 s windows) is back under the target;
-  daily  a compressed day (--day seconds, 10..200 req/s) autoscaled 1..12 replicas, then the
+  daily  a compressed day (--day seconds, 10..200 req/s) autoscaled 1..18 replicas, then the
          same day on a static deployment sized for the peak (the most replicas the autoscaler
          asked for during the day): GPU-hours (replica
          seconds), cost from the fleet's prices, SLO attainment (requests with TTFT under the
@@ -22,6 +22,7 @@ import calendar
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +35,7 @@ from sim_fleet import Fleet, wait_for  # noqa: E402
 
 MODEL = "llama-3.1-8b-instruct"
 PRICE = {"as-a": 0.70, "as-b": 0.80, "as-c": 0.75}  # per L4-hour, bench/autoscale/fleet.yaml
-MAX_REPLICAS = 12  # the fleet's L4 GPUs
+MAX_REPLICAS = 18  # the fleet's L4 GPUs
 
 
 def workspace(name, autoscaling, replicas, args):
@@ -173,6 +174,8 @@ def day_run(fleet, args, autoscaled, static_replicas=MAX_REPLICAS):
 
 
 def main():
+    # SIGTERM (timeout, kill) ends the bench through the finally below, which stops the fleet.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--day", type=int, default=600, help="seconds per compressed day")
     p.add_argument("--window", type=int, default=20, help="scale-down stabilisation window, seconds")
